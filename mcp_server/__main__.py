@@ -1,0 +1,7 @@
+"""`python -m mcp_server`: the pgcode command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,189 @@
+"""Command line: `pgcode index`, `search`, `status`, `remove`, `serve`: a thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .config import Settings
+from .errors import PgcodeError
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pgcode",
+        description="Index code repositories into PostgreSQL + pgvector and search them; serve them over MCP.",
+    )
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: pgcode's own embedded server; env PGCODE_DATABASE_URL)")
+    parser.add_argument("--data-dir", type=Path, help="where the embedded server keeps its data (env PGCODE_DATA_DIR)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index a folder (again): only what changed is re-read",
+                       description="Index a repository folder. Example: pgcode index ~/src/myproject")
+    p.add_argument("path", type=Path, help="the repository folder")
+    p.add_argument("--name", help="the repository's name in the index (default: the folder's name)")
+    p.set_defaults(run=_cmd_index)
+
+    p = sub.add_parser("search", help="hybrid search over indexed code",
+                       description='Search indexed code. Example: pgcode search "where is the session cookie signed"')
+    p.add_argument("query", help="natural language or identifiers")
+    p.add_argument("--repository", "-r", help="only this repository (name or path)")
+    p.add_argument("--path-glob", "-g", help="only paths matching this glob, e.g. 'src/**/*.py' or '*.ts'")
+    p.add_argument("--language", "-l", help="only this language, e.g. python")
+    p.add_argument("--kind", "-k", help="only chunks of this symbol kind, e.g. function, class, method")
+    p.add_argument("--mode", "-m", choices=["hybrid", "semantic", "keyword"], default="hybrid")
+    p.add_argument("--limit", "-n", type=int, default=10, help="how many results (1-100)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_search)
+
+    p = sub.add_parser("status", help="indexed repositories with counts and freshness")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_status)
+
+    p = sub.add_parser("remove", help="drop a repository from the index (its files are not touched)")
+    p.add_argument("repository", help="name or path")
+    p.set_defaults(run=_cmd_remove)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.load(
+            {"database_url": args.database_url, "data_dir": args.data_dir, "log_level": args.log_level}
+        )
+    except PgcodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from .logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    run: Callable[[argparse.Namespace, Settings], Awaitable[int]] = args.run
+    try:
+        return anyio.run(run, args, settings)
+    except PgcodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: what was stored so far is kept; run the command again to resume", file=sys.stderr)
+        return 130
+
+
+async def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from .cli_progress import ProgressBars
+    from .db.pool import open_database
+    from .embed.model import load_embedder
+    from .indexer.pipeline import index_repository
+
+    async with open_database(settings) as db:
+        embedder = await anyio.to_thread.run_sync(_load_embedder, settings, load_embedder)
+        with ProgressBars() as bars:
+            report = await index_repository(db, settings, args.path, name=args.name, embedder=embedder,
+                                            progress=bars.update)
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
+    timing = ", ".join(f"{stage} {sec:.1f}s" for stage, sec in report.seconds.items())
+    print(
+        f"indexed {report.repository} ({report.root}): {report.files_indexed} files indexed, "
+        f"{report.files_unchanged} unchanged, {report.files_deleted} removed; "
+        f"{report.vectors_embedded} chunk texts embedded\nskipped: {skipped}\ntime: {timing}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _load_embedder(settings: Settings, load: Callable[..., Any]) -> Any:
+    return load(settings.embedding_model, quantize=settings.embedding_quantize,
+                threads=settings.embed_threads or None)
+
+
+async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.pool import open_database
+    from .embed.model import load_embedder
+    from .indexer import repositories
+    from .search.filters import Filters
+    from .search.hybrid import search_code
+
+    async with open_database(settings) as db:
+        filters = Filters(path_glob=args.path_glob, language=args.language, kind=args.kind)
+        if args.repository:
+            async with db.pool.acquire() as conn:
+                filters.repository_id = (await repositories.find(conn, args.repository)).id
+        embedder = None
+        if args.mode != "keyword":
+            embedder = await anyio.to_thread.run_sync(_load_embedder, settings, load_embedder)
+        result = await search_code(db.pool, embedder, args.query, filters=filters, mode=args.mode,
+                                   limit=args.limit, ef_search=settings.hnsw_ef_search)
+    if args.json:
+        print(json.dumps({
+            "results": [asdict(h) for h in result.results],
+            "freshness": {"vectors_complete": result.vectors_complete, "vectors_pending": result.vectors_pending},
+            "mode": result.mode, "notes": result.notes,
+        }, indent=2))
+        return 0
+    if not result.results:
+        print("no results", file=sys.stderr)
+    several = len({h.repository for h in result.results}) > 1
+    for h in result.results:
+        where = f"{h.repository}:{h.path}" if several else h.path
+        print(f"{where}:{h.start_line}-{h.end_line}  {h.symbol or '-'}  {h.score:.4f}")
+        for line in h.snippet.splitlines():
+            print(f"    {line}")
+        print()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.pool import open_database
+    from .embed.model import model_key
+    from .indexer import repositories
+
+    key = model_key(settings.embedding_model, settings.embedding_quantize)
+    async with open_database(settings) as db, db.pool.acquire() as conn:
+        all_stats = [await repositories.stats(conn, r, key) for r in await repositories.all_repositories(conn)]
+    if args.json:
+        print(json.dumps([_stats_json(s) for s in all_stats], indent=2, default=str))
+        return 0
+    if not all_stats:
+        print("no repositories indexed yet: run `pgcode index PATH`")
+        return 0
+    print(f"{'repository':<20} {'files':>7} {'symbols':>8} {'edges':>8} {'chunks':>7} {'vectors':>8} {'pending':>8}  state  indexed")
+    for s in all_stats:
+        r = s.repository
+        when = r.indexed_at.strftime("%Y-%m-%d %H:%M:%S") if r.indexed_at else "never"
+        print(f"{r.name:<20} {s.files:>7} {s.symbols:>8} {s.edges:>8} {s.chunks:>7} {s.vectors:>8} "
+              f"{s.vectors_pending:>8}  {r.state}  {when}  {r.root_path}")
+    return 0
+
+
+def _stats_json(s: Any) -> dict[str, Any]:
+    r = s.repository
+    return {
+        "repository": r.name, "root": r.root_path, "state": r.state,
+        "indexed_at": r.indexed_at.isoformat() if r.indexed_at else None, "last_error": r.last_error,
+        "files": s.files, "symbols": s.symbols, "edges": s.edges, "edges_resolved": s.edges_resolved,
+        "chunks": s.chunks, "vectors": s.vectors, "vectors_pending": s.vectors_pending, "skipped": s.skipped,
+    }
+
+
+async def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.pool import open_database
+    from .indexer import repositories
+
+    async with open_database(settings) as db, db.pool.acquire() as conn:
+        repo = await repositories.find(conn, args.repository)
+        await repositories.remove(conn, repo.id)
+    print(f"removed {repo.name} from the index", file=sys.stderr)
+    return 0

@@ -1,0 +1,176 @@
+"""Turn a parsed file into search chunks: a symbol each, windows of large ones, small neighbours merged."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .records import Chunk, ParsedFile
+
+# Budget per chunk in non-whitespace characters: about the model's 256-token window for code
+# (WordPiece ignores indentation; code averages ~2.7 non-blank characters per token).
+MAX_COST = 700
+MAX_LINES = 80
+# Kinds that never stand alone as chunks: they stay in their container's text.
+_INLINE_KINDS = frozenset({"variable", "attribute", "constant", "field", "property"})
+_MAX_DEPTH = 40
+
+
+@dataclass(slots=True)
+class _Piece:
+    start: int  # 0-based line index, inclusive
+    end: int    # exclusive
+    symbol: int | None
+
+
+def chunk_file(text: str, parsed: ParsedFile | None) -> list[Chunk]:
+    """Chunks covering the file's non-blank lines; each carries the header embedded with it."""
+    lines = text.splitlines()
+    if not lines:
+        return []
+    costs = [len("".join(line.split())) for line in lines]
+    prefix = [0]
+    for c in costs:
+        prefix.append(prefix[-1] + c)
+    cutter = _Cutter(costs, prefix)
+    if parsed is None or not parsed.symbols:
+        pieces = cutter.windows(0, len(lines), None)
+    else:
+        children: dict[int, list[int]] = {}
+        for i, sym in enumerate(parsed.symbols):
+            if sym.parent is not None and sym.kind not in _INLINE_KINDS:
+                children.setdefault(sym.parent, []).append(i)
+        cutter.children = children
+        cutter.spans = [
+            (_doc_start(lines, s.start_line - 1) if i else 0, min(s.end_line, len(lines)))
+            for i, s in enumerate(parsed.symbols)
+        ]
+        pieces = cutter.split(0, 0, len(lines), 0)
+    return [_to_chunk(p, lines, parsed) for p in pieces if prefix[p.end] - prefix[p.start] > 0]
+
+
+_COMMENT_STARTS = ("//", "/*", "*", "#", "--", "%", ";;")
+
+
+def _doc_start(lines: list[str], start: int) -> int:
+    """Move a definition's first line up over the comment block right above it: in most
+    languages the doc comment precedes the definition, and it belongs in the same chunk."""
+    while start > 0 and start <= len(lines):
+        above = lines[start - 1].lstrip()
+        if not above or not above.startswith(_COMMENT_STARTS) or above.startswith("#!"):
+            break
+        start -= 1
+    return start
+
+
+class _Cutter:
+    def __init__(self, costs: list[int], prefix: list[int]) -> None:
+        self.costs = costs
+        self.prefix = prefix
+        self.children: dict[int, list[int]] = {}
+        self.spans: list[tuple[int, int]] = []
+
+    def cost(self, start: int, end: int) -> int:
+        return self.prefix[end] - self.prefix[start]
+
+    def fits(self, start: int, end: int) -> bool:
+        return self.cost(start, end) <= MAX_COST and end - start <= MAX_LINES
+
+    def split(self, symbol: int, start: int, end: int, depth: int) -> list[_Piece]:
+        # A whole small file would be one chunk named after the module; top-level definitions
+        # get chunks of their own so a hit names the function or class it found.
+        if depth > 0 and self.fits(start, end):
+            return [_Piece(start, end, symbol)]
+        kids = sorted(self.children.get(symbol, ()), key=lambda k: self.spans[k][0])
+        if not kids or depth >= _MAX_DEPTH:
+            return self.windows(start, end, symbol)
+        pieces: list[_Piece] = []
+        cursor = start
+        for kid in kids:
+            k_start, k_end = self.spans[kid]
+            k_start, k_end = max(k_start, cursor), min(k_end, end)
+            if k_end <= k_start:
+                continue  # overlapping or out-of-range spans from a confused parse
+            if k_start > cursor:
+                pieces.extend(self.windows(cursor, k_start, symbol))
+            pieces.extend(self.split(kid, k_start, k_end, depth + 1))
+            cursor = k_end
+        if cursor < end:
+            pieces.extend(self.windows(cursor, end, symbol))
+        return self.merge(pieces, symbol, siblings=depth > 0)
+
+    def windows(self, start: int, end: int, symbol: int | None) -> list[_Piece]:
+        """Consecutive line windows within budget (a single over-long line stands alone)."""
+        pieces: list[_Piece] = []
+        cursor = start
+        while cursor < end:
+            stop = cursor + 1
+            while stop < end and self.fits(cursor, stop + 1):
+                stop += 1
+            pieces.append(_Piece(cursor, stop, symbol))
+            cursor = stop
+        return pieces
+
+    def merge(self, pieces: list[_Piece], parent: int, siblings: bool) -> list[_Piece]:
+        """Join neighbours while the union still fits. A union holding one child symbol plus its
+        parent's own lines (a class header, decorators) belongs to that child; one holding several
+        children belongs to the parent, so at module level (`siblings` false) children stay apart."""
+        merged: list[_Piece] = []
+        for piece in pieces:
+            if self.cost(piece.start, piece.end) == 0:
+                continue
+            # At module level only the module's own lines join each other: a hit on a top-level
+            # definition then starts where the definition (or its doc comment) starts.
+            joinable = siblings or (bool(merged) and merged[-1].symbol == parent and piece.symbol == parent)
+            if merged and joinable and self.fits(merged[-1].start, piece.end):
+                last = merged[-1]
+                if last.symbol == piece.symbol or piece.symbol == parent:
+                    symbol = last.symbol
+                elif last.symbol == parent and self.cost(piece.start, piece.end) >= self.cost(last.start, last.end):
+                    symbol = piece.symbol
+                else:
+                    symbol = parent
+                merged[-1] = _Piece(last.start, piece.end, symbol)
+            else:
+                merged.append(piece)
+        return merged
+
+
+def _to_chunk(piece: _Piece, lines: list[str], parsed: ParsedFile | None) -> Chunk:
+    start, end = piece.start, piece.end
+    # Trim blank lines at the edges so spans point at code.
+    while start < end - 1 and not lines[start].strip():
+        start += 1
+    while end - 1 > start and not lines[end - 1].strip():
+        end -= 1
+    content = "\n".join(lines[start:end])
+    header = _header(parsed, piece.symbol, start) if parsed is not None else ""
+    return Chunk(symbol=piece.symbol, start_line=start + 1, end_line=end, content=content, header=header)
+
+
+def _header(parsed: ParsedFile, symbol: int | None, start: int) -> str:
+    """The scope chain inside the file, plus the signature when the chunk starts mid-symbol.
+
+    The path is left out on purpose: a renamed file keeps its vectors.
+    """
+    if symbol is None or symbol == 0:
+        return ""
+    chain: list[str] = []
+    cursor: int | None = symbol
+    while cursor is not None and cursor != 0 and len(chain) < _MAX_DEPTH:
+        chain.append(parsed.symbols[cursor].name)
+        cursor = parsed.symbols[cursor].parent
+    sym = parsed.symbols[symbol]
+    header = f"{sym.kind} {'.'.join(reversed(chain))}"
+    if start + 1 > sym.start_line and sym.signature:
+        header += f" | {sym.signature}"
+    return header
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the model sees for a chunk."""
+    return f"{chunk.header}\n{chunk.content}" if chunk.header else chunk.content
+
+
+def content_hash(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()

@@ -1,0 +1,37 @@
+"""Derive each file's module name (the prefix of its qualified names) from its path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+
+def module_names(paths: Iterable[str], languages: dict[str, str]) -> dict[str, str]:
+    """Module name per path: Python follows its package chain (directories holding __init__.py),
+    so "django/db/models/base.py" -> "django.db.models.base" whatever lies above "django/";
+    other languages use the path without extension, "src/util/fmt.ts" -> "src.util.fmt"."""
+    paths = list(paths)
+    packages = {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "__init__.py"}
+    result: dict[str, str] = {}
+    for path in paths:
+        result[path] = (
+            _python_module(path, packages) if languages.get(path) == "python" else _path_module(path)
+        )
+    return result
+
+
+def _python_module(path: str, packages: set[str]) -> str:
+    pure = PurePosixPath(path)
+    parts: list[str] = [] if pure.stem == "__init__" else [pure.stem]
+    parent = pure.parent
+    while str(parent) in packages and str(parent) != ".":
+        parts.append(parent.name)
+        parent = parent.parent
+    if not parts:  # a top-level __init__.py: the repository root is itself the package
+        parts.append(pure.parent.name or "__init__")
+    return ".".join(reversed(parts))
+
+
+def _path_module(path: str) -> str:
+    pure = PurePosixPath(path)
+    return ".".join((*pure.parent.parts, pure.stem)) if pure.parent.parts else pure.stem

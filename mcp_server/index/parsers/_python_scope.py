@@ -1,0 +1,410 @@
+"""Python scopes and name resolution: which fully-qualified definition a name at a site means."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Final, TypeAlias
+
+from ..records import CONF_EXACT, CONF_SCOPED
+
+BUILTIN_NAMES: Final[frozenset[str]] = frozenset(dir(builtins))
+
+# Scope kinds.
+MODULE: Final = 0
+CLASS: Final = 1
+FUNCTION: Final = 2
+LAMBDA: Final = 3
+COMPREHENSION: Final = 4
+
+# Binding kinds: how a name got bound in a scope.
+DEF: Final = 0     # (DEF, qualified name, is_class)
+IMPORT: Final = 1  # (IMPORT, qualified name, None)
+VAR: Final = 2     # (VAR, type hint or None, qualified name of the symbol emitted for it or None)
+PARAM: Final = 3   # (PARAM, type hint or None, class scope when it is a method's self/cls)
+
+# Type hint kinds: what a variable was assigned from, resolved lazily once every binding is known.
+CTOR: Final = 0        # `x = Foo(...)`: an instance of Foo when Foo names a class
+ANNOTATION: Final = 1  # `x: Foo`, `def f(x: Foo)`, `except Foo as x`
+ALIAS: Final = 2       # `x = y`: whatever y is
+NONE_VALUE: Final = 3  # `x = None`: says nothing about the type x has elsewhere
+
+Chain: TypeAlias = tuple[str, ...]
+Hint: TypeAlias = "tuple[int, Chain, Scope]"
+Binding: TypeAlias = tuple[int, object, object]
+Candidates: TypeAlias = tuple[tuple[str, float], ...]
+
+NONE_HINT: Final[tuple[int, Chain, None]] = (NONE_VALUE, (), None)
+
+# Inference through aliases and attribute types stops here; deeper chains are rare and could cycle.
+_MAX_TYPE_DEPTH: Final = 6
+
+_PENDING: Final = object()
+
+
+class Resolved:
+    """What one name means in the scope that binds it."""
+
+    __slots__ = ("qnames", "receiver", "hints", "symbol", "type_cache")
+
+    def __init__(self, bindings: list[Binding]) -> None:
+        # (qualified name, True = class / False = function / None = imported, kind unknown)
+        self.qnames: list[tuple[str, bool | None]] = []
+        self.receiver: Scope | None = None
+        self.hints: list[Hint | None] = []
+        self.symbol: str | None = None
+        self.type_cache: object = None
+        seen: set[str] = set()
+        for kind, a, b in bindings:
+            if kind == DEF or kind == IMPORT:
+                qname = str(a)
+                if qname not in seen:
+                    seen.add(qname)
+                    self.qnames.append((qname, b if kind == DEF else None))  # type: ignore[arg-type]
+            elif kind == PARAM:
+                if b is not None:
+                    self.receiver = b  # type: ignore[assignment]
+                else:
+                    self.hints.append(a)  # type: ignore[arg-type]
+            else:
+                self.hints.append(a)  # type: ignore[arg-type]
+                if b is not None and self.symbol is None:
+                    self.symbol = str(b)
+
+
+class Scope:
+    """One Python namespace: the module, a class body, a function, a lambda or a comprehension."""
+
+    __slots__ = (
+        "kind", "parent", "qname", "symbol", "index", "module", "bindings", "globals", "nonlocals",
+        "owner", "bases", "attr_hints", "star_imports", "declared", "_summaries", "_lookups",
+        "_attr_types",
+    )
+
+    def __init__(self, kind: int, parent: Scope | None, qname: str, symbol: int,
+                 index: int = 0) -> None:
+        # Huge files make tens of thousands of scopes: containers most never use start as None
+        # (fewer allocations, and far less for the cyclic garbage collector to traverse).
+        self.kind = kind
+        self.parent = parent
+        self.qname = qname          # qualified name of the module/class/function owning it
+        self.symbol = symbol        # index of the innermost enclosing symbol: the edge source
+        self.index = index          # position in the file's list of scopes
+        self.module: Scope = parent.module if parent is not None else self
+        self.bindings: dict[str, list[Binding]] = {}
+        self.globals: set[str] | None = None
+        self.nonlocals: set[str] | None = None
+        self.owner: Scope | None = None  # functions: the class whose method this is
+        self.bases: list[tuple[Chain, Scope]] | None = None  # classes: base chains, where to resolve
+        self.attr_hints: dict[str, list[Hint | None]] | None = None  # classes: `self.x = ...`
+        self.star_imports: list[str] | None = None  # module: modules imported with `*`
+        # module/class: names that already have a symbol here -> the variable symbol's qualified
+        # name, or None for a def/class (so a name gets at most one variable symbol per scope)
+        self.declared: dict[str, str | None] | None = None
+        self._summaries: dict[str, Resolved] | None = None
+        self._lookups: dict[str, Resolved | None] | None = None
+        self._attr_types: dict[str, object] | None = None
+
+    def bind(self, name: str, binding: Binding) -> None:
+        target: Scope = self
+        if self.kind != MODULE:
+            if self.globals is not None and name in self.globals:
+                target = self.module
+            elif self.nonlocals is not None and name in self.nonlocals:
+                return  # the enclosing function's binding already covers it
+        bindings = target.bindings.get(name)
+        if bindings is None:
+            target.bindings[name] = [binding]
+        else:
+            bindings.append(binding)
+
+    def declare(self, name: str, qname: str | None) -> str | None:
+        """Record that `name` has a symbol here; returns the first one's variable qname if any."""
+        if self.declared is None:
+            self.declared = {}
+        return self.declared.setdefault(name, qname)
+
+    def add_attr_hint(self, attr: str, hint: Hint | None) -> None:
+        if self.attr_hints is None:
+            self.attr_hints = {}
+        self.attr_hints.setdefault(attr, []).append(hint)
+
+    def add_base(self, chain: Chain, scope: Scope) -> None:
+        if self.bases is None:
+            self.bases = []
+        self.bases.append((chain, scope))
+
+    def add_star_import(self, module: str) -> None:
+        if self.star_imports is None:
+            self.star_imports = []
+        self.star_imports.append(module)
+
+    def declare_outer(self, name: str, is_global: bool) -> None:
+        if is_global:
+            if self.globals is None:
+                self.globals = set()
+            self.globals.add(name)
+        else:
+            if self.nonlocals is None:
+                self.nonlocals = set()
+            self.nonlocals.add(name)
+
+    def binds_receiver(self, name: str) -> Scope | None:
+        """During the walk: the class `name` refers to when it is a method's self/cls here."""
+        scope: Scope | None = self
+        first = True
+        while scope is not None:
+            if scope.kind != CLASS or first:
+                bindings = scope.bindings.get(name)
+                if bindings is not None:
+                    for kind, _, b in bindings:
+                        if kind == PARAM and b is not None:
+                            return b  # type: ignore[return-value]
+                    return None
+            first = False
+            scope = scope.parent
+        return None
+
+
+def lookup(scope: Scope, name: str) -> Resolved | None:
+    """Python's LEGB lookup of `name` from `scope`, once every binding of the file is known.
+
+    Class bodies are visible only to code directly in them, not to their methods, lambdas or
+    comprehensions, which is why they are skipped past the first scope.
+    """
+    cache = scope._lookups
+    if cache is None:
+        cache = scope._lookups = {}
+    elif name in cache:
+        return cache[name]
+    found: Resolved | None = None
+    current: Scope | None = scope
+    first = True
+    while current is not None:
+        if current.kind != CLASS or first:
+            if current.globals is not None and name in current.globals and current.kind != MODULE:
+                current = current.module
+                first = False
+                continue
+            if current.nonlocals is None or name not in current.nonlocals:
+                bindings = current.bindings.get(name)
+                if bindings is not None:
+                    summaries = current._summaries
+                    if summaries is None:
+                        summaries = current._summaries = {}
+                    found = summaries.get(name)
+                    if found is None:
+                        found = summaries[name] = Resolved(bindings)
+                    break
+        first = False
+        current = current.parent
+    cache[name] = found
+    return found
+
+
+def _is_class_like(name: str) -> bool:
+    # Calling a capitalised name is, by overwhelming convention, constructing a class.
+    stripped = name.lstrip("_")
+    return bool(stripped) and stripped[0].isupper()
+
+
+def _single(found: set[str]) -> str | None:
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def hint_type(hint: Hint, depth: int = 0) -> str | None:
+    """The qualified name of the class whose instance a hint describes, when it is certain."""
+    kind, chain, scope = hint
+    if kind == NONE_VALUE or depth > _MAX_TYPE_DEPTH or not chain:
+        return None
+    res = lookup(scope, chain[0])
+    if res is None:
+        return None
+    rest = chain[1:]
+    suffix = "." + ".".join(rest) if rest else ""
+    if kind == ALIAS:
+        if res.qnames:
+            return None  # `x = Foo` makes x the class itself, not an instance
+        if res.receiver is not None:
+            return res.receiver.qname
+        return variable_type(res, depth + 1)
+    if res.qnames:
+        types: set[str] = set()
+        for qname, is_class in res.qnames:
+            if rest:
+                ok = kind == ANNOTATION or _is_class_like(rest[-1])
+            elif is_class is None:
+                ok = kind == ANNOTATION or _is_class_like(qname.rpartition(".")[2])
+            else:
+                ok = is_class  # a function's return value has no type we know
+            if not ok:
+                return None
+            types.add(qname + suffix)
+        return _single(types)
+    if kind == CTOR and res.receiver is not None and not rest and chain[0] == "cls":
+        return res.receiver.qname
+    return None
+
+
+def _combine(hints: list[Hint | None], depth: int) -> str | None:
+    # Every assignment must agree on one type; a single unknown one makes the type unknown.
+    types: set[str] = set()
+    for hint in hints:
+        if hint is None:
+            return None
+        if hint[0] == NONE_VALUE:
+            continue
+        found = hint_type(hint, depth)
+        if found is None:
+            return None
+        types.add(found)
+    return _single(types)
+
+
+def variable_type(res: Resolved, depth: int = 0) -> str | None:
+    """The single class every assignment of a variable agrees on, or None."""
+    if res.type_cache is _PENDING:
+        return None
+    if res.type_cache is not None:
+        return res.type_cache or None  # type: ignore[return-value]
+    res.type_cache = _PENDING
+    found = _combine(res.hints, depth) if res.hints else None
+    res.type_cache = found or ""
+    return found
+
+
+def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
+    """The class of instance attribute `attr` of class scope `cls`, from its assignments."""
+    if cls._attr_types is None:
+        cls._attr_types = {}
+    cached = cls._attr_types.get(attr)
+    if cached is _PENDING:
+        return None
+    if cached is not None:
+        return cached or None  # type: ignore[return-value]
+    cls._attr_types[attr] = _PENDING
+    hints: list[Hint | None] = []
+    ok = True
+    for kind, a, _ in cls.bindings.get(attr, ()):
+        if kind != VAR:
+            ok = False  # a method or nested class, not a typed attribute
+            break
+        hint: Hint | None = a  # type: ignore[assignment]
+        # A class-body `x = Field(...)` is often a descriptor (Django model fields, properties):
+        # instances then hold something else, so only annotations type the attribute.
+        if hint is not None and hint[0] not in (ANNOTATION, NONE_VALUE):
+            hint = None
+        hints.append(hint)
+    if cls.attr_hints is not None:
+        hints.extend(cls.attr_hints.get(attr, ()))
+    found = _combine(hints, depth + 1) if ok and hints else None
+    cls._attr_types[attr] = found or ""
+    return found
+
+
+def is_member(cls: Scope, name: str) -> bool:
+    """Whether the class body itself defines `name` (a method, nested class or attribute)."""
+    for kind, _, b in cls.bindings.get(name, ()):
+        if kind == DEF or (kind == VAR and b is not None):
+            return True
+    return False
+
+
+def _star_candidates(scope: Scope, chain: Chain) -> Candidates:
+    if chain[0] in BUILTIN_NAMES:
+        return ()
+    stars = scope.module.star_imports
+    if not stars:
+        return ()
+    dotted = ".".join(chain)
+    return tuple((f"{module}.{dotted}", CONF_SCOPED) for module in stars)
+
+
+def resolve_call(scope: Scope, chain: Chain) -> Candidates:
+    """Candidates for a call of the dotted name `chain` made in `scope`."""
+    res = lookup(scope, chain[0])
+    if res is None:
+        return _star_candidates(scope, chain)
+    rest = chain[1:]
+    if res.qnames:
+        suffix = "." + ".".join(rest) if rest else ""
+        return tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames)
+    if res.receiver is not None:
+        cls = res.receiver
+        if len(rest) == 1:
+            return ((f"{cls.qname}.{rest[0]}", CONF_EXACT),)
+        if len(rest) == 2:
+            attr_class = attribute_type(cls, rest[0])
+            if attr_class is not None:
+                return ((f"{attr_class}.{rest[1]}", CONF_SCOPED),)
+        return ()
+    if len(rest) == 1:
+        var_class = variable_type(res)
+        if var_class is not None:
+            return ((f"{var_class}.{rest[0]}", CONF_SCOPED),)
+        return ()
+    if not rest and res.symbol is not None:
+        return ((res.symbol, CONF_EXACT),)
+    return ()
+
+
+def resolve_reference(scope: Scope, chain: Chain) -> tuple[Candidates, int]:
+    """Candidates for a non-call use of `chain`, and how many leading names they account for.
+
+    A reference names only what can be a symbol: `self.x` when the class body defines x,
+    `func.attr` only as far as `func`. Local variables yield nothing.
+    """
+    res = lookup(scope, chain[0])
+    if res is None:
+        return _star_candidates(scope, chain[:1]), 1
+    rest = chain[1:]
+    if res.qnames:
+        if rest and any(is_class is False for _, is_class in res.qnames):
+            return tuple((qname, CONF_EXACT) for qname, _ in res.qnames), 1
+        suffix = "." + ".".join(rest) if rest else ""
+        return tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames), len(chain)
+    if res.receiver is not None:
+        if not rest:
+            return (), 0
+        cls = res.receiver
+        if len(rest) >= 2:
+            attr_class = attribute_type(cls, rest[0])
+            if attr_class is not None:
+                return ((f"{attr_class}.{rest[1]}", CONF_SCOPED),), 3
+        if is_member(cls, rest[0]):
+            return ((f"{cls.qname}.{rest[0]}", CONF_EXACT),), 2
+        return (), 0
+    if rest:
+        var_class = variable_type(res)
+        if var_class is not None:
+            return ((f"{var_class}.{rest[0]}", CONF_SCOPED),), 2
+    if res.symbol is not None:
+        return ((res.symbol, CONF_EXACT),), 1
+    return (), 0
+
+
+def resolve_instance_method(scope: Scope, ctor: Chain, method: str) -> Candidates:
+    """`Foo(...).method()`: the method of the class being constructed, when Foo is a class."""
+    cls = hint_type((CTOR, ctor, scope))
+    return ((f"{cls}.{method}", CONF_SCOPED),) if cls is not None else ()
+
+
+def enclosing_class(scope: Scope) -> Scope | None:
+    """The class whose method (or code nested in one) `scope` is."""
+    current: Scope | None = scope
+    while current is not None:
+        if current.owner is not None:
+            return current.owner
+        current = current.parent
+    return None
+
+
+def resolve_super(scope: Scope, method: str) -> Candidates:
+    """`super().method`: that method on each base of the enclosing class, in declaration order."""
+    cls = enclosing_class(scope)
+    if cls is None or cls.bases is None:
+        return ()
+    out: dict[str, float] = {}
+    for chain, base_scope in cls.bases:
+        for qname, _ in resolve_call(base_scope, chain):
+            out.setdefault(f"{qname}.{method}", CONF_SCOPED)
+    return tuple(out.items())

@@ -1,0 +1,355 @@
+"""C and C++ parser: functions, records, typedefs, namespaces, out-of-line members, includes, calls."""
+
+# C has one global namespace, so C names are bare ("parse_args", "Point"). C++ names follow
+# namespaces and classes with "::" ("geo::Point::norm"), out-of-line definitions included.
+
+from __future__ import annotations
+
+import re
+from functools import partial
+
+from tree_sitter import Node
+
+from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, relative_module, run
+
+_COMMENTS = frozenset({"comment"})
+_HEADERS = frozenset({"preproc_include", "preproc_ifdef", "preproc_def", "preproc_call", "preproc_if"})
+_RECORDS = {"class_specifier": "class", "struct_specifier": "struct", "union_specifier": "union",
+            "enum_specifier": "enum"}
+_DECLARATOR_WRAPPERS = frozenset({"pointer_declarator", "reference_declarator", "parenthesized_declarator",
+                                  "attributed_declarator"})
+_SCOPES = CLASS_KINDS | {"namespace"}
+_TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
+_HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".c", ".cc", ".cpp", ".cxx")
+
+
+def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+    return run(source, path, module_name, language, sep="::", comment_types=_COMMENTS,
+               header_types=_HEADERS, handlers=_HANDLERS, root_prefix="", setup=_setup)
+
+
+def _setup(ctx: Ctx, root: Node) -> None:
+    ctx.data["cpp"] = ctx.language == "cpp"
+    ctx.data["hints"] = {}
+    ctx.data["tparams"] = set()
+    ctx.data["declared"] = set()  # prototypes: functions defined in another file
+
+
+def _qualify(ctx: Ctx, name: str) -> str:
+    return ctx.join(ctx.frame.qname, name) if ctx.data["cpp"] else name
+
+
+def _strip_templates(text: str) -> str:
+    for _ in range(8):
+        stripped = _TEMPLATE_ARGS.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text.replace(" ", "").lstrip(":")
+
+
+def _doc(ctx: Ctx, node: Node) -> str | None:
+    """Doc comment of a definition; a template's comment sits above the `template <...>` line."""
+    for i in range(len(ctx.nodes) - 1, 0, -1):
+        if ctx.nodes[i].id == node.id:
+            if ctx.nodes[i - 1].type == "template_declaration":
+                return ctx.doc_comment(ctx.nodes[i - 1])
+            break
+    return ctx.doc_comment(node)
+
+
+def _function_declarator(node: Node) -> Node | None:
+    decl = node.child_by_field_name("declarator")
+    for _ in range(16):
+        if decl is None or decl.type == "function_declarator":
+            return decl
+        if decl.type not in _DECLARATOR_WRAPPERS:
+            return None
+        decl = decl.child_by_field_name("declarator") or (decl.named_children[-1] if decl.named_child_count else None)
+    return None
+
+
+def _declared_name(ctx: Ctx, fdecl: Node) -> str | None:
+    name = fdecl.child_by_field_name("declarator")
+    if name is None:
+        return None
+    if name.type == "template_function":
+        name = name.child_by_field_name("name") or name
+    if name.type in ("identifier", "field_identifier", "qualified_identifier", "destructor_name",
+                     "operator_name", "type_identifier", "operator_cast"):
+        return _strip_templates(ctx.flat(name)) or None
+    return None
+
+
+# ---- definitions ------------------------------------------------------------------------
+
+def _function(ctx: Ctx, node: Node) -> bool | None:
+    fdecl = _function_declarator(node)
+    written = _declared_name(ctx, fdecl) if fdecl is not None else None
+    if written is None:
+        return None
+    frame = ctx.frame
+    name = written.rsplit("::", 1)[-1]
+    owner: str | None = None
+    if not ctx.data["cpp"]:
+        qname, kind = name, "function"
+    elif "::" in written:  # out-of-line definition: `double Point::norm() const { ... }`
+        qname = ctx.join(frame.qname, written)
+        scope = qname.rsplit("::", 1)[0]
+        scope_idx = ctx.defined.get(scope)
+        if scope_idx is not None:
+            is_type = ctx.result.symbols[scope_idx].kind in CLASS_KINDS
+        else:  # by convention types are capitalised, namespaces are not
+            is_type = scope.rsplit("::", 1)[-1][:1].isupper()
+        owner = scope if is_type else None
+        kind = "method" if is_type else "function"
+    else:
+        qname = ctx.join(frame.qname, name)
+        owner = frame.owner if frame.kind == "class" else None
+        kind = "method" if owner else "function"
+    if owner and name == owner.rsplit("::", 1)[-1]:
+        kind = "constructor"
+    body = node.child_by_field_name("body")
+    sig_end = body.start_byte if body is not None else None
+    idx = ctx.add_symbol(kind, name, qname, node, sig_end=sig_end, doc=_doc(ctx, node))
+    if body is not None:
+        ctx.enter(Frame(idx, qname, "function", owner))
+    return None
+
+
+def _member_declaration(ctx: Ctx, node: Node) -> bool | None:
+    """A method declared in a class body (defined elsewhere, or pure virtual); other prototypes
+    are remembered so that calls to them get the right qualified name."""
+    frame = ctx.frame
+    parent = ctx.parent
+    fdecl = _function_declarator(node)
+    name = _declared_name(ctx, fdecl) if fdecl is not None else None
+    if name is None:
+        return None
+    in_class = frame.kind == "class" and parent is not None and parent.type in (
+        "field_declaration_list", "template_declaration")
+    if not ctx.data["cpp"] or not in_class or "::" in name:
+        if frame.kind != "class":
+            ctx.data["declared"].add(_qualify(ctx, name))
+        return None
+    owner = frame.owner or frame.qname
+    kind = "constructor" if name == owner.rsplit("::", 1)[-1] else "method"
+    ctx.add_symbol(kind, name, ctx.join(frame.qname, name), node, doc=_doc(ctx, node))
+    return None
+
+
+def _record(ctx: Ctx, node: Node) -> bool | None:
+    body = node.child_by_field_name("body")
+    if body is None:
+        return None  # `struct point *p`: a reference, handled through its type_identifier
+    name_node = node.child_by_field_name("name")
+    hint: tuple[str, Node] | None = ctx.data["hints"].pop(node.id, None)
+    if name_node is not None:
+        ctx.skip.add(name_node.id)
+        name = _strip_templates(ctx.flat(name_node)).rsplit("::", 1)[-1]
+        span, signature = node, None
+    elif hint is not None:
+        name, span = hint
+        signature = f"{ctx.signature(span.start_byte, body.start_byte)} {name}"
+    else:
+        return None  # an anonymous member struct/union
+    kind = _RECORDS[node.type]
+    qname = _qualify(ctx, name)
+    parent = ctx.parent
+    # `/* doc */ typedef struct node {...} node_t;` documents the struct too
+    doc_node = parent if parent is not None and parent.type == "type_definition" else span
+    idx = ctx.add_symbol(kind, name, qname, node, span=span, sig_start=span.start_byte, sig_end=body.start_byte,
+                         signature=signature, doc=_doc(ctx, doc_node))
+    ctx.enter(Frame(idx, qname if ctx.data["cpp"] else "", "class" if kind != "enum" else "enum",
+                    qname if kind in ("class", "struct", "union") else None))
+    return None
+
+
+def _typedef(ctx: Ctx, node: Node) -> bool | None:
+    tnode = node.child_by_field_name("type")
+    names: list[Node] = []
+    for first in node.children_by_field_name("declarator"):
+        decl: Node | None = first
+        for _ in range(8):
+            if decl is None or decl.type in ("type_identifier", "primitive_type"):
+                break
+            decl = decl.child_by_field_name("declarator")
+        if decl is not None and decl.type == "type_identifier":
+            names.append(decl)
+    anonymous_body = (tnode is not None and tnode.type in _RECORDS and tnode.child_by_field_name("name") is None
+                      and tnode.child_by_field_name("body") is not None)
+    for i, name_node in enumerate(names):
+        ctx.skip.add(name_node.id)
+        name = ctx.text(name_node)
+        if i == 0 and anonymous_body and tnode is not None:
+            ctx.data["hints"][tnode.id] = (name, node)  # `typedef struct {...} Point;` names the struct
+            continue
+        body = tnode.child_by_field_name("body") if tnode is not None and tnode.type in _RECORDS else None
+        signature = (f"typedef {ctx.signature(tnode.start_byte, body.start_byte)} {name}"
+                     if body is not None and tnode is not None else None)
+        ctx.add_symbol("type", name, _qualify(ctx, name), node, signature=signature, doc=_doc(ctx, node))
+    return None
+
+
+def _alias(ctx: Ctx, node: Node) -> bool | None:
+    name_node = node.child_by_field_name("name")
+    if name_node is not None:
+        ctx.skip.add(name_node.id)
+        name = ctx.text(name_node)
+        ctx.add_symbol("type", name, _qualify(ctx, name), node, doc=_doc(ctx, node))
+    return None
+
+
+def _namespace(ctx: Ctx, node: Node) -> bool | None:
+    name_node = node.child_by_field_name("name")
+    body = node.child_by_field_name("body")
+    if name_node is None or body is None:
+        return None  # anonymous namespaces add no name
+    name = ctx.flat(name_node).replace(" ", "")
+    qname = ctx.join(ctx.frame.qname, name)
+    idx = ctx.add_symbol("namespace", name.rsplit("::", 1)[-1], qname, node, sig_end=body.start_byte,
+                         doc=_doc(ctx, node))
+    ctx.enter(Frame(idx, qname, "namespace"))
+    return None
+
+
+def _bases(ctx: Ctx, node: Node) -> bool | None:
+    frame = ctx.frame
+    chain = ctx.scope_chain(ctx.frames[-2].qname if len(ctx.frames) > 1 else None)
+    for t in node.named_children:
+        if t.type not in ("type_identifier", "qualified_identifier", "template_type"):
+            continue
+        target = _strip_templates(ctx.flat(t))
+        fn = partial(_type_cands, ctx, target, chain)
+        ctx.edge("inherits", target, t, fn)
+        ctx.bases.setdefault(frame.qname, []).append(fn)
+    return SKIP
+
+
+def _template_params(ctx: Ctx, node: Node) -> bool | None:
+    for param in node.named_children:
+        for ident in param.named_children:
+            if ident.type == "type_identifier":
+                ctx.data["tparams"].add(ctx.text(ident))
+    return SKIP
+
+
+# ---- includes, calls, references --------------------------------------------------------
+
+def _include(ctx: Ctx, node: Node) -> bool | None:
+    path_node = node.child_by_field_name("path")
+    if path_node is None:
+        return SKIP
+    raw = ctx.text(path_node).strip()
+    header = raw[1:-1] if raw[:1] in "<\"" else raw
+    cands: list[tuple[str, float]] = []
+    if raw.startswith('"'):
+        # the including file's directory first, then each directory above it (include roots)
+        base = ctx.path
+        for _ in range(6):
+            module = relative_module(base, header, _HEADER_EXTS)
+            if module and module != ctx.module_name:  # foo.c including foo.h shares its module name
+                cands.append((module, CONF_EXACT))
+            if "/" not in base:
+                break
+            base = base.rsplit("/", 1)[0]
+        if not header.startswith("."):
+            cands.append(("include." + header.rsplit(".", 1)[0].replace("/", "."), CONF_SCOPED))
+    ctx.edge("imports", header, node, tuple(cands[:6]))
+    return SKIP
+
+
+def _type_cands(ctx: Ctx, target: str, chain: list[str]) -> Candidates:
+    if target.startswith("std::"):
+        return ()
+    local = ctx.lookup(target, chain, _SCOPES)  # the class, not its same-named constructor
+    if local is not None:
+        return ((local, CONF_EXACT),)
+    return ((target, CONF_SCOPED),) if "::" in target else ()
+
+
+def _call(ctx: Ctx, node: Node) -> bool | None:
+    fn = node.child_by_field_name("function")
+    if fn is None:
+        return None
+    if fn.type == "template_function":
+        fn = fn.child_by_field_name("name") or fn
+    if fn.type in ("identifier", "qualified_identifier"):
+        target = _strip_templates(ctx.flat(fn))
+        chain = ctx.scope_chain()
+        owner = ctx.frame.owner
+        if ctx.data["cpp"]:
+            def cands() -> Candidates:
+                if target.startswith("std::"):
+                    return ()
+                local = ctx.lookup(target, chain)
+                if local is not None:
+                    return ((local, CONF_EXACT),)
+                for prefix in chain:
+                    q = ctx.join(prefix, target)
+                    if q in ctx.data["declared"]:
+                        return ((q, CONF_SCOPED),)
+                if "::" in target:
+                    head, _, rest = target.partition("::")
+                    scope = ctx.lookup(head, chain, _SCOPES)  # `Base::method()` with Base defined here
+                    return ctx.member(scope, rest) if scope else ((target, CONF_SCOPED),)
+                return ((f"{owner}::{target}", CONF_SCOPED),) if owner else ()  # perhaps inherited
+        else:
+            def cands() -> Candidates:
+                if target in ctx.defined:
+                    return ((target, CONF_EXACT),)
+                return ((target, CONF_SCOPED),) if target in ctx.data["declared"] else ()
+        ctx.edge("calls", target, node, cands)
+    elif fn.type == "field_expression":
+        field = fn.child_by_field_name("field")
+        arg = fn.child_by_field_name("argument")
+        if field is None:
+            return None
+        target = ctx.flat(fn).replace("->", ".")
+        owner = ctx.frame.owner
+        if arg is not None and arg.type == "this" and owner:
+            ctx.edge("calls", target, field, ctx.member_later(owner, ctx.text(field)))
+        else:
+            ctx.edge("calls", target, field)
+    return None
+
+
+def _new(ctx: Ctx, node: Node) -> bool | None:
+    tnode = node.child_by_field_name("type")
+    if tnode is None or tnode.type not in ("type_identifier", "qualified_identifier", "template_type"):
+        return None
+    ctx.skip.add(tnode.id)
+    target = _strip_templates(ctx.flat(tnode))
+    chain = ctx.scope_chain()
+    ctx.edge("calls", target, node, lambda: _type_cands(ctx, target, chain))
+    return None
+
+
+def _type_ref(ctx: Ctx, node: Node) -> bool | None:
+    # climb to the whole `a::b::Type` when the name is qualified
+    top = len(ctx.nodes) - 1
+    while top > 0 and ctx.nodes[top - 1].type in ("qualified_identifier", "template_type"):
+        top -= 1
+    target = _strip_templates(ctx.flat(ctx.nodes[top])) if top < len(ctx.nodes) - 1 else ctx.text(node)
+    if target in ctx.data["tparams"] or not target:
+        return SKIP
+    chain = ctx.scope_chain()
+    ctx.edge("references", target, node,
+             lambda: tuple(c for c in _type_cands(ctx, target, chain)
+                           if c[1] == CONF_EXACT and ctx.result.symbols[ctx.defined[c[0]]].kind in CLASS_KINDS)
+             or None)
+    return SKIP
+
+
+_HANDLERS: dict[str, Handler] = {
+    "function_definition": _function,
+    "field_declaration": _member_declaration, "declaration": _member_declaration,
+    **{t: _record for t in _RECORDS},
+    "type_definition": _typedef, "alias_declaration": _alias,
+    "namespace_definition": _namespace,
+    "base_class_clause": _bases, "template_parameter_list": _template_params,
+    "preproc_include": _include,
+    "call_expression": _call, "new_expression": _new,
+    "type_identifier": _type_ref,
+}

@@ -1,0 +1,354 @@
+"""JavaScript / TypeScript / TSX parser: classes, functions, TS types, ES and CommonJS imports, calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from tree_sitter import Node
+
+from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._js_imports import export_statement, import_statement, is_require, modules, require, string_value
+
+_COMMENTS = frozenset({"comment", "html_comment"})
+_HEADERS = frozenset({"import_statement", "expression_statement"})
+_FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration", "function_signature",
+                        "function_expression", "function", "generator_function", "arrow_function"})
+_DECLARATIONS = frozenset({"function_declaration", "generator_function_declaration", "function_signature"})
+_CLASS_LIKE = frozenset({"class", "interface"})
+_WRAPPERS = frozenset({"export_statement", "ambient_declaration"})
+
+
+@dataclass(slots=True)
+class _Hint:
+    """Name given to an anonymous function/class by the declaration or assignment holding it."""
+    name: str
+    decl: Node
+    qname: str | None = None
+    kind: str | None = None
+    owner: str | None = None
+
+
+def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+    return run(source, path, module_name, language, sep=".", comment_types=_COMMENTS,
+               header_types=_HEADERS, handlers=_HANDLERS, setup=_setup)
+
+
+def _setup(ctx: Ctx, root: Node) -> None:
+    ctx.data["hints"] = {}
+
+
+# ---- name resolution --------------------------------------------------------------------
+
+def _resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | None = None) -> Candidates:
+    """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
+    head, _, rest = dotted.partition(".")
+    local = ctx.lookup(head, chain, kinds if not rest else None)
+    if local is not None:
+        if not rest:
+            return ((local, CONF_EXACT),)
+        return ctx.member(local, rest)
+    imp = ctx.imports.get(head)
+    if imp is None:
+        return ()
+    how, targets = imp
+    suffix = "." + rest if rest else ""
+    if how == "named":
+        return tuple((t + suffix, CONF_SCOPED) for t in targets)
+    if how == "ns":
+        return tuple((t + suffix, CONF_SCOPED) for t in targets) if rest else ()
+    # a default export is usually declared under the name it is imported as
+    return tuple((f"{t}.{head}{suffix}", CONF_SCOPED) for t in targets)
+
+
+def _base_member(ctx: Ctx, owner: str | None, name: str) -> Candidates:
+    for base in ctx.bases.get(owner or "", [])[:1]:
+        return tuple((f"{q}.{name}", CONF_SCOPED) for q, _ in (base() or ()))
+    return ()
+
+
+def _doc_anchor(ctx: Ctx, span: Node) -> Node:
+    for i in range(len(ctx.nodes) - 1, 0, -1):
+        if ctx.nodes[i].id == span.id:
+            parent = ctx.nodes[i - 1]
+            return parent if parent.type in _WRAPPERS else span
+    return span
+
+
+def _sig_start(node: Node) -> int:
+    for child in node.children:
+        if child.type != "decorator":
+            return child.start_byte
+    return node.start_byte
+
+
+# ---- definitions ------------------------------------------------------------------------
+
+def _function(ctx: Ctx, node: Node) -> bool | None:
+    hint: _Hint | None = ctx.data["hints"].pop(node.id, None)
+    frame = ctx.frame
+    name_node = node.child_by_field_name("name")
+    if hint is not None:
+        name, span = hint.name, hint.decl
+    elif name_node is not None and node.type in _DECLARATIONS:
+        name, span = ctx.text(name_node), node
+    else:
+        return None  # an anonymous callback: its calls belong to the enclosing symbol
+    kind = hint.kind if hint and hint.kind else ("method" if frame.kind in _CLASS_LIKE else "function")
+    qname = hint.qname if hint and hint.qname else ctx.join(frame.qname, name)
+    owner: str | None
+    if hint and hint.owner:
+        owner = hint.owner
+    elif kind == "method" or node.type == "arrow_function":
+        owner = frame.owner  # arrows keep `this`
+    else:
+        owner = None
+    body = node.child_by_field_name("body")
+    idx = ctx.add_symbol(kind, name, qname, node, span=span, sig_start=_sig_start(span),
+                         sig_end=body.start_byte if body is not None else None,
+                         doc_anchor=_doc_anchor(ctx, span))
+    ctx.enter(Frame(idx, qname, "function", owner))
+    return None
+
+
+def _class(ctx: Ctx, node: Node) -> bool | None:
+    hint: _Hint | None = ctx.data["hints"].pop(node.id, None)
+    name_node = node.child_by_field_name("name")
+    if name_node is not None:
+        ctx.skip.add(name_node.id)
+    if hint is not None:
+        name, span = hint.name, hint.decl
+    elif name_node is not None:
+        name, span = ctx.text(name_node), node
+    else:
+        return None
+    qname = ctx.join(ctx.frame.qname, name)
+    body = node.child_by_field_name("body")
+    idx = ctx.add_symbol("class", name, qname, node, span=span, sig_start=_sig_start(span),
+                         sig_end=body.start_byte if body is not None else None,
+                         doc_anchor=_doc_anchor(ctx, span))
+    ctx.enter(Frame(idx, qname, "class", qname))
+    return None
+
+
+def _typedecl(kind: str, frame_kind: str | None) -> Handler:
+    def handle(ctx: Ctx, node: Node) -> bool | None:
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            return None
+        ctx.skip.add(name_node.id)
+        name = ctx.text(name_node).strip("'\"")
+        qname = ctx.join(ctx.frame.qname, name)
+        body = node.child_by_field_name("body")
+        sig_end = body.start_byte if body is not None and kind != "type" else None
+        idx = ctx.add_symbol(kind, name, qname, node, sig_end=sig_end, doc_anchor=_doc_anchor(ctx, node))
+        if frame_kind is not None:
+            ctx.enter(Frame(idx, qname, frame_kind, qname if frame_kind in _CLASS_LIKE else None))
+        return None
+    return handle
+
+
+def _method(ctx: Ctx, node: Node) -> bool | None:
+    frame = ctx.frame
+    name_node = node.child_by_field_name("name")
+    if frame.kind not in _CLASS_LIKE or name_node is None:
+        return None  # object-literal methods are not indexed
+    name = ctx.text(name_node)
+    qname = ctx.join(frame.qname, name)
+    body = node.child_by_field_name("body")
+    idx = ctx.add_symbol("method", name, qname, node, sig_start=_sig_start(node),
+                         sig_end=body.start_byte if body is not None else None)
+    ctx.enter(Frame(idx, qname, "function", frame.owner))
+    return None
+
+
+def _field(ctx: Ctx, node: Node) -> bool | None:
+    value = node.child_by_field_name("value")
+    name_node = node.child_by_field_name("name") or node.child_by_field_name("property")
+    if value is not None and name_node is not None and value.type in _FUNCTIONS:
+        ctx.data["hints"][value.id] = _Hint(ctx.text(name_node), node)
+    return None
+
+
+def _variables(ctx: Ctx, node: Node) -> bool | None:
+    parent = ctx.parent
+    grand = ctx.ancestor(2)
+    top = parent is not None and (parent.type in ("program", "export_statement") or (
+        parent.type == "statement_block" and grand is not None and grand.type in ("internal_module", "module")))
+    declarators = [c for c in node.named_children if c.type == "variable_declarator"]
+    keyword = node.child(0).type if node.child_count else ""
+    for decl in declarators:
+        name_node = decl.child_by_field_name("name")
+        if name_node is None or name_node.type != "identifier":
+            continue  # destructuring patterns bind no single definition
+        name = ctx.text(name_node)
+        value = decl.child_by_field_name("value")
+        span = node if len(declarators) == 1 else decl
+        if value is not None and (value.type in _FUNCTIONS or value.type == "class"):
+            ctx.data["hints"][value.id] = _Hint(name, span)
+        elif top and not is_require(ctx, value):
+            head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
+            ctx.add_symbol("constant" if keyword == "const" else "variable", name,
+                           ctx.join(ctx.frame.qname, name), decl, span=span,
+                           doc_anchor=_doc_anchor(ctx, span), signature=f"{keyword} {head.rstrip(' =')}")
+    return None
+
+
+def _assignment(ctx: Ctx, node: Node) -> bool | None:
+    """`X.prototype.m = function` and `exports.f = function` define methods / functions."""
+    right = node.child_by_field_name("right")
+    if ctx.frame.kind != "module" or right is None or right.type not in _FUNCTIONS:
+        return None
+    parts = ctx.flat(node.child_by_field_name("left")).split(".")
+    decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
+    root = ctx.frame.qname
+    if len(parts) == 3 and parts[1] == "prototype":
+        owner = ctx.join(root, parts[0])
+        ctx.data["hints"][right.id] = _Hint(parts[2], decl, f"{owner}.{parts[2]}", "method", owner)
+    elif (len(parts) == 2 and parts[0] == "exports") or (len(parts) == 3 and parts[:2] == ["module", "exports"]):
+        ctx.data["hints"][right.id] = _Hint(parts[-1], decl, ctx.join(root, parts[-1]), "function")
+    return None
+
+
+def _heritage(ctx: Ctx, node: Node) -> bool | None:
+    frame = ctx.frame
+    if frame.kind not in _CLASS_LIKE:
+        return None
+    types: list[tuple[Node, bool]] = []  # (type, is the superclass)
+    if node.type == "extends_type_clause":
+        types = [(t, False) for t in node.named_children]
+    for child in node.named_children if node.type == "class_heritage" else ():
+        if child.type == "extends_clause":
+            types.extend((t, True) for t in child.children_by_field_name("value") or child.named_children[:1])
+        elif child.type == "implements_clause":
+            types.extend((t, False) for t in child.named_children)
+        else:
+            types.append((child, True))  # plain JS: `extends <expression>`
+    chain = ctx.scope_chain(ctx.frames[-2].qname if len(ctx.frames) > 1 else None)
+    for t, is_base in types:
+        if t.type == "generic_type":
+            t = t.child_by_field_name("name") or t
+        if t.type not in ("identifier", "type_identifier", "member_expression", "nested_type_identifier"):
+            continue
+        ctx.skip.add(t.id)
+        target = ctx.flat(t)
+        fn = partial(_resolve, ctx, target, chain, CLASS_KINDS)
+        ctx.edge("inherits", target, t, fn)
+        if is_base:
+            ctx.bases.setdefault(frame.qname, []).append(fn)
+    return None
+
+
+# ---- calls and references ---------------------------------------------------------------
+
+def _call(ctx: Ctx, node: Node) -> bool | None:
+    fn = node.child_by_field_name("function")
+    if fn is None:
+        return None
+    kind = fn.type
+    if kind == "identifier":
+        name = ctx.text(fn)
+        if name == "require":
+            args = node.child_by_field_name("arguments")
+            spec = string_value(ctx, args.named_child(0)) if args is not None and args.named_child_count else None
+            if spec is not None:
+                require(ctx, node, spec)
+                return SKIP
+        chain = ctx.scope_chain()
+        ctx.edge("calls", name, node, lambda: _resolve(ctx, name, chain))
+    elif kind == "import":
+        args = node.child_by_field_name("arguments")
+        spec = string_value(ctx, args.named_child(0)) if args is not None and args.named_child_count else None
+        if spec is not None:
+            ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in modules(ctx, spec)))
+    elif kind == "member_expression":
+        obj = fn.child_by_field_name("object")
+        prop = fn.child_by_field_name("property")
+        if obj is None or prop is None:
+            return None
+        name = ctx.text(prop)
+        owner = ctx.frame.owner
+        target = ctx.flat(fn)
+        if obj.type == "this":
+            ctx.edge("calls", target, prop, ctx.member_later(owner, name) if owner else ())
+        elif obj.type == "super":
+            ctx.edge("calls", target, prop, lambda: _base_member(ctx, owner, name))
+        elif obj.type == "identifier" or (obj.type == "member_expression" and _simple(obj)):
+            chain = ctx.scope_chain()
+            ctx.edge("calls", target, prop, lambda: _resolve(ctx, target, chain))
+        else:
+            ctx.edge("calls", target, prop)
+    elif kind == "super":
+        owner = ctx.frame.owner
+        ctx.edge("calls", "super", node, lambda: _base_member(ctx, owner, "constructor"))
+    return None
+
+
+def _simple(node: Node) -> bool:
+    """A plain dotted name (a.b.c), as opposed to calls, indexing or `this` chains."""
+    cur: Node | None = node
+    for _ in range(32):
+        if cur is None:
+            return False
+        if cur.type == "identifier":
+            return True
+        if cur.type != "member_expression":
+            return False
+        cur = cur.child_by_field_name("object")
+    return False
+
+
+def _new(ctx: Ctx, node: Node) -> bool | None:
+    ctor = node.child_by_field_name("constructor")
+    if ctor is not None and (ctor.type == "identifier" or (ctor.type == "member_expression" and _simple(ctor))):
+        target = ctx.flat(ctor)
+        chain = ctx.scope_chain()
+        ctx.edge("calls", target, node, lambda: _resolve(ctx, target, chain))
+    return None
+
+
+def _jsx(ctx: Ctx, node: Node) -> bool | None:
+    name = node.child_by_field_name("name")
+    if name is None or name.type not in ("identifier", "member_expression", "nested_identifier"):
+        return None
+    target = ctx.flat(name)
+    if target[:1].isupper():  # lower-case tags are DOM elements, not components
+        chain = ctx.scope_chain()
+        ctx.edge("calls", target, node, lambda: _resolve(ctx, target, chain))
+    return None
+
+
+def _type_ref(ctx: Ctx, node: Node) -> bool | None:
+    target = ctx.flat(node)
+    chain = ctx.scope_chain()
+    ctx.edge("references", target, node, lambda: _resolve(ctx, target, chain, CLASS_KINDS) or None)
+    return SKIP
+
+
+def _type_param(ctx: Ctx, node: Node) -> bool | None:
+    name = node.child_by_field_name("name")
+    if name is not None:
+        ctx.skip.add(name.id)
+    return None
+
+
+_HANDLERS: dict[str, Handler] = {
+    **{t: _function for t in _FUNCTIONS},
+    "class_declaration": _class, "abstract_class_declaration": _class, "class": _class,
+    "interface_declaration": _typedecl("interface", "interface"),
+    "type_alias_declaration": _typedecl("type", None),
+    "enum_declaration": _typedecl("enum", "enum"),
+    "internal_module": _typedecl("namespace", "namespace"),
+    "module": _typedecl("namespace", "namespace"),
+    "method_definition": _method, "method_signature": _method, "abstract_method_signature": _method,
+    "public_field_definition": _field, "field_definition": _field,
+    "lexical_declaration": _variables, "variable_declaration": _variables,
+    "assignment_expression": _assignment,
+    "class_heritage": _heritage, "extends_type_clause": _heritage,
+    "import_statement": import_statement, "export_statement": export_statement,
+    "call_expression": _call, "new_expression": _new,
+    "jsx_opening_element": _jsx, "jsx_self_closing_element": _jsx,
+    "type_identifier": _type_ref, "nested_type_identifier": _type_ref,
+    "type_parameter": _type_param,
+}

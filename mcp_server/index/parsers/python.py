@@ -1,0 +1,1040 @@
+"""Python parser: a tree-sitter tree into symbols and graph edges resolved by Python's scoping rules."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import re
+import threading
+from collections.abc import Callable
+from typing import Final, TypeAlias
+
+import structlog
+from tree_sitter import Node, Parser, Tree
+
+from ..languages import new_parser
+from ..records import CONF_EXACT, ParsedFile, RawEdge, Symbol
+from ._python_scope import (
+    ALIAS,
+    ANNOTATION,
+    CLASS,
+    COMPREHENSION,
+    CTOR,
+    DEF,
+    FUNCTION,
+    IMPORT,
+    LAMBDA,
+    MODULE,
+    NONE_HINT,
+    PARAM,
+    VAR,
+    Chain,
+    Hint,
+    Scope,
+    resolve_call,
+    resolve_instance_method,
+    resolve_reference,
+    resolve_super,
+)
+
+log = structlog.get_logger(__name__)
+
+_local = threading.local()
+
+# Node types that can hold neither a definition, a call nor a name use.
+_SKIP: Final[frozenset[str]] = frozenset({
+    "comment", "integer", "float", "true", "false", "none", "ellipsis", "escape_sequence",
+    "pass_statement", "break_statement", "continue_statement", "line_continuation",
+    "string_start", "string_content", "string_end", "import_prefix", "wildcard_import",
+    "keyword_separator", "positional_separator", "type_conversion", "escape_interpolation",
+})
+_COMPREHENSIONS: Final[frozenset[str]] = frozenset({
+    "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression",
+})
+_UNPACKING: Final[frozenset[str]] = frozenset({
+    "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression",
+    "list_splat_pattern", "list_splat", "expression_list",
+})
+_STRINGS: Final[frozenset[str]] = frozenset({"string", "concatenated_string"})
+# Wrappers whose first argument is the type an annotated variable really has.
+_TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
+_DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_ESCAPE: Final = re.compile(
+    r"\\(\n|\\|'|\"|[abfnrtv]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3})"
+)
+_SIMPLE_ESCAPES: Final[dict[str, str]] = {
+    "\n": "", "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
+    "r": "\r", "t": "\t", "v": "\v",
+}
+# Chained names and rendered targets beyond these sizes are pathological; cap them.
+_MAX_RENDER_DEPTH: Final = 8
+_MAX_TARGET_CHARS: Final = 300
+_MAX_SIGNATURE_CHARS: Final = 400
+_PAUSE_GC_BYTES: Final = 1 << 20
+
+# Pending sites, resolved once every binding of the file is known (Python scoping is not
+# order-dependent: a function body may call a name imported at the bottom of the module).
+_FIXED: Final = 0       # (_FIXED, edge)
+_CALL: Final = 1        # (_CALL, source, line, target, scope, chain)
+_SUPER: Final = 2       # (_SUPER, source, line, target, scope, method)
+_CTOR_CALL: Final = 3   # (_CTOR_CALL, source, line, target, scope, (ctor chain, method))
+_OPAQUE_CALL: Final = 4  # (_OPAQUE_CALL, source, line, target, None, None)
+_INHERITS: Final = 5    # (_INHERITS, source, line, target, scope, chain)
+_REFERENCE: Final = 6   # (_REFERENCE, source, lines, None, scope, chain)
+_NAME: Final = 7        # (_NAME, source, line, name, scope, None): a bare name read
+
+Site: TypeAlias = tuple[int, object, object, object, object, object]
+Frame: TypeAlias = tuple[Node, int, int]  # node, scope index, source symbol index
+Handler: TypeAlias = Callable[[Node, Scope, int, list[Frame]], None]
+
+
+def _parser() -> Parser:
+    parser: Parser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = new_parser("python")
+    return parser
+
+
+def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+    """Symbols (module first) and unresolved edges of one Python file; never raises."""
+    # On big files CPython's cyclic collector re-traverses the growing heap of scopes and
+    # bindings again and again (half the time of a million-line file); the walk makes no garbage
+    # cycles worth collecting early. Only ever re-enabled by the call that disabled it.
+    pause_gc = len(source) > _PAUSE_GC_BYTES and gc.isenabled()
+    if pause_gc:
+        gc.disable()
+    try:
+        tree = _parser().parse(source)
+        return _FileParser(source, path, module_name, language).run(tree)
+    except Exception:  # one pathological file must not stop a repository's indexing
+        log.exception("python parse failed", path=path)
+        out = ParsedFile(language=language, has_errors=True)
+        out.symbols.append(_module_symbol(source, module_name, None))
+        return out
+    finally:
+        if pause_gc:
+            gc.enable()
+
+
+def _line_count(source: bytes) -> int:
+    if not source:
+        return 1
+    return source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
+
+
+def _module_symbol(source: bytes, module_name: str, docstring: str | None) -> Symbol:
+    return Symbol(
+        kind="module", name=module_name.rpartition(".")[2], qualified_name=module_name,
+        signature="", docstring=docstring, start_line=1, end_line=_line_count(source),
+        start_byte=0, end_byte=len(source), parent=None,
+    )
+
+
+def _text(node: Node) -> str:
+    raw = node.text
+    return raw.decode("utf-8", "replace") if raw is not None else ""
+
+
+def _line(node: Node) -> int:
+    return node.start_point.row + 1
+
+
+def _is_constant_like(name: str) -> bool:
+    # Module-level names worth a symbol: CONSTANTS and CamelCase type aliases / TypeVars.
+    stripped = name.lstrip("_")
+    return bool(stripped) and (stripped[0].isupper() or stripped.upper() == stripped)
+
+
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def _flatten(node: Node) -> tuple[Node, list[Node]]:
+    """`a.b(x).c.d` -> (the `a.b(x)` root, [c, d] attribute name nodes)."""
+    attrs: list[Node] = []
+    while node.type == "attribute":
+        obj = node.child_by_field_name("object")
+        attr = node.child_by_field_name("attribute")
+        if obj is None or attr is None:
+            break
+        attrs.append(attr)
+        node = obj
+    attrs.reverse()
+    return node, attrs
+
+
+def _chain(node: Node) -> Chain | None:
+    """The dotted name an identifier / attribute chain spells, or None if rooted elsewhere."""
+    root, attrs = _flatten(node)
+    if root.type != "identifier":
+        return None
+    return (_text(root), *(_text(a) for a in attrs))
+
+
+def _render(node: Node, depth: int = 0) -> str:
+    """A short, argument-free spelling of a callee: `foo().bar`, `x[].y`, `"".join`."""
+    root, attrs = _flatten(node)
+    kind = root.type
+    if kind == "identifier":
+        head = _text(root)
+    elif depth >= _MAX_RENDER_DEPTH:
+        head = "(...)"
+    elif kind == "call":
+        function = root.child_by_field_name("function")
+        head = (_render(function, depth + 1) if function is not None else "(...)") + "()"
+    elif kind == "subscript":
+        value = root.child_by_field_name("value")
+        head = (_render(value, depth + 1) if value is not None else "(...)") + "[]"
+    elif kind in _STRINGS:
+        head = '""'
+    else:
+        head = "(...)"
+    rendered = ".".join([head, *(_text(a) for a in attrs)])
+    return rendered[:_MAX_TARGET_CHARS]
+
+
+def _unescape(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        body = match.group(1)
+        simple = _SIMPLE_ESCAPES.get(body)
+        if simple is not None:
+            return simple
+        try:
+            if body[0] in "xuU":
+                return chr(int(body[1:], 16))
+            if body[0] == "N":
+                import unicodedata
+                return unicodedata.lookup(body[2:-1])
+            return chr(int(body, 8))
+        except (ValueError, KeyError, OverflowError):
+            return match.group(0)
+
+    return _ESCAPE.sub(replace, text)
+
+
+def _string_prefix(string: Node) -> str:
+    first = string.child(0)
+    if first is None or first.type != "string_start":
+        return ""
+    return _text(first).rstrip("'\"").lower()
+
+
+def _string_value(node: Node) -> str | None:
+    """The value of a plain (non-f, non-bytes) string or implicit concatenation of them."""
+    parts = node.named_children if node.type == "concatenated_string" else [node]
+    out: list[str] = []
+    for part in parts:
+        if part.type != "string":
+            return None
+        prefix = _string_prefix(part)
+        if "f" in prefix or "b" in prefix or "t" in prefix:
+            return None
+        content = "".join(_text(c) for c in part.named_children if c.type in
+                          ("string_content", "escape_sequence"))
+        out.append(content if "r" in prefix else _unescape(content))
+    return "".join(out)
+
+
+def _docstring(body: Node | None) -> str | None:
+    """The first statement of a module/class/function body, when it is a string literal."""
+    if body is None:
+        return None
+    for statement in body.named_children:
+        if statement.type == "comment":
+            continue
+        if statement.type != "expression_statement" or statement.named_child_count != 1:
+            return None
+        value = statement.named_children[0]
+        if value.type not in _STRINGS:
+            return None
+        text = _string_value(value)
+        if text is None:
+            return None
+        cleaned = inspect.cleandoc(text).strip()
+        return cleaned or None
+    return None
+
+
+def _annotation_chain(node: Node | None) -> Chain | None:
+    """The class an annotation promises: `Foo`, `a.Foo`, `"Foo"`, `Optional[Foo]`, `Foo | None`."""
+    for _ in range(8):
+        if node is None:
+            return None
+        kind = node.type
+        if kind == "type":
+            node = node.named_children[0] if node.named_child_count else None
+        elif kind in ("identifier", "attribute"):
+            return _chain(node)
+        elif kind == "string":
+            value = _string_value(node)
+            if value is None or not _DOTTED.fullmatch(value.strip()):
+                return None
+            return tuple(value.strip().split("."))
+        elif kind in ("generic_type", "subscript"):
+            head = node.child_by_field_name("value") if kind == "subscript" else node.named_children[0]
+            head_chain = _chain(head) if head is not None else None
+            if head_chain is None:
+                return None
+            args = ([c for c in node.children_by_field_name("subscript")] if kind == "subscript"
+                    else [c for p in node.named_children[1:] for c in p.named_children])
+            if head_chain[-1] in _TYPE_WRAPPERS and args:
+                node = args[0]
+            elif head_chain[-1] == "Union" and len(args) == 2 and _is_none(args[1]):
+                node = args[0]
+            else:
+                return None
+        elif kind == "binary_operator":
+            left = node.child_by_field_name("left")
+            right = node.child_by_field_name("right")
+            if right is not None and _is_none(right):
+                node = left
+            elif left is not None and _is_none(left):
+                node = right
+            else:
+                return None
+        else:
+            return None
+    return None
+
+
+def _is_none(node: Node) -> bool:
+    if node.type == "type" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node.type == "none"
+
+
+def _absolute_module(module_name: str, is_package: bool, level: int, rest: str) -> str:
+    """`from ..x import y` in a module: the absolute dotted name the relative one means."""
+    parts = module_name.split(".") if module_name else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: max(0, len(parts) - (level - 1))]
+    if rest:
+        parts.append(rest)
+    return ".".join(parts)
+
+
+class _FileParser:
+    """One file's walk: symbols are emitted in source order, edges resolved after the walk."""
+
+    def __init__(self, source: bytes, path: str, module_name: str, language: str) -> None:
+        self.source = source
+        self.path = path
+        self.module_name = module_name
+        self.is_package = path.endswith(("__init__.py", "__init__.pyi"))
+        self.out = ParsedFile(language=language)
+        # Frames and sites name scopes by index: tuples of nodes, ints and strings only are
+        # untracked by CPython's cyclic GC, which otherwise re-traverses millions of them.
+        self.scopes: list[Scope] = []
+        self.sites: list[Site] = []
+        self.handlers: dict[str, Handler] = {
+            "function_definition": self._function,
+            "class_definition": self._class,
+            "decorated_definition": self._decorated,
+            "lambda": self._lambda,
+            "call": self._call,
+            "attribute": self._attribute,
+            "identifier": self._identifier,
+            "keyword_argument": self._keyword_argument,
+            "assignment": self._assignment,
+            "augmented_assignment": self._augmented_assignment,
+            "for_statement": self._for,
+            "for_in_clause": self._for,
+            "except_clause": self._except_clause,
+            "as_pattern": self._as_pattern,
+            "named_expression": self._named_expression,
+            "global_statement": self._global,
+            "nonlocal_statement": self._global,
+            "import_statement": self._import,
+            "import_from_statement": self._import_from,
+            "future_import_statement": self._import_future,
+            "string": self._string,
+            "type": self._type,
+            "type_alias_statement": self._type_alias,
+            "class_pattern": self._class_pattern,
+            "dotted_name": self._pattern_name,
+            "keyword_pattern": self._keyword_pattern,
+            "splat_pattern": self._splat_pattern,
+        }
+        for kind in _COMPREHENSIONS:
+            self.handlers[kind] = self._comprehension
+
+    # ---- driver ---------------------------------------------------------------------------
+
+    def run(self, tree: Tree) -> ParsedFile:
+        root = tree.root_node
+        out = self.out
+        out.has_errors = root.has_error
+        out.symbols.append(_module_symbol(self.source, self.module_name, _docstring(root)))
+        module = self._scope(MODULE, None, self.module_name, 0)
+        self._walk([(root, module.index, 0)])
+        self._resolve()
+        return out
+
+    def _scope(self, kind: int, parent: Scope | None, qname: str, symbol: int) -> Scope:
+        scope = Scope(kind, parent, qname, symbol, len(self.scopes))
+        self.scopes.append(scope)
+        return scope
+
+    def _walk(self, stack: list[Frame]) -> None:
+        # An explicit stack: nesting depth in the source must never become Python recursion.
+        handlers = self.handlers
+        skip = _SKIP
+        scopes = self.scopes
+        while stack:
+            node, scope_index, source = stack.pop()
+            scope = scopes[scope_index]
+            kind = node.type
+            if kind in skip:
+                continue
+            handler = handlers.get(kind)
+            if handler is not None:
+                handler(node, scope, source, stack)
+            else:
+                children = node.named_children
+                if children:
+                    stack.extend([(c, scope.index, source) for c in reversed(children)])
+
+    def _resolve(self) -> None:
+        edges = self.out.edges
+        scopes = self.scopes
+        for kind, a, b, c, scope_index, e in self.sites:
+            d = scopes[scope_index] if scope_index is not None else None
+            if kind == _NAME:
+                candidates, used = resolve_reference(d, (c,))  # type: ignore[arg-type]
+                if candidates:
+                    edges.append(RawEdge(a, "references", c, b, candidates))  # type: ignore[arg-type]
+            elif kind == _FIXED:
+                edges.append(a)  # type: ignore[arg-type]
+            elif kind == _REFERENCE:
+                chain: Chain = e  # type: ignore[assignment]
+                candidates, used = resolve_reference(d, chain)  # type: ignore[arg-type]
+                if candidates:
+                    lines: tuple[int, ...] = b  # type: ignore[assignment]
+                    edges.append(RawEdge(a, "references", ".".join(chain[:used]),  # type: ignore[arg-type]
+                                         lines[used - 1], candidates))
+            else:
+                if kind == _CALL or kind == _INHERITS:
+                    candidates = resolve_call(d, e)  # type: ignore[arg-type]
+                elif kind == _SUPER:
+                    candidates = resolve_super(d, e)  # type: ignore[arg-type]
+                elif kind == _CTOR_CALL:
+                    ctor, method = e  # type: ignore[misc]
+                    candidates = resolve_instance_method(d, ctor, method)  # type: ignore[arg-type]
+                else:
+                    candidates = ()
+                edges.append(RawEdge(a, "inherits" if kind == _INHERITS else "calls",  # type: ignore[arg-type]
+                                     c, b, candidates))  # type: ignore[arg-type]
+
+    # ---- symbols ----------------------------------------------------------------------------
+
+    def _add_symbol(self, kind: str, name: str, qname: str, signature: str, docstring: str | None,
+                    span: Node, parent: int) -> int:
+        symbols = self.out.symbols
+        symbols.append(Symbol(
+            kind=kind, name=name, qualified_name=qname, signature=signature, docstring=docstring,
+            start_line=span.start_point.row + 1, end_line=span.end_point.row + 1,
+            start_byte=span.start_byte, end_byte=span.end_byte, parent=parent,
+        ))
+        return len(symbols) - 1
+
+    def _header(self, node: Node, body: Node | None) -> str:
+        """`async def f(x: int) -> str` / `class A(B)`: the declaration without its body."""
+        end = node.end_byte
+        for child in node.children:
+            if body is not None and child.start_byte >= body.start_byte:
+                break
+            if child.type == ":":
+                end = child.start_byte
+        raw = self.source[node.start_byte:end]
+        if b"#" in raw:
+            raw = self._strip_comments(node, raw, end)
+        text = " ".join(raw.decode("utf-8", "replace").split())
+        if b"\n" in raw:
+            text = (text.replace("( ", "(").replace(" )", ")").replace("[ ", "[")
+                    .replace(" ]", "]").replace(",)", ")"))
+        return text[:_MAX_SIGNATURE_CHARS]
+
+    def _strip_comments(self, node: Node, raw: bytes, end: int) -> bytes:
+        start = node.start_byte
+        cuts: list[tuple[int, int]] = []
+        stack = [c for c in node.children if c.end_byte <= end]
+        while stack:
+            current = stack.pop()
+            if current.type == "comment":
+                cuts.append((current.start_byte - start, current.end_byte - start))
+            elif current.type not in _STRINGS:
+                stack.extend(current.children)
+        for begin, stop in sorted(cuts, reverse=True):
+            raw = raw[:begin] + raw[stop:]
+        return raw
+
+    def _variable_symbol(self, name: str, scope: Scope, statement: Node,
+                         force: bool = False) -> str | None:
+        """A variable/attribute symbol for a module- or class-level assignment worth finding."""
+        if _is_dunder(name):
+            return None
+        if scope.kind == CLASS:
+            kind = "attribute"
+        elif scope.kind == MODULE and (force or _is_constant_like(name)
+                                       or _statement_annotated(statement)):
+            kind = "variable"
+        else:
+            return None
+        if scope.declared is not None and name in scope.declared:
+            return scope.declared[name]
+        qname = f"{scope.qname}.{name}"
+        scope.declare(name, qname)
+        start, stop = statement.start_byte, statement.end_byte
+        newline = self.source.find(b"\n", start, stop)
+        first_line = self.source[start:newline if newline >= 0 else stop]
+        signature = " ".join(first_line.decode("utf-8", "replace").split())[:_MAX_SIGNATURE_CHARS]
+        docstring = None
+        following = statement.next_named_sibling
+        if (following is not None and following.type == "expression_statement"
+                and following.named_child_count == 1
+                and following.named_children[0].type in _STRINGS):
+            value = _string_value(following.named_children[0])
+            docstring = (inspect.cleandoc(value).strip() or None) if value else None
+        self._add_symbol(kind, name, qname, signature, docstring, statement, scope.symbol)
+        return qname
+
+    # ---- definitions ------------------------------------------------------------------------
+
+    def _decorated(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        definition = node.child_by_field_name("definition")
+        decorators = [c for c in node.named_children if c.type == "decorator"]
+        if definition is not None and definition.type == "function_definition":
+            self._function(definition, scope, source, stack, node, decorators)
+        elif definition is not None and definition.type == "class_definition":
+            self._class(definition, scope, source, stack, node, decorators)
+        else:
+            stack.extend([(c, scope.index, source) for c in reversed(node.named_children)])
+
+    def _push_decorators(self, decorators: list[Node], scope: Scope, index: int,
+                         stack: list[Frame]) -> None:
+        # Decorators are evaluated in the enclosing scope but attributed to what they decorate.
+        for decorator in reversed(decorators):
+            stack.extend([(c, scope.index, index) for c in reversed(decorator.named_children)])
+
+    def _function(self, node: Node, scope: Scope, source: int, stack: list[Frame],
+                  outer: Node | None = None, decorators: list[Node] | None = None) -> None:
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            stack.extend([(c, scope.index, source) for c in reversed(node.named_children)])
+            return
+        name = _text(name_node)
+        body = node.child_by_field_name("body")
+        decorators = decorators or []
+        in_class = scope.kind == CLASS
+        qname = f"{scope.qname}.{name}"
+        index = self._add_symbol("method" if in_class else "function", name, qname,
+                                 self._header(node, body), _docstring(body), outer or node,
+                                 scope.symbol)
+        scope.bind(name, (DEF, qname, False))
+        scope.declare(name, None)
+        inner = self._scope(FUNCTION, scope, qname, index)
+        receiver: Scope | None = None
+        if in_class and not any(_decorator_name(d) == "staticmethod" for d in decorators):
+            receiver = scope
+            inner.owner = scope
+        header: list[Frame] = []
+        parameters = node.child_by_field_name("parameters")
+        if parameters is not None:
+            self._parameters(parameters, inner, scope, index, receiver, header)
+        type_parameters = node.child_by_field_name("type_parameters")
+        if type_parameters is not None:
+            self._type_parameters(type_parameters, inner)
+        if body is not None:
+            stack.append((body, inner.index, index))
+        return_type = node.child_by_field_name("return_type")
+        if return_type is not None:
+            stack.append((return_type, scope.index, index))
+        stack.extend(reversed(header))
+        self._push_decorators(decorators, scope, index, stack)
+
+    def _parameters(self, parameters: Node, inner: Scope, outer: Scope, index: int,
+                    receiver: Scope | None, header: list[Frame]) -> None:
+        """Bind parameters in the function's scope; defaults and annotations belong outside."""
+        first = True
+        for param in parameters.named_children:
+            kind = param.type
+            name_node: Node | None = None
+            annotation: Node | None = None
+            default: Node | None = None
+            positional = True
+            if kind == "identifier":
+                name_node = param
+            elif kind in ("default_parameter", "typed_default_parameter"):
+                name_node = param.child_by_field_name("name")
+                annotation = param.child_by_field_name("type")
+                default = param.child_by_field_name("value")
+            elif kind == "typed_parameter":
+                annotation = param.child_by_field_name("type")
+                for child in param.named_children:
+                    if child.type == "identifier":
+                        name_node = child
+                        break
+                    if child.type in ("list_splat_pattern", "dictionary_splat_pattern"):
+                        name_node = _first_identifier(child)
+                        positional = False
+                        break
+            elif kind in ("list_splat_pattern", "dictionary_splat_pattern"):
+                name_node = _first_identifier(param)
+                positional = False
+            elif kind in ("keyword_separator", "positional_separator", "comment"):
+                continue
+            elif kind == "tuple_pattern":  # Python 2 tuple parameters
+                self._bind_targets(param, inner, None, None, [], index)
+                first = False
+                continue
+            else:
+                header.append((param, outer.index, index))
+                continue
+            if annotation is not None:
+                header.append((annotation, outer.index, index))
+            if default is not None:
+                header.append((default, outer.index, index))
+            if name_node is None or name_node.type != "identifier":
+                first = False
+                continue
+            is_receiver = first and positional and receiver is not None
+            chain = _annotation_chain(annotation) if annotation is not None else None
+            hint: Hint | None = (ANNOTATION, chain, outer) if chain is not None else None
+            inner.bind(_text(name_node), (PARAM, hint, receiver if is_receiver else None))
+            first = False
+
+    def _type_parameters(self, node: Node, inner: Scope) -> None:
+        for child in node.named_children:
+            name = _first_identifier(child)
+            if name is not None:
+                inner.bind(_text(name), (VAR, None, None))
+
+    def _class(self, node: Node, scope: Scope, source: int, stack: list[Frame],
+               outer: Node | None = None, decorators: list[Node] | None = None) -> None:
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            stack.extend([(c, scope.index, source) for c in reversed(node.named_children)])
+            return
+        name = _text(name_node)
+        body = node.child_by_field_name("body")
+        qname = f"{scope.qname}.{name}"
+        index = self._add_symbol("class", name, qname, self._header(node, body), _docstring(body),
+                                 outer or node, scope.symbol)
+        scope.bind(name, (DEF, qname, True))
+        scope.declare(name, None)
+        inner = self._scope(CLASS, scope, qname, index)
+        type_parameters = node.child_by_field_name("type_parameters")
+        if type_parameters is not None:
+            self._type_parameters(type_parameters, inner)
+        if body is not None:
+            stack.append((body, inner.index, index))
+        superclasses = node.child_by_field_name("superclasses")
+        if superclasses is not None:
+            header: list[Frame] = []
+            for base in superclasses.named_children:
+                self._base(base, scope, inner, index, header)
+            stack.extend(reversed(header))
+        self._push_decorators(decorators or [], scope, index, stack)
+
+    def _base(self, base: Node, scope: Scope, cls: Scope, index: int, header: list[Frame]) -> None:
+        kind = base.type
+        if kind == "keyword_argument":  # metaclass=..., or __init_subclass__ arguments
+            value = base.child_by_field_name("value")
+            if value is not None:
+                header.append((value, scope.index, index))
+            return
+        written = base
+        if kind == "subscript":  # Generic[T], Base[int]: the base is the subscripted name
+            value = base.child_by_field_name("value")
+            if value is None:
+                header.append((base, scope.index, index))
+                return
+            written = value
+            header.extend((c, scope.index, index) for c in base.children_by_field_name("subscript"))
+        chain = _chain(written) if written.type in ("identifier", "attribute") else None
+        if chain is None:
+            header.append((base, scope.index, index))
+            return
+        if chain == ("object",):
+            return
+        root, attrs = _flatten(written)
+        line = _line(attrs[-1]) if attrs else _line(root)
+        cls.add_base(chain, scope)
+        self.sites.append((_INHERITS, index, line, ".".join(chain), scope.index, chain))
+
+    def _lambda(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        inner = self._scope(LAMBDA, scope, scope.qname, source)
+        body = node.child_by_field_name("body")
+        if body is not None:
+            stack.append((body, inner.index, source))
+        parameters = node.child_by_field_name("parameters")
+        if parameters is not None:
+            header: list[Frame] = []
+            self._parameters(parameters, inner, scope, source, None, header)
+            stack.extend(reversed(header))
+
+    def _comprehension(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        inner = self._scope(COMPREHENSION, scope, scope.qname, source)
+        children = node.named_children
+        first = next((c for c in children if c.type == "for_in_clause"), None)
+        stack.extend([(c, inner.index, source) for c in reversed(children) if c != first])
+        if first is not None:
+            # The first iterable is evaluated in the enclosing scope (it can see class bodies).
+            right = first.child_by_field_name("right")
+            if right is not None:
+                stack.append((right, scope.index, source))
+            left = first.child_by_field_name("left")
+            if left is not None:
+                self._bind_targets(left, inner, None, None, stack, source)
+
+    # ---- uses -------------------------------------------------------------------------------
+
+    def _call(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        arguments = node.child_by_field_name("arguments")
+        if arguments is not None:
+            stack.append((arguments, scope.index, source))
+        function = node.child_by_field_name("function")
+        if function is None:
+            return
+        root, attrs = _flatten(function)
+        line = _line(attrs[-1]) if attrs else _line(root)
+        root_kind = root.type
+        if root_kind == "identifier":
+            chain = (_text(root), *(_text(a) for a in attrs))
+            self.sites.append((_CALL, source, line, ".".join(chain)[:_MAX_TARGET_CHARS], scope.index, chain))
+            return
+        target = _render(function)
+        stack.append((root, scope.index, source))
+        if root_kind == "call" and len(attrs) == 1:
+            callee = root.child_by_field_name("function")
+            method = _text(attrs[0])
+            if callee is not None and callee.type == "identifier" and _text(callee) == "super":
+                self.sites.append((_SUPER, source, line, f"super().{method}", scope.index, method))
+                return
+            ctor = _chain(callee) if callee is not None else None
+            if ctor is not None:
+                self.sites.append((_CTOR_CALL, source, line, target, scope.index, (ctor, method)))
+                return
+        self.sites.append((_OPAQUE_CALL, source, line, target, None, None))
+
+    def _attribute(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        root, attrs = _flatten(node)
+        if root.type != "identifier":
+            stack.append((root, scope.index, source))
+            return
+        chain = (_text(root), *(_text(a) for a in attrs))
+        lines = (_line(root), *(_line(a) for a in attrs))
+        self.sites.append((_REFERENCE, source, lines, None, scope.index, chain))
+
+    def _identifier(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        self.sites.append((_NAME, source, node.start_point.row + 1, _text(node), scope.index, None))
+
+    def _keyword_argument(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        value = node.child_by_field_name("value")
+        if value is not None:
+            stack.append((value, scope.index, source))
+
+    def _string(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        # Only f-strings (and t-strings) hold code; plain strings are the bulk of string nodes.
+        prefix = _string_prefix(node)
+        if "f" in prefix or "t" in prefix:
+            stack.extend([(c, scope.index, source) for c in reversed(node.named_children)
+                          if c.type == "interpolation"])
+
+    def _type(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        if node.named_child_count != 1:
+            stack.extend([(c, scope.index, source) for c in reversed(node.named_children)])
+            return
+        inner = node.named_children[0]
+        if inner.type != "string":
+            stack.append((inner, scope.index, source))
+            return
+        value = _string_value(inner)  # a forward reference: `def f(x: "Foo")`
+        if value is not None and _DOTTED.fullmatch(value.strip()):
+            chain = tuple(value.strip().split("."))
+            self.sites.append((_REFERENCE, source, (_line(inner),) * len(chain), None, scope.index, chain))
+
+    # ---- bindings ---------------------------------------------------------------------------
+
+    def _value_hint(self, value: Node | None, scope: Scope) -> Hint | None:
+        if value is None:
+            return None
+        kind = value.type
+        if kind == "call":
+            function = value.child_by_field_name("function")
+            chain = _chain(function) if function is not None else None
+            return (CTOR, chain, scope) if chain is not None else None
+        if kind == "identifier":
+            return (ALIAS, (_text(value),), scope)
+        if kind == "none":
+            return NONE_HINT  # type: ignore[return-value]
+        return None
+
+    def _bind_targets(self, target: Node, scope: Scope, hint: Hint | None,
+                      statement: Node | None, stack: list[Frame], source: int) -> None:
+        """Bind the names an assignment target introduces; its other parts are reads."""
+        work: list[tuple[Node, Hint | None]] = [(target, hint)]
+        while work:
+            node, node_hint = work.pop()
+            kind = node.type
+            if kind == "identifier":
+                name = _text(node)
+                symbol = (self._variable_symbol(name, scope, statement)
+                          if statement is not None and scope.kind in (MODULE, CLASS) else None)
+                scope.bind(name, (VAR, node_hint, symbol))
+            elif kind in _UNPACKING:
+                work.extend((c, None) for c in node.named_children)
+            elif kind == "as_pattern_target":
+                work.extend((c, node_hint) for c in node.named_children)
+            elif kind == "attribute":
+                obj = node.child_by_field_name("object")
+                attr = node.child_by_field_name("attribute")
+                if obj is None or attr is None:
+                    continue
+                if obj.type == "identifier":
+                    cls = scope.binds_receiver(_text(obj))
+                    if cls is not None:  # `self.x = ...`: remember what x holds
+                        cls.add_attr_hint(_text(attr), node_hint)
+                stack.append((obj, scope.index, source))
+            elif kind != "comment":
+                stack.append((node, scope.index, source))
+
+    def _assignment(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        targets: list[Node] = []
+        annotation: Node | None = None
+        current = node
+        value: Node | None = None
+        while True:  # `a = b = value` nests assignments on the right
+            left = current.child_by_field_name("left")
+            if left is not None:
+                targets.append(left)
+            if annotation is None:
+                annotation = current.child_by_field_name("type")
+            value = current.child_by_field_name("right")
+            if value is not None and value.type == "assignment":
+                current = value
+                continue
+            break
+        chain = _annotation_chain(annotation) if annotation is not None else None
+        hint = (ANNOTATION, chain, scope) if chain is not None else self._value_hint(value, scope)
+        parent = node.parent
+        statement = parent if parent is not None and parent.type == "expression_statement" else node
+        if value is not None:
+            stack.append((value, scope.index, source))
+        if annotation is not None:
+            stack.append((annotation, scope.index, source))
+        for target in targets:
+            self._bind_targets(target, scope, hint, statement, stack, source)
+
+    def _augmented_assignment(self, node: Node, scope: Scope, source: int,
+                              stack: list[Frame]) -> None:
+        value = node.child_by_field_name("right")
+        if value is not None:
+            stack.append((value, scope.index, source))
+        left = node.child_by_field_name("left")
+        if left is None:
+            return
+        if left.type == "identifier":
+            scope.bind(_text(left), (VAR, None, None))
+        else:
+            stack.append((left, scope.index, source))
+
+    def _for(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        left = node.child_by_field_name("left")
+        stack.extend([(c, scope.index, source) for c in reversed(node.named_children) if c != left])
+        if left is not None:
+            self._bind_targets(left, scope, None, None, stack, source)
+
+    def _as_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame],
+                    hint: Hint | None = None) -> None:
+        alias = node.child_by_field_name("alias")
+        for child in reversed(node.named_children):
+            if child != alias:
+                stack.append((child, scope.index, source))
+        if alias is not None:
+            self._bind_targets(alias, scope, hint, None, stack, source)
+
+    def _except_clause(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        for child in reversed(node.named_children):
+            if child.type == "as_pattern":
+                caught = child.named_children[0] if child.named_child_count else None
+                chain = _chain(caught) if caught is not None and caught.type in (
+                    "identifier", "attribute") else None
+                hint = (ANNOTATION, chain, scope) if chain is not None else None
+                self._as_pattern(child, scope, source, stack, hint)
+            else:
+                stack.append((child, scope.index, source))
+
+    def _named_expression(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        value = node.child_by_field_name("value")
+        if value is not None:
+            stack.append((value, scope.index, source))
+        name = node.child_by_field_name("name")
+        target = scope
+        while target.kind == COMPREHENSION and target.parent is not None:
+            target = target.parent  # `:=` in a comprehension binds in the enclosing function
+        if name is not None and name.type == "identifier":
+            target.bind(_text(name), (VAR, self._value_hint(value, scope), None))
+
+    def _global(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        is_global = node.type == "global_statement"
+        for child in node.named_children:
+            if child.type == "identifier":
+                scope.declare_outer(_text(child), is_global)
+
+    def _type_alias(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        value = node.child_by_field_name("right")
+        if value is not None:
+            stack.append((value, scope.index, source))
+        left = node.child_by_field_name("left")
+        name = _first_identifier(left) if left is not None else None
+        if name is None:
+            return
+        text = _text(name)
+        # `type X = ...` declares a type alias whatever its spelling.
+        symbol = (self._variable_symbol(text, scope, node, force=True)
+                  if scope.kind in (MODULE, CLASS) else None)
+        scope.bind(text, (VAR, None, symbol))
+
+    # ---- match statements -------------------------------------------------------------------
+
+    def _class_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        children = node.named_children
+        if children and children[0].type == "dotted_name":
+            names = [c for c in children[0].named_children if c.type == "identifier"]
+            if names:
+                chain = tuple(_text(n) for n in names)
+                lines = tuple(_line(n) for n in names)
+                self.sites.append((_REFERENCE, source, lines, None, scope.index, chain))
+            children = children[1:]
+        stack.extend([(c, scope.index, source) for c in reversed(children)])
+
+    def _pattern_name(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        # In a case pattern a bare name captures, a dotted one is a value to compare with.
+        names = [c for c in node.named_children if c.type == "identifier"]
+        if len(names) == 1:
+            if _text(names[0]) != "_":
+                scope.bind(_text(names[0]), (VAR, None, None))
+        elif names:
+            chain = tuple(_text(n) for n in names)
+            self.sites.append((_REFERENCE, source, tuple(_line(n) for n in names), None, scope.index,
+                               chain))
+
+    def _keyword_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        stack.extend([(c, scope.index, source) for c in reversed(node.named_children[1:])])
+
+    def _splat_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        name = _first_identifier(node)
+        if name is not None:
+            scope.bind(_text(name), (VAR, None, None))
+
+    # ---- imports ----------------------------------------------------------------------------
+
+    def _import_edge(self, source: int, line: int, target: str, candidate: str,
+                     alias: str | None) -> None:
+        candidates = ((candidate, CONF_EXACT),) if candidate else ()
+        self.sites.append((_FIXED, RawEdge(source, "imports", target, line, candidates, alias),
+                           None, None, None, None))
+
+    def _import(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        for name_node in node.children_by_field_name("name"):
+            if name_node.type == "aliased_import":
+                dotted = name_node.child_by_field_name("name")
+                alias_node = name_node.child_by_field_name("alias")
+                if dotted is None or alias_node is None:
+                    continue
+                full = _dotted_text(dotted)
+                alias = _text(alias_node)
+                bound = full
+            else:
+                full = _dotted_text(name_node)
+                alias = full.partition(".")[0]  # `import a.b.c` binds `a`
+                bound = alias
+            if not full:
+                continue
+            self._import_edge(source, _line(name_node), full, full, alias)
+            scope.bind(alias, (IMPORT, bound, None))
+
+    def _import_from(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        module_node = node.child_by_field_name("module_name")
+        if module_node is None:
+            return
+        if module_node.type == "relative_import":
+            level = 0
+            rest = ""
+            for child in module_node.named_children:
+                if child.type == "import_prefix":
+                    level = _text(child).count(".")
+                elif child.type == "dotted_name":
+                    rest = _dotted_text(child)
+            written = "." * level + rest
+            absolute = _absolute_module(self.module_name, self.is_package, level, rest)
+        else:
+            written = absolute = _dotted_text(module_node)
+        joiner = "" if written.endswith(".") else "."
+        for child in node.named_children:
+            if child.type == "wildcard_import":
+                self._import_edge(source, _line(child), f"{written}{joiner}*", absolute, None)
+                if scope.kind == MODULE and absolute:
+                    scope.add_star_import(absolute)
+        for name_node in node.children_by_field_name("name"):
+            if name_node.type == "aliased_import":
+                dotted = name_node.child_by_field_name("name")
+                alias_node = name_node.child_by_field_name("alias")
+                if dotted is None or alias_node is None:
+                    continue
+                name = _dotted_text(dotted)
+                alias = _text(alias_node)
+            else:
+                name = _dotted_text(name_node)
+                alias = name.rpartition(".")[2]
+            if not name:
+                continue
+            qualified = f"{absolute}.{name}" if absolute else name
+            self._import_edge(source, _line(name_node), f"{written}{joiner}{name}", qualified, alias)
+            scope.bind(alias, (IMPORT, qualified, None))
+
+    def _import_future(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        for name_node in node.children_by_field_name("name"):
+            dotted = (name_node.child_by_field_name("name")
+                      if name_node.type == "aliased_import" else name_node)
+            if dotted is None:
+                continue
+            name = _dotted_text(dotted)
+            self._import_edge(source, _line(name_node), f"__future__.{name}", f"__future__.{name}",
+                              name)
+
+
+def _statement_annotated(statement: Node) -> bool:
+    """Whether a module-level assignment statement declares its type (`x: int = 1`)."""
+    node = statement.named_children[0] if (statement.type == "expression_statement"
+                                           and statement.named_child_count) else statement
+    return node.type == "assignment" and node.child_by_field_name("type") is not None
+
+
+def _decorator_name(decorator: Node) -> str:
+    for child in decorator.named_children:
+        if child.type in ("identifier", "attribute"):
+            chain = _chain(child)
+            return chain[-1] if chain else ""
+    return ""
+
+
+def _first_identifier(node: Node) -> Node | None:
+    if node.type == "identifier":
+        return node
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "identifier":
+            return current
+        stack.extend(reversed(current.named_children))
+    return None
+
+
+def _dotted_text(node: Node) -> str:
+    if node.type == "identifier":
+        return _text(node)
+    return ".".join(_text(c) for c in node.named_children if c.type == "identifier")

@@ -1,0 +1,304 @@
+"""Rust parser: items under their crate module path, impl/trait methods, `use` trees, calls, trait impls."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from tree_sitter import Node
+
+from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+
+_COMMENTS = frozenset({"line_comment", "block_comment"})
+_HEADERS = frozenset({"use_declaration", "attribute_item", "inner_attribute_item", "extern_crate_declaration"})
+_ITEM_KINDS = {"struct_item": "struct", "enum_item": "enum", "union_item": "union",
+               "trait_item": "trait", "type_item": "type"}
+_SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
+_MODULE_FRAMES = frozenset({"module", "function"})
+
+
+def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+    return run(source, path, module_name, language, sep="::", comment_types=_COMMENTS,
+               header_types=_HEADERS, handlers=_HANDLERS, root_prefix=_crate_path(module_name),
+               setup=_setup)
+
+
+def _crate_path(module_name: str) -> str:
+    """"src.net.http" -> "crate::net::http"; lib.rs, main.rs and mod.rs name their directory."""
+    segs = module_name.split(".") if module_name else []
+    if "src" in segs:
+        segs = segs[segs.index("src") + 1:]
+    if segs and segs[-1] in ("mod", "lib", "main"):
+        segs = segs[:-1]
+    return "::".join(["crate", *segs])
+
+
+def _setup(ctx: Ctx, root: Node) -> None:
+    # `use inner::X` may name a module declared further down this file
+    ctx.data["mods"] = {ctx.text(c.child_by_field_name("name")) for c in root.named_children
+                        if c.type == "mod_item" and c.child_by_field_name("name") is not None}
+
+
+def _modpath(ctx: Ctx) -> str:
+    for frame in reversed(ctx.frames):
+        if frame.kind == "module":
+            return frame.qname
+    return ctx.frames[0].qname
+
+
+class _Scope(NamedTuple):
+    """What a deferred resolution needs to know about the site's scope."""
+    chain: list[str]   # lexical scopes for a bare name: functions and modules (no implicit Self)
+    modpath: str       # the module the site is in
+    owner: str | None  # the type `Self` denotes
+
+
+def _scope(ctx: Ctx) -> _Scope:
+    owner = next((f.owner for f in reversed(ctx.frames) if f.owner), None)
+    return _Scope([f.qname for f in reversed(ctx.frames) if f.kind in _MODULE_FRAMES], _modpath(ctx), owner)
+
+
+def _absolute(ctx: Ctx, path: str, modpath: str) -> str | None:
+    """Absolute path of a `crate::` / `self::` / `super::` / local-module path; None if external."""
+    segs = path.split("::")
+    if not segs or not segs[0]:
+        return None
+    head = segs[0]
+    if head == "crate":
+        return path
+    base = modpath.split("::")
+    if head == "self":
+        return "::".join(base + segs[1:])
+    if head == "super":
+        while segs and segs[0] == "super":
+            if len(base) <= 1:
+                return None
+            base, segs = base[:-1], segs[1:]
+        return "::".join(base + segs)
+    if head in ctx.data.get("mods", ()):
+        return "::".join(base + segs)
+    return None
+
+
+def _resolve_path(ctx: Ctx, path: str, scope: _Scope, kinds: frozenset[str] | None = None) -> Candidates:
+    """Candidates for a name or path as written, from the scope it is written in."""
+    if "<" in path:
+        return ()
+    head, _, rest = path.partition("::")
+    if head == "Self":
+        return ctx.member(scope.owner, rest) if scope.owner and rest else ()
+    absolute = _absolute(ctx, path, scope.modpath)
+    if absolute is not None:
+        return ((absolute, CONF_EXACT),)
+    local = ctx.lookup(head, scope.chain, kinds if not rest else None)
+    if local is not None:
+        return ((local, CONF_EXACT),) if not rest else ctx.member(local, rest)
+    imported = ctx.imports.get(head)
+    if imported is not None:
+        return ((f"{imported}::{rest}" if rest else imported, CONF_SCOPED),)
+    return ()
+
+
+def _type_name(node: Node | None) -> Node | None:
+    for _ in range(4):
+        if node is None or node.type in ("type_identifier", "scoped_type_identifier"):
+            return node
+        if node.type in ("generic_type", "reference_type", "pointer_type"):
+            node = node.child_by_field_name("type")
+        else:
+            return None
+    return node
+
+
+# ---- definitions ------------------------------------------------------------------------
+
+def _function(ctx: Ctx, node: Node) -> bool | None:
+    name_node = node.child_by_field_name("name")
+    if name_node is None:
+        return None
+    frame = ctx.frame
+    name = ctx.text(name_node)
+    in_type = frame.kind in ("impl", "trait")
+    qname = ctx.join(frame.qname, name)
+    body = node.child_by_field_name("body")
+    idx = ctx.add_symbol("method" if in_type else "function", name, qname, node,
+                         sig_end=body.start_byte if body is not None else None)
+    ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None))
+    return None
+
+
+def _item(ctx: Ctx, node: Node) -> bool | None:
+    name_node = node.child_by_field_name("name")
+    if name_node is None:
+        return None
+    ctx.skip.add(name_node.id)
+    kind = _ITEM_KINDS[node.type]
+    name = ctx.text(name_node)
+    qname = ctx.join(ctx.frame.qname, name)
+    body = node.child_by_field_name("body")
+    idx = ctx.add_symbol(kind, name, qname, node,
+                         sig_end=body.start_byte if body is not None and kind != "type" else None)
+    tparams = {ctx.text(p.child_by_field_name("name")) for p in
+               (node.child_by_field_name("type_parameters") or node).named_children
+               if p.type == "type_parameter"}
+    ctx.enter(Frame(idx, qname, kind, qname if kind == "trait" else None, {"tparams": tparams}))
+    if kind == "trait":
+        bounds = node.child_by_field_name("bounds")
+        for bound in bounds.named_children if bounds is not None else ():
+            target_node = _type_name(bound)
+            if target_node is not None:
+                _inherit(ctx, target_node, idx)
+                ctx.skip.add(bound.id)
+    return None
+
+
+def _inherit(ctx: Ctx, target_node: Node, source: int) -> None:
+    target = ctx.text(target_node)
+    scope = _scope(ctx)
+    ctx.edge("inherits", target, target_node, lambda: _resolve_path(ctx, target, scope, CLASS_KINDS),
+             source=source)
+
+
+def _impl(ctx: Ctx, node: Node) -> bool | None:
+    type_node = _type_name(node.child_by_field_name("type"))
+    if type_node is None:
+        return None
+    ctx.skip.add(type_node.id)
+    tname = ctx.text(type_node).rsplit("::", 1)[-1]
+    owner = ctx.join(_modpath(ctx), tname)
+    trait_node = _type_name(node.child_by_field_name("trait"))
+    if trait_node is not None:
+        ctx.skip.add(trait_node.id)
+        frame_sym = ctx.frame.sym
+        target = ctx.text(trait_node)
+        scope = _scope(ctx)
+
+        def source() -> int:
+            idx = ctx.defined.get(owner)
+            return idx if idx is not None and ctx.result.symbols[idx].kind in CLASS_KINDS else frame_sym
+
+        ctx.edge("inherits", target, trait_node, lambda: _resolve_path(ctx, target, scope, CLASS_KINDS),
+                 source=source)
+    tparams = {ctx.text(p.child_by_field_name("name")) for p in
+               (node.child_by_field_name("type_parameters") or node).named_children
+               if p.type == "type_parameter"}
+    ctx.enter(Frame(ctx.frame.sym, owner, "impl", owner, {"tparams": tparams}))
+    return None
+
+
+def _mod(ctx: Ctx, node: Node) -> bool | None:
+    name_node = node.child_by_field_name("name")
+    body = node.child_by_field_name("body")
+    if name_node is None or body is None:
+        return None  # `mod x;` declares a file module, indexed from its own file
+    name = ctx.text(name_node)
+    qname = ctx.join(_modpath(ctx), name)
+    idx = ctx.add_symbol("module", name, qname, node, sig_end=body.start_byte)
+    ctx.enter(Frame(idx, qname, "module"))
+    return None
+
+
+def _value(ctx: Ctx, node: Node) -> bool | None:
+    name_node = node.child_by_field_name("name")
+    if ctx.frame.kind != "module" or name_node is None:
+        return None
+    name = ctx.text(name_node)
+    value = node.child_by_field_name("value")
+    ctx.add_symbol("constant" if node.type == "const_item" else "variable", name,
+                   ctx.join(ctx.frame.qname, name), node,
+                   sig_end=value.start_byte if value is not None else None)
+    return None
+
+
+# ---- use, calls, references -------------------------------------------------------------
+
+def _use(ctx: Ctx, node: Node) -> bool | None:
+    arg = node.child_by_field_name("argument")
+    stack: list[tuple[str, Node]] = [("", arg)] if arg is not None else []
+    budget = 500
+    while stack and budget:
+        budget -= 1
+        prefix, cur = stack.pop()
+        kind = cur.type
+        if kind == "use_as_clause":
+            path = _join_path(prefix, ctx.flat(cur.child_by_field_name("path")))
+            _use_leaf(ctx, node, path, ctx.text(cur.child_by_field_name("alias")))
+        elif kind == "scoped_use_list":
+            path_node = cur.child_by_field_name("path")
+            inner = _join_path(prefix, ctx.flat(path_node)) if path_node is not None else prefix
+            lst = cur.child_by_field_name("list")
+            if lst is not None:
+                stack.extend((inner, c) for c in reversed(lst.named_children))
+        elif kind == "use_list":
+            stack.extend((prefix, c) for c in reversed(cur.named_children))
+        elif kind == "use_wildcard":
+            inner = _join_path(prefix, ctx.flat(cur.named_child(0))) if cur.named_child_count else prefix
+            absolute = _absolute(ctx, inner, _modpath(ctx))
+            ctx.edge("imports", f"{inner}::*", node, ((absolute, CONF_EXACT),) if absolute else ())
+        elif kind in ("identifier", "scoped_identifier", "self", "crate", "super"):
+            path = _join_path(prefix, ctx.flat(cur))
+            if path.endswith("::self"):
+                path = path[: -len("::self")]
+            _use_leaf(ctx, node, path, path.rsplit("::", 1)[-1])
+    return SKIP
+
+
+def _join_path(prefix: str, rest: str) -> str:
+    return f"{prefix}::{rest}" if prefix and rest else prefix or rest
+
+
+def _use_leaf(ctx: Ctx, node: Node, path: str, alias: str) -> None:
+    absolute = _absolute(ctx, path, _modpath(ctx))
+    if alias and alias != "_":
+        ctx.imports[alias] = absolute or path
+    ctx.edge("imports", path, node, ((absolute, CONF_EXACT),) if absolute else (),
+             alias=alias if alias and alias != "_" else None)
+
+
+def _call(ctx: Ctx, node: Node) -> bool | None:
+    fn = node.child_by_field_name("function")
+    if fn is not None and fn.type == "generic_function":
+        fn = fn.child_by_field_name("function")
+    if fn is None:
+        return None
+    if fn.type in ("identifier", "scoped_identifier"):
+        target = ctx.flat(fn)
+        if target in _SKIP_CALLS:
+            return None
+        scope = _scope(ctx)
+        ctx.edge("calls", target, node, lambda: _resolve_path(ctx, target, scope))
+    elif fn.type == "field_expression":
+        value = fn.child_by_field_name("value")
+        field = fn.child_by_field_name("field")
+        if field is None:
+            return None
+        target = ctx.flat(fn)
+        owner = ctx.frame.owner
+        if value is not None and value.type == "self" and owner:
+            ctx.edge("calls", target, field, ctx.member_later(owner, ctx.text(field)))
+        else:
+            ctx.edge("calls", target, field)
+    return None
+
+
+def _type_ref(ctx: Ctx, node: Node) -> bool | None:
+    name = ctx.flat(node)
+    head = name.split("::", 1)[0]
+    if head == "Self" or any(head in f.data.get("tparams", ()) for f in ctx.frames):
+        return SKIP
+    scope = _scope(ctx)
+    ctx.edge("references", name, node, lambda: _resolve_path(ctx, name, scope, CLASS_KINDS) or None)
+    return SKIP
+
+
+_HANDLERS: dict[str, Handler] = {
+    "function_item": _function, "function_signature_item": _function,
+    **{t: _item for t in _ITEM_KINDS},
+    "impl_item": _impl, "mod_item": _mod,
+    "const_item": _value, "static_item": _value,
+    "use_declaration": _use,
+    "call_expression": _call,
+    "type_identifier": _type_ref, "scoped_type_identifier": _type_ref,
+    "macro_invocation": lambda ctx, node: SKIP, "macro_definition": lambda ctx, node: SKIP,
+    "attribute_item": lambda ctx, node: SKIP, "inner_attribute_item": lambda ctx, node: SKIP,
+}

@@ -1,0 +1,71 @@
+"""Read, hash, parse and chunk one file: the CPU-bound work, safe to run in a worker process."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from .chunk import chunk_file
+from .discover import FoundFile, Unreadable, read_source
+from .languages import LANGUAGES
+from .parse import parse_source
+from .records import Chunk, ParsedFile
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    found: FoundFile
+    digest: bytes
+    line_count: int
+    parsed: ParsedFile | None  # None for plain-text files
+    chunks: list[Chunk]
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    found: FoundFile  # same bytes as indexed: only the stat moved
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    found: FoundFile
+    reason: str
+
+
+def file_digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def prepare_file(
+    root: str, found: FoundFile, module_name: str, max_file_bytes: int, old_digest: bytes | None
+) -> Prepared | Unchanged | Skipped:
+    try:
+        data, text = read_source(Path(root), found, max_file_bytes)
+    except Unreadable as exc:
+        return Skipped(found, exc.reason)
+    digest = file_digest(data)
+    if digest == old_digest:
+        return Unchanged(found)
+    parsed: ParsedFile | None = None
+    if found.language in LANGUAGES:
+        try:
+            parsed = parse_source(data, found.path, found.language, module_name)
+        except RecursionError:
+            return Skipped(found, "too_deeply_nested")
+        except Exception:  # a parser bug must cost one file, never the whole index
+            log.exception("parse_failed", path=found.path)
+            return Skipped(found, "parse_failed")
+    chunks = chunk_file(text, parsed)
+    return Prepared(found, digest, text.count("\n") + (0 if text.endswith("\n") else 1), parsed, chunks)
+
+
+def prepare_batch(
+    root: str, items: list[tuple[FoundFile, str, bytes | None]], max_file_bytes: int
+) -> list[Prepared | Unchanged | Skipped]:
+    """Several files in one call: amortises the cost of crossing into a worker process."""
+    return [prepare_file(root, found, module, max_file_bytes, old) for found, module, old in items]

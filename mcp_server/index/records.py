@@ -1,0 +1,58 @@
+"""Plain records passed between the indexing stages: parsed symbols, raw edges, chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Edge kinds stored in the graph. `contains` edges are derived from Symbol.parent by the store.
+EDGE_KINDS = ("calls", "imports", "inherits", "references", "contains")
+
+# Confidence scale shared by parsers and the resolver (higher is surer).
+CONF_EXACT = 1.0      # resolved through an import, a definite local definition or `self`
+CONF_SCOPED = 0.9     # resolved through the enclosing class / inheritance chain
+CONF_SAME_FILE = 0.7  # bare name matched a definition in the same file
+CONF_UNIQUE = 0.5     # bare name matched exactly one definition in the repository
+CONF_GUESS = 0.3      # bare name matched several definitions; the nearest was chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    kind: str              # module | class | function | method | interface | struct | enum | trait | ...
+    name: str              # as declared: "get_signing_serializer"
+    qualified_name: str    # "flask.sessions.SecureCookieSessionInterface.get_signing_serializer"
+    signature: str         # the declaration line(s) up to the body, whitespace-collapsed
+    docstring: str | None  # docstring or leading doc comment, stripped
+    start_line: int        # 1-based, inclusive
+    end_line: int          # 1-based, inclusive
+    start_byte: int
+    end_byte: int
+    parent: int | None     # index of the enclosing symbol in ParsedFile.symbols; None for the module
+
+
+@dataclass(frozen=True, slots=True)
+class RawEdge:
+    source: int            # index of the enclosing symbol in ParsedFile.symbols (0 = the module)
+    kind: str              # calls | imports | inherits | references
+    target_name: str       # the name as written at the site: "self.save", "os.path.join", "Base"
+    line: int              # 1-based line of the site
+    # Fully qualified guesses at the target, best first, each with the confidence it earns if it
+    # names a real symbol. The resolver tries them in order, then falls back to bare-name matching.
+    candidates: tuple[tuple[str, float], ...] = ()
+    alias: str | None = None  # imports only: the local name the import binds ("np" for numpy)
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    language: str
+    symbols: list[Symbol] = field(default_factory=list)  # symbols[0] is always the module symbol
+    edges: list[RawEdge] = field(default_factory=list)
+    has_errors: bool = False  # tree-sitter reported syntax errors (the file is still indexed)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    symbol: int | None     # index into ParsedFile.symbols of the symbol this chunk belongs to
+    start_line: int        # 1-based, inclusive
+    end_line: int
+    content: str           # the source lines, as displayed and searched lexically
+    header: str            # "path · Class.method · signature": prepended to the text embedded

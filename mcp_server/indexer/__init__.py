@@ -1,0 +1,1 @@
+"""Where the pure indexing stages meet the database: store, resolve, embed, and the pipeline."""

@@ -1,0 +1,79 @@
+"""Embed chunks that have no vector yet for the configured model, in batches, cached by content hash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import asyncpg
+import numpy as np
+import structlog
+
+from ..config import Settings
+from ..db.vectors import ensure_vector_index
+from ..embed.model import Embedder
+from ..index.chunk import embed_text
+from ..index.records import Chunk
+
+log = structlog.get_logger(__name__)
+
+# Keyset pagination by chunk id keeps each page an index scan, however large the backlog.
+_PENDING_PAGE = """
+SELECT c.id, c.content_hash, c.header, c.content
+FROM chunks c
+WHERE c.id > $2 AND ($3::int IS NULL OR c.repository_id = $3)
+  AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)
+ORDER BY c.id
+LIMIT $4
+"""
+
+_COUNT_PENDING = """
+SELECT count(DISTINCT c.content_hash) FROM chunks c
+WHERE ($2::int IS NULL OR c.repository_id = $2)
+  AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)
+"""
+
+
+async def count_pending(conn: asyncpg.Connection, model: str, repository_id: int | None) -> int:
+    return int(await conn.fetchval(_COUNT_PENDING, model, repository_id))
+
+
+async def embed_pending(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    settings: Settings,
+    repository_id: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Embed every chunk text lacking a vector (for one repository, or all); returns how many."""
+    async with pool.acquire() as conn:
+        await ensure_vector_index(conn, embedder.model_key, embedder.dim, settings)
+        total = await count_pending(conn, embedder.model_key, repository_id)
+    done = 0
+    last_id = 0
+    page = max(settings.embed_batch_size * 8, 64)
+    if progress:
+        progress(0, total)
+    while True:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(_PENDING_PAGE, embedder.model_key, last_id, repository_id, page)
+        if not rows:
+            break
+        last_id = rows[-1]["id"]
+        unique = {bytes(r["content_hash"]): r for r in rows}  # identical code is embedded once
+        rows = list(unique.values())
+        texts = [embed_text(Chunk(None, 0, 0, r["content"], r["header"])) for r in rows]
+        vectors: np.ndarray = await anyio.to_thread.run_sync(
+            lambda: embedder.embed_documents(texts, batch_size=settings.embed_batch_size)
+        )
+        async with pool.acquire() as conn:
+            await conn.executemany(
+                "INSERT INTO embeddings (model, content_hash, embedding) VALUES ($1, $2, $3)"
+                " ON CONFLICT DO NOTHING",
+                [(embedder.model_key, r["content_hash"], v) for r, v in zip(rows, vectors)],
+            )
+        done += len(rows)
+        if progress:
+            progress(done, max(total, done))
+    log.info("embedded", model=embedder.model_key, count=done)
+    return done

@@ -1,0 +1,129 @@
+"""The registry of indexed repositories: create, find by name or path, list with counts, remove."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+
+from ..errors import InvalidArgument, RepositoryNotFound
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    id: int
+    name: str
+    root_path: str
+    state: str
+    indexed_at: datetime | None
+    last_error: str | None
+
+
+_COLUMNS = "id, name, root_path, state, indexed_at, last_error"
+
+
+def _repo(row: asyncpg.Record) -> Repository:
+    return Repository(row["id"], row["name"], row["root_path"], row["state"], row["indexed_at"], row["last_error"])
+
+
+async def register(conn: asyncpg.Connection, root: Path, name: str | None) -> Repository:
+    """The repository rooted at `root`, created if new; its name defaults to the folder's name."""
+    root_text = str(root)
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM repositories WHERE root_path = $1", root_text)
+    if row is not None:
+        if name and name != row["name"]:
+            raise InvalidArgument(
+                f"{root_text} is already indexed as {row['name']!r}; use that name, or remove it first"
+            )
+        return _repo(row)
+    wanted = name or root.name or "root"
+    clash = await conn.fetchrow("SELECT root_path FROM repositories WHERE name = $1", wanted)
+    if clash is not None:
+        raise InvalidArgument(
+            f"the name {wanted!r} is taken by {clash['root_path']}; pass another name (--name)"
+        )
+    row = await conn.fetchrow(
+        f"INSERT INTO repositories (name, root_path) VALUES ($1, $2) RETURNING {_COLUMNS}", wanted, root_text
+    )
+    return _repo(row)
+
+
+async def find(conn: asyncpg.Connection, name_or_path: str) -> Repository:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM repositories WHERE name = $1", name_or_path)
+    if row is None:
+        try:
+            resolved = str(Path(name_or_path).expanduser().resolve())
+        except (OSError, RuntimeError, ValueError):
+            resolved = name_or_path
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM repositories WHERE root_path = $1", resolved)
+    if row is None:
+        names = [r["name"] for r in await conn.fetch("SELECT name FROM repositories ORDER BY name")]
+        known = ", ".join(names) if names else "none yet"
+        raise RepositoryNotFound(
+            f"no indexed repository is called {name_or_path!r} (indexed: {known}); index it first"
+        )
+    return _repo(row)
+
+
+async def all_repositories(conn: asyncpg.Connection) -> list[Repository]:
+    return [_repo(r) for r in await conn.fetch(f"SELECT {_COLUMNS} FROM repositories ORDER BY name")]
+
+
+async def set_state(
+    conn: asyncpg.Connection, repository_id: int, state: str, *, error: str | None = None,
+    skipped: dict[str, int] | None = None, finished: bool = False,
+) -> None:
+    await conn.execute(
+        "UPDATE repositories SET state = $2, last_error = $3,"
+        " skipped = COALESCE($4::jsonb, skipped),"
+        " indexed_at = CASE WHEN $5 THEN now() ELSE indexed_at END WHERE id = $1",
+        repository_id, state, error, None if skipped is None else _json(skipped), finished,
+    )
+
+
+async def remove(conn: asyncpg.Connection, repository_id: int) -> None:
+    await conn.execute("DELETE FROM repositories WHERE id = $1", repository_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryStats:
+    repository: Repository
+    files: int
+    symbols: int
+    edges: int
+    edges_resolved: int
+    chunks: int
+    vectors: int            # distinct chunk texts with a vector for the model
+    vectors_pending: int    # distinct chunk texts still waiting for one
+    skipped: dict[str, int]
+
+
+async def stats(conn: asyncpg.Connection, repo: Repository, model: str) -> RepositoryStats:
+    row = await conn.fetchrow(
+        """
+        SELECT
+          (SELECT count(*) FROM files WHERE repository_id = $1) AS files,
+          (SELECT count(*) FROM symbols WHERE repository_id = $1) AS symbols,
+          (SELECT count(*) FROM edges WHERE repository_id = $1) AS edges,
+          (SELECT count(*) FROM edges WHERE repository_id = $1 AND target_id IS NOT NULL) AS resolved,
+          (SELECT count(*) FROM chunks WHERE repository_id = $1) AS chunks,
+          (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1
+             AND EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $2 AND v.content_hash = c.content_hash)) AS vectors,
+          (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1) AS texts,
+          (SELECT skipped FROM repositories WHERE id = $1) AS skipped
+        """,
+        repo.id, model,
+    )
+    skipped = row["skipped"]
+    skipped = json.loads(skipped) if isinstance(skipped, str) else dict(skipped or {})
+    return RepositoryStats(
+        repo, row["files"], row["symbols"], row["edges"], row["resolved"], row["chunks"],
+        row["vectors"], row["texts"] - row["vectors"], skipped,
+    )
+
+
+def _json(value: dict[str, int]) -> str:
+    return json.dumps(value, sort_keys=True)

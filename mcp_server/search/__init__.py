@@ -1,0 +1,1 @@
+"""Read side: hybrid code search over the index."""

@@ -1,0 +1,249 @@
+"""Hybrid code search: HNSW vectors + code-aware full text + symbol names, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+import asyncpg
+import numpy as np
+
+from ..db.vectors import model_dim
+from ..embed.model import Embedder
+from ..errors import InvalidArgument
+from ..index.tokens import code_terms, tsquery_terms
+from ..indexer.embed import count_pending
+from .filters import Filters
+
+Mode = Literal["hybrid", "semantic", "keyword"]
+MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
+MAX_QUERY_CHARS = 2000
+MAX_LIMIT = 100
+_RRF_K = 60
+_DEPTH = 4          # each list fetches limit * _DEPTH candidates before fusion
+_MIN_DEPTH = 40
+_SNIPPET_LINES = 8
+_SNIPPET_CHARS = 600
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    repository: str
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str | None
+    kind: str | None
+    language: str | None
+    score: float
+    snippet: str
+
+
+@dataclass(slots=True)
+class SearchResult:
+    results: list[Hit]
+    mode: str
+    vectors_complete: bool
+    vectors_pending: int
+    notes: list[str] = field(default_factory=list)
+
+
+_FROM = """
+FROM chunks c
+JOIN files f ON f.id = c.file_id
+LEFT JOIN symbols s ON s.id = c.symbol_id
+"""
+
+
+async def search_code(
+    pool: asyncpg.Pool,
+    embedder: Embedder | None,
+    query: str,
+    *,
+    filters: Filters,
+    mode: str = "hybrid",
+    limit: int = 10,
+    ef_search: int = 100,
+) -> SearchResult:
+    query = query.strip()
+    if not query:
+        raise InvalidArgument("query is empty; describe the code you want, or give an identifier")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidArgument(f"query is {len(query)} characters long; keep it under {MAX_QUERY_CHARS}")
+    if "\x00" in query:
+        raise InvalidArgument("query contains a NUL character")
+    if mode not in MODES:
+        raise InvalidArgument(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if mode == "semantic" and embedder is None:
+        raise InvalidArgument("semantic search needs the embedding model, which is not loaded here")
+    depth = max(limit * _DEPTH, _MIN_DEPTH)
+    notes: list[str] = []
+    ranked: list[list[int]] = []
+    async with pool.acquire() as conn:
+        pending = await count_pending(conn, embedder.model_key, filters.repository_id) if embedder else -1
+        if mode in ("hybrid", "semantic") and embedder is not None:
+            vector = await anyio.to_thread.run_sync(embedder.embed_query, query)
+            ranked.append(await _semantic(conn, embedder, vector, filters, depth, ef_search))
+        if mode in ("hybrid", "keyword"):
+            ranked.append(await _lexical(conn, query, filters, depth))
+            ranked.append(await _symbols(conn, query, filters, depth))
+        scores = _fuse(ranked)
+        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        hits = await _hits(conn, top, query, filters.kind)
+    if pending > 0:
+        notes.append(f"{pending} chunk texts have no vector yet: semantic ranking covers only the rest")
+    if embedder is None and mode == "hybrid":
+        notes.append("the embedding model is not loaded: results are keyword and symbol matches only")
+    return SearchResult(hits, mode, pending == 0, max(pending, 0), notes)
+
+
+def _fuse(ranked: list[list[int]]) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for ids in ranked:
+        for rank, chunk_id in enumerate(ids):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
+    return scores
+
+
+async def _semantic(
+    conn: asyncpg.Connection, embedder: Embedder, vector: np.ndarray, filters: Filters, depth: int, ef_search: int
+) -> list[int]:
+    dim = await model_dim(conn, embedder.model_key)
+    if dim is None:
+        return []  # nothing embedded with this model yet
+    # The model is a SQL literal, not a parameter: the HNSW index is partial on it, and a generic
+    # plan with a parameter could not prove the index applies.
+    literal = await conn.fetchval("SELECT quote_literal($1::text)", embedder.model_key)
+    where, params = filters.sql(3)
+    distance = f"(v.embedding::vector({int(dim)}) <=> $1)"
+    sql = f"""
+        SELECT c.id {_FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}
+        WHERE true {where}
+        ORDER BY {distance} LIMIT $2"""
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+        # Filtered searches keep scanning the graph until `depth` rows pass the filter (pgvector 0.8).
+        await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        rows = await conn.fetch(sql, vector, depth, *params)
+        if len(rows) < depth and filters.any:
+            # A selective filter can exhaust the iterative scan: rank the filtered rows exactly.
+            exact = sql.replace(f"ORDER BY {distance}", f"ORDER BY {distance} + 0")
+            await conn.execute("SET LOCAL enable_indexscan = off")
+            rows = await conn.fetch(exact, vector, depth, *params)
+    return [r["id"] for r in rows]
+
+
+async def _lexical(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
+    parts, identifiers = code_terms(query)
+    english, simple = tsquery_terms(parts), tsquery_terms(identifiers + parts)
+    if not english and not simple:
+        return []
+    where, params = filters.sql(4)
+    rows = await conn.fetch(
+        f"""
+        WITH q AS (SELECT (to_tsquery('english', $1) || to_tsquery('simple', $2)) AS q)
+        SELECT c.id, ts_rank_cd(c.tsv, q.q, 1) AS rank {_FROM} CROSS JOIN q
+        WHERE c.tsv @@ q.q {where}
+        ORDER BY rank DESC, c.id LIMIT $3""",
+        english or "", simple or "", depth, *params,
+    )
+    return [r["id"] for r in rows]
+
+
+async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
+    """Chunks holding a symbol whose name is one of the query's identifiers (exact first, then fuzzy)."""
+    names = sorted({w.lower() for w in _IDENT.findall(query)})[:16]
+    if not names:
+        return []
+    where, params = filters.sql(4, symbol="d")
+    rows = await conn.fetch(
+        f"""
+        SELECT DISTINCT ON (c.id) c.id, m.score
+        FROM (
+            SELECT d.id, d.file_id, d.start_line, d.kind,
+                   CASE WHEN lower(d.name) = ANY($1::text[]) THEN 1.0
+                        ELSE similarity(lower(d.name), $2) END AS score
+            FROM symbols d
+            WHERE (lower(d.name) = ANY($1::text[]) OR ($3 AND lower(d.name) % $2))
+              AND d.kind <> 'module'
+        ) m
+        JOIN symbols d ON d.id = m.id
+        JOIN chunks c ON c.file_id = m.file_id AND c.start_line <= m.start_line AND c.end_line >= m.start_line
+        JOIN files f ON f.id = c.file_id
+        WHERE true {where}
+        ORDER BY c.id, m.score DESC""",
+        names, names[0] if len(names) == 1 else " ".join(names), len(names) == 1, *params,
+    )
+    ordered = sorted(rows, key=lambda r: (-r["score"], r["id"]))[:depth]
+    return [r["id"] for r in ordered]
+
+
+async def _hits(
+    conn: asyncpg.Connection, top: list[tuple[int, float]], query: str, kind: str | None
+) -> list[Hit]:
+    if not top:
+        return []
+    rows = await conn.fetch(
+        """
+        SELECT c.id, r.name AS repository, f.path, f.language, c.start_line, c.end_line, c.content,
+               s.qualified_name, s.kind
+        FROM chunks c JOIN files f ON f.id = c.file_id JOIN repositories r ON r.id = c.repository_id
+        LEFT JOIN symbols s ON s.id = c.symbol_id
+        WHERE c.id = ANY($1::bigint[])""",
+        [cid for cid, _ in top],
+    )
+    by_id = {r["id"]: r for r in rows}
+    terms = {t for t in code_terms(query)[0] if len(t) > 2}
+    named = await _named_inner_symbols(conn, [cid for cid, _ in top], terms, kind)
+    hits: list[Hit] = []
+    for chunk_id, score in top:
+        r = by_id.get(chunk_id)
+        if r is None:
+            continue  # deleted between ranking and fetching
+        symbol, kind = named.get(chunk_id, (r["qualified_name"], r["kind"]))
+        hits.append(Hit(
+            repository=r["repository"], path=r["path"], start_line=r["start_line"], end_line=r["end_line"],
+            symbol=symbol, kind=kind, language=r["language"], score=round(score, 5),
+            snippet=snippet(r["content"], terms),
+        ))
+    return hits
+
+
+async def _named_inner_symbols(
+    conn: asyncpg.Connection, chunk_ids: list[int], terms: set[str], kind: str | None
+) -> dict[int, tuple[str, str]]:
+    """For chunks holding several definitions (a small class), the one the query names, if any."""
+    if not terms:
+        return {}
+    rows = await conn.fetch(
+        """SELECT c.id AS chunk_id, s.qualified_name, s.kind, s.name
+           FROM chunks c JOIN symbols s ON s.file_id = c.file_id
+             AND s.start_line BETWEEN c.start_line AND c.end_line
+           WHERE c.id = ANY($1::bigint[]) AND s.kind <> 'module' AND s.id IS DISTINCT FROM c.symbol_id""",
+        chunk_ids,
+    )
+    best: dict[int, tuple[int, str, str]] = {}
+    for r in rows:
+        if kind is not None and r["kind"] != kind:
+            continue  # the hit must stay of the kind the search was filtered to
+        overlap = len(terms & set(code_terms(r["name"])[0]))
+        if overlap and overlap > best.get(r["chunk_id"], (0, "", ""))[0]:
+            best[r["chunk_id"]] = (overlap, r["qualified_name"], r["kind"])
+    return {cid: (q, k) for cid, (_, q, k) in best.items()}
+
+
+def snippet(content: str, terms: set[str]) -> str:
+    """A few lines of the chunk, starting near the first line that mentions a query term."""
+    lines = content.splitlines()
+    start = 0
+    for i, line in enumerate(lines):
+        if terms and terms & set(code_terms(line)[0]):
+            start = max(0, i - 1)
+            break
+    text = "\n".join(lines[start:start + _SNIPPET_LINES])
+    return text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "…"

@@ -1,0 +1,434 @@
+"""Tests for the offline embedding model: converter exactness, vector quality, caching and failure modes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mcp_server.embed import model as model_mod
+from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, load_embedder
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_ENV_VARS = ("PGCODE_MODEL_DIR", "PGCODE_WEIGHTS_DIR", "PGCODE_CACHE_DIR", "PGCODE_EMBED_THREADS")
+
+CODE_SNIPPETS = [
+    "def read_file(path):\n    with open(path) as f:\n        return f.read()",
+    "def load_text(filename):\n    fh = open(filename)\n    data = fh.read()\n    fh.close()\n    return data",
+    "const total = items.reduce((acc, x) => acc + x.price, 0);",
+    "class HttpClient:\n    def get(self, url):\n        return requests.get(url, timeout=10).json()",
+    "SELECT id, name FROM users WHERE created_at > now() - interval '7 days' ORDER BY name;",
+    "func Max(a, b int) int {\n\tif a > b {\n\t\treturn a\n\t}\n\treturn b\n}",
+    "fn parse_port(s: &str) -> Result<u16, ParseIntError> {\n    s.trim().parse::<u16>()\n}",
+    "public static String reverse(String s) {\n    return new StringBuilder(s).reverse().toString();\n}",
+    "#include <stdio.h>\nint main(void) {\n    printf(\"hello\\n\");\n    return 0;\n}",
+    "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
+    "async def fetch_all(urls):\n    async with aiohttp.ClientSession() as s:\n        return await asyncio.gather(*(s.get(u) for u in urls))",
+    "import json\n\ndef save_config(cfg, path):\n    with open(path, 'w') as f:\n        json.dump(cfg, f, indent=2)",
+    "export function debounce(fn, ms) {\n  let t;\n  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };\n}",
+    "CREATE TABLE chunks (id bigserial PRIMARY KEY, path text NOT NULL, embedding vector(384));",
+    "def sort_by_key(items, key):\n    return sorted(items, key=lambda item: item[key], reverse=True)",
+    "class Stack:\n    def __init__(self):\n        self._items = []\n    def push(self, x):\n        self._items.append(x)\n    def pop(self):\n        return self._items.pop()",
+    "for (let i = 0; i < rows.length; i++) {\n  table.appendChild(renderRow(rows[i]));\n}",
+    "def retry(times):\n    def deco(fn):\n        def wrapper(*a, **kw):\n            for i in range(times):\n                try:\n                    return fn(*a, **kw)\n                except Exception:\n                    if i == times - 1:\n                        raise\n        return wrapper\n    return deco",
+    "users = db.query(User).filter(User.active.is_(True)).order_by(User.email).all()",
+    "def sha256_file(path):\n    h = hashlib.sha256()\n    with open(path, 'rb') as f:\n        for block in iter(lambda: f.read(65536), b''):\n            h.update(block)\n    return h.hexdigest()",
+    "impl Display for Point {\n    fn fmt(&self, f: &mut Formatter) -> fmt::Result {\n        write!(f, \"({}, {})\", self.x, self.y)\n    }\n}",
+]
+
+
+@pytest.fixture(scope="session")
+def clean_env() -> Iterator[None]:
+    """Keep a developer's PGCODE_* settings from steering the session-wide builds."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _ENV_VARS:
+            mp.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pgcode-cache")
+
+
+@pytest.fixture(scope="session")
+def fp32(clean_env: None, cache_root: Path) -> Embedder:
+    return load_embedder(quantize=False, cache_dir=cache_root)
+
+
+@pytest.fixture(scope="session")
+def int8(clean_env: None, cache_root: Path) -> Embedder:
+    return load_embedder(quantize=True, cache_dir=cache_root)
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    return model_mod._find_weights(None).directory
+
+
+# --- converter vs an independent numpy forward pass ------------------------------------------
+
+
+def _np_layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    out: np.ndarray = (x - mean) / np.sqrt(var + eps) * gamma + beta
+    return out
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _np_bert(
+    w: dict[str, np.ndarray], cfg: dict[str, Any], ids: np.ndarray, mask: np.ndarray, types: np.ndarray
+) -> np.ndarray:
+    """BertModel.forward in float64 numpy, written from the architecture, not from the ONNX graph."""
+    w = {k.removeprefix("bert."): v.astype(np.float64) for k, v in w.items() if v.dtype.kind == "f"}
+    batch, seq = ids.shape
+    heads = cfg["num_attention_heads"]
+    head_dim = cfg["hidden_size"] // heads
+    eps = cfg["layer_norm_eps"]
+
+    def lin(x: np.ndarray, name: str) -> np.ndarray:
+        out: np.ndarray = x @ w[f"{name}.weight"].T + w[f"{name}.bias"]
+        return out
+
+    def ln(x: np.ndarray, name: str) -> np.ndarray:
+        return _np_layer_norm(x, w[f"{name}.weight"], w[f"{name}.bias"], eps)
+
+    x = (
+        w["embeddings.word_embeddings.weight"][ids]
+        + w["embeddings.position_embeddings.weight"][np.arange(seq)][None]
+        + w["embeddings.token_type_embeddings.weight"][types]
+    )
+    x = ln(x, "embeddings.LayerNorm")
+    keep = mask.astype(bool)[:, None, None, :]
+    for n in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{n}"
+
+        def heads_of(t: np.ndarray) -> np.ndarray:
+            return t.reshape(batch, seq, heads, head_dim).transpose(0, 2, 1, 3)
+
+        q = heads_of(lin(x, f"{p}.attention.self.query"))
+        k = heads_of(lin(x, f"{p}.attention.self.key"))
+        v = heads_of(lin(x, f"{p}.attention.self.value"))
+        scores = np.where(keep, q @ k.transpose(0, 1, 3, 2) / math.sqrt(head_dim), -np.inf)
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        probs = scores / scores.sum(-1, keepdims=True)
+        ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq, heads * head_dim)
+        x = ln(x + lin(ctx, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
+        h = lin(x, f"{p}.intermediate.dense")
+        h = 0.5 * h * (1.0 + _erf(h / math.sqrt(2.0)))
+        x = ln(x + lin(h, f"{p}.output.dense"), f"{p}.output.LayerNorm")
+    return x
+
+
+def _tokenize(weights_dir: Path, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(weights_dir / "tokenizer.json"))
+    tok.enable_truncation(256)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    enc = tok.encode_batch(texts)
+    return np.array([e.ids for e in enc], dtype=np.int64), np.array([e.attention_mask for e in enc], dtype=np.int64)
+
+
+def test_converter_graph_matches_numpy_forward(weights_dir: Path) -> None:
+    import onnxruntime as ort
+    from safetensors.numpy import load_file
+
+    from mcp_server.embed.onnx_export import BertConfig, build_bert_model, load_bert_weights
+
+    cfg = json.loads((weights_dir / "config.json").read_text())
+    onnx_model = build_bert_model(load_bert_weights(weights_dir / "model.safetensors"), BertConfig.from_dict(cfg))
+    assert [i.name for i in onnx_model.graph.input] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert [o.name for o in onnx_model.graph.output] == ["last_hidden_state"]
+    for value_info in onnx_model.graph.input:
+        dims = value_info.type.tensor_type.shape.dim
+        assert [d.dim_param for d in dims] == ["batch", "sequence"]  # both axes dynamic
+
+    session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    raw = load_file(str(weights_dir / "model.safetensors"))
+
+    # Two shapes to exercise the dynamic axes; padding and token types 1 exercise mask and segment table.
+    batches = [
+        CODE_SNIPPETS[:3] + ["short"],
+        ["read the contents of a file", CODE_SNIPPETS[17]],
+    ]
+    for texts in batches:
+        ids, mask = _tokenize(weights_dir, texts)
+        types = np.zeros_like(ids)
+        types[0, ids.shape[1] // 2 :] = 1
+        (got,) = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        want = _np_bert(raw, cfg, ids, mask, types)
+        assert got.shape == want.shape == (len(texts), ids.shape[1], 384)
+        assert got.dtype == np.float32
+        real = mask.astype(bool)  # padded positions carry no meaning and are pooled away
+        assert np.abs(got[real] - want[real]).max() < 1e-4
+
+
+def test_embedder_matches_numpy_mean_pooling(fp32: Embedder, weights_dir: Path) -> None:
+    from safetensors.numpy import load_file
+
+    cfg = json.loads((weights_dir / "config.json").read_text())
+    texts = CODE_SNIPPETS[:4]
+    ids, mask = _tokenize(weights_dir, texts)
+    hidden = _np_bert(load_file(str(weights_dir / "model.safetensors")), cfg, ids, mask, np.zeros_like(ids))
+    m = mask[..., None].astype(np.float64)
+    pooled = (hidden * m).sum(1) / m.sum(1)
+    want = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    got = fp32.embed_documents(texts)
+    assert np.abs(got - want).max() < 1e-5
+
+
+# --- the fp32 and int8 embedders --------------------------------------------------------------
+
+
+def test_api_shape_and_keys(fp32: Embedder, int8: Embedder) -> None:
+    assert fp32.model_key == DEFAULT_MODEL
+    assert int8.model_key == DEFAULT_MODEL + ":int8"
+    for emb in (fp32, int8):
+        assert emb.dim == 384
+        assert emb.max_tokens == 256
+        empty = emb.embed_documents([])
+        assert empty.shape == (0, 384) and empty.dtype == np.float32
+        q = emb.embed_query("open a file")
+        assert q.shape == (384,) and q.dtype == np.float32
+
+
+def test_fp32_vectors_unit_norm_and_deterministic(fp32: Embedder) -> None:
+    a = fp32.embed_documents(CODE_SNIPPETS)
+    b = fp32.embed_documents(CODE_SNIPPETS)
+    assert a.shape == (len(CODE_SNIPPETS), 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(a, b)
+    # Batch composition changes padding only; the mask must make that irrelevant.
+    one_by_one = fp32.embed_documents(CODE_SNIPPETS, batch_size=1)
+    assert np.abs(a - one_by_one).max() < 1e-5
+    # A query is embedded exactly like a document for this model.
+    assert np.abs(fp32.embed_query(CODE_SNIPPETS[0]) - a[0]).max() < 1e-6
+
+
+def test_fp32_semantic_sanity(fp32: Embedder) -> None:
+    docs = fp32.embed_documents(CODE_SNIPPETS[:5])  # read_file, load_text, JS reduce, HttpClient, SQL
+    q = fp32.embed_query("read the contents of a file")
+    sims = docs @ q
+    assert sims[0] > 0.5 and sims[1] > 0.5  # reference: 0.575 / 0.586
+    assert sims[4] < 0.1  # SQL SELECT
+    assert sims[0] > sims[4] + 0.4
+    assert max(sims[2:]) < min(sims[:2])
+    assert float(docs[0] @ docs[1]) > 0.6  # the two file readers resemble each other (ref 0.644)
+
+
+def test_int8_close_to_fp32(fp32: Embedder, int8: Embedder) -> None:
+    a = fp32.embed_documents(CODE_SNIPPETS)
+    b = int8.embed_documents(CODE_SNIPPETS)
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    cos = (a * b).sum(1)
+    assert cos.mean() >= 0.98, cos
+    assert cos.min() >= 0.95, cos
+    q = int8.embed_query("read the contents of a file")
+    sims = b[:5] @ q
+    assert sims[0] > sims[4] + 0.3
+
+
+def test_count_tokens_uncapped_and_truncation(fp32: Embedder) -> None:
+    assert fp32.count_tokens([]) == []
+    long_text = "alpha " * 1000
+    counts = fp32.count_tokens(["hello world", long_text])
+    assert counts[0] == 4  # [CLS] hello world [SEP]
+    assert counts[1] == 1002
+    # The model only sees the first 256 tokens: text beyond them changes nothing.
+    a, b = fp32.embed_documents([long_text, "alpha " * 300])
+    assert np.abs(a - b).max() < 1e-6
+    c = fp32.embed_documents(["alpha " * 200])[0]
+    assert np.abs(a - c).max() > 1e-4
+
+
+# --- cache behaviour --------------------------------------------------------------------------
+
+
+def test_second_load_reuses_cache(fp32: Embedder, cache_root: Path) -> None:
+    assert fp32.model_dir is not None
+    onnx_file = fp32.model_dir / "model.onnx"
+    before = onnx_file.stat()
+    manifest_before = (fp32.model_dir / "manifest.json").read_text()
+    started = time.perf_counter()
+    again = load_embedder(quantize=False, cache_dir=cache_root)
+    elapsed = time.perf_counter() - started
+    after = onnx_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert (fp32.model_dir / "manifest.json").read_text() == manifest_before
+    assert elapsed < 5.0, elapsed  # a warm load is ~0.1-0.6 s; a rebuild would take seconds more
+    assert np.array_equal(again.embed_documents(CODE_SNIPPETS[:3]), fp32.embed_documents(CODE_SNIPPETS[:3]))
+
+
+def test_cache_dir_from_env(fp32: Embedder, cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGCODE_CACHE_DIR", str(cache_root))
+    emb = load_embedder(quantize=False)
+    assert emb.model_dir == fp32.model_dir
+
+
+def test_stale_cache_is_rebuilt(fp32: Embedder, tmp_path: Path) -> None:
+    assert fp32.model_dir is not None
+    cached = tmp_path / "models" / fp32.model_dir.name
+    shutil.copytree(fp32.model_dir, cached)
+    manifest = json.loads((cached / "manifest.json").read_text())
+    manifest["converter_version"] = -1
+    (cached / "manifest.json").write_text(json.dumps(manifest))
+    old_inode = (cached / "model.onnx").stat().st_ino
+    # Debris of a build killed mid-way, and of the other variant's build, which must survive.
+    (tmp_path / "models" / f".build-{cached.name}.dead1234").mkdir()
+    (tmp_path / "models" / f".build-{cached.name}-int8.other123").mkdir()
+
+    emb = load_embedder(quantize=False, cache_dir=tmp_path)
+    rebuilt = json.loads((cached / "manifest.json").read_text())
+    assert rebuilt["converter_version"] != -1
+    assert (cached / "model.onnx").stat().st_ino != old_inode
+    # The converter is deterministic, so the rebuilt file is byte-identical to the session's.
+    assert rebuilt["onnx_sha256"] == json.loads((fp32.model_dir / "manifest.json").read_text())["onnx_sha256"]
+    assert np.array_equal(emb.embed_documents(CODE_SNIPPETS[:2]), fp32.embed_documents(CODE_SNIPPETS[:2]))
+    leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith((".build-", ".stale-"))]
+    assert leftovers == [f".build-{cached.name}-int8.other123"]
+
+
+def test_concurrent_builds_share_one_result(clean_env: None, tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from mcp_server.embed.model import load_embedder
+        e = load_embedder(quantize=False, cache_dir=Path(sys.argv[1]), threads=1)
+        sys.stderr.write("VEC %r\\n" % float(e.embed_query("open a file")[0]))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in _ENV_VARS}
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+    logs = "".join(out + err for out, err in outputs)
+    assert logs.count("embedding model built") == 1, logs
+    vecs = {line for _, err in outputs for line in err.splitlines() if line.startswith("VEC ")}
+    assert len(vecs) == 1
+    names = sorted(p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith(".lock"))
+    assert names == ["sentence-transformers--all-MiniLM-L6-v2"]
+
+
+# --- failure modes and overrides ----------------------------------------------------------------
+
+
+def _corrupted_copy(weights_dir: Path, dest: Path) -> Path:
+    dest.mkdir()
+    for f in weights_dir.iterdir():
+        if f.is_file():
+            shutil.copyfile(f, dest / f.name)
+    with (dest / "model.safetensors").open("r+b") as fh:
+        fh.seek(50_000_000)
+        byte = fh.read(1)
+        fh.seek(50_000_000)
+        fh.write(bytes([byte[0] ^ 0x01]))
+    return dest
+
+
+def test_corrupted_weights_refused(weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = _corrupted_copy(weights_dir, tmp_path / "weights")
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelUnavailable) as info:
+        load_embedder(quantize=False, cache_dir=cache, _weights_dir=bad)
+    message = str(info.value)
+    assert "sha256" in message and "does not match" in message
+    assert str(bad) in message
+    assert "pip install" in message  # says what to do about it
+    assert not (cache / "models" / "sentence-transformers--all-MiniLM-L6-v2").exists()
+
+    monkeypatch.setenv("PGCODE_WEIGHTS_DIR", str(bad))
+    with pytest.raises(ModelUnavailable, match="does not match"):
+        load_embedder(quantize=True, cache_dir=cache)
+
+
+def test_missing_weights_files_reported(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="missing model.safetensors"):
+        load_embedder(quantize=False, cache_dir=tmp_path / "cache", _weights_dir=tmp_path)
+
+
+def test_model_dir_env_used_as_is(fp32: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fp32.model_dir is not None
+    # Our own build keeps its key, so an index made through the cache stays valid.
+    monkeypatch.setenv("PGCODE_MODEL_DIR", str(fp32.model_dir))
+    same = load_embedder(cache_dir=tmp_path / "unused")
+    assert same.model_key == fp32.model_key
+    assert not (tmp_path / "unused" / "models").exists()  # nothing built
+    assert np.array_equal(same.embed_documents(CODE_SNIPPETS[:2]), fp32.embed_documents(CODE_SNIPPETS[:2]))
+
+    # A foreign directory (no manifest) gets a key derived from its ONNX bytes.
+    foreign = tmp_path / "foreign"
+    shutil.copytree(fp32.model_dir, foreign)
+    (foreign / "manifest.json").unlink()
+    monkeypatch.setenv("PGCODE_MODEL_DIR", str(foreign))
+    other = load_embedder(quantize=True, cache_dir=tmp_path / "unused")
+    assert other.model_key.startswith(DEFAULT_MODEL + "@sha256:")
+    assert other.model_key != fp32.model_key
+    assert other.max_tokens == 256
+
+    (foreign / "tokenizer.json").unlink()
+    with pytest.raises(ModelUnavailable, match="tokenizer.json"):
+        load_embedder(cache_dir=tmp_path / "unused")
+
+
+@pytest.mark.parametrize("name", ["BAAI/bge-small-en-v1.5", "no-such-org/no-such-model"])
+def test_unavailable_model_fails_fast_offline(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailable) as info:
+        load_embedder(name, cache_dir=tmp_path)
+    assert time.perf_counter() - started < 10
+    assert name in str(info.value)
+    assert DEFAULT_MODEL in str(info.value)  # points at the model that works offline
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_import_is_cheap() -> None:
+    code = (
+        "import sys, mcp_server.embed.model\n"
+        "heavy = [m for m in ('fastembed', 'onnx', 'onnxruntime', 'tokenizers', 'safetensors') if m in sys.modules]\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""  # stdout belongs to the MCP transport
+    assert out.stderr.strip() == "[]"

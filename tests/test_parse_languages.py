@@ -1,0 +1,840 @@
+"""Symbols and raw edges the tree-sitter parsers extract from JS/TS, Go, Rust, Java, C, C++, C# and Ruby."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from mcp_server.index.parse import parse_source
+from mcp_server.index.records import CONF_EXACT, CONF_SCOPED, ParsedFile, RawEdge, Symbol
+
+LANGUAGES = ("javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby")
+
+
+def parse(language: str, path: str, module_name: str, text: str) -> ParsedFile:
+    return parse_source(text.removeprefix("\n").encode(), path, language, module_name)
+
+
+def symbol(parsed: ParsedFile, qualified_name: str) -> Symbol:
+    found = [s for s in parsed.symbols if s.qualified_name == qualified_name]
+    assert found, f"no {qualified_name!r} in {[s.qualified_name for s in parsed.symbols]}"
+    return found[0]
+
+
+def edges(parsed: ParsedFile, kind: str, target: str) -> list[RawEdge]:
+    found = [e for e in parsed.edges if e.kind == kind and e.target_name == target]
+    assert found, f"no {kind} edge to {target!r} in {[(e.kind, e.target_name) for e in parsed.edges]}"
+    return found
+
+
+def index(parsed: ParsedFile, qualified_name: str) -> int:
+    return [s.qualified_name for s in parsed.symbols].index(qualified_name)
+
+
+def source_of(parsed: ParsedFile, edge: RawEdge) -> str:
+    return parsed.symbols[edge.source].qualified_name
+
+
+# ---- one realistic file per language ------------------------------------------------------
+
+TYPESCRIPT = """
+/** HTTP client for the billing API. */
+import { formatDate as fmt } from "../utils/format";
+import * as path from "path";
+import Base from "./base";
+
+export const DEFAULT_TIMEOUT = 30;
+
+export interface Closeable {
+  close(): void;
+}
+
+/**
+ * Talks to the billing service.
+ */
+export class Client extends Base implements Closeable {
+  private retries: number = 3;
+
+  constructor(private readonly url: string) {
+    super(url);
+  }
+
+  // Fetches one invoice.
+  async get(id: string): Promise<Invoice> {
+    const when = fmt(new Date());
+    this.log(when);
+    return this.request(path.join(this.url, id));
+  }
+
+  close(): void {}
+
+  private request(url: string): Promise<Invoice> {
+    return fetch(url).then((r) => r.json());
+  }
+}
+
+export type Invoice = { id: string; total: number };
+
+export const makeClient = (url: string): Client => new Client(url);
+
+export function main(): void {
+  const c = makeClient("https://x");
+  c.get("1");
+}
+"""
+
+GO = """
+// Package server exposes invoices over HTTP.
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/acme/billing/internal/store"
+)
+
+// MaxBody caps request bodies.
+const MaxBody = 1 << 20
+
+// Server serves invoices.
+type Server struct {
+	Logger
+	db *store.DB
+}
+
+// ServeHTTP handles one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	inv, err := s.db.Find(r.URL.Path)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	fmt.Fprintln(w, render(inv))
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	http.Error(w, err.Error(), 500)
+}
+
+func render(inv *store.Invoice) string {
+	return fmt.Sprintf("%v", len(inv.Lines))
+}
+
+// New builds a Server.
+func New(db *store.DB) *Server {
+	return &Server{db: db}
+}
+"""
+
+RUST = """
+//! HTTP transport for the billing client.
+use std::collections::HashMap;
+use crate::net::{Conn, tls::Config as TlsConfig};
+use super::codec::Codec;
+
+/// Maximum number of pooled connections.
+pub const MAX_POOL: usize = 8;
+
+/// A pooled HTTP client.
+#[derive(Debug)]
+pub struct Client {
+    pool: HashMap<String, Conn>,
+    tls: TlsConfig,
+}
+
+pub trait Transport {
+    fn send(&self, body: &[u8]) -> usize;
+}
+
+impl Client {
+    /// Builds a client.
+    pub fn new(tls: TlsConfig) -> Self {
+        let c = Client { pool: HashMap::new(), tls };
+        c.warm();
+        c
+    }
+
+    fn warm(&self) {
+        self.connect("localhost");
+        helper();
+    }
+
+    fn connect(&self, host: &str) -> Conn {
+        Conn::open(host)
+    }
+}
+
+impl Transport for Client {
+    fn send(&self, body: &[u8]) -> usize {
+        Codec::encode(body).len()
+    }
+}
+
+mod pool {
+    pub fn size() -> usize { super::helper() }
+}
+
+fn helper() -> usize {
+    Client::new(TlsConfig::default());
+    0
+}
+"""
+
+JAVA = """
+package com.acme.billing;
+
+import java.util.List;
+import com.acme.store.Repository;
+import static com.acme.util.Strings.trim;
+
+/**
+ * Invoice service.
+ */
+@Service
+public class Invoices extends BaseService implements Repository.Listener {
+    private final Repository repo;
+
+    /** Creates the service. */
+    public Invoices(Repository repo) {
+        super(repo);
+        this.repo = repo;
+    }
+
+    // Adds two totals.
+    @Override
+    public static int add(int a, int b) {
+        return a + b;
+    }
+
+    public List<Invoice> open(String customer) {
+        audit(trim(customer));
+        Invoice inv = new Invoice(customer);
+        this.repo.save(inv);
+        return Invoices.filter(repo.all());
+    }
+
+    private void audit(String who) {}
+
+    static List<Invoice> filter(List<Invoice> all) { return all; }
+}
+
+class Invoice {
+    Invoice(String customer) {}
+}
+"""
+
+C = """
+/* Singly linked lists. */
+#include <stdlib.h>
+#include "list.h"
+
+/* A list node. */
+typedef struct node {
+    struct node *next;
+    int value;
+} node_t;
+
+struct list {
+    node_t *head;
+};
+
+static node_t *alloc_node(int value) {
+    node_t *n = malloc(sizeof *n);
+    n->value = value;
+    return n;
+}
+
+/* Pushes a value. */
+void list_push(struct list *l, int value) {
+    node_t *n = alloc_node(value);
+    n->next = l->head;
+    l->head = n;
+}
+"""
+
+CPP = """
+// Geometry primitives.
+#include <cmath>
+#include "geo/shape.h"
+
+namespace geo {
+
+/// A point in the plane.
+class Point : public Shape {
+public:
+    Point(double x, double y) : x_(x), y_(y) {}
+    double norm() const;
+    static Point origin();
+private:
+    double x_, y_;
+};
+
+double dot(const Point& a, const Point& b);
+
+}  // namespace geo
+
+// Euclidean length.
+double geo::Point::norm() const {
+    return std::sqrt(dot(*this, *this)) + this->scale();
+}
+
+geo::Point geo::Point::origin() {
+    return Point(0, 0);
+}
+
+int main() {
+    geo::Point p = geo::Point::origin();
+    auto q = new geo::Point(1, 2);
+    return (int)p.norm();
+}
+"""
+
+CSHARP = """
+using System;
+using Acme.Store;
+using Json = System.Text.Json.JsonSerializer;
+
+namespace Acme.Billing;
+
+/// <summary>Invoice service.</summary>
+[Serializable]
+public class InvoiceService : ServiceBase, IDisposable
+{
+    private readonly IRepository repo;
+
+    public InvoiceService(IRepository repo) : base(repo)
+    {
+        this.repo = repo;
+    }
+
+    /// <summary>Adds two totals.</summary>
+    public static int Add(int a, int b) => a + b;
+
+    public Invoice Open(string customer)
+    {
+        Audit(customer);
+        var inv = new Invoice(customer);
+        this.repo.Save(inv);
+        return InvoiceService.Filter(inv);
+    }
+
+    private void Audit(string who) { }
+
+    static Invoice Filter(Invoice inv) => inv;
+
+    public void Dispose() { }
+}
+
+public record Invoice(string Customer);
+"""
+
+RUBY = """
+# frozen_string_literal: true
+
+require "json"
+require_relative "support/money"
+
+module Billing
+  # An invoice for one customer.
+  class Invoice < Base
+    include Comparable
+
+    def initialize(total)
+      @total = total
+      validate
+    end
+
+    # Builds an invoice from JSON.
+    def self.parse(text)
+      new(JSON.parse(text)["total"])
+    end
+
+    def pay(gateway)
+      gateway.charge(total_cents)
+      Money.format(total_cents)
+    end
+
+    def total_cents
+      (@total * 100).round
+    end
+
+    private
+
+    def validate
+      raise ArgumentError if @total.negative?
+    end
+  end
+end
+
+def load_invoice(text)
+  Billing::Invoice.parse(text)
+end
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    language: str
+    path: str
+    module_name: str
+    text: str
+    module_doc: str | None
+    # qualified name -> (kind, start line, end line, signature, docstring)
+    symbols: dict[str, tuple[str, int, int, str, str | None]]
+    # (kind, target as written, qualified name of the source symbol, first candidate or None)
+    edges: list[tuple[str, str, str, str | None]]
+    alias: tuple[str, str] | None = None  # (import target, the local name it binds)
+
+
+CASES = [
+    Case("typescript", "src/api/client.ts", "src.api.client", TYPESCRIPT, "HTTP client for the billing API.", {
+        "src.api.client.Client": ("class", 15, 34, "class Client extends Base implements Closeable",
+                                  "Talks to the billing service."),
+        "src.api.client.Client.get": ("method", 23, 27, "async get(id: string): Promise<Invoice>",
+                                      "Fetches one invoice."),
+        "src.api.client.Closeable": ("interface", 8, 10, "interface Closeable", None),
+        "src.api.client.Invoice": ("type", 36, 36, "type Invoice = { id: string; total: number }", None),
+        "src.api.client.makeClient": ("function", 38, 38, "const makeClient = (url: string): Client =>", None),
+        "src.api.client.main": ("function", 40, 43, "function main(): void", None),
+        "src.api.client.DEFAULT_TIMEOUT": ("constant", 6, 6, "const DEFAULT_TIMEOUT", None),
+    }, [
+        ("imports", "formatDate", "src.api.client", "src.utils.format.formatDate"),
+        ("imports", "./base", "src.api.client", "src.api.base"),
+        ("inherits", "Base", "src.api.client.Client", "src.api.base.Base"),
+        ("inherits", "Closeable", "src.api.client.Client", "src.api.client.Closeable"),
+        ("calls", "fmt", "src.api.client.Client.get", "src.utils.format.formatDate"),
+        ("calls", "this.request", "src.api.client.Client.get", "src.api.client.Client.request"),
+        ("calls", "this.log", "src.api.client.Client.get", "src.api.client.Client.log"),
+        ("calls", "makeClient", "src.api.client.main", "src.api.client.makeClient"),
+        ("calls", "Client", "src.api.client.makeClient", "src.api.client.Client"),
+        ("calls", "path.join", "src.api.client.Client.get", None),
+        ("calls", "c.get", "src.api.client.main", None),
+        ("references", "Invoice", "src.api.client.Client.get", "src.api.client.Invoice"),
+    ], alias=("formatDate", "fmt")),
+    Case("go", "internal/server/server.go", "internal.server.server", GO,
+         "Package server exposes invoices over HTTP.", {
+        "server.Server": ("struct", 15, 18, "type Server struct", "Server serves invoices."),
+        "server.Server.ServeHTTP": ("method", 21, 28,
+                                    "func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request)",
+                                    "ServeHTTP handles one request."),
+        "server.render": ("function", 34, 36, "func render(inv *store.Invoice) string", None),
+        "server.New": ("function", 39, 41, "func New(db *store.DB) *Server", "New builds a Server."),
+        "server.MaxBody": ("constant", 12, 12, "const MaxBody", "MaxBody caps request bodies."),
+    }, [
+        ("imports", "net/http", "internal.server.server", None),
+        ("inherits", "Logger", "server.Server", "server.Logger"),
+        ("calls", "s.fail", "server.Server.ServeHTTP", "server.Server.fail"),
+        ("calls", "render", "server.Server.ServeHTTP", "server.render"),
+        ("calls", "fmt.Fprintln", "server.Server.ServeHTTP", "fmt.Fprintln"),
+        ("calls", "http.Error", "server.Server.fail", "http.Error"),
+        ("calls", "s.db.Find", "server.Server.ServeHTTP", None),
+        ("references", "store.DB", "server.New", "store.DB"),
+        ("references", "Server", "server.New", "server.Server"),
+    ], alias=("github.com/acme/billing/internal/store", "store")),
+    Case("rust", "src/net/http.rs", "src.net.http", RUST, "HTTP transport for the billing client.", {
+        "crate::net::http::Client": ("struct", 11, 14, "pub struct Client", "A pooled HTTP client."),
+        "crate::net::http::Client::new": ("method", 22, 26, "pub fn new(tls: TlsConfig) -> Self", "Builds a client."),
+        "crate::net::http::Client::send": ("method", 39, 41, "fn send(&self, body: &[u8]) -> usize", None),
+        "crate::net::http::Transport": ("trait", 16, 18, "pub trait Transport", None),
+        "crate::net::http::Transport::send": ("method", 17, 17, "fn send(&self, body: &[u8]) -> usize", None),
+        "crate::net::http::pool": ("module", 44, 46, "mod pool", None),
+        "crate::net::http::pool::size": ("function", 45, 45, "pub fn size() -> usize", None),
+        "crate::net::http::helper": ("function", 48, 51, "fn helper() -> usize", None),
+        "crate::net::http::MAX_POOL": ("constant", 7, 7, "pub const MAX_POOL: usize",
+                                       "Maximum number of pooled connections."),
+    }, [
+        ("imports", "crate::net::tls::Config", "src.net.http", "crate::net::tls::Config"),
+        ("imports", "super::codec::Codec", "src.net.http", "crate::net::codec::Codec"),
+        ("inherits", "Transport", "crate::net::http::Client", "crate::net::http::Transport"),
+        ("calls", "self.connect", "crate::net::http::Client::warm", "crate::net::http::Client::connect"),
+        ("calls", "helper", "crate::net::http::Client::warm", "crate::net::http::helper"),
+        ("calls", "Client::new", "crate::net::http::helper", "crate::net::http::Client::new"),
+        ("calls", "Conn::open", "crate::net::http::Client::connect", "crate::net::Conn::open"),
+        ("calls", "super::helper", "crate::net::http::pool::size", "crate::net::http::helper"),
+        ("calls", "c.warm", "crate::net::http::Client::new", None),
+        ("references", "TlsConfig", "crate::net::http::Client", "crate::net::tls::Config"),
+    ], alias=("crate::net::tls::Config", "TlsConfig")),
+    Case("java", "src/main/java/com/acme/billing/Invoices.java", "src.main.java.com.acme.billing.Invoices", JAVA,
+         None, {
+             "com.acme.billing.Invoices": ("class", 10, 36,
+                                           "public class Invoices extends BaseService implements Repository.Listener",
+                                           "Invoice service."),
+             "com.acme.billing.Invoices.Invoices": ("constructor", 15, 18, "public Invoices(Repository repo)",
+                                                    "Creates the service."),
+             "com.acme.billing.Invoices.add": ("method", 21, 24, "public static int add(int a, int b)",
+                                               "Adds two totals."),
+             "com.acme.billing.Invoices.open": ("method", 26, 31, "public List<Invoice> open(String customer)", None),
+             "com.acme.billing.Invoice": ("class", 38, 40, "class Invoice", None),
+         }, [
+             ("imports", "com.acme.store.Repository", "src.main.java.com.acme.billing.Invoices",
+              "com.acme.store.Repository"),
+             ("inherits", "BaseService", "com.acme.billing.Invoices", "com.acme.billing.BaseService"),
+             ("inherits", "Repository.Listener", "com.acme.billing.Invoices", "com.acme.store.Repository.Listener"),
+             ("calls", "audit", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.audit"),
+             ("calls", "trim", "com.acme.billing.Invoices.open", "com.acme.util.Strings.trim"),
+             ("calls", "Invoice", "com.acme.billing.Invoices.open", "com.acme.billing.Invoice"),
+             ("calls", "Invoices.filter", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.filter"),
+             ("calls", "super", "com.acme.billing.Invoices.Invoices", "com.acme.billing.BaseService.BaseService"),
+             ("calls", "this.repo.save", "com.acme.billing.Invoices.open", None),
+             ("references", "Repository", "com.acme.billing.Invoices", "com.acme.store.Repository"),
+         ], alias=("com.acme.util.Strings.trim", "trim")),
+    Case("c", "src/list.c", "src.list", C, "Singly linked lists.", {
+        "node_t": ("type", 6, 9, "typedef struct node node_t", "A list node."),
+        "node": ("struct", 6, 9, "struct node", "A list node."),
+        "list": ("struct", 11, 13, "struct list", None),
+        "alloc_node": ("function", 15, 19, "static node_t *alloc_node(int value)", None),
+        "list_push": ("function", 22, 26, "void list_push(struct list *l, int value)", "Pushes a value."),
+    }, [
+        ("imports", "stdlib.h", "src.list", None),
+        ("imports", "list.h", "src.list", "list"),
+        ("calls", "alloc_node", "list_push", "alloc_node"),
+        ("calls", "malloc", "alloc_node", None),
+        ("references", "node_t", "list_push", "node_t"),
+        ("references", "list", "list_push", "list"),
+    ]),
+    Case("cpp", "src/geo/point.cpp", "src.geo.point", CPP, "Geometry primitives.", {
+        "geo": ("namespace", 5, 19, "namespace geo", None),
+        "geo::Point": ("class", 8, 15, "class Point : public Shape", "A point in the plane."),
+        "geo::Point::Point": ("constructor", 10, 10, "Point(double x, double y) : x_(x), y_(y)", None),
+        "geo::Point::norm": ("method", 11, 11, "double norm() const", None),
+        "main": ("function", 30, 34, "int main()", None),
+    }, [
+        ("imports", "geo/shape.h", "src.geo.point", "src.geo.geo.shape"),
+        ("inherits", "Shape", "geo::Point", None),
+        ("calls", "dot", "geo::Point::norm", "geo::dot"),
+        ("calls", "this.scale", "geo::Point::norm", "geo::Point::scale"),
+        ("calls", "geo::Point::origin", "main", "geo::Point::origin"),
+        ("calls", "geo::Point", "main", "geo::Point"),
+        ("calls", "p.norm", "main", None),
+        ("references", "geo::Point", "main", "geo::Point"),
+    ]),
+    Case("csharp", "src/Billing/Invoices.cs", "src.Billing.Invoices", CSHARP, None, {
+        "Acme.Billing": ("namespace", 5, 36, "namespace Acme.Billing", None),
+        "Acme.Billing.InvoiceService": ("class", 8, 34, "public class InvoiceService : ServiceBase, IDisposable",
+                                        "Invoice service."),
+        "Acme.Billing.InvoiceService.InvoiceService": ("constructor", 13, 16,
+                                                       "public InvoiceService(IRepository repo) : base(repo)", None),
+        "Acme.Billing.InvoiceService.Add": ("method", 19, 19, "public static int Add(int a, int b)",
+                                            "Adds two totals."),
+        "Acme.Billing.InvoiceService.Open": ("method", 21, 27, "public Invoice Open(string customer)", None),
+        "Acme.Billing.Invoice": ("class", 36, 36, "public record Invoice(string Customer)", None),
+    }, [
+        ("imports", "Acme.Store", "src.Billing.Invoices", "Acme.Store"),
+        ("inherits", "ServiceBase", "Acme.Billing.InvoiceService", "Acme.Billing.ServiceBase"),
+        ("inherits", "IDisposable", "Acme.Billing.InvoiceService", None),
+        ("calls", "Audit", "Acme.Billing.InvoiceService.Open", "Acme.Billing.InvoiceService.Audit"),
+        ("calls", "Invoice", "Acme.Billing.InvoiceService.Open", "Acme.Billing.Invoice"),
+        ("calls", "InvoiceService.Filter", "Acme.Billing.InvoiceService.Open", "Acme.Billing.InvoiceService.Filter"),
+        ("calls", "this.repo.Save", "Acme.Billing.InvoiceService.Open", None),
+        ("references", "Invoice", "Acme.Billing.InvoiceService.Open", "Acme.Billing.Invoice"),
+        ("references", "IRepository", "Acme.Billing.InvoiceService", "Acme.Billing.IRepository"),
+    ], alias=("System.Text.Json.JsonSerializer", "Json")),
+    Case("ruby", "lib/billing/invoice.rb", "lib.billing.invoice", RUBY, None, {
+        "Billing": ("module", 6, 36, "module Billing", None),
+        "Billing::Invoice": ("class", 8, 35, "class Invoice < Base", "An invoice for one customer."),
+        "Billing::Invoice#initialize": ("method", 11, 14, "def initialize(total)", None),
+        "Billing::Invoice.parse": ("method", 17, 19, "def self.parse(text)", "Builds an invoice from JSON."),
+        "Billing::Invoice#pay": ("method", 21, 24, "def pay(gateway)", None),
+        "load_invoice": ("function", 38, 40, "def load_invoice(text)", None),
+    }, [
+        ("imports", "json", "lib.billing.invoice", "lib.json"),
+        ("imports", "support/money", "lib.billing.invoice", "lib.billing.support.money"),
+        ("inherits", "Base", "Billing::Invoice", "Billing::Base"),
+        ("inherits", "Comparable", "Billing::Invoice", "Billing::Invoice::Comparable"),
+        ("calls", "validate", "Billing::Invoice#initialize", "Billing::Invoice#validate"),
+        ("calls", "total_cents", "Billing::Invoice#pay", "Billing::Invoice#total_cents"),
+        ("calls", "new", "Billing::Invoice.parse", "Billing::Invoice"),
+        ("calls", "Billing::Invoice.parse", "load_invoice", "Billing::Invoice.parse"),
+        ("calls", "gateway.charge", "Billing::Invoice#pay", None),
+    ]),
+]
+IDS = [c.language for c in CASES]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_module_symbol_comes_first_and_spans_the_whole_file(case: Case) -> None:
+    parsed = parse(case.language, case.path, case.module_name, case.text)
+    module = parsed.symbols[0]
+    assert (module.kind, module.qualified_name, module.name) == (
+        "module", case.module_name, case.module_name.rsplit(".", 1)[-1])
+    assert (module.start_line, module.end_line, module.parent) == (1, case.text.strip("\n").count("\n") + 1, None)
+    assert module.docstring == case.module_doc
+    assert not parsed.has_errors
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_definitions_get_qualified_names_kinds_lines_signatures_and_doc_comments(case: Case) -> None:
+    parsed = parse(case.language, case.path, case.module_name, case.text)
+    for qname, expected in case.symbols.items():
+        s = symbol(parsed, qname)
+        assert (s.kind, s.start_line, s.end_line, s.signature, s.docstring) == expected, qname
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_symbol_points_at_an_earlier_enclosing_symbol(case: Case) -> None:
+    parsed = parse(case.language, case.path, case.module_name, case.text)
+    for i, s in enumerate(parsed.symbols[1:], start=1):
+        assert s.parent is not None and 0 <= s.parent < i
+        parent = parsed.symbols[s.parent]
+        assert parent.start_byte <= s.start_byte and s.end_byte <= parent.end_byte
+    assert all(0 <= e.source < len(parsed.symbols) for e in parsed.edges)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_call_import_inheritance_and_reference_sites_carry_their_best_candidate(case: Case) -> None:
+    parsed = parse(case.language, case.path, case.module_name, case.text)
+    for kind, target, source, first in case.edges:
+        found = [e for e in edges(parsed, kind, target) if source_of(parsed, e) == source]
+        assert found, (kind, target, source, [source_of(parsed, e) for e in edges(parsed, kind, target)])
+        candidates = found[0].candidates
+        assert (candidates[0][0] if candidates else None) == first, (kind, target, candidates)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.alias], ids=[c.language for c in CASES if c.alias])
+def test_imports_record_the_local_name_they_bind(case: Case) -> None:
+    parsed = parse(case.language, case.path, case.module_name, case.text)
+    target, alias = case.alias or ("", "")
+    assert [e.alias for e in edges(parsed, "imports", target)] == [alias]
+
+
+def test_candidates_found_in_the_file_are_exact_and_inherited_guesses_are_scoped() -> None:
+    parsed = parse("typescript", "src/api/client.ts", "src.api.client", TYPESCRIPT)
+    request = edges(parsed, "calls", "this.request")[0]
+    inherited = edges(parsed, "calls", "this.log")[0]
+    imported = edges(parsed, "calls", "fmt")[0]
+    assert request.candidates == (("src.api.client.Client.request", CONF_EXACT),)
+    assert inherited.candidates == (("src.api.client.Client.log", CONF_SCOPED),)
+    assert imported.candidates[0] == ("src.utils.format.formatDate", CONF_SCOPED)
+
+
+# ---- language rules beyond the realistic files --------------------------------------------
+
+def test_javascript_commonjs_requires_prototype_methods_and_function_expressions() -> None:
+    parsed = parse("javascript", "lib/cache.js", "lib.cache", """
+const { join } = require("./paths");
+const lru = require("lru-cache");
+
+/** A cache. */
+function Cache(size) {
+  this.store = lru(size);
+}
+
+Cache.prototype.get = function (key) {
+  return this.load(join("x", key));
+};
+
+Cache.prototype.load = function (key) {};
+
+const build = function () { return new Cache(10); };
+
+module.exports = { Cache, build };
+""")
+    assert symbol(parsed, "lib.cache.Cache").kind == "function"
+    assert symbol(parsed, "lib.cache.Cache").docstring == "A cache."
+    assert symbol(parsed, "lib.cache.Cache.get").kind == "method"
+    assert symbol(parsed, "lib.cache.build").kind == "function"
+    assert [(e.alias, e.candidates[0][0]) for e in edges(parsed, "imports", "join")] == [("join", "lib.paths.join")]
+    assert edges(parsed, "imports", "lru-cache")[0].alias == "lru"
+    load = edges(parsed, "calls", "this.load")[0]
+    assert source_of(parsed, load) == "lib.cache.Cache.get"
+    assert load.candidates == (("lib.cache.Cache.load", CONF_EXACT),)
+    assert edges(parsed, "calls", "join")[0].candidates[0] == ("lib.paths.join", CONF_SCOPED)
+    assert edges(parsed, "calls", "Cache")[0].candidates == (("lib.cache.Cache", CONF_EXACT),)
+
+
+def test_tsx_components_are_called_from_jsx_elements() -> None:
+    parsed = parse("tsx", "web/App.tsx", "web.App", """
+import { Button } from "./Button";
+
+export function App({ title }: { title: string }) {
+  return <div><Header text={title} /><Button onClick={() => track("x")} /></div>;
+}
+
+function Header(props: { text: string }) {
+  return <h1>{props.text}</h1>;
+}
+""")
+    assert symbol(parsed, "web.App.App").kind == "function"
+    assert edges(parsed, "calls", "Header")[0].candidates == (("web.App.Header", CONF_EXACT),)
+    assert edges(parsed, "calls", "Button")[0].candidates[0] == ("web.Button.Button", CONF_SCOPED)
+    assert not [e for e in parsed.edges if e.target_name in ("div", "h1")]
+
+
+def test_go_methods_on_generic_receivers_and_interface_embedding() -> None:
+    parsed = parse("go", "pkg/list/list.go", "pkg.list.list", """
+package list
+
+import "io"
+
+type Reader interface {
+	io.Reader
+	Peek() byte
+}
+
+type List[T any] struct{ items []T }
+
+func (l *List[T]) Push(v T) { l.grow(); l.items = append(l.items, v) }
+""")
+    assert symbol(parsed, "list.List.Push").signature == "func (l *List[T]) Push(v T)"
+    assert symbol(parsed, "list.Reader.Peek").kind == "method"
+    assert edges(parsed, "inherits", "io.Reader")[0].candidates == (("io.Reader", CONF_SCOPED),)
+    assert edges(parsed, "calls", "l.grow")[0].candidates == (("list.List.grow", CONF_SCOPED),)
+    assert not [e for e in parsed.edges if e.target_name in ("append", "T", "any")]
+
+
+def test_cpp_nested_namespaces_templates_and_member_calls() -> None:
+    parsed = parse("cpp", "include/net/buffer.hpp", "include.net.buffer", """
+namespace net::io {
+// A growable buffer.
+template <typename T>
+class Buffer {
+public:
+    void push(const T& v) { grow(); }
+    void grow();
+};
+}
+""")
+    assert symbol(parsed, "net::io").kind == "namespace"
+    assert symbol(parsed, "net::io::Buffer").docstring == "A growable buffer."
+    assert symbol(parsed, "net::io::Buffer::push").kind == "method"
+    assert edges(parsed, "calls", "grow")[0].candidates == (("net::io::Buffer::grow", CONF_EXACT),)
+    assert not [e for e in parsed.edges if e.target_name == "T"]
+
+
+def test_csharp_block_namespaces_nest_and_base_calls_use_the_base_class() -> None:
+    parsed = parse("csharp", "src/Shapes.cs", "src.Shapes", """
+namespace Acme {
+    namespace Geo {
+        public class Shape { public virtual double Area() => 0; }
+        public class Circle : Shape {
+            public override double Area() => base.Area() + Helpers.Pi();
+        }
+    }
+}
+""")
+    assert symbol(parsed, "Acme.Geo").parent == index(parsed, "Acme")
+    assert symbol(parsed, "Acme.Geo.Circle.Area").kind == "method"
+    assert edges(parsed, "inherits", "Shape")[0].candidates == (("Acme.Geo.Shape", CONF_EXACT),)
+    assert edges(parsed, "calls", "base.Area")[0].candidates == (("Acme.Geo.Shape.Area", CONF_SCOPED),)
+    assert edges(parsed, "calls", "Helpers.Pi")[0].candidates[0] == ("Acme.Geo.Helpers.Pi", CONF_SCOPED)
+
+
+def test_java_nested_classes_and_interfaces_extend_the_qualified_name() -> None:
+    parsed = parse("java", "src/Outer.java", "src.Outer", """
+package app;
+
+public class Outer {
+    interface Visitor { void visit(Node n); }
+    static class Node implements Visitor {
+        public void visit(Node n) { helper(); }
+    }
+    static void helper() {}
+}
+""")
+    assert symbol(parsed, "app.Outer.Visitor.visit").kind == "method"
+    assert symbol(parsed, "app.Outer.Node.visit").parent == index(parsed, "app.Outer.Node")
+    assert edges(parsed, "inherits", "Visitor")[0].candidates == (("app.Outer.Visitor", CONF_EXACT),)
+    assert edges(parsed, "calls", "helper")[0].candidates == (("app.Outer.helper", CONF_EXACT),)
+    assert edges(parsed, "references", "Node")[0].candidates == (("app.Outer.Node", CONF_EXACT),)
+
+
+def test_ruby_singleton_class_blocks_and_bare_identifiers() -> None:
+    parsed = parse("ruby", "app/models/user.rb", "app.models.user", """
+class User < ApplicationRecord
+  class << self
+    def admins
+      where(admin: true)
+    end
+  end
+
+  def display_name
+    name = full_name
+    name
+  end
+
+  def full_name; end
+end
+""")
+    assert symbol(parsed, "User.admins").kind == "method"
+    assert edges(parsed, "calls", "full_name")[0].candidates == (("User#full_name", CONF_EXACT),)
+    assert edges(parsed, "calls", "where")[0].candidates == (("User.where", CONF_SCOPED),)
+    assert not [e for e in parsed.edges if e.target_name == "name"]  # a local variable, not a call
+    assert edges(parsed, "inherits", "ApplicationRecord")[0].candidates == (("ApplicationRecord", CONF_SCOPED),)
+
+
+def test_rust_impl_blocks_inside_modules_qualify_methods_with_the_module_path() -> None:
+    parsed = parse("rust", "src/lib.rs", "src.lib", """
+pub mod shapes {
+    pub struct Circle { r: f64 }
+    impl Circle {
+        pub fn area(&self) -> f64 { Self::pi() * self.r * self.r }
+        fn pi() -> f64 { 3.14 }
+    }
+}
+""")
+    assert symbol(parsed, "crate::shapes::Circle::area").kind == "method"
+    assert symbol(parsed, "crate::shapes").kind == "module"
+    assert edges(parsed, "calls", "Self::pi")[0].candidates == (("crate::shapes::Circle::pi", CONF_EXACT),)
+
+
+# ---- robustness -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_empty_file_yields_just_the_module_symbol(language: str) -> None:
+    parsed = parse_source(b"", "a/empty.x", language, "a.empty")
+    assert [(s.kind, s.name, s.qualified_name, s.start_line, s.end_line) for s in parsed.symbols] == [
+        ("module", "empty", "a.empty", 1, 1)]
+    assert parsed.edges == [] and not parsed.has_errors
+
+
+@pytest.mark.parametrize("language, text, qname", [
+    ("typescript", "export class A {\n  ok(): void {}\n  broken() { let x = ; }\n}\n", "m.A.ok"),
+    ("go", "package m\n\nfunc ok() {}\n\nfunc broken( {\n", "m.ok"),
+    ("rust", "fn ok() {}\nfn broken( {\n", "crate::m::ok"),
+    ("java", "class A { void ok() {} void broken( { }\n", "A.ok"),
+    ("c", "int ok(void) { return 0; }\nint broken( {\n", "ok"),
+    ("cpp", "int ok() { return 0; }\nclass { void broken( \n", "ok"),
+    ("csharp", "class A { void Ok() {} void Broken( { }\n", "A.Ok"),
+    ("ruby", "def ok\nend\n\ndef broken(\n", "ok"),
+])
+def test_a_file_with_syntax_errors_is_flagged_and_still_yields_its_symbols(
+        language: str, text: str, qname: str) -> None:
+    parsed = parse_source(text.encode(), "m.x", language, "m")
+    assert parsed.has_errors
+    assert symbol(parsed, qname)
+
+
+DEEP = {
+    "javascript": "function f() {\n" + "if (a) {\n" * 5000 + "g();\n" + "}\n" * 5000 + "}\n",
+    "c": "int f(void) {" + "{" * 10000 + "g();" + "}" * 10000 + "}\n",
+    "go": "package p\nfunc f() {\n" + "if a {\n" * 5000 + "g()\n" + "}\n" * 5000 + "}\n",
+    "ruby": "def f\n" + "if a\n" * 5000 + "g(1)\n" + "end\n" * 5000 + "end\n",
+    "java": "class A { int f() { return " + "(" * 10000 + "g()" + ")" * 10000 + "; } }\n",
+}
+
+
+@pytest.mark.parametrize("language", sorted(DEEP))
+def test_deeply_nested_code_is_walked_without_recursion(language: str) -> None:
+    parsed = parse_source(DEEP[language].encode(), "deep.x", language, "deep")
+    assert "f" in [s.name for s in parsed.symbols]
+    calls = [e for e in parsed.edges if e.kind == "calls" and e.target_name == "g"]
+    assert len(calls) == 1 and parsed.symbols[calls[0].source].name == "f"
+
+
+def test_a_megabyte_of_minified_javascript_on_one_line_is_parsed() -> None:
+    unit = b"function f%d(a){return g%d(a)+h(a,function(b){return b*2})}var v%d=f%d(1);"
+    source = b"".join(unit % (i, i, i, i) for i in range(14000))
+    assert len(source) > 1_000_000 and b"\n" not in source
+    parsed = parse_source(source, "dist/app.min.js", "javascript", "dist.app.min")
+    assert len([s for s in parsed.symbols if s.kind == "function"]) == 14000
+    assert parsed.symbols[0].end_line == 1
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_binary_garbage_and_invalid_utf8_never_raise(language: str) -> None:
+    garbage = bytes((i * 7919 + 13) % 256 for i in range(20000)) + b"\xff\xfe class \xe9 {"
+    parsed = parse_source(garbage, "x/bin.x", language, "x.bin")
+    assert parsed.symbols[0].kind == "module"
+    assert all(0 <= e.source < len(parsed.symbols) for e in parsed.edges)

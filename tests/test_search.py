@@ -1,0 +1,144 @@
+"""Hybrid search: natural language and identifiers, filters that still fill the page, modes, freshness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcp_server.config import Settings
+from mcp_server.db.pool import Database
+from mcp_server.embed.model import Embedder
+from mcp_server.errors import InvalidArgument
+from mcp_server.indexer import repositories
+from mcp_server.indexer.pipeline import IndexReport, index_repository
+from mcp_server.search.filters import Filters, glob_to_regex
+from mcp_server.search.hybrid import search_code
+
+
+async def _filters(db: Database, repo: str = "shop-shared", **kw: str) -> Filters:
+    async with db.pool.acquire() as conn:
+        return Filters(repository_id=(await repositories.find(conn, repo)).id, **kw)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+async def test_a_natural_language_description_finds_the_function(
+    db: Database, embedder: Embedder, indexed_sample: IndexReport, mode: str
+) -> None:
+    result = await search_code(
+        db.pool, embedder, "protect a cookie value against tampering using an HMAC of the secret key",
+        filters=await _filters(db), mode=mode, limit=5,
+    )
+    assert result.results[0].symbol == "shop.session.sign_cookie"
+    assert result.results[0].path == "shop/session.py"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword"])
+async def test_an_identifier_finds_its_definition_first(
+    db: Database, embedder: Embedder, indexed_sample: IndexReport, mode: str
+) -> None:
+    result = await search_code(db.pool, embedder, "apply_discount", filters=await _filters(db), mode=mode, limit=5)
+    top = result.results[0]
+    assert (top.path, top.symbol) == ("shop/pricing.py", "shop.pricing.apply_discount")
+    assert top.start_line == 6 and "def apply_discount" in top.snippet
+
+
+async def test_camel_case_words_match_split_identifiers(
+    db: Database, embedder: Embedder, indexed_sample: IndexReport
+) -> None:
+    result = await search_code(db.pool, embedder, "format price", filters=await _filters(db), mode="keyword")
+    assert result.results[0].symbol == "web.src.format.formatPrice"
+
+
+async def test_every_hit_carries_location_symbol_language_and_snippet(
+    db: Database, embedder: Embedder, indexed_sample: IndexReport
+) -> None:
+    result = await search_code(db.pool, embedder, "cart total", filters=await _filters(db), limit=10)
+    assert result.results
+    for hit in result.results:
+        assert hit.repository == "shop-shared" and not hit.path.startswith("/")
+        assert 1 <= hit.start_line <= hit.end_line and hit.snippet and hit.score > 0
+        assert hit.language
+
+
+@pytest.mark.parametrize(
+    ("kw", "check"),
+    [
+        ({"language": "go"}, lambda h: h.language == "go"),
+        ({"path_glob": "web/**"}, lambda h: h.path.startswith("web/")),
+        ({"path_glob": "*.ts"}, lambda h: h.path.endswith(".ts")),
+        ({"kind": "class"}, lambda h: h.kind == "class"),
+    ],
+)
+async def test_filters_restrict_results(
+    db: Database, embedder: Embedder, indexed_sample: IndexReport, kw: dict[str, str], check: object
+) -> None:
+    result = await search_code(db.pool, embedder, "cart total price", filters=await _filters(db, **kw), limit=3)
+    assert result.results
+    assert all(check(h) for h in result.results)  # type: ignore[operator]
+
+
+async def test_a_selective_filter_still_returns_a_full_page(
+    db: Database, embedder: Embedder, indexed_sample: IndexReport
+) -> None:
+    python_chunks = 0
+    async with db.pool.acquire() as conn:
+        python_chunks = await conn.fetchval(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id"
+            " WHERE f.language = 'python' AND c.repository_id = (SELECT id FROM repositories WHERE name = 'shop-shared')")
+    assert python_chunks >= 5
+    result = await search_code(db.pool, embedder, "an unrelated query about rockets and planets",
+                               filters=await _filters(db, language="python"), mode="semantic", limit=5)
+    assert len(result.results) == 5 and all(h.language == "python" for h in result.results)
+
+
+async def test_search_says_when_vectors_are_incomplete(
+    db: Database, settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    (tmp_path / "lonely").mkdir()
+    (tmp_path / "lonely" / "util.py").write_text("def launch_rocket(fuel):\n    return fuel * 2\n")
+    await index_repository(db, settings, tmp_path / "lonely", name="no-vectors")  # no embedder: lexical only
+    result = await search_code(db.pool, embedder, "launch_rocket", filters=await _filters(db, "no-vectors"))
+    assert result.results and result.results[0].symbol == "util.launch_rocket"
+    assert not result.vectors_complete and result.vectors_pending == 1
+    assert any("no vector yet" in n for n in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("query", "kw", "message"),
+    [
+        ("", {}, "empty"),
+        ("x" * 5000, {}, "characters"),
+        ("ok", {"mode": "fuzzy"}, "mode"),
+        ("ok", {"limit": 0}, "limit"),
+        ("ok", {"limit": 1000}, "limit"),
+        ("a\x00b", {}, "NUL"),
+    ],
+)
+async def test_bad_search_arguments_are_clear_errors(
+    db: Database, embedder: Embedder, query: str, kw: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        await search_code(db.pool, embedder, query, filters=Filters(), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("glob", "matches", "misses"),
+    [
+        ("*.py", ["a.py", "x/y/a.py"], ["a.pyc", "a.py/b.txt"]),
+        ("src/**/*.ts", ["src/a.ts", "src/x/y/a.ts"], ["lib/src/a.ts", "src/a.tsx"]),
+        ("web/*", ["web/a.js"], ["web/x/a.js"]),
+        ("*.{ts,tsx}", ["a.ts", "b/c.tsx"], ["a.js"]),
+    ],
+)
+def test_path_globs_follow_shell_conventions(glob: str, matches: list[str], misses: list[str]) -> None:
+    import re
+
+    pattern = re.compile(glob_to_regex(glob))
+    assert all(pattern.search(p) for p in matches)
+    assert not any(pattern.search(p) for p in misses)
+
+
+def test_an_unbalanced_glob_is_a_clear_error() -> None:
+    with pytest.raises(InvalidArgument, match="unclosed"):
+        glob_to_regex("*.{ts,js")
