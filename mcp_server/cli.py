@@ -50,6 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_status)
 
+    p = sub.add_parser("serve", help="serve the index to MCP clients (stdio, or HTTP with /mcp and /sse)",
+                       description="Serve MCP. Examples: pgcode serve  |  pgcode serve --transport http --port 8765 "
+                                   "--token-file tokens.txt")
+    p.add_argument("--transport", "-t", choices=["stdio", "http", "sse"], default="stdio",
+                   help="stdio for desktop clients; http (or sse) serves streamable HTTP at /mcp and SSE at /sse")
+    p.add_argument("--host", help="address to bind for http (default 127.0.0.1; env PGCODE_HOST)")
+    p.add_argument("--port", type=int, help="port for http (default 8765; env PGCODE_PORT)")
+    p.add_argument("--token-file", help="file of accepted bearer tokens, one per line (env PGCODE_TOKEN_FILE)")
+    p.add_argument("--allowed-hosts", help="extra Host names accepted beyond loopback, comma-separated")
+    p.add_argument("--no-watch", action="store_true", help="serve without watching roots for changes")
+    p.set_defaults(run=_cmd_serve)
+
     p = sub.add_parser("remove", help="drop a repository from the index (its files are not touched)")
     p.add_argument("repository", help="name or path")
     p.set_defaults(run=_cmd_remove)
@@ -59,10 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    overrides = {"database_url": args.database_url, "data_dir": args.data_dir, "log_level": args.log_level}
+    for key in ("host", "port", "token_file", "allowed_hosts"):
+        overrides[key] = getattr(args, key, None)
     try:
-        settings = Settings.load(
-            {"database_url": args.database_url, "data_dir": args.data_dir, "log_level": args.log_level}
-        )
+        settings = Settings.load(overrides)
     except PgcodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -176,6 +189,16 @@ def _stats_json(s: Any) -> dict[str, Any]:
         "files": s.files, "symbols": s.symbols, "edges": s.edges, "edges_resolved": s.edges_resolved,
         "chunks": s.chunks, "vectors": s.vectors, "vectors_pending": s.vectors_pending, "skipped": s.skipped,
     }
+
+
+async def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .server.run import serve
+
+    transport = "http" if args.transport in ("http", "sse") else "stdio"
+    if transport == "http":
+        settings.bearer_tokens()  # an unreadable token file is a usage error before anything starts
+    await serve(settings, transport, watch=not args.no_watch)
+    return 0
 
 
 async def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:

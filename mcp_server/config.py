@@ -39,6 +39,12 @@ class Settings:
     # Connections
     pool_max_size: int = 8
     statement_timeout_ms: int = 30_000
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = 8765
+    tokens: str = ""                  # comma-separated bearer tokens accepted on HTTP
+    token_file: str = ""              # a file with one bearer token per line
+    allowed_hosts: str = ""           # extra Host names accepted when bound beyond loopback
     # Logging (always to stderr)
     log_level: str = "warning"
     log_format: str = "console"
@@ -61,6 +67,18 @@ class Settings:
         settings.validate()
         return settings
 
+    def bearer_tokens(self) -> list[str]:
+        """Every accepted token: from `tokens` and from `token_file` (blank lines and # comments skipped)."""
+        found = [t.strip() for t in self.tokens.split(",") if t.strip()]
+        if self.token_file:
+            path = Path(self.token_file).expanduser()
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(f"token_file {path} cannot be read: {exc.strerror}") from None
+            found += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        return found
+
     def validate(self) -> None:
         checks = {
             "embed_batch_size": 1 <= self.embed_batch_size <= 1024,
@@ -70,6 +88,7 @@ class Settings:
             "hnsw_ef_construction": 4 <= self.hnsw_ef_construction <= 1000,
             "hnsw_ef_search": 1 <= self.hnsw_ef_search <= 1000,
             "pool_max_size": 1 <= self.pool_max_size <= 1000,
+            "port": 0 <= self.port <= 65535,
             "statement_timeout_ms": self.statement_timeout_ms >= 0,
             "log_level": self.log_level in ("debug", "info", "warning", "error"),
             "log_format": self.log_format in ("console", "json"),

@@ -14,8 +14,10 @@ from mcp_server.db.embedded import EmbeddedPostgres
 from mcp_server.db.pool import Database, open_database
 from mcp_server.embed.model import Embedder, load_embedder
 from mcp_server.indexer.pipeline import IndexReport, index_repository
+from mcp_server.logs import configure_logging
 
 FIXTURES = Path(__file__).parent / "fixtures"
+configure_logging("info")  # to stderr, as in production: stdout belongs to the stdio transport
 
 
 @pytest.fixture(scope="session")

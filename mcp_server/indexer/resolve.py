@@ -101,7 +101,7 @@ async def _load_tables(conn: asyncpg.Connection, repository_id: int) -> _Tables:
             t.by_name[r["name"]].append(sym)
     # Module-level imports: what each module re-exports under which local name.
     for r in await conn.fetch(
-        "SELECT src.qualified_name AS module, e.alias, e.candidates FROM edges e"
+        "SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name FROM edges e"
         " JOIN symbols src ON src.id = e.source_id"
         " WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'",
         repository_id,
@@ -111,8 +111,10 @@ async def _load_tables(conn: asyncpg.Connection, repository_id: int) -> _Tables:
         target = r["candidates"][0]
         alias = r["alias"]
         if alias is None:
-            if target.endswith(".*"):
-                t.bindings.setdefault(r["module"], {}).setdefault("*", []).append(target[:-2])
+            # `from m import *`: the candidate names the module itself (or ends in ".*").
+            if r["target_name"].endswith("*"):
+                star = target[:-2] if target.endswith(".*") else target
+                t.bindings.setdefault(r["module"], {}).setdefault("*", []).append(star)
             continue
         first = target.split(".", 1)[0]
         # `import a.b` binds `a` to package a, not to a.b.
@@ -180,7 +182,11 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     kinds = _FALLBACK_KINDS.get(row["kind"])
     name = row["target_simple"]
     family = _FAMILY.get(row["language"], row["language"])
-    if kinds is None or (family == "python" and name in _PY_BUILTINS):
+    if kinds is None:
+        return None
+    if family == "python" and (name in _PY_BUILTINS or "." not in row["target_name"]):
+        # A bare Python name the parser could not bind is a builtin, a parameter or a local
+        # (it sees every binding in the file): only unknown receivers (`x.m()`) are worth a guess.
         return None
     options = [s for s in t.by_name.get(name, ()) if s.kind in kinds and s.family == family]
     if not options:

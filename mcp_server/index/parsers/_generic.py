@@ -171,7 +171,7 @@ class Ctx:
         symbols = self.result.symbols
         symbols.append(Symbol(
             kind=kind, name=name, qualified_name=qname, signature=signature, docstring=doc,
-            start_line=span.start_point.row + 1, end_line=max(end.end_point.row + 1, span.start_point.row + 1),
+            start_line=span.start_point.row + 1, end_line=_end_row(end) + 1,
             start_byte=span.start_byte, end_byte=end.end_byte,
             parent=self.frame.sym if parent is None else parent,
         ))

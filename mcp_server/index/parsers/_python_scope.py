@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from ..records import CONF_EXACT, CONF_SCOPED
 
@@ -29,16 +29,20 @@ ALIAS: Final = 2       # `x = y`: whatever y is
 NONE_VALUE: Final = 3  # `x = None`: says nothing about the type x has elsewhere
 
 Chain: TypeAlias = tuple[str, ...]
-Hint: TypeAlias = "tuple[int, Chain, Scope]"
-Binding: TypeAlias = tuple[int, object, object]
+# (hint kind, dotted name, scope the name is looked up in; None only for NONE_VALUE)
+Hint: TypeAlias = "tuple[int, Chain, Scope | None]"
+# (binding kind, then the two fields documented with the kinds above)
+Binding: TypeAlias = tuple[int, Any, Any]
 Candidates: TypeAlias = tuple[tuple[str, float], ...]
 
-NONE_HINT: Final[tuple[int, Chain, None]] = (NONE_VALUE, (), None)
+NONE_HINT: Final[Hint] = (NONE_VALUE, (), None)
 
 # Inference through aliases and attribute types stops here; deeper chains are rare and could cycle.
 _MAX_TYPE_DEPTH: Final = 6
 
-_PENDING: Final = object()
+# Type caches hold None (not computed yet), "" (no single type), _PENDING (being computed: a
+# cycle such as `a = b; b = a`, which has no type) or the class's qualified name.
+_PENDING: Final = "\0pending"
 
 
 class Resolved:
@@ -52,23 +56,19 @@ class Resolved:
         self.receiver: Scope | None = None
         self.hints: list[Hint | None] = []
         self.symbol: str | None = None
-        self.type_cache: object = None
+        self.type_cache: str | None = None
         seen: set[str] = set()
         for kind, a, b in bindings:
-            if kind == DEF or kind == IMPORT:
-                qname = str(a)
-                if qname not in seen:
-                    seen.add(qname)
-                    self.qnames.append((qname, b if kind == DEF else None))  # type: ignore[arg-type]
-            elif kind == PARAM:
-                if b is not None:
-                    self.receiver = b  # type: ignore[assignment]
-                else:
-                    self.hints.append(a)  # type: ignore[arg-type]
+            if kind in (DEF, IMPORT):
+                if a not in seen:
+                    seen.add(a)
+                    self.qnames.append((a, b if kind == DEF else None))
+            elif kind == PARAM and b is not None:
+                self.receiver = b
             else:
-                self.hints.append(a)  # type: ignore[arg-type]
-                if b is not None and self.symbol is None:
-                    self.symbol = str(b)
+                self.hints.append(a)
+                if kind == VAR and b is not None and self.symbol is None:
+                    self.symbol = b
 
 
 class Scope:
@@ -102,7 +102,7 @@ class Scope:
         self.declared: dict[str, str | None] | None = None
         self._summaries: dict[str, Resolved] | None = None
         self._lookups: dict[str, Resolved | None] | None = None
-        self._attr_types: dict[str, object] | None = None
+        self._attr_types: dict[str, str] | None = None
 
     def bind(self, name: str, binding: Binding) -> None:
         target: Scope = self
@@ -158,7 +158,8 @@ class Scope:
                 if bindings is not None:
                     for kind, _, b in bindings:
                         if kind == PARAM and b is not None:
-                            return b  # type: ignore[return-value]
+                            receiver: Scope = b
+                            return receiver
                     return None
             first = False
             scope = scope.parent
@@ -214,7 +215,7 @@ def _single(found: set[str]) -> str | None:
 def hint_type(hint: Hint, depth: int = 0) -> str | None:
     """The qualified name of the class whose instance a hint describes, when it is certain."""
     kind, chain, scope = hint
-    if kind == NONE_VALUE or depth > _MAX_TYPE_DEPTH or not chain:
+    if scope is None or kind == NONE_VALUE or depth > _MAX_TYPE_DEPTH or not chain:
         return None
     res = lookup(scope, chain[0])
     if res is None:
@@ -262,10 +263,8 @@ def _combine(hints: list[Hint | None], depth: int) -> str | None:
 
 def variable_type(res: Resolved, depth: int = 0) -> str | None:
     """The single class every assignment of a variable agrees on, or None."""
-    if res.type_cache is _PENDING:
-        return None
     if res.type_cache is not None:
-        return res.type_cache or None  # type: ignore[return-value]
+        return res.type_cache if res.type_cache and res.type_cache != _PENDING else None
     res.type_cache = _PENDING
     found = _combine(res.hints, depth) if res.hints else None
     res.type_cache = found or ""
@@ -277,10 +276,8 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
     if cls._attr_types is None:
         cls._attr_types = {}
     cached = cls._attr_types.get(attr)
-    if cached is _PENDING:
-        return None
     if cached is not None:
-        return cached or None  # type: ignore[return-value]
+        return cached if cached and cached != _PENDING else None
     cls._attr_types[attr] = _PENDING
     hints: list[Hint | None] = []
     ok = True
@@ -288,7 +285,7 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
         if kind != VAR:
             ok = False  # a method or nested class, not a typed attribute
             break
-        hint: Hint | None = a  # type: ignore[assignment]
+        hint: Hint | None = a
         # A class-body `x = Field(...)` is often a descriptor (Django model fields, properties):
         # instances then hold something else, so only annotations type the attribute.
         if hint is not None and hint[0] not in (ANNOTATION, NONE_VALUE):
@@ -303,14 +300,14 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
 
 def is_member(cls: Scope, name: str) -> bool:
     """Whether the class body itself defines `name` (a method, nested class or attribute)."""
-    for kind, _, b in cls.bindings.get(name, ()):
-        if kind == DEF or (kind == VAR and b is not None):
-            return True
-    return False
+    return any(kind == DEF or (kind == VAR and b is not None)
+               for kind, _, b in cls.bindings.get(name, ()))
 
 
 def _star_candidates(scope: Scope, chain: Chain) -> Candidates:
-    if chain[0] in BUILTIN_NAMES:
+    # An unbound name may come from a `from m import *`; builtins and module dunders never do.
+    name = chain[0]
+    if name in BUILTIN_NAMES or (name.startswith("__") and name.endswith("__")):
         return ()
     stars = scope.module.star_imports
     if not stars:

@@ -277,6 +277,8 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         fn = fn.child_by_field_name("name") or fn
     if fn.type in ("identifier", "qualified_identifier"):
         target = _strip_templates(ctx.flat(fn))
+        if target in ctx.data["tparams"]:
+            return None  # `T()` constructs a template parameter
         chain = ctx.scope_chain()
         owner = ctx.frame.owner
         if ctx.data["cpp"]:

@@ -6,8 +6,9 @@ import gc
 import inspect
 import re
 import threading
+import unicodedata
 from collections.abc import Callable
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import structlog
 from tree_sitter import Node, Parser, Tree
@@ -74,16 +75,17 @@ _PAUSE_GC_BYTES: Final = 1 << 20
 
 # Pending sites, resolved once every binding of the file is known (Python scoping is not
 # order-dependent: a function body may call a name imported at the bottom of the module).
-_FIXED: Final = 0       # (_FIXED, edge)
-_CALL: Final = 1        # (_CALL, source, line, target, scope, chain)
-_SUPER: Final = 2       # (_SUPER, source, line, target, scope, method)
-_CTOR_CALL: Final = 3   # (_CTOR_CALL, source, line, target, scope, (ctor chain, method))
-_OPAQUE_CALL: Final = 4  # (_OPAQUE_CALL, source, line, target, None, None)
-_INHERITS: Final = 5    # (_INHERITS, source, line, target, scope, chain)
-_REFERENCE: Final = 6   # (_REFERENCE, source, lines, None, scope, chain)
-_NAME: Final = 7        # (_NAME, source, line, name, scope, None): a bare name read
+# A site is (kind, source symbol, line, target name, scope index, payload); the payload is:
+_IMPORT: Final = 0       # (candidates, alias): already final
+_CALL: Final = 1         # the callee's dotted name
+_SUPER: Final = 2        # the method called on super()
+_CTOR_CALL: Final = 3    # (constructor's dotted name, method): `Foo(...).method()`
+_OPAQUE_CALL: Final = 4  # None: a callee nothing can be said about, `handlers[0]()`
+_INHERITS: Final = 5     # the base's dotted name
+_REFERENCE: Final = 6    # (dotted name, line of each part); target and line are unused
+_NAME: Final = 7         # None: a bare name read, the target
 
-Site: TypeAlias = tuple[int, object, object, object, object, object]
+Site: TypeAlias = tuple[int, int, int, str, int, Any]
 Frame: TypeAlias = tuple[Node, int, int]  # node, scope index, source symbol index
 Handler: TypeAlias = Callable[[Node, Scope, int, list[Frame]], None]
 
@@ -203,7 +205,6 @@ def _unescape(text: str) -> str:
             if body[0] in "xuU":
                 return chr(int(body[1:], 16))
             if body[0] == "N":
-                import unicodedata
                 return unicodedata.lookup(body[2:-1])
             return chr(int(body, 8))
         except (ValueError, KeyError, OverflowError):
@@ -248,11 +249,14 @@ def _docstring(body: Node | None) -> str | None:
         if value.type not in _STRINGS:
             return None
         text = _string_value(value)
-        if text is None:
-            return None
-        cleaned = inspect.cleandoc(text).strip()
-        return cleaned or None
+        return _clean_doc(text) if text is not None else None
     return None
+
+
+def _clean_doc(text: str) -> str | None:
+    # Python reads source with universal newlines, so a CRLF file's docstrings hold plain \n.
+    cleaned = inspect.cleandoc(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    return cleaned or None
 
 
 def _annotation_chain(node: Node | None) -> Chain | None:
@@ -277,12 +281,11 @@ def _annotation_chain(node: Node | None) -> Chain | None:
                 return None
             args = ([c for c in node.children_by_field_name("subscript")] if kind == "subscript"
                     else [c for p in node.named_children[1:] for c in p.named_children])
-            if head_chain[-1] in _TYPE_WRAPPERS and args:
-                node = args[0]
-            elif head_chain[-1] == "Union" and len(args) == 2 and _is_none(args[1]):
-                node = args[0]
-            else:
+            wrapped = head_chain[-1] in _TYPE_WRAPPERS and args
+            optional = head_chain[-1] == "Union" and len(args) == 2 and _is_none(args[1])
+            if not (wrapped or optional):
                 return None
+            node = args[0]
         elif kind == "binary_operator":
             left = node.child_by_field_name("left")
             right = node.child_by_field_name("right")
@@ -394,38 +397,38 @@ class _FileParser:
             else:
                 children = node.named_children
                 if children:
-                    stack.extend([(c, scope.index, source) for c in reversed(children)])
+                    stack.extend([(c, scope_index, source) for c in reversed(children)])
 
     def _resolve(self) -> None:
         edges = self.out.edges
         scopes = self.scopes
-        for kind, a, b, c, scope_index, e in self.sites:
-            d = scopes[scope_index] if scope_index is not None else None
+        for kind, source, line, target, scope_index, payload in self.sites:
+            scope = scopes[scope_index]
             if kind == _NAME:
-                candidates, used = resolve_reference(d, (c,))  # type: ignore[arg-type]
+                candidates, _ = resolve_reference(scope, (target,))
                 if candidates:
-                    edges.append(RawEdge(a, "references", c, b, candidates))  # type: ignore[arg-type]
-            elif kind == _FIXED:
-                edges.append(a)  # type: ignore[arg-type]
+                    edges.append(RawEdge(source, "references", target, line, candidates))
             elif kind == _REFERENCE:
-                chain: Chain = e  # type: ignore[assignment]
-                candidates, used = resolve_reference(d, chain)  # type: ignore[arg-type]
+                chain, lines = payload
+                candidates, used = resolve_reference(scope, chain)
                 if candidates:
-                    lines: tuple[int, ...] = b  # type: ignore[assignment]
-                    edges.append(RawEdge(a, "references", ".".join(chain[:used]),  # type: ignore[arg-type]
+                    edges.append(RawEdge(source, "references", ".".join(chain[:used]),
                                          lines[used - 1], candidates))
+            elif kind == _IMPORT:
+                candidates, alias = payload
+                edges.append(RawEdge(source, "imports", target, line, candidates, alias))
+            elif kind == _INHERITS:
+                edges.append(RawEdge(source, "inherits", target, line, resolve_call(scope, payload)))
             else:
-                if kind == _CALL or kind == _INHERITS:
-                    candidates = resolve_call(d, e)  # type: ignore[arg-type]
+                if kind == _CALL:
+                    candidates = resolve_call(scope, payload)
                 elif kind == _SUPER:
-                    candidates = resolve_super(d, e)  # type: ignore[arg-type]
+                    candidates = resolve_super(scope, payload)
                 elif kind == _CTOR_CALL:
-                    ctor, method = e  # type: ignore[misc]
-                    candidates = resolve_instance_method(d, ctor, method)  # type: ignore[arg-type]
+                    candidates = resolve_instance_method(scope, *payload)
                 else:
                     candidates = ()
-                edges.append(RawEdge(a, "inherits" if kind == _INHERITS else "calls",  # type: ignore[arg-type]
-                                     c, b, candidates))  # type: ignore[arg-type]
+                edges.append(RawEdge(source, "calls", target, line, candidates))
 
     # ---- symbols ----------------------------------------------------------------------------
 
@@ -441,34 +444,42 @@ class _FileParser:
 
     def _header(self, node: Node, body: Node | None) -> str:
         """`async def f(x: int) -> str` / `class A(B)`: the declaration without its body."""
+        start = node.start_byte
         end = node.end_byte
         for child in node.children:
             if body is not None and child.start_byte >= body.start_byte:
                 break
             if child.type == ":":
                 end = child.start_byte
-        raw = self.source[node.start_byte:end]
+        raw = self.source[start:end]
+        multi_line = b"\n" in raw
+        cuts: list[tuple[int, int]] = []
         if b"#" in raw:
-            raw = self._strip_comments(node, raw, end)
+            cuts.extend(self._comment_spans(node, end))
+        if multi_line:
+            # A formatter's trailing comma after the last parameter or base is layout, not API.
+            for field in ("parameters", "superclasses"):
+                group = node.child_by_field_name(field)
+                children = group.children if group is not None else []
+                if len(children) >= 2 and children[-1].type == ")" and children[-2].type == ",":
+                    cuts.append((children[-2].start_byte, children[-2].end_byte))
+        for begin, stop in sorted(cuts, reverse=True):
+            raw = raw[:begin - start] + raw[stop - start:]
         text = " ".join(raw.decode("utf-8", "replace").split())
-        if b"\n" in raw:
-            text = (text.replace("( ", "(").replace(" )", ")").replace("[ ", "[")
-                    .replace(" ]", "]").replace(",)", ")"))
+        if multi_line:
+            text = text.replace("( ", "(").replace(" )", ")").replace("[ ", "[").replace(" ]", "]")
         return text[:_MAX_SIGNATURE_CHARS]
 
-    def _strip_comments(self, node: Node, raw: bytes, end: int) -> bytes:
-        start = node.start_byte
-        cuts: list[tuple[int, int]] = []
+    def _comment_spans(self, node: Node, end: int) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
         stack = [c for c in node.children if c.end_byte <= end]
         while stack:
             current = stack.pop()
             if current.type == "comment":
-                cuts.append((current.start_byte - start, current.end_byte - start))
+                spans.append((current.start_byte, current.end_byte))
             elif current.type not in _STRINGS:
                 stack.extend(current.children)
-        for begin, stop in sorted(cuts, reverse=True):
-            raw = raw[:begin] + raw[stop:]
-        return raw
+        return spans
 
     def _variable_symbol(self, name: str, scope: Scope, statement: Node,
                          force: bool = False) -> str | None:
@@ -496,7 +507,7 @@ class _FileParser:
                 and following.named_child_count == 1
                 and following.named_children[0].type in _STRINGS):
             value = _string_value(following.named_children[0])
-            docstring = (inspect.cleandoc(value).strip() or None) if value else None
+            docstring = _clean_doc(value) if value is not None else None
         self._add_symbol(kind, name, qname, signature, docstring, statement, scope.symbol)
         return qname
 
@@ -717,7 +728,7 @@ class _FileParser:
             if ctor is not None:
                 self.sites.append((_CTOR_CALL, source, line, target, scope.index, (ctor, method)))
                 return
-        self.sites.append((_OPAQUE_CALL, source, line, target, None, None))
+        self.sites.append((_OPAQUE_CALL, source, line, target, scope.index, None))
 
     def _attribute(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         root, attrs = _flatten(node)
@@ -726,7 +737,7 @@ class _FileParser:
             return
         chain = (_text(root), *(_text(a) for a in attrs))
         lines = (_line(root), *(_line(a) for a in attrs))
-        self.sites.append((_REFERENCE, source, lines, None, scope.index, chain))
+        self.sites.append((_REFERENCE, source, 0, "", scope.index, (chain, lines)))
 
     def _identifier(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         self.sites.append((_NAME, source, node.start_point.row + 1, _text(node), scope.index, None))
@@ -754,7 +765,8 @@ class _FileParser:
         value = _string_value(inner)  # a forward reference: `def f(x: "Foo")`
         if value is not None and _DOTTED.fullmatch(value.strip()):
             chain = tuple(value.strip().split("."))
-            self.sites.append((_REFERENCE, source, (_line(inner),) * len(chain), None, scope.index, chain))
+            lines = (_line(inner),) * len(chain)
+            self.sites.append((_REFERENCE, source, 0, "", scope.index, (chain, lines)))
 
     # ---- bindings ---------------------------------------------------------------------------
 
@@ -769,7 +781,7 @@ class _FileParser:
         if kind == "identifier":
             return (ALIAS, (_text(value),), scope)
         if kind == "none":
-            return NONE_HINT  # type: ignore[return-value]
+            return NONE_HINT
         return None
 
     def _bind_targets(self, target: Node, scope: Scope, hint: Hint | None,
@@ -907,7 +919,7 @@ class _FileParser:
             if names:
                 chain = tuple(_text(n) for n in names)
                 lines = tuple(_line(n) for n in names)
-                self.sites.append((_REFERENCE, source, lines, None, scope.index, chain))
+                self.sites.append((_REFERENCE, source, 0, "", scope.index, (chain, lines)))
             children = children[1:]
         stack.extend([(c, scope.index, source) for c in reversed(children)])
 
@@ -919,8 +931,8 @@ class _FileParser:
                 scope.bind(_text(names[0]), (VAR, None, None))
         elif names:
             chain = tuple(_text(n) for n in names)
-            self.sites.append((_REFERENCE, source, tuple(_line(n) for n in names), None, scope.index,
-                               chain))
+            lines = tuple(_line(n) for n in names)
+            self.sites.append((_REFERENCE, source, 0, "", scope.index, (chain, lines)))
 
     def _keyword_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         stack.extend([(c, scope.index, source) for c in reversed(node.named_children[1:])])
@@ -935,8 +947,8 @@ class _FileParser:
     def _import_edge(self, source: int, line: int, target: str, candidate: str,
                      alias: str | None) -> None:
         candidates = ((candidate, CONF_EXACT),) if candidate else ()
-        self.sites.append((_FIXED, RawEdge(source, "imports", target, line, candidates, alias),
-                           None, None, None, None))
+        # Import edges need no resolution; scope 0 (the module) is only a placeholder.
+        self.sites.append((_IMPORT, source, line, target, 0, (candidates, alias)))
 
     def _import(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         for name_node in node.children_by_field_name("name"):

@@ -15,7 +15,7 @@ _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"call"})
 _NAMESPACES = frozenset({"class", "module"})
 _MIXINS = frozenset({"include", "extend", "prepend"})
-_REQUIRES = frozenset({"require", "require_relative", "load", "autoload"})
+_REQUIRES = frozenset({"require", "require_relative", "load"})
 # Kernel and class-body DSL calls: never methods of this repository worth an edge
 _IGNORED = frozenset({
     "puts", "print", "p", "pp", "raise", "fail", "attr_reader", "attr_writer", "attr_accessor",
@@ -231,8 +231,6 @@ def _require(ctx: Ctx, node: Node, how: str) -> None:
     if arg is None or arg.type != "string":
         return
     spec = ctx.text(arg)[1:-1]
-    if how == "autoload":
-        return
     cands: Candidates = ()
     if how == "require_relative":
         module = relative_module(ctx.path, spec, (".rb",))

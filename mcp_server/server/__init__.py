@@ -1,0 +1,1 @@
+"""The MCP server: process state, tools, and the stdio / SSE / streamable HTTP transports."""

@@ -1,0 +1,48 @@
+"""Turn domain and database failures into MCP tool errors a person (or model) can act on."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+import asyncpg
+import structlog
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ..errors import PgcodeError
+
+log = structlog.get_logger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Known failures become ToolError with their sentence; anything else is logged with its
+    traceback and reported without internals."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except ToolError:
+            raise
+        except PgcodeError as exc:
+            raise ToolError(str(exc)) from None
+        except asyncpg.QueryCanceledError:
+            raise ToolError(
+                f"{fn.__name__} took longer than the server's statement timeout; narrow it "
+                "(a repository, a path_glob, a smaller depth or limit) and try again"
+            ) from None
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("database_unreachable", tool=fn.__name__, error=str(exc))
+            raise ToolError(
+                "the index database is not reachable right now; try again in a few seconds "
+                f"({type(exc).__name__})"
+            ) from None
+        except asyncpg.PostgresError as exc:
+            log.exception("tool_database_error", tool=fn.__name__)
+            raise ToolError(f"{fn.__name__} failed in the database: {exc.__class__.__name__}") from None
+
+    return wrapper

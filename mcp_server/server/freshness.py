@@ -1,0 +1,28 @@
+"""How current the index is for a scope: vectors and files still pending, last completed pass."""
+
+from __future__ import annotations
+
+from ..embed.model import model_key
+from ..indexer.embed import count_pending
+from .models import Freshness
+from .state import ServerState
+
+
+async def freshness(state: ServerState, repository_id: int | None, *, vectors_pending: int | None = None) -> Freshness:
+    key = model_key(state.settings.embedding_model, state.settings.embedding_quantize)
+    async with state.db.pool.acquire() as conn:
+        if vectors_pending is None or vectors_pending < 0:
+            vectors_pending = await count_pending(conn, key, repository_id)
+        last = await conn.fetchval(
+            "SELECT max(indexed_at) FROM repositories WHERE $1::int IS NULL OR id = $1", repository_id
+        )
+        ids = [repository_id] if repository_id is not None else [
+            r["id"] for r in await conn.fetch("SELECT id FROM repositories")
+        ]
+    files_pending = 0
+    if state.indexer is not None:
+        files_pending = sum(state.indexer.status(i).files_pending for i in ids)
+    return Freshness(
+        vectors_complete=vectors_pending == 0, vectors_pending=vectors_pending, files_pending=files_pending,
+        last_indexed_at=last.isoformat() if last else None,
+    )

@@ -1,0 +1,88 @@
+"""Structured results of the search and index tools (what the assistant receives as JSON)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SearchHit(BaseModel):
+    repository: str
+    path: str = Field(description="repo-relative, POSIX")
+    start_line: int = Field(description="1-based, inclusive")
+    end_line: int
+    symbol: str | None = Field(description="qualified name of the enclosing definition")
+    kind: str | None
+    language: str | None
+    score: float
+    snippet: str
+
+
+class Freshness(BaseModel):
+    vectors_complete: bool = Field(description="every matching chunk has a vector: semantic ranking saw everything")
+    vectors_pending: int
+    files_pending: int = Field(description="changed files waiting to be re-indexed")
+    last_indexed_at: str | None
+    notes: list[str] = []
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchHit]
+    mode: str
+    freshness: Freshness
+
+
+class GrepHit(BaseModel):
+    repository: str
+    path: str
+    line: int
+    text: str
+    language: str | None
+
+
+class GrepResponse(BaseModel):
+    matches: list[GrepHit]
+    truncated: bool
+    freshness: Freshness
+
+
+class RepositoryInfo(BaseModel):
+    repository: str
+    root: str
+    state: str
+    indexed_at: str | None
+    last_error: str | None
+    files: int
+    symbols: int
+    edges: int
+    edges_resolved: int
+    chunks: int
+    vectors: int
+    vectors_pending: int
+    skipped: dict[str, int]
+    watcher: str | None = Field(default=None, description="watching | catching_up | indexing | owned_elsewhere | root_missing | stopped")
+    files_pending: int = 0
+
+
+class RepositoryList(BaseModel):
+    repositories: list[RepositoryInfo]
+
+
+class IndexResult(BaseModel):
+    repository: str
+    root: str
+    files_seen: int
+    files_indexed: int
+    files_unchanged: int
+    files_deleted: int
+    skipped: dict[str, int]
+    symbols: int
+    edges: int
+    chunks: int
+    vectors_pending: int
+    seconds: dict[str, float]
+    note: str
+
+
+class Removed(BaseModel):
+    repository: str
+    removed: bool

@@ -1,0 +1,127 @@
+"""Index tools: index_repository, index_status, list_repositories, remove_repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from ..embed.model import model_key
+from ..errors import InvalidArgument
+from ..indexer import repositories
+from ..indexer.pipeline import index_repository as run_index
+from .errors import tool_errors
+from .models import IndexResult, Removed, RepositoryInfo, RepositoryList
+from .state import ServerState
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+_STAGE_SHARE = {"discover": (0.0, 0.05), "parse": (0.05, 0.9), "resolve": (0.9, 1.0)}
+
+
+def register(mcp: MCPServer, state: ServerState) -> None:
+    async def _info(repo: repositories.Repository) -> RepositoryInfo:
+        key = model_key(state.settings.embedding_model, state.settings.embedding_quantize)
+        async with state.db.pool.acquire() as conn:
+            s = await repositories.stats(conn, repo, key)
+        watch = state.indexer.status(repo.id) if state.indexer is not None else None
+        return RepositoryInfo(
+            repository=repo.name, root=repo.root_path, state=repo.state,
+            indexed_at=repo.indexed_at.isoformat() if repo.indexed_at else None, last_error=repo.last_error,
+            files=s.files, symbols=s.symbols, edges=s.edges, edges_resolved=s.edges_resolved, chunks=s.chunks,
+            vectors=s.vectors, vectors_pending=s.vectors_pending, skipped=s.skipped,
+            watcher=watch.state if watch else None, files_pending=watch.files_pending if watch else 0,
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
+                                          open_world_hint=False))
+    @tool_errors
+    async def index_repository(
+        path: Annotated[str, Field(description="absolute path of the repository folder on the server's machine", max_length=4096)],
+        ctx: Context,
+        name: Annotated[str | None, Field(description="name to refer to it by (default: the folder's name)", max_length=200, pattern=r"^[\w.\-]+$")] = None,
+    ) -> IndexResult:
+        """Index a repository folder (or bring it up to date: only changed files are re-read), then
+        keep it fresh by watching it. Reports progress. Returns once the code is searchable by
+        keyword and in the graph; vectors for semantic search follow in the background
+        (see index_status)."""
+        if "\x00" in path:
+            raise InvalidArgument("path contains a NUL character")
+        root = Path(path).expanduser()
+        if not root.is_absolute():
+            raise InvalidArgument(f"{path!r} is not an absolute path; pass the full path of the repository folder")
+
+        async def report(stage: str, done: int, total: int) -> None:
+            low, high = _STAGE_SHARE.get(stage, (0.0, 1.0))
+            fraction = low + (high - low) * (done / total if total else 1.0)
+            await ctx.report_progress(round(fraction * 100, 1), 100, f"{stage} {done}/{total}")
+
+        send, receive = anyio.create_memory_object_stream[tuple[str, int, int]](max_buffer_size=1000)
+
+        async def forward() -> None:
+            async with receive:
+                async for item in receive:
+                    await report(*item)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            try:
+                send.send_nowait((stage, done, total))
+            except anyio.WouldBlock:
+                pass  # progress is advisory: never slow indexing down for it
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(forward)
+            try:
+                outcome = await run_index(state.db, state.settings, root, name=name, progress=progress)
+            finally:
+                send.close()
+        async with state.db.pool.acquire() as conn:
+            repo = await repositories.find(conn, outcome.repository)
+        if state.indexer is not None:
+            await state.indexer.add_repository(repo.id)
+        info = await _info(repo)
+        await ctx.report_progress(100, 100, "searchable; vectors follow in the background")
+        return IndexResult(
+            repository=repo.name, root=repo.root_path, files_seen=outcome.files_seen,
+            files_indexed=outcome.files_indexed, files_unchanged=outcome.files_unchanged,
+            files_deleted=outcome.files_deleted, skipped=dict(outcome.skipped), symbols=info.symbols,
+            edges=info.edges, chunks=info.chunks, vectors_pending=info.vectors_pending,
+            seconds={k: round(v, 3) for k, v in outcome.seconds.items()},
+            note="searchable by keyword and in the graph now; semantic vectors are computed in the background"
+                 if info.vectors_pending else "fully indexed",
+        )
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def index_status(repository: Annotated[str | None, Field(description="name or root path; omit for all", max_length=4096)] = None) -> RepositoryList:
+        """How fresh the index is: per repository, files and vectors still pending, when it was
+        last indexed, and what the background watcher is doing. Check it when search results
+        look stale or semantic coverage is reported incomplete."""
+        async with state.db.pool.acquire() as conn:
+            repos = [await repositories.find(conn, repository)] if repository else await repositories.all_repositories(conn)
+        return RepositoryList(repositories=[await _info(r) for r in repos])
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def list_repositories() -> RepositoryList:
+        """The repositories this server has indexed, with their names (what the other tools'
+        `repository` argument takes), roots and sizes."""
+        async with state.db.pool.acquire() as conn:
+            repos = await repositories.all_repositories(conn)
+        return RepositoryList(repositories=[await _info(r) for r in repos])
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+                                          open_world_hint=False))
+    @tool_errors
+    async def remove_repository(repository: Annotated[str, Field(description="name or root path", max_length=4096)]) -> Removed:
+        """Drop a repository from the index and stop watching it. Files on disk are not touched."""
+        async with state.db.pool.acquire() as conn:
+            repo = await repositories.find(conn, repository)
+        if state.indexer is not None:
+            await state.indexer.remove_repository(repo.id)
+        async with state.db.pool.acquire() as conn:
+            await repositories.remove(conn, repo.id)
+        return Removed(repository=repo.name, removed=True)

@@ -1,0 +1,705 @@
+"""Python parser: symbols, qualified names, spans and the candidates of every graph edge."""
+
+from __future__ import annotations
+
+import textwrap
+
+from mcp_server.index.parsers.python import parse
+from mcp_server.index.records import CONF_EXACT, CONF_SCOPED, ParsedFile, RawEdge, Symbol
+
+
+def _parse(source: str, path: str = "pkg/mod.py", module: str = "pkg.mod") -> ParsedFile:
+    return parse(textwrap.dedent(source).encode(), path, module, "python")
+
+
+def _symbol(parsed: ParsedFile, qualified_name: str) -> Symbol:
+    matches = [s for s in parsed.symbols if s.qualified_name == qualified_name]
+    assert len(matches) == 1, (qualified_name, [s.qualified_name for s in parsed.symbols])
+    return matches[0]
+
+
+def _edges(parsed: ParsedFile, kind: str, target_name: str) -> list[RawEdge]:
+    return [e for e in parsed.edges if e.kind == kind and e.target_name == target_name]
+
+
+def _edge(parsed: ParsedFile, kind: str, target_name: str) -> RawEdge:
+    matches = _edges(parsed, kind, target_name)
+    assert len(matches) == 1, (kind, target_name, [(e.kind, e.target_name) for e in parsed.edges])
+    return matches[0]
+
+
+def _source_name(parsed: ParsedFile, edge: RawEdge) -> str:
+    return parsed.symbols[edge.source].qualified_name
+
+
+# ---- symbols ----------------------------------------------------------------------------------
+
+
+def test_the_module_symbol_comes_first_and_spans_the_whole_file() -> None:
+    parsed = _parse('''\
+        """Sessions, signed.
+
+            Indented detail.
+        """
+        x = 1
+        ''', path="flask/sessions.py", module="flask.sessions")
+    module = parsed.symbols[0]
+    assert (module.kind, module.name, module.qualified_name) == ("module", "sessions", "flask.sessions")
+    assert (module.start_line, module.end_line, module.parent, module.signature) == (1, 5, None, "")
+    assert module.docstring == "Sessions, signed.\n\nIndented detail."
+    assert not parsed.has_errors
+
+
+def test_a_package_init_module_is_named_after_the_package() -> None:
+    parsed = _parse("", path="flask/__init__.py", module="flask")
+    assert parsed.symbols[0].name == "flask"
+
+
+def test_an_empty_file_is_just_its_module_symbol() -> None:
+    parsed = _parse("")
+    assert len(parsed.symbols) == 1 and parsed.edges == []
+    assert (parsed.symbols[0].start_line, parsed.symbols[0].end_line) == (1, 1)
+    assert parsed.symbols[0].docstring is None and not parsed.has_errors
+
+
+def test_a_file_of_only_comments_has_no_docstring_and_no_edges() -> None:
+    parsed = _parse("# one\n# two\n")
+    assert len(parsed.symbols) == 1 and parsed.edges == []
+    assert parsed.symbols[0].end_line == 2 and parsed.symbols[0].docstring is None
+
+
+def test_methods_are_qualified_by_their_class_with_lines_signature_and_docstring() -> None:
+    parsed = _parse('''\
+        class SecureCookieSessionInterface:
+            """Signs cookies."""
+
+            def get_signing_serializer(self, app):
+                """Return a serializer.
+
+                None if no secret key.
+                """
+                return None
+        ''', path="flask/sessions.py", module="flask.sessions")
+    cls = _symbol(parsed, "flask.sessions.SecureCookieSessionInterface")
+    method = _symbol(parsed, "flask.sessions.SecureCookieSessionInterface.get_signing_serializer")
+    assert (cls.kind, cls.start_line, cls.end_line, cls.parent) == ("class", 1, 9, 0)
+    assert cls.signature == "class SecureCookieSessionInterface"
+    assert cls.docstring == "Signs cookies."
+    assert (method.kind, method.name, method.start_line, method.end_line) == (
+        "method", "get_signing_serializer", 4, 9)
+    assert method.signature == "def get_signing_serializer(self, app)"
+    assert method.docstring == "Return a serializer.\n\nNone if no secret key."
+    assert parsed.symbols[method.parent or 0] is cls
+
+
+def test_nested_functions_and_classes_are_qualified_through_every_enclosing_definition() -> None:
+    parsed = _parse("""\
+        def outer():
+            def inner():
+                class Local:
+                    def method(self):
+                        def helper():
+                            pass
+        """)
+    kinds = {s.qualified_name: s.kind for s in parsed.symbols[1:]}
+    assert kinds == {
+        "pkg.mod.outer": "function",
+        "pkg.mod.outer.inner": "function",
+        "pkg.mod.outer.inner.Local": "class",
+        "pkg.mod.outer.inner.Local.method": "method",
+        "pkg.mod.outer.inner.Local.method.helper": "function",
+    }
+    helper = _symbol(parsed, "pkg.mod.outer.inner.Local.method.helper")
+    assert parsed.symbols[helper.parent or 0].qualified_name == "pkg.mod.outer.inner.Local.method"
+
+
+def test_a_decorated_definition_spans_its_decorators_but_its_signature_does_not() -> None:
+    parsed = _parse("""\
+        class Cache:
+            @property
+            @functools.cache
+            def size(self) -> int:
+                return 0
+
+            @staticmethod
+            async def fetch(
+                key: str,  # the cache key
+                default=None,
+            ) -> bytes:
+                pass
+        """)
+    size = _symbol(parsed, "pkg.mod.Cache.size")
+    assert (size.kind, size.start_line, size.end_line) == ("method", 2, 5)
+    assert size.signature == "def size(self) -> int"
+    fetch = _symbol(parsed, "pkg.mod.Cache.fetch")
+    assert fetch.kind == "method" and fetch.start_line == 7
+    assert fetch.signature == "async def fetch(key: str, default=None) -> bytes"
+
+
+def test_class_signatures_keep_their_bases_and_keywords() -> None:
+    parsed = _parse("class Model(Base, metaclass=ModelBase):\n    pass\n")
+    assert _symbol(parsed, "pkg.mod.Model").signature == "class Model(Base, metaclass=ModelBase)"
+
+
+def test_constants_type_aliases_and_class_attributes_are_symbols_but_locals_are_not() -> None:
+    parsed = _parse('''\
+        MAX_SIZE = 10
+        """Largest size."""
+        JSON: TypeAlias = dict[str, object]
+        logger = get_logger()
+        __all__ = ["MAX_SIZE"]
+
+        class Options:
+            ordering = ()
+            verbose: bool = False
+
+            def method(self):
+                LOCAL = 1
+                self.runtime = 2
+        ''')
+    kinds = {s.qualified_name: s.kind for s in parsed.symbols[1:]}
+    assert kinds == {
+        "pkg.mod.MAX_SIZE": "variable",
+        "pkg.mod.JSON": "variable",
+        "pkg.mod.Options": "class",
+        "pkg.mod.Options.ordering": "attribute",
+        "pkg.mod.Options.verbose": "attribute",
+        "pkg.mod.Options.method": "method",
+    }
+    constant = _symbol(parsed, "pkg.mod.MAX_SIZE")
+    assert (constant.signature, constant.docstring, constant.start_line) == (
+        "MAX_SIZE = 10", "Largest size.", 1)
+    assert _symbol(parsed, "pkg.mod.Options.ordering").parent == parsed.symbols.index(
+        _symbol(parsed, "pkg.mod.Options"))
+
+
+def test_raw_and_escaped_docstrings_are_decoded() -> None:
+    parsed = _parse('''\
+        def a():
+            r"""Matches \\d+."""
+
+        def b():
+            "Two\\nlines."
+
+        def c():
+            f"""Not a docstring {a}."""
+        ''')
+    assert _symbol(parsed, "pkg.mod.a").docstring == "Matches \\d+."
+    assert _symbol(parsed, "pkg.mod.b").docstring == "Two\nlines."
+    assert _symbol(parsed, "pkg.mod.c").docstring is None
+
+
+def test_a_crlf_file_has_plain_newlines_in_docstrings_and_right_lines() -> None:
+    source = b'"""Doc.\r\n\r\n    More.\r\n"""\r\nclass A:\r\n    def m(self):\r\n        self.n()\r\n'
+    parsed = parse(source, "pkg/mod.py", "pkg.mod", "python")
+    assert parsed.symbols[0].docstring == "Doc.\n\nMore."
+    assert (_symbol(parsed, "pkg.mod.A.m").start_line, _edge(parsed, "calls", "self.n").line) == (6, 7)
+
+
+# ---- imports ----------------------------------------------------------------------------------
+
+
+def test_plain_imports_bind_their_first_name_and_aliases_bind_the_alias() -> None:
+    parsed = _parse("import os.path\nimport numpy as np\n")
+    os_path = _edge(parsed, "imports", "os.path")
+    assert (os_path.candidates, os_path.alias, os_path.line, os_path.source) == (
+        (("os.path", CONF_EXACT),), "os", 1, 0)
+    numpy = _edge(parsed, "imports", "numpy")
+    assert numpy.candidates == (("numpy", CONF_EXACT),) and numpy.alias == "np"
+
+
+def test_relative_imports_in_a_module_resolve_from_its_parent_package() -> None:
+    parsed = _parse(
+        "from .helpers import x as y\nfrom . import sibling\nfrom ..core import Base\n",
+        path="pkg/sub/mod.py", module="pkg.sub.mod",
+    )
+    helper = _edge(parsed, "imports", ".helpers.x")
+    assert helper.candidates == (("pkg.sub.helpers.x", CONF_EXACT),) and helper.alias == "y"
+    assert _edge(parsed, "imports", ".sibling").candidates == (("pkg.sub.sibling", CONF_EXACT),)
+    assert _edge(parsed, "imports", "..core.Base").candidates == (("pkg.core.Base", CONF_EXACT),)
+
+
+def test_relative_imports_in_a_package_init_resolve_from_the_package_itself() -> None:
+    parsed = _parse("from .cart import Cart\nfrom .. import shared\n",
+                    path="shop/sub/__init__.py", module="shop.sub")
+    cart = _edge(parsed, "imports", ".cart.Cart")
+    assert cart.candidates == (("shop.sub.cart.Cart", CONF_EXACT),) and cart.alias == "Cart"
+    assert _edge(parsed, "imports", "..shared").candidates == (("shop.shared", CONF_EXACT),)
+
+
+def test_a_star_import_is_one_edge_to_the_module() -> None:
+    parsed = _parse("from django.db.models.fields import *\n")
+    star = _edge(parsed, "imports", "django.db.models.fields.*")
+    assert star.alias is None and star.candidates == (("django.db.models.fields", CONF_EXACT),)
+
+
+def test_an_import_inside_a_function_belongs_to_that_function_and_its_scope() -> None:
+    parsed = _parse("""\
+        def run():
+            from app.tasks import send as deliver
+            deliver()
+
+        def other():
+            deliver()
+        """)
+    assert _source_name(parsed, _edge(parsed, "imports", "app.tasks.send")) == "pkg.mod.run"
+    inside, outside = _edges(parsed, "calls", "deliver")
+    assert inside.candidates == (("app.tasks.send", CONF_EXACT),)
+    assert outside.candidates == ()
+
+
+# ---- calls ------------------------------------------------------------------------------------
+
+
+def test_a_call_through_an_aliased_from_import_names_the_original() -> None:
+    parsed = _parse("from a.b import f as g\n\ndef run():\n    g(1)\n")
+    call = _edge(parsed, "calls", "g")
+    assert call.candidates == (("a.b.f", CONF_EXACT),)
+    assert (_source_name(parsed, call), call.line) == ("pkg.mod.run", 4)
+
+
+def test_a_dotted_call_expands_the_module_an_import_binds() -> None:
+    parsed = _parse("""\
+        import os.path
+        import numpy as np
+        from django.db import models
+
+        os.path.join("a", "b")
+        np.array([])
+        models.CharField(max_length=3)
+        """)
+    assert _edge(parsed, "calls", "os.path.join").candidates == (("os.path.join", CONF_EXACT),)
+    assert _edge(parsed, "calls", "np.array").candidates == (("numpy.array", CONF_EXACT),)
+    assert _edge(parsed, "calls", "models.CharField").candidates == (
+        ("django.db.models.CharField", CONF_EXACT),)
+
+
+def test_calls_to_functions_and_classes_of_the_same_file_are_exact_even_before_their_definition() -> None:
+    parsed = _parse("""\
+        def run():
+            helper()
+            return Widget()
+
+        def helper():
+            pass
+
+        class Widget:
+            pass
+        """)
+    assert _edge(parsed, "calls", "helper").candidates == (("pkg.mod.helper", CONF_EXACT),)
+    assert _edge(parsed, "calls", "Widget").candidates == (("pkg.mod.Widget", CONF_EXACT),)
+
+
+def test_a_nested_function_call_names_the_nested_definition() -> None:
+    parsed = _parse("""\
+        def outer():
+            def inner():
+                return inner()
+            return inner()
+        """)
+    calls = _edges(parsed, "calls", "inner")
+    assert [c.candidates for c in calls] == [(("pkg.mod.outer.inner", CONF_EXACT),)] * 2
+    assert [(c.line, _source_name(parsed, c)) for c in calls] == [
+        (3, "pkg.mod.outer.inner"), (4, "pkg.mod.outer")]
+
+
+def test_local_variables_and_parameters_shadow_module_definitions() -> None:
+    parsed = _parse("""\
+        def handler():
+            pass
+
+        def run(callback):
+            callback()
+            handler = make()
+            handler()
+
+        def uses_module_level():
+            handler()
+        """)
+    callback = _edge(parsed, "calls", "callback")
+    assert callback.candidates == ()
+    shadowed, module_level = _edges(parsed, "calls", "handler")
+    assert shadowed.candidates == ()
+    assert module_level.candidates == (("pkg.mod.handler", CONF_EXACT),)
+
+
+def test_builtins_are_calls_without_candidates() -> None:
+    parsed = _parse("print(len([]))\n")
+    assert _edge(parsed, "calls", "print").candidates == ()
+    assert _edge(parsed, "calls", "len").candidates == ()
+
+
+def test_self_and_cls_calls_name_the_enclosing_class_even_from_a_nested_function() -> None:
+    parsed = _parse("""\
+        class Cart:
+            def total(self):
+                return self.subtotal()
+
+            @classmethod
+            def empty(cls):
+                return cls.create()
+
+            def later(self):
+                def callback():
+                    return self.total()
+                return callback
+        """)
+    assert _edge(parsed, "calls", "self.subtotal").candidates == (("pkg.mod.Cart.subtotal", CONF_EXACT),)
+    assert _edge(parsed, "calls", "cls.create").candidates == (("pkg.mod.Cart.create", CONF_EXACT),)
+    nested = _edge(parsed, "calls", "self.total")
+    assert nested.candidates == (("pkg.mod.Cart.total", CONF_EXACT),)
+    assert _source_name(parsed, nested) == "pkg.mod.Cart.later.callback"
+
+
+def test_a_staticmethod_has_no_self() -> None:
+    parsed = _parse("""\
+        class Tool:
+            @staticmethod
+            def build(self):
+                self.run()
+        """)
+    assert _edge(parsed, "calls", "self.run").candidates == ()
+
+
+def test_super_calls_try_each_base_in_order() -> None:
+    parsed = _parse("""\
+        from django.db import models
+
+        class Base:
+            pass
+
+        class Article(models.Model, Base):
+            def save(self, *args):
+                super().save(*args)
+        """)
+    call = _edge(parsed, "calls", "super().save")
+    assert call.candidates == (
+        ("django.db.models.Model.save", CONF_SCOPED), ("pkg.mod.Base.save", CONF_SCOPED))
+    assert _source_name(parsed, call) == "pkg.mod.Article.save"
+
+
+def test_a_method_called_on_a_module_level_class_is_exact() -> None:
+    parsed = _parse("class Registry:\n    pass\n\nRegistry.default()\n")
+    assert _edge(parsed, "calls", "Registry.default").candidates == (
+        ("pkg.mod.Registry.default", CONF_EXACT),)
+
+
+def test_a_receiver_built_by_a_constructor_or_annotated_gets_its_class_method() -> None:
+    parsed = _parse("""\
+        from shop import Cart
+        from typing import Optional
+
+        class Order:
+            pass
+
+        def checkout(order: Order, maybe: Optional[Order] = None, later: "Order" = None):
+            cart = Cart()
+            cart.add(1)
+            order.pay()
+            maybe.pay()
+            later.pay()
+            typed: Cart = load()
+            typed.clear()
+            Cart().empty()
+        """)
+    assert _edge(parsed, "calls", "cart.add").candidates == (("shop.Cart.add", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "order.pay").candidates == (("pkg.mod.Order.pay", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "maybe.pay").candidates == (("pkg.mod.Order.pay", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "later.pay").candidates == (("pkg.mod.Order.pay", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "typed.clear").candidates == (("shop.Cart.clear", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "Cart().empty").candidates == (("shop.Cart.empty", CONF_SCOPED),)
+
+
+def test_a_receiver_of_unknown_or_conflicting_type_has_no_candidates() -> None:
+    parsed = _parse("""\
+        from shop import Cart, Basket, make_cart
+
+        def run(flag, anything):
+            made = make_cart()
+            made.add()
+            either = Cart() if flag else Basket()
+            either.add()
+            mixed = Cart()
+            mixed = Basket()
+            mixed.add()
+            anything.add()
+        """)
+    for target in ("made.add", "either.add", "mixed.add", "anything.add"):
+        assert _edge(parsed, "calls", target).candidates == (), target
+
+
+def test_an_instance_attribute_assigned_a_constructor_types_calls_through_self() -> None:
+    parsed = _parse("""\
+        from io import StringIO
+
+        class Command:
+            buffer = None
+
+            def __init__(self, client: "Client"):
+                self.buffer = StringIO()
+                self.client = client
+
+            def run(self):
+                self.buffer.write("x")
+                self.client.get()
+
+        class Client:
+            pass
+        """)
+    assert _edge(parsed, "calls", "self.buffer.write").candidates == (("io.StringIO.write", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "self.client.get").candidates == (("pkg.mod.Client.get", CONF_SCOPED),)
+
+
+def test_a_class_attribute_built_by_a_call_does_not_type_instances() -> None:
+    parsed = _parse("""\
+        from django.db import models
+
+        class Comment(models.Model):
+            author = models.ForeignKey("User", on_delete=models.CASCADE)
+
+            def notify(self):
+                self.author.check()
+        """)
+    assert _edge(parsed, "calls", "self.author.check").candidates == ()
+
+
+def test_decorator_calls_belong_to_the_decorated_definition() -> None:
+    parsed = _parse("""\
+        from flask import Flask
+
+        app = Flask(__name__)
+
+        @app.route("/")
+        def index():
+            return helper()
+        """)
+    route = _edge(parsed, "calls", "app.route")
+    assert _source_name(parsed, route) == "pkg.mod.index" and route.line == 5
+    assert route.candidates == (("flask.Flask.route", CONF_SCOPED),)
+
+
+def test_calls_in_lambdas_and_comprehensions_belong_to_the_enclosing_function() -> None:
+    parsed = _parse("""\
+        def helper(x):
+            return x
+
+        def run(items):
+            key = lambda item: helper(item)
+            return [helper(i) for i in items], {k: helper(k) for k in items}
+        """)
+    calls = _edges(parsed, "calls", "helper")
+    assert len(calls) == 3
+    assert {_source_name(parsed, c) for c in calls} == {"pkg.mod.run"}
+    assert all(c.candidates == (("pkg.mod.helper", CONF_EXACT),) for c in calls)
+
+
+def test_comprehension_and_lambda_variables_shadow_outer_names() -> None:
+    parsed = _parse("""\
+        def f():
+            pass
+
+        results = [f() for f in handlers]
+        apply = lambda f: f()
+        """)
+    assert [e.candidates for e in _edges(parsed, "calls", "f")] == [(), ()]
+
+
+def test_method_bodies_do_not_see_class_level_names() -> None:
+    parsed = _parse("""\
+        def render():
+            pass
+
+        class View:
+            def render(self):
+                return render()
+
+            template = render()
+        """)
+    in_method, in_class_body = _edges(parsed, "calls", "render")
+    assert in_method.candidates == (("pkg.mod.render", CONF_EXACT),)
+    assert in_class_body.candidates == (("pkg.mod.View.render", CONF_EXACT),)
+
+
+def test_chained_and_subscripted_callees_are_recorded_without_guessing() -> None:
+    parsed = _parse('handlers[0](1)\nget_factory()().build()\n", ".join([])\n')
+    assert _edge(parsed, "calls", "handlers[]").candidates == ()
+    assert _edge(parsed, "calls", "get_factory()().build").candidates == ()
+    assert _edge(parsed, "calls", '"".join').candidates == ()
+
+
+def test_calls_inside_f_strings_are_found() -> None:
+    parsed = _parse('def helper():\n    pass\n\nmessage = f"{helper()!r:>{width()}}"\n')
+    assert _edge(parsed, "calls", "helper").candidates == (("pkg.mod.helper", CONF_EXACT),)
+    assert _edge(parsed, "calls", "width").candidates == ()
+
+
+def test_names_from_a_star_import_are_scoped_guesses() -> None:
+    parsed = _parse("from django.db.models import *\n\nfield = CharField()\nlen(field)\n")
+    assert _edge(parsed, "calls", "CharField").candidates == (
+        ("django.db.models.CharField", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "len").candidates == ()
+
+
+def test_the_line_of_a_multi_line_method_call_is_the_line_of_the_method_name() -> None:
+    parsed = _parse("query = (\n    Entry.objects\n    .filter(a=1)\n)\n")
+    assert _edge(parsed, "calls", "Entry.objects.filter").line == 3
+
+
+# ---- inherits ---------------------------------------------------------------------------------
+
+
+def test_bases_are_inherits_edges_resolved_like_names() -> None:
+    parsed = _parse("""\
+        from django.db import models
+        from typing import Generic, TypeVar
+
+        T = TypeVar("T")
+
+        class Base:
+            pass
+
+        class Article(models.Model, Base, Generic[T], object, metaclass=Meta):
+            pass
+        """)
+    inherits = [e for e in parsed.edges if e.kind == "inherits"]
+    assert [(e.target_name, e.candidates) for e in inherits] == [
+        ("models.Model", (("django.db.models.Model", CONF_EXACT),)),
+        ("Base", (("pkg.mod.Base", CONF_EXACT),)),
+        ("Generic", (("typing.Generic", CONF_EXACT),)),
+    ]
+    assert {_source_name(parsed, e) for e in inherits} == {"pkg.mod.Article"}
+    assert all(e.line == 9 for e in inherits)
+
+
+# ---- references -------------------------------------------------------------------------------
+
+
+def test_annotations_reference_the_classes_they_name() -> None:
+    parsed = _parse("""\
+        from django.http import HttpRequest
+
+        class Response:
+            pass
+
+        def view(request: HttpRequest, extra: "Response") -> Response:
+            pass
+        """)
+    request = _edge(parsed, "references", "HttpRequest")
+    assert request.candidates == (("django.http.HttpRequest", CONF_EXACT),)
+    assert _source_name(parsed, request) == "pkg.mod.view"
+    assert [e.candidates for e in _edges(parsed, "references", "Response")] == [
+        (("pkg.mod.Response", CONF_EXACT),)] * 2
+
+
+def test_values_that_name_known_definitions_are_references_and_locals_are_not() -> None:
+    parsed = _parse("""\
+        from django.db import models
+        import signals
+
+        TIMEOUT = 30
+
+        class Book:
+            pass
+
+        def handler(sender):
+            pass
+
+        def run(value):
+            local = value
+            if isinstance(local, Book):
+                signals.post_save.connect(handler, timeout=TIMEOUT)
+            return models.CASCADE, local
+        """)
+    assert _edge(parsed, "references", "Book").candidates == (("pkg.mod.Book", CONF_EXACT),)
+    assert _edge(parsed, "references", "handler").candidates == (("pkg.mod.handler", CONF_EXACT),)
+    assert _edge(parsed, "references", "TIMEOUT").candidates == (("pkg.mod.TIMEOUT", CONF_EXACT),)
+    assert _edge(parsed, "references", "models.CASCADE").candidates == (
+        ("django.db.models.CASCADE", CONF_EXACT),)
+    referenced = {e.target_name for e in parsed.edges if e.kind == "references"}
+    assert referenced == {"Book", "handler", "TIMEOUT", "models.CASCADE"}
+
+
+def test_bare_decorators_are_references_but_builtin_ones_are_not() -> None:
+    parsed = _parse("""\
+        from django.contrib.auth.decorators import login_required
+
+        class Page:
+            @property
+            def title(self):
+                pass
+
+            @title.setter
+            def title(self, value):
+                pass
+
+        @login_required
+        def dashboard(request):
+            pass
+        """)
+    login = _edge(parsed, "references", "login_required")
+    assert login.candidates == (("django.contrib.auth.decorators.login_required", CONF_EXACT),)
+    assert _source_name(parsed, login) == "pkg.mod.dashboard"
+    assert _edge(parsed, "references", "title").candidates == (("pkg.mod.Page.title", CONF_EXACT),)
+    assert not _edges(parsed, "references", "property")
+
+
+def test_self_attributes_are_references_only_when_the_class_defines_them() -> None:
+    parsed = _parse("""\
+        class Form:
+            prefix = "f"
+
+            def clean(self):
+                return self.prefix, self.cleaned_data, self.clean
+        """)
+    referenced = {(e.target_name, e.candidates) for e in parsed.edges if e.kind == "references"}
+    assert referenced == {
+        ("self.prefix", (("pkg.mod.Form.prefix", CONF_EXACT),)),
+        ("self.clean", (("pkg.mod.Form.clean", CONF_EXACT),)),
+    }
+
+
+def test_a_comprehension_in_a_class_body_sees_class_names_only_in_its_first_iterable() -> None:
+    parsed = _parse("""\
+        class Status:
+            CHOICES = ["a", "b"]
+            pairs = [(c, c) for c in CHOICES]
+        """)
+    assert _edge(parsed, "references", "CHOICES").candidates == (("pkg.mod.Status.CHOICES", CONF_EXACT),)
+
+
+# ---- robustness -------------------------------------------------------------------------------
+
+
+def test_a_file_with_syntax_errors_still_yields_its_symbols() -> None:
+    parsed = _parse("""\
+        import os
+
+        def broken(:
+            pass
+
+        class Fine:
+            def method(self):
+                return os.getcwd()
+        """)
+    assert parsed.has_errors
+    names = {s.qualified_name for s in parsed.symbols}
+    assert {"pkg.mod.Fine", "pkg.mod.Fine.method"} <= names
+    assert _edge(parsed, "calls", "os.getcwd").candidates == (("os.getcwd", CONF_EXACT),)
+
+
+def test_deeply_nested_code_does_not_crash() -> None:
+    parens = "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
+    calls = "y = " + "f(" * 3000 + ")" * 3000 + "\n"
+    ifs = "".join("    " * i + f"if c{i}:\n" for i in range(2000)) + "    " * 2000 + "pass\n"
+    defs = "".join("    " * i + f"def f{i}():\n" for i in range(300)) + "    " * 300 + "f0()\n"
+    unclosed = "z = " + "[" * 5000 + "\n"
+    for source in (parens, calls, ifs, defs, unclosed):
+        parsed = parse(source.encode(), "pkg/deep.py", "pkg.deep", "python")
+        assert parsed.symbols[0].kind == "module"
+    assert len(_edges(parse(calls.encode(), "p.py", "p", "python"), "calls", "f")) == 3000
+
+
+def test_arbitrary_bytes_do_not_crash() -> None:
+    source = bytes(range(1, 128)) * 50 + "é ∑ \U0001f600".encode()
+    parsed = parse(source, "pkg/noise.py", "pkg.noise", "python")
+    assert parsed.has_errors and parsed.symbols[0].qualified_name == "pkg.noise"
