@@ -4,4 +4,6 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# The guard matters: worker processes for parsing are spawned, and spawning re-imports __main__.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -144,7 +144,8 @@ async def resolve_file(conn: Conn, path: str, repository: str | None) -> FileRef
 
 
 def _clean_relative(path: str) -> str:
-    parts = PurePosixPath(path).parts
+    # Backslashes count as separators too: "..\\..\\x" must not slip past the ".." check.
+    parts = re.split(r"[\\/]+", path)
     if ".." in parts:
         raise PathOutsideRoot(f"{path} leaves the repository ('..'); give a path relative to its root")
     cleaned = "/".join(p for p in parts if p not in (".", ""))

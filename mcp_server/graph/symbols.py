@@ -10,7 +10,7 @@ import asyncpg
 
 from ..errors import InvalidArgument
 from .models import (
-    AmbiguousSymbol, Definition, DefinitionResult, FileOutline, Member, OutlineItem, SymbolDetail,
+    AmbiguousSymbol, Definition, DefinitionResult, FileOutline, MatchKind, Member, OutlineItem, SymbolDetail,
     SymbolList, SymbolMatch, SymbolRef,
 )
 from .scope import (
@@ -23,7 +23,7 @@ MAX_CANDIDATES = 10
 _MAX_COLUMN = 100_000
 _SEPARATORS = re.compile(r"::|[.#/]")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
-_MATCH: dict[int, str] = {0: "exact", 1: "exact", 2: "suffix", 3: "suffix", 4: "prefix", 5: "fuzzy"}
+_MATCH: dict[int, MatchKind] = {0: "exact", 1: "exact", 2: "suffix", 3: "suffix", 4: "prefix", 5: "fuzzy"}
 
 _RESOLVE_COLUMNS = f"{SYMBOL_COLUMNS}, s.repository_id, s.parent_id, s.end_byte - s.start_byte AS span"
 _RESOLVE_BY_ID = f"""
@@ -53,7 +53,7 @@ WITH hits AS (
   (SELECT s.id, 0 AS tier, 1.0::float8 AS sim FROM symbols s
     WHERE {_SCOPE} AND (s.name = $2 OR s.qualified_name = $2) LIMIT $5)
   UNION ALL
-  (SELECT s.id, 1, 1.0 FROM symbols s WHERE {_SCOPE} AND lower(s.name) = $10 LIMIT $5)
+  (SELECT s.id, 1, 1.0 FROM symbols s WHERE {_SCOPE} AND lower(s.name) = $9 LIMIT $5)
   UNION ALL
   (SELECT s.id, 2, 1.0 FROM symbols s
     WHERE {_SCOPE} AND s.name = $3 AND {_NORM_QNAME} LIKE '%.' || $6 LIMIT $5)
@@ -65,14 +65,21 @@ WITH hits AS (
   (SELECT s.id, 4, 1.0 FROM symbols s
     WHERE {_SCOPE} AND lower(s.name) LIKE $7 || '%' AND lower({_NORM_QNAME}) LIKE '%' || $8 || '%'
     ORDER BY length(s.name), s.id LIMIT $5)
-  UNION ALL
-  (SELECT s.id, 5, similarity(lower(s.name), $9)::float8 FROM symbols s
-    WHERE {_SCOPE} AND lower(s.name) % $9 ORDER BY 3 DESC, s.id LIMIT $5)
 ), best AS (SELECT DISTINCT ON (id) id, tier, sim FROM hits ORDER BY id, tier)
 SELECT {SYMBOL_COLUMNS}, b.tier, b.sim FROM best b JOIN {SYMBOL_FROM} ON s.id = b.id
 ORDER BY b.tier, b.sim DESC, s.kind = 'module', length(s.qualified_name), s.qualified_name, s.id
 LIMIT $5"""
+# Only when nothing has the name and the tiers above leave room: similarity is computed for
+# every name sharing trigrams with the query, the one costly part of a lookup in a big repository.
+_FIND_FUZZY = f"""
+WITH hits AS (
+  SELECT s.id, 5 AS tier, similarity(lower(s.name), $2)::float8 AS sim FROM symbols s
+  WHERE {_SCOPE} AND lower(s.name) % $2 AND s.id <> ALL($3::bigint[])
+  ORDER BY sim DESC, s.id LIMIT $5)
+SELECT {SYMBOL_COLUMNS}, h.tier, h.sim FROM hits h JOIN {SYMBOL_FROM} ON s.id = h.id
+ORDER BY h.sim DESC, s.kind = 'module', length(s.qualified_name), s.qualified_name, s.id"""
 
+_SYMBOL_BY_ID = f"SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM} WHERE s.id = $1"
 _DETAIL = """
 SELECT s.docstring, s.file_id, s.parent_id, f.language FROM symbols s JOIN files f ON f.id = s.file_id
 WHERE s.id = $1"""
@@ -123,7 +130,7 @@ async def resolve(conn: Conn, symbol: str, repository: str | None, kind: str | N
     symbol = check_text("symbol", symbol)
     kind = check_kind(kind)
     ids = await scope(conn, repository)
-    if symbol.isdigit():
+    if symbol.isascii() and symbol.isdigit():
         row = await conn.fetchrow(_RESOLVE_BY_ID, int(symbol), ids) if len(symbol) <= 18 else None
         if row is None or (kind is not None and row["kind"] != kind):
             raise InvalidArgument(f"no {kind or 'symbol'} has id {symbol} here; find ids with find_symbol")
@@ -192,10 +199,14 @@ async def _find_rows(conn: Conn, name: str, ids: list[int], kind: str | None, li
     parts = split_name(name)
     seg = parts[-1] if parts else name
     norm = _normalized(name) or name
-    return await conn.fetch(
+    rows = await conn.fetch(
         _FIND, ids, name, seg, kind, limit, like_escape(norm), like_escape(seg.lower()),
-        like_escape(norm.lower()), seg.lower(), name.lower(),
+        like_escape(norm.lower()), name.lower(),
     )
+    # Names like an existing one are noise next to it (and prefixes/suffixes already came back).
+    if len(rows) < limit and not any(r["tier"] <= 1 for r in rows):
+        rows += await conn.fetch(_FIND_FUZZY, ids, seg.lower(), [r["id"] for r in rows], kind, limit - len(rows))
+    return rows
 
 
 async def find_symbol(
@@ -207,7 +218,7 @@ async def find_symbol(
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     ids = await scope(conn, repository)
     rows = await _find_rows(conn, name, ids, kind, limit + 1)
-    symbols = [SymbolMatch(**symbol_ref(r).model_dump(), match=_MATCH[r["tier"]]) for r in rows[:limit]]  # type: ignore[arg-type]
+    symbols = [SymbolMatch(**symbol_ref(r).model_dump(), match=_MATCH[r["tier"]]) for r in rows[:limit]]
     return SymbolList(query=name, symbols=symbols, truncated=len(rows) > limit)
 
 
@@ -216,12 +227,13 @@ async def get_symbol(conn: Conn, symbol: str, repository: str | None = None) -> 
     resolved = await resolve(conn, symbol, repository)
     ref = resolved.ref
     detail = await conn.fetchrow(_DETAIL, ref.id)
+    if detail is None:
+        raise InvalidArgument(f"{ref.qualified_name} left the index while it was read (a re-index); try again")
     last = min(ref.end_line, ref.start_line + MAX_SOURCE_LINES - 1)
     lines = await file_lines(conn, detail["file_id"], ref.start_line, last)
     parent = None
     if detail["parent_id"] is not None:
-        parent_row = await conn.fetchrow(f"SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM} WHERE s.id = $1",
-                                         detail["parent_id"])
+        parent_row = await conn.fetchrow(_SYMBOL_BY_ID, detail["parent_id"])
         parent = symbol_ref(parent_row) if parent_row else None
     members = [Member(**dict(r)) for r in await conn.fetch(_MEMBERS, ref.id)]
     counts = await conn.fetchrow(_COUNTS, resolved.ids)

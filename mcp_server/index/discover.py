@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -68,21 +68,131 @@ def file_language(path: str) -> str | None:
 def discover(root: Path, max_file_bytes: int) -> Discovery:
     """Every indexable file under `root`, with counted reasons for what was left out."""
     result = Discovery()
-    builtin = pathspec.GitIgnoreSpec.from_lines(BUILTIN_IGNORES)
-    root_specs: list[tuple[str, pathspec.GitIgnoreSpec]] = [("", builtin)]
-    exclude = root / ".git" / "info" / "exclude"
-    if exclude.is_file():
-        root_specs.append(("", _read_spec(exclude)))
-    result.files.extend(_walk(root, root_specs, max_file_bytes, result))
+    result.files.extend(_walk(root, _root_specs(root), max_file_bytes, result))
     result.files.sort(key=lambda f: f.path)
     return result
 
 
+def _root_specs(root: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+    specs: list[tuple[str, pathspec.GitIgnoreSpec]] = [("", _BUILTIN_SPEC)]
+    exclude = root / ".git" / "info" / "exclude"
+    if exclude.is_file():
+        specs.append(("", _read_spec(exclude)))
+    return specs
+
+
+_BUILTIN_SPEC = pathspec.GitIgnoreSpec.from_lines(BUILTIN_IGNORES)
+
+
+def is_ignore_rules_file(rel: str) -> bool:
+    """Whether editing `rel` can change which files are indexed (.gitignore, .pgcodeignore, .git/info/exclude)."""
+    return PurePosixPath(rel).name in IGNORE_FILES or rel == ".git/info/exclude"
+
+
+@dataclass(slots=True)
+class PathScan:
+    """What a handful of changed paths hold now, found without walking the whole repository."""
+
+    files: list[FoundFile] = field(default_factory=list)  # indexable files at or under the paths
+    absent: list[str] = field(default_factory=list)   # paths that must hold nothing in the index
+    folders: list[str] = field(default_factory=list)  # folders scanned whole: what was not found there is gone
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def scan_paths(root: Path, rel_paths: Iterable[str], max_file_bytes: int) -> PathScan:
+    """Apply `discover`'s rules (ignore files along the way, symlinks, types, sizes) to just these
+    repo-relative paths; a folder is walked whole. A path that is missing, ignored or not indexable
+    is reported absent: whatever the index holds at or under it is stale."""
+    result = PathScan()
+    chains: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]] | None] = {}
+    seen: set[str] = set()
+    for raw in rel_paths:
+        rel = raw.strip("/")
+        if not rel or rel in seen or any(part in ("", ".", "..") for part in rel.split("/")):
+            continue
+        seen.add(rel)
+        parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        specs = _chain(root, parent, chains)
+        if specs is None:  # an ancestor folder is ignored, a symlink, or gone
+            result.absent.append(rel)
+            continue
+        try:
+            st = os.lstat(root / rel)
+        except OSError:
+            result.absent.append(rel)
+            continue
+        reason = _refusal(rel, st, specs, max_file_bytes)
+        if reason is not None:
+            result.absent.append(rel)
+            result.skipped[reason] += 1
+        elif stat.S_ISDIR(st.st_mode):
+            result.folders.append(rel)
+            walked = Discovery()
+            result.files.extend(_walk(root, specs, max_file_bytes, walked, start=rel))
+            result.skipped.update(walked.skipped)
+        else:
+            result.files.append(FoundFile(rel, st.st_size, st.st_mtime_ns, file_language(rel) or ""))
+    # A file and its folder may both have changed: keep one entry per file.
+    result.files = sorted({f.path: f for f in result.files}.values(), key=lambda f: f.path)
+    return result
+
+
+def _chain(
+    root: Path, rel_dir: str, cache: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]] | None]
+) -> list[tuple[str, pathspec.GitIgnoreSpec]] | None:
+    """The ignore specs that apply to entries of `rel_dir` (its own ignore files included), or None
+    when `discover` would never enter it."""
+    if rel_dir in cache:
+        return cache[rel_dir]
+    if not rel_dir:
+        specs: list[tuple[str, pathspec.GitIgnoreSpec]] | None = _root_specs(root)
+    else:
+        parent = rel_dir.rsplit("/", 1)[0] if "/" in rel_dir else ""
+        above = _chain(root, parent, cache)
+        specs = None
+        if above is not None:
+            try:
+                st = os.lstat(root / rel_dir)
+            except OSError:
+                st = None
+            if st is not None and stat.S_ISDIR(st.st_mode) and not _ignored(rel_dir, True, above):
+                specs = list(above)
+    if specs is not None:
+        abs_dir = root / rel_dir if rel_dir else root
+        for ignore_name in IGNORE_FILES:
+            ignore_file = abs_dir / ignore_name
+            if ignore_file.is_file() and not ignore_file.is_symlink():
+                specs.append((rel_dir, _read_spec(ignore_file)))
+    cache[rel_dir] = specs
+    return specs
+
+
+def _refusal(
+    rel: str, st: os.stat_result, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int
+) -> str | None:
+    """Why `discover` would leave this entry out (the reason it counts), or None to keep it."""
+    if stat.S_ISLNK(st.st_mode):
+        return "symlink"
+    is_dir = stat.S_ISDIR(st.st_mode)
+    if _ignored(rel, is_dir, specs):
+        return "ignored"
+    if is_dir:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "not_a_file"
+    if file_language(rel) is None:
+        return "unsupported_type"
+    if st.st_size > max_file_bytes:
+        return "too_large"
+    return None
+
+
 def _walk(
-    root: Path, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int, result: Discovery
+    root: Path, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int, result: Discovery,
+    start: str = "",
 ) -> Iterator[FoundFile]:
     # Explicit stack: repositories can nest deeper than Python's recursion limit.
-    stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [("", specs)]
+    stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(start, specs)]
     while stack:
         rel_dir, specs = stack.pop()
         abs_dir = root / rel_dir if rel_dir else root
@@ -105,28 +215,14 @@ def _walk(
             except OSError:
                 result.skipped["unreadable"] += 1
                 continue
-            if stat.S_ISLNK(st.st_mode):
-                # Never followed: a link can point outside the root or loop back into it.
-                result.skipped["symlink"] += 1
-                continue
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if _ignored(rel, is_dir, local):
-                result.skipped["ignored"] += 1
-                continue
-            if is_dir:
+            # Symlinks are never followed: a link can point outside the root or loop back into it.
+            reason = _refusal(rel, st, local, max_file_bytes)
+            if reason is not None:
+                result.skipped[reason] += 1
+            elif stat.S_ISDIR(st.st_mode):
                 subdirs.append(rel)
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                result.skipped["not_a_file"] += 1
-                continue
-            language = file_language(rel)
-            if language is None:
-                result.skipped["unsupported_type"] += 1
-                continue
-            if st.st_size > max_file_bytes:
-                result.skipped["too_large"] += 1
-                continue
-            yield FoundFile(rel, st.st_size, st.st_mtime_ns, language)
+            else:
+                yield FoundFile(rel, st.st_size, st.st_mtime_ns, file_language(rel) or "")
         for sub in reversed(subdirs):
             stack.append((sub, local))
 

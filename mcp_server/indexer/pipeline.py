@@ -7,23 +7,26 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import anyio
+import asyncpg
 import structlog
 
 from ..config import Settings
 from ..db.pool import Database
 from ..embed.model import Embedder
-from ..errors import IndexBusy, InvalidArgument
-from ..index.discover import FoundFile, discover
+from ..errors import InvalidArgument
+from ..index.discover import FoundFile, PathScan, discover, scan_paths
 from ..index.modules import module_names
 from ..index.prepare import Prepared, Skipped, Unchanged, prepare_batch
 from . import repositories, store
 from .embed import embed_pending
+from .lease import LeaseManager, manager_for
 from .resolve import resolve_edges
 
 log = structlog.get_logger(__name__)
@@ -31,7 +34,6 @@ log = structlog.get_logger(__name__)
 # (stage, done, total): stages are "discover", "parse", "resolve", "embed".
 ProgressFn = Callable[[str, int, int], None]
 
-_LOCK_CLASS = 0x7067  # first key of the per-repository advisory lock
 _BATCH = 24           # files per worker task
 _POOL_THRESHOLD = 150  # below this many files to prepare, worker start-up costs more than it saves
 
@@ -58,30 +60,28 @@ async def index_repository(
     name: str | None = None,
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
+    leases: LeaseManager | None = None,
 ) -> IndexReport:
-    """Bring the index of `root` up to date; vectors too when an embedder is given."""
+    """Bring the index of `root` up to date; vectors too when an embedder is given. Raises IndexBusy
+    when another process owns the repository (this process's own watcher does not count)."""
     root = _check_root(root)
     report_progress: ProgressFn = progress or (lambda stage, done, total: None)
-    async with db.pool.acquire() as lock_conn:
-        repo = await repositories.register(lock_conn, root, name)
-        got = await lock_conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", _LOCK_CLASS, repo.id)
-        if not got:
-            raise IndexBusy(f"another pgcode process is indexing {repo.name!r} right now; try again when it ends")
+    leases = leases or manager_for(db)
+    async with db.pool.acquire() as conn:
+        repo = await repositories.register(conn, root, name)
+    async with leases.hold(repo.id, repo.name):
+        report = IndexReport(repository=repo.name, root=str(root))
+        async with db.pool.acquire() as conn:
+            await repositories.set_state(conn, repo.id, "indexing")
         try:
-            report = IndexReport(repository=repo.name, root=str(root))
-            await repositories.set_state(lock_conn, repo.id, "indexing")
-            try:
-                await _index_files(db, settings, root, repo.id, report, report_progress)
-            except BaseException as exc:
-                with anyio.CancelScope(shield=True):
-                    await repositories.set_state(lock_conn, repo.id, "error", error=str(exc) or type(exc).__name__)
-                raise
-            await repositories.set_state(
-                lock_conn, repo.id, "ready", skipped=dict(report.skipped), finished=True
-            )
-        finally:
+            await _index_files(db, settings, root, repo.id, report, report_progress)
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                await lock_conn.execute("SELECT pg_advisory_unlock($1, $2)", _LOCK_CLASS, repo.id)
+                async with db.pool.acquire() as conn:
+                    await repositories.set_state(conn, repo.id, "error", error=str(exc) or type(exc).__name__)
+            raise
+        async with db.pool.acquire() as conn:
+            await repositories.set_state(conn, repo.id, "ready", skipped=dict(report.skipped), finished=True)
     if embedder is not None:
         started = time.perf_counter()
         report.vectors_embedded = await embed_pending(
@@ -89,6 +89,158 @@ async def index_repository(
         )
         report.seconds["embed"] = time.perf_counter() - started
     return report
+
+
+async def index_paths(
+    db: Database,
+    settings: Settings,
+    repository: repositories.Repository,
+    rel_paths: Iterable[str],
+    *,
+    leases: LeaseManager | None = None,
+) -> IndexReport:
+    """Bring just these repo-relative paths (files or folders, present or gone) up to date, without
+    walking the repository: the watcher's fast path for a few saved files. Vectors are left to
+    `embed_pending`. Raises IndexBusy when another process owns the repository."""
+    leases = leases or manager_for(db)
+    root = Path(repository.root_path)
+    report = IndexReport(repository=repository.name, root=str(root))
+    paths = sorted(set(rel_paths))
+    async with leases.hold(repository.id, repository.name):
+        started = time.perf_counter()
+        scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, settings.max_file_bytes)
+        report.files_seen = len(scan.files)
+        report.skipped.update(scan.skipped)
+        report.seconds["discover"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        touched = _Touched()
+        async with db.pool.acquire() as conn:
+            states = await _file_states(conn, repository.id, [f.path for f in scan.files])
+            gone = await _paths_gone(conn, repository.id, scan, states)
+            todo: list[tuple[FoundFile, str, bytes | None]] = []
+            for f in scan.files:
+                state = states.get(f.path)
+                if state is not None and state.size == f.size and state.mtime_ns == f.mtime_ns:
+                    report.files_unchanged += 1
+                else:
+                    todo.append((f, modules[f.path], state.content_hash if state else None))
+            if gone:
+                await touched.before(conn, repository.id, await _file_ids(conn, repository.id, gone))
+                await store.delete_files(conn, repository.id, gone)
+                report.files_deleted = len(gone)
+            async for results in _prepare_all(str(root), todo, settings.max_file_bytes):
+                for result in results:
+                    state = states.get(result.found.path)
+                    if isinstance(result, Skipped):
+                        report.skipped[result.reason] += 1
+                        if state is not None:  # it was indexed before: drop the stale rows
+                            await touched.before(conn, repository.id, [state.id])
+                            await store.delete_files(conn, repository.id, [result.found.path])
+                            report.files_deleted += 1
+                    elif isinstance(result, Unchanged):
+                        await store.touch_file(conn, state.id, result.found)  # type: ignore[union-attr]
+                        report.files_unchanged += 1
+                    else:
+                        if state is not None:
+                            await touched.before(conn, repository.id, [state.id])
+                        await _store(conn, repository.id, result)
+                        touched.after(result)
+                        report.files_indexed += 1
+            report.seconds["parse_store"] = time.perf_counter() - started
+
+            started = time.perf_counter()
+            if report.files_indexed or report.files_deleted:
+                file_ids = await _file_ids(conn, repository.id, touched.stored)
+                report.edges_resolved = await resolve_edges(
+                    conn, repository.id, file_ids, touched.changed_names(), edge_ids=sorted(touched.inbound)
+                )
+            report.seconds["resolve"] = time.perf_counter() - started
+    return report
+
+
+def _scan_paths(root: Path, paths: list[str], max_file_bytes: int) -> tuple[PathScan, dict[str, str]]:
+    """The paths' current state on disk and the module name of each indexable file among them."""
+    scan = scan_paths(root, paths, max_file_bytes)
+    # A Python module's name follows its package chain: the __init__.py files above it.
+    inits: set[str] = set()
+    checked: set[str] = set()
+    for f in scan.files:
+        parent = PurePosixPath(f.path).parent
+        while str(parent) != "." and str(parent) not in checked:
+            checked.add(str(parent))
+            init = f"{parent}/__init__.py"
+            if (root / init).is_file():
+                inits.add(init)
+            parent = parent.parent
+    languages = {init: "python" for init in inits} | {f.path: f.language for f in scan.files}
+    return scan, module_names(list(languages), languages)
+
+
+async def _file_states(conn: asyncpg.Connection, repository_id: int, paths: list[str]) -> dict[str, store.FileState]:
+    rows = await conn.fetch(
+        "SELECT id, path, size, mtime_ns, content_hash FROM files WHERE repository_id = $1 AND path = ANY($2::text[])",
+        repository_id, paths,
+    )
+    return {r["path"]: store.FileState(r["id"], r["size"], r["mtime_ns"], bytes(r["content_hash"])) for r in rows}
+
+
+async def _file_ids(conn: asyncpg.Connection, repository_id: int, paths: Iterable[str]) -> list[int]:
+    return [r["id"] for r in await conn.fetch(
+        "SELECT id FROM files WHERE repository_id = $1 AND path = ANY($2::text[])", repository_id, list(paths)
+    )]
+
+
+async def _paths_gone(
+    conn: asyncpg.Connection, repository_id: int, scan: PathScan, found: dict[str, store.FileState]
+) -> list[str]:
+    """Indexed files that must go: at or under an absent path, or under a scanned folder but not found there."""
+    present = {f.path for f in scan.files}
+    rows = await conn.fetch(
+        """SELECT path FROM files WHERE repository_id = $1 AND (
+               path = ANY($2::text[])
+               OR EXISTS (SELECT 1 FROM unnest($2::text[] || $3::text[]) AS p(prefix)
+                          WHERE starts_with(path, p.prefix || '/')))""",
+        repository_id, scan.absent, scan.folders,
+    )
+    return sorted(r["path"] for r in rows if r["path"] not in present)
+
+
+@dataclass(slots=True)
+class _Touched:
+    """What a batch of stored and deleted files changes for the resolver: edges elsewhere that pointed
+    at their old symbols (storing a file replaces its symbols, which unresolves those edges), and the
+    names whose qualified definitions appeared or disappeared (edges by those names may now resolve
+    differently)."""
+
+    inbound: set[int] = field(default_factory=set)
+    qnames_before: dict[str, str] = field(default_factory=dict)  # qualified name -> name
+    qnames_after: dict[str, str] = field(default_factory=dict)
+    stored: list[str] = field(default_factory=list)
+
+    async def before(self, conn: asyncpg.Connection, repository_id: int, file_ids: list[int]) -> None:
+        if not file_ids:
+            return
+        rows = await conn.fetch(
+            """SELECT e.id FROM symbols s JOIN edges e ON e.target_id = s.id
+               WHERE s.file_id = ANY($1::bigint[]) AND e.file_id <> ALL($1::bigint[]) AND e.kind <> 'contains'""",
+            file_ids,
+        )
+        self.inbound.update(r["id"] for r in rows)
+        for r in await conn.fetch(
+            "SELECT DISTINCT qualified_name, name FROM symbols WHERE file_id = ANY($1::bigint[])", file_ids
+        ):
+            self.qnames_before[r["qualified_name"]] = r["name"]
+
+    def after(self, prepared: Prepared) -> None:
+        self.stored.append(prepared.found.path)
+        if prepared.parsed is not None:
+            for sym in prepared.parsed.symbols:
+                self.qnames_after[sym.qualified_name] = sym.name
+
+    def changed_names(self) -> set[str]:
+        before, after = self.qnames_before, self.qnames_after
+        return {before[q] for q in before.keys() - after.keys()} | {after[q] for q in after.keys() - before.keys()}
 
 
 def _check_root(root: Path) -> Path:
@@ -183,22 +335,33 @@ async def _prepare_all(root: str, todo: list[tuple[FoundFile, str, bytes | None]
             yield await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes)
         return
     # spawn, not fork: the parent runs threads (event loop helpers, the model) that fork would copy.
-    executor: Executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     loop = asyncio.get_running_loop()
+    queue = iter(batches)
+    pending: dict[asyncio.Future[list[Prepared | Unchanged | Skipped]], list[tuple[FoundFile, str, bytes | None]]] = {}
+    broken = False
     try:
-        pending: set[asyncio.Future[list[Prepared | Unchanged | Skipped]]] = set()
-        queue = iter(batches)
-        in_flight = workers * 2  # bounded: memory stays flat however large the repository
         for batch in queue:
-            pending.add(loop.run_in_executor(executor, prepare_batch, root, batch, max_bytes))
-            if len(pending) >= in_flight:
+            pending[loop.run_in_executor(executor, prepare_batch, root, batch, max_bytes)] = batch
+            if len(pending) >= workers * 2:  # bounded: memory stays flat however large the repository
                 break
         while pending:
-            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for future in finished:
+                batch = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    # A worker died (out of memory, killed): finish this batch here instead.
+                    broken = True
+                    result = await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes)
                 nxt = next(queue, None)
-                if nxt is not None:
-                    pending.add(loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes))
-                yield future.result()
+                if nxt is not None and not broken:
+                    pending[loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes)] = nxt
+                elif nxt is not None:
+                    pending[asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes))] = nxt
+                yield result
     finally:
+        for future in pending:
+            future.cancel()
         executor.shutdown(wait=False, cancel_futures=True)

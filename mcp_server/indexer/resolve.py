@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-from collections import defaultdict
 from dataclasses import dataclass, field
 from posixpath import commonprefix
 
@@ -35,46 +34,108 @@ class _Sym:
 
 @dataclass(slots=True)
 class _Tables:
-    by_qname: dict[str, _Sym] = field(default_factory=dict)
-    by_name: dict[str, list[_Sym]] = field(default_factory=lambda: defaultdict(list))
-    bindings: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # module -> alias -> targets
-    bases: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # class qname -> base qnames
+    """The symbol table, import bindings and base classes the lookups read.
 
+    Complete for a full resolution. For an incremental one it starts empty and is filled on
+    demand: a lookup of a key not loaded yet records it as missing and sees nothing; the caller
+    loads what was missing and resolves again, until a pass needs nothing new. That final pass saw
+    exactly what the complete tables would have shown it, at a fraction of the cost.
+    """
+
+    complete: bool = True
+    by_qname: dict[str, _Sym] = field(default_factory=dict)
+    by_name: dict[str, list[_Sym]] = field(default_factory=dict)
+    bindings: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # module -> alias -> targets
+    stored_bases: dict[str, list[str]] = field(default_factory=dict)  # class qname -> base qnames, as stored
+    bases: dict[str, list[str]] = field(default_factory=dict)  # stored_bases + those resolved in this pass
+    qnames_loaded: set[str] = field(default_factory=set)
+    names_loaded: set[str] = field(default_factory=set)
+    missing_qnames: set[str] = field(default_factory=set)
+    missing_names: set[str] = field(default_factory=set)
+
+    def start_pass(self) -> None:
+        self.bases = {cls: list(bases) for cls, bases in self.stored_bases.items()}
+        self.missing_qnames.clear()
+        self.missing_names.clear()
+
+    def _has_qname(self, qname: str) -> bool:
+        if self.complete or qname in self.qnames_loaded:
+            return True
+        self.missing_qnames.add(qname)
+        return False
+
+    def symbol(self, qname: str) -> _Sym | None:
+        return self.by_qname.get(qname) if self._has_qname(qname) else None
+
+    def module_bindings(self, module: str) -> dict[str, list[str]] | None:
+        return self.bindings.get(module) if self._has_qname(module) else None
+
+    def bases_of(self, cls: str) -> list[str]:
+        return self.bases.get(cls, []) if self._has_qname(cls) else []
+
+    def add_base(self, cls: str, base: str) -> None:
+        if self._has_qname(cls):
+            known = self.bases.setdefault(cls, [])
+            if base not in known:
+                known.append(base)
+
+    def named(self, name: str) -> list[_Sym]:
+        if self.complete or name in self.names_loaded:
+            return self.by_name.get(name, [])
+        self.missing_names.add(name)
+        return []
+
+
+_MAX_PASSES = 24  # each pass loads only keys no earlier pass asked for; this is a safety net
 
 async def resolve_edges(
     conn: asyncpg.Connection,
     repository_id: int,
     file_ids: list[int] | None = None,
     names: set[str] | None = None,
+    *,
+    edge_ids: list[int] | None = None,
 ) -> int:
-    """Resolve the repository's edges (all of them, or those of `file_ids` plus those whose last name
-    segment is in `names`); returns how many edges were (re)examined."""
-    tables = await _load_tables(conn, repository_id)
-    if file_ids is None and names is None:
+    """Resolve the repository's edges (all of them, or those of `file_ids`, those whose last name
+    segment is in `names` and those listed in `edge_ids`); returns how many edges were (re)examined."""
+    if file_ids is None and names is None and edge_ids is None:
+        tables = await _load_tables(conn, repository_id)
         rows = await conn.fetch(_EDGES_ALL, repository_id)
     else:
-        rows = await conn.fetch(_EDGES_SOME, repository_id, file_ids or [], sorted(names or ()))
-    # Base classes first: method lookups through inheritance need them.
-    rows = sorted(rows, key=lambda r: r["kind"] != "inherits")
-    ids: list[int] = []
-    targets: list[int | None] = []
-    confs: list[float] = []
-    for row in rows:
-        hit = _resolve_one(tables, row)
-        if row["kind"] == "inherits" and hit is not None:
-            source = row["source_qname"]
-            if hit[0].qname not in tables.bases[source]:
-                tables.bases[source].append(hit[0].qname)
-        ids.append(row["id"])
-        targets.append(hit[0].id if hit else None)
-        confs.append(hit[1] if hit else 0.0)
+        tables = _Tables(complete=False)
+        rows = await conn.fetch(_EDGES_SOME, repository_id, file_ids or [], sorted(names or ()), edge_ids or [])
+    # Base classes first: method lookups through inheritance need them. Then by id, so that a
+    # subset is resolved in the same order as within the whole.
+    rows = sorted(rows, key=lambda r: (r["kind"] != "inherits", r["id"]))
+    passes = 0
+    while True:
+        tables.start_pass()
+        hits = [_resolve_row(tables, row) for row in rows]
+        if not (tables.missing_qnames or tables.missing_names):
+            break
+        passes += 1
+        if passes >= _MAX_PASSES:
+            tables = await _load_tables(conn, repository_id)
+        else:
+            await _load_more(conn, repository_id, tables)
+    ids = [row["id"] for row in rows]
+    targets = [hit[0].id if hit else None for hit in hits]
+    confs = [hit[1] if hit else 0.0 for hit in hits]
     if ids:
         await conn.execute(
             "UPDATE edges e SET target_id = v.t, confidence = v.c"
-            " FROM unnest($1::bigint[], $2::bigint[], $3::real[]) AS v(id, t, c) WHERE e.id = v.id",
+            " FROM unnest($1::bigint[], $2::bigint[], $3::real[]) AS v(id, t, c)"
+            " WHERE e.id = v.id AND (e.target_id IS DISTINCT FROM v.t OR e.confidence <> v.c)",
             ids, targets, confs,
         )
     return len(ids)
+
+
+def _resolve_row(tables: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
+    hit = _resolve_one(tables, row)
+    if row["kind"] == "inherits" and hit is not None:
+        tables.add_base(row["source_qname"], hit[0].qname)
+    return hit
 
 
 _EDGE_FIELDS = """
@@ -84,50 +145,98 @@ FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.f
 """
 _EDGES_ALL = _EDGE_FIELDS + " WHERE e.repository_id = $1 AND e.kind <> 'contains'"
 _EDGES_SOME = _EDGE_FIELDS + """ WHERE e.repository_id = $1 AND e.kind <> 'contains'
-  AND (e.file_id = ANY($2::bigint[]) OR e.target_simple = ANY($3::text[]))"""
+  AND (e.file_id = ANY($2::bigint[]) OR e.target_simple = ANY($3::text[]) OR e.id = ANY($4::bigint[]))"""
+
+
+_SYMBOL_FIELDS = """
+SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language
+FROM symbols s JOIN files f ON f.id = s.file_id
+"""
+# Module-level imports: what each module re-exports under which local name.
+_BINDING_FIELDS = """
+SELECT src.qualified_name AS module, e.alias, e.candidates
+FROM edges e JOIN symbols src ON src.id = e.source_id
+WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
+"""
+_BASE_FIELDS = """
+SELECT src.qualified_name AS cls, tgt.qualified_name AS base
+FROM edges e JOIN symbols src ON src.id = e.source_id JOIN symbols tgt ON tgt.id = e.target_id
+WHERE e.repository_id = $1 AND e.kind = 'inherits'
+"""
+# Rows come in id order in both the complete and the on-demand load, so that both build
+# identical lists (the first symbol of a qualified name wins; bindings keep their order).
 
 
 async def _load_tables(conn: asyncpg.Connection, repository_id: int) -> _Tables:
     t = _Tables()
-    for r in await conn.fetch(
-        "SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language"
-        " FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.repository_id = $1 ORDER BY s.id",
-        repository_id,
-    ):
-        sym = _Sym(r["id"], r["kind"], r["qualified_name"], r["file_id"], r["path"],
-                   _FAMILY.get(r["language"], r["language"]))
+    _add_symbols(t, await conn.fetch(_SYMBOL_FIELDS + " WHERE s.repository_id = $1 ORDER BY s.id", repository_id))
+    _add_bindings(t, await conn.fetch(_BINDING_FIELDS + " ORDER BY e.id", repository_id))
+    _add_bases(t, await conn.fetch(_BASE_FIELDS + " ORDER BY e.id", repository_id))
+    return t
+
+
+async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -> None:
+    """Load what the last pass found missing: symbols by qualified name (with the bindings of those
+    that are modules and the bases of those that are classes) and symbols by bare name."""
+    qnames = sorted(t.missing_qnames - t.qnames_loaded)
+    names = sorted(t.missing_names - t.names_loaded)
+    if qnames:
+        rows = await conn.fetch(
+            _SYMBOL_FIELDS + " WHERE s.repository_id = $1 AND s.qualified_name = ANY($2::text[]) ORDER BY s.id",
+            repository_id, qnames,
+        )
+        for r in rows:
+            t.by_qname.setdefault(r["qualified_name"], _sym(r))
+        _add_bindings(t, await conn.fetch(
+            _BINDING_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
+        ))
+        _add_bases(t, await conn.fetch(
+            _BASE_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
+        ))
+        t.qnames_loaded.update(qnames)
+    if names:
+        rows = await conn.fetch(
+            _SYMBOL_FIELDS + " WHERE s.repository_id = $1 AND s.name = ANY($2::text[]) AND s.kind <> 'module'"
+            " ORDER BY s.id",
+            repository_id, names,
+        )
+        for r in rows:
+            t.by_name.setdefault(r["name"], []).append(_sym(r))
+        t.names_loaded.update(names)
+
+
+def _sym(r: asyncpg.Record) -> _Sym:
+    return _Sym(r["id"], r["kind"], r["qualified_name"], r["file_id"], r["path"],
+                _FAMILY.get(r["language"], r["language"]))
+
+
+def _add_symbols(t: _Tables, rows: list[asyncpg.Record]) -> None:
+    for r in rows:
+        sym = _sym(r)
         t.by_qname.setdefault(sym.qname, sym)
         if sym.kind != "module":
-            t.by_name[r["name"]].append(sym)
-    # Module-level imports: what each module re-exports under which local name.
-    for r in await conn.fetch(
-        "SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name FROM edges e"
-        " JOIN symbols src ON src.id = e.source_id"
-        " WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'",
-        repository_id,
-    ):
+            t.by_name.setdefault(r["name"], []).append(sym)
+
+
+def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
+    for r in rows:
         if not r["candidates"]:
             continue
         target = r["candidates"][0]
         alias = r["alias"]
         if alias is None:
-            # `from m import *`: the candidate names the module itself (or ends in ".*").
-            if r["target_name"].endswith("*"):
-                star = target[:-2] if target.endswith(".*") else target
-                t.bindings.setdefault(r["module"], {}).setdefault("*", []).append(star)
+            if target.endswith(".*"):
+                t.bindings.setdefault(r["module"], {}).setdefault("*", []).append(target[:-2])
             continue
         first = target.split(".", 1)[0]
         # `import a.b` binds `a` to package a, not to a.b.
         bound = first if (alias == first and "." in target and target.rsplit(".", 1)[-1] != alias) else target
         t.bindings.setdefault(r["module"], {}).setdefault(alias, []).append(bound)
-    for r in await conn.fetch(
-        "SELECT src.qualified_name AS cls, tgt.qualified_name AS base FROM edges e"
-        " JOIN symbols src ON src.id = e.source_id JOIN symbols tgt ON tgt.id = e.target_id"
-        " WHERE e.repository_id = $1 AND e.kind = 'inherits'",
-        repository_id,
-    ):
-        t.bases[r["cls"]].append(r["base"])
-    return t
+
+
+def _add_bases(t: _Tables, rows: list[asyncpg.Record]) -> None:
+    for r in rows:
+        t.stored_bases.setdefault(r["cls"], []).append(r["base"])
 
 
 def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
@@ -148,7 +257,7 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
 def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed."""
-    sym = t.by_qname.get(qname)
+    sym = t.symbol(qname)
     if sym is not None:
         return sym, False
     if hops >= _MAX_HOPS or qname in seen or "." not in qname:
@@ -157,7 +266,7 @@ def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_S
     parts = qname.split(".")
     for i in range(len(parts) - 1, 0, -1):
         prefix, rest = ".".join(parts[:i]), parts[i:]
-        module_bindings = t.bindings.get(prefix)
+        module_bindings = t.module_bindings(prefix)
         if module_bindings:
             tail = ".".join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
@@ -168,12 +277,12 @@ def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_S
                 found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen)
                 if found:
                     return found
-        if len(rest) == 1 and prefix in t.bases:
-            for base in t.bases[prefix]:
+        if len(rest) == 1:
+            for base in t.bases_of(prefix):
                 found = _lookup(t, f"{base}.{rest[0]}", hops + 1, seen)
                 if found:
                     return found[0], True
-        if prefix in t.by_qname:
+        if t.symbol(prefix) is not None:
             break  # a real symbol: shorter prefixes cannot re-export what it lacks
     return None
 
@@ -188,7 +297,7 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         # A bare Python name the parser could not bind is a builtin, a parameter or a local
         # (it sees every binding in the file): only unknown receivers (`x.m()`) are worth a guess.
         return None
-    options = [s for s in t.by_name.get(name, ()) if s.kind in kinds and s.family == family]
+    options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
     if not options:
         return None
     same_file = [s for s in options if s.file_id == row["file_id"]]

@@ -25,7 +25,11 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return await fn(*args, **kwargs)
+            try:
+                return await fn(*args, **kwargs)
+            except BaseExceptionGroup as group:
+                # A task group inside the tool wraps what it raised; report the failure itself.
+                raise _sole(group) from None
         except ToolError:
             raise
         except PgcodeError as exc:
@@ -46,3 +50,10 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise ToolError(f"{fn.__name__} failed in the database: {exc.__class__.__name__}") from None
 
     return wrapper
+
+
+def _sole(group: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]
+    inner: BaseException = group
+    while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+        inner = inner.exceptions[0]
+    return inner

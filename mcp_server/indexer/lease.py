@@ -1,0 +1,282 @@
+"""One writer per repository across processes: advisory-lock leases on a dedicated connection, re-entrant in-process."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import anyio
+import asyncpg
+import structlog
+
+from ..db.pool import Database
+from ..errors import IndexBusy, RepositoryNotFound
+
+log = structlog.get_logger(__name__)
+
+LOCK_CLASS = 0x7067  # first key of every repository's advisory lock; the second is the repository id
+_QUERY_TIMEOUT = 10.0  # seconds: a lease query on a healthy server takes milliseconds
+
+# Errors that mean the dedicated connection is unusable (and its locks are therefore gone).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+_OWNER = """
+SELECT l.owner, l.acquired_at, l.heartbeat_at FROM index_leases l
+WHERE l.repository_id = $1
+  AND EXISTS (SELECT 1 FROM pg_locks k
+              WHERE k.locktype = 'advisory' AND k.granted AND k.pid = l.backend_pid
+                AND k.classid = $2::int::oid AND k.objid = $1::int::oid AND k.objsubid = 2)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseOwner:
+    owner: str               # hostname:pid of the process that indexes the repository
+    acquired_at: datetime
+    heartbeat_at: datetime
+
+
+async def current_owner(conn: asyncpg.Connection, repository_id: int) -> LeaseOwner | None:
+    """Who holds the repository's lease now; None if nobody does (a crashed owner's row is ignored:
+    its lock died with its connection)."""
+    row = await conn.fetchrow(_OWNER, repository_id, LOCK_CLASS)
+    return None if row is None else LeaseOwner(row["owner"], row["acquired_at"], row["heartbeat_at"])
+
+
+def process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class LeaseManager:
+    """This process's leases on one database.
+
+    A lease is a session-level advisory lock taken on one connection kept outside the pool: the
+    lock lasts exactly as long as that connection, so if the process dies, the repository is free
+    for the next process at once. Leases are counted: the watcher and an explicit index run in the
+    same process share one lease, and `writer` keeps them from writing the same repository at once.
+    """
+
+    def __init__(self, dsn: str, *, owner: str | None = None) -> None:
+        self.dsn = dsn
+        self.owner = owner or process_owner()
+        self._conn: asyncpg.Connection | None = None
+        self._conn_lock = anyio.Lock()
+        self._counts: dict[int, int] = {}
+        self._writers: dict[int, anyio.Lock] = {}
+
+    @property
+    def held(self) -> frozenset[int]:
+        return frozenset(self._counts)
+
+    def holds(self, repository_id: int) -> bool:
+        return repository_id in self._counts
+
+    def writer(self, repository_id: int) -> anyio.Lock:
+        """The in-process lock serialising writes to one repository (watcher batches, full passes)."""
+        lock = self._writers.get(repository_id)
+        if lock is None:
+            lock = self._writers[repository_id] = anyio.Lock()
+        return lock
+
+    async def try_acquire(self, repository_id: int) -> bool:
+        """Take (or take once more) the repository's lease; False if another process holds it.
+        Raises RepositoryNotFound if the repository was removed, a connection error if the database
+        cannot be reached."""
+        if repository_id in self._counts:
+            self._counts[repository_id] += 1
+            return True
+        # Shielded: a cancellation between the lock and the bookkeeping would leak the lock.
+        with anyio.CancelScope(shield=True):
+            async with self._conn_lock:
+                if repository_id in self._counts:  # taken by another task while we waited
+                    self._counts[repository_id] += 1
+                    return True
+                conn = await self._connection()
+                try:
+                    got = await conn.fetchval(
+                        "SELECT pg_try_advisory_lock($1, $2)", LOCK_CLASS, repository_id, timeout=_QUERY_TIMEOUT
+                    )
+                    if not got:
+                        await self._close_if_idle()
+                        return False
+                    try:
+                        await conn.execute(
+                            "INSERT INTO index_leases (repository_id, owner, backend_pid)"
+                            " VALUES ($1, $2, pg_backend_pid())"
+                            " ON CONFLICT (repository_id) DO UPDATE SET owner = EXCLUDED.owner,"
+                            " backend_pid = EXCLUDED.backend_pid, acquired_at = now(), heartbeat_at = now()",
+                            repository_id, self.owner, timeout=_QUERY_TIMEOUT,
+                        )
+                    except asyncpg.ForeignKeyViolationError:
+                        await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, repository_id)
+                        await self._close_if_idle()
+                        raise RepositoryNotFound(
+                            f"repository {repository_id} was removed from the index; index it again to watch it"
+                        ) from None
+                except CONNECTION_ERRORS:
+                    self._drop_connection()
+                    raise
+        self._counts[repository_id] = 1
+        log.info("lease_acquired", repository_id=repository_id, owner=self.owner)
+        return True
+
+    async def release(self, repository_id: int) -> None:
+        """Give back one hold; the lease (lock and owner row) goes with the last."""
+        count = self._counts.get(repository_id, 0)
+        if count > 1:
+            self._counts[repository_id] = count - 1
+            return
+        if count == 0:
+            return
+        del self._counts[repository_id]
+        with anyio.CancelScope(shield=True):
+            async with self._conn_lock:
+                conn = self._conn
+                if conn is None or conn.is_closed():
+                    return
+                try:
+                    await conn.execute(
+                        "DELETE FROM index_leases WHERE repository_id = $1 AND backend_pid = pg_backend_pid()",
+                        repository_id, timeout=_QUERY_TIMEOUT,
+                    )
+                    await conn.execute(
+                        "SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, repository_id, timeout=_QUERY_TIMEOUT
+                    )
+                    await self._close_if_idle()
+                except CONNECTION_ERRORS as exc:
+                    log.warning("lease_release_failed", repository_id=repository_id, error=str(exc))
+                    self._drop_connection()
+        log.info("lease_released", repository_id=repository_id)
+
+    @asynccontextmanager
+    async def hold(self, repository_id: int, name: str) -> AsyncIterator[None]:
+        """Own the repository for one write: its lease (shared with this process's other holders)
+        and its in-process writer lock. Raises IndexBusy if another process owns it."""
+        if not await self.try_acquire(repository_id):
+            raise IndexBusy(await self.busy_message(repository_id, name))
+        try:
+            async with self.writer(repository_id):
+                yield
+        finally:
+            await self.release(repository_id)
+
+    async def busy_message(self, repository_id: int, name: str) -> str:
+        try:
+            conn = await asyncpg.connect(self.dsn, timeout=_QUERY_TIMEOUT)
+            try:
+                owner = await current_owner(conn, repository_id)
+            finally:
+                await conn.close()
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+            owner = None
+        who = f"the pgcode process {owner.owner}" if owner else "another pgcode process"
+        since = f" since {owner.acquired_at:%Y-%m-%d %H:%M:%S %Z}" if owner else ""
+        return (
+            f"{who} owns the index of {name!r}{since} and keeps it up to date; searches work here,"
+            " but indexing must wait until that process stops"
+        )
+
+    async def heartbeat(self) -> set[int]:
+        """Confirm the leases still stand and stamp them; returns the repositories whose lease was lost
+        (the connection broke, so its locks are gone and another process may own them now)."""
+        if not self._counts:
+            return set()
+        ids = sorted(self._counts)
+        try:
+            with anyio.CancelScope(shield=True):
+                async with self._conn_lock:
+                    conn = self._conn
+                    if conn is None or conn.is_closed():
+                        still: set[int] = set()
+                    else:
+                        rows = await conn.fetch(
+                            "SELECT objid::bigint AS id FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                            " AND pid = pg_backend_pid() AND classid = $1::int::oid AND objsubid = 2",
+                            LOCK_CLASS, timeout=_QUERY_TIMEOUT,
+                        )
+                        still = {int(r["id"]) for r in rows}
+                        await conn.execute(
+                            "UPDATE index_leases SET heartbeat_at = now()"
+                            " WHERE repository_id = ANY($1::int[]) AND backend_pid = pg_backend_pid()",
+                            sorted(still), timeout=_QUERY_TIMEOUT,
+                        )
+        except CONNECTION_ERRORS as exc:
+            log.warning("lease_connection_lost", error=str(exc))
+            self._drop_connection()
+            still = set()
+        lost = set(ids) - still
+        for repository_id in lost:
+            self._counts.pop(repository_id, None)
+        if lost:
+            log.warning("leases_lost", repositories=sorted(lost))
+        return lost
+
+    async def aclose(self) -> None:
+        """Release every lease this process holds and close the dedicated connection."""
+        self._counts.clear()
+        with anyio.CancelScope(shield=True):
+            async with self._conn_lock:
+                conn, self._conn = self._conn, None
+                if conn is not None and not conn.is_closed():
+                    try:
+                        # Closing the session drops its advisory locks; the rows go first so that
+                        # readers never see an owner that has left.
+                        await conn.execute(
+                            "DELETE FROM index_leases WHERE backend_pid = pg_backend_pid()", timeout=_QUERY_TIMEOUT
+                        )
+                        await conn.close(timeout=_QUERY_TIMEOUT)
+                    except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+                        conn.terminate()
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        self._conn = await asyncpg.connect(
+            self.dsn, timeout=_QUERY_TIMEOUT, server_settings={"application_name": f"pgcode-lease {self.owner}"}
+        )
+        return self._conn
+
+    async def _close_if_idle(self) -> None:
+        # No lease held: a connection kept open for nothing would count against max_connections.
+        if not self._counts and self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await conn.close(timeout=_QUERY_TIMEOUT)
+            except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+                conn.terminate()
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+        # Every lock lived on that connection.
+        self._counts.clear()
+
+
+# One manager per open Database, so that the watcher and index runs of one process share leases.
+# Keyed by the pool's id; the entry keeps the pool alive, so the id cannot be reused while listed.
+_MANAGERS: dict[int, tuple[asyncpg.Pool, LeaseManager]] = {}
+
+
+def manager_for(db: Database) -> LeaseManager:
+    """The process-wide lease manager of `db`."""
+    entry = _MANAGERS.get(id(db.pool))
+    if entry is not None and entry[0] is db.pool:
+        return entry[1]
+    for key, (pool, manager) in list(_MANAGERS.items()):
+        if pool.is_closing() and not manager.held:
+            del _MANAGERS[key]
+    manager = LeaseManager(db.dsn)
+    _MANAGERS[id(db.pool)] = (db.pool, manager)
+    return manager

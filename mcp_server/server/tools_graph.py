@@ -1,0 +1,174 @@
+"""Symbol and graph tools: find/get symbols, outlines, repo map, definitions, references, calls, impact."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from ..errors import InvalidArgument
+from ..graph import repomap, symbols, walk
+from ..graph.models import (
+    DefinitionResult, DependencyResult, EdgeList, FileOutline, GraphResult, ImpactResult, PathResult, RepoMap,
+    SymbolDetail, SymbolList,
+)
+from .errors import tool_errors
+from .state import ServerState
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+Repository = Annotated[str | None, Field(description="repository name or root path; omit for all", max_length=4096)]
+SymbolArg = Annotated[str, Field(
+    description="qualified name ('shop.cart.Cart.total'), a unique suffix or bare name ('Cart.total'), or a numeric id",
+    max_length=1000)]
+MinConfidence = Annotated[float, Field(
+    ge=0.0, le=1.0, description="drop edges below this confidence (1.0 import/self-resolved, 0.9 via inheritance, "
+                                "0.7 same file, 0.5 unique name, 0.3 guess)")]
+Depth = Annotated[int, Field(ge=1, le=10, description="how many hops to follow")]
+Limit = Annotated[int, Field(ge=1, le=1000)]
+PathArg = Annotated[str, Field(description="repo-relative path ('src/app.py') or an absolute path inside an indexed root",
+                               max_length=4096)]
+
+
+def register(mcp: MCPServer, state: ServerState) -> None:
+    pool = state.db.pool
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def find_symbol(
+        name: Annotated[str, Field(description="a name, a qualified-name suffix or a prefix", max_length=1000)],
+        repository: Repository = None,
+        kind: Annotated[str | None, Field(description="function, method, class, interface, struct, ...", max_length=40)] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> SymbolList:
+        """Definitions by name: exact matches first, then qualified-name suffixes, prefixes and fuzzy
+        matches. Use it when you know (part of) an identifier and want where it is defined."""
+        async with pool.acquire() as conn:
+            return await symbols.find_symbol(conn, name, repository, kind, limit)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def get_symbol(symbol: SymbolArg, repository: Repository = None) -> SymbolDetail:
+        """One definition in full: source, docstring, signature, location, parent, members and how
+        many callers/callees it has. Use after find_symbol or search_code to read the code."""
+        async with pool.acquire() as conn:
+            return await symbols.get_symbol(conn, symbol, repository)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def file_outline(path: PathArg, repository: Repository = None) -> FileOutline:
+        """The structure of one file: its classes, functions, methods and other definitions in line
+        order with nesting depth and signatures. Cheaper than reading the file."""
+        async with pool.acquire() as conn:
+            return await symbols.file_outline(conn, path, repository)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def repo_map(
+        repository: Annotated[str, Field(description="repository name or root path", max_length=4096)],
+        max_tokens: Annotated[int, Field(ge=64, le=16384, description="size budget of the map")] = 1024,
+    ) -> RepoMap:
+        """A compact map of a repository's most central definitions (PageRank over the code graph),
+        grouped by file and trimmed to a token budget. Read it first in an unfamiliar codebase."""
+        async with pool.acquire() as conn:
+            return await repomap.repo_map(conn, repository, max_tokens)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def goto_definition(
+        path: PathArg,
+        line: Annotated[int, Field(ge=1, description="1-based line of the use")],
+        column: Annotated[int | None, Field(ge=1, description="1-based column of the identifier")] = None,
+        name: Annotated[str | None, Field(description="the identifier used on that line", max_length=1000)] = None,
+        repository: Repository = None,
+    ) -> DefinitionResult:
+        """Where the name used at a file and line (and column or name) is defined, with the
+        resolver's confidence. Says so when the target is outside the index (a library)."""
+        async with pool.acquire() as conn:
+            return await symbols.goto_definition(conn, path, line, column, name, repository)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def find_references(
+        symbol: SymbolArg, repository: Repository = None, min_confidence: MinConfidence = 0.0, limit: Limit = 200,
+    ) -> EdgeList:
+        """Every place that uses a definition: calls, mentions, imports and subclasses, each with
+        file, line and the line's text. Use before renaming or changing a signature."""
+        async with pool.acquire() as conn:
+            return await walk.find_references(conn, symbol, repository, min_confidence, limit)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def find_callers(
+        symbol: SymbolArg, repository: Repository = None, depth: Depth = 1, min_confidence: MinConfidence = 0.0,
+        limit: Limit = 200,
+    ) -> GraphResult:
+        """Functions that call a function (depth 1), and their callers up to `depth` hops: who
+        depends on this behaviour."""
+        async with pool.acquire() as conn:
+            return await walk.find_callers(conn, symbol, repository, depth, min_confidence, limit)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def find_callees(
+        symbol: SymbolArg, repository: Repository = None, depth: Depth = 1, min_confidence: MinConfidence = 0.0,
+        limit: Limit = 200,
+    ) -> GraphResult:
+        """What a function calls, transitively up to `depth`; calls into libraries are listed apart
+        as unresolved. Use to understand what a function does without reading every body."""
+        async with pool.acquire() as conn:
+            return await walk.find_callees(conn, symbol, repository, depth, min_confidence, limit)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def call_path(
+        source: SymbolArg, target: SymbolArg, repository: Repository = None,
+        max_depth: Annotated[int, Field(ge=1, le=10)] = 6, min_confidence: MinConfidence = 0.0,
+    ) -> PathResult:
+        """The shortest call chains (up to three) from one function to another: how does A end up
+        calling B?"""
+        async with pool.acquire() as conn:
+            return await walk.call_path(conn, source, target, repository, max_depth, min_confidence)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def impact_analysis(
+        symbol: Annotated[str | None, Field(description="a definition (qualified name, suffix or id)", max_length=1000)] = None,
+        path: Annotated[str | None, Field(description="or a file: everything defined in it", max_length=4096)] = None,
+        repository: Repository = None, depth: Depth = 3, min_confidence: MinConfidence = 0.5, limit: Limit = 500,
+    ) -> ImpactResult:
+        """What could break if a definition or a file changes: transitive dependents (callers,
+        references, subclasses, importers) with distance, and which of them are tests."""
+        async with pool.acquire() as conn:
+            return await walk.impact_analysis(conn, symbol, path, repository, depth, min_confidence, limit)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def get_dependencies(
+        path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
+        module: Annotated[str | None, Field(description="or a module's qualified name ('django.db.models')", max_length=1000)] = None,
+        repository: Repository = None, limit: Limit = 500,
+    ) -> DependencyResult:
+        """What a file or module imports: indexed targets with their files, then external
+        packages by name."""
+        async with pool.acquire() as conn:
+            return await walk.get_dependencies(conn, _one_of(path, module), repository, limit)
+
+    @mcp.tool(annotations=READ_ONLY)
+    @tool_errors
+    async def get_dependents(
+        path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
+        module: Annotated[str | None, Field(description="or a module's qualified name", max_length=1000)] = None,
+        repository: Repository = None, limit: Limit = 500,
+    ) -> DependencyResult:
+        """Which files import a file or module (or anything defined in it), and on which lines."""
+        async with pool.acquire() as conn:
+            return await walk.get_dependents(conn, _one_of(path, module), repository, limit)
+
+
+def _one_of(path: str | None, module: str | None) -> str:
+    if (path is None) == (module is None):
+        raise InvalidArgument("pass either path (a file) or module (a qualified module name), not both and not neither")
+    return path if path is not None else module  # type: ignore[return-value]
