@@ -17,10 +17,11 @@ import json
 import os
 import random
 import statistics
+import string
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -53,11 +54,13 @@ class Sample:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", type=Path, help="the repository folder (it is edited, then restored)")
-    parser.add_argument("--database-url", help="PostgreSQL URL (default: the environment, else pgcode's embedded server)")
+    parser.add_argument("--database-url",
+                        help="PostgreSQL URL (default: the environment, else pgcode's embedded server)")
     parser.add_argument("--edits", type=int, default=30, help="how many edits to time (default 30)")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between edits (default 0.3)")
     parser.add_argument("--seed", type=int, default=7, help="random seed for the files picked")
-    parser.add_argument("--embed", action="store_true", help="load the model: vectors are computed in the background meanwhile")
+    parser.add_argument("--embed", action="store_true",
+                        help="load the model: vectors are computed in the background meanwhile")
     parser.add_argument("--keep", action="store_true", help="leave the edits in place")
     parser.add_argument("--label", default="", help="a word to tell result files apart")
     args = parser.parse_args()
@@ -120,7 +123,9 @@ async def _edit(
     path = root / rel
     before = path.read_bytes()
     originals.setdefault(path, before)
-    name = f"pgcode_probe_{i}_{random.randrange(16 ** 8):08x}"
+    # Letters only: digits and hex would split into one-character search terms that match every
+    # chunk, and time the ranking of a needlessly broad keyword query rather than freshness.
+    name = "latency_probe_" + "".join(random.choices(string.ascii_lowercase, k=10))
     text = before.decode("utf-8")
     addition = f"\n\ndef {name}(value):\n    \"\"\"Edit {i} of the latency benchmark.\"\"\"\n    return value\n"
     wall = time.time()
@@ -176,13 +181,14 @@ def _report(
     print(f"machine     {os.cpu_count()} cpus, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"\n{'edit':>4}  {'ms':>7}  {'seen':>6}  {'stored+resolved':>15}  {'lines':>6}  file")
     for s in samples:
-        print(f"{s.edit + 1:>4}  {s.seconds * 1000:7.1f}  {str(_ms(s.event)):>6}  {str(_ms(s.indexed)):>15}  {s.lines:>6}  {s.path}")
+        seen, indexed = _ms(s.event), _ms(s.indexed)
+        print(f"{s.edit + 1:>4}  {s.seconds * 1000:7.1f}  {seen!s:>6}  {indexed!s:>15}  {s.lines:>6}  {s.path}")
     print(f"\nedit -> searchable over {len(samples)} edits: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms,"
           f" max {max(seconds) * 1000:.0f} ms, mean {statistics.fmean(seconds) * 1000:.0f} ms")
     if error:
         print(f"indexer reported an error: {error}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     label = f"-{args.label}" if args.label else ""
     out = RESULTS / f"edit_latency-{root.name}{label}-{stamp}.json"
     out.write_text(json.dumps({

@@ -101,7 +101,9 @@ async def _paths(db: Database, repository_id: int) -> set[str]:
 
 
 @asynccontextmanager
-async def running(db: Database, settings: Settings, embedder: Embedder | None = None) -> AsyncIterator[BackgroundIndexer]:
+async def running(
+    db: Database, settings: Settings, embedder: Embedder | None = None
+) -> AsyncIterator[BackgroundIndexer]:
     indexer = BackgroundIndexer(db, settings, embedder, lease_retry_seconds=RETRY, heartbeat_seconds=RETRY)
     async with anyio.create_task_group() as tg:
         await tg.start(indexer.run)
@@ -152,6 +154,25 @@ async def test_a_saved_edit_is_searchable_and_the_old_code_is_gone(
         assert target == "app.billing.compute_invoice_total"
 
 
+async def test_an_edit_that_keeps_size_and_mtime_is_still_indexed(
+    wdb: Database, wsettings: Settings, tmp_path: Path
+) -> None:
+    root = _write_repo(tmp_path / "racy")
+    rid = await _indexed(wdb, wsettings, root)
+    billing = root / "app" / "billing.py"
+    before = billing.stat()
+    async with running(wdb, wsettings) as indexer:
+        await _watching(indexer, rid)
+        # Two saves within one tick of the file system's clock look like this: same size, same mtime.
+        billing.write_text(billing.read_text().replace("old_rounding_rule", "new_rounding_rule"))
+        os.utime(billing, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+        async def renamed() -> bool:
+            return "new_rounding_rule" in await _symbol_names(wdb, rid)
+
+        await eventually(renamed, "the same-size edit is indexed")
+
+
 async def test_added_files_and_folders_appear_and_deleted_ones_vanish(
     wdb: Database, wsettings: Settings, tmp_path: Path
 ) -> None:
@@ -186,8 +207,8 @@ async def test_added_files_and_folders_appear_and_deleted_ones_vanish(
         await eventually(deleted, "deleted files leave the index")
         async with wdb.pool.acquire() as conn:
             orphans = await conn.fetchval(
-                "SELECT count(*) FROM symbols WHERE repository_id = $1 AND name IN ('invoice_view', 'DailyLedgerReport')",
-                rid)
+                "SELECT count(*) FROM symbols WHERE repository_id = $1"
+                " AND name IN ('invoice_view', 'DailyLedgerReport')", rid)
         assert orphans == 0
         assert "compute_invoice_total" in await _symbol_names(wdb, rid)
 
@@ -291,6 +312,68 @@ async def test_one_owner_per_repository_and_the_other_takes_over_when_it_stops(
             return await _found(wdb, rid, "written_after_failover")
 
         await eventually(reflected, "the new owner indexes edits")
+        tg.cancel_scope.cancel()
+
+
+async def test_when_the_owners_connection_dies_exactly_one_process_owns_the_repository_again(
+    wdb: Database, wsettings: Settings, tmp_path: Path
+) -> None:
+    root = _write_repo(tmp_path / "crash")
+    rid = await _indexed(wdb, wsettings, root)
+    async with open_database(wsettings) as other_db, anyio.create_task_group() as tg:
+        first = BackgroundIndexer(wdb, wsettings, None, lease_retry_seconds=RETRY, heartbeat_seconds=RETRY)
+        second = BackgroundIndexer(other_db, wsettings, None, lease_retry_seconds=RETRY, heartbeat_seconds=RETRY)
+        await _start(tg, first)
+        await _start(tg, second)
+        await _watching(first, rid)
+        async with wdb.pool.acquire() as conn:
+            # What a crash looks like from the database: the lease connection is gone, and its lock too.
+            killed = await conn.fetchval(
+                "SELECT pg_terminate_backend(backend_pid) FROM index_leases WHERE repository_id = $1", rid)
+        assert killed
+
+        async def lost() -> bool:
+            return "lost the lease" in (first.status(rid).errors or "")
+
+        await eventually(lost, "the first owner notices its lease is gone")
+
+        async def settled() -> bool:
+            states = sorted([first.status(rid).state, second.status(rid).state])
+            return states == ["owned_elsewhere", "watching"]
+
+        await eventually(settled, "one process watches and the other stands by")
+        owner = first if first.status(rid).state == "watching" else second
+        async with wdb.pool.acquire() as conn:
+            held = await current_owner(conn, rid)
+        assert held is not None and held.owner == owner.leases.owner
+        (root / "app" / "billing.py").write_text("def written_after_crash():\n    pass\n")
+
+        async def reflected() -> bool:
+            return "written_after_crash" in await _symbol_names(wdb, rid)
+
+        await eventually(reflected, "the surviving owner indexes edits")
+        tg.cancel_scope.cancel()
+
+
+async def test_a_burst_of_changes_runs_one_whole_pass(wdb: Database, wsettings: Settings, tmp_path: Path) -> None:
+    root = _write_repo(tmp_path / "burst")
+    rid = await _indexed(wdb, wsettings, root)
+    async with wdb.pool.acquire() as conn:
+        passed_before = await conn.fetchval("SELECT indexed_at FROM repositories WHERE id = $1", rid)
+    indexer = BackgroundIndexer(wdb, wsettings, None, lease_retry_seconds=RETRY, burst_paths=3)
+    async with anyio.create_task_group() as tg:
+        await tg.start(indexer.run)
+        await _watching(indexer, rid)
+        for i in range(8):  # a checkout: more files at once than the burst threshold
+            (root / "app" / f"branch_{i}.py").write_text(f"def from_branch_{i}():\n    pass\n")
+
+        async def all_in() -> bool:
+            return {f"from_branch_{i}" for i in range(8)} <= await _symbol_names(wdb, rid)
+
+        await eventually(all_in, "every file of the burst is indexed")
+        async with wdb.pool.acquire() as conn:
+            passed_after = await conn.fetchval("SELECT indexed_at FROM repositories WHERE id = $1", rid)
+        assert passed_after > passed_before  # a whole pass ran (the fast path leaves indexed_at alone)
         tg.cancel_scope.cancel()
 
 

@@ -183,8 +183,8 @@ class LeaseManager:
         who = f"the pgcode process {owner.owner}" if owner else "another pgcode process"
         since = f" since {owner.acquired_at:%Y-%m-%d %H:%M:%S %Z}" if owner else ""
         return (
-            f"{who} owns the index of {name!r}{since} and keeps it up to date; searches work here,"
-            " but indexing must wait until that process stops"
+            f"{who} owns the index of {name!r}{since} and keeps it up to date as files change, so there"
+            " is nothing to do here; to index it from this process instead, stop that one first"
         )
 
     async def heartbeat(self) -> set[int]:

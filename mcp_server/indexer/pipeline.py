@@ -117,46 +117,54 @@ async def index_paths(
         touched = _Touched()
         async with db.pool.acquire() as conn:
             states = await _file_states(conn, repository.id, [f.path for f in scan.files])
-            gone = await _paths_gone(conn, repository.id, scan, states)
-            todo: list[tuple[FoundFile, str, bytes | None]] = []
-            for f in scan.files:
-                state = states.get(f.path)
-                if state is not None and state.size == f.size and state.mtime_ns == f.mtime_ns:
-                    report.files_unchanged += 1
-                else:
-                    todo.append((f, modules[f.path], state.content_hash if state else None))
+            gone = await _paths_gone(conn, repository.id, scan)
+            # No size/mtime shortcut here: a change was reported, and two saves within one tick of
+            # the file system's clock can leave both equal. The content hash decides instead.
+            todo = [
+                (f, modules[f.path], states[f.path].content_hash if f.path in states else None) for f in scan.files
+            ]
             if gone:
-                await touched.before(conn, repository.id, await _file_ids(conn, repository.id, gone))
+                await touched.before(conn, await _file_ids(conn, repository.id, gone))
                 await store.delete_files(conn, repository.id, gone)
                 report.files_deleted = len(gone)
             async for results in _prepare_all(str(root), todo, settings.max_file_bytes):
-                for result in results:
-                    state = states.get(result.found.path)
-                    if isinstance(result, Skipped):
-                        report.skipped[result.reason] += 1
-                        if state is not None:  # it was indexed before: drop the stale rows
-                            await touched.before(conn, repository.id, [state.id])
-                            await store.delete_files(conn, repository.id, [result.found.path])
-                            report.files_deleted += 1
-                    elif isinstance(result, Unchanged):
-                        await store.touch_file(conn, state.id, result.found)  # type: ignore[union-attr]
-                        report.files_unchanged += 1
-                    else:
-                        if state is not None:
-                            await touched.before(conn, repository.id, [state.id])
-                        await _store(conn, repository.id, result)
-                        touched.after(result)
-                        report.files_indexed += 1
+                await _apply(conn, repository.id, results, states, report, touched)
             report.seconds["parse_store"] = time.perf_counter() - started
 
             started = time.perf_counter()
-            if report.files_indexed or report.files_deleted:
-                file_ids = await _file_ids(conn, repository.id, touched.stored)
-                report.edges_resolved = await resolve_edges(
-                    conn, repository.id, file_ids, touched.changed_names(), edge_ids=sorted(touched.inbound)
-                )
+            if touched:
+                report.edges_resolved = await _resolve_touched(conn, repository.id, touched)
             report.seconds["resolve"] = time.perf_counter() - started
     return report
+
+
+async def _apply(
+    conn: asyncpg.Connection, repository_id: int, results: list[Prepared | Unchanged | Skipped],
+    states: dict[str, store.FileState], report: IndexReport, touched: _Touched,
+) -> None:
+    """Store prepared files (one transaction each), remember new stats of unchanged ones, drop skipped ones."""
+    for result in results:
+        state = states.get(result.found.path)
+        if isinstance(result, Skipped):
+            report.skipped[result.reason] += 1
+            if state is not None:  # it was indexed before: drop the stale rows
+                await touched.before(conn, [state.id])
+                await store.delete_files(conn, repository_id, [result.found.path])
+        elif isinstance(result, Unchanged):
+            assert state is not None  # only a file with a stored hash can be unchanged
+            await store.touch_file(conn, state.id, result.found)
+            report.files_unchanged += 1
+        else:
+            if state is not None:
+                await touched.before(conn, [state.id])
+            await _store(conn, repository_id, result)
+            touched.after(result)
+            report.files_indexed += 1
+
+
+async def _resolve_touched(conn: asyncpg.Connection, repository_id: int, touched: _Touched) -> int:
+    file_ids = await _file_ids(conn, repository_id, touched.stored)
+    return await resolve_edges(conn, repository_id, file_ids, touched.changed_names(), edge_ids=sorted(touched.inbound))
 
 
 def _scan_paths(root: Path, paths: list[str], max_file_bytes: int) -> tuple[PathScan, dict[str, str]]:
@@ -191,9 +199,7 @@ async def _file_ids(conn: asyncpg.Connection, repository_id: int, paths: Iterabl
     )]
 
 
-async def _paths_gone(
-    conn: asyncpg.Connection, repository_id: int, scan: PathScan, found: dict[str, store.FileState]
-) -> list[str]:
+async def _paths_gone(conn: asyncpg.Connection, repository_id: int, scan: PathScan) -> list[str]:
     """Indexed files that must go: at or under an absent path, or under a scanned folder but not found there."""
     present = {f.path for f in scan.files}
     rows = await conn.fetch(
@@ -218,7 +224,11 @@ class _Touched:
     qnames_after: dict[str, str] = field(default_factory=dict)
     stored: list[str] = field(default_factory=list)
 
-    async def before(self, conn: asyncpg.Connection, repository_id: int, file_ids: list[int]) -> None:
+    def __bool__(self) -> bool:
+        return bool(self.stored or self.qnames_before or self.inbound)
+
+    async def before(self, conn: asyncpg.Connection, file_ids: list[int]) -> None:
+        """Call before the files' rows are replaced or deleted."""
         if not file_ids:
             return
         rows = await conn.fetch(
@@ -263,12 +273,14 @@ async def _index_files(
     progress("discover", len(found.files), len(found.files))
     report.seconds["discover"] = time.perf_counter() - started
 
+    touched = _Touched()
     async with db.pool.acquire() as conn:
         states = await store.file_states(conn, repository_id)
-    on_disk = {f.path for f in found.files}
-    gone = sorted(set(states) - on_disk)
-    async with db.pool.acquire() as conn:
-        changed_names = await store.delete_files(conn, repository_id, gone)
+        on_disk = {f.path for f in found.files}
+        gone = sorted(set(states) - on_disk)
+        if gone:
+            await touched.before(conn, [states[path].id for path in gone])
+            await store.delete_files(conn, repository_id, gone)
     report.files_deleted = len(gone)
 
     modules = module_names(on_disk, {f.path: f.language for f in found.files})
@@ -281,48 +293,32 @@ async def _index_files(
         todo.append((f, modules[f.path], state.content_hash if state else None))
 
     started = time.perf_counter()
-    changed_files: list[str] = []
     done = 0
     progress("parse", 0, len(todo))
+    first_pass = not states
     async for results in _prepare_all(str(root), todo, settings.max_file_bytes):
         async with db.pool.acquire() as conn:
-            for result in results:
-                if isinstance(result, Skipped):
-                    report.skipped[result.reason] += 1
-                    if result.found.path in states:  # it was indexed before: drop the stale rows
-                        changed_names |= await store.delete_files(conn, repository_id, [result.found.path])
-                elif isinstance(result, Unchanged):
-                    await store.touch_file(conn, states[result.found.path].id, result.found)
-                    report.files_unchanged += 1
-                else:
-                    changed_names |= await _store(conn, repository_id, result)
-                    changed_files.append(result.found.path)
-                    report.files_indexed += 1
+            if first_pass:  # everything is resolved afresh below: nothing to track
+                await _apply(conn, repository_id, results, states, report, _Touched())
+            else:
+                await _apply(conn, repository_id, results, states, report, touched)
         done += len(results)
         progress("parse", done, len(todo))
     report.seconds["parse_store"] = time.perf_counter() - started
 
     started = time.perf_counter()
     async with db.pool.acquire() as conn:
-        first_pass = not states
-        if first_pass or len(changed_files) > max(50, len(on_disk) // 5):
+        if first_pass or report.files_indexed > max(50, len(on_disk) // 5):
             report.edges_resolved = await resolve_edges(conn, repository_id)
-        elif changed_files or changed_names:
-            file_ids = [
-                r["id"] for r in await conn.fetch(
-                    "SELECT id FROM files WHERE repository_id = $1 AND path = ANY($2::text[])",
-                    repository_id, changed_files,
-                )
-            ]
-            report.edges_resolved = await resolve_edges(conn, repository_id, file_ids, changed_names)
+        elif touched:
+            report.edges_resolved = await _resolve_touched(conn, repository_id, touched)
     progress("resolve", 1, 1)
     report.seconds["resolve"] = time.perf_counter() - started
 
 
-async def _store(conn: object, repository_id: int, prepared: Prepared) -> set[str]:
+async def _store(conn: asyncpg.Connection, repository_id: int, prepared: Prepared) -> set[str]:
     return await store.store_file(
-        conn,  # type: ignore[arg-type]
-        repository_id, prepared.found, prepared.digest, prepared.line_count, prepared.parsed, prepared.chunks,
+        conn, repository_id, prepared.found, prepared.digest, prepared.line_count, prepared.parsed, prepared.chunks,
     )
 
 

@@ -58,6 +58,10 @@ class _Tables:
         self.missing_qnames.clear()
         self.missing_names.clear()
 
+    def knows(self, qname: str) -> bool:
+        """Whether the symbol, bindings and bases under this qualified name are loaded (noting it if not)."""
+        return self._has_qname(qname)
+
     def _has_qname(self, qname: str) -> bool:
         if self.complete or qname in self.qnames_loaded:
             return True
@@ -87,6 +91,7 @@ class _Tables:
 
 
 _MAX_PASSES = 24  # each pass loads only keys no earlier pass asked for; this is a safety net
+_LAZY_MAX_ROWS = 10_000
 
 async def resolve_edges(
     conn: asyncpg.Connection,
@@ -102,8 +107,10 @@ async def resolve_edges(
         tables = await _load_tables(conn, repository_id)
         rows = await conn.fetch(_EDGES_ALL, repository_id)
     else:
-        tables = _Tables(complete=False)
         rows = await conn.fetch(_EDGES_SOME, repository_id, file_ids or [], sorted(names or ()), edge_ids or [])
+        # Loading on demand costs a few passes over the rows; past ~15k rows one bulk load is
+        # cheaper (measured on Django: 17k rows take 0.9 s either way, 400 rows 0.03 s vs 0.5 s).
+        tables = _Tables(complete=False) if len(rows) <= _LAZY_MAX_ROWS else await _load_tables(conn, repository_id)
     # Base classes first: method lookups through inheritance need them. Then by id, so that a
     # subset is resolved in the same order as within the whole.
     rows = sorted(rows, key=lambda r: (r["kind"] != "inherits", r["id"]))
@@ -154,7 +161,7 @@ FROM symbols s JOIN files f ON f.id = s.file_id
 """
 # Module-level imports: what each module re-exports under which local name.
 _BINDING_FIELDS = """
-SELECT src.qualified_name AS module, e.alias, e.candidates
+SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name
 FROM edges e JOIN symbols src ON src.id = e.source_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
@@ -225,8 +232,10 @@ def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
         target = r["candidates"][0]
         alias = r["alias"]
         if alias is None:
-            if target.endswith(".*"):
-                t.bindings.setdefault(r["module"], {}).setdefault("*", []).append(target[:-2])
+            # `from m import *`: the candidate names the module itself (or ends in ".*").
+            if r["target_name"].endswith("*"):
+                star = target[:-2] if target.endswith(".*") else target
+                t.bindings.setdefault(r["module"], {}).setdefault("*", []).append(star)
             continue
         first = target.split(".", 1)[0]
         # `import a.b` binds `a` to package a, not to a.b.
@@ -282,8 +291,10 @@ def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_S
                 found = _lookup(t, f"{base}.{rest[0]}", hops + 1, seen)
                 if found:
                     return found[0], True
-        if t.symbol(prefix) is not None:
-            break  # a real symbol: shorter prefixes cannot re-export what it lacks
+        if not t.knows(prefix) or t.symbol(prefix) is not None:
+            # A real symbol: shorter prefixes cannot re-export what it lacks. Not loaded yet: this
+            # pass cannot tell, and must not wander up through every package's star imports.
+            break
     return None
 
 

@@ -86,18 +86,23 @@ async def store_file(
     line_count: int,
     parsed: ParsedFile | None,
     chunks: list[Chunk],
+    *,
+    replacing: bool = True,
 ) -> set[str]:
-    """Replace the file's rows atomically; returns the symbol names it defined before and after."""
+    """Replace the file's rows atomically; returns the symbol names it defined before and after.
+    `replacing=False` says the file is new to the index, which saves the clean-up queries."""
     async with conn.transaction():
         file_id: int = await conn.fetchval(
             _UPSERT_FILE, repository_id, found.path, found.language, digest, found.size, found.mtime_ns,
             line_count, bool(parsed and parsed.has_errors),
         )
-        before = await conn.fetch("SELECT DISTINCT name FROM symbols WHERE file_id = $1", file_id)
-        await conn.execute("DELETE FROM chunks WHERE file_id = $1", file_id)
-        await conn.execute("DELETE FROM edges WHERE file_id = $1", file_id)
-        await conn.execute("DELETE FROM symbols WHERE file_id = $1", file_id)
-        names = {r["name"] for r in before}
+        names: set[str] = set()
+        if replacing:
+            before = await conn.fetch("SELECT DISTINCT name FROM symbols WHERE file_id = $1", file_id)
+            await conn.execute("DELETE FROM chunks WHERE file_id = $1", file_id)
+            await conn.execute("DELETE FROM edges WHERE file_id = $1", file_id)
+            await conn.execute("DELETE FROM symbols WHERE file_id = $1", file_id)
+            names = {r["name"] for r in before}
         ids: list[int] = []
         if parsed is not None and parsed.symbols:
             ids = await _insert_symbols(conn, repository_id, file_id, parsed)

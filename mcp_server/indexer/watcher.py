@@ -7,7 +7,7 @@ import stat
 from collections import Counter
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -157,15 +157,15 @@ class BackgroundIndexer:
                 task_status.started()
         finally:
             self._tg = None
-            with anyio.CancelScope(shield=True):
-                for w in self._repos.values():
-                    if w.owned:
-                        w.owned = False
-                        with anyio.move_on_after(10):
-                            await self.leases.release(w.repo.id)
-                    w.state = "stopped"
-                    w.pending.clear()
-                    w.in_flight = 0
+            # Shielded but bounded: hand the leases over promptly, yet never hang a shutdown on a
+            # dead database (its connection's end frees the locks anyway).
+            owned = [w.repo.id for w in self._repos.values() if w.owned]
+            for w in self._repos.values():
+                w.state, w.owned, w.owner, w.worker, w.in_flight = "stopped", False, None, None, 0
+                w.pending.clear()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                for repository_id in owned:
+                    await self.leases.release(repository_id)
 
     async def add_repository(self, repository: int | str | Path) -> WatchStatus:
         """Start watching a repository indexed at run time (by id, name or root path)."""
@@ -248,7 +248,9 @@ class BackgroundIndexer:
         if w.owned:
             return
         if await self.leases.try_acquire(w.repo.id):
-            if w.repo.id not in self._repos or w.repo.id in self._removed:  # removed while we waited
+            # Claimed twice at once (supervisor and add_repository), or removed while we waited:
+            # give the extra hold back.
+            if w.owned or w.repo.id not in self._repos or w.repo.id in self._removed:
                 await self.leases.release(w.repo.id)
                 return
             w.owned = True
@@ -503,6 +505,8 @@ def _worth_a_look(prefixes: tuple[str, ...], change: Change, path: str) -> bool:
         return True
     if file_language(name) is not None or is_ignore_rules_file(name):
         return True
+    if change != Change.added:
+        return False
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)  # a new folder: its files may predate its watch
     except OSError:
@@ -517,12 +521,7 @@ def _is_dir(path: Path) -> bool:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-async def _set_then_cancel(event: anyio.Event, scope: anyio.CancelScope) -> None:
-    await event.wait()
-    scope.cancel()
+    return datetime.now(UTC)
 
 
 async def _stop_on_cancel(live: set[anyio.Event]) -> None:

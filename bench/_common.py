@@ -1,0 +1,98 @@
+"""Helpers shared by the bench/ scripts: the benchmarks' own database, machine load, tables, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from corpora import DEFAULT_DATA_DIR, RESULTS
+
+from mcp_server.config import Settings
+
+
+def settings_for(data_dir: Path | None, database_url: str | None = None) -> Settings:
+    """Settings on the benchmarks' own embedded server (bench/.data by default), or on a given URL.
+    The environment's PGCODE_DATABASE_URL is deliberately ignored: a benchmark must never write
+    into the user's index by accident."""
+    data_dir = (data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
+    return Settings.load({"data_dir": str(data_dir), "database_url": database_url},
+                         env={k: v for k, v in os.environ.items() if k != "PGCODE_DATABASE_URL"})
+
+
+def load() -> dict[str, Any]:
+    """The machine's load right now: `uptime`'s text plus the numbers (other jobs share the box)."""
+    try:
+        text = subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        text = ""
+    one, five, fifteen = os.getloadavg()
+    return {"uptime": text, "load1": round(one, 2), "load5": round(five, 2), "load15": round(fifteen, 2),
+            "cpus": os.cpu_count()}
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def write_result(kind: str, payload: dict[str, Any], label: str = "") -> Path:
+    """bench/results/<kind>[-label]-<utc stamp>.json, written atomically; also <kind>-latest.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"{kind}{'-' + label if label else ''}-{stamp()}.json"
+    path = RESULTS / name
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    tmp.replace(path)
+    latest = RESULTS / f"{kind}-latest.json"
+    latest_tmp = latest.with_suffix(".json.tmp")
+    latest_tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    latest_tmp.replace(latest)
+    return path
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> str:
+    """A plain fixed-width table (numbers right-aligned)."""
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    numeric = [all(_is_number(row[i]) for row in rows if i < len(row)) and bool(rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values))
+
+    out = [title] if title else []
+    out += [line(list(headers)), "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) or value is None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.started, 2)

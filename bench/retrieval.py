@@ -1,0 +1,417 @@
+"""Retrieval quality, docstring -> code (the CodeSearchNet method), for keyword, semantic and hybrid search.
+
+For each corpus, a copy is made with every function and method docstring blanked (the string
+becomes `""` and its other lines become blank, so every line keeps its number and the code stays
+valid). The copy is indexed with the embedder, then each removed docstring's first sentence is a
+query. A hit is correct when it is in the function's file and overlaps the function's lines
+(decorators to last line); the strict variant wants the hit's symbol to be the function itself.
+Functions are top-level functions and methods (of classes at any depth); nested functions are
+not queried. First sentences under 4 words are skipped, and so are sentences shared by several
+functions (the query could not tell them apart). Queries are sampled with a fixed seed.
+
+    python bench/retrieval.py                                  # requests, werkzeug, jinja2, rich
+    python bench/retrieval.py --corpus django                  # ~8 min of embedding on one core
+    python bench/retrieval.py --corpus requests --queries 100 --data-dir /tmp/bench-db
+
+Metrics: Recall@1/5/10 and MRR@10 per mode. Rich is held out: report it, never tune on it.
+Writes bench/results/retrieval-<stamp>.json (and retrieval-latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import random
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+import corpora
+from _common import load, machine, settings_for, table, write_result
+
+from mcp_server.db.pool import open_database
+from mcp_server.embed.model import load_embedder
+from mcp_server.indexer.pipeline import index_repository
+from mcp_server.logs import configure_logging
+from mcp_server.search.filters import Filters
+from mcp_server.search.hybrid import search_code
+
+MODES = ("keyword", "semantic", "hybrid")
+KS = (1, 5, 10)
+LIMIT = 10
+SEED = 1234
+MIN_WORDS = 4
+BLANKED = corpora.CACHE / "blanked"
+_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)")
+
+
+@dataclass(slots=True)
+class Function:
+    path: str            # repo-relative, POSIX
+    name: str
+    scope: str           # dotted classes + name, inside the module ("Session.request")
+    start: int           # first line (first decorator), 1-based
+    def_line: int        # the `def` line
+    end: int
+    query: str           # the docstring's first sentence
+    qualified_name: str | None = None   # pgcode's name for it, looked up after indexing
+
+
+@dataclass(slots=True)
+class Blanked:
+    functions: list[Function] = field(default_factory=list)
+    files: int = 0
+    docstrings_blanked: int = 0
+    files_unparsable: int = 0      # left as they are (their functions are not queried)
+
+
+# --- the blanked copy ---------------------------------------------------------------------
+
+def _definitions(body: list[ast.stmt], scope: list[str]):  # type: ignore[no-untyped-def]
+    """Functions and methods (not nested functions) with their class scope, through if/try/with blocks."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node, scope + [node.name]
+        elif isinstance(node, ast.ClassDef):
+            yield from _definitions(node.body, scope + [node.name])
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.While)):
+            for part in ("body", "orelse", "finalbody"):
+                yield from _definitions(getattr(node, part, []) or [], scope)
+            for handler in getattr(node, "handlers", []) or []:
+                yield from _definitions(handler.body, scope)
+        elif sys.version_info >= (3, 11) and isinstance(node, getattr(ast, "TryStar", ())):
+            for part in ("body", "orelse", "finalbody"):
+                yield from _definitions(getattr(node, part, []) or [], scope)
+
+
+def _docstring_node(node: ast.AST) -> ast.Constant | None:
+    body = getattr(node, "body", None)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[0].value
+    return None
+
+
+def first_sentence(doc: str) -> str | None:
+    """The first sentence of the docstring's first paragraph, whitespace collapsed."""
+    paragraph = doc.strip().split("\n\n")[0]
+    paragraph = " ".join(paragraph.split())
+    if not paragraph or paragraph.startswith((":", ">>>", "..")):
+        return None
+    m = _SENTENCE.match(paragraph)
+    return (m.group(1) if m else paragraph).strip()
+
+
+def blank_source(source: bytes) -> tuple[bytes, list[tuple[ast.AST, list[str], str]]]:
+    """The source with function/method docstrings blanked (line numbers kept), and the functions
+    whose docstrings were removed, each with its scope and docstring."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    found: list[tuple[ast.AST, list[str], str]] = []
+    edits: list[tuple[int, int, int, int]] = []
+    for node, scope in _definitions(tree.body, []):
+        doc = _docstring_node(node)
+        if doc is None or doc.end_lineno is None or doc.end_col_offset is None:
+            continue
+        found.append((node, scope, ast.get_docstring(node, clean=True) or ""))
+        edits.append((doc.lineno, doc.col_offset, doc.end_lineno, doc.end_col_offset))
+    # Bottom-up, so earlier edits do not move later ones (they never do: line count is kept).
+    for l0, c0, l1, c1 in sorted(edits, reverse=True):
+        first, last = lines[l0 - 1], lines[l1 - 1]
+        prefix, suffix = first[:c0], last[c1:]       # ast offsets are UTF-8 byte offsets
+        if not suffix.endswith(b"\n") and l1 < len(lines):
+            suffix += b"\n"
+        lines[l0 - 1] = prefix + b'""' + suffix
+        for i in range(l0, l1):
+            lines[i] = b"\n"
+    out = b"".join(lines)
+    assert out.count(b"\n") == source.count(b"\n"), "line count changed"
+    return out, found
+
+
+def make_blanked(corpus: corpora.Corpus) -> tuple[Path, Blanked]:
+    """bench/corpora/blanked/<corpus>: the corpus with docstrings blanked. Files are rewritten only
+    when their bytes change, so a re-run re-indexes (and re-embeds) nothing."""
+    src_root = corpora.corpus_root(corpus.name)
+    dst_root = BLANKED / corpus.name
+    result = Blanked()
+    wanted: set[Path] = set()
+    for src in sorted(p for p in src_root.rglob("*") if p.is_file() and p.name != ".complete"):
+        rel = src.relative_to(src_root)
+        dst = dst_root / rel
+        wanted.add(dst)
+        data = src.read_bytes()
+        if src.suffix == ".py":
+            result.files += 1
+            try:
+                blanked, found = blank_source(data)
+                ast.parse(blanked)
+            except (SyntaxError, ValueError, AssertionError):
+                result.files_unparsable += 1
+                blanked, found = data, []
+            result.docstrings_blanked += len(found)
+            for node, scope, doc in found:
+                sentence = first_sentence(doc)
+                if sentence is None or len(sentence.split()) < MIN_WORDS:
+                    continue
+                decorators = [d.lineno for d in getattr(node, "decorator_list", [])]
+                result.functions.append(Function(
+                    path=rel.as_posix(), name=scope[-1], scope=".".join(scope),
+                    start=min([node.lineno, *decorators]), def_line=node.lineno,  # type: ignore[attr-defined]
+                    end=node.end_lineno or node.lineno, query=sentence,  # type: ignore[attr-defined]
+                ))
+            data = blanked
+        if not dst.exists() or dst.read_bytes() != data:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(data)
+    for stale in [p for p in dst_root.rglob("*") if p.is_file() and p not in wanted]:
+        stale.unlink()
+    return dst_root, result
+
+
+def sample(functions: list[Function], n: int, seed: int) -> tuple[list[Function], int]:
+    """Up to n functions, seeded; sentences shared by several functions are dropped (ambiguous)."""
+    counts: dict[str, int] = {}
+    for f in functions:
+        counts[f.query.lower()] = counts.get(f.query.lower(), 0) + 1
+    unique = sorted((f for f in functions if counts[f.query.lower()] == 1), key=lambda f: (f.path, f.def_line))
+    dropped = len(functions) - len(unique)
+    rng = random.Random(seed)
+    return (rng.sample(unique, n) if len(unique) > n else unique), dropped
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+def rank_of(hits: list[Any], fn: Function, strict: bool) -> int | None:
+    for rank, hit in enumerate(hits, 1):
+        if strict:
+            if fn.qualified_name is not None and hit.symbol == fn.qualified_name:
+                return rank
+        elif hit.path == fn.path and hit.start_line <= fn.end and hit.end_line >= fn.start:
+            return rank
+    return None
+
+
+def metrics(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks) or 1
+    out = {f"R@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in KS}
+    out["MRR@10"] = sum(1.0 / r for r in ranks if r is not None and r <= LIMIT) / n
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+# --- fusion study: the same three ranked lists, fused other ways --------------------------------
+
+_CODE_LIKE = re.compile(r"`|[A-Za-z0-9]_[A-Za-z0-9]|[a-z][A-Z]|[A-Za-z]\.[A-Za-z]|\(\)")
+VARIANTS = ("rrf (as shipped)", "semantic only", "no symbol list", "symbol list only if code-like query",
+            "semantic weight 2", "collapse chunks of one symbol", "code-like gate + collapse")
+
+
+def _weighted_rrf(lists: list[tuple[list[int], float]]) -> list[int]:
+    scores: dict[int, float] = {}
+    for ids, weight in lists:
+        for rank, cid in enumerate(ids):
+            scores[cid] = scores.get(cid, 0.0) + weight / (60 + rank + 1)
+    return [cid for cid, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _collapse(ids: list[int], chunks: dict[int, Any]) -> list[int]:
+    seen: set[tuple[str, Any]] = set()
+    out: list[int] = []
+    for cid in ids:
+        c = chunks[cid]
+        key = (c["path"], c["symbol_id"] if c["symbol_id"] is not None else ("chunk", cid))
+        if key not in seen:
+            seen.add(key)
+            out.append(cid)
+    return out
+
+
+async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function]) -> dict[str, Any]:
+    """Recall of other fusions of pgcode's own three lists (semantic, full text, symbol names).
+    Uses hybrid.py's private list functions, so it measures exactly what search_code fuses."""
+    from mcp_server.search import hybrid
+
+    depth = max(LIMIT * hybrid._DEPTH, hybrid._MIN_DEPTH)
+    filters = Filters(repository_id=rid)
+    async with db.pool.acquire() as conn:
+        chunks = {r["id"]: r for r in await conn.fetch(
+            """SELECT c.id, f.path, c.start_line, c.end_line, c.symbol_id FROM chunks c
+               JOIN files f ON f.id = c.file_id WHERE c.repository_id = $1""", rid)}
+        ranks: dict[str, list[int | None]] = {v: [] for v in VARIANTS}
+        code_like = 0
+        for fn in chosen:
+            vector = await anyio.to_thread.run_sync(embedder.embed_query, fn.query)
+            sem = await hybrid._semantic(conn, embedder, vector, filters, depth, 100)
+            lex = await hybrid._lexical(conn, fn.query, filters, depth)
+            sym = await hybrid._symbols(conn, fn.query, filters, depth)
+            gate = bool(_CODE_LIKE.search(fn.query))
+            code_like += gate
+            fused = {
+                "rrf (as shipped)": _weighted_rrf([(sem, 1), (lex, 1), (sym, 1)]),
+                "semantic only": sem,
+                "no symbol list": _weighted_rrf([(sem, 1), (lex, 1)]),
+                "symbol list only if code-like query": _weighted_rrf([(sem, 1), (lex, 1), (sym if gate else [], 1)]),
+                "semantic weight 2": _weighted_rrf([(sem, 2), (lex, 1), (sym, 1)]),
+                "collapse chunks of one symbol": _collapse(_weighted_rrf([(sem, 1), (lex, 1), (sym, 1)]), chunks),
+                "code-like gate + collapse": _collapse(
+                    _weighted_rrf([(sem, 1), (lex, 1), (sym if gate else [], 1)]), chunks),
+            }
+            for variant, ids in fused.items():
+                rank = None
+                for i, cid in enumerate(ids[:LIMIT], 1):
+                    c = chunks.get(cid)
+                    if c is not None and c["path"] == fn.path and c["start_line"] <= fn.end and c["end_line"] >= fn.start:
+                        rank = i
+                        break
+                ranks[variant].append(rank)
+    return {"code_like_queries": code_like, "variants": {v: metrics(ranks[v]) for v in VARIANTS}}
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+async def run_corpus(db: Any, settings: Any, embedder: Any, corpus: corpora.Corpus, args: argparse.Namespace) -> dict[str, Any]:
+    load_before = load()
+    root, blanked = make_blanked(corpus)
+    chosen, ambiguous = sample(blanked.functions, args.queries, args.seed)
+    print(f"[{corpus.name}] {blanked.files} files, {blanked.docstrings_blanked} docstrings blanked, "
+          f"{len(blanked.functions)} eligible, {ambiguous} ambiguous dropped, {len(chosen)} queries; indexing ...",
+          flush=True)
+    started = time.perf_counter()
+    report = await index_repository(db, settings, root, name=f"bench-retrieval-{corpus.name}", embedder=embedder)
+    index_seconds = time.perf_counter() - started
+    async with db.pool.acquire() as conn:
+        repo = await conn.fetchrow("SELECT id FROM repositories WHERE name = $1", f"bench-retrieval-{corpus.name}")
+        rid = repo["id"]
+        chunks = await conn.fetchval("SELECT count(*) FROM chunks WHERE repository_id = $1", rid)
+        symbols = await conn.fetch(
+            """SELECT f.path, s.name, s.qualified_name, s.start_line, s.end_line FROM symbols s
+               JOIN files f ON f.id = s.file_id
+               WHERE s.repository_id = $1 AND s.kind IN ('function', 'method')""", rid)
+    by_site: dict[tuple[str, str], list[Any]] = {}
+    for s in symbols:
+        by_site.setdefault((s["path"], s["name"]), []).append(s)
+    unmatched = 0
+    for fn in chosen:
+        cands = [s for s in by_site.get((fn.path, fn.name), []) if fn.start <= s["start_line"] <= fn.def_line]
+        if cands:
+            fn.qualified_name = cands[0]["qualified_name"]
+        else:
+            unmatched += 1
+    print(f"[{corpus.name}] indexed in {index_seconds:.1f}s ({chunks} chunks, {report.vectors_embedded} vectors "
+          f"embedded now); querying ...", flush=True)
+
+    ranks: dict[str, dict[str, list[int | None]]] = {m: {"overlap": [], "symbol": []} for m in MODES}
+    latency: dict[str, list[float]] = {m: [] for m in MODES}
+    per_query: list[dict[str, Any]] = []
+    pending = 0
+    for fn in chosen:
+        row: dict[str, Any] = {"query": fn.query, "path": fn.path, "lines": [fn.start, fn.end],
+                               "qualified_name": fn.qualified_name}
+        for mode in MODES:
+            t0 = time.perf_counter()
+            result = await search_code(db.pool, embedder, fn.query, filters=Filters(repository_id=rid),
+                                       mode=mode, limit=LIMIT)
+            latency[mode].append(time.perf_counter() - t0)
+            pending = max(pending, result.vectors_pending)
+            lenient, strict = rank_of(result.results, fn, False), rank_of(result.results, fn, True)
+            ranks[mode]["overlap"].append(lenient)
+            ranks[mode]["symbol"].append(strict)
+            row[mode] = {"overlap_rank": lenient, "symbol_rank": strict,
+                         "top": [f"{h.path}:{h.start_line}-{h.end_line} {h.symbol}" for h in result.results[:3]]}
+        per_query.append(row)
+    study = None
+    if args.fusion_study and not corpus.held_out:
+        study = await fusion_study(db, embedder, rid, chosen)
+    out = {
+        "corpus": corpus.name, "requirement": corpus.requirement, "held_out": corpus.held_out,
+        "fusion_study": study,
+        "files": blanked.files, "files_unparsable": blanked.files_unparsable,
+        "docstrings_blanked": blanked.docstrings_blanked, "eligible": len(blanked.functions),
+        "ambiguous_dropped": ambiguous, "queries": len(chosen),
+        "fewer_than_requested": len(chosen) < args.queries,
+        "functions_without_symbol": unmatched, "chunks": chunks, "vectors_pending": pending,
+        "index_seconds": round(index_seconds, 1), "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
+        "vectors_embedded": report.vectors_embedded,
+        "metrics": {m: {v: metrics(ranks[m][v]) for v in ("overlap", "symbol")} for m in MODES},
+        "latency_ms_p50": {m: round(1000 * statistics.median(latency[m]), 1) if latency[m] else None for m in MODES},
+        "load_before": load_before, "load_after": load(),
+        "per_query": per_query,
+    }
+    return out
+
+
+def print_tables(results: list[dict[str, Any]]) -> None:
+    for variant, title in (("overlap", "hit overlaps the function's lines"),
+                           ("symbol", "hit symbol == the function's qualified name")):
+        rows = []
+        for r in results:
+            name = r["corpus"] + (" (held out)" if r["held_out"] else "")
+            for mode in MODES:
+                m = r["metrics"][mode][variant]
+                rows.append([name, r["queries"], mode, m["R@1"], m["R@5"], m["R@10"], m["MRR@10"],
+                             r["latency_ms_p50"][mode]])
+        print()
+        print(table(["corpus", "queries", "mode", "R@1", "R@5", "R@10", "MRR@10", "p50 ms"], rows,
+                    title=f"Retrieval, docstring -> code ({title})"))
+    print()
+    print(table(["corpus", "files", "eligible", "ambiguous", "queries", "chunks", "index s", "load1 before", "load1 after"],
+                [[r["corpus"], r["files"], r["eligible"], r["ambiguous_dropped"], r["queries"], r["chunks"],
+                  r["index_seconds"], r["load_before"]["load1"], r["load_after"]["load1"]] for r in results]))
+    studied = [r for r in results if r.get("fusion_study")]
+    if studied:
+        rows = [[r["corpus"], v, m["R@1"], m["R@5"], m["R@10"], m["MRR@10"]]
+                for r in studied for v, m in r["fusion_study"]["variants"].items()]
+        print()
+        print(table(["corpus", "fusion variant", "R@1", "R@5", "R@10", "MRR@10"], rows,
+                    title="Fusion study (overlap variant; never run on the held-out corpus)"))
+    for r in results:
+        if r["fewer_than_requested"]:
+            print(f"note: {r['corpus']} has only {r['queries']} eligible functions (fewer than requested)")
+
+
+async def _run(args: argparse.Namespace) -> None:
+    settings = settings_for(args.data_dir, args.database_url)
+    selected = corpora.selected(args.corpus, corpora.SMALL)
+    embedder = await anyio.to_thread.run_sync(
+        lambda: load_embedder(settings.embedding_model, quantize=settings.embedding_quantize))
+    results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    async with open_database(settings) as db:
+        for corpus in selected:
+            results.append(await run_corpus(db, settings, embedder, corpus, args))
+    print_tables(results)
+    payload = {
+        "benchmark": "retrieval", "command": " ".join(sys.argv), "seed": args.seed, "queries_requested": args.queries,
+        "modes": list(MODES), "limit": LIMIT, "embedding_model": embedder.model_key, "machine": machine(),
+        "seconds": round(time.perf_counter() - started, 1), "held_out": [r["corpus"] for r in results if r["held_out"]],
+        "corpora": results,
+    }
+    label = "-".join(c.name for c in selected) if args.corpus else ""
+    path = write_result("retrieval", payload, label)
+    print(f"\nwrote {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", action="append",
+                        help=f"corpus name, repeatable (default: {', '.join(corpora.SMALL)}; also: django)")
+    parser.add_argument("--queries", type=int, default=300, help="queries per corpus (default 300)")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
+    parser.add_argument("--fusion-study", action="store_true",
+                        help="also score other fusions of the three ranked lists (skipped on the held-out corpus)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"the benchmarks' embedded PostgreSQL (default {corpora.DEFAULT_DATA_DIR})")
+    parser.add_argument("--database-url", default=None, help="use this PostgreSQL instead of an embedded one")
+    args = parser.parse_args()
+    configure_logging("warning")
+    anyio.run(_run, args)
+
+
+if __name__ == "__main__":  # spawned index workers import this module: run only when executed
+    main()
