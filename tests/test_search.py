@@ -142,3 +142,24 @@ def test_path_globs_follow_shell_conventions(glob: str, matches: list[str], miss
 def test_an_unbalanced_glob_is_a_clear_error() -> None:
     with pytest.raises(InvalidArgument, match="unclosed"):
         glob_to_regex("*.{ts,js")
+
+
+async def test_implementation_outranks_the_tests_that_repeat_its_words(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "ranked"
+    (root / "billing").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "billing" / "refunds.py").write_text(
+        "def refund_invoice(invoice):\n    \"\"\"Refund a paid invoice.\"\"\"\n    return invoice.total * -1\n")
+    (root / "tests" / "test_refunds.py").write_text(
+        "from billing.refunds import refund_invoice\n\n\ndef test_refund_invoice_refunds_paid_invoice():\n"
+        "    invoice = make_paid_invoice()\n    refund = refund_invoice(invoice)\n"
+        "    assert refund == -invoice.total  # refund the paid invoice\n")
+    await index_repository(db, settings, root, name="ranked")
+    result = await search_code(db.pool, None, "refund a paid invoice", filters=await _filters(db, "ranked"),
+                               mode="keyword")
+    assert result.results[0].path == "billing/refunds.py"
+    asked = await search_code(db.pool, None, "test refund paid invoice", filters=await _filters(db, "ranked"),
+                              mode="keyword")
+    assert asked.results[0].path == "tests/test_refunds.py"

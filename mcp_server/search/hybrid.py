@@ -13,6 +13,7 @@ import numpy as np
 from ..db.vectors import model_dim
 from ..embed.model import Embedder
 from ..errors import InvalidArgument
+from ..graph.scope import is_test_path
 from ..index.tokens import code_terms, tsquery_terms
 from ..indexer.embed import count_pending
 from .filters import Filters
@@ -27,6 +28,7 @@ _MIN_DEPTH = 40
 _SNIPPET_LINES = 8
 _SNIPPET_CHARS = 600
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+_TEST_FACTOR = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ async def search_code(
         if mode in ("hybrid", "keyword"):
             ranked.append(await _lexical(conn, query, filters, depth))
             ranked.append(await _symbols(conn, query, filters, depth))
-        scores = _fuse(ranked)
+        scores = await _demote_tests(conn, _fuse(ranked), query)
         top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         hits = await _hits(conn, top, query, filters.kind)
     if pending > 0:
@@ -107,6 +109,21 @@ def _fuse(ranked: list[list[int]]) -> dict[int, float]:
     for ids in ranked:
         for rank, chunk_id in enumerate(ids):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (_RRF_K + rank + 1)
+    return scores
+
+
+async def _demote_tests(conn: asyncpg.Connection, scores: dict[int, float], query: str) -> dict[int, float]:
+    """Tests repeat the names and words of the code they test; an assistant asking where
+    something happens wants the implementation first, unless it asks about tests."""
+    if not scores or "test" in query.lower():
+        return scores
+    rows = await conn.fetch(
+        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ANY($1::bigint[])",
+        list(scores),
+    )
+    for r in rows:
+        if is_test_path(r["path"]):
+            scores[r["id"]] *= _TEST_FACTOR
     return scores
 
 
@@ -157,7 +174,12 @@ async def _lexical(conn: asyncpg.Connection, query: str, filters: Filters, depth
 
 async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
     """Chunks holding a symbol whose name is one of the query's identifiers (exact first, then fuzzy)."""
-    names = sorted({w.lower() for w in _IDENT.findall(query)})[:16]
+    words = _IDENT.findall(query)
+    if len(words) > 2:
+        # In a sentence, plain English words ("where", "session") would match every class named
+        # like them; only identifier-shaped tokens (snake_case, camelCase) name symbols.
+        words = [w for w in words if "_" in w.strip("_") or any(c.isupper() for c in w[1:])]
+    names = sorted({w.lower() for w in words})[:16]
     if not names:
         return []
     where, params = filters.sql(4, symbol="d")
