@@ -123,9 +123,10 @@ async def _edit(
     path = root / rel
     before = path.read_bytes()
     originals.setdefault(path, before)
-    # Letters only: digits and hex would split into one-character search terms that match every
-    # chunk, and time the ranking of a needlessly broad keyword query rather than freshness.
-    name = "latency_probe_" + "".join(random.choices(string.ascii_lowercase, k=10))
+    # One random lower-case word: digits would split into one-letter search terms matching every
+    # chunk, and a shared prefix (probe_...) would let earlier probes outrank this one (the search
+    # ranks implementation above tests); either way the bench would time ranking, not freshness.
+    name = "probe" + "".join(random.choices(string.ascii_lowercase, k=12))
     text = before.decode("utf-8")
     addition = f"\n\ndef {name}(value):\n    \"\"\"Edit {i} of the latency benchmark.\"\"\"\n    return value\n"
     wall = time.time()

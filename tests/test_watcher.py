@@ -355,6 +355,34 @@ async def test_when_the_owners_connection_dies_exactly_one_process_owns_the_repo
         tg.cancel_scope.cancel()
 
 
+async def test_the_watcher_survives_the_database_dropping_every_connection(
+    wdb: Database, wsettings: Settings, tmp_path: Path
+) -> None:
+    root = _write_repo(tmp_path / "outage")
+    rid = await _indexed(wdb, wsettings, root)
+    async with running(wdb, wsettings) as indexer:
+        await _watching(indexer, rid)
+        admin = await asyncpg.connect(wdb.dsn)
+        try:
+            # A database restart, as the clients see it: every session of this process is cut.
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        finally:
+            await admin.close()
+        (root / "app" / "views.py").write_text("def written_during_outage():\n    pass\n")
+
+        async def indexed() -> bool:
+            try:
+                return "written_during_outage" in await _symbol_names(wdb, rid)
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError):
+                return False  # the test's own pooled connection was cut too
+
+        await eventually(indexed, "the edit made while connections were cut is indexed")
+        await _watching(indexer, rid)
+        assert indexer.leases.holds(rid)
+
+
 async def test_a_burst_of_changes_runs_one_whole_pass(wdb: Database, wsettings: Settings, tmp_path: Path) -> None:
     root = _write_repo(tmp_path / "burst")
     rid = await _indexed(wdb, wsettings, root)

@@ -14,7 +14,7 @@ import asyncpg
 import structlog
 
 from ..db.pool import Database
-from ..errors import IndexBusy, RepositoryNotFound
+from ..errors import ConfigError, IndexBusy, RepositoryNotFound
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +27,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a pooled connection cut mid-protocol surfaces as this
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CannotConnectNowError,
 )
@@ -271,6 +272,13 @@ _MANAGERS: dict[int, tuple[asyncpg.Pool, LeaseManager]] = {}
 
 def manager_for(db: Database) -> LeaseManager:
     """The process-wide lease manager of `db`."""
+    if getattr(db, "pgbouncer", False):
+        # In transaction pooling a session lock would stay on a server connection that PgBouncer
+        # then lends to other clients: the lease would protect nothing.
+        raise ConfigError(
+            "indexing needs a direct connection to PostgreSQL, not PgBouncer in transaction pooling:"
+            " point this process's database URL at the server itself"
+        )
     entry = _MANAGERS.get(id(db.pool))
     if entry is not None and entry[0] is db.pool:
         return entry[1]

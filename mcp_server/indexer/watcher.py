@@ -267,7 +267,9 @@ class BackgroundIndexer:
                 owner = await current_owner(conn, w.repo.id)
             w.owner = owner.owner if owner else None
 
-    async def _disown(self, w: _Watched, state: str) -> None:
+    async def _disown(self, w: _Watched, state: str, *, lost: bool = False) -> None:
+        """Stop indexing `w`; give its lease back, unless it is already `lost` (then this process no
+        longer holds it, and a release would only undo another holder's hold)."""
         w.state = state
         w.pending.clear()
         w.in_flight = 0
@@ -278,7 +280,8 @@ class BackgroundIndexer:
             w.owned = False
             w.owner = None
             self._roots_changed.set()
-            await self.leases.release(w.repo.id)
+            if not lost:
+                await self.leases.release(w.repo.id)
 
     async def _supervise(self) -> None:
         """Retry leases, notice vanished and returning roots, and keep the leases' heartbeat."""
@@ -289,11 +292,12 @@ class BackgroundIndexer:
             try:
                 if anyio.current_time() - last_beat >= self.heartbeat_seconds:
                     last_beat = anyio.current_time()
-                    for repository_id in await self.leases.heartbeat():
-                        w = self._repos.get(repository_id)
-                        if w is not None and w.owned:
-                            w.record_error("lost the lease (the database connection broke); retrying")
-                            await self._disown(w, "owned_elsewhere")
+                    await self.leases.heartbeat()
+                # A lease can also go with a connection that broke under any other lease call.
+                for w in list(self._repos.values()):
+                    if w.owned and not self.leases.holds(w.repo.id):
+                        w.record_error("lost the lease (the database connection broke); retrying")
+                        await self._disown(w, "owned_elsewhere", lost=True)
                 await self._refresh()
                 backoff = self.lease_retry_seconds
             except _DB_ERRORS as exc:
@@ -432,11 +436,16 @@ class BackgroundIndexer:
             return backoff
         except IndexBusy as exc:  # our lease is gone: another process owns it now
             w.record_error(str(exc))
-            await self._disown(w, "owned_elsewhere")
+            await self._disown(w, "owned_elsewhere", lost=True)
             return 0.0
         except Exception as exc:
+            # Whatever failed, a whole pass is the way back to an index that matches the disk; if it
+            # fails again, the backoff keeps the retries rare and the error stays in the status.
             log.exception("index_failed", repository=w.repo.name, paths=len(paths), full=full)
             w.record_error(f"{type(exc).__name__}: {exc}")
+            w.full_pass = True
+            backoff = min(max(backoff * 2, 1.0), _MAX_BACKOFF)
+            return backoff
         finally:
             w.in_flight = 0
             if w.owned:
