@@ -157,7 +157,7 @@ async def _apply(
         else:
             if state is not None:
                 await touched.before(conn, [state.id])
-            await _store(conn, repository_id, result)
+            await _store(conn, repository_id, result, replacing=state is not None)
             touched.after(result)
             report.files_indexed += 1
 
@@ -316,9 +316,10 @@ async def _index_files(
     report.seconds["resolve"] = time.perf_counter() - started
 
 
-async def _store(conn: asyncpg.Connection, repository_id: int, prepared: Prepared) -> set[str]:
+async def _store(conn: asyncpg.Connection, repository_id: int, prepared: Prepared, *, replacing: bool = True) -> set[str]:
     return await store.store_file(
         conn, repository_id, prepared.found, prepared.digest, prepared.line_count, prepared.parsed, prepared.chunks,
+        replacing=replacing,
     )
 
 
