@@ -33,11 +33,12 @@ def code_terms(text: str) -> tuple[list[str], list[str]]:
     return parts, identifiers
 
 
-def tsquery_terms(terms: list[str]) -> str:
-    """An OR-query for to_tsquery; terms come from code_terms, so they hold only [a-z0-9_]."""
+def tsquery_terms(terms: list[str], operator: str = "|") -> str:
+    """A to_tsquery expression joining the terms with OR ("|") or AND ("&"); terms come from
+    code_terms, so they hold only [a-z0-9_]."""
     seen: dict[str, None] = {}
     for term in terms:
         clean = re.sub(r"[^a-z0-9_]", "", term.lower())
         if clean:
             seen.setdefault(clean, None)
-    return " | ".join(seen)
+    return f" {operator} ".join(seen)

@@ -29,6 +29,8 @@ _SNIPPET_LINES = 8
 _SNIPPET_CHARS = 600
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _TEST_FACTOR = 0.7
+_PREAMBLE_FACTOR = 0.7
+_SHORT_PREAMBLE_LINES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ async def search_code(
         if mode in ("hybrid", "keyword"):
             ranked.append(await _lexical(conn, query, filters, depth))
             ranked.append(await _symbols(conn, query, filters, depth))
-        scores = await _demote_tests(conn, _fuse(ranked), query)
+        scores = await _rerank(conn, _fuse(ranked), query)
         top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         hits = await _hits(conn, top, query, filters.kind)
     if pending > 0:
@@ -112,18 +114,25 @@ def _fuse(ranked: list[list[int]]) -> dict[int, float]:
     return scores
 
 
-async def _demote_tests(conn: asyncpg.Connection, scores: dict[int, float], query: str) -> dict[int, float]:
-    """Tests repeat the names and words of the code they test; an assistant asking where
-    something happens wants the implementation first, unless it asks about tests."""
-    if not scores or "test" in query.lower():
+async def _rerank(conn: asyncpg.Connection, scores: dict[int, float], query: str) -> dict[int, float]:
+    """Code-aware adjustments to the fused scores. Tests repeat the names and words of the code
+    they test: an assistant asking where something happens wants the implementation first,
+    unless it asks about tests. A file's bare import lines match its path's words but answer
+    nothing."""
+    if not scores:
         return scores
+    wants_tests = "test" in query.lower()
     rows = await conn.fetch(
-        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ANY($1::bigint[])",
+        """SELECT c.id, f.path, c.end_line - c.start_line AS span, s.kind
+           FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
+           WHERE c.id = ANY($1::bigint[])""",
         list(scores),
     )
     for r in rows:
-        if is_test_path(r["path"]):
+        if not wants_tests and is_test_path(r["path"]):
             scores[r["id"]] *= _TEST_FACTOR
+        if r["kind"] == "module" and r["span"] < _SHORT_PREAMBLE_LINES:
+            scores[r["id"]] *= _PREAMBLE_FACTOR
     return scores
 
 
@@ -156,20 +165,24 @@ async def _semantic(
 
 
 async def _lexical(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
+    """Full-text matches: chunks holding every query word first (few, precise, fast), then, if
+    that leaves the page short, chunks holding any of them. Whole identifiers match exactly."""
     parts, identifiers = code_terms(query)
-    english, simple = tsquery_terms(parts), tsquery_terms(identifiers + parts)
-    if not english and not simple:
+    words = [p for p in parts if not p.isdigit()] or parts  # a lone number still searches
+    every, any_, exact = tsquery_terms(words, "&"), tsquery_terms(words), tsquery_terms(identifiers)
+    if not any_ and not exact:
         return []
     where, params = filters.sql(4)
-    rows = await conn.fetch(
-        f"""
+    sql = f"""
         WITH q AS (SELECT (to_tsquery('english', $1) || to_tsquery('simple', $2)) AS q)
         SELECT c.id, ts_rank_cd(c.tsv, q.q, 1) AS rank {_FROM} CROSS JOIN q
         WHERE c.tsv @@ q.q {where}
-        ORDER BY rank DESC, c.id LIMIT $3""",
-        english or "", simple or "", depth, *params,
-    )
-    return [r["id"] for r in rows]
+        ORDER BY rank DESC, c.id LIMIT $3"""
+    ids = [r["id"] for r in await conn.fetch(sql, every, exact, depth, *params)]
+    if len(ids) < depth and any_ != every:
+        seen = set(ids)
+        ids += [r["id"] for r in await conn.fetch(sql, any_, exact, depth, *params) if r["id"] not in seen]
+    return ids[:depth]
 
 
 async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
