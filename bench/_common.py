@@ -38,7 +38,21 @@ def load() -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "code": code_version()}
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether mcp_server/ had uncommitted changes (others edit in parallel)."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mcp_server"], cwd=repo,
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        return {"commit": head or None, "mcp_server_modified": sorted(l[3:] for l in dirty if l.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "mcp_server_modified": None}
 
 
 def stamp() -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import random
 import re
 import signal
@@ -63,6 +64,13 @@ SEED = 1234
 KINDS = ("calls", "references", "imports", "inherits")
 BUCKETS = ("1.0", "0.9", "0.7", "0.5", "0.3", "0")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Methods of builtin containers, strings and files: `x.get()`, `x.append()` on an unknown receiver
+# is far more often one of these than a method of the corpus with the same name.
+BUILTIN_METHODS = frozenset(
+    n for t in (dict, list, str, set, bytes, tuple, frozenset, io.IOBase, io.TextIOBase)
+    for n in dir(t) if not n.startswith("__")
+)
+_IMPORT_LINE = re.compile(r"^\s*(from\s+\S+\s+)?import\b")
 _MAX_EXAMPLES = 60
 
 
@@ -122,6 +130,11 @@ class Jedi:
         stdlib = [sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")]
         dynload = [p for p in sys.path if p.endswith("lib-dynload")]
         sys_path = list(dict.fromkeys([str(self.root), *stdlib, *dynload]))
+        # parso drops parsed modules from its cache past ~600 files, under Scripts that still use
+        # them (KeyError deep in jedi on Django-sized corpora): keep them all for the run.
+        import parso.cache
+        if hasattr(parso.cache, "_CACHED_SIZE_TRIGGER"):
+            parso.cache._CACHED_SIZE_TRIGGER = max(parso.cache._CACHED_SIZE_TRIGGER, 20000)
         self.project = jedi.Project(self.root, sys_path=sys_path, smart_sys_path=False)
         self.environment = jedi.InterpreterEnvironment()
         self.timeout = timeout
@@ -132,6 +145,7 @@ class Jedi:
         self.seconds = 0.0
         self.timeouts = 0
         self.errors = 0
+        self.error_kinds: Counter[str] = Counter()
 
     def lines(self, rel: str) -> list[str]:
         if rel not in self.texts:
@@ -162,15 +176,21 @@ class Jedi:
         started = time.perf_counter()
         self.calls += 1
         try:
-            with time_limit(self.timeout):
-                return "ok", getattr(self.script(rel), fn)(*args, **kwargs)
-        except JediTimeout:
-            self.timeouts += 1
-            self.scripts.pop(rel, None)   # its inference state may be half-built
-            return "timeout", None
-        except Exception:  # jedi raises on odd code now and then
-            self.errors += 1
-            self.scripts.pop(rel, None)
+            for attempt in (1, 2):
+                try:
+                    with time_limit(self.timeout):
+                        return "ok", getattr(self.script(rel), fn)(*args, **kwargs)
+                except JediTimeout:
+                    self.timeouts += 1
+                    self.scripts.pop(rel, None)   # its inference state may be half-built
+                    return "timeout", None
+                except Exception as exc:  # jedi raises on odd code now and then
+                    # A long-lived Script can hold modules parso's cache has since dropped (KeyError
+                    # on a path): a fresh Script once, then give up.
+                    self.scripts.pop(rel, None)
+                    if attempt == 2:
+                        self.errors += 1
+                        self.error_kinds[f"{fn}: {type(exc).__name__}: {str(exc)[:120]}"] += 1
             return "error", None
         finally:
             self.seconds += time.perf_counter() - started
@@ -179,7 +199,7 @@ class Jedi:
         status, names = self._call(rel, "goto", line, column, follow_imports=True)
         if status != "ok":
             return JediAnswer(status)
-        defs = [self._def(n) for n in names]
+        defs = [self._def(n) for n in self._through_imports(names)]
         if not defs:
             return JediAnswer("none")
         for where in ("inside", "outside", "local"):
@@ -187,8 +207,34 @@ class Jedi:
                 return JediAnswer(where, defs)
         return JediAnswer("none", defs)
 
+    def _through_imports(self, names: list[Any]) -> list[Any]:
+        """jedi sometimes stops at a package's re-export (`from .base import Storage` in
+        __init__.py): follow such a name once more to the definition itself."""
+        out = []
+        for n in names:
+            rel = self.rel(n.module_path)
+            if rel is not None and n.line and n.type in ("class", "function", "statement"):
+                text = self.lines(rel)[n.line - 1] if n.line <= len(self.lines(rel)) else ""
+                if _IMPORT_LINE.match(text) or (text.strip().endswith(",") and n.type != "statement"):
+                    try:
+                        with time_limit(self.timeout):
+                            further = n.goto(follow_imports=True)
+                    except Exception:
+                        further = []
+                    further = [f for f in further if (f.module_path, f.line) != (n.module_path, n.line)]
+                    if further:
+                        out.extend(further)
+                        continue
+            out.append(n)
+        return out
+
     def _def(self, name: Any) -> JediDef:
         rel = self.rel(name.module_path)
+        line = name.line
+        if rel is None:
+            # jedi ships stubs for some libraries (django-stubs): a definition in a stub of the
+            # corpus's own package is the corpus's definition; find it in the real file.
+            rel, line = self._from_stub(name)
         where = "inside" if rel is not None else "outside"
         kind = name.type
         if where == "inside" and kind in ("param", "statement", "instance"):
@@ -198,11 +244,72 @@ class Jedi:
                     where = "local"   # a parameter or a local variable: jedi could not go further
             except Exception:
                 where = "local"
-        return JediDef(rel, name.line, name.name, kind, name.full_name, where)
+        return JediDef(rel, line, name.name, kind, name.full_name, where)
+
+    def _from_stub(self, name: Any) -> tuple[str | None, int | None]:
+        path = Path(str(name.module_path or ""))
+        if path.suffix != ".pyi":
+            return None, None
+        parts = path.parts
+        stub_dirs = [i for i, p in enumerate(parts) if p.endswith("-stubs")]
+        if not stub_dirs:
+            return None, None
+        i = stub_dirs[-1]
+        package = parts[i].removesuffix("-stubs")
+        inner = list(parts[i + 1:])
+        inner[-1] = inner[-1].removesuffix(".pyi") + ".py"
+        rel = "/".join([package, *inner])
+        if not (self.root / rel).is_file():
+            return None, None
+        if name.type == "module":
+            return rel, 1
+        module = ".".join([package, *inner[:-1]] + ([] if inner[-1] == "__init__.py" else [inner[-1][:-3]]))
+        full = name.full_name or ""
+        if not full.startswith(module + "."):
+            return None, None
+        line = _locate(self.root / rel, full[len(module) + 1:].split("."))
+        return (rel, line) if line is not None else (None, None)
 
     def references(self, rel: str, line: int, column: int) -> tuple[str, list[Any]]:
         status, refs = self._call(rel, "get_references", line, column, include_builtins=False)
         return status, (refs or [])
+
+
+def _locate(path: Path, dotted: list[str]) -> int | None:
+    """Line of the definition `A.b` (classes, functions, assignments) in a Python file."""
+    try:
+        body = ast.parse(path.read_bytes()).body
+    except (SyntaxError, ValueError, OSError):
+        return None
+    found: int | None = None
+    for depth, part in enumerate(dotted):
+        found, nxt = None, None
+        for node in _flat(body):
+            names = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            if part in names:
+                found = node.lineno
+                nxt = getattr(node, "body", None) if isinstance(node, ast.ClassDef) else None
+        if found is None or (depth < len(dotted) - 1 and nxt is None):
+            return None
+        body = nxt or []
+    return found
+
+
+def _flat(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements of a block, looking inside if/try/with (conditional definitions)."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.If, ast.Try, ast.With)):
+            for part in ("body", "orelse", "finalbody"):
+                yield from _flat(getattr(node, part, []) or [])
+            for handler in getattr(node, "handlers", []) or []:
+                yield from _flat(handler.body)
 
 
 # --- the index -----------------------------------------------------------------------------------
@@ -476,6 +583,8 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
         by_source[e.source_id].append(e)
     site_recall = Counter()
     twin_targets = Counter()
+    fallback: dict[str, Tally] = defaultdict(Tally)
+    fallback_self = Counter()
     checked_sources: list[Sym] = []
     goto_sites: list[tuple[str, Site, JediAnswer]] = []
     order = sorted(functions + classes + modules, key=lambda s: (s.path, s.start_line))
@@ -509,6 +618,15 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
             if ok and "exact" not in kinds:
                 twin_targets[e.kind] += 1   # right name, but an @overload stub (or other twin) of it
             by_kind[e.kind].add(e, answer, ok)
+            if e.kind == "calls" and 0 < e.confidence < 0.85:
+                # Name-only fallbacks (0.7 same file, 0.5 unique, 0.3 nearest), split by whether the
+                # called name is also a builtin container/str/file method.
+                simple = last_identifier(e.target_name) or ""
+                group = "super()" if e.target_name.startswith("super()") else (
+                    "builtin-method name" if simple in BUILTIN_METHODS else "other name")
+                fallback[group].add(e, answer, ok)
+                self_loop = e.target_id == e.source_id
+                fallback_self[group] += self_loop
             by_conf[(e.kind, bucket(e.confidence))].add(e, answer, ok)
             if e.kind == "calls" and answer.status == "inside" and pos is not None:
                 goto_sites.append((sym.path, Site(pos[0], pos[1], last_identifier(e.target_name) or ""), answer))
@@ -617,6 +735,7 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
         "edges": {k: by_kind[k].summary() for k in KINDS if k in by_kind},
         "by_confidence": {f"{k}@{b}": by_conf[(k, b)].summary() for k in KINDS for b in BUCKETS if (k, b) in by_conf},
         "correct_via_twin": dict(twin_targets),
+        "calls_fallback_by_name": {g: {**t.summary(), "self_loops": fallback_self[g]} for g, t in fallback.items()},
         "calls_site_recall": {"recall_over_all_call_sites": site_recall_all,
                               "unrecorded_sites": site_recall["unrecorded_sites"],
                               "unrecorded_jedi_inside": site_recall["unrecorded_jedi_inside"]},
@@ -629,7 +748,8 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
         "goto_definition": {"sites": goto["sites"], "top1": _ratio(goto["top1"], goto["sites"]),
                             "any": _ratio(goto["any"], goto["sites"]),
                             "no_answer": _ratio(goto["no_answer"], goto["sites"])},
-        "jedi": {"calls": jd.calls, "seconds": round(jd.seconds, 1), "timeouts": jd.timeouts, "errors": jd.errors},
+        "jedi": {"calls": jd.calls, "seconds": round(jd.seconds, 1), "timeouts": jd.timeouts, "errors": jd.errors,
+                 "error_kinds": dict(jd.error_kinds.most_common(8))},
         "seconds": round(time.perf_counter() - started, 1),
         "load_before": load_before, "load_after": load(),
         "examples": dict(examples),
@@ -684,6 +804,14 @@ def print_tables(results: list[dict[str, Any]]) -> None:
     print()
     print(table(["corpus", "kind", "edges", "resolved", "jedi in", "both", "res/jedi out", "precision", "strict P",
                  "recall", "site recall"], rows, title="(a) edges vs jedi goto (sampled sources)"))
+    rows = []
+    for r in results:
+        for group, s in sorted(r.get("calls_fallback_by_name", {}).items()):
+            rows.append([r["corpus"], group, s["edges"], s["index_resolved"], s["resolved_and_jedi_inside"], s["correct"],
+                         s["resolved_but_jedi_outside"], s["self_loops"], s["precision"], s["strict_precision"]])
+    print()
+    print(table(["corpus", "called name", "edges", "resolved", "res+jedi in", "correct", "res/jedi out", "self-loops",
+                 "precision", "strict P"], rows, title="(a) name-only call fallbacks (confidence 0.3-0.7)"))
     rows = []
     for r in results:
         for key, s in r["by_confidence"].items():

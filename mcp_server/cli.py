@@ -1,9 +1,10 @@
-"""Command line: `pgcode index`, `search`, `status`, `remove`, `serve`: a thin shell over the library."""
+"""Command line: `pgcode index`, `search`, `status`, `remove`, `serve`, `worker`, `config show`, `db ...`: a thin shell over the library."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
@@ -12,10 +13,16 @@ from typing import Any
 
 import anyio
 
-from .config import Settings
-from .errors import PgcodeError
+from .config import ResolvedSettings, Settings, resolve
+from .errors import ConfigError, PgcodeError
 
 EXIT_USAGE = 2
+
+# Flags that set a setting of the same name (the dest), wherever they appear in the command line.
+_SETTING_FLAGS = (
+    "database_url", "data_dir", "log_level", "pgbouncer", "read_only", "host", "port", "token_file",
+    "allowed_hosts", "rate_limit_per_minute", "max_request_bytes", "metrics_port",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", help="PostgreSQL URL (default: pgcode's own embedded server; env PGCODE_DATABASE_URL)")
     parser.add_argument("--data-dir", type=Path, help="where the embedded server keeps its data (env PGCODE_DATA_DIR)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (to stderr)")
+    parser.add_argument("--config", metavar="PATH",
+                        help="TOML file of settings (env PGCODE_CONFIG); precedence: defaults < file < env < flags")
+    parser.add_argument("--pgbouncer", action="store_true", default=None,
+                        help="the database URL is PgBouncer in transaction pooling mode (read-only use only)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index a folder (again): only what changed is re-read",
@@ -60,7 +71,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-file", help="file of accepted bearer tokens, one per line (env PGCODE_TOKEN_FILE)")
     p.add_argument("--allowed-hosts", help="extra Host names accepted beyond loopback, comma-separated")
     p.add_argument("--no-watch", action="store_true", help="serve without watching roots for changes")
+    p.add_argument("--read-only", action="store_true", default=None,
+                   help="serve search and graph tools only (e.g. from a replica): no migrations, no watcher, "
+                        "index tools refused")
+    p.add_argument("--rate-limit-per-minute", type=int, metavar="N",
+                   help="HTTP requests a minute per token (default 600; 0 = no limit)")
+    p.add_argument("--max-request-bytes", type=int, metavar="N", help="largest HTTP request body (default 1 MiB)")
     p.set_defaults(run=_cmd_serve)
+
+    p = sub.add_parser("worker", help="index and watch every repository in the database; serve only /health, "
+                                      "/ready and /metrics",
+                       description="Run the indexing worker until SIGTERM/SIGINT: it keeps every repository of the "
+                                   "database fresh and computes vectors, for read-only servers to serve. Connect it "
+                                   "directly to PostgreSQL (not through PgBouncer). Example: pgcode worker "
+                                   "--metrics-port 9765")
+    p.add_argument("--host", help="address for /health, /ready and /metrics (default 127.0.0.1; env PGCODE_HOST)")
+    p.add_argument("--metrics-port", type=int, help="port for /health, /ready and /metrics (default 9765)")
+    p.add_argument("--token-file", help="bearer tokens accepted on /metrics, one per line (env PGCODE_TOKEN_FILE)")
+    p.set_defaults(run=_cmd_worker)
+
+    p = sub.add_parser("config", help="show the effective configuration")
+    config_sub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    q = config_sub.add_parser("show", help="every setting's effective value and where it came from (secrets masked)")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(run=None)
+
+    p = sub.add_parser("db", help="database administration: migrate, roles, partitioning")
+    db_sub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    q = db_sub.add_parser("migrate", help="apply pending schema migrations (as pgcode_writer, directly to PostgreSQL)")
+    q.set_defaults(run=_cmd_db_migrate)
+    q = db_sub.add_parser("roles", help="create or repair the pgcode_writer and pgcode_reader roles (as a superuser)",
+                          description="Run schema/roles.sql as a superuser. Passwords are set from "
+                                      "PGCODE_WRITER_PASSWORD / PGCODE_READER_PASSWORD when those are set.")
+    q.set_defaults(run=_cmd_db_roles)
+    q = db_sub.add_parser("partition", help="hash-partition symbols, edges and chunks by repository (optional)",
+                          description="Convert symbols, edges and chunks to PARTITION BY HASH (repository_id) in one "
+                                      "transaction, keeping rows, indexes and privileges. Stop every writer first. "
+                                      "See mcp_server/schema/partition_by_repository.sql.")
+    q.add_argument("--partitions", type=int, required=True, metavar="N", help="number of hash partitions (e.g. 8)")
+    q.set_defaults(run=_cmd_db_partition)
 
     p = sub.add_parser("remove", help="drop a repository from the index (its files are not touched)")
     p.add_argument("repository", help="name or path")
@@ -71,20 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    overrides = {"database_url": args.database_url, "data_dir": args.data_dir, "log_level": args.log_level}
-    for key in ("host", "port", "token_file", "allowed_hosts"):
-        overrides[key] = getattr(args, key, None)
+    overrides = {key: getattr(args, key) for key in _SETTING_FLAGS if getattr(args, key, None) is not None}
     try:
-        settings = Settings.load(overrides)
+        resolved = resolve(overrides, config_file=args.config)
     except PgcodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    settings = resolved.settings
+    if args.command == "config":
+        _show_config(resolved, as_json=args.json)
+        return 0
     from .logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     run: Callable[[argparse.Namespace, Settings], Awaitable[int]] = args.run
     try:
-        return anyio.run(run, args, settings)
+        try:
+            return anyio.run(run, args, settings)
+        except BaseExceptionGroup as group:
+            # Task groups wrap what their tasks raised: report a pgcode error as if raised alone.
+            raise _sole(group) from None
     except PgcodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -93,12 +148,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one PgcodeError (or interrupt) in a group, else the group itself."""
+    errors, rest = group.split((PgcodeError, KeyboardInterrupt))
+    if errors is not None and rest is None:
+        leaf: BaseException = errors
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        return leaf
+    return group
+
+
+def _show_config(resolved: ResolvedSettings, *, as_json: bool) -> None:
+    rows = resolved.describe()
+    where = (f"{resolved.config_file} (from {resolved.config_file_source})" if resolved.config_file
+             else "none (set --config or PGCODE_CONFIG)")
+    if as_json:
+        print(json.dumps({
+            "config_file": str(resolved.config_file) if resolved.config_file else None,
+            "settings": {r["key"]: {"value": r["value"], "source": r["source"]} for r in rows},
+        }, indent=2))
+        return
+    print(f"config file: {where}")
+    width = max(len(r["key"]) for r in rows)
+    for r in rows:
+        value = "(embedded)" if r["key"] == "database_url" and r["value"] is None else json.dumps(r["value"])
+        print(f"{r['key']:<{width}}  {value:<40}  {r['source']}")
+
+
+def _require_writable(settings: Settings, what: str) -> None:
+    if settings.read_only:
+        raise ConfigError(f"{what} writes to the index, but read_only is set; unset it (or use a writable process)")
+    if settings.pgbouncer:
+        from .db.pool import PGBOUNCER_NEEDS_READ_ONLY
+
+        raise ConfigError(PGBOUNCER_NEEDS_READ_ONLY)
+
+
 async def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from .cli_progress import ProgressBars
     from .db.pool import open_database
     from .embed.model import load_embedder
     from .indexer.pipeline import index_repository
 
+    _require_writable(settings, "pgcode index")
     async with open_database(settings) as db:
         embedder = await anyio.to_thread.run_sync(_load_embedder, settings, load_embedder)
         with ProgressBars() as bars:
@@ -127,7 +220,7 @@ async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from .search.filters import Filters
     from .search.hybrid import search_code
 
-    async with open_database(settings) as db:
+    async with open_database(settings, read_only=settings.read_only or settings.pgbouncer) as db:
         filters = Filters(path_glob=args.path_glob, language=args.language, kind=args.kind)
         if args.repository:
             async with db.pool.acquire() as conn:
@@ -164,7 +257,8 @@ async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .indexer import repositories
 
     key = model_key(settings.embedding_model, settings.embedding_quantize)
-    async with open_database(settings) as db, db.pool.acquire() as conn:
+    async with open_database(settings, read_only=settings.read_only or settings.pgbouncer) as db, \
+            db.pool.acquire() as conn:
         all_stats = [await repositories.stats(conn, r, key) for r in await repositories.all_repositories(conn)]
     if args.json:
         print(json.dumps([_stats_json(s) for s in all_stats], indent=2, default=str))
@@ -197,7 +291,55 @@ async def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     transport = "http" if args.transport in ("http", "sse") else "stdio"
     if transport == "http":
         settings.bearer_tokens()  # an unreadable token file is a usage error before anything starts
+    if settings.pgbouncer and not settings.read_only:
+        from .db.pool import PGBOUNCER_NEEDS_READ_ONLY
+
+        raise ConfigError(PGBOUNCER_NEEDS_READ_ONLY)
     await serve(settings, transport, watch=not args.no_watch)
+    return 0
+
+
+async def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from .server.run import work
+
+    _require_writable(settings, "pgcode worker")
+    settings.bearer_tokens()
+    await work(settings)
+    return 0
+
+
+async def _cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.pool import open_database
+
+    _require_writable(settings, "pgcode db migrate")
+    async with open_database(settings):
+        pass  # opening a writable database applies what is pending
+    print("the database schema is current", file=sys.stderr)
+    return 0
+
+
+async def _cmd_db_roles(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.admin import apply_roles
+    from .db.pool import database_url
+
+    _require_writable(settings, "pgcode db roles")
+    async with database_url(settings) as dsn:
+        await apply_roles(dsn, writer_password=os.environ.get("PGCODE_WRITER_PASSWORD") or None,
+                          reader_password=os.environ.get("PGCODE_READER_PASSWORD") or None)
+    print("roles pgcode_writer and pgcode_reader are in place", file=sys.stderr)
+    return 0
+
+
+async def _cmd_db_partition(args: argparse.Namespace, settings: Settings) -> int:
+    from .db.admin import partition_by_repository
+    from .db.pool import database_url
+
+    _require_writable(settings, "pgcode db partition")
+    async with database_url(settings) as dsn:
+        report = await partition_by_repository(dsn, args.partitions)
+    moved = ", ".join(f"{table} {rows}" for table, rows in report.rows.items())
+    print(f"symbols, edges and chunks are now hash-partitioned by repository into {report.partitions} "
+          f"partitions each (rows kept: {moved})", file=sys.stderr)
     return 0
 
 
@@ -205,6 +347,7 @@ async def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from .db.pool import open_database
     from .indexer import repositories
 
+    _require_writable(settings, "pgcode remove")
     async with open_database(settings) as db, db.pool.acquire() as conn:
         repo = await repositories.find(conn, args.repository)
         await repositories.remove(conn, repo.id)

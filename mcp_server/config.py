@@ -1,19 +1,24 @@
-"""Settings: one frozen record built once at start-up from defaults, environment and flags."""
+"""Settings: one frozen record built once at start-up from defaults, a TOML file, the environment and flags."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import platformdirs
 
 from .errors import ConfigError
 
 ENV_PREFIX = "PGCODE_"
+CONFIG_ENV = "PGCODE_CONFIG"
+# A TOML file may hold the settings at its top level or under this table (or both).
+CONFIG_TABLE = "pgcode"
 
 
 def _default_data_dir() -> Path:
@@ -39,33 +44,36 @@ class Settings:
     # Connections
     pool_max_size: int = 8
     statement_timeout_ms: int = 30_000
+    # The URL is PgBouncer in transaction pooling: no prepared-statement cache and no session
+    # settings (PgBouncer rejects them); only read-only use, the leases need a session.
+    pgbouncer: bool = False
+    # Serve search and graph only: no migrations, no watcher, index tools refused.
+    read_only: bool = False
     # Serving
     host: str = "127.0.0.1"
     port: int = 8765
     tokens: str = ""                  # comma-separated bearer tokens accepted on HTTP
     token_file: str = ""              # a file with one bearer token per line
     allowed_hosts: str = ""           # extra Host names accepted when bound beyond loopback
+    rate_limit_per_minute: int = 600  # per token (or client address without tokens); 0 = no limit
+    max_request_bytes: int = 1_048_576
+    metrics_port: int = 9765          # `pgcode worker`'s /health, /ready and /metrics
+    shutdown_grace_seconds: int = 10  # in-flight HTTP requests get this long after SIGTERM
     # Logging (always to stderr)
     log_level: str = "warning"
     log_format: str = "console"
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
-        """Defaults < environment (PGCODE_*) < explicit overrides (CLI flags); invalid values raise ConfigError."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            env_name = ENV_PREFIX + f.name.upper()
-            if env_name in env and env[env_name] != "":
-                values[f.name] = _coerce(f, env[env_name], f"environment variable {env_name}")
-        for key, raw in (overrides or {}).items():
-            if raw is None:
-                continue
-            f = _field(cls, key)
-            values[key] = _coerce(f, raw, f"option --{key.replace('_', '-')}")
-        settings = cls(**values)
-        settings.validate()
-        return settings
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        config_file: str | Path | None = None,
+    ) -> Settings:
+        """Defaults < TOML file < environment (PGCODE_*) < explicit overrides (CLI flags); invalid values
+        raise ConfigError naming the key and where the value came from."""
+        return resolve(overrides, env, config_file=config_file).settings
 
     def bearer_tokens(self) -> list[str]:
         """Every accepted token: from `tokens` and from `token_file` (blank lines and # comments skipped)."""
@@ -80,26 +88,160 @@ class Settings:
         return found
 
     def validate(self) -> None:
-        checks = {
-            "embed_batch_size": 1 <= self.embed_batch_size <= 1024,
-            "embed_threads": 0 <= self.embed_threads <= 256,
-            "max_file_bytes": self.max_file_bytes >= 1,
-            "hnsw_m": 2 <= self.hnsw_m <= 100,
-            "hnsw_ef_construction": 4 <= self.hnsw_ef_construction <= 1000,
-            "hnsw_ef_search": 1 <= self.hnsw_ef_search <= 1000,
-            "pool_max_size": 1 <= self.pool_max_size <= 1000,
-            "port": 0 <= self.port <= 65535,
-            "statement_timeout_ms": self.statement_timeout_ms >= 0,
-            "log_level": self.log_level in ("debug", "info", "warning", "error"),
-            "log_format": self.log_format in ("console", "json"),
-        }
-        for key, ok in checks.items():
-            if not ok:
-                raise ConfigError(f"setting {key} has an invalid value {getattr(self, key)!r}")
+        problem = _first_problem(self)
+        if problem is not None:
+            key, rule = problem
+            raise ConfigError(f"setting {key} has an invalid value {getattr(self, key)!r}: {rule}")
 
 
-def _field(cls: type, key: str) -> dataclasses.Field[Any]:
-    for f in dataclasses.fields(cls):
+# key -> (check, what a valid value is)
+_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "embed_batch_size": (lambda v: 1 <= v <= 1024, "between 1 and 1024"),
+    "embed_threads": (lambda v: 0 <= v <= 256, "between 0 and 256"),
+    "max_file_bytes": (lambda v: v >= 1, "at least 1"),
+    "hnsw_m": (lambda v: 2 <= v <= 100, "between 2 and 100"),
+    "hnsw_ef_construction": (lambda v: 4 <= v <= 1000, "between 4 and 1000"),
+    "hnsw_ef_search": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
+    "pool_max_size": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
+    "port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),
+    "metrics_port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),
+    "statement_timeout_ms": (lambda v: v >= 0, "0 (no timeout) or more"),
+    "rate_limit_per_minute": (lambda v: 0 <= v <= 1_000_000, "0 (no limit) to 1000000"),
+    "max_request_bytes": (lambda v: 1024 <= v <= 1 << 30, "between 1024 and 1073741824"),
+    "shutdown_grace_seconds": (lambda v: 0 <= v <= 3600, "between 0 and 3600"),
+    "log_level": (lambda v: v in ("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
+    "log_format": (lambda v: v in ("console", "json"), "console or json"),
+}
+
+
+def _first_problem(settings: Settings) -> tuple[str, str] | None:
+    for key, (check, rule) in _RULES.items():
+        if not check(getattr(settings, key)):
+            return key, rule
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSettings:
+    """The effective settings, where each came from, and the config file read (if any)."""
+
+    settings: Settings
+    sources: dict[str, str]         # key -> "default" | "file PATH" | "env PGCODE_X" | "flag --x"
+    config_file: Path | None
+    config_file_source: str | None  # "flag --config" | "env PGCODE_CONFIG"
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every setting with its effective value (secrets masked) and its source, in declaration order."""
+        return [
+            {"key": f.name, "value": masked(f.name, getattr(self.settings, f.name)), "source": self.sources[f.name]}
+            for f in dataclasses.fields(Settings)
+        ]
+
+
+def resolve(
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    config_file: str | Path | None = None,
+) -> ResolvedSettings:
+    """Build the settings layer by layer, remembering the source of each value."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    sources = {f.name: "default" for f in dataclasses.fields(Settings)}
+
+    path: Path | None = None
+    path_source: str | None = None
+    if config_file is not None and str(config_file) != "":
+        path, path_source = Path(config_file).expanduser().absolute(), "flag --config"
+    elif env.get(CONFIG_ENV):
+        path, path_source = Path(env[CONFIG_ENV]).expanduser().absolute(), f"env {CONFIG_ENV}"
+    if path is not None:
+        for key, value in _read_file(path, path_source or "").items():
+            values[key] = value
+            sources[key] = f"file {path}"
+
+    for f in dataclasses.fields(Settings):
+        env_name = ENV_PREFIX + f.name.upper()
+        if env_name in env and env[env_name] != "":
+            values[f.name] = _coerce(f, env[env_name], f"env {env_name}")
+            sources[f.name] = f"env {env_name}"
+        elif env_name in env and f.name == "database_url":
+            # PGCODE_DATABASE_URL="" explicitly asks for the embedded server, whatever the file says.
+            values.pop(f.name, None)
+            sources[f.name] = f"env {env_name}"
+
+    for key, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        f = _field(key)
+        source = f"flag --{key.replace('_', '-')}"
+        values[key] = _coerce(f, raw, source)
+        sources[key] = source
+
+    settings = Settings(**values)
+    problem = _first_problem(settings)
+    if problem is not None:
+        key, rule = problem
+        raise ConfigError(f"{sources[key]}: {key} = {getattr(settings, key)!r} is invalid: expected {rule}")
+    return ResolvedSettings(settings, sources, path, path_source)
+
+
+def _read_file(path: Path, source: str) -> dict[str, Any]:
+    """The settings a TOML file sets, type-checked; unknown keys are errors (a typo must not pass)."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} (from {source}) does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} (from {source}) cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    flat = {k: v for k, v in data.items() if k != CONFIG_TABLE}
+    table = data.get(CONFIG_TABLE, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [{CONFIG_TABLE}] must be a table of settings")
+    names = {f.name: f for f in dataclasses.fields(Settings)}
+    found: dict[str, Any] = {}
+    for key, raw in [*flat.items(), *table.items()]:
+        f = names.get(key)
+        if f is None:
+            hint = f" (did you mean {key.lower().removeprefix('pgcode_')!r}?)" if key.lower().removeprefix("pgcode_") in names else ""
+            raise ConfigError(f"config file {path}: unknown setting {key!r}{hint}; "
+                              "`pgcode config show` lists the settings")
+        found[key] = _from_toml(f, raw, f"config file {path}", path.parent)
+    return found
+
+
+def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> Any:
+    """TOML values carry their type: take them strictly (a quoted number is a mistake worth reporting)."""
+    kind = str(f.type)
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        raise ConfigError(f"{source}: {f.name} expects true or false, got {raw!r}")
+    if kind == "int":
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        raise ConfigError(f"{source}: {f.name} expects an integer, got {raw!r}")
+    if f.name in ("tokens", "allowed_hosts") and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        return ",".join(raw)
+    if not isinstance(raw, str):
+        raise ConfigError(f"{source}: {f.name} expects a string, got {raw!r}")
+    if kind == "Path" or f.name == "token_file":
+        if raw == "":
+            return raw if kind != "Path" else Path(raw)
+        # Relative paths in a file are relative to the file, not to wherever pgcode was started.
+        resolved = Path(raw).expanduser()
+        resolved = resolved if resolved.is_absolute() else base / resolved
+        return resolved if kind == "Path" else str(resolved)
+    if f.name == "database_url" and raw == "":
+        return None
+    return raw
+
+
+def _field(key: str) -> dataclasses.Field[Any]:
+    for f in dataclasses.fields(Settings):
         if f.name == key:
             return f
     raise ConfigError(f"unknown setting {key!r}")
@@ -118,9 +260,51 @@ def _coerce(f: dataclasses.Field[Any], raw: Any, source: str) -> Any:
                 return False
             raise ValueError(raw)
         if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
             return int(raw)
         if kind == "Path":
             return Path(str(raw)).expanduser()
         return str(raw)
     except ValueError:
-        raise ConfigError(f"{source}: {f.name} expects a {kind}, got {raw!r}") from None
+        expected = {"bool": "true or false", "int": "an integer"}.get(kind, f"a {kind}")
+        raise ConfigError(f"{source}: {f.name} expects {expected}, got {raw!r}") from None
+
+
+SECRET_KEYS = frozenset({"tokens"})
+
+
+def masked(key: str, value: Any) -> Any:
+    """A value safe to print: passwords in URLs and bearer tokens are replaced by ***."""
+    if key == "database_url" and isinstance(value, str):
+        return redact_url(value)
+    if key in SECRET_KEYS and value:
+        count = len([t for t in str(value).split(",") if t.strip()])
+        return f"*** ({count} token{'s' if count != 1 else ''})"
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def redact_url(dsn: str) -> str:
+    """A PostgreSQL URL without its password (in the authority or as a `password=` parameter)."""
+    if "://" not in dsn:
+        # A key=value connection string.
+        return " ".join("password=***" if part.lower().startswith("password=") else part for part in dsn.split())
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        creds, host = netloc.rsplit("@", 1)
+        if ":" in creds:
+            user, password = creds.split(":", 1)
+            creds = f"{user}:***" if password else f"{user}:"
+        netloc = f"{creds}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() == "password" for k, _ in pairs):
+            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="/*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

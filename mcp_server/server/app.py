@@ -1,8 +1,12 @@
-"""Build the MCP server: every tool, bound to one process's state."""
+"""Build the MCP server: every tool, bound to one process's state, timed and counted."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from .. import __version__
 from . import tools_graph, tools_index, tools_search
@@ -20,10 +24,38 @@ Every result has repository, repo-relative path and 1-based lines: cite and open
 Graph edges carry a confidence (1.0 = resolved through imports/self; lower = matched by name).
 """
 
+WRITE_TOOLS = frozenset({"index_repository", "remove_repository"})
+READ_ONLY_REFUSAL = (
+    "this server is read-only; index with `pgcode worker` or a writable server "
+    "(repositories it indexes are searchable here as soon as they are stored)"
+)
+
+
+class PgcodeServer(MCPServer):
+    """MCPServer whose every tool call is counted and timed, and which refuses index tools when
+    read-only (the tools stay listed: clients see one surface whatever the deployment)."""
+
+    def __init__(self, state: ServerState, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state = state
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        started = time.perf_counter()
+        status = "error"
+        try:
+            if self._state.read_only and name in WRITE_TOOLS:
+                raise ToolError(READ_ONLY_REFUSAL)
+            result = await super().call_tool(name, arguments, context)
+            status = "error" if getattr(result, "is_error", False) else "ok"
+            return result
+        finally:
+            self._state.metrics.observe_tool(name, status, time.perf_counter() - started)
+
 
 def create_server(state: ServerState) -> MCPServer:
-    mcp: MCPServer = MCPServer("pgcode", instructions=INSTRUCTIONS, version=__version__)
+    mcp = PgcodeServer(state, "pgcode", instructions=INSTRUCTIONS, version=__version__)
     tools_search.register(mcp, state)
     tools_graph.register(mcp, state)
     tools_index.register(mcp, state)
+    state.metrics.known_tools(tool.name for tool in mcp._tool_manager.list_tools())
     return mcp

@@ -34,10 +34,23 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise
         except PgcodeError as exc:
             raise ToolError(str(exc)) from None
-        except asyncpg.QueryCanceledError:
+        except (asyncpg.QueryCanceledError, TimeoutError):
+            # QueryCanceledError: the server's statement_timeout. TimeoutError: the client-side
+            # command timeout used behind PgBouncer (checked before OSError, its base class).
             raise ToolError(
                 f"{fn.__name__} took longer than the server's statement timeout; narrow it "
                 "(a repository, a path_glob, a smaller depth or limit) and try again"
+            ) from None
+        except asyncpg.ReadOnlySQLTransactionError:
+            raise ToolError(
+                f"{fn.__name__} needs to write, but this server's database connection is read-only "
+                "(a replica, or the pgcode_reader role); index with `pgcode worker` or a writable server"
+            ) from None
+        except asyncpg.InsufficientPrivilegeError:
+            log.warning("tool_insufficient_privilege", tool=fn.__name__)
+            raise ToolError(
+                f"{fn.__name__} is not allowed by the database role this server connects as; "
+                "ask the operator to grant it (see mcp_server/schema/roles.sql)"
             ) from None
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
             log.warning("database_unreachable", tool=fn.__name__, error=str(exc))
@@ -52,7 +65,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
-def _sole(group: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
     inner: BaseException = group
     while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
         inner = inner.exceptions[0]

@@ -1,0 +1,134 @@
+"""HTTP limits in front of the MCP transports: a token bucket per client, a cap on request bodies."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Set by BearerTokens on the scope: which configured token the request carried (its index).
+CLIENT_KEY = "pgcode.client"
+_MAX_BUCKETS = 10_000
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    """`per_minute` requests a minute per key, in bursts of up to `per_minute`."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0  # tokens per second
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 if the request may go ahead (a token is spent), else the seconds until one is available."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= _MAX_BUCKETS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(self.capacity, now)
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        # Keys without tokens are client addresses: a full bucket holds no information, drop those.
+        for key, b in list(self._buckets.items()):
+            if b.tokens + (now - b.updated) * self.rate >= self.capacity:
+                del self._buckets[key]
+
+
+class RateLimit:
+    """429 with Retry-After once a client (its bearer token, or its address when no tokens are
+    configured) exceeds its bucket. Paths in `exempt` (probes, metrics) are never limited."""
+
+    def __init__(self, app: ASGIApp, per_minute: int, exempt: Collection[str] = ()) -> None:
+        self.app = app
+        self.buckets = TokenBuckets(per_minute) if per_minute > 0 else None
+        self.per_minute = per_minute
+        self.exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.buckets is None or scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get(CLIENT_KEY)
+        if client is None:
+            address = scope.get("client")
+            client = f"address:{address[0] if address else 'unknown'}"
+        wait = self.buckets.take(str(client))
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            response = JSONResponse(
+                {"error": "rate_limited",
+                 "detail": f"more than {self.per_minute} requests a minute from this client; retry in {retry} s"},
+                status_code=429, headers={"Retry-After": str(retry)},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for a body over `max_bytes`: at once when Content-Length says so, otherwise as soon as
+    the streamed bytes pass the limit (the rest is never read). A body within the limit is read
+    here and replayed to the app: MCP messages are small JSON documents, and a transport that
+    meets the overflow half-way could only answer 400 or 500."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                declared = -1
+            if declared > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+        cached: deque[Message] = deque()
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                cached.append(message)  # the client left: let the app see it
+                break
+            body.extend(message.get("body", b""))
+            if len(body) > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                cached.append({"type": "http.request", "body": bytes(body), "more_body": False})
+                break
+
+        async def replay() -> Message:
+            return cached.popleft() if cached else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"error": "request_too_large", "detail": f"the request body exceeds {self.max_bytes} bytes"},
+            status_code=413, headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)

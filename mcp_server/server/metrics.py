@@ -1,0 +1,221 @@
+"""Prometheus metrics of one pgcode process: tool calls, the watcher's queue and lag, vectors pending, the pool."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import anyio
+import asyncpg
+import numpy as np
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from .. import __version__
+from ..db.pool import Database
+from ..embed.model import Embedder
+from ..indexer.watcher import BackgroundIndexer
+
+log = structlog.get_logger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Searches take milliseconds to a second; graph walks and index runs much longer.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+# Gauges read from the database are recomputed at most this often, however often Prometheus scrapes.
+CACHE_SECONDS = 5.0
+_QUERY_SECONDS = 3.0
+
+_VECTORS_PENDING = """
+SELECT r.name,
+       (SELECT count(DISTINCT c.content_hash) FROM chunks c
+        WHERE c.repository_id = r.id
+          AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)) AS pending
+FROM repositories r
+ORDER BY r.name
+"""
+
+
+class InstrumentedIndexer(BackgroundIndexer):
+    """The background indexer, plus what the watcher-lag gauge needs: when each queued path was
+    first seen changed. A path stays "unprocessed" from its first event until a batch containing
+    it has been stored."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first_seen: dict[int, dict[str, float]] = {}
+        self._in_flight: dict[int, set[str]] = {}
+
+    def _dispatch(self, changes: set[Any]) -> None:
+        super()._dispatch(changes)
+        now = time.monotonic()
+        for repository_id, w in self._repos.items():
+            if w.pending:
+                seen = self._first_seen.setdefault(repository_id, {})
+                for rel in w.pending:
+                    seen.setdefault(rel, now)
+
+    async def _index_batch(self, w: Any, backoff: float) -> float:
+        repository_id = w.repo.id
+        self._in_flight[repository_id] = set(w.pending)
+        try:
+            return await super()._index_batch(w, backoff)
+        finally:
+            done = self._in_flight.pop(repository_id, set())
+            seen = self._first_seen.get(repository_id)
+            if seen:
+                # A path edited again while its batch ran is back in `pending`: it keeps its time.
+                for rel in done - w.pending:
+                    seen.pop(rel, None)
+
+    def lag_seconds(self) -> float:
+        """now - the oldest change not yet stored, over every repository this process owns; 0 when idle."""
+        now = time.monotonic()
+        oldest = math.inf
+        for repository_id in list(self._first_seen):
+            w = self._repos.get(repository_id)
+            seen = self._first_seen[repository_id]
+            if w is None or not w.owned:
+                del self._first_seen[repository_id]
+                continue
+            live = w.pending | self._in_flight.get(repository_id, set())
+            for rel in [r for r in seen if r not in live]:
+                del seen[rel]
+            if seen:
+                oldest = min(oldest, min(seen.values()))
+        return 0.0 if oldest == math.inf else max(0.0, now - oldest)
+
+    def queue(self) -> dict[str, int]:
+        """Files queued or being indexed, per repository this process owns."""
+        return {w.repo.name: self.status(repository_id).files_pending
+                for repository_id, w in list(self._repos.items()) if w.owned}
+
+
+class CountingEmbedder(Embedder):
+    """The loaded model, counting the chunk texts it embeds for the index (queries are not counted)."""
+
+    def __init__(self, inner: Embedder, counter: Counter) -> None:
+        self.__dict__.update(inner.__dict__)
+        self._chunk_counter = counter
+
+    def embed_documents(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        vectors = super().embed_documents(texts, batch_size=batch_size)
+        self._chunk_counter.inc(len(vectors))
+        return vectors
+
+
+class Metrics:
+    """One registry per process (and per app in tests): never the global default registry, so two
+    servers in one interpreter do not share counters."""
+
+    def __init__(self, *, role: str) -> None:
+        self.role = role
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.tool_requests = Counter(
+            "pgcode_tool_requests", "MCP tool calls, by tool and outcome (ok or error).", ["tool", "status"],
+            registry=self.registry,
+        )
+        self.tool_latency = Histogram(
+            "pgcode_tool_latency_seconds", "Time to answer an MCP tool call, by tool.", ["tool"],
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.embed_chunks = Counter(
+            "pgcode_embed_chunks", "Chunk texts embedded by this process for the index.", registry=self.registry,
+        )
+        self.db: Database | None = None
+        self.indexer: InstrumentedIndexer | None = None
+        self.model_key: str | None = None
+        self._tools: frozenset[str] = frozenset()
+        self._vectors: dict[str, int] | None = None
+        self._vectors_at = -math.inf
+        self._refresh_lock = anyio.Lock()
+        self.registry.register(_LiveCollector(self))
+
+    def bind(self, db: Database, indexer: InstrumentedIndexer | None, model_key: str) -> None:
+        self.db, self.indexer, self.model_key = db, indexer, model_key
+
+    def known_tools(self, names: Iterable[str]) -> None:
+        """Start every tool's series at 0, so rates and error ratios exist before the first failure."""
+        self._tools = frozenset(names)
+        for name in self._tools:
+            for status in ("ok", "error"):
+                self.tool_requests.labels(name, status)
+            self.tool_latency.labels(name)
+
+    def observe_tool(self, name: str, status: str, seconds: float) -> None:
+        # A client may call any name: unknown ones share one label, so they cannot grow the series.
+        tool = name if name in self._tools else "unknown"
+        self.tool_requests.labels(tool, status).inc()
+        self.tool_latency.labels(tool).observe(seconds)
+
+    async def refresh(self) -> None:
+        """Recompute the database-backed gauges unless they are fresher than CACHE_SECONDS."""
+        if self.db is None or self.model_key is None:
+            return
+        async with self._refresh_lock:  # concurrent scrapes share one query
+            if time.monotonic() - self._vectors_at < CACHE_SECONDS:
+                return
+            try:
+                with anyio.fail_after(_QUERY_SECONDS):
+                    async with self.db.pool.acquire() as conn:
+                        rows = await conn.fetch(_VECTORS_PENDING, self.model_key)
+                self._vectors = {r["name"]: int(r["pending"]) for r in rows}
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # The scrape still answers (process and tool metrics matter most when the database
+                # is in trouble); the gauge is left out rather than shown stale.
+                log.warning("metrics_database_unavailable", error=str(exc) or type(exc).__name__)
+                self._vectors = None
+            self._vectors_at = time.monotonic()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _LiveCollector(Collector):
+    """Gauges read at scrape time from the process's own state (pool, watcher) and the cache."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        m = self.metrics
+        info = GaugeMetricFamily("pgcode_info", "pgcode's version and role in this process.",
+                                 labels=["version", "role"])
+        info.add_metric([__version__, m.role], 1)
+        yield info
+        if m.db is not None:
+            pool = m.db.pool
+            yield GaugeMetricFamily("pgcode_db_pool_in_use", "Database connections checked out of the pool.",
+                                    value=pool.get_size() - pool.get_idle_size())
+            yield GaugeMetricFamily("pgcode_db_pool_max_size", "The pool's maximum size (pool_max_size).",
+                                    value=pool.get_max_size())
+        queue = m.indexer.queue() if m.indexer is not None else {}
+        yield GaugeMetricFamily("pgcode_index_queue_depth",
+                                "Changed files queued in this process's watcher or being indexed.",
+                                value=sum(queue.values()))
+        files = GaugeMetricFamily("pgcode_files_pending",
+                                  "Files changed on disk but not yet stored, per repository this process indexes.",
+                                  labels=["repository"])
+        for name, count in sorted(queue.items()):
+            files.add_metric([name], count)
+        yield files
+        yield GaugeMetricFamily("pgcode_watcher_lag_seconds",
+                                "Age of the oldest file change not yet stored (0 when idle).",
+                                value=m.indexer.lag_seconds() if m.indexer is not None else 0.0)
+        if m._vectors is not None:
+            vectors = GaugeMetricFamily("pgcode_vectors_pending",
+                                        "Chunk texts without a vector for the configured model, per repository.",
+                                        labels=["repository"])
+            for name, count in sorted(m._vectors.items()):
+                vectors.add_metric([name], count)
+            yield vectors
+
