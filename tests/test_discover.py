@@ -84,3 +84,11 @@ def test_a_file_that_vanished_after_discovery_is_reported_as_such(tmp_path: Path
     with pytest.raises(Unreadable) as info:
         read_source(tmp_path, FoundFile("gone.py", 1, 0, "python"), 1_000_000)
     assert info.value.reason == "vanished"
+
+
+def test_large_json_data_files_are_left_out_but_small_config_files_kept(tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text('{"name": "app", "version": "1.0.0"}\n')
+    (tmp_path / "results.json").write_text("[" + ",".join(['{"query": "x", "rank": 1}'] * 10_000) + "]\n")
+    found = discover(tmp_path, 1_000_000)
+    assert {f.path for f in found.files} == {"package.json"}
+    assert found.skipped["too_large"] == 1

@@ -163,3 +163,23 @@ async def test_implementation_outranks_the_tests_that_repeat_its_words(
     asked = await search_code(db.pool, None, "test refund paid invoice", filters=await _filters(db, "ranked"),
                               mode="keyword")
     assert asked.results[0].path == "tests/test_refunds.py"
+
+
+async def test_code_outranks_prose_that_describes_it_unless_docs_are_asked_for(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "prose"
+    root.mkdir()
+    (root / "README.md").write_text(
+        "# Resolver\n\nThe resolver maps every edge target to a symbol. Edge targets are resolved to\n"
+        "symbols through imports; unresolved edge targets keep their written name.\n")
+    (root / "resolver.py").write_text(
+        "def resolve_edge_targets(edges, symbols):\n    \"\"\"Map each edge target to its symbol.\"\"\"\n"
+        "    return {e: symbols.get(e) for e in edges}\n")
+    await index_repository(db, settings, root, name="prose")
+    code = await search_code(db.pool, None, "resolve edge targets to symbols", filters=await _filters(db, "prose"),
+                             mode="keyword")
+    assert code.results[0].path == "resolver.py"
+    docs = await search_code(db.pool, None, "readme: the resolver maps every edge target to a symbol",
+                             filters=await _filters(db, "prose"), mode="keyword")
+    assert docs.results[0].path == "README.md"

@@ -42,6 +42,10 @@ TEXT_FILENAMES: dict[str, str] = {
 }
 
 IGNORE_FILES = (".gitignore", ".pgcodeignore")
+# Configuration files are worth indexing; large JSON/YAML files are data (fixtures, results, schemas
+# dumps) that would crowd search results, so they get a lower size limit.
+DATA_KINDS = frozenset({"json", "yaml"})
+DATA_FILE_BYTES = 100_000
 _SNIFF_BYTES = 8192
 
 
@@ -180,9 +184,10 @@ def _refusal(
         return None
     if not stat.S_ISREG(st.st_mode):
         return "not_a_file"
-    if file_language(rel) is None:
+    language = file_language(rel)
+    if language is None:
         return "unsupported_type"
-    if st.st_size > max_file_bytes:
+    if st.st_size > (min(max_file_bytes, DATA_FILE_BYTES) if language in DATA_KINDS else max_file_bytes):
         return "too_large"
     return None
 

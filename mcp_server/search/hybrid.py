@@ -31,6 +31,8 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _TEST_FACTOR = 0.7
 _PREAMBLE_FACTOR = 0.7
 _SHORT_PREAMBLE_LINES = 4
+_PROSE = frozenset({"markdown", "rst", "text"})
+_PROSE_FACTOR = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +120,14 @@ async def _rerank(conn: asyncpg.Connection, scores: dict[int, float], query: str
     """Code-aware adjustments to the fused scores. Tests repeat the names and words of the code
     they test: an assistant asking where something happens wants the implementation first,
     unless it asks about tests. A file's bare import lines match its path's words but answer
-    nothing."""
+    nothing. Prose describes code in the very words people search with; the code comes first."""
     if not scores:
         return scores
-    wants_tests = "test" in query.lower()
+    lowered = query.lower()
+    wants_tests = "test" in lowered
+    wants_docs = any(word in lowered for word in ("doc", "readme", "guide", "manual"))
     rows = await conn.fetch(
-        """SELECT c.id, f.path, c.end_line - c.start_line AS span, s.kind
+        """SELECT c.id, f.path, f.language, c.end_line - c.start_line AS span, s.kind
            FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
            WHERE c.id = ANY($1::bigint[])""",
         list(scores),
@@ -133,6 +137,8 @@ async def _rerank(conn: asyncpg.Connection, scores: dict[int, float], query: str
             scores[r["id"]] *= _TEST_FACTOR
         if r["kind"] == "module" and r["span"] < _SHORT_PREAMBLE_LINES:
             scores[r["id"]] *= _PREAMBLE_FACTOR
+        if not wants_docs and r["language"] in _PROSE:
+            scores[r["id"]] *= _PROSE_FACTOR
     return scores
 
 
