@@ -10,9 +10,7 @@ EDGE_KINDS = ("calls", "imports", "inherits", "references", "contains")
 # Confidence scale shared by parsers and the resolver (higher is surer).
 CONF_EXACT = 1.0      # resolved through an import, a definite local definition or `self`
 CONF_SCOPED = 0.9     # resolved through the enclosing class / inheritance chain
-CONF_SAME_FILE = 0.7  # bare name matched a definition in the same file
 CONF_UNIQUE = 0.5     # bare name matched exactly one definition in the repository
-CONF_GUESS = 0.3      # bare name matched several definitions; the nearest was chosen
 
 
 @dataclass(frozen=True, slots=True)

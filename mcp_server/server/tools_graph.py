@@ -25,7 +25,7 @@ SymbolArg = Annotated[str, Field(
     max_length=1000)]
 MinConfidence = Annotated[float, Field(
     ge=0.0, le=1.0, description="drop edges below this confidence (1.0 import/self-resolved, 0.9 via inheritance, "
-                                "0.7 same file, 0.5 unique name, 0.3 guess)")]
+                                "0.5 the only definition of that name)")]
 Depth = Annotated[int, Field(ge=1, le=10, description="how many hops to follow")]
 Limit = Annotated[int, Field(ge=1, le=1000)]
 PathArg = Annotated[str, Field(description="repo-relative path ('src/app.py') or an absolute path inside an indexed root",
