@@ -110,3 +110,16 @@ class Timer:
 
     def seconds(self) -> float:
         return round(time.perf_counter() - self.started, 2)
+
+
+async def claim_repository(db: Any, name: str, root: Path, fresh: bool) -> None:
+    """Make way for indexing `root` as `name`: drop a benchmark repository of that name registered
+    for another folder (an older layout of bench/corpora) and, when `fresh`, the repository itself,
+    so the figures measure the current parser and resolver (an unchanged file is never re-parsed
+    otherwise). Vectors survive: they are cached by chunk text, so only changed chunks re-embed."""
+    async with db.pool.acquire() as conn:
+        if fresh:
+            await conn.execute("DELETE FROM repositories WHERE name = $1 OR root_path = $2", name, str(root.resolve()))
+        else:
+            await conn.execute("DELETE FROM repositories WHERE name = $1 AND root_path <> $2",
+                               name, str(root.resolve()))

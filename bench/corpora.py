@@ -7,6 +7,7 @@ folder of its own so its files keep their package paths (`requests/api.py` is mo
     bench/corpora/<sdist>.tar.gz           what pip downloaded
     bench/corpora/src/<sdist folder>/      the unpacked sdist
     bench/corpora/roots/<corpus>/<pkg>/    the corpus: index bench/corpora/roots/<corpus>
+    bench/corpora/<purpose>/<corpus>/      a benchmark's own hard-linked copy (private_root)
 
     python bench/corpora.py                 fetch every corpus, print roots and file counts
     python bench/corpora.py --corpus rich   just one
@@ -17,6 +18,7 @@ bench/corpora/ is git-ignored. Rich is the held-out corpus: report on it, never 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -118,6 +120,28 @@ def corpus_root(name: str) -> Path:
     shutil.copytree(source, root / corpus.package_name,
                     ignore=lambda _dir, names: [n for n in names if n in _EXCLUDED_DIRS or n.endswith(".pyc")])
     (root / ".complete").write_text("ok\n")
+    return root
+
+
+def private_root(name: str, purpose: str) -> Path:
+    """A benchmark's own copy of corpus `name` (hard links, so no extra space):
+    bench/corpora/<purpose>/<corpus>. pgcode registers a folder under one repository name only,
+    so benchmarks sharing a database each index their own copy."""
+    root = CACHE / purpose / get(name).name
+    if (root / ".complete").exists():
+        return root
+    source = corpus_root(name)
+    if root.exists():
+        shutil.rmtree(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, root, copy_function=link)
     return root
 
 

@@ -48,7 +48,7 @@ from typing import Any
 import anyio
 
 import corpora
-from _common import load, machine, settings_for, table, write_result
+from _common import claim_repository, load, machine, settings_for, table, write_result
 
 from mcp_server.db.pool import open_database
 from mcp_server.graph.symbols import goto_definition
@@ -516,8 +516,9 @@ def _f1(p: float | None, r: float | None) -> float | None:
 async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argparse.Namespace) -> dict[str, Any]:
     load_before = load()
     started = time.perf_counter()
-    root = corpora.corpus_root(corpus.name)
+    root = corpora.private_root(corpus.name, "graph")
     repo_name = f"bench-graph-{corpus.name}"
+    await claim_repository(db, repo_name, root, fresh=not args.reuse_index)
     report = await index_repository(db, settings, root, name=repo_name)
     index_seconds = time.perf_counter() - started
     print(f"[{corpus.name}] indexed in {index_seconds:.1f}s; loading the graph ...", flush=True)
@@ -868,6 +869,9 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=900,
                         help="time budget per corpus, indexing included (default 900); (a) gets 55%%, (b) the rest")
     parser.add_argument("--jedi-timeout", type=float, default=20, help="seconds per jedi call (default 20)")
+    parser.add_argument("--reuse-index", action="store_true",
+                        help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
+                             "measure the current code; vectors are reused either way)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"the benchmarks' embedded PostgreSQL (default {corpora.DEFAULT_DATA_DIR})")
     parser.add_argument("--database-url", default=None, help="use this PostgreSQL instead of an embedded one")

@@ -34,7 +34,7 @@ from typing import Any
 import anyio
 
 import corpora
-from _common import load, machine, settings_for, table, write_result
+from _common import claim_repository, load, machine, settings_for, table, write_result
 
 from mcp_server.db.pool import open_database
 from mcp_server.embed.model import load_embedder
@@ -309,6 +309,7 @@ async def run_corpus(db: Any, settings: Any, embedder: Any, corpus: corpora.Corp
           f"{len(blanked.functions)} eligible, {ambiguous} ambiguous dropped, {len(chosen)} queries; indexing ...",
           flush=True)
     started = time.perf_counter()
+    await claim_repository(db, f"bench-retrieval-{corpus.name}", root, fresh=not args.reuse_index)
     report = await index_repository(db, settings, root, name=f"bench-retrieval-{corpus.name}", embedder=embedder)
     index_seconds = time.perf_counter() - started
     async with db.pool.acquire() as conn:
@@ -431,6 +432,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
     parser.add_argument("--fusion-study", action="store_true",
                         help="also score other fusions of the three ranked lists (skipped on the held-out corpus)")
+    parser.add_argument("--reuse-index", action="store_true",
+                        help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
+                             "measure the current code; vectors are reused either way)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"the benchmarks' embedded PostgreSQL (default {corpora.DEFAULT_DATA_DIR})")
     parser.add_argument("--database-url", default=None, help="use this PostgreSQL instead of an embedded one")
