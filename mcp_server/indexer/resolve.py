@@ -11,6 +11,11 @@ from ..index.records import CONF_SCOPED, CONF_UNIQUE
 
 _MAX_HOPS = 6
 _PY_BUILTINS = frozenset(dir(builtins))
+_PY_CONTAINER_METHODS = frozenset(
+    name for kind in (dict, list, str, set, frozenset, bytes, bytearray, tuple, int, float)
+    for name in dir(kind) if not name.startswith("_")
+) | frozenset({"read", "write", "close", "flush", "readline", "readlines", "seek", "tell", "send", "recv"})
+_PY_RECEIVER_KINDS = frozenset({"method", "constructor"})
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
 _FALLBACK_KINDS: dict[str, frozenset[str]] = {
@@ -307,6 +312,12 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         # A bare Python name the parser could not bind is a builtin, a parameter or a local
         # (it sees every binding in the file): only unknown receivers (`x.m()`) are worth a guess.
         return None
+    if family == "python":
+        if name in _PY_CONTAINER_METHODS:
+            # `x.append()`, `"".join()`, `d.items()`: on an unknown receiver these are almost always
+            # the built-in types' methods (jedi agreed with a same-named repository method 0 times in 50).
+            return None
+        kinds = kinds & _PY_RECEIVER_KINDS  # `x.m()` calls a method, never a module-level function
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
     # Only a name defined once in the repository is worth an edge: measured against jedi, picking
     # among several (same file first, else the nearest path) was wrong two times in three.
