@@ -28,7 +28,7 @@ import anyio
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database, open_database
-from mcp_server.embed.model import Embedder, load_embedder
+from mcp_server.embed.model import Embedder, embedder_for
 from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_repository
 from mcp_server.indexer.watcher import BackgroundIndexer
@@ -74,7 +74,7 @@ async def _run(args: argparse.Namespace) -> None:
     embedder: Embedder | None = None
     if args.embed:
         embedder = await anyio.to_thread.run_sync(
-            lambda: load_embedder(settings.embedding_model, quantize=settings.embedding_quantize)
+            lambda: embedder_for(settings)
         )
     async with open_database(settings) as db:
         started = time.perf_counter()

@@ -37,7 +37,7 @@ import corpora
 from _common import claim_repository, load, machine, settings_for, table, write_result
 
 from mcp_server.db.pool import open_database
-from mcp_server.embed.model import load_embedder
+from mcp_server.embed.model import embedder_for
 from mcp_server.indexer.pipeline import index_repository
 from mcp_server.logs import configure_logging
 from mcp_server.search.filters import Filters
@@ -406,7 +406,7 @@ async def _run(args: argparse.Namespace) -> None:
     settings = settings_for(args.data_dir, args.database_url)
     selected = corpora.selected(args.corpus, corpora.SMALL)
     embedder = await anyio.to_thread.run_sync(
-        lambda: load_embedder(settings.embedding_model, quantize=settings.embedding_quantize))
+        lambda: embedder_for(settings))
     results: list[dict[str, Any]] = []
     started = time.perf_counter()
     async with open_database(settings) as db:

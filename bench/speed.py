@@ -25,7 +25,7 @@ from _common import load, machine, settings_for, table, write_result  # noqa: E4
 
 from mcp_server.config import Settings  # noqa: E402
 from mcp_server.db.pool import open_database  # noqa: E402
-from mcp_server.embed.model import load_embedder  # noqa: E402
+from mcp_server.embed.model import embedder_for  # noqa: E402
 from mcp_server.index.chunk import embed_text  # noqa: E402
 from mcp_server.index.records import Chunk  # noqa: E402
 from mcp_server.indexer import repositories  # noqa: E402
@@ -63,8 +63,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any]:
-    embedder = load_embedder(settings.embedding_model, quantize=settings.embedding_quantize,
-                             threads=settings.embed_threads or None)
+    embedder = embedder_for(settings)
     async with open_database(settings) as db:
         async with db.pool.acquire() as conn:
             await conn.execute("DELETE FROM repositories WHERE name = $1", name)

@@ -188,12 +188,12 @@ def _require_writable(settings: Settings, what: str) -> None:
 async def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from .cli_progress import ProgressBars
     from .db.pool import open_database
-    from .embed.model import load_embedder
+    from .embed.model import embedder_for
     from .indexer.pipeline import index_repository
 
     _require_writable(settings, "pgcode index")
     async with open_database(settings) as db:
-        embedder = await anyio.to_thread.run_sync(_load_embedder, settings, load_embedder)
+        embedder = await anyio.to_thread.run_sync(embedder_for, settings)
         with ProgressBars() as bars:
             report = await index_repository(db, settings, args.path, name=args.name, embedder=embedder,
                                             progress=bars.update)
@@ -208,14 +208,9 @@ async def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _load_embedder(settings: Settings, load: Callable[..., Any]) -> Any:
-    return load(settings.embedding_model, quantize=settings.embedding_quantize,
-                threads=settings.embed_threads or None)
-
-
 async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from .db.pool import open_database
-    from .embed.model import load_embedder
+    from .embed.model import embedder_for
     from .indexer import repositories
     from .search.filters import Filters
     from .search.hybrid import search_code
@@ -227,7 +222,7 @@ async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                 filters.repository_id = (await repositories.find(conn, args.repository)).id
         embedder = None
         if args.mode != "keyword":
-            embedder = await anyio.to_thread.run_sync(_load_embedder, settings, load_embedder)
+            embedder = await anyio.to_thread.run_sync(embedder_for, settings)
         result = await search_code(db.pool, embedder, args.query, filters=filters, mode=args.mode,
                                    limit=args.limit, ef_search=settings.hnsw_ef_search)
     if args.json:
@@ -253,10 +248,10 @@ async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .db.pool import open_database
-    from .embed.model import model_key
+    from .embed.model import key_for
     from .indexer import repositories
 
-    key = model_key(settings.embedding_model, settings.embedding_quantize)
+    key = key_for(settings)
     async with open_database(settings, read_only=settings.read_only or settings.pgbouncer) as db, \
             db.pool.acquire() as conn:
         all_stats = [await repositories.stats(conn, r, key) for r in await repositories.all_repositories(conn)]

@@ -12,7 +12,7 @@ import pytest
 from mcp_server.config import Settings
 from mcp_server.db.embedded import EmbeddedPostgres
 from mcp_server.db.pool import Database, open_database
-from mcp_server.embed.model import Embedder, load_embedder
+from mcp_server.embed.model import Embedder, embedder_for
 from mcp_server.indexer.pipeline import IndexReport, index_repository
 from mcp_server.logs import configure_logging
 
@@ -48,7 +48,7 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings) -> Embedder:
-    return load_embedder(settings.embedding_model, quantize=settings.embedding_quantize)
+    return embedder_for(settings)
 
 
 def write_sample_repo(dest: Path) -> Path:

@@ -20,6 +20,7 @@ import numpy as np
 import structlog
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from tokenizers import Tokenizer
 
 log = structlog.get_logger(__name__)
@@ -229,6 +230,17 @@ def _sha256_file(path: Path) -> str:
 def model_key(model: str, quantize: bool) -> str:
     """The key vectors of `model` are stored under, without loading it (PGCODE_MODEL_DIR aside)."""
     return model + (_INT8_SUFFIX if quantize and model == DEFAULT_MODEL else "")
+
+
+def key_for(settings: Settings) -> str:
+    """The vector key of the model the settings name."""
+    return model_key(settings.embedding_model, settings.embedding_quantize)
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The model the settings name, with their quantisation and thread count."""
+    return load_embedder(settings.embedding_model, quantize=settings.embedding_quantize,
+                         threads=settings.embed_threads or None)
 
 
 def _load_default(base: Path, *, quantize: bool, threads: int, weights_dir: Path | None) -> Embedder:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ..embed.model import model_key
+from ..embed.model import key_for
 from ..indexer.embed import count_pending
 from .models import Freshness
 from .state import ServerState
 
 
 async def freshness(state: ServerState, repository_id: int | None, *, vectors_pending: int | None = None) -> Freshness:
-    key = model_key(state.settings.embedding_model, state.settings.embedding_quantize)
+    key = key_for(state.settings)
     async with state.db.pool.acquire() as conn:
         if vectors_pending is None or vectors_pending < 0:
             vectors_pending = await count_pending(conn, key, repository_id)

@@ -14,7 +14,7 @@ import structlog
 from ..config import Settings
 from ..db.migrate import pending
 from ..db.pool import Database, open_database
-from ..embed.model import Embedder, ModelUnavailable, load_embedder, model_key
+from ..embed.model import Embedder, ModelUnavailable, embedder_for, key_for
 from .metrics import CountingEmbedder, InstrumentedIndexer, Metrics
 
 log = structlog.get_logger(__name__)
@@ -77,8 +77,7 @@ class ServerState:
     async def _load_model(self) -> None:
         try:
             loaded = await anyio.to_thread.run_sync(
-                lambda: load_embedder(self.settings.embedding_model, quantize=self.settings.embedding_quantize,
-                                      threads=self.settings.embed_threads or None),
+                lambda: embedder_for(self.settings),
                 # A shutdown during start-up must not wait for the model to finish loading.
                 abandon_on_cancel=True,
             )
@@ -102,7 +101,7 @@ async def serve_state(
     async with open_database(settings, read_only=read_only) as db, anyio.create_task_group() as tg:
         metrics = Metrics(role="reader" if read_only else role)
         indexer = InstrumentedIndexer(db, settings, None) if watch and not read_only else None
-        metrics.bind(db, indexer, model_key(settings.embedding_model, settings.embedding_quantize))
+        metrics.bind(db, indexer, key_for(settings))
         state = ServerState(db=db, settings=settings, indexer=indexer, metrics=metrics)
         tg.start_soon(state._load_model)
         if indexer is not None:

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from ..embed.model import model_key
+from ..embed.model import key_for
 from ..errors import InvalidArgument
 from ..indexer import repositories
 from ..indexer.pipeline import index_repository as run_index
@@ -24,7 +24,7 @@ _STAGE_SHARE = {"discover": (0.0, 0.05), "parse": (0.05, 0.9), "resolve": (0.9, 
 
 def register(mcp: MCPServer, state: ServerState) -> None:
     async def _info(repo: repositories.Repository) -> RepositoryInfo:
-        key = model_key(state.settings.embedding_model, state.settings.embedding_quantize)
+        key = key_for(state.settings)
         async with state.db.pool.acquire() as conn:
             s = await repositories.stats(conn, repo, key)
         watch = state.indexer.status(repo.id) if state.indexer is not None else None
