@@ -12,8 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -21,7 +20,6 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import anyio
 import asyncpg
 import httpx2
-import psutil
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -32,6 +30,9 @@ from mcp_server.embed.model import Embedder
 from mcp_server.errors import ConfigError
 from mcp_server.indexer.pipeline import IndexReport, index_repository
 from mcp_server.server.errors import tool_errors
+from tests._consistency import per_file as _per_file
+from tests._consistency import postgres_processes as _postgres_for
+from tests._consistency import scratch_database
 from tests.conftest import write_sample_repo
 from tests.mcp_harness import TOKEN, HttpServer, connect, free_port, server_env, start_http_server
 
@@ -63,25 +64,6 @@ def _with_database(dsn: str, database: str, *, user: str | None = None) -> str:
     if user is not None:
         netloc = f"{user}:@{netloc.rsplit('@', 1)[1]}" if "@" in netloc else f"{user}:@{netloc}"
     return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, parts.fragment))
-
-
-@asynccontextmanager
-async def scratch_database(pg_dsn: str, name: str) -> AsyncIterator[str]:
-    """A new, empty database on the test server, dropped afterwards (with whatever still uses it)."""
-    admin = await asyncpg.connect(pg_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield _with_database(pg_dsn, name)
-    finally:
-        admin = await asyncpg.connect(pg_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def _settings(dsn: str, tmp: Path, **extra: Any) -> Settings:
@@ -789,17 +771,6 @@ async def test_hash_partitioning_keeps_every_row_index_and_answer(
 # --- graceful shutdown ------------------------------------------------------------------------------
 
 
-def _postgres_for(data_dir: Path) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["name", "cmdline"]):
-        try:
-            if p.info["name"] == "postgres" and str(data_dir) in " ".join(p.info["cmdline"] or []):
-                found.append(p)
-        except psutil.Error:
-            pass
-    return found
-
-
 def test_sigterm_stops_the_server_and_its_embedded_postgres(tmp_path: Path) -> None:
     data_dir = tmp_path / "embedded"
     port = free_port()
@@ -868,16 +839,6 @@ def _generated_file(i: int) -> str:
                  f"    return helper_{i}_{(j + 1) % 30}(total) if rate else total", ""]
         body += [f"def helper_{i}_{j}(value):", f"    return value * {j + 1}", ""]
     return "\n".join(body)
-
-
-async def _per_file(conn: asyncpg.Connection, name: str) -> dict[str, tuple[Any, ...]]:
-    rows = await conn.fetch(
-        """SELECT f.path, f.content_hash,
-                  (SELECT count(*) FROM symbols s WHERE s.file_id = f.id) AS symbols,
-                  (SELECT count(*) FROM edges e WHERE e.file_id = f.id) AS edges,
-                  (SELECT count(*) FROM chunks c WHERE c.file_id = f.id) AS chunks
-           FROM files f JOIN repositories r ON r.id = f.repository_id WHERE r.name = $1""", name)
-    return {r["path"]: (bytes(r["content_hash"]), r["symbols"], r["edges"], r["chunks"]) for r in rows}
 
 
 async def test_sigterm_while_the_worker_indexes_leaves_no_half_written_file(

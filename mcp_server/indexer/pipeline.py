@@ -27,6 +27,7 @@ from ..index.prepare import Prepared, Skipped, Unchanged, prepare_batch
 from . import repositories, store
 from .embed import embed_pending
 from .lease import LeaseManager, manager_for
+from .parent_watch import exit_with_parent
 from .resolve import resolve_edges
 
 log = structlog.get_logger(__name__)
@@ -72,9 +73,12 @@ async def index_repository(
     async with leases.hold(repo.id, repo.name):
         report = IndexReport(repository=repo.name, root=str(root))
         async with db.pool.acquire() as conn:
+            # Read under the lease: a repository not 'ready' now had a pass cut short (a kill, a
+            # crash of the database) after storing files whose edges were never resolved.
+            interrupted = await conn.fetchval("SELECT state FROM repositories WHERE id = $1", repo.id) != "ready"
             await repositories.set_state(conn, repo.id, "indexing")
         try:
-            await _index_files(db, settings, root, repo.id, report, report_progress)
+            await _index_files(db, settings, root, repo.id, report, report_progress, resolve_all=interrupted)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 async with db.pool.acquire() as conn:
@@ -107,35 +111,56 @@ async def index_paths(
     report = IndexReport(repository=repository.name, root=str(root))
     paths = sorted(set(rel_paths))
     async with leases.hold(repository.id, repository.name):
-        started = time.perf_counter()
-        scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, settings.max_file_bytes)
-        report.files_seen = len(scan.files)
-        report.skipped.update(scan.skipped)
-        report.seconds["discover"] = time.perf_counter() - started
-
-        started = time.perf_counter()
-        touched = _Touched()
+        # 'indexing' while the batch writes: if it is cut short (a kill, a lost database, an error)
+        # after storing files but before resolving their edges, the state stays so, and the next
+        # whole pass resolves everything (see index_repository).
         async with db.pool.acquire() as conn:
-            states = await _file_states(conn, repository.id, [f.path for f in scan.files])
-            gone = await _paths_gone(conn, repository.id, scan)
-            # No size/mtime shortcut here: a change was reported, and two saves within one tick of
-            # the file system's clock can leave both equal. The content hash decides instead.
-            todo = [
-                (f, modules[f.path], states[f.path].content_hash if f.path in states else None) for f in scan.files
-            ]
-            if gone:
-                await touched.before(conn, await _file_ids(conn, repository.id, gone))
-                await store.delete_files(conn, repository.id, gone)
-                report.files_deleted = len(gone)
-            async for results in _prepare_all(str(root), todo, settings.max_file_bytes):
-                await _apply(conn, repository.id, results, states, report, touched)
-            report.seconds["parse_store"] = time.perf_counter() - started
-
-            started = time.perf_counter()
-            if touched:
-                report.edges_resolved = await _resolve_touched(conn, repository.id, touched)
-            report.seconds["resolve"] = time.perf_counter() - started
+            marked = await conn.fetchval(
+                "UPDATE repositories SET state = 'indexing' WHERE id = $1 AND state = 'ready' RETURNING true",
+                repository.id,
+            ) is not None
+        await _index_paths(db, settings, repository, root, paths, report)
+        if marked:
+            async with db.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE repositories SET state = 'ready' WHERE id = $1 AND state = 'indexing'", repository.id
+                )
     return report
+
+
+async def _index_paths(
+    db: Database, settings: Settings, repository: repositories.Repository, root: Path, paths: list[str],
+    report: IndexReport,
+) -> None:
+    """index_paths' work, under its lease."""
+    started = time.perf_counter()
+    scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, settings.max_file_bytes)
+    report.files_seen = len(scan.files)
+    report.skipped.update(scan.skipped)
+    report.seconds["discover"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    touched = _Touched()
+    async with db.pool.acquire() as conn:
+        states = await _file_states(conn, repository.id, [f.path for f in scan.files])
+        gone = await _paths_gone(conn, repository.id, scan)
+        # No size/mtime shortcut here: a change was reported, and two saves within one tick of
+        # the file system's clock can leave both equal. The content hash decides instead.
+        todo = [
+            (f, modules[f.path], states[f.path].content_hash if f.path in states else None) for f in scan.files
+        ]
+        if gone:
+            await touched.before(conn, await _file_ids(conn, repository.id, gone))
+            await store.delete_files(conn, repository.id, gone)
+            report.files_deleted = len(gone)
+        async for results in _prepare_all(str(root), todo, settings.max_file_bytes):
+            await _apply(conn, repository.id, results, states, report, touched)
+        report.seconds["parse_store"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        if touched:
+            report.edges_resolved = await _resolve_touched(conn, repository.id, touched)
+        report.seconds["resolve"] = time.perf_counter() - started
 
 
 async def _apply(
@@ -264,7 +289,8 @@ def _check_root(root: Path) -> Path:
 
 
 async def _index_files(
-    db: Database, settings: Settings, root: Path, repository_id: int, report: IndexReport, progress: ProgressFn
+    db: Database, settings: Settings, root: Path, repository_id: int, report: IndexReport, progress: ProgressFn,
+    *, resolve_all: bool = False,
 ) -> None:
     started = time.perf_counter()
     found = await anyio.to_thread.run_sync(discover, root, settings.max_file_bytes)
@@ -308,7 +334,7 @@ async def _index_files(
 
     started = time.perf_counter()
     async with db.pool.acquire() as conn:
-        if first_pass or report.files_indexed > max(50, len(on_disk) // 5):
+        if first_pass or resolve_all or report.files_indexed > max(50, len(on_disk) // 5):
             report.edges_resolved = await resolve_edges(conn, repository_id)
         elif touched:
             report.edges_resolved = await _resolve_touched(conn, repository_id, touched)
@@ -332,7 +358,8 @@ async def _prepare_all(root: str, todo: list[tuple[FoundFile, str, bytes | None]
             yield await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes)
         return
     # spawn, not fork: the parent runs threads (event loop helpers, the model) that fork would copy.
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=exit_with_parent, initargs=(os.getpid(),))
     loop = asyncio.get_running_loop()
     queue = iter(batches)
     pending: dict[asyncio.Future[list[Prepared | Unchanged | Skipped]], list[tuple[FoundFile, str, bytes | None]]] = {}
