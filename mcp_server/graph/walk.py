@@ -210,6 +210,8 @@ async def call_path(
     refs = await symbols_by_id(conn, {n for chain in chains for n in chain})
     paths: list[CallPath] = []
     for chain in chains:
+        if not all(n in refs for n in chain):
+            continue  # a file on the chain was re-indexed between the two queries: its symbols have new ids
         steps = [_edge(refs[a], refs[b], *hops[(a, b)]) for a, b in itertools.pairwise(chain)]
         paths.append(CallPath(length=len(steps), confidence=min(s.confidence for s in steps),
                               nodes=[refs[n] for n in chain], edges=steps))

@@ -112,7 +112,7 @@ def ops_routes(state: ServerState) -> list[Route]:
 def _guarded(app: Starlette, state: ServerState, tokens: Sequence[str]) -> Starlette:
     # Added innermost first: a request meets the token check, then the rate limit, then the body cap.
     settings = state.settings
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, timeout=settings.request_timeout_seconds)
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, exempt=OPS_PATHS)
     app.add_middleware(BearerTokens, tokens=list(tokens))
     return app

@@ -1,15 +1,19 @@
-"""HTTP limits in front of the MCP transports: a token bucket per client, a cap on request bodies."""
+"""HTTP limits in front of the MCP transports: a token bucket per client, a cap on request bodies, deadlines for slow clients."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import anyio
+import h11
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 # Set by BearerTokens on the scope: which configured token the request carried (its index).
 CLIENT_KEY = "pgcode.client"
@@ -87,11 +91,13 @@ class BodyLimit:
     """413 for a body over `max_bytes`: at once when Content-Length says so, otherwise as soon as
     the streamed bytes pass the limit (the rest is never read). A body within the limit is read
     here and replayed to the app: MCP messages are small JSON documents, and a transport that
-    meets the overflow half-way could only answer 400 or 500."""
+    meets the overflow half-way could only answer 400 or 500. A body still incomplete after
+    `timeout` seconds gets 408: a client trickling bytes would otherwise hold its request open."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,18 +114,30 @@ class BodyLimit:
                 return
         cached: deque[Message] = deque()
         body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                cached.append(message)  # the client left: let the app see it
-                break
-            body.extend(message.get("body", b""))
-            if len(body) > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                cached.append({"type": "http.request", "body": bytes(body), "more_body": False})
-                break
+        too_large = False
+        with anyio.move_on_after(self.timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    cached.append(message)  # the client left: let the app see it
+                    break
+                body.extend(message.get("body", b""))
+                if len(body) > self.max_bytes:
+                    too_large = True
+                    break
+                if not message.get("more_body", False):
+                    cached.append({"type": "http.request", "body": bytes(body), "more_body": False})
+                    break
+        if too_large:
+            await self._reject(scope, receive, send)
+            return
+        if deadline.cancelled_caught:
+            response = JSONResponse(
+                {"error": "request_timeout", "detail": f"the request body did not arrive within {self.timeout:g} s"},
+                status_code=408, headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
 
         async def replay() -> Message:
             return cached.popleft() if cached else await receive()
@@ -132,3 +150,53 @@ class BodyLimit:
             status_code=413, headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+def slow_client_guard(timeout: float) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol with a deadline on each request's head: uvicorn itself waits for
+    ever for a client that connects and sends nothing, or sends its headers a byte at a time, so a
+    few hundred such clients would hold sockets (and file descriptors) indefinitely. The clock starts
+    when the connection opens or the previous response ends; the connection is closed unless a whole
+    request head arrived within `timeout` seconds."""
+
+    class SlowClientGuard(H11Protocol):
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # a whole request head has arrived
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._arm()  # the next request on a kept-alive connection gets the same time
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_deadline = self.loop.call_later(timeout, self._expire)
+
+        def _disarm(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+
+        def _expire(self) -> None:
+            self._head_deadline = None
+            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+                return
+            try:
+                self.conn.send(h11.ConnectionClosed())
+            except h11.LocalProtocolError:
+                pass
+            self.transport.close()
+
+    return SlowClientGuard

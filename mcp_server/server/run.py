@@ -21,6 +21,7 @@ from ..config import Settings
 from ..errors import ConfigError
 from .app import create_server
 from .http import build_http_app, build_ops_app
+from .limits import slow_client_guard
 from .state import serve_state
 
 log = structlog.get_logger(__name__)
@@ -149,7 +150,10 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 async def _run_http(app: Starlette, sock: socket.socket, settings: Settings, stopper: _Stopper) -> None:
+    # The HTTP protocol is chosen, not left to uvicorn's "auto": only this one carries the deadline
+    # that keeps slow or silent clients from holding connections for ever.
     config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                            http=slow_client_guard(settings.request_timeout_seconds),
                             timeout_graceful_shutdown=settings.shutdown_grace_seconds)
     server = _Uvicorn(config)
     stopper.server = server
