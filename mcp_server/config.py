@@ -33,7 +33,7 @@ class Settings:
     # Embeddings
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     embedding_quantize: bool = True   # dynamic int8: ~2x faster, same retrieval quality
-    embed_batch_size: int = 16        # peak RSS grows linearly with the batch
+    embed_batch_size: int = 8         # peak RSS grows linearly with the batch (~25 MB a text)
     embed_threads: int = 0            # 0 = the embedder's own default
     # Discovery
     max_file_bytes: int = 1_000_000
@@ -57,6 +57,7 @@ class Settings:
     allowed_hosts: str = ""           # extra Host names accepted when bound beyond loopback
     rate_limit_per_minute: int = 600  # per token (or client address without tokens); 0 = no limit
     max_request_bytes: int = 1_048_576
+    request_timeout_seconds: int = 20  # an HTTP client gets this long for a request's head, and again for its body
     metrics_port: int = 9765          # `pgcode worker`'s /health, /ready and /metrics
     shutdown_grace_seconds: int = 10  # in-flight HTTP requests get this long after SIGTERM
     # Logging (always to stderr)
@@ -108,6 +109,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "statement_timeout_ms": (lambda v: v >= 0, "0 (no timeout) or more"),
     "rate_limit_per_minute": (lambda v: 0 <= v <= 1_000_000, "0 (no limit) to 1000000"),
     "max_request_bytes": (lambda v: 1024 <= v <= 1 << 30, "between 1024 and 1073741824"),
+    "request_timeout_seconds": (lambda v: 1 <= v <= 3600, "between 1 and 3600"),
     "shutdown_grace_seconds": (lambda v: 0 <= v <= 3600, "between 0 and 3600"),
     "log_level": (lambda v: v in ("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
     "log_format": (lambda v: v in ("console", "json"), "console or json"),

@@ -28,6 +28,7 @@ _MIN_DEPTH = 40
 _SNIPPET_LINES = 8
 _SNIPPET_CHARS = 600
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+_CAMEL = re.compile(r"[a-z0-9][A-Z]")
 _TEST_FACTOR = 0.7
 _PREAMBLE_FACTOR = 0.7
 _SHORT_PREAMBLE_LINES = 4
@@ -89,15 +90,36 @@ async def search_code(
         raise InvalidArgument("semantic search needs the embedding model, which is not loaded here")
     depth = max(limit * _DEPTH, _MIN_DEPTH)
     notes: list[str] = []
-    ranked: list[tuple[list[int], float]] = []
+    lists: dict[str, tuple[list[int], float]] = {}
+    pending = -1
+
+    async def meaning() -> None:
+        nonlocal pending
+        assert embedder is not None
+        vector = await anyio.to_thread.run_sync(embedder.embed_query, query) if mode != "keyword" else None
+        async with pool.acquire() as conn:
+            pending = await count_pending(conn, embedder.model_key, filters.repository_id)
+            if vector is not None:
+                ids = await _semantic(conn, embedder, vector, filters, depth, ef_search)
+                lists["semantic"] = (ids, _semantic_weight(query))
+
+    async def words() -> None:
+        async with pool.acquire() as conn:
+            lists["lexical"] = (await _lexical(conn, query, filters, depth, broad=mode == "keyword"), 1.0)
+            lists["symbols"] = (await _symbols(conn, query, filters, depth), 1.0)
+
+    # The legs run side by side on their own connections: the query is embedded while the full
+    # text is searched, and a search costs about its slowest leg rather than their sum.
+    try:
+        async with anyio.create_task_group() as tg:
+            if embedder is not None:
+                tg.start_soon(meaning)
+            if mode in ("hybrid", "keyword"):
+                tg.start_soon(words)
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None  # the failure itself, as if the legs ran in turn
+    ranked = [lists[name] for name in ("semantic", "lexical", "symbols") if name in lists]
     async with pool.acquire() as conn:
-        pending = await count_pending(conn, embedder.model_key, filters.repository_id) if embedder else -1
-        if mode in ("hybrid", "semantic") and embedder is not None:
-            vector = await anyio.to_thread.run_sync(embedder.embed_query, query)
-            ranked.append((await _semantic(conn, embedder, vector, filters, depth, ef_search), _semantic_weight(query)))
-        if mode in ("hybrid", "keyword"):
-            ranked.append((await _lexical(conn, query, filters, depth), 1.0))
-            ranked.append((await _symbols(conn, query, filters, depth), 1.0))
         scores = await _rerank(conn, _fuse(ranked), query)
         top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         hits = await _hits(conn, top, query, filters.kind)
@@ -118,12 +140,15 @@ def _fuse(ranked: list[tuple[list[int], float]]) -> dict[int, float]:
 
 
 def _semantic_weight(query: str) -> float:
-    """A sentence without identifiers is best judged by meaning: measured on docstring-to-code
-    retrieval, weighting the vector list double for such queries raised MRR@10 on every corpus."""
-    words = query.split()
-    identifier_like = any("_" in w.strip("_") or any(c.isupper() for c in w[1:]) or "." in w.strip(".")
-                          for w in words)
-    return 2.0 if len(words) >= 4 and not identifier_like else 1.0
+    """A sentence is best judged by meaning: measured on docstring-to-code retrieval, weighting
+    the vector list double for queries of four words or more raised MRR@10 on every corpus,
+    identifiers in the sentence or not. Short queries are names or keywords: equal weights."""
+    return 2.0 if len(query.split()) >= 4 else 1.0
+
+
+def _identifier_shaped(word: str) -> bool:
+    """snake_case or camelCase; not an acronym ("URL", "JSON"), which names no symbol in particular."""
+    return "_" in word.strip("_") or _CAMEL.search(word) is not None
 
 
 async def _rerank(conn: asyncpg.Connection, scores: dict[int, float], query: str) -> dict[int, float]:
@@ -159,8 +184,9 @@ async def _semantic(
     if dim is None:
         return []  # nothing embedded with this model yet
     # The model is a SQL literal, not a parameter: the HNSW index is partial on it, and a generic
-    # plan with a parameter could not prove the index applies.
-    literal = await conn.fetchval("SELECT quote_literal($1::text)", embedder.model_key)
+    # plan with a parameter could not prove the index applies. (standard_conforming_strings is on
+    # in every supported PostgreSQL: doubling quotes is the whole of quoting.)
+    literal = "'" + embedder.model_key.replace("'", "''") + "'"
     where, params = filters.sql(3)
     distance = f"(v.embedding::vector({int(dim)}) <=> $1)"
     sql = f"""
@@ -168,9 +194,8 @@ async def _semantic(
         WHERE true {where}
         ORDER BY {distance} LIMIT $2"""
     async with conn.transaction():
-        await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
         # Filtered searches keep scanning the graph until `depth` rows pass the filter (pgvector 0.8).
-        await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}; SET LOCAL hnsw.iterative_scan = relaxed_order")
         rows = await conn.fetch(sql, vector, depth, *params)
         if len(rows) < depth and filters.any:
             # A selective filter can exhaust the iterative scan: rank the filtered rows exactly.
@@ -180,24 +205,45 @@ async def _semantic(
     return [r["id"] for r in rows]
 
 
-async def _lexical(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
-    """Full-text matches: chunks holding every query word first (few, precise, fast), then, if
-    that leaves the page short, chunks holding any of them. Whole identifiers match exactly."""
+async def _lexical(conn: asyncpg.Connection, query: str, filters: Filters, depth: int, *, broad: bool = False) -> list[int]:
+    """Full-text matches, narrowest first: chunks holding every query word, then (for three or
+    more words) any two of them, then, for a `broad` search, any one. Each wider pass runs only
+    while the page is short. Pairs rank the chunks that share the query's vocabulary above those
+    that merely mention one word of it; any-one-word matches are the slowest part of a search
+    (thousands of rows to rank) and, measured on docstring-to-code retrieval, add nothing once the
+    vector list is fused in, so only keyword mode asks for them. Whole identifiers match exactly
+    throughout."""
     parts, identifiers = code_terms(query)
     words = [p for p in parts if not p.isdigit()] or parts  # a lone number still searches
-    every, any_, exact = tsquery_terms(words, "&"), tsquery_terms(words), tsquery_terms(identifiers)
-    if not any_ and not exact:
+    exact = tsquery_terms(identifiers)
+    if not tsquery_terms(words) and not exact:
         return []
+    lexemes: list[str] = [r["lexeme"] for r in await conn.fetch(
+        "SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme", " ".join(words))]
+    quoted = [f"'{lexeme}'" for lexeme in lexemes if re.fullmatch(r"[a-z0-9_]+", lexeme)]
+    if not quoted and not exact:
+        return []  # only stop words
+    passes = [" & ".join(quoted)]
+    if len(quoted) >= 3:
+        passes.append(" | ".join(f"{a} & {b}" for i, a in enumerate(quoted) for b in quoted[i + 1:]))
+    if len(quoted) == 2 or (broad and len(quoted) > 2):
+        passes.append(" | ".join(quoted))
     where, params = filters.sql(4)
+    # The lexemes are already stemmed: the 'simple' configuration keeps them as they are.
     sql = f"""
-        WITH q AS (SELECT (to_tsquery('english', $1) || to_tsquery('simple', $2)) AS q)
+        WITH q AS (SELECT (to_tsquery('simple', $1) || to_tsquery('simple', $2)) AS q)
         SELECT c.id, ts_rank_cd(c.tsv, q.q, 1) AS rank {_FROM} CROSS JOIN q
         WHERE c.tsv @@ q.q {where}
         ORDER BY rank DESC, c.id LIMIT $3"""
-    ids = [r["id"] for r in await conn.fetch(sql, every, exact, depth, *params)]
-    if len(ids) < depth and any_ != every:
-        seen = set(ids)
-        ids += [r["id"] for r in await conn.fetch(sql, any_, exact, depth, *params) if r["id"] not in seen]
+    ids: list[int] = []
+    seen: set[int] = set()
+    for terms in passes:
+        for r in await conn.fetch(sql, terms, exact, depth - len(ids), *params):
+            if r["id"] not in seen:
+                seen.add(r["id"])
+                ids.append(r["id"])
+        if len(ids) >= depth:
+            break
     return ids[:depth]
 
 
@@ -207,28 +253,32 @@ async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth
     if len(words) > 2:
         # In a sentence, plain English words ("where", "session") would match every class named
         # like them; only identifier-shaped tokens (snake_case, camelCase) name symbols.
-        words = [w for w in words if "_" in w.strip("_") or any(c.isupper() for c in w[1:])]
+        words = [w for w in words if _identifier_shaped(w)]
     names = sorted({w.lower() for w in words})[:16]
     if not names:
         return []
-    where, params = filters.sql(4, symbol="d")
+    where, params = filters.sql(5, symbol="d")
+    # Two index-friendly branches (b-tree on lower(name), trigram GIN) rather than one OR, which
+    # no index can serve; the repository narrows the symbols before they meet the chunks.
     rows = await conn.fetch(
         f"""
+        WITH m AS (
+            SELECT d.id, d.file_id, d.start_line, 1.0::real AS score FROM symbols d
+            WHERE lower(d.name) = ANY($1::text[]) AND d.kind <> 'module'
+              AND ($4::int IS NULL OR d.repository_id = $4)
+            UNION ALL
+            SELECT d.id, d.file_id, d.start_line, similarity(lower(d.name), $2) FROM symbols d
+            WHERE $3 AND lower(d.name) % $2 AND lower(d.name) <> ALL($1::text[]) AND d.kind <> 'module'
+              AND ($4::int IS NULL OR d.repository_id = $4)
+        )
         SELECT DISTINCT ON (c.id) c.id, m.score
-        FROM (
-            SELECT d.id, d.file_id, d.start_line, d.kind,
-                   CASE WHEN lower(d.name) = ANY($1::text[]) THEN 1.0
-                        ELSE similarity(lower(d.name), $2) END AS score
-            FROM symbols d
-            WHERE (lower(d.name) = ANY($1::text[]) OR ($3 AND lower(d.name) % $2))
-              AND d.kind <> 'module'
-        ) m
+        FROM m
         JOIN symbols d ON d.id = m.id
         JOIN chunks c ON c.file_id = m.file_id AND c.start_line <= m.start_line AND c.end_line >= m.start_line
         JOIN files f ON f.id = c.file_id
         WHERE true {where}
         ORDER BY c.id, m.score DESC""",
-        names, names[0] if len(names) == 1 else " ".join(names), len(names) == 1, *params,
+        names, names[0] if len(names) == 1 else " ".join(names), len(names) == 1, filters.repository_id, *params,
     )
     ordered = sorted(rows, key=lambda r: (-r["score"], r["id"]))[:depth]
     return [r["id"] for r in ordered]
