@@ -140,8 +140,11 @@ async def test_a_saved_edit_is_searchable_and_the_old_code_is_gone(
             return await _found(wdb, rid, "banker_rounding_rule") and "old_rounding_rule" not in names
 
         took = await eventually(swapped, "the renamed function replaces the old one in the index")
-        status = indexer.status(rid)
         assert took < 3
+        # The new rows are visible as soon as the file's transaction commits; the batch (edge
+        # resolution) finishes a moment later, and only then is the watcher idle again.
+        await _watching(indexer, rid)
+        status = indexer.status(rid)
         assert status.state == "watching" and status.files_pending == 0 and status.errors is None
         assert status.last_event_at is not None and status.last_indexed_at is not None
         assert not await _found(wdb, rid, "old_rounding_rule")

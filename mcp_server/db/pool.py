@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,23 @@ PGBOUNCER_NEEDS_READ_ONLY = (
     "repository's indexing lease are session-level advisory locks. Connect `pgcode worker`, "
     "`pgcode index` and writable servers directly to PostgreSQL; use PgBouncer for `pgcode serve --read-only`"
 )
+
+
+class _OneLineFloorRetries(logging.Filter):
+    """asyncpg's pool reconnects its minimum size in the background after the server went away, with
+    its own backoff, and logs each failed try with a traceback: a restart of PostgreSQL should read
+    as a few lines naming the error, not pages of stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Failed to restore the pool connection floor"):
+            exc = record.exc_info[1]
+            record.msg = f"{record.msg} ({type(exc).__name__}: {exc})"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OneLineFloorRetries())
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ import asyncpg
 import structlog
 
 from ..db.pool import Database
+from ..db.refusals import write_refusal
 from ..errors import ConfigError, IndexBusy, RepositoryNotFound
 
 log = structlog.get_logger(__name__)
@@ -29,6 +30,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,  # a pooled connection cut mid-protocol surfaces as this
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.CannotConnectNowError,
 )
 
@@ -125,6 +127,12 @@ class LeaseManager:
                         raise RepositoryNotFound(
                             f"repository {repository_id} was removed from the index; index it again to watch it"
                         ) from None
+                    except asyncpg.PostgresError:
+                        # A database refusing writes (read-only, disk full): no lease without its row,
+                        # and no lock left behind that nobody counts.
+                        await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, repository_id)
+                        await self._close_if_idle()
+                        raise
                 except CONNECTION_ERRORS:
                     self._drop_connection()
                     raise
@@ -207,11 +215,16 @@ class LeaseManager:
                             LOCK_CLASS, timeout=_QUERY_TIMEOUT,
                         )
                         still = {int(r["id"]) for r in rows}
-                        await conn.execute(
-                            "UPDATE index_leases SET heartbeat_at = now()"
-                            " WHERE repository_id = ANY($1::int[]) AND backend_pid = pg_backend_pid()",
-                            sorted(still), timeout=_QUERY_TIMEOUT,
-                        )
+                        try:
+                            await conn.execute(
+                                "UPDATE index_leases SET heartbeat_at = now()"
+                                " WHERE repository_id = ANY($1::int[]) AND backend_pid = pg_backend_pid()",
+                                sorted(still), timeout=_QUERY_TIMEOUT,
+                            )
+                        except asyncpg.PostgresError as exc:
+                            # The locks stand whether or not the stamp can be written.
+                            if write_refusal(exc) is None:
+                                raise
         except CONNECTION_ERRORS as exc:
             log.warning("lease_connection_lost", error=str(exc))
             self._drop_connection()
@@ -246,7 +259,18 @@ class LeaseManager:
         self._conn = await asyncpg.connect(
             self.dsn, timeout=_QUERY_TIMEOUT, server_settings={"application_name": f"pgcode-lease {self.owner}"}
         )
+        self._conn.add_termination_listener(self._on_terminated)
         return self._conn
+
+    def _on_terminated(self, conn: asyncpg.Connection) -> None:
+        # The server went away (a restart, a terminated backend): every lock died with the session, so
+        # the leases are forgotten now rather than at the next heartbeat, and the next `hold` takes
+        # a fresh lock instead of writing under one that no longer exists.
+        if conn is self._conn:
+            self._conn = None
+            if self._counts:
+                log.warning("leases_lost", repositories=sorted(self._counts), reason="the lease connection closed")
+            self._counts.clear()
 
     async def _close_if_idle(self) -> None:
         # No lease held: a connection kept open for nothing would count against max_connections.

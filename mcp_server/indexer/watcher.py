@@ -1,4 +1,9 @@
-"""Keep the repositories this process owns fresh for its whole life: lease, catch up, watch, index edits, embed."""
+"""Keep the repositories this process owns fresh for its whole life: lease, catch up, watch, index edits, embed.
+
+When the database cannot be reached or refuses writes (read-only, disk full), indexing and embedding
+pause, the edits stay queued and are retried with backoff, and the status says why; reads are not
+affected. Each change of that state is logged once.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from watchfiles import Change, awatch
 
 from ..config import Settings
 from ..db.pool import Database
+from ..db.refusals import READ_ONLY_SQLSTATE, write_refusal
 from ..embed.model import Embedder
 from ..errors import DatabaseUnavailable, IndexBusy, RepositoryNotFound
 from ..index.discover import BUILTIN_IGNORES, file_language, is_ignore_rules_file
@@ -28,7 +34,7 @@ from .pipeline import IndexReport, index_paths, index_repository
 
 log = structlog.get_logger(__name__)
 
-STATES = ("watching", "catching_up", "indexing", "owned_elsewhere", "root_missing", "stopped")
+STATES = ("watching", "catching_up", "indexing", "paused", "owned_elsewhere", "root_missing", "stopped")
 
 # Folder names `discover` always skips (built-in ignores without wildcards): their churn
 # (npm install, a build) is dropped before it is even queued.
@@ -38,6 +44,9 @@ _SKIPPED_DIRS = frozenset(
 # Editors' swap, backup and lock files: never indexable, and written on every save.
 _EDITOR_DEBRIS = (".swp", ".swx", ".swo", "~", ".tmp", ".orig")
 _MAX_BACKOFF = 30.0
+# A paused repository is retried at most this far apart: once the database takes writes again, the
+# queued edits should not wait long, and a retry costs one failed write.
+_MAX_PAUSE = 15.0
 _DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, DatabaseUnavailable)
 
 
@@ -53,6 +62,16 @@ class WatchStatus:
     errors: str | None              # the last error met while indexing it (it did not stop the watcher)
     error_at: datetime | None
     skipped: dict[str, int] = field(default_factory=dict)  # files it could not index, by reason
+    paused: str | None = None       # why indexing or embedding waits, and how often it is retried
+
+
+@dataclass(frozen=True, slots=True)
+class _Trouble:
+    """A state of the database worth waiting out: `kind` tells states apart for logging (once per
+    change, not per retry whose message differs); `sentence` is what the status shows."""
+
+    kind: str
+    sentence: str
 
 
 @dataclass(slots=True)
@@ -76,16 +95,46 @@ class _Watched:
     error: str | None = None
     error_at: datetime | None = None
     skipped: Counter[str] = field(default_factory=Counter)
+    held_off: _Trouble | None = None  # why indexing waits: the database is unreachable or refuses writes
+    held_off_since: datetime | None = None
+    retry_in: float = 0.0
+    embed_held_off: _Trouble | None = None  # the same for vectors
 
     def status(self) -> WatchStatus:
         return WatchStatus(
             self.repo.id, self.state, self.owner, len(self.pending) + self.in_flight, self.last_event_at,
             self.last_indexed_at, self.vectors_pending, self.error, self.error_at, dict(self.skipped),
+            self.paused_note(),
         )
+
+    def paused_note(self) -> str | None:
+        if self.held_off is not None:
+            since = f" since {self.held_off_since:%H:%M:%S} UTC" if self.held_off_since else ""
+            return (f"indexing paused{since}: {self.held_off.sentence}; retrying every {self.retry_in:g} s; "
+                    "searches keep answering from the index as it was")
+        if self.embed_held_off is not None:
+            return (f"vectors paused: {self.embed_held_off.sentence}; retrying with backoff; "
+                    "keyword and graph search are current")
+        return None
 
     def record_error(self, message: str) -> None:
         self.error = message
         self.error_at = _now()
+
+    def hold_off(self, why: _Trouble, retry_in: float) -> None:
+        """Indexing waits for the database; logged when the kind of trouble changes, not on every retry."""
+        if self.held_off is None or why.kind != self.held_off.kind:
+            log.warning("indexing_paused", repository=self.repo.name, reason=why.sentence, retry_in=retry_in)
+            if self.held_off is None:
+                self.held_off_since = _now()
+        self.held_off, self.retry_in = why, retry_in
+        self.record_error(why.sentence)
+
+    def resume(self) -> None:
+        if self.held_off is not None:
+            log.warning("indexing_resumed", repository=self.repo.name, after=self.held_off.sentence)
+        self.held_off = self.held_off_since = None
+        self.retry_in = 0.0
 
 
 class BackgroundIndexer:
@@ -126,6 +175,8 @@ class BackgroundIndexer:
         self._watch_failed = False
         self._embed_due: set[int] = set()
         self._embed_wake = anyio.Event()
+        self._trouble: _Trouble | None = None  # the supervisor's last database failure, logged once
+        self._reclaiming = anyio.Lock()  # the supervisor and a worker may both notice a lost lease
 
     # -- public API -------------------------------------------------------------------------
 
@@ -236,8 +287,16 @@ class BackgroundIndexer:
             except _DB_ERRORS:
                 raise
             except Exception as exc:
-                log.exception("claim_failed", repository=repo.name)
-                w.record_error(f"{type(exc).__name__}: {exc}")
+                refusal = write_refusal(exc)
+                if refusal is None:
+                    log.exception("claim_failed", repository=repo.name)
+                    w.record_error(f"{type(exc).__name__}: {exc}")
+                    continue
+                # Taking the lease writes its owner row, so no claim can succeed now: the supervisor
+                # backs off, and says how long in the status.
+                w.state = "paused"
+                w.hold_off(_Trouble(refusal.sqlstate, f"cannot take the indexing lease: {refusal}"), 0.0)
+                raise
 
     async def _claim(self, w: _Watched) -> None:
         if not _is_dir(w.root):
@@ -256,6 +315,8 @@ class BackgroundIndexer:
             w.owned = True
             w.owner = self.leases.owner
             w.state = "catching_up"
+            await self._after_refusal(w.held_off)
+            w.resume()
             w.full_pass = True  # whatever changed while nobody watched
             w.covered = anyio.Event()
             self._start_worker(w)
@@ -263,6 +324,7 @@ class BackgroundIndexer:
             log.info("watching", repository=w.repo.name, root=str(w.root))
         else:
             w.state = "owned_elsewhere"
+            w.held_off = w.held_off_since = None
             async with self.db.pool.acquire() as conn:
                 owner = await current_owner(conn, w.repo.id)
             w.owner = owner.owner if owner else None
@@ -273,6 +335,7 @@ class BackgroundIndexer:
         w.state = state
         w.pending.clear()
         w.in_flight = 0
+        w.held_off = w.held_off_since = w.embed_held_off = None
         if w.worker is not None:
             w.worker.cancel()
             w.worker = None
@@ -283,9 +346,38 @@ class BackgroundIndexer:
             if not lost:
                 await self.leases.release(w.repo.id)
 
+    async def _reclaim(self, w: _Watched) -> bool:
+        """Take back the lease of a repository this process owned until its lease connection broke;
+        False if another process has it now (then `w` is disowned)."""
+        async with self._reclaiming:
+            if not w.owned:
+                return False
+            if self.leases.holds(w.repo.id):
+                return True
+            try:
+                got = await self.leases.try_acquire(w.repo.id)
+            except Exception as exc:
+                why = _held_off_by(exc)
+                if why is not None and why.kind != "unreachable":  # its owner row is a write
+                    w.state = "paused"
+                    w.hold_off(_Trouble(why.kind, f"cannot take the indexing lease: {why.sentence}"),
+                               max(w.retry_in, 1.0))
+                raise
+            if got:
+                await self._after_refusal(w.held_off)
+                w.record_error("lost the lease (the database connection broke); took it back")
+                # A crash of the database may have dropped the last commits: a pass re-reads what differs.
+                w.full_pass = True
+                w.wake.set()
+                return True
+            w.record_error("lost the lease (the database connection broke); another process owns it now")
+            await self._disown(w, "owned_elsewhere", lost=True)
+            return False
+
     async def _supervise(self) -> None:
         """Retry leases, notice vanished and returning roots, and keep the leases' heartbeat."""
         backoff = self.lease_retry_seconds
+        failures = 0
         last_beat = anyio.current_time()
         while True:
             await anyio.sleep(backoff)
@@ -293,19 +385,29 @@ class BackgroundIndexer:
                 if anyio.current_time() - last_beat >= self.heartbeat_seconds:
                     last_beat = anyio.current_time()
                     await self.leases.heartbeat()
-                # A lease can also go with a connection that broke under any other lease call.
+                # A lease goes with its connection (a restart, a cut): take it back while nobody has.
                 for w in list(self._repos.values()):
                     if w.owned and not self.leases.holds(w.repo.id):
-                        w.record_error("lost the lease (the database connection broke); retrying")
-                        await self._disown(w, "owned_elsewhere", lost=True)
+                        await self._reclaim(w)
                 await self._refresh()
-                backoff = self.lease_retry_seconds
-            except _DB_ERRORS as exc:
-                backoff = min(max(backoff * 2, 1.0), _MAX_BACKOFF)
-                log.warning("database_unreachable", error=str(exc), retry_in=backoff)
-            except Exception:
-                log.exception("supervisor_failed")
-                backoff = min(max(backoff * 2, 1.0), _MAX_BACKOFF)
+                backoff, failures = self.lease_retry_seconds, 0
+                if self._trouble is not None:
+                    log.warning("database_back", after=self._trouble.sentence)
+                    self._trouble = None
+            except Exception as exc:
+                # Soon after the database returns (a restart takes seconds), rarely during a long outage.
+                failures += 1
+                backoff = min(2.0 ** (failures - 1), _MAX_BACKOFF)
+                for w in self._repos.values():
+                    if w.held_off is not None and not self.leases.holds(w.repo.id):  # waits for a claim
+                        w.retry_in = backoff
+                why = _held_off_by(exc)
+                if why is None:
+                    log.exception("supervisor_failed")
+                else:
+                    if self._trouble is None or why.kind != self._trouble.kind:
+                        log.warning("database_trouble", reason=why.sentence, retry_in=backoff)
+                    self._trouble = why
 
     # -- file watching -------------------------------------------------------------------------
 
@@ -417,40 +519,49 @@ class BackgroundIndexer:
         w.full_pass = False
         w.in_flight = len(paths)
         catching_up = w.state == "catching_up"
-        if not catching_up:
+        if w.held_off is None and not catching_up:
             w.state = "indexing"
         report: IndexReport | None = None
+        retry_in = 0.0
         try:
+            if not self.leases.holds(w.repo.id):
+                if not await self._reclaim(w):
+                    return 0.0
+                full = True
             if full:
                 report = await index_repository(
                     self.db, self.settings, w.root, name=w.repo.name, leases=self.leases
                 )
             else:
                 report = await index_paths(self.db, self.settings, w.repo, paths, leases=self.leases)
-        except _DB_ERRORS as exc:
-            w.pending |= paths
-            w.full_pass = w.full_pass or full
-            w.record_error(f"database unreachable: {exc}")
-            backoff = min(max(backoff * 2, 0.5), _MAX_BACKOFF)
-            log.warning("index_deferred", repository=w.repo.name, error=str(exc), retry_in=backoff)
-            return backoff
         except IndexBusy as exc:  # our lease is gone: another process owns it now
             w.record_error(str(exc))
             await self._disown(w, "owned_elsewhere", lost=True)
             return 0.0
         except Exception as exc:
-            # Whatever failed, a whole pass is the way back to an index that matches the disk; if it
-            # fails again, the backoff keeps the retries rare and the error stays in the status.
-            log.exception("index_failed", repository=w.repo.name, paths=len(paths), full=full)
-            w.record_error(f"{type(exc).__name__}: {exc}")
-            w.full_pass = True
-            backoff = min(max(backoff * 2, 1.0), _MAX_BACKOFF)
-            return backoff
+            why = _held_off_by(exc)
+            if why is not None and w.held_off is not None and w.held_off.kind == why.kind:
+                why = w.held_off  # the same trouble: keep the sentence it was first reported with
+            if why is not None:
+                # Nothing of a failed file was stored (a file's rows commit together), but files
+                # stored before it may wait for their edges: the retry is a whole pass, which sees
+                # the cut-short state and resolves everything. The paths stay queued regardless.
+                w.pending |= paths
+                w.full_pass = True
+                retry_in = min(max(backoff * 2, 1.0), _MAX_PAUSE)
+                w.hold_off(why, retry_in)
+                await self._after_refusal(why)
+            else:
+                # Whatever failed, a whole pass is the way back to an index that matches the disk; if
+                # it fails again, the backoff keeps the retries rare and the error stays in the status.
+                log.exception("index_failed", repository=w.repo.name, paths=len(paths), full=full)
+                w.record_error(f"{type(exc).__name__}: {exc}")
+                w.full_pass = True
+                retry_in = min(max(backoff * 2, 1.0), _MAX_BACKOFF)
         finally:
             w.in_flight = 0
-            if w.owned:
-                w.state = "catching_up" if (catching_up and report is None and w.full_pass) else "watching"
         if report is not None:
+            w.resume()
             w.last_indexed_at = _now()
             w.skipped.update(report.skipped)
             if report.files_indexed or report.files_deleted or full:
@@ -459,7 +570,21 @@ class BackgroundIndexer:
                 "indexed", repository=w.repo.name, full=full, files=report.files_indexed,
                 deleted=report.files_deleted, seconds={k: round(v, 3) for k, v in report.seconds.items()},
             )
-        return 0.0
+        if w.owned:
+            if w.held_off is not None:
+                w.state = "paused"
+            elif catching_up and report is None and w.full_pass:
+                w.state = "catching_up"
+            else:
+                w.state = "watching"
+        return retry_in
+
+    async def _after_refusal(self, trouble: _Trouble | None) -> None:
+        """After a read-only refusal, the pool's sessions are replaced before the next try: a session
+        keeps the read-only default it started with (ALTER DATABASE ... SET), so without this the
+        retries would fail on old sessions after the database became writable."""
+        if trouble is not None and trouble.kind == READ_ONLY_SQLSTATE:
+            await self.db.pool.expire_connections()
 
     # -- vectors -----------------------------------------------------------------------------
 
@@ -486,16 +611,37 @@ class BackgroundIndexer:
                     async with self.db.pool.acquire() as conn:
                         w.vectors_pending = await count_pending(conn, embedder.model_key, repository_id)
                     backoff = 0.0
+                    if w.embed_held_off is not None:
+                        log.warning("embedding_resumed", repository=w.repo.name, after=w.embed_held_off.sentence)
+                        w.embed_held_off = None
                     log.debug("embedded", repository=w.repo.name, count=count)
-                except _DB_ERRORS as exc:
-                    self._embed_due.add(repository_id)
-                    backoff = min(max(backoff * 2, 0.5), _MAX_BACKOFF)
-                    w.record_error(f"embedding deferred, database unreachable: {exc}")
+                except Exception as exc:
+                    why = _held_off_by(exc)
+                    if why is None:
+                        log.exception("embed_failed", repository=w.repo.name)
+                        w.record_error(f"embedding failed: {type(exc).__name__}: {exc}")
+                        continue
+                    # Wait, then come back for this repository and the others still due: the model
+                    # must not spin on a database that cannot take the vectors.
+                    self._embed_due |= {r for r in due if r >= repository_id}
+                    backoff = min(max(backoff * 2, 1.0), _MAX_PAUSE)
+                    await self._after_refusal(why)
+                    if w.embed_held_off is None or why.kind != w.embed_held_off.kind:
+                        log.warning("embedding_paused", repository=w.repo.name, reason=why.sentence, retry_in=backoff)
+                    w.embed_held_off = why
+                    w.record_error(f"embedding deferred: {why.sentence}")
                     await anyio.sleep(backoff)
                     self._embed_wake.set()
-                except Exception as exc:
-                    log.exception("embed_failed", repository=w.repo.name)
-                    w.record_error(f"embedding failed: {type(exc).__name__}: {exc}")
+                    break
+
+
+def _held_off_by(exc: BaseException) -> _Trouble | None:
+    """Why a failure is one to wait out (the database is unreachable, or refuses writes for now);
+    None for any other failure."""
+    if isinstance(exc, _DB_ERRORS):
+        return _Trouble("unreachable", f"the database is not reachable ({type(exc).__name__}: {exc})")
+    refusal = write_refusal(exc)
+    return None if refusal is None else _Trouble(refusal.sqlstate, str(refusal))
 
 
 def _worth_a_look(prefixes: tuple[str, ...], change: Change, path: str) -> bool:
@@ -541,4 +687,3 @@ async def _stop_on_cancel(live: set[anyio.Event]) -> None:
     finally:
         for stop in list(live):
             stop.set()
-

@@ -10,9 +10,17 @@ import asyncpg
 import structlog
 from mcp.server.mcpserver.exceptions import ToolError
 
+from ..db.refusals import write_refusal
 from ..errors import PgcodeError
 
 log = structlog.get_logger(__name__)
+
+# A server shutting down, crashed or still starting: the same to a caller as one not reachable.
+_SERVER_GOING_AWAY = (
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,13 +60,20 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                 f"{fn.__name__} is not allowed by the database role this server connects as; "
                 "ask the operator to grant it (see mcp_server/schema/roles.sql)"
             ) from None
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, *_SERVER_GOING_AWAY) as exc:
             log.warning("database_unreachable", tool=fn.__name__, error=str(exc))
             raise ToolError(
                 "the index database is not reachable right now; try again in a few seconds "
                 f"({type(exc).__name__})"
             ) from None
         except asyncpg.PostgresError as exc:
+            refusal = write_refusal(exc)
+            if refusal is not None:  # disk full, out of resources: the database may recover by itself
+                log.warning("tool_write_refused", tool=fn.__name__, reason=refusal.reason)
+                raise ToolError(
+                    f"{fn.__name__} cannot run now: {refusal}; searches keep working, try again once "
+                    "the database's operator has fixed it"
+                ) from None
             log.exception("tool_database_error", tool=fn.__name__)
             raise ToolError(f"{fn.__name__} failed in the database: {exc.__class__.__name__}") from None
 

@@ -20,9 +20,13 @@ async def freshness(state: ServerState, repository_id: int | None, *, vectors_pe
             r["id"] for r in await conn.fetch("SELECT id FROM repositories")
         ]
     files_pending = 0
+    notes: list[str] = []
     if state.indexer is not None:
-        files_pending = sum(state.indexer.status(i).files_pending for i in ids)
+        statuses = [state.indexer.status(i) for i in ids]
+        files_pending = sum(s.files_pending for s in statuses)
+        # Results may miss recent edits while indexing waits for the database: say so, once per reason.
+        notes = list(dict.fromkeys(s.paused for s in statuses if s.paused))
     return Freshness(
         vectors_complete=vectors_pending == 0, vectors_pending=vectors_pending, files_pending=files_pending,
-        last_indexed_at=last.isoformat() if last else None,
+        last_indexed_at=last.isoformat() if last else None, notes=notes,
     )

@@ -34,6 +34,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             files=s.files, symbols=s.symbols, edges=s.edges, edges_resolved=s.edges_resolved, chunks=s.chunks,
             vectors=s.vectors, vectors_pending=s.vectors_pending, skipped=s.skipped,
             watcher=watch.state if watch else None, files_pending=watch.files_pending if watch else 0,
+            paused=watch.paused if watch else None,
         )
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
