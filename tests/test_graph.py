@@ -16,7 +16,7 @@ from mcp_server.db.pool import Database
 from mcp_server.errors import InvalidArgument, PathOutsideRoot, RepositoryNotFound
 from mcp_server.graph.models import AmbiguousSymbol
 from mcp_server.graph.repomap import pagerank, repo_map
-from mcp_server.graph.scope import is_test_path
+from mcp_server.index.layout import is_test_path
 from mcp_server.graph.symbols import file_outline, find_symbol, get_symbol, goto_definition, resolve_symbol
 from mcp_server.graph.walk import (
     call_path, find_callees, find_callers, find_references, get_dependencies, get_dependents, impact_analysis,
@@ -514,3 +514,92 @@ async def test_results_carry_repository_relative_locations(db: Database, indexed
     for node in result.nodes:
         assert node.repository == REPO and not node.path.startswith("/") and 1 <= node.start_line <= node.end_line
     assert [e.path for e in result.edges] == ["shop/session.py", "shop/session.py"]
+
+
+# -- Python type inference across files --------------------------------------------------------------------
+
+_TYPED_FILES = {
+    "reg/__init__.py": "from .registry import apps\n",
+    "reg/registry.py": (
+        "class Apps:\n"
+        "    def get_model(self, name):\n"
+        "        return name\n"
+        "\n"
+        "\n"
+        "apps = Apps()\n"
+    ),
+    "reg/text.py": (
+        "from typing import overload\n"
+        "\n"
+        "\n"
+        "def lazy(func):\n"
+        "    return func\n"
+        "\n"
+        "\n"
+        "gettext_lazy = lazy(str)\n"
+        "\n"
+        "\n"
+        "@overload\n"
+        "def pick(x: int) -> int: ...\n"
+        "@overload\n"
+        "def pick(x: str) -> str: ...\n"
+        "def pick(x):\n"
+        "    return x\n"
+    ),
+    "reg/base.py": (
+        "class Writer:\n"
+        "    def write(self, text):\n"
+        "        return text\n"
+        "\n"
+        "\n"
+        "class Base:\n"
+        "    def __init__(self):\n"
+        "        self.out = Writer()\n"
+        "        self.raw = None\n"
+    ),
+    "reg/use.py": (
+        "from reg import apps\n"
+        "from reg.base import Base\n"
+        "from reg.text import gettext_lazy as _, pick\n"
+        "\n"
+        "\n"
+        "def load():\n"
+        "    return apps.get_model(_('name')), pick(1)\n"
+        "\n"
+        "\n"
+        "class Command(Base):\n"
+        "    def run(self):\n"
+        "        self.out.write('x')\n"
+        "        self.raw.flush_all()\n"
+        "\n"
+        "\n"
+        "class Sink:\n"
+        "    def flush_all(self):\n"
+        "        pass\n"
+    ),
+}
+
+
+async def test_python_instances_and_inherited_attributes_resolve_across_files(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "typed-app"
+    for rel, text in _TYPED_FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name="typed-app")
+    callees = await find_callees(db.pool, "reg.use.load", "typed-app")
+    # `apps` is an `Apps` instance re-exported by the package: its method, inferred (0.9); `_` is a
+    # module-level variable; `pick` is the implementation, not its `@overload` stubs.
+    assert {(e.target, e.confidence) for e in callees.edges} == {
+        ("reg.registry.Apps.get_model", 0.9), ("reg.text.gettext_lazy", 1.0), ("reg.text.pick", 1.0)}
+    pick = {n.qualified_name: n.start_line for n in callees.nodes}["reg.text.pick"]
+    assert pick == 15
+    run = await find_callees(db.pool, "reg.use.Command.run", "typed-app")
+    # `self.out` is typed by the base class's `self.out = Writer()`; `self.raw` is not typed, so
+    # its call falls back to the one method of that name, at the fallback's confidence.
+    assert {(e.target, e.line, e.confidence) for e in run.edges} == {
+        ("reg.base.Writer.write", 12, 0.9), ("reg.use.Sink.flush_all", 13, 0.5)}
+    imported = await goto_definition(db.pool, "reg/use.py", 1, name="apps", repository="typed-app")
+    assert [(d.qualified_name, d.start_line, d.via) for d in imported.definitions] == [
+        ("reg.registry.apps", 6, "imports")]

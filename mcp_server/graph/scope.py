@@ -43,18 +43,6 @@ SELECT f.path FROM files f
 WHERE f.repository_id = ANY($1::int[]) AND (f.path % $2 OR f.path LIKE $3)
 ORDER BY similarity(f.path, $2) DESC, f.path LIMIT 5"""
 
-# Paths of test code in the common layouts of the languages pgcode parses.
-_TEST_PATH = re.compile(
-    r"(^|/)(tests?|spec|specs|__tests__|testing)/"
-    r"|(^|/)(test_[^/]*\.py|[^/]*_test\.(py|go|rb|c|cc|cpp|rs)|conftest\.py|[^/]*_spec\.rb"
-    r"|[^/]*\.(spec|test)\.[cm]?[jt]sx?|[^/]*Tests?\.(java|cs|kt))$"
-)
-
-
-def is_test_path(path: str) -> bool:
-    return _TEST_PATH.search(path) is not None
-
-
 def check_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidArgument(f"{name} must be a whole number from {low} to {high}, not {value!r}")

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
+from ..index.layout import is_test_path
 from .models import (
     CallPath, DependencyResult, Dependent, EdgeList, GraphEdge, GraphNode, GraphResult, ImpactFile, ImpactResult,
     ImpactSummary, ImportItem, PathResult, Reference, SymbolRef, UnresolvedCall,
 )
 from .scope import (
     MAX_DEPTH, MAX_LIMIT, MAX_PATH, SYMBOL_COLUMNS, SYMBOL_FROM, Conn, FileRef, check_confidence, check_int,
-    check_text, is_test_path, resolve_file, round_conf, scope, symbol_ref, symbols_by_id,
+    check_text, resolve_file, round_conf, scope, symbol_ref, symbols_by_id,
 )
 from .symbols import resolve
 

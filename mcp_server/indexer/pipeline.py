@@ -167,9 +167,17 @@ async def _apply(
     conn: asyncpg.Connection, repository_id: int, results: list[Prepared | Unchanged | Skipped],
     states: dict[str, store.FileState], report: IndexReport, touched: _Touched,
 ) -> None:
-    """Store prepared files (one transaction each), remember new stats of unchanged ones, drop skipped ones."""
+    """Store prepared files (new ones together in one transaction, others one transaction each),
+    remember new stats of unchanged ones, drop skipped ones."""
+    new = [r for r in results if isinstance(r, Prepared) and r.found.path not in states]
+    await store.store_new_files(conn, repository_id, new)
+    for prepared in new:
+        touched.after(prepared)
+    report.files_indexed += len(new)
     for result in results:
         state = states.get(result.found.path)
+        if state is None and isinstance(result, Prepared):
+            continue  # stored above
         if isinstance(result, Skipped):
             report.skipped[result.reason] += 1
             if state is not None:  # it was indexed before: drop the stale rows

@@ -1,7 +1,8 @@
-"""Write one file's symbols, edges and chunks in one transaction, replacing what it had."""
+"""Write files' symbols, edges and chunks: one file replaced per transaction, or new files in one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -9,6 +10,7 @@ import asyncpg
 
 from ..index.chunk import content_hash, embed_text
 from ..index.discover import FoundFile
+from ..index.prepare import Prepared
 from ..index.records import Chunk, ParsedFile
 from ..index.tokens import code_terms
 
@@ -112,29 +114,89 @@ async def store_file(
     return names
 
 
+_INSERT_FILES = """
+INSERT INTO files (repository_id, path, language, content_hash, size, mtime_ns, line_count, parse_errors, indexed_at)
+SELECT $1, * , now() FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::int[], $8::bool[])
+RETURNING id, path
+"""
+
+
+async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: Sequence[Prepared]) -> None:
+    """Insert files the index has never held, all in one transaction: a cold index stores its
+    files a worker batch at a time, one round trip per table instead of one per file and table.
+    The caller holds the repository's lease, so no other writer can add these paths meanwhile;
+    a path that exists after all fails the whole batch (unique key) rather than doubling rows."""
+    if not files:
+        return
+    async with conn.transaction():
+        rows = await conn.fetch(
+            _INSERT_FILES, repository_id, [f.found.path for f in files], [f.found.language for f in files],
+            [f.digest for f in files], [f.found.size for f in files], [f.found.mtime_ns for f in files],
+            [f.line_count for f in files], [bool(f.parsed and f.parsed.has_errors) for f in files],
+        )
+        file_ids = {r["path"]: r["id"] for r in rows}
+        total = sum(len(f.parsed.symbols) for f in files if f.parsed is not None)
+        all_ids = await _next_symbol_ids(conn, total)
+        symbols: list[tuple[object, ...]] = []
+        edges: list[tuple[object, ...]] = []
+        chunks: list[tuple[object, ...]] = []
+        start = 0
+        for f in files:
+            file_id = file_ids[f.found.path]
+            ids: list[int] = []
+            if f.parsed is not None and f.parsed.symbols:
+                ids = all_ids[start:start + len(f.parsed.symbols)]
+                start += len(ids)
+                symbols += _symbol_records(repository_id, file_id, f.parsed, ids)
+                edges += _edge_records(repository_id, file_id, f.parsed, ids)
+            chunks += _chunk_rows(repository_id, file_id, f.found.path, f.chunks, ids)
+        if symbols:
+            await conn.copy_records_to_table("symbols", records=symbols, columns=_SYMBOL_COLUMNS)
+        if edges:
+            await conn.copy_records_to_table("edges", records=edges, columns=_EDGE_COLUMNS)
+        if chunks:
+            await conn.executemany(_INSERT_CHUNK, chunks)
+
+
+async def _next_symbol_ids(conn: asyncpg.Connection, count: int) -> list[int]:
+    if count == 0:
+        return []
+    return [
+        r[0] for r in await conn.fetch(
+            "SELECT nextval(pg_get_serial_sequence('symbols', 'id')) FROM generate_series(1, $1)", count
+        )
+    ]
+
+
 async def _insert_symbols(
     conn: asyncpg.Connection, repository_id: int, file_id: int, parsed: ParsedFile
 ) -> list[int]:
-    ids = [
-        r[0] for r in await conn.fetch(
-            "SELECT nextval(pg_get_serial_sequence('symbols', 'id')) FROM generate_series(1, $1)",
-            len(parsed.symbols),
-        )
-    ]
-    records = [
+    ids = await _next_symbol_ids(conn, len(parsed.symbols))
+    await conn.copy_records_to_table(
+        "symbols", records=_symbol_records(repository_id, file_id, parsed, ids), columns=_SYMBOL_COLUMNS
+    )
+    return ids
+
+
+def _symbol_records(repository_id: int, file_id: int, parsed: ParsedFile, ids: list[int]) -> list[tuple[object, ...]]:
+    return [
         (
             ids[i], repository_id, file_id, ids[s.parent] if s.parent is not None else None, s.kind, s.name,
             s.qualified_name, s.signature, s.docstring, s.start_line, s.end_line, s.start_byte, s.end_byte,
         )
         for i, s in enumerate(parsed.symbols)
     ]
-    await conn.copy_records_to_table("symbols", records=records, columns=_SYMBOL_COLUMNS)
-    return ids
 
 
 async def _insert_edges(
     conn: asyncpg.Connection, repository_id: int, file_id: int, parsed: ParsedFile, ids: list[int]
 ) -> None:
+    records = _edge_records(repository_id, file_id, parsed, ids)
+    if records:
+        await conn.copy_records_to_table("edges", records=records, columns=_EDGE_COLUMNS)
+
+
+def _edge_records(repository_id: int, file_id: int, parsed: ParsedFile, ids: list[int]) -> list[tuple[object, ...]]:
     records: list[tuple[object, ...]] = []
     for i, s in enumerate(parsed.symbols):
         if s.parent is not None:
@@ -147,8 +209,7 @@ async def _insert_edges(
             repository_id, file_id, ids[e.source], None, e.kind, e.target_name[:1000], simple[:200],
             [c for c, _ in e.candidates], [conf for _, conf in e.candidates], e.alias, e.line, 0.0,
         ))
-    if records:
-        await conn.copy_records_to_table("edges", records=records, columns=_EDGE_COLUMNS)
+    return records
 
 
 def _simple_name(target: str) -> str:
@@ -160,11 +221,19 @@ def _simple_name(target: str) -> str:
 async def _insert_chunks(
     conn: asyncpg.Connection, repository_id: int, file_id: int, path: str, chunks: list[Chunk], ids: list[int]
 ) -> None:
+    rows = _chunk_rows(repository_id, file_id, path, chunks, ids)
+    if rows:
+        await conn.executemany(_INSERT_CHUNK, rows)
+
+
+def _chunk_rows(
+    repository_id: int, file_id: int, path: str, chunks: list[Chunk], ids: list[int]
+) -> list[tuple[object, ...]]:
     if not chunks:
-        return
+        return []
     path_parts, _ = code_terms(str(PurePosixPath(path)))
     path_text = " ".join(path_parts)
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for c in chunks:
         head_parts, head_idents = code_terms(c.header)
         parts, idents = code_terms(c.content)
@@ -173,4 +242,4 @@ async def _insert_chunks(
             c.start_line, c.end_line, c.content, c.header, content_hash(embed_text(c)),
             " ".join(head_parts), " ".join(head_idents), path_text, " ".join(parts), " ".join(idents),
         ))
-    await conn.executemany(_INSERT_CHUNK, rows)
+    return rows

@@ -13,7 +13,7 @@ import numpy as np
 from ..db.vectors import model_dim
 from ..embed.model import Embedder
 from ..errors import InvalidArgument
-from ..graph.scope import is_test_path
+from ..index.layout import is_test_path
 from ..index.tokens import code_terms, tsquery_terms
 from ..indexer.embed import count_pending
 from .filters import Filters
