@@ -14,6 +14,7 @@ from ..db.vectors import ensure_vector_index
 from ..embed.model import Embedder
 from ..index.chunk import embed_text
 from ..index.records import Chunk
+from .pending import count_pending, forget_pending
 
 log = structlog.get_logger(__name__)
 
@@ -26,17 +27,6 @@ WHERE c.id > $2 AND ($3::int IS NULL OR c.repository_id = $3)
 ORDER BY c.id
 LIMIT $4
 """
-
-_COUNT_PENDING = """
-SELECT count(DISTINCT c.content_hash) FROM chunks c
-WHERE ($2::int IS NULL OR c.repository_id = $2)
-  AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)
-"""
-
-
-async def count_pending(conn: asyncpg.Connection, model: str, repository_id: int | None) -> int:
-    return int(await conn.fetchval(_COUNT_PENDING, model, repository_id))
-
 
 async def embed_pending(
     pool: asyncpg.Pool,
@@ -72,6 +62,7 @@ async def embed_pending(
                 " ON CONFLICT DO NOTHING",
                 [(embedder.model_key, r["content_hash"], v) for r, v in zip(rows, vectors)],
             )
+        forget_pending()
         done += len(rows)
         if progress:
             progress(done, max(total, done))

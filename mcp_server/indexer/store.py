@@ -13,6 +13,7 @@ from ..index.discover import FoundFile
 from ..index.prepare import Prepared
 from ..index.records import Chunk, ParsedFile
 from ..index.tokens import code_terms
+from .pending import forget_pending
 
 _SYMBOL_COLUMNS = (
     "id", "repository_id", "file_id", "parent_id", "kind", "name", "qualified_name",
@@ -77,6 +78,7 @@ async def delete_files(conn: asyncpg.Connection, repository_id: int, paths: list
         await conn.execute(
             "DELETE FROM files WHERE repository_id = $1 AND path = ANY($2::text[])", repository_id, paths
         )
+    forget_pending()
     return {r["name"] for r in names}
 
 
@@ -111,6 +113,7 @@ async def store_file(
             await _insert_edges(conn, repository_id, file_id, parsed, ids)
             names.update(s.name for s in parsed.symbols)
         await _insert_chunks(conn, repository_id, file_id, found.path, chunks, ids)
+    forget_pending()
     return names
 
 
@@ -156,6 +159,7 @@ async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: S
             await conn.copy_records_to_table("edges", records=edges, columns=_EDGE_COLUMNS)
         if chunks:
             await conn.executemany(_INSERT_CHUNK, chunks)
+    forget_pending()
 
 
 async def _next_symbol_ids(conn: asyncpg.Connection, count: int) -> list[int]:

@@ -28,7 +28,8 @@ from ..embed.model import Embedder
 from ..errors import DatabaseUnavailable, IndexBusy, RepositoryNotFound
 from ..index.discover import BUILTIN_IGNORES, file_language, is_ignore_rules_file
 from . import repositories
-from .embed import count_pending, embed_pending
+from .embed import embed_pending
+from .pending import count_pending
 from .lease import CONNECTION_ERRORS, LeaseManager, current_owner, manager_for
 from .pipeline import IndexReport, index_paths, index_repository
 

@@ -15,7 +15,7 @@ from ..embed.model import Embedder
 from ..errors import InvalidArgument
 from ..index.layout import is_test_path
 from ..index.tokens import code_terms, tsquery_terms
-from ..indexer.embed import count_pending
+from ..indexer.pending import recent_pending
 from .filters import Filters
 
 Mode = Literal["hybrid", "semantic", "keyword"]
@@ -96,12 +96,12 @@ async def search_code(
     async def meaning() -> None:
         nonlocal pending
         assert embedder is not None
-        vector = await anyio.to_thread.run_sync(embedder.embed_query, query) if mode != "keyword" else None
-        async with pool.acquire() as conn:
-            pending = await count_pending(conn, embedder.model_key, filters.repository_id)
-            if vector is not None:
+        pending = await recent_pending(pool, embedder.model_key, filters.repository_id)
+        if mode != "keyword":
+            vector = await anyio.to_thread.run_sync(embedder.embed_query, query)
+            async with pool.acquire() as conn:
                 ids = await _semantic(conn, embedder, vector, filters, depth, ef_search)
-                lists["semantic"] = (ids, _semantic_weight(query))
+            lists["semantic"] = (ids, _semantic_weight(query))
 
     async def words() -> None:
         async with pool.acquire() as conn:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from ..embed.model import key_for
-from ..indexer.embed import count_pending
+from ..indexer.pending import recent_pending
 from .models import Freshness
 from .state import ServerState
 
 
 async def freshness(state: ServerState, repository_id: int | None, *, vectors_pending: int | None = None) -> Freshness:
     key = key_for(state.settings)
+    if vectors_pending is None or vectors_pending < 0:
+        vectors_pending = await recent_pending(state.db.pool, key, repository_id)
     async with state.db.pool.acquire() as conn:
-        if vectors_pending is None or vectors_pending < 0:
-            vectors_pending = await count_pending(conn, key, repository_id)
         last = await conn.fetchval(
             "SELECT max(indexed_at) FROM repositories WHERE $1::int IS NULL OR id = $1", repository_id
         )
