@@ -14,7 +14,8 @@ for `inherits` and modules for module-level imports) is checked three ways:
      kind and by confidence.
  (b) callers: jedi `get_references` on each sampled function, restricted to call sites, against
      the index's incoming `calls` edges -> precision / recall / F1 (callers jedi can neither
-     confirm nor contradict are counted apart).
+     confirm nor contradict are counted apart; a site get_references misses but jedi's goto at
+     that site confirms counts as found by both).
  (c) goto_definition: pgcode's `goto_definition(path, line, name=...)` at call sites jedi resolves
      inside the corpus, against jedi's definition.
 
@@ -685,6 +686,13 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
             # jedi did not list it: does jedi say that site calls something else, or nothing it knows?
             col = _find_name(jd.lines(p), ln, fn.name)
             answer = ask(p, ln, col) if col is not None else JediAnswer("no_position")
+            if any(matches(fn, d, syms) for d in answer.inside):
+                # get_references missed a site that jedi's own goto says calls this function:
+                # jedi agrees with the index there, so it is a caller both found.
+                callers["confirmed_by_goto"] += 1
+                callers["jedi"] += 1
+                callers["tp"] += 1
+                continue
             verdict = "contradicted" if answer.status in ("inside", "outside") else "unconfirmed"
             callers[f"index_only_{verdict}"] += 1
             key = f"callers:{verdict}"
@@ -744,6 +752,7 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
                     "jedi_call_sites": callers["jedi"], "index_call_sites": callers["index"], "both": callers["tp"],
                     "index_only_contradicted": callers["index_only_contradicted"],
                     "index_only_unconfirmed": callers["index_only_unconfirmed"], "jedi_only": callers["jedi_only"],
+                    "confirmed_by_goto": callers["confirmed_by_goto"],
                     "precision": cp, "recall": cr, "f1": _f1(cp, cr),
                     "precision_decided": _ratio(callers["tp"], decided)},
         "goto_definition": {"sites": goto["sites"], "top1": _ratio(goto["top1"], goto["sites"]),

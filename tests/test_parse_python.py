@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 
 from mcp_server.index.parsers.python import parse
-from mcp_server.index.records import CONF_EXACT, CONF_SCOPED, ParsedFile, RawEdge, Symbol
+from mcp_server.index.records import (
+    CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile, RawEdge, Symbol,
+)
 
 
 def _parse(source: str, path: str = "pkg/mod.py", module: str = "pkg.mod") -> ParsedFile:
@@ -141,13 +143,19 @@ def test_class_signatures_keep_their_bases_and_keywords() -> None:
     assert _symbol(parsed, "pkg.mod.Model").signature == "class Model(Base, metaclass=ModelBase)"
 
 
-def test_constants_type_aliases_and_class_attributes_are_symbols_but_locals_are_not() -> None:
+def test_module_level_names_and_class_attributes_are_symbols_but_locals_and_machinery_are_not() -> None:
     parsed = _parse('''\
         MAX_SIZE = 10
         """Largest size."""
         JSON: TypeAlias = dict[str, object]
         logger = get_logger()
         __all__ = ["MAX_SIZE"]
+        __version__ = "1.0"
+        try:
+            from fast import dumps
+        except ImportError:
+            dumps = None
+        print(dumps)
 
         class Options:
             ordering = ()
@@ -161,11 +169,17 @@ def test_constants_type_aliases_and_class_attributes_are_symbols_but_locals_are_
     assert kinds == {
         "pkg.mod.MAX_SIZE": "variable",
         "pkg.mod.JSON": "variable",
+        "pkg.mod.logger": "variable",
+        "pkg.mod.__version__": "variable",
+        "pkg.mod.dumps": "variable",
         "pkg.mod.Options": "class",
         "pkg.mod.Options.ordering": "attribute",
         "pkg.mod.Options.verbose": "attribute",
         "pkg.mod.Options.method": "method",
     }
+    # The import comes first; the fallback assignment when the import leads outside the repository.
+    assert _edge(parsed, "references", "dumps").candidates == (
+        ("fast.dumps", CONF_EXACT), ("pkg.mod.dumps", CONF_SCOPED))
     constant = _symbol(parsed, "pkg.mod.MAX_SIZE")
     assert (constant.signature, constant.docstring, constant.start_line) == (
         "MAX_SIZE = 10", "Largest size.", 1)
@@ -448,6 +462,119 @@ def test_an_instance_attribute_assigned_a_constructor_types_calls_through_self()
         """)
     assert _edge(parsed, "calls", "self.buffer.write").candidates == (("io.StringIO.write", CONF_SCOPED),)
     assert _edge(parsed, "calls", "self.client.get").candidates == (("pkg.mod.Client.get", CONF_SCOPED),)
+
+
+def test_a_module_level_instance_is_a_variable_with_a_type_edge_to_its_class() -> None:
+    parsed = _parse("""\
+        from django.utils.functional import lazy
+
+        class Apps:
+            pass
+
+        apps = Apps()
+        settings: "Apps" = make()
+        gettext_lazy = lazy(str)
+        either = Apps()
+        either = make()
+        """)
+    types = {parsed.symbols[e.source].qualified_name: (e.target_name, e.line, e.candidates)
+             for e in parsed.edges if e.alias == TYPE_OF}
+    # Only a certain type makes an edge: a function's result or conflicting assignments do not.
+    assert types == {
+        "pkg.mod.apps": ("Apps", 6, (("pkg.mod.Apps", CONF_EXACT),)),
+        "pkg.mod.settings": ("Apps", 7, (("pkg.mod.Apps", CONF_EXACT),)),
+    }
+    assert all(e.kind == "references" for e in parsed.edges if e.alias == TYPE_OF)
+    for name in ("apps", "settings", "gettext_lazy", "either"):
+        assert _symbol(parsed, f"pkg.mod.{name}").kind == "variable"
+
+
+def test_an_instance_attribute_of_certain_type_is_a_typed_attribute_symbol() -> None:
+    parsed = _parse("""\
+        from .wrappers import OutputWrapper
+
+        class BaseCommand:
+            stderr = None
+
+            def __init__(self, out, env: "Env"):
+                self.stdout = OutputWrapper(out)
+                self.stderr = OutputWrapper(out)
+                self.style = out
+                self.env = env
+
+        class Env:
+            pass
+        """)
+    stdout = _symbol(parsed, "pkg.mod.BaseCommand.stdout")
+    assert (stdout.kind, stdout.start_line, parsed.symbols[stdout.parent].qualified_name) == (
+        "attribute", 7, "pkg.mod.BaseCommand")
+    types = {parsed.symbols[e.source].qualified_name: (e.target_name, e.candidates)
+             for e in parsed.edges if e.alias == TYPE_OF}
+    assert types == {  # the class-body `stderr = None` symbol carries the type; `style` has none
+        "pkg.mod.BaseCommand.stdout": ("OutputWrapper", (("pkg.wrappers.OutputWrapper", CONF_EXACT),)),
+        "pkg.mod.BaseCommand.stderr": ("OutputWrapper", (("pkg.wrappers.OutputWrapper", CONF_EXACT),)),
+        "pkg.mod.BaseCommand.env": ("Env", (("pkg.mod.Env", CONF_EXACT),)),  # an annotated parameter
+    }
+    assert not [s for s in parsed.symbols if s.name == "style"]
+
+
+def test_an_attribute_the_class_never_assigns_is_looked_up_on_its_bases_then_by_name() -> None:
+    parsed = _parse("""\
+        from .base import BaseCommand
+
+        class Command(BaseCommand):
+            def handle(self):
+                self.stderr.write("x")
+                self.own.write("y")
+
+            def setup(self, own):
+                self.own = own
+        """)
+    assert _edge(parsed, "calls", "self.stderr.write").candidates == (
+        ("pkg.mod.Command.stderr.write", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
+    assert _edge(parsed, "calls", "self.own.write").candidates == ()
+
+
+def test_an_attribute_of_a_typed_variable_is_looked_up_on_its_class_then_by_name() -> None:
+    parsed = _parse("""\
+        from .nodes import EvalContext
+
+        def visit(ctx: EvalContext, other):
+            ctx.environment.getattr("x")
+            other.environment.getattr("y")
+        """)
+    assert _edge(parsed, "calls", "ctx.environment.getattr").candidates == (
+        ("pkg.nodes.EvalContext.environment.getattr", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
+    assert _edge(parsed, "calls", "other.environment.getattr").candidates == ()
+
+
+def test_a_return_annotation_in_the_file_types_the_call_s_value() -> None:
+    parsed = _parse("""\
+        from typing import Any
+
+        class Node:
+            def copy(self) -> "Node":
+                return self
+
+            def walk(self):
+                self.copy().render()
+
+        def build() -> Node:
+            return Node()
+
+        def vague() -> Any:
+            pass
+
+        def use():
+            build().render()
+            made = build()
+            made.render()
+            unknown = vague()
+            unknown.render()
+        """)
+    for target in ("self.copy().render", "build().render", "made.render"):
+        assert _edge(parsed, "calls", target).candidates == (("pkg.mod.Node.render", CONF_SCOPED),), target
+    assert _edge(parsed, "calls", "unknown.render").candidates == ()
 
 
 def test_a_class_attribute_built_by_a_call_does_not_type_instances() -> None:

@@ -12,6 +12,17 @@ CONF_EXACT = 1.0      # resolved through an import, a definite local definition 
 CONF_SCOPED = 0.9     # resolved through the enclosing class / inheritance chain
 CONF_UNIQUE = 0.5     # bare name matched exactly one definition in the repository
 
+# A candidate standing for "else match the bare name": what follows a guess the parser cannot
+# vouch for (`self.x.m()` with x inherited from a base in another file), so that a guess naming
+# nothing costs no more than having made none.
+NAME_FALLBACK = "*"
+
+# The alias that marks a `references` edge as a variable's type: its source is a module-level
+# variable (`apps = Apps()`) or an instance attribute (`self.out = Writer()`), its target the class
+# it holds an instance of. The resolver reads these like base classes, so `apps.get_model`
+# elsewhere reaches `Apps.get_model`.
+TYPE_OF = ":type"
+
 
 @dataclass(frozen=True, slots=True)
 class Symbol:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ..index.records import CONF_SCOPED, CONF_UNIQUE
+from ..index.records import CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF
 
 _MAX_HOPS = 6
 _PY_BUILTINS = frozenset(dir(builtins))
@@ -115,9 +115,9 @@ async def resolve_edges(
         # Loading on demand costs a few passes over the rows; past ~15k rows one bulk load is
         # cheaper (measured on Django: 17k rows take 0.9 s either way, 400 rows 0.03 s vs 0.5 s).
         tables = _Tables(complete=False) if len(rows) <= _LAZY_MAX_ROWS else await _load_tables(conn, repository_id)
-    # Base classes first: method lookups through inheritance need them. Then by id, so that a
-    # subset is resolved in the same order as within the whole.
-    rows = sorted(rows, key=lambda r: (r["kind"] != "inherits", r["id"]))
+    # Base classes and variables' types first: method lookups through them need them. Then by
+    # id, so that a subset is resolved in the same order as within the whole.
+    rows = sorted(rows, key=lambda r: (not _is_base(r), r["id"]))
     passes = 0
     while True:
         tables.start_pass()
@@ -142,15 +142,21 @@ async def resolve_edges(
     return len(ids)
 
 
+def _is_base(row: asyncpg.Record) -> bool:
+    """An edge whose target members its source answers for: a base class, or a variable's type
+    (`apps = Apps()`: `apps.get_model` is `Apps.get_model`, found like an inherited method)."""
+    return row["kind"] == "inherits" or (row["kind"] == "references" and row["alias"] == TYPE_OF)
+
+
 def _resolve_row(tables: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     hit = _resolve_one(tables, row)
-    if row["kind"] == "inherits" and hit is not None:
+    if hit is not None and _is_base(row):
         tables.add_base(row["source_qname"], hit[0].qname)
     return hit
 
 
 _EDGE_FIELDS = """
-SELECT e.id, e.kind, e.target_name, e.target_simple, e.candidates, e.candidate_conf, e.file_id,
+SELECT e.id, e.kind, e.target_name, e.target_simple, e.candidates, e.candidate_conf, e.file_id, e.alias,
        src.qualified_name AS source_qname, f.path, f.language
 FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 """
@@ -169,13 +175,15 @@ SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name
 FROM edges e JOIN symbols src ON src.id = e.source_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
-_BASE_FIELDS = """
+_BASE_FIELDS = f"""
 SELECT src.qualified_name AS cls, tgt.qualified_name AS base
 FROM edges e JOIN symbols src ON src.id = e.source_id JOIN symbols tgt ON tgt.id = e.target_id
-WHERE e.repository_id = $1 AND e.kind = 'inherits'
+WHERE e.repository_id = $1 AND (e.kind = 'inherits' OR (e.kind = 'references' AND e.alias = '{TYPE_OF}'))
 """
 # Rows come in id order in both the complete and the on-demand load, so that both build
-# identical lists (the first symbol of a qualified name wins; bindings keep their order).
+# identical lists (bindings keep their order; of symbols sharing a qualified name the first wins,
+# except in Python, where the last definition is the one a name ends up bound to: the
+# implementation after its `@overload` stubs, the redefinition after the fallback).
 
 
 async def _load_tables(conn: asyncpg.Connection, repository_id: int) -> _Tables:
@@ -197,7 +205,7 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
             repository_id, qnames,
         )
         for r in rows:
-            t.by_qname.setdefault(r["qualified_name"], _sym(r))
+            _add_qname(t, _sym(r))
         _add_bindings(t, await conn.fetch(
             _BINDING_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
         ))
@@ -224,9 +232,16 @@ def _sym(r: asyncpg.Record) -> _Sym:
 def _add_symbols(t: _Tables, rows: list[asyncpg.Record]) -> None:
     for r in rows:
         sym = _sym(r)
-        t.by_qname.setdefault(sym.qname, sym)
+        _add_qname(t, sym)
         if sym.kind != "module":
             t.by_name.setdefault(r["name"], []).append(sym)
+
+
+def _add_qname(t: _Tables, sym: _Sym) -> None:
+    if sym.family == "python":
+        t.by_qname[sym.qname] = sym
+    else:
+        t.by_qname.setdefault(sym.qname, sym)
 
 
 def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
@@ -256,6 +271,8 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     candidates: list[str] = row["candidates"] or []
     confs: list[float] = row["candidate_conf"] or []
     for qname, conf in zip(candidates, confs):
+        if qname == NAME_FALLBACK:
+            return _fallback(t, row)
         found = _lookup(t, qname, 0, frozenset())
         if found is not None:
             sym, scoped = found
@@ -290,11 +307,11 @@ def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_S
                 found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen)
                 if found:
                     return found
-        if len(rest) == 1:
-            for base in t.bases_of(prefix):
-                found = _lookup(t, f"{base}.{rest[0]}", hops + 1, seen)
-                if found:
-                    return found[0], True
+        # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
+        for base in t.bases_of(prefix):
+            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen)
+            if found:
+                return found[0], True
         if not t.knows(prefix) or t.symbol(prefix) is not None:
             # A real symbol: shorter prefixes cannot re-export what it lacks. Not loaded yet: this
             # pass cannot tell, and must not wander up through every package's star imports.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Final, TypeAlias
 
-from ..records import CONF_EXACT, CONF_SCOPED
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK
 
 BUILTIN_NAMES: Final[frozenset[str]] = frozenset(dir(builtins))
 
@@ -76,7 +76,7 @@ class Scope:
 
     __slots__ = (
         "kind", "parent", "qname", "symbol", "index", "module", "bindings", "globals", "nonlocals",
-        "owner", "bases", "attr_hints", "star_imports", "declared", "_summaries", "_lookups",
+        "owner", "bases", "attr_hints", "star_imports", "declared", "returns", "_summaries", "_lookups",
         "_attr_types",
     )
 
@@ -97,6 +97,8 @@ class Scope:
         self.bases: list[tuple[Chain, Scope]] | None = None  # classes: base chains, where to resolve
         self.attr_hints: dict[str, list[Hint | None]] | None = None  # classes: `self.x = ...`
         self.star_imports: list[str] | None = None  # module: modules imported with `*`
+        # module: functions' return annotations, by the function's qualified name
+        self.returns: dict[str, Hint] | None = None
         # module/class: names that already have a symbol here -> the variable symbol's qualified
         # name, or None for a def/class (so a name gets at most one variable symbol per scope)
         self.declared: dict[str, str | None] | None = None
@@ -132,6 +134,12 @@ class Scope:
         if self.bases is None:
             self.bases = []
         self.bases.append((chain, scope))
+
+    def add_return(self, function: str, hint: Hint) -> None:
+        module = self.module
+        if module.returns is None:
+            module.returns = {}
+        module.returns[function] = hint
 
     def add_star_import(self, module: str) -> None:
         if self.star_imports is None:
@@ -236,14 +244,31 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
             elif is_class is None:
                 ok = kind == ANNOTATION or _is_class_like(qname.rpartition(".")[2])
             else:
-                ok = is_class  # a function's return value has no type we know
+                ok = is_class
             if not ok:
-                return None
+                # A function's value: what its return annotation promises, when this file has it
+                # (an imported function's annotation is in another file).
+                local = is_class is not None or rest
+                returned = _returned(scope, qname + suffix, kind, depth) if local else None
+                if returned is None:
+                    return None
+                types.add(returned)
+                continue
             types.add(qname + suffix)
         return _single(types)
-    if kind == CTOR and res.receiver is not None and not rest and chain[0] == "cls":
-        return res.receiver.qname
+    if kind == CTOR and res.receiver is not None:
+        if not rest and chain[0] == "cls":
+            return res.receiver.qname
+        if len(rest) == 1:  # `self.make()`: the method's return annotation
+            return _returned(scope, f"{res.receiver.qname}.{rest[0]}", kind, depth)
     return None
+
+
+def _returned(scope: Scope, function: str, kind: int, depth: int) -> str | None:
+    """The class a call of `function` (defined in this file) returns, by its annotation."""
+    returns = scope.module.returns
+    hint = returns.get(function) if kind == CTOR and returns is not None else None
+    return hint_type(hint, depth + 1) if hint is not None else None
 
 
 def _combine(hints: list[Hint | None], depth: int) -> str | None:
@@ -298,6 +323,11 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
     return found
 
 
+def _assigns(cls: Scope, attr: str) -> bool:
+    """Whether the class itself binds `attr`: in its body or as `self.attr = ...` in a method."""
+    return attr in cls.bindings or (cls.attr_hints is not None and attr in cls.attr_hints)
+
+
 def is_member(cls: Scope, name: str) -> bool:
     """Whether the class body itself defines `name` (a method, nested class or attribute)."""
     return any(kind == DEF or (kind == VAR and b is not None)
@@ -316,6 +346,12 @@ def _star_candidates(scope: Scope, chain: Chain) -> Candidates:
     return tuple((f"{module}.{dotted}", CONF_SCOPED) for module in stars)
 
 
+def _assigned_too(res: Resolved, rest: Chain) -> Candidates:
+    """A name both imported (or defined) and assigned, `except ImportError: x = None`: the
+    assignment's symbol, for when the import leads outside the repository."""
+    return ((res.symbol, CONF_SCOPED),) if res.symbol is not None and not rest else ()
+
+
 def resolve_call(scope: Scope, chain: Chain) -> Candidates:
     """Candidates for a call of the dotted name `chain` made in `scope`."""
     res = lookup(scope, chain[0])
@@ -324,7 +360,7 @@ def resolve_call(scope: Scope, chain: Chain) -> Candidates:
     rest = chain[1:]
     if res.qnames:
         suffix = "." + ".".join(rest) if rest else ""
-        return tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames)
+        return tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames) + _assigned_too(res, rest)
     if res.receiver is not None:
         cls = res.receiver
         if len(rest) == 1:
@@ -333,11 +369,18 @@ def resolve_call(scope: Scope, chain: Chain) -> Candidates:
             attr_class = attribute_type(cls, rest[0])
             if attr_class is not None:
                 return ((f"{attr_class}.{rest[1]}", CONF_SCOPED),)
+            if not _assigns(cls, rest[0]):
+                # Inherited: the resolver looks `x` up through the bases, where an assignment
+                # `self.x = Foo()` left a typed attribute (records.TYPE_OF).
+                return ((f"{cls.qname}.{rest[0]}.{rest[1]}", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
         return ()
-    if len(rest) == 1:
+    if len(rest) in (1, 2):
         var_class = variable_type(res)
-        if var_class is not None:
+        if var_class is not None and len(rest) == 1:
             return ((f"{var_class}.{rest[0]}", CONF_SCOPED),)
+        if var_class is not None:
+            # `ctx.env.get()`: found if the class's `env` has a type edge (records.TYPE_OF).
+            return ((f"{var_class}.{rest[0]}.{rest[1]}", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
         return ()
     if not rest and res.symbol is not None:
         return ((res.symbol, CONF_EXACT),)
@@ -358,7 +401,8 @@ def resolve_reference(scope: Scope, chain: Chain) -> tuple[Candidates, int]:
         if rest and any(is_class is False for _, is_class in res.qnames):
             return tuple((qname, CONF_EXACT) for qname, _ in res.qnames), 1
         suffix = "." + ".".join(rest) if rest else ""
-        return tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames), len(chain)
+        return (tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames) + _assigned_too(res, rest),
+                len(chain))
     if res.receiver is not None:
         if not rest:
             return (), 0

@@ -14,7 +14,7 @@ import structlog
 from tree_sitter import Node, Parser, Tree
 
 from ..languages import new_parser
-from ..records import CONF_EXACT, ParsedFile, RawEdge, Symbol
+from ..records import CONF_EXACT, TYPE_OF, ParsedFile, RawEdge, Symbol
 from ._python_scope import (
     ALIAS,
     ANNOTATION,
@@ -27,15 +27,19 @@ from ._python_scope import (
     LAMBDA,
     MODULE,
     NONE_HINT,
+    NONE_VALUE,
     PARAM,
     VAR,
     Chain,
     Hint,
     Scope,
+    attribute_type,
+    lookup,
     resolve_call,
     resolve_instance_method,
     resolve_reference,
     resolve_super,
+    variable_type,
 )
 
 log = structlog.get_logger(__name__)
@@ -59,6 +63,8 @@ _UNPACKING: Final[frozenset[str]] = frozenset({
 _STRINGS: Final[frozenset[str]] = frozenset({"string", "concatenated_string"})
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
+# Annotations that promise no particular class (a method of `Any` is nobody's method).
+_UNTYPED: Final[frozenset[str]] = frozenset({"Any", "Self", "object", "NoReturn", "Never"})
 _DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ESCAPE: Final = re.compile(
     r"\\(\n|\\|'|\"|[abfnrtv]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3})"
@@ -141,10 +147,14 @@ def _line(node: Node) -> int:
     return node.start_point.row + 1
 
 
-def _is_constant_like(name: str) -> bool:
-    # Module-level names worth a symbol: CONSTANTS and CamelCase type aliases / TypeVars.
-    stripped = name.lstrip("_")
-    return bool(stripped) and (stripped[0].isupper() or stripped.upper() == stripped)
+def _typing(hint: Hint | None) -> bool:
+    """Whether an assigned value may give the target a type (a call, an annotation, a name)."""
+    return hint is not None and hint[0] != NONE_VALUE
+
+
+def _written_type(hint: Hint) -> Chain:
+    # A constructor or annotation names the class; an alias (`self.env = env`) names a variable.
+    return hint[1] if hint[0] in (CTOR, ANNOTATION) else ()
 
 
 def _is_dunder(name: str) -> bool:
@@ -268,12 +278,14 @@ def _annotation_chain(node: Node | None) -> Chain | None:
         if kind == "type":
             node = node.named_children[0] if node.named_child_count else None
         elif kind in ("identifier", "attribute"):
-            return _chain(node)
+            chain = _chain(node)
+            return None if chain is None or chain[-1] in _UNTYPED else chain
         elif kind == "string":
             value = _string_value(node)
             if value is None or not _DOTTED.fullmatch(value.strip()):
                 return None
-            return tuple(value.strip().split("."))
+            chain = tuple(value.strip().split("."))
+            return None if chain[-1] in _UNTYPED else chain
         elif kind in ("generic_type", "subscript"):
             head = node.child_by_field_name("value") if kind == "subscript" else node.named_children[0]
             head_chain = _chain(head) if head is not None else None
@@ -331,6 +343,16 @@ class _FileParser:
         # untracked by CPython's cyclic GC, which otherwise re-traverses millions of them.
         self.scopes: list[Scope] = []
         self.sites: list[Site] = []
+        # Module-level variable symbols assigned something that may have a type: qualified name
+        # -> (name, line, the class as written there or ()), and each variable symbol's index.
+        # Those whose type turns out certain get a type edge (records.TYPE_OF).
+        self.typed_vars: dict[str, tuple[str, int, Chain]] = {}
+        self.variable_index: dict[str, int] = {}
+        # `self.x = Foo()` (or a typed parameter) in a method: (class scope index, x) -> (line,
+        # class as written or (), statement). Those whose type is certain get an attribute symbol
+        # (if the class body lacks one) and a type edge, so that subclasses elsewhere reach
+        # `Foo.m` through `self.x.m()`.
+        self.typed_attrs: dict[tuple[int, str], tuple[int, Chain, Node]] = {}
         self.handlers: dict[str, Handler] = {
             "function_definition": self._function,
             "class_definition": self._class,
@@ -429,6 +451,24 @@ class _FileParser:
                 else:
                     candidates = ()
                 edges.append(RawEdge(source, "calls", target, line, candidates))
+        module = scopes[0]
+        for qname, (name, line, written) in self.typed_vars.items():
+            res = lookup(module, name)
+            cls = variable_type(res) if res is not None and res.symbol == qname else None
+            if cls is not None:
+                edges.append(RawEdge(self.variable_index[qname], "references",
+                                     ".".join(written) or cls.rpartition(".")[2], line,
+                                     ((cls, CONF_EXACT),), TYPE_OF))
+        for (scope_index, attr), (line, written, statement) in self.typed_attrs.items():
+            owner = scopes[scope_index]
+            cls = attribute_type(owner, attr)
+            if cls is None:
+                continue
+            qname = self._variable_symbol(attr, owner, statement)
+            index = self.variable_index.get(qname) if qname is not None else None
+            if index is not None:
+                edges.append(RawEdge(index, "references", ".".join(written) or cls.rpartition(".")[2], line,
+                                     ((cls, CONF_EXACT),), TYPE_OF))
 
     # ---- symbols ----------------------------------------------------------------------------
 
@@ -481,15 +521,15 @@ class _FileParser:
                 stack.extend(current.children)
         return spans
 
-    def _variable_symbol(self, name: str, scope: Scope, statement: Node,
-                         force: bool = False) -> str | None:
+    def _variable_symbol(self, name: str, scope: Scope, statement: Node) -> str | None:
         """A variable/attribute symbol for a module- or class-level assignment worth finding."""
-        if _is_dunder(name):
-            return None
+        if _is_dunder(name) and (scope.kind != MODULE or name == "__all__"):
+            return None  # `__slots__`, `__all__`: machinery; `__version__` is worth finding
         if scope.kind == CLASS:
             kind = "attribute"
-        elif scope.kind == MODULE and (force or _is_constant_like(name)
-                                       or _statement_annotated(statement)):
+        elif scope.kind == MODULE:
+            # Every module-level name is importable, and jedi and readers treat its assignment as
+            # its definition (`gettext_lazy = lazy(...)`, `register = registry.register`).
             kind = "variable"
         else:
             return None
@@ -508,7 +548,8 @@ class _FileParser:
                 and following.named_children[0].type in _STRINGS):
             value = _string_value(following.named_children[0])
             docstring = _clean_doc(value) if value is not None else None
-        self._add_symbol(kind, name, qname, signature, docstring, statement, scope.symbol)
+        self.variable_index[qname] = self._add_symbol(kind, name, qname, signature, docstring, statement,
+                                                      scope.symbol)
         return qname
 
     # ---- definitions ------------------------------------------------------------------------
@@ -562,6 +603,9 @@ class _FileParser:
         return_type = node.child_by_field_name("return_type")
         if return_type is not None:
             stack.append((return_type, scope.index, index))
+            returned = _annotation_chain(return_type)
+            if returned is not None:
+                scope.add_return(qname, (ANNOTATION, returned, scope))
         stack.extend(reversed(header))
         self._push_decorators(decorators, scope, index, stack)
 
@@ -793,8 +837,11 @@ class _FileParser:
             kind = node.type
             if kind == "identifier":
                 name = _text(node)
-                symbol = (self._variable_symbol(name, scope, statement)
-                          if statement is not None and scope.kind in (MODULE, CLASS) else None)
+                symbol: str | None = None
+                if statement is not None and scope.kind in (MODULE, CLASS):
+                    symbol = self._variable_symbol(name, scope, statement)
+                    if symbol is not None and scope.kind == MODULE and _typing(node_hint):
+                        self.typed_vars.setdefault(symbol, (name, _line(node), _written_type(node_hint)))
                 scope.bind(name, (VAR, node_hint, symbol))
             elif kind in _UNPACKING:
                 work.extend((c, None) for c in node.named_children)
@@ -808,7 +855,11 @@ class _FileParser:
                 if obj.type == "identifier":
                     cls = scope.binds_receiver(_text(obj))
                     if cls is not None:  # `self.x = ...`: remember what x holds
-                        cls.add_attr_hint(_text(attr), node_hint)
+                        name = _text(attr)
+                        cls.add_attr_hint(name, node_hint)
+                        if statement is not None and _typing(node_hint):
+                            self.typed_attrs.setdefault((cls.index, name),
+                                                        (_line(attr), _written_type(node_hint), statement))
                 stack.append((obj, scope.index, source))
             elif kind != "comment":
                 stack.append((node, scope.index, source))
@@ -906,7 +957,7 @@ class _FileParser:
             return
         text = _text(name)
         # `type X = ...` declares a type alias whatever its spelling.
-        symbol = (self._variable_symbol(text, scope, node, force=True)
+        symbol = (self._variable_symbol(text, scope, node)
                   if scope.kind in (MODULE, CLASS) else None)
         scope.bind(text, (VAR, None, symbol))
 
@@ -1017,13 +1068,6 @@ class _FileParser:
             name = _dotted_text(dotted)
             self._import_edge(source, _line(name_node), f"__future__.{name}", f"__future__.{name}",
                               name)
-
-
-def _statement_annotated(statement: Node) -> bool:
-    """Whether a module-level assignment statement declares its type (`x: int = 1`)."""
-    node = statement.named_children[0] if (statement.type == "expression_statement"
-                                           and statement.named_child_count) else statement
-    return node.type == "assignment" and node.child_by_field_name("type") is not None
 
 
 def _decorator_name(decorator: Node) -> str:
