@@ -14,6 +14,9 @@ MAX_LINES = 80
 # Kinds that never stand alone as chunks: they stay in their container's text.
 _INLINE_KINDS = frozenset({"variable", "attribute", "constant", "field", "property"})
 _MAX_DEPTH = 40
+# A chunk's text is kept whole except for lines past this length (a data blob in a source file),
+# which are cut: PostgreSQL refuses a tsvector over 1 MB, and nobody reads such a line in a snippet.
+MAX_LINE_CHARS = 10_000
 
 
 @dataclass(slots=True)
@@ -143,7 +146,7 @@ def _to_chunk(piece: _Piece, lines: list[str], parsed: ParsedFile | None) -> Chu
         start += 1
     while end - 1 > start and not lines[end - 1].strip():
         end -= 1
-    content = "\n".join(lines[start:end])
+    content = "\n".join(line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] for line in lines[start:end])
     header = _header(parsed, piece.symbol, start) if parsed is not None else ""
     return Chunk(symbol=piece.symbol, start_line=start + 1, end_line=end, content=content, header=header)
 

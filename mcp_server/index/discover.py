@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections import Counter
@@ -46,7 +47,9 @@ IGNORE_FILES = (".gitignore", ".pgcodeignore")
 # dumps) that would crowd search results, so they get a lower size limit.
 DATA_KINDS = frozenset({"json", "yaml"})
 DATA_FILE_BYTES = 100_000
-_SNIFF_BYTES = 8192
+_MAX_IGNORE_BYTES = 256 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,11 @@ def discover(root: Path, max_file_bytes: int) -> Discovery:
 def _root_specs(root: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
     specs: list[tuple[str, pathspec.GitIgnoreSpec]] = [("", _BUILTIN_SPEC)]
     exclude = root / ".git" / "info" / "exclude"
-    if exclude.is_file():
+    try:
+        regular = stat.S_ISREG(os.stat(exclude).st_mode)
+    except OSError:  # no .git, or one this user cannot enter
+        regular = False
+    if regular:
         specs.append(("", _read_spec(exclude)))
     return specs
 
@@ -113,6 +120,8 @@ def scan_paths(root: Path, rel_paths: Iterable[str], max_file_bytes: int) -> Pat
     for raw in rel_paths:
         rel = raw.strip("/")
         if not rel or rel in seen or any(part in ("", ".", "..") for part in rel.split("/")):
+            continue
+        if not _storable(rel):  # never indexed, so nothing to drop either
             continue
         seen.add(rel)
         parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
@@ -163,10 +172,7 @@ def _chain(
                 specs = list(above)
     if specs is not None:
         abs_dir = root / rel_dir if rel_dir else root
-        for ignore_name in IGNORE_FILES:
-            ignore_file = abs_dir / ignore_name
-            if ignore_file.is_file() and not ignore_file.is_symlink():
-                specs.append((rel_dir, _read_spec(ignore_file)))
+        specs.extend(_ignore_specs(abs_dir, rel_dir))
     cache[rel_dir] = specs
     return specs
 
@@ -201,11 +207,7 @@ def _walk(
     while stack:
         rel_dir, specs = stack.pop()
         abs_dir = root / rel_dir if rel_dir else root
-        local = list(specs)
-        for ignore_name in IGNORE_FILES:
-            ignore_file = abs_dir / ignore_name
-            if ignore_file.is_file() and not ignore_file.is_symlink():
-                local.append((rel_dir, _read_spec(ignore_file)))
+        local = list(specs) + _ignore_specs(abs_dir, rel_dir)
         try:
             with os.scandir(abs_dir) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -215,6 +217,9 @@ def _walk(
         subdirs: list[str] = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if not _storable(entry.name):
+                result.skipped["invalid_path"] += 1
+                continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
@@ -232,6 +237,18 @@ def _walk(
             stack.append((sub, local))
 
 
+def _storable(name: str) -> bool:
+    """Whether a file name can be stored: bytes that are not UTF-8 come back from the OS as lone
+    surrogates, which PostgreSQL text refuses."""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
     """Git's rule: the last matching pattern wins, deeper ignore files after shallower ones."""
     verdict = False
@@ -245,12 +262,27 @@ def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSp
     return verdict
 
 
+def _ignore_specs(abs_dir: Path, rel_dir: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+    """The rules of the ignore files directly in a folder (regular files only, never links)."""
+    found: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+    for ignore_name in IGNORE_FILES:
+        try:
+            st = os.lstat(abs_dir / ignore_name)
+        except OSError:  # absent, or the folder itself cannot be entered
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((rel_dir, _read_spec(abs_dir / ignore_name)))
+    return found
+
+
 def _read_spec(path: Path) -> pathspec.GitIgnoreSpec:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        # Bounded: a hostile 100 MB ignore file must not be read (or compiled) whole.
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_IGNORE_BYTES)
     except OSError:
-        lines = []
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+        data = b""
+    return pathspec.GitIgnoreSpec.from_lines(data.decode("utf-8", errors="replace").splitlines())
 
 
 class Unreadable(Exception):
@@ -265,17 +297,25 @@ def read_source(root: Path, found: FoundFile, max_file_bytes: int) -> tuple[byte
     """The file's bytes and decoded text; raises Unreadable with a reason for binary/invalid files."""
     abs_path = root / found.path
     try:
-        # O_NOFOLLOW: the path was a regular file at discovery; refuse it if it became a link since.
-        fd = os.open(abs_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(max_file_bytes + 1)
+        # The path was a regular file at discovery, but it may have been swapped since: O_NOFOLLOW
+        # refuses a link, O_NONBLOCK keeps a named pipe from blocking the open, fstat catches the rest.
+        fd = os.open(abs_path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
     except FileNotFoundError:
         raise Unreadable("vanished") from None
+    except OSError as exc:
+        raise Unreadable("symlink" if exc.errno == errno.ELOOP else "unreadable") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise Unreadable("not_a_file")
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(max_file_bytes + 1)
     except OSError:
         raise Unreadable("unreadable") from None
     if len(data) > max_file_bytes:
         raise Unreadable("too_large")
-    if b"\x00" in data[:_SNIFF_BYTES]:
+    # NUL anywhere, not only in the sniffed head: PostgreSQL text cannot hold it.
+    if b"\x00" in data:
         raise Unreadable("binary")
     try:
         text = data.decode("utf-8")

@@ -11,7 +11,7 @@ import structlog
 from .chunk import chunk_file
 from .discover import FoundFile, Unreadable, read_source
 from .languages import LANGUAGES
-from .parse import parse_source
+from .parse import NameTooLong, parse_source
 from .records import Chunk, ParsedFile
 
 log = structlog.get_logger(__name__)
@@ -57,6 +57,8 @@ def prepare_file(
             parsed = parse_source(data, found.path, found.language, module_name)
         except RecursionError:
             return Skipped(found, "too_deeply_nested")
+        except NameTooLong:
+            return Skipped(found, "name_too_long")
         except Exception:  # a parser bug must cost one file, never the whole index
             log.exception("parse_failed", path=found.path)
             return Skipped(found, "parse_failed")

@@ -52,6 +52,8 @@ async def register(conn: asyncpg.Connection, root: Path, name: str | None) -> Re
 
 
 async def find(conn: asyncpg.Connection, name_or_path: str) -> Repository:
+    if "\x00" in name_or_path:  # PostgreSQL text cannot hold it
+        raise InvalidArgument("repository contains a NUL character")
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM repositories WHERE name = $1", name_or_path)
     if row is None:
         try:

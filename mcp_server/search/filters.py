@@ -16,6 +16,9 @@ def glob_to_regex(glob: str) -> str:
     if len(glob) > MAX_GLOB:
         raise InvalidArgument(f"path_glob is {len(glob)} characters long; keep it under {MAX_GLOB}")
     glob = glob.replace("\\", "/")
+    # A run of stars means what "**" means, and "**/**/" what "**/" means; left as they are, each
+    # becomes its own ".*" and PostgreSQL's regex engine pays for every one on every path.
+    glob = re.sub(r"(\*\*/)+", "**/", re.sub(r"\*{3,}", "**", glob))
     if glob.startswith("./"):
         glob = glob[2:]
     out: list[str] = []
@@ -60,6 +63,11 @@ class Filters:
     language: str | None = None
     kind: str | None = None
     params: list[object] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("path_glob", "language", "kind"):
+            if "\x00" in (getattr(self, name) or ""):  # PostgreSQL text cannot hold it
+                raise InvalidArgument(f"{name} contains a NUL character")
 
     def sql(self, first_param: int, chunk: str = "c", file: str = "f", symbol: str = "s") -> tuple[str, list[object]]:
         """A WHERE fragment (starting with AND, or empty) and its parameters, numbered from first_param."""

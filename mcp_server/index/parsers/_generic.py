@@ -30,6 +30,10 @@ CLASS_KINDS = frozenset({"class", "interface", "struct", "enum", "trait", "union
 _ATTRIBUTES = frozenset({"attribute_item", "decorator"})
 MAX_SIGNATURE = 400
 MAX_TARGET = 120
+# Definitions nested deeper than this many scopes are left unhandled (their text is still chunked):
+# every scope's qualified name and lookup chain grows with the depth, so 20,000 nested functions
+# would cost time and memory quadratic in the depth. Real code stays far below.
+MAX_SCOPES = 100
 
 _local = threading.local()
 
@@ -344,7 +348,8 @@ def walk(ctx: Ctx, root: Node, handlers: Mapping[str, Handler]) -> None:
         handler = handlers.get(node.type)
         if skip and node.id in skip:
             descend = False  # already accounted for by a handler higher up
-        elif handler is not None and node.is_named:  # keyword tokens share names like "class"
+        elif handler is not None and node.is_named and len(frames) <= MAX_SCOPES:
+            # (is_named: keyword tokens share names like "class")
             ctx._pending = None
             if handler(ctx, node) is SKIP:
                 descend = False
