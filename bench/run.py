@@ -1,14 +1,14 @@
 """Run every benchmark in bench/, one at a time, and write bench/results/summary.json.
 
-Runs retrieval.py and graph_precision.py, then any of speed.py, scale.py and edit_latency.py that
-exist, each in its own process with its default arguments (heavy jobs never overlap: the machine
-is shared). A script whose command line requires a folder (an argparse "required" error) is
+Runs retrieval.py (all five corpora), graph_precision.py, speed.py, edit_latency.py, load.py,
+hostile_repos.py and scale.py, each in its own process with its default arguments (heavy jobs never
+overlap: the machine is shared). A script whose command line requires a folder (an argparse "required" error) is
 re-run with a scratch copy of the Requests corpus, or with what --args gives it. Child processes
 get PGCODE_DATA_DIR=<data dir> and no PGCODE_DATABASE_URL, so nothing touches the user's index.
 
     python bench/run.py                         # everything, defaults
     python bench/run.py --only retrieval --only graph_precision
-    python bench/run.py --with-django           # retrieval on Django too (~8 min more embedding)
+    python bench/run.py --skip scale            # all but the 1M-chunk run (~45 min on 2 cores)
     python bench/run.py --args edit_latency="/path/to/repo --edits 10"
 
 Prints one table per benchmark and the machine load (uptime) around each.
@@ -32,8 +32,8 @@ import corpora
 from _common import load, machine, table
 
 BENCH = Path(__file__).resolve().parent
-OURS = ["retrieval", "graph_precision"]
-OTHERS = ["speed", "scale", "edit_latency"]   # written by others: run when present
+TAKES_DATA_DIR = ["retrieval", "graph_precision"]   # the rest read PGCODE_DATA_DIR from the environment
+SCRIPTS = [*TAKES_DATA_DIR, "speed", "edit_latency", "load", "hostile_repos", "scale"]
 SCRATCH = corpora.CACHE / "scratch"
 
 
@@ -45,12 +45,12 @@ def _new_results(stem: str, since: float) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
-def _scratch_root() -> Path:
-    """A fresh copy of the Requests corpus for scripts that edit the folder they are given."""
-    target = SCRATCH / "requests"
+def _scratch_root(corpus: str = "requests") -> Path:
+    """A fresh copy of a corpus for scripts that edit the folder they are given."""
+    target = SCRATCH / corpus
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(corpora.corpus_root("requests"), target)
+    shutil.copytree(corpora.corpus_root(corpus), target)
     return target
 
 
@@ -144,9 +144,8 @@ def _scalars(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", action="append", help="run just these (repeatable): " + ", ".join(OURS + OTHERS))
+    parser.add_argument("--only", action="append", help="run just these (repeatable): " + ", ".join(SCRIPTS))
     parser.add_argument("--skip", action="append", default=[], help="skip these (repeatable)")
-    parser.add_argument("--with-django", action="store_true", help="retrieval on Django too (long: embeds ~16k chunks)")
     parser.add_argument("--args", action="append", default=[], metavar="NAME=ARGS",
                         help="arguments for one script, e.g. graph_precision=\"--functions 100\"")
     parser.add_argument("--data-dir", type=Path, default=corpora.DEFAULT_DATA_DIR,
@@ -158,10 +157,12 @@ def main() -> None:
     for item in args.args:
         name, _, value = item.partition("=")
         extra[name.removesuffix(".py")] = shlex.split(value)
-    if args.with_django and "retrieval" not in extra:
+    if "retrieval" not in extra:  # every corpus, Django included (the first run embeds ~16k chunks)
         extra["retrieval"] = [a for c in corpora.CORPORA for a in ("--corpus", c)]
+    if "edit_latency" not in extra and (not args.only or "edit_latency" in args.only):
+        extra["edit_latency"] = [str(_scratch_root("django")), "--edits", "40"]
     data_dir = args.data_dir.expanduser().resolve()
-    for name in ("retrieval", "graph_precision"):
+    for name in TAKES_DATA_DIR:
         if "--data-dir" not in extra.get(name, []):
             extra.setdefault(name, []).extend(["--data-dir", str(data_dir)])
 
@@ -169,19 +170,16 @@ def main() -> None:
     env["PGCODE_DATA_DIR"] = str(data_dir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH", "")]))
 
-    wanted = [n for n in OURS + OTHERS if (BENCH / f"{n}.py").exists()]
+    wanted = [n for n in SCRIPTS if (BENCH / f"{n}.py").exists()]
     if args.only:
         wanted = [n for n in wanted if n in {o.removesuffix(".py") for o in args.only}]
     wanted = [n for n in wanted if n not in {s.removesuffix(".py") for s in args.skip}]
-    missing = [n for n in OTHERS if not (BENCH / f"{n}.py").exists()]
+    missing = [n for n in SCRIPTS if not (BENCH / f"{n}.py").exists()]
 
     started = time.perf_counter()
     runs = []
     for name in wanted:
-        own = name in OURS
-        script_args = extra.get(name, [])
-        # Our scripts take --data-dir; the others read PGCODE_DATA_DIR from the environment.
-        runs.append(run_script(name, script_args if own or name in extra else [], env, args.timeout))
+        runs.append(run_script(name, extra.get(name, []), env, args.timeout))
     print_summary(runs)
     summary = {
         "benchmark": "summary", "command": " ".join(sys.argv), "machine": machine(),

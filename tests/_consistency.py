@@ -131,9 +131,11 @@ async def consistency_problems(conn: asyncpg.Connection) -> dict[str, int]:
     return {name: count for name, count in found.items() if count}
 
 
-def write_large_repo(root: Path, modules: int) -> Path:
+def write_large_repo(root: Path, modules: int, *, heavy_tail: int = 0) -> Path:
     """A Python repository of `modules` small files in packages of 50, each calling into the previous
-    module and into a shared base module, so that resolution crosses files."""
+    module and into a shared base module, so that resolution crosses files. `heavy_tail` large files
+    come last in path order: they keep the end of a pass busy for seconds, so a test can act while
+    most files are stored and some are not (a cold index commits a batch of new files at once)."""
     root.mkdir(parents=True)
     (root / "core").mkdir()
     (root / "core" / "__init__.py").write_text("")
@@ -156,6 +158,12 @@ def write_large_repo(root: Path, modules: int) -> Path:
         lines += [f"class Handler{i}(Handler):", f'    """Handles module {i}."""', "",
                   "    def handle(self, value):", f"        return step_{i}_3(super().handle(value))", ""]
         (package / f"mod_{i}.py").write_text("\n".join(lines))
+    if heavy_tail:
+        (root / "zz_tail").mkdir()
+        (root / "zz_tail" / "__init__.py").write_text("")
+        body = "".join(f"def heavy_{k}(value):\n    return clamp(value + {k})\n\n\n" for k in range(4000))
+        for k in range(heavy_tail - 1):
+            (root / "zz_tail" / f"heavy_{k}.py").write_text("from core.base import clamp\n\n\n" + body)
     return root
 
 

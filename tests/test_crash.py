@@ -132,7 +132,7 @@ async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes
     pg_dsn: str, tmp_path: Path
 ) -> None:
     async with scratch_database(pg_dsn, "pgcode_crash_kill") as dsn:
-        root = write_large_repo(tmp_path / "big", KILL_FILES)
+        root = write_large_repo(tmp_path / "big", KILL_FILES, heavy_tail=4)
         reference = tmp_path / "reference"
         shutil.copytree(root, reference)
         total = sum(1 for _ in root.rglob("*.py"))
