@@ -69,6 +69,7 @@ async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any
             await conn.execute("DELETE FROM repositories WHERE name = $1", name)
             # A cold run: no vector may be reused from an earlier run of this benchmark.
             await conn.execute("DELETE FROM embeddings WHERE model = $1", embedder.model_key)
+            await conn.execute("DELETE FROM vector_progress WHERE model = $1", embedder.model_key)
         cpu0, t0 = cpu_s(), time.perf_counter()
         report = await index_repository(db, settings, root, name=name)
         lexical = time.perf_counter() - t0

@@ -33,7 +33,7 @@ class Settings:
     # Embeddings
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
     embedding_quantize: bool = True   # dynamic int8: ~2x faster, same retrieval quality
-    embed_batch_size: int = 8         # peak RSS grows linearly with the batch (~25 MB a text)
+    embed_batch_size: int = 1         # texts per model call: padding to the batch's longest text costs more than batching saves
     embed_threads: int = 0            # 0 = the embedder's own default
     # Discovery
     max_file_bytes: int = 1_000_000

@@ -26,7 +26,7 @@ from mcp_server.config import Settings
 from mcp_server.db.pool import open_database
 from mcp_server.embed.model import Embedder
 from mcp_server.indexer import repositories
-from mcp_server.indexer.embed import count_pending
+from mcp_server.indexer.embed import count_pending, embed_page
 from mcp_server.indexer.lease import current_owner
 from mcp_server.indexer.pipeline import index_repository
 from mcp_server.indexer.watcher import BackgroundIndexer
@@ -483,7 +483,7 @@ async def test_a_watcher_whose_database_turns_read_only_waits_for_it_without_spi
                 log = pg_log.read_bytes()[mark:].decode(errors="replace")
                 refused = log.count("read-only transaction")
                 assert 2 <= refused <= 20, f"{refused} refused writes in ~6 s: {log[-2000:]}"
-                assert chunks._value.get() <= settings.embed_batch_size * 8 * 2  # not re-embedding in a loop
+                assert chunks._value.get() <= embed_page(settings) * 2  # not re-embedding in a loop
                 assert "retrying every" in (indexer.status(rid).paused or "")
 
                 await admin.execute(f"ALTER DATABASE {name} RESET default_transaction_read_only")

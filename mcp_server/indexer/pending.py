@@ -1,4 +1,5 @@
-"""How many chunk texts still wait for a vector: counted, and remembered for a moment for searches."""
+"""How many chunk texts still wait for a vector: counted above each repository's embedding mark,
+and remembered for a moment for searches."""
 
 from __future__ import annotations
 
@@ -6,11 +7,23 @@ import time
 
 import asyncpg
 
+# Per repository, only the chunks above the mark the last complete embedding pass left
+# (vector_progress; see 0005_vector_progress.sql) can lack a vector. Distinct texts per repository:
+# the same text in two repositories counts in each.
 _COUNT_PENDING = """
-SELECT count(DISTINCT c.content_hash) FROM chunks c
-WHERE ($2::int IS NULL OR c.repository_id = $2)
-  AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)
+SELECT coalesce(sum(n), 0) FROM repositories r CROSS JOIN LATERAL (
+    SELECT count(DISTINCT c.content_hash) AS n FROM chunks c
+    WHERE c.repository_id = r.id
+      AND c.id > coalesce((SELECT p.through_chunk FROM vector_progress p
+                           WHERE p.model = $1 AND p.repository_id = r.id), 0)
+      AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)
+) pending
+WHERE $2::int IS NULL OR r.id = $2
 """
+
+# Writers of chunks hold this (shared) for their transaction; the embedder takes it exclusively
+# for a moment before reading the highest chunk id, so no chunk below that id is still uncommitted.
+CHUNK_WRITES = 0x7068  # first key of the advisory lock; the second is the repository id
 
 # Every search reports the count (is semantic ranking complete?), and counting is an anti-join
 # over the scope's chunks: tens of milliseconds on a large repository, more than the search
@@ -42,3 +55,38 @@ async def recent_pending(pool: asyncpg.Pool, model: str, repository_id: int | No
 def forget_pending() -> None:
     """Chunks or vectors changed here: the next search counts afresh."""
     _remembered.clear()
+
+
+async def hold_chunk_writes(conn: asyncpg.Connection, repository_id: int) -> None:
+    """Inside a transaction that adds chunks to the repository: until it ends, no embedding mark
+    can pass its chunk ids."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", CHUNK_WRITES, repository_id)
+
+
+async def highest_chunks(conn: asyncpg.Connection, repository_id: int | None) -> dict[int, int]:
+    """Each repository's highest chunk id, once every transaction adding chunks to it has ended:
+    every chunk at or below it is committed and visible to what runs next."""
+    ids = [repository_id] if repository_id is not None else [
+        r["id"] for r in await conn.fetch("SELECT id FROM repositories ORDER BY id")]
+    marks: dict[int, int] = {}
+    for rid in ids:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", CHUNK_WRITES, rid)
+            high = await conn.fetchval("SELECT max(id) FROM chunks WHERE repository_id = $1", rid)
+        if high is not None:
+            marks[rid] = high
+    return marks
+
+
+async def record_progress(conn: asyncpg.Connection, model: str, marks: dict[int, int]) -> None:
+    """Every chunk at or below each mark now has a vector for the model."""
+    if marks:
+        await conn.execute(
+            """INSERT INTO vector_progress (model, repository_id, through_chunk)
+               SELECT $1, m.rid, m.high FROM unnest($2::int[], $3::bigint[]) AS m(rid, high)
+               JOIN repositories r ON r.id = m.rid
+               ON CONFLICT (model, repository_id)
+               DO UPDATE SET through_chunk = greatest(vector_progress.through_chunk, EXCLUDED.through_chunk)""",
+            model, list(marks), list(marks.values()),
+        )
+    forget_pending()

@@ -13,7 +13,7 @@ from ..index.discover import FoundFile
 from ..index.prepare import Prepared
 from ..index.records import Chunk, ParsedFile
 from ..index.tokens import code_terms
-from .pending import forget_pending
+from .pending import forget_pending, hold_chunk_writes
 
 _SYMBOL_COLUMNS = (
     "id", "repository_id", "file_id", "parent_id", "kind", "name", "qualified_name",
@@ -96,6 +96,7 @@ async def store_file(
     """Replace the file's rows atomically; returns the symbol names it defined before and after.
     `replacing=False` says the file is new to the index, which saves the clean-up queries."""
     async with conn.transaction():
+        await hold_chunk_writes(conn, repository_id)
         file_id: int = await conn.fetchval(
             _UPSERT_FILE, repository_id, found.path, found.language, digest, found.size, found.mtime_ns,
             line_count, bool(parsed and parsed.has_errors),
@@ -132,6 +133,7 @@ async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: S
     if not files:
         return
     async with conn.transaction():
+        await hold_chunk_writes(conn, repository_id)
         rows = await conn.fetch(
             _INSERT_FILES, repository_id, [f.found.path for f in files], [f.found.language for f in files],
             [f.digest for f in files], [f.found.size for f in files], [f.found.mtime_ns for f in files],
