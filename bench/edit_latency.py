@@ -26,7 +26,7 @@ from pathlib import Path
 
 import anyio
 
-from mcp_server.config import Settings
+from _common import settings_for
 from mcp_server.db.pool import Database, open_database
 from mcp_server.embed.model import Embedder, embedder_for
 from mcp_server.indexer import repositories
@@ -63,13 +63,15 @@ def main() -> None:
                         help="load the model: vectors are computed in the background meanwhile")
     parser.add_argument("--keep", action="store_true", help="leave the edits in place")
     parser.add_argument("--label", default="", help="a word to tell result files apart")
+    parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL (default bench/.data)")
     args = parser.parse_args()
     configure_logging("warning")
     anyio.run(_run, args)
 
 
 async def _run(args: argparse.Namespace) -> None:
-    settings = Settings.load({"database_url": args.database_url})
+    # The benchmarks' own embedded server (bench/.data) unless a URL is given: never the user's index.
+    settings = settings_for(args.data_dir, args.database_url)
     root = args.root.expanduser().resolve()
     embedder: Embedder | None = None
     if args.embed:
