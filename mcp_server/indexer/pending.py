@@ -81,12 +81,15 @@ async def highest_chunks(conn: asyncpg.Connection, repository_id: int | None) ->
 async def record_progress(conn: asyncpg.Connection, model: str, marks: dict[int, int]) -> None:
     """Every chunk at or below each mark now has a vector for the model."""
     if marks:
-        await conn.execute(
-            """INSERT INTO vector_progress (model, repository_id, through_chunk)
-               SELECT $1, m.rid, m.high FROM unnest($2::int[], $3::bigint[]) AS m(rid, high)
-               JOIN repositories r ON r.id = m.rid
-               ON CONFLICT (model, repository_id)
-               DO UPDATE SET through_chunk = greatest(vector_progress.through_chunk, EXCLUDED.through_chunk)""",
-            model, list(marks), list(marks.values()),
-        )
+        try:
+            await conn.execute(
+                """INSERT INTO vector_progress (model, repository_id, through_chunk)
+                   SELECT $1, m.rid, m.high FROM unnest($2::int[], $3::bigint[]) AS m(rid, high)
+                   JOIN repositories r ON r.id = m.rid
+                   ON CONFLICT (model, repository_id)
+                   DO UPDATE SET through_chunk = greatest(vector_progress.through_chunk, EXCLUDED.through_chunk)""",
+                model, list(marks), list(marks.values()),
+            )
+        except asyncpg.ForeignKeyViolationError:
+            pass  # a repository removed after the join saw it: nothing of it is left to mark
     forget_pending()
