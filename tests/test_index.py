@@ -286,3 +286,22 @@ async def test_pending_vectors_are_counted_above_the_mark_the_last_embedding_pas
         await tx.rollback()
         assert await asyncio.wait_for(embedding, 30) == 0
         assert await count_pending(conn, embedder.model_key, rid) == 0
+
+
+async def test_a_pass_that_stores_many_files_leaves_fresh_planner_statistics(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # Without them the planner takes a new repository for one row per table: a single-identifier
+    # search right after the first pass over Django chose a plan that ran past the statement timeout.
+    from tests._consistency import write_large_repo
+
+    root = write_large_repo(tmp_path / "many", 80)
+    async with db.pool.acquire() as conn:
+        before = await conn.fetchval("SELECT now()")
+    await index_repository(db, settings, root, name="many-files")
+    async with db.pool.acquire() as conn:
+        analyzed = {r["relname"]: r["last_analyze"] for r in await conn.fetch(
+            "SELECT relname, last_analyze FROM pg_stat_user_tables"
+            " WHERE relname IN ('files', 'symbols', 'edges', 'chunks')")}
+    assert set(analyzed) == {"files", "symbols", "edges", "chunks"}
+    assert all(when is not None and when >= before for when in analyzed.values()), analyzed
