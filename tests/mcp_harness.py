@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "PGCODE_LOG_LEVEL": "warning", **(extra or {})}
+    env = {**os.environ, "PGCODE_LOG_LEVEL": os.environ.get("PGCODE_TEST_SERVER_LOG_LEVEL", "warning"), **(extra or {})}
     env.pop("PGCODE_DATABASE_URL", None)
     return env
 

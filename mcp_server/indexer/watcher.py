@@ -48,6 +48,9 @@ _MAX_BACKOFF = 30.0
 # A paused repository is retried at most this far apart: once the database takes writes again, the
 # queued edits should not wait long, and a retry costs one failed write.
 _MAX_PAUSE = 15.0
+# After replacing the file watch: time for the new one to be set up before the catch-up pass.
+_SWITCH_SETTLE_SECONDS = 0.5
+_NEW_GRACE_SECONDS = 10.0
 _DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, DatabaseUnavailable)
 
 
@@ -273,12 +276,18 @@ class BackgroundIndexer:
         every repository whose root is here."""
         async with self.db.pool.acquire() as conn:
             repos = await repositories.all_repositories(conn)
+            # A repository registered a moment ago and not yet indexed is its registering
+            # process's to take: claiming it first would refuse that process's index_repository.
+            # Left unclaimed past the grace (the registering process died), anyone may take it.
+            fresh = {r["id"] for r in await conn.fetch(
+                "SELECT id FROM repositories WHERE state = 'new' AND created_at > now() - make_interval(secs => $1)",
+                _NEW_GRACE_SECONDS)}
         listed = {r.id for r in repos}
         for repository_id in list(self._repos):
             if repository_id not in listed:
                 await self._disown(self._repos.pop(repository_id), "stopped")
         for repo in repos:
-            if repo.id in self._removed:
+            if repo.id in self._removed or (repo.id in fresh and not self.leases.holds(repo.id)):
                 continue
             w = self._track(repo)
             try:
@@ -433,11 +442,25 @@ class BackgroundIndexer:
                         await tg.start(self._watch, roots, stop_next, live)
                     if stop_current is not None:
                         stop_current.set()
+                        # A change can still slip between the watches: the old one drops what it
+                        # was debouncing when stopped, and the new one sees nothing until its
+                        # first wait sets it up. Once it surely runs, a pass over the kept roots
+                        # (a stat per file) picks up whatever slipped through.
+                        kept = set(current) & set(roots)
+                        if kept:
+                            tg.start_soon(self._catch_up_after_switch, kept)
                     current, stop_current = roots, stop_next
                 for w in self._repos.values():
                     if w.owned and w.root in current:
                         w.covered.set()
                 await self._roots_changed.wait()
+
+    async def _catch_up_after_switch(self, roots: set[Path]) -> None:
+        await anyio.sleep(_SWITCH_SETTLE_SECONDS)
+        for w in self._repos.values():
+            if w.owned and w.root in roots:
+                w.full_pass = True
+                w.wake.set()
 
     async def _watch(
         self, roots: tuple[Path, ...], stop: anyio.Event, live: set[anyio.Event],
