@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import anyio
+import asyncpg
 import structlog
 from anyio.abc import TaskGroup, TaskStatus
 from watchfiles import Change, awatch
@@ -455,6 +456,10 @@ class BackgroundIndexer:
                         w.covered.set()
                 await self._roots_changed.wait()
 
+    async def _still_listed(self, repository_id: int) -> bool:
+        async with self.db.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT true FROM repositories WHERE id = $1", repository_id))
+
     async def _catch_up_after_switch(self, roots: set[Path]) -> None:
         await anyio.sleep(_SWITCH_SETTLE_SECONDS)
         for w in self._repos.values():
@@ -562,6 +567,14 @@ class BackgroundIndexer:
             w.record_error(str(exc))
             await self._disown(w, "owned_elsewhere", lost=True)
             return 0.0
+        except (RepositoryNotFound, asyncpg.ForeignKeyViolationError):
+            # Removed (by any process) while this pass wrote its files: the rows it stored went
+            # with the repository, and there is nothing left to index.
+            if not await self._still_listed(w.repo.id):
+                self._repos.pop(w.repo.id, None)
+                await self._disown(w, "stopped")
+                return 0.0
+            raise
         except Exception as exc:
             why = _held_off_by(exc)
             if why is not None and w.held_off is not None and w.held_off.kind == why.kind:
