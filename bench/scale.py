@@ -22,6 +22,7 @@ when done). A later run with the same parameters reuses the loaded table and ind
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import random
@@ -506,7 +507,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4000, help="real chunks embedded as the seed vectors")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sigma", type=float, default=0.6, help="noise scale, in units of the seeds' covariance")
-    parser.add_argument("--ef-search", type=int, action="append", help="repeatable (default: 40 and 100)")
+    parser.add_argument("--ef-search", type=int, action="append", help="repeatable (default: 100 and 400)")
+    parser.add_argument("--ef-construction", type=int, default=128,
+                        help="HNSW ef_construction (default 128, what a million chunks needs; pgcode's own default is 64)")
     parser.add_argument("--maintenance-work-mem", default="3GB")
     parser.add_argument("--parallel-workers", type=int, default=1, help="max_parallel_maintenance_workers")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -514,11 +517,12 @@ def main() -> None:
     parser.add_argument("--end-to-end", type=int, default=20,
                         help="search_code(mode='semantic') calls timed end to end (each counts pending vectors)")
     parser.add_argument("--shared-buffers", default=None,
-                        help="set the embedded server's shared_buffers (ALTER SYSTEM, restart), e.g. 4GB")
+                        help="the embedded server's shared_buffers (ALTER SYSTEM, restart; default 4GB: the 1M index "
+                             "and vectors are ~4 GB)")
     parser.add_argument("--rebuild", action="store_true", help="load and build even if the table is already there")
     args = parser.parse_args()
     n_chunks = 50_000 if args.quick else args.chunks
-    ef_values = sorted(set(args.ef_search or [40, 100]))
+    ef_values = sorted(set(args.ef_search or [100, 400]))
     for name, value, low in (("--chunks", n_chunks, 1000), ("--repositories", args.repositories, 1),
                              ("--seeds", args.seeds, 50), ("--queries", args.queries, 10)):
         if value < low:
@@ -527,9 +531,14 @@ def main() -> None:
         parser.error("--end-to-end must be at least 1")
     if args.shared_buffers and args.database_url:
         parser.error("--shared-buffers applies to the embedded server only; tune your own server's config")
+    if args.shared_buffers is None and not args.database_url:
+        args.shared_buffers = "4GB"
     if any(not 1 <= ef <= 1000 for ef in ef_values):
         parser.error("--ef-search must be between 1 and 1000")
-    settings = settings_for(args.data_dir, args.database_url)
+    if not 4 <= args.ef_construction <= 1000:
+        parser.error("--ef-construction must be between 4 and 1000")
+    settings = dataclasses.replace(settings_for(args.data_dir, args.database_url),
+                                   hnsw_ef_construction=args.ef_construction)
     before = load()
     anyio.run(run, args, settings, n_chunks, ef_values, before)
 
