@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -15,6 +16,13 @@ from typing import Any
 from corpora import DEFAULT_DATA_DIR, RESULTS
 
 from mcp_server.config import Settings
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --database-url, read by settings_for."""
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"the benchmarks' embedded PostgreSQL (default {DEFAULT_DATA_DIR})")
+    parser.add_argument("--database-url", default=None, help="use this PostgreSQL instead of an embedded one")
 
 
 def settings_for(data_dir: Path | None, database_url: str | None = None) -> Settings:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import anyio
 
-from _common import settings_for
+from _common import add_database_arguments, settings_for
 from mcp_server.db.pool import Database, open_database
 from mcp_server.embed.model import Embedder, embedder_for
 from mcp_server.indexer import repositories
@@ -54,8 +54,7 @@ class Sample:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", type=Path, help="the repository folder (it is edited, then restored)")
-    parser.add_argument("--database-url",
-                        help="PostgreSQL URL (default: the environment, else pgcode's embedded server)")
+    add_database_arguments(parser)
     parser.add_argument("--edits", type=int, default=30, help="how many edits to time (default 30)")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between edits (default 0.3)")
     parser.add_argument("--seed", type=int, default=7, help="random seed for the files picked")
@@ -63,7 +62,6 @@ def main() -> None:
                         help="load the model: vectors are computed in the background meanwhile")
     parser.add_argument("--keep", action="store_true", help="leave the edits in place")
     parser.add_argument("--label", default="", help="a word to tell result files apart")
-    parser.add_argument("--data-dir", type=Path, default=None, help="embedded PostgreSQL (default bench/.data)")
     args = parser.parse_args()
     configure_logging("warning")
     anyio.run(_run, args)

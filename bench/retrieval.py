@@ -34,7 +34,8 @@ from typing import Any
 import anyio
 
 import corpora
-from _common import claim_repository, load, machine, settings_for, table, write_result
+from _common import (add_database_arguments, claim_repository, load, machine, settings_for, table,
+                     write_result)
 
 from mcp_server.db.pool import open_database
 from mcp_server.embed.model import embedder_for
@@ -435,9 +436,7 @@ def main() -> None:
     parser.add_argument("--reuse-index", action="store_true",
                         help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
                              "measure the current code; vectors are reused either way)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"the benchmarks' embedded PostgreSQL (default {corpora.DEFAULT_DATA_DIR})")
-    parser.add_argument("--database-url", default=None, help="use this PostgreSQL instead of an embedded one")
+    add_database_arguments(parser)
     args = parser.parse_args()
     configure_logging("warning")
     anyio.run(_run, args)
