@@ -14,7 +14,7 @@ from ..db.vectors import ensure_vector_index
 from ..embed.model import Embedder
 from ..index.chunk import embed_text
 from ..index.records import Chunk
-from .pending import count_pending, forget_pending, highest_chunks, record_progress
+from .pending import count_pending, forget_pending, highest_chunks, lowest_mark, record_progress
 
 log = structlog.get_logger(__name__)
 
@@ -47,13 +47,7 @@ async def embed_pending(
         await ensure_vector_index(conn, embedder.model_key, embedder.dim, settings)
         marks = await highest_chunks(conn, repository_id)
         total = await count_pending(conn, embedder.model_key, repository_id)
-        # Below every mark in scope there is nothing to embed: start the pages there.
-        last_id = await conn.fetchval(
-            """SELECT coalesce(min(coalesce(p.through_chunk, 0)), 0) FROM repositories r
-               LEFT JOIN vector_progress p ON p.repository_id = r.id AND p.model = $1
-               WHERE $2::int IS NULL OR r.id = $2""",
-            embedder.model_key, repository_id,
-        )
+        last_id = await lowest_mark(conn, embedder.model_key, repository_id)
     done = 0
     page = embed_page(settings)
     if progress:

@@ -78,6 +78,17 @@ async def highest_chunks(conn: asyncpg.Connection, repository_id: int | None) ->
     return marks
 
 
+async def lowest_mark(conn: asyncpg.Connection, model: str, repository_id: int | None) -> int:
+    """The lowest embedding mark in scope (0 where a repository has none): no chunk at or below it
+    lacks a vector, so an embedding pass can start its pages there."""
+    return int(await conn.fetchval(
+        """SELECT coalesce(min(coalesce(p.through_chunk, 0)), 0) FROM repositories r
+           LEFT JOIN vector_progress p ON p.repository_id = r.id AND p.model = $1
+           WHERE $2::int IS NULL OR r.id = $2""",
+        model, repository_id,
+    ))
+
+
 async def record_progress(conn: asyncpg.Connection, model: str, marks: dict[int, int]) -> None:
     """Every chunk at or below each mark now has a vector for the model."""
     if marks:
