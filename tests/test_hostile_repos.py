@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import random
-import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import anyio
 import pytest
@@ -208,14 +201,39 @@ def test_twenty_thousand_nested_definitions_cost_memory_in_proportion_to_the_fil
     assert len(parsed.symbols) > 50 and chunks  # the outer definitions are indexed
 
 
-# ---- unreadable files: permissions bind only a user without root's override ---------------------
+# ---- unreadable files: permissions bind root too once its override is dropped --------------------
 
 _CHILD = """
-import asyncio, json, sys
+import asyncio, ctypes, json, os, sys
 from pathlib import Path
+
+
+def drop_override() -> None:
+    # Root reads any file whatever its mode through two capabilities (DAC_OVERRIDE = 1,
+    # DAC_READ_SEARCH = 2). Without them this process is still root: the interpreter and the venv,
+    # root's own files, load as before (even from a root-only home), but mode 000 binds.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        # Out of the bounding set too, so a spawned parse worker does not regain them on exec;
+        # refused without CAP_SETPCAP, and then this process's own reads still prove the point.
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    sets = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable of caps 0-31, then 32-63
+    if libc.capget(header, sets) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    for i in range(3):
+        sets[i] &= ~0b110 & 0xFFFFFFFF
+    if libc.capset(header, sets) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+if os.geteuid() == 0:
+    drop_override()  # before any thread starts: capabilities belong to threads, which inherit them
+
 from mcp_server.config import Settings
 from mcp_server.db.pool import open_database
 from mcp_server.indexer.pipeline import index_repository
+
 
 async def main() -> None:
     settings = Settings.load({"database_url": sys.argv[1], "data_dir": sys.argv[3]}, env={})
@@ -227,65 +245,41 @@ asyncio.run(main())
 """
 
 
-@contextmanager
-def _unprivileged_user(dsn: str) -> Iterator[tuple[int, int] | None]:
-    """(uid, gid) to run the indexer as so that file modes apply, or None when this process is not
-    root (they already do). The user must reach the database: for a Unix socket, its folder's owner
-    (the embedded server's user), given the right to pass through the private folders above it for
-    the duration; for TCP, `nobody`."""
-    if os.geteuid() != 0:
-        yield None
-        return
-    socket_dir = parse_qs(urlparse(dsn).query).get("host", [""])[0]
-    if not socket_dir.startswith("/") or os.stat(socket_dir).st_uid == 0:
-        entry = pwd.getpwnam("nobody")
-        yield entry.pw_uid, entry.pw_gid
-        return
-    owner = os.stat(socket_dir)
-    opened: list[tuple[Path, int]] = []
+def _dsn_through(dsn: str, door: Path) -> str:
+    """`dsn` reached through a hard link to its Unix socket in `door`: the embedded server's socket
+    lies in its own private folder, which root without its override cannot enter."""
+    query = parse_qs(urlparse(dsn).query)
+    socket_dir = query.get("host", [""])[0]
+    if os.geteuid() != 0 or not socket_dir.startswith("/"):
+        return dsn  # TCP, or a user whose rights do not change in the child
+    door.mkdir()
     try:
-        for folder in Path(socket_dir).parents:
-            mode = folder.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                opened.append((folder, mode))
-                folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)  # pass through, not list
-        yield owner.st_uid, owner.st_gid
-    finally:
-        for folder, mode in opened:
-            folder.chmod(stat.S_IMODE(mode))
+        for sock in Path(socket_dir).glob(".s.PGSQL.*[0-9]"):
+            os.link(sock, door / sock.name)
+    except OSError:  # another filesystem: a server outside the test run, reachable as it is
+        return dsn
+    return urlparse(dsn)._replace(query=urlencode({**query, "host": [str(door)]}, doseq=True)).geturl()
 
 
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A folder another user can enter (pytest's own temp folders are private to this user)."""
-    path = Path(tempfile.mkdtemp(prefix="pgcode-perms-"))
-    path.chmod(0o755)
-    yield path
-    for locked in path.rglob("*"):
-        if not locked.is_symlink():
-            locked.chmod(0o755)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def test_unreadable_files_and_folders_are_counted_not_fatal(pg_dsn: str, shared_dir: Path) -> None:
-    root = shared_dir / "repo"
+def test_unreadable_files_and_folders_are_counted_not_fatal(pg_dsn: str, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
     (root / "locked_dir").mkdir(parents=True)
     (root / "open.py").write_text("def readable():\n    return 1\n")
     (root / "locked.py").write_text("SECRET = 1\n")
     (root / "locked_dir" / "inside.py").write_text("HIDDEN = 2\n")
     (root / ".gitignore").write_text("*.log\n")
-    (root / "locked.py").chmod(0)
-    (root / "locked_dir").chmod(0)
-    (root / ".gitignore").chmod(0)  # unreadable ignore rules: nothing ignored, no failure
-    data_dir = shared_dir / "data"
-    data_dir.mkdir(mode=0o777)
-    data_dir.chmod(0o777)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(data_dir), "PGCODE_LOG_LEVEL": "warning",
+    locked = [root / "locked.py", root / "locked_dir", root / ".gitignore"]  # unreadable ignore rules: nothing ignored
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PGCODE_LOG_LEVEL": "warning",
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PYTHONDONTWRITEBYTECODE": "1"}
-    with _unprivileged_user(pg_dsn) as user:
-        extra: dict[str, Any] = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
-        done = subprocess.run([sys.executable, "-c", _CHILD, pg_dsn, str(root), str(data_dir)], env=env,
-                              capture_output=True, text=True, timeout=120, cwd=shared_dir, **extra)
+    dsn = _dsn_through(pg_dsn, tmp_path / "db")
+    for path in locked:
+        path.chmod(0)
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHILD, dsn, str(root), str(tmp_path / "data")], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    finally:
+        for path in locked:
+            path.chmod(0o700)  # removable again when the temp folder is cleaned up
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["indexed"] == 1  # open.py
