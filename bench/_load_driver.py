@@ -86,15 +86,18 @@ def start_worker(dsn: str, log_dir: Path, *, token_file: Path) -> HttpServer:
 
 
 @contextmanager
-def cluster(dsn: str, log_dir: Path, tokens: Sequence[str], *, servers: int = 2) -> Iterator[Cluster]:
+def cluster(dsn: str, log_dir: Path, tokens: Sequence[str], *, index_roots: Sequence[Path],
+            servers: int = 2) -> Iterator[Cluster]:
     """Start the servers and the worker (watching, read-write: they compete for each repository's
-    lease), wait until each is ready (database, migrations, model), stop them all on exit."""
+    lease), wait until each is ready (database, migrations, model), stop them all on exit. The
+    clients' tokens are read-only; the last (the writer's) is admin and may index `index_roots`."""
     token_file = log_dir / "load-tokens.txt"
-    token_file.write_text("".join(f"{t}\n" for t in tokens))
+    token_file.write_text("".join(f"{t}\n" for t in tokens[:-1]) + f"admin:{tokens[-1]}\n")
+    roots = ("--allowed-roots", ",".join(str(r) for r in index_roots))
     started: list[HttpServer] = []
     try:
         for _ in range(servers):
-            started.append(start_http_server(dsn, log_dir, token_file=token_file))
+            started.append(start_http_server(dsn, log_dir, token_file=token_file, extra_args=roots))
         worker = start_worker(dsn, log_dir, token_file=token_file)
         started.append(worker)
         for p in started:

@@ -123,7 +123,7 @@ async def measure(args: argparse.Namespace, server_dsn: str, data_dir: Path) -> 
     pg_log = await driver.postgres_log(dsn)
     log_offset = pg_log.stat().st_size if pg_log else 0
     logs = Path(tempfile.mkdtemp(prefix="pgcode-load-"))
-    with driver.cluster(dsn, logs, driver.client_tokens(args.clients)) as cluster:
+    with driver.cluster(dsn, logs, driver.client_tokens(args.clients), index_roots=[side]) as cluster:
         deadline = time.monotonic() + 120
         while True:  # the watched repository has its writer before the clock starts
             probe = driver.LeaseWatch()

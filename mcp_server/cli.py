@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 # Flags that set a setting of the same name (the dest), wherever they appear in the command line.
 _SETTING_FLAGS = (
     "database_url", "data_dir", "log_level", "pgbouncer", "read_only", "host", "port", "token_file",
-    "allowed_hosts", "rate_limit_per_minute", "max_request_bytes", "metrics_port",
+    "allowed_hosts", "allowed_roots", "rate_limit_per_minute", "max_request_bytes", "metrics_port",
 )
 
 
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port for http (default 8765; env PGCODE_PORT)")
     p.add_argument("--token-file", help="file of accepted bearer tokens, one per line (env PGCODE_TOKEN_FILE)")
     p.add_argument("--allowed-hosts", help="extra Host names accepted beyond loopback, comma-separated")
+    p.add_argument("--allowed-roots", metavar="DIRS",
+                   help="folders MCP clients may index below, comma-separated (default: over http none, over "
+                        "stdio anything but system folders and the home folder's hidden folders)")
     p.add_argument("--no-watch", action="store_true", help="serve without watching roots for changes")
     p.add_argument("--read-only", action="store_true", default=None,
                    help="serve search and graph tools only (e.g. from a replica): no migrations, no watcher, "
@@ -285,7 +288,7 @@ async def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     transport = "http" if args.transport in ("http", "sse") else "stdio"
     if transport == "http":
-        settings.bearer_tokens()  # an unreadable token file is a usage error before anything starts
+        settings.bearer_grants()  # an unreadable token file or an unknown role is a usage error before anything starts
     if settings.pgbouncer and not settings.read_only:
         from .db.pool import PGBOUNCER_NEEDS_READ_ONLY
 

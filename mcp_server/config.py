@@ -52,8 +52,11 @@ class Settings:
     # Serving
     host: str = "127.0.0.1"
     port: int = 8765
-    tokens: str = ""                  # comma-separated bearer tokens accepted on HTTP
+    tokens: str = ""                  # comma-separated bearer tokens accepted on HTTP ("admin:TOKEN" may index)
     token_file: str = ""              # a file with one bearer token per line
+    # Folders MCP clients may index below (comma-separated). Unset: over HTTP no new roots at all;
+    # over stdio anything but system folders, the home folder and its hidden folders.
+    allowed_roots: str = ""
     allowed_hosts: str = ""           # extra Host names accepted when bound beyond loopback
     rate_limit_per_minute: int = 600  # per token (or client address without tokens); 0 = no limit
     max_request_bytes: int = 1_048_576
@@ -77,7 +80,19 @@ class Settings:
         return resolve(overrides, env, config_file=config_file).settings
 
     def bearer_tokens(self) -> list[str]:
-        """Every accepted token: from `tokens` and from `token_file` (blank lines and # comments skipped)."""
+        """Every accepted token, without its role."""
+        return [grant.token for grant in self.bearer_grants()]
+
+    def bearer_grants(self) -> list[Grant]:
+        """Every accepted token with its role: from `tokens` and from `token_file` (blank lines and
+        # comments skipped). An entry is `TOKEN` (read: search and graph) or `ROLE:TOKEN`."""
+        return [_grant(entry) for entry in self._token_entries()]
+
+    def allowed_root_paths(self) -> list[Path]:
+        """The `allowed_roots` folders, absolute, with `~` expanded (not resolved: the boundary resolves)."""
+        return [Path(p.strip()).expanduser().absolute() for p in self.allowed_roots.split(",") if p.strip()]
+
+    def _token_entries(self) -> list[str]:
         found = [t.strip() for t in self.tokens.split(",") if t.strip()]
         if self.token_file:
             path = Path(self.token_file).expanduser()
@@ -93,6 +108,27 @@ class Settings:
         if problem is not None:
             key, rule = problem
             raise ConfigError(f"setting {key} has an invalid value {getattr(self, key)!r}: {rule}")
+
+
+ROLES = ("read", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A bearer token and what it may do: `read` (search and graph) or `admin` (also index and remove)."""
+
+    token: str
+    role: str
+
+
+def _grant(entry: str) -> Grant:
+    role, sep, token = entry.partition(":")
+    if not sep:
+        return Grant(entry, "read")
+    if role not in ROLES or not token.strip():
+        raise ConfigError(f"token entry {role}:... has an unknown role {role!r}: write TOKEN (read-only) "
+                          "or admin:TOKEN (may also index and remove repositories)")
+    return Grant(token.strip(), role)
 
 
 # key -> (check, what a valid value is)
@@ -226,7 +262,7 @@ def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> 
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         raise ConfigError(f"{source}: {f.name} expects an integer, got {raw!r}")
-    if f.name in ("tokens", "allowed_hosts") and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+    if f.name in ("tokens", "allowed_hosts", "allowed_roots") and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
         return ",".join(raw)
     if not isinstance(raw, str):
         raise ConfigError(f"{source}: {f.name} expects a string, got {raw!r}")

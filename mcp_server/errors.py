@@ -6,6 +6,7 @@ PgcodeError
  ├── RepositoryNotFound   no indexed repository matches the name or path given
  ├── InvalidArgument      a request argument is out of range or malformed
  ├── PathOutsideRoot      a path does not lie inside an indexed root
+ ├── AccessDenied         the caller may not do this (its token's role, the read boundary)
  └── IndexBusy            another process is indexing the repository right now
 """
 
@@ -33,6 +34,10 @@ class InvalidArgument(PgcodeError):
 
 
 class PathOutsideRoot(PgcodeError):
+    pass
+
+
+class AccessDenied(PgcodeError):
     pass
 
 

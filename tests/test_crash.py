@@ -136,7 +136,7 @@ async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes
         reference = tmp_path / "reference"
         shutil.copytree(root, reference)
         total = sum(1 for _ in root.rglob("*.py"))
-        env = {"PGCODE_TOKENS": TOKEN}
+        env = {"PGCODE_TOKENS": f"admin:{TOKEN}", "PGCODE_ALLOWED_ROOTS": str(tmp_path)}
         await migrate(dsn)  # before a read-only server may use it
         servers: dict[str, HttpServer] = {}
 
@@ -254,7 +254,8 @@ def _start_embedded(data_dir: Path, log_dir: Path) -> HttpServer:
     """`pgcode serve --transport http` on its own embedded PostgreSQL (no database URL)."""
     port = free_port()
     log = log_dir / f"embedded-{port}.log"
-    env = server_env({"PGCODE_DATABASE_URL": "", "PGCODE_TOKENS": TOKEN, "PGCODE_LOG_LEVEL": "info",
+    env = server_env({"PGCODE_DATABASE_URL": "", "PGCODE_TOKENS": f"admin:{TOKEN}", "PGCODE_LOG_LEVEL": "info",
+                      "PGCODE_ALLOWED_ROOTS": str(log_dir),
                       # No vectors: the background embedding would only compete for the CPU here.
                       "PGCODE_EMBEDDING_MODEL": "pgcode-test/no-such-model"})
     with open(log, "wb") as fh:

@@ -114,7 +114,7 @@ def pgcode(own_pg: OwnPostgres, tmp_path_factory: pytest.TempPathFactory) -> Ite
     (root / "app" / "__init__.py").write_text("")
     (root / "app" / "billing.py").write_text(BILLING)
     (root / "app" / "views.py").write_text(VIEWS)
-    server = start_http_server(own_pg.dsn, tmp, extra_args=("--rate-limit-per-minute", "0"))
+    server = start_http_server(own_pg.dsn, tmp, extra_args=("--rate-limit-per-minute", "0", "--allowed-roots", str(tmp)))
     try:
         anyio.run(_index, server, root)
         yield Pgcode(server, own_pg, root)

@@ -111,8 +111,9 @@ def env(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     base = tmp_path_factory.mktemp("hostile-input")
     root, outside = _write_repo(base)
     token_file = base / "tokens.txt"
-    token_file.write_text(f"{TOKEN}\n")
-    server = start_http_server(pg_dsn, base, token_file=token_file, extra_args=("--rate-limit-per-minute", "0"))
+    token_file.write_text(f"admin:{TOKEN}\n")
+    server = start_http_server(pg_dsn, base, token_file=token_file,
+                               extra_args=("--rate-limit-per-minute", "0", "--allowed-roots", str(root)))
 
     async def setup() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         async with _client(server) as client:

@@ -32,7 +32,7 @@ async def test_twenty_clients_on_two_servers_and_a_worker_get_answers_while_code
         log = await load.postgres_log(dsn)
         log_offset = log.stat().st_size if log else 0
 
-        with load.cluster(dsn, tmp_path, load.client_tokens(CLIENTS)) as cluster:
+        with load.cluster(dsn, tmp_path, load.client_tokens(CLIENTS), index_roots=[side]) as cluster:
             deadline = time.monotonic() + 60
             while True:  # one of the three processes has claimed the watched repository
                 watch = load.LeaseWatch()

@@ -30,8 +30,9 @@ WRITE_TOOLS = {"index_repository", "remove_repository"}
 def http_server(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, indexed_sample: IndexReport) -> Iterator[HttpServer]:
     tmp = tmp_path_factory.mktemp("http")
     token_file = tmp / "tokens.txt"
-    token_file.write_text(f"# team tokens\n{TOKEN}\nsecond-token\n")
-    server = start_http_server(pg_dsn, tmp, token_file=token_file)
+    token_file.write_text(f"# team tokens\nadmin:{TOKEN}\nsecond-token\n")
+    server = start_http_server(pg_dsn, tmp, token_file=token_file,
+                               extra_args=("--allowed-roots", str(tmp_path_factory.getbasetemp())))
     yield server
     server.stop()
 
@@ -216,7 +217,7 @@ async def test_graph_tools_answer_with_locations_and_confidence(
     assert impact["summary"]["dependents"] >= 3
     assert "shop/pricing.py" in deps["files"] and deps["imports"][0]["target"] is not None
     assert "shop/cart.py" in dependents["files"]
-    assert overview["text"] and overview["tokens"] <= 256
+    assert overview["symbols"] and overview["tokens"] <= 256
 
 
 async def test_the_running_server_sees_edits_made_on_disk(
@@ -247,7 +248,7 @@ async def test_two_server_processes_share_one_database_with_one_writer_per_repos
     pg_dsn: str, http_server: HttpServer, tmp_path: Path
 ) -> None:
     root = write_sample_repo(tmp_path / "shared-writer")
-    second = start_http_server(pg_dsn, tmp_path, env={"PGCODE_TOKENS": TOKEN})
+    second = start_http_server(pg_dsn, tmp_path, env={"PGCODE_TOKENS": f"admin:{TOKEN}"})
     try:
         async with connect("http", server=http_server) as first_client:
             _data(await first_client.call_tool("index_repository", {"path": str(root), "name": "shared-writer"}))

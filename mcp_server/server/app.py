@@ -10,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from .. import __version__
 from . import tools_graph, tools_index, tools_search
+from .http import request_role
 from .state import ServerState
 
 INSTRUCTIONS = """\
@@ -30,10 +31,16 @@ READ_ONLY_REFUSAL = (
     "(repositories it indexes are searchable here as soon as they are stored)"
 )
 
+READ_TOKEN_REFUSAL = (
+    "{tool} needs an admin token and this one is read-only (search and graph); the operator grants "
+    "admin rights by listing the token as admin:TOKEN in the server's tokens"
+)
+
 
 class PgcodeServer(MCPServer):
     """MCPServer whose every tool call is counted and timed, and which refuses index tools when
-    read-only (the tools stay listed: clients see one surface whatever the deployment)."""
+    read-only or to a read-only token (the tools stay listed: clients see one surface whatever the
+    deployment)."""
 
     def __init__(self, state: ServerState, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,8 +50,12 @@ class PgcodeServer(MCPServer):
         started = time.perf_counter()
         status = "error"
         try:
-            if self._state.read_only and name in WRITE_TOOLS:
-                raise ToolError(READ_ONLY_REFUSAL)
+            if name in WRITE_TOOLS:
+                if self._state.read_only:
+                    raise ToolError(READ_ONLY_REFUSAL)
+                request = getattr(getattr(context, "request_context", None), "request", None)
+                if request_role(request) == "read":
+                    raise ToolError(READ_TOKEN_REFUSAL.format(tool=name))
             result = await super().call_tool(name, arguments, context)
             status = "error" if getattr(result, "is_error", False) else "ok"
             return result

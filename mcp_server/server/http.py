@@ -7,6 +7,9 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import structlog
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -15,9 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .limits import CLIENT_KEY, BodyLimit, RateLimit
+from ..config import Grant
+from .limits import CLIENT_KEY, BodyLimit, RateLimit, TokenBuckets, client_address, too_many
 from .metrics import CONTENT_TYPE
 from .state import ServerState
+
+log = structlog.get_logger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Probes carry no token (Kubernetes cannot send one); /metrics does (the metrics can reveal
@@ -26,32 +32,63 @@ _OPEN_PATHS = frozenset({"/health", "/ready"})
 OPS_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
-class BearerTokens:
-    """401 unless the request carries one of the configured tokens (compared in constant time)."""
+# Failed authentications allowed per client address, in a burst and then a minute: enough for a
+# person fixing a typo, far too few to guess a token. Past it every request from the address gets
+# 429, a right token too, so that the answer says nothing about a guess.
+AUTH_FAILURE_BURST = 20
+AUTH_FAILURES_PER_MINUTE = 20
 
-    def __init__(self, app: ASGIApp, tokens: Sequence[str]) -> None:
+
+class BearerTokens:
+    """401 unless the request carries one of the configured tokens (compared in constant time).
+
+    A request that passes is tagged with its token (as the MCP SDK's authenticated user, so a session
+    answers only the token that opened it: another token's calls on its id get 404) and the token's
+    role. Failures are limited per client address."""
+
+    def __init__(self, app: ASGIApp, grants: Sequence[Grant]) -> None:
         self.app = app
-        self.tokens = [t.encode() for t in tokens if t]
+        self.grants = [(g.token.encode(), g.role) for g in grants if g.token]
+        self.failures = TokenBuckets(AUTH_FAILURES_PER_MINUTE, burst=AUTH_FAILURE_BURST)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.tokens or scope["path"] in _OPEN_PATHS:
+        if scope["type"] != "http" or not self.grants or scope["path"] in _OPEN_PATHS:
             await self.app(scope, receive, send)
+            return
+        address = client_address(scope)
+        blocked = self.failures.wait(address)
+        if blocked > 0:
+            await too_many("too many failed authentications from this address", blocked)(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         token = token.strip()
         # Every token is compared, matched or not, so the time taken says nothing about which matched.
-        matches = [hmac.compare_digest(token, t) for t in self.tokens]
+        matches = [hmac.compare_digest(token, t) for t, _ in self.grants]
         if scheme.lower() != b"bearer" or not any(matches):
+            self.failures.take(address)
+            if self.failures.wait(address) > 0:
+                log.warning("auth_failures_limited", client=address, burst=AUTH_FAILURE_BURST)
             response = JSONResponse(
                 {"error": "unauthorized", "detail": "send the header 'Authorization: Bearer <token>'"},
                 status_code=401, headers={"WWW-Authenticate": 'Bearer realm="pgcode"'},
             )
             await response(scope, receive, send)
             return
-        # The rate limit is per token: its position in the list names it without keeping it around.
-        scope[CLIENT_KEY] = f"token:{matches.index(True)}"
+        # The token's position in the list names it (for the rate limit and the session's owner)
+        # without keeping the token itself around.
+        index = matches.index(True)
+        name = f"token:{index}"
+        scope[CLIENT_KEY] = name
+        scope["user"] = AuthenticatedUser(AccessToken(token=name, client_id=name, scopes=[self.grants[index][1]]))
         await self.app(scope, receive, send)
+
+
+def request_role(request: object) -> str | None:
+    """The role of the token an HTTP request carried; None when the server has no tokens (or the
+    call did not come over HTTP)."""
+    user = getattr(request, "scope", {}).get("user")
+    return user.scopes[0] if isinstance(user, AuthenticatedUser) and user.scopes else None
 
 
 def transport_security(host: str, extra_hosts: Sequence[str]) -> TransportSecuritySettings:
@@ -109,16 +146,16 @@ def ops_routes(state: ServerState) -> list[Route]:
     ]
 
 
-def _guarded(app: Starlette, state: ServerState, tokens: Sequence[str]) -> Starlette:
+def _guarded(app: Starlette, state: ServerState, tokens: Sequence[Grant]) -> Starlette:
     # Added innermost first: a request meets the token check, then the rate limit, then the body cap.
     settings = state.settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, timeout=settings.request_timeout_seconds)
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, exempt=OPS_PATHS)
-    app.add_middleware(BearerTokens, tokens=list(tokens))
+    app.add_middleware(BearerTokens, grants=list(tokens))
     return app
 
 
-def build_http_app(mcp: MCPServer, state: ServerState, *, tokens: Sequence[str]) -> Starlette:
+def build_http_app(mcp: MCPServer, state: ServerState, *, tokens: Sequence[Grant]) -> Starlette:
     settings = state.settings
     host = settings.host
     security = transport_security(host, [h.strip() for h in settings.allowed_hosts.split(",")])
@@ -136,6 +173,6 @@ def build_http_app(mcp: MCPServer, state: ServerState, *, tokens: Sequence[str])
     return _guarded(app, state, tokens)
 
 
-def build_ops_app(state: ServerState, *, tokens: Sequence[str]) -> Starlette:
+def build_ops_app(state: ServerState, *, tokens: Sequence[Grant]) -> Starlette:
     """`pgcode worker`'s HTTP side: probes and metrics only, no MCP."""
     return _guarded(Starlette(routes=ops_routes(state)), state, tokens)

@@ -27,33 +27,62 @@ class _Bucket:
 
 
 class TokenBuckets:
-    """`per_minute` requests a minute per key, in bursts of up to `per_minute`."""
+    """`per_minute` requests a minute per key, in bursts of up to `burst` (default `per_minute`)."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
+    def __init__(self, per_minute: int, burst: int | None = None) -> None:
+        self.capacity = float(burst if burst is not None else per_minute)
         self.rate = per_minute / 60.0  # tokens per second
         self._buckets: dict[str, _Bucket] = {}
 
     def take(self, key: str, now: float | None = None) -> float:
         """0 if the request may go ahead (a token is spent), else the seconds until one is available."""
-        now = time.monotonic() if now is None else now
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= _MAX_BUCKETS:
-                self._forget_full(now)
-            bucket = self._buckets[key] = _Bucket(self.capacity, now)
-        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
+        bucket = self._refilled(key, time.monotonic() if now is None else now)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) / self.rate
 
-    def _forget_full(self, now: float) -> None:
-        # Keys without tokens are client addresses: a full bucket holds no information, drop those.
+    def wait(self, key: str, now: float | None = None) -> float:
+        """The seconds until `key` has a token (0: it has one now), spending nothing."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def _refilled(self, key: str, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= _MAX_BUCKETS:
+                self._forget(now)
+            bucket = self._buckets[key] = _Bucket(self.capacity, now)
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        return bucket
+
+    def _forget(self, now: float) -> None:
+        # A full bucket holds no information: drop those. Many keys in use at once (addresses of a
+        # spread-out attack) must not grow the table without bound either: then the least recent go.
         for key, b in list(self._buckets.items()):
             if b.tokens + (now - b.updated) * self.rate >= self.capacity:
                 del self._buckets[key]
+        if len(self._buckets) >= _MAX_BUCKETS:
+            oldest = sorted(self._buckets, key=lambda k: self._buckets[k].updated)
+            for key in oldest[: len(oldest) // 2]:
+                del self._buckets[key]
+
+
+def client_address(scope: Scope) -> str:
+    """The peer's address (behind a proxy, the proxy's)."""
+    address = scope.get("client")
+    return str(address[0]) if address else "unknown"
+
+
+def too_many(detail: str, wait: float) -> JSONResponse:
+    retry = max(1, math.ceil(wait))
+    return JSONResponse({"error": "rate_limited", "detail": f"{detail}; retry in {retry} s"},
+                        status_code=429, headers={"Retry-After": str(retry)})
 
 
 class RateLimit:
@@ -70,19 +99,10 @@ class RateLimit:
         if self.buckets is None or scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        client = scope.get(CLIENT_KEY)
-        if client is None:
-            address = scope.get("client")
-            client = f"address:{address[0] if address else 'unknown'}"
+        client = scope.get(CLIENT_KEY) or f"address:{client_address(scope)}"
         wait = self.buckets.take(str(client))
         if wait > 0:
-            retry = max(1, math.ceil(wait))
-            response = JSONResponse(
-                {"error": "rate_limited",
-                 "detail": f"more than {self.per_minute} requests a minute from this client; retry in {retry} s"},
-                status_code=429, headers={"Retry-After": str(retry)},
-            )
-            await response(scope, receive, send)
+            await too_many(f"more than {self.per_minute} requests a minute from this client", wait)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

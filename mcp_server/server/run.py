@@ -64,7 +64,7 @@ class _Stopper:
 
 async def serve(settings: Settings, transport: str, *, watch: bool = True) -> None:
     """stdio for a desktop client; "http" serves streamable HTTP (/mcp) and SSE (/sse) together."""
-    tokens = settings.bearer_tokens() if transport != "stdio" else []
+    tokens = settings.bearer_grants() if transport != "stdio" else []
     # The port first: a port in use is reported before the database and the model are touched.
     sock = _listen(settings.host, settings.port) if transport != "stdio" else None
     stopper = _Stopper()
@@ -72,6 +72,7 @@ async def serve(settings: Settings, transport: str, *, watch: bool = True) -> No
         signals.start_soon(stopper.watch)
         with stopper.scope:
             async with serve_state(settings, watch=watch) as state:
+                state.transport = transport
                 mcp = create_server(state)
                 if sock is None:
                     await _run_stdio(mcp)
@@ -87,7 +88,7 @@ async def serve(settings: Settings, transport: str, *, watch: bool = True) -> No
 async def work(settings: Settings) -> None:
     """`pgcode worker`: index and watch every repository of the database, embed, serve only
     /health, /ready and /metrics (on metrics_port), until a signal."""
-    tokens = settings.bearer_tokens()
+    tokens = settings.bearer_grants()
     sock = _listen(settings.host, settings.metrics_port)
     stopper = _Stopper()
     async with anyio.create_task_group() as signals:

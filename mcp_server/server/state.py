@@ -29,6 +29,9 @@ class ServerState:
     settings: Settings
     indexer: InstrumentedIndexer | None
     metrics: Metrics = field(default_factory=lambda: Metrics(role="server"))
+    # How MCP clients reach this process: "stdio" (the local user's own client) or "http" (remote:
+    # the read boundary is stricter).
+    transport: str = "stdio"
     _embedder: Embedder | None = None
     _model_error: str | None = None
     _model_ready: anyio.Event = field(default_factory=anyio.Event)

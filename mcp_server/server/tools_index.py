@@ -14,6 +14,7 @@ from ..embed.model import key_for
 from ..errors import InvalidArgument
 from ..indexer import repositories
 from ..indexer.pipeline import index_repository as run_index
+from .boundary import check_index_root
 from .errors import tool_errors
 from .models import IndexResult, Removed, RepositoryInfo, RepositoryList
 from .state import ServerState
@@ -54,6 +55,9 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         root = Path(path).expanduser()
         if not root.is_absolute():
             raise InvalidArgument(f"{path!r} is not an absolute path; pass the full path of the repository folder")
+        async with state.db.pool.acquire() as conn:
+            registered = {r.root_path for r in await repositories.all_repositories(conn)}
+        root = check_index_root(root, state.settings, transport=state.transport, registered=registered)
 
         async def report(stage: str, done: int, total: int) -> None:
             low, high = _STAGE_SHARE.get(stage, (0.0, 1.0))
