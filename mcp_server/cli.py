@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit-per-minute", type=int, metavar="N",
                    help="HTTP requests a minute per token (default 600; 0 = no limit)")
     p.add_argument("--max-request-bytes", type=int, metavar="N", help="largest HTTP request body (default 1 MiB)")
+    # How `pgcode serve` over stdio starts the shared server of its data dir (server/shared.py).
+    p.add_argument("--shared-socket", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--shared-lock-fd", type=int, default=-1, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_serve)
 
     p = sub.add_parser("worker", help="index and watch every repository in the database; serve only /health, "
@@ -284,8 +287,6 @@ def _stats_json(s: Any) -> dict[str, Any]:
 
 
 async def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from .server.run import serve
-
     transport = "http" if args.transport in ("http", "sse") else "stdio"
     if transport == "http":
         settings.bearer_grants()  # an unreadable token file or an unknown role is a usage error before anything starts
@@ -293,7 +294,18 @@ async def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from .db.pool import PGBOUNCER_NEEDS_READ_ONLY
 
         raise ConfigError(PGBOUNCER_NEEDS_READ_ONLY)
-    await serve(settings, transport, watch=not args.no_watch)
+    if args.shared_socket is not None:
+        from .server.run import serve_shared
+
+        await serve_shared(settings, args.shared_socket, args.shared_lock_fd, watch=not args.no_watch)
+    elif transport == "stdio" and settings.shared_server and sys.platform != "win32":
+        from .server.relay import relay  # the relay holds no model and no pool, and imports neither
+
+        await relay(settings, watch=not args.no_watch)
+    else:
+        from .server.run import serve
+
+        await serve(settings, transport, watch=not args.no_watch)
     return 0
 
 

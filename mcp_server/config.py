@@ -63,6 +63,10 @@ class Settings:
     request_timeout_seconds: int = 20  # an HTTP client gets this long for a request's head, and again for its body
     metrics_port: int = 9765          # `pgcode worker`'s /health, /ready and /metrics
     shutdown_grace_seconds: int = 10  # in-flight HTTP requests get this long after SIGTERM
+    # stdio sessions with the same settings relay to one shared server per data dir (one model,
+    # one pool, one watcher), which exits this long after its last session left.
+    shared_server: bool = True
+    shared_idle_seconds: int = 60
     # Logging (always to stderr)
     log_level: str = "warning"
     log_format: str = "console"
@@ -147,6 +151,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_request_bytes": (lambda v: 1024 <= v <= 1 << 30, "between 1024 and 1073741824"),
     "request_timeout_seconds": (lambda v: 1 <= v <= 3600, "between 1 and 3600"),
     "shutdown_grace_seconds": (lambda v: 0 <= v <= 3600, "between 0 and 3600"),
+    "shared_idle_seconds": (lambda v: 1 <= v <= 86400, "between 1 and 86400"),
     "log_level": (lambda v: v in ("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
     "log_format": (lambda v: v in ("console", "json"), "console or json"),
 }

@@ -6,8 +6,10 @@ PgcodeError
  ├── RepositoryNotFound   no indexed repository matches the name or path given
  ├── InvalidArgument      a request argument is out of range or malformed
  ├── PathOutsideRoot      a path does not lie inside an indexed root
+ ├── ModelUnavailable     the embedding model cannot be loaded (says what was tried and how to fix it)
  ├── AccessDenied         the caller may not do this (its token's role, the read boundary)
- └── IndexBusy            another process is indexing the repository right now
+ ├── IndexBusy            another process is indexing the repository right now
+ └── SharedServerFailed   the shared server of stdio sessions could not be started or reached
 """
 
 from __future__ import annotations
@@ -37,9 +39,17 @@ class PathOutsideRoot(PgcodeError):
     pass
 
 
+class ModelUnavailable(PgcodeError):
+    pass
+
+
 class AccessDenied(PgcodeError):
     pass
 
 
 class IndexBusy(PgcodeError):
     """Another process holds the repository's indexing lock."""
+
+
+class SharedServerFailed(PgcodeError):
+    pass

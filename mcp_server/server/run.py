@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import socket
-import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import structlog
@@ -19,15 +18,16 @@ from starlette.applications import Starlette
 
 from ..config import Settings
 from ..errors import ConfigError
+from . import shared, stdio_wire
 from .app import create_server
 from .http import build_http_app, build_ops_app
 from .limits import slow_client_guard
+from .sessions import Sessions
 from .state import serve_state
 
 log = structlog.get_logger(__name__)
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-_MAX_STDIO_LINE = 1 << 30  # one JSON-RPC message per line; the limit only caps buffering
 
 
 class _Uvicorn(uvicorn.Server):
@@ -65,6 +65,8 @@ class _Stopper:
 async def serve(settings: Settings, transport: str, *, watch: bool = True) -> None:
     """stdio for a desktop client; "http" serves streamable HTTP (/mcp) and SSE (/sse) together."""
     tokens = settings.bearer_grants() if transport != "stdio" else []
+    # Before anything can print: nothing but JSON-RPC may reach the client's stdout.
+    wire = stdio_wire.claim() if transport == "stdio" else None
     # The port first: a port in use is reported before the database and the model are touched.
     sock = _listen(settings.host, settings.port) if transport != "stdio" else None
     stopper = _Stopper()
@@ -74,13 +76,46 @@ async def serve(settings: Settings, transport: str, *, watch: bool = True) -> No
             async with serve_state(settings, watch=watch) as state:
                 state.transport = transport
                 mcp = create_server(state)
-                if sock is None:
-                    await _run_stdio(mcp)
+                if wire is not None:
+                    await _run_stdio(mcp, wire)
                 else:
                     app = build_http_app(mcp, state, tokens=tokens)
                     log.info("serving", transport="http", host=settings.host, port=settings.port,
                              auth=bool(tokens), read_only=state.read_only)
                     await _run_http(app, sock, settings, stopper)
+        signals.cancel_scope.cancel()
+    log.info("stopped")
+
+
+async def serve_shared(settings: Settings, socket_path: Path, lock_fd: int, *, watch: bool = True) -> None:
+    """The shared server of a data dir's stdio sessions (started by `pgcode serve`, see shared.py):
+    a stdio server's state, with its MCP sessions arriving over a Unix socket, until it has been
+    idle for shared_idle_seconds or a signal comes."""
+    place = shared.place_of(settings, socket_path)
+    stopper = _Stopper()
+    async with anyio.create_task_group() as signals:
+        signals.start_soon(stopper.watch)
+        with stopper.scope:
+            try:
+                async with serve_state(settings, watch=watch) as state:
+                    # Every session is a local `pgcode serve` relaying its own user's stdio client.
+                    state.transport = "stdio"
+                    sessions = Sessions(create_server(state), settings.shared_idle_seconds)
+                    listener, inode = await shared.listen(place)
+                    # Listening: the session that started this server (and any waiting) may connect.
+                    os.close(lock_fd)
+                    lock_fd = -1
+                    log.info("serving", transport="shared", socket=str(place.socket), read_only=state.read_only)
+                    try:
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(listener.serve, sessions.serve)
+                            await sessions.until_idle(place, inode)
+                            tg.cancel_scope.cancel()
+                    finally:
+                        shared.withdraw(place, inode)
+            finally:
+                if lock_fd >= 0:
+                    os.close(lock_fd)
         signals.cancel_scope.cancel()
     log.info("stopped")
 
@@ -102,41 +137,13 @@ async def work(settings: Settings) -> None:
     log.info("stopped")
 
 
-class _StdinLines:
-    """stdin as an async iterator of lines read by the event loop rather than by a worker thread:
-    a thread blocked in read() cannot be cancelled, so a stop signal would wait for the client's
-    next message (or for ever)."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self.reader = reader
-
-    def __aiter__(self) -> _StdinLines:
-        return self
-
-    async def __anext__(self) -> str:
-        line = await self.reader.readline()
-        if not line:
-            raise StopAsyncIteration
-        return line.decode("utf-8", errors="replace")
-
-
-async def _run_stdio(mcp: MCPServer) -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=_MAX_STDIO_LINE)
-    try:
-        pipe = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
-        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
-    except (OSError, ValueError, AttributeError):
-        # Not a pipe or a terminal (a regular file, say): the SDK's thread-based reader it is.
-        await mcp.run_stdio_async()
-        return
-    try:
-        # The SDK reads any async iterable of lines; its own stdout handling is kept.
-        async with stdio_server(stdin=_StdinLines(reader)) as (read_stream, write_stream):  # type: ignore[arg-type]
-            server = mcp._lowlevel_server
-            await server.run(read_stream, write_stream, server.create_initialization_options())
-    finally:
-        transport.close()
+async def _run_stdio(mcp: MCPServer, wire: stdio_wire.Wire) -> None:
+    # The SDK reads any async iterable of lines and writes to any async text file; given both, it
+    # leaves fds 0 and 1 alone (they were moved off the protocol for good by stdio_wire.claim).
+    stdin = stdio_wire.decoded(stdio_wire.read_lines(wire.stdin))
+    async with stdio_server(stdin=stdin, stdout=stdio_wire.text_writer(wire.stdout)) as (read_stream, write_stream):  # type: ignore[arg-type]
+        server = mcp._lowlevel_server
+        await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
 def _listen(host: str, port: int) -> socket.socket:
