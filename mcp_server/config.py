@@ -25,6 +25,10 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("pgcode"))
 
 
+def _default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("pgcode"))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     # Where the index lives. None -> pgcode starts its own embedded PostgreSQL under data_dir.
@@ -35,6 +39,10 @@ class Settings:
     embedding_quantize: bool = True   # dynamic int8: ~2x faster, same retrieval quality
     embed_batch_size: int = 1         # texts per model call: padding to the batch's longest text costs more than batching saves
     embed_threads: int = 0            # 0 = the embedder's own default
+    cache_dir: Path = field(default_factory=_default_cache_dir)  # the default model's ONNX build
+    model_dir: str = ""               # a folder with model.onnx + tokenizer files, used as-is
+    weights_dir: str = ""             # the default model's weights instead of the installed package (sha256-checked)
+    offline: bool = False             # never contact the model hub (other models load from fastembed's cache only)
     # Discovery
     max_file_bytes: int = 1_000_000
     # HNSW (pgvector)
@@ -271,7 +279,7 @@ def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> 
         return ",".join(raw)
     if not isinstance(raw, str):
         raise ConfigError(f"{source}: {f.name} expects a string, got {raw!r}")
-    if kind == "Path" or f.name == "token_file":
+    if kind == "Path" or f.name in _PATH_STRINGS:
         if raw == "":
             return raw if kind != "Path" else Path(raw)
         # Relative paths in a file are relative to the file, not to wherever pgcode was started.
@@ -281,6 +289,10 @@ def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> 
     if f.name == "database_url" and raw == "":
         return None
     return raw
+
+
+# Optional paths (empty = unset), relative to the config file like Path settings.
+_PATH_STRINGS = frozenset({"token_file", "model_dir", "weights_dir"})
 
 
 def _field(key: str) -> dataclasses.Field[Any]:

@@ -170,7 +170,7 @@ def test_the_dockerfile_builds_a_non_root_image_with_the_model_baked_in() -> Non
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
     assert re.search(r"^USER 10001:10001$", text, re.M) and "--uid 10001" in text
     assert "PGCODE_CACHE_DIR=/opt/pgcode/cache" in text and "HF_HUB_OFFLINE=1" in text
-    assert "load_embedder()" in text
+    assert "embedder_for(Settings.load())" in text  # the settings carry PGCODE_CACHE_DIR to the build
     assert re.search(r"^EXPOSE 8765$", text, re.M)
     assert re.search(r"^HEALTHCHECK .*\n.*python.*/health", text, re.M)
     assert '\nENTRYPOINT ["pgcode"]\n' in text

