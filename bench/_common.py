@@ -68,18 +68,35 @@ def stamp() -> str:
 
 
 def write_result(kind: str, payload: dict[str, Any], label: str = "") -> Path:
-    """bench/results/<kind>[-label]-<utc stamp>.json, written atomically; also <kind>-latest.json."""
+    """The full result as bench/results/<kind>[-label]-<utc stamp>.json (kept out of git), and its
+    summary as <kind>-latest.json (kept in git): both written atomically. Returns the full file."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"{kind}{'-' + label if label else ''}-{stamp()}.json"
-    path = RESULTS / name
+    path = RESULTS / f"{kind}{'-' + label if label else ''}-{stamp()}.json"
+    _write_json(path, payload)
+    _write_json(RESULTS / f"{kind}-latest.json", {**summary(payload), "full_result": path.name})
+    return path
+
+
+# A list longer than this in a result is per-query or per-sample detail: the summary keeps its
+# length, the full file keeps the items.
+SUMMARY_MAX_ITEMS = 40
+
+
+def summary(value: Any) -> Any:
+    """`value` with every long list replaced by a note of its length."""
+    if isinstance(value, dict):
+        return {k: summary(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) > SUMMARY_MAX_ITEMS:
+            return f"{len(value)} items: in the full result file"
+        return [summary(v) for v in value]
+    return value
+
+
+def _write_json(path: Path, payload: Any) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
     tmp.replace(path)
-    latest = RESULTS / f"{kind}-latest.json"
-    latest_tmp = latest.with_suffix(".json.tmp")
-    latest_tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
-    latest_tmp.replace(latest)
-    return path
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> str:

@@ -14,7 +14,7 @@ functions (the query could not tell them apart). Queries are sampled with a fixe
     python bench/retrieval.py --corpus requests --queries 100 --data-dir /tmp/bench-db
 
 Metrics: Recall@1/5/10 and MRR@10 per mode. Rich is held out: report it, never tune on it.
-Writes bench/results/retrieval-<stamp>.json (and retrieval-latest.json).
+Writes bench/results/retrieval-<stamp>.json (and the summary retrieval-latest.json; see bench/README.md).
 """
 
 from __future__ import annotations
