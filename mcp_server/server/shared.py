@@ -231,7 +231,7 @@ def _failure(place: Place, code: int) -> str:
         lines = []
     errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
     if errors:
-        return errors[-1]
+        return f"{errors[-1]} (its log: {place.log})"
     tail = "\n".join(lines[-15:])
     return f"the shared pgcode server exited with code {code} before serving; the end of its log {place.log}:\n{tail}"
 
