@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gc
-import inspect
 import re
 import threading
-import unicodedata
 from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
@@ -15,6 +13,10 @@ from tree_sitter import Node, Parser, Tree
 
 from ..languages import new_parser
 from ..records import CONF_EXACT, TYPE_OF, ParsedFile, RawEdge, Symbol
+from ._python_imports import ImportName, from_import_names, future_names, import_names
+from ._python_nodes import line as _line
+from ._python_nodes import text as _text
+from ._python_strings import STRINGS, body_docstring, clean_doc, string_prefix, string_value
 from ._python_scope import (
     ALIAS,
     ANNOTATION,
@@ -60,19 +62,11 @@ _UNPACKING: Final[frozenset[str]] = frozenset({
     "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression",
     "list_splat_pattern", "list_splat", "expression_list",
 })
-_STRINGS: Final[frozenset[str]] = frozenset({"string", "concatenated_string"})
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
 # Annotations that promise no particular class (a method of `Any` is nobody's method).
 _UNTYPED: Final[frozenset[str]] = frozenset({"Any", "Self", "object", "NoReturn", "Never"})
 _DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_ESCAPE: Final = re.compile(
-    r"\\(\n|\\|'|\"|[abfnrtv]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3})"
-)
-_SIMPLE_ESCAPES: Final[dict[str, str]] = {
-    "\n": "", "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
-    "r": "\r", "t": "\t", "v": "\v",
-}
 # Chained names and rendered targets beyond these sizes are pathological; cap them.
 _MAX_RENDER_DEPTH: Final = 8
 _MAX_TARGET_CHARS: Final = 300
@@ -138,15 +132,6 @@ def _module_symbol(source: bytes, module_name: str, docstring: str | None) -> Sy
     )
 
 
-def _text(node: Node) -> str:
-    raw = node.text
-    return raw.decode("utf-8", "replace") if raw is not None else ""
-
-
-def _line(node: Node) -> int:
-    return node.start_point.row + 1
-
-
 def _typing(hint: Hint | None) -> bool:
     """Whether an assigned value may give the target a type (a call, an annotation, a name)."""
     return hint is not None and hint[0] != NONE_VALUE
@@ -197,76 +182,12 @@ def _render(node: Node, depth: int = 0) -> str:
     elif kind == "subscript":
         value = root.child_by_field_name("value")
         head = (_render(value, depth + 1) if value is not None else "(...)") + "[]"
-    elif kind in _STRINGS:
+    elif kind in STRINGS:
         head = '""'
     else:
         head = "(...)"
     rendered = ".".join([head, *(_text(a) for a in attrs)])
     return rendered[:_MAX_TARGET_CHARS]
-
-
-def _unescape(text: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        body = match.group(1)
-        simple = _SIMPLE_ESCAPES.get(body)
-        if simple is not None:
-            return simple
-        try:
-            if body[0] in "xuU":
-                return chr(int(body[1:], 16))
-            if body[0] == "N":
-                return unicodedata.lookup(body[2:-1])
-            return chr(int(body, 8))
-        except (ValueError, KeyError, OverflowError):
-            return match.group(0)
-
-    return _ESCAPE.sub(replace, text)
-
-
-def _string_prefix(string: Node) -> str:
-    first = string.child(0)
-    if first is None or first.type != "string_start":
-        return ""
-    return _text(first).rstrip("'\"").lower()
-
-
-def _string_value(node: Node) -> str | None:
-    """The value of a plain (non-f, non-bytes) string or implicit concatenation of them."""
-    parts = node.named_children if node.type == "concatenated_string" else [node]
-    out: list[str] = []
-    for part in parts:
-        if part.type != "string":
-            return None
-        prefix = _string_prefix(part)
-        if "f" in prefix or "b" in prefix or "t" in prefix:
-            return None
-        content = "".join(_text(c) for c in part.named_children if c.type in
-                          ("string_content", "escape_sequence"))
-        out.append(content if "r" in prefix else _unescape(content))
-    return "".join(out)
-
-
-def _docstring(body: Node | None) -> str | None:
-    """The first statement of a module/class/function body, when it is a string literal."""
-    if body is None:
-        return None
-    for statement in body.named_children:
-        if statement.type == "comment":
-            continue
-        if statement.type != "expression_statement" or statement.named_child_count != 1:
-            return None
-        value = statement.named_children[0]
-        if value.type not in _STRINGS:
-            return None
-        text = _string_value(value)
-        return _clean_doc(text) if text is not None else None
-    return None
-
-
-def _clean_doc(text: str) -> str | None:
-    # Python reads source with universal newlines, so a CRLF file's docstrings hold plain \n.
-    cleaned = inspect.cleandoc(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    return cleaned or None
 
 
 def _annotation_chain(node: Node | None) -> Chain | None:
@@ -281,7 +202,7 @@ def _annotation_chain(node: Node | None) -> Chain | None:
             chain = _chain(node)
             return None if chain is None or chain[-1] in _UNTYPED else chain
         elif kind == "string":
-            value = _string_value(node)
+            value = string_value(node)
             if value is None or not _DOTTED.fullmatch(value.strip()):
                 return None
             chain = tuple(value.strip().split("."))
@@ -316,18 +237,6 @@ def _is_none(node: Node) -> bool:
     if node.type == "type" and node.named_child_count == 1:
         node = node.named_children[0]
     return node.type == "none"
-
-
-def _absolute_module(module_name: str, is_package: bool, level: int, rest: str) -> str:
-    """`from ..x import y` in a module: the absolute dotted name the relative one means."""
-    parts = module_name.split(".") if module_name else []
-    if not is_package:
-        parts = parts[:-1]
-    if level > 1:
-        parts = parts[: max(0, len(parts) - (level - 1))]
-    if rest:
-        parts.append(rest)
-    return ".".join(parts)
 
 
 class _FileParser:
@@ -391,7 +300,7 @@ class _FileParser:
         root = tree.root_node
         out = self.out
         out.has_errors = root.has_error
-        out.symbols.append(_module_symbol(self.source, self.module_name, _docstring(root)))
+        out.symbols.append(_module_symbol(self.source, self.module_name, body_docstring(root)))
         module = self._scope(MODULE, None, self.module_name, 0)
         self._walk([(root, module.index, 0)])
         self._resolve()
@@ -517,7 +426,7 @@ class _FileParser:
             current = stack.pop()
             if current.type == "comment":
                 spans.append((current.start_byte, current.end_byte))
-            elif current.type not in _STRINGS:
+            elif current.type not in STRINGS:
                 stack.extend(current.children)
         return spans
 
@@ -545,9 +454,9 @@ class _FileParser:
         following = statement.next_named_sibling
         if (following is not None and following.type == "expression_statement"
                 and following.named_child_count == 1
-                and following.named_children[0].type in _STRINGS):
-            value = _string_value(following.named_children[0])
-            docstring = _clean_doc(value) if value is not None else None
+                and following.named_children[0].type in STRINGS):
+            value = string_value(following.named_children[0])
+            docstring = clean_doc(value) if value is not None else None
         self.variable_index[qname] = self._add_symbol(kind, name, qname, signature, docstring, statement,
                                                       scope.symbol)
         return qname
@@ -582,7 +491,7 @@ class _FileParser:
         in_class = scope.kind == CLASS
         qname = f"{scope.qname}.{name}"
         index = self._add_symbol("method" if in_class else "function", name, qname,
-                                 self._header(node, body), _docstring(body), outer or node,
+                                 self._header(node, body), body_docstring(body), outer or node,
                                  scope.symbol)
         scope.bind(name, (DEF, qname, False))
         scope.declare(name, None)
@@ -675,7 +584,7 @@ class _FileParser:
         name = _text(name_node)
         body = node.child_by_field_name("body")
         qname = f"{scope.qname}.{name}"
-        index = self._add_symbol("class", name, qname, self._header(node, body), _docstring(body),
+        index = self._add_symbol("class", name, qname, self._header(node, body), body_docstring(body),
                                  outer or node, scope.symbol)
         scope.bind(name, (DEF, qname, True))
         scope.declare(name, None)
@@ -793,7 +702,7 @@ class _FileParser:
 
     def _string(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         # Only f-strings (and t-strings) hold code; plain strings are the bulk of string nodes.
-        prefix = _string_prefix(node)
+        prefix = string_prefix(node)
         if "f" in prefix or "t" in prefix:
             stack.extend([(c, scope.index, source) for c in reversed(node.named_children)
                           if c.type == "interpolation"])
@@ -806,7 +715,7 @@ class _FileParser:
         if inner.type != "string":
             stack.append((inner, scope.index, source))
             return
-        value = _string_value(inner)  # a forward reference: `def f(x: "Foo")`
+        value = string_value(inner)  # a forward reference: `def f(x: "Foo")`
         if value is not None and _DOTTED.fullmatch(value.strip()):
             chain = tuple(value.strip().split("."))
             lines = (_line(inner),) * len(chain)
@@ -995,79 +904,28 @@ class _FileParser:
 
     # ---- imports ----------------------------------------------------------------------------
 
-    def _import_edge(self, source: int, line: int, target: str, candidate: str,
-                     alias: str | None) -> None:
-        candidates = ((candidate, CONF_EXACT),) if candidate else ()
+    def _import_edge(self, source: int, found: ImportName) -> None:
+        candidates = ((found.qualified, CONF_EXACT),) if found.qualified else ()
         # Import edges need no resolution; scope 0 (the module) is only a placeholder.
-        self.sites.append((_IMPORT, source, line, target, 0, (candidates, alias)))
+        self.sites.append((_IMPORT, source, found.line, found.written, 0, (candidates, found.alias)))
 
     def _import(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
-        for name_node in node.children_by_field_name("name"):
-            if name_node.type == "aliased_import":
-                dotted = name_node.child_by_field_name("name")
-                alias_node = name_node.child_by_field_name("alias")
-                if dotted is None or alias_node is None:
-                    continue
-                full = _dotted_text(dotted)
-                alias = _text(alias_node)
-                bound = full
-            else:
-                full = _dotted_text(name_node)
-                alias = full.partition(".")[0]  # `import a.b.c` binds `a`
-                bound = alias
-            if not full:
-                continue
-            self._import_edge(source, _line(name_node), full, full, alias)
-            scope.bind(alias, (IMPORT, bound, None))
+        for found in import_names(node):
+            self._import_edge(source, found)
+            if found.alias is not None:
+                scope.bind(found.alias, (IMPORT, found.bound, None))
 
     def _import_from(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
-        module_node = node.child_by_field_name("module_name")
-        if module_node is None:
-            return
-        if module_node.type == "relative_import":
-            level = 0
-            rest = ""
-            for child in module_node.named_children:
-                if child.type == "import_prefix":
-                    level = _text(child).count(".")
-                elif child.type == "dotted_name":
-                    rest = _dotted_text(child)
-            written = "." * level + rest
-            absolute = _absolute_module(self.module_name, self.is_package, level, rest)
-        else:
-            written = absolute = _dotted_text(module_node)
-        joiner = "" if written.endswith(".") else "."
-        for child in node.named_children:
-            if child.type == "wildcard_import":
-                self._import_edge(source, _line(child), f"{written}{joiner}*", absolute, None)
-                if scope.kind == MODULE and absolute:
-                    scope.add_star_import(absolute)
-        for name_node in node.children_by_field_name("name"):
-            if name_node.type == "aliased_import":
-                dotted = name_node.child_by_field_name("name")
-                alias_node = name_node.child_by_field_name("alias")
-                if dotted is None or alias_node is None:
-                    continue
-                name = _dotted_text(dotted)
-                alias = _text(alias_node)
-            else:
-                name = _dotted_text(name_node)
-                alias = name.rpartition(".")[2]
-            if not name:
-                continue
-            qualified = f"{absolute}.{name}" if absolute else name
-            self._import_edge(source, _line(name_node), f"{written}{joiner}{name}", qualified, alias)
-            scope.bind(alias, (IMPORT, qualified, None))
+        for found in from_import_names(node, self.module_name, self.is_package):
+            self._import_edge(source, found)
+            if found.alias is not None:
+                scope.bind(found.alias, (IMPORT, found.bound, None))
+            elif scope.kind == MODULE and found.qualified:
+                scope.add_star_import(found.qualified)
 
     def _import_future(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
-        for name_node in node.children_by_field_name("name"):
-            dotted = (name_node.child_by_field_name("name")
-                      if name_node.type == "aliased_import" else name_node)
-            if dotted is None:
-                continue
-            name = _dotted_text(dotted)
-            self._import_edge(source, _line(name_node), f"__future__.{name}", f"__future__.{name}",
-                              name)
+        for found in future_names(node):
+            self._import_edge(source, found)
 
 
 def _decorator_name(decorator: Node) -> str:
@@ -1088,9 +946,3 @@ def _first_identifier(node: Node) -> Node | None:
             return current
         stack.extend(reversed(current.named_children))
     return None
-
-
-def _dotted_text(node: Node) -> str:
-    if node.type == "identifier":
-        return _text(node)
-    return ".".join(_text(c) for c in node.named_children if c.type == "identifier")
