@@ -215,7 +215,8 @@ def _spawn(place: Place, settings: Settings, watch: bool, lock_fd: int) -> subpr
     if not watch:
         args.append("--no-watch")
     env = {k: v for k, v in os.environ.items() if k != CONFIG_ENV} | settings_env(settings)
-    log_fd = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Appending: a predecessor still shutting down writes after this start's lines, not over them.
+    log_fd = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_fd, env=env,
                                 cwd="/", start_new_session=True, pass_fds=(lock_fd,))
