@@ -21,7 +21,15 @@ from mcp_server.config import Settings
 from mcp_server.server.shared import place_for, settings_env
 from tests._consistency import scratch_database
 from tests.conftest import write_sample_repo
-from tests.shared_harness import IDLE_SECONDS, shared_servers, stdio_env, wait_for_no_shared_server, wait_until
+from tests.shared_harness import (
+    IDLE_SECONDS,
+    INITIALIZE,
+    RawSession,
+    shared_servers,
+    stdio_env,
+    wait_for_no_shared_server,
+    wait_until,
+)
 
 SESSIONS = 5
 POOL = 2  # each process's pool: N servers of their own would hold at least N connections
@@ -155,6 +163,49 @@ async def test_a_killed_shared_server_is_replaced_and_the_session_carries_on(pg_
         assert second.pid != first.pid
         assert len((await client.list_tools()).tools) == 18
     wait_for_no_shared_server(data_dir)
+
+
+def _handshake_and_calls(session: RawSession) -> list[dict[str, Any]]:
+    """A session in the handshake era (as desktop clients speak it): what it answers, in order."""
+    session.send(INITIALIZE)
+    answers = [session.answer(1)]
+    session.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    answers.append(session.request(2, "tools/list"))
+    answers.append(session.request(3, "tools/call", {"name": "list_repositories", "arguments": {}}))
+    answers.append(session.request(4, "tools/call", {"name": "get_symbol", "arguments": {"symbol": ""}}))
+    answers.append(session.request(5, "no/such/method"))
+    return answers
+
+
+def test_a_relayed_session_answers_as_a_server_of_its_own(pg_dsn: str, tmp_path: Path) -> None:
+    own = RawSession(["--database-url", pg_dsn], tmp_path / "own", {"PGCODE_SHARED_SERVER": "false"})
+    expected = _handshake_and_calls(own)
+    own.finish()
+    relayed = RawSession(["--database-url", pg_dsn], tmp_path / "shared")
+    answers = _handshake_and_calls(relayed)
+    assert len(shared_servers(tmp_path / "shared")) == 1  # it did go through a shared server
+    relayed.finish()
+    assert answers == expected
+    assert answers[3]["result"]["isError"] is True and "error" in answers[4]
+
+
+def test_a_handshake_era_session_carries_on_after_the_shared_server_is_killed(pg_dsn: str, tmp_path: Path) -> None:
+    session = RawSession(["--database-url", pg_dsn], tmp_path / "data")
+    session.send(INITIALIZE)
+    session.answer(1)
+    session.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    assert len(session.request(2, "tools/list")["result"]["tools"]) == 18
+    [first] = shared_servers(tmp_path / "data")
+    first.send_signal(signal.SIGKILL)
+    wait_until(lambda: first.status() == psutil.STATUS_ZOMBIE, "the shared server is dead")
+    # A new server never saw this client's handshake: the relay gives it again, so requests are
+    # not refused as coming before initialization.
+    listed = session.request(3, "tools/call", {"name": "list_repositories", "arguments": {}})
+    assert listed["result"]["isError"] is False, listed
+    [second] = shared_servers(tmp_path / "data")
+    assert second.pid != first.pid
+    assert not psutil.pid_exists(first.pid)  # collected by the relay, its parent, not left a zombie
+    assert [m.get("id") for m in session.finish()] == [1, 2, 3]
 
 
 def test_the_shared_server_and_its_embedded_database_leave_after_the_last_session(tmp_path: Path) -> None:

@@ -142,6 +142,8 @@ class Upstream:
 
 async def connect(settings: Settings, *, watch: bool) -> Upstream:
     """A new session on the shared server for these settings, which is started first if none runs."""
+    # Before a successor starts: a dead predecessor left as a zombie would look alive to it.
+    reap()
     place = place_for(settings, watch=watch)
     upstream = await reach(place.socket)
     if upstream is not None:
@@ -191,8 +193,19 @@ async def _lock(fd: int, deadline: float, place: Place) -> None:
             await anyio.sleep(_POLL_SECONDS)
 
 
+# Shared servers this process started: it is their parent, so it must collect their exit status
+# when they die, or each would linger as a zombie for as long as this session lasts.
+_started: list[subprocess.Popen[bytes]] = []
+
+
+def reap() -> None:
+    """Collect the exit status of the shared servers this process started that have ended."""
+    _started[:] = [process for process in _started if process.poll() is None]
+
+
 async def _start(place: Place, settings: Settings, watch: bool, lock_fd: int, deadline: float) -> Upstream:
     process = _spawn(place, settings, watch, lock_fd)
+    _started.append(process)
     log.info("shared_server_starting", pid=process.pid, socket=str(place.socket))
     while True:
         upstream = await reach(place.socket)
