@@ -86,10 +86,12 @@ class RawSession:
             assert chunk or not ready, f"stdout closed before the answer to request {request_id}"
             self.seen += chunk
 
-    def finish(self) -> list[dict[str, Any]]:
-        """Close stdin; every line written to stdout, each checked to be JSON-RPC."""
+    def finish(self, *, last: bool = True) -> list[dict[str, Any]]:
+        """Close stdin; every line written to stdout, each checked to be JSON-RPC. The last session
+        of the data dir also waits for its shared server to leave."""
         out, err = self.process.communicate(timeout=120)
-        wait_for_no_shared_server(self.data_dir)
+        if last:
+            wait_for_no_shared_server(self.data_dir)
         assert self.process.returncode == 0, err.decode()[-3000:]
         return json_rpc(bytes(self.seen) + out)
 

@@ -177,6 +177,18 @@ def _handshake_and_calls(session: RawSession) -> list[dict[str, Any]]:
     return answers
 
 
+def test_sessions_starting_at_once_start_one_shared_server(pg_dsn: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    sessions = [RawSession(["--database-url", pg_dsn], data_dir) for _ in range(4)]
+    for session in sessions:
+        session.send(INITIALIZE)
+    for session in sessions:
+        assert session.answer(1)["result"]["serverInfo"]["name"] == "pgcode"
+    assert len(shared_servers(data_dir)) == 1
+    for i, session in enumerate(sessions):
+        assert [m.get("id") for m in session.finish(last=i == len(sessions) - 1)] == [1]
+
+
 def test_a_relayed_session_answers_as_a_server_of_its_own(pg_dsn: str, tmp_path: Path) -> None:
     own = RawSession(["--database-url", pg_dsn], tmp_path / "own", {"PGCODE_SHARED_SERVER": "false"})
     expected = _handshake_and_calls(own)
