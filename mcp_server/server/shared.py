@@ -140,6 +140,16 @@ class Upstream:
         await self._stream.aclose()
 
 
+# Shared servers this process started: it is their parent, so it must collect their exit status
+# when they die, or each would linger as a zombie for as long as this session lasts.
+_started: list[subprocess.Popen[bytes]] = []
+
+
+def reap() -> None:
+    """Collect the exit status of the shared servers this process started that have ended."""
+    _started[:] = [process for process in _started if process.poll() is None]
+
+
 async def connect(settings: Settings, *, watch: bool) -> Upstream:
     """A new session on the shared server for these settings, which is started first if none runs."""
     # Before a successor starts: a dead predecessor left as a zombie would look alive to it.
@@ -191,16 +201,6 @@ async def _lock(fd: int, deadline: float, place: Place) -> None:
                     f"another pgcode session has been starting the shared server for {START_SECONDS:g} s; "
                     f"its log is {place.log}") from None
             await anyio.sleep(_POLL_SECONDS)
-
-
-# Shared servers this process started: it is their parent, so it must collect their exit status
-# when they die, or each would linger as a zombie for as long as this session lasts.
-_started: list[subprocess.Popen[bytes]] = []
-
-
-def reap() -> None:
-    """Collect the exit status of the shared servers this process started that have ended."""
-    _started[:] = [process for process in _started if process.poll() is None]
 
 
 async def _start(place: Place, settings: Settings, watch: bool, lock_fd: int, deadline: float) -> Upstream:
