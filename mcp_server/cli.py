@@ -254,6 +254,7 @@ async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .db.pool import open_database
+    from .db.size import disk_use
     from .embed.model import key_for
     from .indexer import repositories
 
@@ -261,9 +262,13 @@ async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     async with open_database(settings, read_only=settings.read_only or settings.pgbouncer) as db, \
             db.pool.acquire() as conn:
         all_stats = [await repositories.stats(conn, r, key) for r in await repositories.all_repositories(conn)]
+        disk = await disk_use(conn)
     if args.json:
-        print(json.dumps([_stats_json(s) for s in all_stats], indent=2, default=str))
+        print(json.dumps({"database": {"size_bytes": disk.database_bytes, "wal_bytes": disk.wal_bytes},
+                          "repositories": [_stats_json(s) for s in all_stats]}, indent=2, default=str))
         return 0
+    wal = "" if disk.wal_bytes is None else f", WAL {_megabytes(disk.wal_bytes)}"
+    print(f"database: {_megabytes(disk.database_bytes)}{wal}")
     if not all_stats:
         print("no repositories indexed yet: run `pgcode index PATH`")
         return 0
@@ -274,6 +279,10 @@ async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{r.name:<20} {s.files:>7} {s.symbols:>8} {s.edges:>8} {s.chunks:>7} {s.vectors:>8} "
               f"{s.vectors_pending:>8}  {r.state}  {when}  {r.root_path}")
     return 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _stats_json(s: Any) -> dict[str, Any]:
@@ -360,6 +369,6 @@ async def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     _require_writable(settings, "pgcode remove")
     async with open_database(settings) as db, db.pool.acquire() as conn:
         repo = await repositories.find(conn, args.repository)
-        await repositories.remove(conn, repo.id)
+        await repositories.remove(conn, repo.id, vector_grace_seconds=settings.vector_gc_grace_seconds)
     print(f"removed {repo.name} from the index", file=sys.stderr)
     return 0

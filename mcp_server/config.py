@@ -39,6 +39,8 @@ class Settings:
     embedding_quantize: bool = True   # dynamic int8: ~2x faster, same retrieval quality
     embed_batch_size: int = 1         # texts per model call: padding to the batch's longest text costs more than batching saves
     embed_threads: int = 0            # 0 = the embedder's own default
+    # Vectors no chunk uses are deleted after this long unused: an edit reverted sooner is not re-embedded.
+    vector_gc_grace_seconds: int = 3600
     cache_dir: Path = field(default_factory=_default_cache_dir)  # the default model's ONNX build
     model_dir: str = ""               # a folder with model.onnx + tokenizer files, used as-is
     weights_dir: str = ""             # the default model's weights instead of the installed package (sha256-checked)
@@ -147,6 +149,7 @@ def _grant(entry: str) -> Grant:
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "embed_batch_size": (lambda v: 1 <= v <= 1024, "between 1 and 1024"),
     "embed_threads": (lambda v: 0 <= v <= 256, "between 0 and 256"),
+    "vector_gc_grace_seconds": (lambda v: 0 <= v <= 2_592_000, "between 0 and 2592000 (30 days)"),
     "max_file_bytes": (lambda v: v >= 1, "at least 1"),
     "hnsw_m": (lambda v: 2 <= v <= 100, "between 2 and 100"),
     "hnsw_ef_construction": (lambda v: 4 <= v <= 1000, "between 4 and 1000"),

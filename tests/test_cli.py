@@ -40,7 +40,9 @@ def test_index_then_search_then_status_through_the_command_line(pg_dsn: str, tmp
     assert payload["freshness"]["vectors_complete"] is True
 
     status = _run(*url, "status", "--json")
-    rows = {r["repository"]: r for r in json.loads(status.stdout)}
+    payload = json.loads(status.stdout)
+    rows = {r["repository"]: r for r in payload["repositories"]}
+    assert payload["database"]["size_bytes"] > 0
     shop = rows["cli-shop"]
     assert shop["files"] == 16 and shop["symbols"] > 50 and shop["vectors_pending"] == 0
     assert shop["vectors"] > 0 and shop["state"] == "ready" and shop["skipped"]["binary"] == 1

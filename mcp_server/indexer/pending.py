@@ -24,6 +24,9 @@ WHERE $2::int IS NULL OR r.id = $2
 # Writers of chunks hold this (shared) for their transaction; the embedder takes it exclusively
 # for a moment before reading the highest chunk id, so no chunk below that id is still uncommitted.
 CHUNK_WRITES = 0x7068  # first key of the advisory lock; the second is the repository id
+# Writers also hold (CHUNK_WRITES, EVERY_REPOSITORY) shared, which the vector collector takes
+# exclusively to delete vectors no committed chunk uses while no new chunk can appear.
+EVERY_REPOSITORY = -1  # never a repository id (they count from 1)
 
 # Every search reports the count (is semantic ranking complete?), and counting is an anti-join
 # over the scope's chunks: tens of milliseconds on a large repository, more than the search
@@ -59,8 +62,9 @@ def forget_pending() -> None:
 
 async def hold_chunk_writes(conn: asyncpg.Connection, repository_id: int) -> None:
     """Inside a transaction that adds chunks to the repository: until it ends, no embedding mark
-    can pass its chunk ids."""
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", CHUNK_WRITES, repository_id)
+    can pass its chunk ids, and no vector its chunks may use is collected."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock_shared($1, $3)",
+                       CHUNK_WRITES, repository_id, EVERY_REPOSITORY)
 
 
 async def highest_chunks(conn: asyncpg.Connection, repository_id: int | None) -> dict[int, int]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 
 from ..errors import InvalidArgument, RepositoryNotFound
+from .vector_gc import collect_vectors, note_repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +87,29 @@ async def set_state(
     )
 
 
-async def remove(conn: asyncpg.Connection, repository_id: int) -> None:
-    await conn.execute("DELETE FROM repositories WHERE id = $1", repository_id)
+async def remove(conn: asyncpg.Connection, repository_id: int, *, vector_grace_seconds: float) -> None:
+    """Drop the repository and all its rows in one transaction, then give their room back: its
+    vectors become collectable (at once, with no grace period) and the tables that held its rows are
+    vacuumed, so the next rows reuse the space instead of growing the files."""
+    async with conn.transaction():
+        await note_repository(conn, repository_id)
+        await conn.execute("DELETE FROM repositories WHERE id = $1", repository_id)
+    collected = await collect_vectors(conn, vector_grace_seconds)
+    await _vacuum(conn, [*_ROW_TABLES, *(["embeddings"] if collected.vectors else [])])
+
+
+# Where a repository's rows live (deleting the repository cascades to all of them).
+_ROW_TABLES = ("files", "symbols", "edges", "chunks")
+
+
+async def _vacuum(conn: asyncpg.Connection, tables: list[str]) -> None:
+    # Not FULL: that would lock searches out and rewrite every table; the room is reused, not handed
+    # back to the file system. On a large index it may outlast the statement timeout: lifted for it.
+    await conn.execute("SET statement_timeout = 0")
+    try:
+        await conn.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
+    finally:
+        await conn.execute("RESET statement_timeout")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from ..db.refusals import READ_ONLY_SQLSTATE, write_refusal
 from ..embed.model import Embedder
 from ..errors import DatabaseUnavailable, IndexBusy, RepositoryNotFound
 from ..index.discover import BUILTIN_IGNORES, file_language, is_ignore_rules_file
-from . import repositories
+from . import repositories, vector_gc
 from .embed import embed_pending
 from .pending import count_pending
 from .lease import CONNECTION_ERRORS, LeaseManager, current_owner, manager_for
@@ -210,6 +210,7 @@ class BackgroundIndexer:
                 tg.start_soon(self._supervise)
                 tg.start_soon(self._watch_loop)
                 tg.start_soon(self._embed_loop)
+                tg.start_soon(self._vector_gc_loop)
                 task_status.started()
         finally:
             self._tg = None
@@ -670,6 +671,18 @@ class BackgroundIndexer:
                     await anyio.sleep(backoff)
                     self._embed_wake.set()
                     break
+
+    async def _vector_gc_loop(self) -> None:
+        """Vectors that edits and removals left unused are deleted once the grace period has passed."""
+        grace = self.settings.vector_gc_grace_seconds
+        while True:
+            await anyio.sleep(vector_gc.every(grace))
+            try:
+                async with self.db.pool.acquire() as conn:
+                    await vector_gc.collect_vectors(conn, grace)
+            except Exception as exc:
+                if _held_off_by(exc) is None:  # else the next round, once the database is back
+                    log.exception("vector_gc_failed")
 
 
 def _held_off_by(exc: BaseException) -> _Trouble | None:

@@ -128,5 +128,5 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         if state.indexer is not None:
             await state.indexer.remove_repository(repo.id)
         async with state.db.pool.acquire() as conn:
-            await repositories.remove(conn, repo.id)
+            await repositories.remove(conn, repo.id, vector_grace_seconds=state.settings.vector_gc_grace_seconds)
         return Removed(repository=repo.name, removed=True)
