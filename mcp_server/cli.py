@@ -9,12 +9,16 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from .config import ResolvedSettings, Settings, resolve
 from .errors import ConfigError, PgcodeError
+
+if TYPE_CHECKING:
+    from .db.pool import Database
+    from .indexer.lease import LeaseManager
 
 EXIT_USAGE = 2
 
@@ -195,14 +199,17 @@ async def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from .cli_progress import ProgressBars
     from .db.pool import open_database
     from .embed.model import embedder_for
+    from .indexer.lease import HANDOVER_SECONDS
     from .indexer.pipeline import index_repository
 
     _require_writable(settings, "pgcode index")
     async with open_database(settings) as db:
         embedder = await anyio.to_thread.run_sync(embedder_for, settings)
         with ProgressBars() as bars:
+            # A server watching the repository hands it over for this pass and takes it back after.
             report = await index_repository(db, settings, args.path, name=args.name, embedder=embedder,
-                                            progress=bars.update)
+                                            progress=bars.update, leases=_noting_leases(db),
+                                            wait=HANDOVER_SECONDS)
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
     timing = ", ".join(f"{stage} {sec:.1f}s" for stage, sec in report.seconds.items())
     print(
@@ -365,10 +372,22 @@ async def _cmd_db_partition(args: argparse.Namespace, settings: Settings) -> int
 async def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from .db.pool import open_database
     from .indexer import repositories
+    from .indexer.pipeline import remove_repository
 
     _require_writable(settings, "pgcode remove")
-    async with open_database(settings) as db, db.pool.acquire() as conn:
-        repo = await repositories.find(conn, args.repository)
-        await repositories.remove(conn, repo.id, vector_grace_seconds=settings.vector_gc_grace_seconds)
+    async with open_database(settings) as db:
+        async with db.pool.acquire() as conn:
+            repo = await repositories.find(conn, args.repository)
+        # Under the lease: a server watching it hands it over, and does not bring it back.
+        await remove_repository(db, settings, repo, leases=_noting_leases(db))
     print(f"removed {repo.name} from the index", file=sys.stderr)
     return 0
+
+
+def _noting_leases(db: Database) -> LeaseManager:
+    """This process's lease manager, saying on stderr whom a command waits for."""
+    from .indexer.lease import manager_for
+
+    leases = manager_for(db)
+    leases.on_wait = lambda sentence: print(f"note: {sentence}", file=sys.stderr)
+    return leases

@@ -1,10 +1,10 @@
-"""One writer per repository across processes: advisory-lock leases on a dedicated connection, re-entrant in-process."""
+"""One writer per repository across processes: advisory-lock leases on a dedicated connection, re-entrant in-process, handed over on request."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +21,9 @@ log = structlog.get_logger(__name__)
 
 LOCK_CLASS = 0x7067  # first key of every repository's advisory lock; the second is the repository id
 _QUERY_TIMEOUT = 10.0  # seconds: a lease query on a healthy server takes milliseconds
+# How long `pgcode index`/`remove` and remove_repository wait for another process to hand a lease
+# over: a watcher lets go within a second; an index pass someone asked for runs to its end first.
+HANDOVER_SECONDS = 60.0
 
 # Errors that mean the dedicated connection is unusable (and its locks are therefore gone).
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -33,6 +36,14 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.CannotConnectNowError,
 )
+
+# Sessions queued for a lease this process holds: a blocked pg_advisory_lock is how a writer asks
+# for one (see LeaseManager.try_acquire's `wait`), and the queue is visible to the holder.
+_WANTED = """
+SELECT DISTINCT k.objid::bigint AS id FROM pg_locks k
+WHERE k.locktype = 'advisory' AND NOT k.granted AND k.classid = $1::int::oid AND k.objsubid = 2
+  AND k.objid::bigint = ANY($2::bigint[])
+"""
 
 _OWNER = """
 SELECT l.owner, l.acquired_at, l.heartbeat_at FROM index_leases l
@@ -57,6 +68,20 @@ async def current_owner(conn: asyncpg.Connection, repository_id: int) -> LeaseOw
     return None if row is None else LeaseOwner(row["owner"], row["acquired_at"], row["heartbeat_at"])
 
 
+async def wanted(conn: asyncpg.Connection, repository_ids: list[int]) -> set[int]:
+    """Which of these repositories another session is waiting to write."""
+    if not repository_ids:
+        return set()
+    return {int(r["id"]) for r in await conn.fetch(_WANTED, LOCK_CLASS, repository_ids)}
+
+
+def removed_meanwhile(name: str) -> RepositoryNotFound:
+    return RepositoryNotFound(
+        f"{name!r} was removed from the index while it was being indexed, and nothing of it is kept;"
+        " index it again to bring it back"
+    )
+
+
 def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -68,15 +93,21 @@ class LeaseManager:
     lock lasts exactly as long as that connection, so if the process dies, the repository is free
     for the next process at once. Leases are counted: the watcher and an explicit index run in the
     same process share one lease, and `writer` keeps them from writing the same repository at once.
+
+    A writer that must not simply be refused (`pgcode index` or `remove` while a server watches the
+    repository) waits in the lock's queue; a watcher seeing it there hands the lease over and takes
+    it back later. `on_wait` is told, in a sentence, whom it waits for.
     """
 
-    def __init__(self, dsn: str, *, owner: str | None = None) -> None:
+    def __init__(self, dsn: str, *, owner: str | None = None, on_wait: Callable[[str], None] | None = None) -> None:
         self.dsn = dsn
         self.owner = owner or process_owner()
+        self.on_wait = on_wait
         self._conn: asyncpg.Connection | None = None
         self._conn_lock = anyio.Lock()
         self._counts: dict[int, int] = {}
         self._writers: dict[int, anyio.Lock] = {}
+        self._holds: dict[int, set[anyio.CancelScope]] = {}
 
     @property
     def held(self) -> frozenset[int]:
@@ -92,10 +123,46 @@ class LeaseManager:
             lock = self._writers[repository_id] = anyio.Lock()
         return lock
 
-    async def try_acquire(self, repository_id: int) -> bool:
-        """Take (or take once more) the repository's lease; False if another process holds it.
-        Raises RepositoryNotFound if the repository was removed, a connection error if the database
-        cannot be reached."""
+    async def try_acquire(self, repository_id: int, *, wait: float = 0.0) -> bool:
+        """Take (or take once more) the repository's lease; False if another process holds it (for
+        `wait` seconds, queued for it, so that a watching holder hands it over). Raises
+        RepositoryNotFound if the repository was removed, a connection error if the database cannot
+        be reached."""
+        if await self._take(repository_id):
+            return True
+        if wait <= 0:
+            return False
+        deadline = anyio.current_time() + wait
+        while (left := deadline - anyio.current_time()) > 0:
+            # Queued on a connection of its own, so that this process's other leases are not held
+            # up meanwhile; once the holder lets go, the lease is taken on the lease connection.
+            # Another process may slip in between: then queue again.
+            if not await self._queue_for(repository_id, left):
+                return False
+            if await self._take(repository_id):
+                return True
+        return False
+
+    async def _queue_for(self, repository_id: int, seconds: float) -> bool:
+        """Wait in the lock's queue until the holder lets go (True) or `seconds` pass (False)."""
+        conn = await asyncpg.connect(
+            self.dsn, timeout=_QUERY_TIMEOUT,
+            server_settings={"application_name": f"pgcode-lease-wait {self.owner}",
+                             "lock_timeout": str(max(1, int(seconds * 1000)))},
+        )
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, repository_id,
+                               timeout=seconds + _QUERY_TIMEOUT)
+            # Given back at once rather than with the session, whose end the server completes later.
+            await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, repository_id, timeout=_QUERY_TIMEOUT)
+            return True
+        except asyncpg.LockNotAvailableError:
+            return False
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _close_quietly(conn)
+
+    async def _take(self, repository_id: int) -> bool:
         if repository_id in self._counts:
             self._counts[repository_id] += 1
             return True
@@ -169,18 +236,60 @@ class LeaseManager:
         log.info("lease_released", repository_id=repository_id)
 
     @asynccontextmanager
-    async def hold(self, repository_id: int, name: str) -> AsyncIterator[None]:
+    async def hold(self, repository_id: int, name: str, *, wait: float = 0.0) -> AsyncIterator[None]:
         """Own the repository for one write: its lease (shared with this process's other holders)
-        and its in-process writer lock. Raises IndexBusy if another process owns it."""
+        and its in-process writer lock. Raises IndexBusy if another process owns it (for `wait`
+        seconds), RepositoryNotFound if `interrupt` stopped the write."""
         if not await self.try_acquire(repository_id):
-            raise IndexBusy(await self.busy_message(repository_id, name))
+            if wait <= 0:
+                raise IndexBusy(await self.busy_message(repository_id, name))
+            if self.on_wait is not None:
+                self.on_wait(await self._waiting_notice(repository_id, name, wait))
+            if not await self.try_acquire(repository_id, wait=wait):
+                raise IndexBusy(await self.busy_message(repository_id, name, waited=wait))
+        scope = anyio.CancelScope()
+        holds = self._holds.setdefault(repository_id, set())
+        holds.add(scope)
         try:
-            async with self.writer(repository_id):
-                yield
+            with scope:
+                async with self.writer(repository_id):
+                    yield
         finally:
+            holds.discard(scope)
+            if not holds and self._holds.get(repository_id) is holds:
+                del self._holds[repository_id]
             await self.release(repository_id)
+        if scope.cancelled_caught:
+            raise removed_meanwhile(name)
 
-    async def busy_message(self, repository_id: int, name: str) -> str:
+    def interrupt(self, repository_id: int) -> None:
+        """Stop this process's writes to the repository, which is about to be removed: each `hold`
+        ends at its next await and raises RepositoryNotFound."""
+        for scope in self._holds.get(repository_id, ()):
+            scope.cancel()
+
+    async def busy_message(self, repository_id: int, name: str, *, waited: float = 0.0) -> str:
+        who, since = await self._owner_words(repository_id)
+        if waited:
+            return (
+                f"{who} has owned the index of {name!r}{since} and did not hand it over within {waited:g} s:"
+                " it is running an index pass it was asked for (a watcher would have let go at once); try"
+                " again when that pass has finished, or stop that process"
+            )
+        return (
+            f"{who} owns the index of {name!r}{since} and keeps it up to date as files change, so there"
+            " is nothing to do here; to index it from this process instead, stop that one first"
+        )
+
+    async def _waiting_notice(self, repository_id: int, name: str, wait: float) -> str:
+        who, since = await self._owner_words(repository_id)
+        return (
+            f"{who} owns the index of {name!r}{since}; waiting up to {wait:g} s for it to hand it over"
+            " (a server watching it does so within seconds, and takes it back, re-reading only what"
+            " changed, once this is done)"
+        )
+
+    async def _owner_words(self, repository_id: int) -> tuple[str, str]:
         try:
             conn = await asyncpg.connect(self.dsn, timeout=_QUERY_TIMEOUT)
             try:
@@ -189,12 +298,9 @@ class LeaseManager:
                 await conn.close()
         except (*CONNECTION_ERRORS, asyncpg.PostgresError):
             owner = None
-        who = f"the pgcode process {owner.owner}" if owner else "another pgcode process"
-        since = f" since {owner.acquired_at:%Y-%m-%d %H:%M:%S %Z}" if owner else ""
-        return (
-            f"{who} owns the index of {name!r}{since} and keeps it up to date as files change, so there"
-            " is nothing to do here; to index it from this process instead, stop that one first"
-        )
+        if owner is None:
+            return "another pgcode process", ""
+        return f"the pgcode process {owner.owner}", f" since {owner.acquired_at:%Y-%m-%d %H:%M:%S %Z}"
 
     async def heartbeat(self) -> set[int]:
         """Confirm the leases still stand and stamp them; returns the repositories whose lease was lost
@@ -276,10 +382,7 @@ class LeaseManager:
         # No lease held: a connection kept open for nothing would count against max_connections.
         if not self._counts and self._conn is not None:
             conn, self._conn = self._conn, None
-            try:
-                await conn.close(timeout=_QUERY_TIMEOUT)
-            except (*CONNECTION_ERRORS, asyncpg.PostgresError):
-                conn.terminate()
+            await _close_quietly(conn)
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -287,6 +390,13 @@ class LeaseManager:
             conn.terminate()
         # Every lock lived on that connection.
         self._counts.clear()
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    try:
+        await conn.close(timeout=_QUERY_TIMEOUT)
+    except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+        conn.terminate()
 
 
 # One manager per open Database, so that the watcher and index runs of one process share leases.

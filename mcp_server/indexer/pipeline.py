@@ -1,4 +1,4 @@
-"""Index a repository: discover -> prepare (read, parse, chunk) -> store -> resolve -> embed."""
+"""Index a repository: discover -> prepare (read, parse, chunk) -> store -> resolve -> embed; or remove it, as its writer."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -26,7 +27,7 @@ from ..index.modules import module_names
 from ..index.prepare import Prepared, Skipped, Unchanged, prepare_batch
 from . import repositories, store
 from .embed import embed_pending
-from .lease import LeaseManager, manager_for
+from .lease import HANDOVER_SECONDS, LeaseManager, manager_for, removed_meanwhile
 from .parent_watch import exit_with_parent
 from .resolve import resolve_edges
 
@@ -62,23 +63,43 @@ async def index_repository(
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
     leases: LeaseManager | None = None,
+    wait: float = 0.0,
 ) -> IndexReport:
-    """Bring the index of `root` up to date; vectors too when an embedder is given. Raises IndexBusy
-    when another process owns the repository (this process's own watcher does not count)."""
+    """Register `root` if it is new and bring its index up to date (see index_registered)."""
     root = _check_root(root)
-    report_progress: ProgressFn = progress or (lambda stage, done, total: None)
-    leases = leases or manager_for(db)
     async with db.pool.acquire() as conn:
         repo = await repositories.register(conn, root, name)
-    async with leases.hold(repo.id, repo.name):
+    return await index_registered(db, settings, repo, embedder=embedder, progress=progress, leases=leases, wait=wait)
+
+
+async def index_registered(
+    db: Database,
+    settings: Settings,
+    repo: repositories.Repository,
+    *,
+    embedder: Embedder | None = None,
+    progress: ProgressFn | None = None,
+    leases: LeaseManager | None = None,
+    wait: float = 0.0,
+) -> IndexReport:
+    """Bring the index of a registered repository up to date; vectors too when an embedder is given.
+    Never registers it again: a repository removed meanwhile stays removed (RepositoryNotFound).
+    Raises IndexBusy when another process owns it (this process's own watcher does not count) and
+    does not hand it over within `wait` seconds."""
+    root = _check_root(Path(repo.root_path))
+    report_progress: ProgressFn = progress or (lambda stage, done, total: None)
+    leases = leases or manager_for(db)
+    async with leases.hold(repo.id, repo.name, wait=wait), _removal_ends_the_pass(db, repo):
         report = IndexReport(repository=repo.name, root=str(root))
         async with db.pool.acquire() as conn:
             # Read under the lease: a repository not 'ready' now had a pass cut short (a kill, a
             # crash of the database) after storing files whose edges were never resolved.
-            interrupted = await conn.fetchval("SELECT state FROM repositories WHERE id = $1", repo.id) != "ready"
+            state = await conn.fetchval("SELECT state FROM repositories WHERE id = $1", repo.id)
+            if state is None:
+                raise removed_meanwhile(repo.name)
             await repositories.set_state(conn, repo.id, "indexing")
         try:
-            await _index_files(db, settings, root, repo.id, report, report_progress, resolve_all=interrupted)
+            await _index_files(db, settings, root, repo.id, report, report_progress, resolve_all=state != "ready")
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 async with db.pool.acquire() as conn:
@@ -110,7 +131,7 @@ async def index_paths(
     root = Path(repository.root_path)
     report = IndexReport(repository=repository.name, root=str(root))
     paths = sorted(set(rel_paths))
-    async with leases.hold(repository.id, repository.name):
+    async with leases.hold(repository.id, repository.name), _removal_ends_the_pass(db, repository):
         # 'indexing' while the batch writes: if it is cut short (a kill, a lost database, an error)
         # after storing files but before resolving their edges, the state stays so, and the next
         # whole pass resolves everything (see index_repository).
@@ -126,6 +147,35 @@ async def index_paths(
                     "UPDATE repositories SET state = 'ready' WHERE id = $1 AND state = 'indexing'", repository.id
                 )
     return report
+
+
+async def remove_repository(
+    db: Database, settings: Settings, repo: repositories.Repository, *, leases: LeaseManager | None = None,
+    wait: float = HANDOVER_SECONDS,
+) -> None:
+    """Drop `repo` and everything indexed of it, as its one writer. This process's passes over it
+    stop first (each answers that the repository was removed); a watcher in another process is asked
+    to hand it over and given `wait` seconds (IndexBusy after that), so no pass writes while the
+    rows go, and none registers it again."""
+    leases = leases or manager_for(db)
+    leases.interrupt(repo.id)
+    async with leases.hold(repo.id, repo.name, wait=wait), db.pool.acquire() as conn:
+        await repositories.remove(conn, repo.id, vector_grace_seconds=settings.vector_gc_grace_seconds)
+
+
+@asynccontextmanager
+async def _removal_ends_the_pass(db: Database, repo: repositories.Repository) -> AsyncIterator[None]:
+    """A repository removed by a writer that did not wait for the lease (an older pgcode, plain
+    SQL) fails the next row stored for it: that is the end of the pass, not a database error."""
+    try:
+        yield
+    except asyncpg.ForeignKeyViolationError:
+        with anyio.CancelScope(shield=True):
+            async with db.pool.acquire() as conn:
+                listed = await conn.fetchval("SELECT true FROM repositories WHERE id = $1", repo.id)
+        if listed:
+            raise
+        raise removed_meanwhile(repo.name) from None
 
 
 async def _index_paths(

@@ -17,7 +17,6 @@ from functools import partial
 from pathlib import Path
 
 import anyio
-import asyncpg
 import structlog
 from anyio.abc import TaskGroup, TaskStatus
 from watchfiles import Change, awatch
@@ -31,8 +30,8 @@ from ..index.discover import BUILTIN_IGNORES, file_language, is_ignore_rules_fil
 from . import repositories, vector_gc
 from .embed import embed_pending
 from .pending import count_pending
-from .lease import CONNECTION_ERRORS, LeaseManager, current_owner, manager_for
-from .pipeline import IndexReport, index_paths, index_repository
+from .lease import CONNECTION_ERRORS, LeaseManager, current_owner, manager_for, wanted
+from .pipeline import IndexReport, index_paths, index_registered
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +51,7 @@ _MAX_PAUSE = 15.0
 # After replacing the file watch: time for the new one to be set up before the catch-up pass.
 _SWITCH_SETTLE_SECONDS = 0.5
 _NEW_GRACE_SECONDS = 10.0
+_HAND_OVER_CHECK_SECONDS = 1.0  # how often an owner looks for a writer queued for one of its leases
 _DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, DatabaseUnavailable)
 
 
@@ -208,6 +208,7 @@ class BackgroundIndexer:
                 except Exception as exc:  # the supervisor retries; start-up must not fail for it
                     log.warning("watcher_start_degraded", error=str(exc))
                 tg.start_soon(self._supervise)
+                tg.start_soon(self._hand_over_loop)
                 tg.start_soon(self._watch_loop)
                 tg.start_soon(self._embed_loop)
                 tg.start_soon(self._vector_gc_loop)
@@ -357,6 +358,29 @@ class BackgroundIndexer:
             self._roots_changed.set()
             if not lost:
                 await self.leases.release(w.repo.id)
+
+    async def _hand_over_loop(self) -> None:
+        """Let go, within a second, of the repositories another writer waits for (`pgcode index` or
+        `remove` run while this process watches them): it writes under the lease, then the
+        supervisor takes the repository back with a catch-up pass, which re-reads only files whose
+        size or mtime differ."""
+        while True:
+            await anyio.sleep(_HAND_OVER_CHECK_SECONDS)
+            owned = [w.repo.id for w in self._repos.values() if w.owned]
+            if not owned:
+                continue
+            try:
+                async with self.db.pool.acquire() as conn:
+                    asked = await wanted(conn, owned)
+            except Exception as exc:
+                if _held_off_by(exc) is None:  # else the supervisor reports the database's trouble
+                    log.exception("hand_over_check_failed")
+                continue
+            for repository_id in sorted(asked):
+                w = self._repos.get(repository_id)
+                if w is not None and w.owned:
+                    log.info("lease_handed_over", repository=w.repo.name)
+                    await self._disown(w, "owned_elsewhere")
 
     async def _reclaim(self, w: _Watched) -> bool:
         """Take back the lease of a repository this process owned until its lease connection broke;
@@ -558,24 +582,27 @@ class BackgroundIndexer:
                 if not await self._reclaim(w):
                     return 0.0
                 full = True
-            if full:
-                report = await index_repository(
-                    self.db, self.settings, w.root, name=w.repo.name, leases=self.leases
-                )
-            else:
-                report = await index_paths(self.db, self.settings, w.repo, paths, leases=self.leases)
+            try:
+                if full:  # never registers the repository: one removed meanwhile stays removed
+                    report = await index_registered(self.db, self.settings, w.repo, leases=self.leases)
+                else:
+                    report = await index_paths(self.db, self.settings, w.repo, paths, leases=self.leases)
+            except RepositoryNotFound as exc:
+                if not await self._still_listed(w.repo.id):
+                    # Removed (by any process) while this pass wrote its files: the rows it stored
+                    # went with the repository, and there is nothing left to index.
+                    self._repos.pop(w.repo.id, None)
+                    await self._disown(w, "stopped")
+                    return 0.0
+                # A removal in this process stopped the pass and has yet to commit: the retry finds
+                # the repository gone (or, were the removal to fail, indexes it whole).
+                w.record_error(str(exc))
+                w.full_pass = True
+                retry_in = 1.0
         except IndexBusy as exc:  # our lease is gone: another process owns it now
             w.record_error(str(exc))
             await self._disown(w, "owned_elsewhere", lost=True)
             return 0.0
-        except (RepositoryNotFound, asyncpg.ForeignKeyViolationError):
-            # Removed (by any process) while this pass wrote its files: the rows it stored went
-            # with the repository, and there is nothing left to index.
-            if not await self._still_listed(w.repo.id):
-                self._repos.pop(w.repo.id, None)
-                await self._disown(w, "stopped")
-                return 0.0
-            raise
         except Exception as exc:
             why = _held_off_by(exc)
             if why is not None and w.held_off is not None and w.held_off.kind == why.kind:

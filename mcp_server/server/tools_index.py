@@ -14,6 +14,7 @@ from ..embed.model import key_for
 from ..errors import InvalidArgument
 from ..indexer import repositories
 from ..indexer.pipeline import index_repository as run_index
+from ..indexer.pipeline import remove_repository as run_remove
 from .boundary import check_index_root
 from .errors import tool_errors
 from .models import IndexResult, Removed, RepositoryInfo, RepositoryList
@@ -125,8 +126,9 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         """Drop a repository from the index and stop watching it. Files on disk are not touched."""
         async with state.db.pool.acquire() as conn:
             repo = await repositories.find(conn, repository)
+        # As the repository's one writer: a pass over it here stops (its caller is told it was
+        # removed), a watcher elsewhere hands it over; only then do the rows go.
+        await run_remove(state.db, state.settings, repo)
         if state.indexer is not None:
             await state.indexer.remove_repository(repo.id)
-        async with state.db.pool.acquire() as conn:
-            await repositories.remove(conn, repo.id, vector_grace_seconds=state.settings.vector_gc_grace_seconds)
         return Removed(repository=repo.name, removed=True)
