@@ -413,19 +413,20 @@ async def test_get_dependents_accepts_a_module_name(db: Database) -> None:
 
 
 async def test_repo_map_ranks_central_symbols_within_the_budget(db: Database) -> None:
-    small = await repo_map(db.pool, REPO, max_tokens=64)
-    assert small.tokens <= 64 and math.ceil(len(small.text) / 4) == small.tokens
-    assert small.truncated and small.symbols[0].qualified_name == "shop.cart.Cart"  # five incoming edges
+    small = await repo_map(db.pool, REPO, max_tokens=128)
+    assert small.data.tokens <= 128 and math.ceil(small.chars / 4) == small.data.tokens
+    assert small.data.truncated and small.data.symbols[0].qualified_name == "shop.cart.Cart"  # five incoming edges
     assert small.text.startswith("shop/cart.py:\n  class Cart (7)\n")
-    assert [s.rank for s in small.symbols] == list(range(1, len(small.symbols) + 1))
-    full = await repo_map(db.pool, REPO, max_tokens=16384)
+    assert [s.rank for s in small.data.symbols] == list(range(1, len(small.data.symbols) + 1))
+    answer = await repo_map(db.pool, REPO, max_tokens=16384)
+    full, text = answer.data, answer.text
     async with db.pool.acquire() as conn:
         definitions = await conn.fetchval(
             "SELECT count(*) FROM symbols WHERE kind <> 'module' AND repository_id = $1",
             (await repositories.find(conn, REPO)).id)
     assert not full.truncated and len(full.symbols) == full.symbols_total == definitions
-    assert "  method Cart.total | def total(self) -> float (16)\n" in full.text
-    assert "  method Inventory::take | " in full.text  # crate path stripped, impl type kept
+    assert "  method Cart.total | def total(self) -> float (16)\n" in text
+    assert "  method Inventory::take | " in text  # crate path stripped, impl type kept
 
 
 def test_pagerank_favours_the_hub_and_sums_to_one() -> None:
@@ -463,7 +464,7 @@ async def test_a_large_graph_is_walked_and_ranked_quickly(db: Database) -> None:
         started = time.perf_counter()
         callers = await find_callers(db.pool, "big.f500", "graph-synthetic", depth=3, limit=50)
         chain = await call_path(db.pool, "big.f1", "big.f7", "graph-synthetic", min_confidence=1.0)
-        mapped = await repo_map(db.pool, "graph-synthetic", max_tokens=512)
+        mapped = (await repo_map(db.pool, "graph-synthetic", max_tokens=512)).data
         elapsed = time.perf_counter() - started
         assert callers.truncated and len(callers.nodes) == 51
         assert [n.qualified_name for n in chain.paths[0].nodes] == [f"big.f{i}" for i in range(1, 8)]

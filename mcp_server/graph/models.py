@@ -235,9 +235,10 @@ class RankedSymbol(SymbolRef):
 
 
 class RepoMap(BaseModel):
+    """The ranked definitions a repo map shows; the map's text is the answer's text block, beside this."""
+
     repository: str
-    text: str
-    tokens: int = Field(description="estimated tokens of text (characters / 4)")
+    tokens: int = Field(description="estimated tokens of the whole answer, this and the map's text (characters / 4)")
     symbols: list[RankedSymbol]
     symbols_total: int
     edges_total: int

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 import numpy as np
 
-from ..indexer import repositories
+from ..db import catalog
 from .models import RankedSymbol, RepoMap
 from .scope import SYMBOL_COLUMNS, SYMBOL_FROM, Conn, check_int, check_text, symbol_ref
 
@@ -19,7 +19,9 @@ MAX_TOKENS = 16384
 DAMPING = 0.85
 ITERATIONS = 20
 _CHARS_PER_TOKEN = 4
-_MIN_LINE_CHARS = 12      # about the shortest rendered line: bounds how many symbols could fit
+# The fewest characters a shown symbol adds to the answer: its JSON with empty strings and one-digit
+# numbers (138) plus about the shortest rendered line. Bounds how many symbols could fit.
+_MIN_SYMBOL_CHARS = 150
 _MAX_SIGNATURE = 100
 _SEPARATOR = re.compile(r"::|[.#]")
 
@@ -89,10 +91,23 @@ class _Entry:
     line: str
 
 
-async def repo_map(conn: Conn, repository: str, max_tokens: int = 1024) -> RepoMap:
-    """The most central symbols of a repository, grouped by file, within `max_tokens`."""
+@dataclass(frozen=True, slots=True)
+class MapAnswer:
+    """A repo map as a client receives it: `text` to read and `data` for programs (sent as JSON).
+    Both count against the budget: a client is handed the two together."""
+
+    text: str
+    data: RepoMap
+
+    @property
+    def chars(self) -> int:
+        return len(self.text) + len(self.data.model_dump_json())
+
+
+async def repo_map(conn: Conn, repository: str, max_tokens: int = 1024) -> MapAnswer:
+    """The most central symbols of a repository, grouped by file; text and data within `max_tokens`."""
     max_tokens = check_int("max_tokens", max_tokens, MIN_TOKENS, MAX_TOKENS)
-    repo = await repositories.find(conn, check_text("repository", repository))  # type: ignore[arg-type]
+    repo = await catalog.find(conn, check_text("repository", repository))  # type: ignore[arg-type]
     nodes = await conn.fetchrow(_NODES, repo.id)
     edges = await conn.fetchrow(_EDGES, repo.id)
     unsorted = np.frombuffer(nodes["ids"], dtype=">i8")
@@ -109,7 +124,7 @@ async def repo_map(conn: Conn, repository: str, max_tokens: int = 1024) -> RepoM
     _, file_index = np.unique(file_ids, return_inverse=True)
     file_score = np.bincount(file_index[candidates], weights=rank[candidates],
                              minlength=int(file_index.max(initial=0)) + 1)
-    top = order[: max_tokens * _CHARS_PER_TOKEN // _MIN_LINE_CHARS + 1]
+    top = order[: max_tokens * _CHARS_PER_TOKEN // _MIN_SYMBOL_CHARS + 1]
     rows = {r["id"]: r for r in await conn.fetch(_DETAILS, ids[top].tolist())}
     best = float(rank[order[0]]) if len(order) else 1.0
     entries: list[_Entry] = []
@@ -120,23 +135,38 @@ async def repo_map(conn: Conn, repository: str, max_tokens: int = 1024) -> RepoM
         ref = RankedSymbol(**symbol_ref(row).model_dump(), rank=position + 1,
                            score=round(float(rank[index]) / best, 4))
         entries.append(_Entry(ref, float(file_score[file_index[index]]), _line(row)))
-    # The largest prefix of the ranking whose rendering fits: rendering grows with every entry.
+
+    def answer(shown: int) -> MapAnswer:
+        return _answer(repo.name, entries[:shown], len(candidates), len(weights), max_tokens)
+
+    # The largest prefix of the ranking whose answer fits: the answer grows with every entry.
     low, high = 0, len(entries)
     while low < high:
         mid = (low + high + 1) // 2
-        if _tokens(_render(entries[:mid])) <= max_tokens:
+        if _tokens(answer(mid).chars) <= max_tokens:
             low = mid
         else:
             high = mid - 1
-    text = _render(entries[:low])
-    return RepoMap(
-        repository=repo.name, text=text, tokens=_tokens(text), symbols=[e.ref for e in entries[:low]],
-        symbols_total=len(candidates), edges_total=len(weights), truncated=low < len(candidates),
-    )
+    return answer(low)
 
 
-def _tokens(text: str) -> int:
-    return math.ceil(len(text) / _CHARS_PER_TOKEN)
+def _answer(repository: str, entries: list[_Entry], symbols_total: int, edges_total: int,
+            max_tokens: int) -> MapAnswer:
+    hidden = symbols_total - len(entries)
+    text = _render(entries) + (f"… {hidden:,} more definitions: raise max_tokens to see them\n" if hidden else "")
+    data = RepoMap(repository=repository, tokens=max_tokens, symbols=[e.ref for e in entries],
+                   symbols_total=symbols_total, edges_total=edges_total, truncated=hidden > 0)
+    # `tokens` counts its own digits: settle it (its first value has the most digits it can need).
+    for _ in range(3):
+        tokens = _tokens(MapAnswer(text, data).chars)
+        if tokens == data.tokens:
+            break
+        data = data.model_copy(update={"tokens": tokens})
+    return MapAnswer(text, data)
+
+
+def _tokens(chars: int) -> int:
+    return math.ceil(chars / _CHARS_PER_TOKEN)
 
 
 def _render(entries: list[_Entry]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from ..errors import InvalidArgument
@@ -69,11 +69,15 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     async def repo_map(
         repository: Annotated[str, Field(description="repository name or root path", max_length=4096)],
         max_tokens: Annotated[int, Field(ge=64, le=16384, description="size budget of the map")] = 1024,
-    ) -> RepoMap:
+    ) -> Annotated[CallToolResult, RepoMap]:
         """A compact map of a repository's most central definitions (PageRank over the code graph),
         grouped by file and trimmed to a token budget. Read it first in an unfamiliar codebase."""
         async with pool.acquire() as conn:
-            return await repomap.repo_map(conn, repository, max_tokens)
+            answer = await repomap.repo_map(conn, repository, max_tokens)
+        # Returned whole, not as a model the SDK would also copy into the text as JSON: the text is
+        # the map itself, and the budget covers it and the structured part together.
+        return CallToolResult(content=[TextContent(type="text", text=answer.text)],
+                              structured_content=answer.data.model_dump(mode="json"))
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
