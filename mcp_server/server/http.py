@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import Grant
 from .limits import CLIENT_KEY, BodyLimit, RateLimit, TokenBuckets, client_address, too_many
 from .metrics import CONTENT_TYPE
+from .rebinding import ForeignHosts
 from .state import ServerState
 
 log = structlog.get_logger(__name__)
@@ -170,6 +171,7 @@ def build_http_app(mcp: MCPServer, state: ServerState, *, tokens: Sequence[Grant
             yield
 
     app = Starlette(routes=[*ops_routes(state), *streamable.routes, *sse.routes], lifespan=lifespan)
+    app.add_middleware(ForeignHosts, security=security, exempt=OPS_PATHS)  # innermost: after the token check
     return _guarded(app, state, tokens)
 
 
