@@ -54,6 +54,8 @@ class Settings:
     # Connections
     pool_max_size: int = 8
     statement_timeout_ms: int = 30_000
+    # A grep's own, shorter timeout: a costly regex gives up instead of holding a connection.
+    grep_timeout_ms: int = 5_000
     # The URL is PgBouncer in transaction pooling: no prepared-statement cache and no session
     # settings (PgBouncer rejects them); only read-only use, the leases need a session.
     pgbouncer: bool = False
@@ -158,6 +160,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),
     "metrics_port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),
     "statement_timeout_ms": (lambda v: v >= 0, "0 (no timeout) or more"),
+    "grep_timeout_ms": (lambda v: 100 <= v <= 3_600_000, "between 100 and 3600000"),
     "rate_limit_per_minute": (lambda v: 0 <= v <= 1_000_000, "0 (no limit) to 1000000"),
     "max_request_bytes": (lambda v: 1024 <= v <= 1 << 30, "between 1024 and 1073741824"),
     "request_timeout_seconds": (lambda v: 1 <= v <= 3600, "between 1 and 3600"),

@@ -39,9 +39,9 @@ class GrepMatch:
 
 async def grep(
     conn: asyncpg.Connection, pattern: str, filters: Filters, *, limit: int = 100,
-    literal: bool = False, case_sensitive: bool = True,
+    literal: bool = False, case_sensitive: bool = True, timeout_ms: int = 5_000,
 ) -> tuple[list[GrepMatch], bool]:
-    """Matching lines (and whether the limit cut them off)."""
+    """Matching lines (and whether the limit cut them off), given up after `timeout_ms`."""
     if not pattern:
         raise InvalidArgument("pattern is empty")
     if len(pattern) > MAX_PATTERN:
@@ -54,7 +54,19 @@ async def grep(
     op = "~" if case_sensitive else "~*"
     where, params = filters.sql(3)
     try:
-        rows = await conn.fetch(_GREP.format(op=op, where=where), regex, limit + 1, *params)
+        # No backtracking blow-up, but a pattern the trigram index cannot narrow is run on every
+        # chunk, and back-references are slow: a timeout of its own, shorter than other queries'.
+        # Transaction-local, so it holds behind PgBouncer's transaction pooling too.
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms")
+            rows = await conn.fetch(_GREP.format(op=op, where=where), regex, limit + 1, *params)
+    except asyncpg.QueryCanceledError:
+        raise InvalidArgument(
+            f"grep gave up after {timeout_ms / 1000:g} s (grep_timeout_ms): the pattern is too costly to "
+            "match over this much code. Make it more specific (a literal word of three or more characters "
+            "lets the index narrow the search; back-references such as \\1 are slow), or narrow it with "
+            "repository, path_glob or language"
+        ) from None
     except asyncpg.InvalidRegularExpressionError as exc:
         raise InvalidArgument(
             f"invalid regular expression: {exc}; pass literal=true to search for the text as written"

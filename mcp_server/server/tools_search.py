@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
@@ -21,6 +23,7 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 Repository = Annotated[str | None, Field(description="repository name or root path; omit to search all", max_length=4096)]
 PathGlob = Annotated[str | None, Field(description="only paths matching this glob: '*.py' (any folder), 'src/**/*.ts', '*.{ts,tsx}'", max_length=500)]
+Language = Annotated[str | None, Field(description="python, javascript, typescript, tsx, go, rust, java, c, cpp, csharp, ruby, markdown, ...", max_length=40)]
 
 
 def register(mcp: MCPServer, state: ServerState) -> None:
@@ -32,13 +35,16 @@ def register(mcp: MCPServer, state: ServerState) -> None:
                 filters.repository_id = (await repositories.find(conn, repository)).id
         return filters
 
+    # Greps hold at most half the pool, so a burst of costly patterns leaves connections to searches.
+    grep_slots = anyio.CapacityLimiter(max(1, state.settings.pool_max_size // 2))
+
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
     async def search_code(
         query: Annotated[str, Field(description="natural language ('where is the session cookie signed') or identifiers", max_length=MAX_QUERY_CHARS)],
         repository: Repository = None,
         path_glob: PathGlob = None,
-        language: Annotated[str | None, Field(description="python, javascript, typescript, tsx, go, rust, java, c, cpp, csharp, ruby, markdown, ...", max_length=40)] = None,
+        language: Language = None,
         kind: Annotated[str | None, Field(description="symbol kind of the hit: function, method, class, interface, struct, ...", max_length=40)] = None,
         mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
@@ -67,6 +73,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         pattern: Annotated[str, Field(description="a POSIX regular expression (or text, with literal=true)", max_length=1000)],
         repository: Repository = None,
         path_glob: PathGlob = None,
+        language: Language = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
         literal: Annotated[bool, Field(description="match the pattern as plain text")] = False,
         case_sensitive: bool = True,
@@ -74,10 +81,19 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         """Every line of indexed code matching a regular expression or literal text, with
         repository, path and line number. Use it for exact strings, error messages, TODOs or
         all uses of an identifier in text; use search_code when you only know what the code does."""
-        filters = await _filters(repository, path_glob)
-        async with state.db.pool.acquire() as conn:
-            matches, truncated = await grep_lines(conn, pattern, filters, limit=limit, literal=literal,
-                                                  case_sensitive=case_sensitive)
+        filters = await _filters(repository, path_glob, language)
+        with anyio.move_on_after(state.settings.grep_timeout_ms / 1000) as waited:
+            await grep_slots.acquire()
+        if waited.cancelled_caught:
+            raise ToolError(f"{grep_slots.total_tokens:g} greps are already running on this server, the most it runs "
+                            "at once; try again in a few seconds, or make the pattern more specific")
+        try:
+            async with state.db.pool.acquire() as conn:
+                matches, truncated = await grep_lines(conn, pattern, filters, limit=limit, literal=literal,
+                                                      case_sensitive=case_sensitive,
+                                                      timeout_ms=state.settings.grep_timeout_ms)
+        finally:
+            grep_slots.release()
         return GrepResponse(
             matches=[GrepHit(repository=m.repository, path=m.path, line=m.line, text=m.text, language=m.language)
                      for m in matches],
