@@ -245,7 +245,7 @@ async def load_table(dsn: str, model: str, seeds: Seeds, synth: Synthesiser, n_c
                   file=sys.stderr, flush=True)
         for table_name, last in (("repositories", n_repos), ("files", len(file_rows)), ("chunks", n_chunks)):
             await conn.execute(f"ALTER TABLE {table_name} ALTER COLUMN id RESTART WITH {last + 1}")
-        # What a complete embedding pass leaves behind: each repository's mark (see indexer/pending.py).
+        # What a complete embedding pass leaves behind: each repository's mark (see db/vector_marks.py).
         await conn.execute(
             """INSERT INTO vector_progress (model, repository_id, through_chunk)
                SELECT $1, repository_id, max(id) FROM chunks GROUP BY repository_id
@@ -424,9 +424,9 @@ async def _exact_sql(conn: asyncpg.Connection, embedder: Embedder, vectors: np.n
 async def _end_to_end(pool: asyncpg.Pool, embedder: Embedder, seeds: Seeds, ef: int, n: int) -> dict[str, Any]:
     """search_code(mode="semantic") itself, back to back, and two steps it takes besides the
     semantic leg: embedding the query, and counting chunk texts that have no vector yet (a search
-    pays the count whenever its scope's last count is older than indexer.pending.MAX_AGE; it reads
+    pays the count whenever its scope's last count is older than db.vector_marks.MAX_AGE; it reads
     only the chunks above each repository's embedding mark)."""
-    from mcp_server.indexer.pending import count_pending
+    from mcp_server.db.vector_marks import count_pending
 
     total, embed, pending = [], [], []
     for i, text in enumerate(seeds.queries[: n + 5]):

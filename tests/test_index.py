@@ -248,7 +248,7 @@ async def test_pending_vectors_are_counted_above_the_mark_the_last_embedding_pas
     db: Database, settings: Settings, embedder: Embedder, sample_repo: Path
 ) -> None:
     from mcp_server.indexer.embed import embed_pending
-    from mcp_server.indexer.pending import count_pending, hold_chunk_writes
+    from mcp_server.db.vector_marks import count_pending, hold_chunk_writes
 
     await index_repository(db, settings, sample_repo, name="shop-mark", embedder=embedder)
     async with db.pool.acquire() as conn:

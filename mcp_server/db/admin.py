@@ -10,7 +10,7 @@ import structlog
 
 from ..config import redact_url
 from ..errors import ConfigError, DatabaseUnavailable
-from ..indexer.lease import LOCK_CLASS
+from .locks import REPOSITORY_LEASE
 from .migrate import pending
 
 log = structlog.get_logger(__name__)
@@ -64,7 +64,7 @@ async def partition_by_repository(dsn: str, partitions: int) -> PartitionReport:
             )
         busy = await conn.fetchval(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::int::oid",
-            LOCK_CLASS,
+            REPOSITORY_LEASE,
         )
         if busy:
             raise ConfigError(

@@ -11,8 +11,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from ..db import catalog
 from ..errors import InvalidArgument, PathOutsideRoot
-from ..indexer import repositories
 from .models import SymbolRef
 
 # Every function accepts a connection or a pool: both offer fetch/fetchrow/fetchval.
@@ -79,7 +79,7 @@ async def scope(conn: Conn, repository: str | None) -> list[int]:
     """Ids of the repositories a query may look at: the one named, or all of them."""
     if repository is None:
         return [r["id"] for r in await conn.fetch(_ALL_REPOSITORIES)]
-    repo = await repositories.find(conn, check_text("repository", repository, MAX_PATH))  # type: ignore[arg-type]
+    repo = await catalog.find(conn, check_text("repository", repository, MAX_PATH))  # type: ignore[arg-type]
     return [repo.id]
 
 

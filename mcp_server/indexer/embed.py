@@ -10,11 +10,17 @@ import numpy as np
 import structlog
 
 from ..config import Settings
+from ..db.vector_marks import (
+    count_pending,
+    forget_pending,
+    highest_chunks,
+    lowest_mark,
+    record_progress,
+)
 from ..db.vectors import ensure_vector_index
 from ..embed.model import Embedder
 from ..index.chunk import embed_text
 from ..index.records import Chunk
-from .pending import count_pending, forget_pending, highest_chunks, lowest_mark, record_progress
 
 log = structlog.get_logger(__name__)
 

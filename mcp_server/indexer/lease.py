@@ -13,13 +13,14 @@ import anyio
 import asyncpg
 import structlog
 
+from ..db.locks import REPOSITORY_LEASE
 from ..db.pool import Database
 from ..db.refusals import write_refusal
 from ..errors import ConfigError, IndexBusy, RepositoryNotFound
 
 log = structlog.get_logger(__name__)
 
-LOCK_CLASS = 0x7067  # first key of every repository's advisory lock; the second is the repository id
+LOCK_CLASS = REPOSITORY_LEASE
 _QUERY_TIMEOUT = 10.0  # seconds: a lease query on a healthy server takes milliseconds
 # How long `pgcode index`/`remove` and remove_repository wait for another process to hand a lease
 # over: a watcher lets go within a second; an index pass someone asked for runs to its end first.

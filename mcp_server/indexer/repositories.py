@@ -1,33 +1,22 @@
-"""The registry of indexed repositories: create, find by name or path, list with counts, remove."""
+"""The registry of indexed repositories: create, set state, count, remove (finding them is db/catalog.py's)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 
-from ..errors import InvalidArgument, RepositoryNotFound
+from ..db.catalog import COLUMNS as _COLUMNS
+
+# Re-exported: callers of the registry find repositories through it too.
+from ..db.catalog import Repository as Repository
+from ..db.catalog import all_repositories as all_repositories
+from ..db.catalog import find as find
+from ..db.catalog import repository_from_row as _repo
+from ..errors import InvalidArgument
 from .vector_gc import collect_vectors, note_repository
-
-
-@dataclass(frozen=True, slots=True)
-class Repository:
-    id: int
-    name: str
-    root_path: str
-    state: str
-    indexed_at: datetime | None
-    last_error: str | None
-
-
-_COLUMNS = "id, name, root_path, state, indexed_at, last_error"
-
-
-def _repo(row: asyncpg.Record) -> Repository:
-    return Repository(row["id"], row["name"], row["root_path"], row["state"], row["indexed_at"], row["last_error"])
 
 
 async def register(conn: asyncpg.Connection, root: Path, name: str | None) -> Repository:
@@ -50,29 +39,6 @@ async def register(conn: asyncpg.Connection, root: Path, name: str | None) -> Re
         f"INSERT INTO repositories (name, root_path) VALUES ($1, $2) RETURNING {_COLUMNS}", wanted, root_text
     )
     return _repo(row)
-
-
-async def find(conn: asyncpg.Connection, name_or_path: str) -> Repository:
-    if "\x00" in name_or_path:  # PostgreSQL text cannot hold it
-        raise InvalidArgument("repository contains a NUL character")
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM repositories WHERE name = $1", name_or_path)
-    if row is None:
-        try:
-            resolved = str(Path(name_or_path).expanduser().resolve())
-        except (OSError, RuntimeError, ValueError):
-            resolved = name_or_path
-        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM repositories WHERE root_path = $1", resolved)
-    if row is None:
-        names = [r["name"] for r in await conn.fetch("SELECT name FROM repositories ORDER BY name")]
-        known = ", ".join(names) if names else "none yet"
-        raise RepositoryNotFound(
-            f"no indexed repository is called {name_or_path!r} (indexed: {known}); index it first"
-        )
-    return _repo(row)
-
-
-async def all_repositories(conn: asyncpg.Connection) -> list[Repository]:
-    return [_repo(r) for r in await conn.fetch(f"SELECT {_COLUMNS} FROM repositories ORDER BY name")]
 
 
 async def set_state(

@@ -13,7 +13,7 @@ from ..index.discover import FoundFile
 from ..index.prepare import Prepared
 from ..index.records import Chunk, ParsedFile
 from ..index.tokens import code_terms
-from .pending import forget_pending, hold_chunk_writes
+from ..db.vector_marks import forget_pending, hold_chunk_writes
 
 _SYMBOL_COLUMNS = (
     "id", "repository_id", "file_id", "parent_id", "kind", "name", "qualified_name",

@@ -8,7 +8,7 @@ import anyio
 import asyncpg
 import structlog
 
-from .pending import CHUNK_WRITES, EVERY_REPOSITORY
+from ..db.vector_marks import CHUNK_WRITES, EVERY_REPOSITORY
 
 log = structlog.get_logger(__name__)
 

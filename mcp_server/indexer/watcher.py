@@ -29,7 +29,7 @@ from ..errors import DatabaseUnavailable, IndexBusy, RepositoryNotFound
 from ..index.discover import BUILTIN_IGNORES, file_language, is_ignore_rules_file
 from . import repositories, vector_gc
 from .embed import embed_pending
-from .pending import count_pending
+from ..db.vector_marks import count_pending
 from .lease import CONNECTION_ERRORS, LeaseManager, current_owner, manager_for, wanted
 from .pipeline import IndexReport, index_paths, index_registered
 

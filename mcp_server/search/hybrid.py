@@ -10,12 +10,12 @@ import anyio
 import asyncpg
 import numpy as np
 
+from ..db.vector_marks import recent_pending
 from ..db.vectors import model_dim
 from ..embed.model import Embedder
 from ..errors import InvalidArgument
 from ..index.layout import is_test_path
 from ..index.tokens import code_terms, tsquery_terms
-from ..indexer.pending import recent_pending
 from .filters import Filters
 
 Mode = Literal["hybrid", "semantic", "keyword"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..embed.model import key_for
-from ..indexer.pending import recent_pending
+from ..db.vector_marks import recent_pending
 from .models import Freshness
 from .state import ServerState
 
