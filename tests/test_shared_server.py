@@ -209,7 +209,10 @@ def test_a_handshake_era_session_carries_on_after_the_shared_server_is_killed(pg
     assert len(session.request(2, "tools/list")["result"]["tools"]) == 18
     [first] = shared_servers(tmp_path / "data")
     first.send_signal(signal.SIGKILL)
-    wait_until(lambda: first.status() == psutil.STATUS_ZOMBIE, "the shared server is dead")
+    # Dead with every thread gone, so its sockets are closed (a zombie whose other threads are still
+    # exiting holds them a moment longer: a request sent then gets the in-flight error instead).
+    wait_until(lambda: first.status() == psutil.STATUS_ZOMBIE and first.num_threads() == 1,
+               "the shared server is dead")
     # A new server never saw this client's handshake: the relay gives it again, so requests are
     # not refused as coming before initialization.
     listed = session.request(3, "tools/call", {"name": "list_repositories", "arguments": {}})

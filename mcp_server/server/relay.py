@@ -60,6 +60,7 @@ class _Relay:
         self._initialized: bytes | None = None
         self._replayed = anyio.Event()
         self._client_done = False
+        self._sending: str | None = None  # the request being written to the server right now
         self._tg: TaskGroup | None = None
 
     async def run(self, lines: AsyncIterator[bytes], first: shared.Upstream) -> None:
@@ -120,35 +121,55 @@ class _Relay:
             return
         log.warning("shared_server_lost", pid=upstream.pid, unanswered=len(self._pending))
         for key in list(self._pending):
-            await self._answer_error(key, _LOST.format(pid=upstream.pid))
+            if key != self._sending:  # that one is the sender's to retry or answer
+                await self._answer_error(key, _LOST.format(pid=upstream.pid))
 
     async def _forward(self, line: bytes) -> None:
         message = _parse(line)
-        is_request = message is not None and "method" in message and "id" in message
-        upstream = self._upstream
-        if upstream is None:
+        key = _id_key(message["id"]) if message is not None and "method" in message and "id" in message else None
+        if not line.endswith(b"\n"):
+            line += b"\n"
+        # Twice at most: a server found gone only by this send never got the message, so the next
+        # one does (the relay may not have seen the first one's end yet when the client wrote).
+        for _ in range(2):
+            upstream = self._upstream
+            if upstream is not None and upstream.hung_up():
+                await self._lost(upstream)
+                upstream = None
+            if upstream is None:
+                try:
+                    upstream = await self._reconnect()
+                except PgcodeError as exc:
+                    log.error("shared_server_unavailable", error=str(exc))
+                    await self._refuse(message, key, f"pgcode cannot serve this request: {exc}")
+                    return
+            if key is not None:
+                self._pending[key] = message["id"]  # type: ignore[index]
+            self._sending = key
             try:
-                upstream = await self._reconnect()
-            except PgcodeError as exc:
-                log.error("shared_server_unavailable", error=str(exc))
-                if is_request:
-                    assert message is not None
-                    key = _id_key(message["id"])
-                    self._pending[key] = message["id"]
-                    await self._answer_error(key, f"pgcode cannot serve this request: {exc}")
-                return
-        if is_request:
-            assert message is not None
-            self._pending[_id_key(message["id"])] = message["id"]
-        try:
-            await upstream.send(line if line.endswith(b"\n") else line + b"\n")
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            await self._lost(upstream)
+                await upstream.send(line)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                if key is not None:
+                    self._pending.pop(key, None)
+                await self._lost(upstream)
+                continue
+            finally:
+                self._sending = None
+            if upstream is not self._upstream and key is not None:
+                # Sent, but the server was lost meanwhile: it will never answer.
+                await self._answer_error(key, _LOST.format(pid=upstream.pid))
+            if key is not None and message is not None and message.get("method") == "initialize":
+                self._initialize = message
+            elif message is not None and message.get("method") == "notifications/initialized":
+                self._initialized = line
             return
-        if message is not None and message.get("method") == "initialize" and is_request:
-            self._initialize = message
-        elif message is not None and message.get("method") == "notifications/initialized":
-            self._initialized = line
+        await self._refuse(message, key, "pgcode's shared server closed every connection at once; its log is "
+                                          "under the data dir's run/ folder")
+
+    async def _refuse(self, message: dict[str, Any] | None, key: str | None, text: str) -> None:
+        if key is not None and message is not None:
+            self._pending[key] = message["id"]
+            await self._answer_error(key, text)
 
     async def _reconnect(self) -> shared.Upstream:
         upstream = await shared.connect(self._settings, watch=self._watch)

@@ -13,10 +13,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from socket import MSG_DONTWAIT, MSG_PEEK
 
 import anyio
 import structlog
-from anyio.abc import SocketListener, SocketStream
+from anyio.abc import SocketAttribute, SocketListener, SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from .. import __version__
@@ -132,6 +133,17 @@ class Upstream:
 
     async def send(self, data: bytes) -> None:
         await self._stream.send(data)
+
+    def hung_up(self) -> bool:
+        """Whether the server has closed the connection, as the kernel knows it now (the reader may
+        not have seen it yet; a send would not say so either: it is buffered)."""
+        raw = self._stream.extra(SocketAttribute.raw_socket)
+        try:
+            return raw.recv(1, MSG_PEEK | MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
     async def send_eof(self) -> None:
         await self._stream.send_eof()
