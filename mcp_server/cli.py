@@ -299,6 +299,7 @@ def _stats_json(s: Any) -> dict[str, Any]:
         "indexed_at": r.indexed_at.isoformat() if r.indexed_at else None, "last_error": r.last_error,
         "files": s.files, "symbols": s.symbols, "edges": s.edges, "edges_resolved": s.edges_resolved,
         "chunks": s.chunks, "vectors": s.vectors, "vectors_pending": s.vectors_pending, "skipped": s.skipped,
+        "redacted": s.redacted,
     }
 
 

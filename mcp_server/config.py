@@ -105,8 +105,8 @@ class Settings:
         return [_grant(entry) for entry in self._token_entries()]
 
     def allowed_root_paths(self) -> list[Path]:
-        """The `allowed_roots` folders, absolute, with `~` expanded (not resolved: the boundary resolves)."""
-        return [Path(p.strip()).expanduser().absolute() for p in self.allowed_roots.split(",") if p.strip()]
+        """The `allowed_roots` folders (made absolute when read; not resolved: the boundary resolves)."""
+        return [Path(p.strip()) for p in self.allowed_roots.split(",") if p.strip()]
 
     def _token_entries(self) -> list[str]:
         found = [t.strip() for t in self.tokens.split(",") if t.strip()]
@@ -235,6 +235,9 @@ def resolve(
         values[key] = _coerce(f, raw, source)
         sources[key] = source
 
+    if sources["allowed_roots"] != "default" and not sources["allowed_roots"].startswith("file "):
+        values["allowed_roots"] = absolute_roots(values["allowed_roots"], Path.cwd())
+
     settings = Settings(**values)
     problem = _first_problem(settings)
     if problem is not None:
@@ -282,7 +285,9 @@ def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> 
             return raw
         raise ConfigError(f"{source}: {f.name} expects an integer, got {raw!r}")
     if f.name in ("tokens", "allowed_hosts", "allowed_roots") and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
-        return ",".join(raw)
+        raw = ",".join(raw)
+    if f.name == "allowed_roots" and isinstance(raw, str):
+        return absolute_roots(raw, base)
     if not isinstance(raw, str):
         raise ConfigError(f"{source}: {f.name} expects a string, got {raw!r}")
     if kind == "Path" or f.name in _PATH_STRINGS:
@@ -295,6 +300,14 @@ def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> 
     if f.name == "database_url" and raw == "":
         return None
     return raw
+
+
+def absolute_roots(text: str, base: Path) -> str:
+    """`allowed_roots` with `~` expanded and relative folders made absolute against `base` (the config
+    file's folder, or the working directory for the environment and flags), so that a process started
+    elsewhere (the shared server runs from /) reads the same folders."""
+    roots = [Path(p.strip()).expanduser() for p in text.split(",") if p.strip()]
+    return ",".join(str(r if r.is_absolute() else base / r) for r in roots)
 
 
 # Optional paths (empty = unset), relative to the config file like Path settings.

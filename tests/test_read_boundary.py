@@ -268,3 +268,16 @@ async def test_stdio_clients_cannot_index_system_folders_or_the_home_folders_sec
         assert not indexed.is_error, _text(indexed)
         removed = await client.call_tool("remove_repository", {"repository": "stdio-shop"})
         assert not removed.is_error
+
+
+def test_relative_allowed_roots_are_read_against_the_config_file_or_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "conf" / "pgcode.toml"
+    config.parent.mkdir()
+    config.write_text('allowed_roots = ["code", "~/src"]\n')
+    from_file = Settings.load(config_file=config, env={}).allowed_root_paths()
+    assert from_file == [tmp_path / "conf" / "code", Path.home() / "src"]
+    monkeypatch.chdir(tmp_path)
+    from_env = Settings.load(env={"PGCODE_ALLOWED_ROOTS": "repos,/srv/x"}).allowed_root_paths()
+    assert from_env == [tmp_path / "repos", Path("/srv/x")]

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 from .languages import EXTENSIONS
+from .secrets import DEFAULT_RULES, SecretRules, redact
 
 # Directories nobody wants in a code index: dependencies, build output, caches, VCS internals.
 BUILTIN_IGNORES: tuple[str, ...] = (
@@ -72,10 +73,10 @@ def file_language(path: str) -> str | None:
     return EXTENSIONS.get(suffix) or TEXT_EXTENSIONS.get(suffix) or TEXT_FILENAMES.get(name)
 
 
-def discover(root: Path, max_file_bytes: int) -> Discovery:
+def discover(root: Path, max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES) -> Discovery:
     """Every indexable file under `root`, with counted reasons for what was left out."""
     result = Discovery()
-    result.files.extend(_walk(root, _root_specs(root), max_file_bytes, result))
+    result.files.extend(_walk(root, _root_specs(root), max_file_bytes, result, secrets=secrets))
     result.files.sort(key=lambda f: f.path)
     return result
 
@@ -110,7 +111,9 @@ class PathScan:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def scan_paths(root: Path, rel_paths: Iterable[str], max_file_bytes: int) -> PathScan:
+def scan_paths(
+    root: Path, rel_paths: Iterable[str], max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES
+) -> PathScan:
     """Apply `discover`'s rules (ignore files along the way, symlinks, types, sizes) to just these
     repo-relative paths; a folder is walked whole. A path that is missing, ignored or not indexable
     is reported absent: whatever the index holds at or under it is stale."""
@@ -134,14 +137,14 @@ def scan_paths(root: Path, rel_paths: Iterable[str], max_file_bytes: int) -> Pat
         except OSError:
             result.absent.append(rel)
             continue
-        reason = _refusal(rel, st, specs, max_file_bytes)
+        reason = _refusal(rel, st, specs, max_file_bytes, secrets)
         if reason is not None:
             result.absent.append(rel)
             result.skipped[reason] += 1
         elif stat.S_ISDIR(st.st_mode):
             result.folders.append(rel)
             walked = Discovery()
-            result.files.extend(_walk(root, specs, max_file_bytes, walked, start=rel))
+            result.files.extend(_walk(root, specs, max_file_bytes, walked, start=rel, secrets=secrets))
             result.skipped.update(walked.skipped)
         else:
             result.files.append(FoundFile(rel, st.st_size, st.st_mtime_ns, file_language(rel) or ""))
@@ -178,7 +181,8 @@ def _chain(
 
 
 def _refusal(
-    rel: str, st: os.stat_result, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int
+    rel: str, st: os.stat_result, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int,
+    secrets: SecretRules,
 ) -> str | None:
     """Why `discover` would leave this entry out (the reason it counts), or None to keep it."""
     if stat.S_ISLNK(st.st_mode):
@@ -186,6 +190,9 @@ def _refusal(
     is_dir = stat.S_ISDIR(st.st_mode)
     if _ignored(rel, is_dir, specs):
         return "ignored"
+    # Before the type check: a key file (.pem) is no indexed type either, but `secret` says why.
+    if secrets.is_secret_path(rel, is_dir):
+        return "secret"
     if is_dir:
         return None
     if not stat.S_ISREG(st.st_mode):
@@ -200,7 +207,7 @@ def _refusal(
 
 def _walk(
     root: Path, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int, result: Discovery,
-    start: str = "",
+    start: str = "", secrets: SecretRules = DEFAULT_RULES,
 ) -> Iterator[FoundFile]:
     # Explicit stack: repositories can nest deeper than Python's recursion limit.
     stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(start, specs)]
@@ -226,7 +233,7 @@ def _walk(
                 result.skipped["unreadable"] += 1
                 continue
             # Symlinks are never followed: a link can point outside the root or loop back into it.
-            reason = _refusal(rel, st, local, max_file_bytes)
+            reason = _refusal(rel, st, local, max_file_bytes, secrets)
             if reason is not None:
                 result.skipped[reason] += 1
             elif stat.S_ISDIR(st.st_mode):
@@ -293,8 +300,11 @@ class Unreadable(Exception):
         self.reason = reason
 
 
-def read_source(root: Path, found: FoundFile, max_file_bytes: int) -> tuple[bytes, str]:
-    """The file's bytes and decoded text; raises Unreadable with a reason for binary/invalid files."""
+def read_source(
+    root: Path, found: FoundFile, max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES
+) -> tuple[bytes, str, int]:
+    """The file's bytes and text as they are to be indexed (secrets redacted), and how many secrets
+    were redacted; raises Unreadable with a reason for binary/invalid files and key files."""
     abs_path = root / found.path
     try:
         # The path was a regular file at discovery, but it may have been swapped since: O_NOFOLLOW
@@ -323,7 +333,15 @@ def read_source(root: Path, found: FoundFile, max_file_bytes: int) -> tuple[byte
         raise Unreadable("invalid_utf8") from None
     if _minified(text):
         raise Unreadable("minified")
-    return data, text
+    if not secrets.redact:
+        return data, text, 0
+    # Here, before parsing: symbols' byte spans and chunks' lines are then those of the text stored.
+    redaction = redact(text)
+    if redaction.nothing_else:
+        raise Unreadable("secret")
+    if not redaction.secrets:
+        return data, text, 0
+    return redaction.text.encode("utf-8"), redaction.text, redaction.secrets
 
 
 def _minified(text: str) -> bool:

@@ -13,6 +13,7 @@ from .discover import FoundFile, Unreadable, read_source
 from .languages import LANGUAGES
 from .parse import NameTooLong, parse_source
 from .records import Chunk, ParsedFile
+from .secrets import DEFAULT_RULES, SecretRules
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +25,7 @@ class Prepared:
     line_count: int
     parsed: ParsedFile | None  # None for plain-text files
     chunks: list[Chunk]
+    secrets: int = 0  # secrets redacted from the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +44,11 @@ def file_digest(data: bytes) -> bytes:
 
 
 def prepare_file(
-    root: str, found: FoundFile, module_name: str, max_file_bytes: int, old_digest: bytes | None
+    root: str, found: FoundFile, module_name: str, max_file_bytes: int, old_digest: bytes | None,
+    secrets: SecretRules = DEFAULT_RULES,
 ) -> Prepared | Unchanged | Skipped:
     try:
-        data, text = read_source(Path(root), found, max_file_bytes)
+        data, text, redacted = read_source(Path(root), found, max_file_bytes, secrets)
     except Unreadable as exc:
         return Skipped(found, exc.reason)
     digest = file_digest(data)
@@ -63,11 +66,12 @@ def prepare_file(
             log.exception("parse_failed", path=found.path)
             return Skipped(found, "parse_failed")
     chunks = chunk_file(text, parsed)
-    return Prepared(found, digest, text.count("\n") + (0 if text.endswith("\n") else 1), parsed, chunks)
+    return Prepared(found, digest, text.count("\n") + (0 if text.endswith("\n") else 1), parsed, chunks, redacted)
 
 
 def prepare_batch(
-    root: str, items: list[tuple[FoundFile, str, bytes | None]], max_file_bytes: int
+    root: str, items: list[tuple[FoundFile, str, bytes | None]], max_file_bytes: int,
+    secrets: SecretRules = DEFAULT_RULES,
 ) -> list[Prepared | Unchanged | Skipped]:
     """Several files in one call: amortises the cost of crossing into a worker process."""
-    return [prepare_file(root, found, module, max_file_bytes, old) for found, module, old in items]
+    return [prepare_file(root, found, module, max_file_bytes, old, secrets) for found, module, old in items]

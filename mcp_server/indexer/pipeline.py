@@ -25,6 +25,7 @@ from ..errors import InvalidArgument
 from ..index.discover import FoundFile, PathScan, discover, scan_paths
 from ..index.modules import module_names
 from ..index.prepare import Prepared, Skipped, Unchanged, prepare_batch
+from ..index.secrets import SecretRules
 from . import repositories, store
 from .embed import embed_pending
 from .lease import HANDOVER_SECONDS, LeaseManager, manager_for, removed_meanwhile
@@ -184,7 +185,8 @@ async def _index_paths(
 ) -> None:
     """index_paths' work, under its lease."""
     started = time.perf_counter()
-    scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, settings.max_file_bytes)
+    rules = secret_rules(settings)
+    scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, settings.max_file_bytes, rules)
     report.files_seen = len(scan.files)
     report.skipped.update(scan.skipped)
     report.seconds["discover"] = time.perf_counter() - started
@@ -203,7 +205,7 @@ async def _index_paths(
             await touched.before(conn, await _file_ids(conn, repository.id, gone))
             await store.delete_files(conn, repository.id, gone)
             report.files_deleted = len(gone)
-        async for results in _prepare_all(str(root), todo, settings.max_file_bytes):
+        async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules):
             await _apply(conn, repository.id, results, states, report, touched)
         report.seconds["parse_store"] = time.perf_counter() - started
 
@@ -250,9 +252,11 @@ async def _resolve_touched(conn: asyncpg.Connection, repository_id: int, touched
     return await resolve_edges(conn, repository_id, file_ids, touched.changed_names(), edge_ids=sorted(touched.inbound))
 
 
-def _scan_paths(root: Path, paths: list[str], max_file_bytes: int) -> tuple[PathScan, dict[str, str]]:
+def _scan_paths(
+    root: Path, paths: list[str], max_file_bytes: int, rules: SecretRules
+) -> tuple[PathScan, dict[str, str]]:
     """The paths' current state on disk and the module name of each indexable file among them."""
-    scan = scan_paths(root, paths, max_file_bytes)
+    scan = scan_paths(root, paths, max_file_bytes, rules)
     # A Python module's name follows its package chain: the __init__.py files above it.
     inits: set[str] = set()
     checked: set[str] = set()
@@ -336,6 +340,11 @@ class _Touched:
         return {before[q] for q in before.keys() - after.keys()} | {after[q] for q in after.keys() - before.keys()}
 
 
+def secret_rules(settings: Settings) -> SecretRules:
+    """The credential rules the settings ask for: discovery and every file read apply them."""
+    return SecretRules.parse(settings.secret_files, settings.redact_secrets)
+
+
 def _check_root(root: Path) -> Path:
     try:
         resolved = root.expanduser().resolve(strict=True)
@@ -351,7 +360,8 @@ async def _index_files(
     *, resolve_all: bool = False,
 ) -> None:
     started = time.perf_counter()
-    found = await anyio.to_thread.run_sync(discover, root, settings.max_file_bytes)
+    rules = secret_rules(settings)
+    found = await anyio.to_thread.run_sync(discover, root, settings.max_file_bytes, rules)
     report.files_seen = len(found.files)
     report.skipped.update(found.skipped)
     progress("discover", len(found.files), len(found.files))
@@ -360,6 +370,9 @@ async def _index_files(
     touched = _Touched()
     async with db.pool.acquire() as conn:
         states = await store.file_states(conn, repository_id)
+        # Text stored under other credential rules (redaction off, older shapes) is read again: the
+        # content hash then decides which files change.
+        reread = await repositories.content_rules(conn, repository_id) != rules.content_key
         on_disk = {f.path for f in found.files}
         gone = sorted(set(states) - on_disk)
         if gone:
@@ -371,7 +384,7 @@ async def _index_files(
     todo: list[tuple[FoundFile, str, bytes | None]] = []
     for f in found.files:
         state = states.get(f.path)
-        if state is not None and state.size == f.size and state.mtime_ns == f.mtime_ns:
+        if state is not None and state.size == f.size and state.mtime_ns == f.mtime_ns and not reread:
             report.files_unchanged += 1
             continue
         todo.append((f, modules[f.path], state.content_hash if state else None))
@@ -380,7 +393,7 @@ async def _index_files(
     done = 0
     progress("parse", 0, len(todo))
     first_pass = not states
-    async for results in _prepare_all(str(root), todo, settings.max_file_bytes):
+    async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules):
         async with db.pool.acquire() as conn:
             if first_pass:  # everything is resolved afresh below: nothing to track
                 await _apply(conn, repository_id, results, states, report, _Touched())
@@ -388,6 +401,9 @@ async def _index_files(
                 await _apply(conn, repository_id, results, states, report, touched)
         done += len(results)
         progress("parse", done, len(todo))
+    if reread:
+        async with db.pool.acquire() as conn:
+            await repositories.set_content_rules(conn, repository_id, rules.content_key)
     report.seconds["parse_store"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -409,17 +425,19 @@ async def _index_files(
 async def _store(conn: asyncpg.Connection, repository_id: int, prepared: Prepared, *, replacing: bool = True) -> set[str]:
     return await store.store_file(
         conn, repository_id, prepared.found, prepared.digest, prepared.line_count, prepared.parsed, prepared.chunks,
-        replacing=replacing,
+        replacing=replacing, secrets_redacted=prepared.secrets,
     )
 
 
-async def _prepare_all(root: str, todo: list[tuple[FoundFile, str, bytes | None]], max_bytes: int):  # type: ignore[no-untyped-def]
+async def _prepare_all(  # type: ignore[no-untyped-def]
+    root: str, todo: list[tuple[FoundFile, str, bytes | None]], max_bytes: int, rules: SecretRules
+):
     """Yield prepared batches in order of completion: a process pool for big jobs, a thread otherwise."""
     batches = [todo[i:i + _BATCH] for i in range(0, len(todo), _BATCH)]
     workers = min(os.cpu_count() or 1, 4)
     if len(todo) < _POOL_THRESHOLD or workers < 2:
         for batch in batches:
-            yield await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes)
+            yield await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes, rules)
         return
     # spawn, not fork: the parent runs threads (event loop helpers, the model) that fork would copy.
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
@@ -430,7 +448,7 @@ async def _prepare_all(root: str, todo: list[tuple[FoundFile, str, bytes | None]
     broken = False
     try:
         for batch in queue:
-            pending[loop.run_in_executor(executor, prepare_batch, root, batch, max_bytes)] = batch
+            pending[loop.run_in_executor(executor, prepare_batch, root, batch, max_bytes, rules)] = batch
             if len(pending) >= workers * 2:  # bounded: memory stays flat however large the repository
                 break
         while pending:
@@ -442,12 +460,12 @@ async def _prepare_all(root: str, todo: list[tuple[FoundFile, str, bytes | None]
                 except BrokenProcessPool:
                     # A worker died (out of memory, killed): finish this batch here instead.
                     broken = True
-                    result = await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes)
+                    result = await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes, rules)
                 nxt = next(queue, None)
                 if nxt is not None and not broken:
-                    pending[loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes)] = nxt
+                    pending[loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes, rules)] = nxt
                 elif nxt is not None:
-                    pending[asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes))] = nxt
+                    pending[asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes, rules))] = nxt
                 yield result
     finally:
         for future in pending:

@@ -89,6 +89,7 @@ class RepositoryStats:
     vectors: int            # distinct chunk texts with a vector for the model
     vectors_pending: int    # distinct chunk texts still waiting for one
     skipped: dict[str, int]
+    redacted: dict[str, int]  # "files" stored with secrets redacted, and "secrets" redacted in all
 
 
 async def stats(conn: asyncpg.Connection, repo: Repository, model: str) -> RepositoryStats:
@@ -103,7 +104,9 @@ async def stats(conn: asyncpg.Connection, repo: Repository, model: str) -> Repos
           (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1
              AND EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $2 AND v.content_hash = c.content_hash)) AS vectors,
           (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1) AS texts,
-          (SELECT skipped FROM repositories WHERE id = $1) AS skipped
+          (SELECT skipped FROM repositories WHERE id = $1) AS skipped,
+          (SELECT count(*) FROM files WHERE repository_id = $1 AND secrets_redacted > 0) AS redacted_files,
+          (SELECT coalesce(sum(secrets_redacted), 0) FROM files WHERE repository_id = $1) AS redacted_secrets
         """,
         repo.id, model,
     )
@@ -112,6 +115,19 @@ async def stats(conn: asyncpg.Connection, repo: Repository, model: str) -> Repos
     return RepositoryStats(
         repo, row["files"], row["symbols"], row["edges"], row["resolved"], row["chunks"],
         row["vectors"], row["texts"] - row["vectors"], skipped,
+        {"files": row["redacted_files"], "secrets": row["redacted_secrets"]},
+    )
+
+
+async def content_rules(conn: asyncpg.Connection, repository_id: int) -> str | None:
+    """The credential rules the repository's stored text was read under (see SecretRules.content_key)."""
+    return await conn.fetchval("SELECT settings->>'content_rules' FROM repositories WHERE id = $1", repository_id)
+
+
+async def set_content_rules(conn: asyncpg.Connection, repository_id: int, key: str) -> None:
+    await conn.execute(
+        "UPDATE repositories SET settings = settings || jsonb_build_object('content_rules', $2::text) WHERE id = $1",
+        repository_id, key,
     )
 
 

@@ -25,12 +25,13 @@ _EDGE_COLUMNS = (
 )
 
 _UPSERT_FILE = """
-INSERT INTO files (repository_id, path, language, content_hash, size, mtime_ns, line_count, parse_errors, indexed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+INSERT INTO files (repository_id, path, language, content_hash, size, mtime_ns, line_count, parse_errors,
+                   secrets_redacted, indexed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
 ON CONFLICT (repository_id, path) DO UPDATE SET
     language = EXCLUDED.language, content_hash = EXCLUDED.content_hash, size = EXCLUDED.size,
     mtime_ns = EXCLUDED.mtime_ns, line_count = EXCLUDED.line_count,
-    parse_errors = EXCLUDED.parse_errors, indexed_at = now()
+    parse_errors = EXCLUDED.parse_errors, secrets_redacted = EXCLUDED.secrets_redacted, indexed_at = now()
 RETURNING id
 """
 
@@ -92,6 +93,7 @@ async def store_file(
     chunks: list[Chunk],
     *,
     replacing: bool = True,
+    secrets_redacted: int = 0,
 ) -> set[str]:
     """Replace the file's rows atomically; returns the symbol names it defined before and after.
     `replacing=False` says the file is new to the index, which saves the clean-up queries."""
@@ -99,7 +101,7 @@ async def store_file(
         await hold_chunk_writes(conn, repository_id)
         file_id: int = await conn.fetchval(
             _UPSERT_FILE, repository_id, found.path, found.language, digest, found.size, found.mtime_ns,
-            line_count, bool(parsed and parsed.has_errors),
+            line_count, bool(parsed and parsed.has_errors), secrets_redacted,
         )
         names: set[str] = set()
         if replacing:
@@ -119,8 +121,10 @@ async def store_file(
 
 
 _INSERT_FILES = """
-INSERT INTO files (repository_id, path, language, content_hash, size, mtime_ns, line_count, parse_errors, indexed_at)
-SELECT $1, * , now() FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::int[], $8::bool[])
+INSERT INTO files (repository_id, path, language, content_hash, size, mtime_ns, line_count, parse_errors,
+                   secrets_redacted, indexed_at)
+SELECT $1, * , now()
+FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::int[], $8::bool[], $9::int[])
 RETURNING id, path
 """
 
@@ -138,6 +142,7 @@ async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: S
             _INSERT_FILES, repository_id, [f.found.path for f in files], [f.found.language for f in files],
             [f.digest for f in files], [f.found.size for f in files], [f.found.mtime_ns for f in files],
             [f.line_count for f in files], [bool(f.parsed and f.parsed.has_errors) for f in files],
+            [f.secrets for f in files],
         )
         file_ids = {r["path"]: r["id"] for r in rows}
         total = sum(len(f.parsed.symbols) for f in files if f.parsed is not None)

@@ -59,6 +59,7 @@ class RepositoryInfo(BaseModel):
     vectors: int
     vectors_pending: int
     skipped: dict[str, int]
+    redacted: dict[str, int] = Field(default_factory=dict, description="files stored with secrets redacted, and secrets redacted in all")
     watcher: str | None = Field(default=None, description="watching | catching_up | indexing | paused | owned_elsewhere | root_missing | stopped")
     files_pending: int = 0
     paused: str | None = Field(default=None, description="why indexing or embedding waits (the database is unreachable "

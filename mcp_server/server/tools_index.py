@@ -34,7 +34,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             repository=repo.name, root=repo.root_path, state=repo.state,
             indexed_at=repo.indexed_at.isoformat() if repo.indexed_at else None, last_error=repo.last_error,
             files=s.files, symbols=s.symbols, edges=s.edges, edges_resolved=s.edges_resolved, chunks=s.chunks,
-            vectors=s.vectors, vectors_pending=s.vectors_pending, skipped=s.skipped,
+            vectors=s.vectors, vectors_pending=s.vectors_pending, skipped=s.skipped, redacted=s.redacted,
             watcher=watch.state if watch else None, files_pending=watch.files_pending if watch else 0,
             paused=watch.paused if watch else None,
         )
