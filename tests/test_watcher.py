@@ -533,6 +533,7 @@ def test_scan_paths_applies_discovery_rules_to_single_paths(tmp_path: Path) -> N
         "gone.py", "app", "../escape.py",
     ], 1_000_000)
     assert [f.path for f in scan.files] == ["app/__init__.py", "app/billing.py", "app/views.py"]
-    assert set(scan.absent) == {"app/secret_key.py", "out_dir/x.py", "node_modules/m/i.js", "logo.png", "gone.py"}
-    assert scan.folders == ["app"]
+    assert scan.scanned == [
+        "app/billing.py", "app/secret_key.py", "out_dir/x.py", "node_modules/m/i.js", "logo.png", "gone.py", "app",
+    ]
     assert scan.skipped["unsupported_type"] == 1 and scan.skipped["ignored"] == 2

@@ -25,6 +25,13 @@ class SymbolRef(BaseModel):
     end_line: int
 
 
+class Answer(BaseModel):
+    """A tool's whole answer."""
+
+    notes: list[str] = Field(default_factory=list, description="what to know about the answer as a whole, e.g. that "
+                             "a repository's root folder is missing and its results come from the last index")
+
+
 class AmbiguousSymbol(InvalidArgument):
     """A symbol name matched several definitions; the message lists them."""
 
@@ -40,7 +47,7 @@ class SymbolMatch(SymbolRef):
     match: MatchKind
 
 
-class SymbolList(BaseModel):
+class SymbolList(Answer):
     query: str
     symbols: list[SymbolMatch]
     truncated: bool = False
@@ -55,7 +62,7 @@ class Member(BaseModel):
     end_line: int
 
 
-class SymbolDetail(SymbolRef):
+class SymbolDetail(SymbolRef, Answer):
     language: str | None = None
     docstring: str | None = None
     source: str = Field(description="the symbol's lines as indexed")
@@ -80,7 +87,7 @@ class OutlineItem(BaseModel):
     parent_id: int | None = None
 
 
-class FileOutline(BaseModel):
+class FileOutline(Answer):
     repository: str
     path: str
     language: str | None = None
@@ -95,7 +102,7 @@ class Definition(SymbolRef):
     target_name: str = Field(description="the name as written at the site")
 
 
-class DefinitionResult(BaseModel):
+class DefinitionResult(Answer):
     repository: str
     path: str
     line: int
@@ -121,7 +128,7 @@ class Reference(BaseModel):
     snippet: str
 
 
-class EdgeList(BaseModel):
+class EdgeList(Answer):
     symbol: SymbolRef
     references: list[Reference]
     counts: dict[str, int] = Field(default_factory=dict, description="references per edge kind")
@@ -150,7 +157,7 @@ class UnresolvedCall(BaseModel):
     line: int
 
 
-class GraphResult(BaseModel):
+class GraphResult(Answer):
     root: SymbolRef
     direction: Literal["callers", "callees"]
     depth: int
@@ -167,7 +174,7 @@ class CallPath(BaseModel):
     edges: list[GraphEdge]
 
 
-class PathResult(BaseModel):
+class PathResult(Answer):
     source: SymbolRef
     target: SymbolRef
     paths: list[CallPath]
@@ -196,7 +203,7 @@ class ImpactSummary(BaseModel):
     test_files: int
 
 
-class ImpactResult(BaseModel):
+class ImpactResult(Answer):
     repository: str
     targets: list[SymbolRef] = Field(description="the changed symbol(s) the walk started from")
     dependents: list[Dependent]
@@ -215,7 +222,7 @@ class ImportItem(BaseModel):
     confidence: float
 
 
-class DependencyResult(BaseModel):
+class DependencyResult(Answer):
     repository: str
     path: str
     module: str | None = None
@@ -234,7 +241,7 @@ class RankedSymbol(SymbolRef):
     score: float
 
 
-class RepoMap(BaseModel):
+class RepoMap(Answer):
     """The ranked definitions a repo map shows; the map's text is the answer's text block, beside this."""
 
     repository: str

@@ -104,8 +104,12 @@ class MapAnswer:
         return len(self.text) + len(self.data.model_dump_json())
 
 
-async def repo_map(conn: Conn, repository: str, max_tokens: int = 1024) -> MapAnswer:
-    """The most central symbols of a repository, grouped by file; text and data within `max_tokens`."""
+async def repo_map(
+    conn: Conn, repository: str, max_tokens: int = 1024, notes: Mapping[str, str] | None = None
+) -> MapAnswer:
+    """The most central symbols of a repository, grouped by file; text and data within `max_tokens`.
+    `notes` gives a sentence to show with the map of each repository that has one (its root folder is
+    missing, ...): first in the text and in the data's notes, within the budget too."""
     max_tokens = check_int("max_tokens", max_tokens, MIN_TOKENS, MAX_TOKENS)
     repo = await catalog.find(conn, check_text("repository", repository))  # type: ignore[arg-type]
     nodes = await conn.fetchrow(_NODES, repo.id)
@@ -136,8 +140,10 @@ async def repo_map(conn: Conn, repository: str, max_tokens: int = 1024) -> MapAn
                            score=round(float(rank[index]) / best, 4))
         entries.append(_Entry(ref, float(file_score[file_index[index]]), _line(row)))
 
+    noted = [notes[repo.name]] if notes and repo.name in notes else []
+
     def answer(shown: int) -> MapAnswer:
-        return _answer(repo.name, entries[:shown], len(candidates), len(weights), max_tokens)
+        return _answer(repo.name, entries[:shown], len(candidates), len(weights), max_tokens, noted)
 
     # The largest prefix of the ranking whose answer fits: the answer grows with every entry.
     low, high = 0, len(entries)
@@ -151,11 +157,13 @@ async def repo_map(conn: Conn, repository: str, max_tokens: int = 1024) -> MapAn
 
 
 def _answer(repository: str, entries: list[_Entry], symbols_total: int, edges_total: int,
-            max_tokens: int) -> MapAnswer:
+            max_tokens: int, notes: list[str]) -> MapAnswer:
     hidden = symbols_total - len(entries)
-    text = _render(entries) + (f"… {hidden:,} more definitions: raise max_tokens to see them\n" if hidden else "")
+    # A note is shown even when it alone outgrows a tiny budget: without it the map misleads.
+    text = "".join(f"note: {n}\n" for n in notes) + _render(entries) + (
+        f"… {hidden:,} more definitions: raise max_tokens to see them\n" if hidden else "")
     data = RepoMap(repository=repository, tokens=max_tokens, symbols=[e.ref for e in entries],
-                   symbols_total=symbols_total, edges_total=edges_total, truncated=hidden > 0)
+                   symbols_total=symbols_total, edges_total=edges_total, truncated=hidden > 0, notes=notes)
     # `tokens` counts its own digits: settle it (its first value has the most digits it can need).
     for _ in range(3):
         tokens = _tokens(MapAnswer(text, data).chars)

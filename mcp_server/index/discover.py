@@ -106,8 +106,9 @@ class PathScan:
     """What a handful of changed paths hold now, found without walking the whole repository."""
 
     files: list[FoundFile] = field(default_factory=list)  # indexable files at or under the paths
-    absent: list[str] = field(default_factory=list)   # paths that must hold nothing in the index
-    folders: list[str] = field(default_factory=list)  # folders scanned whole: what was not found there is gone
+    # The paths looked at: whatever the index holds at or under one of them and is not in `files` is
+    # gone, whatever the path was before (a file, a folder) and is now (either, a link, nothing).
+    scanned: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
 
 
@@ -115,8 +116,9 @@ def scan_paths(
     root: Path, rel_paths: Iterable[str], max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES
 ) -> PathScan:
     """Apply `discover`'s rules (ignore files along the way, symlinks, types, sizes) to just these
-    repo-relative paths; a folder is walked whole. A path that is missing, ignored or not indexable
-    is reported absent: whatever the index holds at or under it is stale."""
+    repo-relative paths; a folder is walked whole. Each path is reported scanned: what the index
+    holds at or under it is stale unless found again (a missing, ignored or unindexable path holds
+    nothing)."""
     result = PathScan()
     chains: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]] | None] = {}
     seen: set[str] = set()
@@ -127,22 +129,19 @@ def scan_paths(
         if not _storable(rel):  # never indexed, so nothing to drop either
             continue
         seen.add(rel)
+        result.scanned.append(rel)
         parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
         specs = _chain(root, parent, chains)
         if specs is None:  # an ancestor folder is ignored, a symlink, or gone
-            result.absent.append(rel)
             continue
         try:
             st = os.lstat(root / rel)
         except OSError:
-            result.absent.append(rel)
             continue
         reason = _refusal(rel, st, specs, max_file_bytes, secrets)
         if reason is not None:
-            result.absent.append(rel)
             result.skipped[reason] += 1
         elif stat.S_ISDIR(st.st_mode):
-            result.folders.append(rel)
             walked = Discovery()
             result.files.extend(_walk(root, specs, max_file_bytes, walked, start=rel, secrets=secrets))
             result.skipped.update(walked.skipped)

@@ -287,16 +287,16 @@ async def _file_ids(conn: asyncpg.Connection, repository_id: int, paths: Iterabl
 
 
 async def _paths_gone(conn: asyncpg.Connection, repository_id: int, scan: PathScan) -> list[str]:
-    """Indexed files that must go: at or under an absent path, or under a scanned folder but not found there."""
+    """Indexed files that must go: at or under a scanned path, and not found there now."""
     present = {f.path for f in scan.files}
+    # Under 'p' is the byte range ['p/', 'p0'): '0' follows '/' (files_repo_path_bytes serves it).
     rows = await conn.fetch(
-        """SELECT path FROM files WHERE repository_id = $1 AND (
-               path = ANY($2::text[])
-               OR EXISTS (SELECT 1 FROM unnest($2::text[] || $3::text[]) AS p(prefix)
-                          WHERE starts_with(path, p.prefix || '/')))""",
-        repository_id, scan.absent, scan.folders,
+        """SELECT f.path FROM unnest($2::text[]) AS p(path) JOIN files f ON f.repository_id = $1 AND (
+               f.path = p.path
+               OR (f.path COLLATE "C" >= p.path || '/' AND f.path COLLATE "C" < p.path || '0'))""",
+        repository_id, scan.scanned,
     )
-    return sorted(r["path"] for r in rows if r["path"] not in present)
+    return sorted({r["path"] for r in rows} - present)
 
 
 @dataclass(slots=True)

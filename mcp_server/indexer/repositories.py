@@ -48,8 +48,19 @@ async def set_state(
     await conn.execute(
         "UPDATE repositories SET state = $2, last_error = $3,"
         " skipped = COALESCE($4::jsonb, skipped),"
-        " indexed_at = CASE WHEN $5 THEN now() ELSE indexed_at END WHERE id = $1",
+        " indexed_at = CASE WHEN $5 THEN now() ELSE indexed_at END,"
+        # A finished pass read the root, so it is there again.
+        " root_missing_since = CASE WHEN $5 THEN NULL ELSE root_missing_since END WHERE id = $1",
         repository_id, state, error, None if skipped is None else _json(skipped), finished,
+    )
+
+
+async def mark_root_missing(conn: asyncpg.Connection, repository_id: int) -> None:
+    """The root folder is gone (deleted, moved, unmounted): every server's answers about the
+    repository say so until a pass finishes there again (see set_state)."""
+    await conn.execute(
+        "UPDATE repositories SET root_missing_since = now() WHERE id = $1 AND root_missing_since IS NULL",
+        repository_id,
     )
 
 

@@ -104,6 +104,7 @@ class _Watched:
     held_off_since: datetime | None = None
     retry_in: float = 0.0
     embed_held_off: _Trouble | None = None  # the same for vectors
+    root_missing_recorded: bool = False  # the repositories table says its root is missing
 
     def status(self) -> WatchStatus:
         return WatchStatus(
@@ -313,9 +314,7 @@ class BackgroundIndexer:
 
     async def _claim(self, w: _Watched) -> None:
         if not _is_dir(w.root):
-            if w.owned:
-                log.warning("root_missing", repository=w.repo.name, root=str(w.root))
-            await self._disown(w, "root_missing")
+            await self._root_gone(w)
             return
         if w.owned:
             return
@@ -328,6 +327,7 @@ class BackgroundIndexer:
             w.owned = True
             w.owner = self.leases.owner
             w.state = "catching_up"
+            w.root_missing_recorded = False  # the catch-up pass clears the record when it finishes
             await self._after_refusal(w.held_off)
             w.resume()
             w.full_pass = True  # whatever changed while nobody watched
@@ -341,6 +341,23 @@ class BackgroundIndexer:
             async with self.db.pool.acquire() as conn:
                 owner = await current_owner(conn, w.repo.id)
             w.owner = owner.owner if owner else None
+
+    async def _root_gone(self, w: _Watched) -> None:
+        """The root is not a folder now: record it for every server's answers, then stop indexing it.
+        Recorded only by its owner, or by anyone while nobody owns it: a process that cannot see the
+        folder (another machine, another mount) must not contradict the one indexing it."""
+        if w.owned:
+            log.warning("root_missing", repository=w.repo.name, root=str(w.root))
+        if not w.root_missing_recorded:
+            try:
+                async with self.db.pool.acquire() as conn:
+                    if w.owned or await current_owner(conn, w.repo.id) is None:
+                        await repositories.mark_root_missing(conn, w.repo.id)
+                        w.root_missing_recorded = True
+            except Exception as exc:  # the supervisor tries again each round: in the status, not a log line each
+                w.record_error(f"could not record that the root is missing: {type(exc).__name__}: {exc}")
+        # Last: called from the worker itself, this cancels the task it runs in.
+        await self._disown(w, "root_missing")
 
     async def _disown(self, w: _Watched, state: str, *, lost: bool = False) -> None:
         """Stop indexing `w`; give its lease back, unless it is already `lost` (then this process no
@@ -559,7 +576,7 @@ class BackgroundIndexer:
                 if not (w.pending or w.full_pass):
                     continue
                 if not _is_dir(w.root):
-                    await self._disown(w, "root_missing")
+                    await self._root_gone(w)
                     return
                 backoff = await self._index_batch(w, backoff)
                 if backoff:

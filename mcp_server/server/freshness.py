@@ -1,14 +1,46 @@
-"""How current the index is for a scope: vectors and files still pending, last completed pass."""
+"""How current the index is for an answer: vectors and files still pending, last completed pass, vanished roots."""
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import ParamSpec, TypeVar
+
+import asyncpg
+from pydantic import BaseModel
+
 from ..embed.model import key_for
+from ..graph.models import Answer
 from ..db.vector_marks import recent_pending
 from .models import Freshness
 from .state import ServerState
 
+A = TypeVar("A", bound=Answer)
+P = ParamSpec("P")
 
-async def freshness(state: ServerState, repository_id: int | None, *, vectors_pending: int | None = None) -> Freshness:
+
+@dataclass(frozen=True, slots=True)
+class MissingRoot:
+    repository_id: int
+    repository: str
+    root: str
+    note: str
+
+
+# Every answer asks which roots are missing, and that changes when a folder is deleted or comes back:
+# the repositories table is read at most this often per pool.
+ROOTS_MAX_AGE = 1.0
+_roots_seen: dict[int, tuple[float, list[MissingRoot]]] = {}
+
+
+async def freshness(
+    state: ServerState, repository_id: int | None, *, vectors_pending: int | None = None,
+    repositories: Iterable[str] = (),
+) -> Freshness:
+    """For a search scoped to `repository_id` (None: all), whose hits come from `repositories`."""
     key = key_for(state.settings)
     if vectors_pending is None or vectors_pending < 0:
         vectors_pending = await recent_pending(state.db.pool, key, repository_id)
@@ -26,7 +58,74 @@ async def freshness(state: ServerState, repository_id: int | None, *, vectors_pe
         files_pending = sum(s.files_pending for s in statuses)
         # Results may miss recent edits while indexing waits for the database: say so, once per reason.
         notes = list(dict.fromkeys(s.paused for s in statuses if s.paused))
+    names = set(repositories)
+    notes += [m.note for m in await missing_roots(state.db.pool)
+              if m.repository_id == repository_id or m.repository in names]
     return Freshness(
         vectors_complete=vectors_pending == 0, vectors_pending=vectors_pending, files_pending=files_pending,
         last_indexed_at=last.isoformat() if last else None, notes=notes,
     )
+
+
+async def noted(state: ServerState, answer: A, scope: object = None) -> A:
+    """`answer` with a note for each repository it speaks of, or is scoped to (a name or root path),
+    whose root folder is missing."""
+    missing = await missing_roots(state.db.pool)
+    if missing:
+        names = _repositories_in(answer)
+        answer.notes.extend(m.note for m in missing if m.repository in names or scope in (m.repository, m.root))
+    return answer
+
+
+def with_root_notes(state: ServerState) -> Callable[[Callable[P, Awaitable[A]]], Callable[P, Awaitable[A]]]:
+    """A tool decorator: the tool's answer, `noted` once the tool has given its connection back."""
+
+    def decorate(fn: Callable[P, Awaitable[A]]) -> Callable[P, Awaitable[A]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> A:
+            return await noted(state, await fn(*args, **kwargs), kwargs.get("repository"))
+
+        return wrapper
+
+    return decorate
+
+
+async def missing_roots(pool: asyncpg.Pool) -> list[MissingRoot]:
+    """The repositories whose root a watcher found missing (see repositories.mark_root_missing),
+    as of less than ROOTS_MAX_AGE seconds ago. From the database, not the file system: a
+    read-only server often runs where the folders are not mounted at all."""
+    now = time.monotonic()
+    seen = _roots_seen.get(id(pool))
+    if seen is not None and now - seen[0] < ROOTS_MAX_AGE:
+        return seen[1]
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT id, name, root_path, root_missing_since FROM repositories"
+            " WHERE root_missing_since IS NOT NULL ORDER BY name"
+        )
+    missing = [MissingRoot(r["id"], r["name"], r["root_path"], (
+        f"repository {r['name']!r}: its root folder {r['root_path']} is missing since "
+        f"{r['root_missing_since'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (deleted, moved or unmounted); "
+        "its results come from the last index, which catches up once the folder is back"
+    )) for r in rows]
+    if len(_roots_seen) > 64:  # one entry per pool; tests open many
+        _roots_seen.clear()
+    _roots_seen[id(pool)] = (now, missing)
+    return missing
+
+
+def _repositories_in(model: BaseModel) -> set[str]:
+    """Every repository name an answer mentions, at any depth."""
+    found: set[str] = set()
+    stack: list[object] = [model]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, BaseModel):
+            for name, value in item:
+                if name == "repository" and isinstance(value, str):
+                    found.add(value)
+                elif isinstance(value, BaseModel | list):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

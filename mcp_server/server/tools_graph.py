@@ -15,6 +15,7 @@ from ..graph.models import (
     SymbolDetail, SymbolList,
 )
 from .errors import tool_errors
+from .freshness import missing_roots, with_root_notes
 from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -34,9 +35,11 @@ PathArg = Annotated[str, Field(description="repo-relative path ('src/app.py') or
 
 def register(mcp: MCPServer, state: ServerState) -> None:
     pool = state.db.pool
+    root_notes = with_root_notes(state)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def find_symbol(
         name: Annotated[str, Field(description="a name, a qualified-name suffix or a prefix", max_length=1000)],
         repository: Repository = None,
@@ -50,6 +53,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def get_symbol(symbol: SymbolArg, repository: Repository = None) -> SymbolDetail:
         """One definition in full: source, docstring, signature, location, parent, members and how
         many callers/callees it has. Use after find_symbol or search_code to read the code."""
@@ -58,6 +62,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def file_outline(path: PathArg, repository: Repository = None) -> FileOutline:
         """The structure of one file: its classes, functions, methods and other definitions in line
         order with nesting depth and signatures. Cheaper than reading the file."""
@@ -72,8 +77,9 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     ) -> Annotated[CallToolResult, RepoMap]:
         """A compact map of a repository's most central definitions (PageRank over the code graph),
         grouped by file and trimmed to a token budget. Read it first in an unfamiliar codebase."""
+        missing = {m.repository: m.note for m in await missing_roots(pool)}
         async with pool.acquire() as conn:
-            answer = await repomap.repo_map(conn, repository, max_tokens)
+            answer = await repomap.repo_map(conn, repository, max_tokens, missing)
         # Returned whole, not as a model the SDK would also copy into the text as JSON: the text is
         # the map itself, and the budget covers it and the structured part together.
         return CallToolResult(content=[TextContent(type="text", text=answer.text)],
@@ -81,6 +87,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def goto_definition(
         path: PathArg,
         line: Annotated[int, Field(ge=1, description="1-based line of the use")],
@@ -95,6 +102,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def find_references(
         symbol: SymbolArg, repository: Repository = None, min_confidence: MinConfidence = 0.0, limit: Limit = 200,
     ) -> EdgeList:
@@ -105,6 +113,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def find_callers(
         symbol: SymbolArg, repository: Repository = None, depth: Depth = 1, min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
@@ -116,6 +125,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def find_callees(
         symbol: SymbolArg, repository: Repository = None, depth: Depth = 1, min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
@@ -127,6 +137,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def call_path(
         source: SymbolArg, target: SymbolArg, repository: Repository = None,
         max_depth: Annotated[int, Field(ge=1, le=10)] = 6, min_confidence: MinConfidence = 0.0,
@@ -138,6 +149,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def impact_analysis(
         symbol: Annotated[str | None, Field(description="a definition (qualified name, suffix or id)", max_length=1000)] = None,
         path: Annotated[str | None, Field(description="or a file: everything defined in it", max_length=4096)] = None,
@@ -150,6 +162,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def get_dependencies(
         path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
         module: Annotated[str | None, Field(description="or a module's qualified name ('django.db.models')", max_length=1000)] = None,
@@ -162,6 +175,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
+    @root_notes
     async def get_dependents(
         path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
         module: Annotated[str | None, Field(description="or a module's qualified name", max_length=1000)] = None,

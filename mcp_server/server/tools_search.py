@@ -58,7 +58,8 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         embedder = await state.embedder() if mode != "keyword" else None
         result = await hybrid_search(state.db.pool, embedder, query, filters=filters, mode=mode, limit=limit,
                                      ef_search=state.settings.hnsw_ef_search)
-        fresh = await freshness(state, filters.repository_id, vectors_pending=result.vectors_pending)
+        fresh = await freshness(state, filters.repository_id, vectors_pending=result.vectors_pending,
+                                repositories={h.repository for h in result.results})
         fresh.notes.extend(result.notes)
         if embedder is None and mode != "keyword" and state.model_error:
             fresh.notes.append(f"semantic ranking is off: {state.model_error}")
@@ -97,5 +98,6 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         return GrepResponse(
             matches=[GrepHit(repository=m.repository, path=m.path, line=m.line, text=m.text, language=m.language)
                      for m in matches],
-            truncated=truncated, freshness=await freshness(state, filters.repository_id),
+            truncated=truncated,
+            freshness=await freshness(state, filters.repository_id, repositories={m.repository for m in matches}),
         )
