@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import pathspec
 import platformdirs
 
 from .errors import ConfigError
@@ -47,6 +48,10 @@ class Settings:
     offline: bool = False             # never contact the model hub (other models load from fastembed's cache only)
     # Discovery
     max_file_bytes: int = 1_000_000
+    # Credentials: more files never to index (gitignore-style patterns, comma-separated, after the
+    # built-in list; `!pattern` exempts a file), and whether token shapes are redacted from the rest.
+    secret_files: str = ""
+    redact_secrets: bool = True
     # HNSW (pgvector)
     hnsw_m: int = 16
     hnsw_ef_construction: int = 64
@@ -153,6 +158,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "embed_threads": (lambda v: 0 <= v <= 256, "between 0 and 256"),
     "vector_gc_grace_seconds": (lambda v: 0 <= v <= 2_592_000, "between 0 and 2592000 (30 days)"),
     "max_file_bytes": (lambda v: v >= 1, "at least 1"),
+    "secret_files": (lambda v: _patterns_valid(v), "gitignore-style patterns, comma-separated"),
     "hnsw_m": (lambda v: 2 <= v <= 100, "between 2 and 100"),
     "hnsw_ef_construction": (lambda v: 4 <= v <= 1000, "between 4 and 1000"),
     "hnsw_ef_search": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
@@ -169,6 +175,14 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "log_level": (lambda v: v in ("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
     "log_format": (lambda v: v in ("console", "json"), "console or json"),
 }
+
+
+def _patterns_valid(patterns: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([p.strip() for p in patterns.split(",") if p.strip()])
+    except ValueError:  # GitIgnorePatternError: a lone "!", a trailing backslash
+        return False
+    return True
 
 
 def _first_problem(settings: Settings) -> tuple[str, str] | None:
@@ -284,7 +298,7 @@ def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> 
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         raise ConfigError(f"{source}: {f.name} expects an integer, got {raw!r}")
-    if f.name in ("tokens", "allowed_hosts", "allowed_roots") and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+    if f.name in ("tokens", "allowed_hosts", "allowed_roots", "secret_files") and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
         raw = ",".join(raw)
     if f.name == "allowed_roots" and isinstance(raw, str):
         return absolute_roots(raw, base)
