@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -537,3 +538,46 @@ def test_scan_paths_applies_discovery_rules_to_single_paths(tmp_path: Path) -> N
         "app/billing.py", "app/secret_key.py", "out_dir/x.py", "node_modules/m/i.js", "logo.png", "gone.py", "app",
     ]
     assert scan.skipped["unsupported_type"] == 1 and scan.skipped["ignored"] == 2
+
+
+class _Recorder:
+    """An events subscriber that keeps what it was told, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int, frozenset[str], frozenset[str]]] = []
+
+    def queued(self, repository_id: int, paths: AbstractSet[str]) -> None:
+        self.seen.append(("queued", repository_id, frozenset(paths), frozenset()))
+
+    def batch_started(self, repository_id: int, paths: AbstractSet[str]) -> None:
+        self.seen.append(("batch_started", repository_id, frozenset(paths), frozenset()))
+
+    def batch_done(self, repository_id: int, paths_done: AbstractSet[str], still_pending: AbstractSet[str]) -> None:
+        self.seen.append(("batch_done", repository_id, frozenset(paths_done), frozenset(still_pending)))
+
+    def dropped(self, repository_id: int) -> None:
+        self.seen.append(("dropped", repository_id, frozenset(), frozenset()))
+
+
+async def test_subscribers_hear_of_queued_paths_batches_and_dropped_queues(
+    wdb: Database, wsettings: Settings, tmp_path: Path
+) -> None:
+    root = _write_repo(tmp_path / "events")
+    rid = await _indexed(wdb, wsettings, root)
+    events = _Recorder()
+    indexer = BackgroundIndexer(wdb, wsettings, None, lease_retry_seconds=RETRY, heartbeat_seconds=RETRY,
+                                events=events)
+    async with anyio.create_task_group() as tg:
+        await tg.start(indexer.run)
+        await _watching(indexer, rid)
+        billing = root / "app" / "billing.py"
+        billing.write_text(billing.read_text().replace("old_rounding_rule", "evented_rounding_rule"))
+
+        async def stored() -> bool:
+            return any(kind == "batch_done" and "app/billing.py" in done for kind, _, done, _ in events.seen)
+
+        await eventually(stored, "the edit's batch is reported done")
+        kinds = [(kind, paths) for kind, r, paths, _ in events.seen if r == rid and "app/billing.py" in paths]
+        assert [k for k, _ in kinds][:3] == ["queued", "batch_started", "batch_done"], events.seen
+        tg.cancel_scope.cancel()
+    assert events.seen[-1][:2] == ("dropped", rid), "stopping discards the queue, and says so"

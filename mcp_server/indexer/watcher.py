@@ -24,12 +24,13 @@ from watchfiles import Change, awatch
 from ..config import Settings
 from ..db.pool import Database
 from ..db.refusals import READ_ONLY_SQLSTATE, write_refusal
+from ..db.vector_marks import count_pending
 from ..embed.model import Embedder
 from ..errors import DatabaseUnavailable, IndexBusy, RepositoryNotFound
 from ..index.discover import BUILTIN_IGNORES, file_language, is_ignore_rules_file
 from . import repositories, vector_gc
 from .embed import embed_pending
-from ..db.vector_marks import count_pending
+from .events import IndexerEvents, NoEvents
 from .lease import CONNECTION_ERRORS, LeaseManager, current_owner, manager_for, wanted
 from .pipeline import IndexReport, index_paths, index_registered
 
@@ -164,8 +165,10 @@ class BackgroundIndexer:
         debounce_ms: int = 100,
         step_ms: int = 25,
         burst_paths: int = 200,
+        events: IndexerEvents | None = None,
     ) -> None:
         self.db = db
+        self.events: IndexerEvents = events or NoEvents()
         self.settings = settings
         self.leases = leases or manager_for(db)
         self.lease_retry_seconds = lease_retry_seconds
@@ -222,6 +225,7 @@ class BackgroundIndexer:
             for w in self._repos.values():
                 w.state, w.owned, w.owner, w.worker, w.in_flight = "stopped", False, None, None, 0
                 w.pending.clear()
+                self.events.dropped(w.repo.id)
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 for repository_id in owned:
                     await self.leases.release(repository_id)
@@ -256,6 +260,10 @@ class BackgroundIndexer:
         if w is None:
             return WatchStatus(repository_id, "stopped", None, 0, None, None, None, None, None)
         return w.status()
+
+    def files_pending(self) -> dict[str, int]:
+        """Files queued or being indexed, per repository this process owns (by name)."""
+        return {w.repo.name: len(w.pending) + w.in_flight for w in list(self._repos.values()) if w.owned}
 
     async def refresh_status(self, repository_id: int) -> WatchStatus:
         """`status` with vectors_pending counted now rather than as of the last embedding run."""
@@ -365,6 +373,7 @@ class BackgroundIndexer:
         w.state = state
         w.pending.clear()
         w.in_flight = 0
+        self.events.dropped(w.repo.id)
         w.held_off = w.held_off_since = w.embed_held_off = None
         if w.worker is not None:
             w.worker.cancel()
@@ -543,6 +552,7 @@ class BackgroundIndexer:
     def _dispatch(self, changes: set[tuple[Change, str]]) -> None:
         now = _now()
         owned = [(w, str(w.root) + os.sep) for w in self._repos.values() if w.owned]
+        queued: dict[int, set[str]] = {}
         for _change, path in changes:
             for w, prefix in owned:
                 if not path.startswith(prefix):
@@ -552,8 +562,11 @@ class BackgroundIndexer:
                     w.full_pass = True  # which files are indexed may have changed anywhere
                 else:
                     w.pending.add(rel)
+                    queued.setdefault(w.repo.id, set()).add(rel)
                 w.last_event_at = now
                 w.wake.set()
+        for repository_id, paths in queued.items():
+            self.events.queued(repository_id, paths)
 
     # -- indexing ----------------------------------------------------------------------------
 
@@ -589,6 +602,14 @@ class BackgroundIndexer:
         paths, w.pending = w.pending, set()
         w.full_pass = False
         w.in_flight = len(paths)
+        self.events.batch_started(w.repo.id, paths)
+        try:
+            return await self._store_batch(w, paths, full, backoff)
+        finally:
+            self.events.batch_done(w.repo.id, paths, w.pending)
+
+    async def _store_batch(self, w: _Watched, paths: set[str], full: bool, backoff: float) -> float:
+        """Index the batch taken from the queue; the paths go back to it if the database is in trouble."""
         catching_up = w.state == "catching_up"
         if w.held_off is None and not catching_up:
             w.state = "indexing"

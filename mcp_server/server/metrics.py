@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence, Set
 
 import anyio
 import asyncpg
@@ -42,59 +41,37 @@ ORDER BY r.name
 """
 
 
-class InstrumentedIndexer(BackgroundIndexer):
-    """The background indexer, plus what the watcher-lag gauge needs: when each queued path was
-    first seen changed. A path stays "unprocessed" from its first event until a batch containing
-    it has been stored."""
+class WatcherLag:
+    """The watcher-lag gauge's view of the indexer's events: when each queued path was first seen
+    changed. A path stays "unprocessed" from its first event until a batch containing it has ended
+    without putting it back in the queue."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self) -> None:
         self._first_seen: dict[int, dict[str, float]] = {}
-        self._in_flight: dict[int, set[str]] = {}
 
-    def _dispatch(self, changes: set[Any]) -> None:
-        super()._dispatch(changes)
+    def queued(self, repository_id: int, paths: Set[str]) -> None:
         now = time.monotonic()
-        for repository_id, w in self._repos.items():
-            if w.pending:
-                seen = self._first_seen.setdefault(repository_id, {})
-                for rel in w.pending:
-                    seen.setdefault(rel, now)
+        seen = self._first_seen.setdefault(repository_id, {})
+        for rel in paths:
+            seen.setdefault(rel, now)
 
-    async def _index_batch(self, w: Any, backoff: float) -> float:
-        repository_id = w.repo.id
-        self._in_flight[repository_id] = set(w.pending)
-        try:
-            return await super()._index_batch(w, backoff)
-        finally:
-            done = self._in_flight.pop(repository_id, set())
-            seen = self._first_seen.get(repository_id)
-            if seen:
-                # A path edited again while its batch ran is back in `pending`: it keeps its time.
-                for rel in done - w.pending:
-                    seen.pop(rel, None)
+    def batch_started(self, repository_id: int, paths: Set[str]) -> None:
+        pass  # in flight, its paths keep their times until the batch is done
+
+    def batch_done(self, repository_id: int, paths_done: Set[str], still_pending: Set[str]) -> None:
+        seen = self._first_seen.get(repository_id)
+        if seen:
+            # A path edited again while its batch ran, or put back by a failed one, keeps its time.
+            for rel in paths_done - still_pending:
+                seen.pop(rel, None)
+
+    def dropped(self, repository_id: int) -> None:
+        self._first_seen.pop(repository_id, None)
 
     def lag_seconds(self) -> float:
         """now - the oldest change not yet stored, over every repository this process owns; 0 when idle."""
-        now = time.monotonic()
-        oldest = math.inf
-        for repository_id in list(self._first_seen):
-            w = self._repos.get(repository_id)
-            seen = self._first_seen[repository_id]
-            if w is None or not w.owned:
-                del self._first_seen[repository_id]
-                continue
-            live = w.pending | self._in_flight.get(repository_id, set())
-            for rel in [r for r in seen if r not in live]:
-                del seen[rel]
-            if seen:
-                oldest = min(oldest, min(seen.values()))
-        return 0.0 if oldest == math.inf else max(0.0, now - oldest)
-
-    def queue(self) -> dict[str, int]:
-        """Files queued or being indexed, per repository this process owns."""
-        return {w.repo.name: self.status(repository_id).files_pending
-                for repository_id, w in list(self._repos.items()) if w.owned}
+        oldest = min((min(seen.values()) for seen in list(self._first_seen.values()) if seen), default=None)
+        return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
 
 
 class CountingEmbedder(Embedder):
@@ -132,7 +109,8 @@ class Metrics:
             "pgcode_embed_chunks", "Chunk texts embedded by this process for the index.", registry=self.registry,
         )
         self.db: Database | None = None
-        self.indexer: InstrumentedIndexer | None = None
+        self.indexer: BackgroundIndexer | None = None
+        self.watcher_lag = WatcherLag()  # subscribed to the indexer's events by whoever builds it
         self.model_key: str | None = None
         self._tools: frozenset[str] = frozenset()
         self._vectors: dict[str, int] | None = None
@@ -140,7 +118,7 @@ class Metrics:
         self._refresh_lock = anyio.Lock()
         self.registry.register(_LiveCollector(self))
 
-    def bind(self, db: Database, indexer: InstrumentedIndexer | None, model_key: str) -> None:
+    def bind(self, db: Database, indexer: BackgroundIndexer | None, model_key: str) -> None:
         self.db, self.indexer, self.model_key = db, indexer, model_key
 
     def known_tools(self, names: Iterable[str]) -> None:
@@ -198,7 +176,7 @@ class _LiveCollector(Collector):
                                     value=pool.get_size() - pool.get_idle_size())
             yield GaugeMetricFamily("pgcode_db_pool_max_size", "The pool's maximum size (pool_max_size).",
                                     value=pool.get_max_size())
-        queue = m.indexer.queue() if m.indexer is not None else {}
+        queue = m.indexer.files_pending() if m.indexer is not None else {}
         yield GaugeMetricFamily("pgcode_index_queue_depth",
                                 "Changed files queued in this process's watcher or being indexed.",
                                 value=sum(queue.values()))
@@ -210,7 +188,7 @@ class _LiveCollector(Collector):
         yield files
         yield GaugeMetricFamily("pgcode_watcher_lag_seconds",
                                 "Age of the oldest file change not yet stored (0 when idle).",
-                                value=m.indexer.lag_seconds() if m.indexer is not None else 0.0)
+                                value=m.watcher_lag.lag_seconds() if m.indexer is not None else 0.0)
         if m._vectors is not None:
             vectors = GaugeMetricFamily("pgcode_vectors_pending",
                                         "Chunk texts without a vector for the configured model, per repository.",

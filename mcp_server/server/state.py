@@ -15,7 +15,8 @@ from ..config import Settings
 from ..db.migrate import pending
 from ..db.pool import Database, open_database
 from ..embed.model import Embedder, ModelUnavailable, embedder_for, key_for
-from .metrics import CountingEmbedder, InstrumentedIndexer, Metrics
+from ..indexer.watcher import BackgroundIndexer
+from .metrics import CountingEmbedder, Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +28,7 @@ _READY_CHECK_SECONDS = 3.0
 class ServerState:
     db: Database
     settings: Settings
-    indexer: InstrumentedIndexer | None
+    indexer: BackgroundIndexer | None
     metrics: Metrics = field(default_factory=lambda: Metrics(role="server"))
     # How MCP clients reach this process: "stdio" (the local user's own client) or "http" (remote:
     # the read boundary is stricter).
@@ -103,7 +104,7 @@ async def serve_state(
     read_only = settings.read_only if read_only is None else read_only
     async with open_database(settings, read_only=read_only) as db, anyio.create_task_group() as tg:
         metrics = Metrics(role="reader" if read_only else role)
-        indexer = InstrumentedIndexer(db, settings, None) if watch and not read_only else None
+        indexer = BackgroundIndexer(db, settings, None, events=metrics.watcher_lag) if watch and not read_only else None
         metrics.bind(db, indexer, key_for(settings))
         state = ServerState(db=db, settings=settings, indexer=indexer, metrics=metrics)
         tg.start_soon(state._load_model)
