@@ -147,3 +147,21 @@ def test_a_live_servers_broken_pid_file_is_never_deleted_and_the_message_says_wh
         server.stop()
         for p in postgres_processes(data_dir):
             p.kill()
+
+
+def test_a_zombie_holds_no_handle_on_the_embedded_server() -> None:
+    # A shared server killed but not yet collected by its parent is a zombie: counting it as a live
+    # holder kept the embedded PostgreSQL up after the last real holder left.
+    from mcp_server.db.embedded import _running
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 20
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the child never exited"
+        time.sleep(0.05)
+    try:
+        assert psutil.pid_exists(child.pid) and not _running(child.pid)
+        assert _running(os.getpid())
+    finally:
+        child.wait()
+    assert not _running(child.pid)

@@ -178,7 +178,7 @@ class EmbeddedPostgres:
                 pids = json.loads(handles.read_text())
             except (OSError, ValueError):
                 return
-            alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+            alive = [pid for pid in pids if isinstance(pid, int) and _running(pid)]
             if alive != pids:
                 log.info("embedded_postgres_dead_handles", pids=sorted(set(pids) - set(alive)))
                 handles.write_text(json.dumps(alive))
@@ -347,3 +347,11 @@ def _end_leftovers(belongs: Callable[[psutil.Process], bool]) -> None:
         except OSError:
             pass
     psutil.wait_procs(left, timeout=5)
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process: a zombie (dead, not yet collected by its parent) holds no handle."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return psutil.pid_exists(pid)
