@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -21,6 +22,7 @@ from mcp_server.config import Settings
 from mcp_server.db.pool import Database
 from mcp_server.index.chunk import MAX_LINE_CHARS, chunk_file
 from mcp_server.index.parse import MAX_NAME_BYTES, parse_source
+from mcp_server.index.records import MAX_FILE_EDGES, MAX_SITES_PER_TARGET
 from mcp_server.indexer.pipeline import index_repository
 
 HUNDRED_MB = 100 * 1024 * 1024
@@ -199,6 +201,32 @@ def test_twenty_thousand_nested_definitions_cost_memory_in_proportion_to_the_fil
         tracemalloc.stop()
     assert peak < 150 * 1024 * 1024, peak
     assert len(parsed.symbols) > 50 and chunks  # the outer definitions are indexed
+
+
+@pytest.mark.parametrize(("language", "path", "source"), [
+    ("python", "n.py", "x = " + "f(\n" * 50_000 + "1" + "\n)" * 50_000
+     + "\n\n\ndef g():\n    return (h(1) +\n            h(2))\n"),
+    ("javascript", "n.js", "var x = " + "f(\n" * 50_000 + "1" + ")\n" * 50_000
+     + ";\nfunction g() {\n  return h(1) +\n    h(2);\n}\n"),
+])
+def test_a_call_nested_fifty_thousand_deep_keeps_who_calls_what_not_every_site(
+    language: str, path: str, source: str
+) -> None:
+    # One call nested a million deep (a generated 5 MB expression) made a million edges: their one
+    # COPY outran the statement timeout and failed the whole index pass.
+    parsed = parse_source(source.encode(), path, language, "n")
+    sites = Counter((parsed.symbols[e.source].qualified_name, e.kind, e.target_name) for e in parsed.edges)
+    assert sites == {("n", "calls", "f"): MAX_SITES_PER_TARGET, ("n.g", "calls", "h"): 2}
+    assert sorted(e.line for e in parsed.edges if e.target_name == "f") == list(range(1, MAX_SITES_PER_TARGET + 1))
+    assert parsed.edges_dropped == 50_000 - MAX_SITES_PER_TARGET
+
+
+@pytest.mark.parametrize(("language", "path", "line"), [("python", "flood.py", "g{i}()\n"),
+                                                       ("javascript", "flood.js", "g{i}();\n")])
+def test_a_flood_of_distinct_calls_stops_at_the_file_limit(language: str, path: str, line: str) -> None:
+    source = "".join(line.format(i=i) for i in range(MAX_FILE_EDGES + 50))
+    parsed = parse_source(source.encode(), path, language, "flood")
+    assert [e.target_name for e in parsed.edges] == [f"g{i}" for i in range(MAX_FILE_EDGES)]  # the first ones
 
 
 # ---- unreadable files: permissions bind root too once its override is dropped --------------------

@@ -6,7 +6,11 @@ import dataclasses
 import importlib
 from typing import Protocol
 
+import structlog
+
 from .records import ParsedFile, RawEdge
+
+log = structlog.get_logger(__name__)
 
 # language id -> module under mcp_server.index.parsers that implements it
 _PARSER_MODULES: dict[str, str] = {
@@ -43,10 +47,14 @@ def parse_source(source: bytes, path: str, language: str, module_name: str) -> P
     for the file (for Python, the package chain: "django/db/models/base.py" ->
     "django.db.models.base"); parsers use it as the prefix of every qualified name.
     Definitions whose names are too long to index are left out with everything inside them.
+    Edge sites past the parsers' EdgeBudget (records.py) are left out too, with a warning.
     """
     module = importlib.import_module(f"{__package__}.parsers.{_PARSER_MODULES[language]}")
     parser: LanguageParser = module  # type: ignore[assignment]
-    return bound_names(parser.parse(source, path, module_name, language))
+    parsed = bound_names(parser.parse(source, path, module_name, language))
+    if parsed.edges_dropped:
+        log.warning("edge_sites_dropped", path=path, kept=len(parsed.edges), dropped=parsed.edges_dropped)
+    return parsed
 
 
 def _too_long(text: str) -> bool:
@@ -86,4 +94,4 @@ def bound_names(parsed: ParsedFile) -> ParsedFile:
     edges: list[RawEdge] = [
         dataclasses.replace(e, source=new_index[owner[e.source] or 0]) for e in parsed.edges
     ]
-    return ParsedFile(language=parsed.language, symbols=kept, edges=edges, has_errors=parsed.has_errors)
+    return dataclasses.replace(parsed, symbols=kept, edges=edges)

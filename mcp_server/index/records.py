@@ -23,6 +23,15 @@ NAME_FALLBACK = "*"
 # elsewhere reaches `Apps.get_model`.
 TYPE_OF = ":type"
 
+# Sites of one name called (imported, referenced) from one definition past this many add rows, not
+# graph: a generated 5 MB expression nesting one call a million deep made a million edges, whose
+# single COPY ran past the statement timeout and failed the whole index pass (their sites nearly
+# doubled the parse's memory, 934 MB to 1.7 GB).
+MAX_SITES_PER_TARGET = 100
+# The edges of one file whatever their targets (a flood of distinct names): far above any
+# hand-written file, few enough to store within the statement timeout.
+MAX_FILE_EDGES = 100_000
+
 
 @dataclass(frozen=True, slots=True)
 class Symbol:
@@ -56,6 +65,30 @@ class ParsedFile:
     symbols: list[Symbol] = field(default_factory=list)  # symbols[0] is always the module symbol
     edges: list[RawEdge] = field(default_factory=list)
     has_errors: bool = False  # tree-sitter reported syntax errors (the file is still indexed)
+    edges_dropped: int = 0    # sites past the EdgeBudget
+
+
+class EdgeBudget:
+    """Which of a file's edge sites to keep: the first MAX_SITES_PER_TARGET of each (source, kind,
+    target) and MAX_FILE_EDGES in all, so who calls what stays whole and only repeats go. Parsers
+    ask as early as they know the site, so a dropped one costs no candidates and no record."""
+
+    __slots__ = ("_sites", "kept", "dropped")
+
+    def __init__(self) -> None:
+        self._sites: dict[tuple[int, str, str], int] = {}
+        self.kept = 0
+        self.dropped = 0
+
+    def admit(self, source: int, kind: str, target: str) -> bool:
+        key = (source, kind, target)
+        seen = self._sites.get(key, 0)
+        if seen >= MAX_SITES_PER_TARGET or self.kept >= MAX_FILE_EDGES:
+            self.dropped += 1
+            return False
+        self._sites[key] = seen + 1
+        self.kept += 1
+        return True
 
 
 @dataclass(frozen=True, slots=True)

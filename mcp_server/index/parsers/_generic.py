@@ -12,7 +12,7 @@ from typing import Any
 from tree_sitter import Node, Parser
 
 from ..languages import new_parser
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile, RawEdge, Symbol
+from ..records import CONF_EXACT, CONF_SCOPED, EdgeBudget, ParsedFile, RawEdge, Symbol
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class Ctx:
         self.bases: dict[str, list[BaseFn]] = {}  # class qname -> its base candidates
         self.data: dict[str, Any] = {}
         self._sites: list[_Site] = []
+        self._budget = EdgeBudget()
         self._pending: Frame | None = None
 
     # ---- text helpers -------------------------------------------------------------------
@@ -188,9 +189,11 @@ class Ctx:
              source: int | Callable[[], int] | None = None) -> None:
         if not target:
             return
+        source = self.frame.sym if source is None else source
+        if not callable(source) and not self._budget.admit(source, kind, target):
+            return
         line = node if isinstance(node, int) else node.start_point.row + 1
-        self._sites.append(_Site(self.frame.sym if source is None else source, kind, target, line,
-                                 candidates, alias))
+        self._sites.append(_Site(source, kind, target, line, candidates, alias))
 
     # ---- signatures and comments --------------------------------------------------------
     def signature(self, start: int, end: int) -> str:
@@ -260,8 +263,11 @@ class Ctx:
             if key in seen:
                 continue
             seen.add(key)
+            if callable(site.source) and not self._budget.admit(source, site.kind, site.target):
+                continue  # known only now; the others were admitted as they were found
             edges.append(RawEdge(source=source, kind=site.kind, target_name=site.target, line=site.line,
                                  candidates=_dedupe(cands), alias=site.alias))
+        self.result.edges_dropped = self._budget.dropped
         return self.result
 
 

@@ -12,7 +12,7 @@ import structlog
 from tree_sitter import Node, Parser, Tree
 
 from ..languages import new_parser
-from ..records import CONF_EXACT, TYPE_OF, ParsedFile, RawEdge, Symbol
+from ..records import CONF_EXACT, TYPE_OF, EdgeBudget, ParsedFile, RawEdge, Symbol
 from ._python_imports import ImportName, from_import_names, future_names, import_names
 from ._python_nodes import line as _line
 from ._python_nodes import text as _text
@@ -333,24 +333,27 @@ class _FileParser:
     def _resolve(self) -> None:
         edges = self.out.edges
         scopes = self.scopes
+        budget = EdgeBudget()
         for kind, source, line, target, scope_index, payload in self.sites:
             scope = scopes[scope_index]
             if kind == _NAME:
                 candidates, _ = resolve_reference(scope, (target,))
-                if candidates:
+                if candidates and budget.admit(source, "references", target):
                     edges.append(RawEdge(source, "references", target, line, candidates))
             elif kind == _REFERENCE:
                 chain, lines = payload
                 candidates, used = resolve_reference(scope, chain)
-                if candidates:
-                    edges.append(RawEdge(source, "references", ".".join(chain[:used]),
-                                         lines[used - 1], candidates))
+                written = ".".join(chain[:used])
+                if candidates and budget.admit(source, "references", written):
+                    edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
             elif kind == _IMPORT:
                 candidates, alias = payload
-                edges.append(RawEdge(source, "imports", target, line, candidates, alias))
+                if budget.admit(source, "imports", target):
+                    edges.append(RawEdge(source, "imports", target, line, candidates, alias))
             elif kind == _INHERITS:
-                edges.append(RawEdge(source, "inherits", target, line, resolve_call(scope, payload)))
-            else:
+                if budget.admit(source, "inherits", target):
+                    edges.append(RawEdge(source, "inherits", target, line, resolve_call(scope, payload)))
+            elif budget.admit(source, "calls", target):
                 if kind == _CALL:
                     candidates = resolve_call(scope, payload)
                 elif kind == _SUPER:
@@ -360,6 +363,7 @@ class _FileParser:
                 else:
                     candidates = ()
                 edges.append(RawEdge(source, "calls", target, line, candidates))
+        self.out.edges_dropped = budget.dropped
         module = scopes[0]
         for qname, (name, line, written) in self.typed_vars.items():
             res = lookup(module, name)
