@@ -9,7 +9,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from mcp_server.config import Settings
 
 def add_database_arguments(parser: argparse.ArgumentParser) -> None:
     """--data-dir and --database-url, read by settings_for."""
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"the benchmarks' embedded PostgreSQL (default {DEFAULT_DATA_DIR})")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help=f"the benchmarks' embedded PostgreSQL (default {DEFAULT_DATA_DIR})"
+    )
     parser.add_argument("--database-url", default=None, help="use this PostgreSQL instead of an embedded one")
 
 
@@ -30,8 +31,10 @@ def settings_for(data_dir: Path | None, database_url: str | None = None) -> Sett
     The environment's PGCODE_DATABASE_URL is deliberately ignored: a benchmark must never write
     into the user's index by accident."""
     data_dir = (data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
-    return Settings.load({"data_dir": str(data_dir), "database_url": database_url},
-                         env={k: v for k, v in os.environ.items() if k != "PGCODE_DATABASE_URL"})
+    return Settings.load(
+        {"data_dir": str(data_dir), "database_url": database_url},
+        env={k: v for k, v in os.environ.items() if k != "PGCODE_DATABASE_URL"},
+    )
 
 
 def load() -> dict[str, Any]:
@@ -41,30 +44,41 @@ def load() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         text = ""
     one, five, fifteen = os.getloadavg()
-    return {"uptime": text, "load1": round(one, 2), "load5": round(five, 2), "load15": round(fifteen, 2),
-            "cpus": os.cpu_count()}
+    return {
+        "uptime": text,
+        "load1": round(one, 2),
+        "load5": round(five, 2),
+        "load15": round(fifteen, 2),
+        "cpus": os.cpu_count(),
+    }
 
 
 def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "code": code_version()}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "code": code_version(),
+    }
 
 
 def code_version() -> dict[str, Any]:
     """The commit measured, and whether mcp_server/ had uncommitted changes (others edit in parallel)."""
     repo = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mcp_server"], cwd=repo,
-                               capture_output=True, text=True, timeout=10).stdout.split("\n")
-        return {"commit": head or None, "mcp_server_modified": sorted(l[3:] for l in dirty if l.strip())}
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "mcp_server"], cwd=repo, capture_output=True, text=True, timeout=10
+        ).stdout.split("\n")
+        return {"commit": head or None, "mcp_server_modified": sorted(line[3:] for line in dirty if line.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "mcp_server_modified": None}
 
 
 def stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def write_result(kind: str, payload: dict[str, Any], label: str = "") -> Path:
@@ -146,5 +160,6 @@ async def claim_repository(db: Any, name: str, root: Path, fresh: bool) -> None:
         if fresh:
             await conn.execute("DELETE FROM repositories WHERE name = $1 OR root_path = $2", name, str(root.resolve()))
         else:
-            await conn.execute("DELETE FROM repositories WHERE name = $1 AND root_path <> $2",
-                               name, str(root.resolve()))
+            await conn.execute(
+                "DELETE FROM repositories WHERE name = $1 AND root_path <> $2", name, str(root.resolve())
+            )

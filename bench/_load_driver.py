@@ -26,9 +26,22 @@ from tests.mcp_harness import HttpServer, connect, free_port, server_env, start_
 READY_SECONDS = 120
 # Read tools and how often a client calls each: searches and the graph, as an assistant would.
 MIX: dict[str, int] = {
-    "search_code": 24, "find_symbol": 10, "find_callers": 10, "find_references": 9, "find_callees": 8,
-    "get_symbol": 8, "call_path": 5, "impact_analysis": 5, "file_outline": 5, "grep": 4, "goto_definition": 4,
-    "get_dependencies": 2, "get_dependents": 2, "repo_map": 1, "index_status": 1, "list_repositories": 1,
+    "search_code": 24,
+    "find_symbol": 10,
+    "find_callers": 10,
+    "find_references": 9,
+    "find_callees": 8,
+    "get_symbol": 8,
+    "call_path": 5,
+    "impact_analysis": 5,
+    "file_outline": 5,
+    "grep": 4,
+    "goto_definition": 4,
+    "get_dependencies": 2,
+    "get_dependents": 2,
+    "repo_map": 1,
+    "index_status": 1,
+    "list_repositories": 1,
 }
 
 
@@ -79,15 +92,30 @@ def start_worker(dsn: str, log_dir: Path, *, token_file: Path) -> HttpServer:
     log = log_dir / f"worker-{port}.log"
     with open(log, "wb") as fh:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mcp_server", "--database-url", dsn, "worker", "--metrics-port", str(port),
-             "--token-file", str(token_file)],
-            stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=server_env())
+            [
+                sys.executable,
+                "-m",
+                "mcp_server",
+                "--database-url",
+                dsn,
+                "worker",
+                "--metrics-port",
+                str(port),
+                "--token-file",
+                str(token_file),
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=server_env(),
+        )
     return HttpServer(process, port, log)
 
 
 @contextmanager
-def cluster(dsn: str, log_dir: Path, tokens: Sequence[str], *, index_roots: Sequence[Path],
-            servers: int = 2) -> Iterator[Cluster]:
+def cluster(
+    dsn: str, log_dir: Path, tokens: Sequence[str], *, index_roots: Sequence[Path], servers: int = 2
+) -> Iterator[Cluster]:
     """Start the servers and the worker (watching, read-write: they compete for each repository's
     lease), wait until each is ready (database, migrations, model), stop them all on exit. The
     clients' tokens are read-only; the last (the writer's) is admin and may index `index_roots`."""
@@ -118,10 +146,10 @@ class Workload:
     repository: str
     queries: list[str]
     names: list[str]
-    functions: list[str]                    # unique qualified names that have callers
-    pairs: list[tuple[str, str]]            # caller -> callee, for call_path
+    functions: list[str]  # unique qualified names that have callers
+    pairs: list[tuple[str, str]]  # caller -> callee, for call_path
     files: list[str]
-    uses: list[tuple[str, int, str]]        # path, line, name of a resolved call, for goto_definition
+    uses: list[tuple[str, int, str]]  # path, line, name of a resolved call, for goto_definition
 
 
 _UNIQUE = """
@@ -137,31 +165,69 @@ async def build_workload(dsn: str, repository: str, *, size: int = 300) -> Workl
         if rid is None:
             raise RuntimeError(f"repository {repository!r} is not indexed")
         await conn.execute("SELECT setseed(0.42)")
-        functions = [r[0] for r in await conn.fetch(
-            _UNIQUE + """SELECT t.qualified_name FROM edges e JOIN symbols t ON t.id = e.target_id
+        functions = [
+            r[0]
+            for r in await conn.fetch(
+                _UNIQUE
+                + """SELECT t.qualified_name FROM edges e JOIN symbols t ON t.id = e.target_id
                          WHERE e.repository_id = $1 AND e.kind = 'calls' AND t.qualified_name IN (SELECT * FROM u)
-                         GROUP BY 1 ORDER BY 1 LIMIT $2""", rid, size)]
-        pairs = [(r[0], r[1]) for r in await conn.fetch(
-            _UNIQUE + """SELECT DISTINCT s.qualified_name, t.qualified_name FROM edges e
+                         GROUP BY 1 ORDER BY 1 LIMIT $2""",
+                rid,
+                size,
+            )
+        ]
+        pairs = [
+            (r[0], r[1])
+            for r in await conn.fetch(
+                _UNIQUE
+                + """SELECT DISTINCT s.qualified_name, t.qualified_name FROM edges e
                          JOIN symbols s ON s.id = e.source_id JOIN symbols t ON t.id = e.target_id
                          WHERE e.repository_id = $1 AND e.kind = 'calls' AND e.confidence >= 0.9
                            AND s.qualified_name IN (SELECT * FROM u) AND t.qualified_name IN (SELECT * FROM u)
-                         ORDER BY 1, 2 LIMIT $2""", rid, size)]
-        uses = [(r[0], r[1], r[2]) for r in await conn.fetch(
-            """SELECT f.path, e.line, t.name FROM edges e JOIN files f ON f.id = e.file_id
+                         ORDER BY 1, 2 LIMIT $2""",
+                rid,
+                size,
+            )
+        ]
+        uses = [
+            (r[0], r[1], r[2])
+            for r in await conn.fetch(
+                """SELECT f.path, e.line, t.name FROM edges e JOIN files f ON f.id = e.file_id
                JOIN symbols t ON t.id = e.target_id
                WHERE e.repository_id = $1 AND e.kind = 'calls' AND e.confidence >= 0.9
-               ORDER BY f.path, e.line LIMIT $2""", rid, size)]
-        files = [r[0] for r in await conn.fetch(
-            """SELECT f.path FROM files f WHERE f.repository_id = $1
-                 AND EXISTS (SELECT 1 FROM symbols s WHERE s.file_id = f.id) ORDER BY f.path LIMIT $2""", rid, size)]
-        names = [r[0] for r in await conn.fetch(
-            """SELECT DISTINCT name FROM symbols WHERE repository_id = $1 AND kind IN ('function', 'method', 'class')
-                 AND length(name) > 3 ORDER BY name LIMIT $2""", rid, size)]
-        prose = [r[0] for r in await conn.fetch(
-            r"""SELECT DISTINCT btrim(split_part(docstring, E'\n', 1)) FROM symbols
+               ORDER BY f.path, e.line LIMIT $2""",
+                rid,
+                size,
+            )
+        ]
+        files = [
+            r[0]
+            for r in await conn.fetch(
+                """SELECT f.path FROM files f WHERE f.repository_id = $1
+                 AND EXISTS (SELECT 1 FROM symbols s WHERE s.file_id = f.id) ORDER BY f.path LIMIT $2""",
+                rid,
+                size,
+            )
+        ]
+        names = [
+            r[0]
+            for r in await conn.fetch(
+                """SELECT DISTINCT name FROM symbols WHERE repository_id = $1 AND kind IN ('function', 'method', 'class')
+                 AND length(name) > 3 ORDER BY name LIMIT $2""",
+                rid,
+                size,
+            )
+        ]
+        prose = [
+            r[0]
+            for r in await conn.fetch(
+                r"""SELECT DISTINCT btrim(split_part(docstring, E'\n', 1)) FROM symbols
                 WHERE repository_id = $1 AND length(btrim(split_part(docstring, E'\n', 1))) BETWEEN 15 AND 120
-                ORDER BY 1 LIMIT $2""", rid, size)]
+                ORDER BY 1 LIMIT $2""",
+                rid,
+                size,
+            )
+        ]
     finally:
         await conn.close()
     if not (functions and pairs and uses and files and names):
@@ -257,9 +323,17 @@ class Recorder:
         out = []
         for key, g in sorted(groups.items()):
             ms = [x * 1000 for x in g.seconds]
-            out.append({by: key, "calls": len(ms), "errors": g.errors,
-                        "p50_ms": _round(percentile(ms, 0.5)), "p95_ms": _round(percentile(ms, 0.95)),
-                        "p99_ms": _round(percentile(ms, 0.99)), "first_errors": g.messages[:3]})
+            out.append(
+                {
+                    by: key,
+                    "calls": len(ms),
+                    "errors": g.errors,
+                    "p50_ms": _round(percentile(ms, 0.5)),
+                    "p95_ms": _round(percentile(ms, 0.95)),
+                    "p99_ms": _round(percentile(ms, 0.99)),
+                    "first_errors": g.messages[:3],
+                }
+            )
         return out
 
 
@@ -273,13 +347,20 @@ class LeaseWatch:
     the application_name of their connection ("pgcode-lease host:pid")."""
 
     samples: int = 0
-    holders: dict[str, list[int]] = field(default_factory=dict)      # repository -> holder count per sample
-    owners: dict[str, set[str]] = field(default_factory=dict)        # repository -> every owner seen
+    holders: dict[str, list[int]] = field(default_factory=dict)  # repository -> holder count per sample
+    owners: dict[str, set[str]] = field(default_factory=dict)  # repository -> every owner seen
 
     def summary(self) -> dict[str, Any]:
-        return {name: {"samples": len(counts), "one_owner": counts.count(1), "no_owner": counts.count(0),
-                       "several_owners": sum(1 for c in counts if c > 1), "owners_seen": sorted(self.owners[name])}
-                for name, counts in sorted(self.holders.items())}
+        return {
+            name: {
+                "samples": len(counts),
+                "one_owner": counts.count(1),
+                "no_owner": counts.count(0),
+                "several_owners": sum(1 for c in counts if c > 1),
+                "owners_seen": sorted(self.owners[name]),
+            }
+            for name, counts in sorted(self.holders.items())
+        }
 
 
 _HOLDERS = """
@@ -300,7 +381,8 @@ async def watch_leases(dsn: str, until: float, watch: LeaseWatch, interval: floa
             for row in await conn.fetch(_HOLDERS, LOCK_CLASS):
                 watch.holders.setdefault(row["name"], []).append(row["holders"])
                 watch.owners.setdefault(row["name"], set()).update(
-                    o.removeprefix("pgcode-lease ") for o in row["owners"])
+                    o.removeprefix("pgcode-lease ") for o in row["owners"]
+                )
             watch.samples += 1
             await anyio.sleep(interval)
     finally:
@@ -345,8 +427,9 @@ def log_lines_since(path: Path | None, offset: int, needle: str) -> list[str]:
 # --- the actors ---------------------------------------------------------------------------------------
 
 
-async def client_loop(transport: str, server: HttpServer, token: str, workload: Workload, until: float,
-                      recorder: Recorder, seed: int) -> None:
+async def client_loop(
+    transport: str, server: HttpServer, token: str, workload: Workload, until: float, recorder: Recorder, seed: int
+) -> None:
     """One assistant: a session on `server`, tool calls back to back until `until`. A broken session
     is recorded as an error and opened again."""
     rng = random.Random(seed)
@@ -380,8 +463,9 @@ def _replace(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-async def edit_loop(root: Path, paths: Sequence[str], until: float, edits: list[Edit], *,
-                    interval: float = 0.5, tag: str = "") -> None:
+async def edit_loop(
+    root: Path, paths: Sequence[str], until: float, edits: list[Edit], *, interval: float = 0.5, tag: str = ""
+) -> None:
     """Save an edit every `interval` seconds: a new, uniquely named function appended to one of `paths`."""
     i = 0
     tag = tag or f"{os.getpid()}_{int(time.time())}"
@@ -389,22 +473,26 @@ async def edit_loop(root: Path, paths: Sequence[str], until: float, edits: list[
         rel = paths[i % len(paths)]
         name = f"load_edit_{tag}_{i}"
         target = root / rel
-        _replace(target, target.read_text() + f'\n\ndef {name}(value):\n    """Saved during the load run."""\n'
-                                               f"    return value + {i}\n")
+        _replace(
+            target,
+            target.read_text() + f'\n\ndef {name}(value):\n    """Saved during the load run."""\n'
+            f"    return value + {i}\n",
+        )
         edits.append(Edit(rel, name))
         i += 1
         await anyio.sleep(interval)
 
 
-async def index_loop(server: HttpServer, token: str, root: Path, name: str, until: float,
-                     recorder: Recorder) -> int:
+async def index_loop(server: HttpServer, token: str, root: Path, name: str, until: float, recorder: Recorder) -> int:
     """Index `root` as `name` through `server`, remove it, index it again... until `until`. Returns
     the number of complete index runs."""
     rounds = 0
     async with connect("http", server=server, token=token) as client:
         while time.monotonic() < until:
-            for tool, arguments in (("index_repository", {"path": str(root), "name": name}),
-                                    ("remove_repository", {"repository": name})):
+            for tool, arguments in (
+                ("index_repository", {"path": str(root), "name": name}),
+                ("remove_repository", {"repository": name}),
+            ):
                 started = time.perf_counter()
                 result = await client.call_tool(tool, arguments)
                 error = (result.content[0].text if result.content else str(result)) if result.is_error else None
@@ -438,9 +526,9 @@ class Plan:
     dsn: str
     cluster: Cluster
     workload: Workload
-    watched_root: Path                 # the indexed repository whose files are edited
+    watched_root: Path  # the indexed repository whose files are edited
     edit_paths: list[str]
-    side_root: Path                    # indexed (and removed, and indexed again) during the run
+    side_root: Path  # indexed (and removed, and indexed again) during the run
     side_name: str
     seconds: float
     clients: int = 20
@@ -453,8 +541,8 @@ class Outcome:
     leases: LeaseWatch
     edits: list[Edit]
     index_rounds: int
-    seconds: float                     # from the first call until the last client's last answer
-    edit_visible_s: dict[str, float]   # server -> seconds after the run until the last edit was found
+    seconds: float  # from the first call until the last client's last answer
+    edit_visible_s: dict[str, float]  # server -> seconds after the run until the last edit was found
 
 
 def client_tokens(n: int) -> list[str]:
@@ -477,19 +565,27 @@ async def run(plan: Plan) -> Outcome:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch_leases, plan.dsn, until, leases)
-        tg.start_soon(lambda: edit_loop(plan.watched_root, plan.edit_paths, until, edits,
-                                        interval=plan.edit_interval))
+        tg.start_soon(lambda: edit_loop(plan.watched_root, plan.edit_paths, until, edits, interval=plan.edit_interval))
         tg.start_soon(writer)  # its last index run may outlast the clients: the outer group waits for it
         async with anyio.create_task_group() as clients:
             for i in range(plan.clients):
                 transport = "http" if i % 2 == 0 else "sse"
                 server = servers[(i // 2) % len(servers)]
-                clients.start_soon(client_loop, transport, server, tokens[i % (len(tokens) - 1)], plan.workload,
-                                   until, recorder, 1000 + i)
+                clients.start_soon(
+                    client_loop,
+                    transport,
+                    server,
+                    tokens[i % (len(tokens) - 1)],
+                    plan.workload,
+                    until,
+                    recorder,
+                    1000 + i,
+                )
         elapsed = time.monotonic() - started
     visible: dict[str, float] = {}
     if edits:
         for server in servers:
-            visible[server.base] = round(await wait_searchable(
-                server, tokens[0], plan.workload.repository, edits[-1].name, timeout=60), 2)
+            visible[server.base] = round(
+                await wait_searchable(server, tokens[0], plan.workload.repository, edits[-1].name, timeout=60), 2
+            )
     return Outcome(recorder, leases, edits, rounds[0] if rounds else 0, elapsed, visible)

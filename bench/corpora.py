@@ -29,15 +29,15 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / "corpora"
 RESULTS = BENCH / "results"
-DEFAULT_DATA_DIR = BENCH / ".data"   # the benchmarks' own embedded PostgreSQL (never the user's index)
+DEFAULT_DATA_DIR = BENCH / ".data"  # the benchmarks' own embedded PostgreSQL (never the user's index)
 
 
 @dataclass(frozen=True, slots=True)
 class Corpus:
-    name: str          # short name used on the command line and in results
-    requirement: str   # pip requirement, pinned
-    sdist_dir: str     # the top folder inside the sdist
-    package: str       # the package folder inside the sdist, relative to sdist_dir
+    name: str  # short name used on the command line and in results
+    requirement: str  # pip requirement, pinned
+    sdist_dir: str  # the top folder inside the sdist
+    package: str  # the package folder inside the sdist, relative to sdist_dir
     held_out: bool = False
 
     @property
@@ -60,7 +60,7 @@ CORPORA: dict[str, Corpus] = {
         Corpus("django", "Django==5.1.4", "Django-5.1.4", "django"),
     )
 }
-SMALL = ["requests", "werkzeug", "jinja2", "rich"]   # run first; Django last, alone
+SMALL = ["requests", "werkzeug", "jinja2", "rich"]  # run first; Django last, alone
 
 # The package folder as shipped (django/test/ is library code, not tests): only bytecode is left out.
 _EXCLUDED_DIRS = {"__pycache__"}
@@ -80,8 +80,19 @@ def download(corpus: Corpus) -> Path:
     if found is not None:
         return found
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
-         corpus.requirement, "-d", str(CACHE)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-q",
+            corpus.requirement,
+            "-d",
+            str(CACHE),
+        ],
         check=True,
     )
     found = _sdist_archive(corpus)
@@ -117,8 +128,11 @@ def corpus_root(name: str) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    shutil.copytree(source, root / corpus.package_name,
-                    ignore=lambda _dir, names: [n for n in names if n in _EXCLUDED_DIRS or n.endswith(".pyc")])
+    shutil.copytree(
+        source,
+        root / corpus.package_name,
+        ignore=lambda _dir, names: [n for n in names if n in _EXCLUDED_DIRS or n.endswith(".pyc")],
+    )
     (root / ".complete").write_text("ok\n")
     return root
 

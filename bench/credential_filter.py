@@ -57,9 +57,14 @@ def scan(root: Path, rounds: int) -> dict[str, Any]:
             for line in lines:
                 labels.update(part.split("]", 1)[0] for part in line.split("[REDACTED:")[1:])
     return {
-        "files": len(texts), "mb": round(total / 1e6, 2), "seconds": round(best, 3),
-        "mb_per_s": round(total / 1e6 / best, 1), "us_per_file": round(best / len(texts) * 1e6, 1),
-        "files_redacted": len(redacted), "labels": dict(labels), "redacted": redacted,
+        "files": len(texts),
+        "mb": round(total / 1e6, 2),
+        "seconds": round(best, 3),
+        "mb_per_s": round(total / 1e6 / best, 1),
+        "us_per_file": round(best / len(texts) * 1e6, 1),
+        "files_redacted": len(redacted),
+        "labels": dict(labels),
+        "redacted": redacted,
     }
 
 
@@ -77,8 +82,7 @@ async def index_runs(args: argparse.Namespace, root: Path) -> dict[str, Any]:
                 seconds[mode].append(round(time.perf_counter() - started, 2))
         await claim_repository(db, "bench-secrets", root, fresh=True)
     on, off = statistics.median(seconds["on"]), statistics.median(seconds["off"])
-    return {"runs": seconds, "median_on_s": on, "median_off_s": off,
-            "overhead_pct": round((on - off) / off * 100, 1)}
+    return {"runs": seconds, "median_on_s": on, "median_off_s": off, "overhead_pct": round((on - off) / off * 100, 1)}
 
 
 def main() -> None:
@@ -91,19 +95,47 @@ def main() -> None:
     before = load()
     content = scan(root, rounds=3)
     indexing = anyio.run(index_runs, args, root)
-    print(table(["files", "MB", "scan s", "MB/s", "µs/file", "files redacted"],
-                [[content["files"], content["mb"], content["seconds"], content["mb_per_s"], content["us_per_file"],
-                  content["files_redacted"]]], title=f"content check on {args.corpus}"))
+    print(
+        table(
+            ["files", "MB", "scan s", "MB/s", "µs/file", "files redacted"],
+            [
+                [
+                    content["files"],
+                    content["mb"],
+                    content["seconds"],
+                    content["mb_per_s"],
+                    content["us_per_file"],
+                    content["files_redacted"],
+                ]
+            ],
+            title=f"content check on {args.corpus}",
+        )
+    )
     for item in content["redacted"]:
         print(f"  {item['path']}: {item['secrets']}  {item['lines'][:2]}")
     print()
-    print(table(["redaction", "runs (s)", "median s"],
-                [["on", " ".join(map(str, indexing["runs"]["on"])), indexing["median_on_s"]],
-                 ["off", " ".join(map(str, indexing["runs"]["off"])), indexing["median_off_s"]]],
-                title=f"cold index (lexical + graph): overhead {indexing['overhead_pct']} %"))
-    path = write_result("credential_filter", {"corpus": args.corpus, "content_check": content, "index": indexing,
-                                    "machine": machine(), "load_before": before, "load_after": load()},
-                        label=args.corpus)
+    print(
+        table(
+            ["redaction", "runs (s)", "median s"],
+            [
+                ["on", " ".join(map(str, indexing["runs"]["on"])), indexing["median_on_s"]],
+                ["off", " ".join(map(str, indexing["runs"]["off"])), indexing["median_off_s"]],
+            ],
+            title=f"cold index (lexical + graph): overhead {indexing['overhead_pct']} %",
+        )
+    )
+    path = write_result(
+        "credential_filter",
+        {
+            "corpus": args.corpus,
+            "content_check": content,
+            "index": indexing,
+            "machine": machine(),
+            "load_before": before,
+            "load_after": load(),
+        },
+        label=args.corpus,
+    )
     print(f"\nwrote {path}")
 
 

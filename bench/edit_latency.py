@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
-
 from _common import add_database_arguments, settings_for
+
 from mcp_server.db.pool import Database, open_database
 from mcp_server.embed.model import Embedder, embedder_for
 from mcp_server.indexer import repositories
@@ -46,9 +46,9 @@ class Sample:
     edit: int
     path: str
     lines: int
-    seconds: float          # write -> a keyword search returns the new name
-    event: float | None     # write -> the watcher saw the change
-    indexed: float | None   # write -> the watcher's batch (store and resolve) ended
+    seconds: float  # write -> a keyword search returns the new name
+    event: float | None  # write -> the watcher saw the change
+    indexed: float | None  # write -> the watcher's batch (store and resolve) ended
 
 
 def main() -> None:
@@ -58,8 +58,9 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=30, help="how many edits to time (default 30)")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between edits (default 0.3)")
     parser.add_argument("--seed", type=int, default=7, help="random seed for the files picked")
-    parser.add_argument("--embed", action="store_true",
-                        help="load the model: vectors are computed in the background meanwhile")
+    parser.add_argument(
+        "--embed", action="store_true", help="load the model: vectors are computed in the background meanwhile"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the edits in place")
     parser.add_argument("--label", default="", help="a word to tell result files apart")
     args = parser.parse_args()
@@ -73,23 +74,29 @@ async def _run(args: argparse.Namespace) -> None:
     root = args.root.expanduser().resolve()
     embedder: Embedder | None = None
     if args.embed:
-        embedder = await anyio.to_thread.run_sync(
-            lambda: embedder_for(settings)
-        )
+        embedder = await anyio.to_thread.run_sync(lambda: embedder_for(settings))
     async with open_database(settings) as db:
         started = time.perf_counter()
         report = await index_repository(db, settings, root)
         initial = time.perf_counter() - started
-        print(f"initial pass: {report.files_indexed} indexed, {report.files_unchanged} unchanged in {initial:.1f}s",
-              file=sys.stderr)
+        print(
+            f"initial pass: {report.files_indexed} indexed, {report.files_unchanged} unchanged in {initial:.1f}s",
+            file=sys.stderr,
+        )
         async with db.pool.acquire() as conn:
             repo = await repositories.find(conn, str(root))
             sizes = await conn.fetchrow(
                 """SELECT (SELECT count(*) FROM files WHERE repository_id = $1) AS files,
                           (SELECT count(*) FROM symbols WHERE repository_id = $1) AS symbols,
-                          (SELECT count(*) FROM edges WHERE repository_id = $1) AS edges""", repo.id)
-            candidates = sorted(r[0] for r in await conn.fetch(
-                "SELECT path FROM files WHERE repository_id = $1 AND language = 'python'", repo.id))
+                          (SELECT count(*) FROM edges WHERE repository_id = $1) AS edges""",
+                repo.id,
+            )
+            candidates = sorted(
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT path FROM files WHERE repository_id = $1 AND language = 'python'", repo.id
+                )
+            )
         if not candidates:
             raise SystemExit(f"{root} has no indexed Python files to edit")
         indexer = BackgroundIndexer(db, settings, embedder)
@@ -117,7 +124,12 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 async def _edit(
-    db: Database, indexer: BackgroundIndexer, repository_id: int, root: Path, rel: str, i: int,
+    db: Database,
+    indexer: BackgroundIndexer,
+    repository_id: int,
+    root: Path,
+    rel: str,
+    i: int,
     originals: dict[Path, bytes],
 ) -> Sample:
     path = root / rel
@@ -141,8 +153,9 @@ async def _edit(
             while indexer.status(repository_id).files_pending and time.perf_counter() - started < _TIMEOUT:
                 await anyio.sleep(_POLL)
             status = indexer.status(repository_id)
-            return Sample(i, rel, text.count("\n"), took, _since(wall, status.last_event_at),
-                          _since(wall, status.last_indexed_at))
+            return Sample(
+                i, rel, text.count("\n"), took, _since(wall, status.last_event_at), _since(wall, status.last_indexed_at)
+            )
         if time.perf_counter() - started > _TIMEOUT:
             raise SystemExit(f"edit {i} of {rel} was not searchable after {_TIMEOUT}s")
         await anyio.sleep(_POLL)
@@ -172,7 +185,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _report(
-    args: argparse.Namespace, root: Path, sizes: dict[str, int], samples: list[Sample], initial: float,
+    args: argparse.Namespace,
+    root: Path,
+    sizes: dict[str, int],
+    samples: list[Sample],
+    initial: float,
     error: str | None,
 ) -> None:
     seconds = [s.seconds for s in samples]
@@ -184,22 +201,46 @@ def _report(
     for s in samples:
         seen, indexed = _ms(s.event), _ms(s.indexed)
         print(f"{s.edit + 1:>4}  {s.seconds * 1000:7.1f}  {seen!s:>6}  {indexed!s:>15}  {s.lines:>6}  {s.path}")
-    print(f"\nedit -> searchable over {len(samples)} edits: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms,"
-          f" max {max(seconds) * 1000:.0f} ms, mean {statistics.fmean(seconds) * 1000:.0f} ms")
+    print(
+        f"\nedit -> searchable over {len(samples)} edits: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms,"
+        f" max {max(seconds) * 1000:.0f} ms, mean {statistics.fmean(seconds) * 1000:.0f} ms"
+    )
     if error:
         print(f"indexer reported an error: {error}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     label = f"-{args.label}" if args.label else ""
     out = RESULTS / f"edit_latency-{root.name}{label}-{stamp}.json"
-    out.write_text(json.dumps({
-        "repository": str(root), "sizes": sizes, "edits": len(samples), "embedding": args.embed,
-        "initial_pass_seconds": round(initial, 3), "cpus": os.cpu_count(), "load_average": load,
-        "p50_ms": round(p50 * 1000, 1), "p95_ms": round(p95 * 1000, 1), "max_ms": round(max(seconds) * 1000, 1),
-        "samples": [{"edit": s.edit, "path": s.path, "lines": s.lines, "ms": round(s.seconds * 1000, 1),
-                     "seen_ms": _ms(s.event), "indexed_ms": _ms(s.indexed)} for s in samples],
-        "indexer_error": error,
-    }, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "repository": str(root),
+                "sizes": sizes,
+                "edits": len(samples),
+                "embedding": args.embed,
+                "initial_pass_seconds": round(initial, 3),
+                "cpus": os.cpu_count(),
+                "load_average": load,
+                "p50_ms": round(p50 * 1000, 1),
+                "p95_ms": round(p95 * 1000, 1),
+                "max_ms": round(max(seconds) * 1000, 1),
+                "samples": [
+                    {
+                        "edit": s.edit,
+                        "path": s.path,
+                        "lines": s.lines,
+                        "ms": round(s.seconds * 1000, 1),
+                        "seen_ms": _ms(s.event),
+                        "indexed_ms": _ms(s.indexed),
+                    }
+                    for s in samples
+                ],
+                "indexer_error": error,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"written to {out}")
 
 

@@ -47,10 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-
 import corpora
-from _common import (add_database_arguments, claim_repository, load, machine, settings_for, table,
-                     write_result)
+from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
 
 from mcp_server.db.pool import open_database
 from mcp_server.graph.symbols import goto_definition
@@ -69,14 +67,17 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Methods of builtin containers, strings and files: `x.get()`, `x.append()` on an unknown receiver
 # is far more often one of these than a method of the corpus with the same name.
 BUILTIN_METHODS = frozenset(
-    n for t in (dict, list, str, set, bytes, tuple, frozenset, io.IOBase, io.TextIOBase)
-    for n in dir(t) if not n.startswith("__")
+    n
+    for t in (dict, list, str, set, bytes, tuple, frozenset, io.IOBase, io.TextIOBase)
+    for n in dir(t)
+    if not n.startswith("__")
 )
 _IMPORT_LINE = re.compile(r"^\s*(from\s+\S+\s+)?import\b")
 _MAX_EXAMPLES = 60
 
 
 # --- jedi ------------------------------------------------------------------------------------------
+
 
 class JediTimeout(Exception):
     pass
@@ -85,8 +86,10 @@ class JediTimeout(Exception):
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Interrupt a jedi call that takes longer than `seconds` (jedi is pure Python: SIGALRM works)."""
+
     def handler(signum: int, frame: Any) -> None:
         raise JediTimeout()
+
     old = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -98,17 +101,17 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 @dataclass(frozen=True, slots=True)
 class JediDef:
-    path: str | None     # repo-relative when inside the corpus, else None
+    path: str | None  # repo-relative when inside the corpus, else None
     line: int | None
     name: str
     type: str
     full_name: str | None
-    where: str           # "inside", "outside", "local"
+    where: str  # "inside", "outside", "local"
 
 
 @dataclass(slots=True)
 class JediAnswer:
-    status: str                    # inside | outside | local | none | timeout | error | no_position
+    status: str  # inside | outside | local | none | timeout | error | no_position
     defs: list[JediDef] = field(default_factory=list)
 
     @property
@@ -135,6 +138,7 @@ class Jedi:
         # parso drops parsed modules from its cache past ~600 files, under Scripts that still use
         # them (KeyError deep in jedi on Django-sized corpora): keep them all for the run.
         import parso.cache
+
         if hasattr(parso.cache, "_CACHED_SIZE_TRIGGER"):
             parso.cache._CACHED_SIZE_TRIGGER = max(parso.cache._CACHED_SIZE_TRIGGER, 20000)
         self.project = jedi.Project(self.root, sys_path=sys_path, smart_sys_path=False)
@@ -159,8 +163,12 @@ class Jedi:
             self.scripts.move_to_end(rel)
             return self.scripts[rel]
         path = self.root / rel
-        s = jedi.Script(path.read_text(encoding="utf-8", errors="replace"), path=path,
-                        project=self.project, environment=self.environment)
+        s = jedi.Script(
+            path.read_text(encoding="utf-8", errors="replace"),
+            path=path,
+            project=self.project,
+            environment=self.environment,
+        )
         self.scripts[rel] = s
         while len(self.scripts) > self.cache_size:
             self.scripts.popitem(last=False)
@@ -184,7 +192,7 @@ class Jedi:
                         return "ok", getattr(self.script(rel), fn)(*args, **kwargs)
                 except JediTimeout:
                     self.timeouts += 1
-                    self.scripts.pop(rel, None)   # its inference state may be half-built
+                    self.scripts.pop(rel, None)  # its inference state may be half-built
                     return "timeout", None
                 except Exception as exc:  # jedi raises on odd code now and then
                     # A long-lived Script can hold modules parso's cache has since dropped (KeyError
@@ -243,7 +251,7 @@ class Jedi:
             try:
                 parent = name.parent()
                 if kind == "param" or (parent is not None and parent.type == "function"):
-                    where = "local"   # a parameter or a local variable: jedi could not go further
+                    where = "local"  # a parameter or a local variable: jedi could not go further
             except Exception:
                 where = "local"
         return JediDef(rel, line, name.name, kind, name.full_name, where)
@@ -258,7 +266,7 @@ class Jedi:
             return None, None
         i = stub_dirs[-1]
         package = parts[i].removesuffix("-stubs")
-        inner = list(parts[i + 1:])
+        inner = list(parts[i + 1 :])
         inner[-1] = inner[-1].removesuffix(".pyi") + ".py"
         rel = "/".join([package, *inner])
         if not (self.root / rel).is_file():
@@ -269,7 +277,7 @@ class Jedi:
         full = name.full_name or ""
         if not full.startswith(module + "."):
             return None, None
-        line = _locate(self.root / rel, full[len(module) + 1:].split("."))
+        line = _locate(self.root / rel, full[len(module) + 1 :].split("."))
         return (rel, line) if line is not None else (None, None)
 
     def references(self, rel: str, line: int, column: int) -> tuple[str, list[Any]]:
@@ -315,6 +323,7 @@ def _flat(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 
 # --- the index -----------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class Sym:
@@ -372,7 +381,7 @@ def find_column(lines: list[str], line: int, edge: Edge) -> tuple[int, int] | No
                 return ln, literal + len(edge.target_name) - len(name)
         matches = [m for m in pattern.finditer(text, start)]
         if edge.kind == "calls":
-            called = [m for m in matches if text[m.end():].lstrip().startswith("(")]
+            called = [m for m in matches if text[m.end() :].lstrip().startswith("(")]
             matches = called or matches
         if matches:
             return ln, matches[0].start()
@@ -416,10 +425,11 @@ def matches(target: Sym, d: JediDef, syms: dict[int, Sym]) -> bool:
 
 # --- call sites from the source ------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Site:
     line: int
-    column: int    # 0-based, in characters
+    column: int  # 0-based, in characters
     name: str
 
 
@@ -430,8 +440,13 @@ def call_sites(source: str, fn: Sym) -> list[Site] | None:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    found = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-             and n.name == fn.name and fn.start_line <= n.lineno <= fn.end_line]
+    found = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.name == fn.name
+        and fn.start_line <= n.lineno <= fn.end_line
+    ]
     node = min(found, key=lambda n: n.lineno) if found else None
     if node is None:
         return None
@@ -464,16 +479,17 @@ def call_sites(source: str, fn: Sym) -> list[Site] | None:
 
 # --- tallies ---------------------------------------------------------------------------------------
 
+
 @dataclass(slots=True)
 class Tally:
     edges: int = 0
-    resolved: int = 0                 # index has a target
-    jedi: Counter[str] = field(default_factory=Counter)   # jedi status over all edges
+    resolved: int = 0  # index has a target
+    jedi: Counter[str] = field(default_factory=Counter)  # jedi status over all edges
     resolved_jedi_inside: int = 0
     resolved_jedi_outside: int = 0
     resolved_jedi_undecided: int = 0  # local / none / timeout / error / no position
     correct: int = 0
-    jedi_inside: int = 0              # recorded edges jedi resolves inside the corpus
+    jedi_inside: int = 0  # recorded edges jedi resolves inside the corpus
 
     def add(self, edge: Edge, answer: JediAnswer, ok: bool) -> None:
         self.edges += 1
@@ -493,7 +509,9 @@ class Tally:
     def summary(self) -> dict[str, Any]:
         decided = self.resolved_jedi_inside + self.resolved_jedi_outside
         return {
-            "edges": self.edges, "index_resolved": self.resolved, "jedi_inside": self.jedi_inside,
+            "edges": self.edges,
+            "index_resolved": self.resolved,
+            "jedi_inside": self.jedi_inside,
             "resolved_and_jedi_inside": self.resolved_jedi_inside,
             "resolved_but_jedi_outside": self.resolved_jedi_outside,
             "resolved_jedi_undecided": self.resolved_jedi_undecided,
@@ -515,6 +533,7 @@ def _f1(p: float | None, r: float | None) -> float | None:
 
 # --- one corpus ------------------------------------------------------------------------------------
 
+
 async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argparse.Namespace) -> dict[str, Any]:
     load_before = load()
     started = time.perf_counter()
@@ -527,13 +546,23 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
 
     async with db.pool.acquire() as conn:
         rid = await conn.fetchval("SELECT id FROM repositories WHERE name = $1", repo_name)
-        syms = {r["id"]: Sym(**dict(r)) for r in await conn.fetch(
-            """SELECT s.id, f.path, s.kind, s.name, s.qualified_name, s.start_line, s.end_line, s.parent_id
+        syms = {
+            r["id"]: Sym(**dict(r))
+            for r in await conn.fetch(
+                """SELECT s.id, f.path, s.kind, s.name, s.qualified_name, s.start_line, s.end_line, s.parent_id
                FROM symbols s JOIN files f ON f.id = s.file_id
-               WHERE s.repository_id = $1 AND f.language = 'python'""", rid)}
-        overall = [dict(r) for r in await conn.fetch(
-            """SELECT kind, round(confidence::numeric, 1)::float8 AS confidence, count(*) AS n FROM edges
-               WHERE repository_id = $1 AND kind <> 'contains' GROUP BY 1, 2 ORDER BY 1, 2 DESC""", rid)]
+               WHERE s.repository_id = $1 AND f.language = 'python'""",
+                rid,
+            )
+        }
+        overall = [
+            dict(r)
+            for r in await conn.fetch(
+                """SELECT kind, round(confidence::numeric, 1)::float8 AS confidence, count(*) AS n FROM edges
+               WHERE repository_id = $1 AND kind <> 'contains' GROUP BY 1, 2 ORDER BY 1, 2 DESC""",
+                rid,
+            )
+        ]
 
         rng = random.Random(args.seed)
 
@@ -544,26 +573,39 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
             twins[s.qualified_name].append(s)
 
         def pick(kinds: tuple[str, ...], n: int) -> list[Sym]:
-            pool = sorted((max(group, key=lambda s: (s.end_line - s.start_line, -s.id))
-                           for group in twins.values() if group[0].kind in kinds),
-                          key=lambda s: (s.path, s.start_line, s.qualified_name))
+            pool = sorted(
+                (
+                    max(group, key=lambda s: (s.end_line - s.start_line, -s.id))
+                    for group in twins.values()
+                    if group[0].kind in kinds
+                ),
+                key=lambda s: (s.path, s.start_line, s.qualified_name),
+            )
             return rng.sample(pool, n) if len(pool) > n else pool
 
         functions = pick(("function", "method"), args.functions)
         classes = pick(("class",), args.classes)
         modules = pick(("module",), args.modules)
         sampled_ids = [s.id for s in functions + classes + modules]
-        edges = [Edge(**dict(r)) for r in await conn.fetch(
-            """SELECT e.id, e.kind, e.source_id, e.target_id, e.target_name, e.alias, e.line, e.confidence, f.path
+        edges = [
+            Edge(**dict(r))
+            for r in await conn.fetch(
+                """SELECT e.id, e.kind, e.source_id, e.target_id, e.target_name, e.alias, e.line, e.confidence, f.path
                FROM edges e JOIN files f ON f.id = e.file_id
                WHERE e.source_id = ANY($1::bigint[]) AND e.kind = ANY($2::text[])
-               ORDER BY f.path, e.line, e.id""", sampled_ids, list(KINDS))]
+               ORDER BY f.path, e.line, e.id""",
+                sampled_ids,
+                list(KINDS),
+            )
+        ]
         # Incoming calls of a sampled function: edges to it or to any of its twins.
         twin_of = {t.id: fn.id for fn in functions for t in twins[fn.qualified_name]}
         incoming: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
         for r in await conn.fetch(
-                """SELECT e.target_id, f.path, e.line, e.source_id FROM edges e JOIN files f ON f.id = e.file_id
-                   WHERE e.target_id = ANY($1::bigint[]) AND e.kind = 'calls'""", list(twin_of)):
+            """SELECT e.target_id, f.path, e.line, e.source_id FROM edges e JOIN files f ON f.id = e.file_id
+                   WHERE e.target_id = ANY($1::bigint[]) AND e.kind = 'calls'""",
+            list(twin_of),
+        ):
             incoming[twin_of[r["target_id"]]].append((r["path"], r["line"], r["source_id"]))
 
     jd = Jedi(root, args.jedi_timeout)
@@ -619,14 +661,17 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
             kinds = {match_kind(target, d, syms) for d in answer.inside} if target is not None else set()
             ok = bool(kinds - {None})
             if ok and "exact" not in kinds:
-                twin_targets[e.kind] += 1   # right name, but an @overload stub (or other twin) of it
+                twin_targets[e.kind] += 1  # right name, but an @overload stub (or other twin) of it
             by_kind[e.kind].add(e, answer, ok)
             if e.kind == "calls" and 0 < e.confidence < 0.85:
                 # Name-only fallbacks (0.7 same file, 0.5 unique, 0.3 nearest), split by whether the
                 # called name is also a builtin container/str/file method.
                 simple = last_identifier(e.target_name) or ""
-                group = "super()" if e.target_name.startswith("super()") else (
-                    "builtin-method name" if simple in BUILTIN_METHODS else "other name")
+                group = (
+                    "super()"
+                    if e.target_name.startswith("super()")
+                    else ("builtin-method name" if simple in BUILTIN_METHODS else "other name")
+                )
                 fallback[group].add(e, answer, ok)
                 self_loop = e.target_id == e.source_id
                 fallback_self[group] += self_loop
@@ -645,14 +690,22 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
                     site_recall["unrecorded_jedi_inside"] += 1
                     goto_sites.append((sym.path, s, answer))
                     if len(examples["calls:site_not_recorded"]) < _MAX_EXAMPLES:
-                        examples["calls:site_not_recorded"].append({
-                            "site": f"{sym.path}:{s.line}:{s.column + 1}", "name": s.name,
-                            "in": sym.qualified_name, "jedi": answer.describe()})
+                        examples["calls:site_not_recorded"].append(
+                            {
+                                "site": f"{sym.path}:{s.line}:{s.column + 1}",
+                                "name": s.name,
+                                "in": sym.qualified_name,
+                                "jedi": answer.describe(),
+                            }
+                        )
     calls = by_kind["calls"]
     site_recall_all = _ratio(calls.correct, calls.jedi_inside + site_recall["unrecorded_jedi_inside"])
     a_seconds = time.perf_counter() - started
-    print(f"[{corpus.name}] (a) {len(checked_sources)}/{len(order)} sources, {len(answers)} jedi lookups "
-          f"in {a_seconds - index_seconds:.0f}s; (b) callers ...", flush=True)
+    print(
+        f"[{corpus.name}] (a) {len(checked_sources)}/{len(order)} sources, {len(answers)} jedi lookups "
+        f"in {a_seconds - index_seconds:.0f}s; (b) callers ...",
+        flush=True,
+    )
 
     # (b) callers ----------------------------------------------------------------------------------
     callers = Counter()
@@ -676,7 +729,7 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
             if rel is None or r.is_definition() or r.line is None:
                 continue
             text = jd.lines(rel)[r.line - 1] if rel.endswith(".py") else ""
-            if text[r.column + len(r.name):].lstrip().startswith("("):
+            if text[r.column + len(r.name) :].lstrip().startswith("("):
                 jedi_calls.add((rel, r.line))
         index_calls = {(p, ln) for p, ln, _ in incoming.get(fn.id, [])}
         tp = index_calls & jedi_calls
@@ -699,14 +752,20 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
             key = f"callers:{verdict}"
             if len(examples[key]) < _MAX_EXAMPLES:
                 conf = next((e for e in incoming[fn.id] if (e[0], e[1]) == (p, ln)), None)
-                examples[key].append({"site": f"{p}:{ln}", "function": fn.qualified_name,
-                                      "source": syms[conf[2]].qualified_name if conf and conf[2] in syms else None,
-                                      "jedi_at_site": answer.describe()})
+                examples[key].append(
+                    {
+                        "site": f"{p}:{ln}",
+                        "function": fn.qualified_name,
+                        "source": syms[conf[2]].qualified_name if conf and conf[2] in syms else None,
+                        "jedi_at_site": answer.describe(),
+                    }
+                )
         for p, ln in sorted(jedi_calls - index_calls):
             callers["jedi_only"] += 1
             if len(examples["callers:missed"]) < _MAX_EXAMPLES:
-                examples["callers:missed"].append({"site": f"{p}:{ln}", "function": fn.qualified_name,
-                                                   "line": jd.lines(p)[ln - 1].strip()[:160]})
+                examples["callers:missed"].append(
+                    {"site": f"{p}:{ln}", "function": fn.qualified_name, "line": jd.lines(p)[ln - 1].strip()[:160]}
+                )
     cp = _ratio(callers["tp"], callers["index"])
     cr = _ratio(callers["tp"], callers["jedi"])
     decided = callers["index"] - callers["index_only_unconfirmed"]
@@ -732,44 +791,79 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
             goto["any"] += any_ok
             if not any_ok and len(examples["goto:wrong"]) < _MAX_EXAMPLES:
                 d = defs[0]
-                examples["goto:wrong"].append({"site": f"{rel}:{site.line}", "name": site.name,
-                                               "pgcode": f"{d.qualified_name} {d.path}:{d.start_line} ({d.confidence})",
-                                               "jedi": answer.describe()})
+                examples["goto:wrong"].append(
+                    {
+                        "site": f"{rel}:{site.line}",
+                        "name": site.name,
+                        "pgcode": f"{d.qualified_name} {d.path}:{d.start_line} ({d.confidence})",
+                        "jedi": answer.describe(),
+                    }
+                )
 
     out = {
-        "corpus": corpus.name, "requirement": corpus.requirement, "held_out": corpus.held_out,
-        "index_seconds": round(index_seconds, 1), "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
-        "symbols_python": len(syms), "overall_edges": overall,
+        "corpus": corpus.name,
+        "requirement": corpus.requirement,
+        "held_out": corpus.held_out,
+        "index_seconds": round(index_seconds, 1),
+        "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
+        "symbols_python": len(syms),
+        "overall_edges": overall,
         "sampled": {"functions": len(functions), "classes": len(classes), "modules": len(modules)},
-        "checked_sources": len(checked_sources), "checked_functions": sum(s.kind in ("function", "method") for s in checked_sources),
+        "checked_sources": len(checked_sources),
+        "checked_functions": sum(s.kind in ("function", "method") for s in checked_sources),
         "edges": {k: by_kind[k].summary() for k in KINDS if k in by_kind},
         "by_confidence": {f"{k}@{b}": by_conf[(k, b)].summary() for k in KINDS for b in BUCKETS if (k, b) in by_conf},
         "correct_via_twin": dict(twin_targets),
         "calls_fallback_by_name": {g: {**t.summary(), "self_loops": fallback_self[g]} for g, t in fallback.items()},
-        "calls_site_recall": {"recall_over_all_call_sites": site_recall_all,
-                              "unrecorded_sites": site_recall["unrecorded_sites"],
-                              "unrecorded_jedi_inside": site_recall["unrecorded_jedi_inside"]},
-        "callers": {"functions": callers_checked, "jedi_timeouts": callers_timeouts,
-                    "jedi_call_sites": callers["jedi"], "index_call_sites": callers["index"], "both": callers["tp"],
-                    "index_only_contradicted": callers["index_only_contradicted"],
-                    "index_only_unconfirmed": callers["index_only_unconfirmed"], "jedi_only": callers["jedi_only"],
-                    "confirmed_by_goto": callers["confirmed_by_goto"],
-                    "precision": cp, "recall": cr, "f1": _f1(cp, cr),
-                    "precision_decided": _ratio(callers["tp"], decided)},
-        "goto_definition": {"sites": goto["sites"], "top1": _ratio(goto["top1"], goto["sites"]),
-                            "any": _ratio(goto["any"], goto["sites"]),
-                            "no_answer": _ratio(goto["no_answer"], goto["sites"])},
-        "jedi": {"calls": jd.calls, "seconds": round(jd.seconds, 1), "timeouts": jd.timeouts, "errors": jd.errors,
-                 "error_kinds": dict(jd.error_kinds.most_common(8))},
+        "calls_site_recall": {
+            "recall_over_all_call_sites": site_recall_all,
+            "unrecorded_sites": site_recall["unrecorded_sites"],
+            "unrecorded_jedi_inside": site_recall["unrecorded_jedi_inside"],
+        },
+        "callers": {
+            "functions": callers_checked,
+            "jedi_timeouts": callers_timeouts,
+            "jedi_call_sites": callers["jedi"],
+            "index_call_sites": callers["index"],
+            "both": callers["tp"],
+            "index_only_contradicted": callers["index_only_contradicted"],
+            "index_only_unconfirmed": callers["index_only_unconfirmed"],
+            "jedi_only": callers["jedi_only"],
+            "confirmed_by_goto": callers["confirmed_by_goto"],
+            "precision": cp,
+            "recall": cr,
+            "f1": _f1(cp, cr),
+            "precision_decided": _ratio(callers["tp"], decided),
+        },
+        "goto_definition": {
+            "sites": goto["sites"],
+            "top1": _ratio(goto["top1"], goto["sites"]),
+            "any": _ratio(goto["any"], goto["sites"]),
+            "no_answer": _ratio(goto["no_answer"], goto["sites"]),
+        },
+        "jedi": {
+            "calls": jd.calls,
+            "seconds": round(jd.seconds, 1),
+            "timeouts": jd.timeouts,
+            "errors": jd.errors,
+            "error_kinds": dict(jd.error_kinds.most_common(8)),
+        },
         "seconds": round(time.perf_counter() - started, 1),
-        "load_before": load_before, "load_after": load(),
+        "load_before": load_before,
+        "load_after": load(),
         "examples": dict(examples),
     }
     return out
 
 
-def _example(examples: dict[str, list[dict[str, Any]]], e: Edge, answer: JediAnswer, target: Sym | None,
-             ok: bool, syms: dict[int, Sym]) -> None:
+def _example(
+    examples: dict[str, list[dict[str, Any]]],
+    e: Edge,
+    answer: JediAnswer,
+    target: Sym | None,
+    ok: bool,
+    syms: dict[int, Sym],
+) -> None:
     """Keep a few of each kind of disagreement."""
     if target is not None and answer.status == "inside" and not ok:
         key = f"{e.kind}:wrong_target"
@@ -780,12 +874,16 @@ def _example(examples: dict[str, list[dict[str, Any]]], e: Edge, answer: JediAns
     else:
         return
     if len(examples[key]) < _MAX_EXAMPLES:
-        examples[key].append({
-            "site": f"{e.path}:{e.line}", "written": e.target_name, "confidence": round(e.confidence, 2),
-            "in": syms[e.source_id].qualified_name if e.source_id in syms else None,
-            "pgcode": f"{target.qualified_name} {target.path}:{target.start_line}" if target else None,
-            "jedi": answer.describe(),
-        })
+        examples[key].append(
+            {
+                "site": f"{e.path}:{e.line}",
+                "written": e.target_name,
+                "confidence": round(e.confidence, 2),
+                "in": syms[e.source_id].qualified_name if e.source_id in syms else None,
+                "pgcode": f"{target.qualified_name} {target.path}:{target.start_line}" if target else None,
+                "jedi": answer.describe(),
+            }
+        )
 
 
 def _def_position(lines: list[str], fn: Sym) -> tuple[int, int] | None:
@@ -805,47 +903,177 @@ def _find_name(lines: list[str], line: int, name: str) -> int | None:
 
 # --- output ----------------------------------------------------------------------------------------
 
+
 def print_tables(results: list[dict[str, Any]]) -> None:
     rows = []
     for r in results:
         for kind, s in r["edges"].items():
-            rows.append([r["corpus"], kind, s["edges"], s["index_resolved"], s["jedi_inside"], s["resolved_and_jedi_inside"],
-                         s["resolved_but_jedi_outside"], s["precision"], s["strict_precision"], s["recall"],
-                         r["calls_site_recall"]["recall_over_all_call_sites"] if kind == "calls" else None])
+            rows.append(
+                [
+                    r["corpus"],
+                    kind,
+                    s["edges"],
+                    s["index_resolved"],
+                    s["jedi_inside"],
+                    s["resolved_and_jedi_inside"],
+                    s["resolved_but_jedi_outside"],
+                    s["precision"],
+                    s["strict_precision"],
+                    s["recall"],
+                    r["calls_site_recall"]["recall_over_all_call_sites"] if kind == "calls" else None,
+                ]
+            )
     print()
-    print(table(["corpus", "kind", "edges", "resolved", "jedi in", "both", "res/jedi out", "precision", "strict P",
-                 "recall", "site recall"], rows, title="(a) edges vs jedi goto (sampled sources)"))
+    print(
+        table(
+            [
+                "corpus",
+                "kind",
+                "edges",
+                "resolved",
+                "jedi in",
+                "both",
+                "res/jedi out",
+                "precision",
+                "strict P",
+                "recall",
+                "site recall",
+            ],
+            rows,
+            title="(a) edges vs jedi goto (sampled sources)",
+        )
+    )
     rows = []
     for r in results:
         for group, s in sorted(r.get("calls_fallback_by_name", {}).items()):
-            rows.append([r["corpus"], group, s["edges"], s["index_resolved"], s["resolved_and_jedi_inside"], s["correct"],
-                         s["resolved_but_jedi_outside"], s["self_loops"], s["precision"], s["strict_precision"]])
+            rows.append(
+                [
+                    r["corpus"],
+                    group,
+                    s["edges"],
+                    s["index_resolved"],
+                    s["resolved_and_jedi_inside"],
+                    s["correct"],
+                    s["resolved_but_jedi_outside"],
+                    s["self_loops"],
+                    s["precision"],
+                    s["strict_precision"],
+                ]
+            )
     print()
-    print(table(["corpus", "called name", "edges", "resolved", "res+jedi in", "correct", "res/jedi out", "self-loops",
-                 "precision", "strict P"], rows, title="(a) name-only call fallbacks (confidence 0.3-0.7)"))
+    print(
+        table(
+            [
+                "corpus",
+                "called name",
+                "edges",
+                "resolved",
+                "res+jedi in",
+                "correct",
+                "res/jedi out",
+                "self-loops",
+                "precision",
+                "strict P",
+            ],
+            rows,
+            title="(a) name-only call fallbacks (confidence 0.3-0.7)",
+        )
+    )
     rows = []
     for r in results:
         for key, s in r["by_confidence"].items():
             kind, b = key.split("@")
-            rows.append([r["corpus"], kind, b, s["edges"], s["resolved_and_jedi_inside"], s["correct"],
-                         s["resolved_but_jedi_outside"], s["precision"], s["strict_precision"]])
+            rows.append(
+                [
+                    r["corpus"],
+                    kind,
+                    b,
+                    s["edges"],
+                    s["resolved_and_jedi_inside"],
+                    s["correct"],
+                    s["resolved_but_jedi_outside"],
+                    s["precision"],
+                    s["strict_precision"],
+                ]
+            )
     print()
-    print(table(["corpus", "kind", "conf", "edges", "res+jedi in", "correct", "res/jedi out", "precision", "strict P"],
-                rows, title="(a) by confidence"))
+    print(
+        table(
+            ["corpus", "kind", "conf", "edges", "res+jedi in", "correct", "res/jedi out", "precision", "strict P"],
+            rows,
+            title="(a) by confidence",
+        )
+    )
     print()
-    print(table(["corpus", "functions", "jedi sites", "index sites", "both", "contradicted", "unconfirmed",
-                 "precision", "P decided", "recall", "F1"],
-                [[r["corpus"], r["callers"]["functions"], r["callers"]["jedi_call_sites"], r["callers"]["index_call_sites"],
-                  r["callers"]["both"], r["callers"]["index_only_contradicted"], r["callers"]["index_only_unconfirmed"],
-                  r["callers"]["precision"], r["callers"]["precision_decided"], r["callers"]["recall"], r["callers"]["f1"]]
-                 for r in results], title="(b) callers vs jedi get_references (call sites)"))
+    print(
+        table(
+            [
+                "corpus",
+                "functions",
+                "jedi sites",
+                "index sites",
+                "both",
+                "contradicted",
+                "unconfirmed",
+                "precision",
+                "P decided",
+                "recall",
+                "F1",
+            ],
+            [
+                [
+                    r["corpus"],
+                    r["callers"]["functions"],
+                    r["callers"]["jedi_call_sites"],
+                    r["callers"]["index_call_sites"],
+                    r["callers"]["both"],
+                    r["callers"]["index_only_contradicted"],
+                    r["callers"]["index_only_unconfirmed"],
+                    r["callers"]["precision"],
+                    r["callers"]["precision_decided"],
+                    r["callers"]["recall"],
+                    r["callers"]["f1"],
+                ]
+                for r in results
+            ],
+            title="(b) callers vs jedi get_references (call sites)",
+        )
+    )
     print()
-    print(table(["corpus", "sites", "top1", "any", "no answer", "jedi calls", "jedi s", "timeouts", "total s",
-                 "load1 before", "load1 after"],
-                [[r["corpus"], r["goto_definition"]["sites"], r["goto_definition"]["top1"], r["goto_definition"]["any"],
-                  r["goto_definition"]["no_answer"], r["jedi"]["calls"], r["jedi"]["seconds"], r["jedi"]["timeouts"],
-                  r["seconds"], r["load_before"]["load1"], r["load_after"]["load1"]] for r in results],
-                title="(c) goto_definition vs jedi goto (call sites jedi resolves inside the corpus)"))
+    print(
+        table(
+            [
+                "corpus",
+                "sites",
+                "top1",
+                "any",
+                "no answer",
+                "jedi calls",
+                "jedi s",
+                "timeouts",
+                "total s",
+                "load1 before",
+                "load1 after",
+            ],
+            [
+                [
+                    r["corpus"],
+                    r["goto_definition"]["sites"],
+                    r["goto_definition"]["top1"],
+                    r["goto_definition"]["any"],
+                    r["goto_definition"]["no_answer"],
+                    r["jedi"]["calls"],
+                    r["jedi"]["seconds"],
+                    r["jedi"]["timeouts"],
+                    r["seconds"],
+                    r["load_before"]["load1"],
+                    r["load_after"]["load1"],
+                ]
+                for r in results
+            ],
+            title="(c) goto_definition vs jedi goto (call sites jedi resolves inside the corpus)",
+        )
+    )
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -858,8 +1086,12 @@ async def _run(args: argparse.Namespace) -> None:
             results.append(await run_corpus(db, settings, corpus, args))
     print_tables(results)
     payload = {
-        "benchmark": "graph_precision", "command": " ".join(sys.argv), "seed": args.seed,
-        "jedi_version": jedi.__version__, "machine": machine(), "seconds": round(time.perf_counter() - started, 1),
+        "benchmark": "graph_precision",
+        "command": " ".join(sys.argv),
+        "seed": args.seed,
+        "jedi_version": jedi.__version__,
+        "machine": machine(),
+        "seconds": round(time.perf_counter() - started, 1),
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "corpora": results,
     }
@@ -870,18 +1102,31 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", action="append", help=f"corpus name, repeatable (default: all: {', '.join(corpora.CORPORA)})")
+    parser.add_argument(
+        "--corpus", action="append", help=f"corpus name, repeatable (default: all: {', '.join(corpora.CORPORA)})"
+    )
     parser.add_argument("--functions", type=int, default=200, help="functions/methods sampled per corpus (default 200)")
-    parser.add_argument("--classes", type=int, default=100, help="classes sampled per corpus, for inherits (default 100)")
+    parser.add_argument(
+        "--classes", type=int, default=100, help="classes sampled per corpus, for inherits (default 100)"
+    )
     parser.add_argument("--modules", type=int, default=40, help="modules sampled per corpus, for imports (default 40)")
-    parser.add_argument("--goto-sites", type=int, default=400, help="call sites checked with goto_definition (default 400)")
+    parser.add_argument(
+        "--goto-sites", type=int, default=400, help="call sites checked with goto_definition (default 400)"
+    )
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
-    parser.add_argument("--max-seconds", type=float, default=900,
-                        help="time budget per corpus, indexing included (default 900); (a) gets 55%%, (b) the rest")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=900,
+        help="time budget per corpus, indexing included (default 900); (a) gets 55%%, (b) the rest",
+    )
     parser.add_argument("--jedi-timeout", type=float, default=20, help="seconds per jedi call (default 20)")
-    parser.add_argument("--reuse-index", action="store_true",
-                        help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
-                             "measure the current code; vectors are reused either way)")
+    parser.add_argument(
+        "--reuse-index",
+        action="store_true",
+        help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
+        "measure the current code; vectors are reused either way)",
+    )
     add_database_arguments(parser)
     args = parser.parse_args()
     configure_logging("warning")

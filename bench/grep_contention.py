@@ -48,9 +48,20 @@ from tests._consistency import write_large_repo
 from tests.mcp_harness import TOKEN, HttpServer, connect, start_http_server
 
 COSTLY = [r"(.*)(.*)\2\1", r"(\w+)\s*(\w+).*\2.*\1", r"(.+)\s(.+)\s\2\1"]
-QUERIES = ["parse the request headers", "cache timeout", "database connection", "render a template with a context",
-           "validate an email address", "hash a password", "resolve a url", "session expiry", "clean a form field",
-           "migration state", "clamp value", "handle value"]
+QUERIES = [
+    "parse the request headers",
+    "cache timeout",
+    "database connection",
+    "render a template with a context",
+    "validate an email address",
+    "hash a password",
+    "resolve a url",
+    "session expiry",
+    "clean a form field",
+    "migration state",
+    "clamp value",
+    "handle value",
+]
 
 
 @dataclass
@@ -66,11 +77,17 @@ class Phase:
         for _, outcome in self.greps:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return {
-            "searches": len(ms), "search_errors": len(self.search_errors), "first_search_errors": self.search_errors[:3],
-            "search_p50_ms": _r(percentile(ms, 0.5)), "search_p95_ms": _r(percentile(ms, 0.95)),
-            "search_max_ms": _r(max(ms, default=None)), "search_ms": [round(m, 1) for m in ms],
-            "greps": len(self.greps), "grep_outcomes": outcomes,
-            "grep_p50_s": _r(percentile(grep_s, 0.5)), "grep_max_s": _r(max(grep_s, default=None)),
+            "searches": len(ms),
+            "search_errors": len(self.search_errors),
+            "first_search_errors": self.search_errors[:3],
+            "search_p50_ms": _r(percentile(ms, 0.5)),
+            "search_p95_ms": _r(percentile(ms, 0.95)),
+            "search_max_ms": _r(max(ms, default=None)),
+            "search_ms": [round(m, 1) for m in ms],
+            "greps": len(self.greps),
+            "grep_outcomes": outcomes,
+            "grep_p50_s": _r(percentile(grep_s, 0.5)),
+            "grep_max_s": _r(max(grep_s, default=None)),
         }
 
 
@@ -96,8 +113,9 @@ async def _searcher(server: HttpServer, repository: str, mode: str, until: float
         i = offset
         while time.monotonic() < until:
             started = time.monotonic()
-            result = await client.call_tool("search_code", {"query": QUERIES[i % len(QUERIES)], "mode": mode,
-                                                            "repository": repository})
+            result = await client.call_tool(
+                "search_code", {"query": QUERIES[i % len(QUERIES)], "mode": mode, "repository": repository}
+            )
             phase.searches.append(time.monotonic() - started)
             if result.is_error:
                 phase.search_errors.append(result.content[0].text[:200])
@@ -143,20 +161,32 @@ async def prepare(dsn: str, data_dir: Path, args: argparse.Namespace) -> tuple[s
         await claim_repository(db, name, root, fresh=False)
         started = time.perf_counter()
         report = await index_repository(db, settings, root, name=name)
-        chunks = await db.pool.fetchval("SELECT count(*) FROM chunks c JOIN repositories r ON r.id = c.repository_id"
-                                        " WHERE r.name = $1", name)
-        text_mb = await db.pool.fetchval("SELECT sum(length(c.content)) / 1e6 FROM chunks c JOIN repositories r"
-                                         " ON r.id = c.repository_id WHERE r.name = $1", name)
-    print(f"indexed {name} in {time.perf_counter() - started:.1f} s ({report.files_indexed} files read,"
-          f" {chunks} chunks, {text_mb:.1f} MB of text)", file=sys.stderr)
+        chunks = await db.pool.fetchval(
+            "SELECT count(*) FROM chunks c JOIN repositories r ON r.id = c.repository_id WHERE r.name = $1", name
+        )
+        text_mb = await db.pool.fetchval(
+            "SELECT sum(length(c.content)) / 1e6 FROM chunks c JOIN repositories r"
+            " ON r.id = c.repository_id WHERE r.name = $1",
+            name,
+        )
+    print(
+        f"indexed {name} in {time.perf_counter() - started:.1f} s ({report.files_indexed} files read,"
+        f" {chunks} chunks, {text_mb:.1f} MB of text)",
+        file=sys.stderr,
+    )
     return name, root, {**corpus, "chunks": chunks, "text_mb": round(float(text_mb or 0), 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="django", help="a corpus of bench/corpora.py (default django)")
-    parser.add_argument("--generated", type=int, default=0, metavar="MODULES",
-                        help="index a generated corpus of this many modules instead (no download)")
+    parser.add_argument(
+        "--generated",
+        type=int,
+        default=0,
+        metavar="MODULES",
+        help="index a generated corpus of this many modules instead (no download)",
+    )
     parser.add_argument("--greps", type=int, default=8, help="clients sending costly greps (default 8: the pool size)")
     parser.add_argument("--searchers", type=int, default=2, help="clients calling search_code (default 2)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase (default 20)")
@@ -175,9 +205,17 @@ def main() -> None:
     try:
         name, _, corpus = anyio.run(prepare, dsn, data_dir, args)
         logs = Path(tempfile.mkdtemp(prefix="pgcode-grep-"))
-        server = start_http_server(dsn, logs, extra_args=("--no-watch",), env={
-            "PGCODE_TOKENS": TOKEN, "PGCODE_RATE_LIMIT_PER_MINUTE": "0",
-            "PGCODE_POOL_MAX_SIZE": str(args.pool_max_size), "PGCODE_GREP_TIMEOUT_MS": str(args.grep_timeout_ms)})
+        server = start_http_server(
+            dsn,
+            logs,
+            extra_args=("--no-watch",),
+            env={
+                "PGCODE_TOKENS": TOKEN,
+                "PGCODE_RATE_LIMIT_PER_MINUTE": "0",
+                "PGCODE_POOL_MAX_SIZE": str(args.pool_max_size),
+                "PGCODE_GREP_TIMEOUT_MS": str(args.grep_timeout_ms),
+            },
+        )
         try:
             quiet = anyio.run(run_phase, server, args, name, 0)
             contended = anyio.run(run_phase, server, args, name, args.greps)
@@ -186,21 +224,45 @@ def main() -> None:
     finally:
         if embedded is not None:
             embedded.stop()
-    figures = {**corpus, "repository": name, "mode": args.mode, "greps": args.greps, "searchers": args.searchers,
-               "seconds_per_phase": args.seconds, "pool_max_size": args.pool_max_size,
-               "grep_timeout_ms": args.grep_timeout_ms, "costly_patterns": COSTLY,
-               "without_greps": quiet.figures(), "with_greps": contended.figures(), "server_log": str(server.log)}
+    figures = {
+        **corpus,
+        "repository": name,
+        "mode": args.mode,
+        "greps": args.greps,
+        "searchers": args.searchers,
+        "seconds_per_phase": args.seconds,
+        "pool_max_size": args.pool_max_size,
+        "grep_timeout_ms": args.grep_timeout_ms,
+        "costly_patterns": COSTLY,
+        "without_greps": quiet.figures(),
+        "with_greps": contended.figures(),
+        "server_log": str(server.log),
+    }
     cols = ["searches", "search_errors", "search_p50_ms", "search_p95_ms", "search_max_ms", "greps"]
-    print(table(["phase", *cols], [[label, *(figures[key][c] for c in cols)]
-                                   for label, key in (("without greps", "without_greps"), ("with greps", "with_greps"))],
-                title=f"search_code ({args.mode}) by {args.searchers} clients on {name}, {corpus['chunks']} chunks;"
-                      f" {args.greps} costly grep clients; pool {args.pool_max_size}, grep timeout"
-                      f" {args.grep_timeout_ms} ms"))
+    print(
+        table(
+            ["phase", *cols],
+            [
+                [label, *(figures[key][c] for c in cols)]
+                for label, key in (("without greps", "without_greps"), ("with greps", "with_greps"))
+            ],
+            title=f"search_code ({args.mode}) by {args.searchers} clients on {name}, {corpus['chunks']} chunks;"
+            f" {args.greps} costly grep clients; pool {args.pool_max_size}, grep timeout"
+            f" {args.grep_timeout_ms} ms",
+        )
+    )
     g = figures["with_greps"]
-    print(f"greps: {g['greps']} calls, p50 {g['grep_p50_s']} s, max {g['grep_max_s']} s: "
-          + ", ".join(f"{k} {v}" for k, v in g["grep_outcomes"].items()))
-    payload = {"command": " ".join(sys.argv), "load_before": before, "load_after": load(), "machine": machine(),
-               "figures": figures}
+    print(
+        f"greps: {g['greps']} calls, p50 {g['grep_p50_s']} s, max {g['grep_max_s']} s: "
+        + ", ".join(f"{k} {v}" for k, v in g["grep_outcomes"].items())
+    )
+    payload = {
+        "command": " ".join(sys.argv),
+        "load_before": before,
+        "load_after": load(),
+        "machine": machine(),
+        "figures": figures,
+    }
     label = f"generated{args.generated}" if args.generated else args.corpus
     print("wrote", write_result("grep_contention", payload, label))
 

@@ -40,9 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # tests.mcp_harness, for the SDK client
 
 import corpora  # noqa: E402
-from _common import load, machine, table, write_result  # noqa: E402
-
 import psutil  # noqa: E402
+from _common import load, machine, table, write_result  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.mcp_harness import HttpServer
@@ -133,7 +132,9 @@ def build_deep(root: Path, args: argparse.Namespace) -> int:
     return len(deep)
 
 
-def nested(name: str, prefix: str, opening: str, closing: str, suffix: str) -> Callable[[Path, argparse.Namespace], int]:
+def nested(
+    name: str, prefix: str, opening: str, closing: str, suffix: str
+) -> Callable[[Path, argparse.Namespace], int]:
     """A builder of one `--nested-mb` file holding a single expression nested as deep as that size
     allows, a level a line (one line of it would be skipped as minified)."""
 
@@ -155,33 +156,50 @@ def build_minified(root: Path, args: argparse.Namespace) -> int:
     return 20
 
 
-CASES = {c.name: c for c in [
-    Case("tiny", build_tiny, note="--files tiny files"),
-    Case("tiny_again", build_tiny, note="the same tree again: a no-op pass over every file's stat"),
-    Case("wide", build_wide, note="--wide-files tiny files"),
-    Case("huge", build_huge, note="2 x 100 MB"),
-    Case("lines", build_lines, note="1M-line files at the default limit"),
-    Case("lines_raised", build_lines_raised, max_file_bytes=8 * MB, note="1M-line files, limit 8 MB"),
-    Case("deep", build_deep, note="deep nesting, 13 languages"),
-    # Limit 8 MB: the 5 MB files are parsed, not refused by size.
-    Case("nested", nested("parens.py", "x = ", "(\n", "\n)", "\n"), max_file_bytes=8 * MB,
-         note="--nested-mb Python file, one parenthesised expression"),
-    Case("nested_calls", nested("calls.js", "var x = ", "f(\n", ")\n", ";\n"), max_file_bytes=8 * MB,
-         note="--nested-mb JavaScript file, one call nested in calls: a call edge a line"),
-    Case("nested_ruby", nested("parens.rb", "x = ", "(\n", ")\n", "\n"), max_file_bytes=8 * MB,
-         note="--nested-mb Ruby file, one parenthesised expression (its grammar's trees are the largest)"),
-    Case("minified", build_minified, note="20 one-line bundles"),
-]}
+CASES = {
+    c.name: c
+    for c in [
+        Case("tiny", build_tiny, note="--files tiny files"),
+        Case("tiny_again", build_tiny, note="the same tree again: a no-op pass over every file's stat"),
+        Case("wide", build_wide, note="--wide-files tiny files"),
+        Case("huge", build_huge, note="2 x 100 MB"),
+        Case("lines", build_lines, note="1M-line files at the default limit"),
+        Case("lines_raised", build_lines_raised, max_file_bytes=8 * MB, note="1M-line files, limit 8 MB"),
+        Case("deep", build_deep, note="deep nesting, 13 languages"),
+        # Limit 8 MB: the 5 MB files are parsed, not refused by size.
+        Case(
+            "nested",
+            nested("parens.py", "x = ", "(\n", "\n)", "\n"),
+            max_file_bytes=8 * MB,
+            note="--nested-mb Python file, one parenthesised expression",
+        ),
+        Case(
+            "nested_calls",
+            nested("calls.js", "var x = ", "f(\n", ")\n", ";\n"),
+            max_file_bytes=8 * MB,
+            note="--nested-mb JavaScript file, one call nested in calls: a call edge a line",
+        ),
+        Case(
+            "nested_ruby",
+            nested("parens.rb", "x = ", "(\n", ")\n", "\n"),
+            max_file_bytes=8 * MB,
+            note="--nested-mb Ruby file, one parenthesised expression (its grammar's trees are the largest)",
+        ),
+        Case("minified", build_minified, note="20 one-line bundles"),
+    ]
+}
 
 
 # ---- the child: index one root, print the report -------------------------------------------------
+
 
 def child(database_url: str, root: str, name: str, max_file_bytes: int | None, embed: bool, fresh: bool) -> None:
     print(json.dumps(index_report(database_url, root, name, max_file_bytes, embed=embed, fresh=fresh)), flush=True)
 
 
-def index_report(database_url: str, root: str, name: str, max_file_bytes: int | None, *, embed: bool,
-                 fresh: bool) -> dict[str, Any]:
+def index_report(
+    database_url: str, root: str, name: str, max_file_bytes: int | None, *, embed: bool, fresh: bool
+) -> dict[str, Any]:
     import anyio
 
     from mcp_server.config import Settings
@@ -201,15 +219,21 @@ def index_report(database_url: str, root: str, name: str, max_file_bytes: int | 
                     await conn.execute("DELETE FROM repositories WHERE name = $1", name)
             embedder = embedder_for(settings) if embed else None
             report = await index_repository(db, settings, Path(root), name=name, embedder=embedder)
-        return {"files_seen": report.files_seen, "files_indexed": report.files_indexed,
-                "files_unchanged": report.files_unchanged, "skipped": dict(report.skipped),
-                "edges_resolved": report.edges_resolved, "vectors_embedded": report.vectors_embedded,
-                "stages_s": {k: round(v, 2) for k, v in report.seconds.items()}}
+        return {
+            "files_seen": report.files_seen,
+            "files_indexed": report.files_indexed,
+            "files_unchanged": report.files_unchanged,
+            "skipped": dict(report.skipped),
+            "edges_resolved": report.edges_resolved,
+            "vectors_embedded": report.vectors_embedded,
+            "stages_s": {k: round(v, 2) for k, v in report.seconds.items()},
+        }
 
     return anyio.run(run)
 
 
 # ---- the parent: build, run, measure ----------------------------------------------------------------
+
 
 class Sampler:
     """Peak RSS of a process and its descendants, sampled until stopped."""
@@ -257,8 +281,14 @@ class Sampler:
 # wait4 counts the peak RSS of the process a child was started from as the child's.
 
 PROBE_REPOSITORY = "hostile-probe-requests"
-PROBE_QUERIES = ("send a prepared request through a session", "HTTPAdapter", "parse the content type header",
-                 "retry when the connection fails", "merge_setting", "cookies of a redirected response")
+PROBE_QUERIES = (
+    "send a prepared request through a session",
+    "HTTPAdapter",
+    "parse the content type header",
+    "retry when the connection fails",
+    "merge_setting",
+    "cookies of a redirected response",
+)
 
 
 def probe_child(database_url: str, interval: float, timeout: float) -> None:
@@ -269,8 +299,14 @@ def probe_child(database_url: str, interval: float, timeout: float) -> None:
 
     from tests.mcp_harness import TOKEN, start_http_server
 
-    index_report(database_url, str(corpora.private_root("requests", "hostile-probe")), PROBE_REPOSITORY,
-                 None, embed=True, fresh=False)
+    index_report(
+        database_url,
+        str(corpora.private_root("requests", "hostile-probe")),
+        PROBE_REPOSITORY,
+        None,
+        embed=True,
+        fresh=False,
+    )
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     logs = Path(tempfile.mkdtemp(prefix="pgcode-hostile-probe-"))
@@ -306,7 +342,8 @@ async def _search(server: HttpServer, interval: float, timeout: float, stop: thr
                     try:
                         with anyio.fail_after(timeout):
                             result = await client.call_tool(
-                                "search_code", {"query": rng.choice(PROBE_QUERIES), "repository": PROBE_REPOSITORY})
+                                "search_code", {"query": rng.choice(PROBE_QUERIES), "repository": PROBE_REPOSITORY}
+                            )
                         if result.is_error:
                             error = result.content[0].text if result.content else str(result)
                         elif not (result.structured_content or {}).get("results"):
@@ -326,10 +363,25 @@ class Probe:
 
     def __init__(self, database_url: str, args: argparse.Namespace) -> None:
         self._log = tempfile.TemporaryFile("w+")
-        command = [sys.executable, str(Path(__file__).resolve()), "--probe-child", "--database-url", database_url,
-                   "--probe-interval", str(args.probe_interval), "--probe-timeout", str(args.probe_timeout)]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                        text=True, env={**os.environ, "PGCODE_LOG_LEVEL": "warning"})
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--probe-child",
+            "--database-url",
+            database_url,
+            "--probe-interval",
+            str(args.probe_interval),
+            "--probe-timeout",
+            str(args.probe_timeout),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env={**os.environ, "PGCODE_LOG_LEVEL": "warning"},
+        )
         self._lock = threading.Lock()
         self._seconds: list[float] = []
         self._errors: list[str] = []
@@ -357,8 +409,9 @@ class Probe:
         while not self._answered.wait(0.5):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self._log.seek(0)
-                raise SystemExit(f"the other client never got an answer: {self._errors[-3:]}\n"
-                                 f"{self._log.read()[-3000:]}")
+                raise SystemExit(
+                    f"the other client never got an answer: {self._errors[-3:]}\n{self._log.read()[-3000:]}"
+                )
         self.window()
 
     def window(self) -> dict[str, Any]:
@@ -367,8 +420,14 @@ class Probe:
             self._seconds, self._errors = [], []
         ms = [x * 1000 for x in seconds]
         p95 = statistics.quantiles(ms, n=20, method="inclusive")[18] if len(ms) > 1 else max(ms, default=None)
-        return {"calls": len(ms), "errors": len(errors), "p50_ms": _ms(statistics.median(ms) if ms else None),
-                "p95_ms": _ms(p95), "max_ms": _ms(max(ms, default=None)), "first_errors": errors[:3]}
+        return {
+            "calls": len(ms),
+            "errors": len(errors),
+            "p50_ms": _ms(statistics.median(ms) if ms else None),
+            "p95_ms": _ms(p95),
+            "max_ms": _ms(max(ms, default=None)),
+            "first_errors": errors[:3],
+        }
 
     def stop(self) -> None:
         assert self.process.stdin is not None
@@ -400,8 +459,10 @@ def _latency_row(w: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _latency(w: dict[str, Any]) -> str:
-    return (f"{w['calls']} searches, {w['errors']} errors, p50 {w['p50_ms']} ms, p95 {w['p95_ms']} ms,"
-            f" max {w['max_ms']} ms" + (f" ({w['first_errors'][0]})" if w["first_errors"] else ""))
+    return (
+        f"{w['calls']} searches, {w['errors']} errors, p50 {w['p50_ms']} ms, p95 {w['p95_ms']} ms,"
+        f" max {w['max_ms']} ms" + (f" ({w['first_errors'][0]})" if w["first_errors"] else "")
+    )
 
 
 def run_case(case: Case, work: Path, database_url: str, args: argparse.Namespace, probe: Probe) -> dict[str, Any]:
@@ -413,8 +474,17 @@ def run_case(case: Case, work: Path, database_url: str, args: argparse.Namespace
         shutil.rmtree(root, ignore_errors=True)
         files = case.build(root, args)
     build_s = time.perf_counter() - built
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--database-url", database_url,
-               "--root", str(root), "--name", f"hostile-{case.name.removesuffix('_again')}"]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--database-url",
+        database_url,
+        "--root",
+        str(root),
+        "--name",
+        f"hostile-{case.name.removesuffix('_again')}",
+    ]
     if case.max_file_bytes is not None:
         command += ["--max-file-bytes", str(case.max_file_bytes)]
     if args.embed:
@@ -424,8 +494,13 @@ def run_case(case: Case, work: Path, database_url: str, args: argparse.Namespace
     load_before = load()
     probe.window()  # what it saw while the case was built is not the case's
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PGCODE_LOG_LEVEL": "warning"})
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PGCODE_LOG_LEVEL": "warning"},
+    )
     timed_out = threading.Event()
 
     def kill() -> None:  # its parse workers exit with it
@@ -437,8 +512,10 @@ def run_case(case: Case, work: Path, database_url: str, args: argparse.Namespace
     sampler = Sampler(process.pid)
     out: list[str] = []
     err: list[str] = []
-    readers = [threading.Thread(target=lambda s, sink: sink.extend(s), args=(stream, sink), daemon=True)
-               for stream, sink in ((process.stdout, out), (process.stderr, err))]
+    readers = [
+        threading.Thread(target=lambda s, sink: sink.extend(s), args=(stream, sink), daemon=True)
+        for stream, sink in ((process.stdout, out), (process.stderr, err))
+    ]
     for reader in readers:
         reader.start()
     _, status, usage = os.wait4(process.pid, 0)
@@ -454,13 +531,22 @@ def run_case(case: Case, work: Path, database_url: str, args: argparse.Namespace
         raise SystemExit(f"case {case.name} failed ({why}):\n{''.join(err)[-4000:]}")
     report = json.loads(out[-1])
     return {
-        "case": case.name, "note": case.note, "files_on_disk": files, "build_s": round(build_s, 1),
-        "wall_s": round(wall, 2), "files_per_s": round(files / wall, 1) if wall else None,
+        "case": case.name,
+        "note": case.note,
+        "files_on_disk": files,
+        "build_s": round(build_s, 1),
+        "wall_s": round(wall, 2),
+        "files_per_s": round(files / wall, 1) if wall else None,
         "peak_rss_mb_wait4": round(usage.ru_maxrss / 1024, 1),
-        "peak_rss_mb_main": round(sampler.main_mb, 1), "peak_rss_mb_worker": round(sampler.worker_mb, 1),
-        "peak_rss_mb_total": round(sampler.total_mb, 1), "workers": len(sampler.workers_seen),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "load_before": load_before["load1"],
-        "load_after": load()["load1"], "other_client": searched, **report,
+        "peak_rss_mb_main": round(sampler.main_mb, 1),
+        "peak_rss_mb_worker": round(sampler.worker_mb, 1),
+        "peak_rss_mb_total": round(sampler.total_mb, 1),
+        "workers": len(sampler.workers_seen),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "load_before": load_before["load1"],
+        "load_after": load()["load1"],
+        "other_client": searched,
+        **report,
     }
 
 
@@ -471,15 +557,23 @@ def main() -> None:
     parser.add_argument("--wide-files", type=int, default=200_000, help="files in the 'wide' case")
     parser.add_argument("--nested-mb", type=float, default=5.0, help="size of each 'nested' case's file")
     parser.add_argument("--case-timeout", type=float, default=900.0, help="seconds before a case is killed")
-    parser.add_argument("--probe-interval", type=float, default=0.5,
-                        help="seconds between the other client's searches")
-    parser.add_argument("--probe-timeout", type=float, default=30.0,
-                        help="seconds after which the other client counts a search as failed")
-    parser.add_argument("--idle-seconds", type=float, default=15.0,
-                        help="the other client's searches measured before any case, for comparison")
+    parser.add_argument("--probe-interval", type=float, default=0.5, help="seconds between the other client's searches")
+    parser.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=30.0,
+        help="seconds after which the other client counts a search as failed",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=15.0,
+        help="the other client's searches measured before any case, for comparison",
+    )
     parser.add_argument("--embed", action="store_true", help="compute vectors too")
-    parser.add_argument("--data-dir", type=Path, default=corpora.DEFAULT_DATA_DIR,
-                        help="the benchmarks' embedded PostgreSQL")
+    parser.add_argument(
+        "--data-dir", type=Path, default=corpora.DEFAULT_DATA_DIR, help="the benchmarks' embedded PostgreSQL"
+    )
     parser.add_argument("--database-url", help="index into this PostgreSQL instead")
     parser.add_argument("--work-dir", type=Path, help="where to build the repositories (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the built repositories and their index")
@@ -517,29 +611,79 @@ def main() -> None:
                 print(f"case {name} ...", file=sys.stderr, flush=True)
                 results.append(run_case(CASES[name], work, database_url, args, probe))
                 r = results[-1]
-                print(f"  {r['wall_s']} s, {r['peak_rss_mb_total']} MB total peak, skipped {r['skipped']};"
-                      f" other client {_latency(r['other_client'])}", file=sys.stderr, flush=True)
+                print(
+                    f"  {r['wall_s']} s, {r['peak_rss_mb_total']} MB total peak, skipped {r['skipped']};"
+                    f" other client {_latency(r['other_client'])}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
             _forget(database_url, [f"hostile-{n}" for n in CASES])
         if server is not None:
             server.stop()
-    rows = [(r["case"], r["files_on_disk"], r["files_indexed"], r["wall_s"], r["files_per_s"], r["peak_rss_mb_main"],
-             r["peak_rss_mb_worker"], r["peak_rss_mb_total"], r["peak_rss_mb_wait4"], r["load_before"],
-             ", ".join(f"{k} {v}" for k, v in sorted(r["skipped"].items())) or "-") for r in results]
-    print(table(["case", "files", "indexed", "wall s", "files/s", "main MB", "worker MB", "total MB", "wait4 MB",
-                 "load", "skipped"], rows, title="hostile repositories (lexical + graph"
-                                                 + (" + vectors)" if args.embed else ")")))
-    other = [("(nothing indexing)", *_latency_row(idle))] + [(r["case"], *_latency_row(r["other_client"]))
-                                                            for r in results]
-    print(table(["while indexing", "searches", "errors", "p50 ms", "p95 ms", "max ms"], other,
-                title=f"the other client: search_code on {PROBE_REPOSITORY} every {args.probe_interval:g} s"))
-    payload = {"load_before": before, "load_after": load(), "machine": machine(), "embed": args.embed,
-               "files": args.files, "wide_files": args.wide_files, "nested_mb": args.nested_mb,
-               "probe": {"repository": PROBE_REPOSITORY, "interval_s": args.probe_interval,
-                         "timeout_s": args.probe_timeout, "idle": idle},
-               "cases": results}
+    rows = [
+        (
+            r["case"],
+            r["files_on_disk"],
+            r["files_indexed"],
+            r["wall_s"],
+            r["files_per_s"],
+            r["peak_rss_mb_main"],
+            r["peak_rss_mb_worker"],
+            r["peak_rss_mb_total"],
+            r["peak_rss_mb_wait4"],
+            r["load_before"],
+            ", ".join(f"{k} {v}" for k, v in sorted(r["skipped"].items())) or "-",
+        )
+        for r in results
+    ]
+    print(
+        table(
+            [
+                "case",
+                "files",
+                "indexed",
+                "wall s",
+                "files/s",
+                "main MB",
+                "worker MB",
+                "total MB",
+                "wait4 MB",
+                "load",
+                "skipped",
+            ],
+            rows,
+            title="hostile repositories (lexical + graph" + (" + vectors)" if args.embed else ")"),
+        )
+    )
+    other = [("(nothing indexing)", *_latency_row(idle))] + [
+        (r["case"], *_latency_row(r["other_client"])) for r in results
+    ]
+    print(
+        table(
+            ["while indexing", "searches", "errors", "p50 ms", "p95 ms", "max ms"],
+            other,
+            title=f"the other client: search_code on {PROBE_REPOSITORY} every {args.probe_interval:g} s",
+        )
+    )
+    payload = {
+        "load_before": before,
+        "load_after": load(),
+        "machine": machine(),
+        "embed": args.embed,
+        "files": args.files,
+        "wide_files": args.wide_files,
+        "nested_mb": args.nested_mb,
+        "probe": {
+            "repository": PROBE_REPOSITORY,
+            "interval_s": args.probe_interval,
+            "timeout_s": args.probe_timeout,
+            "idle": idle,
+        },
+        "cases": results,
+    }
     print("wrote", write_result("hostile_repos", payload))
 
 

@@ -37,15 +37,15 @@ from _common import claim_repository, load, machine, settings_for, table, write_
 
 from mcp_server.config import Settings  # noqa: E402
 from mcp_server.db.embedded import EmbeddedPostgres  # noqa: E402
-from mcp_server.db.vectors import ensure_vector_index  # noqa: E402
 from mcp_server.db.pool import open_database  # noqa: E402
+from mcp_server.db.vectors import ensure_vector_index  # noqa: E402
 from mcp_server.embed.model import embedder_for  # noqa: E402
 from mcp_server.indexer.embed import embed_pending  # noqa: E402
 from mcp_server.indexer.pipeline import index_repository  # noqa: E402
 from mcp_server.logs import configure_logging  # noqa: E402
 
 EDITED_FILES = 5
-LOAD_DATABASE = "pgcode_load"   # on the benchmarks' embedded server, next to the other benchmarks' database
+LOAD_DATABASE = "pgcode_load"  # on the benchmarks' embedded server, next to the other benchmarks' database
 
 
 async def own_database(dsn: str) -> str:
@@ -67,18 +67,29 @@ async def copy_vectors(source_dsn: str, dsn: str, model: str, settings: Settings
     target = await asyncpg.connect(dsn)
     source = await asyncpg.connect(source_dsn)
     try:
-        wanted = [r[0] for r in await target.fetch(
-            "SELECT DISTINCT c.content_hash FROM chunks c WHERE NOT EXISTS"
-            " (SELECT 1 FROM embeddings e WHERE e.model = $1 AND e.content_hash = c.content_hash)", model)]
+        wanted = [
+            r[0]
+            for r in await target.fetch(
+                "SELECT DISTINCT c.content_hash FROM chunks c WHERE NOT EXISTS"
+                " (SELECT 1 FROM embeddings e WHERE e.model = $1 AND e.content_hash = c.content_hash)",
+                model,
+            )
+        ]
         if not wanted or not await source.fetchval("SELECT to_regclass('embeddings') IS NOT NULL"):
             return 0
         buffer = io.BytesIO()
-        await source.copy_from_query("SELECT model, content_hash, embedding, created_at FROM embeddings"
-                                     " WHERE model = $1 AND content_hash = ANY($2::bytea[])", model, wanted,
-                                     output=buffer, format="binary")
+        await source.copy_from_query(
+            "SELECT model, content_hash, embedding, created_at FROM embeddings"
+            " WHERE model = $1 AND content_hash = ANY($2::bytea[])",
+            model,
+            wanted,
+            output=buffer,
+            format="binary",
+        )
         buffer.seek(0)
-        status = await target.copy_to_table("embeddings", source=buffer, format="binary",
-                                            columns=["model", "content_hash", "embedding", "created_at"])
+        status = await target.copy_to_table(
+            "embeddings", source=buffer, format="binary", columns=["model", "content_hash", "embedding", "created_at"]
+        )
         dim = await target.fetchval("SELECT vector_dims(embedding) FROM embeddings WHERE model = $1 LIMIT 1", model)
         if dim:
             await ensure_vector_index(target, model, int(dim), settings)
@@ -88,8 +99,9 @@ async def copy_vectors(source_dsn: str, dsn: str, model: str, settings: Settings
         await target.close()
 
 
-async def prepare(source_dsn: str, dsn: str, data_dir: Path, corpus: str,
-                  side_corpus: str) -> tuple[str, Path, Path, str]:
+async def prepare(
+    source_dsn: str, dsn: str, data_dir: Path, corpus: str, side_corpus: str
+) -> tuple[str, Path, Path, str]:
     """The watched corpus indexed with its vectors (copied or cached by content, so usually
     quick), from a fresh copy (earlier runs' edits undone); the side corpus copied, not registered."""
     watched = corpora.CACHE / "load" / corpus
@@ -109,8 +121,11 @@ async def prepare(source_dsn: str, dsn: str, data_dir: Path, corpus: str,
         await index_repository(db, settings, watched, name=name)
         copied = await copy_vectors(source_dsn, dsn, embedder.model_key, settings) if source_dsn != dsn else 0
         embedded = await embed_pending(db.pool, embedder, settings, None)
-        print(f"indexed {name} in {time.perf_counter() - started:.1f} s ({copied} vectors copied,"
-              f" {embedded} chunks embedded)", file=sys.stderr)
+        print(
+            f"indexed {name} in {time.perf_counter() - started:.1f} s ({copied} vectors copied,"
+            f" {embedded} chunks embedded)",
+            file=sys.stderr,
+        )
     return name, watched, side, side_name
 
 
@@ -135,10 +150,20 @@ async def measure(args: argparse.Namespace, server_dsn: str, data_dir: Path) -> 
             await anyio.sleep(0.5)
         deadlocks_before = await driver.deadlocks(dsn)
         load_before = load()
-        outcome = await driver.run(driver.Plan(
-            dsn=dsn, cluster=cluster, workload=workload, watched_root=watched, edit_paths=edit_paths,
-            side_root=side, side_name=side_name, seconds=args.seconds, clients=args.clients,
-            edit_interval=args.edit_interval))
+        outcome = await driver.run(
+            driver.Plan(
+                dsn=dsn,
+                cluster=cluster,
+                workload=workload,
+                watched_root=watched,
+                edit_paths=edit_paths,
+                side_root=side,
+                side_name=side_name,
+                seconds=args.seconds,
+                clients=args.clients,
+                edit_interval=args.edit_interval,
+            )
+        )
         load_after = load()
         cluster.stop()  # exiting backends flush their statistics
         problems = cluster.log_problems()
@@ -152,43 +177,73 @@ async def measure(args: argparse.Namespace, server_dsn: str, data_dir: Path) -> 
     reader_calls = sum(r["calls"] for r in readers)
     leases = outcome.leases.summary()
     return {
-        "corpus": corpora.get(args.corpus).requirement, "side_corpus": corpora.get(args.side_corpus).requirement,
-        "clients": args.clients, "seconds": round(outcome.seconds, 1), "edit_interval_s": args.edit_interval,
-        "calls": reader_calls, "errors": rec.errors, "first_errors": rec.first_errors(),
+        "corpus": corpora.get(args.corpus).requirement,
+        "side_corpus": corpora.get(args.side_corpus).requirement,
+        "clients": args.clients,
+        "seconds": round(outcome.seconds, 1),
+        "edit_interval_s": args.edit_interval,
+        "calls": reader_calls,
+        "errors": rec.errors,
+        "first_errors": rec.first_errors(),
         "throughput_calls_per_s": round(reader_calls / outcome.seconds, 1),
-        "per_transport": rec.rows("transport"), "per_tool": rec.rows("tool"), "per_transport_tool": rec.rows("both"),
-        "edits_saved": len(outcome.edits), "edited_files": edit_paths,
+        "per_transport": rec.rows("transport"),
+        "per_tool": rec.rows("tool"),
+        "per_transport_tool": rec.rows("both"),
+        "edits_saved": len(outcome.edits),
+        "edited_files": edit_paths,
         "last_edit_searchable_after_run_s": outcome.edit_visible_s,
         "side_index_runs": outcome.index_rounds,
         "leases": leases,
         "one_writer_per_repository": all(r["several_owners"] == 0 for r in leases.values())
         and leases.get(name, {}).get("one_owner") == leases.get(name, {}).get("samples")
         and len(leases.get(name, {}).get("owners_seen", [])) == 1,
-        "deadlocks": {"pg_stat_database_before": deadlocks_before, "after": deadlocks_after,
-                      "log": str(pg_log) if pg_log else None, "log_lines": deadlock_lines},
-        "process_tracebacks": problems, "process_logs": str(logs),
-        "load_at_run_start": load_before, "load_at_run_end": load_after,
+        "deadlocks": {
+            "pg_stat_database_before": deadlocks_before,
+            "after": deadlocks_after,
+            "log": str(pg_log) if pg_log else None,
+            "log_lines": deadlock_lines,
+        },
+        "process_tracebacks": problems,
+        "process_logs": str(logs),
+        "load_at_run_start": load_before,
+        "load_at_run_end": load_after,
     }
 
 
 def report(figures: dict[str, Any]) -> None:
     cols = ["calls", "errors", "p50_ms", "p95_ms", "p99_ms"]
-    print(table(["transport", *cols], [[r["transport"], *(r[c] for c in cols)] for r in figures["per_transport"]],
-                title=f"{figures['clients']} clients for {figures['seconds']} s on {figures['corpus']}"))
+    print(
+        table(
+            ["transport", *cols],
+            [[r["transport"], *(r[c] for c in cols)] for r in figures["per_transport"]],
+            title=f"{figures['clients']} clients for {figures['seconds']} s on {figures['corpus']}",
+        )
+    )
     print()
     print(table(["tool", *cols], [[r["tool"], *(r[c] for c in cols)] for r in figures["per_tool"]]))
     print()
-    print(table(["repository", "samples", "one owner", "no owner", "several", "owners seen"],
-                [[k, v["samples"], v["one_owner"], v["no_owner"], v["several_owners"], ", ".join(v["owners_seen"])]
-                 for k, v in figures["leases"].items()], title="who held each repository's lease, per sample"))
+    print(
+        table(
+            ["repository", "samples", "one owner", "no owner", "several", "owners seen"],
+            [
+                [k, v["samples"], v["one_owner"], v["no_owner"], v["several_owners"], ", ".join(v["owners_seen"])]
+                for k, v in figures["leases"].items()
+            ],
+            title="who held each repository's lease, per sample",
+        )
+    )
     d = figures["deadlocks"]
     print()
-    print(f"throughput {figures['throughput_calls_per_s']} calls/s; errors {figures['errors']}; "
-          f"edits saved {figures['edits_saved']}; side index runs {figures['side_index_runs']}; "
-          f"last edit searchable {figures['last_edit_searchable_after_run_s']} s after the run")
-    print(f"one writer per repository: {figures['one_writer_per_repository']}; deadlocks "
-          f"{d['after'] - d['pg_stat_database_before']} (pg_stat_database), {len(d['log_lines'])} in the log; "
-          f"tracebacks in process logs: {len(figures['process_tracebacks'])}")
+    print(
+        f"throughput {figures['throughput_calls_per_s']} calls/s; errors {figures['errors']}; "
+        f"edits saved {figures['edits_saved']}; side index runs {figures['side_index_runs']}; "
+        f"last edit searchable {figures['last_edit_searchable_after_run_s']} s after the run"
+    )
+    print(
+        f"one writer per repository: {figures['one_writer_per_repository']}; deadlocks "
+        f"{d['after'] - d['pg_stat_database_before']} (pg_stat_database), {len(d['log_lines'])} in the log; "
+        f"tracebacks in process logs: {len(figures['process_tracebacks'])}"
+    )
     for line in figures["first_errors"]:
         print("  error:", line)
 
@@ -200,8 +255,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--edit-interval", type=float, default=0.5, help="seconds between saved edits")
-    parser.add_argument("--data-dir", type=Path, default=corpora.DEFAULT_DATA_DIR,
-                        help="the embedded PostgreSQL's data dir (default bench/.data)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=corpora.DEFAULT_DATA_DIR,
+        help="the embedded PostgreSQL's data dir (default bench/.data)",
+    )
     parser.add_argument("--database-url", help="use this PostgreSQL instead of the embedded one")
     args = parser.parse_args()
     if args.clients < 2 or args.seconds <= 0:
@@ -216,8 +275,13 @@ def main() -> None:
         if embedded is not None:
             embedded.stop()
     report(figures)
-    payload = {"command": " ".join(sys.argv), "load_before": before, "load_after": load(), "machine": machine(),
-               "figures": figures}
+    payload = {
+        "command": " ".join(sys.argv),
+        "load_before": before,
+        "load_after": load(),
+        "machine": machine(),
+        "figures": figures,
+    }
     print("wrote", write_result("load", payload, args.corpus))
 
 

@@ -32,10 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-
 import corpora
-from _common import (add_database_arguments, claim_repository, load, machine, settings_for, table,
-                     write_result)
+from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
 
 from mcp_server.db.pool import open_database
 from mcp_server.embed.model import embedder_for
@@ -55,14 +53,14 @@ _SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)")
 
 @dataclass(slots=True)
 class Function:
-    path: str            # repo-relative, POSIX
+    path: str  # repo-relative, POSIX
     name: str
-    scope: str           # dotted classes + name, inside the module ("Session.request")
-    start: int           # first line (first decorator), 1-based
-    def_line: int        # the `def` line
+    scope: str  # dotted classes + name, inside the module ("Session.request")
+    start: int  # first line (first decorator), 1-based
+    def_line: int  # the `def` line
     end: int
-    query: str           # the docstring's first sentence
-    qualified_name: str | None = None   # pgcode's name for it, looked up after indexing
+    query: str  # the docstring's first sentence
+    qualified_name: str | None = None  # pgcode's name for it, looked up after indexing
 
 
 @dataclass(slots=True)
@@ -70,10 +68,11 @@ class Blanked:
     functions: list[Function] = field(default_factory=list)
     files: int = 0
     docstrings_blanked: int = 0
-    files_unparsable: int = 0      # left as they are (their functions are not queried)
+    files_unparsable: int = 0  # left as they are (their functions are not queried)
 
 
 # --- the blanked copy ---------------------------------------------------------------------
+
 
 def _definitions(body: list[ast.stmt], scope: list[str]):  # type: ignore[no-untyped-def]
     """Functions and methods (not nested functions) with their class scope, through if/try/with blocks."""
@@ -94,8 +93,12 @@ def _definitions(body: list[ast.stmt], scope: list[str]):  # type: ignore[no-unt
 
 def _docstring_node(node: ast.AST) -> ast.Constant | None:
     body = getattr(node, "body", None)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         return body[0].value
     return None
 
@@ -126,7 +129,7 @@ def blank_source(source: bytes) -> tuple[bytes, list[tuple[ast.AST, list[str], s
     # Bottom-up, so earlier edits do not move later ones (they never do: line count is kept).
     for l0, c0, l1, c1 in sorted(edits, reverse=True):
         first, last = lines[l0 - 1], lines[l1 - 1]
-        prefix, suffix = first[:c0], last[c1:]       # ast offsets are UTF-8 byte offsets
+        prefix, suffix = first[:c0], last[c1:]  # ast offsets are UTF-8 byte offsets
         if not suffix.endswith(b"\n") and l1 < len(lines):
             suffix += b"\n"
         lines[l0 - 1] = prefix + b'""' + suffix
@@ -163,11 +166,17 @@ def make_blanked(corpus: corpora.Corpus) -> tuple[Path, Blanked]:
                 if sentence is None or len(sentence.split()) < MIN_WORDS:
                     continue
                 decorators = [d.lineno for d in getattr(node, "decorator_list", [])]
-                result.functions.append(Function(
-                    path=rel.as_posix(), name=scope[-1], scope=".".join(scope),
-                    start=min([node.lineno, *decorators]), def_line=node.lineno,  # type: ignore[attr-defined]
-                    end=node.end_lineno or node.lineno, query=sentence,  # type: ignore[attr-defined]
-                ))
+                result.functions.append(
+                    Function(
+                        path=rel.as_posix(),
+                        name=scope[-1],
+                        scope=".".join(scope),
+                        start=min([node.lineno, *decorators]),
+                        def_line=node.lineno,  # type: ignore[attr-defined]
+                        end=node.end_lineno or node.lineno,
+                        query=sentence,  # type: ignore[attr-defined]
+                    )
+                )
             data = blanked
         if not dst.exists() or dst.read_bytes() != data:
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +199,7 @@ def sample(functions: list[Function], n: int, seed: int) -> tuple[list[Function]
 
 # --- scoring --------------------------------------------------------------------------------
 
+
 def rank_of(hits: list[Any], fn: Function, strict: bool) -> int | None:
     for rank, hit in enumerate(hits, 1):
         if strict:
@@ -210,13 +220,34 @@ def metrics(ranks: list[int | None]) -> dict[str, float]:
 # --- fusion study: the same three ranked lists, fused other ways --------------------------------
 
 _CODE_LIKE = re.compile(r"`|[A-Za-z0-9]_[A-Za-z0-9]|[a-z][A-Z]|[A-Za-z]\.[A-Za-z]|\(\)")
-VARIANTS = ("rrf (as shipped)", "semantic only", "full-text list alone", "full-text list w/o code keywords",
-            "no symbol list", "symbol list only if code-like query", "semantic weight 2",
-            "semantic weight 2 + code-like gate", "collapse chunks of one symbol")
+VARIANTS = (
+    "rrf (as shipped)",
+    "semantic only",
+    "full-text list alone",
+    "full-text list w/o code keywords",
+    "no symbol list",
+    "symbol list only if code-like query",
+    "semantic weight 2",
+    "semantic weight 2 + code-like gate",
+    "collapse chunks of one symbol",
+)
 # Query words that are also Python keywords (or as common in code): "Return the ..." matches every
 # function with a `return` statement.
-_CODE_WORDS = frozenset(keyword.kwlist) | {"return", "returns", "returned", "self", "cls", "none", "true", "false",
-                                          "def", "raise", "raises", "yield", "yields"}
+_CODE_WORDS = frozenset(keyword.kwlist) | {
+    "return",
+    "returns",
+    "returned",
+    "self",
+    "cls",
+    "none",
+    "true",
+    "false",
+    "def",
+    "raise",
+    "raises",
+    "yield",
+    "yields",
+}
 
 
 def _without_code_words(query: str) -> str:
@@ -255,9 +286,14 @@ async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function])
     filters = Filters(repository_id=rid)
     rerank = getattr(hybrid, "_rerank", None)
     async with db.pool.acquire() as conn:
-        chunks = {r["id"]: r for r in await conn.fetch(
-            """SELECT c.id, f.path, c.start_line, c.end_line, c.symbol_id FROM chunks c
-               JOIN files f ON f.id = c.file_id WHERE c.repository_id = $1""", rid)}
+        chunks = {
+            r["id"]: r
+            for r in await conn.fetch(
+                """SELECT c.id, f.path, c.start_line, c.end_line, c.symbol_id FROM chunks c
+               JOIN files f ON f.id = c.file_id WHERE c.repository_id = $1""",
+                rid,
+            )
+        }
 
         async def order(scores: dict[int, float], query: str) -> list[int]:
             if rerank is not None:
@@ -283,17 +319,24 @@ async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function])
                 "full-text list w/o code keywords": await order(_weighted_rrf([(lex2, 1)]), q),
                 "no symbol list": await order(_weighted_rrf([(sem, 1), (lex, 1)]), q),
                 "symbol list only if code-like query": await order(
-                    _weighted_rrf([(sem, 1), (lex, 1), (sym if gate else [], 1)]), q),
+                    _weighted_rrf([(sem, 1), (lex, 1), (sym if gate else [], 1)]), q
+                ),
                 "semantic weight 2": await order(_weighted_rrf([(sem, 2), (lex, 1), (sym, 1)]), q),
                 "semantic weight 2 + code-like gate": await order(
-                    _weighted_rrf([(sem, 2), (lex, 1), (sym if gate else [], 1)]), q),
+                    _weighted_rrf([(sem, 2), (lex, 1), (sym if gate else [], 1)]), q
+                ),
                 "collapse chunks of one symbol": _collapse(shipped, chunks),
             }
             for variant, ids in fused.items():
                 rank = None
                 for i, cid in enumerate(ids[:LIMIT], 1):
                     c = chunks.get(cid)
-                    if c is not None and c["path"] == fn.path and c["start_line"] <= fn.end and c["end_line"] >= fn.start:
+                    if (
+                        c is not None
+                        and c["path"] == fn.path
+                        and c["start_line"] <= fn.end
+                        and c["end_line"] >= fn.start
+                    ):
                         rank = i
                         break
                 ranks[variant].append(rank)
@@ -302,13 +345,18 @@ async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function])
 
 # --- the run ----------------------------------------------------------------------------------
 
-async def run_corpus(db: Any, settings: Any, embedder: Any, corpus: corpora.Corpus, args: argparse.Namespace) -> dict[str, Any]:
+
+async def run_corpus(
+    db: Any, settings: Any, embedder: Any, corpus: corpora.Corpus, args: argparse.Namespace
+) -> dict[str, Any]:
     load_before = load()
     root, blanked = make_blanked(corpus)
     chosen, ambiguous = sample(blanked.functions, args.queries, args.seed)
-    print(f"[{corpus.name}] {blanked.files} files, {blanked.docstrings_blanked} docstrings blanked, "
-          f"{len(blanked.functions)} eligible, {ambiguous} ambiguous dropped, {len(chosen)} queries; indexing ...",
-          flush=True)
+    print(
+        f"[{corpus.name}] {blanked.files} files, {blanked.docstrings_blanked} docstrings blanked, "
+        f"{len(blanked.functions)} eligible, {ambiguous} ambiguous dropped, {len(chosen)} queries; indexing ...",
+        flush=True,
+    )
     started = time.perf_counter()
     await claim_repository(db, f"bench-retrieval-{corpus.name}", root, fresh=not args.reuse_index)
     report = await index_repository(db, settings, root, name=f"bench-retrieval-{corpus.name}", embedder=embedder)
@@ -320,7 +368,9 @@ async def run_corpus(db: Any, settings: Any, embedder: Any, corpus: corpora.Corp
         symbols = await conn.fetch(
             """SELECT f.path, s.name, s.qualified_name, s.start_line, s.end_line FROM symbols s
                JOIN files f ON f.id = s.file_id
-               WHERE s.repository_id = $1 AND s.kind IN ('function', 'method')""", rid)
+               WHERE s.repository_id = $1 AND s.kind IN ('function', 'method')""",
+            rid,
+        )
     by_site: dict[tuple[str, str], list[Any]] = {}
     for s in symbols:
         by_site.setdefault((s["path"], s["name"]), []).append(s)
@@ -331,73 +381,125 @@ async def run_corpus(db: Any, settings: Any, embedder: Any, corpus: corpora.Corp
             fn.qualified_name = cands[0]["qualified_name"]
         else:
             unmatched += 1
-    print(f"[{corpus.name}] indexed in {index_seconds:.1f}s ({chunks} chunks, {report.vectors_embedded} vectors "
-          f"embedded now); querying ...", flush=True)
+    print(
+        f"[{corpus.name}] indexed in {index_seconds:.1f}s ({chunks} chunks, {report.vectors_embedded} vectors "
+        f"embedded now); querying ...",
+        flush=True,
+    )
 
     ranks: dict[str, dict[str, list[int | None]]] = {m: {"overlap": [], "symbol": []} for m in MODES}
     latency: dict[str, list[float]] = {m: [] for m in MODES}
     per_query: list[dict[str, Any]] = []
     pending = 0
     for fn in chosen:
-        row: dict[str, Any] = {"query": fn.query, "path": fn.path, "lines": [fn.start, fn.end],
-                               "qualified_name": fn.qualified_name}
+        row: dict[str, Any] = {
+            "query": fn.query,
+            "path": fn.path,
+            "lines": [fn.start, fn.end],
+            "qualified_name": fn.qualified_name,
+        }
         for mode in MODES:
             t0 = time.perf_counter()
-            result = await search_code(db.pool, embedder, fn.query, filters=Filters(repository_id=rid),
-                                       mode=mode, limit=LIMIT)
+            result = await search_code(
+                db.pool, embedder, fn.query, filters=Filters(repository_id=rid), mode=mode, limit=LIMIT
+            )
             latency[mode].append(time.perf_counter() - t0)
             pending = max(pending, result.vectors_pending)
             lenient, strict = rank_of(result.results, fn, False), rank_of(result.results, fn, True)
             ranks[mode]["overlap"].append(lenient)
             ranks[mode]["symbol"].append(strict)
-            row[mode] = {"overlap_rank": lenient, "symbol_rank": strict,
-                         "top": [f"{h.path}:{h.start_line}-{h.end_line} {h.symbol}" for h in result.results[:3]]}
+            row[mode] = {
+                "overlap_rank": lenient,
+                "symbol_rank": strict,
+                "top": [f"{h.path}:{h.start_line}-{h.end_line} {h.symbol}" for h in result.results[:3]],
+            }
         per_query.append(row)
     study = None
     if args.fusion_study and not corpus.held_out:
         study = await fusion_study(db, embedder, rid, chosen)
     out = {
-        "corpus": corpus.name, "requirement": corpus.requirement, "held_out": corpus.held_out,
+        "corpus": corpus.name,
+        "requirement": corpus.requirement,
+        "held_out": corpus.held_out,
         "fusion_study": study,
-        "files": blanked.files, "files_unparsable": blanked.files_unparsable,
-        "docstrings_blanked": blanked.docstrings_blanked, "eligible": len(blanked.functions),
-        "ambiguous_dropped": ambiguous, "queries": len(chosen),
+        "files": blanked.files,
+        "files_unparsable": blanked.files_unparsable,
+        "docstrings_blanked": blanked.docstrings_blanked,
+        "eligible": len(blanked.functions),
+        "ambiguous_dropped": ambiguous,
+        "queries": len(chosen),
         "fewer_than_requested": len(chosen) < args.queries,
-        "functions_without_symbol": unmatched, "chunks": chunks, "vectors_pending": pending,
-        "index_seconds": round(index_seconds, 1), "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
+        "functions_without_symbol": unmatched,
+        "chunks": chunks,
+        "vectors_pending": pending,
+        "index_seconds": round(index_seconds, 1),
+        "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
         "vectors_embedded": report.vectors_embedded,
         "metrics": {m: {v: metrics(ranks[m][v]) for v in ("overlap", "symbol")} for m in MODES},
         "latency_ms_p50": {m: round(1000 * statistics.median(latency[m]), 1) if latency[m] else None for m in MODES},
-        "load_before": load_before, "load_after": load(),
+        "load_before": load_before,
+        "load_after": load(),
         "per_query": per_query,
     }
     return out
 
 
 def print_tables(results: list[dict[str, Any]]) -> None:
-    for variant, title in (("overlap", "hit overlaps the function's lines"),
-                           ("symbol", "hit symbol == the function's qualified name")):
+    for variant, title in (
+        ("overlap", "hit overlaps the function's lines"),
+        ("symbol", "hit symbol == the function's qualified name"),
+    ):
         rows = []
         for r in results:
             name = r["corpus"] + (" (held out)" if r["held_out"] else "")
             for mode in MODES:
                 m = r["metrics"][mode][variant]
-                rows.append([name, r["queries"], mode, m["R@1"], m["R@5"], m["R@10"], m["MRR@10"],
-                             r["latency_ms_p50"][mode]])
+                rows.append(
+                    [name, r["queries"], mode, m["R@1"], m["R@5"], m["R@10"], m["MRR@10"], r["latency_ms_p50"][mode]]
+                )
         print()
-        print(table(["corpus", "queries", "mode", "R@1", "R@5", "R@10", "MRR@10", "p50 ms"], rows,
-                    title=f"Retrieval, docstring -> code ({title})"))
+        print(
+            table(
+                ["corpus", "queries", "mode", "R@1", "R@5", "R@10", "MRR@10", "p50 ms"],
+                rows,
+                title=f"Retrieval, docstring -> code ({title})",
+            )
+        )
     print()
-    print(table(["corpus", "files", "eligible", "ambiguous", "queries", "chunks", "index s", "load1 before", "load1 after"],
-                [[r["corpus"], r["files"], r["eligible"], r["ambiguous_dropped"], r["queries"], r["chunks"],
-                  r["index_seconds"], r["load_before"]["load1"], r["load_after"]["load1"]] for r in results]))
+    print(
+        table(
+            ["corpus", "files", "eligible", "ambiguous", "queries", "chunks", "index s", "load1 before", "load1 after"],
+            [
+                [
+                    r["corpus"],
+                    r["files"],
+                    r["eligible"],
+                    r["ambiguous_dropped"],
+                    r["queries"],
+                    r["chunks"],
+                    r["index_seconds"],
+                    r["load_before"]["load1"],
+                    r["load_after"]["load1"],
+                ]
+                for r in results
+            ],
+        )
+    )
     studied = [r for r in results if r.get("fusion_study")]
     if studied:
-        rows = [[r["corpus"], v, m["R@1"], m["R@5"], m["R@10"], m["MRR@10"]]
-                for r in studied for v, m in r["fusion_study"]["variants"].items()]
+        rows = [
+            [r["corpus"], v, m["R@1"], m["R@5"], m["R@10"], m["MRR@10"]]
+            for r in studied
+            for v, m in r["fusion_study"]["variants"].items()
+        ]
         print()
-        print(table(["corpus", "fusion variant", "R@1", "R@5", "R@10", "MRR@10"], rows,
-                    title="Fusion study (overlap variant; never run on the held-out corpus)"))
+        print(
+            table(
+                ["corpus", "fusion variant", "R@1", "R@5", "R@10", "MRR@10"],
+                rows,
+                title="Fusion study (overlap variant; never run on the held-out corpus)",
+            )
+        )
     for r in results:
         if r["fewer_than_requested"]:
             print(f"note: {r['corpus']} has only {r['queries']} eligible functions (fewer than requested)")
@@ -406,8 +508,7 @@ def print_tables(results: list[dict[str, Any]]) -> None:
 async def _run(args: argparse.Namespace) -> None:
     settings = settings_for(args.data_dir, args.database_url)
     selected = corpora.selected(args.corpus, corpora.SMALL)
-    embedder = await anyio.to_thread.run_sync(
-        lambda: embedder_for(settings))
+    embedder = await anyio.to_thread.run_sync(lambda: embedder_for(settings))
     results: list[dict[str, Any]] = []
     started = time.perf_counter()
     async with open_database(settings) as db:
@@ -415,9 +516,16 @@ async def _run(args: argparse.Namespace) -> None:
             results.append(await run_corpus(db, settings, embedder, corpus, args))
     print_tables(results)
     payload = {
-        "benchmark": "retrieval", "command": " ".join(sys.argv), "seed": args.seed, "queries_requested": args.queries,
-        "modes": list(MODES), "limit": LIMIT, "embedding_model": embedder.model_key, "machine": machine(),
-        "seconds": round(time.perf_counter() - started, 1), "held_out": [r["corpus"] for r in results if r["held_out"]],
+        "benchmark": "retrieval",
+        "command": " ".join(sys.argv),
+        "seed": args.seed,
+        "queries_requested": args.queries,
+        "modes": list(MODES),
+        "limit": LIMIT,
+        "embedding_model": embedder.model_key,
+        "machine": machine(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "held_out": [r["corpus"] for r in results if r["held_out"]],
         "corpora": results,
     }
     label = "-".join(c.name for c in selected) if args.corpus else ""
@@ -427,15 +535,22 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", action="append",
-                        help=f"corpus name, repeatable (default: {', '.join(corpora.SMALL)}; also: django)")
+    parser.add_argument(
+        "--corpus", action="append", help=f"corpus name, repeatable (default: {', '.join(corpora.SMALL)}; also: django)"
+    )
     parser.add_argument("--queries", type=int, default=300, help="queries per corpus (default 300)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
-    parser.add_argument("--fusion-study", action="store_true",
-                        help="also score other fusions of the three ranked lists (skipped on the held-out corpus)")
-    parser.add_argument("--reuse-index", action="store_true",
-                        help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
-                             "measure the current code; vectors are reused either way)")
+    parser.add_argument(
+        "--fusion-study",
+        action="store_true",
+        help="also score other fusions of the three ranked lists (skipped on the held-out corpus)",
+    )
+    parser.add_argument(
+        "--reuse-index",
+        action="store_true",
+        help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
+        "measure the current code; vectors are reused either way)",
+    )
     add_database_arguments(parser)
     args = parser.parse_args()
     configure_logging("warning")

@@ -48,7 +48,9 @@ async def tool_latency(settings: Settings, root: Path, name: str, samples: int) 
     """p50/p95 per tool with the root in place, then moved away (noted), then back."""
     from mcp import Client, StdioServerParameters
 
-    where = ["--database-url", settings.database_url] if settings.database_url else ["--data-dir", str(settings.data_dir)]
+    where = (
+        ["--database-url", settings.database_url] if settings.database_url else ["--data-dir", str(settings.data_dir)]
+    )
     params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server", *where, "serve", "--no-watch"])
     async with open_database(settings) as db, anyio.create_task_group() as tg:
         # The watcher (no model: nothing to embed) notices the move and records it; the server reads it.
@@ -75,11 +77,20 @@ async def _calls(db: Database, name: str, samples: int) -> list[tuple[str, dict[
     rng = random.Random(1234)
     async with db.pool.acquire() as conn:
         rid = await conn.fetchval("SELECT id FROM repositories WHERE name = $1", name)
-        called = [r["id"] for r in await conn.fetch(
-            "SELECT DISTINCT t.id::text AS id FROM edges e JOIN symbols t ON t.id = e.target_id"
-            " WHERE e.kind = 'calls' AND t.repository_id = $1", rid)]
-        names = [r["name"] for r in await conn.fetch(
-            "SELECT DISTINCT name FROM symbols WHERE repository_id = $1 AND kind IN ('function', 'class')", rid)]
+        called = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT t.id::text AS id FROM edges e JOIN symbols t ON t.id = e.target_id"
+                " WHERE e.kind = 'calls' AND t.repository_id = $1",
+                rid,
+            )
+        ]
+        names = [
+            r["name"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT name FROM symbols WHERE repository_id = $1 AND kind IN ('function', 'class')", rid
+            )
+        ]
     rng.shuffle(called)
     rng.shuffle(names)
     calls: list[tuple[str, dict[str, Any]]] = []
@@ -120,12 +131,16 @@ async def stale_lookup(settings: Settings, files: int, batches: tuple[int, ...])
     figures: dict[str, float] = {}
     async with open_database(settings) as db, db.pool.acquire() as conn:
         rid = await conn.fetchval(
-            "INSERT INTO repositories (name, root_path, state) VALUES ($1, $1, 'ready') RETURNING id", root)
+            "INSERT INTO repositories (name, root_path, state) VALUES ($1, $1, 'ready') RETURNING id", root
+        )
         try:
             await conn.execute(
                 """INSERT INTO files (repository_id, path, content_hash, size, mtime_ns)
                    SELECT $1, 'pkg' || (i % 300) || '/sub' || (i % 17) || '/mod_' || i || '.py', '\\x00', 1, 1
-                   FROM generate_series(1, $2) AS i""", rid, files)
+                   FROM generate_series(1, $2) AS i""",
+                rid,
+                files,
+            )
             await conn.execute("ANALYZE files")
             for k in batches:
                 scan = PathScan(scanned=[f"pkg{i % 300}/sub{i % 17}/mod_{i}.py" for i in range(1, k + 1)])
@@ -146,7 +161,9 @@ def main() -> None:
     parser.add_argument("--corpus", default="django")
     add_database_arguments(parser)
     parser.add_argument("--samples", type=int, default=100, help="calls per tool and state (default 100)")
-    parser.add_argument("--files", type=int, default=100_000, help="files of the synthetic repository (default 100,000)")
+    parser.add_argument(
+        "--files", type=int, default=100_000, help="files of the synthetic repository (default 100,000)"
+    )
     args = parser.parse_args()
     corpus = corpora.get(args.corpus)
     settings = settings_for(args.data_dir, args.database_url)
@@ -156,13 +173,26 @@ def main() -> None:
     anyio.run(index_named, settings, root, name)
     latency = anyio.run(tool_latency, settings, root, name, args.samples)
     lookup = anyio.run(stale_lookup, settings, args.files, (1, 20, 200))
-    rows = [(tool, state, latency[state][tool]["p50_ms"], latency[state][tool]["p95_ms"])
-            for tool in latency["present"] for state in ("present", "root_missing")]
+    rows = [
+        (tool, state, latency[state][tool]["p50_ms"], latency[state][tool]["p95_ms"])
+        for tool in latency["present"]
+        for state in ("present", "root_missing")
+    ]
     print(table(["tool", "root", "p50 ms", "p95 ms"], rows, title=f"warm tool latency on {corpus.requirement}"))
-    print(table(["changed paths", "stale lookup ms"], [(k.split("_")[1], v) for k, v in lookup.items()],
-                title=f"stale rows of a batch, {args.files:,} files"))
-    payload = {"corpus": corpus.requirement, "load_before": before, "load_after": load(), "machine": machine(),
-               "figures": {"latency": latency, "stale_lookup": {"files": args.files, **lookup}}}
+    print(
+        table(
+            ["changed paths", "stale lookup ms"],
+            [(k.split("_")[1], v) for k, v in lookup.items()],
+            title=f"stale rows of a batch, {args.files:,} files",
+        )
+    )
+    payload = {
+        "corpus": corpus.requirement,
+        "load_before": before,
+        "load_after": load(),
+        "machine": machine(),
+        "figures": {"latency": latency, "stale_lookup": {"files": args.files, **lookup}},
+    }
     print("wrote", write_result("root_notes", payload, corpus.name))
 
 

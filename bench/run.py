@@ -32,7 +32,7 @@ import corpora
 from _common import load, machine, table
 
 BENCH = Path(__file__).resolve().parent
-TAKES_DATA_DIR = ["retrieval", "graph_precision"]   # the rest read PGCODE_DATA_DIR from the environment
+TAKES_DATA_DIR = ["retrieval", "graph_precision"]  # the rest read PGCODE_DATA_DIR from the environment
 SCRIPTS = [*TAKES_DATA_DIR, "speed", "edit_latency", "root_notes", "load", "hostile_repos", "scale"]
 SCRATCH = corpora.CACHE / "scratch"
 
@@ -40,8 +40,11 @@ SCRATCH = corpora.CACHE / "scratch"
 def _new_results(stem: str, since: float) -> list[Path]:
     if not corpora.RESULTS.exists():
         return []
-    found = [p for p in corpora.RESULTS.glob(f"{stem}*.json")
-             if p.stat().st_mtime >= since and not p.name.endswith("-latest.json") and p.name != "summary.json"]
+    found = [
+        p
+        for p in corpora.RESULTS.glob(f"{stem}*.json")
+        if p.stat().st_mtime >= since and not p.name.endswith("-latest.json") and p.name != "summary.json"
+    ]
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
@@ -76,17 +79,24 @@ def run_script(name: str, extra: list[str], env: dict[str, str], timeout: float 
         except (OSError, json.JSONDecodeError):
             payloads.append({"file": str(f), "data": None})
     return {
-        "name": name, "command": " ".join(shlex.quote(c) for c in command), "returncode": proc["returncode"],
-        "seconds": round(time.perf_counter() - started, 1), "load_before": before, "load_after": after,
-        "results": payloads, "stdout_tail": proc["stdout"][-4000:], "stderr_tail": proc["stderr"][-2000:],
+        "name": name,
+        "command": " ".join(shlex.quote(c) for c in command),
+        "returncode": proc["returncode"],
+        "seconds": round(time.perf_counter() - started, 1),
+        "load_before": before,
+        "load_after": after,
+        "results": payloads,
+        "stdout_tail": proc["stdout"][-4000:],
+        "stderr_tail": proc["stderr"][-2000:],
     }
 
 
 def _run(command: list[str], env: dict[str, str], timeout: float | None) -> dict[str, Any]:
     out: list[str] = []
     try:
-        proc = subprocess.Popen(command, env=env, cwd=BENCH.parent, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            command, env=env, cwd=BENCH.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     except OSError as exc:
         return {"returncode": -1, "stdout": "", "stderr": str(exc)}
     assert proc.stdout is not None and proc.stderr is not None
@@ -94,7 +104,7 @@ def _run(command: list[str], env: dict[str, str], timeout: float | None) -> dict
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
     reader.start()
-    for line in proc.stdout:   # stream the child's own progress and tables
+    for line in proc.stdout:  # stream the child's own progress and tables
         print("    " + line, end="", flush=True)
         out.append(line)
         if deadline and time.monotonic() > deadline:
@@ -109,8 +119,10 @@ def print_summary(runs: list[dict[str, Any]]) -> None:
     print("\n" + "=" * 100)
     for run in runs:
         name = run["name"]
-        head = (f"{name}: exit {run['returncode']}, {run['seconds']} s, load1 {run['load_before']['load1']}"
-                f" -> {run['load_after']['load1']}")
+        head = (
+            f"{name}: exit {run['returncode']}, {run['seconds']} s, load1 {run['load_before']['load1']}"
+            f" -> {run['load_after']['load1']}"
+        )
         print("\n" + head)
         data = run["results"][-1]["data"] if run["results"] else None
         if data is None:
@@ -118,9 +130,11 @@ def print_summary(runs: list[dict[str, Any]]) -> None:
             continue
         if name == "retrieval":
             import retrieval
+
             retrieval.print_tables(data["corpora"])
         elif name == "graph_precision":
             import graph_precision
+
             graph_precision.print_tables(data["corpora"])
         else:
             rows = [[k, v] for k, v in _scalars(data)]
@@ -146,10 +160,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", help="run just these (repeatable): " + ", ".join(SCRIPTS))
     parser.add_argument("--skip", action="append", default=[], help="skip these (repeatable)")
-    parser.add_argument("--args", action="append", default=[], metavar="NAME=ARGS",
-                        help="arguments for one script, e.g. graph_precision=\"--functions 100\"")
-    parser.add_argument("--data-dir", type=Path, default=corpora.DEFAULT_DATA_DIR,
-                        help=f"embedded PostgreSQL for every child (default {corpora.DEFAULT_DATA_DIR})")
+    parser.add_argument(
+        "--args",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="arguments for one script, e.g. graph_precision=\"--functions 100\"",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=corpora.DEFAULT_DATA_DIR,
+        help=f"embedded PostgreSQL for every child (default {corpora.DEFAULT_DATA_DIR})",
+    )
     parser.add_argument("--timeout", type=float, default=None, help="seconds per script (default: none)")
     args = parser.parse_args()
 
@@ -182,9 +205,13 @@ def main() -> None:
         runs.append(run_script(name, extra.get(name, []), env, args.timeout))
     print_summary(runs)
     summary = {
-        "benchmark": "summary", "command": " ".join(sys.argv), "machine": machine(),
-        "seconds": round(time.perf_counter() - started, 1), "data_dir": str(data_dir),
-        "not_present": missing, "runs": runs,
+        "benchmark": "summary",
+        "command": " ".join(sys.argv),
+        "machine": machine(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "data_dir": str(data_dir),
+        "not_present": missing,
+        "runs": runs,
     }
     corpora.RESULTS.mkdir(parents=True, exist_ok=True)
     path = corpora.RESULTS / "summary.json"

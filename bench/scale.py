@@ -54,10 +54,10 @@ from mcp_server.search import hybrid  # noqa: E402
 from mcp_server.search.filters import Filters, glob_to_regex  # noqa: E402
 
 DEFAULT_DATA_DIR = corpora.BENCH / ".data-scale"
-SEED_CORPORA = ("django", "werkzeug", "jinja2", "requests")   # rich stays held out
+SEED_CORPORA = ("django", "werkzeug", "jinja2", "requests")  # rich stays held out
 TARGETS = {"search_p95_ms": 100.0, "recall_at_10": 0.95}
 K = 10
-DEPTH = max(K * hybrid._DEPTH, hybrid._MIN_DEPTH)   # what search_code asks the semantic leg for
+DEPTH = max(K * hybrid._DEPTH, hybrid._MIN_DEPTH)  # what search_code asks the semantic leg for
 GLOB = "**/utils/**"
 BATCH = 50_000
 REPO_PREFIX = "scale-"
@@ -65,14 +65,15 @@ REPO_PREFIX = "scale-"
 
 @dataclass(slots=True)
 class Seeds:
-    vectors: np.ndarray        # (n, dim) float32, unit length: real chunks embedded as documents
+    vectors: np.ndarray  # (n, dim) float32, unit length: real chunks embedded as documents
     headers: list[str]
-    paths: list[str]           # every corpus file path (the file-name vocabulary)
-    queries: list[str]         # docstring sentences
+    paths: list[str]  # every corpus file path (the file-name vocabulary)
+    queries: list[str]  # docstring sentences
     query_vectors: np.ndarray  # embedded as queries
 
 
 # --------------------------------------------------------------------------- real vectors
+
 
 def _corpus_chunks() -> tuple[list[str], list[str], list[str], list[str]]:
     """(texts to embed, headers, file paths, docstring sentences) from the seed corpora."""
@@ -102,8 +103,11 @@ def _corpus_chunks() -> tuple[list[str], list[str], list[str], list[str]]:
 def real_seeds(embedder: Embedder, n_seeds: int, n_queries: int, cache: Path) -> Seeds:
     """Embed a random sample of real chunks and docstring queries once; cached in the data dir."""
     key = hashlib.sha1(f"{embedder.model_key}|{n_seeds}|{n_queries}|{SEED_CORPORA}".encode()).hexdigest()[:12]
-    meta_path, vec_path, qvec_path = (cache / f"seeds-{key}.json", cache / f"seeds-{key}.npy",
-                                      cache / f"queries-{key}.npy")
+    meta_path, vec_path, qvec_path = (
+        cache / f"seeds-{key}.json",
+        cache / f"seeds-{key}.npy",
+        cache / f"queries-{key}.npy",
+    )
     if meta_path.exists() and vec_path.exists() and qvec_path.exists():
         meta = json.loads(meta_path.read_text())
         return Seeds(np.load(vec_path), meta["headers"], meta["paths"], meta["queries"], np.load(qvec_path))
@@ -111,8 +115,11 @@ def real_seeds(embedder: Embedder, n_seeds: int, n_queries: int, cache: Path) ->
     texts, headers, paths, docs = _corpus_chunks()
     picked = rng.sample(range(len(texts)), min(n_seeds, len(texts)))
     queries = rng.sample(sorted(set(docs)), min(n_queries, len(set(docs))))
-    print(f"embedding {len(picked)} real chunks (of {len(texts)}) and {len(queries)} queries ...",
-          file=sys.stderr, flush=True)
+    print(
+        f"embedding {len(picked)} real chunks (of {len(texts)}) and {len(queries)} queries ...",
+        file=sys.stderr,
+        flush=True,
+    )
     t = time.perf_counter()
     vectors = np.asarray(embedder.embed_documents([texts[i] for i in picked], batch_size=16), dtype=np.float32)
     qvecs = np.stack([np.asarray(embedder.embed_query(q), dtype=np.float32) for q in queries])
@@ -149,8 +156,9 @@ class Synthesiser:
 
 # --------------------------------------------------------------------------- loading
 
+
 def _tsvector_binary(_: Any) -> bytes:
-    return b"\x00\x00\x00\x00"   # an empty tsvector: the lexical legs are not measured here
+    return b"\x00\x00\x00\x00"  # an empty tsvector: the lexical legs are not measured here
 
 
 def _passthrough(data: bytes) -> bytes:
@@ -162,8 +170,9 @@ async def _connect(dsn: str) -> asyncpg.Connection:
 
     conn = await asyncpg.connect(dsn, server_settings={"statement_timeout": "0", "synchronous_commit": "off"})
     await register_vector(conn)
-    await conn.set_type_codec("tsvector", schema="pg_catalog", encoder=_tsvector_binary, decoder=_passthrough,
-                              format="binary")
+    await conn.set_type_codec(
+        "tsvector", schema="pg_catalog", encoder=_tsvector_binary, decoder=_passthrough, format="binary"
+    )
     return conn
 
 
@@ -171,29 +180,33 @@ async def refuse_foreign_data(conn: asyncpg.Connection) -> None:
     """The bench truncates pgcode's tables: only a database holding nothing but its own rows will do."""
     others = await conn.fetchval("SELECT count(*) FROM repositories WHERE name NOT LIKE $1", REPO_PREFIX + "%")
     if others:
-        print(f"error: this database indexes {others} repositories not made by bench/scale.py; "
-              "give it a database of its own (--data-dir, or an empty --database-url)", file=sys.stderr)
+        print(
+            f"error: this database indexes {others} repositories not made by bench/scale.py; "
+            "give it a database of its own (--data-dir, or an empty --database-url)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
 
 
 def layout(n_chunks: int, n_repos: int, paths: list[str], seed: int) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
     """Files per repository (paths drawn from real corpus paths) and each chunk's repository and file index."""
     rng = np.random.default_rng(seed)
-    per_repo = max(1, n_chunks // n_repos // 20)   # ~20 chunks a file
+    per_repo = max(1, n_chunks // n_repos // 20)  # ~20 chunks a file
     repo_files: list[list[str]] = []
-    for r in range(n_repos):
+    for _ in range(n_repos):
         order = rng.permutation(len(paths))
         chosen = [paths[i] for i in order[:per_repo]]
-        while len(chosen) < per_repo:   # more files than the vocabulary: copies in numbered folders
-            chosen += [f"v{len(chosen) // len(paths)}/{paths[i]}" for i in order[:per_repo - len(chosen)]]
+        while len(chosen) < per_repo:  # more files than the vocabulary: copies in numbered folders
+            chosen += [f"v{len(chosen) // len(paths)}/{paths[i]}" for i in order[: per_repo - len(chosen)]]
         repo_files.append(chosen)
     chunk_repo = np.arange(n_chunks) % n_repos
     chunk_file = rng.integers(0, per_repo, n_chunks)
     return repo_files, chunk_repo, chunk_file
 
 
-async def load_table(dsn: str, model: str, seeds: Seeds, synth: Synthesiser, n_chunks: int, n_repos: int,
-                     marker: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+async def load_table(
+    dsn: str, model: str, seeds: Seeds, synth: Synthesiser, n_chunks: int, n_repos: int, marker: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """COPY the synthetic corpus into pgcode's tables; returns (vectors, chunk repo, chunk path-match) + timings."""
     conn = await _connect(dsn)
     try:
@@ -205,24 +218,39 @@ async def load_table(dsn: str, model: str, seeds: Seeds, synth: Synthesiser, n_c
         async with conn.transaction():
             await conn.executemany(
                 "INSERT INTO repositories (id, name, root_path, state, settings) VALUES ($1, $2, $3, 'ready', $4)",
-                [(r + 1, f"{REPO_PREFIX}{r:03d}", f"/scale/{r:03d}", json.dumps(marker if r == 0 else {}))
-                 for r in range(n_repos)])
+                [
+                    (r + 1, f"{REPO_PREFIX}{r:03d}", f"/scale/{r:03d}", json.dumps(marker if r == 0 else {}))
+                    for r in range(n_repos)
+                ],
+            )
             file_rows = []
             per_repo = len(repo_files[0])
             for r, files in enumerate(repo_files):
                 for j, path in enumerate(files):
-                    file_rows.append((r * per_repo + j + 1, r + 1, path, "python",
-                                      hashlib.blake2b(f"{r}/{path}".encode(), digest_size=16).digest(), 4096, 0, 100))
+                    file_rows.append(
+                        (
+                            r * per_repo + j + 1,
+                            r + 1,
+                            path,
+                            "python",
+                            hashlib.blake2b(f"{r}/{path}".encode(), digest_size=16).digest(),
+                            4096,
+                            0,
+                            100,
+                        )
+                    )
             await conn.copy_records_to_table(
-                "files", records=file_rows,
-                columns=["id", "repository_id", "path", "language", "content_hash", "size", "mtime_ns", "line_count"])
+                "files",
+                records=file_rows,
+                columns=["id", "repository_id", "path", "language", "content_hash", "size", "mtime_ns", "line_count"],
+            )
         vectors = np.empty((n_chunks, synth.seeds.shape[1]), dtype=np.float32)
         in_glob = glob_mask(repo_files, chunk_repo, chunk_file)
         copied = 0
         while copied < n_chunks:
             n = min(BATCH, n_chunks - copied)
             which, vecs = synth.batch(n)
-            vectors[copied:copied + n] = vecs
+            vectors[copied : copied + n] = vecs
             hashes = [hashlib.blake2b(f"scale:{copied + i}".encode(), digest_size=16).digest() for i in range(n)]
             chunk_rows = []
             embed_rows = []
@@ -230,30 +258,65 @@ async def load_table(dsn: str, model: str, seeds: Seeds, synth: Synthesiser, n_c
                 cid = copied + i
                 header = seeds.headers[which[i]]
                 r = int(chunk_repo[cid])
-                chunk_rows.append((cid + 1, r + 1, r * per_repo + int(chunk_file[cid]) + 1, None,
-                                   1 + 20 * (cid % 50), 20 + 20 * (cid % 50), f"# {header}\n", header, hashes[i], ""))
+                chunk_rows.append(
+                    (
+                        cid + 1,
+                        r + 1,
+                        r * per_repo + int(chunk_file[cid]) + 1,
+                        None,
+                        1 + 20 * (cid % 50),
+                        20 + 20 * (cid % 50),
+                        f"# {header}\n",
+                        header,
+                        hashes[i],
+                        "",
+                    )
+                )
                 embed_rows.append((model, hashes[i], vecs[i]))
             async with conn.transaction():
                 await conn.copy_records_to_table(
-                    "chunks", records=chunk_rows,
-                    columns=["id", "repository_id", "file_id", "symbol_id", "start_line", "end_line", "content",
-                             "header", "content_hash", "tsv"])
-                await conn.copy_records_to_table("embeddings", records=embed_rows,
-                                                 columns=["model", "content_hash", "embedding"])
+                    "chunks",
+                    records=chunk_rows,
+                    columns=[
+                        "id",
+                        "repository_id",
+                        "file_id",
+                        "symbol_id",
+                        "start_line",
+                        "end_line",
+                        "content",
+                        "header",
+                        "content_hash",
+                        "tsv",
+                    ],
+                )
+                await conn.copy_records_to_table(
+                    "embeddings", records=embed_rows, columns=["model", "content_hash", "embedding"]
+                )
             copied += n
-            print(f"  loaded {copied:,}/{n_chunks:,} chunks ({time.perf_counter() - started:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  loaded {copied:,}/{n_chunks:,} chunks ({time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
         for table_name, last in (("repositories", n_repos), ("files", len(file_rows)), ("chunks", n_chunks)):
             await conn.execute(f"ALTER TABLE {table_name} ALTER COLUMN id RESTART WITH {last + 1}")
         # What a complete embedding pass leaves behind: each repository's mark (see db/vector_marks.py).
         await conn.execute(
             """INSERT INTO vector_progress (model, repository_id, through_chunk)
                SELECT $1, repository_id, max(id) FROM chunks GROUP BY repository_id
-               ON CONFLICT (model, repository_id) DO UPDATE SET through_chunk = EXCLUDED.through_chunk""", model)
+               ON CONFLICT (model, repository_id) DO UPDATE SET through_chunk = EXCLUDED.through_chunk""",
+            model,
+        )
         load_s = time.perf_counter() - started
         t = time.perf_counter()
         await conn.execute("VACUUM (ANALYZE) repositories, files, chunks, embeddings")
-        return vectors, chunk_repo, in_glob, {"load_s": round(load_s, 1), "vacuum_analyze_s": round(time.perf_counter() - t, 1)}
+        return (
+            vectors,
+            chunk_repo,
+            in_glob,
+            {"load_s": round(load_s, 1), "vacuum_analyze_s": round(time.perf_counter() - t, 1)},
+        )
     finally:
         await conn.close()
 
@@ -262,7 +325,7 @@ def glob_mask(repo_files: list[list[str]], chunk_repo: np.ndarray, chunk_file: n
     """Which chunks lie in a file matching GLOB (with pgcode's own glob translation)."""
     pattern = re.compile(glob_to_regex(GLOB))
     per_file = [np.array([bool(pattern.search(p)) for p in files]) for files in repo_files]
-    table_ = np.stack(per_file)   # every repository has the same number of files
+    table_ = np.stack(per_file)  # every repository has the same number of files
     return table_[chunk_repo, chunk_file]
 
 
@@ -280,10 +343,15 @@ async def build_index(dsn: str, model: str, dim: int, settings: Settings, mwm: s
             while True:
                 await anyio.sleep(60)
                 row = await watcher.fetchrow(
-                    "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = $1", pid)
+                    "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = $1", pid
+                )
                 if row:
-                    print(f"  HNSW build {time.perf_counter() - started:.0f} s: {row['phase']}, "
-                          f"{row['tuples_done']:,}/{row['tuples_total']:,}", file=sys.stderr, flush=True)
+                    print(
+                        f"  HNSW build {time.perf_counter() - started:.0f} s: {row['phase']}, "
+                        f"{row['tuples_done']:,}/{row['tuples_total']:,}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(progress)
@@ -292,10 +360,16 @@ async def build_index(dsn: str, model: str, dim: int, settings: Settings, mwm: s
         build_s = time.perf_counter() - started
         name = index_name(model)
         size = await conn.fetchval("SELECT pg_relation_size($1::regclass)", name)
-        return {"build_s": round(build_s, 1), "index": name, "index_bytes": size,
-                "index_mb": round(size / 2**20, 1), "m": settings.hnsw_m,
-                "ef_construction": settings.hnsw_ef_construction,
-                "maintenance_work_mem": mwm, "max_parallel_maintenance_workers": workers}
+        return {
+            "build_s": round(build_s, 1),
+            "index": name,
+            "index_bytes": size,
+            "index_mb": round(size / 2**20, 1),
+            "m": settings.hnsw_m,
+            "ef_construction": settings.hnsw_ef_construction,
+            "maintenance_work_mem": mwm,
+            "max_parallel_maintenance_workers": workers,
+        }
     finally:
         await watcher.close()
         await conn.close()
@@ -303,13 +377,16 @@ async def build_index(dsn: str, model: str, dim: int, settings: Settings, mwm: s
 
 # --------------------------------------------------------------------------- measuring
 
-def exact_top(vectors: np.ndarray, queries: np.ndarray, mask: np.ndarray | None, k: int) -> list[tuple[np.ndarray, float]]:
+
+def exact_top(
+    vectors: np.ndarray, queries: np.ndarray, mask: np.ndarray | None, k: int
+) -> list[tuple[np.ndarray, float]]:
     """Exact top-k chunk ids (1-based) per query by cosine distance, and the k-th distance."""
     ids = np.arange(1, len(vectors) + 1) if mask is None else np.flatnonzero(mask) + 1
     base = vectors if mask is None else vectors[mask]
     out = []
     for start in range(0, len(queries), 16):
-        dist = 1.0 - (base @ queries[start:start + 16].T).astype(np.float64)   # (rows, <=16)
+        dist = 1.0 - (base @ queries[start : start + 16].T).astype(np.float64)  # (rows, <=16)
         for col in range(dist.shape[1]):
             d = dist[:, col]
             top = np.argpartition(d, k)[:k] if len(d) > k else np.arange(len(d))
@@ -334,9 +411,18 @@ def pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-async def measure(db: Any, settings: Settings, embedder: Embedder, vectors: np.ndarray, chunk_repo: np.ndarray,
-                  in_glob: np.ndarray, seeds: Seeds, ef_values: list[int], n_repos: int,
-                  end_to_end: int) -> dict[str, Any]:
+async def measure(
+    db: Any,
+    settings: Settings,
+    embedder: Embedder,
+    vectors: np.ndarray,
+    chunk_repo: np.ndarray,
+    in_glob: np.ndarray,
+    seeds: Seeds,
+    ef_values: list[int],
+    n_repos: int,
+    end_to_end: int,
+) -> dict[str, Any]:
     rng = np.random.default_rng(5)
     query_repos = rng.integers(0, n_repos, len(seeds.query_vectors))
     truth: dict[str, list[tuple[np.ndarray, float]]] = {}
@@ -355,9 +441,18 @@ async def measure(db: Any, settings: Settings, embedder: Embedder, vectors: np.n
     results: dict[str, Any] = {"runs": [], "exact_numpy_s": round(exact_numpy_s, 1)}
     async with db.pool.acquire() as conn:
         repo_ids = {r["name"]: r["id"] for r in await conn.fetch("SELECT id, name FROM repositories")}
-        shows = {s: await conn.fetchval(f"SHOW {s}") for s in
-                 ("shared_buffers", "work_mem", "effective_cache_size", "jit", "max_parallel_workers_per_gather",
-                  "hnsw.max_scan_tuples", "server_version")}
+        shows = {
+            s: await conn.fetchval(f"SHOW {s}")
+            for s in (
+                "shared_buffers",
+                "work_mem",
+                "effective_cache_size",
+                "jit",
+                "max_parallel_workers_per_gather",
+                "hnsw.max_scan_tuples",
+                "server_version",
+            )
+        }
         results["server"] = shows
 
         def filters_for(kind: str, i: int) -> Filters:
@@ -383,32 +478,48 @@ async def measure(db: Any, settings: Settings, embedder: Embedder, vectors: np.n
                     times.append((time.perf_counter() - t0) * 1000)
                     recalls.append(recall(ids, truth[kind][i], vectors, q))
                     returned.append(len(ids))
-                results["runs"].append({
-                    "ef_search": ef, "filter": kind, "queries": len(times),
-                    "recall_at_10": round(statistics.mean(recalls), 4),
-                    "recall_at_10_min": round(min(recalls), 2),
-                    "p50_ms": pct(times, 0.5), "p95_ms": pct(times, 0.95), "max_ms": round(max(times), 1),
-                    "returned_min": min(returned), "short_of_k": sum(1 for n in returned if n < K),
-                })
+                results["runs"].append(
+                    {
+                        "ef_search": ef,
+                        "filter": kind,
+                        "queries": len(times),
+                        "recall_at_10": round(statistics.mean(recalls), 4),
+                        "recall_at_10_min": round(min(recalls), 2),
+                        "p50_ms": pct(times, 0.5),
+                        "p95_ms": pct(times, 0.95),
+                        "max_ms": round(max(times), 1),
+                        "returned_min": min(returned),
+                        "short_of_k": sum(1 for n in returned if n < K),
+                    }
+                )
                 print(f"  ef_search {ef} filter {kind}: {results['runs'][-1]}", file=sys.stderr, flush=True)
         results["exact_scan_sql"] = await _exact_sql(conn, embedder, vectors, seeds, truth["none"])
-        results["plans"] = await plans(conn, embedder, vectors.shape[1], seeds.query_vectors[0],
-                                       repo_ids[f"{REPO_PREFIX}000"], max(ef_values))
+        results["plans"] = await plans(
+            conn, embedder, vectors.shape[1], seeds.query_vectors[0], repo_ids[f"{REPO_PREFIX}000"], max(ef_values)
+        )
     try:
         results["search_code"] = await _end_to_end(db.pool, embedder, seeds, settings.hnsw_ef_search, end_to_end)
-    except (asyncpg.PostgresError, RuntimeError) as exc:   # keep the figures measured so far
+    except (asyncpg.PostgresError, RuntimeError) as exc:  # keep the figures measured so far
         results["search_code"] = {"ef_search": settings.hnsw_ef_search, "error": str(exc)}
     return results
 
 
-async def _exact_sql(conn: asyncpg.Connection, embedder: Embedder, vectors: np.ndarray, seeds: Seeds,
-                     truth: list[tuple[np.ndarray, float]], n: int = 10) -> dict[str, Any]:
+async def _exact_sql(
+    conn: asyncpg.Connection,
+    embedder: Embedder,
+    vectors: np.ndarray,
+    seeds: Seeds,
+    truth: list[tuple[np.ndarray, float]],
+    n: int = 10,
+) -> dict[str, Any]:
     """The exact ranking pgcode falls back to (ORDER BY distance + 0, index scans off), on a few
     queries: checks that the numpy ground truth is PostgreSQL's and shows what no index costs."""
     dim = vectors.shape[1]
     literal = await conn.fetchval("SELECT quote_literal($1::text)", embedder.model_key)
-    sql = (f"SELECT c.id {hybrid._FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}"
-           f" ORDER BY (v.embedding::vector({dim}) <=> $1) + 0 LIMIT $2")
+    sql = (
+        f"SELECT c.id {hybrid._FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}"
+        f" ORDER BY (v.embedding::vector({dim}) <=> $1) + 0 LIMIT $2"
+    )
     times, recalls = [], []
     for i, q in enumerate(seeds.query_vectors[:n]):
         async with conn.transaction():
@@ -417,8 +528,12 @@ async def _exact_sql(conn: asyncpg.Connection, embedder: Embedder, vectors: np.n
             ids = [r["id"] for r in await conn.fetch(sql, q, K)]
             times.append((time.perf_counter() - t) * 1000)
         recalls.append(recall(ids, truth[i], vectors, q))
-    return {"queries": n, "agreement_with_numpy": round(statistics.mean(recalls), 4),
-            "p50_ms": pct(times, 0.5), "max_ms": round(max(times), 1)}
+    return {
+        "queries": n,
+        "agreement_with_numpy": round(statistics.mean(recalls), 4),
+        "p50_ms": pct(times, 0.5),
+        "max_ms": round(max(times), 1),
+    }
 
 
 async def _end_to_end(pool: asyncpg.Pool, embedder: Embedder, seeds: Seeds, ef: int, n: int) -> dict[str, Any]:
@@ -435,30 +550,42 @@ async def _end_to_end(pool: asyncpg.Pool, embedder: Embedder, seeds: Seeds, ef: 
         t1 = time.perf_counter()
         embedder.embed_query(text)
         t2 = time.perf_counter()
-        if 5 <= i < 10:   # the count alone, a few times
+        if 5 <= i < 10:  # the count alone, a few times
             async with pool.acquire() as conn:
                 await count_pending(conn, embedder.model_key, None)
             pending.append((time.perf_counter() - t2) * 1000)
-        if i >= 5:   # the first few warm the model and the pool
+        if i >= 5:  # the first few warm the model and the pool
             total.append((t1 - t) * 1000)
             embed.append((t2 - t1) * 1000)
         if len(res.results) != K:
             raise RuntimeError(f"search_code returned {len(res.results)} results, not {K}, for {text!r}")
-    return {"ef_search": ef, "queries": len(total), "p50_ms": pct(total, 0.5), "p95_ms": pct(total, 0.95),
-            "embed_query_p50_ms": pct(embed, 0.5), "count_pending_p50_ms": pct(pending, 0.5),
-            "count_pending_p95_ms": pct(pending, 0.95)}
+    return {
+        "ef_search": ef,
+        "queries": len(total),
+        "p50_ms": pct(total, 0.5),
+        "p95_ms": pct(total, 0.95),
+        "embed_query_p50_ms": pct(embed, 0.5),
+        "count_pending_p50_ms": pct(pending, 0.5),
+        "count_pending_p95_ms": pct(pending, 0.95),
+    }
 
 
-async def plans(conn: asyncpg.Connection, embedder: Embedder, dim: int, q: np.ndarray, repository_id: int,
-                ef: int) -> dict[str, str]:
+async def plans(
+    conn: asyncpg.Connection, embedder: Embedder, dim: int, q: np.ndarray, repository_id: int, ef: int
+) -> dict[str, str]:
     """Which access path the semantic leg's SQL gets per filter (the same SQL as hybrid._semantic)."""
     literal = await conn.fetchval("SELECT quote_literal($1::text)", embedder.model_key)
     out = {}
-    for kind, f in (("none", Filters()), ("repository", Filters(repository_id=repository_id)),
-                    ("glob", Filters(path_glob=GLOB))):
+    for kind, f in (
+        ("none", Filters()),
+        ("repository", Filters(repository_id=repository_id)),
+        ("glob", Filters(path_glob=GLOB)),
+    ):
         where, params = f.sql(3)
-        sql = (f"SELECT c.id {hybrid._FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}"
-               f" WHERE true {where} ORDER BY (v.embedding::vector({dim}) <=> $1) LIMIT $2")
+        sql = (
+            f"SELECT c.id {hybrid._FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}"
+            f" WHERE true {where} ORDER BY (v.embedding::vector({dim}) <=> $1) LIMIT $2"
+        )
         async with conn.transaction():
             await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
             await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
@@ -487,17 +614,20 @@ def structure(vectors: np.ndarray, seeds: np.ndarray, sample: int = 1000) -> dic
     to_seed = (sv @ seeds.T).max(axis=1)
     nn = []
     for start in range(0, len(sv), 50):
-        sims = sv[start:start + 50] @ vectors.T
-        sims[np.arange(len(sims)), rows[start:start + 50]] = -2.0
+        sims = sv[start : start + 50] @ vectors.T
+        sims[np.arange(len(sims)), rows[start : start + 50]] = -2.0
         nn.append(sims.max(axis=1))
     seed_sims = seeds @ seeds.T
     np.fill_diagonal(seed_sims, -2.0)
-    return {"mean_cos_to_nearest_seed": round(float(to_seed.mean()), 4),
-            "mean_cos_to_nearest_row": round(float(np.concatenate(nn).mean()), 4),
-            "seeds_mean_cos_to_nearest_seed": round(float(seed_sims.max(axis=1).mean()), 4)}
+    return {
+        "mean_cos_to_nearest_seed": round(float(to_seed.mean()), 4),
+        "mean_cos_to_nearest_row": round(float(np.concatenate(nn).mean()), 4),
+        "seeds_mean_cos_to_nearest_seed": round(float(seed_sims.max(axis=1).mean()), 4),
+    }
 
 
 # --------------------------------------------------------------------------- main
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -508,23 +638,38 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sigma", type=float, default=0.6, help="noise scale, in units of the seeds' covariance")
     parser.add_argument("--ef-search", type=int, action="append", help="repeatable (default: 100 and 400)")
-    parser.add_argument("--ef-construction", type=int, default=128,
-                        help="HNSW ef_construction (default 128, what a million chunks needs; pgcode's own default is 64)")
+    parser.add_argument(
+        "--ef-construction",
+        type=int,
+        default=128,
+        help="HNSW ef_construction (default 128, what a million chunks needs; pgcode's own default is 64)",
+    )
     parser.add_argument("--maintenance-work-mem", default="3GB")
     parser.add_argument("--parallel-workers", type=int, default=1, help="max_parallel_maintenance_workers")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--database-url", default=None, help="an empty pgcode database instead of the embedded one")
-    parser.add_argument("--end-to-end", type=int, default=20,
-                        help="search_code(mode='semantic') calls timed end to end (each counts pending vectors)")
-    parser.add_argument("--shared-buffers", default=None,
-                        help="the embedded server's shared_buffers (ALTER SYSTEM, restart; default 4GB: the 1M index "
-                             "and vectors are ~4 GB)")
+    parser.add_argument(
+        "--end-to-end",
+        type=int,
+        default=20,
+        help="search_code(mode='semantic') calls timed end to end (each counts pending vectors)",
+    )
+    parser.add_argument(
+        "--shared-buffers",
+        default=None,
+        help="the embedded server's shared_buffers (ALTER SYSTEM, restart; default 4GB: the 1M index "
+        "and vectors are ~4 GB)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="load and build even if the table is already there")
     args = parser.parse_args()
     n_chunks = 50_000 if args.quick else args.chunks
     ef_values = sorted(set(args.ef_search or [100, 400]))
-    for name, value, low in (("--chunks", n_chunks, 1000), ("--repositories", args.repositories, 1),
-                             ("--seeds", args.seeds, 50), ("--queries", args.queries, 10)):
+    for name, value, low in (
+        ("--chunks", n_chunks, 1000),
+        ("--repositories", args.repositories, 1),
+        ("--seeds", args.seeds, 50),
+        ("--queries", args.queries, 10),
+    ):
         if value < low:
             parser.error(f"{name} must be at least {low}")
     if args.end_to_end < 1:
@@ -537,14 +682,16 @@ def main() -> None:
         parser.error("--ef-search must be between 1 and 1000")
     if not 4 <= args.ef_construction <= 1000:
         parser.error("--ef-construction must be between 4 and 1000")
-    settings = dataclasses.replace(settings_for(args.data_dir, args.database_url),
-                                   hnsw_ef_construction=args.ef_construction)
+    settings = dataclasses.replace(
+        settings_for(args.data_dir, args.database_url), hnsw_ef_construction=args.ef_construction
+    )
     before = load()
     anyio.run(run, args, settings, n_chunks, ef_values, before)
 
 
-async def run(args: argparse.Namespace, settings: Settings, n_chunks: int, ef_values: list[int],
-              before: dict[str, Any]) -> None:
+async def run(
+    args: argparse.Namespace, settings: Settings, n_chunks: int, ef_values: list[int], before: dict[str, Any]
+) -> None:
     embedder = embedder_for(settings)
     seeds = real_seeds(embedder, args.seeds, args.queries, settings.data_dir)
     synth = Synthesiser(seeds.vectors, args.sigma, seed=42)
@@ -557,18 +704,30 @@ async def run(args: argparse.Namespace, settings: Settings, n_chunks: int, ef_va
                 print(f"error: --shared-buffers {args.shared_buffers!r}: {exc}", file=sys.stderr)
                 raise SystemExit(2) from None
         # leaving the context stops the embedded server; the next start reads the new size
-    marker = {"scale_bench": {"chunks": n_chunks, "repositories": args.repositories, "sigma": args.sigma,
-                              "seeds": len(seeds.vectors), "model": embedder.model_key, "m": settings.hnsw_m,
-                              "ef_construction": settings.hnsw_ef_construction}}
-    async with open_database(settings) as db:   # migrates; the bench then uses its own connections
+    marker = {
+        "scale_bench": {
+            "chunks": n_chunks,
+            "repositories": args.repositories,
+            "sigma": args.sigma,
+            "seeds": len(seeds.vectors),
+            "model": embedder.model_key,
+            "m": settings.hnsw_m,
+            "ef_construction": settings.hnsw_ef_construction,
+        }
+    }
+    async with open_database(settings) as db:  # migrates; the bench then uses its own connections
         dsn = db.dsn
         async with db.pool.acquire() as conn:
             await refuse_foreign_data(conn)
             stored = await conn.fetchval("SELECT settings FROM repositories WHERE name = $1", f"{REPO_PREFIX}000")
             have_index = await conn.fetchval("SELECT 1 FROM vector_indexes WHERE model = $1", embedder.model_key)
         stored = json.loads(stored) if isinstance(stored, str) else stored
-        reuse = (not args.rebuild and have_index and stored
-                 and stored.get("scale_bench", {}) | {"timings": None} == marker["scale_bench"] | {"timings": None})
+        reuse = (
+            not args.rebuild
+            and have_index
+            and stored
+            and stored.get("scale_bench", {}) | {"timings": None} == marker["scale_bench"] | {"timings": None}
+        )
         repo_files, chunk_repo, chunk_file = layout(n_chunks, args.repositories, seeds.paths, 11)
         if reuse:
             print("reusing the loaded table and index (same parameters; --rebuild to reload)", file=sys.stderr)
@@ -580,20 +739,31 @@ async def run(args: argparse.Namespace, settings: Settings, n_chunks: int, ef_va
         else:
             print(f"loading {n_chunks:,} chunks into {args.repositories} repositories ...", file=sys.stderr, flush=True)
             vectors, chunk_repo, in_glob, loaded = await load_table(
-                dsn, embedder.model_key, seeds, synth, n_chunks, args.repositories, marker)
-            print(f"building the HNSW index (m={settings.hnsw_m}, ef_construction={settings.hnsw_ef_construction}, "
-                  f"maintenance_work_mem={args.maintenance_work_mem}, "
-                  f"max_parallel_maintenance_workers={args.parallel_workers}) ...", file=sys.stderr, flush=True)
-            built = await build_index(dsn, embedder.model_key, embedder.dim, settings, args.maintenance_work_mem,
-                                      args.parallel_workers)
+                dsn, embedder.model_key, seeds, synth, n_chunks, args.repositories, marker
+            )
+            print(
+                f"building the HNSW index (m={settings.hnsw_m}, ef_construction={settings.hnsw_ef_construction}, "
+                f"maintenance_work_mem={args.maintenance_work_mem}, "
+                f"max_parallel_maintenance_workers={args.parallel_workers}) ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            built = await build_index(
+                dsn, embedder.model_key, embedder.dim, settings, args.maintenance_work_mem, args.parallel_workers
+            )
             async with db.pool.acquire() as conn:
                 marker["scale_bench"]["timings"] = {"load": loaded, "build": built}
-                await conn.execute("UPDATE repositories SET settings = $1 WHERE name = $2",
-                                   json.dumps(marker), f"{REPO_PREFIX}000")
+                await conn.execute(
+                    "UPDATE repositories SET settings = $1 WHERE name = $2", json.dumps(marker), f"{REPO_PREFIX}000"
+                )
         async with db.pool.acquire() as conn:
-            sizes = {r["name"]: r["bytes"] for r in await conn.fetch(
-                "SELECT relname AS name, pg_total_relation_size(oid) AS bytes FROM pg_class"
-                " WHERE relname IN ('chunks', 'embeddings', 'files')")}
+            sizes = {
+                r["name"]: r["bytes"]
+                for r in await conn.fetch(
+                    "SELECT relname AS name, pg_total_relation_size(oid) AS bytes FROM pg_class"
+                    " WHERE relname IN ('chunks', 'embeddings', 'files')"
+                )
+            }
             sizes["embeddings_heap"] = await conn.fetchval("SELECT pg_relation_size('embeddings')")
             sizes["database"] = await conn.fetchval("SELECT pg_database_size(current_database())")
         async with db.pool.acquire() as conn:
@@ -601,70 +771,149 @@ async def run(args: argparse.Namespace, settings: Settings, n_chunks: int, ef_va
         shape = structure(vectors, seeds.vectors)
         mid = load()
         print("measuring ...", file=sys.stderr, flush=True)
-        measured = await measure(db, settings, embedder, vectors, chunk_repo, in_glob, seeds, ef_values,
-                                 args.repositories, args.end_to_end)
+        measured = await measure(
+            db, settings, embedder, vectors, chunk_repo, in_glob, seeds, ef_values, args.repositories, args.end_to_end
+        )
     after = load()
     measured["prewarm"] = prewarm
     report(args, n_chunks, seeds, shape, loaded, built, sizes, measured, before, mid, after, float(in_glob.mean()))
 
 
-def report(args: argparse.Namespace, n_chunks: int, seeds: Seeds, shape: dict[str, float], loaded: dict[str, Any],
-           built: dict[str, Any], sizes: dict[str, int], measured: dict[str, Any], before: dict[str, Any],
-           mid: dict[str, Any], after: dict[str, Any], glob_share: float) -> None:
+def report(
+    args: argparse.Namespace,
+    n_chunks: int,
+    seeds: Seeds,
+    shape: dict[str, float],
+    loaded: dict[str, Any],
+    built: dict[str, Any],
+    sizes: dict[str, int],
+    measured: dict[str, Any],
+    before: dict[str, Any],
+    mid: dict[str, Any],
+    after: dict[str, Any],
+    glob_share: float,
+) -> None:
     mb = {k: round(v / 2**20, 1) for k, v in sizes.items()}
-    print(table(["figure", "value"], [
-        ["chunks", n_chunks], ["repositories", args.repositories],
-        ["real seed vectors", len(seeds.vectors)], ["sigma (x seed covariance)", args.sigma],
-        ["mean cos to nearest real seed", shape["mean_cos_to_nearest_seed"]],
-        ["mean cos to nearest other row", shape["mean_cos_to_nearest_row"]],
-        ["seeds' own mean cos to nearest seed", shape["seeds_mean_cos_to_nearest_seed"]],
-        ["load s (COPY)", loaded["load_s"]], ["vacuum analyze s", loaded.get("vacuum_analyze_s")],
-        ["HNSW build s", built["build_s"]],
-        ["HNSW m / ef_construction", f"{built['m']} / {built['ef_construction']}"],
-        ["maintenance_work_mem / parallel workers",
-         f"{built['maintenance_work_mem']} / {built['max_parallel_maintenance_workers']}"],
-        ["HNSW index MB", built["index_mb"]], ["embeddings heap MB", mb.get("embeddings_heap")],
-        ["embeddings MB (heap, pkey, HNSW)", mb.get("embeddings")],
-        ["chunks MB (with indexes)", mb.get("chunks")], ["database MB", mb.get("database")],
-        [f"path glob {GLOB!r} share of chunks", round(glob_share, 4)],
-        ["shared_buffers", measured["server"]["shared_buffers"]],
-        ["load1 before / mid / after", f"{before['load1']} / {mid['load1']} / {after['load1']}"],
-    ], title=f"scale: {n_chunks:,} chunks" + (" (table reused)" if loaded.get("reused") else "")))
+    print(
+        table(
+            ["figure", "value"],
+            [
+                ["chunks", n_chunks],
+                ["repositories", args.repositories],
+                ["real seed vectors", len(seeds.vectors)],
+                ["sigma (x seed covariance)", args.sigma],
+                ["mean cos to nearest real seed", shape["mean_cos_to_nearest_seed"]],
+                ["mean cos to nearest other row", shape["mean_cos_to_nearest_row"]],
+                ["seeds' own mean cos to nearest seed", shape["seeds_mean_cos_to_nearest_seed"]],
+                ["load s (COPY)", loaded["load_s"]],
+                ["vacuum analyze s", loaded.get("vacuum_analyze_s")],
+                ["HNSW build s", built["build_s"]],
+                ["HNSW m / ef_construction", f"{built['m']} / {built['ef_construction']}"],
+                [
+                    "maintenance_work_mem / parallel workers",
+                    f"{built['maintenance_work_mem']} / {built['max_parallel_maintenance_workers']}",
+                ],
+                ["HNSW index MB", built["index_mb"]],
+                ["embeddings heap MB", mb.get("embeddings_heap")],
+                ["embeddings MB (heap, pkey, HNSW)", mb.get("embeddings")],
+                ["chunks MB (with indexes)", mb.get("chunks")],
+                ["database MB", mb.get("database")],
+                [f"path glob {GLOB!r} share of chunks", round(glob_share, 4)],
+                ["shared_buffers", measured["server"]["shared_buffers"]],
+                ["load1 before / mid / after", f"{before['load1']} / {mid['load1']} / {after['load1']}"],
+            ],
+            title=f"scale: {n_chunks:,} chunks" + (" (table reused)" if loaded.get("reused") else ""),
+        )
+    )
     rows = []
     for run in measured["runs"]:
         ok = run["recall_at_10"] >= TARGETS["recall_at_10"] and run["p95_ms"] <= TARGETS["search_p95_ms"]
-        rows.append([run["ef_search"], run["filter"], run["queries"], run["recall_at_10"], run["recall_at_10_min"],
-                     run["p50_ms"], run["p95_ms"], run["returned_min"], run["short_of_k"], "met" if ok else "MISSED"])
+        rows.append(
+            [
+                run["ef_search"],
+                run["filter"],
+                run["queries"],
+                run["recall_at_10"],
+                run["recall_at_10_min"],
+                run["p50_ms"],
+                run["p95_ms"],
+                run["returned_min"],
+                run["short_of_k"],
+                "met" if ok else "MISSED",
+            ]
+        )
     print()
-    print(table(["ef_search", "filter", "queries", "recall@10", "min", "p50 ms", "p95 ms", "returned min",
-                 "short of k", "target"], rows,
-                title=f"semantic leg of search_code (LIMIT {DEPTH}), warm cache; target p95 <= "
-                      f"{TARGETS['search_p95_ms']} ms and recall@10 >= {TARGETS['recall_at_10']}"))
+    print(
+        table(
+            [
+                "ef_search",
+                "filter",
+                "queries",
+                "recall@10",
+                "min",
+                "p50 ms",
+                "p95 ms",
+                "returned min",
+                "short of k",
+                "target",
+            ],
+            rows,
+            title=f"semantic leg of search_code (LIMIT {DEPTH}), warm cache; target p95 <= "
+            f"{TARGETS['search_p95_ms']} ms and recall@10 >= {TARGETS['recall_at_10']}",
+        )
+    )
     ex, e2e = measured["exact_scan_sql"], measured["search_code"]
-    print(f"\nexact scan in PostgreSQL (index off, {ex['queries']} queries): p50 {ex['p50_ms']} ms, "
-          f"agreement with the numpy ground truth {ex['agreement_with_numpy']}")
+    print(
+        f"\nexact scan in PostgreSQL (index off, {ex['queries']} queries): p50 {ex['p50_ms']} ms, "
+        f"agreement with the numpy ground truth {ex['agreement_with_numpy']}"
+    )
     if "error" in e2e:
         print(f"search_code(mode='semantic') end to end failed: {e2e['error']}")
     else:
-        print(f"search_code(mode='semantic') end to end (ef_search {e2e['ef_search']}, {e2e['queries']} queries): "
-              f"p50 {e2e['p50_ms']} ms, p95 {e2e['p95_ms']} ms; of which embedding the query p50 "
-              f"{e2e['embed_query_p50_ms']} ms; count_pending alone (uncached) p50 {e2e['count_pending_p50_ms']} ms, "
-              f"p95 {e2e['count_pending_p95_ms']} ms")
+        print(
+            f"search_code(mode='semantic') end to end (ef_search {e2e['ef_search']}, {e2e['queries']} queries): "
+            f"p50 {e2e['p50_ms']} ms, p95 {e2e['p95_ms']} ms; of which embedding the query p50 "
+            f"{e2e['embed_query_p50_ms']} ms; count_pending alone (uncached) p50 {e2e['count_pending_p50_ms']} ms, "
+            f"p95 {e2e['count_pending_p95_ms']} ms"
+        )
     print("plans of the semantic SQL: " + "; ".join(f"{k}: {v}" for k, v in measured["plans"].items()))
     payload = {
-        "benchmark": "scale", "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine(), "load_before": before, "load_mid": mid, "load_after": after, "targets": TARGETS,
-        "parameters": {"chunks": n_chunks, "repositories": args.repositories, "seeds": len(seeds.vectors),
-                       "seed_corpora": SEED_CORPORA, "queries": len(seeds.query_vectors), "sigma": args.sigma,
-                       "noise": "seed + sigma * N(0, covariance of the seeds), renormalised",
-                       "path_glob": GLOB, "path_glob_share": round(glob_share, 4), "k": K, "depth": DEPTH,
-                       "cache": "warm: pg_prewarm of the HNSW index and embeddings heap (as far as shared_buffers "
-                                "holds them), then one untimed pass of every query and filter before timing",
-                       "lexical": "chunk content is a one-line stand-in with an empty tsvector; only the semantic "
-                                  "path is measured"},
-        "vectors": shape, "load": loaded, "build": built, "sizes_mb": mb, "server": measured["server"],
-        "runs": measured["runs"], "plans": measured["plans"], "exact_scan_sql": ex, "search_code_semantic": e2e,
-        "prewarm": measured["prewarm"], "exact_numpy_s": measured["exact_numpy_s"], "warm_up_s": measured["warm_up_s"],
+        "benchmark": "scale",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": machine(),
+        "load_before": before,
+        "load_mid": mid,
+        "load_after": after,
+        "targets": TARGETS,
+        "parameters": {
+            "chunks": n_chunks,
+            "repositories": args.repositories,
+            "seeds": len(seeds.vectors),
+            "seed_corpora": SEED_CORPORA,
+            "queries": len(seeds.query_vectors),
+            "sigma": args.sigma,
+            "noise": "seed + sigma * N(0, covariance of the seeds), renormalised",
+            "path_glob": GLOB,
+            "path_glob_share": round(glob_share, 4),
+            "k": K,
+            "depth": DEPTH,
+            "cache": "warm: pg_prewarm of the HNSW index and embeddings heap (as far as shared_buffers "
+            "holds them), then one untimed pass of every query and filter before timing",
+            "lexical": "chunk content is a one-line stand-in with an empty tsvector; only the semantic "
+            "path is measured",
+        },
+        "vectors": shape,
+        "load": loaded,
+        "build": built,
+        "sizes_mb": mb,
+        "server": measured["server"],
+        "runs": measured["runs"],
+        "plans": measured["plans"],
+        "exact_scan_sql": ex,
+        "search_code_semantic": e2e,
+        "prewarm": measured["prewarm"],
+        "exact_numpy_s": measured["exact_numpy_s"],
+        "warm_up_s": measured["warm_up_s"],
     }
     label = "quick" if n_chunks == 50_000 else f"{n_chunks // 1000}k"
     print("wrote", write_result("scale", payload, label))

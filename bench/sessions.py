@@ -25,22 +25,27 @@ from typing import Any
 import anyio
 import asyncpg
 import psutil
-from mcp import Client, StdioServerParameters
-
 from _common import load, machine, table, write_result
 from corpora import BENCH
+from mcp import Client, StdioServerParameters
+
 from mcp_server.db.embedded import EmbeddedPostgres
 
 MODES = {"own": "false", "shared": "true"}
 SESSION_SECONDS = 300  # for one session to start, list, search (a cold model included)
-IDLE_SECONDS = 2       # the shared server's idle period here: runs follow each other quickly
+IDLE_SECONDS = 2  # the shared server's idle period here: runs follow each other quickly
 INDEXED = Path(__file__).resolve().parent.parent / "mcp_server" / "server"  # something to search
 
 
 def _env(data_dir: Path, mode: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith("PGCODE_")}
-    return {**keep, "PGCODE_DATA_DIR": str(data_dir), "PGCODE_SHARED_SERVER": MODES[mode],
-            "PGCODE_SHARED_IDLE_SECONDS": str(IDLE_SECONDS), "PGCODE_LOG_LEVEL": "error"}
+    return {
+        **keep,
+        "PGCODE_DATA_DIR": str(data_dir),
+        "PGCODE_SHARED_SERVER": MODES[mode],
+        "PGCODE_SHARED_IDLE_SECONDS": str(IDLE_SECONDS),
+        "PGCODE_LOG_LEVEL": "error",
+    }
 
 
 def _pgcode_processes(data_dir: Path) -> list[psutil.Process]:
@@ -48,8 +53,9 @@ def _pgcode_processes(data_dir: Path) -> list[psutil.Process]:
     found: dict[int, psutil.Process] = {}
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if "mcp_server" in " ".join(process.info["cmdline"] or []) and \
-                    process.environ().get("PGCODE_DATA_DIR") == str(data_dir):
+            if "mcp_server" in " ".join(process.info["cmdline"] or []) and process.environ().get(
+                "PGCODE_DATA_DIR"
+            ) == str(data_dir):
                 found[process.pid] = process
                 for child in process.children(recursive=True):
                     if child.name() != "postgres":
@@ -74,7 +80,8 @@ async def _connections(dsn: str) -> dict[str, int]:
     try:
         row = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE application_name = 'pgcode') AS pgcode, "
-            "count(*) FILTER (WHERE backend_type = 'client backend') AS clients FROM pg_stat_activity")
+            "count(*) FILTER (WHERE backend_type = 'client backend') AS clients FROM pg_stat_activity"
+        )
         limit = int(await conn.fetchval("SHOW max_connections"))
     finally:
         await conn.close()
@@ -114,12 +121,22 @@ async def _run(data_dir: Path, dsn: str, mode: str, count: int) -> dict[str, Any
             tg.start_soon(session)
         await all_in.wait()
         processes = _pgcode_processes(data_dir)
-        figures = {"ready_seconds": round(time.monotonic() - started, 1), "processes": len(processes),
-                   "rss_mb": _rss_mb(processes), **await _connections(dsn)}
+        figures = {
+            "ready_seconds": round(time.monotonic() - started, 1),
+            "processes": len(processes),
+            "rss_mb": _rss_mb(processes),
+            **await _connections(dsn),
+        }
         measured.set()
     _wait_for_exit(data_dir)
-    return {"mode": mode, "sessions": count, "ok": count - len(failures), "failed": len(failures),
-            "failures": sorted(set(failures)), **figures}
+    return {
+        "mode": mode,
+        "sessions": count,
+        "ok": count - len(failures),
+        "failed": len(failures),
+        "failures": sorted(set(failures)),
+        **figures,
+    }
 
 
 def _wait_for_exit(data_dir: Path, timeout: float = 120) -> None:
@@ -134,8 +151,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1,5,20", help="concurrent sessions per run, comma-separated")
     parser.add_argument("--modes", default="own,shared", help="own, shared or both")
-    parser.add_argument("--data-dir", type=Path, default=BENCH / ".data" / "sessions",
-                        help="the embedded PostgreSQL of this bench (its own: runs start and stop servers on it)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=BENCH / ".data" / "sessions",
+        help="the embedded PostgreSQL of this bench (its own: runs start and stop servers on it)",
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     modes = [m for m in args.modes.split(",") if m in MODES]
@@ -145,21 +166,49 @@ def main() -> None:
     dsn = server.start()
     try:
         env = _env(data_dir, "own")
-        subprocess.run([sys.executable, "-m", "mcp_server", "index", str(INDEXED), "--name", "bench-sessions"],
-                       env=env, check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "mcp_server", "index", str(INDEXED), "--name", "bench-sessions"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         before = load()
         runs = [anyio.run(_run, data_dir, dsn, mode, count) for mode in modes for count in counts]
     finally:
         server.stop()
-    print(table(["mode", "sessions", "ok", "failed", "processes", "rss_mb", "pgcode conns", "ready s"],
-                [[r["mode"], r["sessions"], r["ok"], r["failed"], r.get("processes"), r.get("rss_mb"),
-                  r.get("pgcode"), r.get("ready_seconds")] for r in runs],
-                title="concurrent stdio sessions: memory of all pgcode processes, database connections"))
+    print(
+        table(
+            ["mode", "sessions", "ok", "failed", "processes", "rss_mb", "pgcode conns", "ready s"],
+            [
+                [
+                    r["mode"],
+                    r["sessions"],
+                    r["ok"],
+                    r["failed"],
+                    r.get("processes"),
+                    r.get("rss_mb"),
+                    r.get("pgcode"),
+                    r.get("ready_seconds"),
+                ]
+                for r in runs
+            ],
+            title="concurrent stdio sessions: memory of all pgcode processes, database connections",
+        )
+    )
     for r in runs:
         for failure in r["failures"]:
             print(f"  {r['mode']} x{r['sessions']}: {failure}")
-    path = write_result("sessions", {"machine": machine(), "load_before": before, "load_after": load(),
-                                     "runs": runs, "max_connections": runs[0].get("max_connections") if runs else None})
+    path = write_result(
+        "sessions",
+        {
+            "machine": machine(),
+            "load_before": before,
+            "load_after": load(),
+            "runs": runs,
+            "max_connections": runs[0].get("max_connections") if runs else None,
+        },
+    )
     print(f"\nwritten {path}")
 
 

@@ -33,16 +33,34 @@ from mcp_server.indexer.embed import embed_pending  # noqa: E402
 from mcp_server.indexer.pipeline import index_repository  # noqa: E402
 
 TARGETS = {
-    "lexical_graph_ready_s": 10.0, "vectors_over_bare_model": 1.2, "noop_reindex_s": 2.0,
-    "search_p50_ms": 20.0, "find_callers_d3_p50_ms": 10.0, "index_peak_rss_mb": 500.0,
+    "lexical_graph_ready_s": 10.0,
+    "vectors_over_bare_model": 1.2,
+    "noop_reindex_s": 2.0,
+    "search_p50_ms": 20.0,
+    "find_callers_d3_p50_ms": 10.0,
+    "index_peak_rss_mb": 500.0,
 }
 QUERIES = [
-    "where is the session cookie signed", "parse a date from a string", "validate an email address",
-    "compile a regular expression pattern", "render a template with a context", "open a database connection",
-    "hash a password", "QuerySet filter", "get_object_or_404", "HttpResponseRedirect", "reverse url lookup",
-    "middleware that handles CSRF tokens", "send an email message", "serialize objects to json",
-    "cache a value with a timeout", "paginate a list of objects", "translate a string", "upload a file",
-    "format a number with thousands separators", "migrate the database schema",
+    "where is the session cookie signed",
+    "parse a date from a string",
+    "validate an email address",
+    "compile a regular expression pattern",
+    "render a template with a context",
+    "open a database connection",
+    "hash a password",
+    "QuerySet filter",
+    "get_object_or_404",
+    "HttpResponseRedirect",
+    "reverse url lookup",
+    "middleware that handles CSRF tokens",
+    "send an email message",
+    "serialize objects to json",
+    "cache a value with a timeout",
+    "paginate a list of objects",
+    "translate a string",
+    "upload a file",
+    "format a number with thousands separators",
+    "migrate the database schema",
 ]
 
 
@@ -86,7 +104,8 @@ async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any
             repo = await repositories.find(conn, name)
             stats = await repositories.stats(conn, repo, embedder.model_key)
             sample = await conn.fetch(
-                "SELECT header, content FROM chunks WHERE repository_id = $1 ORDER BY random() LIMIT 1500", repo.id)
+                "SELECT header, content FROM chunks WHERE repository_id = $1 ORDER BY random() LIMIT 1500", repo.id
+            )
     texts = [embed_text(Chunk(None, 0, 0, r["content"], r["header"])) for r in sample]
     t2 = time.perf_counter()
     embedder.embed_documents(texts, batch_size=settings.embed_batch_size)
@@ -94,23 +113,31 @@ async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any
     pipeline_per_chunk = vectors / max(embedded, 1)
     me, kids = rss_mb()
     return {
-        "files": stats.files, "symbols": stats.symbols, "edges": stats.edges, "chunks": stats.chunks,
+        "files": stats.files,
+        "symbols": stats.symbols,
+        "edges": stats.edges,
+        "chunks": stats.chunks,
         "stages_s": {k: round(v, 2) for k, v in report.seconds.items()},
-        "lexical_graph_ready_s": round(lexical, 2), "lexical_cpu_s": round(cpu_lexical, 2),
-        "vectors_s": round(vectors, 2), "vectors_embedded": embedded,
+        "lexical_graph_ready_s": round(lexical, 2),
+        "lexical_cpu_s": round(cpu_lexical, 2),
+        "vectors_s": round(vectors, 2),
+        "vectors_embedded": embedded,
         "pipeline_chunks_per_s": round(1 / pipeline_per_chunk, 1) if embedded else None,
         "bare_model_chunks_per_s": round(1 / bare_per_chunk, 1),
         "vectors_over_bare_model": round(pipeline_per_chunk / bare_per_chunk, 3) if embedded else None,
         "noop_reindex_s": round(statistics.median(noop), 2),
-        "peak_rss_mb": me, "peak_rss_workers_mb": kids, "index_peak_rss_mb": max(me, kids),
+        "peak_rss_mb": me,
+        "peak_rss_workers_mb": kids,
+        "index_peak_rss_mb": max(me, kids),
     }
 
 
 async def tool_latency(data_dir: Path, name: str, samples: int) -> dict[str, Any]:
     from mcp import Client, StdioServerParameters
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server", "--data-dir", str(data_dir),
-                                                                 "serve", "--no-watch"])
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_server", "--data-dir", str(data_dir), "serve", "--no-watch"]
+    )
     rng = random.Random(1234)
     async with Client(params, read_timeout_seconds=120) as client:
         callers_of = await _called_symbols(data_dir, name, samples, rng)
@@ -128,16 +155,22 @@ async def tool_latency(data_dir: Path, name: str, samples: int) -> dict[str, Any
             r = await client.call_tool("find_callers", {"symbol": symbol, "repository": name, "depth": 3})
             callers.append((time.perf_counter() - t) * 1000)
             assert not r.is_error, r.content
-    return {"search_p50_ms": pct(search, 0.5), "search_p95_ms": pct(search, 0.95),
-            "find_callers_d3_p50_ms": pct(callers, 0.5), "find_callers_d3_p95_ms": pct(callers, 0.95),
-            "samples": samples}
+    return {
+        "search_p50_ms": pct(search, 0.5),
+        "search_p95_ms": pct(search, 0.95),
+        "find_callers_d3_p50_ms": pct(callers, 0.5),
+        "find_callers_d3_p95_ms": pct(callers, 0.95),
+        "samples": samples,
+    }
 
 
 async def _called_symbols(data_dir: Path, name: str, n: int, rng: random.Random) -> list[str]:
     async with open_database(settings_for(data_dir)) as db, db.pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT DISTINCT t.id::text AS id FROM edges e JOIN symbols t ON t.id = e.target_id"
-            " WHERE e.kind = 'calls' AND t.repository_id = (SELECT id FROM repositories WHERE name = $1)", name)
+            " WHERE e.kind = 'calls' AND t.repository_id = (SELECT id FROM repositories WHERE name = $1)",
+            name,
+        )
     ids = [r["id"] for r in rows]
     rng.shuffle(ids)
     return ids[:n]
@@ -157,14 +190,35 @@ def main() -> None:
     index = anyio.run(cold_index, settings, root, name)
     latency = anyio.run(tool_latency, args.data_dir, name, args.samples)
     figures = {**index, **latency}
-    rows = [(k, figures.get(k), f"<= {v}", "met" if figures.get(k) is not None and figures[k] <= v else "MISSED")
-            for k, v in TARGETS.items()]
+    rows = [
+        (k, figures.get(k), f"<= {v}", "met" if figures.get(k) is not None and figures[k] <= v else "MISSED")
+        for k, v in TARGETS.items()
+    ]
     print(table(["figure", "measured", "target", ""], rows, title=f"speed on {corpus.requirement} ({root})"))
     print(table(["stage", "seconds"], sorted(index["stages_s"].items())))
-    print({k: figures[k] for k in ("files", "symbols", "edges", "chunks", "vectors_s", "pipeline_chunks_per_s",
-                                    "bare_model_chunks_per_s", "lexical_cpu_s")})
-    payload = {"corpus": corpus.requirement, "load_before": before, "load_after": load(), "machine": machine(),
-               "figures": figures, "targets": TARGETS}
+    print(
+        {
+            k: figures[k]
+            for k in (
+                "files",
+                "symbols",
+                "edges",
+                "chunks",
+                "vectors_s",
+                "pipeline_chunks_per_s",
+                "bare_model_chunks_per_s",
+                "lexical_cpu_s",
+            )
+        }
+    )
+    payload = {
+        "corpus": corpus.requirement,
+        "load_before": before,
+        "load_after": load(),
+        "machine": machine(),
+        "figures": figures,
+        "targets": TARGETS,
+    }
     print("wrote", write_result("speed", payload, corpus.name))
 
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import anyio
 import asyncpg
-
 from _common import Timer, load, machine, settings_for, table, write_result
 from corpora import corpus_root
+
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database, open_database
 from mcp_server.db.size import disk_use
@@ -64,8 +64,9 @@ class Row:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=None,
-                        help="the corpus edited (default: a copy of pgcode's own mcp_server/)")
+    parser.add_argument(
+        "--corpus", default=None, help="the corpus edited (default: a copy of pgcode's own mcp_server/)"
+    )
     parser.add_argument("--removed", default="requests", help="the corpus removed and indexed again (default requests)")
     parser.add_argument("--cycles", type=int, default=4, help="edit/remove cycles (default 4)")
     parser.add_argument("--edit-share", type=float, default=0.3, help="share of Python files edited per cycle")
@@ -81,19 +82,26 @@ async def _run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="pgcode-bench-storage-") as work:
         embedder = await anyio.to_thread.run_sync(lambda: embedder_for(settings_for(None)))
         # One copy for both runs: the same code in each (mcp_server/ may change meanwhile).
-        sources = (_copy(corpus_root(args.corpus) if args.corpus else _OWN_CODE, Path(work) / "edited"),
-                   _copy(corpus_root(args.removed), Path(work) / "removed"))
+        sources = (
+            _copy(corpus_root(args.corpus) if args.corpus else _OWN_CODE, Path(work) / "edited"),
+            _copy(corpus_root(args.removed), Path(work) / "removed"),
+        )
         for mode in ("kept", "collected"):
             if args.only and mode != args.only:
                 continue
             runs[mode] = await _scenario(args, mode, Path(work) / mode, sources, embedder)
             print(_table(mode, runs[mode]), end="\n\n")
     payload: dict[str, Any] = {
-        "machine": machine(), "load": load(), "command": " ".join(sys.argv),
-        "edited": args.corpus or "mcp_server", "removed": args.removed, "cycles": args.cycles,
+        "machine": machine(),
+        "load": load(),
+        "command": " ".join(sys.argv),
+        "edited": args.corpus or "mcp_server",
+        "removed": args.removed,
+        "cycles": args.cycles,
         "edit_share": args.edit_share,
-        "runs": {mode: [{**asdict(row), "unused_share": row.unused_share} for row in rows]
-                 for mode, rows in runs.items()},
+        "runs": {
+            mode: [{**asdict(row), "unused_share": row.unused_share} for row in rows] for mode, rows in runs.items()
+        },
     }
     print(f"written to {write_result('storage', payload)}")
 
@@ -102,7 +110,9 @@ async def _scenario(
     args: argparse.Namespace, mode: str, work: Path, sources: tuple[Path, Path], embedder: Embedder
 ) -> list[Row]:
     edited, removed = (_copy(source, work / source.name) for source in sources)
-    settings = settings_for(work / "data")  # the default grace period: a removed corpus indexed again reuses its vectors
+    settings = settings_for(
+        work / "data"
+    )  # the default grace period: a removed corpus indexed again reuses its vectors
     rows: list[Row] = []
     async with open_database(settings) as db:
         if mode == "kept":
@@ -134,8 +144,11 @@ async def _scenario(
 def _copy(source: Path, dest: Path) -> Path:
     """A copy to edit (the corpora's own roots are shared by every benchmark); a bare package
     folder goes into a root of its own, so its modules keep their package paths."""
-    shutil.copytree(source, dest / source.name if (source / "__init__.py").exists() else dest,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        source,
+        dest / source.name if (source / "__init__.py").exists() else dest,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     return dest
 
 
@@ -165,17 +178,38 @@ async def _row(db: Database, step: str, timer: Timer, collect: float | None = No
         disk = await disk_use(conn)
         counts: asyncpg.Record = await conn.fetchrow(
             f"SELECT (SELECT count(*) FROM chunks) AS chunks, (SELECT count(*) FROM embeddings) AS vectors,"
-            f" ({_UNUSED}) AS unused")
+            f" ({_UNUSED}) AS unused"
+        )
     wal = None if disk.wal_bytes is None else round(disk.wal_bytes / 1e6, 1)
-    return Row(step, round(disk.database_bytes / 1e6, 1), wal, counts["chunks"], counts["vectors"],
-               counts["unused"], timer.seconds(), collect)
+    return Row(
+        step,
+        round(disk.database_bytes / 1e6, 1),
+        wal,
+        counts["chunks"],
+        counts["vectors"],
+        counts["unused"],
+        timer.seconds(),
+        collect,
+    )
 
 
 def _table(mode: str, rows: list[Row]) -> str:
     return table(
         ["step", "database MB", "WAL MB", "chunks", "vectors", "unused", "unused share", "seconds", "collect s"],
-        [[r.step, r.database_mb, r.wal_mb, r.chunks, r.vectors, r.unused, r.unused_share, r.seconds,
-          r.collect_seconds] for r in rows],
+        [
+            [
+                r.step,
+                r.database_mb,
+                r.wal_mb,
+                r.chunks,
+                r.vectors,
+                r.unused,
+                r.unused_share,
+                r.seconds,
+                r.collect_seconds,
+            ]
+            for r in rows
+        ],
         title=f"{mode}:",
     )
 

@@ -24,8 +24,19 @@ EXIT_USAGE = 2
 
 # Flags that set a setting of the same name (the dest), wherever they appear in the command line.
 _SETTING_FLAGS = (
-    "database_url", "data_dir", "log_level", "pgbouncer", "read_only", "host", "port", "token_file",
-    "allowed_hosts", "allowed_roots", "rate_limit_per_minute", "max_request_bytes", "metrics_port",
+    "database_url",
+    "data_dir",
+    "log_level",
+    "pgbouncer",
+    "read_only",
+    "host",
+    "port",
+    "token_file",
+    "allowed_hosts",
+    "allowed_roots",
+    "rate_limit_per_minute",
+    "max_request_bytes",
+    "metrics_port",
 )
 
 
@@ -34,23 +45,38 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pgcode",
         description="Index code repositories into PostgreSQL + pgvector and search them; serve them over MCP.",
     )
-    parser.add_argument("--database-url", help="PostgreSQL URL (default: pgcode's own embedded server; env PGCODE_DATABASE_URL)")
+    parser.add_argument(
+        "--database-url", help="PostgreSQL URL (default: pgcode's own embedded server; env PGCODE_DATABASE_URL)"
+    )
     parser.add_argument("--data-dir", type=Path, help="where the embedded server keeps its data (env PGCODE_DATA_DIR)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log level (to stderr)")
-    parser.add_argument("--config", metavar="PATH",
-                        help="TOML file of settings (env PGCODE_CONFIG); precedence: defaults < file < env < flags")
-    parser.add_argument("--pgbouncer", action="store_true", default=None,
-                        help="the database URL is PgBouncer in transaction pooling mode (read-only use only)")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML file of settings (env PGCODE_CONFIG); precedence: defaults < file < env < flags",
+    )
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        default=None,
+        help="the database URL is PgBouncer in transaction pooling mode (read-only use only)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("index", help="index a folder (again): only what changed is re-read",
-                       description="Index a repository folder. Example: pgcode index ~/src/myproject")
+    p = sub.add_parser(
+        "index",
+        help="index a folder (again): only what changed is re-read",
+        description="Index a repository folder. Example: pgcode index ~/src/myproject",
+    )
     p.add_argument("path", type=Path, help="the repository folder")
     p.add_argument("--name", help="the repository's name in the index (default: the folder's name)")
     p.set_defaults(run=_cmd_index)
 
-    p = sub.add_parser("search", help="hybrid search over indexed code",
-                       description='Search indexed code. Example: pgcode search "where is the session cookie signed"')
+    p = sub.add_parser(
+        "search",
+        help="hybrid search over indexed code",
+        description='Search indexed code. Example: pgcode search "where is the session cookie signed"',
+    )
     p.add_argument("query", help="natural language or identifiers")
     p.add_argument("--repository", "-r", help="only this repository (name or path)")
     p.add_argument("--path-glob", "-g", help="only paths matching this glob, e.g. 'src/**/*.py' or '*.ts'")
@@ -65,36 +91,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_status)
 
-    p = sub.add_parser("serve", help="serve the index to MCP clients (stdio, or HTTP with /mcp and /sse)",
-                       description="Serve MCP. Examples: pgcode serve  |  pgcode serve --transport http --port 8765 "
-                                   "--token-file tokens.txt")
-    p.add_argument("--transport", "-t", choices=["stdio", "http", "sse"], default="stdio",
-                   help="stdio for desktop clients; http (or sse) serves streamable HTTP at /mcp and SSE at /sse")
+    p = sub.add_parser(
+        "serve",
+        help="serve the index to MCP clients (stdio, or HTTP with /mcp and /sse)",
+        description="Serve MCP. Examples: pgcode serve  |  pgcode serve --transport http --port 8765 "
+        "--token-file tokens.txt",
+    )
+    p.add_argument(
+        "--transport",
+        "-t",
+        choices=["stdio", "http", "sse"],
+        default="stdio",
+        help="stdio for desktop clients; http (or sse) serves streamable HTTP at /mcp and SSE at /sse",
+    )
     p.add_argument("--host", help="address to bind for http (default 127.0.0.1; env PGCODE_HOST)")
     p.add_argument("--port", type=int, help="port for http (default 8765; env PGCODE_PORT)")
     p.add_argument("--token-file", help="file of accepted bearer tokens, one per line (env PGCODE_TOKEN_FILE)")
     p.add_argument("--allowed-hosts", help="extra Host names accepted beyond loopback, comma-separated")
-    p.add_argument("--allowed-roots", metavar="DIRS",
-                   help="folders MCP clients may index below, comma-separated (default: over http none, over "
-                        "stdio anything but system folders and the home folder's hidden folders)")
+    p.add_argument(
+        "--allowed-roots",
+        metavar="DIRS",
+        help="folders MCP clients may index below, comma-separated (default: over http none, over "
+        "stdio anything but system folders and the home folder's hidden folders)",
+    )
     p.add_argument("--no-watch", action="store_true", help="serve without watching roots for changes")
-    p.add_argument("--read-only", action="store_true", default=None,
-                   help="serve search and graph tools only (e.g. from a replica): no migrations, no watcher, "
-                        "index tools refused")
-    p.add_argument("--rate-limit-per-minute", type=int, metavar="N",
-                   help="HTTP requests a minute per token (default 600; 0 = no limit)")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="serve search and graph tools only (e.g. from a replica): no migrations, no watcher, index tools refused",
+    )
+    p.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        metavar="N",
+        help="HTTP requests a minute per token (default 600; 0 = no limit)",
+    )
     p.add_argument("--max-request-bytes", type=int, metavar="N", help="largest HTTP request body (default 1 MiB)")
     # How `pgcode serve` over stdio starts the shared server of its data dir (server/shared.py).
     p.add_argument("--shared-socket", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--shared-lock-fd", type=int, default=-1, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_serve)
 
-    p = sub.add_parser("worker", help="index and watch every repository in the database; serve only /health, "
-                                      "/ready and /metrics",
-                       description="Run the indexing worker until SIGTERM/SIGINT: it keeps every repository of the "
-                                   "database fresh and computes vectors, for read-only servers to serve. Connect it "
-                                   "directly to PostgreSQL (not through PgBouncer). Example: pgcode worker "
-                                   "--metrics-port 9765")
+    p = sub.add_parser(
+        "worker",
+        help="index and watch every repository in the database; serve only /health, /ready and /metrics",
+        description="Run the indexing worker until SIGTERM/SIGINT: it keeps every repository of the "
+        "database fresh and computes vectors, for read-only servers to serve. Connect it "
+        "directly to PostgreSQL (not through PgBouncer). Example: pgcode worker "
+        "--metrics-port 9765",
+    )
     p.add_argument("--host", help="address for /health, /ready and /metrics (default 127.0.0.1; env PGCODE_HOST)")
     p.add_argument("--metrics-port", type=int, help="port for /health, /ready and /metrics (default 9765)")
     p.add_argument("--token-file", help="bearer tokens accepted on /metrics, one per line (env PGCODE_TOKEN_FILE)")
@@ -110,14 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     q = db_sub.add_parser("migrate", help="apply pending schema migrations (as pgcode_writer, directly to PostgreSQL)")
     q.set_defaults(run=_cmd_db_migrate)
-    q = db_sub.add_parser("roles", help="create or repair the pgcode_writer and pgcode_reader roles (as a superuser)",
-                          description="Run schema/roles.sql as a superuser. Passwords are set from "
-                                      "PGCODE_WRITER_PASSWORD / PGCODE_READER_PASSWORD when those are set.")
+    q = db_sub.add_parser(
+        "roles",
+        help="create or repair the pgcode_writer and pgcode_reader roles (as a superuser)",
+        description="Run schema/roles.sql as a superuser. Passwords are set from "
+        "PGCODE_WRITER_PASSWORD / PGCODE_READER_PASSWORD when those are set.",
+    )
     q.set_defaults(run=_cmd_db_roles)
-    q = db_sub.add_parser("partition", help="hash-partition symbols, edges and chunks by repository (optional)",
-                          description="Convert symbols, edges and chunks to PARTITION BY HASH (repository_id) in one "
-                                      "transaction, keeping rows, indexes and privileges. Stop every writer first. "
-                                      "See mcp_server/schema/partition_by_repository.sql.")
+    q = db_sub.add_parser(
+        "partition",
+        help="hash-partition symbols, edges and chunks by repository (optional)",
+        description="Convert symbols, edges and chunks to PARTITION BY HASH (repository_id) in one "
+        "transaction, keeping rows, indexes and privileges. Stop every writer first. "
+        "See mcp_server/schema/partition_by_repository.sql.",
+    )
     q.add_argument("--partitions", type=int, required=True, metavar="N", help="number of hash partitions (e.g. 8)")
     q.set_defaults(run=_cmd_db_partition)
 
@@ -171,13 +223,21 @@ def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 def _show_config(resolved: ResolvedSettings, *, as_json: bool) -> None:
     rows = resolved.describe()
-    where = (f"{resolved.config_file} (from {resolved.config_file_source})" if resolved.config_file
-             else "none (set --config or PGCODE_CONFIG)")
+    where = (
+        f"{resolved.config_file} (from {resolved.config_file_source})"
+        if resolved.config_file
+        else "none (set --config or PGCODE_CONFIG)"
+    )
     if as_json:
-        print(json.dumps({
-            "config_file": str(resolved.config_file) if resolved.config_file else None,
-            "settings": {r["key"]: {"value": r["value"], "source": r["source"]} for r in rows},
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "config_file": str(resolved.config_file) if resolved.config_file else None,
+                    "settings": {r["key"]: {"value": r["value"], "source": r["source"]} for r in rows},
+                },
+                indent=2,
+            )
+        )
         return
     print(f"config file: {where}")
     width = max(len(r["key"]) for r in rows)
@@ -207,9 +267,16 @@ async def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         embedder = await anyio.to_thread.run_sync(embedder_for, settings)
         with ProgressBars() as bars:
             # A server watching the repository hands it over for this pass and takes it back after.
-            report = await index_repository(db, settings, args.path, name=args.name, embedder=embedder,
-                                            progress=bars.update, leases=_noting_leases(db),
-                                            wait=HANDOVER_SECONDS)
+            report = await index_repository(
+                db,
+                settings,
+                args.path,
+                name=args.name,
+                embedder=embedder,
+                progress=bars.update,
+                leases=_noting_leases(db),
+                wait=HANDOVER_SECONDS,
+            )
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
     timing = ", ".join(f"{stage} {sec:.1f}s" for stage, sec in report.seconds.items())
     print(
@@ -236,14 +303,30 @@ async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         embedder = None
         if args.mode != "keyword":
             embedder = await anyio.to_thread.run_sync(embedder_for, settings)
-        result = await search_code(db.pool, embedder, args.query, filters=filters, mode=args.mode,
-                                   limit=args.limit, ef_search=settings.hnsw_ef_search)
+        result = await search_code(
+            db.pool,
+            embedder,
+            args.query,
+            filters=filters,
+            mode=args.mode,
+            limit=args.limit,
+            ef_search=settings.hnsw_ef_search,
+        )
     if args.json:
-        print(json.dumps({
-            "results": [asdict(h) for h in result.results],
-            "freshness": {"vectors_complete": result.vectors_complete, "vectors_pending": result.vectors_pending},
-            "mode": result.mode, "notes": result.notes,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "results": [asdict(h) for h in result.results],
+                    "freshness": {
+                        "vectors_complete": result.vectors_complete,
+                        "vectors_pending": result.vectors_pending,
+                    },
+                    "mode": result.mode,
+                    "notes": result.notes,
+                },
+                indent=2,
+            )
+        )
         return 0
     if not result.results:
         print("no results", file=sys.stderr)
@@ -266,25 +349,39 @@ async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .indexer import repositories
 
     key = key_for(settings)
-    async with open_database(settings, read_only=settings.read_only or settings.pgbouncer) as db, \
-            db.pool.acquire() as conn:
+    async with (
+        open_database(settings, read_only=settings.read_only or settings.pgbouncer) as db,
+        db.pool.acquire() as conn,
+    ):
         all_stats = [await repositories.stats(conn, r, key) for r in await repositories.all_repositories(conn)]
         disk = await disk_use(conn)
     if args.json:
-        print(json.dumps({"database": {"size_bytes": disk.database_bytes, "wal_bytes": disk.wal_bytes},
-                          "repositories": [_stats_json(s) for s in all_stats]}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "database": {"size_bytes": disk.database_bytes, "wal_bytes": disk.wal_bytes},
+                    "repositories": [_stats_json(s) for s in all_stats],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     wal = "" if disk.wal_bytes is None else f", WAL {_megabytes(disk.wal_bytes)}"
     print(f"database: {_megabytes(disk.database_bytes)}{wal}")
     if not all_stats:
         print("no repositories indexed yet: run `pgcode index PATH`")
         return 0
-    print(f"{'repository':<20} {'files':>7} {'symbols':>8} {'edges':>8} {'chunks':>7} {'vectors':>8} {'pending':>8}  state  indexed")
+    print(
+        f"{'repository':<20} {'files':>7} {'symbols':>8} {'edges':>8} {'chunks':>7} {'vectors':>8} {'pending':>8}  state  indexed"
+    )
     for s in all_stats:
         r = s.repository
         when = r.indexed_at.strftime("%Y-%m-%d %H:%M:%S") if r.indexed_at else "never"
-        print(f"{r.name:<20} {s.files:>7} {s.symbols:>8} {s.edges:>8} {s.chunks:>7} {s.vectors:>8} "
-              f"{s.vectors_pending:>8}  {r.state}  {when}  {r.root_path}")
+        print(
+            f"{r.name:<20} {s.files:>7} {s.symbols:>8} {s.edges:>8} {s.chunks:>7} {s.vectors:>8} "
+            f"{s.vectors_pending:>8}  {r.state}  {when}  {r.root_path}"
+        )
     return 0
 
 
@@ -295,10 +392,19 @@ def _megabytes(size: int) -> str:
 def _stats_json(s: Any) -> dict[str, Any]:
     r = s.repository
     return {
-        "repository": r.name, "root": r.root_path, "state": r.state,
-        "indexed_at": r.indexed_at.isoformat() if r.indexed_at else None, "last_error": r.last_error,
-        "files": s.files, "symbols": s.symbols, "edges": s.edges, "edges_resolved": s.edges_resolved,
-        "chunks": s.chunks, "vectors": s.vectors, "vectors_pending": s.vectors_pending, "skipped": s.skipped,
+        "repository": r.name,
+        "root": r.root_path,
+        "state": r.state,
+        "indexed_at": r.indexed_at.isoformat() if r.indexed_at else None,
+        "last_error": r.last_error,
+        "files": s.files,
+        "symbols": s.symbols,
+        "edges": s.edges,
+        "edges_resolved": s.edges_resolved,
+        "chunks": s.chunks,
+        "vectors": s.vectors,
+        "vectors_pending": s.vectors_pending,
+        "skipped": s.skipped,
         "redacted": s.redacted,
     }
 
@@ -351,8 +457,11 @@ async def _cmd_db_roles(args: argparse.Namespace, settings: Settings) -> int:
 
     _require_writable(settings, "pgcode db roles")
     async with database_url(settings) as dsn:
-        await apply_roles(dsn, writer_password=os.environ.get("PGCODE_WRITER_PASSWORD") or None,
-                          reader_password=os.environ.get("PGCODE_READER_PASSWORD") or None)
+        await apply_roles(
+            dsn,
+            writer_password=os.environ.get("PGCODE_WRITER_PASSWORD") or None,
+            reader_password=os.environ.get("PGCODE_READER_PASSWORD") or None,
+        )
     print("roles pgcode_writer and pgcode_reader are in place", file=sys.stderr)
     return 0
 
@@ -365,8 +474,11 @@ async def _cmd_db_partition(args: argparse.Namespace, settings: Settings) -> int
     async with database_url(settings) as dsn:
         report = await partition_by_repository(dsn, args.partitions)
     moved = ", ".join(f"{table} {rows}" for table, rows in report.rows.items())
-    print(f"symbols, edges and chunks are now hash-partitioned by repository into {report.partitions} "
-          f"partitions each (rows kept: {moved})", file=sys.stderr)
+    print(
+        f"symbols, edges and chunks are now hash-partitioned by repository into {report.partitions} "
+        f"partitions each (rows kept: {moved})",
+        file=sys.stderr,
+    )
     return 0
 
 

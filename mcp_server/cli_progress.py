@@ -20,8 +20,14 @@ class ProgressBars:
         if stage != self._stage:
             self.close()
             self._stage = stage
-            self._bar = tqdm(total=total, desc=_LABELS.get(stage, stage), unit=_UNITS.get(stage, "item"),
-                             file=sys.stderr, dynamic_ncols=True, leave=True)
+            self._bar = tqdm(
+                total=total,
+                desc=_LABELS.get(stage, stage),
+                unit=_UNITS.get(stage, "item"),
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+            )
         assert self._bar is not None
         if self._bar.total != total:
             self._bar.total = total
@@ -36,6 +42,7 @@ class ProgressBars:
     def __enter__(self) -> ProgressBars:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

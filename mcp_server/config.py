@@ -37,15 +37,17 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     # Embeddings
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
-    embedding_quantize: bool = True   # dynamic int8: ~2x faster, same retrieval quality
-    embed_batch_size: int = 1         # texts per model call: padding to the batch's longest text costs more than batching saves
-    embed_threads: int = 0            # 0 = the embedder's own default
+    embedding_quantize: bool = True  # dynamic int8: ~2x faster, same retrieval quality
+    embed_batch_size: int = (
+        1  # texts per model call: padding to the batch's longest text costs more than batching saves
+    )
+    embed_threads: int = 0  # 0 = the embedder's own default
     # Vectors no chunk uses are deleted after this long unused: an edit reverted sooner is not re-embedded.
     vector_gc_grace_seconds: int = 3600
     cache_dir: Path = field(default_factory=_default_cache_dir)  # the default model's ONNX build
-    model_dir: str = ""               # a folder with model.onnx + tokenizer files, used as-is
-    weights_dir: str = ""             # the default model's weights instead of the installed package (sha256-checked)
-    offline: bool = False             # never contact the model hub (other models load from fastembed's cache only)
+    model_dir: str = ""  # a folder with model.onnx + tokenizer files, used as-is
+    weights_dir: str = ""  # the default model's weights instead of the installed package (sha256-checked)
+    offline: bool = False  # never contact the model hub (other models load from fastembed's cache only)
     # Discovery
     max_file_bytes: int = 1_000_000
     # Credentials: more files never to index (gitignore-style patterns, comma-separated, after the
@@ -69,16 +71,16 @@ class Settings:
     # Serving
     host: str = "127.0.0.1"
     port: int = 8765
-    tokens: str = ""                  # comma-separated bearer tokens accepted on HTTP ("admin:TOKEN" may index)
-    token_file: str = ""              # a file with one bearer token per line
+    tokens: str = ""  # comma-separated bearer tokens accepted on HTTP ("admin:TOKEN" may index)
+    token_file: str = ""  # a file with one bearer token per line
     # Folders MCP clients may index below (comma-separated). Unset: over HTTP no new roots at all;
     # over stdio anything but system folders, the home folder and its hidden folders.
     allowed_roots: str = ""
-    allowed_hosts: str = ""           # extra Host names accepted when bound beyond loopback
+    allowed_hosts: str = ""  # extra Host names accepted when bound beyond loopback
     rate_limit_per_minute: int = 600  # per token (or client address without tokens); 0 = no limit
     max_request_bytes: int = 1_048_576
     request_timeout_seconds: int = 20  # an HTTP client gets this long for a request's head, and again for its body
-    metrics_port: int = 9765          # `pgcode worker`'s /health, /ready and /metrics
+    metrics_port: int = 9765  # `pgcode worker`'s /health, /ready and /metrics
     shutdown_grace_seconds: int = 10  # in-flight HTTP requests get this long after SIGTERM
     # stdio sessions with the same settings relay to one shared server per data dir (one model,
     # one pool, one watcher), which exits this long after its last session left.
@@ -147,8 +149,10 @@ def _grant(entry: str) -> Grant:
     if not sep:
         return Grant(entry, "read")
     if role not in ROLES or not token.strip():
-        raise ConfigError(f"token entry {role}:... has an unknown role {role!r}: write TOKEN (read-only) "
-                          "or admin:TOKEN (may also index and remove repositories)")
+        raise ConfigError(
+            f"token entry {role}:... has an unknown role {role!r}: write TOKEN (read-only) "
+            "or admin:TOKEN (may also index and remove repositories)"
+        )
     return Grant(token.strip(), role)
 
 
@@ -197,7 +201,7 @@ class ResolvedSettings:
     """The effective settings, where each came from, and the config file read (if any)."""
 
     settings: Settings
-    sources: dict[str, str]         # key -> "default" | "file PATH" | "env PGCODE_X" | "flag --x"
+    sources: dict[str, str]  # key -> "default" | "file PATH" | "env PGCODE_X" | "flag --x"
     config_file: Path | None
     config_file_source: str | None  # "flag --config" | "env PGCODE_CONFIG"
 
@@ -280,9 +284,14 @@ def _read_file(path: Path, source: str) -> dict[str, Any]:
     for key, raw in [*flat.items(), *table.items()]:
         f = names.get(key)
         if f is None:
-            hint = f" (did you mean {key.lower().removeprefix('pgcode_')!r}?)" if key.lower().removeprefix("pgcode_") in names else ""
-            raise ConfigError(f"config file {path}: unknown setting {key!r}{hint}; "
-                              "`pgcode config show` lists the settings")
+            hint = (
+                f" (did you mean {key.lower().removeprefix('pgcode_')!r}?)"
+                if key.lower().removeprefix("pgcode_") in names
+                else ""
+            )
+            raise ConfigError(
+                f"config file {path}: unknown setting {key!r}{hint}; `pgcode config show` lists the settings"
+            )
         found[key] = _from_toml(f, raw, f"config file {path}", path.parent)
     return found
 
@@ -298,7 +307,11 @@ def _from_toml(f: dataclasses.Field[Any], raw: Any, source: str, base: Path) -> 
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         raise ConfigError(f"{source}: {f.name} expects an integer, got {raw!r}")
-    if f.name in ("tokens", "allowed_hosts", "allowed_roots", "secret_files") and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+    if (
+        f.name in ("tokens", "allowed_hosts", "allowed_roots", "secret_files")
+        and isinstance(raw, list)
+        and all(isinstance(x, str) for x in raw)
+    ):
         raw = ",".join(raw)
     if f.name == "allowed_roots" and isinstance(raw, str):
         return absolute_roots(raw, base)

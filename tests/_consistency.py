@@ -45,7 +45,9 @@ async def per_file(conn: asyncpg.Connection, name: str) -> dict[str, tuple[Any, 
                   (SELECT count(*) FROM symbols s WHERE s.file_id = f.id) AS symbols,
                   (SELECT count(*) FROM edges e WHERE e.file_id = f.id) AS edges,
                   (SELECT count(*) FROM chunks c WHERE c.file_id = f.id) AS chunks
-           FROM files f JOIN repositories r ON r.id = f.repository_id WHERE r.name = $1""", name)
+           FROM files f JOIN repositories r ON r.id = f.repository_id WHERE r.name = $1""",
+        name,
+    )
     return {r["path"]: (bytes(r["content_hash"]), r["symbols"], r["edges"], r["chunks"]) for r in rows}
 
 
@@ -54,31 +56,50 @@ async def fingerprint(conn: asyncpg.Connection, name: str, *, resolved: bool = T
     Two indexes of the same tree agree exactly; `resolved=False` leaves out what the resolver fills in."""
     repo = await conn.fetchval("SELECT id FROM repositories WHERE name = $1", name)
     assert repo is not None, f"no repository {name!r}"
-    files = {r["id"]: r for r in await conn.fetch(
-        "SELECT id, path, language, content_hash, line_count, parse_errors FROM files WHERE repository_id = $1", repo)}
+    files = {
+        r["id"]: r
+        for r in await conn.fetch(
+            "SELECT id, path, language, content_hash, line_count, parse_errors FROM files WHERE repository_id = $1",
+            repo,
+        )
+    }
     symbols: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for r in await conn.fetch(
-            """SELECT s.file_id, s.qualified_name, s.kind, s.signature, s.docstring, s.start_line, s.end_line,
+        """SELECT s.file_id, s.qualified_name, s.kind, s.signature, s.docstring, s.start_line, s.end_line,
                       s.start_byte, s.end_byte, p.qualified_name AS parent
-               FROM symbols s LEFT JOIN symbols p ON p.id = s.parent_id WHERE s.repository_id = $1""", repo):
+               FROM symbols s LEFT JOIN symbols p ON p.id = s.parent_id WHERE s.repository_id = $1""",
+        repo,
+    ):
         symbols[r["file_id"]].append(tuple(r)[1:])
     edges: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for r in await conn.fetch(
-            """SELECT e.file_id, src.qualified_name AS source, e.kind, e.target_name, e.line, e.alias,
+        """SELECT e.file_id, src.qualified_name AS source, e.kind, e.target_name, e.line, e.alias,
                       e.candidates, t.qualified_name AS target, e.confidence
                FROM edges e JOIN symbols src ON src.id = e.source_id LEFT JOIN symbols t ON t.id = e.target_id
-               WHERE e.repository_id = $1""", repo):
+               WHERE e.repository_id = $1""",
+        repo,
+    ):
         row = tuple(r)[1:]
         edges[r["file_id"]].append(row if resolved else row[:-2])
     chunks: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for r in await conn.fetch(
-            """SELECT c.file_id, c.start_line, c.end_line, c.content_hash, c.tsv::text AS tsv, s.qualified_name
-               FROM chunks c LEFT JOIN symbols s ON s.id = c.symbol_id WHERE c.repository_id = $1""", repo):
-        chunks[r["file_id"]].append((r["start_line"], r["end_line"], bytes(r["content_hash"]), r["tsv"],
-                                     r["qualified_name"]))
+        """SELECT c.file_id, c.start_line, c.end_line, c.content_hash, c.tsv::text AS tsv, s.qualified_name
+               FROM chunks c LEFT JOIN symbols s ON s.id = c.symbol_id WHERE c.repository_id = $1""",
+        repo,
+    ):
+        chunks[r["file_id"]].append(
+            (r["start_line"], r["end_line"], bytes(r["content_hash"]), r["tsv"], r["qualified_name"])
+        )
     return {
-        f["path"]: (f["language"], bytes(f["content_hash"]), f["line_count"], f["parse_errors"],
-                    sorted(symbols[fid], key=repr), sorted(edges[fid], key=repr), sorted(chunks[fid], key=repr))
+        f["path"]: (
+            f["language"],
+            bytes(f["content_hash"]),
+            f["line_count"],
+            f["parse_errors"],
+            sorted(symbols[fid], key=repr),
+            sorted(edges[fid], key=repr),
+            sorted(chunks[fid], key=repr),
+        )
         for fid, f in files.items()
     }
 
@@ -86,42 +107,30 @@ async def fingerprint(conn: asyncpg.Connection, name: str, *, resolved: bool = T
 # Each query counts rows that break an invariant of the index; all must be 0. Foreign keys cover
 # some of these, but migration 0003 dropped those a cascade already implies, so they are checked.
 CHECKS: dict[str, str] = {
-    "files of no repository":
-        "SELECT count(*) FROM files f WHERE NOT EXISTS (SELECT 1 FROM repositories r WHERE r.id = f.repository_id)",
-    "symbols of no file, or of another repository than their file":
-        """SELECT count(*) FROM symbols s WHERE NOT EXISTS (
+    "files of no repository": "SELECT count(*) FROM files f WHERE NOT EXISTS (SELECT 1 FROM repositories r WHERE r.id = f.repository_id)",
+    "symbols of no file, or of another repository than their file": """SELECT count(*) FROM symbols s WHERE NOT EXISTS (
                SELECT 1 FROM files f WHERE f.id = s.file_id AND f.repository_id = s.repository_id)""",
-    "symbols whose parent is gone or in another file":
-        """SELECT count(*) FROM symbols s WHERE s.parent_id IS NOT NULL AND NOT EXISTS (
+    "symbols whose parent is gone or in another file": """SELECT count(*) FROM symbols s WHERE s.parent_id IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM symbols p WHERE p.id = s.parent_id AND p.file_id = s.file_id)""",
-    "edges of no file, or of another repository than their file":
-        """SELECT count(*) FROM edges e WHERE NOT EXISTS (
+    "edges of no file, or of another repository than their file": """SELECT count(*) FROM edges e WHERE NOT EXISTS (
                SELECT 1 FROM files f WHERE f.id = e.file_id AND f.repository_id = e.repository_id)""",
-    "edges whose source symbol is gone or in another file":
-        """SELECT count(*) FROM edges e WHERE NOT EXISTS (
+    "edges whose source symbol is gone or in another file": """SELECT count(*) FROM edges e WHERE NOT EXISTS (
                SELECT 1 FROM symbols s WHERE s.id = e.source_id AND s.file_id = e.file_id)""",
-    "edges resolved to a missing symbol or one in another repository":
-        """SELECT count(*) FROM edges e WHERE e.target_id IS NOT NULL AND NOT EXISTS (
+    "edges resolved to a missing symbol or one in another repository": """SELECT count(*) FROM edges e WHERE e.target_id IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM symbols t WHERE t.id = e.target_id AND t.repository_id = e.repository_id)""",
-    "chunks of no file, or of another repository than their file":
-        """SELECT count(*) FROM chunks c WHERE NOT EXISTS (
+    "chunks of no file, or of another repository than their file": """SELECT count(*) FROM chunks c WHERE NOT EXISTS (
                SELECT 1 FROM files f WHERE f.id = c.file_id AND f.repository_id = c.repository_id)""",
-    "chunks whose symbol is gone or in another file":
-        """SELECT count(*) FROM chunks c WHERE c.symbol_id IS NOT NULL AND NOT EXISTS (
+    "chunks whose symbol is gone or in another file": """SELECT count(*) FROM chunks c WHERE c.symbol_id IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM symbols s WHERE s.id = c.symbol_id AND s.file_id = c.file_id)""",
-    "files with neither symbols nor chunks although they have lines":
-        """SELECT count(*) FROM files f WHERE f.line_count > 0
+    "files with neither symbols nor chunks although they have lines": """SELECT count(*) FROM files f WHERE f.line_count > 0
                AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.file_id = f.id)
                AND NOT EXISTS (SELECT 1 FROM symbols s WHERE s.file_id = f.id)""",
-    "duplicate symbols":
-        """SELECT count(*) FROM (SELECT 1 FROM symbols GROUP BY file_id, qualified_name, kind, start_byte, end_byte
+    "duplicate symbols": """SELECT count(*) FROM (SELECT 1 FROM symbols GROUP BY file_id, qualified_name, kind, start_byte, end_byte
                                  HAVING count(*) > 1) d""",
-    "duplicate chunks":
-        """SELECT count(*) FROM (SELECT 1 FROM chunks GROUP BY file_id, start_line, end_line, content_hash
+    "duplicate chunks": """SELECT count(*) FROM (SELECT 1 FROM chunks GROUP BY file_id, start_line, end_line, content_hash
                                  HAVING count(*) > 1) d""",
     "duplicate files": "SELECT count(*) FROM (SELECT 1 FROM files GROUP BY repository_id, path HAVING count(*) > 1) d",
-    "lease rows of no repository":
-        "SELECT count(*) FROM index_leases l WHERE NOT EXISTS (SELECT 1 FROM repositories r WHERE r.id = l.repository_id)",
+    "lease rows of no repository": "SELECT count(*) FROM index_leases l WHERE NOT EXISTS (SELECT 1 FROM repositories r WHERE r.id = l.repository_id)",
 }
 
 
@@ -142,7 +151,8 @@ def write_large_repo(root: Path, modules: int, *, heavy_tail: int = 0) -> Path:
     (root / "core" / "base.py").write_text(
         '"""Shared helpers every generated module calls."""\n\n\n'
         "def clamp(value, low=0, high=100):\n    return max(low, min(high, value))\n\n\n"
-        "class Handler:\n    def handle(self, value):\n        return clamp(value)\n")
+        "class Handler:\n    def handle(self, value):\n        return clamp(value)\n"
+    )
     for i in range(modules):
         package = root / f"pkg_{i // 50}"
         if not package.exists():
@@ -150,13 +160,30 @@ def write_large_repo(root: Path, modules: int, *, heavy_tail: int = 0) -> Path:
             (package / "__init__.py").write_text("")
         prev = f"pkg_{(i - 1) // 50}.mod_{i - 1}" if i else "core.base"
         prev_fn = f"step_{i - 1}_0" if i else "clamp"
-        lines = [f'"""Generated module {i}: steps that feed the next module."""', "",
-                 "from core.base import Handler, clamp", f"from {prev} import {prev_fn}", "", ""]
+        lines = [
+            f'"""Generated module {i}: steps that feed the next module."""',
+            "",
+            "from core.base import Handler, clamp",
+            f"from {prev} import {prev_fn}",
+            "",
+            "",
+        ]
         for j in range(4):
-            lines += [f"def step_{i}_{j}(value):", f'    """Step {j} of module {i}."""',
-                      f"    return clamp({prev_fn}(value) + {j})", "", ""]
-        lines += [f"class Handler{i}(Handler):", f'    """Handles module {i}."""', "",
-                  "    def handle(self, value):", f"        return step_{i}_3(super().handle(value))", ""]
+            lines += [
+                f"def step_{i}_{j}(value):",
+                f'    """Step {j} of module {i}."""',
+                f"    return clamp({prev_fn}(value) + {j})",
+                "",
+                "",
+            ]
+        lines += [
+            f"class Handler{i}(Handler):",
+            f'    """Handles module {i}."""',
+            "",
+            "    def handle(self, value):",
+            f"        return step_{i}_3(super().handle(value))",
+            "",
+        ]
         (package / f"mod_{i}.py").write_text("\n".join(lines))
     if heavy_tail:
         (root / "zz_tail").mkdir()

@@ -21,8 +21,9 @@ IDLE_SECONDS = 2  # how long a test's shared server stays after its last session
 
 def stdio_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a `pgcode serve` whose shared server is the test's alone and soon gone."""
-    return server_env({"PGCODE_DATA_DIR": str(data_dir), "PGCODE_SHARED_IDLE_SECONDS": str(IDLE_SECONDS),
-                       **(extra or {})})
+    return server_env(
+        {"PGCODE_DATA_DIR": str(data_dir), "PGCODE_SHARED_IDLE_SECONDS": str(IDLE_SECONDS), **(extra or {})}
+    )
 
 
 def shared_servers(data_dir: Path) -> list[psutil.Process]:
@@ -30,8 +31,9 @@ def shared_servers(data_dir: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if "--shared-socket" in (process.info["cmdline"] or []) and \
-                    process.environ().get("PGCODE_DATA_DIR") == str(data_dir.absolute()):
+            if "--shared-socket" in (process.info["cmdline"] or []) and process.environ().get("PGCODE_DATA_DIR") == str(
+                data_dir.absolute()
+            ):
                 found.append(process)
         except psutil.Error:
             pass
@@ -49,8 +51,12 @@ def wait_for_no_shared_server(data_dir: Path, timeout: float = 60) -> None:
     wait_until(lambda: not shared_servers(data_dir), f"the shared server of {data_dir} exits", timeout)
 
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "1"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "1"}},
+}
 
 
 class RawSession:
@@ -58,8 +64,13 @@ class RawSession:
 
     def __init__(self, args: list[str], data_dir: Path, extra: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.process = subprocess.Popen([sys.executable, "-m", "mcp_server", *args, "serve"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=stdio_env(data_dir, extra))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mcp_server", *args, "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=stdio_env(data_dir, extra),
+        )
         self.seen = bytearray()
 
     def send(self, message: dict[str, Any]) -> None:

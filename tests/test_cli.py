@@ -15,8 +15,12 @@ from tests.conftest import write_sample_repo
 
 def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mcp_server", *args], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "mcp_server", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -36,7 +40,9 @@ def test_index_then_search_then_status_through_the_command_line(pg_dsn: str, tmp
     as_json = _run(*url, "search", "apply_discount", "-r", "cli-shop", "--json")
     payload = json.loads(as_json.stdout)
     top = payload["results"][0]
-    assert top["path"] == "shop/pricing.py" and top["start_line"] == 6 and top["symbol"] == "shop.pricing.apply_discount"
+    assert (
+        top["path"] == "shop/pricing.py" and top["start_line"] == 6 and top["symbol"] == "shop.pricing.apply_discount"
+    )
     assert payload["freshness"]["vectors_complete"] is True
 
     status = _run(*url, "status", "--json")
@@ -64,6 +70,9 @@ def test_without_a_database_url_pgcode_runs_and_stops_its_own_postgres(tmp_path:
     assert first.returncode == 0, first.stderr
     assert "no repositories indexed yet" in first.stdout
     assert (data_dir / "pgdata" / "PG_VERSION").exists()
-    running = [p for p in psutil.process_iter(["name", "cmdline"])
-               if p.info["name"] == "postgres" and str(data_dir) in " ".join(p.info["cmdline"] or [])]
+    running = [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "postgres" and str(data_dir) in " ".join(p.info["cmdline"] or [])
+    ]
     assert running == []  # stopped cleanly on exit

@@ -68,8 +68,9 @@ class _Calls:
         return [text for _, _, ok, text in self.made if not ok]
 
 
-async def _keep_calling(client: Client, tool: str, args: dict[str, Any], calls: _Calls, stop: anyio.Event,
-                        pause: float = 0.2) -> None:
+async def _keep_calling(
+    client: Client, tool: str, args: dict[str, Any], calls: _Calls, stop: anyio.Event, pause: float = 0.2
+) -> None:
     """Call `tool` until `stop`; a call that outlives the bound is cut off and recorded as a hang."""
     while not stop.is_set():
         started = time.monotonic()
@@ -128,9 +129,7 @@ async def _servers(*servers: HttpServer) -> AsyncIterator[None]:
 KILL_FILES = 450
 
 
-async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes(
-    pg_dsn: str, tmp_path: Path
-) -> None:
+async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes(pg_dsn: str, tmp_path: Path) -> None:
     async with scratch_database(pg_dsn, "pgcode_crash_kill") as dsn:
         root = write_large_repo(tmp_path / "big", KILL_FILES, heavy_tail=4)
         reference = tmp_path / "reference"
@@ -141,8 +140,9 @@ async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes
         servers: dict[str, HttpServer] = {}
 
         async def start(role: str, *args: str) -> None:
-            servers[role] = await anyio.to_thread.run_sync(lambda: start_http_server(dsn, tmp_path, extra_args=args,
-                                                                                     env=env))
+            servers[role] = await anyio.to_thread.run_sync(
+                lambda: start_http_server(dsn, tmp_path, extra_args=args, env=env)
+            )
 
         async with anyio.create_task_group() as starting:
             starting.start_soon(start, "writer", "--no-watch")
@@ -173,20 +173,31 @@ async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes
                 gave_up.set()
 
             async with connect("http", server=reader) as search_client, anyio.create_task_group() as tg:
-                tg.start_soon(_keep_calling, search_client, "search_code",
-                              {"query": "which step feeds the next module", "limit": 5}, searches, stop)
+                tg.start_soon(
+                    _keep_calling,
+                    search_client,
+                    "search_code",
+                    {"query": "which step feeds the next module", "limit": 5},
+                    searches,
+                    stop,
+                )
                 async with anyio.create_task_group() as indexing:
                     indexing.start_soon(index_until_killed)
                     # Late in the pass: too few files remain for the resumed pass to re-resolve the
                     # whole repository on its own account, so it must know the last pass was cut short.
-                    await _wait_for(connect_db, "SELECT count(*) FROM files", lambda n: n >= total * 0.85,
-                                    timeout=120, what="the files to be stored")
+                    await _wait_for(
+                        connect_db,
+                        "SELECT count(*) FROM files",
+                        lambda n: n >= total * 0.85,
+                        timeout=120,
+                        what="the files to be stored",
+                    )
                     parse_workers = _children(writer.process)
                     writer.process.send_signal(signal.SIGKILL)
                     await anyio.to_thread.run_sync(writer.process.wait, 10)
                     killed_at = time.monotonic()
                     with anyio.move_on_after(CALL_BOUND):
-                        await gave_up.wait()        # the client notices the dead server by itself...
+                        await gave_up.wait()  # the client notices the dead server by itself...
                     indexing.cancel_scope.cancel()  # ...or is given up on: its answer does not matter
                 if (os.cpu_count() or 1) >= 2:  # else files are parsed in a thread, not in worker processes
                     assert parse_workers, "no parse workers ran"
@@ -206,7 +217,8 @@ async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes
                     await conn.close()
 
                 restarted = await anyio.to_thread.run_sync(
-                    lambda: start_http_server(dsn, tmp_path, extra_args=("--no-watch",), env=env))
+                    lambda: start_http_server(dsn, tmp_path, extra_args=("--no-watch",), env=env)
+                )
                 async with _servers(restarted), connect("http", server=restarted) as client:
                     resumed = _data(await client.call_tool("index_repository", {"path": str(root), "name": "big"}))
                     # Only the remainder is read again; every stored file is recognised as unchanged.
@@ -214,8 +226,9 @@ async def test_kill_9_of_pgcode_mid_index_leaves_a_consistent_index_that_resumes
                     assert resumed["files_indexed"] == total - len(interrupted)
                     assert resumed["files_seen"] == total
                     stop.set()
-                    clean = _data(await client.call_tool("index_repository", {"path": str(reference),
-                                                                               "name": "reference"}))
+                    clean = _data(
+                        await client.call_tool("index_repository", {"path": str(reference), "name": "reference"})
+                    )
                     assert clean["files_indexed"] == total
 
             conn = await asyncpg.connect(dsn)
@@ -254,14 +267,35 @@ def _start_embedded(data_dir: Path, log_dir: Path) -> HttpServer:
     """`pgcode serve --transport http` on its own embedded PostgreSQL (no database URL)."""
     port = free_port()
     log = log_dir / f"embedded-{port}.log"
-    env = server_env({"PGCODE_DATABASE_URL": "", "PGCODE_TOKENS": f"admin:{TOKEN}", "PGCODE_LOG_LEVEL": "info",
-                      "PGCODE_ALLOWED_ROOTS": str(log_dir),
-                      # No vectors: the background embedding would only compete for the CPU here.
-                      "PGCODE_EMBEDDING_MODEL": "pgcode-test/no-such-model"})
+    env = server_env(
+        {
+            "PGCODE_DATABASE_URL": "",
+            "PGCODE_TOKENS": f"admin:{TOKEN}",
+            "PGCODE_LOG_LEVEL": "info",
+            "PGCODE_ALLOWED_ROOTS": str(log_dir),
+            # No vectors: the background embedding would only compete for the CPU here.
+            "PGCODE_EMBEDDING_MODEL": "pgcode-test/no-such-model",
+        }
+    )
     with open(log, "wb") as fh:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mcp_server", "--data-dir", str(data_dir), "serve", "--transport", "http",
-             "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+            [
+                sys.executable,
+                "-m",
+                "mcp_server",
+                "--data-dir",
+                str(data_dir),
+                "serve",
+                "--transport",
+                "http",
+                "--port",
+                str(port),
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
     server = HttpServer(process, port, log)
     deadline = time.monotonic() + READY_SECONDS
     while True:
@@ -308,10 +342,22 @@ async def test_kill_9_of_the_embedded_postgres_is_survived_without_restarting_pg
 
         async with connect("http", server=server) as client, anyio.create_task_group() as tg:
             tg.start_soon(index_once)
-            await _wait_for(connect_db, "SELECT count(*) FROM files", lambda n: n >= total * 0.3,
-                            timeout=120, what="the files to be stored")
-            tg.start_soon(_keep_calling, client, "search_code",
-                          {"query": "clamp", "mode": "keyword", "limit": 3}, calls, stop, 0.1)
+            await _wait_for(
+                connect_db,
+                "SELECT count(*) FROM files",
+                lambda n: n >= total * 0.3,
+                timeout=120,
+                what="the files to be stored",
+            )
+            tg.start_soon(
+                _keep_calling,
+                client,
+                "search_code",
+                {"query": "clamp", "mode": "keyword", "limit": 3},
+                calls,
+                stop,
+                0.1,
+            )
             old_pid = _postmaster_pid(pgdata)
             os.kill(old_pid, signal.SIGKILL)  # the postmaster alone: its backends are orphaned
             killed_at = time.monotonic()
@@ -334,8 +380,13 @@ async def test_kill_9_of_the_embedded_postgres_is_survived_without_restarting_pg
             assert result.is_error and any(s in _text(result) for s in _UNREACHABLE), _text(result)
 
             # The background indexer takes the repository over again and finishes the pass.
-            await _wait_for(connect_db, _FINISHED, lambda row: row == ("ready", total),
-                            timeout=90, what="the background indexer to finish the repository")
+            await _wait_for(
+                connect_db,
+                _FINISHED,
+                lambda row: row == ("ready", total),
+                timeout=90,
+                what="the background indexer to finish the repository",
+            )
             stop.set()
 
             status = _data(await client.call_tool("index_status", {"repository": "emb"}))["repositories"][0]
@@ -353,9 +404,11 @@ async def test_kill_9_of_the_embedded_postgres_is_survived_without_restarting_pg
             assert await fingerprint(conn, "emb") == await fingerprint(conn, "clean")
         finally:
             await conn.close()
-        print(f"embedded PostgreSQL killed: tools answered again after {back_at - killed_at:.1f} s; "
-              f"{len(calls.errors())} of {len(calls.made)} calls refused meanwhile; "
-              f"the interrupted index call answered {answered_at - killed_at:.1f} s after the kill")
+        print(
+            f"embedded PostgreSQL killed: tools answered again after {back_at - killed_at:.1f} s; "
+            f"{len(calls.errors())} of {len(calls.made)} calls refused meanwhile; "
+            f"the interrupted index call answered {answered_at - killed_at:.1f} s after the kill"
+        )
 
         # A clean stop still stops the server pgcode started again.
         server.process.send_signal(signal.SIGTERM)
@@ -392,8 +445,14 @@ async def test_a_new_pgcode_takes_over_after_both_it_and_its_embedded_postgres_w
     data_dir = tmp_path / "stale"
     script = tmp_path / "killed_owner.py"
     script.write_text(_KILLED_OWNER)
-    done = subprocess.run([sys.executable, str(script), str(data_dir)], env=server_env(), timeout=120,
-                          capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, str(script), str(data_dir)],
+        env=server_env(),
+        timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
     orphans = postgres_processes(data_dir)
     assert orphans, "the embedded server should have outlived its killed owner"

@@ -36,13 +36,12 @@ from .mcp_harness import HttpServer, connect, start_http_server
 
 REPO = "trouble"
 CLIENTS = 4
-CALL_BOUND = 15.0      # seconds: a call that takes longer counts as a hang
-RECOVER_BOUND = 10.0   # seconds after PostgreSQL is back by which every call must succeed again
-INDEX_BOUND = 30.0     # seconds for an edit to become searchable once writes are possible
+CALL_BOUND = 15.0  # seconds: a call that takes longer counts as a hang
+RECOVER_BOUND = 10.0  # seconds after PostgreSQL is back by which every call must succeed again
+INDEX_BOUND = 30.0  # seconds for an edit to become searchable once writes are possible
 
 BILLING = (
-    "def compute_invoice_total(items):\n    return sum(items)\n\n\n"
-    "def old_rounding_rule(x):\n    return round(x, 2)\n"
+    "def compute_invoice_total(items):\n    return sum(items)\n\n\ndef old_rounding_rule(x):\n    return round(x, 2)\n"
 )
 VIEWS = (
     "from .billing import compute_invoice_total\n\n\n"
@@ -114,7 +113,9 @@ def pgcode(own_pg: OwnPostgres, tmp_path_factory: pytest.TempPathFactory) -> Ite
     (root / "app" / "__init__.py").write_text("")
     (root / "app" / "billing.py").write_text(BILLING)
     (root / "app" / "views.py").write_text(VIEWS)
-    server = start_http_server(own_pg.dsn, tmp, extra_args=("--rate-limit-per-minute", "0", "--allowed-roots", str(tmp)))
+    server = start_http_server(
+        own_pg.dsn, tmp, extra_args=("--rate-limit-per-minute", "0", "--allowed-roots", str(tmp))
+    )
     try:
         anyio.run(_index, server, root)
         yield Pgcode(server, own_pg, root)
@@ -155,8 +156,7 @@ async def _symbols(client: Client, name: str) -> set[str]:
 async def _stored_symbols(pg: OwnPostgres, path: str) -> set[str]:
     conn = await pg.admin()
     try:
-        rows = await conn.fetch(
-            "SELECT s.name FROM symbols s JOIN files f ON f.id = s.file_id WHERE f.path = $1", path)
+        rows = await conn.fetch("SELECT s.name FROM symbols s JOIN files f ON f.id = s.file_id WHERE f.path = $1", path)
     finally:
         await conn.close()
     return {r["name"] for r in rows}
@@ -169,8 +169,11 @@ async def _settled(client: Client, root: Path) -> None:
 
     async def ready() -> bool:
         status = await _status(client)
-        return (status["watcher"] == "watching" and status["files_pending"] == 0
-                and "old_rounding_rule" in await _symbols(client, "old_rounding_rule"))
+        return (
+            status["watcher"] == "watching"
+            and status["files_pending"] == 0
+            and "old_rounding_rule" in await _symbols(client, "old_rounding_rule")
+        )
 
     await eventually(ready, "the watcher is idle with billing.py indexed as committed", INDEX_BOUND)
 
@@ -251,9 +254,11 @@ async def test_a_postgres_restart_under_load_is_survived_without_restarting_pgco
         late = [c for c in failed if c.started > up + RECOVER_BOUND]
         assert not late, f"calls still failing {RECOVER_BOUND}s after PostgreSQL was back: {late[:5]}"
         last_failure = max((c.started + c.seconds for c in failed), default=up)
-        print(f"\n{len(calls)} calls, {len(failed)} failed during the outage (max {max(c.seconds for c in calls):.2f}s "
-              f"a call); all succeed {max(0.0, last_failure - up):.2f}s after PostgreSQL is back; "
-              f"load {os.getloadavg()[0]:.2f}")
+        print(
+            f"\n{len(calls)} calls, {len(failed)} failed during the outage (max {max(c.seconds for c in calls):.2f}s "
+            f"a call); all succeed {max(0.0, last_failure - up):.2f}s after PostgreSQL is back; "
+            f"load {os.getloadavg()[0]:.2f}"
+        )
         assert server.process.poll() is None and server.process.pid == pid  # the same pgcode throughout
         log = server.log.read_bytes()[log_start:].decode(errors="replace")
         assert "Traceback" not in log, log[-3000:]  # an outage is expected trouble: named, not a stack
@@ -302,8 +307,7 @@ async def _disk_full(pg: OwnPostgres, tmp: Path) -> AsyncIterator[Callable[[], A
     Only that tmpfs fills; the real disk is not touched."""
     mount = tmp / "tiny"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)],
-                          capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here to fill a disk safely: {done.stderr.decode().strip()}")
     filler = mount / "filler"
@@ -379,11 +383,16 @@ async def test_indexing_pauses_while_the_database_refuses_writes_and_reads_keep_
             assert "indexing paused" in status["paused"] and status["files_pending"] >= 1
 
             # Reads keep working, and say that the index may be behind.
-            search = _ok(await client.call_tool(
-                "search_code", {"query": "compute_invoice_total", "mode": "keyword", "repository": REPO}))
+            search = _ok(
+                await client.call_tool(
+                    "search_code", {"query": "compute_invoice_total", "mode": "keyword", "repository": REPO}
+                )
+            )
             assert search["results"] and any("indexing paused" in n for n in search["freshness"]["notes"])
             assert "compute_invoice_total" in await _symbols(client, "compute_invoice_total")
-            callers = _ok(await client.call_tool("find_callers", {"symbol": "compute_invoice_total", "repository": REPO}))
+            callers = _ok(
+                await client.call_tool("find_callers", {"symbol": "compute_invoice_total", "repository": REPO})
+            )
             assert "invoice_view" in str(callers)
 
             # Retried with backoff (the interval grows), without a crash loop or a log line per retry.
@@ -400,11 +409,15 @@ async def test_indexing_pauses_while_the_database_refuses_writes_and_reads_keep_
 
             async def caught_up() -> bool:
                 status = await _status(client)
-                return (status["watcher"] == "watching" and status["paused"] is None
-                        and marker in await _symbols(client, marker))
+                return (
+                    status["watcher"] == "watching"
+                    and status["paused"] is None
+                    and marker in await _symbols(client, marker)
+                )
 
-            took = await eventually(caught_up, "indexing resumes and the edit made while paused is searchable",
-                                    INDEX_BOUND)
+            took = await eventually(
+                caught_up, "indexing resumes and the edit made while paused is searchable", INDEX_BOUND
+            )
         stored = await _stored_symbols(pgcode.pg, "app/billing.py")
         assert marker in stored and "old_rounding_rule" not in stored
         log = pgcode.server.log.read_bytes()[log_start:].decode(errors="replace")
@@ -418,8 +431,9 @@ async def test_indexing_pauses_while_the_database_refuses_writes_and_reads_keep_
                 return (await _status(client))["vectors_pending"] == 0
 
             await eventually(embedded, "vectors of the edit are computed once writes work", 60)
-        print(f"\n{refusal}: resumed and caught up {took:.2f}s after writes were allowed; "
-              f"load {os.getloadavg()[0]:.2f}")
+        print(
+            f"\n{refusal}: resumed and caught up {took:.2f}s after writes were allowed; load {os.getloadavg()[0]:.2f}"
+        )
 
 
 async def test_a_watcher_whose_database_turns_read_only_waits_for_it_without_spinning(
@@ -443,7 +457,9 @@ async def test_a_watcher_whose_database_turns_read_only_waits_for_it_without_spi
     async def cut(application_name: str) -> None:
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE $2",
-            name, application_name)
+            name,
+            application_name,
+        )
 
     try:
         async with open_database(settings) as db:
@@ -494,13 +510,17 @@ async def test_a_watcher_whose_database_turns_read_only_waits_for_it_without_spi
                     if status.state != "watching" or status.paused is not None:
                         return False
                     async with db.pool.acquire() as conn:
-                        names = {r[0] for r in await conn.fetch("SELECT name FROM symbols WHERE repository_id = $1", rid)}
+                        names = {
+                            r[0] for r in await conn.fetch("SELECT name FROM symbols WHERE repository_id = $1", rid)
+                        }
                         pending = await count_pending(conn, embedder.model_key, rid)
                     return "edited_while_db_read_only" in names and pending == 0
 
                 took = await eventually(caught_up, "lease, edit and vectors catch up once writes work", 40)
-                print(f"\nALTER DATABASE read-only: {refused} refused writes over the pause; caught up {took:.2f}s "
-                      f"after writes were allowed; load {os.getloadavg()[0]:.2f}")
+                print(
+                    f"\nALTER DATABASE read-only: {refused} refused writes over the pause; caught up {took:.2f}s "
+                    f"after writes were allowed; load {os.getloadavg()[0]:.2f}"
+                )
                 tg.cancel_scope.cancel()
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

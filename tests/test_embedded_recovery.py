@@ -123,7 +123,10 @@ def test_a_live_servers_broken_pid_file_is_never_deleted_and_the_message_says_wh
         started = time.monotonic()
         second = subprocess.run(
             [sys.executable, "-m", "mcp_server", "--data-dir", str(data_dir), "status"],
-            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "PGCODE_DATABASE_URL": ""},
         )
         assert second.returncode == 2, second.stderr

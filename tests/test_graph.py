@@ -16,11 +16,17 @@ from mcp_server.db.pool import Database
 from mcp_server.errors import InvalidArgument, PathOutsideRoot, RepositoryNotFound
 from mcp_server.graph.models import AmbiguousSymbol
 from mcp_server.graph.repomap import pagerank, repo_map
-from mcp_server.index.layout import is_test_path
 from mcp_server.graph.symbols import file_outline, find_symbol, get_symbol, goto_definition, resolve_symbol
 from mcp_server.graph.walk import (
-    call_path, find_callees, find_callers, find_references, get_dependencies, get_dependents, impact_analysis,
+    call_path,
+    find_callees,
+    find_callers,
+    find_references,
+    get_dependencies,
+    get_dependents,
+    impact_analysis,
 )
+from mcp_server.index.layout import is_test_path
 from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import IndexReport, index_repository
 
@@ -64,9 +70,11 @@ async def app_repo(db: Database, settings: Settings, tmp_path_factory: pytest.Te
     (root / "app" / "__init__.py").write_text("")
     (root / "app" / "core.py").write_text(_APP_CORE)
     (root / "app" / "service.py").write_text(
-        "from app.core import compute\n\n\ndef serve() -> int:\n    return compute(3)\n")
+        "from app.core import compute\n\n\ndef serve() -> int:\n    return compute(3)\n"
+    )
     (root / "tests" / "test_core.py").write_text(
-        "from app.core import compute\n\n\ndef test_compute() -> None:\n    assert compute(1) == 4\n")
+        "from app.core import compute\n\n\ndef test_compute() -> None:\n    assert compute(1) == 4\n"
+    )
     body = "".join(f"    v{i} = {i}\n" for i in range(450))
     (root / "app" / "long.py").write_text(f'"""Long."""\n\n\ndef long_function() -> int:\n{body}    return 0\n')
     await index_repository(db, settings, root, name="graph-app")
@@ -85,10 +93,10 @@ async def app_repo(db: Database, settings: Settings, tmp_path_factory: pytest.Te
         ("apply_discount", "shop.pricing.apply_discount", 6),
         ("geo::Point::norm", "geo::Point::norm", 14),  # the definition, not the declaration on line 8
         ("Point::norm", "geo::Point::norm", 14),
-        ("Point", "geo::Point", 5),                    # the class, not its constructor
-        ("Invoice", "com.shop.billing.Invoice", 6),    # the class, not the file's module
+        ("Point", "geo::Point", 5),  # the class, not its constructor
+        ("Invoice", "com.shop.billing.Invoice", 6),  # the class, not the file's module
         ("DailyReport#generate", "Reports::DailyReport#generate", 6),
-        ("shop.Cart", "shop.cart.Cart", 7),            # re-exported by shop/__init__.py
+        ("shop.Cart", "shop.cart.Cart", 7),  # re-exported by shop/__init__.py
     ],
 )
 async def test_resolve_symbol_accepts_qualified_names_suffixes_and_re_exports(
@@ -114,7 +122,10 @@ async def test_an_ambiguous_name_lists_its_candidates(db: Database) -> None:
     assert "com.shop.billing.Invoice.total (method) lib/Invoice.java:14" in message
     assert "qualified name" in message and "id" in message
     assert {c.qualified_name for c in caught.value.candidates} == {
-        "shop.cart.Cart.total", "shop.cart.DiscountCart.total", "com.shop.billing.Invoice.total"}
+        "shop.cart.Cart.total",
+        "shop.cart.DiscountCart.total",
+        "com.shop.billing.Invoice.total",
+    }
     assert isinstance(caught.value, InvalidArgument)
 
 
@@ -149,13 +160,20 @@ async def test_find_symbol_ranks_exact_then_suffix_then_prefix_then_fuzzy(db: Da
     assert (fuzzy.symbols[0].qualified_name, fuzzy.symbols[0].match) == ("shop.pricing.apply_discount", "fuzzy")
     hit = fuzzy.symbols[0]
     assert (hit.repository, hit.path, hit.start_line, hit.end_line, hit.kind) == (
-        REPO, "shop/pricing.py", 6, 8, "function")
+        REPO,
+        "shop/pricing.py",
+        6,
+        8,
+        "function",
+    )
 
 
 async def test_find_symbol_is_case_insensitive_after_exact_and_filters_by_kind(db: Database) -> None:
     found = await find_symbol(db.pool, "cart", REPO)
     assert [(s.qualified_name, s.match) for s in found.symbols[:2]] == [
-        ("shop.cart", "exact"), ("shop.cart.Cart", "exact")]
+        ("shop.cart", "exact"),
+        ("shop.cart.Cart", "exact"),
+    ]
     classes = await find_symbol(db.pool, "cart", REPO, kind="class")
     assert {s.kind for s in classes.symbols} == {"class"}
     assert "web.src.widget.CartWidget" in {s.qualified_name for s in classes.symbols}
@@ -183,7 +201,10 @@ async def test_get_symbol_shows_source_parent_members_and_counts(db: Database) -
     assert (detail.callers, detail.callees, detail.unresolved_calls) == (1, 1, 1)
     cart = await get_symbol(db.pool, "shop.cart.Cart", REPO)
     assert [(m.name, m.kind, m.start_line) for m in cart.members] == [
-        ("__init__", "method", 10), ("add", "method", 13), ("total", "method", 16)]
+        ("__init__", "method", 10),
+        ("add", "method", 13),
+        ("total", "method", 16),
+    ]
     assert cart.source.split("\n")[2] == ""  # blank lines inside the span are kept
     assert cart.references == 5  # two imports, the subclass, the annotation and the call
 
@@ -202,14 +223,23 @@ async def test_file_outline_nests_definitions_in_line_order(db: Database) -> Non
     outline = await file_outline(db.pool, "shop/cart.py", REPO)
     assert outline.module == "shop.cart" and outline.language == "python"
     assert [(s.qualified_name, s.depth, s.start_line) for s in outline.symbols] == [
-        ("shop.cart.Cart", 0, 7), ("shop.cart.Cart.__init__", 1, 10), ("shop.cart.Cart.add", 1, 13),
-        ("shop.cart.Cart.total", 1, 16), ("shop.cart.DiscountCart", 0, 21),
-        ("shop.cart.DiscountCart.__init__", 1, 24), ("shop.cart.DiscountCart.total", 1, 28),
+        ("shop.cart.Cart", 0, 7),
+        ("shop.cart.Cart.__init__", 1, 10),
+        ("shop.cart.Cart.add", 1, 13),
+        ("shop.cart.Cart.total", 1, 16),
+        ("shop.cart.DiscountCart", 0, 21),
+        ("shop.cart.DiscountCart.__init__", 1, 24),
+        ("shop.cart.DiscountCart.total", 1, 28),
         ("shop.cart.DiscountCart.checkout", 1, 31),
     ]
     cpp = await file_outline(db.pool, "./native/geometry.cpp", REPO)
     assert [(s.qualified_name, s.depth) for s in cpp.symbols] == [
-        ("geo", 0), ("geo::Point", 1), ("geo::Point::Point", 2), ("geo::Point::norm", 2), ("geo::Point::norm", 1)]
+        ("geo", 0),
+        ("geo::Point", 1),
+        ("geo::Point::Point", 2),
+        ("geo::Point::norm", 2),
+        ("geo::Point::norm", 1),
+    ]
 
 
 async def test_file_outline_maps_an_absolute_path_inside_a_root(db: Database) -> None:
@@ -238,14 +268,17 @@ async def test_an_unknown_file_lists_the_closest_indexed_paths(db: Database) -> 
 async def test_goto_definition_follows_an_alias_by_name_or_column(db: Database) -> None:
     by_name = await goto_definition(db.pool, "shop/cart.py", 29, name="discount", repository=REPO)
     assert [(d.qualified_name, d.confidence, d.via) for d in by_name.definitions] == [
-        ("shop.pricing.apply_discount", 1.0, "calls")]
+        ("shop.pricing.apply_discount", 1.0, "calls")
+    ]
     # `        return discount(super().total(), self.percent)`: column 16 is the d of discount.
     by_column = await goto_definition(db.pool, "shop/cart.py", 29, column=16, repository=REPO)
     assert by_column.name == "discount"
     assert [d.qualified_name for d in by_column.definitions] == ["shop.pricing.apply_discount"]
     whole_line = await goto_definition(db.pool, "shop/cart.py", 29, repository=REPO)
     assert [(d.qualified_name, d.confidence) for d in whole_line.definitions] == [
-        ("shop.pricing.apply_discount", 1.0), ("shop.cart.Cart.total", 0.9)]
+        ("shop.pricing.apply_discount", 1.0),
+        ("shop.cart.Cart.total", 0.9),
+    ]
     assert whole_line.unresolved == ["super"]
 
 
@@ -298,9 +331,12 @@ async def test_find_references_filters_by_confidence_and_limit(db: Database) -> 
 async def test_find_callers_walks_up_to_the_depth(db: Database) -> None:
     one = await find_callers(db.pool, "shop.pricing.apply_discount", REPO)
     assert [(n.qualified_name, n.depth) for n in one.nodes] == [
-        ("shop.pricing.apply_discount", 0), ("shop.cart.DiscountCart.total", 1)]
+        ("shop.pricing.apply_discount", 0),
+        ("shop.cart.DiscountCart.total", 1),
+    ]
     assert [(e.source, e.target, e.line, e.confidence) for e in one.edges] == [
-        ("shop.cart.DiscountCart.total", "shop.pricing.apply_discount", 29, 1.0)]
+        ("shop.cart.DiscountCart.total", "shop.pricing.apply_discount", 29, 1.0)
+    ]
     three = await find_callers(db.pool, "shop.pricing.apply_discount", REPO, depth=3)
     assert [(n.qualified_name, n.depth) for n in three.nodes][-1] == ("shop.cart.DiscountCart.checkout", 2)
     constructed = await find_callers(db.pool, "shop.cart.Cart", REPO)
@@ -310,8 +346,11 @@ async def test_find_callers_walks_up_to_the_depth(db: Database) -> None:
 async def test_find_callees_reaches_through_super_and_lists_library_calls(db: Database) -> None:
     result = await find_callees(db.pool, "shop.cart.DiscountCart.checkout", REPO, depth=2)
     assert {(n.qualified_name, n.depth) for n in result.nodes} == {
-        ("shop.cart.DiscountCart.checkout", 0), ("shop.cart.DiscountCart.total", 1),
-        ("shop.cart.Cart.total", 2), ("shop.pricing.apply_discount", 2)}
+        ("shop.cart.DiscountCart.checkout", 0),
+        ("shop.cart.DiscountCart.total", 1),
+        ("shop.cart.Cart.total", 2),
+        ("shop.pricing.apply_discount", 2),
+    }
     assert result.unresolved == []
     three = await find_callees(db.pool, "shop.cart.DiscountCart.checkout", REPO, depth=3)
     assert ("shop.pricing.add_tax", 3) in {(n.qualified_name, n.depth) for n in three.nodes}
@@ -326,7 +365,8 @@ async def test_find_callees_reaches_through_super_and_lists_library_calls(db: Da
 async def test_call_path_finds_the_shortest_chain(db: Database) -> None:
     result = await call_path(db.pool, "DiscountCart.checkout", "apply_discount", REPO)
     assert [[n.qualified_name for n in p.nodes] for p in result.paths] == [
-        ["shop.cart.DiscountCart.checkout", "shop.cart.DiscountCart.total", "shop.pricing.apply_discount"]]
+        ["shop.cart.DiscountCart.checkout", "shop.cart.DiscountCart.total", "shop.pricing.apply_discount"]
+    ]
     assert result.paths[0].length == 2 and [e.line for e in result.paths[0].edges] == [32, 29]
     via_super = await call_path(db.pool, "DiscountCart.checkout", "add_tax", REPO)
     assert via_super.paths[0].length == 3 and via_super.paths[0].confidence == 0.9
@@ -344,7 +384,9 @@ async def test_call_path_reports_when_there_is_none(db: Database) -> None:
 async def test_call_path_returns_every_shortest_chain(db: Database, app_repo: Path) -> None:
     result = await call_path(db.pool, "app.core.top", "app.core.bottom", "graph-app")
     assert sorted([n.name for n in p.nodes] for p in result.paths) == [
-        ["top", "left", "bottom"], ["top", "right", "bottom"]]
+        ["top", "left", "bottom"],
+        ["top", "right", "bottom"],
+    ]
 
 
 # -- impact_analysis -------------------------------------------------------------------------------------------
@@ -360,9 +402,16 @@ async def test_impact_of_a_function_reaches_its_tests(db: Database, app_repo: Pa
         ("test_core.test_compute", 2, "calls", True),
     }
     assert (result.summary.dependents, result.summary.files, result.summary.tests, result.summary.test_files) == (
-        5, 3, 2, 1)
+        5,
+        3,
+        2,
+        1,
+    )
     assert [(f.path, f.is_test) for f in result.files] == [
-        ("app/core.py", False), ("app/service.py", False), ("tests/test_core.py", True)]
+        ("app/core.py", False),
+        ("app/service.py", False),
+        ("tests/test_core.py", True),
+    ]
     shallow = await impact_analysis(db.pool, symbol="app.core.helper", repository="graph-app", depth=1)
     assert [d.qualified_name for d in shallow.dependents] == ["app.core.compute"]
 
@@ -371,8 +420,12 @@ async def test_impact_of_a_file_covers_everything_in_it(db: Database) -> None:
     result = await impact_analysis(db.pool, path="shop/pricing.py", repository=REPO)
     assert [t.qualified_name for t in result.targets] == ["shop.pricing"]
     assert {(d.qualified_name, d.distance) for d in result.dependents} == {
-        ("shop", 1), ("shop.cart", 1), ("shop.cart.Cart.total", 1), ("shop.cart.DiscountCart.total", 1),
-        ("shop.cart.DiscountCart.checkout", 2)}
+        ("shop", 1),
+        ("shop.cart", 1),
+        ("shop.cart.Cart.total", 1),
+        ("shop.cart.DiscountCart.total", 1),
+        ("shop.cart.DiscountCart.checkout", 2),
+    }
     assert result.summary.tests == 0
     # min_confidence 0.5 by default; the 0.9 call through super() passes, 0.95 drops it.
     strict = await impact_analysis(db.pool, symbol="shop.cart.Cart.total", repository=REPO, min_confidence=0.95)
@@ -380,8 +433,17 @@ async def test_impact_of_a_file_covers_everything_in_it(db: Database) -> None:
 
 
 def test_test_paths_are_recognised() -> None:
-    for path in ("tests/test_x.py", "pkg/test_x.py", "x_test.py", "server/main_test.go", "web/a.spec.ts",
-                 "web/a.test.js", "spec/models/user_spec.rb", "src/__tests__/a.js", "src/test/FooTest.java"):
+    for path in (
+        "tests/test_x.py",
+        "pkg/test_x.py",
+        "x_test.py",
+        "server/main_test.go",
+        "web/a.spec.ts",
+        "web/a.test.js",
+        "spec/models/user_spec.rb",
+        "src/__tests__/a.js",
+        "src/test/FooTest.java",
+    ):
         assert is_test_path(path), path
     for path in ("shop/cart.py", "latest.py", "contest/x.py", "src/testing_utils.py"):
         assert not is_test_path(path), path
@@ -394,7 +456,8 @@ async def test_get_dependencies_lists_indexed_and_external_imports(db: Database)
     deps = await get_dependencies(db.pool, "shop/session.py", REPO)
     assert deps.module == "shop.session" and deps.files == ["shop/cart.py"]
     assert [(i.line, i.target_name, i.target.qualified_name if i.target else None) for i in deps.imports] == [
-        (6, "shop.Cart", "shop.cart.Cart")]
+        (6, "shop.Cart", "shop.cart.Cart")
+    ]
     assert [(i.line, i.target_name) for i in deps.external] == [(3, "hashlib"), (4, "hmac")]
 
 
@@ -404,7 +467,10 @@ async def test_get_dependents_accepts_a_module_name(db: Database) -> None:
     assert by_module == by_path
     assert by_module.files == ["shop/__init__.py", "shop/cart.py"]
     assert [(i.path, i.line, i.alias) for i in by_module.imports] == [
-        ("shop/__init__.py", 4, "apply_discount"), ("shop/cart.py", 3, "add_tax"), ("shop/cart.py", 4, "discount")]
+        ("shop/__init__.py", 4, "apply_discount"),
+        ("shop/cart.py", 3, "add_tax"),
+        ("shop/cart.py", 4, "discount"),
+    ]
     with pytest.raises(InvalidArgument, match="neither an indexed file nor a module"):
         await get_dependents(db.pool, "shop.nothing", REPO)
 
@@ -423,7 +489,8 @@ async def test_repo_map_ranks_central_symbols_within_the_budget(db: Database) ->
     async with db.pool.acquire() as conn:
         definitions = await conn.fetchval(
             "SELECT count(*) FROM symbols WHERE kind <> 'module' AND repository_id = $1",
-            (await repositories.find(conn, REPO)).id)
+            (await repositories.find(conn, REPO)).id,
+        )
     assert not full.truncated and len(full.symbols) == full.symbols_total == definitions
     assert "  method Cart.total | def total(self) -> float (16)\n" in text
     assert "  method Inventory::take | " in text  # crate path stripped, impl type kept
@@ -441,15 +508,21 @@ async def test_a_large_graph_is_walked_and_ranked_quickly(db: Database) -> None:
     async with db.pool.acquire() as conn:
         repo_id = await conn.fetchval(
             "INSERT INTO repositories (name, root_path) VALUES ('graph-synthetic', '/nonexistent/graph-synthetic')"
-            " RETURNING id")
+            " RETURNING id"
+        )
         file_id = await conn.fetchval(
             "INSERT INTO files (repository_id, path, content_hash, size, mtime_ns, line_count)"
-            " VALUES ($1, 'big.py', '\\x00', 1, 1, 20000) RETURNING id", repo_id)
+            " VALUES ($1, 'big.py', '\\x00', 1, 1, 20000) RETURNING id",
+            repo_id,
+        )
         await conn.execute(
             """INSERT INTO symbols (repository_id, file_id, kind, name, qualified_name, start_line, end_line,
                                     start_byte, end_byte)
                SELECT $1, $2, 'function', 'f' || g, 'big.f' || g, g * 10, g * 10 + 5, g * 100, g * 100 + 50
-               FROM generate_series(1, 2000) g""", repo_id, file_id)
+               FROM generate_series(1, 2000) g""",
+            repo_id,
+            file_id,
+        )
         await conn.execute(
             """WITH s AS (SELECT array_agg(id ORDER BY start_line) ids FROM symbols WHERE repository_id = $1)
                INSERT INTO edges (repository_id, file_id, source_id, target_id, kind, target_name, target_simple,
@@ -459,7 +532,10 @@ async def test_a_large_graph_is_walked_and_ranked_quickly(db: Database) -> None:
                UNION ALL
                SELECT $1, $2, s.ids[1 + abs(hashint4(g) % 2000)], s.ids[1 + abs(hashint4(-g) % 1000)],
                       'calls', 'f', 'f', 1, 0.5
-               FROM s, generate_series(1, 20000) g""", repo_id, file_id)
+               FROM s, generate_series(1, 20000) g""",
+            repo_id,
+            file_id,
+        )
     try:
         started = time.perf_counter()
         callers = await find_callers(db.pool, "big.f500", "graph-synthetic", depth=3, limit=50)
@@ -521,14 +597,7 @@ async def test_results_carry_repository_relative_locations(db: Database, indexed
 
 _TYPED_FILES = {
     "reg/__init__.py": "from .registry import apps\n",
-    "reg/registry.py": (
-        "class Apps:\n"
-        "    def get_model(self, name):\n"
-        "        return name\n"
-        "\n"
-        "\n"
-        "apps = Apps()\n"
-    ),
+    "reg/registry.py": ("class Apps:\n    def get_model(self, name):\n        return name\n\n\napps = Apps()\n"),
     "reg/text.py": (
         "from typing import overload\n"
         "\n"
@@ -593,14 +662,20 @@ async def test_python_instances_and_inherited_attributes_resolve_across_files(
     # `apps` is an `Apps` instance re-exported by the package: its method, inferred (0.9); `_` is a
     # module-level variable; `pick` is the implementation, not its `@overload` stubs.
     assert {(e.target, e.confidence) for e in callees.edges} == {
-        ("reg.registry.Apps.get_model", 0.9), ("reg.text.gettext_lazy", 1.0), ("reg.text.pick", 1.0)}
+        ("reg.registry.Apps.get_model", 0.9),
+        ("reg.text.gettext_lazy", 1.0),
+        ("reg.text.pick", 1.0),
+    }
     pick = {n.qualified_name: n.start_line for n in callees.nodes}["reg.text.pick"]
     assert pick == 15
     run = await find_callees(db.pool, "reg.use.Command.run", "typed-app")
     # `self.out` is typed by the base class's `self.out = Writer()`; `self.raw` is not typed, so
     # its call falls back to the one method of that name, at the fallback's confidence.
     assert {(e.target, e.line, e.confidence) for e in run.edges} == {
-        ("reg.base.Writer.write", 12, 0.9), ("reg.use.Sink.flush_all", 13, 0.5)}
+        ("reg.base.Writer.write", 12, 0.9),
+        ("reg.use.Sink.flush_all", 13, 0.5),
+    }
     imported = await goto_definition(db.pool, "reg/use.py", 1, name="apps", repository="typed-app")
     assert [(d.qualified_name, d.start_line, d.via) for d in imported.definitions] == [
-        ("reg.registry.apps", 6, "imports")]
+        ("reg.registry.apps", 6, "imports")
+    ]

@@ -34,9 +34,18 @@ async def corpus(db: Database, settings: Settings, tmp_path_factory: pytest.Temp
 
 @pytest.fixture(scope="module")
 def grep_server(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, corpus: str) -> Iterator[HttpServer]:
-    server = start_http_server(pg_dsn, tmp_path_factory.mktemp("grep-limits-http"), extra_args=("--no-watch",), env={
-        "PGCODE_TOKENS": TOKEN, "PGCODE_POOL_MAX_SIZE": str(POOL), "PGCODE_STATEMENT_TIMEOUT_MS": "20000",
-        "PGCODE_GREP_TIMEOUT_MS": str(int(GREP_TIMEOUT * 1000)), "PGCODE_RATE_LIMIT_PER_MINUTE": "0"})
+    server = start_http_server(
+        pg_dsn,
+        tmp_path_factory.mktemp("grep-limits-http"),
+        extra_args=("--no-watch",),
+        env={
+            "PGCODE_TOKENS": TOKEN,
+            "PGCODE_POOL_MAX_SIZE": str(POOL),
+            "PGCODE_STATEMENT_TIMEOUT_MS": "20000",
+            "PGCODE_GREP_TIMEOUT_MS": str(int(GREP_TIMEOUT * 1000)),
+            "PGCODE_RATE_LIMIT_PER_MINUTE": "0",
+        },
+    )
     yield server
     server.stop()
 

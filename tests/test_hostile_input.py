@@ -50,9 +50,19 @@ BASE: dict[str, dict[str, Any]] = {
 }
 
 TRAVERSALS = [
-    "../../etc/passwd", "/etc/passwd", "/" + "../" * 12 + "etc/passwd", "shop/../../../etc/passwd",
-    "C:\\Windows\\system.ini", "..\\..\\windows\\win.ini", "\\\\server\\share\\secret.py", "file:///etc/passwd",
-    "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "~/.ssh/id_rsa", "/proc/self/environ", "leak.py", "linkdir/secret.py",
+    "../../etc/passwd",
+    "/etc/passwd",
+    "/" + "../" * 12 + "etc/passwd",
+    "shop/../../../etc/passwd",
+    "C:\\Windows\\system.ini",
+    "..\\..\\windows\\win.ini",
+    "\\\\server\\share\\secret.py",
+    "file:///etc/passwd",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "~/.ssh/id_rsa",
+    "/proc/self/environ",
+    "leak.py",
+    "linkdir/secret.py",
 ]
 
 SHOP = '''"""A small shop."""
@@ -112,8 +122,9 @@ def env(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     root, outside = _write_repo(base)
     token_file = base / "tokens.txt"
     token_file.write_text(f"admin:{TOKEN}\n")
-    server = start_http_server(pg_dsn, base, token_file=token_file,
-                               extra_args=("--rate-limit-per-minute", "0", "--allowed-roots", str(root)))
+    server = start_http_server(
+        pg_dsn, base, token_file=token_file, extra_args=("--rate-limit-per-minute", "0", "--allowed-roots", str(root))
+    )
 
     async def setup() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
         async with _client(server) as client:
@@ -140,8 +151,7 @@ def _types(prop: dict[str, Any]) -> set[str]:
     return {prop["type"]} if "type" in prop else {a.get("type", "") for a in prop.get("anyOf", [])}
 
 
-async def _call(client: Client, tool: str, arguments: dict[str, Any], problems: list[str],
-                *, must_fail: bool) -> Any:
+async def _call(client: Client, tool: str, arguments: dict[str, Any], problems: list[str], *, must_fail: bool) -> Any:
     """Call and record any breach of the rules: slow, leaking, a traceback, or accepted when it must fail."""
     started = time.monotonic()
     result = await client.call_tool(tool, arguments)
@@ -185,9 +195,12 @@ def test_the_indexer_counted_the_links_and_the_pipe_it_refused(env: Env) -> None
 
 async def test_a_megabyte_in_every_string_argument_is_refused(env: Env) -> None:
     problems: list[str] = []
-    calls = [(tool, {**BASE[tool], arg: MEGABYTE}, True)
-             for tool, schema in env.schemas.items()
-             for arg, prop in schema["properties"].items() if "string" in _types(prop)]
+    calls = [
+        (tool, {**BASE[tool], arg: MEGABYTE}, True)
+        for tool, schema in env.schemas.items()
+        for arg, prop in schema["properties"].items()
+        if "string" in _types(prop)
+    ]
     async with _client(env.server) as client:
         for tool, arguments, must_fail in calls:  # one at a time: each is a megabyte on the wire
             await _call(client, tool, arguments, problems, must_fail=must_fail)
@@ -217,8 +230,9 @@ async def test_missing_wrongly_typed_and_extra_arguments(env: Env) -> None:
             if tool in ("index_repository", "remove_repository"):
                 continue  # writes: their extra-argument twin is not worth a second run
             plain = await _call(client, tool, BASE[tool], problems, must_fail=False)
-            extra = await _call(client, tool, {**BASE[tool], "unexpected": 1, "__proto__": {"x": 1}}, problems,
-                                must_fail=False)
+            extra = await _call(
+                client, tool, {**BASE[tool], "unexpected": 1, "__proto__": {"x": 1}}, problems, must_fail=False
+            )
             # Unknown arguments are ignored: the answer is the one without them.
             if (plain.is_error, plain.structured_content) != (extra.is_error, extra.structured_content):
                 problems.append(f"{tool}: extra arguments changed the answer")
@@ -249,8 +263,13 @@ async def test_negative_and_huge_limits_depths_and_lines(env: Env) -> None:
 
 async def test_traversal_strings_never_reach_outside_the_roots(env: Env) -> None:
     problems: list[str] = []
-    absolute = [str(env.outside / "secret.py"), str(env.root / "leak.py"), str(env.root / "linkdir" / "secret.py"),
-                str(env.root / "loop_a" / "x.py"), str(env.root / "parent" / "leak.py")]
+    absolute = [
+        str(env.outside / "secret.py"),
+        str(env.root / "leak.py"),
+        str(env.root / "linkdir" / "secret.py"),
+        str(env.root / "loop_a" / "x.py"),
+        str(env.root / "parent" / "leak.py"),
+    ]
     calls: list[tuple[str, dict[str, Any], bool]] = []
     for tool, schema in env.schemas.items():
         for arg, prop in schema["properties"].items():
@@ -279,10 +298,14 @@ async def test_a_symlink_inside_the_root_gives_nothing_of_what_it_points_at(env:
             assert "not an indexed file" in _text(outline) or "not inside" in _text(outline), _text(outline)
             await _call(client, "get_dependencies", {"path": path, **repo}, problems, must_fail=True)
             await _call(client, "impact_analysis", {"path": path, **repo}, problems, must_fail=True)
-        outside = await _call(client, "file_outline", {"path": str(env.outside / "secret.py")}, problems, must_fail=True)
+        outside = await _call(
+            client, "file_outline", {"path": str(env.outside / "secret.py")}, problems, must_fail=True
+        )
         assert "not inside an indexed repository" in _text(outside), _text(outside)
         hits = await _call(client, "grep", {"pattern": SECRET, **repo}, problems, must_fail=False)
-        found = await _call(client, "search_code", {"query": "leaked_secret API_KEY", **repo}, problems, must_fail=False)
+        found = await _call(
+            client, "search_code", {"query": "leaked_secret API_KEY", **repo}, problems, must_fail=False
+        )
         named = await _call(client, "find_symbol", {"name": "leaked_secret"}, problems, must_fail=False)
         detail = await _call(client, "get_symbol", {"symbol": "leak.leaked_secret"}, problems, must_fail=True)
     assert hits.structured_content["matches"] == []
@@ -294,10 +317,13 @@ async def test_a_symlink_inside_the_root_gives_nothing_of_what_it_points_at(env:
 async def test_nul_bytes_control_characters_and_sql_in_every_string_argument(env: Env) -> None:
     problems: list[str] = []
     values = ["a\x00b", "'; DROP TABLE files; --", "\\x00\\' OR 1=1 --", "%_%", "\x1b[2J\x07\u202e\ufeff"]
-    calls = [(tool, {**BASE[tool], arg: value}, "\x00" in value)
-             for tool, schema in env.schemas.items()
-             for arg, prop in schema["properties"].items() if "string" in _types(prop)
-             for value in values]
+    calls = [
+        (tool, {**BASE[tool], arg: value}, "\x00" in value)
+        for tool, schema in env.schemas.items()
+        for arg, prop in schema["properties"].items()
+        if "string" in _types(prop)
+        for value in values
+    ]
     async with _client(env.server) as client:
         await _call_all(client, calls, problems)
         await _still_serving(client)
@@ -306,17 +332,38 @@ async def test_nul_bytes_control_characters_and_sql_in_every_string_argument(env
     assert files.structured_content["repositories"][0]["files"] == 2  # the SQL stayed text
 
 
-@pytest.mark.parametrize("pattern", [
-    "(a+)+$", "(a|aa)+!$", "(a*)*b", "(x+x+)+y", "^(([a-z])+.)+[A-Z]([a-z])+$", "(.*a){25}", "(a|a?)+$",
-    "((a+)*)+\\2b", "(.*)*\\1x", "a{1,255}a{1,255}a{1,255}c", "(((((((((a*)*)*)*)*)*)*)*)*)*c",
-    "[", "(?<=a)b", "a{2,1}", "\\", "(" * 300 + ")" * 300,
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(a+)+$",
+        "(a|aa)+!$",
+        "(a*)*b",
+        "(x+x+)+y",
+        "^(([a-z])+.)+[A-Z]([a-z])+$",
+        "(.*a){25}",
+        "(a|a?)+$",
+        "((a+)*)+\\2b",
+        "(.*)*\\1x",
+        "a{1,255}a{1,255}a{1,255}c",
+        "(((((((((a*)*)*)*)*)*)*)*)*)*c",
+        "[",
+        "(?<=a)b",
+        "a{2,1}",
+        "\\",
+        "(" * 300 + ")" * 300,
+    ],
+)
 async def test_patterns_and_globs_that_backtrack_come_back_in_bounded_time(env: Env, pattern: str) -> None:
     problems: list[str] = []
     async with _client(env.server) as client:
         for case_sensitive in (True, False):
-            await _call(client, "grep", {"pattern": pattern, "repository": REPO, "case_sensitive": case_sensitive},
-                        problems, must_fail=False)
+            await _call(
+                client,
+                "grep",
+                {"pattern": pattern, "repository": REPO, "case_sensitive": case_sensitive},
+                problems,
+                must_fail=False,
+            )
         await _call(client, "grep", {"pattern": pattern, "literal": True}, problems, must_fail=False)
         await _call(client, "search_code", {"query": pattern, "mode": "keyword"}, problems, must_fail=False)
     assert not problems, "\n".join(problems)
@@ -324,31 +371,59 @@ async def test_patterns_and_globs_that_backtrack_come_back_in_bounded_time(env: 
 
 async def test_hostile_path_globs_are_bounded(env: Env) -> None:
     problems: list[str] = []
-    globs = ["{a," * 150 + "b" + "}" * 150, "**/" * 160 + "*", "*" * 500, "?" * 500, "{" * 10, "[!a-", "/**/..",
-             "{a,b}" * 99, "*a" * 249 + "b"]
+    globs = [
+        "{a," * 150 + "b" + "}" * 150,
+        "**/" * 160 + "*",
+        "*" * 500,
+        "?" * 500,
+        "{" * 10,
+        "[!a-",
+        "/**/..",
+        "{a,b}" * 99,
+        "*a" * 249 + "b",
+    ]
     async with _client(env.server) as client:
         for glob in globs:
             await _call(client, "grep", {"pattern": "a", "path_glob": glob}, problems, must_fail=False)
-            await _call(client, "search_code", {"query": "cart", "path_glob": glob, "mode": "keyword"}, problems,
-                        must_fail=False)
+            await _call(
+                client,
+                "search_code",
+                {"query": "cart", "path_glob": glob, "mode": "keyword"},
+                problems,
+                must_fail=False,
+            )
         await _still_serving(client)
     assert not problems, "\n".join(problems)
 
 
 # ---- what the SDK will not send: raw JSON-RPC over streamable HTTP ---------------------------
 
+
 class RawSession:
     """An initialized MCP session spoken by hand, to send bytes the SDK's client refuses to encode."""
 
     def __init__(self, server: HttpServer) -> None:
         self.url = f"{server.base}/mcp"
-        self.headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json, text/event-stream",
-                        "Content-Type": "application/json"}
+        self.headers = {
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+        }
         self.http = httpx2.Client(timeout=30)
-        response = self.post(json.dumps({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "raw", "version": "0"}}}).encode())
+        response = self.post(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {},
+                        "clientInfo": {"name": "raw", "version": "0"},
+                    },
+                }
+            ).encode()
+        )
         assert response.status_code == 200, response.text
         self.headers["mcp-session-id"] = response.headers["mcp-session-id"]
         self.headers["mcp-protocol-version"] = "2025-06-18"
@@ -380,8 +455,10 @@ def _message(response: httpx2.Response) -> dict[str, Any] | None:
 
 
 def _tool_call(tool: str, arguments_json: str, call_id: int = 7) -> bytes:
-    return (f'{{"jsonrpc": "2.0", "id": {call_id}, "method": "tools/call", '
-            f'"params": {{"name": "{tool}", "arguments": {arguments_json}}}}}').encode()
+    return (
+        f'{{"jsonrpc": "2.0", "id": {call_id}, "method": "tools/call", '
+        f'"params": {{"name": "{tool}", "arguments": {arguments_json}}}}}'
+    ).encode()
 
 
 @pytest.fixture(scope="module")
@@ -400,16 +477,19 @@ def _refused(status: int, message: dict[str, Any] | None) -> bool:
     return status == 200 and bool(message.get("result", {}).get("isError"))
 
 
-@pytest.mark.parametrize(("tool", "arguments"), [
-    ("search_code", '{"query": "cart\\udc80"}'),
-    ("search_code", '{"query": "\\ud800\\ud800", "mode": "keyword"}'),
-    ("grep", '{"pattern": "\\udfff"}'),
-    ("find_symbol", '{"name": "Cart\\udc80"}'),
-    ("file_outline", '{"path": "shop\\udc80.py", "repository": "hostile-input"}'),
-    ("get_dependents", '{"module": "\\ud83d"}'),
-    ("index_repository", '{"path": "/tmp/\\udc80\\udc81"}'),
-    ("remove_repository", '{"repository": "\\udc80"}'),
-])
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("search_code", '{"query": "cart\\udc80"}'),
+        ("search_code", '{"query": "\\ud800\\ud800", "mode": "keyword"}'),
+        ("grep", '{"pattern": "\\udfff"}'),
+        ("find_symbol", '{"name": "Cart\\udc80"}'),
+        ("file_outline", '{"path": "shop\\udc80.py", "repository": "hostile-input"}'),
+        ("get_dependents", '{"module": "\\ud83d"}'),
+        ("index_repository", '{"path": "/tmp/\\udc80\\udc81"}'),
+        ("remove_repository", '{"repository": "\\udc80"}'),
+    ],
+)
 def test_lone_surrogates_are_refused(raw: RawSession, tool: str, arguments: str) -> None:
     status, message, elapsed = raw.call(_tool_call(tool, arguments))
     assert _refused(status, message), (status, message)
@@ -417,18 +497,23 @@ def test_lone_surrogates_are_refused(raw: RawSession, tool: str, arguments: str)
     _raw_still_serving(raw)
 
 
-@pytest.mark.parametrize("body", [
-    b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "search_code", "arguments": {"query": "'
-    + b"caf\xe9 \xff\xfe" + b'"}}}',  # Latin-1 and stray bytes
-    b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "grep", "arguments": {"pattern": "\xff"}}}',
-    b"\xff\xfe\x00{",
-    b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "grep", "arguments": {"pattern": "'
-    + b"\xed\xa0\x80" + b'"}}}',  # a surrogate encoded as UTF-8 bytes: not UTF-8 at all
-    _tool_call("search_code", '{"query": ' + "[" * 20_000 + "]" * 20_000 + "}"),
-    _tool_call("search_code", '{"query": "a", "limit": 1e999}'),
-    _tool_call("search_code", '{"query": "a", "limit": NaN}'),
-    b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "grep"',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "search_code", "arguments": {"query": "'
+        + b"caf\xe9 \xff\xfe"
+        + b'"}}}',  # Latin-1 and stray bytes
+        b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "grep", "arguments": {"pattern": "\xff"}}}',
+        b"\xff\xfe\x00{",
+        b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "grep", "arguments": {"pattern": "'
+        + b"\xed\xa0\x80"
+        + b'"}}}',  # a surrogate encoded as UTF-8 bytes: not UTF-8 at all
+        _tool_call("search_code", '{"query": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+        _tool_call("search_code", '{"query": "a", "limit": 1e999}'),
+        _tool_call("search_code", '{"query": "a", "limit": NaN}'),
+        b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "grep"',
+    ],
+)
 def test_bodies_that_are_not_utf8_or_not_json_are_refused(raw: RawSession, body: bytes) -> None:
     status, message, elapsed = raw.call(body)
     assert status < 500 and elapsed < BOUND_S, (status, message)

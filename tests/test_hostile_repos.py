@@ -33,8 +33,11 @@ DEEP: dict[str, str] = {
     "deep/parens.py": "x = " + "(\n" * 3000 + "1" + "\n)" * 3000 + "\n",
     "deep/defs.py": "".join(" " * i + f"def f{i}():\n" for i in range(400)) + " " * 400 + "pass\n",
     "deep/arrays.js": "var x = " + "[" * 5000 + "]" * 5000 + ";\n",
-    "deep/calls.js": "f(" * 2000 + ")" * 2000 + ";\n" + "".join("function g%d() {\n" % i for i in range(1500))
-                     + "}\n" * 1500,
+    "deep/calls.js": "f(" * 2000
+    + ")" * 2000
+    + ";\n"
+    + "".join("function g%d() {\n" % i for i in range(1500))
+    + "}\n" * 1500,
     "deep/classes.ts": "".join("class C%d { m() {\n" % i for i in range(1500)) + "}}\n" * 1500,
     "deep/blocks.go": "package p\nfunc f() {\n" + "{\n" * 3000 + "}\n" * 3000 + "}\n",
     "deep/blocks.rs": "fn f() {\n" + "{\n" * 3000 + "}\n" * 3000 + "}\n",
@@ -131,33 +134,45 @@ async def test_a_hostile_repository_is_indexed_with_a_counted_reason_for_everyth
     elapsed = time.monotonic() - started
 
     assert dict(report.skipped) == {
-        "too_large": 2,        # huge.py by its size; grows.py, 100 MB by the time it was read
-        "minified": 1,         # bundle.js
-        "binary": 2,           # blob.js, late_nul.py
-        "invalid_utf8": 1,     # latin1.py
-        "symlink": 4,          # loop_a, loop_b, deep/up; to_link.py, swapped in after discovery
-        "not_a_file": 3,       # pipe.py; to_fifo.py and to_dir.py, swapped in after discovery
-        "vanished": 1,         # vanishes.py
-        "invalid_path": 1,     # bad\xffname.py
-        "name_too_long": 1,    # far/.../leaf.js
+        "too_large": 2,  # huge.py by its size; grows.py, 100 MB by the time it was read
+        "minified": 1,  # bundle.js
+        "binary": 2,  # blob.js, late_nul.py
+        "invalid_utf8": 1,  # latin1.py
+        "symlink": 4,  # loop_a, loop_b, deep/up; to_link.py, swapped in after discovery
+        "not_a_file": 3,  # pipe.py; to_fifo.py and to_dir.py, swapped in after discovery
+        "vanished": 1,  # vanishes.py
+        "invalid_path": 1,  # bad\xffname.py
+        "name_too_long": 1,  # far/.../leaf.js
     }, report.skipped
     assert elapsed < 90, elapsed  # the FIFOs never blocked (the release timer fires at 90 s)
 
     async with db.pool.acquire() as conn:
         repo_id = await conn.fetchval("SELECT id FROM repositories WHERE name = 'hostile-repo'")
-        files = {r["path"]: r["line_count"] for r in await conn.fetch(
-            "SELECT path, line_count FROM files WHERE repository_id = $1", repo_id)}
+        files = {
+            r["path"]: r["line_count"]
+            for r in await conn.fetch("SELECT path, line_count FROM files WHERE repository_id = $1", repo_id)
+        }
         longest = await conn.fetchrow(
             """SELECT max(octet_length(qualified_name)) AS qname, max(octet_length(name)) AS name
-               FROM symbols WHERE repository_id = $1""", repo_id)
+               FROM symbols WHERE repository_id = $1""",
+            repo_id,
+        )
         widest = await conn.fetchval(
             """SELECT max(length(l)) FROM chunks c, unnest(string_to_array(c.content, E'\\n')) l
-               WHERE c.repository_id = $1""", repo_id)
-        names = {r[0] for r in await conn.fetch(
-            "SELECT qualified_name FROM symbols WHERE repository_id = $1 AND kind <> 'module'", repo_id)}
+               WHERE c.repository_id = $1""",
+            repo_id,
+        )
+        names = {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT qualified_name FROM symbols WHERE repository_id = $1 AND kind <> 'module'", repo_id
+            )
+        }
         changed = await conn.fetchval(
             """SELECT string_agg(c.content, '') FROM chunks c JOIN files f ON f.id = c.file_id
-               WHERE f.repository_id = $1 AND f.path = 'changes.py'""", repo_id)
+               WHERE f.repository_id = $1 AND f.path = 'changes.py'""",
+            repo_id,
+        )
     assert set(files) == {"ok.py", "lines.py", "long_line.py", "long_name.py", "changes.py", *DEEP}
     assert files["lines.py"] == 1_000_000
     assert {"ok.kept_function", "long_line.after_long_line", "long_name.short_name", "deep.classes.C0"} <= names
@@ -172,8 +187,10 @@ async def test_a_hostile_repository_is_indexed_with_a_counted_reason_for_everyth
 
 def test_a_definition_whose_name_cannot_be_indexed_is_dropped_with_its_insides() -> None:
     long = "m" * (MAX_NAME_BYTES + 200)
-    source = (f"class Keep:\n    def {long}(self):\n        def inner():\n            helper()\n"
-              "        return inner()\n\n    def fine(self):\n        return helper()\n").encode()
+    source = (
+        f"class Keep:\n    def {long}(self):\n        def inner():\n            helper()\n"
+        "        return inner()\n\n    def fine(self):\n        return helper()\n"
+    ).encode()
     parsed = parse_source(source, "k.py", "python", "k")
     assert [(s.qualified_name, s.parent) for s in parsed.symbols] == [("k", None), ("k.Keep", 0), ("k.Keep.fine", 1)]
     # Its calls stay in the graph, made by the nearest definition that is kept.
@@ -181,11 +198,14 @@ def test_a_definition_whose_name_cannot_be_indexed_is_dropped_with_its_insides()
     assert calls == {("k.Keep", "helper"), ("k.Keep", "inner"), ("k.Keep.fine", "helper")}
 
 
-@pytest.mark.parametrize(("language", "path", "opening", "closing"), [
-    ("javascript", "d.js", "function g{i}() {{\n", "}\n"),
-    ("ruby", "d.rb", "module M{i}\n", "end\n"),
-    ("cpp", "d.cpp", "namespace n{i} {{\n", "}\n"),
-])
+@pytest.mark.parametrize(
+    ("language", "path", "opening", "closing"),
+    [
+        ("javascript", "d.js", "function g{i}() {{\n", "}\n"),
+        ("ruby", "d.rb", "module M{i}\n", "end\n"),
+        ("cpp", "d.cpp", "namespace n{i} {{\n", "}\n"),
+    ],
+)
 def test_twenty_thousand_nested_definitions_cost_memory_in_proportion_to_the_file(
     language: str, path: str, opening: str, closing: str
 ) -> None:
@@ -203,12 +223,21 @@ def test_twenty_thousand_nested_definitions_cost_memory_in_proportion_to_the_fil
     assert len(parsed.symbols) > 50 and chunks  # the outer definitions are indexed
 
 
-@pytest.mark.parametrize(("language", "path", "source"), [
-    ("python", "n.py", "x = " + "f(\n" * 50_000 + "1" + "\n)" * 50_000
-     + "\n\n\ndef g():\n    return (h(1) +\n            h(2))\n"),
-    ("javascript", "n.js", "var x = " + "f(\n" * 50_000 + "1" + ")\n" * 50_000
-     + ";\nfunction g() {\n  return h(1) +\n    h(2);\n}\n"),
-])
+@pytest.mark.parametrize(
+    ("language", "path", "source"),
+    [
+        (
+            "python",
+            "n.py",
+            "x = " + "f(\n" * 50_000 + "1" + "\n)" * 50_000 + "\n\n\ndef g():\n    return (h(1) +\n            h(2))\n",
+        ),
+        (
+            "javascript",
+            "n.js",
+            "var x = " + "f(\n" * 50_000 + "1" + ")\n" * 50_000 + ";\nfunction g() {\n  return h(1) +\n    h(2);\n}\n",
+        ),
+    ],
+)
 def test_a_call_nested_fifty_thousand_deep_keeps_who_calls_what_not_every_site(
     language: str, path: str, source: str
 ) -> None:
@@ -221,8 +250,9 @@ def test_a_call_nested_fifty_thousand_deep_keeps_who_calls_what_not_every_site(
     assert parsed.edges_dropped == 50_000 - MAX_SITES_PER_TARGET
 
 
-@pytest.mark.parametrize(("language", "path", "line"), [("python", "flood.py", "g{i}()\n"),
-                                                       ("javascript", "flood.js", "g{i}();\n")])
+@pytest.mark.parametrize(
+    ("language", "path", "line"), [("python", "flood.py", "g{i}()\n"), ("javascript", "flood.js", "g{i}();\n")]
+)
 def test_a_flood_of_distinct_calls_stops_at_the_file_limit(language: str, path: str, line: str) -> None:
     source = "".join(line.format(i=i) for i in range(MAX_FILE_EDGES + 50))
     parsed = parse_source(source.encode(), path, language, "flood")
@@ -297,14 +327,25 @@ def test_unreadable_files_and_folders_are_counted_not_fatal(pg_dsn: str, tmp_pat
     (root / "locked_dir" / "inside.py").write_text("HIDDEN = 2\n")
     (root / ".gitignore").write_text("*.log\n")
     locked = [root / "locked.py", root / "locked_dir", root / ".gitignore"]  # unreadable ignore rules: nothing ignored
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PGCODE_LOG_LEVEL": "warning",
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PGCODE_LOG_LEVEL": "warning",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     dsn = _dsn_through(pg_dsn, tmp_path / "db")
     for path in locked:
         path.chmod(0)
     try:
-        done = subprocess.run([sys.executable, "-c", _CHILD, dsn, str(root), str(tmp_path / "data")], env=env,
-                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, dsn, str(root), str(tmp_path / "data")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
     finally:
         for path in locked:
             path.chmod(0o700)  # removable again when the temp folder is cleaned up

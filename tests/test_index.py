@@ -18,9 +18,21 @@ from mcp_server.errors import InvalidArgument
 from mcp_server.indexer.pipeline import IndexReport, index_repository
 
 EXPECTED_FILES = {
-    "docs/guide.md", "generated/keep.py", "lib/Invoice.java", "lib/Ledger.cs", "lib/inventory.rs",
-    "native/checksum.c", "native/geometry.cpp", "server/main.go", "shop/__init__.py", "shop/cart.py",
-    "shop/pricing.py", "shop/session.py", "tools/report.rb", "web/src/api.ts", "web/src/format.ts",
+    "docs/guide.md",
+    "generated/keep.py",
+    "lib/Invoice.java",
+    "lib/Ledger.cs",
+    "lib/inventory.rs",
+    "native/checksum.c",
+    "native/geometry.cpp",
+    "server/main.go",
+    "shop/__init__.py",
+    "shop/cart.py",
+    "shop/pricing.py",
+    "shop/session.py",
+    "tools/report.rb",
+    "web/src/api.ts",
+    "web/src/format.ts",
     "web/src/widget.js",
 }
 
@@ -29,14 +41,19 @@ async def _repo_id(conn: asyncpg.Connection, name: str) -> int:
     return await conn.fetchval("SELECT id FROM repositories WHERE name = $1", name)
 
 
-async def _edge(conn: asyncpg.Connection, repo: str, source: str, target_name: str, kind: str = "calls") -> asyncpg.Record:
+async def _edge(
+    conn: asyncpg.Connection, repo: str, source: str, target_name: str, kind: str = "calls"
+) -> asyncpg.Record:
     row = await conn.fetchrow(
         """SELECT e.confidence, t.qualified_name AS target FROM edges e
            JOIN symbols s ON s.id = e.source_id LEFT JOIN symbols t ON t.id = e.target_id
            WHERE e.repository_id = (SELECT id FROM repositories WHERE name = $1)
              AND s.qualified_name = $2 AND e.target_name = $3 AND e.kind = $4
            ORDER BY e.line LIMIT 1""",
-        repo, source, target_name, kind,
+        repo,
+        source,
+        target_name,
+        kind,
     )
     assert row is not None, f"no {kind} edge {source} -> {target_name}"
     return row
@@ -62,7 +79,9 @@ async def test_indexing_stores_every_indexable_file_and_counts_what_it_skipped(
     async with db.pool.acquire() as conn:
         missing = await conn.fetchval(
             """SELECT count(*) FROM chunks c WHERE c.repository_id = $1 AND NOT EXISTS
-               (SELECT 1 FROM embeddings v WHERE v.content_hash = c.content_hash)""", repo_id)
+               (SELECT 1 FROM embeddings v WHERE v.content_hash = c.content_hash)""",
+            repo_id,
+        )
     assert missing == 0  # every chunk has its vector (embedded now, or reused from an identical text)
 
 
@@ -101,9 +120,13 @@ async def test_each_language_yields_qualified_symbols(
 
 async def test_rust_symbols_are_qualified_by_module_path(db: Database, indexed_sample: IndexReport) -> None:
     async with db.pool.acquire() as conn:
-        names = {r[0] for r in await conn.fetch(
-            "SELECT qualified_name FROM symbols WHERE name = 'take' AND repository_id ="
-            " (SELECT id FROM repositories WHERE name = 'shop-shared')")}
+        names = {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT qualified_name FROM symbols WHERE name = 'take' AND repository_id ="
+                " (SELECT id FROM repositories WHERE name = 'shop-shared')"
+            )
+        }
     assert len(names) == 1 and next(iter(names)).endswith("Inventory::take")
 
 
@@ -158,7 +181,9 @@ async def _snapshot(conn: asyncpg.Connection, repo: str) -> dict[str, set[tuple[
     repo_id = await _repo_id(conn, repo)
     rows = await conn.fetch(
         "SELECT f.path, s.id, s.qualified_name FROM symbols s JOIN files f ON f.id = s.file_id"
-        " WHERE s.repository_id = $1", repo_id)
+        " WHERE s.repository_id = $1",
+        repo_id,
+    )
     out: dict[str, set[tuple[object, ...]]] = {}
     for r in rows:
         out.setdefault(r["path"], set()).add((r["id"], r["qualified_name"]))
@@ -173,10 +198,14 @@ async def test_incremental_index_changes_exactly_the_rows_of_edited_added_delete
         before = await _snapshot(conn, "shop-incr")
 
     pricing = sample_repo / "shop" / "pricing.py"
-    pricing.write_text(pricing.read_text().replace("def add_tax(", "def add_vat(").replace(
-        "return amount * (1 + TAX_RATE)", "return round(amount * (1 + TAX_RATE), 2)"))
+    pricing.write_text(
+        pricing.read_text()
+        .replace("def add_tax(", "def add_vat(")
+        .replace("return amount * (1 + TAX_RATE)", "return round(amount * (1 + TAX_RATE), 2)")
+    )
     (sample_repo / "shop" / "refunds.py").write_text(
-        "from .pricing import add_vat\n\n\ndef refund(amount: float) -> float:\n    return -add_vat(amount)\n")
+        "from .pricing import add_vat\n\n\ndef refund(amount: float) -> float:\n    return -add_vat(amount)\n"
+    )
     (sample_repo / "server" / "main.go").unlink()
     shutil.move(sample_repo / "tools" / "report.rb", sample_repo / "tools" / "daily_report.rb")
 
@@ -189,13 +218,16 @@ async def test_incremental_index_changes_exactly_the_rows_of_edited_added_delete
         orphans = await conn.fetchval(
             """SELECT (SELECT count(*) FROM symbols s WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.id = s.file_id))
                     + (SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.id = c.file_id))
-                    + (SELECT count(*) FROM edges e WHERE NOT EXISTS (SELECT 1 FROM symbols s WHERE s.id = e.source_id))""")
+                    + (SELECT count(*) FROM edges e WHERE NOT EXISTS (SELECT 1 FROM symbols s WHERE s.id = e.source_id))"""
+        )
         call = await _edge(conn, "shop-incr", "shop.refunds.refund", "add_vat")
         stale = await _edge(conn, "shop-incr", "shop.cart.Cart.total", "add_tax")
         vectors_for_rename = await conn.fetchval(
             """SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id
                WHERE f.repository_id = $1 AND f.path = 'tools/daily_report.rb'
-                 AND EXISTS (SELECT 1 FROM embeddings v WHERE v.content_hash = c.content_hash)""", repo_id)
+                 AND EXISTS (SELECT 1 FROM embeddings v WHERE v.content_hash = c.content_hash)""",
+            repo_id,
+        )
 
     untouched = set(before) - {"shop/pricing.py", "server/main.go", "tools/report.rb"}
     for path in untouched:
@@ -203,7 +235,8 @@ async def test_incremental_index_changes_exactly_the_rows_of_edited_added_delete
     assert "server/main.go" not in after and "tools/report.rb" not in after
     # Same code under a new path: the same symbols, only the module's own name follows the path.
     assert {q for _, q in after["tools/daily_report.rb"]} - {"tools.daily_report"} == (
-        {q for _, q in before["tools/report.rb"]} - {"tools.report"})
+        {q for _, q in before["tools/report.rb"]} - {"tools.report"}
+    )
     assert "shop.pricing.add_vat" in {q for _, q in after["shop/pricing.py"]}
     assert "shop.pricing.add_tax" not in {q for _, q in after["shop/pricing.py"]}
     assert orphans == 0
@@ -224,8 +257,12 @@ async def test_a_file_that_turns_binary_is_dropped_from_the_index(
     report = await index_repository(db, settings, sample_repo, name="shop-binary")
     assert report.skipped["binary"] == 2
     async with db.pool.acquire() as conn:
-        paths = {r[0] for r in await conn.fetch(
-            "SELECT path FROM files WHERE repository_id = $1", await _repo_id(conn, "shop-binary"))}
+        paths = {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT path FROM files WHERE repository_id = $1", await _repo_id(conn, "shop-binary")
+            )
+        }
     assert "shop/pricing.py" not in paths
 
 
@@ -247,22 +284,23 @@ async def test_a_name_taken_by_another_folder_is_refused(
 async def test_pending_vectors_are_counted_above_the_mark_the_last_embedding_pass_left(
     db: Database, settings: Settings, embedder: Embedder, sample_repo: Path
 ) -> None:
-    from mcp_server.indexer.embed import embed_pending
     from mcp_server.db.vector_marks import count_pending, hold_chunk_writes
+    from mcp_server.indexer.embed import embed_pending
 
     await index_repository(db, settings, sample_repo, name="shop-mark", embedder=embedder)
     async with db.pool.acquire() as conn:
         rid = await _repo_id(conn, "shop-mark")
         mark = await conn.fetchval(
-            "SELECT through_chunk FROM vector_progress WHERE model = $1 AND repository_id = $2",
-            embedder.model_key, rid)
+            "SELECT through_chunk FROM vector_progress WHERE model = $1 AND repository_id = $2", embedder.model_key, rid
+        )
         assert mark == await conn.fetchval("SELECT max(id) FROM chunks WHERE repository_id = $1", rid)
         assert await count_pending(conn, embedder.model_key, rid) == 0
 
     # New text above the mark is pending until a pass embeds it and moves the mark past it.
     (sample_repo / "shop" / "refunds.py").write_text(
         'def refund_marked_order(order_id):\n    """Give the customer back what a marked order cost."""\n'
-        "    return order_id * 17 + 424242\n")
+        "    return order_id * 17 + 424242\n"
+    )
     await index_repository(db, settings, sample_repo, name="shop-mark")
     async with db.pool.acquire() as conn:
         assert await count_pending(conn, embedder.model_key, rid) == 1
@@ -271,8 +309,8 @@ async def test_pending_vectors_are_counted_above_the_mark_the_last_embedding_pas
     async with db.pool.acquire() as conn:
         assert await count_pending(conn, embedder.model_key, rid) == 0
         assert await conn.fetchval(
-            "SELECT through_chunk FROM vector_progress WHERE model = $1 AND repository_id = $2",
-            embedder.model_key, rid) == await conn.fetchval("SELECT max(id) FROM chunks WHERE repository_id = $1", rid)
+            "SELECT through_chunk FROM vector_progress WHERE model = $1 AND repository_id = $2", embedder.model_key, rid
+        ) == await conn.fetchval("SELECT max(id) FROM chunks WHERE repository_id = $1", rid)
 
     # A writer still inside its transaction holds the mark back: the embedder waits for it, so a
     # chunk id taken before the mark moves is never left below it without a vector.
@@ -300,8 +338,12 @@ async def test_a_pass_that_stores_many_files_leaves_fresh_planner_statistics(
         before = await conn.fetchval("SELECT now()")
     await index_repository(db, settings, root, name="many-files")
     async with db.pool.acquire() as conn:
-        analyzed = {r["relname"]: r["last_analyze"] for r in await conn.fetch(
-            "SELECT relname, last_analyze FROM pg_stat_user_tables"
-            " WHERE relname IN ('files', 'symbols', 'edges', 'chunks')")}
+        analyzed = {
+            r["relname"]: r["last_analyze"]
+            for r in await conn.fetch(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables"
+                " WHERE relname IN ('files', 'symbols', 'edges', 'chunks')"
+            )
+        }
     assert set(analyzed) == {"files", "symbols", "edges", "chunks"}
     assert all(when is not None and when >= before for when in analyzed.values()), analyzed

@@ -42,10 +42,19 @@ async def test_twenty_clients_on_two_servers_and_a_worker_get_answers_while_code
                 assert time.monotonic() < deadline, watch.summary()
                 await anyio.sleep(0.2)
             before = await load.deadlocks(dsn)
-            outcome = await load.run(load.Plan(
-                dsn=dsn, cluster=cluster, workload=workload, watched_root=watched,
-                edit_paths=["shop/pricing.py", "shop/cart.py", "shop/session.py"],
-                side_root=side, side_name="side", seconds=SECONDS, clients=CLIENTS))
+            outcome = await load.run(
+                load.Plan(
+                    dsn=dsn,
+                    cluster=cluster,
+                    workload=workload,
+                    watched_root=watched,
+                    edit_paths=["shop/pricing.py", "shop/cart.py", "shop/session.py"],
+                    side_root=side,
+                    side_name="side",
+                    seconds=SECONDS,
+                    clients=CLIENTS,
+                )
+            )
             cluster.stop()  # exiting backends flush their statistics
             problems = cluster.log_problems()
         after = await load.deadlocks(dsn)
@@ -71,4 +80,3 @@ async def test_twenty_clients_on_two_servers_and_a_worker_get_answers_while_code
     assert after == before, f"{after - before} deadlocks during the run"
     assert load.log_lines_since(log, log_offset, "deadlock detected") == []
     assert problems == []
-

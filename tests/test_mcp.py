@@ -18,21 +18,38 @@ from tests.mcp_harness import TOKEN, HttpServer, connect, start_http_server
 TRANSPORTS = ["stdio", "sse", "http"]
 
 TOOLS = {
-    "search_code", "grep", "find_symbol", "get_symbol", "file_outline", "repo_map",
-    "goto_definition", "find_references", "find_callers", "find_callees", "call_path", "impact_analysis",
-    "get_dependencies", "get_dependents",
-    "index_repository", "index_status", "list_repositories", "remove_repository",
+    "search_code",
+    "grep",
+    "find_symbol",
+    "get_symbol",
+    "file_outline",
+    "repo_map",
+    "goto_definition",
+    "find_references",
+    "find_callers",
+    "find_callees",
+    "call_path",
+    "impact_analysis",
+    "get_dependencies",
+    "get_dependents",
+    "index_repository",
+    "index_status",
+    "list_repositories",
+    "remove_repository",
 }
 WRITE_TOOLS = {"index_repository", "remove_repository"}
 
 
 @pytest.fixture(scope="module")
-def http_server(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, indexed_sample: IndexReport) -> Iterator[HttpServer]:
+def http_server(
+    pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, indexed_sample: IndexReport
+) -> Iterator[HttpServer]:
     tmp = tmp_path_factory.mktemp("http")
     token_file = tmp / "tokens.txt"
     token_file.write_text(f"# team tokens\nadmin:{TOKEN}\nsecond-token\n")
-    server = start_http_server(pg_dsn, tmp, token_file=token_file,
-                               extra_args=("--allowed-roots", str(tmp_path_factory.getbasetemp())))
+    server = start_http_server(
+        pg_dsn, tmp, token_file=token_file, extra_args=("--allowed-roots", str(tmp_path_factory.getbasetemp()))
+    )
     yield server
     server.stop()
 
@@ -67,11 +84,16 @@ async def test_search_code_returns_located_hits_with_freshness(
     transport: str, pg_dsn: str, http_server: HttpServer, indexed_sample: IndexReport
 ) -> None:
     async with connect(transport, dsn=pg_dsn, server=http_server) as client:
-        result = await client.call_tool("search_code", {
-            "query": "sign a cookie value with a secret key", "repository": "shop-shared", "limit": 3})
+        result = await client.call_tool(
+            "search_code", {"query": "sign a cookie value with a secret key", "repository": "shop-shared", "limit": 3}
+        )
     data = _data(result)
     top = data["results"][0]
-    assert (top["repository"], top["path"], top["symbol"]) == ("shop-shared", "shop/session.py", "shop.session.sign_cookie")
+    assert (top["repository"], top["path"], top["symbol"]) == (
+        "shop-shared",
+        "shop/session.py",
+        "shop.session.sign_cookie",
+    )
     assert top["start_line"] == 9 and "def sign_cookie" in top["snippet"]
     assert data["freshness"]["vectors_complete"] is True
 
@@ -82,8 +104,9 @@ async def test_grep_finds_lines_by_regex_and_literal(
 ) -> None:
     async with connect(transport, dsn=pg_dsn, server=http_server) as client:
         regex = _data(await client.call_tool("grep", {"pattern": r"def \w+_cookie", "repository": "shop-shared"}))
-        literal = _data(await client.call_tool("grep", {"pattern": "percent / 100)", "literal": True,
-                                                        "repository": "shop-shared"}))
+        literal = _data(
+            await client.call_tool("grep", {"pattern": "percent / 100)", "literal": True, "repository": "shop-shared"})
+        )
         bad = await client.call_tool("grep", {"pattern": "(unclosed"})
     assert [(m["path"], m["line"]) for m in regex["matches"]] == [("shop/session.py", 9), ("shop/session.py", 15)]
     assert [(m["path"], m["line"]) for m in literal["matches"]] == [("shop/pricing.py", 8)]
@@ -101,8 +124,9 @@ async def test_index_repository_reports_progress_and_counts(
         seen.append((progress, total, message))
 
     async with connect(transport, dsn=pg_dsn, server=http_server) as client:
-        result = await client.call_tool("index_repository", {"path": str(root), "name": f"progress-{transport}"},
-                                        progress_callback=on_progress)
+        result = await client.call_tool(
+            "index_repository", {"path": str(root), "name": f"progress-{transport}"}, progress_callback=on_progress
+        )
         listed = _data(await client.call_tool("list_repositories", {}))
         removed = _data(await client.call_tool("remove_repository", {"repository": f"progress-{transport}"}))
     data = _data(result)
@@ -177,7 +201,8 @@ def test_http_requires_the_bearer_token_except_on_health(http_server: HttpServer
 
 def test_a_foreign_host_header_is_rejected(http_server: HttpServer) -> None:
     response = httpx2.post(
-        f"{http_server.base}/mcp", json={}, headers={"Authorization": f"Bearer {TOKEN}", "Host": "evil.example"})
+        f"{http_server.base}/mcp", json={}, headers={"Authorization": f"Bearer {TOKEN}", "Host": "evil.example"}
+    )
     assert response.status_code == 421
 
 
@@ -188,28 +213,39 @@ async def test_graph_tools_answer_with_locations_and_confidence(
     repo = {"repository": "shop-shared"}
     async with connect(transport, dsn=pg_dsn, server=http_server) as client:
         callers = _data(await client.call_tool("find_callers", {"symbol": "shop.pricing.apply_discount", **repo}))
-        callees = _data(await client.call_tool("find_callees", {"symbol": "shop.cart.DiscountCart.checkout",
-                                                                "depth": 3, **repo}))
-        path = _data(await client.call_tool("call_path", {"source": "shop.cart.DiscountCart.checkout",
-                                                          "target": "shop.pricing.add_tax", **repo}))
+        callees = _data(
+            await client.call_tool("find_callees", {"symbol": "shop.cart.DiscountCart.checkout", "depth": 3, **repo})
+        )
+        path = _data(
+            await client.call_tool(
+                "call_path", {"source": "shop.cart.DiscountCart.checkout", "target": "shop.pricing.add_tax", **repo}
+            )
+        )
         refs = _data(await client.call_tool("find_references", {"symbol": "shop.cart.Cart", **repo}))
         found = _data(await client.call_tool("find_symbol", {"name": "sign_cookie", **repo}))
         detail = _data(await client.call_tool("get_symbol", {"symbol": "shop.session.sign_cookie", **repo}))
         outline = _data(await client.call_tool("file_outline", {"path": "shop/cart.py", **repo}))
-        definition = _data(await client.call_tool("goto_definition", {"path": "shop/cart.py", "line": 29,
-                                                                       "name": "discount", **repo}))
+        definition = _data(
+            await client.call_tool("goto_definition", {"path": "shop/cart.py", "line": 29, "name": "discount", **repo})
+        )
         impact = _data(await client.call_tool("impact_analysis", {"path": "shop/pricing.py", **repo}))
         deps = _data(await client.call_tool("get_dependencies", {"path": "shop/cart.py", **repo}))
         dependents = _data(await client.call_tool("get_dependents", {"module": "shop.pricing", **repo}))
         overview = _data(await client.call_tool("repo_map", {"repository": "shop-shared", "max_tokens": 256}))
     edge = next(e for e in callers["edges"] if e["source"] == "shop.cart.DiscountCart.total")
     assert edge["confidence"] == 1.0 and edge["path"] == "shop/cart.py" and edge["line"] == 29
-    assert {"shop.cart.DiscountCart.total", "shop.pricing.apply_discount", "shop.cart.Cart.total",
-            "shop.pricing.add_tax"} <= {n["qualified_name"] for n in callees["nodes"]}
+    assert {
+        "shop.cart.DiscountCart.total",
+        "shop.pricing.apply_discount",
+        "shop.cart.Cart.total",
+        "shop.pricing.add_tax",
+    } <= {n["qualified_name"] for n in callees["nodes"]}
     assert path["paths"] and path["paths"][0]["nodes"][0]["qualified_name"] == "shop.cart.DiscountCart.checkout"
     assert path["paths"][0]["nodes"][-1]["qualified_name"] == "shop.pricing.add_tax"
     assert {"inherits", "calls"} <= {r["kind"] for r in refs["references"]}
-    assert found["symbols"][0]["qualified_name"] == "shop.session.sign_cookie" and found["symbols"][0]["match"] == "exact"
+    assert (
+        found["symbols"][0]["qualified_name"] == "shop.session.sign_cookie" and found["symbols"][0]["match"] == "exact"
+    )
     assert "hmac.new" in detail["source"] and detail["docstring"].startswith("Sign a cookie value")
     names = [s["name"] for s in outline["symbols"]]
     assert names[0] == "Cart" and {"DiscountCart", "checkout", "total"} <= set(names)
@@ -220,13 +256,13 @@ async def test_graph_tools_answer_with_locations_and_confidence(
     assert overview["symbols"] and overview["tokens"] <= 256
 
 
-async def test_the_running_server_sees_edits_made_on_disk(
-    pg_dsn: str, http_server: HttpServer, tmp_path: Path
-) -> None:
+async def test_the_running_server_sees_edits_made_on_disk(pg_dsn: str, http_server: HttpServer, tmp_path: Path) -> None:
     root = write_sample_repo(tmp_path / "live")
     async with connect("http", server=http_server) as client:
         _data(await client.call_tool("index_repository", {"path": str(root), "name": "live"}))
-        (root / "shop" / "loyalty.py").write_text("def award_loyalty_points(order_total):\n    return int(order_total // 10)\n")
+        (root / "shop" / "loyalty.py").write_text(
+            "def award_loyalty_points(order_total):\n    return int(order_total // 10)\n"
+        )
         pricing = root / "shop" / "pricing.py"
         pricing.write_text(pricing.read_text().replace("def add_tax(", "def add_sales_tax("))
         (root / "shop" / "session.py").unlink()
@@ -259,8 +295,11 @@ async def test_two_server_processes_share_one_database_with_one_writer_per_repos
                 async with connect("http", server=server) as client:
                     status = _data(await client.call_tool("index_status", {"repository": "shared-writer"}))
                     states.append(status["repositories"][0]["watcher"])
-                    hits = _data(await client.call_tool("search_code", {"query": "apply_discount", "mode": "keyword",
-                                                                         "repository": "shared-writer"}))
+                    hits = _data(
+                        await client.call_tool(
+                            "search_code", {"query": "apply_discount", "mode": "keyword", "repository": "shared-writer"}
+                        )
+                    )
                     assert hits["results"][0]["symbol"] == "shop.pricing.apply_discount"
             if sorted(states) == ["owned_elsewhere", "watching"]:
                 break

@@ -18,17 +18,35 @@ from tests.mcp_harness import TOKEN, HttpServer, connect, start_http_server
 
 DEADLINE = 8  # the server's request_timeout_seconds in these tests
 SLOW, SILENT = 150, 50
-INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "network-test", "version": "1"}}})
-MCP_HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
-               "Accept": "application/json, text/event-stream"}
+INITIALIZE = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "network-test", "version": "1"},
+        },
+    }
+)
+MCP_HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+}
 
 
 @pytest.fixture(scope="module")
-def guarded_server(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory,
-                   indexed_sample: IndexReport) -> Iterator[HttpServer]:
-    server = start_http_server(pg_dsn, tmp_path_factory.mktemp("network"), extra_args=("--no-watch",),
-                               env={"PGCODE_TOKENS": TOKEN, "PGCODE_REQUEST_TIMEOUT_SECONDS": str(DEADLINE)})
+def guarded_server(
+    pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, indexed_sample: IndexReport
+) -> Iterator[HttpServer]:
+    server = start_http_server(
+        pg_dsn,
+        tmp_path_factory.mktemp("network"),
+        extra_args=("--no-watch",),
+        env={"PGCODE_TOKENS": TOKEN, "PGCODE_REQUEST_TIMEOUT_SECONDS": str(DEADLINE)},
+    )
     yield server
     server.stop()
 
@@ -48,6 +66,7 @@ async def _hang_on(port: int, payload: bytes, closed_at: list[float]) -> None:
     started = time.monotonic()
     async with await anyio.connect_tcp("127.0.0.1", port) as stream:
         async with anyio.create_task_group() as tg:
+
             async def trickle() -> None:
                 for byte in payload:
                     try:
@@ -66,7 +85,9 @@ async def test_slow_and_silent_clients_neither_starve_others_nor_stay_for_ever(
     guarded_server: HttpServer,
 ) -> None:
     port = guarded_server.port
-    head = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\nX-Pad: " + b"a" * 60
+    head = (
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\nX-Pad: " + b"a" * 60
+    )
     closed_at: list[float] = []
     async with anyio.create_task_group() as tg:
         for i in range(SLOW + SILENT):
@@ -78,8 +99,9 @@ async def test_slow_and_silent_clients_neither_starve_others_nor_stay_for_ever(
             async with httpx2.AsyncClient() as http:
                 assert (await http.get(f"{guarded_server.base}/health")).status_code == 200
             async with connect("http", server=guarded_server) as client:
-                hits = await client.call_tool("search_code", {"query": "apply_discount", "mode": "keyword",
-                                                              "repository": "shop-shared"})
+                hits = await client.call_tool(
+                    "search_code", {"query": "apply_discount", "mode": "keyword", "repository": "shop-shared"}
+                )
         assert not hits.is_error and hits.structured_content is not None
         assert hits.structured_content["results"][0]["symbol"] == "shop.pricing.apply_discount"
         assert not closed_at, "a slow client was cut off before its deadline"  # they all still hang on
@@ -87,9 +109,11 @@ async def test_slow_and_silent_clients_neither_starve_others_nor_stay_for_ever(
         # A body that trickles in after a complete head is cut off as well, with 408.
         async with await anyio.connect_tcp("127.0.0.1", port) as body_stream:
             await body_stream.send(
-                b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
+                b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                + TOKEN.encode()
                 + b"\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-                + b"Content-Length: 400\r\n\r\n{")
+                + b"Content-Length: 400\r\n\r\n{"
+            )
             answer = b""
             with anyio.fail_after(DEADLINE + 5):
                 while b"\r\n\r\n" not in answer:
@@ -110,9 +134,12 @@ async def test_slow_and_silent_clients_neither_starve_others_nor_stay_for_ever(
 def test_when_bound_beyond_loopback_foreign_origins_and_hosts_are_refused_and_its_own_names_accepted(
     pg_dsn: str, tmp_path: Path
 ) -> None:
-    server = start_http_server(pg_dsn, tmp_path, extra_args=("--no-watch", "--host", "0.0.0.0",
-                                                             "--allowed-hosts", "code.example.org"),
-                               env={"PGCODE_TOKENS": TOKEN})
+    server = start_http_server(
+        pg_dsn,
+        tmp_path,
+        extra_args=("--no-watch", "--host", "0.0.0.0", "--allowed-hosts", "code.example.org"),
+        env={"PGCODE_TOKENS": TOKEN},
+    )
     me = socket.gethostname()
     port = server.port
 
@@ -127,8 +154,11 @@ def test_when_bound_beyond_loopback_foreign_origins_and_hosts_are_refused_and_it
         assert initialize(f"evil.example:{port}", f"http://evil.example:{port}").status_code == 421
         assert initialize("10.99.1.2").status_code == 421  # not an address of this machine
         # This machine's own name (Host and Origin), loopback and a configured name are served.
-        for host, origin in ((f"{me}:{port}", f"http://{me}:{port}"), (f"127.0.0.1:{port}", None),
-                             ("code.example.org", "https://code.example.org")):
+        for host, origin in (
+            (f"{me}:{port}", f"http://{me}:{port}"),
+            (f"127.0.0.1:{port}", None),
+            ("code.example.org", "https://code.example.org"),
+        ):
             accepted = initialize(host, origin)
             assert accepted.status_code == 200, (host, origin, accepted.status_code, accepted.text)
             assert "serverInfo" in accepted.text

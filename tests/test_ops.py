@@ -46,8 +46,13 @@ READY_SECONDS = 90
 
 def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mcp_server", *args], capture_output=True, text=True, timeout=timeout, check=False,
-        env={**server_env(), **(env or {})}, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "mcp_server", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**server_env(), **(env or {})},
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -78,12 +83,18 @@ async def _index_sample(dsn: str, root: Path, name: str, tmp: Path, embedder: Em
 
 def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with open(log, "wb") as fh:
-        return subprocess.Popen([sys.executable, "-m", "mcp_server", *args], stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=server_env(env))
+        return subprocess.Popen(
+            [sys.executable, "-m", "mcp_server", *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=server_env(env),
+        )
 
 
-def _wait_http(process: subprocess.Popen[bytes], url: str, log: Path, *, want: int = 200,
-               timeout: float = READY_SECONDS) -> httpx2.Response:
+def _wait_http(
+    process: subprocess.Popen[bytes], url: str, log: Path, *, want: int = 200, timeout: float = READY_SECONDS
+) -> httpx2.Response:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -96,7 +107,9 @@ def _wait_http(process: subprocess.Popen[bytes], url: str, log: Path, *, want: i
         except httpx2.HTTPError as exc:
             last = exc
         time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer {want} within {timeout}s (last: {last}); log: {log.read_text()[-3000:]}")
+    raise AssertionError(
+        f"{url} did not answer {want} within {timeout}s (last: {last}); log: {log.read_text()[-3000:]}"
+    )
 
 
 def _start_worker(dsn: str, tmp: Path, *, env: dict[str, str] | None = None) -> HttpServer:
@@ -193,8 +206,12 @@ def test_settings_layers_defaults_file_env_flags_and_name_the_source_of_errors(t
 def test_config_show_prints_every_value_with_its_source_and_masks_secrets(tmp_path: Path) -> None:
     config = tmp_path / "pgcode.toml"
     config.write_text('hnsw_ef_search = 200\n[pgcode]\ntokens = "file-secret-1"\n')
-    env = {"PGCODE_CONFIG": str(config), "PGCODE_HNSW_M": "24", "PGCODE_TOKENS": "env-secret-1,env-secret-2",
-           "PGCODE_DATABASE_URL": "postgresql://loser:envpw@elsewhere/db"}  # the flag beats it
+    env = {
+        "PGCODE_CONFIG": str(config),
+        "PGCODE_HNSW_M": "24",
+        "PGCODE_TOKENS": "env-secret-1,env-secret-2",
+        "PGCODE_DATABASE_URL": "postgresql://loser:envpw@elsewhere/db",
+    }  # the flag beats it
     url = "postgresql://pgcode_reader:hunter2pw@db.example:6432/pgcode?sslmode=require"
     shown = _run("--database-url", url, "config", "show", "--json", env=env)
     assert shown.returncode == 0, shown.stderr
@@ -240,8 +257,10 @@ async def test_a_read_only_server_refuses_a_database_older_than_its_code(pg_dsn:
     async with scratch_database(pg_dsn, "pgcode_ops_unmigrated") as dsn:
         started = time.monotonic()
         refused = await anyio.to_thread.run_sync(
-            lambda: _run("--database-url", dsn, "serve", "--read-only", "--transport", "http",
-                         "--port", str(free_port())))
+            lambda: _run(
+                "--database-url", dsn, "serve", "--read-only", "--transport", "http", "--port", str(free_port())
+            )
+        )
         assert refused.returncode == 2, refused.stderr
         assert "not migrated" in refused.stderr and "pgcode db migrate" in refused.stderr
         assert "Traceback" not in refused.stderr and time.monotonic() - started < 60
@@ -249,10 +268,12 @@ async def test_a_read_only_server_refuses_a_database_older_than_its_code(pg_dsn:
         assert migrated.returncode == 0, migrated.stderr
 
 
-def test_ready_is_503_with_the_reason_while_the_model_cannot_load(pg_dsn: str, tmp_path: Path,
-                                                                   indexed_sample: IndexReport) -> None:
-    server = start_http_server(pg_dsn, tmp_path, extra_args=("--no-watch",),
-                               env={"PGCODE_EMBEDDING_MODEL": "pgcode-test/no-such-model"})
+def test_ready_is_503_with_the_reason_while_the_model_cannot_load(
+    pg_dsn: str, tmp_path: Path, indexed_sample: IndexReport
+) -> None:
+    server = start_http_server(
+        pg_dsn, tmp_path, extra_args=("--no-watch",), env={"PGCODE_EMBEDDING_MODEL": "pgcode-test/no-such-model"}
+    )
     try:
         deadline = time.monotonic() + READY_SECONDS
         while True:
@@ -292,12 +313,18 @@ def test_a_statement_timeout_comes_back_as_a_tool_error(pg_dsn: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ops_server(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, indexed_sample: IndexReport) -> Iterator[HttpServer]:
+def ops_server(
+    pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, indexed_sample: IndexReport
+) -> Iterator[HttpServer]:
     tmp = tmp_path_factory.mktemp("ops")
     token_file = tmp / "tokens.txt"
     token_file.write_text(f"{TOKEN}\n{OTHER_TOKEN}\n")
-    server = start_http_server(pg_dsn, tmp, token_file=token_file, extra_args=(
-        "--rate-limit-per-minute", "40", "--max-request-bytes", "8192", "--no-watch"))
+    server = start_http_server(
+        pg_dsn,
+        tmp,
+        token_file=token_file,
+        extra_args=("--rate-limit-per-minute", "40", "--max-request-bytes", "8192", "--no-watch"),
+    )
     yield server
     server.stop()
 
@@ -326,8 +353,11 @@ async def test_metrics_count_and_time_tool_calls_and_require_the_token(ops_serve
     ok_before = _samples(before, "pgcode_tool_requests_total").get('{status="ok",tool="search_code"}', 0.0)
     async with connect("http", server=ops_server) as client:
         for _ in range(2):
-            _data(await client.call_tool("search_code", {"query": "apply_discount", "mode": "keyword",
-                                                         "repository": "shop-shared"}))
+            _data(
+                await client.call_tool(
+                    "search_code", {"query": "apply_discount", "mode": "keyword", "repository": "shop-shared"}
+                )
+            )
         failed = await client.call_tool("get_symbol", {"symbol": "no.such.symbol"})
         assert failed.is_error
     after = _metrics(ops_server.base)
@@ -348,15 +378,18 @@ async def test_metrics_count_and_time_tool_calls_and_require_the_token(ops_serve
 
 
 def test_oversized_bodies_get_413_before_they_are_read(ops_server: HttpServer) -> None:
-    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream"}
+    auth = {
+        "Authorization": f"Bearer {TOKEN}",
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+    }
     big = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "x" * 9000}}).encode()
     declared = httpx2.post(f"{ops_server.base}/mcp", content=big, headers=auth)
     assert declared.status_code == 413 and "8192" in declared.json()["detail"]
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the server counts what streams in
         for i in range(0, len(big), 1000):
-            yield big[i:i + 1000]
+            yield big[i : i + 1000]
 
     streamed = httpx2.post(f"{ops_server.base}/mcp", content=chunks(), headers=auth)
     assert streamed.status_code == 413
@@ -379,15 +412,15 @@ def test_a_token_over_its_rate_gets_429_with_retry_after_and_others_do_not(ops_s
     assert post(TOKEN).status_code != 429  # per token
     # Probes and scrapes are never limited.
     assert httpx2.get(f"{ops_server.base}/ready").status_code == 200
-    assert httpx2.get(f"{ops_server.base}/metrics", headers={"Authorization": f"Bearer {OTHER_TOKEN}"}).status_code == 200
+    assert (
+        httpx2.get(f"{ops_server.base}/metrics", headers={"Authorization": f"Bearer {OTHER_TOKEN}"}).status_code == 200
+    )
 
 
 # --- read-only servers and the worker ------------------------------------------------------------
 
 
-async def test_a_worker_indexes_what_a_read_only_server_serves(
-    pg_dsn: str, tmp_path: Path, embedder: Embedder
-) -> None:
+async def test_a_worker_indexes_what_a_read_only_server_serves(pg_dsn: str, tmp_path: Path, embedder: Embedder) -> None:
     async with scratch_database(pg_dsn, "pgcode_ops_split") as dsn:
         root = write_sample_repo(tmp_path / "split")
         await _index_sample(dsn, root, "split", tmp_path, embedder)
@@ -402,7 +435,8 @@ async def test_a_worker_indexes_what_a_read_only_server_serves(
 
             (root / "shop" / "loyalty.py").write_text(
                 "def award_loyalty_points(order_total):\n    \"\"\"Points earned for an order.\"\"\"\n"
-                "    return int(order_total // 10)\n")
+                "    return int(order_total // 10)\n"
+            )
             async with connect("http", server=reader) as client:
                 refused = await client.call_tool("index_repository", {"path": str(root), "name": "split"})
                 assert refused.is_error and "read-only" in refused.content[0].text
@@ -416,8 +450,11 @@ async def test_a_worker_indexes_what_a_read_only_server_serves(
 
                 deadline = anyio.current_time() + 30
                 while True:
-                    found = _data(await client.call_tool("search_code", {"query": "award_loyalty_points",
-                                                                         "mode": "keyword", "repository": "split"}))
+                    found = _data(
+                        await client.call_tool(
+                            "search_code", {"query": "award_loyalty_points", "mode": "keyword", "repository": "split"}
+                        )
+                    )
                     if found["results"] and found["results"][0]["symbol"] == "shop.loyalty.award_loyalty_points":
                         break
                     assert anyio.current_time() < deadline, "the edit never became searchable through the reader"
@@ -454,8 +491,9 @@ async def test_a_worker_indexes_what_a_read_only_server_serves(
             deadline = time.monotonic() + 30
             while True:  # unblocked: the change is stored and the lag falls back to 0
                 scraped = _metrics(worker.base)
-                if (_samples(scraped, "pgcode_watcher_lag_seconds")[""] == 0
-                        and _samples(scraped, "pgcode_files_pending") == {'{repository="split"}': 0.0}):
+                if _samples(scraped, "pgcode_watcher_lag_seconds")[""] == 0 and _samples(
+                    scraped, "pgcode_files_pending"
+                ) == {'{repository="split"}': 0.0}:
                     break
                 assert time.monotonic() < deadline, scraped
                 await anyio.sleep(0.2)
@@ -484,9 +522,12 @@ def pgbouncer(pg_dsn: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Pop
     """A real PgBouncer in transaction pooling mode in front of the test database, with two server
     connections for many clients: consecutive transactions of one client land on either."""
     binary = shutil.which("pgbouncer") or next(
-        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None)
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None
+    )
     if binary is None:
-        pytest.fail("pgbouncer is not installed: `apt-get install -y pgbouncer` (the PgBouncer tests must not be skipped)")
+        pytest.fail(
+            "pgbouncer is not installed: `apt-get install -y pgbouncer` (the PgBouncer tests must not be skipped)"
+        )
     parts = urlsplit(pg_dsn)
     query = parse_qs(parts.query)
     socket_dir = query.get("host", [None])[0]
@@ -505,13 +546,13 @@ def pgbouncer(pg_dsn: str, tmp_path: Path) -> Iterator[tuple[int, subprocess.Pop
         f"listen_addr = 127.0.0.1\nlisten_port = {listen}\nunix_socket_dir =\n"
         f"auth_type = trust\nauth_file = {folder / 'userlist.txt'}\n"
         "pool_mode = transaction\ndefault_pool_size = 2\nreserve_pool_size = 0\nmax_client_conn = 200\n"
-        "query_wait_timeout = 30\n"
-        + (f"user = {run_as}\n" if run_as else "")
+        "query_wait_timeout = 30\n" + (f"user = {run_as}\n" if run_as else "")
     )
     log = folder / "pgbouncer.log"
     with open(log, "wb") as fh:
-        process = subprocess.Popen([binary, str(folder / "pgbouncer.ini")], stdout=fh, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [binary, str(folder / "pgbouncer.ini")], stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and "listening on" not in log.read_text():
         assert process.poll() is None, f"pgbouncer exited: {log.read_text()}"
@@ -544,20 +585,28 @@ async def test_a_read_only_server_works_through_pgbouncer_in_transaction_mode(
         await first.close()
         await second.close()
 
-    server = start_http_server(url, tmp_path, extra_args=("--read-only",),
-                               env={"PGCODE_PGBOUNCER": "true", "PGCODE_TOKENS": TOKEN})
+    server = start_http_server(
+        url, tmp_path, extra_args=("--read-only",), env={"PGCODE_PGBOUNCER": "true", "PGCODE_TOKENS": TOKEN}
+    )
     try:
         _wait_http(server.process, f"{server.base}/ready", server.log)
 
         async def client_session(n: int) -> None:
             async with connect("http", server=server) as client:
                 for _ in range(4):
-                    hits = _data(await client.call_tool("search_code", {
-                        "query": "sign a cookie value with a secret key", "repository": "shop-shared", "limit": 3}))
+                    hits = _data(
+                        await client.call_tool(
+                            "search_code",
+                            {"query": "sign a cookie value with a secret key", "repository": "shop-shared", "limit": 3},
+                        )
+                    )
                     assert hits["results"][0]["symbol"] == "shop.session.sign_cookie"
                     assert hits["freshness"]["vectors_complete"] is True
-                    callers = _data(await client.call_tool("find_callers", {
-                        "symbol": "shop.pricing.apply_discount", "repository": "shop-shared"}))
+                    callers = _data(
+                        await client.call_tool(
+                            "find_callers", {"symbol": "shop.pricing.apply_discount", "repository": "shop-shared"}
+                        )
+                    )
                     assert "shop.cart.DiscountCart.total" in {e["source"] for e in callers["edges"]}
                 if n == 0:
                     refused = await client.call_tool("index_repository", {"path": "/tmp", "name": "nope"})
@@ -597,7 +646,9 @@ async def test_a_read_only_server_works_through_pgbouncer_in_transaction_mode(
 
 def test_the_deploy_roles_script_carries_roles_sql_verbatim() -> None:
     deploy = (ROOT / "deploy" / "postgres" / "init" / "01-roles.sql").read_text()
-    block = deploy.split("-- BEGIN mcp_server/schema/roles.sql\n", 1)[1].split("-- END mcp_server/schema/roles.sql", 1)[0]
+    block = deploy.split("-- BEGIN mcp_server/schema/roles.sql\n", 1)[1].split("-- END mcp_server/schema/roles.sql", 1)[
+        0
+    ]
     assert block == schema_file("roles.sql")
 
 
@@ -608,14 +659,21 @@ async def test_the_reader_role_can_only_read_and_serves_a_read_only_server(
     try:
         assert await admin.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         existed = await admin.fetchval(
-            "SELECT count(*) FROM pg_roles WHERE rolname IN ('pgcode_writer', 'pgcode_reader')")
+            "SELECT count(*) FROM pg_roles WHERE rolname IN ('pgcode_writer', 'pgcode_reader')"
+        )
     finally:
         await admin.close()
     try:
         async with scratch_database(pg_dsn, "pgcode_ops_roles") as dsn:
-            roles = await anyio.to_thread.run_sync(lambda: _run(
-                "--database-url", dsn, "db", "roles",
-                env={"PGCODE_WRITER_PASSWORD": "writer-pw-123", "PGCODE_READER_PASSWORD": "reader-pw-123"}))
+            roles = await anyio.to_thread.run_sync(
+                lambda: _run(
+                    "--database-url",
+                    dsn,
+                    "db",
+                    "roles",
+                    env={"PGCODE_WRITER_PASSWORD": "writer-pw-123", "PGCODE_READER_PASSWORD": "reader-pw-123"},
+                )
+            )
             assert roles.returncode == 0, roles.stderr
             writer_dsn = _with_database(dsn, "pgcode_ops_roles", user="pgcode_writer")
             reader_dsn = _with_database(dsn, "pgcode_ops_roles", user="pgcode_reader")
@@ -647,13 +705,16 @@ async def test_the_reader_role_can_only_read_and_serves_a_read_only_server(
             finally:
                 await reader.close()
 
-            server = start_http_server(reader_dsn, tmp_path, extra_args=("--read-only",),
-                                       env={"PGCODE_TOKENS": TOKEN})
+            server = start_http_server(reader_dsn, tmp_path, extra_args=("--read-only",), env={"PGCODE_TOKENS": TOKEN})
             try:
                 _wait_http(server.process, f"{server.base}/ready", server.log)
                 async with connect("http", server=server) as client:
-                    hits = _data(await client.call_tool("search_code", {"query": "where is the session cookie signed",
-                                                                        "repository": "roles", "limit": 3}))
+                    hits = _data(
+                        await client.call_tool(
+                            "search_code",
+                            {"query": "where is the session cookie signed", "repository": "roles", "limit": 3},
+                        )
+                    )
                     assert hits["results"][0]["symbol"] == "shop.session.sign_cookie"
                     callers = _data(await client.call_tool("find_callers", {"symbol": "shop.pricing.apply_discount"}))
                     assert callers["edges"]
@@ -675,13 +736,18 @@ async def _graph_answers(client: Any) -> dict[str, Any]:
     """What the sample's searches and graph queries answer, order-insensitive where ties may reorder."""
     repo = {"repository": "parted"}
     keyword = _data(await client.call_tool("search_code", {"query": "apply_discount", "mode": "keyword", **repo}))
-    semantic = _data(await client.call_tool("search_code", {"query": "sign a cookie value with a secret key",
-                                                            "limit": 3, **repo}))
+    semantic = _data(
+        await client.call_tool("search_code", {"query": "sign a cookie value with a secret key", "limit": 3, **repo})
+    )
     callers = _data(await client.call_tool("find_callers", {"symbol": "shop.pricing.apply_discount", **repo}))
-    callees = _data(await client.call_tool("find_callees", {"symbol": "shop.cart.DiscountCart.checkout",
-                                                            "depth": 3, **repo}))
-    path = _data(await client.call_tool("call_path", {"source": "shop.cart.DiscountCart.checkout",
-                                                      "target": "shop.pricing.add_tax", **repo}))
+    callees = _data(
+        await client.call_tool("find_callees", {"symbol": "shop.cart.DiscountCart.checkout", "depth": 3, **repo})
+    )
+    path = _data(
+        await client.call_tool(
+            "call_path", {"source": "shop.cart.DiscountCart.checkout", "target": "shop.pricing.add_tax", **repo}
+        )
+    )
     refs = _data(await client.call_tool("find_references", {"symbol": "shop.cart.Cart", **repo}))
     detail = _data(await client.call_tool("get_symbol", {"symbol": "shop.session.sign_cookie", **repo}))
     outline = _data(await client.call_tool("file_outline", {"path": "shop/cart.py", **repo}))
@@ -708,8 +774,12 @@ async def test_hash_partitioning_keeps_every_row_index_and_answer(
         conn = await asyncpg.connect(dsn)
         try:
             counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("symbols", "edges", "chunks")}
-            indexes = {r["indexname"] for r in await conn.fetch(
-                "SELECT indexname FROM pg_indexes WHERE tablename = ANY($1::text[])", ["symbols", "edges", "chunks"])}
+            indexes = {
+                r["indexname"]
+                for r in await conn.fetch(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = ANY($1::text[])", ["symbols", "edges", "chunks"]
+                )
+            }
             await conn.execute("GRANT SELECT ON chunks TO PUBLIC")  # privileges must survive
         finally:
             await conn.close()
@@ -722,7 +792,8 @@ async def test_hash_partitioning_keeps_every_row_index_and_answer(
                 before = await _graph_answers(client)
 
             parted = await anyio.to_thread.run_sync(
-                lambda: _run("--database-url", dsn, "db", "partition", "--partitions", "4"))
+                lambda: _run("--database-url", dsn, "db", "partition", "--partitions", "4")
+            )
             assert parted.returncode == 0, parted.stderr
             assert "4 partitions" in parted.stderr
 
@@ -735,17 +806,30 @@ async def test_hash_partitioning_keeps_every_row_index_and_answer(
         try:
             for table, count in counts.items():
                 assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", table) == "p"
-                assert await conn.fetchval(
-                    "SELECT count(*) FROM pg_inherits WHERE inhparent = $1::regclass", table) == 4
+                assert (
+                    await conn.fetchval("SELECT count(*) FROM pg_inherits WHERE inhparent = $1::regclass", table) == 4
+                )
                 assert await conn.fetchval(f"SELECT count(*) FROM {table}") == count
-                assert await conn.fetchval(
-                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
-                    table) == "PRIMARY KEY (repository_id, id)"
-            after_indexes = {r["indexname"] for r in await conn.fetch(
-                "SELECT indexname FROM pg_indexes WHERE tablename = ANY($1::text[])", ["symbols", "edges", "chunks"])}
+                assert (
+                    await conn.fetchval(
+                        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+                        table,
+                    )
+                    == "PRIMARY KEY (repository_id, id)"
+                )
+            after_indexes = {
+                r["indexname"]
+                for r in await conn.fetch(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = ANY($1::text[])", ["symbols", "edges", "chunks"]
+                )
+            }
             assert after_indexes == indexes
-            fks = {r["def"] for r in await conn.fetch(
-                "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'edges'::regclass AND contype = 'f'")}
+            fks = {
+                r["def"]
+                for r in await conn.fetch(
+                    "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'edges'::regclass AND contype = 'f'"
+                )
+            }
             assert any("FOREIGN KEY (repository_id, target_id)" in d and "SET NULL (target_id)" in d for d in fks), fks
             assert await conn.fetchval("SELECT has_table_privilege('public', 'chunks', 'SELECT')")
         finally:
@@ -753,17 +837,23 @@ async def test_hash_partitioning_keeps_every_row_index_and_answer(
 
         # Writing still works: an edit re-indexes (ids from the sequence), a removal cascades.
         (root / "shop" / "pricing.py").write_text(
-            (root / "shop" / "pricing.py").read_text().replace("def add_tax(", "def add_sales_tax("))
+            (root / "shop" / "pricing.py").read_text().replace("def add_tax(", "def add_sales_tax(")
+        )
         report = await _index_sample(dsn, root, "parted", tmp_path, embedder)
         assert report.files_indexed == 1
         again = await anyio.to_thread.run_sync(
-            lambda: _run("--database-url", dsn, "db", "partition", "--partitions", "4"))
+            lambda: _run("--database-url", dsn, "db", "partition", "--partitions", "4")
+        )
         assert again.returncode == 2 and "partitioned already" in again.stderr
         conn = await asyncpg.connect(dsn)
         try:
             assert await conn.fetchval("SELECT count(*) FROM symbols WHERE name = 'add_sales_tax'") == 1
             await conn.execute("DELETE FROM repositories WHERE name = 'parted'")
-            assert [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("symbols", "edges", "chunks")] == [0, 0, 0]
+            assert [await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("symbols", "edges", "chunks")] == [
+                0,
+                0,
+                0,
+            ]
         finally:
             await conn.close()
 
@@ -775,8 +865,11 @@ def test_sigterm_stops_the_server_and_its_embedded_postgres(tmp_path: Path) -> N
     data_dir = tmp_path / "embedded"
     port = free_port()
     log = tmp_path / "embedded-server.log"
-    process = _spawn(["--data-dir", str(data_dir), "serve", "--transport", "http", "--port", str(port)], log,
-                     {"PGCODE_DATABASE_URL": ""})
+    process = _spawn(
+        ["--data-dir", str(data_dir), "serve", "--transport", "http", "--port", str(port)],
+        log,
+        {"PGCODE_DATABASE_URL": ""},
+    )
     try:
         _wait_http(process, f"http://127.0.0.1:{port}/ready", log)
         assert _postgres_for(data_dir), "the embedded server is not running"
@@ -790,8 +883,11 @@ def test_sigterm_stops_the_server_and_its_embedded_postgres(tmp_path: Path) -> N
     assert "Traceback" not in log.read_text()
 
     # A stop signal while it is still starting (the embedded server has just come up) is as clean.
-    process = _spawn(["--data-dir", str(data_dir), "serve", "--transport", "http", "--port", str(port)], log,
-                     {"PGCODE_DATABASE_URL": ""})
+    process = _spawn(
+        ["--data-dir", str(data_dir), "serve", "--transport", "http", "--port", str(port)],
+        log,
+        {"PGCODE_DATABASE_URL": ""},
+    )
     try:
         deadline = time.monotonic() + 60
         while not _postgres_for(data_dir):
@@ -806,11 +902,23 @@ def test_sigterm_stops_the_server_and_its_embedded_postgres(tmp_path: Path) -> N
 
 def test_sigterm_stops_a_stdio_server_waiting_for_its_client(pg_dsn: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_server", "--database-url", pg_dsn, "serve"], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=server_env())
+        [sys.executable, "-m", "mcp_server", "--database-url", pg_dsn, "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server_env(),
+    )
     try:
-        hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "ops-test", "version": "1"}}}
+        hello = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "ops-test", "version": "1"},
+            },
+        }
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write((json.dumps(hello) + "\n").encode())
         process.stdin.flush()
@@ -833,17 +941,18 @@ def _assert_no_postgres(data_dir: Path) -> None:
 def _generated_file(i: int) -> str:
     body = [f'"""Generated module {i} for the shutdown test."""', "", "from shop.pricing import apply_discount", ""]
     for j in range(30):
-        body += [f"def handler_{i}_{j}(order, rate={j}):",
-                 f'    """Handle case {j} of module {i}."""',
-                 f"    total = apply_discount(order.total, rate) + {j}",
-                 f"    return helper_{i}_{(j + 1) % 30}(total) if rate else total", ""]
+        body += [
+            f"def handler_{i}_{j}(order, rate={j}):",
+            f'    """Handle case {j} of module {i}."""',
+            f"    total = apply_discount(order.total, rate) + {j}",
+            f"    return helper_{i}_{(j + 1) % 30}(total) if rate else total",
+            "",
+        ]
         body += [f"def helper_{i}_{j}(value):", f"    return value * {j + 1}", ""]
     return "\n".join(body)
 
 
-async def test_sigterm_while_the_worker_indexes_leaves_no_half_written_file(
-    pg_dsn: str, tmp_path: Path
-) -> None:
+async def test_sigterm_while_the_worker_indexes_leaves_no_half_written_file(pg_dsn: str, tmp_path: Path) -> None:
     async with scratch_database(pg_dsn, "pgcode_ops_shutdown") as dsn:
         root = write_sample_repo(tmp_path / "busy")
         await _index_sample(dsn, root, "busy", tmp_path, None)

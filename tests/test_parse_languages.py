@@ -389,166 +389,296 @@ class Case:
 
 
 CASES = [
-    Case("typescript", "src/api/client.ts", "src.api.client", TYPESCRIPT, "HTTP client for the billing API.", {
-        "src.api.client.Client": ("class", 15, 34, "class Client extends Base implements Closeable",
-                                  "Talks to the billing service."),
-        "src.api.client.Client.get": ("method", 23, 27, "async get(id: string): Promise<Invoice>",
-                                      "Fetches one invoice."),
-        "src.api.client.Closeable": ("interface", 8, 10, "interface Closeable", None),
-        "src.api.client.Invoice": ("type", 36, 36, "type Invoice = { id: string; total: number }", None),
-        "src.api.client.makeClient": ("function", 38, 38, "const makeClient = (url: string): Client =>", None),
-        "src.api.client.main": ("function", 40, 43, "function main(): void", None),
-        "src.api.client.DEFAULT_TIMEOUT": ("constant", 6, 6, "const DEFAULT_TIMEOUT", None),
-    }, [
-        ("imports", "formatDate", "src.api.client", "src.utils.format.formatDate"),
-        ("imports", "./base", "src.api.client", "src.api.base"),
-        ("inherits", "Base", "src.api.client.Client", "src.api.base.Base"),
-        ("inherits", "Closeable", "src.api.client.Client", "src.api.client.Closeable"),
-        ("calls", "fmt", "src.api.client.Client.get", "src.utils.format.formatDate"),
-        ("calls", "this.request", "src.api.client.Client.get", "src.api.client.Client.request"),
-        ("calls", "this.log", "src.api.client.Client.get", "src.api.client.Client.log"),
-        ("calls", "makeClient", "src.api.client.main", "src.api.client.makeClient"),
-        ("calls", "Client", "src.api.client.makeClient", "src.api.client.Client"),
-        ("calls", "path.join", "src.api.client.Client.get", None),
-        ("calls", "c.get", "src.api.client.main", None),
-        ("references", "Invoice", "src.api.client.Client.get", "src.api.client.Invoice"),
-    ], alias=("formatDate", "fmt")),
-    Case("go", "internal/server/server.go", "internal.server.server", GO,
-         "Package server exposes invoices over HTTP.", {
-        "server.Server": ("struct", 15, 18, "type Server struct", "Server serves invoices."),
-        "server.Server.ServeHTTP": ("method", 21, 28,
-                                    "func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request)",
-                                    "ServeHTTP handles one request."),
-        "server.render": ("function", 34, 36, "func render(inv *store.Invoice) string", None),
-        "server.New": ("function", 39, 41, "func New(db *store.DB) *Server", "New builds a Server."),
-        "server.MaxBody": ("constant", 12, 12, "const MaxBody", "MaxBody caps request bodies."),
-    }, [
-        ("imports", "net/http", "internal.server.server", None),
-        ("inherits", "Logger", "server.Server", "server.Logger"),
-        ("calls", "s.fail", "server.Server.ServeHTTP", "server.Server.fail"),
-        ("calls", "render", "server.Server.ServeHTTP", "server.render"),
-        ("calls", "fmt.Fprintln", "server.Server.ServeHTTP", "fmt.Fprintln"),
-        ("calls", "http.Error", "server.Server.fail", "http.Error"),
-        ("calls", "s.db.Find", "server.Server.ServeHTTP", None),
-        ("references", "store.DB", "server.New", "store.DB"),
-        ("references", "Server", "server.New", "server.Server"),
-    ], alias=("github.com/acme/billing/internal/store", "store")),
-    Case("rust", "src/net/http.rs", "src.net.http", RUST, "HTTP transport for the billing client.", {
-        "crate::net::http::Client": ("struct", 11, 14, "pub struct Client", "A pooled HTTP client."),
-        "crate::net::http::Client::new": ("method", 22, 26, "pub fn new(tls: TlsConfig) -> Self", "Builds a client."),
-        "crate::net::http::Client::send": ("method", 39, 41, "fn send(&self, body: &[u8]) -> usize", None),
-        "crate::net::http::Transport": ("trait", 16, 18, "pub trait Transport", None),
-        "crate::net::http::Transport::send": ("method", 17, 17, "fn send(&self, body: &[u8]) -> usize", None),
-        "crate::net::http::pool": ("module", 44, 46, "mod pool", None),
-        "crate::net::http::pool::size": ("function", 45, 45, "pub fn size() -> usize", None),
-        "crate::net::http::helper": ("function", 48, 51, "fn helper() -> usize", None),
-        "crate::net::http::MAX_POOL": ("constant", 7, 7, "pub const MAX_POOL: usize",
-                                       "Maximum number of pooled connections."),
-    }, [
-        ("imports", "crate::net::tls::Config", "src.net.http", "crate::net::tls::Config"),
-        ("imports", "super::codec::Codec", "src.net.http", "crate::net::codec::Codec"),
-        ("inherits", "Transport", "crate::net::http::Client", "crate::net::http::Transport"),
-        ("calls", "self.connect", "crate::net::http::Client::warm", "crate::net::http::Client::connect"),
-        ("calls", "helper", "crate::net::http::Client::warm", "crate::net::http::helper"),
-        ("calls", "Client::new", "crate::net::http::helper", "crate::net::http::Client::new"),
-        ("calls", "Conn::open", "crate::net::http::Client::connect", "crate::net::Conn::open"),
-        ("calls", "super::helper", "crate::net::http::pool::size", "crate::net::http::helper"),
-        ("calls", "c.warm", "crate::net::http::Client::new", None),
-        ("references", "TlsConfig", "crate::net::http::Client", "crate::net::tls::Config"),
-    ], alias=("crate::net::tls::Config", "TlsConfig")),
-    Case("java", "src/main/java/com/acme/billing/Invoices.java", "src.main.java.com.acme.billing.Invoices", JAVA,
-         None, {
-             "com.acme.billing.Invoices": ("class", 10, 36,
-                                           "public class Invoices extends BaseService implements Repository.Listener",
-                                           "Invoice service."),
-             "com.acme.billing.Invoices.Invoices": ("constructor", 15, 18, "public Invoices(Repository repo)",
-                                                    "Creates the service."),
-             "com.acme.billing.Invoices.add": ("method", 21, 24, "public static int add(int a, int b)",
-                                               "Adds two totals."),
-             "com.acme.billing.Invoices.open": ("method", 26, 31, "public List<Invoice> open(String customer)", None),
-             "com.acme.billing.Invoice": ("class", 38, 40, "class Invoice", None),
-         }, [
-             ("imports", "com.acme.store.Repository", "src.main.java.com.acme.billing.Invoices",
-              "com.acme.store.Repository"),
-             ("inherits", "BaseService", "com.acme.billing.Invoices", "com.acme.billing.BaseService"),
-             ("inherits", "Repository.Listener", "com.acme.billing.Invoices", "com.acme.store.Repository.Listener"),
-             ("calls", "audit", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.audit"),
-             ("calls", "trim", "com.acme.billing.Invoices.open", "com.acme.util.Strings.trim"),
-             ("calls", "Invoice", "com.acme.billing.Invoices.open", "com.acme.billing.Invoice"),
-             ("calls", "Invoices.filter", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.filter"),
-             ("calls", "super", "com.acme.billing.Invoices.Invoices", "com.acme.billing.BaseService.BaseService"),
-             ("calls", "this.repo.save", "com.acme.billing.Invoices.open", None),
-             ("references", "Repository", "com.acme.billing.Invoices", "com.acme.store.Repository"),
-         ], alias=("com.acme.util.Strings.trim", "trim")),
-    Case("c", "src/list.c", "src.list", C, "Singly linked lists.", {
-        "node_t": ("type", 6, 9, "typedef struct node node_t", "A list node."),
-        "node": ("struct", 6, 9, "struct node", "A list node."),
-        "list": ("struct", 11, 13, "struct list", None),
-        "alloc_node": ("function", 15, 19, "static node_t *alloc_node(int value)", None),
-        "list_push": ("function", 22, 26, "void list_push(struct list *l, int value)", "Pushes a value."),
-    }, [
-        ("imports", "stdlib.h", "src.list", None),
-        ("imports", "list.h", "src.list", "list"),
-        ("calls", "alloc_node", "list_push", "alloc_node"),
-        ("calls", "malloc", "alloc_node", None),
-        ("references", "node_t", "list_push", "node_t"),
-        ("references", "list", "list_push", "list"),
-    ]),
-    Case("cpp", "src/geo/point.cpp", "src.geo.point", CPP, "Geometry primitives.", {
-        "geo": ("namespace", 5, 19, "namespace geo", None),
-        "geo::Point": ("class", 8, 15, "class Point : public Shape", "A point in the plane."),
-        "geo::Point::Point": ("constructor", 10, 10, "Point(double x, double y) : x_(x), y_(y)", None),
-        "geo::Point::norm": ("method", 11, 11, "double norm() const", None),
-        "main": ("function", 30, 34, "int main()", None),
-    }, [
-        ("imports", "geo/shape.h", "src.geo.point", "src.geo.geo.shape"),
-        ("inherits", "Shape", "geo::Point", None),
-        ("calls", "dot", "geo::Point::norm", "geo::dot"),
-        ("calls", "this.scale", "geo::Point::norm", "geo::Point::scale"),
-        ("calls", "geo::Point::origin", "main", "geo::Point::origin"),
-        ("calls", "geo::Point", "main", "geo::Point"),
-        ("calls", "p.norm", "main", None),
-        ("references", "geo::Point", "main", "geo::Point"),
-    ]),
-    Case("csharp", "src/Billing/Invoices.cs", "src.Billing.Invoices", CSHARP, None, {
-        "Acme.Billing": ("namespace", 5, 36, "namespace Acme.Billing", None),
-        "Acme.Billing.InvoiceService": ("class", 8, 34, "public class InvoiceService : ServiceBase, IDisposable",
-                                        "Invoice service."),
-        "Acme.Billing.InvoiceService.InvoiceService": ("constructor", 13, 16,
-                                                       "public InvoiceService(IRepository repo) : base(repo)", None),
-        "Acme.Billing.InvoiceService.Add": ("method", 19, 19, "public static int Add(int a, int b)",
-                                            "Adds two totals."),
-        "Acme.Billing.InvoiceService.Open": ("method", 21, 27, "public Invoice Open(string customer)", None),
-        "Acme.Billing.Invoice": ("class", 36, 36, "public record Invoice(string Customer)", None),
-    }, [
-        ("imports", "Acme.Store", "src.Billing.Invoices", "Acme.Store"),
-        ("inherits", "ServiceBase", "Acme.Billing.InvoiceService", "Acme.Billing.ServiceBase"),
-        ("inherits", "IDisposable", "Acme.Billing.InvoiceService", None),
-        ("calls", "Audit", "Acme.Billing.InvoiceService.Open", "Acme.Billing.InvoiceService.Audit"),
-        ("calls", "Invoice", "Acme.Billing.InvoiceService.Open", "Acme.Billing.Invoice"),
-        ("calls", "InvoiceService.Filter", "Acme.Billing.InvoiceService.Open", "Acme.Billing.InvoiceService.Filter"),
-        ("calls", "this.repo.Save", "Acme.Billing.InvoiceService.Open", None),
-        ("references", "Invoice", "Acme.Billing.InvoiceService.Open", "Acme.Billing.Invoice"),
-        ("references", "IRepository", "Acme.Billing.InvoiceService", "Acme.Billing.IRepository"),
-    ], alias=("System.Text.Json.JsonSerializer", "Json")),
-    Case("ruby", "lib/billing/invoice.rb", "lib.billing.invoice", RUBY, None, {
-        "Billing": ("module", 6, 36, "module Billing", None),
-        "Billing::Invoice": ("class", 8, 35, "class Invoice < Base", "An invoice for one customer."),
-        "Billing::Invoice#initialize": ("method", 11, 14, "def initialize(total)", None),
-        "Billing::Invoice.parse": ("method", 17, 19, "def self.parse(text)", "Builds an invoice from JSON."),
-        "Billing::Invoice#pay": ("method", 21, 24, "def pay(gateway)", None),
-        "load_invoice": ("function", 38, 40, "def load_invoice(text)", None),
-    }, [
-        ("imports", "json", "lib.billing.invoice", "lib.json"),
-        ("imports", "support/money", "lib.billing.invoice", "lib.billing.support.money"),
-        ("inherits", "Base", "Billing::Invoice", "Billing::Base"),
-        ("inherits", "Comparable", "Billing::Invoice", "Billing::Invoice::Comparable"),
-        ("calls", "validate", "Billing::Invoice#initialize", "Billing::Invoice#validate"),
-        ("calls", "total_cents", "Billing::Invoice#pay", "Billing::Invoice#total_cents"),
-        ("calls", "new", "Billing::Invoice.parse", "Billing::Invoice"),
-        ("calls", "Billing::Invoice.parse", "load_invoice", "Billing::Invoice.parse"),
-        ("calls", "gateway.charge", "Billing::Invoice#pay", None),
-    ]),
+    Case(
+        "typescript",
+        "src/api/client.ts",
+        "src.api.client",
+        TYPESCRIPT,
+        "HTTP client for the billing API.",
+        {
+            "src.api.client.Client": (
+                "class",
+                15,
+                34,
+                "class Client extends Base implements Closeable",
+                "Talks to the billing service.",
+            ),
+            "src.api.client.Client.get": (
+                "method",
+                23,
+                27,
+                "async get(id: string): Promise<Invoice>",
+                "Fetches one invoice.",
+            ),
+            "src.api.client.Closeable": ("interface", 8, 10, "interface Closeable", None),
+            "src.api.client.Invoice": ("type", 36, 36, "type Invoice = { id: string; total: number }", None),
+            "src.api.client.makeClient": ("function", 38, 38, "const makeClient = (url: string): Client =>", None),
+            "src.api.client.main": ("function", 40, 43, "function main(): void", None),
+            "src.api.client.DEFAULT_TIMEOUT": ("constant", 6, 6, "const DEFAULT_TIMEOUT", None),
+        },
+        [
+            ("imports", "formatDate", "src.api.client", "src.utils.format.formatDate"),
+            ("imports", "./base", "src.api.client", "src.api.base"),
+            ("inherits", "Base", "src.api.client.Client", "src.api.base.Base"),
+            ("inherits", "Closeable", "src.api.client.Client", "src.api.client.Closeable"),
+            ("calls", "fmt", "src.api.client.Client.get", "src.utils.format.formatDate"),
+            ("calls", "this.request", "src.api.client.Client.get", "src.api.client.Client.request"),
+            ("calls", "this.log", "src.api.client.Client.get", "src.api.client.Client.log"),
+            ("calls", "makeClient", "src.api.client.main", "src.api.client.makeClient"),
+            ("calls", "Client", "src.api.client.makeClient", "src.api.client.Client"),
+            ("calls", "path.join", "src.api.client.Client.get", None),
+            ("calls", "c.get", "src.api.client.main", None),
+            ("references", "Invoice", "src.api.client.Client.get", "src.api.client.Invoice"),
+        ],
+        alias=("formatDate", "fmt"),
+    ),
+    Case(
+        "go",
+        "internal/server/server.go",
+        "internal.server.server",
+        GO,
+        "Package server exposes invoices over HTTP.",
+        {
+            "server.Server": ("struct", 15, 18, "type Server struct", "Server serves invoices."),
+            "server.Server.ServeHTTP": (
+                "method",
+                21,
+                28,
+                "func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request)",
+                "ServeHTTP handles one request.",
+            ),
+            "server.render": ("function", 34, 36, "func render(inv *store.Invoice) string", None),
+            "server.New": ("function", 39, 41, "func New(db *store.DB) *Server", "New builds a Server."),
+            "server.MaxBody": ("constant", 12, 12, "const MaxBody", "MaxBody caps request bodies."),
+        },
+        [
+            ("imports", "net/http", "internal.server.server", None),
+            ("inherits", "Logger", "server.Server", "server.Logger"),
+            ("calls", "s.fail", "server.Server.ServeHTTP", "server.Server.fail"),
+            ("calls", "render", "server.Server.ServeHTTP", "server.render"),
+            ("calls", "fmt.Fprintln", "server.Server.ServeHTTP", "fmt.Fprintln"),
+            ("calls", "http.Error", "server.Server.fail", "http.Error"),
+            ("calls", "s.db.Find", "server.Server.ServeHTTP", None),
+            ("references", "store.DB", "server.New", "store.DB"),
+            ("references", "Server", "server.New", "server.Server"),
+        ],
+        alias=("github.com/acme/billing/internal/store", "store"),
+    ),
+    Case(
+        "rust",
+        "src/net/http.rs",
+        "src.net.http",
+        RUST,
+        "HTTP transport for the billing client.",
+        {
+            "crate::net::http::Client": ("struct", 11, 14, "pub struct Client", "A pooled HTTP client."),
+            "crate::net::http::Client::new": (
+                "method",
+                22,
+                26,
+                "pub fn new(tls: TlsConfig) -> Self",
+                "Builds a client.",
+            ),
+            "crate::net::http::Client::send": ("method", 39, 41, "fn send(&self, body: &[u8]) -> usize", None),
+            "crate::net::http::Transport": ("trait", 16, 18, "pub trait Transport", None),
+            "crate::net::http::Transport::send": ("method", 17, 17, "fn send(&self, body: &[u8]) -> usize", None),
+            "crate::net::http::pool": ("module", 44, 46, "mod pool", None),
+            "crate::net::http::pool::size": ("function", 45, 45, "pub fn size() -> usize", None),
+            "crate::net::http::helper": ("function", 48, 51, "fn helper() -> usize", None),
+            "crate::net::http::MAX_POOL": (
+                "constant",
+                7,
+                7,
+                "pub const MAX_POOL: usize",
+                "Maximum number of pooled connections.",
+            ),
+        },
+        [
+            ("imports", "crate::net::tls::Config", "src.net.http", "crate::net::tls::Config"),
+            ("imports", "super::codec::Codec", "src.net.http", "crate::net::codec::Codec"),
+            ("inherits", "Transport", "crate::net::http::Client", "crate::net::http::Transport"),
+            ("calls", "self.connect", "crate::net::http::Client::warm", "crate::net::http::Client::connect"),
+            ("calls", "helper", "crate::net::http::Client::warm", "crate::net::http::helper"),
+            ("calls", "Client::new", "crate::net::http::helper", "crate::net::http::Client::new"),
+            ("calls", "Conn::open", "crate::net::http::Client::connect", "crate::net::Conn::open"),
+            ("calls", "super::helper", "crate::net::http::pool::size", "crate::net::http::helper"),
+            ("calls", "c.warm", "crate::net::http::Client::new", None),
+            ("references", "TlsConfig", "crate::net::http::Client", "crate::net::tls::Config"),
+        ],
+        alias=("crate::net::tls::Config", "TlsConfig"),
+    ),
+    Case(
+        "java",
+        "src/main/java/com/acme/billing/Invoices.java",
+        "src.main.java.com.acme.billing.Invoices",
+        JAVA,
+        None,
+        {
+            "com.acme.billing.Invoices": (
+                "class",
+                10,
+                36,
+                "public class Invoices extends BaseService implements Repository.Listener",
+                "Invoice service.",
+            ),
+            "com.acme.billing.Invoices.Invoices": (
+                "constructor",
+                15,
+                18,
+                "public Invoices(Repository repo)",
+                "Creates the service.",
+            ),
+            "com.acme.billing.Invoices.add": (
+                "method",
+                21,
+                24,
+                "public static int add(int a, int b)",
+                "Adds two totals.",
+            ),
+            "com.acme.billing.Invoices.open": ("method", 26, 31, "public List<Invoice> open(String customer)", None),
+            "com.acme.billing.Invoice": ("class", 38, 40, "class Invoice", None),
+        },
+        [
+            (
+                "imports",
+                "com.acme.store.Repository",
+                "src.main.java.com.acme.billing.Invoices",
+                "com.acme.store.Repository",
+            ),
+            ("inherits", "BaseService", "com.acme.billing.Invoices", "com.acme.billing.BaseService"),
+            ("inherits", "Repository.Listener", "com.acme.billing.Invoices", "com.acme.store.Repository.Listener"),
+            ("calls", "audit", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.audit"),
+            ("calls", "trim", "com.acme.billing.Invoices.open", "com.acme.util.Strings.trim"),
+            ("calls", "Invoice", "com.acme.billing.Invoices.open", "com.acme.billing.Invoice"),
+            ("calls", "Invoices.filter", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.filter"),
+            ("calls", "super", "com.acme.billing.Invoices.Invoices", "com.acme.billing.BaseService.BaseService"),
+            ("calls", "this.repo.save", "com.acme.billing.Invoices.open", None),
+            ("references", "Repository", "com.acme.billing.Invoices", "com.acme.store.Repository"),
+        ],
+        alias=("com.acme.util.Strings.trim", "trim"),
+    ),
+    Case(
+        "c",
+        "src/list.c",
+        "src.list",
+        C,
+        "Singly linked lists.",
+        {
+            "node_t": ("type", 6, 9, "typedef struct node node_t", "A list node."),
+            "node": ("struct", 6, 9, "struct node", "A list node."),
+            "list": ("struct", 11, 13, "struct list", None),
+            "alloc_node": ("function", 15, 19, "static node_t *alloc_node(int value)", None),
+            "list_push": ("function", 22, 26, "void list_push(struct list *l, int value)", "Pushes a value."),
+        },
+        [
+            ("imports", "stdlib.h", "src.list", None),
+            ("imports", "list.h", "src.list", "list"),
+            ("calls", "alloc_node", "list_push", "alloc_node"),
+            ("calls", "malloc", "alloc_node", None),
+            ("references", "node_t", "list_push", "node_t"),
+            ("references", "list", "list_push", "list"),
+        ],
+    ),
+    Case(
+        "cpp",
+        "src/geo/point.cpp",
+        "src.geo.point",
+        CPP,
+        "Geometry primitives.",
+        {
+            "geo": ("namespace", 5, 19, "namespace geo", None),
+            "geo::Point": ("class", 8, 15, "class Point : public Shape", "A point in the plane."),
+            "geo::Point::Point": ("constructor", 10, 10, "Point(double x, double y) : x_(x), y_(y)", None),
+            "geo::Point::norm": ("method", 11, 11, "double norm() const", None),
+            "main": ("function", 30, 34, "int main()", None),
+        },
+        [
+            ("imports", "geo/shape.h", "src.geo.point", "src.geo.geo.shape"),
+            ("inherits", "Shape", "geo::Point", None),
+            ("calls", "dot", "geo::Point::norm", "geo::dot"),
+            ("calls", "this.scale", "geo::Point::norm", "geo::Point::scale"),
+            ("calls", "geo::Point::origin", "main", "geo::Point::origin"),
+            ("calls", "geo::Point", "main", "geo::Point"),
+            ("calls", "p.norm", "main", None),
+            ("references", "geo::Point", "main", "geo::Point"),
+        ],
+    ),
+    Case(
+        "csharp",
+        "src/Billing/Invoices.cs",
+        "src.Billing.Invoices",
+        CSHARP,
+        None,
+        {
+            "Acme.Billing": ("namespace", 5, 36, "namespace Acme.Billing", None),
+            "Acme.Billing.InvoiceService": (
+                "class",
+                8,
+                34,
+                "public class InvoiceService : ServiceBase, IDisposable",
+                "Invoice service.",
+            ),
+            "Acme.Billing.InvoiceService.InvoiceService": (
+                "constructor",
+                13,
+                16,
+                "public InvoiceService(IRepository repo) : base(repo)",
+                None,
+            ),
+            "Acme.Billing.InvoiceService.Add": (
+                "method",
+                19,
+                19,
+                "public static int Add(int a, int b)",
+                "Adds two totals.",
+            ),
+            "Acme.Billing.InvoiceService.Open": ("method", 21, 27, "public Invoice Open(string customer)", None),
+            "Acme.Billing.Invoice": ("class", 36, 36, "public record Invoice(string Customer)", None),
+        },
+        [
+            ("imports", "Acme.Store", "src.Billing.Invoices", "Acme.Store"),
+            ("inherits", "ServiceBase", "Acme.Billing.InvoiceService", "Acme.Billing.ServiceBase"),
+            ("inherits", "IDisposable", "Acme.Billing.InvoiceService", None),
+            ("calls", "Audit", "Acme.Billing.InvoiceService.Open", "Acme.Billing.InvoiceService.Audit"),
+            ("calls", "Invoice", "Acme.Billing.InvoiceService.Open", "Acme.Billing.Invoice"),
+            (
+                "calls",
+                "InvoiceService.Filter",
+                "Acme.Billing.InvoiceService.Open",
+                "Acme.Billing.InvoiceService.Filter",
+            ),
+            ("calls", "this.repo.Save", "Acme.Billing.InvoiceService.Open", None),
+            ("references", "Invoice", "Acme.Billing.InvoiceService.Open", "Acme.Billing.Invoice"),
+            ("references", "IRepository", "Acme.Billing.InvoiceService", "Acme.Billing.IRepository"),
+        ],
+        alias=("System.Text.Json.JsonSerializer", "Json"),
+    ),
+    Case(
+        "ruby",
+        "lib/billing/invoice.rb",
+        "lib.billing.invoice",
+        RUBY,
+        None,
+        {
+            "Billing": ("module", 6, 36, "module Billing", None),
+            "Billing::Invoice": ("class", 8, 35, "class Invoice < Base", "An invoice for one customer."),
+            "Billing::Invoice#initialize": ("method", 11, 14, "def initialize(total)", None),
+            "Billing::Invoice.parse": ("method", 17, 19, "def self.parse(text)", "Builds an invoice from JSON."),
+            "Billing::Invoice#pay": ("method", 21, 24, "def pay(gateway)", None),
+            "load_invoice": ("function", 38, 40, "def load_invoice(text)", None),
+        },
+        [
+            ("imports", "json", "lib.billing.invoice", "lib.json"),
+            ("imports", "support/money", "lib.billing.invoice", "lib.billing.support.money"),
+            ("inherits", "Base", "Billing::Invoice", "Billing::Base"),
+            ("inherits", "Comparable", "Billing::Invoice", "Billing::Invoice::Comparable"),
+            ("calls", "validate", "Billing::Invoice#initialize", "Billing::Invoice#validate"),
+            ("calls", "total_cents", "Billing::Invoice#pay", "Billing::Invoice#total_cents"),
+            ("calls", "new", "Billing::Invoice.parse", "Billing::Invoice"),
+            ("calls", "Billing::Invoice.parse", "load_invoice", "Billing::Invoice.parse"),
+            ("calls", "gateway.charge", "Billing::Invoice#pay", None),
+        ],
+    ),
 ]
 IDS = [c.language for c in CASES]
 
@@ -558,7 +688,10 @@ def test_the_module_symbol_comes_first_and_spans_the_whole_file(case: Case) -> N
     parsed = parse(case.language, case.path, case.module_name, case.text)
     module = parsed.symbols[0]
     assert (module.kind, module.qualified_name, module.name) == (
-        "module", case.module_name, case.module_name.rsplit(".", 1)[-1])
+        "module",
+        case.module_name,
+        case.module_name.rsplit(".", 1)[-1],
+    )
     assert (module.start_line, module.end_line, module.parent) == (1, case.text.strip("\n").count("\n") + 1, None)
     assert module.docstring == case.module_doc
     assert not parsed.has_errors
@@ -611,8 +744,13 @@ def test_candidates_found_in_the_file_are_exact_and_inherited_guesses_are_scoped
 
 # ---- language rules beyond the realistic files --------------------------------------------
 
+
 def test_javascript_commonjs_requires_prototype_methods_and_function_expressions() -> None:
-    parsed = parse("javascript", "lib/cache.js", "lib.cache", """
+    parsed = parse(
+        "javascript",
+        "lib/cache.js",
+        "lib.cache",
+        """
 const { join } = require("./paths");
 const lru = require("lru-cache");
 
@@ -630,7 +768,8 @@ Cache.prototype.load = function (key) {};
 const build = function () { return new Cache(10); };
 
 module.exports = { Cache, build };
-""")
+""",
+    )
     assert symbol(parsed, "lib.cache.Cache").kind == "function"
     assert symbol(parsed, "lib.cache.Cache").docstring == "A cache."
     assert symbol(parsed, "lib.cache.Cache.get").kind == "method"
@@ -645,7 +784,11 @@ module.exports = { Cache, build };
 
 
 def test_tsx_components_are_called_from_jsx_elements() -> None:
-    parsed = parse("tsx", "web/App.tsx", "web.App", """
+    parsed = parse(
+        "tsx",
+        "web/App.tsx",
+        "web.App",
+        """
 import { Button } from "./Button";
 
 export function App({ title }: { title: string }) {
@@ -655,7 +798,8 @@ export function App({ title }: { title: string }) {
 function Header(props: { text: string }) {
   return <h1>{props.text}</h1>;
 }
-""")
+""",
+    )
     assert symbol(parsed, "web.App.App").kind == "function"
     assert edges(parsed, "calls", "Header")[0].candidates == (("web.App.Header", CONF_EXACT),)
     assert edges(parsed, "calls", "Button")[0].candidates[0] == ("web.Button.Button", CONF_SCOPED)
@@ -663,7 +807,11 @@ function Header(props: { text: string }) {
 
 
 def test_go_methods_on_generic_receivers_and_interface_embedding() -> None:
-    parsed = parse("go", "pkg/list/list.go", "pkg.list.list", """
+    parsed = parse(
+        "go",
+        "pkg/list/list.go",
+        "pkg.list.list",
+        """
 package list
 
 import "io"
@@ -676,7 +824,8 @@ type Reader interface {
 type List[T any] struct{ items []T }
 
 func (l *List[T]) Push(v T) { l.grow(); l.items = append(l.items, v) }
-""")
+""",
+    )
     assert symbol(parsed, "list.List.Push").signature == "func (l *List[T]) Push(v T)"
     assert symbol(parsed, "list.Reader.Peek").kind == "method"
     assert edges(parsed, "inherits", "io.Reader")[0].candidates == (("io.Reader", CONF_SCOPED),)
@@ -685,7 +834,11 @@ func (l *List[T]) Push(v T) { l.grow(); l.items = append(l.items, v) }
 
 
 def test_cpp_nested_namespaces_templates_and_member_calls() -> None:
-    parsed = parse("cpp", "include/net/buffer.hpp", "include.net.buffer", """
+    parsed = parse(
+        "cpp",
+        "include/net/buffer.hpp",
+        "include.net.buffer",
+        """
 namespace net::io {
 // A growable buffer.
 template <typename T>
@@ -695,7 +848,8 @@ public:
     void grow();
 };
 }
-""")
+""",
+    )
     assert symbol(parsed, "net::io").kind == "namespace"
     assert symbol(parsed, "net::io::Buffer").docstring == "A growable buffer."
     assert symbol(parsed, "net::io::Buffer::push").kind == "method"
@@ -704,7 +858,11 @@ public:
 
 
 def test_csharp_block_namespaces_nest_and_base_calls_use_the_base_class() -> None:
-    parsed = parse("csharp", "src/Shapes.cs", "src.Shapes", """
+    parsed = parse(
+        "csharp",
+        "src/Shapes.cs",
+        "src.Shapes",
+        """
 namespace Acme {
     namespace Geo {
         public class Shape { public virtual double Area() => 0; }
@@ -713,7 +871,8 @@ namespace Acme {
         }
     }
 }
-""")
+""",
+    )
     assert symbol(parsed, "Acme.Geo").parent == index(parsed, "Acme")
     assert symbol(parsed, "Acme.Geo.Circle.Area").kind == "method"
     assert edges(parsed, "inherits", "Shape")[0].candidates == (("Acme.Geo.Shape", CONF_EXACT),)
@@ -722,7 +881,11 @@ namespace Acme {
 
 
 def test_java_nested_classes_and_interfaces_extend_the_qualified_name() -> None:
-    parsed = parse("java", "src/Outer.java", "src.Outer", """
+    parsed = parse(
+        "java",
+        "src/Outer.java",
+        "src.Outer",
+        """
 package app;
 
 public class Outer {
@@ -732,7 +895,8 @@ public class Outer {
     }
     static void helper() {}
 }
-""")
+""",
+    )
     assert symbol(parsed, "app.Outer.Visitor.visit").kind == "method"
     assert symbol(parsed, "app.Outer.Node.visit").parent == index(parsed, "app.Outer.Node")
     assert edges(parsed, "inherits", "Visitor")[0].candidates == (("app.Outer.Visitor", CONF_EXACT),)
@@ -741,7 +905,11 @@ public class Outer {
 
 
 def test_ruby_singleton_class_blocks_and_bare_identifiers() -> None:
-    parsed = parse("ruby", "app/models/user.rb", "app.models.user", """
+    parsed = parse(
+        "ruby",
+        "app/models/user.rb",
+        "app.models.user",
+        """
 class User < ApplicationRecord
   class << self
     def admins
@@ -756,7 +924,8 @@ class User < ApplicationRecord
 
   def full_name; end
 end
-""")
+""",
+    )
     assert symbol(parsed, "User.admins").kind == "method"
     assert edges(parsed, "calls", "full_name")[0].candidates == (("User#full_name", CONF_EXACT),)
     assert edges(parsed, "calls", "where")[0].candidates == (("User.where", CONF_SCOPED),)
@@ -765,7 +934,11 @@ end
 
 
 def test_rust_impl_blocks_inside_modules_qualify_methods_with_the_module_path() -> None:
-    parsed = parse("rust", "src/lib.rs", "src.lib", """
+    parsed = parse(
+        "rust",
+        "src/lib.rs",
+        "src.lib",
+        """
 pub mod shapes {
     pub struct Circle { r: f64 }
     impl Circle {
@@ -773,7 +946,8 @@ pub mod shapes {
         fn pi() -> f64 { 3.14 }
     }
 }
-""")
+""",
+    )
     assert symbol(parsed, "crate::shapes::Circle::area").kind == "method"
     assert symbol(parsed, "crate::shapes").kind == "module"
     assert edges(parsed, "calls", "Self::pi")[0].candidates == (("crate::shapes::Circle::pi", CONF_EXACT),)
@@ -781,26 +955,32 @@ pub mod shapes {
 
 # ---- robustness -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_an_empty_file_yields_just_the_module_symbol(language: str) -> None:
     parsed = parse_source(b"", "a/empty.x", language, "a.empty")
     assert [(s.kind, s.name, s.qualified_name, s.start_line, s.end_line) for s in parsed.symbols] == [
-        ("module", "empty", "a.empty", 1, 1)]
+        ("module", "empty", "a.empty", 1, 1)
+    ]
     assert parsed.edges == [] and not parsed.has_errors
 
 
-@pytest.mark.parametrize("language, text, qname", [
-    ("typescript", "export class A {\n  ok(): void {}\n  broken() { let x = ; }\n}\n", "m.A.ok"),
-    ("go", "package m\n\nfunc ok() {}\n\nfunc broken( {\n", "m.ok"),
-    ("rust", "fn ok() {}\nfn broken( {\n", "crate::m::ok"),
-    ("java", "class A { void ok() {} void broken( { }\n", "A.ok"),
-    ("c", "int ok(void) { return 0; }\nint broken( {\n", "ok"),
-    ("cpp", "int ok() { return 0; }\nclass { void broken( \n", "ok"),
-    ("csharp", "class A { void Ok() {} void Broken( { }\n", "A.Ok"),
-    ("ruby", "def ok\nend\n\ndef broken(\n", "ok"),
-])
+@pytest.mark.parametrize(
+    "language, text, qname",
+    [
+        ("typescript", "export class A {\n  ok(): void {}\n  broken() { let x = ; }\n}\n", "m.A.ok"),
+        ("go", "package m\n\nfunc ok() {}\n\nfunc broken( {\n", "m.ok"),
+        ("rust", "fn ok() {}\nfn broken( {\n", "crate::m::ok"),
+        ("java", "class A { void ok() {} void broken( { }\n", "A.ok"),
+        ("c", "int ok(void) { return 0; }\nint broken( {\n", "ok"),
+        ("cpp", "int ok() { return 0; }\nclass { void broken( \n", "ok"),
+        ("csharp", "class A { void Ok() {} void Broken( { }\n", "A.Ok"),
+        ("ruby", "def ok\nend\n\ndef broken(\n", "ok"),
+    ],
+)
 def test_a_file_with_syntax_errors_is_flagged_and_still_yields_its_symbols(
-        language: str, text: str, qname: str) -> None:
+    language: str, text: str, qname: str
+) -> None:
     parsed = parse_source(text.encode(), "m.x", language, "m")
     assert parsed.has_errors
     assert symbol(parsed, qname)

@@ -6,7 +6,14 @@ import textwrap
 
 from mcp_server.index.parsers.python import parse
 from mcp_server.index.records import (
-    CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile, RawEdge, Symbol,
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    NAME_FALLBACK,
+    TYPE_OF,
+    ParsedFile,
+    RawEdge,
+    Symbol,
 )
 
 
@@ -38,13 +45,17 @@ def _source_name(parsed: ParsedFile, edge: RawEdge) -> str:
 
 
 def test_the_module_symbol_comes_first_and_spans_the_whole_file() -> None:
-    parsed = _parse('''\
+    parsed = _parse(
+        '''\
         """Sessions, signed.
 
             Indented detail.
         """
         x = 1
-        ''', path="flask/sessions.py", module="flask.sessions")
+        ''',
+        path="flask/sessions.py",
+        module="flask.sessions",
+    )
     module = parsed.symbols[0]
     assert (module.kind, module.name, module.qualified_name) == ("module", "sessions", "flask.sessions")
     assert (module.start_line, module.end_line, module.parent, module.signature) == (1, 5, None, "")
@@ -71,7 +82,8 @@ def test_a_file_of_only_comments_has_no_docstring_and_no_edges() -> None:
 
 
 def test_methods_are_qualified_by_their_class_with_lines_signature_and_docstring() -> None:
-    parsed = _parse('''\
+    parsed = _parse(
+        '''\
         class SecureCookieSessionInterface:
             """Signs cookies."""
 
@@ -81,14 +93,16 @@ def test_methods_are_qualified_by_their_class_with_lines_signature_and_docstring
                 None if no secret key.
                 """
                 return None
-        ''', path="flask/sessions.py", module="flask.sessions")
+        ''',
+        path="flask/sessions.py",
+        module="flask.sessions",
+    )
     cls = _symbol(parsed, "flask.sessions.SecureCookieSessionInterface")
     method = _symbol(parsed, "flask.sessions.SecureCookieSessionInterface.get_signing_serializer")
     assert (cls.kind, cls.start_line, cls.end_line, cls.parent) == ("class", 1, 9, 0)
     assert cls.signature == "class SecureCookieSessionInterface"
     assert cls.docstring == "Signs cookies."
-    assert (method.kind, method.name, method.start_line, method.end_line) == (
-        "method", "get_signing_serializer", 4, 9)
+    assert (method.kind, method.name, method.start_line, method.end_line) == ("method", "get_signing_serializer", 4, 9)
     assert method.signature == "def get_signing_serializer(self, app)"
     assert method.docstring == "Return a serializer.\n\nNone if no secret key."
     assert parsed.symbols[method.parent or 0] is cls
@@ -179,12 +193,14 @@ def test_module_level_names_and_class_attributes_are_symbols_but_locals_and_mach
     }
     # The import comes first; the fallback assignment when the import leads outside the repository.
     assert _edge(parsed, "references", "dumps").candidates == (
-        ("fast.dumps", CONF_EXACT), ("pkg.mod.dumps", CONF_SCOPED))
+        ("fast.dumps", CONF_EXACT),
+        ("pkg.mod.dumps", CONF_SCOPED),
+    )
     constant = _symbol(parsed, "pkg.mod.MAX_SIZE")
-    assert (constant.signature, constant.docstring, constant.start_line) == (
-        "MAX_SIZE = 10", "Largest size.", 1)
+    assert (constant.signature, constant.docstring, constant.start_line) == ("MAX_SIZE = 10", "Largest size.", 1)
     assert _symbol(parsed, "pkg.mod.Options.ordering").parent == parsed.symbols.index(
-        _symbol(parsed, "pkg.mod.Options"))
+        _symbol(parsed, "pkg.mod.Options")
+    )
 
 
 def test_raw_and_escaped_docstrings_are_decoded() -> None:
@@ -216,8 +232,7 @@ def test_a_crlf_file_has_plain_newlines_in_docstrings_and_right_lines() -> None:
 def test_plain_imports_bind_their_first_name_and_aliases_bind_the_alias() -> None:
     parsed = _parse("import os.path\nimport numpy as np\n")
     os_path = _edge(parsed, "imports", "os.path")
-    assert (os_path.candidates, os_path.alias, os_path.line, os_path.source) == (
-        (("os.path", CONF_EXACT),), "os", 1, 0)
+    assert (os_path.candidates, os_path.alias, os_path.line, os_path.source) == ((("os.path", CONF_EXACT),), "os", 1, 0)
     numpy = _edge(parsed, "imports", "numpy")
     assert numpy.candidates == (("numpy", CONF_EXACT),) and numpy.alias == "np"
 
@@ -225,7 +240,8 @@ def test_plain_imports_bind_their_first_name_and_aliases_bind_the_alias() -> Non
 def test_relative_imports_in_a_module_resolve_from_its_parent_package() -> None:
     parsed = _parse(
         "from .helpers import x as y\nfrom . import sibling\nfrom ..core import Base\n",
-        path="pkg/sub/mod.py", module="pkg.sub.mod",
+        path="pkg/sub/mod.py",
+        module="pkg.sub.mod",
     )
     helper = _edge(parsed, "imports", ".helpers.x")
     assert helper.candidates == (("pkg.sub.helpers.x", CONF_EXACT),) and helper.alias == "y"
@@ -234,8 +250,7 @@ def test_relative_imports_in_a_module_resolve_from_its_parent_package() -> None:
 
 
 def test_relative_imports_in_a_package_init_resolve_from_the_package_itself() -> None:
-    parsed = _parse("from .cart import Cart\nfrom .. import shared\n",
-                    path="shop/sub/__init__.py", module="shop.sub")
+    parsed = _parse("from .cart import Cart\nfrom .. import shared\n", path="shop/sub/__init__.py", module="shop.sub")
     cart = _edge(parsed, "imports", ".cart.Cart")
     assert cart.candidates == (("shop.sub.cart.Cart", CONF_EXACT),) and cart.alias == "Cart"
     assert _edge(parsed, "imports", "..shared").candidates == (("shop.shared", CONF_EXACT),)
@@ -284,8 +299,7 @@ def test_a_dotted_call_expands_the_module_an_import_binds() -> None:
         """)
     assert _edge(parsed, "calls", "os.path.join").candidates == (("os.path.join", CONF_EXACT),)
     assert _edge(parsed, "calls", "np.array").candidates == (("numpy.array", CONF_EXACT),)
-    assert _edge(parsed, "calls", "models.CharField").candidates == (
-        ("django.db.models.CharField", CONF_EXACT),)
+    assert _edge(parsed, "calls", "models.CharField").candidates == (("django.db.models.CharField", CONF_EXACT),)
 
 
 def test_calls_to_functions_and_classes_of_the_same_file_are_exact_even_before_their_definition() -> None:
@@ -313,8 +327,7 @@ def test_a_nested_function_call_names_the_nested_definition() -> None:
         """)
     calls = _edges(parsed, "calls", "inner")
     assert [c.candidates for c in calls] == [(("pkg.mod.outer.inner", CONF_EXACT),)] * 2
-    assert [(c.line, _source_name(parsed, c)) for c in calls] == [
-        (3, "pkg.mod.outer.inner"), (4, "pkg.mod.outer")]
+    assert [(c.line, _source_name(parsed, c)) for c in calls] == [(3, "pkg.mod.outer.inner"), (4, "pkg.mod.outer")]
 
 
 def test_local_variables_and_parameters_shadow_module_definitions() -> None:
@@ -387,15 +400,13 @@ def test_super_calls_try_each_base_in_order() -> None:
                 super().save(*args)
         """)
     call = _edge(parsed, "calls", "super().save")
-    assert call.candidates == (
-        ("django.db.models.Model.save", CONF_SCOPED), ("pkg.mod.Base.save", CONF_SCOPED))
+    assert call.candidates == (("django.db.models.Model.save", CONF_SCOPED), ("pkg.mod.Base.save", CONF_SCOPED))
     assert _source_name(parsed, call) == "pkg.mod.Article.save"
 
 
 def test_a_method_called_on_a_module_level_class_is_exact() -> None:
     parsed = _parse("class Registry:\n    pass\n\nRegistry.default()\n")
-    assert _edge(parsed, "calls", "Registry.default").candidates == (
-        ("pkg.mod.Registry.default", CONF_EXACT),)
+    assert _edge(parsed, "calls", "Registry.default").candidates == (("pkg.mod.Registry.default", CONF_EXACT),)
 
 
 def test_a_receiver_built_by_a_constructor_or_annotated_gets_its_class_method() -> None:
@@ -477,8 +488,11 @@ def test_a_module_level_instance_is_a_variable_with_a_type_edge_to_its_class() -
         either = Apps()
         either = make()
         """)
-    types = {parsed.symbols[e.source].qualified_name: (e.target_name, e.line, e.candidates)
-             for e in parsed.edges if e.alias == TYPE_OF}
+    types = {
+        parsed.symbols[e.source].qualified_name: (e.target_name, e.line, e.candidates)
+        for e in parsed.edges
+        if e.alias == TYPE_OF
+    }
     # Only a certain type makes an edge: a function's result or conflicting assignments do not.
     assert types == {
         "pkg.mod.apps": ("Apps", 6, (("pkg.mod.Apps", CONF_EXACT),)),
@@ -507,9 +521,15 @@ def test_an_instance_attribute_of_certain_type_is_a_typed_attribute_symbol() -> 
         """)
     stdout = _symbol(parsed, "pkg.mod.BaseCommand.stdout")
     assert (stdout.kind, stdout.start_line, parsed.symbols[stdout.parent].qualified_name) == (
-        "attribute", 7, "pkg.mod.BaseCommand")
-    types = {parsed.symbols[e.source].qualified_name: (e.target_name, e.candidates)
-             for e in parsed.edges if e.alias == TYPE_OF}
+        "attribute",
+        7,
+        "pkg.mod.BaseCommand",
+    )
+    types = {
+        parsed.symbols[e.source].qualified_name: (e.target_name, e.candidates)
+        for e in parsed.edges
+        if e.alias == TYPE_OF
+    }
     assert types == {  # the class-body `stderr = None` symbol carries the type; `style` has none
         "pkg.mod.BaseCommand.stdout": ("OutputWrapper", (("pkg.wrappers.OutputWrapper", CONF_EXACT),)),
         "pkg.mod.BaseCommand.stderr": ("OutputWrapper", (("pkg.wrappers.OutputWrapper", CONF_EXACT),)),
@@ -531,7 +551,9 @@ def test_an_attribute_the_class_never_assigns_is_looked_up_on_its_bases_then_by_
                 self.own = own
         """)
     assert _edge(parsed, "calls", "self.stderr.write").candidates == (
-        ("pkg.mod.Command.stderr.write", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
+        ("pkg.mod.Command.stderr.write", CONF_SCOPED),
+        (NAME_FALLBACK, CONF_UNIQUE),
+    )
     assert _edge(parsed, "calls", "self.own.write").candidates == ()
 
 
@@ -544,7 +566,9 @@ def test_an_attribute_of_a_typed_variable_is_looked_up_on_its_class_then_by_name
             other.environment.getattr("y")
         """)
     assert _edge(parsed, "calls", "ctx.environment.getattr").candidates == (
-        ("pkg.nodes.EvalContext.environment.getattr", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
+        ("pkg.nodes.EvalContext.environment.getattr", CONF_SCOPED),
+        (NAME_FALLBACK, CONF_UNIQUE),
+    )
     assert _edge(parsed, "calls", "other.environment.getattr").candidates == ()
 
 
@@ -662,8 +686,7 @@ def test_calls_inside_f_strings_are_found() -> None:
 
 def test_names_from_a_star_import_are_scoped_guesses() -> None:
     parsed = _parse("from django.db.models import *\n\nfield = CharField()\nlen(field)\n")
-    assert _edge(parsed, "calls", "CharField").candidates == (
-        ("django.db.models.CharField", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "CharField").candidates == (("django.db.models.CharField", CONF_SCOPED),)
     assert _edge(parsed, "calls", "len").candidates == ()
 
 
@@ -714,8 +737,7 @@ def test_annotations_reference_the_classes_they_name() -> None:
     request = _edge(parsed, "references", "HttpRequest")
     assert request.candidates == (("django.http.HttpRequest", CONF_EXACT),)
     assert _source_name(parsed, request) == "pkg.mod.view"
-    assert [e.candidates for e in _edges(parsed, "references", "Response")] == [
-        (("pkg.mod.Response", CONF_EXACT),)] * 2
+    assert [e.candidates for e in _edges(parsed, "references", "Response")] == [(("pkg.mod.Response", CONF_EXACT),)] * 2
 
 
 def test_values_that_name_known_definitions_are_references_and_locals_are_not() -> None:
@@ -740,8 +762,7 @@ def test_values_that_name_known_definitions_are_references_and_locals_are_not() 
     assert _edge(parsed, "references", "Book").candidates == (("pkg.mod.Book", CONF_EXACT),)
     assert _edge(parsed, "references", "handler").candidates == (("pkg.mod.handler", CONF_EXACT),)
     assert _edge(parsed, "references", "TIMEOUT").candidates == (("pkg.mod.TIMEOUT", CONF_EXACT),)
-    assert _edge(parsed, "references", "models.CASCADE").candidates == (
-        ("django.db.models.CASCADE", CONF_EXACT),)
+    assert _edge(parsed, "references", "models.CASCADE").candidates == (("django.db.models.CASCADE", CONF_EXACT),)
     referenced = {e.target_name for e in parsed.edges if e.kind == "references"}
     assert referenced == {"Book", "handler", "TIMEOUT", "models.CASCADE"}
 

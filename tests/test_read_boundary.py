@@ -22,7 +22,7 @@ from mcp_server.errors import AccessDenied, ConfigError
 from mcp_server.server.boundary import check_index_root
 from mcp_server.server.http import AUTH_FAILURE_BURST
 from tests.conftest import write_sample_repo
-from tests.mcp_harness import HttpServer, connect, server_env, start_http_server
+from tests.mcp_harness import connect, server_env, start_http_server
 
 ADMIN = "admin-token-5be1"
 READER = "reader-token-0c77"
@@ -43,8 +43,10 @@ def _outside_secrets(base: Path) -> Path:
 
 # ---- the policy itself -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/", "/etc", "/etc/ssl", "/usr/lib/python3", "/var/lib", "/proc/self", "/sys",
-                                  "/dev", "/boot"])
+
+@pytest.mark.parametrize(
+    "path", ["/", "/etc", "/etc/ssl", "/usr/lib/python3", "/var/lib", "/proc/self", "/sys", "/dev", "/boot"]
+)
 def test_stdio_refuses_system_folders_by_default(path: str, tmp_path: Path) -> None:
     with pytest.raises(AccessDenied, match="allowed_roots"):
         check_index_root(Path(path), _settings(), transport="stdio", registered=set(), home=tmp_path / "home")
@@ -55,13 +57,19 @@ def test_stdio_refuses_the_home_folder_its_hidden_folders_and_what_is_above_it(t
     for folder in (home / ".config" / "gh", home / ".ssh", home / "src" / "shop"):
         folder.mkdir(parents=True)
     settings = _settings()
-    for refused, why in [(home, "the home folder"), (home.parent, "above the home folder"),
-                         (home / ".config", "hidden folder"), (home / ".config" / "gh", "hidden folder"),
-                         (home / ".ssh", "hidden folder")]:
+    for refused, why in [
+        (home, "the home folder"),
+        (home.parent, "above the home folder"),
+        (home / ".config", "hidden folder"),
+        (home / ".config" / "gh", "hidden folder"),
+        (home / ".ssh", "hidden folder"),
+    ]:
         with pytest.raises(AccessDenied, match=why):
             check_index_root(refused, settings, transport="stdio", registered=set(), home=home)
-    assert check_index_root(home / "src" / "shop", settings, transport="stdio", registered=set(),
-                            home=home) == home / "src" / "shop"
+    assert (
+        check_index_root(home / "src" / "shop", settings, transport="stdio", registered=set(), home=home)
+        == home / "src" / "shop"
+    )
 
 
 def test_a_symlink_is_judged_by_where_it_leads(tmp_path: Path) -> None:
@@ -104,14 +112,30 @@ def test_allowed_roots_and_token_roles_come_from_every_layer(tmp_path: Path) -> 
 def test_an_unknown_token_role_stops_serve_with_exit_code_2(tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("superuser:abc\n")
-    done = subprocess.run([sys.executable, "-m", "mcp_server", "--database-url", "postgresql://127.0.0.1:1/x",
-                           "serve", "--transport", "http", "--token-file", str(tokens)],
-                          capture_output=True, text=True, timeout=60, env=server_env())
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcp_server",
+            "--database-url",
+            "postgresql://127.0.0.1:1/x",
+            "serve",
+            "--transport",
+            "http",
+            "--token-file",
+            str(tokens),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=server_env(),
+    )
     assert done.returncode == 2, done.stderr
     assert "unknown role 'superuser'" in done.stderr and "Traceback" not in done.stderr
 
 
 # ---- through real servers and clients ------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def servers(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
@@ -123,8 +147,9 @@ def servers(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     tokens = base / "tokens.txt"
     tokens.write_text(f"admin:{ADMIN}\n{READER}\n")
     default = start_http_server(pg_dsn, base, token_file=tokens, extra_args=("--no-watch",))
-    opened = start_http_server(pg_dsn, base, token_file=tokens,
-                               extra_args=("--no-watch", "--allowed-roots", str(allowed)))
+    opened = start_http_server(
+        pg_dsn, base, token_file=tokens, extra_args=("--no-watch", "--allowed-roots", str(allowed))
+    )
     try:
         yield {"default": default, "open": opened, "base": base, "allowed": allowed}
     finally:
@@ -164,8 +189,9 @@ async def test_read_tokens_search_admin_tokens_index_and_remove(servers: dict[st
         indexed = await admin.call_tool("index_repository", {"path": str(repo), "name": "team-shop"})
         assert not indexed.is_error, _text(indexed)
     async with connect("sse", server=server, token=READER) as reader:
-        hits = await reader.call_tool("search_code", {"query": "apply_discount", "mode": "keyword",
-                                                      "repository": "team-shop"})
+        hits = await reader.call_tool(
+            "search_code", {"query": "apply_discount", "mode": "keyword", "repository": "team-shop"}
+        )
         assert not hits.is_error and hits.structured_content["results"]
         refused = await reader.call_tool("remove_repository", {"repository": "team-shop"})
         assert refused.is_error and "needs an admin token" in _text(refused)
@@ -178,12 +204,19 @@ async def test_read_tokens_search_admin_tokens_index_and_remove(servers: dict[st
 
 
 def _headers(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json"}
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
 
 
-_INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-               "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
 _LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
@@ -193,8 +226,9 @@ def test_a_streamable_http_session_answers_only_the_token_that_opened_it(servers
         opened = http.post(url, json=_INITIALIZE, headers=_headers(ADMIN))
         assert opened.status_code == 200, opened.text
         session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
-        http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-                  headers={**_headers(ADMIN), **session})
+        http.post(
+            url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers={**_headers(ADMIN), **session}
+        )
         stolen = http.post(url, json=_LIST, headers={**_headers(READER), **session})
         own = http.post(url, json=_LIST, headers={**_headers(ADMIN), **session})
     assert stolen.status_code == 404, stolen.text
@@ -203,8 +237,10 @@ def test_a_streamable_http_session_answers_only_the_token_that_opened_it(servers
 
 async def test_an_sse_session_answers_only_the_token_that_opened_it(servers: dict[str, Any]) -> None:
     base = servers["default"].base
-    async with httpx2.AsyncClient(timeout=30) as http, \
-            http.stream("GET", f"{base}/sse", headers={"Authorization": f"Bearer {ADMIN}"}) as stream:
+    async with (
+        httpx2.AsyncClient(timeout=30) as http,
+        http.stream("GET", f"{base}/sse", headers={"Authorization": f"Bearer {ADMIN}"}) as stream,
+    ):
         # One iterator for the stream's life: an abandoned one is closed when collected, and with it
         # the connection, which ends the session.
         lines = stream.aiter_lines()
@@ -225,8 +261,9 @@ def test_failed_authentication_is_limited_per_address(pg_dsn: str, tmp_path: Pat
         statuses = []
         with httpx2.Client(timeout=10) as http:
             for i in range(AUTH_FAILURE_BURST + 5):
-                statuses.append(http.post(f"{server.base}/mcp", json=_LIST,
-                                          headers=_headers(f"guess-{i:04d}")).status_code)
+                statuses.append(
+                    http.post(f"{server.base}/mcp", json=_LIST, headers=_headers(f"guess-{i:04d}")).status_code
+                )
             # Once limited, the right token is refused too: the answer must not tell a guess apart.
             right = http.post(f"{server.base}/mcp", json=_INITIALIZE, headers=_headers(ADMIN))
             health = http.get(f"{server.base}/health")
@@ -242,19 +279,24 @@ def test_failed_authentication_is_limited_per_address(pg_dsn: str, tmp_path: Pat
 
 # ---- stdio: the local user's client ------------------------------------------------------------------
 
+
 @asynccontextmanager
 async def _stdio(dsn: str, home: Path) -> AsyncIterator[Client]:
     env = {k: v for k, v in server_env().items() if k.startswith(("PGCODE_", "XDG_", "PATH"))}
     # Another home for the server, the same model cache (building it again would take a while).
-    env.update(HOME=str(home), PGCODE_CACHE_DIR=os.environ.get("PGCODE_CACHE_DIR")
-               or platformdirs.user_cache_dir("pgcode"))
-    params = StdioServerParameters(command=sys.executable,
-                                   args=["-m", "mcp_server", "--database-url", dsn, "serve", "--no-watch"], env=env)
+    env.update(
+        HOME=str(home), PGCODE_CACHE_DIR=os.environ.get("PGCODE_CACHE_DIR") or platformdirs.user_cache_dir("pgcode")
+    )
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_server", "--database-url", dsn, "serve", "--no-watch"], env=env
+    )
     async with Client(params, read_timeout_seconds=120) as client:
         yield client
 
 
-async def test_stdio_clients_cannot_index_system_folders_or_the_home_folders_secrets(pg_dsn: str, tmp_path: Path) -> None:
+async def test_stdio_clients_cannot_index_system_folders_or_the_home_folders_secrets(
+    pg_dsn: str, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     secrets = _outside_secrets(home)
     (home / ".config").mkdir()

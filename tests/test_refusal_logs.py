@@ -9,8 +9,10 @@ import httpx2
 
 from tests.mcp_harness import TOKEN, start_http_server
 
-INITIALIZE = ('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
-              '"capabilities":{},"clientInfo":{"name":"refusal-test","version":"1"}}}')
+INITIALIZE = (
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+    '"capabilities":{},"clientInfo":{"name":"refusal-test","version":"1"}}}'
+)
 
 
 def test_a_refused_host_or_origin_logs_one_line_and_no_traceback(pg_dsn: str, tmp_path: Path) -> None:
@@ -31,14 +33,19 @@ def test_a_refused_host_or_origin_logs_one_line_and_no_traceback(pg_dsn: str, tm
     try:
         before = server.log.read_text().splitlines()
         for method, path, headers, status in requests:
-            response = httpx2.request(method, server.base + path, headers=headers, timeout=30,
-                                      content=INITIALIZE if method == "POST" else None)
+            response = httpx2.request(
+                method,
+                server.base + path,
+                headers=headers,
+                timeout=30,
+                content=INITIALIZE if method == "POST" else None,
+            )
             assert response.status_code == status, (method, path, response.status_code, response.text)
         # The refusals change nothing for a client that is this server's own.
         assert httpx2.post(f"{server.base}/mcp", headers=post, content=INITIALIZE, timeout=30).status_code == 200
         deadline = time.monotonic() + 10
         while True:
-            lines = server.log.read_text().splitlines()[len(before):]
+            lines = server.log.read_text().splitlines()[len(before) :]
             refused = [line for line in lines if "request_refused" in line]
             if len(refused) >= len(requests) or time.monotonic() > deadline:
                 break

@@ -35,8 +35,9 @@ async def mapped_repo(db: Database, settings: Settings, tmp_path_factory: pytest
 
 @pytest.fixture(scope="module")
 def map_server(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, mapped_repo: str) -> Iterator[HttpServer]:
-    server = start_http_server(pg_dsn, tmp_path_factory.mktemp("budget-http"), extra_args=("--no-watch",),
-                               env={"PGCODE_TOKENS": TOKEN})
+    server = start_http_server(
+        pg_dsn, tmp_path_factory.mktemp("budget-http"), extra_args=("--no-watch",), env={"PGCODE_TOKENS": TOKEN}
+    )
     yield server
     server.stop()
 
@@ -55,8 +56,9 @@ async def test_the_whole_repo_map_answer_fits_its_token_budget(transport: str, m
             # The text block is the map itself (not the JSON again) and says what was left out.
             text = result.content[0].text
             assert not text.startswith("{")
-            assert text.endswith(f"… {MODULES * 6 + 3 - len(data['symbols']):,} more definitions: "
-                                 "raise max_tokens to see them\n")
+            assert text.endswith(
+                f"… {MODULES * 6 + 3 - len(data['symbols']):,} more definitions: raise max_tokens to see them\n"
+            )
             for symbol in data["symbols"]:
                 assert f"{symbol['name']} " in text and f"({symbol['start_line']})" in text
             if budget >= 256:

@@ -26,8 +26,12 @@ async def test_a_natural_language_description_finds_the_function(
     db: Database, embedder: Embedder, indexed_sample: IndexReport, mode: str
 ) -> None:
     result = await search_code(
-        db.pool, embedder, "protect a cookie value against tampering using an HMAC of the secret key",
-        filters=await _filters(db), mode=mode, limit=5,
+        db.pool,
+        embedder,
+        "protect a cookie value against tampering using an HMAC of the secret key",
+        filters=await _filters(db),
+        mode=mode,
+        limit=5,
     )
     assert result.results[0].symbol == "shop.session.sign_cookie"
     assert result.results[0].path == "shop/session.py"
@@ -85,10 +89,17 @@ async def test_a_selective_filter_still_returns_a_full_page(
     async with db.pool.acquire() as conn:
         python_chunks = await conn.fetchval(
             "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id"
-            " WHERE f.language = 'python' AND c.repository_id = (SELECT id FROM repositories WHERE name = 'shop-shared')")
+            " WHERE f.language = 'python' AND c.repository_id = (SELECT id FROM repositories WHERE name = 'shop-shared')"
+        )
     assert python_chunks >= 5
-    result = await search_code(db.pool, embedder, "an unrelated query about rockets and planets",
-                               filters=await _filters(db, language="python"), mode="semantic", limit=5)
+    result = await search_code(
+        db.pool,
+        embedder,
+        "an unrelated query about rockets and planets",
+        filters=await _filters(db, language="python"),
+        mode="semantic",
+        limit=5,
+    )
     assert len(result.results) == 5 and all(h.language == "python" for h in result.results)
 
 
@@ -151,17 +162,21 @@ async def test_implementation_outranks_the_tests_that_repeat_its_words(
     (root / "billing").mkdir(parents=True)
     (root / "tests").mkdir()
     (root / "billing" / "refunds.py").write_text(
-        "def refund_invoice(invoice):\n    \"\"\"Refund a paid invoice.\"\"\"\n    return invoice.total * -1\n")
+        "def refund_invoice(invoice):\n    \"\"\"Refund a paid invoice.\"\"\"\n    return invoice.total * -1\n"
+    )
     (root / "tests" / "test_refunds.py").write_text(
         "from billing.refunds import refund_invoice\n\n\ndef test_refund_invoice_refunds_paid_invoice():\n"
         "    invoice = make_paid_invoice()\n    refund = refund_invoice(invoice)\n"
-        "    assert refund == -invoice.total  # refund the paid invoice\n")
+        "    assert refund == -invoice.total  # refund the paid invoice\n"
+    )
     await index_repository(db, settings, root, name="ranked")
-    result = await search_code(db.pool, None, "refund a paid invoice", filters=await _filters(db, "ranked"),
-                               mode="keyword")
+    result = await search_code(
+        db.pool, None, "refund a paid invoice", filters=await _filters(db, "ranked"), mode="keyword"
+    )
     assert result.results[0].path == "billing/refunds.py"
-    asked = await search_code(db.pool, None, "test refund paid invoice", filters=await _filters(db, "ranked"),
-                              mode="keyword")
+    asked = await search_code(
+        db.pool, None, "test refund paid invoice", filters=await _filters(db, "ranked"), mode="keyword"
+    )
     assert asked.results[0].path == "tests/test_refunds.py"
 
 
@@ -172,14 +187,22 @@ async def test_code_outranks_prose_that_describes_it_unless_docs_are_asked_for(
     root.mkdir()
     (root / "README.md").write_text(
         "# Resolver\n\nThe resolver maps every edge target to a symbol. Edge targets are resolved to\n"
-        "symbols through imports; unresolved edge targets keep their written name.\n")
+        "symbols through imports; unresolved edge targets keep their written name.\n"
+    )
     (root / "resolver.py").write_text(
         "def resolve_edge_targets(edges, symbols):\n    \"\"\"Map each edge target to its symbol.\"\"\"\n"
-        "    return {e: symbols.get(e) for e in edges}\n")
+        "    return {e: symbols.get(e) for e in edges}\n"
+    )
     await index_repository(db, settings, root, name="prose")
-    code = await search_code(db.pool, None, "resolve edge targets to symbols", filters=await _filters(db, "prose"),
-                             mode="keyword")
+    code = await search_code(
+        db.pool, None, "resolve edge targets to symbols", filters=await _filters(db, "prose"), mode="keyword"
+    )
     assert code.results[0].path == "resolver.py"
-    docs = await search_code(db.pool, None, "readme: the resolver maps every edge target to a symbol",
-                             filters=await _filters(db, "prose"), mode="keyword")
+    docs = await search_code(
+        db.pool,
+        None,
+        "readme: the resolver maps every edge target to a symbol",
+        filters=await _filters(db, "prose"),
+        mode="keyword",
+    )
     assert docs.results[0].path == "README.md"

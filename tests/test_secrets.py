@@ -51,18 +51,28 @@ def _pem(kind: str = "RSA ", lines: int = 6, seed: str = "") -> str:
 
 # label -> secrets of that shape, as they appear in real files.
 TOKENS: dict[str, list[str]] = {
-    "github-token": ["ghp_" + _random(36), "gho_" + _random(36, seed="o"),
-                     "github_pat_" + _random(22) + "_" + _random(59)],
+    "github-token": [
+        "ghp_" + _random(36),
+        "gho_" + _random(36, seed="o"),
+        "github_pat_" + _random(22) + "_" + _random(59),
+    ],
     "gitlab-token": ["glpat-" + _random(20, URLSAFE)],
-    "aws-access-key-id": ["AKIA" + _random(16, string.ascii_uppercase + string.digits),
-                          "ASIA" + _random(16, string.ascii_uppercase + string.digits, seed="s")],
+    "aws-access-key-id": [
+        "AKIA" + _random(16, string.ascii_uppercase + string.digits),
+        "ASIA" + _random(16, string.ascii_uppercase + string.digits, seed="s"),
+    ],
     "slack-token": ["xoxb-" + _random(12, string.digits) + "-" + _random(13, string.digits) + "-" + _random(24)],
     "openai-key": ["sk-" + _random(48), "sk-proj-" + _random(120, URLSAFE)],
     "anthropic-key": ["sk-ant-api03-" + _random(93, URLSAFE)],
     "stripe-key": ["sk_live_" + _random(24), "rk_live_" + _random(99)],
     "google-api-key": ["AIza" + _random(35, URLSAFE)],
-    "jwt": [_b64url({"alg": "HS256", "typ": "JWT"}) + "." + _b64url({"sub": "1234567890", "name": "Ada"})
-            + "." + _random(43, URLSAFE)],
+    "jwt": [
+        _b64url({"alg": "HS256", "typ": "JWT"})
+        + "."
+        + _b64url({"sub": "1234567890", "name": "Ada"})
+        + "."
+        + _random(43, URLSAFE)
+    ],
     "npm-token": ["npm_" + _random(36)],
     "pypi-token": ["pypi-AgEIcHlwaS5vcmc" + _random(70, URLSAFE)],
     "huggingface-token": ["hf_" + _random(34)],
@@ -82,10 +92,12 @@ def test_context_shapes_replace_only_the_secret() -> None:
     secret = _random(40, BASE62 + "/+")
     password = _random(16)
     hook = "hooks.slack.com/services/T" + _random(8, string.ascii_uppercase) + "/B" + _random(8) + "/" + _random(24)
-    text = (f"aws_secret_access_key = {secret}\n"
-            f'{{"SecretAccessKey": "{secret}"}}\n'
-            f"DATABASE_URL=postgresql://app:{password}@db.internal:5432/app\n"
-            f"SLACK = 'https://{hook}'\n")
+    text = (
+        f"aws_secret_access_key = {secret}\n"
+        f'{{"SecretAccessKey": "{secret}"}}\n'
+        f"DATABASE_URL=postgresql://app:{password}@db.internal:5432/app\n"
+        f"SLACK = 'https://{hook}'\n"
+    )
     result = redact(text)
     assert result.text == (
         "aws_secret_access_key = [REDACTED:aws-secret-access-key]\n"
@@ -122,18 +134,18 @@ def test_a_file_of_nothing_but_keys_is_reported_as_such() -> None:
 
 
 NEAR_MISSES = [
-    "PLACEHOLDER = 'ghp_" + "x" * 36 + "'",                  # documentation placeholder
+    "PLACEHOLDER = 'ghp_" + "x" * 36 + "'",  # documentation placeholder
     "prefix = 'ghp_'; short = 'ghp_abc123'",
     "def ghp_token_name(): pass",
-    "key = 'AKIA" + "X" * 16 + "'",                         # placeholder without a digit
-    "key = 'AKIA" + "ABC123" + "'",                         # too short
-    "id = 'akia" + "abcdefgh12345678" + "'",                # lower case
-    "HASH = 'XAKIA" + "ABCDEFGH12345678" + "'",             # inside a longer word
+    "key = 'AKIA" + "X" * 16 + "'",  # placeholder without a digit
+    "key = 'AKIA" + "ABC123" + "'",  # too short
+    "id = 'akia" + "abcdefgh12345678" + "'",  # lower case
+    "HASH = 'XAKIA" + "ABCDEFGH12345678" + "'",  # inside a longer word
     "pip install scikit-learn; uses sk-learn",
-    "class='task-" + _random(40) + "'",                     # sk- inside a word
-    "sk-" + _random(20),                                    # too short for a key
+    "class='task-" + _random(40) + "'",  # sk- inside a word
+    "sk-" + _random(20),  # too short for a key
     "xoxb-not-a-token",
-    "header = 'eyJhbGciOiJIUzI1NiJ9'",                     # one segment, not a token
+    "header = 'eyJhbGciOiJIUzI1NiJ9'",  # one segment, not a token
     "unsigned = '" + _b64url({"alg": "none"}) + "." + _b64url({"sub": "x"}) + ".'",
     'BEGIN = "-----BEGIN RSA PRIVATE KEY-----"\nEND = "-----END RSA PRIVATE KEY-----"',
     "-----BEGIN CERTIFICATE-----\n" + _random(64, BASE62 + "+/") + "\n-----END CERTIFICATE-----",
@@ -156,26 +168,74 @@ def test_near_misses_are_left_as_they_are(text: str) -> None:
     assert (result.text, result.secrets) == (text, 0)
 
 
-@pytest.mark.parametrize("path", [
-    ".env", ".env.local", ".env.production", "config/prod.env", ".envrc", "app/.ENV",
-    "certs/server.pem", "certs/server.key", "keys/AuthKey_ABC123.p8", "keys/client.p12", "keys/client.pfx",
-    "android/app.keystore", "android/app.jks", "id_rsa", "home/.ssh/id_ed25519", "id_ecdsa.pub", "id_dsa",
-    ".netrc", ".npmrc", ".pypirc", ".git-credentials", ".htpasswd", ".pgpass", "home/.docker/config.json",
-    "home/.kube/config", "kubeconfig", "clusters/prod.kubeconfig", "home/.config/gh/hosts.yml",
-    ".aws/credentials", "home/.aws/config", "home/.config/gcloud/credentials.db",
-    "home/.config/gcloud/legacy_credentials/a@b.c/adc.json", "application_default_credentials.json",
-    "gcp/credentials.json", "gcp/service-account-prod.json", "infra/terraform.tfstate",
-    "infra/terraform.tfstate.backup", "infra/prod.tfvars", "infra/prod.tfvars.json",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        ".env.local",
+        ".env.production",
+        "config/prod.env",
+        ".envrc",
+        "app/.ENV",
+        "certs/server.pem",
+        "certs/server.key",
+        "keys/AuthKey_ABC123.p8",
+        "keys/client.p12",
+        "keys/client.pfx",
+        "android/app.keystore",
+        "android/app.jks",
+        "id_rsa",
+        "home/.ssh/id_ed25519",
+        "id_ecdsa.pub",
+        "id_dsa",
+        ".netrc",
+        ".npmrc",
+        ".pypirc",
+        ".git-credentials",
+        ".htpasswd",
+        ".pgpass",
+        "home/.docker/config.json",
+        "home/.kube/config",
+        "kubeconfig",
+        "clusters/prod.kubeconfig",
+        "home/.config/gh/hosts.yml",
+        ".aws/credentials",
+        "home/.aws/config",
+        "home/.config/gcloud/credentials.db",
+        "home/.config/gcloud/legacy_credentials/a@b.c/adc.json",
+        "application_default_credentials.json",
+        "gcp/credentials.json",
+        "gcp/service-account-prod.json",
+        "infra/terraform.tfstate",
+        "infra/terraform.tfstate.backup",
+        "infra/prod.tfvars",
+        "infra/prod.tfvars.json",
+    ],
+)
 def test_credential_files_are_known_by_name(path: str) -> None:
     assert DEFAULT_RULES.is_secret_path(path, is_dir=False)
 
 
-@pytest.mark.parametrize("path", [
-    ".env.example", ".env.sample", ".env.template", "config/.env.dist", ".envoy.yaml", "environment.py",
-    "src/keys.py", "docs/credentials.md", "k8s/service-account.yaml", "infra/main.tf", "app/config.json",
-    ".config/gh/config.yml", "docker/config.json", "kube/config", "src/rsa_keys.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env.example",
+        ".env.sample",
+        ".env.template",
+        "config/.env.dist",
+        ".envoy.yaml",
+        "environment.py",
+        "src/keys.py",
+        "docs/credentials.md",
+        "k8s/service-account.yaml",
+        "infra/main.tf",
+        "app/config.json",
+        ".config/gh/config.yml",
+        "docker/config.json",
+        "kube/config",
+        "src/rsa_keys.py",
+    ],
+)
 def test_ordinary_files_are_not_taken_for_credentials(path: str) -> None:
     assert not DEFAULT_RULES.is_secret_path(path, is_dir=False)
 
@@ -209,12 +269,34 @@ def test_the_settings_take_a_list_from_toml_and_a_string_from_the_environment(tm
 # --- end to end: the real pipeline, the real database, the real server --------------------------
 
 CREDENTIAL_FILES = [
-    ".env", ".env.local", "config/prod.env", ".envrc", "certs/server.pem", "certs/server.key", "keys/client.p12",
-    "keys/client.pfx", "android/app.keystore", "id_rsa", "id_ed25519", ".netrc", ".npmrc", ".pypirc",
-    ".git-credentials", ".htpasswd", "home/.docker/config.json", "home/.kube/config", "kubeconfig",
-    "home/.config/gh/hosts.yml", "home/.aws/credentials", "home/.aws/config", "application_default_credentials.json",
-    "gcp/credentials.json", "gcp/service-account-prod.json", "infra/terraform.tfstate",
-    "infra/terraform.tfstate.backup", "infra/prod.tfvars",
+    ".env",
+    ".env.local",
+    "config/prod.env",
+    ".envrc",
+    "certs/server.pem",
+    "certs/server.key",
+    "keys/client.p12",
+    "keys/client.pfx",
+    "android/app.keystore",
+    "id_rsa",
+    "id_ed25519",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".htpasswd",
+    "home/.docker/config.json",
+    "home/.kube/config",
+    "kubeconfig",
+    "home/.config/gh/hosts.yml",
+    "home/.aws/credentials",
+    "home/.aws/config",
+    "application_default_credentials.json",
+    "gcp/credentials.json",
+    "gcp/service-account-prod.json",
+    "infra/terraform.tfstate",
+    "infra/terraform.tfstate.backup",
+    "infra/prod.tfvars",
 ]
 CREDENTIAL_FOLDERS = {"home/.ssh": "id_ecdsa", "home/.config/gcloud": "legacy_credentials.json", ".envs": "django.yaml"}
 
@@ -228,10 +310,14 @@ def _plant(root: Path) -> dict[str, str]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(f"token: {planted[rel]}\n")
     planted |= {
-        "github": "ghp_" + _random(36, seed="e2e"), "aws_id": "AKIA" + _random(16, string.ascii_uppercase + string.digits),
-        "aws_secret": _random(40, BASE62 + "/+", seed="e2e"), "password": _random(18, seed="pw"),
+        "github": "ghp_" + _random(36, seed="e2e"),
+        "aws_id": "AKIA" + _random(16, string.ascii_uppercase + string.digits),
+        "aws_secret": _random(40, BASE62 + "/+", seed="e2e"),
+        "password": _random(18, seed="pw"),
         "slack": "xoxb-" + _random(12, string.digits) + "-" + _random(24, seed="slack"),
-        "jwt": TOKENS["jwt"][0], "openai": "sk-" + _random(48, seed="e2e"), "npm": "npm_" + _random(36, seed="e2e"),
+        "jwt": TOKENS["jwt"][0],
+        "openai": "sk-" + _random(48, seed="e2e"),
+        "npm": "npm_" + _random(36, seed="e2e"),
     }
     key = _pem("EC ", seed="e2e")
     planted["key_line"] = key.splitlines()[1]
@@ -273,7 +359,8 @@ async def _leaks(conn: asyncpg.Connection, repository_id: int, secrets: list[str
                              concat_ws(' ', name, qualified_name, signature, docstring), $2) > 0)
                   OR EXISTS (SELECT 1 FROM edges WHERE repository_id = $1 AND strpos(target_name, $2) > 0)
                   OR EXISTS (SELECT 1 FROM files WHERE repository_id = $1 AND strpos(path, $2) > 0)""",
-            repository_id, secret,
+            repository_id,
+            secret,
         )
         if hit:
             found.append(secret)
@@ -281,9 +368,15 @@ async def _leaks(conn: asyncpg.Connection, repository_id: int, secrets: list[str
 
 
 def _status(dsn: str) -> dict[str, dict[str, Any]]:
-    done = subprocess.run([sys.executable, "-m", "mcp_server", "--database-url", dsn, "status", "--json"],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ), stdin=subprocess.DEVNULL,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_server", "--database-url", dsn, "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return {r["repository"]: r for r in json.loads(done.stdout)["repositories"]}
 
@@ -316,8 +409,14 @@ async def test_planted_credentials_never_reach_the_index_nor_a_client(
         line = await conn.fetchval(
             "SELECT start_line FROM symbols WHERE repository_id = $1 AND name = 'connect_to_the_warehouse'", repo.id
         )
-        assert line == (root / "app" / "settings.py").read_text().splitlines().index(
-            "def connect_to_the_warehouse(retries: int = 3) -> str:") + 1
+        assert (
+            line
+            == (root / "app" / "settings.py")
+            .read_text()
+            .splitlines()
+            .index("def connect_to_the_warehouse(retries: int = 3) -> str:")
+            + 1
+        )
         stats = await repositories.stats(conn, repo, "any-model")
     assert stats.redacted == {"files": 3, "secrets": 9}
 
@@ -329,12 +428,14 @@ async def test_planted_credentials_never_reach_the_index_nor_a_client(
         for secret in (planted["github"], planted["password"], planted["key_line"], planted[".env"]):
             result = await client.call_tool("grep", {"pattern": secret, "literal": True, "repository": "planted"})
             assert _data(result)["matches"] == [], secret
-        result = await client.call_tool("grep", {"pattern": "[REDACTED:github-token]", "literal": True,
-                                                 "repository": "planted"})
+        result = await client.call_tool(
+            "grep", {"pattern": "[REDACTED:github-token]", "literal": True, "repository": "planted"}
+        )
         matches = _data(result)["matches"]
         assert [(m["path"], m["line"]) for m in matches] == [("app/settings.py", 2)]
-        found = await client.call_tool("search_code", {"query": "connect_to_the_warehouse", "repository": "planted",
-                                                       "mode": "keyword"})
+        found = await client.call_tool(
+            "search_code", {"query": "connect_to_the_warehouse", "repository": "planted", "mode": "keyword"}
+        )
         assert _data(found)["results"][0]["path"] == "app/settings.py"
 
 
@@ -348,7 +449,10 @@ async def test_redaction_switched_off_stores_the_text_and_switched_on_again_rere
     await index_repository(db, verbatim, root, name="switch")
     async with db.pool.acquire() as conn:
         repo = await repositories.find(conn, "switch")
-        assert await _leaks(conn, repo.id, [planted["github"], planted["slack"]]) == [planted["github"], planted["slack"]]
+        assert await _leaks(conn, repo.id, [planted["github"], planted["slack"]]) == [
+            planted["github"],
+            planted["slack"],
+        ]
         assert (await repositories.stats(conn, repo, "m")).redacted == {"files": 0, "secrets": 0}
     # Credential files stay out whatever the switch: redaction is about the text of the others.
     assert "deploy_key.txt" in await _paths(db, repo.id) and ".env" not in await _paths(db, repo.id)

@@ -49,8 +49,11 @@ def _relays(data_dir: Path) -> list[psutil.Process]:
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
         try:
-            if "serve" in cmdline and "--shared-socket" not in cmdline and \
-                    process.environ().get("PGCODE_DATA_DIR") == str(data_dir):
+            if (
+                "serve" in cmdline
+                and "--shared-socket" not in cmdline
+                and process.environ().get("PGCODE_DATA_DIR") == str(data_dir)
+            ):
                 found.append(process)
         except psutil.Error:
             pass
@@ -64,8 +67,11 @@ def _maps_the_model(process: psutil.Process) -> bool:
 async def _connections(pg_dsn: str, database: str) -> int:
     conn = await asyncpg.connect(pg_dsn)
     try:
-        return int(await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgcode'", database))
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pgcode'", database
+            )
+        )
     finally:
         await conn.close()
 
@@ -86,8 +92,9 @@ async def test_concurrent_stdio_sessions_share_one_server_model_and_pool(pg_dsn:
             async def on_progress(done: float, total: float | None, message: str | None) -> None:
                 progress.append(done)
 
-            indexed = await first.call_tool("index_repository", {"path": str(root), "name": "shop"},
-                                            progress_callback=on_progress)
+            indexed = await first.call_tool(
+                "index_repository", {"path": str(root), "name": "shop"}, progress_callback=on_progress
+            )
             assert "shop" in _text(indexed) and progress and progress[-1] == 100
             all_in, measured = anyio.Event(), anyio.Event()
             ready = 0
@@ -133,8 +140,11 @@ async def test_a_killed_shared_server_is_replaced_and_the_session_carries_on(pg_
     package = root / "generated_pkg"
     package.mkdir()
     for i in range(150):
-        body = [f"def handler_{i}_{j}(order, rate={j}):\n    return helper_{i}_{j}(order) + rate\n\n"
-                f"def helper_{i}_{j}(value):\n    return value * {j + 1}\n" for j in range(30)]
+        body = [
+            f"def handler_{i}_{j}(order, rate={j}):\n    return helper_{i}_{j}(order) + rate\n\n"
+            f"def helper_{i}_{j}(value):\n    return value * {j + 1}\n"
+            for j in range(30)
+        ]
         (package / f"mod_{i}.py").write_text("\n".join(body))
     async with _session(data_dir, pg_dsn) as client:
         _text(await client.call_tool("list_repositories", {}))
@@ -153,8 +163,9 @@ async def test_a_killed_shared_server_is_replaced_and_the_session_carries_on(pg_
             async with anyio.create_task_group() as tg:
                 tg.start_soon(kill_when_started)
                 with pytest.raises(MCPError, match="stopped before answering"):
-                    await client.call_tool("index_repository", {"path": str(root), "name": "big-killed"},
-                                           progress_callback=on_progress)
+                    await client.call_tool(
+                        "index_repository", {"path": str(root), "name": "big-killed"}, progress_callback=on_progress
+                    )
         # The next one starts a new server; the session goes on as it was.
         with anyio.fail_after(120):
             listed = await client.call_tool("list_repositories", {})
@@ -171,7 +182,10 @@ def _handshake_and_calls(session: RawSession) -> list[dict[str, Any]]:
     answers = [session.answer(1)]
     session.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     answers.append(session.request(2, "tools/list"))
-    answers.append(session.request(3, "tools/call", {"name": "list_repositories", "arguments": {}}))
+    # A successful call whose answer other tests' repositories (indexed or embedded meanwhile) cannot change.
+    answers.append(
+        session.request(3, "tools/call", {"name": "find_symbol", "arguments": {"name": "no_such_symbol_q7x"}})
+    )
     answers.append(session.request(4, "tools/call", {"name": "get_symbol", "arguments": {"symbol": ""}}))
     answers.append(session.request(5, "no/such/method"))
     return answers
@@ -211,8 +225,7 @@ def test_a_handshake_era_session_carries_on_after_the_shared_server_is_killed(pg
     first.send_signal(signal.SIGKILL)
     # Dead with every thread gone, so its sockets are closed (a zombie whose other threads are still
     # exiting holds them a moment longer: a request sent then gets the in-flight error instead).
-    wait_until(lambda: first.status() == psutil.STATUS_ZOMBIE and first.num_threads() == 1,
-               "the shared server is dead")
+    wait_until(lambda: first.status() == psutil.STATUS_ZOMBIE and first.num_threads() == 1, "the shared server is dead")
     # A new server never saw this client's handshake: the relay gives it again, so requests are
     # not refused as coming before initialization.
     listed = session.request(3, "tools/call", {"name": "list_repositories", "arguments": {}})
@@ -229,9 +242,15 @@ def test_the_shared_server_and_its_embedded_database_leave_after_the_last_sessio
     pgcode = str(Path(sys.executable).parent / "pgcode")
 
     async def main() -> None:
-        params = StdioServerParameters(command=pgcode, args=["serve"],
-                                       env={"PGCODE_LOG_LEVEL": "warning", "PGCODE_DATA_DIR": str(data_dir),
-                                            "PGCODE_SHARED_IDLE_SECONDS": str(IDLE_SECONDS)})
+        params = StdioServerParameters(
+            command=pgcode,
+            args=["serve"],
+            env={
+                "PGCODE_LOG_LEVEL": "warning",
+                "PGCODE_DATA_DIR": str(data_dir),
+                "PGCODE_SHARED_IDLE_SECONDS": str(IDLE_SECONDS),
+            },
+        )
         async with Client(params, read_timeout_seconds=120) as one:
             _text(await one.call_tool("list_repositories", {}))
             [server] = shared_servers(data_dir)
@@ -263,7 +282,11 @@ def _postgres_of(data_dir: Path) -> list[psutil.Process]:
 def test_a_shared_server_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     process = subprocess.run(
         [sys.executable, "-m", "mcp_server", "--database-url", "postgresql://pgcode@127.0.0.1:1/none", "serve"],
-        stdin=subprocess.PIPE, capture_output=True, env=stdio_env(tmp_path / "data"), timeout=120)
+        stdin=subprocess.PIPE,
+        capture_output=True,
+        env=stdio_env(tmp_path / "data"),
+        timeout=120,
+    )
     assert process.returncode == 2
     stderr = process.stderr.decode()
     assert stderr.startswith("error: cannot use the database at postgresql://pgcode@127.0.0.1:1/none"), stderr

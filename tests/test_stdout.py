@@ -14,8 +14,11 @@ MODES = {"own": "false", "shared": "true"}
 
 def _serve(pg_dsn: str, tmp_path: Path, mode: str) -> RawSession:
     # An empty model cache: the model is still being built when a short session ends.
-    return RawSession(["--database-url", pg_dsn], tmp_path / "data",
-                      {"PGCODE_SHARED_SERVER": MODES[mode], "PGCODE_CACHE_DIR": str(tmp_path / "cache")})
+    return RawSession(
+        ["--database-url", pg_dsn],
+        tmp_path / "data",
+        {"PGCODE_SHARED_SERVER": MODES[mode], "PGCODE_CACHE_DIR": str(tmp_path / "cache")},
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -62,12 +62,14 @@ def _write_repo(root: Path, version: int, modules: int = 6) -> Path:
     (root / "ledger").mkdir(parents=True, exist_ok=True)
     (root / "ledger" / "__init__.py").write_text("")
     for m in range(modules):
-        (root / "ledger" / f"book_{m}.py").write_text("".join(
-            f"def post_entry_{m}_{f}(amount):\n"
-            f'    """Post an entry to book {m}, rule {f}, revision {version}."""\n'
-            f"    return round(amount * {version + 1}.{f}, {m % 3})\n\n\n"
-            for f in range(4)
-        ))
+        (root / "ledger" / f"book_{m}.py").write_text(
+            "".join(
+                f"def post_entry_{m}_{f}(amount):\n"
+                f'    """Post an entry to book {m}, rule {f}, revision {version}."""\n'
+                f"    return round(amount * {version + 1}.{f}, {m % 3})\n\n\n"
+                for f in range(4)
+            )
+        )
     return root
 
 
@@ -113,8 +115,9 @@ async def test_the_background_indexer_collects_vectors_an_edit_left_unused(
     settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:
     async with _indexed(settings, embedder, tmp_path / "watched", grace=0) as (db, scoped, root):
-        old = await _hashes(db, "SELECT c.content_hash FROM chunks c JOIN files f ON f.id = c.file_id "
-                                "WHERE f.path = 'ledger/book_2.py'")
+        old = await _hashes(
+            db, "SELECT c.content_hash FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = 'ledger/book_2.py'"
+        )
         assert old and old <= await _hashes(db, "SELECT content_hash FROM embeddings")
         indexer = BackgroundIndexer(db, scoped, embedder, lease_retry_seconds=0.2, heartbeat_seconds=0.2)
         async with anyio.create_task_group() as tg:
@@ -194,7 +197,10 @@ async def test_remove_repository_over_mcp_gives_its_room_to_the_next_rows(settin
 
             status = subprocess.run(
                 [sys.executable, "-m", "mcp_server", "--database-url", dsn, "status", "--json"],
-                capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                stdin=subprocess.DEVNULL,
             )
             assert status.returncode == 0, status.stderr
             shown = json.loads(status.stdout)

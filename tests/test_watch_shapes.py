@@ -78,8 +78,9 @@ async def test_a_file_replaced_by_a_folder_of_the_same_name_loses_its_rows_at_on
         (root / "shop" / "session.py" / "store.py").write_text("def open_session_store():\n    return {}\n")
 
         async def replaced() -> bool:
-            return (not await _defined(client, "sign_cookie", "shapes")
-                    and await _defined(client, "open_session_store", "shapes") == ["shop/session.py/store.py"])
+            return not await _defined(client, "sign_cookie", "shapes") and await _defined(
+                client, "open_session_store", "shapes"
+            ) == ["shop/session.py/store.py"]
 
         await eventually(replaced, "the old file's symbols go and the folder's files are indexed")
         outline = await client.call_tool("file_outline", {"path": "shop/session.py", "repository": "shapes"})
@@ -106,10 +107,12 @@ async def test_a_folder_replaced_by_a_file_and_paths_replaced_by_symlinks_lose_t
         (root / "tools").symlink_to(outside, target_is_directory=True)
 
         async def replaced() -> bool:
-            return (await _defined(client, "legacy_flat_helper", "reverse") == ["shop/legacy.py"]
-                    and not await _defined(client, "legacy_inner_helper", "reverse")
-                    and not await _defined(client, "sign_cookie", "reverse")
-                    and not await _defined(client, "DailyReport", "reverse"))
+            return (
+                await _defined(client, "legacy_flat_helper", "reverse") == ["shop/legacy.py"]
+                and not await _defined(client, "legacy_inner_helper", "reverse")
+                and not await _defined(client, "sign_cookie", "reverse")
+                and not await _defined(client, "DailyReport", "reverse")
+            )
 
         await eventually(replaced, "the folder's rows go, the new file is indexed, the symlinked paths are empty")
         assert not await _defined(client, "symlinked_target", "reverse")  # links are never followed
@@ -162,8 +165,9 @@ async def test_a_vanished_root_is_noted_on_every_answer_in_every_process_until_i
             (tmp_path / "moved-away" / "shop" / "extra.py").write_text("def edited_while_away():\n    pass\n")
 
             async def noted() -> bool:
-                return all([await _missing_noted(client, "search_code", reads["search_code"])
-                            for client in (writer, other)])
+                return all(
+                    [await _missing_noted(client, "search_code", reads["search_code"]) for client in (writer, other)]
+                )
 
             await eventually(noted, "search answers in both processes say the root is missing")
             for client in (writer, other):
@@ -176,7 +180,9 @@ async def test_a_vanished_root_is_noted_on_every_answer_in_every_process_until_i
                 mapped = await client.call_tool("repo_map", reads["repo_map"])
                 assert MISSING in mapped.content[0].text and mapped.structured_content["tokens"] <= 1024
                 # An answer that finds nothing there is still about it.
-                assert await _missing_noted(client, "find_symbol", {"name": "nowhere_at_all", "repository": "vanishing"})
+                assert await _missing_noted(
+                    client, "find_symbol", {"name": "nowhere_at_all", "repository": "vanishing"}
+                )
             # Still served from the last index.
             assert await _defined(other, "apply_discount", "vanishing") == ["shop/pricing.py"]
             status = await _call(writer, "index_status", {"repository": "vanishing"})
@@ -185,9 +191,9 @@ async def test_a_vanished_root_is_noted_on_every_answer_in_every_process_until_i
             os.rename(tmp_path / "moved-away", root)
 
             async def back() -> bool:
-                return (await _defined(writer, "edited_while_away", "vanishing") == ["shop/extra.py"]
-                        and not any([await _missing_noted(client, "find_symbol", reads["find_symbol"])
-                                     for client in (writer, other)]))
+                return await _defined(writer, "edited_while_away", "vanishing") == ["shop/extra.py"] and not any(
+                    [await _missing_noted(client, "find_symbol", reads["find_symbol"]) for client in (writer, other)]
+                )
 
             await eventually(back, "the watcher catches up and the note goes")
             for client in (writer, other):

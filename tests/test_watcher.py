@@ -123,6 +123,7 @@ async def _indexed(db: Database, settings: Settings, root: Path) -> int:
 async def _watching(indexer: BackgroundIndexer, repository_id: int) -> None:
     async def check() -> bool:
         return indexer.status(repository_id).state == "watching"
+
     await eventually(check, f"watching repository {repository_id}")
 
 
@@ -153,7 +154,8 @@ async def test_a_saved_edit_is_searchable_and_the_old_code_is_gone(
             target = await conn.fetchval(
                 """SELECT t.qualified_name FROM edges e JOIN symbols s ON s.id = e.source_id
                    JOIN symbols t ON t.id = e.target_id
-                   WHERE s.qualified_name = 'app.views.invoice_view' AND e.kind = 'calls'""")
+                   WHERE s.qualified_name = 'app.views.invoice_view' AND e.kind = 'calls'"""
+            )
         # The caller's edge into the re-stored file was re-resolved to the new symbol row.
         assert target == "app.billing.compute_invoice_total"
 
@@ -198,7 +200,8 @@ async def test_added_files_and_folders_appear_and_deleted_ones_vanish(
         assert await _found(wdb, rid, "issue_refund_now")
         async with wdb.pool.acquire() as conn:
             qname = await conn.fetchval(
-                "SELECT qualified_name FROM symbols WHERE repository_id = $1 AND name = 'DailyLedgerReport'", rid)
+                "SELECT qualified_name FROM symbols WHERE repository_id = $1 AND name = 'DailyLedgerReport'", rid
+            )
         assert qname == "app.reports.daily.DailyLedgerReport"
 
         (root / "app" / "views.py").unlink()
@@ -212,7 +215,9 @@ async def test_added_files_and_folders_appear_and_deleted_ones_vanish(
         async with wdb.pool.acquire() as conn:
             orphans = await conn.fetchval(
                 "SELECT count(*) FROM symbols WHERE repository_id = $1"
-                " AND name IN ('invoice_view', 'DailyLedgerReport')", rid)
+                " AND name IN ('invoice_view', 'DailyLedgerReport')",
+                rid,
+            )
         assert orphans == 0
         assert "compute_invoice_total" in await _symbol_names(wdb, rid)
 
@@ -333,7 +338,8 @@ async def test_when_the_owners_connection_dies_exactly_one_process_owns_the_repo
         async with wdb.pool.acquire() as conn:
             # What a crash looks like from the database: the lease connection is gone, and its lock too.
             killed = await conn.fetchval(
-                "SELECT pg_terminate_backend(backend_pid) FROM index_leases WHERE repository_id = $1", rid)
+                "SELECT pg_terminate_backend(backend_pid) FROM index_leases WHERE repository_id = $1", rid
+            )
         assert killed
 
         async def lost() -> bool:
@@ -371,7 +377,8 @@ async def test_the_watcher_survives_the_database_dropping_every_connection(
             # A database restart, as the clients see it: every session of this process is cut.
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         finally:
             await admin.close()
         (root / "app" / "views.py").write_text("def written_during_outage():\n    pass\n")
@@ -495,6 +502,7 @@ async def test_vectors_follow_in_the_background(
     root = _write_repo(tmp_path / "vectors")
     rid = await _indexed(wdb, wsettings, root)
     async with running(wdb, wsettings, embedder) as indexer:
+
         async def embedded() -> bool:
             return (await indexer.refresh_status(rid)).vectors_pending == 0
 
@@ -529,13 +537,29 @@ def test_scan_paths_applies_discovery_rules_to_single_paths(tmp_path: Path) -> N
     (root / "node_modules" / "m").mkdir(parents=True)
     (root / "node_modules" / "m" / "i.js").write_text("1\n")
     (root / "logo.png").write_bytes(b"\x89PNG")
-    scan = scan_paths(root, [
-        "app/billing.py", "app/secret_key.py", "out_dir/x.py", "node_modules/m/i.js", "logo.png",
-        "gone.py", "app", "../escape.py",
-    ], 1_000_000)
+    scan = scan_paths(
+        root,
+        [
+            "app/billing.py",
+            "app/secret_key.py",
+            "out_dir/x.py",
+            "node_modules/m/i.js",
+            "logo.png",
+            "gone.py",
+            "app",
+            "../escape.py",
+        ],
+        1_000_000,
+    )
     assert [f.path for f in scan.files] == ["app/__init__.py", "app/billing.py", "app/views.py"]
     assert scan.scanned == [
-        "app/billing.py", "app/secret_key.py", "out_dir/x.py", "node_modules/m/i.js", "logo.png", "gone.py", "app",
+        "app/billing.py",
+        "app/secret_key.py",
+        "out_dir/x.py",
+        "node_modules/m/i.js",
+        "logo.png",
+        "gone.py",
+        "app",
     ]
     assert scan.skipped["unsupported_type"] == 1 and scan.skipped["ignored"] == 2
 
@@ -565,8 +589,7 @@ async def test_subscribers_hear_of_queued_paths_batches_and_dropped_queues(
     root = _write_repo(tmp_path / "events")
     rid = await _indexed(wdb, wsettings, root)
     events = _Recorder()
-    indexer = BackgroundIndexer(wdb, wsettings, None, lease_retry_seconds=RETRY, heartbeat_seconds=RETRY,
-                                events=events)
+    indexer = BackgroundIndexer(wdb, wsettings, None, lease_retry_seconds=RETRY, heartbeat_seconds=RETRY, events=events)
     async with anyio.create_task_group() as tg:
         await tg.start(indexer.run)
         await _watching(indexer, rid)

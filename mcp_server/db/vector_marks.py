@@ -63,15 +63,22 @@ def forget_pending() -> None:
 async def hold_chunk_writes(conn: asyncpg.Connection, repository_id: int) -> None:
     """Inside a transaction that adds chunks to the repository: until it ends, no embedding mark
     can pass its chunk ids, and no vector its chunks may use is collected."""
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock_shared($1, $3)",
-                       CHUNK_WRITES, repository_id, EVERY_REPOSITORY)
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock_shared($1, $2), pg_advisory_xact_lock_shared($1, $3)",
+        CHUNK_WRITES,
+        repository_id,
+        EVERY_REPOSITORY,
+    )
 
 
 async def highest_chunks(conn: asyncpg.Connection, repository_id: int | None) -> dict[int, int]:
     """Each repository's highest chunk id, once every transaction adding chunks to it has ended:
     every chunk at or below it is committed and visible to what runs next."""
-    ids = [repository_id] if repository_id is not None else [
-        r["id"] for r in await conn.fetch("SELECT id FROM repositories ORDER BY id")]
+    ids = (
+        [repository_id]
+        if repository_id is not None
+        else [r["id"] for r in await conn.fetch("SELECT id FROM repositories ORDER BY id")]
+    )
     marks: dict[int, int] = {}
     for rid in ids:
         async with conn.transaction():
@@ -85,12 +92,15 @@ async def highest_chunks(conn: asyncpg.Connection, repository_id: int | None) ->
 async def lowest_mark(conn: asyncpg.Connection, model: str, repository_id: int | None) -> int:
     """The lowest embedding mark in scope (0 where a repository has none): no chunk at or below it
     lacks a vector, so an embedding pass can start its pages there."""
-    return int(await conn.fetchval(
-        """SELECT coalesce(min(coalesce(p.through_chunk, 0)), 0) FROM repositories r
+    return int(
+        await conn.fetchval(
+            """SELECT coalesce(min(coalesce(p.through_chunk, 0)), 0) FROM repositories r
            LEFT JOIN vector_progress p ON p.repository_id = r.id AND p.model = $1
            WHERE $2::int IS NULL OR r.id = $2""",
-        model, repository_id,
-    ))
+            model,
+            repository_id,
+        )
+    )
 
 
 async def record_progress(conn: asyncpg.Connection, model: str, marks: dict[int, int]) -> None:
@@ -103,7 +113,9 @@ async def record_progress(conn: asyncpg.Connection, model: str, marks: dict[int,
                    JOIN repositories r ON r.id = m.rid
                    ON CONFLICT (model, repository_id)
                    DO UPDATE SET through_chunk = greatest(vector_progress.through_chunk, EXCLUDED.through_chunk)""",
-                model, list(marks), list(marks.values()),
+                model,
+                list(marks),
+                list(marks.values()),
             )
         except asyncpg.ForeignKeyViolationError:
             pass  # a repository removed after the join saw it: nothing of it is left to mark

@@ -36,9 +36,7 @@ async def ensure_vector_index(conn: asyncpg.Connection, model: str, dim: int, se
             f"WITH (m = {int(settings.hnsw_m)}, ef_construction = {int(settings.hnsw_ef_construction)}) "
             f"WHERE model = {literal}"
         )
-        await conn.execute(
-            "INSERT INTO vector_indexes (model, dim, index_name) VALUES ($1, $2, $3)", model, dim, name
-        )
+        await conn.execute("INSERT INTO vector_indexes (model, dim, index_name) VALUES ($1, $2, $3)", model, dim, name)
 
 
 async def model_dim(conn: asyncpg.Connection, model: str) -> int | None:

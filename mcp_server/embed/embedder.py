@@ -87,8 +87,13 @@ def embedder_from_dir(model: str, directory: Path, *, model_key: str, threads: i
         from fastembed import TextEmbedding
 
         # specific_model_path makes fastembed use the directory and never contact the hub.
-        engine = TextEmbedding(model, cache_dir=str(directory), threads=threads, specific_model_path=str(directory),
-                               enable_cpu_mem_arena=False)
+        engine = TextEmbedding(
+            model,
+            cache_dir=str(directory),
+            threads=threads,
+            specific_model_path=str(directory),
+            enable_cpu_mem_arena=False,
+        )
     except Exception as exc:
         raise ModelUnavailable(
             f"fastembed could not load {model} from {directory}: {exc!r}. "

@@ -105,9 +105,13 @@ def key_for(settings: Settings) -> str:
 def embedder_for(settings: Settings) -> Embedder:
     """The model the settings name, with their quantisation, cache, sources and thread count."""
     return load_embedder(
-        settings.embedding_model, quantize=settings.embedding_quantize, cache_dir=settings.cache_dir,
-        threads=settings.embed_threads or None, model_dir=Path(settings.model_dir) if settings.model_dir else None,
-        weights_dir=Path(settings.weights_dir) if settings.weights_dir else None, offline=settings.offline,
+        settings.embedding_model,
+        quantize=settings.embedding_quantize,
+        cache_dir=settings.cache_dir,
+        threads=settings.embed_threads or None,
+        model_dir=Path(settings.model_dir) if settings.model_dir else None,
+        weights_dir=Path(settings.weights_dir) if settings.weights_dir else None,
+        offline=settings.offline,
     )
 
 
@@ -170,8 +174,9 @@ def _load_fastembed_model(model: str, base: Path, threads: int, *, offline: bool
         )
     try:
         # Offline, fastembed reads its cache only; online it may retry the hub for ~40 s before giving up.
-        engine = TextEmbedding(model, cache_dir=str(fastembed_cache), threads=threads, local_files_only=offline,
-                               enable_cpu_mem_arena=False)
+        engine = TextEmbedding(
+            model, cache_dir=str(fastembed_cache), threads=threads, local_files_only=offline, enable_cpu_mem_arena=False
+        )
     except Exception as exc:
         mode = "offline (offline/PGCODE_OFFLINE or HF_HUB_OFFLINE set, cache only)" if offline else "online"
         raise ModelUnavailable(
@@ -181,5 +186,3 @@ def _load_fastembed_model(model: str, base: Path, threads: int, *, offline: bool
             f"or use the default model {DEFAULT_MODEL}, which needs no download."
         ) from exc
     return wrap(engine, model, model_key=model, model_dir=None)
-
-

@@ -40,7 +40,6 @@ QUANTIZATION: dict[str, Any] = {
 }
 
 
-
 def safe_name(model: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in model.replace("/", "--"))
 
@@ -241,5 +240,3 @@ def _swap_in(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
     if stale is not None:
         shutil.rmtree(stale, ignore_errors=True)
-
-

@@ -45,8 +45,11 @@ def find_weights(weights_dir: Path | None) -> WeightsSource:
     """The first source whose files all have the pinned sha256: `weights_dir` if given, else the
     installed packages."""
     tried: list[str] = []
-    candidates = ([WeightsSource(Path(weights_dir), f"weights directory {weights_dir}")] if weights_dir is not None
-                  else _installed_sources(tried))
+    candidates = (
+        [WeightsSource(Path(weights_dir), f"weights directory {weights_dir}")]
+        if weights_dir is not None
+        else _installed_sources(tried)
+    )
     for source in candidates:
         problem = _problem(source)
         if problem is None:
@@ -74,8 +77,10 @@ def _problem(source: WeightsSource) -> str | None:
             continue
         digest = sha256_file(path)
         if digest != pinned:
-            return (f"{name} sha256 {digest} does not match the pinned {pinned} "
-                    "(corrupted or different files; refusing to use them)")
+            return (
+                f"{name} sha256 {digest} does not match the pinned {pinned} "
+                "(corrupted or different files; refusing to use them)"
+            )
     return None
 
 

@@ -28,8 +28,11 @@ class SymbolRef(BaseModel):
 class Answer(BaseModel):
     """A tool's whole answer."""
 
-    notes: list[str] = Field(default_factory=list, description="what to know about the answer as a whole, e.g. that "
-                             "a repository's root folder is missing and its results come from the last index")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what to know about the answer as a whole, e.g. that "
+        "a repository's root folder is missing and its results come from the last index",
+    )
 
 
 class AmbiguousSymbol(InvalidArgument):

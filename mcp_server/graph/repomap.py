@@ -126,8 +126,9 @@ async def repo_map(
     candidates = np.flatnonzero(~is_module)
     order = candidates[np.argsort(-rank[candidates], kind="stable")]
     _, file_index = np.unique(file_ids, return_inverse=True)
-    file_score = np.bincount(file_index[candidates], weights=rank[candidates],
-                             minlength=int(file_index.max(initial=0)) + 1)
+    file_score = np.bincount(
+        file_index[candidates], weights=rank[candidates], minlength=int(file_index.max(initial=0)) + 1
+    )
     top = order[: max_tokens * _CHARS_PER_TOKEN // _MIN_SYMBOL_CHARS + 1]
     rows = {r["id"]: r for r in await conn.fetch(_DETAILS, ids[top].tolist())}
     best = float(rank[order[0]]) if len(order) else 1.0
@@ -136,8 +137,7 @@ async def repo_map(
         row = rows.get(int(ids[index]))
         if row is None:
             continue  # deleted by a concurrent re-index
-        ref = RankedSymbol(**symbol_ref(row).model_dump(), rank=position + 1,
-                           score=round(float(rank[index]) / best, 4))
+        ref = RankedSymbol(**symbol_ref(row).model_dump(), rank=position + 1, score=round(float(rank[index]) / best, 4))
         entries.append(_Entry(ref, float(file_score[file_index[index]]), _line(row)))
 
     noted = [notes[repo.name]] if notes and repo.name in notes else []
@@ -156,14 +156,25 @@ async def repo_map(
     return answer(low)
 
 
-def _answer(repository: str, entries: list[_Entry], symbols_total: int, edges_total: int,
-            max_tokens: int, notes: list[str]) -> MapAnswer:
+def _answer(
+    repository: str, entries: list[_Entry], symbols_total: int, edges_total: int, max_tokens: int, notes: list[str]
+) -> MapAnswer:
     hidden = symbols_total - len(entries)
     # A note is shown even when it alone outgrows a tiny budget: without it the map misleads.
-    text = "".join(f"note: {n}\n" for n in notes) + _render(entries) + (
-        f"… {hidden:,} more definitions: raise max_tokens to see them\n" if hidden else "")
-    data = RepoMap(repository=repository, tokens=max_tokens, symbols=[e.ref for e in entries],
-                   symbols_total=symbols_total, edges_total=edges_total, truncated=hidden > 0, notes=notes)
+    text = (
+        "".join(f"note: {n}\n" for n in notes)
+        + _render(entries)
+        + (f"… {hidden:,} more definitions: raise max_tokens to see them\n" if hidden else "")
+    )
+    data = RepoMap(
+        repository=repository,
+        tokens=max_tokens,
+        symbols=[e.ref for e in entries],
+        symbols_total=symbols_total,
+        edges_total=edges_total,
+        truncated=hidden > 0,
+        notes=notes,
+    )
     # `tokens` counts its own digits: settle it (its first value has the most digits it can need).
     for _ in range(3):
         tokens = _tokens(MapAnswer(text, data).chars)
@@ -208,7 +219,7 @@ def _tail(qualified: str, module: str | None, nesting: int) -> str:
         # crate root ("crate::lib::inventory::" for module "lib.inventory").
         module_parts = _SEPARATOR.split(module)
         for start in range(len(parts) - len(module_parts)):
-            if parts[start:start + len(module_parts)] == module_parts:
+            if parts[start : start + len(module_parts)] == module_parts:
                 keep = start + len(module_parts)
                 break
     # Otherwise the name is qualified by package or namespace rather than by file (Java, C#,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias
@@ -24,8 +25,7 @@ MAX_LIMIT = 1000
 MAX_DEPTH = 10
 
 SYMBOL_COLUMNS = (
-    "s.id, r.name AS repository, f.path, s.kind, s.name, s.qualified_name, s.signature,"
-    " s.start_line, s.end_line"
+    "s.id, r.name AS repository, f.path, s.kind, s.name, s.qualified_name, s.signature, s.start_line, s.end_line"
 )
 SYMBOL_FROM = "symbols s JOIN files f ON f.id = s.file_id JOIN repositories r ON r.id = s.repository_id"
 
@@ -42,6 +42,7 @@ _CLOSE_PATHS = """
 SELECT f.path FROM files f
 WHERE f.repository_id = ANY($1::int[]) AND (f.path % $2 OR f.path LIKE $3)
 ORDER BY similarity(f.path, $2) DESC, f.path LIMIT 5"""
+
 
 def check_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -87,7 +88,7 @@ def symbol_ref(row: asyncpg.Record) -> SymbolRef:
     return SymbolRef(**{k: row[k] for k in SymbolRef.model_fields})
 
 
-async def symbols_by_id(conn: Conn, ids: list[int] | set[int]) -> dict[int, SymbolRef]:
+async def symbols_by_id(conn: Conn, ids: Collection[int]) -> dict[int, SymbolRef]:
     if not ids:
         return {}
     return {r["id"]: symbol_ref(r) for r in await conn.fetch(_SYMBOLS_BY_ID, list(ids))}
@@ -124,9 +125,7 @@ async def resolve_file(conn: Conn, path: str, repository: str | None) -> FileRef
         base = PurePosixPath(relative).name
         close = [r["path"] for r in await conn.fetch(_CLOSE_PATHS, ids, relative, "%" + like_escape(base))]
         hint = f"; closest indexed paths: {', '.join(close)}" if close else ""
-        raise InvalidArgument(
-            f"{relative} is not an indexed file{hint}. Paths are relative to the repository root"
-        )
+        raise InvalidArgument(f"{relative} is not an indexed file{hint}. Paths are relative to the repository root")
     r = rows[0]
     return FileRef(r["id"], r["repository_id"], r["repository"], r["path"], r["language"], r["line_count"])
 

@@ -10,12 +10,32 @@ import asyncpg
 
 from ..errors import InvalidArgument
 from .models import (
-    AmbiguousSymbol, Definition, DefinitionResult, FileOutline, MatchKind, Member, OutlineItem, SymbolDetail,
-    SymbolList, SymbolMatch, SymbolRef,
+    AmbiguousSymbol,
+    Definition,
+    DefinitionResult,
+    FileOutline,
+    MatchKind,
+    Member,
+    OutlineItem,
+    SymbolDetail,
+    SymbolList,
+    SymbolMatch,
+    SymbolRef,
 )
 from .scope import (
-    MAX_LIMIT, SYMBOL_COLUMNS, SYMBOL_FROM, Conn, check_int, check_kind, check_text, like_escape,
-    resolve_file, round_conf, scope, symbol_ref, symbols_by_id,
+    MAX_LIMIT,
+    SYMBOL_COLUMNS,
+    SYMBOL_FROM,
+    Conn,
+    check_int,
+    check_kind,
+    check_text,
+    like_escape,
+    resolve_file,
+    round_conf,
+    scope,
+    symbol_ref,
+    symbols_by_id,
 )
 
 MAX_SOURCE_LINES = 400
@@ -113,7 +133,7 @@ WHERE s.file_id = $1 AND s.start_line = $2 AND s.kind <> 'module' ORDER BY s.sta
 @dataclass(frozen=True, slots=True)
 class Resolved:
     ref: SymbolRef
-    ids: list[int]          # the symbol plus any same-named twins (a C++ declaration + definition)
+    ids: list[int]  # the symbol plus any same-named twins (a C++ declaration + definition)
     repository_id: int
 
 
@@ -200,8 +220,16 @@ async def _find_rows(conn: Conn, name: str, ids: list[int], kind: str | None, li
     seg = parts[-1] if parts else name
     norm = _normalized(name) or name
     rows = await conn.fetch(
-        _FIND, ids, name, seg, kind, limit, like_escape(norm), like_escape(seg.lower()),
-        like_escape(norm.lower()), name.lower(),
+        _FIND,
+        ids,
+        name,
+        seg,
+        kind,
+        limit,
+        like_escape(norm),
+        like_escape(seg.lower()),
+        like_escape(norm.lower()),
+        name.lower(),
     )
     # Names like an existing one are noise next to it (and prefixes/suffixes already came back).
     if len(rows) < limit and not any(r["tier"] <= 1 for r in rows):
@@ -238,9 +266,16 @@ async def get_symbol(conn: Conn, symbol: str, repository: str | None = None) -> 
     members = [Member(**dict(r)) for r in await conn.fetch(_MEMBERS, ref.id)]
     counts = await conn.fetchrow(_COUNTS, resolved.ids)
     return SymbolDetail(
-        **ref.model_dump(), language=detail["language"], docstring=detail["docstring"],
-        source="\n".join(lines), truncated=last < ref.end_line, parent=parent, members=members,
-        callers=counts["callers"], callees=counts["callees"], unresolved_calls=counts["unresolved"],
+        **ref.model_dump(),
+        language=detail["language"],
+        docstring=detail["docstring"],
+        source="\n".join(lines),
+        truncated=last < ref.end_line,
+        parent=parent,
+        members=members,
+        callers=counts["callers"],
+        callees=counts["callees"],
+        unresolved_calls=counts["unresolved"],
         references=counts["refs"],
     )
 
@@ -268,8 +303,12 @@ async def file_outline(conn: Conn, path: str, repository: str | None = None) -> 
         depth[r["id"]] = depth.get(r["parent_id"], -1) + 1
         items.append(OutlineItem(**dict(r), depth=depth[r["id"]]))
     return FileOutline(
-        repository=file.repository, path=file.path, language=file.language,
-        module=module["qualified_name"] if module else None, line_count=file.line_count, symbols=items,
+        repository=file.repository,
+        path=file.path,
+        language=file.language,
+        module=module["qualified_name"] if module else None,
+        line_count=file.line_count,
+        symbols=items,
     )
 
 
@@ -283,7 +322,11 @@ def identifier_at(text: str, column: int) -> str | None:
 
 
 async def goto_definition(
-    conn: Conn, path: str, line: int, column: int | None = None, name: str | None = None,
+    conn: Conn,
+    path: str,
+    line: int,
+    column: int | None = None,
+    name: str | None = None,
     repository: str | None = None,
 ) -> DefinitionResult:
     """What a name at a site (file, line[, column or name]) refers to, with the resolver's confidence."""
@@ -319,22 +362,38 @@ async def goto_definition(
         target = targets.get(e["target_id"])
         if target is not None and target.id not in seen:
             seen.add(target.id)
-            definitions.append(Definition(**target.model_dump(), confidence=round_conf(e["confidence"]),
-                                          via=e["kind"], target_name=e["target_name"]))
+            definitions.append(
+                Definition(
+                    **target.model_dump(),
+                    confidence=round_conf(e["confidence"]),
+                    via=e["kind"],
+                    target_name=e["target_name"],
+                )
+            )
     for d in defs:
         if d["id"] not in seen:
-            definitions.append(Definition(**symbol_ref(d).model_dump(), confidence=1.0, via="definition",
-                                          target_name=d["name"]))
+            definitions.append(
+                Definition(**symbol_ref(d).model_dump(), confidence=1.0, via="definition", target_name=d["name"])
+            )
     unresolved = list(dict.fromkeys(e["target_name"] for e in edges if e["target_id"] is None))
     if not definitions and note is None:
         if unresolved:
-            note = (f"no indexed definition for {', '.join(unresolved)}: most likely defined outside the "
-                    "indexed code (a library, the standard library, generated code) or bound dynamically")
+            note = (
+                f"no indexed definition for {', '.join(unresolved)}: most likely defined outside the "
+                "indexed code (a library, the standard library, generated code) or bound dynamically"
+            )
         else:
             what = f" named {name!r}" if name else ""
             note = f"nothing{what} on line {line} of {file.path} refers to an indexed symbol"
-    return DefinitionResult(repository=file.repository, path=file.path, line=line, name=name,
-                            definitions=definitions, unresolved=unresolved, note=note)
+    return DefinitionResult(
+        repository=file.repository,
+        path=file.path,
+        line=line,
+        name=name,
+        definitions=definitions,
+        unresolved=unresolved,
+        note=note,
+    )
 
 
 def _last(target_name: str) -> str:

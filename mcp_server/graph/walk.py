@@ -10,12 +10,38 @@ from dataclasses import dataclass, field
 from ..errors import InvalidArgument
 from ..index.layout import is_test_path
 from .models import (
-    CallPath, DependencyResult, Dependent, EdgeList, GraphEdge, GraphNode, GraphResult, ImpactFile, ImpactResult,
-    ImpactSummary, ImportItem, PathResult, Reference, SymbolRef, UnresolvedCall,
+    CallPath,
+    DependencyResult,
+    Dependent,
+    EdgeList,
+    GraphEdge,
+    GraphNode,
+    GraphResult,
+    ImpactFile,
+    ImpactResult,
+    ImpactSummary,
+    ImportItem,
+    PathResult,
+    Reference,
+    SymbolRef,
+    UnresolvedCall,
 )
 from .scope import (
-    MAX_DEPTH, MAX_LIMIT, MAX_PATH, SYMBOL_COLUMNS, SYMBOL_FROM, Conn, FileRef, check_confidence, check_int,
-    check_text, resolve_file, round_conf, scope, symbol_ref, symbols_by_id,
+    MAX_DEPTH,
+    MAX_LIMIT,
+    MAX_PATH,
+    SYMBOL_COLUMNS,
+    SYMBOL_FROM,
+    Conn,
+    FileRef,
+    check_confidence,
+    check_int,
+    check_text,
+    resolve_file,
+    round_conf,
+    scope,
+    symbol_ref,
+    symbols_by_id,
 )
 from .symbols import resolve
 
@@ -127,9 +153,16 @@ async def _walk(
 
 
 def _edge(source: SymbolRef, target: SymbolRef, line: int, confidence: float, kind: str) -> GraphEdge:
-    return GraphEdge(source_id=source.id, source=source.qualified_name, target_id=target.id,
-                     target=target.qualified_name, kind=kind, path=source.path, line=line,
-                     confidence=round_conf(confidence))
+    return GraphEdge(
+        source_id=source.id,
+        source=source.qualified_name,
+        target_id=target.id,
+        target=target.qualified_name,
+        kind=kind,
+        path=source.path,
+        line=line,
+        confidence=round_conf(confidence),
+    )
 
 
 async def find_references(
@@ -142,15 +175,20 @@ async def find_references(
     rows = await conn.fetch(_REFERENCES, target.ids, min_conf, limit + 1)
     counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, target.ids, min_conf)}
     refs = [
-        Reference(**{**dict(r), "confidence": round_conf(r["confidence"]),
-                     "snippet": r["snippet"].strip()[:_SNIPPET_CHARS]})
+        Reference(
+            **{**dict(r), "confidence": round_conf(r["confidence"]), "snippet": r["snippet"].strip()[:_SNIPPET_CHARS]}
+        )
         for r in rows[:limit]
     ]
     return EdgeList(symbol=target.ref, references=refs, counts=counts, truncated=len(rows) > limit)
 
 
 async def find_callers(
-    conn: Conn, symbol: str, repository: str | None = None, depth: int = 1, min_confidence: float = 0.0,
+    conn: Conn,
+    symbol: str,
+    repository: str | None = None,
+    depth: int = 1,
+    min_confidence: float = 0.0,
     limit: int = 200,
 ) -> GraphResult:
     """Who calls the symbol, and who calls those, up to `depth` calls away."""
@@ -158,7 +196,11 @@ async def find_callers(
 
 
 async def find_callees(
-    conn: Conn, symbol: str, repository: str | None = None, depth: int = 1, min_confidence: float = 0.0,
+    conn: Conn,
+    symbol: str,
+    repository: str | None = None,
+    depth: int = 1,
+    min_confidence: float = 0.0,
     limit: int = 200,
 ) -> GraphResult:
     """What the symbol calls, transitively up to `depth`; its unresolved calls (libraries) listed apart."""
@@ -180,7 +222,8 @@ async def _calls(
     )
     edges = [
         _edge(refs[s], refs[t], line, conf, kind)
-        for (s, t), (line, conf, kind) in walk.edges.items() if s in refs and t in refs
+        for (s, t), (line, conf, kind) in walk.edges.items()
+        if s in refs and t in refs
     ]
     edges.sort(key=lambda e: (walk.depth[e.target_id if incoming else e.source_id], e.path, e.line))
     unresolved: list[UnresolvedCall] = []
@@ -189,12 +232,23 @@ async def _calls(
         rows = await conn.fetch(_UNRESOLVED_CALLS, root.ids, limit + 1)
         unresolved = [UnresolvedCall(**dict(r)) for r in rows[:limit]]
         truncated = truncated or len(rows) > limit
-    return GraphResult(root=root.ref, direction="callers" if incoming else "callees", depth=depth,
-                       nodes=nodes, edges=edges, unresolved=unresolved, truncated=truncated)
+    return GraphResult(
+        root=root.ref,
+        direction="callers" if incoming else "callees",
+        depth=depth,
+        nodes=nodes,
+        edges=edges,
+        unresolved=unresolved,
+        truncated=truncated,
+    )
 
 
 async def call_path(
-    conn: Conn, source: str, target: str, repository: str | None = None, max_depth: int = 6,
+    conn: Conn,
+    source: str,
+    target: str,
+    repository: str | None = None,
+    max_depth: int = 6,
     min_confidence: float = 0.0,
 ) -> PathResult:
     """Up to three shortest call chains from `source` to `target` (bidirectional breadth-first search)."""
@@ -203,8 +257,12 @@ async def call_path(
     src = await resolve(conn, source, repository)
     dst = await resolve(conn, target, repository)
     if src.repository_id != dst.repository_id:
-        return PathResult(source=src.ref, target=dst.ref, paths=[],
-                          note="source and target are in different repositories; calls never cross them")
+        return PathResult(
+            source=src.ref,
+            target=dst.ref,
+            paths=[],
+            note="source and target are in different repositories; calls never cross them",
+        )
     if set(src.ids) & set(dst.ids):
         return PathResult(source=src.ref, target=dst.ref, paths=[], note="source and target are the same symbol")
     chains, hops = await _shortest(conn, src.ids, dst.ids, max_depth, min_conf)
@@ -214,15 +272,23 @@ async def call_path(
         if not all(n in refs for n in chain):
             continue  # a file on the chain was re-indexed between the two queries: its symbols have new ids
         steps = [_edge(refs[a], refs[b], *hops[(a, b)]) for a, b in itertools.pairwise(chain)]
-        paths.append(CallPath(length=len(steps), confidence=min(s.confidence for s in steps),
-                              nodes=[refs[n] for n in chain], edges=steps))
+        paths.append(
+            CallPath(
+                length=len(steps),
+                confidence=min(s.confidence for s in steps),
+                nodes=[refs[n] for n in chain],
+                edges=steps,
+            )
+        )
     paths.sort(key=lambda p: -p.confidence)
     note = None
     if not paths:
         weak = f" with confidence >= {min_conf}" if min_conf > 0 else ""
-        note = (f"no chain of at most {max_depth} resolved calls{weak} leads from {src.ref.qualified_name} to "
-                f"{dst.ref.qualified_name}; calls through unresolved names (callbacks, dynamic dispatch, "
-                "libraries) are not in the graph")
+        note = (
+            f"no chain of at most {max_depth} resolved calls{weak} leads from {src.ref.qualified_name} to "
+            f"{dst.ref.qualified_name}; calls through unresolved names (callbacks, dynamic dispatch, "
+            "libraries) are not in the graph"
+        )
     return PathResult(source=src.ref, target=dst.ref, paths=paths, note=note)
 
 
@@ -230,7 +296,7 @@ async def _shortest(
     conn: Conn, sources: list[int], targets: list[int], max_depth: int, min_conf: float
 ) -> tuple[list[list[int]], dict[tuple[int, int], tuple[int, float, str]]]:
     """Shortest chains as node lists, growing the smaller frontier each round (one query per round)."""
-    dist = ({n: 0 for n in sources}, {n: 0 for n in targets})      # forward, backward
+    dist = ({n: 0 for n in sources}, {n: 0 for n in targets})  # forward, backward
     links: tuple[dict[int, list[int]], dict[int, list[int]]] = (defaultdict(list), defaultdict(list))
     frontier = (list(sources), list(targets))
     levels = [0, 0]
@@ -265,15 +331,22 @@ async def _shortest(
 
     chains = (
         fwd + list(reversed(bwd))[1:]
-        for m in meets if dist[0][m] + dist[1][m] == best
-        for fwd in routes(m, 0) for bwd in routes(m, 1)
+        for m in meets
+        if dist[0][m] + dist[1][m] == best
+        for fwd in routes(m, 0)
+        for bwd in routes(m, 1)
     )
     return list(itertools.islice(chains, MAX_PATHS)), hops
 
 
 async def impact_analysis(
-    conn: Conn, symbol: str | None = None, path: str | None = None, repository: str | None = None,
-    depth: int = 3, min_confidence: float = 0.5, limit: int = 500,
+    conn: Conn,
+    symbol: str | None = None,
+    path: str | None = None,
+    repository: str | None = None,
+    depth: int = 3,
+    min_confidence: float = 0.5,
+    limit: int = 500,
 ) -> ImpactResult:
     """What depends on a symbol (or on anything in a file), transitively, with tests flagged."""
     if (symbol is None) == (path is None):
@@ -296,22 +369,36 @@ async def impact_analysis(
     for node, (used, line, _conf, kind) in walk.reached_by.items():
         if node in refs and used in refs:
             ref = refs[node]
-            dependents.append(Dependent(**ref.model_dump(), distance=walk.depth[node], via=kind,
-                                        depends_on=refs[used].qualified_name, line=line,
-                                        is_test=is_test_path(ref.path)))
+            dependents.append(
+                Dependent(
+                    **ref.model_dump(),
+                    distance=walk.depth[node],
+                    via=kind,
+                    depends_on=refs[used].qualified_name,
+                    line=line,
+                    is_test=is_test_path(ref.path),
+                )
+            )
     dependents.sort(key=lambda d: (d.distance, d.path, d.line, d.id))
     per_file: dict[str, list[Dependent]] = defaultdict(list)
     for d in dependents:
         per_file[d.path].append(d)
     files = sorted(
-        (ImpactFile(path=p, dependents=len(ds), distance=min(d.distance for d in ds), is_test=ds[0].is_test)
-         for p, ds in per_file.items()),
+        (
+            ImpactFile(path=p, dependents=len(ds), distance=min(d.distance for d in ds), is_test=ds[0].is_test)
+            for p, ds in per_file.items()
+        ),
         key=lambda f: (f.distance, f.path),
     )
-    summary = ImpactSummary(dependents=len(dependents), files=len(files),
-                            tests=sum(d.is_test for d in dependents), test_files=sum(f.is_test for f in files))
-    return ImpactResult(repository=repo, targets=targets, dependents=dependents, files=files, summary=summary,
-                        truncated=walk.truncated)
+    summary = ImpactSummary(
+        dependents=len(dependents),
+        files=len(files),
+        tests=sum(d.is_test for d in dependents),
+        test_files=sum(f.is_test for f in files),
+    )
+    return ImpactResult(
+        repository=repo, targets=targets, dependents=dependents, files=files, summary=summary, truncated=walk.truncated
+    )
 
 
 async def get_dependencies(
@@ -328,8 +415,9 @@ async def get_dependents(
     return await _imports(conn, path_or_module, repository, limit, dependents=True)
 
 
-async def _imports(conn: Conn, path_or_module: str, repository: str | None, limit: int,
-                   dependents: bool) -> DependencyResult:
+async def _imports(
+    conn: Conn, path_or_module: str, repository: str | None, limit: int, dependents: bool
+) -> DependencyResult:
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     file = await _module_file(conn, path_or_module, repository)
     module = await conn.fetchrow(_FILE_MODULE, file.id)
@@ -339,14 +427,26 @@ async def _imports(conn: Conn, path_or_module: str, repository: str | None, limi
     external: list[ImportItem] = []
     for r in rows[:limit]:
         target = targets.get(r["target_id"]) if r["target_id"] is not None else None
-        item = ImportItem(path=r["path"], line=r["line"], source=r["source"], target_name=r["target_name"],
-                          alias=r["alias"], target=target, confidence=round_conf(r["confidence"]))
+        item = ImportItem(
+            path=r["path"],
+            line=r["line"],
+            source=r["source"],
+            target_name=r["target_name"],
+            alias=r["alias"],
+            target=target,
+            confidence=round_conf(r["confidence"]),
+        )
         (resolved if target is not None else external).append(item)
     others = [i.path for i in resolved] if dependents else [i.target.path for i in resolved if i.target]
     return DependencyResult(
-        repository=file.repository, path=file.path, module=module["qualified_name"] if module else None,
-        direction="dependents" if dependents else "dependencies", imports=resolved, external=external,
-        files=[p for p in dict.fromkeys(others) if p != file.path], truncated=len(rows) > limit,
+        repository=file.repository,
+        path=file.path,
+        module=module["qualified_name"] if module else None,
+        direction="dependents" if dependents else "dependencies",
+        imports=resolved,
+        external=external,
+        files=[p for p in dict.fromkeys(others) if p != file.path],
+        truncated=len(rows) > limit,
     )
 
 

@@ -22,7 +22,7 @@ MAX_LINE_CHARS = 10_000
 @dataclass(slots=True)
 class _Piece:
     start: int  # 0-based line index, inclusive
-    end: int    # exclusive
+    end: int  # exclusive
     symbol: int | None
 
 

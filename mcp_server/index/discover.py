@@ -17,30 +17,102 @@ from .secrets import DEFAULT_RULES, SecretRules, redact
 
 # Directories nobody wants in a code index: dependencies, build output, caches, VCS internals.
 BUILTIN_IGNORES: tuple[str, ...] = (
-    ".git/", ".hg/", ".svn/", ".jj/",
-    "node_modules/", "bower_components/", "jspm_packages/",
-    ".venv/", "venv/", ".env/", "env/", "virtualenv/", "site-packages/", "__pypackages__/",
-    "vendor/", "third_party/vendor/",
-    "build/", "dist/", "out/", "target/", "_build/", ".next/", ".nuxt/", ".svelte-kit/", ".output/",
-    "__pycache__/", ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", ".tox/", ".nox/", ".cache/",
-    ".gradle/", ".idea/", ".vscode/", ".terraform/", "coverage/", "htmlcov/", ".eggs/", "*.egg-info/",
-    "*.min.js", "*.min.css", "*.map", "*.pyc", "*.lock", "package-lock.json",
+    ".git/",
+    ".hg/",
+    ".svn/",
+    ".jj/",
+    "node_modules/",
+    "bower_components/",
+    "jspm_packages/",
+    ".venv/",
+    "venv/",
+    ".env/",
+    "env/",
+    "virtualenv/",
+    "site-packages/",
+    "__pypackages__/",
+    "vendor/",
+    "third_party/vendor/",
+    "build/",
+    "dist/",
+    "out/",
+    "target/",
+    "_build/",
+    ".next/",
+    ".nuxt/",
+    ".svelte-kit/",
+    ".output/",
+    "__pycache__/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".nox/",
+    ".cache/",
+    ".gradle/",
+    ".idea/",
+    ".vscode/",
+    ".terraform/",
+    "coverage/",
+    "htmlcov/",
+    ".eggs/",
+    "*.egg-info/",
+    "*.min.js",
+    "*.min.css",
+    "*.map",
+    "*.pyc",
+    "*.lock",
+    "package-lock.json",
 )
 
 # Files indexed as plain text (searchable, chunked by lines, no symbols).
 TEXT_EXTENSIONS: dict[str, str] = {
-    ".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text",
-    ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".ini": "ini", ".cfg": "ini",
-    ".sql": "sql", ".sh": "shell", ".bash": "shell", ".zsh": "shell",
-    ".html": "html", ".htm": "html", ".css": "css", ".scss": "css", ".vue": "vue", ".svelte": "svelte",
-    ".php": "php", ".kt": "kotlin", ".kts": "kotlin", ".swift": "swift", ".scala": "scala",
-    ".lua": "lua", ".ex": "elixir", ".exs": "elixir", ".erl": "erlang", ".hs": "haskell",
-    ".ml": "ocaml", ".clj": "clojure", ".dart": "dart", ".r": "r", ".jl": "julia", ".proto": "protobuf",
-    ".graphql": "graphql", ".tf": "terraform",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".rst": "rst",
+    ".txt": "text",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".ini": "ini",
+    ".cfg": "ini",
+    ".sql": "sql",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".zsh": "shell",
+    ".html": "html",
+    ".htm": "html",
+    ".css": "css",
+    ".scss": "css",
+    ".vue": "vue",
+    ".svelte": "svelte",
+    ".php": "php",
+    ".kt": "kotlin",
+    ".kts": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".lua": "lua",
+    ".ex": "elixir",
+    ".exs": "elixir",
+    ".erl": "erlang",
+    ".hs": "haskell",
+    ".ml": "ocaml",
+    ".clj": "clojure",
+    ".dart": "dart",
+    ".r": "r",
+    ".jl": "julia",
+    ".proto": "protobuf",
+    ".graphql": "graphql",
+    ".tf": "terraform",
 }
 TEXT_FILENAMES: dict[str, str] = {
-    "Dockerfile": "dockerfile", "Makefile": "make", "CMakeLists.txt": "cmake", "Gemfile": "ruby",
-    "Rakefile": "ruby", "Jenkinsfile": "groovy",
+    "Dockerfile": "dockerfile",
+    "Makefile": "make",
+    "CMakeLists.txt": "cmake",
+    "Gemfile": "ruby",
+    "Rakefile": "ruby",
+    "Jenkinsfile": "groovy",
 }
 
 IGNORE_FILES = (".gitignore", ".pgcodeignore")
@@ -55,10 +127,10 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 @dataclass(frozen=True, slots=True)
 class FoundFile:
-    path: str          # repo-relative, POSIX
-    size: int          # bytes
+    path: str  # repo-relative, POSIX
+    size: int  # bytes
     mtime_ns: int
-    language: str      # parser language id, or a text kind ("markdown", "yaml", ...)
+    language: str  # parser language id, or a text kind ("markdown", "yaml", ...)
 
 
 @dataclass(slots=True)
@@ -180,7 +252,10 @@ def _chain(
 
 
 def _refusal(
-    rel: str, st: os.stat_result, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int,
+    rel: str,
+    st: os.stat_result,
+    specs: list[tuple[str, pathspec.GitIgnoreSpec]],
+    max_file_bytes: int,
     secrets: SecretRules,
 ) -> str | None:
     """Why `discover` would leave this entry out (the reason it counts), or None to keep it."""
@@ -205,8 +280,12 @@ def _refusal(
 
 
 def _walk(
-    root: Path, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_file_bytes: int, result: Discovery,
-    start: str = "", secrets: SecretRules = DEFAULT_RULES,
+    root: Path,
+    specs: list[tuple[str, pathspec.GitIgnoreSpec]],
+    max_file_bytes: int,
+    result: Discovery,
+    start: str = "",
+    secrets: SecretRules = DEFAULT_RULES,
 ) -> Iterator[FoundFile]:
     # Explicit stack: repositories can nest deeper than Python's recursion limit.
     stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(start, specs)]
@@ -261,7 +340,7 @@ def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSp
     for base, spec in specs:
         if base and not rel.startswith(base + "/"):
             continue
-        sub = rel[len(base) + 1:] if base else rel
+        sub = rel[len(base) + 1 :] if base else rel
         check = spec.check_file(sub + "/" if is_dir else sub)
         if check.include is not None:
             verdict = check.include

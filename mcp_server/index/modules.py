@@ -14,9 +14,7 @@ def module_names(paths: Iterable[str], languages: dict[str, str]) -> dict[str, s
     packages = {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "__init__.py"}
     result: dict[str, str] = {}
     for path in paths:
-        result[path] = (
-            _python_module(path, packages) if languages.get(path) == "python" else _path_module(path)
-        )
+        result[path] = _python_module(path, packages) if languages.get(path) == "python" else _path_module(path)
     return result
 
 

@@ -89,9 +89,8 @@ def bound_names(parsed: ParsedFile) -> ParsedFile:
     new_index = {old: new for new, old in enumerate(i for i in range(len(symbols)) if owner[i] == i)}
     kept = [
         dataclasses.replace(s, parent=new_index[s.parent] if s.parent is not None else None)
-        for i, s in enumerate(symbols) if owner[i] == i
+        for i, s in enumerate(symbols)
+        if owner[i] == i
     ]
-    edges: list[RawEdge] = [
-        dataclasses.replace(e, source=new_index[owner[e.source] or 0]) for e in parsed.edges
-    ]
+    edges: list[RawEdge] = [dataclasses.replace(e, source=new_index[owner[e.source] or 0]) for e in parsed.edges]
     return dataclasses.replace(parsed, symbols=kept, edges=edges)

@@ -44,7 +44,11 @@ def file_digest(data: bytes) -> bytes:
 
 
 def prepare_file(
-    root: str, found: FoundFile, module_name: str, max_file_bytes: int, old_digest: bytes | None,
+    root: str,
+    found: FoundFile,
+    module_name: str,
+    max_file_bytes: int,
+    old_digest: bytes | None,
     secrets: SecretRules = DEFAULT_RULES,
 ) -> Prepared | Unchanged | Skipped:
     try:
@@ -70,7 +74,9 @@ def prepare_file(
 
 
 def prepare_batch(
-    root: str, items: list[tuple[FoundFile, str, bytes | None]], max_file_bytes: int,
+    root: str,
+    items: list[tuple[FoundFile, str, bytes | None]],
+    max_file_bytes: int,
     secrets: SecretRules = DEFAULT_RULES,
 ) -> list[Prepared | Unchanged | Skipped]:
     """Several files in one call: amortises the cost of crossing into a worker process."""

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 EDGE_KINDS = ("calls", "imports", "inherits", "references", "contains")
 
 # Confidence scale shared by parsers and the resolver (higher is surer).
-CONF_EXACT = 1.0      # resolved through an import, a definite local definition or `self`
-CONF_SCOPED = 0.9     # resolved through the enclosing class / inheritance chain
-CONF_UNIQUE = 0.5     # bare name matched exactly one definition in the repository
+CONF_EXACT = 1.0  # resolved through an import, a definite local definition or `self`
+CONF_SCOPED = 0.9  # resolved through the enclosing class / inheritance chain
+CONF_UNIQUE = 0.5  # bare name matched exactly one definition in the repository
 
 # A candidate standing for "else match the bare name": what follows a guess the parser cannot
 # vouch for (`self.x.m()` with x inherited from a base in another file), so that a guess naming
@@ -35,24 +35,24 @@ MAX_FILE_EDGES = 100_000
 
 @dataclass(frozen=True, slots=True)
 class Symbol:
-    kind: str              # module | class | function | method | interface | struct | enum | trait | ...
-    name: str              # as declared: "get_signing_serializer"
-    qualified_name: str    # "flask.sessions.SecureCookieSessionInterface.get_signing_serializer"
-    signature: str         # the declaration line(s) up to the body, whitespace-collapsed
+    kind: str  # module | class | function | method | interface | struct | enum | trait | ...
+    name: str  # as declared: "get_signing_serializer"
+    qualified_name: str  # "flask.sessions.SecureCookieSessionInterface.get_signing_serializer"
+    signature: str  # the declaration line(s) up to the body, whitespace-collapsed
     docstring: str | None  # docstring or leading doc comment, stripped
-    start_line: int        # 1-based, inclusive
-    end_line: int          # 1-based, inclusive
+    start_line: int  # 1-based, inclusive
+    end_line: int  # 1-based, inclusive
     start_byte: int
     end_byte: int
-    parent: int | None     # index of the enclosing symbol in ParsedFile.symbols; None for the module
+    parent: int | None  # index of the enclosing symbol in ParsedFile.symbols; None for the module
 
 
 @dataclass(frozen=True, slots=True)
 class RawEdge:
-    source: int            # index of the enclosing symbol in ParsedFile.symbols (0 = the module)
-    kind: str              # calls | imports | inherits | references
-    target_name: str       # the name as written at the site: "self.save", "os.path.join", "Base"
-    line: int              # 1-based line of the site
+    source: int  # index of the enclosing symbol in ParsedFile.symbols (0 = the module)
+    kind: str  # calls | imports | inherits | references
+    target_name: str  # the name as written at the site: "self.save", "os.path.join", "Base"
+    line: int  # 1-based line of the site
     # Fully qualified guesses at the target, best first, each with the confidence it earns if it
     # names a real symbol. The resolver tries them in order, then falls back to bare-name matching.
     candidates: tuple[tuple[str, float], ...] = ()
@@ -65,7 +65,7 @@ class ParsedFile:
     symbols: list[Symbol] = field(default_factory=list)  # symbols[0] is always the module symbol
     edges: list[RawEdge] = field(default_factory=list)
     has_errors: bool = False  # tree-sitter reported syntax errors (the file is still indexed)
-    edges_dropped: int = 0    # sites past the EdgeBudget
+    edges_dropped: int = 0  # sites past the EdgeBudget
 
 
 class EdgeBudget:
@@ -93,8 +93,8 @@ class EdgeBudget:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    symbol: int | None     # index into ParsedFile.symbols of the symbol this chunk belongs to
-    start_line: int        # 1-based, inclusive
+    symbol: int | None  # index into ParsedFile.symbols of the symbol this chunk belongs to
+    start_line: int  # 1-based, inclusive
     end_line: int
-    content: str           # the source lines, as displayed and searched lexically
-    header: str            # "path · Class.method · signature": prepended to the text embedded
+    content: str  # the source lines, as displayed and searched lexically
+    header: str  # "path · Class.method · signature": prepended to the text embedded

@@ -14,23 +14,66 @@ import pathspec
 # environment files: `.env`, `.env.local`, docker's `prod.env`, direnv's `.envrc`, cookiecutter's
 # `.envs/` (not `.envoy.yaml`); their templates are exempt below.
 SECRET_NAMES: tuple[str, ...] = (
-    ".env", ".env.*", "*.env", ".envrc", ".envs",
-    "*.pem", "*.key", "*.p8", "*.p12", "*.pfx", "*.pkcs12", "*.ppk", "*.keystore", "*.jks", "*.kdbx",
-    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", ".gitcookies", ".pgpass", ".my.cnf",
-    ".htpasswd", ".s3cfg", ".boto", ".vault-token", ".dockercfg", ".terraformrc", "terraform.rc",
-    "kubeconfig", "kubeconfig.*", "*.kubeconfig",
-    "credentials.json", "application_default_credentials.json", "credentials.tfrc.json",
-    "service-account*.json", "service_account*.json",
-    "*.tfstate", "*.tfstate.backup", "*.tfvars", "*.tfvars.json",
+    ".env",
+    ".env.*",
+    "*.env",
+    ".envrc",
+    ".envs",
+    "*.pem",
+    "*.key",
+    "*.p8",
+    "*.p12",
+    "*.pfx",
+    "*.pkcs12",
+    "*.ppk",
+    "*.keystore",
+    "*.jks",
+    "*.kdbx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    "_netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".gitcookies",
+    ".pgpass",
+    ".my.cnf",
+    ".htpasswd",
+    ".s3cfg",
+    ".boto",
+    ".vault-token",
+    ".dockercfg",
+    ".terraformrc",
+    "terraform.rc",
+    "kubeconfig",
+    "kubeconfig.*",
+    "*.kubeconfig",
+    "credentials.json",
+    "application_default_credentials.json",
+    "credentials.tfrc.json",
+    "service-account*.json",
+    "service_account*.json",
+    "*.tfstate",
+    "*.tfstate.backup",
+    "*.tfvars",
+    "*.tfvars.json",
 )
 # Templates committed to document the variables an app reads; should one hold a real token
 # anyway, the content check redacts it like in any other file.
 SECRET_NAME_EXCEPTIONS = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist"})
 # Credential files by path (at the root or under any folder): a tool's config folder.
 SECRET_PATHS: tuple[str, ...] = (
-    ".docker/config.json", ".kube/config", ".config/gh/hosts.yml", ".config/hub", ".config/glab-cli/config.yml",
-    ".aws/credentials", ".aws/config", ".streamlit/secrets.toml",
+    ".docker/config.json",
+    ".kube/config",
+    ".config/gh/hosts.yml",
+    ".config/hub",
+    ".config/glab-cli/config.yml",
+    ".aws/credentials",
+    ".aws/config",
+    ".streamlit/secrets.toml",
 )
 # Folders holding nothing but credentials: everything under them.
 SECRET_FOLDERS: tuple[str, ...] = (".config/gcloud", ".azure", ".ssh", ".gnupg")
@@ -96,11 +139,11 @@ _END = r"(?![A-Za-z0-9_-])"
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    label: str                # in the placeholder: [REDACTED:label]
-    hints: tuple[str, ...]    # literal text every match holds: without one, the pattern is not run
+    label: str  # in the placeholder: [REDACTED:label]
+    hints: tuple[str, ...]  # literal text every match holds: without one, the pattern is not run
     pattern: re.Pattern[str]  # its group `secret` is what is replaced
-    random: bool = True       # a random token: one without both a digit and a letter is a placeholder
-    word: bool = True         # a token of its own: a match that continues a word is not one
+    random: bool = True  # a random token: one without both a digit and a letter is a placeholder
+    word: bool = True  # a token of its own: a match that continues a word is not one
     placeholders: frozenset[str] = frozenset()  # values (lower case) that stand for a secret in examples
 
 
@@ -115,46 +158,80 @@ SHAPES: tuple[_Shape, ...] = (
     # so that header and footer constants in code are not taken for a key; without an END line (a
     # truncated paste), the long base64 lines that follow go too. Possessive and bounded: a hostile
     # file of headers must not make the search for END quadratic.
-    _shape("private-key", ("-----BEGIN ",),
-           rf"(?P<secret>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----{_PEM_BODY}{{0,400}}?[{_B64}]{{40,}}+"
-           rf"(?:(?:{_PEM_GAP}*+[{_B64}]++)*+{_PEM_GAP}*+{_PEM_END}|(?:{_PEM_GAP}*+[{_B64}]{{20,}}+)*+))",
-           random=False, word=False),
-    _shape("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-           rf"(?P<secret>gh[pousr]_[A-Za-z0-9]{{36,251}}|github_pat_[A-Za-z0-9_]{{50,251}}){_END}"),
+    _shape(
+        "private-key",
+        ("-----BEGIN ",),
+        rf"(?P<secret>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----{_PEM_BODY}{{0,400}}?[{_B64}]{{40,}}+"
+        rf"(?:(?:{_PEM_GAP}*+[{_B64}]++)*+{_PEM_GAP}*+{_PEM_END}|(?:{_PEM_GAP}*+[{_B64}]{{20,}}+)*+))",
+        random=False,
+        word=False,
+    ),
+    _shape(
+        "github-token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        rf"(?P<secret>gh[pousr]_[A-Za-z0-9]{{36,251}}|github_pat_[A-Za-z0-9_]{{50,251}}){_END}",
+    ),
     _shape("gitlab-token", ("glpat-",), rf"(?P<secret>glpat-[A-Za-z0-9_-]{{20,64}}){_END}"),
-    _shape("aws-access-key-id", ("AKIA", "ASIA", "ABIA", "ACCA"), rf"(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{{16}}){_END}"),
+    _shape(
+        "aws-access-key-id",
+        ("AKIA", "ASIA", "ABIA", "ACCA"),
+        rf"(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{{16}}){_END}",
+    ),
     # AWS secret keys have no prefix of their own: only the name they are given says what they are.
-    _shape("aws-secret-access-key", ("secret_access_key", "SECRET_ACCESS_KEY", "SecretAccessKey", "secretAccessKey"),
-           r"(?:secret_access_key|SECRET_ACCESS_KEY|[Ss]ecretAccessKey)[\"']?\s*(?:[:=]|=>)\s*[\"']?"
-           r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", word=False),
+    _shape(
+        "aws-secret-access-key",
+        ("secret_access_key", "SECRET_ACCESS_KEY", "SecretAccessKey", "secretAccessKey"),
+        r"(?:secret_access_key|SECRET_ACCESS_KEY|[Ss]ecretAccessKey)[\"']?\s*(?:[:=]|=>)\s*[\"']?"
+        r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+        word=False,
+    ),
     _shape("slack-token", ("xox", "xapp-"), r"(?P<secret>(?:xox[abeoprs]|xapp)-[0-9]+-[A-Za-z0-9-]{10,250})"),
-    _shape("slack-webhook", ("hooks.slack.com/",),
-           r"(?P<secret>hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,200})", random=False),
-    _shape("openai-key", ("sk-",),
-           rf"(?P<secret>sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{40,250}}|[A-Za-z0-9]{{32,250}})){_END}"),
+    _shape(
+        "slack-webhook",
+        ("hooks.slack.com/",),
+        r"(?P<secret>hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,200})",
+        random=False,
+    ),
+    _shape(
+        "openai-key",
+        ("sk-",),
+        rf"(?P<secret>sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{40,250}}|[A-Za-z0-9]{{32,250}})){_END}",
+    ),
     _shape("anthropic-key", ("sk-ant-",), rf"(?P<secret>sk-ant-[a-z]{{2,8}}[0-9]{{2}}-[A-Za-z0-9_-]{{40,250}}){_END}"),
-    _shape("stripe-key", ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
-           r"(?P<secret>(?:[sr]k_(?:live|test)|whsec)_[A-Za-z0-9]{20,250})(?![A-Za-z0-9])"),
+    _shape(
+        "stripe-key",
+        ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
+        r"(?P<secret>(?:[sr]k_(?:live|test)|whsec)_[A-Za-z0-9]{20,250})(?![A-Za-z0-9])",
+    ),
     _shape("google-api-key", ("AIza",), rf"(?P<secret>AIza[A-Za-z0-9_-]{{35}}){_END}"),
-    _shape("jwt", ("eyJ",), rf"(?P<secret>eyJ[A-Za-z0-9_-]{{10,}}\.eyJ[A-Za-z0-9_-]{{10,}}\.[A-Za-z0-9_-]{{16,}}){_END}",
-           random=False),
+    _shape(
+        "jwt",
+        ("eyJ",),
+        rf"(?P<secret>eyJ[A-Za-z0-9_-]{{10,}}\.eyJ[A-Za-z0-9_-]{{10,}}\.[A-Za-z0-9_-]{{16,}}){_END}",
+        random=False,
+    ),
     _shape("npm-token", ("npm_",), r"(?P<secret>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])"),
     _shape("pypi-token", ("pypi-AgE",), rf"(?P<secret>pypi-AgE[A-Za-z0-9_-]{{50,}}){_END}"),
     _shape("huggingface-token", ("hf_",), r"(?P<secret>hf_[A-Za-z0-9]{34,40})(?![A-Za-z0-9])"),
     _shape("sendgrid-key", ("SG.",), rf"(?P<secret>SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}){_END}"),
     # `scheme://user:PASSWORD@host`. Template fields ({password}, $PASS, %(pw)s) cannot match, and
     # the words documentation writes in their place are left as they are.
-    _shape("url-password", ("://",), rf"://{_URL_PART}{{1,100}}:(?P<secret>{_URL_PART}{{3,200}})@[A-Za-z0-9\[]",
-           random=False, word=False,
-           placeholders=frozenset({"password", "passwd", "pass", "pwd", "secret", "changeme", "token", "xxx", "***"})),
+    _shape(
+        "url-password",
+        ("://",),
+        rf"://{_URL_PART}{{1,100}}:(?P<secret>{_URL_PART}{{3,200}})@[A-Za-z0-9\[]",
+        random=False,
+        word=False,
+        placeholders=frozenset({"password", "passwd", "pass", "pwd", "secret", "changeme", "token", "xxx", "***"}),
+    ),
 )
 _LINE_BREAKS = re.compile(r"[^\r\n]+")
 
 
 @dataclass(frozen=True, slots=True)
 class Redaction:
-    text: str           # each secret replaced by [REDACTED:label]; line breaks all kept
-    secrets: int        # how many were replaced
+    text: str  # each secret replaced by [REDACTED:label]; line breaks all kept
+    secrets: int  # how many were replaced
     nothing_else: bool  # the text is secrets and whitespace only (a key file): not worth indexing
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import anyio
@@ -33,6 +34,7 @@ WHERE c.id > $2 AND ($3::int IS NULL OR c.repository_id = $3)
 ORDER BY c.id
 LIMIT $4
 """
+
 
 def embed_page(settings: Settings) -> int:
     """Chunk rows read (and vectors written) per round trip."""
@@ -68,12 +70,11 @@ async def embed_pending(
         rows = list(unique.values())
         texts = [embed_text(Chunk(None, 0, 0, r["content"], r["header"])) for r in rows]
         vectors: np.ndarray = await anyio.to_thread.run_sync(
-            lambda: embedder.embed_documents(texts, batch_size=settings.embed_batch_size)
+            functools.partial(embedder.embed_documents, texts, batch_size=settings.embed_batch_size)
         )
         async with pool.acquire() as conn:
             await conn.executemany(
-                "INSERT INTO embeddings (model, content_hash, embedding) VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING",
+                "INSERT INTO embeddings (model, content_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 [(embedder.model_key, r["content_hash"], v) for r, v in zip(rows, vectors)],
             )
         forget_pending()

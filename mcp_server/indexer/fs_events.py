@@ -75,15 +75,24 @@ class FileEvents(IndexerCore):
                 w.wake.set()
 
     async def _watch(
-        self, roots: tuple[Path, ...], stop: anyio.Event, live: set[anyio.Event],
-        *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+        self,
+        roots: tuple[Path, ...],
+        stop: anyio.Event,
+        live: set[anyio.Event],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         started = False
         prefixes = tuple(str(root) + os.sep for root in roots)
         try:
             stream = awatch(
-                *roots, watch_filter=partial(_worth_a_look, prefixes), debounce=self.debounce_ms,
-                step=self.step_ms, stop_event=stop, rust_timeout=2_000, recursive=True,
+                *roots,
+                watch_filter=partial(_worth_a_look, prefixes),
+                debounce=self.debounce_ms,
+                step=self.step_ms,
+                stop_event=stop,
+                rust_timeout=2_000,
+                recursive=True,
                 ignore_permission_denied=True,
             )
             async with aclosing(stream):
@@ -113,7 +122,7 @@ class FileEvents(IndexerCore):
             for w, prefix in owned:
                 if not path.startswith(prefix):
                     continue
-                rel = path[len(prefix):].replace(os.sep, "/")
+                rel = path[len(prefix) :].replace(os.sep, "/")
                 if is_ignore_rules_file(rel):
                     w.full_pass = True  # which files are indexed may have changed anywhere
                 else:
@@ -128,7 +137,7 @@ class FileEvents(IndexerCore):
 def _worth_a_look(prefixes: tuple[str, ...], change: Change, path: str) -> bool:
     """A cheap first filter, run for every raw event: the ignore rules proper are applied later, only
     to what passes. A deletion always passes: it may be a folder of indexed files."""
-    rel = next((path[len(p):] for p in prefixes if path.startswith(p)), None)
+    rel = next((path[len(p) :] for p in prefixes if path.startswith(p)), None)
     if not rel:
         return False
     parts = rel.split(os.sep)
@@ -147,7 +156,6 @@ def _worth_a_look(prefixes: tuple[str, ...], change: Change, path: str) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)  # a new folder: its files may predate its watch
     except OSError:
         return False
-
 
 
 async def _stop_on_cancel(live: set[anyio.Event]) -> None:

@@ -44,6 +44,7 @@ _WANTED = """
 SELECT DISTINCT k.objid::bigint AS id FROM pg_locks k
 WHERE k.locktype = 'advisory' AND NOT k.granted AND k.classid = $1::int::oid AND k.objsubid = 2
   AND k.objid::bigint = ANY($2::bigint[])
+  AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 
 _OWNER = """
@@ -57,7 +58,7 @@ WHERE l.repository_id = $1
 
 @dataclass(frozen=True, slots=True)
 class LeaseOwner:
-    owner: str               # hostname:pid of the process that indexes the repository
+    owner: str  # hostname:pid of the process that indexes the repository
     acquired_at: datetime
     heartbeat_at: datetime
 
@@ -147,13 +148,17 @@ class LeaseManager:
     async def _queue_for(self, repository_id: int, seconds: float) -> bool:
         """Wait in the lock's queue until the holder lets go (True) or `seconds` pass (False)."""
         conn = await asyncpg.connect(
-            self.dsn, timeout=_QUERY_TIMEOUT,
-            server_settings={"application_name": f"pgcode-lease-wait {self.owner}",
-                             "lock_timeout": str(max(1, int(seconds * 1000)))},
+            self.dsn,
+            timeout=_QUERY_TIMEOUT,
+            server_settings={
+                "application_name": f"pgcode-lease-wait {self.owner}",
+                "lock_timeout": str(max(1, int(seconds * 1000))),
+            },
         )
         try:
-            await conn.execute("SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, repository_id,
-                               timeout=seconds + _QUERY_TIMEOUT)
+            await conn.execute(
+                "SELECT pg_advisory_lock($1, $2)", LOCK_CLASS, repository_id, timeout=seconds + _QUERY_TIMEOUT
+            )
             # Given back at once rather than with the session, whose end the server completes later.
             await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, repository_id, timeout=_QUERY_TIMEOUT)
             return True
@@ -187,7 +192,9 @@ class LeaseManager:
                             " VALUES ($1, $2, pg_backend_pid())"
                             " ON CONFLICT (repository_id) DO UPDATE SET owner = EXCLUDED.owner,"
                             " backend_pid = EXCLUDED.backend_pid, acquired_at = now(), heartbeat_at = now()",
-                            repository_id, self.owner, timeout=_QUERY_TIMEOUT,
+                            repository_id,
+                            self.owner,
+                            timeout=_QUERY_TIMEOUT,
                         )
                     except asyncpg.ForeignKeyViolationError:
                         await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, repository_id)
@@ -225,7 +232,8 @@ class LeaseManager:
                 try:
                     await conn.execute(
                         "DELETE FROM index_leases WHERE repository_id = $1 AND backend_pid = pg_backend_pid()",
-                        repository_id, timeout=_QUERY_TIMEOUT,
+                        repository_id,
+                        timeout=_QUERY_TIMEOUT,
                     )
                     await conn.execute(
                         "SELECT pg_advisory_unlock($1, $2)", LOCK_CLASS, repository_id, timeout=_QUERY_TIMEOUT
@@ -319,14 +327,16 @@ class LeaseManager:
                         rows = await conn.fetch(
                             "SELECT objid::bigint AS id FROM pg_locks WHERE locktype = 'advisory' AND granted"
                             " AND pid = pg_backend_pid() AND classid = $1::int::oid AND objsubid = 2",
-                            LOCK_CLASS, timeout=_QUERY_TIMEOUT,
+                            LOCK_CLASS,
+                            timeout=_QUERY_TIMEOUT,
                         )
                         still = {int(r["id"]) for r in rows}
                         try:
                             await conn.execute(
                                 "UPDATE index_leases SET heartbeat_at = now()"
                                 " WHERE repository_id = ANY($1::int[]) AND backend_pid = pg_backend_pid()",
-                                sorted(still), timeout=_QUERY_TIMEOUT,
+                                sorted(still),
+                                timeout=_QUERY_TIMEOUT,
                             )
                         except asyncpg.PostgresError as exc:
                             # The locks stand whether or not the stamp can be written.

@@ -39,9 +39,13 @@ class Ownership(IndexerCore):
             # A repository registered a moment ago and not yet indexed is its registering
             # process's to take: claiming it first would refuse that process's index_repository.
             # Left unclaimed past the grace (the registering process died), anyone may take it.
-            fresh = {r["id"] for r in await conn.fetch(
-                "SELECT id FROM repositories WHERE state = 'new' AND created_at > now() - make_interval(secs => $1)",
-                _NEW_GRACE_SECONDS)}
+            fresh = {
+                r["id"]
+                for r in await conn.fetch(
+                    "SELECT id FROM repositories WHERE state = 'new' AND created_at > now() - make_interval(secs => $1)",
+                    _NEW_GRACE_SECONDS,
+                )
+            }
         listed = {r.id for r in repos}
         for repository_id in list(self._repos):
             if repository_id not in listed:
@@ -170,8 +174,9 @@ class Ownership(IndexerCore):
                 why = held_off_by(exc)
                 if why is not None and why.kind != "unreachable":  # its owner row is a write
                     w.state = "paused"
-                    w.hold_off(Trouble(why.kind, f"cannot take the indexing lease: {why.sentence}"),
-                               max(w.retry_in, 1.0))
+                    w.hold_off(
+                        Trouble(why.kind, f"cannot take the indexing lease: {why.sentence}"), max(w.retry_in, 1.0)
+                    )
                 raise
             if got:
                 await self._after_refusal(w.held_off)

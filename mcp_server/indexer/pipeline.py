@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 # (stage, done, total): stages are "discover", "parse", "resolve", "embed".
 ProgressFn = Callable[[str, int, int], None]
 
-_BATCH = 24           # files per worker task
+_BATCH = 24  # files per worker task
 _POOL_THRESHOLD = 150  # below this many files to prepare, worker start-up costs more than it saves
 
 
@@ -137,10 +137,13 @@ async def index_paths(
         # after storing files but before resolving their edges, the state stays so, and the next
         # whole pass resolves everything (see index_repository).
         async with db.pool.acquire() as conn:
-            marked = await conn.fetchval(
-                "UPDATE repositories SET state = 'indexing' WHERE id = $1 AND state = 'ready' RETURNING true",
-                repository.id,
-            ) is not None
+            marked = (
+                await conn.fetchval(
+                    "UPDATE repositories SET state = 'indexing' WHERE id = $1 AND state = 'ready' RETURNING true",
+                    repository.id,
+                )
+                is not None
+            )
         await _index_paths(db, settings, repository, root, paths, report)
         if marked:
             async with db.pool.acquire() as conn:
@@ -151,7 +154,11 @@ async def index_paths(
 
 
 async def remove_repository(
-    db: Database, settings: Settings, repo: repositories.Repository, *, leases: LeaseManager | None = None,
+    db: Database,
+    settings: Settings,
+    repo: repositories.Repository,
+    *,
+    leases: LeaseManager | None = None,
     wait: float = HANDOVER_SECONDS,
 ) -> None:
     """Drop `repo` and everything indexed of it, as its one writer. This process's passes over it
@@ -180,7 +187,11 @@ async def _removal_ends_the_pass(db: Database, repo: repositories.Repository) ->
 
 
 async def _index_paths(
-    db: Database, settings: Settings, repository: repositories.Repository, root: Path, paths: list[str],
+    db: Database,
+    settings: Settings,
+    repository: repositories.Repository,
+    root: Path,
+    paths: list[str],
     report: IndexReport,
 ) -> None:
     """index_paths' work, under its lease."""
@@ -198,9 +209,7 @@ async def _index_paths(
         gone = await _paths_gone(conn, repository.id, scan)
         # No size/mtime shortcut here: a change was reported, and two saves within one tick of
         # the file system's clock can leave both equal. The content hash decides instead.
-        todo = [
-            (f, modules[f.path], states[f.path].content_hash if f.path in states else None) for f in scan.files
-        ]
+        todo = [(f, modules[f.path], states[f.path].content_hash if f.path in states else None) for f in scan.files]
         if gone:
             await touched.before(conn, await _file_ids(conn, repository.id, gone))
             await store.delete_files(conn, repository.id, gone)
@@ -216,8 +225,12 @@ async def _index_paths(
 
 
 async def _apply(
-    conn: asyncpg.Connection, repository_id: int, results: list[Prepared | Unchanged | Skipped],
-    states: dict[str, store.FileState], report: IndexReport, touched: _Touched,
+    conn: asyncpg.Connection,
+    repository_id: int,
+    results: list[Prepared | Unchanged | Skipped],
+    states: dict[str, store.FileState],
+    report: IndexReport,
+    touched: _Touched,
 ) -> None:
     """Store prepared files (new ones together in one transaction, others one transaction each),
     remember new stats of unchanged ones, drop skipped ones."""
@@ -275,15 +288,19 @@ def _scan_paths(
 async def _file_states(conn: asyncpg.Connection, repository_id: int, paths: list[str]) -> dict[str, store.FileState]:
     rows = await conn.fetch(
         "SELECT id, path, size, mtime_ns, content_hash FROM files WHERE repository_id = $1 AND path = ANY($2::text[])",
-        repository_id, paths,
+        repository_id,
+        paths,
     )
     return {r["path"]: store.FileState(r["id"], r["size"], r["mtime_ns"], bytes(r["content_hash"])) for r in rows}
 
 
 async def _file_ids(conn: asyncpg.Connection, repository_id: int, paths: Iterable[str]) -> list[int]:
-    return [r["id"] for r in await conn.fetch(
-        "SELECT id FROM files WHERE repository_id = $1 AND path = ANY($2::text[])", repository_id, list(paths)
-    )]
+    return [
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM files WHERE repository_id = $1 AND path = ANY($2::text[])", repository_id, list(paths)
+        )
+    ]
 
 
 async def _paths_gone(conn: asyncpg.Connection, repository_id: int, scan: PathScan) -> list[str]:
@@ -294,7 +311,8 @@ async def _paths_gone(conn: asyncpg.Connection, repository_id: int, scan: PathSc
         """SELECT f.path FROM unnest($2::text[]) AS p(path) JOIN files f ON f.repository_id = $1 AND (
                f.path = p.path
                OR (f.path COLLATE "C" >= p.path || '/' AND f.path COLLATE "C" < p.path || '0'))""",
-        repository_id, scan.scanned,
+        repository_id,
+        scan.scanned,
     )
     return sorted({r["path"] for r in rows} - present)
 
@@ -356,8 +374,14 @@ def _check_root(root: Path) -> Path:
 
 
 async def _index_files(
-    db: Database, settings: Settings, root: Path, repository_id: int, report: IndexReport, progress: ProgressFn,
-    *, resolve_all: bool = False,
+    db: Database,
+    settings: Settings,
+    root: Path,
+    repository_id: int,
+    report: IndexReport,
+    progress: ProgressFn,
+    *,
+    resolve_all: bool = False,
 ) -> None:
     started = time.perf_counter()
     rules = secret_rules(settings)
@@ -422,10 +446,19 @@ async def _index_files(
     report.seconds["resolve"] = time.perf_counter() - started
 
 
-async def _store(conn: asyncpg.Connection, repository_id: int, prepared: Prepared, *, replacing: bool = True) -> set[str]:
+async def _store(
+    conn: asyncpg.Connection, repository_id: int, prepared: Prepared, *, replacing: bool = True
+) -> set[str]:
     return await store.store_file(
-        conn, repository_id, prepared.found, prepared.digest, prepared.line_count, prepared.parsed, prepared.chunks,
-        replacing=replacing, secrets_redacted=prepared.secrets,
+        conn,
+        repository_id,
+        prepared.found,
+        prepared.digest,
+        prepared.line_count,
+        prepared.parsed,
+        prepared.chunks,
+        replacing=replacing,
+        secrets_redacted=prepared.secrets,
     )
 
 
@@ -433,15 +466,19 @@ async def _prepare_all(  # type: ignore[no-untyped-def]
     root: str, todo: list[tuple[FoundFile, str, bytes | None]], max_bytes: int, rules: SecretRules
 ):
     """Yield prepared batches in order of completion: a process pool for big jobs, a thread otherwise."""
-    batches = [todo[i:i + _BATCH] for i in range(0, len(todo), _BATCH)]
+    batches = [todo[i : i + _BATCH] for i in range(0, len(todo), _BATCH)]
     workers = min(os.cpu_count() or 1, 4)
     if len(todo) < _POOL_THRESHOLD or workers < 2:
         for batch in batches:
             yield await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes, rules)
         return
     # spawn, not fork: the parent runs threads (event loop helpers, the model) that fork would copy.
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=exit_with_parent, initargs=(os.getpid(),))
+    executor = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     loop = asyncio.get_running_loop()
     queue = iter(batches)
     pending: dict[asyncio.Future[list[Prepared | Unchanged | Skipped]], list[tuple[FoundFile, str, bytes | None]]] = {}
@@ -465,7 +502,9 @@ async def _prepare_all(  # type: ignore[no-untyped-def]
                 if nxt is not None and not broken:
                     pending[loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes, rules)] = nxt
                 elif nxt is not None:
-                    pending[asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes, rules))] = nxt
+                    pending[
+                        asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes, rules))
+                    ] = nxt
                 yield result
     finally:
         for future in pending:

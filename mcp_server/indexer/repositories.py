@@ -32,9 +32,7 @@ async def register(conn: asyncpg.Connection, root: Path, name: str | None) -> Re
     wanted = name or root.name or "root"
     clash = await conn.fetchrow("SELECT root_path FROM repositories WHERE name = $1", wanted)
     if clash is not None:
-        raise InvalidArgument(
-            f"the name {wanted!r} is taken by {clash['root_path']}; pass another name (--name)"
-        )
+        raise InvalidArgument(f"the name {wanted!r} is taken by {clash['root_path']}; pass another name (--name)")
     row = await conn.fetchrow(
         f"INSERT INTO repositories (name, root_path) VALUES ($1, $2) RETURNING {_COLUMNS}", wanted, root_text
     )
@@ -42,8 +40,13 @@ async def register(conn: asyncpg.Connection, root: Path, name: str | None) -> Re
 
 
 async def set_state(
-    conn: asyncpg.Connection, repository_id: int, state: str, *, error: str | None = None,
-    skipped: dict[str, int] | None = None, finished: bool = False,
+    conn: asyncpg.Connection,
+    repository_id: int,
+    state: str,
+    *,
+    error: str | None = None,
+    skipped: dict[str, int] | None = None,
+    finished: bool = False,
 ) -> None:
     await conn.execute(
         "UPDATE repositories SET state = $2, last_error = $3,"
@@ -51,7 +54,11 @@ async def set_state(
         " indexed_at = CASE WHEN $5 THEN now() ELSE indexed_at END,"
         # A finished pass read the root, so it is there again.
         " root_missing_since = CASE WHEN $5 THEN NULL ELSE root_missing_since END WHERE id = $1",
-        repository_id, state, error, None if skipped is None else _json(skipped), finished,
+        repository_id,
+        state,
+        error,
+        None if skipped is None else _json(skipped),
+        finished,
     )
 
 
@@ -97,8 +104,8 @@ class RepositoryStats:
     edges: int
     edges_resolved: int
     chunks: int
-    vectors: int            # distinct chunk texts with a vector for the model
-    vectors_pending: int    # distinct chunk texts still waiting for one
+    vectors: int  # distinct chunk texts with a vector for the model
+    vectors_pending: int  # distinct chunk texts still waiting for one
     skipped: dict[str, int]
     redacted: dict[str, int]  # "files" stored with secrets redacted, and "secrets" redacted in all
 
@@ -119,13 +126,21 @@ async def stats(conn: asyncpg.Connection, repo: Repository, model: str) -> Repos
           (SELECT count(*) FROM files WHERE repository_id = $1 AND secrets_redacted > 0) AS redacted_files,
           (SELECT coalesce(sum(secrets_redacted), 0) FROM files WHERE repository_id = $1) AS redacted_secrets
         """,
-        repo.id, model,
+        repo.id,
+        model,
     )
     skipped = row["skipped"]
     skipped = json.loads(skipped) if isinstance(skipped, str) else dict(skipped or {})
     return RepositoryStats(
-        repo, row["files"], row["symbols"], row["edges"], row["resolved"], row["chunks"],
-        row["vectors"], row["texts"] - row["vectors"], skipped,
+        repo,
+        row["files"],
+        row["symbols"],
+        row["edges"],
+        row["resolved"],
+        row["chunks"],
+        row["vectors"],
+        row["texts"] - row["vectors"],
+        skipped,
         {"files": row["redacted_files"], "secrets": row["redacted_secrets"]},
     )
 
@@ -138,7 +153,8 @@ async def content_rules(conn: asyncpg.Connection, repository_id: int) -> str | N
 async def set_content_rules(conn: asyncpg.Connection, repository_id: int, key: str) -> None:
     await conn.execute(
         "UPDATE repositories SET settings = settings || jsonb_build_object('content_rules', $2::text) WHERE id = $1",
-        repository_id, key,
+        repository_id,
+        key,
     )
 
 

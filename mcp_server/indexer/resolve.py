@@ -12,8 +12,10 @@ from ..index.records import CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF
 _MAX_HOPS = 6
 _PY_BUILTINS = frozenset(dir(builtins))
 _PY_CONTAINER_METHODS = frozenset(
-    name for kind in (dict, list, str, set, frozenset, bytes, bytearray, tuple, int, float)
-    for name in dir(kind) if not name.startswith("_")
+    name
+    for kind in (dict, list, str, set, frozenset, bytes, bytearray, tuple, int, float)
+    for name in dir(kind)
+    if not name.startswith("_")
 ) | frozenset({"read", "write", "close", "flush", "readline", "readlines", "seek", "tell", "send", "recv"})
 _PY_RECEIVER_KINDS = frozenset({"method", "constructor"})
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
@@ -21,8 +23,9 @@ _FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
 _FALLBACK_KINDS: dict[str, frozenset[str]] = {
     "calls": frozenset({"function", "method", "class", "constructor", "struct"}),
     "inherits": frozenset({"class", "interface", "trait", "struct", "module"}),
-    "references": frozenset({"class", "interface", "struct", "enum", "trait", "type", "union",
-                             "function", "method", "constant"}),
+    "references": frozenset(
+        {"class", "interface", "struct", "enum", "trait", "type", "union", "function", "method", "constant"}
+    ),
 }
 
 
@@ -97,6 +100,7 @@ class _Tables:
 _MAX_PASSES = 24  # each pass loads only keys no earlier pass asked for; this is a safety net
 _LAZY_MAX_ROWS = 10_000
 
+
 async def resolve_edges(
     conn: asyncpg.Connection,
     repository_id: int,
@@ -137,7 +141,9 @@ async def resolve_edges(
             "UPDATE edges e SET target_id = v.t, confidence = v.c"
             " FROM unnest($1::bigint[], $2::bigint[], $3::real[]) AS v(id, t, c)"
             " WHERE e.id = v.id AND (e.target_id IS DISTINCT FROM v.t OR e.confidence <> v.c)",
-            ids, targets, confs,
+            ids,
+            targets,
+            confs,
         )
     return len(ids)
 
@@ -161,8 +167,11 @@ SELECT e.id, e.kind, e.target_name, e.target_simple, e.candidates, e.candidate_c
 FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 """
 _EDGES_ALL = _EDGE_FIELDS + " WHERE e.repository_id = $1 AND e.kind <> 'contains'"
-_EDGES_SOME = _EDGE_FIELDS + """ WHERE e.repository_id = $1 AND e.kind <> 'contains'
+_EDGES_SOME = (
+    _EDGE_FIELDS
+    + """ WHERE e.repository_id = $1 AND e.kind <> 'contains'
   AND (e.file_id = ANY($2::bigint[]) OR e.target_simple = ANY($3::text[]) OR e.id = ANY($4::bigint[]))"""
+)
 
 
 _SYMBOL_FIELDS = """
@@ -202,22 +211,30 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
     if qnames:
         rows = await conn.fetch(
             _SYMBOL_FIELDS + " WHERE s.repository_id = $1 AND s.qualified_name = ANY($2::text[]) ORDER BY s.id",
-            repository_id, qnames,
+            repository_id,
+            qnames,
         )
         for r in rows:
             _add_qname(t, _sym(r))
-        _add_bindings(t, await conn.fetch(
-            _BINDING_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
-        ))
-        _add_bases(t, await conn.fetch(
-            _BASE_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
-        ))
+        _add_bindings(
+            t,
+            await conn.fetch(
+                _BINDING_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
+            ),
+        )
+        _add_bases(
+            t,
+            await conn.fetch(
+                _BASE_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
+            ),
+        )
         t.qnames_loaded.update(qnames)
     if names:
         rows = await conn.fetch(
             _SYMBOL_FIELDS + " WHERE s.repository_id = $1 AND s.name = ANY($2::text[]) AND s.kind <> 'module'"
             " ORDER BY s.id",
-            repository_id, names,
+            repository_id,
+            names,
         )
         for r in rows:
             t.by_name.setdefault(r["name"], []).append(_sym(r))
@@ -225,8 +242,9 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
 
 
 def _sym(r: asyncpg.Record) -> _Sym:
-    return _Sym(r["id"], r["kind"], r["qualified_name"], r["file_id"], r["path"],
-                _FAMILY.get(r["language"], r["language"]))
+    return _Sym(
+        r["id"], r["kind"], r["qualified_name"], r["file_id"], r["path"], _FAMILY.get(r["language"], r["language"])
+    )
 
 
 def _add_symbols(t: _Tables, rows: list[asyncpg.Record]) -> None:

@@ -8,20 +8,41 @@ from pathlib import PurePosixPath
 
 import asyncpg
 
+from ..db.vector_marks import forget_pending, hold_chunk_writes
 from ..index.chunk import content_hash, embed_text
 from ..index.discover import FoundFile
 from ..index.prepare import Prepared
 from ..index.records import Chunk, ParsedFile
 from ..index.tokens import code_terms
-from ..db.vector_marks import forget_pending, hold_chunk_writes
 
 _SYMBOL_COLUMNS = (
-    "id", "repository_id", "file_id", "parent_id", "kind", "name", "qualified_name",
-    "signature", "docstring", "start_line", "end_line", "start_byte", "end_byte",
+    "id",
+    "repository_id",
+    "file_id",
+    "parent_id",
+    "kind",
+    "name",
+    "qualified_name",
+    "signature",
+    "docstring",
+    "start_line",
+    "end_line",
+    "start_byte",
+    "end_byte",
 )
 _EDGE_COLUMNS = (
-    "repository_id", "file_id", "source_id", "target_id", "kind", "target_name", "target_simple",
-    "candidates", "candidate_conf", "alias", "line", "confidence",
+    "repository_id",
+    "file_id",
+    "source_id",
+    "target_id",
+    "kind",
+    "target_name",
+    "target_simple",
+    "candidates",
+    "candidate_conf",
+    "alias",
+    "line",
+    "confidence",
 )
 
 _UPSERT_FILE = """
@@ -61,9 +82,7 @@ async def file_states(conn: asyncpg.Connection, repository_id: int) -> dict[str,
 
 async def touch_file(conn: asyncpg.Connection, file_id: int, found: FoundFile) -> None:
     """Same content, new stat: remember the stat so the next pass skips the hash."""
-    await conn.execute(
-        "UPDATE files SET size = $2, mtime_ns = $3 WHERE id = $1", file_id, found.size, found.mtime_ns
-    )
+    await conn.execute("UPDATE files SET size = $2, mtime_ns = $3 WHERE id = $1", file_id, found.size, found.mtime_ns)
 
 
 async def delete_files(conn: asyncpg.Connection, repository_id: int, paths: list[str]) -> set[str]:
@@ -74,7 +93,8 @@ async def delete_files(conn: asyncpg.Connection, repository_id: int, paths: list
         names = await conn.fetch(
             "SELECT DISTINCT s.name FROM symbols s JOIN files f ON f.id = s.file_id"
             " WHERE f.repository_id = $1 AND f.path = ANY($2::text[])",
-            repository_id, paths,
+            repository_id,
+            paths,
         )
         await conn.execute(
             "DELETE FROM files WHERE repository_id = $1 AND path = ANY($2::text[])", repository_id, paths
@@ -100,8 +120,16 @@ async def store_file(
     async with conn.transaction():
         await hold_chunk_writes(conn, repository_id)
         file_id: int = await conn.fetchval(
-            _UPSERT_FILE, repository_id, found.path, found.language, digest, found.size, found.mtime_ns,
-            line_count, bool(parsed and parsed.has_errors), secrets_redacted,
+            _UPSERT_FILE,
+            repository_id,
+            found.path,
+            found.language,
+            digest,
+            found.size,
+            found.mtime_ns,
+            line_count,
+            bool(parsed and parsed.has_errors),
+            secrets_redacted,
         )
         names: set[str] = set()
         if replacing:
@@ -139,9 +167,15 @@ async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: S
     async with conn.transaction():
         await hold_chunk_writes(conn, repository_id)
         rows = await conn.fetch(
-            _INSERT_FILES, repository_id, [f.found.path for f in files], [f.found.language for f in files],
-            [f.digest for f in files], [f.found.size for f in files], [f.found.mtime_ns for f in files],
-            [f.line_count for f in files], [bool(f.parsed and f.parsed.has_errors) for f in files],
+            _INSERT_FILES,
+            repository_id,
+            [f.found.path for f in files],
+            [f.found.language for f in files],
+            [f.digest for f in files],
+            [f.found.size for f in files],
+            [f.found.mtime_ns for f in files],
+            [f.line_count for f in files],
+            [bool(f.parsed and f.parsed.has_errors) for f in files],
             [f.secrets for f in files],
         )
         file_ids = {r["path"]: r["id"] for r in rows}
@@ -155,7 +189,7 @@ async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: S
             file_id = file_ids[f.found.path]
             ids: list[int] = []
             if f.parsed is not None and f.parsed.symbols:
-                ids = all_ids[start:start + len(f.parsed.symbols)]
+                ids = all_ids[start : start + len(f.parsed.symbols)]
                 start += len(ids)
                 symbols += _symbol_records(repository_id, file_id, f.parsed, ids)
                 edges += _edge_records(repository_id, file_id, f.parsed, ids)
@@ -173,15 +207,14 @@ async def _next_symbol_ids(conn: asyncpg.Connection, count: int) -> list[int]:
     if count == 0:
         return []
     return [
-        r[0] for r in await conn.fetch(
+        r[0]
+        for r in await conn.fetch(
             "SELECT nextval(pg_get_serial_sequence('symbols', 'id')) FROM generate_series(1, $1)", count
         )
     ]
 
 
-async def _insert_symbols(
-    conn: asyncpg.Connection, repository_id: int, file_id: int, parsed: ParsedFile
-) -> list[int]:
+async def _insert_symbols(conn: asyncpg.Connection, repository_id: int, file_id: int, parsed: ParsedFile) -> list[int]:
     ids = await _next_symbol_ids(conn, len(parsed.symbols))
     await conn.copy_records_to_table(
         "symbols", records=_symbol_records(repository_id, file_id, parsed, ids), columns=_SYMBOL_COLUMNS
@@ -192,8 +225,19 @@ async def _insert_symbols(
 def _symbol_records(repository_id: int, file_id: int, parsed: ParsedFile, ids: list[int]) -> list[tuple[object, ...]]:
     return [
         (
-            ids[i], repository_id, file_id, ids[s.parent] if s.parent is not None else None, s.kind, s.name,
-            s.qualified_name, s.signature, s.docstring, s.start_line, s.end_line, s.start_byte, s.end_byte,
+            ids[i],
+            repository_id,
+            file_id,
+            ids[s.parent] if s.parent is not None else None,
+            s.kind,
+            s.name,
+            s.qualified_name,
+            s.signature,
+            s.docstring,
+            s.start_line,
+            s.end_line,
+            s.start_byte,
+            s.end_byte,
         )
         for i, s in enumerate(parsed.symbols)
     ]
@@ -212,14 +256,40 @@ def _edge_records(repository_id: int, file_id: int, parsed: ParsedFile, ids: lis
     for i, s in enumerate(parsed.symbols):
         if s.parent is not None:
             # `contains` is structural and exact: it needs no resolution.
-            records.append((repository_id, file_id, ids[s.parent], ids[i], "contains", s.name, s.name,
-                            [], [], None, s.start_line, 1.0))
+            records.append(
+                (
+                    repository_id,
+                    file_id,
+                    ids[s.parent],
+                    ids[i],
+                    "contains",
+                    s.name,
+                    s.name,
+                    [],
+                    [],
+                    None,
+                    s.start_line,
+                    1.0,
+                )
+            )
     for e in parsed.edges:
         simple = _simple_name(e.target_name)
-        records.append((
-            repository_id, file_id, ids[e.source], None, e.kind, e.target_name[:1000], simple[:200],
-            [c for c, _ in e.candidates], [conf for _, conf in e.candidates], e.alias, e.line, 0.0,
-        ))
+        records.append(
+            (
+                repository_id,
+                file_id,
+                ids[e.source],
+                None,
+                e.kind,
+                e.target_name[:1000],
+                simple[:200],
+                [c for c, _ in e.candidates],
+                [conf for _, conf in e.candidates],
+                e.alias,
+                e.line,
+                0.0,
+            )
+        )
     return records
 
 
@@ -248,9 +318,21 @@ def _chunk_rows(
     for c in chunks:
         head_parts, head_idents = code_terms(c.header)
         parts, idents = code_terms(c.content)
-        rows.append((
-            repository_id, file_id, ids[c.symbol] if (c.symbol is not None and ids) else None,
-            c.start_line, c.end_line, c.content, c.header, content_hash(embed_text(c)),
-            " ".join(head_parts), " ".join(head_idents), path_text, " ".join(parts), " ".join(idents),
-        ))
+        rows.append(
+            (
+                repository_id,
+                file_id,
+                ids[c.symbol] if (c.symbol is not None and ids) else None,
+                c.start_line,
+                c.end_line,
+                c.content,
+                c.header,
+                content_hash(embed_text(c)),
+                " ".join(head_parts),
+                " ".join(head_idents),
+                path_text,
+                " ".join(parts),
+                " ".join(idents),
+            )
+        )
     return rows

@@ -66,9 +66,9 @@ SELECT (SELECT count(*) FROM due) AS due, (SELECT count(*) FROM gone) AS gone
 
 @dataclass(frozen=True, slots=True)
 class Collection:
-    vectors: int       # deleted by this run
-    waiting: int       # unused, still within the grace period (or left for the next run)
-    ran: bool = True   # False: another process was collecting
+    vectors: int  # deleted by this run
+    waiting: int  # unused, still within the grace period (or left for the next run)
+    ran: bool = True  # False: another process was collecting
 
 
 def every(grace_seconds: float) -> float:

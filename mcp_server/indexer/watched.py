@@ -29,16 +29,16 @@ DB_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, DatabaseUnavai
 @dataclass(frozen=True, slots=True)
 class WatchStatus:
     repository_id: int
-    state: str                      # one of STATES
-    owner: str | None               # hostname:pid of the process that indexes it, if known
-    files_pending: int              # changed paths queued or being indexed, not yet stored
+    state: str  # one of STATES
+    owner: str | None  # hostname:pid of the process that indexes it, if known
+    files_pending: int  # changed paths queued or being indexed, not yet stored
     last_event_at: datetime | None  # last file change seen by this process
     last_indexed_at: datetime | None  # end of this process's last successful batch or pass
-    vectors_pending: int | None     # chunk texts without a vector, as of the last embedding run
-    errors: str | None              # the last error met while indexing it (it did not stop the watcher)
+    vectors_pending: int | None  # chunk texts without a vector, as of the last embedding run
+    errors: str | None  # the last error met while indexing it (it did not stop the watcher)
     error_at: datetime | None
     skipped: dict[str, int] = field(default_factory=dict)  # files it could not index, by reason
-    paused: str | None = None       # why indexing or embedding waits, and how often it is retried
+    paused: str | None = None  # why indexing or embedding waits, and how often it is retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +79,31 @@ class Watched:
 
     def status(self) -> WatchStatus:
         return WatchStatus(
-            self.repo.id, self.state, self.owner, len(self.pending) + self.in_flight, self.last_event_at,
-            self.last_indexed_at, self.vectors_pending, self.error, self.error_at, dict(self.skipped),
+            self.repo.id,
+            self.state,
+            self.owner,
+            len(self.pending) + self.in_flight,
+            self.last_event_at,
+            self.last_indexed_at,
+            self.vectors_pending,
+            self.error,
+            self.error_at,
+            dict(self.skipped),
             self.paused_note(),
         )
 
     def paused_note(self) -> str | None:
         if self.held_off is not None:
             since = f" since {self.held_off_since:%H:%M:%S} UTC" if self.held_off_since else ""
-            return (f"indexing paused{since}: {self.held_off.sentence}; retrying every {self.retry_in:g} s; "
-                    "searches keep answering from the index as it was")
+            return (
+                f"indexing paused{since}: {self.held_off.sentence}; retrying every {self.retry_in:g} s; "
+                "searches keep answering from the index as it was"
+            )
         if self.embed_held_off is not None:
-            return (f"vectors paused: {self.embed_held_off.sentence}; retrying with backoff; "
-                    "keyword and graph search are current")
+            return (
+                f"vectors paused: {self.embed_held_off.sentence}; retrying with backoff; "
+                "keyword and graph search are current"
+            )
         return None
 
     def record_error(self, message: str) -> None:
@@ -114,7 +126,6 @@ class Watched:
         self.retry_in = 0.0
 
 
-
 def held_off_by(exc: BaseException) -> Trouble | None:
     """Why a failure is one to wait out (the database is unreachable, or refuses writes for now);
     None for any other failure."""
@@ -122,7 +133,6 @@ def held_off_by(exc: BaseException) -> Trouble | None:
         return Trouble("unreachable", f"the database is not reachable ({type(exc).__name__}: {exc})")
     refusal = write_refusal(exc)
     return None if refusal is None else Trouble(refusal.sqlstate, str(refusal))
-
 
 
 def is_dir(path: Path) -> bool:
@@ -134,4 +144,3 @@ def is_dir(path: Path) -> bool:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-

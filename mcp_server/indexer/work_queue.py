@@ -116,8 +116,12 @@ class WorkQueue(IndexerCore):
             if report.files_indexed or report.files_deleted or full:
                 self._want_embed(w.repo.id)
             log.debug(
-                "indexed", repository=w.repo.name, full=full, files=report.files_indexed,
-                deleted=report.files_deleted, seconds={k: round(v, 3) for k, v in report.seconds.items()},
+                "indexed",
+                repository=w.repo.name,
+                full=full,
+                files=report.files_indexed,
+                deleted=report.files_deleted,
+                seconds={k: round(v, 3) for k, v in report.seconds.items()},
             )
         if w.owned:
             if w.held_off is not None:

@@ -38,8 +38,14 @@ class GrepMatch:
 
 
 async def grep(
-    conn: asyncpg.Connection, pattern: str, filters: Filters, *, limit: int = 100,
-    literal: bool = False, case_sensitive: bool = True, timeout_ms: int = 5_000,
+    conn: asyncpg.Connection,
+    pattern: str,
+    filters: Filters,
+    *,
+    limit: int = 100,
+    literal: bool = False,
+    case_sensitive: bool = True,
+    timeout_ms: int = 5_000,
 ) -> tuple[list[GrepMatch], bool]:
     """Matching lines (and whether the limit cut them off), given up after `timeout_ms`."""
     if not pattern:

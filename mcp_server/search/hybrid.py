@@ -23,7 +23,7 @@ MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
 MAX_QUERY_CHARS = 2000
 MAX_LIMIT = 100
 _RRF_K = 60
-_DEPTH = 4          # each list fetches limit * _DEPTH candidates before fusion
+_DEPTH = 4  # each list fetches limit * _DEPTH candidates before fusion
 _MIN_DEPTH = 40
 _SNIPPET_LINES = 8
 _SNIPPET_CHARS = 600
@@ -198,7 +198,9 @@ async def _semantic(
         ORDER BY {distance} LIMIT $2"""
     async with conn.transaction():
         # Filtered searches keep scanning the graph until `depth` rows pass the filter (pgvector 0.8).
-        await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}; SET LOCAL hnsw.iterative_scan = relaxed_order")
+        await conn.execute(
+            f"SET LOCAL hnsw.ef_search = {int(ef_search)}; SET LOCAL hnsw.iterative_scan = relaxed_order"
+        )
         rows = await conn.fetch(sql, vector, depth, *params)
         if len(rows) < depth and filters.any:
             # A selective filter can exhaust the iterative scan: rank the filtered rows exactly.
@@ -208,7 +210,9 @@ async def _semantic(
     return [r["id"] for r in rows]
 
 
-async def _lexical(conn: asyncpg.Connection, query: str, filters: Filters, depth: int, *, broad: bool = False) -> list[int]:
+async def _lexical(
+    conn: asyncpg.Connection, query: str, filters: Filters, depth: int, *, broad: bool = False
+) -> list[int]:
     """Full-text matches, narrowest first: chunks holding every query word, then (for three or
     more words) any two of them, then, for a `broad` search, any one. Each wider pass runs only
     while the page is short. Pairs rank the chunks that share the query's vocabulary above those
@@ -221,14 +225,18 @@ async def _lexical(conn: asyncpg.Connection, query: str, filters: Filters, depth
     exact = tsquery_terms(identifiers)
     if not tsquery_terms(words) and not exact:
         return []
-    lexemes: list[str] = [r["lexeme"] for r in await conn.fetch(
-        "SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme", " ".join(words))]
+    lexemes: list[str] = [
+        r["lexeme"]
+        for r in await conn.fetch(
+            "SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme", " ".join(words)
+        )
+    ]
     quoted = [f"'{lexeme}'" for lexeme in lexemes if re.fullmatch(r"[a-z0-9_]+", lexeme)]
     if not quoted and not exact:
         return []  # only stop words
     passes = [" & ".join(quoted)]
     if len(quoted) >= 3:
-        passes.append(" | ".join(f"{a} & {b}" for i, a in enumerate(quoted) for b in quoted[i + 1:]))
+        passes.append(" | ".join(f"{a} & {b}" for i, a in enumerate(quoted) for b in quoted[i + 1 :]))
     if len(quoted) == 2 or (broad and len(quoted) > 2):
         passes.append(" | ".join(quoted))
     where, params = filters.sql(4)
@@ -284,15 +292,17 @@ async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth
         JOIN files f ON f.id = c.file_id
         WHERE true {where}
         ORDER BY c.id, m.score DESC""",
-        names, names[0] if len(names) == 1 else " ".join(names), len(names) == 1, filters.repository_id, *params,
+        names,
+        names[0] if len(names) == 1 else " ".join(names),
+        len(names) == 1,
+        filters.repository_id,
+        *params,
     )
     ordered = sorted(rows, key=lambda r: (-r["score"], r["id"]))[:depth]
     return [r["id"] for r in ordered]
 
 
-async def _hits(
-    conn: asyncpg.Connection, top: list[tuple[int, float]], query: str, kind: str | None
-) -> list[Hit]:
+async def _hits(conn: asyncpg.Connection, top: list[tuple[int, float]], query: str, kind: str | None) -> list[Hit]:
     if not top:
         return []
     rows = await conn.fetch(
@@ -313,11 +323,19 @@ async def _hits(
         if r is None:
             continue  # deleted between ranking and fetching
         symbol, kind = named.get(chunk_id, (r["qualified_name"], r["kind"]))
-        hits.append(Hit(
-            repository=r["repository"], path=r["path"], start_line=r["start_line"], end_line=r["end_line"],
-            symbol=symbol, kind=kind, language=r["language"], score=round(score, 5),
-            snippet=snippet(r["content"], terms),
-        ))
+        hits.append(
+            Hit(
+                repository=r["repository"],
+                path=r["path"],
+                start_line=r["start_line"],
+                end_line=r["end_line"],
+                symbol=symbol,
+                kind=kind,
+                language=r["language"],
+                score=round(score, 5),
+                snippet=snippet(r["content"], terms),
+            )
+        )
     return hits
 
 
@@ -352,5 +370,5 @@ def snippet(content: str, terms: set[str]) -> str:
         if terms and terms & set(code_terms(line)[0]):
             start = max(0, i - 1)
             break
-    text = "\n".join(lines[start:start + _SNIPPET_LINES])
+    text = "\n".join(lines[start : start + _SNIPPET_LINES])
     return text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "…"

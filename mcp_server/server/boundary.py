@@ -11,16 +11,39 @@ from ..errors import AccessDenied
 
 # System folders: configuration, binaries, kernel and device files, never a code repository worth
 # the risk. Indexing one of them, or a folder above one, is refused by default.
-SYSTEM_FOLDERS = ("/etc", "/usr", "/var", "/proc", "/sys", "/dev", "/boot", "/bin", "/sbin", "/lib",
-                  "/lib64", "/run", "/private/etc", "/private/var", "/System", "/Library")
+SYSTEM_FOLDERS = (
+    "/etc",
+    "/usr",
+    "/var",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/run",
+    "/private/etc",
+    "/private/var",
+    "/System",
+    "/Library",
+)
 WINDOWS_SYSTEM = ("c:/windows", "c:/program files", "c:/program files (x86)", "c:/programdata")
 
-_SETTING_HINT = ("set `allowed_roots` (TOML, PGCODE_ALLOWED_ROOTS or --allowed-roots) to the folders "
-                 "clients may index, or index it on the server with `pgcode index PATH`")
+_SETTING_HINT = (
+    "set `allowed_roots` (TOML, PGCODE_ALLOWED_ROOTS or --allowed-roots) to the folders "
+    "clients may index, or index it on the server with `pgcode index PATH`"
+)
 
 
 def check_index_root(
-    path: Path, settings: Settings, *, transport: str, registered: Collection[str], home: Path | None = None,
+    path: Path,
+    settings: Settings,
+    *,
+    transport: str,
+    registered: Collection[str],
+    home: Path | None = None,
 ) -> Path:
     """The folder `path` names, resolved, if an MCP client over `transport` may index it; else
     AccessDenied saying why and which setting opens it. A root already registered (by the operator)
@@ -32,11 +55,14 @@ def check_index_root(
     if allowed:
         if any(_within(resolved, Path(os.path.realpath(root))) for root in allowed):
             return resolved
-        raise AccessDenied(f"{path} is outside the folders this server may index "
-                           f"(allowed_roots = {', '.join(str(r) for r in allowed)}); {_SETTING_HINT}")
+        raise AccessDenied(
+            f"{path} is outside the folders this server may index "
+            f"(allowed_roots = {', '.join(str(r) for r in allowed)}); {_SETTING_HINT}"
+        )
     if transport != "stdio":
-        raise AccessDenied(f"this server does not let remote clients add repositories ({path} is not indexed "
-                           f"yet); {_SETTING_HINT}")
+        raise AccessDenied(
+            f"this server does not let remote clients add repositories ({path} is not indexed yet); {_SETTING_HINT}"
+        )
     why = _sensitive(resolved, home if home is not None else Path.home())
     if why is not None:
         raise AccessDenied(f"{path} is {why}, which may hold credentials; {_SETTING_HINT}")

@@ -63,8 +63,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, *_SERVER_GOING_AWAY) as exc:
             log.warning("database_unreachable", tool=fn.__name__, error=str(exc))
             raise ToolError(
-                "the index database is not reachable right now; try again in a few seconds "
-                f"({type(exc).__name__})"
+                f"the index database is not reachable right now; try again in a few seconds ({type(exc).__name__})"
             ) from None
         except asyncpg.PostgresError as exc:
             refusal = write_refusal(exc)

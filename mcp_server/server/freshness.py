@@ -12,9 +12,9 @@ from typing import ParamSpec, TypeVar
 import asyncpg
 from pydantic import BaseModel
 
+from ..db.vector_marks import recent_pending
 from ..embed.model import key_for
 from ..graph.models import Answer
-from ..db.vector_marks import recent_pending
 from .models import Freshness
 from .state import ServerState
 
@@ -37,7 +37,10 @@ _roots_seen: dict[int, tuple[float, list[MissingRoot]]] = {}
 
 
 async def freshness(
-    state: ServerState, repository_id: int | None, *, vectors_pending: int | None = None,
+    state: ServerState,
+    repository_id: int | None,
+    *,
+    vectors_pending: int | None = None,
     repositories: Iterable[str] = (),
 ) -> Freshness:
     """For a search scoped to `repository_id` (None: all), whose hits come from `repositories`."""
@@ -48,9 +51,11 @@ async def freshness(
         last = await conn.fetchval(
             "SELECT max(indexed_at) FROM repositories WHERE $1::int IS NULL OR id = $1", repository_id
         )
-        ids = [repository_id] if repository_id is not None else [
-            r["id"] for r in await conn.fetch("SELECT id FROM repositories")
-        ]
+        ids = (
+            [repository_id]
+            if repository_id is not None
+            else [r["id"] for r in await conn.fetch("SELECT id FROM repositories")]
+        )
     files_pending = 0
     notes: list[str] = []
     if state.indexer is not None:
@@ -59,11 +64,15 @@ async def freshness(
         # Results may miss recent edits while indexing waits for the database: say so, once per reason.
         notes = list(dict.fromkeys(s.paused for s in statuses if s.paused))
     names = set(repositories)
-    notes += [m.note for m in await missing_roots(state.db.pool)
-              if m.repository_id == repository_id or m.repository in names]
+    notes += [
+        m.note for m in await missing_roots(state.db.pool) if m.repository_id == repository_id or m.repository in names
+    ]
     return Freshness(
-        vectors_complete=vectors_pending == 0, vectors_pending=vectors_pending, files_pending=files_pending,
-        last_indexed_at=last.isoformat() if last else None, notes=notes,
+        vectors_complete=vectors_pending == 0,
+        vectors_pending=vectors_pending,
+        files_pending=files_pending,
+        last_indexed_at=last.isoformat() if last else None,
+        notes=notes,
     )
 
 
@@ -103,11 +112,19 @@ async def missing_roots(pool: asyncpg.Pool) -> list[MissingRoot]:
             "SELECT id, name, root_path, root_missing_since FROM repositories"
             " WHERE root_missing_since IS NOT NULL ORDER BY name"
         )
-    missing = [MissingRoot(r["id"], r["name"], r["root_path"], (
-        f"repository {r['name']!r}: its root folder {r['root_path']} is missing since "
-        f"{r['root_missing_since'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (deleted, moved or unmounted); "
-        "its results come from the last index, which catches up once the folder is back"
-    )) for r in rows]
+    missing = [
+        MissingRoot(
+            r["id"],
+            r["name"],
+            r["root_path"],
+            (
+                f"repository {r['name']!r}: its root folder {r['root_path']} is missing since "
+                f"{r['root_missing_since'].astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (deleted, moved or unmounted); "
+                "its results come from the last index, which catches up once the folder is back"
+            ),
+        )
+        for r in rows
+    ]
     if len(_roots_seen) > 64:  # one entry per pool; tests open many
         _roots_seen.clear()
     _roots_seen[id(pool)] = (now, missing)

@@ -72,7 +72,8 @@ class BearerTokens:
                 log.warning("auth_failures_limited", client=address, burst=AUTH_FAILURE_BURST)
             response = JSONResponse(
                 {"error": "unauthorized", "detail": "send the header 'Authorization: Bearer <token>'"},
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="pgcode"'},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="pgcode"'},
             )
             await response(scope, receive, send)
             return
@@ -104,8 +105,9 @@ def transport_security(host: str, extra_hosts: Sequence[str]) -> TransportSecuri
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=sorted({n for n in names} | {f"{n}:*" for n in names}),
-        allowed_origins=sorted({f"{scheme}://{n}{port}" for n in names for scheme in ("http", "https")
-                                for port in ("", ":*")}),
+        allowed_origins=sorted(
+            {f"{scheme}://{n}{port}" for n in names for scheme in ("http", "https") for port in ("", ":*")}
+        ),
     )
 
 
@@ -133,8 +135,9 @@ def ops_routes(state: ServerState) -> list[Route]:
 
     async def ready(_: Request) -> Response:
         ok, checks = await state.readiness()
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     async def metrics(_: Request) -> Response:
         await state.metrics.refresh()

@@ -13,6 +13,7 @@ import anyio
 import h11
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 # SlowClientGuard subclasses uvicorn's internal HTTP/1.1 protocol (connection_made, data_received,
 # on_response_complete, conn.their_state): uvicorn is pinned in pyproject.toml; on an upgrade, check
 # those hooks still exist and tests/test_network.py's slowloris test passes.
@@ -84,8 +85,11 @@ def client_address(scope: Scope) -> str:
 
 def too_many(detail: str, wait: float) -> JSONResponse:
     retry = max(1, math.ceil(wait))
-    return JSONResponse({"error": "rate_limited", "detail": f"{detail}; retry in {retry} s"},
-                        status_code=429, headers={"Retry-After": str(retry)})
+    return JSONResponse(
+        {"error": "rate_limited", "detail": f"{detail}; retry in {retry} s"},
+        status_code=429,
+        headers={"Retry-After": str(retry)},
+    )
 
 
 class RateLimit:
@@ -105,7 +109,9 @@ class RateLimit:
         client = scope.get(CLIENT_KEY) or f"address:{client_address(scope)}"
         wait = self.buckets.take(str(client))
         if wait > 0:
-            await too_many(f"more than {self.per_minute} requests a minute from this client", wait)(scope, receive, send)
+            await too_many(f"more than {self.per_minute} requests a minute from this client", wait)(
+                scope, receive, send
+            )
             return
         await self.app(scope, receive, send)
 
@@ -157,7 +163,8 @@ class BodyLimit:
         if deadline.cancelled_caught:
             response = JSONResponse(
                 {"error": "request_timeout", "detail": f"the request body did not arrive within {self.timeout:g} s"},
-                status_code=408, headers={"Connection": "close"},
+                status_code=408,
+                headers={"Connection": "close"},
             )
             await response(scope, receive, send)
             return
@@ -170,7 +177,8 @@ class BodyLimit:
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
             {"error": "request_too_large", "detail": f"the request body exceeds {self.max_bytes} bytes"},
-            status_code=413, headers={"Connection": "close"},
+            status_code=413,
+            headers={"Connection": "close"},
         )
         await response(scope, receive, send)
 

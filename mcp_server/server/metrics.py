@@ -98,15 +98,22 @@ class Metrics:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
         self.tool_requests = Counter(
-            "pgcode_tool_requests", "MCP tool calls, by tool and outcome (ok or error).", ["tool", "status"],
+            "pgcode_tool_requests",
+            "MCP tool calls, by tool and outcome (ok or error).",
+            ["tool", "status"],
             registry=self.registry,
         )
         self.tool_latency = Histogram(
-            "pgcode_tool_latency_seconds", "Time to answer an MCP tool call, by tool.", ["tool"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "pgcode_tool_latency_seconds",
+            "Time to answer an MCP tool call, by tool.",
+            ["tool"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.embed_chunks = Counter(
-            "pgcode_embed_chunks", "Chunk texts embedded by this process for the index.", registry=self.registry,
+            "pgcode_embed_chunks",
+            "Chunk texts embedded by this process for the index.",
+            registry=self.registry,
         )
         self.db: Database | None = None
         self.indexer: BackgroundIndexer | None = None
@@ -166,34 +173,46 @@ class _LiveCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         m = self.metrics
-        info = GaugeMetricFamily("pgcode_info", "pgcode's version and role in this process.",
-                                 labels=["version", "role"])
+        info = GaugeMetricFamily(
+            "pgcode_info", "pgcode's version and role in this process.", labels=["version", "role"]
+        )
         info.add_metric([__version__, m.role], 1)
         yield info
         if m.db is not None:
             pool = m.db.pool
-            yield GaugeMetricFamily("pgcode_db_pool_in_use", "Database connections checked out of the pool.",
-                                    value=pool.get_size() - pool.get_idle_size())
-            yield GaugeMetricFamily("pgcode_db_pool_max_size", "The pool's maximum size (pool_max_size).",
-                                    value=pool.get_max_size())
+            yield GaugeMetricFamily(
+                "pgcode_db_pool_in_use",
+                "Database connections checked out of the pool.",
+                value=pool.get_size() - pool.get_idle_size(),
+            )
+            yield GaugeMetricFamily(
+                "pgcode_db_pool_max_size", "The pool's maximum size (pool_max_size).", value=pool.get_max_size()
+            )
         queue = m.indexer.files_pending() if m.indexer is not None else {}
-        yield GaugeMetricFamily("pgcode_index_queue_depth",
-                                "Changed files queued in this process's watcher or being indexed.",
-                                value=sum(queue.values()))
-        files = GaugeMetricFamily("pgcode_files_pending",
-                                  "Files changed on disk but not yet stored, per repository this process indexes.",
-                                  labels=["repository"])
+        yield GaugeMetricFamily(
+            "pgcode_index_queue_depth",
+            "Changed files queued in this process's watcher or being indexed.",
+            value=sum(queue.values()),
+        )
+        files = GaugeMetricFamily(
+            "pgcode_files_pending",
+            "Files changed on disk but not yet stored, per repository this process indexes.",
+            labels=["repository"],
+        )
         for name, count in sorted(queue.items()):
             files.add_metric([name], count)
         yield files
-        yield GaugeMetricFamily("pgcode_watcher_lag_seconds",
-                                "Age of the oldest file change not yet stored (0 when idle).",
-                                value=m.watcher_lag.lag_seconds() if m.indexer is not None else 0.0)
+        yield GaugeMetricFamily(
+            "pgcode_watcher_lag_seconds",
+            "Age of the oldest file change not yet stored (0 when idle).",
+            value=m.watcher_lag.lag_seconds() if m.indexer is not None else 0.0,
+        )
         if m._vectors is not None:
-            vectors = GaugeMetricFamily("pgcode_vectors_pending",
-                                        "Chunk texts without a vector for the configured model, per repository.",
-                                        labels=["repository"])
+            vectors = GaugeMetricFamily(
+                "pgcode_vectors_pending",
+                "Chunk texts without a vector for the configured model, per repository.",
+                labels=["repository"],
+            )
             for name, count in sorted(m._vectors.items()):
                 vectors.add_metric([name], count)
             yield vectors
-

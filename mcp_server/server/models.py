@@ -59,11 +59,19 @@ class RepositoryInfo(BaseModel):
     vectors: int
     vectors_pending: int
     skipped: dict[str, int]
-    redacted: dict[str, int] = Field(default_factory=dict, description="files stored with secrets redacted, and secrets redacted in all")
-    watcher: str | None = Field(default=None, description="watching | catching_up | indexing | paused | owned_elsewhere | root_missing | stopped")
+    redacted: dict[str, int] = Field(
+        default_factory=dict, description="files stored with secrets redacted, and secrets redacted in all"
+    )
+    watcher: str | None = Field(
+        default=None,
+        description="watching | catching_up | indexing | paused | owned_elsewhere | root_missing | stopped",
+    )
     files_pending: int = 0
-    paused: str | None = Field(default=None, description="why indexing or embedding waits (the database is unreachable "
-                               "or refuses writes) and how often it is retried; searches keep working meanwhile")
+    paused: str | None = Field(
+        default=None,
+        description="why indexing or embedding waits (the database is unreachable "
+        "or refuses writes) and how often it is retried; searches keep working meanwhile",
+    )
 
 
 class RepositoryList(BaseModel):

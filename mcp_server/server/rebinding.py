@@ -38,7 +38,13 @@ class ForeignHosts:
             return
         headers = Headers(scope=scope)
         client = scope.get("client")
-        log.warning("request_refused", status=refusal.status_code, reason=bytes(refusal.body).decode(),
-                    path=scope["path"], host=headers.get("host"), origin=headers.get("origin"),
-                    client=client[0] if client else None)
+        log.warning(
+            "request_refused",
+            status=refusal.status_code,
+            reason=bytes(refusal.body).decode(),
+            path=scope["path"],
+            host=headers.get("host"),
+            origin=headers.get("origin"),
+            client=client[0] if client else None,
+        )
         await refusal(scope, receive, send)

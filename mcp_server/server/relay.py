@@ -9,7 +9,8 @@ from typing import Any
 
 import anyio
 import structlog
-from anyio.abc import CancelScope, TaskGroup
+from anyio import CancelScope
+from anyio.abc import TaskGroup
 
 from ..config import Settings
 from ..errors import PgcodeError, SharedServerFailed
@@ -20,8 +21,10 @@ log = structlog.get_logger(__name__)
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _INTERNAL_ERROR = -32603
 _REPLAY_ID = "pgcode-relay-replay"  # the id of an initialize the relay replays: its answer is not the client's
-_LOST = ("pgcode's shared server (pid {pid}) stopped before answering this request; the next request starts "
-         "it again, so send this one again")
+_LOST = (
+    "pgcode's shared server (pid {pid}) stopped before answering this request; the next request starts "
+    "it again, so send this one again"
+)
 
 
 async def relay(settings: Settings, *, watch: bool) -> None:
@@ -93,8 +96,14 @@ class _Relay:
                 line = await upstream.receive_line()
                 if not self._note_answer(line):
                     await self._out.write(line)
-        except (anyio.IncompleteRead, anyio.EndOfStream, anyio.DelimiterNotFound, anyio.BrokenResourceError,
-                anyio.ClosedResourceError, OSError):
+        except (
+            anyio.IncompleteRead,
+            anyio.EndOfStream,
+            anyio.DelimiterNotFound,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            OSError,
+        ):
             pass
         await self._lost(upstream)
 
@@ -163,8 +172,11 @@ class _Relay:
             elif message is not None and message.get("method") == "notifications/initialized":
                 self._initialized = line
             return
-        await self._refuse(message, key, "pgcode's shared server closed every connection at once; its log is "
-                                          "under the data dir's run/ folder")
+        await self._refuse(
+            message,
+            key,
+            "pgcode's shared server closed every connection at once; its log is under the data dir's run/ folder",
+        )
 
     async def _refuse(self, message: dict[str, Any] | None, key: str | None, text: str) -> None:
         if key is not None and message is not None:
@@ -185,8 +197,10 @@ class _Relay:
                     await upstream.send(self._initialized)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 await self._lost(upstream)
-                raise SharedServerFailed("the shared server closed the session as soon as it opened; "
-                                         "its log is under the data dir's run/ folder") from None
+                raise SharedServerFailed(
+                    "the shared server closed the session as soon as it opened; "
+                    "its log is under the data dir's run/ folder"
+                ) from None
         log.warning("shared_server_reconnected", pid=upstream.pid)
         return upstream
 

@@ -80,8 +80,15 @@ async def serve(settings: Settings, transport: str, *, watch: bool = True) -> No
                     await _run_stdio(mcp, wire)
                 else:
                     app = build_http_app(mcp, state, tokens=tokens)
-                    log.info("serving", transport="http", host=settings.host, port=settings.port,
-                             auth=bool(tokens), read_only=state.read_only)
+                    log.info(
+                        "serving",
+                        transport="http",
+                        host=settings.host,
+                        port=settings.port,
+                        auth=bool(tokens),
+                        read_only=state.read_only,
+                    )
+                    assert sock is not None  # bound above for every transport but stdio
                     await _run_http(app, sock, settings, stopper)
         signals.cancel_scope.cancel()
     log.info("stopped")
@@ -160,9 +167,13 @@ def _listen(host: str, port: int) -> socket.socket:
 async def _run_http(app: Starlette, sock: socket.socket, settings: Settings, stopper: _Stopper) -> None:
     # The HTTP protocol is chosen, not left to uvicorn's "auto": only this one carries the deadline
     # that keeps slow or silent clients from holding connections for ever.
-    config = uvicorn.Config(app, log_level="warning", lifespan="on",
-                            http=slow_client_guard(settings.request_timeout_seconds),
-                            timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        http=slow_client_guard(settings.request_timeout_seconds),
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
     server = _Uvicorn(config)
     stopper.server = server
     try:

@@ -101,8 +101,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def _key(settings: Settings, watch: bool, env: Mapping[str, str]) -> str:
     outside = sorted((k, v) for k, v in env.items() if k.startswith(_ENV_PREFIXES) or k == "HOME")
     digest = hashlib.sha256()
-    for part in (__version__, _code_fingerprint(), str(watch), json.dumps(sorted(settings_env(settings).items())),
-                 json.dumps(outside)):
+    for part in (
+        __version__,
+        _code_fingerprint(),
+        str(watch),
+        json.dumps(sorted(settings_env(settings).items())),
+        json.dumps(outside),
+    ):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -211,7 +216,8 @@ async def _lock(fd: int, deadline: float, place: Place) -> None:
             if anyio.current_time() > deadline:
                 raise SharedServerFailed(
                     f"another pgcode session has been starting the shared server for {START_SECONDS:g} s; "
-                    f"its log is {place.log}") from None
+                    f"its log is {place.log}"
+                ) from None
             await anyio.sleep(_POLL_SECONDS)
 
 
@@ -227,24 +233,42 @@ async def _start(place: Place, settings: Settings, watch: bool, lock_fd: int, de
         if code is not None:
             raise SharedServerFailed(_failure(place, code))
         if anyio.current_time() > deadline:
-            raise SharedServerFailed(f"the shared pgcode server (pid {process.pid}) did not start serving within "
-                                     f"{START_SECONDS:g} s; its log is {place.log}")
+            raise SharedServerFailed(
+                f"the shared pgcode server (pid {process.pid}) did not start serving within "
+                f"{START_SECONDS:g} s; its log is {place.log}"
+            )
         await anyio.sleep(_POLL_SECONDS)
 
 
 def _spawn(place: Place, settings: Settings, watch: bool, lock_fd: int) -> subprocess.Popen[bytes]:
     """A detached `pgcode serve` for shared use: its own session (a client ending this one's process
     group does not end it), no stdin or stdout, stderr to its log, the start lock passed on."""
-    args = [sys.executable, "-m", "mcp_server", "serve", "--shared-socket", str(place.socket),
-            "--shared-lock-fd", str(lock_fd)]
+    args = [
+        sys.executable,
+        "-m",
+        "mcp_server",
+        "serve",
+        "--shared-socket",
+        str(place.socket),
+        "--shared-lock-fd",
+        str(lock_fd),
+    ]
     if not watch:
         args.append("--no-watch")
     env = {k: v for k, v in os.environ.items() if k != CONFIG_ENV} | settings_env(settings)
     # Appending: a predecessor still shutting down writes after this start's lines, not over them.
     log_fd = os.open(place.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     try:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_fd, env=env,
-                                cwd="/", start_new_session=True, pass_fds=(lock_fd,))
+        return subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_fd,
+            env=env,
+            cwd="/",
+            start_new_session=True,
+            pass_fds=(lock_fd,),
+        )
     finally:
         os.close(log_fd)
 

@@ -61,8 +61,9 @@ class ServerState:
                     waiting = await pending(conn)
             checks["database"] = {"ok": True, "detail": "reachable"}
             checks["migrations"] = (
-                {"ok": True, "detail": "current"} if not waiting else
-                {"ok": False, "detail": "pending: " + ", ".join(m.name for m in waiting)}
+                {"ok": True, "detail": "current"}
+                if not waiting
+                else {"ok": False, "detail": "pending: " + ", ".join(m.name for m in waiting)}
             )
         except TimeoutError:
             checks["database"] = {"ok": False, "detail": f"no answer within {_READY_CHECK_SECONDS:g} s"}

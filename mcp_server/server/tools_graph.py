@@ -11,8 +11,16 @@ from pydantic import Field
 from ..errors import InvalidArgument
 from ..graph import repomap, symbols, walk
 from ..graph.models import (
-    DefinitionResult, DependencyResult, EdgeList, FileOutline, GraphResult, ImpactResult, PathResult, RepoMap,
-    SymbolDetail, SymbolList,
+    DefinitionResult,
+    DependencyResult,
+    EdgeList,
+    FileOutline,
+    GraphResult,
+    ImpactResult,
+    PathResult,
+    RepoMap,
+    SymbolDetail,
+    SymbolList,
 )
 from .errors import tool_errors
 from .freshness import missing_roots, with_root_notes
@@ -21,16 +29,28 @@ from .state import ServerState
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 Repository = Annotated[str | None, Field(description="repository name or root path; omit for all", max_length=4096)]
-SymbolArg = Annotated[str, Field(
-    description="qualified name ('shop.cart.Cart.total'), a unique suffix or bare name ('Cart.total'), or a numeric id",
-    max_length=1000)]
-MinConfidence = Annotated[float, Field(
-    ge=0.0, le=1.0, description="drop edges below this confidence (1.0 import/self-resolved, 0.9 via inheritance, "
-                                "0.5 the only definition of that name)")]
+SymbolArg = Annotated[
+    str,
+    Field(
+        description="qualified name ('shop.cart.Cart.total'), a unique suffix or bare name ('Cart.total'), or a numeric id",
+        max_length=1000,
+    ),
+]
+MinConfidence = Annotated[
+    float,
+    Field(
+        ge=0.0,
+        le=1.0,
+        description="drop edges below this confidence (1.0 import/self-resolved, 0.9 via inheritance, "
+        "0.5 the only definition of that name)",
+    ),
+]
 Depth = Annotated[int, Field(ge=1, le=10, description="how many hops to follow")]
 Limit = Annotated[int, Field(ge=1, le=1000)]
-PathArg = Annotated[str, Field(description="repo-relative path ('src/app.py') or an absolute path inside an indexed root",
-                               max_length=4096)]
+PathArg = Annotated[
+    str,
+    Field(description="repo-relative path ('src/app.py') or an absolute path inside an indexed root", max_length=4096),
+]
 
 
 def register(mcp: MCPServer, state: ServerState) -> None:
@@ -43,7 +63,9 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     async def find_symbol(
         name: Annotated[str, Field(description="a name, a qualified-name suffix or a prefix", max_length=1000)],
         repository: Repository = None,
-        kind: Annotated[str | None, Field(description="function, method, class, interface, struct, ...", max_length=40)] = None,
+        kind: Annotated[
+            str | None, Field(description="function, method, class, interface, struct, ...", max_length=40)
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> SymbolList:
         """Definitions by name: exact matches first, then qualified-name suffixes, prefixes and fuzzy
@@ -82,8 +104,9 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             answer = await repomap.repo_map(conn, repository, max_tokens, missing)
         # Returned whole, not as a model the SDK would also copy into the text as JSON: the text is
         # the map itself, and the budget covers it and the structured part together.
-        return CallToolResult(content=[TextContent(type="text", text=answer.text)],
-                              structured_content=answer.data.model_dump(mode="json"))
+        return CallToolResult(
+            content=[TextContent(type="text", text=answer.text)], structured_content=answer.data.model_dump(mode="json")
+        )
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
@@ -104,7 +127,10 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @tool_errors
     @root_notes
     async def find_references(
-        symbol: SymbolArg, repository: Repository = None, min_confidence: MinConfidence = 0.0, limit: Limit = 200,
+        symbol: SymbolArg,
+        repository: Repository = None,
+        min_confidence: MinConfidence = 0.0,
+        limit: Limit = 200,
     ) -> EdgeList:
         """Every place that uses a definition: calls, mentions, imports and subclasses, each with
         file, line and the line's text. Use before renaming or changing a signature."""
@@ -115,7 +141,10 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @tool_errors
     @root_notes
     async def find_callers(
-        symbol: SymbolArg, repository: Repository = None, depth: Depth = 1, min_confidence: MinConfidence = 0.0,
+        symbol: SymbolArg,
+        repository: Repository = None,
+        depth: Depth = 1,
+        min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
     ) -> GraphResult:
         """Functions that call a function (depth 1), and their callers up to `depth` hops: who
@@ -127,7 +156,10 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @tool_errors
     @root_notes
     async def find_callees(
-        symbol: SymbolArg, repository: Repository = None, depth: Depth = 1, min_confidence: MinConfidence = 0.0,
+        symbol: SymbolArg,
+        repository: Repository = None,
+        depth: Depth = 1,
+        min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
     ) -> GraphResult:
         """What a function calls, transitively up to `depth`; calls into libraries are listed apart
@@ -139,8 +171,11 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @tool_errors
     @root_notes
     async def call_path(
-        source: SymbolArg, target: SymbolArg, repository: Repository = None,
-        max_depth: Annotated[int, Field(ge=1, le=10)] = 6, min_confidence: MinConfidence = 0.0,
+        source: SymbolArg,
+        target: SymbolArg,
+        repository: Repository = None,
+        max_depth: Annotated[int, Field(ge=1, le=10)] = 6,
+        min_confidence: MinConfidence = 0.0,
     ) -> PathResult:
         """The shortest call chains (up to three) from one function to another: how does A end up
         calling B?"""
@@ -151,9 +186,14 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @tool_errors
     @root_notes
     async def impact_analysis(
-        symbol: Annotated[str | None, Field(description="a definition (qualified name, suffix or id)", max_length=1000)] = None,
+        symbol: Annotated[
+            str | None, Field(description="a definition (qualified name, suffix or id)", max_length=1000)
+        ] = None,
         path: Annotated[str | None, Field(description="or a file: everything defined in it", max_length=4096)] = None,
-        repository: Repository = None, depth: Depth = 3, min_confidence: MinConfidence = 0.5, limit: Limit = 500,
+        repository: Repository = None,
+        depth: Depth = 3,
+        min_confidence: MinConfidence = 0.5,
+        limit: Limit = 500,
     ) -> ImpactResult:
         """What could break if a definition or a file changes: transitive dependents (callers,
         references, subclasses, importers) with distance, and which of them are tests."""
@@ -165,8 +205,11 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @root_notes
     async def get_dependencies(
         path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
-        module: Annotated[str | None, Field(description="or a module's qualified name ('django.db.models')", max_length=1000)] = None,
-        repository: Repository = None, limit: Limit = 500,
+        module: Annotated[
+            str | None, Field(description="or a module's qualified name ('django.db.models')", max_length=1000)
+        ] = None,
+        repository: Repository = None,
+        limit: Limit = 500,
     ) -> DependencyResult:
         """What a file or module imports: indexed targets with their files, then external
         packages by name."""
@@ -179,7 +222,8 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     async def get_dependents(
         path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
         module: Annotated[str | None, Field(description="or a module's qualified name", max_length=1000)] = None,
-        repository: Repository = None, limit: Limit = 500,
+        repository: Repository = None,
+        limit: Limit = 500,
     ) -> DependencyResult:
         """Which files import a file or module (or anything defined in it), and on which lines."""
         async with pool.acquire() as conn:

@@ -31,21 +31,42 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             s = await repositories.stats(conn, repo, key)
         watch = state.indexer.status(repo.id) if state.indexer is not None else None
         return RepositoryInfo(
-            repository=repo.name, root=repo.root_path, state=repo.state,
-            indexed_at=repo.indexed_at.isoformat() if repo.indexed_at else None, last_error=repo.last_error,
-            files=s.files, symbols=s.symbols, edges=s.edges, edges_resolved=s.edges_resolved, chunks=s.chunks,
-            vectors=s.vectors, vectors_pending=s.vectors_pending, skipped=s.skipped, redacted=s.redacted,
-            watcher=watch.state if watch else None, files_pending=watch.files_pending if watch else 0,
+            repository=repo.name,
+            root=repo.root_path,
+            state=repo.state,
+            indexed_at=repo.indexed_at.isoformat() if repo.indexed_at else None,
+            last_error=repo.last_error,
+            files=s.files,
+            symbols=s.symbols,
+            edges=s.edges,
+            edges_resolved=s.edges_resolved,
+            chunks=s.chunks,
+            vectors=s.vectors,
+            vectors_pending=s.vectors_pending,
+            skipped=s.skipped,
+            redacted=s.redacted,
+            watcher=watch.state if watch else None,
+            files_pending=watch.files_pending if watch else 0,
             paused=watch.paused if watch else None,
         )
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
-                                          open_world_hint=False))
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        )
+    )
     @tool_errors
     async def index_repository(
-        path: Annotated[str, Field(description="absolute path of the repository folder on the server's machine", max_length=4096)],
+        path: Annotated[
+            str, Field(description="absolute path of the repository folder on the server's machine", max_length=4096)
+        ],
         ctx: Context,
-        name: Annotated[str | None, Field(description="name to refer to it by (default: the folder's name)", max_length=200, pattern=r"^[\w.\-]+$")] = None,
+        name: Annotated[
+            str | None,
+            Field(
+                description="name to refer to it by (default: the folder's name)", max_length=200, pattern=r"^[\w.\-]+$"
+            ),
+        ] = None,
     ) -> IndexResult:
         """Index a repository folder (or bring it up to date: only changed files are re-read), then
         keep it fresh by watching it. Reports progress. Returns once the code is searchable by
@@ -91,23 +112,35 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         info = await _info(repo)
         await ctx.report_progress(100, 100, "searchable; vectors follow in the background")
         return IndexResult(
-            repository=repo.name, root=repo.root_path, files_seen=outcome.files_seen,
-            files_indexed=outcome.files_indexed, files_unchanged=outcome.files_unchanged,
-            files_deleted=outcome.files_deleted, skipped=dict(outcome.skipped), symbols=info.symbols,
-            edges=info.edges, chunks=info.chunks, vectors_pending=info.vectors_pending,
+            repository=repo.name,
+            root=repo.root_path,
+            files_seen=outcome.files_seen,
+            files_indexed=outcome.files_indexed,
+            files_unchanged=outcome.files_unchanged,
+            files_deleted=outcome.files_deleted,
+            skipped=dict(outcome.skipped),
+            symbols=info.symbols,
+            edges=info.edges,
+            chunks=info.chunks,
+            vectors_pending=info.vectors_pending,
             seconds={k: round(v, 3) for k, v in outcome.seconds.items()},
             note="searchable by keyword and in the graph now; semantic vectors are computed in the background"
-                 if info.vectors_pending else "fully indexed",
+            if info.vectors_pending
+            else "fully indexed",
         )
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    async def index_status(repository: Annotated[str | None, Field(description="name or root path; omit for all", max_length=4096)] = None) -> RepositoryList:
+    async def index_status(
+        repository: Annotated[str | None, Field(description="name or root path; omit for all", max_length=4096)] = None,
+    ) -> RepositoryList:
         """How fresh the index is: per repository, files and vectors still pending, when it was
         last indexed, and what the background watcher is doing. Check it when search results
         look stale or semantic coverage is reported incomplete."""
         async with state.db.pool.acquire() as conn:
-            repos = [await repositories.find(conn, repository)] if repository else await repositories.all_repositories(conn)
+            repos = (
+                [await repositories.find(conn, repository)] if repository else await repositories.all_repositories(conn)
+            )
         return RepositoryList(repositories=[await _info(r) for r in repos])
 
     @mcp.tool(annotations=READ_ONLY)
@@ -119,10 +152,15 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             repos = await repositories.all_repositories(conn)
         return RepositoryList(repositories=[await _info(r) for r in repos])
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
-                                          open_world_hint=False))
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+        )
+    )
     @tool_errors
-    async def remove_repository(repository: Annotated[str, Field(description="name or root path", max_length=4096)]) -> Removed:
+    async def remove_repository(
+        repository: Annotated[str, Field(description="name or root path", max_length=4096)],
+    ) -> Removed:
         """Drop a repository from the index and stop watching it. Files on disk are not touched."""
         async with state.db.pool.acquire() as conn:
             repo = await repositories.find(conn, repository)

@@ -13,7 +13,8 @@ from pydantic import Field
 from ..indexer import repositories
 from ..search.filters import Filters
 from ..search.grep import grep as grep_lines
-from ..search.hybrid import MAX_QUERY_CHARS, search_code as hybrid_search
+from ..search.hybrid import MAX_QUERY_CHARS
+from ..search.hybrid import search_code as hybrid_search
 from .errors import tool_errors
 from .freshness import freshness
 from .models import GrepHit, GrepResponse, SearchHit, SearchResponse
@@ -21,14 +22,28 @@ from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-Repository = Annotated[str | None, Field(description="repository name or root path; omit to search all", max_length=4096)]
-PathGlob = Annotated[str | None, Field(description="only paths matching this glob: '*.py' (any folder), 'src/**/*.ts', '*.{ts,tsx}'", max_length=500)]
-Language = Annotated[str | None, Field(description="python, javascript, typescript, tsx, go, rust, java, c, cpp, csharp, ruby, markdown, ...", max_length=40)]
+Repository = Annotated[
+    str | None, Field(description="repository name or root path; omit to search all", max_length=4096)
+]
+PathGlob = Annotated[
+    str | None,
+    Field(
+        description="only paths matching this glob: '*.py' (any folder), 'src/**/*.ts', '*.{ts,tsx}'", max_length=500
+    ),
+]
+Language = Annotated[
+    str | None,
+    Field(
+        description="python, javascript, typescript, tsx, go, rust, java, c, cpp, csharp, ruby, markdown, ...",
+        max_length=40,
+    ),
+]
 
 
 def register(mcp: MCPServer, state: ServerState) -> None:
-    async def _filters(repository: str | None, path_glob: str | None = None, language: str | None = None,
-                       kind: str | None = None) -> Filters:
+    async def _filters(
+        repository: str | None, path_glob: str | None = None, language: str | None = None, kind: str | None = None
+    ) -> Filters:
         filters = Filters(path_glob=path_glob, language=language, kind=kind)
         if repository:
             async with state.db.pool.acquire() as conn:
@@ -41,11 +56,20 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
     async def search_code(
-        query: Annotated[str, Field(description="natural language ('where is the session cookie signed') or identifiers", max_length=MAX_QUERY_CHARS)],
+        query: Annotated[
+            str,
+            Field(
+                description="natural language ('where is the session cookie signed') or identifiers",
+                max_length=MAX_QUERY_CHARS,
+            ),
+        ],
         repository: Repository = None,
         path_glob: PathGlob = None,
         language: Language = None,
-        kind: Annotated[str | None, Field(description="symbol kind of the hit: function, method, class, interface, struct, ...", max_length=40)] = None,
+        kind: Annotated[
+            str | None,
+            Field(description="symbol kind of the hit: function, method, class, interface, struct, ...", max_length=40),
+        ] = None,
         mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
     ) -> SearchResponse:
@@ -56,22 +80,36 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         snippet. For an exact regex use grep; for a known name use find_symbol."""
         filters = await _filters(repository, path_glob, language, kind)
         embedder = await state.embedder() if mode != "keyword" else None
-        result = await hybrid_search(state.db.pool, embedder, query, filters=filters, mode=mode, limit=limit,
-                                     ef_search=state.settings.hnsw_ef_search)
-        fresh = await freshness(state, filters.repository_id, vectors_pending=result.vectors_pending,
-                                repositories={h.repository for h in result.results})
+        result = await hybrid_search(
+            state.db.pool,
+            embedder,
+            query,
+            filters=filters,
+            mode=mode,
+            limit=limit,
+            ef_search=state.settings.hnsw_ef_search,
+        )
+        fresh = await freshness(
+            state,
+            filters.repository_id,
+            vectors_pending=result.vectors_pending,
+            repositories={h.repository for h in result.results},
+        )
         fresh.notes.extend(result.notes)
         if embedder is None and mode != "keyword" and state.model_error:
             fresh.notes.append(f"semantic ranking is off: {state.model_error}")
         return SearchResponse(
             results=[SearchHit.model_validate(h, from_attributes=True) for h in result.results],
-            mode=result.mode, freshness=fresh,
+            mode=result.mode,
+            freshness=fresh,
         )
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
     async def grep(
-        pattern: Annotated[str, Field(description="a POSIX regular expression (or text, with literal=true)", max_length=1000)],
+        pattern: Annotated[
+            str, Field(description="a POSIX regular expression (or text, with literal=true)", max_length=1000)
+        ],
         repository: Repository = None,
         path_glob: PathGlob = None,
         language: Language = None,
@@ -86,18 +124,28 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         with anyio.move_on_after(state.settings.grep_timeout_ms / 1000) as waited:
             await grep_slots.acquire()
         if waited.cancelled_caught:
-            raise ToolError(f"{grep_slots.total_tokens:g} greps are already running on this server, the most it runs "
-                            "at once; try again in a few seconds, or make the pattern more specific")
+            raise ToolError(
+                f"{grep_slots.total_tokens:g} greps are already running on this server, the most it runs "
+                "at once; try again in a few seconds, or make the pattern more specific"
+            )
         try:
             async with state.db.pool.acquire() as conn:
-                matches, truncated = await grep_lines(conn, pattern, filters, limit=limit, literal=literal,
-                                                      case_sensitive=case_sensitive,
-                                                      timeout_ms=state.settings.grep_timeout_ms)
+                matches, truncated = await grep_lines(
+                    conn,
+                    pattern,
+                    filters,
+                    limit=limit,
+                    literal=literal,
+                    case_sensitive=case_sensitive,
+                    timeout_ms=state.settings.grep_timeout_ms,
+                )
         finally:
             grep_slots.release()
         return GrepResponse(
-            matches=[GrepHit(repository=m.repository, path=m.path, line=m.line, text=m.text, language=m.language)
-                     for m in matches],
+            matches=[
+                GrepHit(repository=m.repository, path=m.path, line=m.line, text=m.text, language=m.language)
+                for m in matches
+            ],
             truncated=truncated,
             freshness=await freshness(state, filters.repository_id, repositories={m.repository for m in matches}),
         )

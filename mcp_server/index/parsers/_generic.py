@@ -51,9 +51,9 @@ def get_parser(language: str) -> Parser:
 
 @dataclass(slots=True)
 class Frame:
-    sym: int                  # symbol that owns edges found inside (and parents new symbols)
-    qname: str                # prefix for names declared inside
-    kind: str                 # module | namespace | class | function | impl | ...
+    sym: int  # symbol that owns edges found inside (and parents new symbols)
+    qname: str  # prefix for names declared inside
+    kind: str  # module | namespace | class | function | impl | ...
     owner: str | None = None  # qualified name of the type `this` / `self` denotes inside
     data: dict[str, Any] = field(default_factory=dict)  # per-language extras
 
@@ -71,8 +71,9 @@ class _Site:
 class Ctx:
     """Everything one parse accumulates; language handlers read and extend it."""
 
-    def __init__(self, source: bytes, path: str, module_name: str, language: str, sep: str,
-                 comment_types: frozenset[str]) -> None:
+    def __init__(
+        self, source: bytes, path: str, module_name: str, language: str, sep: str, comment_types: frozenset[str]
+    ) -> None:
         self.source = source
         self.path = path
         self.module_name = module_name
@@ -81,8 +82,8 @@ class Ctx:
         self.comment_types = comment_types
         self.result = ParsedFile(language=language)
         self.frames: list[Frame] = []
-        self.nodes: list[Node] = []   # ancestors of the node being handled, itself last
-        self.skip: set[int] = set()   # node ids the walk must neither handle nor descend into
+        self.nodes: list[Node] = []  # ancestors of the node being handled, itself last
+        self.skip: set[int] = set()  # node ids the walk must neither handle nor descend into
         self.defined: dict[str, int] = {}  # qualified name -> first symbol index
         self.imports: dict[str, Any] = {}  # local name -> language-specific import info
         self.bases: dict[str, list[BaseFn]] = {}  # class qname -> its base candidates
@@ -95,17 +96,17 @@ class Ctx:
     def text(self, node: Node | None) -> str:
         if node is None:
             return ""
-        return self.source[node.start_byte:node.end_byte].decode("utf-8", errors="replace")
+        return self.source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
 
     def flat(self, node: Node | None, limit: int = MAX_TARGET) -> str:
         """Node text with whitespace collapsed, long receivers elided so targets stay short."""
         if node is None:
             return ""
         end = min(node.end_byte, node.start_byte + 4 * limit)
-        text = " ".join(self.source[node.start_byte:end].decode("utf-8", errors="replace").split())
+        text = " ".join(self.source[node.start_byte : end].decode("utf-8", errors="replace").split())
         if len(text) > limit:
             # keep the called name (the tail): the resolver matches on the last segment
-            text = "…" + text[-(limit - 1):]
+            text = "…" + text[-(limit - 1) :]
         return text
 
     def join(self, prefix: str, name: str, sep: str | None = None) -> str:
@@ -162,31 +163,59 @@ class Ctx:
         return lambda: self.member(owner, name, sep)
 
     # ---- records ------------------------------------------------------------------------
-    def add_symbol(self, kind: str, name: str, qname: str, node: Node, *, sig_end: int | None = None,
-                   sig_start: int | None = None, doc_anchor: Node | None = None,
-                   span: Node | None = None, doc: str | None = None, parent: int | None = None,
-                   end_node: Node | None = None, signature: str | None = None) -> int:
+    def add_symbol(
+        self,
+        kind: str,
+        name: str,
+        qname: str,
+        node: Node,
+        *,
+        sig_end: int | None = None,
+        sig_start: int | None = None,
+        doc_anchor: Node | None = None,
+        span: Node | None = None,
+        doc: str | None = None,
+        parent: int | None = None,
+        end_node: Node | None = None,
+        signature: str | None = None,
+    ) -> int:
         span = span or node
         end = end_node or span
         if signature is None:
-            signature = self.signature(sig_start if sig_start is not None else span.start_byte,
-                                       sig_end if sig_end is not None else end.end_byte)
+            signature = self.signature(
+                sig_start if sig_start is not None else span.start_byte,
+                sig_end if sig_end is not None else end.end_byte,
+            )
         if doc is None:
             doc = self.doc_comment(doc_anchor or span)
         symbols = self.result.symbols
-        symbols.append(Symbol(
-            kind=kind, name=name, qualified_name=qname, signature=signature, docstring=doc,
-            start_line=span.start_point.row + 1, end_line=_end_row(end) + 1,
-            start_byte=span.start_byte, end_byte=end.end_byte,
-            parent=self.frame.sym if parent is None else parent,
-        ))
+        symbols.append(
+            Symbol(
+                kind=kind,
+                name=name,
+                qualified_name=qname,
+                signature=signature,
+                docstring=doc,
+                start_line=span.start_point.row + 1,
+                end_line=_end_row(end) + 1,
+                start_byte=span.start_byte,
+                end_byte=end.end_byte,
+                parent=self.frame.sym if parent is None else parent,
+            )
+        )
         idx = len(symbols) - 1
         self.defined.setdefault(qname, idx)
         return idx
 
-    def edge(self, kind: str, target: str, node: Node | int,
-             candidates: Candidates | CandidateFn = (), alias: str | None = None,
-             source: int | Callable[[], int] | None = None) -> None:
+    def edge(
+        self,
+        kind: str,
+        target: str,
+        node: Node | int,
+        candidates: Candidates | CandidateFn = (),
+        alias: str | None = None,
+        source: int | Callable[[], int] | None = None,
+    ) -> None:
         if not target:
             return
         source = self.frame.sym if source is None else source
@@ -220,8 +249,11 @@ class Ctx:
             if _end_row(prev) < cur.start_point.row - 1:
                 break  # a blank line separates it
             before = prev.prev_sibling
-            if before is not None and before.type not in self.comment_types \
-                    and _end_row(before) == prev.start_point.row:
+            if (
+                before is not None
+                and before.type not in self.comment_types
+                and _end_row(before) == prev.start_point.row
+            ):
                 break  # a trailing comment of the previous statement
             blocks.append(prev)
             cur, prev = prev, prev.prev_sibling
@@ -240,9 +272,12 @@ class Ctx:
             child = child.next_sibling
         if not block:
             return None
-        if child is not None and child.type not in header_types \
-                and child.start_point.row <= _end_row(block[-1]) + 1 \
-                and not self.text(block[0]).startswith(("//!", "/*!")):
+        if (
+            child is not None
+            and child.type not in header_types
+            and child.start_point.row <= _end_row(block[-1]) + 1
+            and not self.text(block[0]).startswith(("//!", "/*!"))
+        ):
             return None
         return _clean_comments(self.text(b) for b in block)
 
@@ -265,8 +300,16 @@ class Ctx:
             seen.add(key)
             if callable(site.source) and not self._budget.admit(source, site.kind, site.target):
                 continue  # known only now; the others were admitted as they were found
-            edges.append(RawEdge(source=source, kind=site.kind, target_name=site.target, line=site.line,
-                                 candidates=_dedupe(cands), alias=site.alias))
+            edges.append(
+                RawEdge(
+                    source=source,
+                    kind=site.kind,
+                    target_name=site.target,
+                    line=site.line,
+                    candidates=_dedupe(cands),
+                    alias=site.alias,
+                )
+            )
         self.result.edges_dropped = self._budget.dropped
         return self.result
 
@@ -326,9 +369,18 @@ def line_count(source: bytes) -> int:
 
 def module_symbol(ctx: Ctx, doc: str | None) -> Symbol:
     name = ctx.module_name.rsplit(".", 1)[-1] if ctx.module_name else posixpath.basename(ctx.path)
-    return Symbol(kind="module", name=name, qualified_name=ctx.module_name, signature="", docstring=doc,
-                  start_line=1, end_line=line_count(ctx.source), start_byte=0, end_byte=len(ctx.source),
-                  parent=None)
+    return Symbol(
+        kind="module",
+        name=name,
+        qualified_name=ctx.module_name,
+        signature="",
+        docstring=doc,
+        start_line=1,
+        end_line=line_count(ctx.source),
+        start_byte=0,
+        end_byte=len(ctx.source),
+        parent=None,
+    )
 
 
 def walk(ctx: Ctx, root: Node, handlers: Mapping[str, Handler]) -> None:
@@ -372,10 +424,19 @@ def walk(ctx: Ctx, root: Node, handlers: Mapping[str, Handler]) -> None:
             depth -= 1
 
 
-def run(source: bytes, path: str, module_name: str, language: str, *, sep: str,
-        comment_types: frozenset[str], header_types: frozenset[str],
-        handlers: Mapping[str, Handler], root_prefix: str | Callable[[Ctx, Node], str] | None = None,
-        setup: Callable[[Ctx, Node], None] | None = None) -> ParsedFile:
+def run(
+    source: bytes,
+    path: str,
+    module_name: str,
+    language: str,
+    *,
+    sep: str,
+    comment_types: frozenset[str],
+    header_types: frozenset[str],
+    handlers: Mapping[str, Handler],
+    root_prefix: str | Callable[[Ctx, Node], str] | None = None,
+    setup: Callable[[Ctx, Node], None] | None = None,
+) -> ParsedFile:
     """Parse `source` and run the language's handlers over it; never raises."""
     ctx = Ctx(source, path, module_name, language, sep, comment_types)
     try:
@@ -384,8 +445,9 @@ def run(source: bytes, path: str, module_name: str, language: str, *, sep: str,
         ctx.result.has_errors = root.has_error
         ctx.result.symbols.append(module_symbol(ctx, ctx.module_doc(root, header_types)))
         ctx.defined[module_name] = 0
-        prefix = root_prefix(ctx, root) if callable(root_prefix) else (
-            module_name if root_prefix is None else root_prefix)
+        prefix = (
+            root_prefix(ctx, root) if callable(root_prefix) else (module_name if root_prefix is None else root_prefix)
+        )
         ctx.frames.append(Frame(sym=0, qname=prefix, kind="module"))
         if setup is not None:
             setup(ctx, root)

@@ -14,10 +14,10 @@ class ImportName:
     """One name an import statement brings in, in source order."""
 
     line: int
-    written: str      # the target as written: `..models.User`, `os.path`, `pkg.*`
-    qualified: str    # the absolute dotted name it means ("" when a relative import climbs past the root)
+    written: str  # the target as written: `..models.User`, `os.path`, `pkg.*`
+    qualified: str  # the absolute dotted name it means ("" when a relative import climbs past the root)
     alias: str | None  # the name bound in the scope; None for a star import
-    bound: str        # what the alias stands for: `import a.b` binds `a` to `a`
+    bound: str  # what the alias stands for: `import a.b` binds `a` to `a`
 
 
 def import_names(node: Node) -> list[ImportName]:
@@ -59,8 +59,11 @@ def from_import_names(node: Node, module_name: str, is_package: bool) -> list[Im
     else:
         written = absolute = dotted_text(module_node)
     joiner = "" if written.endswith(".") else "."
-    found = [ImportName(line(child), f"{written}{joiner}*", absolute, None, absolute)
-             for child in node.named_children if child.type == "wildcard_import"]
+    found = [
+        ImportName(line(child), f"{written}{joiner}*", absolute, None, absolute)
+        for child in node.named_children
+        if child.type == "wildcard_import"
+    ]
     for name_node in node.children_by_field_name("name"):
         if name_node.type == "aliased_import":
             dotted = name_node.child_by_field_name("name")

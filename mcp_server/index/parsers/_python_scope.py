@@ -17,15 +17,15 @@ LAMBDA: Final = 3
 COMPREHENSION: Final = 4
 
 # Binding kinds: how a name got bound in a scope.
-DEF: Final = 0     # (DEF, qualified name, is_class)
+DEF: Final = 0  # (DEF, qualified name, is_class)
 IMPORT: Final = 1  # (IMPORT, qualified name, None)
-VAR: Final = 2     # (VAR, type hint or None, qualified name of the symbol emitted for it or None)
-PARAM: Final = 3   # (PARAM, type hint or None, class scope when it is a method's self/cls)
+VAR: Final = 2  # (VAR, type hint or None, qualified name of the symbol emitted for it or None)
+PARAM: Final = 3  # (PARAM, type hint or None, class scope when it is a method's self/cls)
 
 # Type hint kinds: what a variable was assigned from, resolved lazily once every binding is known.
-CTOR: Final = 0        # `x = Foo(...)`: an instance of Foo when Foo names a class
+CTOR: Final = 0  # `x = Foo(...)`: an instance of Foo when Foo names a class
 ANNOTATION: Final = 1  # `x: Foo`, `def f(x: Foo)`, `except Foo as x`
-ALIAS: Final = 2       # `x = y`: whatever y is
+ALIAS: Final = 2  # `x = y`: whatever y is
 NONE_VALUE: Final = 3  # `x = None`: says nothing about the type x has elsewhere
 
 Chain: TypeAlias = tuple[str, ...]
@@ -75,20 +75,34 @@ class Scope:
     """One Python namespace: the module, a class body, a function, a lambda or a comprehension."""
 
     __slots__ = (
-        "kind", "parent", "qname", "symbol", "index", "module", "bindings", "globals", "nonlocals",
-        "owner", "bases", "attr_hints", "star_imports", "declared", "returns", "_summaries", "_lookups",
+        "kind",
+        "parent",
+        "qname",
+        "symbol",
+        "index",
+        "module",
+        "bindings",
+        "globals",
+        "nonlocals",
+        "owner",
+        "bases",
+        "attr_hints",
+        "star_imports",
+        "declared",
+        "returns",
+        "_summaries",
+        "_lookups",
         "_attr_types",
     )
 
-    def __init__(self, kind: int, parent: Scope | None, qname: str, symbol: int,
-                 index: int = 0) -> None:
+    def __init__(self, kind: int, parent: Scope | None, qname: str, symbol: int, index: int = 0) -> None:
         # Huge files make tens of thousands of scopes: containers most never use start as None
         # (fewer allocations, and far less for the cyclic garbage collector to traverse).
         self.kind = kind
         self.parent = parent
-        self.qname = qname          # qualified name of the module/class/function owning it
-        self.symbol = symbol        # index of the innermost enclosing symbol: the edge source
-        self.index = index          # position in the file's list of scopes
+        self.qname = qname  # qualified name of the module/class/function owning it
+        self.symbol = symbol  # index of the innermost enclosing symbol: the edge source
+        self.index = index  # position in the file's list of scopes
         self.module: Scope = parent.module if parent is not None else self
         self.bindings: dict[str, list[Binding]] = {}
         self.globals: set[str] | None = None
@@ -330,8 +344,7 @@ def _assigns(cls: Scope, attr: str) -> bool:
 
 def is_member(cls: Scope, name: str) -> bool:
     """Whether the class body itself defines `name` (a method, nested class or attribute)."""
-    return any(kind == DEF or (kind == VAR and b is not None)
-               for kind, _, b in cls.bindings.get(name, ()))
+    return any(kind == DEF or (kind == VAR and b is not None) for kind, _, b in cls.bindings.get(name, ()))
 
 
 def _star_candidates(scope: Scope, chain: Chain) -> Candidates:
@@ -401,8 +414,7 @@ def resolve_reference(scope: Scope, chain: Chain) -> tuple[Candidates, int]:
         if rest and any(is_class is False for _, is_class in res.qnames):
             return tuple((qname, CONF_EXACT) for qname, _ in res.qnames), 1
         suffix = "." + ".".join(rest) if rest else ""
-        return (tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames) + _assigned_too(res, rest),
-                len(chain))
+        return (tuple((qname + suffix, CONF_EXACT) for qname, _ in res.qnames) + _assigned_too(res, rest), len(chain))
     if res.receiver is not None:
         if not rest:
             return (), 0

@@ -16,9 +16,19 @@ _ESCAPE: Final = re.compile(
     r"\\(\n|\\|'|\"|[abfnrtv]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3})"
 )
 _SIMPLE_ESCAPES: Final[dict[str, str]] = {
-    "\n": "", "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
-    "r": "\r", "t": "\t", "v": "\v",
+    "\n": "",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
 }
+
 
 def unescape(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
@@ -55,8 +65,7 @@ def string_value(node: Node) -> str | None:
         prefix = string_prefix(part)
         if "f" in prefix or "b" in prefix or "t" in prefix:
             return None
-        content = "".join(node_text(c) for c in part.named_children if c.type in
-                          ("string_content", "escape_sequence"))
+        content = "".join(node_text(c) for c in part.named_children if c.type in ("string_content", "escape_sequence"))
         out.append(content if "r" in prefix else unescape(content))
     return "".join(out)
 

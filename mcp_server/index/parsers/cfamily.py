@@ -15,18 +15,33 @@ from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, relati
 
 _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"preproc_include", "preproc_ifdef", "preproc_def", "preproc_call", "preproc_if"})
-_RECORDS = {"class_specifier": "class", "struct_specifier": "struct", "union_specifier": "union",
-            "enum_specifier": "enum"}
-_DECLARATOR_WRAPPERS = frozenset({"pointer_declarator", "reference_declarator", "parenthesized_declarator",
-                                  "attributed_declarator"})
+_RECORDS = {
+    "class_specifier": "class",
+    "struct_specifier": "struct",
+    "union_specifier": "union",
+    "enum_specifier": "enum",
+}
+_DECLARATOR_WRAPPERS = frozenset(
+    {"pointer_declarator", "reference_declarator", "parenthesized_declarator", "attributed_declarator"}
+)
 _SCOPES = CLASS_KINDS | {"namespace"}
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".c", ".cc", ".cpp", ".cxx")
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(source, path, module_name, language, sep="::", comment_types=_COMMENTS,
-               header_types=_HEADERS, handlers=_HANDLERS, root_prefix="", setup=_setup)
+    return run(
+        source,
+        path,
+        module_name,
+        language,
+        sep="::",
+        comment_types=_COMMENTS,
+        header_types=_HEADERS,
+        handlers=_HANDLERS,
+        root_prefix="",
+        setup=_setup,
+    )
 
 
 def _setup(ctx: Ctx, root: Node) -> None:
@@ -76,13 +91,21 @@ def _declared_name(ctx: Ctx, fdecl: Node) -> str | None:
         return None
     if name.type == "template_function":
         name = name.child_by_field_name("name") or name
-    if name.type in ("identifier", "field_identifier", "qualified_identifier", "destructor_name",
-                     "operator_name", "type_identifier", "operator_cast"):
+    if name.type in (
+        "identifier",
+        "field_identifier",
+        "qualified_identifier",
+        "destructor_name",
+        "operator_name",
+        "type_identifier",
+        "operator_cast",
+    ):
         return _strip_templates(ctx.flat(name)) or None
     return None
 
 
 # ---- definitions ------------------------------------------------------------------------
+
 
 def _function(ctx: Ctx, node: Node) -> bool | None:
     fdecl = _function_declarator(node)
@@ -127,8 +150,11 @@ def _member_declaration(ctx: Ctx, node: Node) -> bool | None:
     name = _declared_name(ctx, fdecl) if fdecl is not None else None
     if name is None:
         return None
-    in_class = frame.kind == "class" and parent is not None and parent.type in (
-        "field_declaration_list", "template_declaration")
+    in_class = (
+        frame.kind == "class"
+        and parent is not None
+        and parent.type in ("field_declaration_list", "template_declaration")
+    )
     if not ctx.data["cpp"] or not in_class or "::" in name:
         if frame.kind != "class":
             ctx.data["declared"].add(_qualify(ctx, name))
@@ -159,10 +185,25 @@ def _record(ctx: Ctx, node: Node) -> bool | None:
     parent = ctx.parent
     # `/* doc */ typedef struct node {...} node_t;` documents the struct too
     doc_node = parent if parent is not None and parent.type == "type_definition" else span
-    idx = ctx.add_symbol(kind, name, qname, node, span=span, sig_start=span.start_byte, sig_end=body.start_byte,
-                         signature=signature, doc=_doc(ctx, doc_node))
-    ctx.enter(Frame(idx, qname if ctx.data["cpp"] else "", "class" if kind != "enum" else "enum",
-                    qname if kind in ("class", "struct", "union") else None))
+    idx = ctx.add_symbol(
+        kind,
+        name,
+        qname,
+        node,
+        span=span,
+        sig_start=span.start_byte,
+        sig_end=body.start_byte,
+        signature=signature,
+        doc=_doc(ctx, doc_node),
+    )
+    ctx.enter(
+        Frame(
+            idx,
+            qname if ctx.data["cpp"] else "",
+            "class" if kind != "enum" else "enum",
+            qname if kind in ("class", "struct", "union") else None,
+        )
+    )
     return None
 
 
@@ -177,8 +218,12 @@ def _typedef(ctx: Ctx, node: Node) -> bool | None:
             decl = decl.child_by_field_name("declarator")
         if decl is not None and decl.type == "type_identifier":
             names.append(decl)
-    anonymous_body = (tnode is not None and tnode.type in _RECORDS and tnode.child_by_field_name("name") is None
-                      and tnode.child_by_field_name("body") is not None)
+    anonymous_body = (
+        tnode is not None
+        and tnode.type in _RECORDS
+        and tnode.child_by_field_name("name") is None
+        and tnode.child_by_field_name("body") is not None
+    )
     for i, name_node in enumerate(names):
         ctx.skip.add(name_node.id)
         name = ctx.text(name_node)
@@ -186,8 +231,11 @@ def _typedef(ctx: Ctx, node: Node) -> bool | None:
             ctx.data["hints"][tnode.id] = (name, node)  # `typedef struct {...} Point;` names the struct
             continue
         body = tnode.child_by_field_name("body") if tnode is not None and tnode.type in _RECORDS else None
-        signature = (f"typedef {ctx.signature(tnode.start_byte, body.start_byte)} {name}"
-                     if body is not None and tnode is not None else None)
+        signature = (
+            f"typedef {ctx.signature(tnode.start_byte, body.start_byte)} {name}"
+            if body is not None and tnode is not None
+            else None
+        )
         ctx.add_symbol("type", name, _qualify(ctx, name), node, signature=signature, doc=_doc(ctx, node))
     return None
 
@@ -208,8 +256,9 @@ def _namespace(ctx: Ctx, node: Node) -> bool | None:
         return None  # anonymous namespaces add no name
     name = ctx.flat(name_node).replace(" ", "")
     qname = ctx.join(ctx.frame.qname, name)
-    idx = ctx.add_symbol("namespace", name.rsplit("::", 1)[-1], qname, node, sig_end=body.start_byte,
-                         doc=_doc(ctx, node))
+    idx = ctx.add_symbol(
+        "namespace", name.rsplit("::", 1)[-1], qname, node, sig_end=body.start_byte, doc=_doc(ctx, node)
+    )
     ctx.enter(Frame(idx, qname, "namespace"))
     return None
 
@@ -236,6 +285,7 @@ def _template_params(ctx: Ctx, node: Node) -> bool | None:
 
 
 # ---- includes, calls, references --------------------------------------------------------
+
 
 def _include(ctx: Ctx, node: Node) -> bool | None:
     path_node = node.child_by_field_name("path")
@@ -282,6 +332,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         chain = ctx.scope_chain()
         owner = ctx.frame.owner
         if ctx.data["cpp"]:
+
             def cands() -> Candidates:
                 if target.startswith("std::"):
                     return ()
@@ -298,10 +349,12 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                     return ctx.member(scope, rest) if scope else ((target, CONF_SCOPED),)
                 return ((f"{owner}::{target}", CONF_SCOPED),) if owner else ()  # perhaps inherited
         else:
+
             def cands() -> Candidates:
                 if target in ctx.defined:
                     return ((target, CONF_EXACT),)
                 return ((target, CONF_SCOPED),) if target in ctx.data["declared"] else ()
+
         ctx.edge("calls", target, node, cands)
     elif fn.type == "field_expression":
         field = fn.child_by_field_name("field")
@@ -337,21 +390,34 @@ def _type_ref(ctx: Ctx, node: Node) -> bool | None:
     if target in ctx.data["tparams"] or not target:
         return SKIP
     chain = ctx.scope_chain()
-    ctx.edge("references", target, node,
-             lambda: tuple(c for c in _type_cands(ctx, target, chain)
-                           if c[1] == CONF_EXACT and ctx.result.symbols[ctx.defined[c[0]]].kind in CLASS_KINDS)
-             or None)
+    ctx.edge(
+        "references",
+        target,
+        node,
+        lambda: (
+            tuple(
+                c
+                for c in _type_cands(ctx, target, chain)
+                if c[1] == CONF_EXACT and ctx.result.symbols[ctx.defined[c[0]]].kind in CLASS_KINDS
+            )
+            or None
+        ),
+    )
     return SKIP
 
 
 _HANDLERS: dict[str, Handler] = {
     "function_definition": _function,
-    "field_declaration": _member_declaration, "declaration": _member_declaration,
+    "field_declaration": _member_declaration,
+    "declaration": _member_declaration,
     **{t: _record for t in _RECORDS},
-    "type_definition": _typedef, "alias_declaration": _alias,
+    "type_definition": _typedef,
+    "alias_declaration": _alias,
     "namespace_definition": _namespace,
-    "base_class_clause": _bases, "template_parameter_list": _template_params,
+    "base_class_clause": _bases,
+    "template_parameter_list": _template_params,
     "preproc_include": _include,
-    "call_expression": _call, "new_expression": _new,
+    "call_expression": _call,
+    "new_expression": _new,
     "type_identifier": _type_ref,
 }

@@ -13,31 +13,107 @@ from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 
 _COMMENTS = frozenset({"comment"})
-_HEADERS = frozenset({"using_directive", "namespace_declaration", "file_scoped_namespace_declaration",
-                      "extern_alias_directive"})
-_TYPES = {"class_declaration": "class", "struct_declaration": "struct", "interface_declaration": "interface",
-          "enum_declaration": "enum", "record_declaration": "class", "record_struct_declaration": "struct",
-          "delegate_declaration": "type"}
+_HEADERS = frozenset(
+    {"using_directive", "namespace_declaration", "file_scoped_namespace_declaration", "extern_alias_directive"}
+)
+_TYPES = {
+    "class_declaration": "class",
+    "struct_declaration": "struct",
+    "interface_declaration": "interface",
+    "enum_declaration": "enum",
+    "record_declaration": "class",
+    "record_struct_declaration": "struct",
+    "delegate_declaration": "type",
+}
 _CALLABLE = frozenset({"method", "function", "constructor"})
 # framework types: guessing them into the file's namespaces would only add noise
-_FRAMEWORK = frozenset({
-    "String", "Object", "Int32", "Int64", "Boolean", "Double", "Decimal", "Guid", "DateTime", "DateTimeOffset",
-    "TimeSpan", "Task", "ValueTask", "List", "Dictionary", "HashSet", "IEnumerable", "IList", "ICollection",
-    "IDictionary", "IReadOnlyList", "IReadOnlyCollection", "IReadOnlyDictionary", "IEnumerator", "Action",
-    "Func", "Exception", "ArgumentException", "ArgumentNullException", "InvalidOperationException",
-    "NotImplementedException", "NotSupportedException", "CancellationToken", "IDisposable",
-    "IAsyncDisposable", "Attribute", "Type", "Nullable", "Span", "ReadOnlySpan", "Memory", "Console",
-    "Math", "Enumerable", "StringBuilder", "Stream", "Lazy", "Tuple", "EventArgs", "EventHandler",
-    "IEquatable", "IComparable", "Array", "var", "dynamic", "nameof",
-})
-_TYPE_WRAPPERS = frozenset({"generic_name", "type_argument_list", "nullable_type", "array_type", "pointer_type",
-                            "ref_type", "tuple_type", "tuple_element"})
+_FRAMEWORK = frozenset(
+    {
+        "String",
+        "Object",
+        "Int32",
+        "Int64",
+        "Boolean",
+        "Double",
+        "Decimal",
+        "Guid",
+        "DateTime",
+        "DateTimeOffset",
+        "TimeSpan",
+        "Task",
+        "ValueTask",
+        "List",
+        "Dictionary",
+        "HashSet",
+        "IEnumerable",
+        "IList",
+        "ICollection",
+        "IDictionary",
+        "IReadOnlyList",
+        "IReadOnlyCollection",
+        "IReadOnlyDictionary",
+        "IEnumerator",
+        "Action",
+        "Func",
+        "Exception",
+        "ArgumentException",
+        "ArgumentNullException",
+        "InvalidOperationException",
+        "NotImplementedException",
+        "NotSupportedException",
+        "CancellationToken",
+        "IDisposable",
+        "IAsyncDisposable",
+        "Attribute",
+        "Type",
+        "Nullable",
+        "Span",
+        "ReadOnlySpan",
+        "Memory",
+        "Console",
+        "Math",
+        "Enumerable",
+        "StringBuilder",
+        "Stream",
+        "Lazy",
+        "Tuple",
+        "EventArgs",
+        "EventHandler",
+        "IEquatable",
+        "IComparable",
+        "Array",
+        "var",
+        "dynamic",
+        "nameof",
+    }
+)
+_TYPE_WRAPPERS = frozenset(
+    {
+        "generic_name",
+        "type_argument_list",
+        "nullable_type",
+        "array_type",
+        "pointer_type",
+        "ref_type",
+        "tuple_type",
+        "tuple_element",
+    }
+)
 _XML_TAG = re.compile(r"</?[A-Za-z][^<>]*?/?>")
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(source, path, module_name, language, sep=".", comment_types=_COMMENTS,
-               header_types=_HEADERS, handlers=_HANDLERS, root_prefix="")
+    return run(
+        source,
+        path,
+        module_name,
+        language,
+        sep=".",
+        comment_types=_COMMENTS,
+        header_types=_HEADERS,
+        handlers=_HANDLERS,
+        root_prefix="",
+    )
 
 
 def _doc(ctx: Ctx, node: Node) -> str | None:
@@ -62,7 +138,7 @@ def _owners(ctx: Ctx) -> list[str]:
 
 
 class _Scope(NamedTuple):
-    chain: list[str]       # lexical scopes, innermost first
+    chain: list[str]  # lexical scopes, innermost first
     namespaces: list[str]  # enclosing namespaces and their parents, innermost first
 
 
@@ -96,6 +172,7 @@ def _type_cands(ctx: Ctx, text: str, scope: _Scope) -> Candidates:
 
 # ---- definitions ------------------------------------------------------------------------
 
+
 def _namespace(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
@@ -104,10 +181,10 @@ def _namespace(ctx: Ctx, node: Node) -> bool | None:
     qname = ctx.join(ctx.frame.qname, name)
     if node.type == "file_scoped_namespace_declaration":
         # covers the rest of the file, so it becomes the file's root scope
-        idx = ctx.add_symbol("namespace", name, qname, node, signature=f"namespace {name}",
-                             doc=_doc(ctx, node))
-        ctx.result.symbols[idx] = replace(ctx.result.symbols[idx], end_line=ctx.result.symbols[0].end_line,
-                                          end_byte=len(ctx.source))
+        idx = ctx.add_symbol("namespace", name, qname, node, signature=f"namespace {name}", doc=_doc(ctx, node))
+        ctx.result.symbols[idx] = replace(
+            ctx.result.symbols[idx], end_line=ctx.result.symbols[0].end_line, end_byte=len(ctx.source)
+        )
         ctx.frames[0] = Frame(idx, qname, "namespace")
         return SKIP
     idx = ctx.add_symbol("namespace", name, qname, node, sig_end=_body_start(node), doc=_doc(ctx, node))
@@ -166,8 +243,7 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     else:
         kind = "constructor" if node.type == "constructor_declaration" else "method"
     qname = ctx.join(frame.qname, name)
-    idx = ctx.add_symbol(kind, name, qname, node, signature=_sig(ctx, node, _body_start(node)),
-                         doc=_doc(ctx, node))
+    idx = ctx.add_symbol(kind, name, qname, node, signature=_sig(ctx, node, _body_start(node)), doc=_doc(ctx, node))
     tps = node.child_by_field_name("type_parameters")
     tparams = {ctx.text(p.child_by_field_name("name")) for p in tps.named_children} if tps is not None else set()
     ctx.enter(Frame(idx, qname, "function", frame.owner, {"tparams": tparams}))
@@ -176,10 +252,18 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
 
 # ---- usings, calls, references ----------------------------------------------------------
 
+
 def _using(ctx: Ctx, node: Node) -> bool | None:
     alias_node = node.child_by_field_name("name")
-    target = next((c for c in node.named_children if c.type in ("identifier", "qualified_name", "generic_name")
-                   and (alias_node is None or c.id != alias_node.id)), None)
+    target = next(
+        (
+            c
+            for c in node.named_children
+            if c.type in ("identifier", "qualified_name", "generic_name")
+            and (alias_node is None or c.id != alias_node.id)
+        ),
+        None,
+    )
     if target is None:
         return SKIP
     path = ctx.flat(target).replace(" ", "")
@@ -211,6 +295,7 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
                 return ((local, CONF_EXACT),)
             statics = tuple((f"{s}.{name}", CONF_SCOPED) for s in ctx.data.get("static_usings", []))
             return (((f"{owners[0]}.{name}", CONF_SCOPED),) if owners else ()) + statics
+
         ctx.edge("calls", name, node, bare)
     elif fn.type == "member_access_expression":
         name_node = fn.child_by_field_name("name")
@@ -231,12 +316,20 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
                 for fn_ in ctx.bases.get(owner, [])[:1]:
                     return tuple((f"{q}.{name}", CONF_SCOPED) for q, _ in fn_())
                 return ()
+
             ctx.edge("calls", target, name_node, base)
-        elif receiver is not None and receiver.type in ("identifier", "qualified_name") \
-                and ctx.flat(receiver).rsplit(".", 1)[-1][:1].isupper():
+        elif (
+            receiver is not None
+            and receiver.type in ("identifier", "qualified_name")
+            and ctx.flat(receiver).rsplit(".", 1)[-1][:1].isupper()
+        ):
             text = ctx.flat(receiver).replace(" ", "")
-            ctx.edge("calls", target, name_node, lambda: tuple(
-                c for q, _ in _type_cands(ctx, text, scope) for c in ctx.member(q, name)))
+            ctx.edge(
+                "calls",
+                target,
+                name_node,
+                lambda: tuple(c for q, _ in _type_cands(ctx, text, scope) for c in ctx.member(q, name)),
+            )
         else:
             ctx.edge("calls", target, name_node)
     return None
@@ -273,8 +366,13 @@ def _typed(ctx: Ctx, node: Node) -> bool | None:
         if cur.type in ("identifier", "qualified_name"):
             target = ctx.flat(cur).replace(" ", "")
             if target not in tparams:
-                ctx.edge("references", target, cur, _types_or_drop(ctx, target, scope),
-                         source=ctx._pending.sym if ctx._pending is not None else None)
+                ctx.edge(
+                    "references",
+                    target,
+                    cur,
+                    _types_or_drop(ctx, target, scope),
+                    source=ctx._pending.sym if ctx._pending is not None else None,
+                )
         elif cur.type in _TYPE_WRAPPERS:
             stack.extend(cur.named_children)
     return None
@@ -286,12 +384,18 @@ def _types_or_drop(ctx: Ctx, target: str, scope: _Scope) -> CandidateFn:
 
 
 _HANDLERS: dict[str, Handler] = {
-    "namespace_declaration": _namespace, "file_scoped_namespace_declaration": _namespace,
+    "namespace_declaration": _namespace,
+    "file_scoped_namespace_declaration": _namespace,
     **{t: _type for t in _TYPES},
     "base_list": _bases,
-    "method_declaration": _typed, "constructor_declaration": _method, "local_function_statement": _method,
-    "parameter": _typed, "variable_declaration": _typed, "property_declaration": _typed,
+    "method_declaration": _typed,
+    "constructor_declaration": _method,
+    "local_function_statement": _method,
+    "parameter": _typed,
+    "variable_declaration": _typed,
+    "property_declaration": _typed,
     "using_directive": _using,
-    "invocation_expression": _invocation, "object_creation_expression": _new,
+    "invocation_expression": _invocation,
+    "object_creation_expression": _new,
     "attribute_list": lambda ctx, node: SKIP,
 }

@@ -14,20 +14,68 @@ from ._generic import SKIP, Candidates, Ctx, Frame, Handler, run
 
 _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"package_clause"})
-_BUILTIN_FUNCS = frozenset({
-    "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make", "max",
-    "min", "new", "panic", "print", "println", "real", "recover",
-})
-_BUILTIN_TYPES = frozenset({
-    "any", "bool", "byte", "comparable", "complex64", "complex128", "error", "float32", "float64",
-    "int", "int8", "int16", "int32", "int64", "rune", "string", "uint", "uint8", "uint16", "uint32",
-    "uint64", "uintptr",
-})
+_BUILTIN_FUNCS = frozenset(
+    {
+        "append",
+        "cap",
+        "clear",
+        "close",
+        "complex",
+        "copy",
+        "delete",
+        "imag",
+        "len",
+        "make",
+        "max",
+        "min",
+        "new",
+        "panic",
+        "print",
+        "println",
+        "real",
+        "recover",
+    }
+)
+_BUILTIN_TYPES = frozenset(
+    {
+        "any",
+        "bool",
+        "byte",
+        "comparable",
+        "complex64",
+        "complex128",
+        "error",
+        "float32",
+        "float64",
+        "int",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "rune",
+        "string",
+        "uint",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "uintptr",
+    }
+)
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(source, path, module_name, language, sep=".", comment_types=_COMMENTS,
-               header_types=_HEADERS, handlers=_HANDLERS, root_prefix=_package)
+    return run(
+        source,
+        path,
+        module_name,
+        language,
+        sep=".",
+        comment_types=_COMMENTS,
+        header_types=_HEADERS,
+        handlers=_HANDLERS,
+        root_prefix=_package,
+    )
 
 
 def _package(ctx: Ctx, root: Node) -> str:
@@ -81,6 +129,7 @@ def _in_tparams(ctx: Ctx, name: str) -> bool:
 
 # ---- definitions ------------------------------------------------------------------------
 
+
 def _function(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
@@ -109,8 +158,9 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
                 owner = ctx.join(_pkg(ctx), ctx.text(rtype))
     qname = ctx.join(owner or _pkg(ctx), name)
     body = node.child_by_field_name("body")
-    idx = ctx.add_symbol("method" if owner else "function", name, qname, node,
-                         sig_end=body.start_byte if body is not None else None)
+    idx = ctx.add_symbol(
+        "method" if owner else "function", name, qname, node, sig_end=body.start_byte if body is not None else None
+    )
     ctx.enter(Frame(idx, qname, "function", owner, {"recv": recv_name, "tparams": tparams}))
     return None
 
@@ -123,7 +173,8 @@ def _type_spec(ctx: Ctx, node: Node) -> bool | None:
     name = ctx.text(name_node)
     body_type = node.child_by_field_name("type")
     kind = {"struct_type": "struct", "interface_type": "interface"}.get(
-        body_type.type if body_type is not None else "", "type")
+        body_type.type if body_type is not None else "", "type"
+    )
     decl = ctx.parent
     single = decl is not None and decl.type == "type_declaration" and decl.named_child_count == 1
     span = decl if single and decl is not None else node
@@ -167,8 +218,15 @@ def _value_spec(ctx: Ctx, node: Node) -> bool | None:
         name = ctx.text(ident)
         span = decl if single and decl is not None else node
         head = ctx.signature(node.start_byte, value.start_byte if value is not None else node.end_byte)
-        ctx.add_symbol(kind, name, ctx.join(_pkg(ctx), name), node, span=span, doc_anchor=span,
-                       signature=f"{'const' if kind == 'constant' else 'var'} {head}")
+        ctx.add_symbol(
+            kind,
+            name,
+            ctx.join(_pkg(ctx), name),
+            node,
+            span=span,
+            doc_anchor=span,
+            signature=f"{'const' if kind == 'constant' else 'var'} {head}",
+        )
     return None
 
 
@@ -213,6 +271,7 @@ def _qualified(ctx: Ctx, node: Node) -> Candidates:
 
 
 # ---- imports, calls, references ---------------------------------------------------------
+
 
 def _import_spec(ctx: Ctx, node: Node) -> bool | None:
     path_node = node.child_by_field_name("path")
@@ -279,13 +338,18 @@ def _qualified_ref(ctx: Ctx, node: Node) -> bool | None:
 
 
 _HANDLERS: dict[str, Handler] = {
-    "function_declaration": _function, "method_declaration": _function,
-    "type_spec": _type_spec, "type_alias": _type_spec,
+    "function_declaration": _function,
+    "method_declaration": _function,
+    "type_spec": _type_spec,
+    "type_alias": _type_spec,
     "method_elem": _method_elem,
-    "const_spec": _value_spec, "var_spec": _value_spec,
-    "field_declaration": _field, "type_elem": _type_elem,
+    "const_spec": _value_spec,
+    "var_spec": _value_spec,
+    "field_declaration": _field,
+    "type_elem": _type_elem,
     "import_spec": _import_spec,
     "call_expression": _call,
-    "type_identifier": _type_ref, "qualified_type": _qualified_ref,
+    "type_identifier": _type_ref,
+    "qualified_type": _qualified_ref,
     "package_clause": lambda ctx, node: SKIP,
 }

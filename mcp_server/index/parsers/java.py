@@ -11,24 +11,76 @@ from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 _HEADERS = frozenset({"package_declaration", "import_declaration"})
-_CLASSES = {"class_declaration": "class", "interface_declaration": "interface", "enum_declaration": "enum",
-            "record_declaration": "class", "annotation_type_declaration": "interface"}
+_CLASSES = {
+    "class_declaration": "class",
+    "interface_declaration": "interface",
+    "enum_declaration": "enum",
+    "record_declaration": "class",
+    "annotation_type_declaration": "interface",
+}
 _ANNOTATIONS = frozenset({"marker_annotation", "annotation"})
 # java.lang types need no import; guessing them into the file's package would only add noise
-_IMPLICIT = frozenset({
-    "String", "Object", "Integer", "Long", "Short", "Byte", "Double", "Float", "Boolean", "Character",
-    "Number", "Void", "Class", "Enum", "Record", "Iterable", "Comparable", "Runnable", "Thread",
-    "Exception", "RuntimeException", "Error", "Throwable", "IllegalArgumentException",
-    "IllegalStateException", "NullPointerException", "UnsupportedOperationException",
-    "IndexOutOfBoundsException", "InterruptedException", "CloneNotSupportedException",
-    "AutoCloseable", "Cloneable", "CharSequence", "StringBuilder", "StringBuffer", "Math", "System",
-    "Override", "Deprecated", "SuppressWarnings", "FunctionalInterface", "SafeVarargs", "var",
-})
+_IMPLICIT = frozenset(
+    {
+        "String",
+        "Object",
+        "Integer",
+        "Long",
+        "Short",
+        "Byte",
+        "Double",
+        "Float",
+        "Boolean",
+        "Character",
+        "Number",
+        "Void",
+        "Class",
+        "Enum",
+        "Record",
+        "Iterable",
+        "Comparable",
+        "Runnable",
+        "Thread",
+        "Exception",
+        "RuntimeException",
+        "Error",
+        "Throwable",
+        "IllegalArgumentException",
+        "IllegalStateException",
+        "NullPointerException",
+        "UnsupportedOperationException",
+        "IndexOutOfBoundsException",
+        "InterruptedException",
+        "CloneNotSupportedException",
+        "AutoCloseable",
+        "Cloneable",
+        "CharSequence",
+        "StringBuilder",
+        "StringBuffer",
+        "Math",
+        "System",
+        "Override",
+        "Deprecated",
+        "SuppressWarnings",
+        "FunctionalInterface",
+        "SafeVarargs",
+        "var",
+    }
+)
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(source, path, module_name, language, sep=".", comment_types=_COMMENTS,
-               header_types=_HEADERS, handlers=_HANDLERS, root_prefix=_package)
+    return run(
+        source,
+        path,
+        module_name,
+        language,
+        sep=".",
+        comment_types=_COMMENTS,
+        header_types=_HEADERS,
+        handlers=_HANDLERS,
+        root_prefix=_package,
+    )
 
 
 def _package(ctx: Ctx, root: Node) -> str:
@@ -90,6 +142,7 @@ def _tparams(ctx: Ctx, node: Node) -> set[str]:
 
 # ---- definitions ------------------------------------------------------------------------
 
+
 def _class(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
@@ -141,6 +194,7 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
 
 # ---- imports, calls, references ---------------------------------------------------------
 
+
 def _import(ctx: Ctx, node: Node) -> bool | None:
     name = next((c for c in node.named_children if c.type in ("scoped_identifier", "identifier")), None)
     if name is None:
@@ -164,6 +218,7 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
     obj = node.child_by_field_name("object")
     owners = _owners(ctx)
     if obj is None:
+
         def bare() -> Candidates:
             for owner in owners:
                 if f"{owner}.{name}" in ctx.defined:
@@ -171,6 +226,7 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
             if name in ctx.imports:  # a static import
                 return ((ctx.imports[name], CONF_SCOPED),)
             return ((f"{owners[0]}.{name}", CONF_SCOPED),) if owners else ()
+
         ctx.edge("calls", name, node, bare)
         return None
     target = f"{ctx.flat(obj)}.{name}"
@@ -182,8 +238,12 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
     elif obj.type in ("identifier", "field_access") and _dotted_type(ctx, obj):
         chain = ctx.scope_chain()
         text = ctx.flat(obj).replace(" ", "")
-        ctx.edge("calls", target, name_node, lambda: tuple(
-            c for q, _ in _type_cands(ctx, text, chain) for c in ctx.member(q, name)))
+        ctx.edge(
+            "calls",
+            target,
+            name_node,
+            lambda: tuple(c for q, _ in _type_cands(ctx, text, chain) for c in ctx.member(q, name)),
+        )
     else:
         ctx.edge("calls", target, name_node)
     return None
@@ -212,10 +272,12 @@ def _constructor_call(ctx: Ctx, node: Node) -> bool | None:
     if ctor.type == "this":
         ctx.edge("calls", "this", node, ctx.member_later(owner, simple))
     elif ctor.type == "super":
+
         def base_ctor() -> Candidates:
             for base in ctx.bases.get(owner, [])[:1]:
                 return tuple((f"{q}.{q.rsplit('.', 1)[-1]}", CONF_SCOPED) for q, _ in base())
             return ()
+
         ctx.edge("calls", "super", node, base_ctor)
     return None
 
@@ -244,13 +306,20 @@ def _type_ref(ctx: Ctx, node: Node) -> bool | None:
 
 _HANDLERS: dict[str, Handler] = {
     **{t: _class for t in _CLASSES},
-    "superclass": _heritage, "super_interfaces": _heritage, "extends_interfaces": _heritage,
-    "method_declaration": _method, "constructor_declaration": _method,
+    "superclass": _heritage,
+    "super_interfaces": _heritage,
+    "extends_interfaces": _heritage,
+    "method_declaration": _method,
+    "constructor_declaration": _method,
     "compact_constructor_declaration": _method,
-    "import_declaration": _import, "package_declaration": lambda ctx, node: SKIP,
-    "method_invocation": _invocation, "explicit_constructor_invocation": _constructor_call,
+    "import_declaration": _import,
+    "package_declaration": lambda ctx, node: SKIP,
+    "method_invocation": _invocation,
+    "explicit_constructor_invocation": _constructor_call,
     "object_creation_expression": _new,
-    "type_identifier": _type_ref, "scoped_type_identifier": _type_ref,
+    "type_identifier": _type_ref,
+    "scoped_type_identifier": _type_ref,
     "type_parameters": lambda ctx, node: SKIP,
-    "marker_annotation": lambda ctx, node: SKIP, "annotation": lambda ctx, node: SKIP,
+    "marker_annotation": lambda ctx, node: SKIP,
+    "annotation": lambda ctx, node: SKIP,
 }

@@ -13,8 +13,17 @@ from ._js_imports import export_statement, import_statement, is_require, modules
 
 _COMMENTS = frozenset({"comment", "html_comment"})
 _HEADERS = frozenset({"import_statement", "expression_statement"})
-_FUNCTIONS = frozenset({"function_declaration", "generator_function_declaration", "function_signature",
-                        "function_expression", "function", "generator_function", "arrow_function"})
+_FUNCTIONS = frozenset(
+    {
+        "function_declaration",
+        "generator_function_declaration",
+        "function_signature",
+        "function_expression",
+        "function",
+        "generator_function",
+        "arrow_function",
+    }
+)
 _DECLARATIONS = frozenset({"function_declaration", "generator_function_declaration", "function_signature"})
 _CLASS_LIKE = frozenset({"class", "interface"})
 _WRAPPERS = frozenset({"export_statement", "ambient_declaration"})
@@ -23,6 +32,7 @@ _WRAPPERS = frozenset({"export_statement", "ambient_declaration"})
 @dataclass(slots=True)
 class _Hint:
     """Name given to an anonymous function/class by the declaration or assignment holding it."""
+
     name: str
     decl: Node
     qname: str | None = None
@@ -31,8 +41,17 @@ class _Hint:
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(source, path, module_name, language, sep=".", comment_types=_COMMENTS,
-               header_types=_HEADERS, handlers=_HANDLERS, setup=_setup)
+    return run(
+        source,
+        path,
+        module_name,
+        language,
+        sep=".",
+        comment_types=_COMMENTS,
+        header_types=_HEADERS,
+        handlers=_HANDLERS,
+        setup=_setup,
+    )
 
 
 def _setup(ctx: Ctx, root: Node) -> None:
@@ -40,6 +59,7 @@ def _setup(ctx: Ctx, root: Node) -> None:
 
 
 # ---- name resolution --------------------------------------------------------------------
+
 
 def _resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | None = None) -> Candidates:
     """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
@@ -85,6 +105,7 @@ def _sig_start(node: Node) -> int:
 
 # ---- definitions ------------------------------------------------------------------------
 
+
 def _function(ctx: Ctx, node: Node) -> bool | None:
     hint: _Hint | None = ctx.data["hints"].pop(node.id, None)
     frame = ctx.frame
@@ -105,9 +126,16 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     else:
         owner = None
     body = node.child_by_field_name("body")
-    idx = ctx.add_symbol(kind, name, qname, node, span=span, sig_start=_sig_start(span),
-                         sig_end=body.start_byte if body is not None else None,
-                         doc_anchor=_doc_anchor(ctx, span))
+    idx = ctx.add_symbol(
+        kind,
+        name,
+        qname,
+        node,
+        span=span,
+        sig_start=_sig_start(span),
+        sig_end=body.start_byte if body is not None else None,
+        doc_anchor=_doc_anchor(ctx, span),
+    )
     ctx.enter(Frame(idx, qname, "function", owner))
     return None
 
@@ -125,9 +153,16 @@ def _class(ctx: Ctx, node: Node) -> bool | None:
         return None
     qname = ctx.join(ctx.frame.qname, name)
     body = node.child_by_field_name("body")
-    idx = ctx.add_symbol("class", name, qname, node, span=span, sig_start=_sig_start(span),
-                         sig_end=body.start_byte if body is not None else None,
-                         doc_anchor=_doc_anchor(ctx, span))
+    idx = ctx.add_symbol(
+        "class",
+        name,
+        qname,
+        node,
+        span=span,
+        sig_start=_sig_start(span),
+        sig_end=body.start_byte if body is not None else None,
+        doc_anchor=_doc_anchor(ctx, span),
+    )
     ctx.enter(Frame(idx, qname, "class", qname))
     return None
 
@@ -146,6 +181,7 @@ def _typedecl(kind: str, frame_kind: str | None) -> Handler:
         if frame_kind is not None:
             ctx.enter(Frame(idx, qname, frame_kind, qname if frame_kind in _CLASS_LIKE else None))
         return None
+
     return handle
 
 
@@ -157,8 +193,9 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     name = ctx.text(name_node)
     qname = ctx.join(frame.qname, name)
     body = node.child_by_field_name("body")
-    idx = ctx.add_symbol("method", name, qname, node, sig_start=_sig_start(node),
-                         sig_end=body.start_byte if body is not None else None)
+    idx = ctx.add_symbol(
+        "method", name, qname, node, sig_start=_sig_start(node), sig_end=body.start_byte if body is not None else None
+    )
     ctx.enter(Frame(idx, qname, "function", frame.owner))
     return None
 
@@ -174,8 +211,10 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
 def _variables(ctx: Ctx, node: Node) -> bool | None:
     parent = ctx.parent
     grand = ctx.ancestor(2)
-    top = parent is not None and (parent.type in ("program", "export_statement") or (
-        parent.type == "statement_block" and grand is not None and grand.type in ("internal_module", "module")))
+    top = parent is not None and (
+        parent.type in ("program", "export_statement")
+        or (parent.type == "statement_block" and grand is not None and grand.type in ("internal_module", "module"))
+    )
     declarators = [c for c in node.named_children if c.type == "variable_declarator"]
     keyword = node.child(0).type if node.child_count else ""
     for decl in declarators:
@@ -189,9 +228,15 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
             ctx.data["hints"][value.id] = _Hint(name, span)
         elif top and not is_require(ctx, value):
             head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
-            ctx.add_symbol("constant" if keyword == "const" else "variable", name,
-                           ctx.join(ctx.frame.qname, name), decl, span=span,
-                           doc_anchor=_doc_anchor(ctx, span), signature=f"{keyword} {head.rstrip(' =')}")
+            ctx.add_symbol(
+                "constant" if keyword == "const" else "variable",
+                name,
+                ctx.join(ctx.frame.qname, name),
+                decl,
+                span=span,
+                doc_anchor=_doc_anchor(ctx, span),
+                signature=f"{keyword} {head.rstrip(' =')}",
+            )
     return None
 
 
@@ -241,6 +286,7 @@ def _heritage(ctx: Ctx, node: Node) -> bool | None:
 
 
 # ---- calls and references ---------------------------------------------------------------
+
 
 def _call(ctx: Ctx, node: Node) -> bool | None:
     fn = node.child_by_field_name("function")
@@ -335,20 +381,31 @@ def _type_param(ctx: Ctx, node: Node) -> bool | None:
 
 _HANDLERS: dict[str, Handler] = {
     **{t: _function for t in _FUNCTIONS},
-    "class_declaration": _class, "abstract_class_declaration": _class, "class": _class,
+    "class_declaration": _class,
+    "abstract_class_declaration": _class,
+    "class": _class,
     "interface_declaration": _typedecl("interface", "interface"),
     "type_alias_declaration": _typedecl("type", None),
     "enum_declaration": _typedecl("enum", "enum"),
     "internal_module": _typedecl("namespace", "namespace"),
     "module": _typedecl("namespace", "namespace"),
-    "method_definition": _method, "method_signature": _method, "abstract_method_signature": _method,
-    "public_field_definition": _field, "field_definition": _field,
-    "lexical_declaration": _variables, "variable_declaration": _variables,
+    "method_definition": _method,
+    "method_signature": _method,
+    "abstract_method_signature": _method,
+    "public_field_definition": _field,
+    "field_definition": _field,
+    "lexical_declaration": _variables,
+    "variable_declaration": _variables,
     "assignment_expression": _assignment,
-    "class_heritage": _heritage, "extends_type_clause": _heritage,
-    "import_statement": import_statement, "export_statement": export_statement,
-    "call_expression": _call, "new_expression": _new,
-    "jsx_opening_element": _jsx, "jsx_self_closing_element": _jsx,
-    "type_identifier": _type_ref, "nested_type_identifier": _type_ref,
+    "class_heritage": _heritage,
+    "extends_type_clause": _heritage,
+    "import_statement": import_statement,
+    "export_statement": export_statement,
+    "call_expression": _call,
+    "new_expression": _new,
+    "jsx_opening_element": _jsx,
+    "jsx_self_closing_element": _jsx,
+    "type_identifier": _type_ref,
+    "nested_type_identifier": _type_ref,
     "type_parameter": _type_param,
 }

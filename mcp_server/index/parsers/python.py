@@ -6,7 +6,7 @@ import gc
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeGuard
 
 import structlog
 from tree_sitter import Node, Parser, Tree
@@ -16,7 +16,6 @@ from ..records import CONF_EXACT, TYPE_OF, EdgeBudget, ParsedFile, RawEdge, Symb
 from ._python_imports import ImportName, from_import_names, future_names, import_names
 from ._python_nodes import line as _line
 from ._python_nodes import text as _text
-from ._python_strings import STRINGS, body_docstring, clean_doc, string_prefix, string_value
 from ._python_scope import (
     ALIAS,
     ANNOTATION,
@@ -43,25 +42,59 @@ from ._python_scope import (
     resolve_super,
     variable_type,
 )
+from ._python_strings import STRINGS, body_docstring, clean_doc, string_prefix, string_value
 
 log = structlog.get_logger(__name__)
 
 _local = threading.local()
 
 # Node types that can hold neither a definition, a call nor a name use.
-_SKIP: Final[frozenset[str]] = frozenset({
-    "comment", "integer", "float", "true", "false", "none", "ellipsis", "escape_sequence",
-    "pass_statement", "break_statement", "continue_statement", "line_continuation",
-    "string_start", "string_content", "string_end", "import_prefix", "wildcard_import",
-    "keyword_separator", "positional_separator", "type_conversion", "escape_interpolation",
-})
-_COMPREHENSIONS: Final[frozenset[str]] = frozenset({
-    "list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression",
-})
-_UNPACKING: Final[frozenset[str]] = frozenset({
-    "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression",
-    "list_splat_pattern", "list_splat", "expression_list",
-})
+_SKIP: Final[frozenset[str]] = frozenset(
+    {
+        "comment",
+        "integer",
+        "float",
+        "true",
+        "false",
+        "none",
+        "ellipsis",
+        "escape_sequence",
+        "pass_statement",
+        "break_statement",
+        "continue_statement",
+        "line_continuation",
+        "string_start",
+        "string_content",
+        "string_end",
+        "import_prefix",
+        "wildcard_import",
+        "keyword_separator",
+        "positional_separator",
+        "type_conversion",
+        "escape_interpolation",
+    }
+)
+_COMPREHENSIONS: Final[frozenset[str]] = frozenset(
+    {
+        "list_comprehension",
+        "set_comprehension",
+        "dictionary_comprehension",
+        "generator_expression",
+    }
+)
+_UNPACKING: Final[frozenset[str]] = frozenset(
+    {
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "tuple",
+        "list",
+        "parenthesized_expression",
+        "list_splat_pattern",
+        "list_splat",
+        "expression_list",
+    }
+)
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
 # Annotations that promise no particular class (a method of `Any` is nobody's method).
@@ -76,14 +109,14 @@ _PAUSE_GC_BYTES: Final = 1 << 20
 # Pending sites, resolved once every binding of the file is known (Python scoping is not
 # order-dependent: a function body may call a name imported at the bottom of the module).
 # A site is (kind, source symbol, line, target name, scope index, payload); the payload is:
-_IMPORT: Final = 0       # (candidates, alias): already final
-_CALL: Final = 1         # the callee's dotted name
-_SUPER: Final = 2        # the method called on super()
-_CTOR_CALL: Final = 3    # (constructor's dotted name, method): `Foo(...).method()`
+_IMPORT: Final = 0  # (candidates, alias): already final
+_CALL: Final = 1  # the callee's dotted name
+_SUPER: Final = 2  # the method called on super()
+_CTOR_CALL: Final = 3  # (constructor's dotted name, method): `Foo(...).method()`
 _OPAQUE_CALL: Final = 4  # None: a callee nothing can be said about, `handlers[0]()`
-_INHERITS: Final = 5     # the base's dotted name
-_REFERENCE: Final = 6    # (dotted name, line of each part); target and line are unused
-_NAME: Final = 7         # None: a bare name read, the target
+_INHERITS: Final = 5  # the base's dotted name
+_REFERENCE: Final = 6  # (dotted name, line of each part); target and line are unused
+_NAME: Final = 7  # None: a bare name read, the target
 
 Site: TypeAlias = tuple[int, int, int, str, int, Any]
 Frame: TypeAlias = tuple[Node, int, int]  # node, scope index, source symbol index
@@ -126,13 +159,20 @@ def _line_count(source: bytes) -> int:
 
 def _module_symbol(source: bytes, module_name: str, docstring: str | None) -> Symbol:
     return Symbol(
-        kind="module", name=module_name.rpartition(".")[2], qualified_name=module_name,
-        signature="", docstring=docstring, start_line=1, end_line=_line_count(source),
-        start_byte=0, end_byte=len(source), parent=None,
+        kind="module",
+        name=module_name.rpartition(".")[2],
+        qualified_name=module_name,
+        signature="",
+        docstring=docstring,
+        start_line=1,
+        end_line=_line_count(source),
+        start_byte=0,
+        end_byte=len(source),
+        parent=None,
     )
 
 
-def _typing(hint: Hint | None) -> bool:
+def _typing(hint: Hint | None) -> TypeGuard[Hint]:
     """Whether an assigned value may give the target a type (a call, an annotation, a name)."""
     return hint is not None and hint[0] != NONE_VALUE
 
@@ -212,8 +252,11 @@ def _annotation_chain(node: Node | None) -> Chain | None:
             head_chain = _chain(head) if head is not None else None
             if head_chain is None:
                 return None
-            args = ([c for c in node.children_by_field_name("subscript")] if kind == "subscript"
-                    else [c for p in node.named_children[1:] for c in p.named_children])
+            args = (
+                [c for c in node.children_by_field_name("subscript")]
+                if kind == "subscript"
+                else [c for p in node.named_children[1:] for c in p.named_children]
+            )
             wrapped = head_chain[-1] in _TYPE_WRAPPERS and args
             optional = head_chain[-1] == "Union" and len(args) == 2 and _is_none(args[1])
             if not (wrapped or optional):
@@ -365,34 +408,59 @@ class _FileParser:
                 edges.append(RawEdge(source, "calls", target, line, candidates))
         self.out.edges_dropped = budget.dropped
         module = scopes[0]
-        for qname, (name, line, written) in self.typed_vars.items():
+        for qname, (name, line, var_type) in self.typed_vars.items():
             res = lookup(module, name)
             cls = variable_type(res) if res is not None and res.symbol == qname else None
             if cls is not None:
-                edges.append(RawEdge(self.variable_index[qname], "references",
-                                     ".".join(written) or cls.rpartition(".")[2], line,
-                                     ((cls, CONF_EXACT),), TYPE_OF))
-        for (scope_index, attr), (line, written, statement) in self.typed_attrs.items():
+                edges.append(
+                    RawEdge(
+                        self.variable_index[qname],
+                        "references",
+                        ".".join(var_type) or cls.rpartition(".")[2],
+                        line,
+                        ((cls, CONF_EXACT),),
+                        TYPE_OF,
+                    )
+                )
+        for (scope_index, attr), (attr_line, attr_type, statement) in self.typed_attrs.items():
             owner = scopes[scope_index]
             cls = attribute_type(owner, attr)
             if cls is None:
                 continue
-            qname = self._variable_symbol(attr, owner, statement)
-            index = self.variable_index.get(qname) if qname is not None else None
+            attr_symbol = self._variable_symbol(attr, owner, statement)
+            index = self.variable_index.get(attr_symbol) if attr_symbol is not None else None
             if index is not None:
-                edges.append(RawEdge(index, "references", ".".join(written) or cls.rpartition(".")[2], line,
-                                     ((cls, CONF_EXACT),), TYPE_OF))
+                edges.append(
+                    RawEdge(
+                        index,
+                        "references",
+                        ".".join(attr_type) or cls.rpartition(".")[2],
+                        attr_line,
+                        ((cls, CONF_EXACT),),
+                        TYPE_OF,
+                    )
+                )
 
     # ---- symbols ----------------------------------------------------------------------------
 
-    def _add_symbol(self, kind: str, name: str, qname: str, signature: str, docstring: str | None,
-                    span: Node, parent: int) -> int:
+    def _add_symbol(
+        self, kind: str, name: str, qname: str, signature: str, docstring: str | None, span: Node, parent: int
+    ) -> int:
         symbols = self.out.symbols
-        symbols.append(Symbol(
-            kind=kind, name=name, qualified_name=qname, signature=signature, docstring=docstring,
-            start_line=span.start_point.row + 1, end_line=span.end_point.row + 1,
-            start_byte=span.start_byte, end_byte=span.end_byte, parent=parent,
-        ))
+        symbols.append(
+            Symbol(
+                kind=kind,
+                name=name,
+                qualified_name=qname,
+                signature=signature,
+                docstring=docstring,
+                start_line=span.start_point.row + 1,
+                end_line=span.end_point.row + 1,
+                start_byte=span.start_byte,
+                end_byte=span.end_byte,
+                parent=parent,
+            )
+        )
         return len(symbols) - 1
 
     def _header(self, node: Node, body: Node | None) -> str:
@@ -417,7 +485,7 @@ class _FileParser:
                 if len(children) >= 2 and children[-1].type == ")" and children[-2].type == ",":
                     cuts.append((children[-2].start_byte, children[-2].end_byte))
         for begin, stop in sorted(cuts, reverse=True):
-            raw = raw[:begin - start] + raw[stop - start:]
+            raw = raw[: begin - start] + raw[stop - start :]
         text = " ".join(raw.decode("utf-8", "replace").split())
         if multi_line:
             text = text.replace("( ", "(").replace(" )", ")").replace("[ ", "[").replace(" ]", "]")
@@ -452,17 +520,19 @@ class _FileParser:
         scope.declare(name, qname)
         start, stop = statement.start_byte, statement.end_byte
         newline = self.source.find(b"\n", start, stop)
-        first_line = self.source[start:newline if newline >= 0 else stop]
+        first_line = self.source[start : newline if newline >= 0 else stop]
         signature = " ".join(first_line.decode("utf-8", "replace").split())[:_MAX_SIGNATURE_CHARS]
         docstring = None
         following = statement.next_named_sibling
-        if (following is not None and following.type == "expression_statement"
-                and following.named_child_count == 1
-                and following.named_children[0].type in STRINGS):
+        if (
+            following is not None
+            and following.type == "expression_statement"
+            and following.named_child_count == 1
+            and following.named_children[0].type in STRINGS
+        ):
             value = string_value(following.named_children[0])
             docstring = clean_doc(value) if value is not None else None
-        self.variable_index[qname] = self._add_symbol(kind, name, qname, signature, docstring, statement,
-                                                      scope.symbol)
+        self.variable_index[qname] = self._add_symbol(kind, name, qname, signature, docstring, statement, scope.symbol)
         return qname
 
     # ---- definitions ------------------------------------------------------------------------
@@ -477,14 +547,20 @@ class _FileParser:
         else:
             stack.extend([(c, scope.index, source) for c in reversed(node.named_children)])
 
-    def _push_decorators(self, decorators: list[Node], scope: Scope, index: int,
-                         stack: list[Frame]) -> None:
+    def _push_decorators(self, decorators: list[Node], scope: Scope, index: int, stack: list[Frame]) -> None:
         # Decorators are evaluated in the enclosing scope but attributed to what they decorate.
         for decorator in reversed(decorators):
             stack.extend([(c, scope.index, index) for c in reversed(decorator.named_children)])
 
-    def _function(self, node: Node, scope: Scope, source: int, stack: list[Frame],
-                  outer: Node | None = None, decorators: list[Node] | None = None) -> None:
+    def _function(
+        self,
+        node: Node,
+        scope: Scope,
+        source: int,
+        stack: list[Frame],
+        outer: Node | None = None,
+        decorators: list[Node] | None = None,
+    ) -> None:
         name_node = node.child_by_field_name("name")
         if name_node is None:
             stack.extend([(c, scope.index, source) for c in reversed(node.named_children)])
@@ -494,9 +570,15 @@ class _FileParser:
         decorators = decorators or []
         in_class = scope.kind == CLASS
         qname = f"{scope.qname}.{name}"
-        index = self._add_symbol("method" if in_class else "function", name, qname,
-                                 self._header(node, body), body_docstring(body), outer or node,
-                                 scope.symbol)
+        index = self._add_symbol(
+            "method" if in_class else "function",
+            name,
+            qname,
+            self._header(node, body),
+            body_docstring(body),
+            outer or node,
+            scope.symbol,
+        )
         scope.bind(name, (DEF, qname, False))
         scope.declare(name, None)
         inner = self._scope(FUNCTION, scope, qname, index)
@@ -522,8 +604,9 @@ class _FileParser:
         stack.extend(reversed(header))
         self._push_decorators(decorators, scope, index, stack)
 
-    def _parameters(self, parameters: Node, inner: Scope, outer: Scope, index: int,
-                    receiver: Scope | None, header: list[Frame]) -> None:
+    def _parameters(
+        self, parameters: Node, inner: Scope, outer: Scope, index: int, receiver: Scope | None, header: list[Frame]
+    ) -> None:
         """Bind parameters in the function's scope; defaults and annotations belong outside."""
         first = True
         for param in parameters.named_children:
@@ -579,8 +662,15 @@ class _FileParser:
             if name is not None:
                 inner.bind(_text(name), (VAR, None, None))
 
-    def _class(self, node: Node, scope: Scope, source: int, stack: list[Frame],
-               outer: Node | None = None, decorators: list[Node] | None = None) -> None:
+    def _class(
+        self,
+        node: Node,
+        scope: Scope,
+        source: int,
+        stack: list[Frame],
+        outer: Node | None = None,
+        decorators: list[Node] | None = None,
+    ) -> None:
         name_node = node.child_by_field_name("name")
         if name_node is None:
             stack.extend([(c, scope.index, source) for c in reversed(node.named_children)])
@@ -588,8 +678,9 @@ class _FileParser:
         name = _text(name_node)
         body = node.child_by_field_name("body")
         qname = f"{scope.qname}.{name}"
-        index = self._add_symbol("class", name, qname, self._header(node, body), body_docstring(body),
-                                 outer or node, scope.symbol)
+        index = self._add_symbol(
+            "class", name, qname, self._header(node, body), body_docstring(body), outer or node, scope.symbol
+        )
         scope.bind(name, (DEF, qname, True))
         scope.declare(name, None)
         inner = self._scope(CLASS, scope, qname, index)
@@ -708,8 +799,7 @@ class _FileParser:
         # Only f-strings (and t-strings) hold code; plain strings are the bulk of string nodes.
         prefix = string_prefix(node)
         if "f" in prefix or "t" in prefix:
-            stack.extend([(c, scope.index, source) for c in reversed(node.named_children)
-                          if c.type == "interpolation"])
+            stack.extend([(c, scope.index, source) for c in reversed(node.named_children) if c.type == "interpolation"])
 
     def _type(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         if node.named_child_count != 1:
@@ -741,8 +831,9 @@ class _FileParser:
             return NONE_HINT
         return None
 
-    def _bind_targets(self, target: Node, scope: Scope, hint: Hint | None,
-                      statement: Node | None, stack: list[Frame], source: int) -> None:
+    def _bind_targets(
+        self, target: Node, scope: Scope, hint: Hint | None, statement: Node | None, stack: list[Frame], source: int
+    ) -> None:
         """Bind the names an assignment target introduces; its other parts are reads."""
         work: list[tuple[Node, Hint | None]] = [(target, hint)]
         while work:
@@ -771,8 +862,9 @@ class _FileParser:
                         name = _text(attr)
                         cls.add_attr_hint(name, node_hint)
                         if statement is not None and _typing(node_hint):
-                            self.typed_attrs.setdefault((cls.index, name),
-                                                        (_line(attr), _written_type(node_hint), statement))
+                            self.typed_attrs.setdefault(
+                                (cls.index, name), (_line(attr), _written_type(node_hint), statement)
+                            )
                 stack.append((obj, scope.index, source))
             elif kind != "comment":
                 stack.append((node, scope.index, source))
@@ -804,8 +896,7 @@ class _FileParser:
         for target in targets:
             self._bind_targets(target, scope, hint, statement, stack, source)
 
-    def _augmented_assignment(self, node: Node, scope: Scope, source: int,
-                              stack: list[Frame]) -> None:
+    def _augmented_assignment(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         value = node.child_by_field_name("right")
         if value is not None:
             stack.append((value, scope.index, source))
@@ -823,8 +914,7 @@ class _FileParser:
         if left is not None:
             self._bind_targets(left, scope, None, None, stack, source)
 
-    def _as_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame],
-                    hint: Hint | None = None) -> None:
+    def _as_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame], hint: Hint | None = None) -> None:
         alias = node.child_by_field_name("alias")
         for child in reversed(node.named_children):
             if child != alias:
@@ -836,8 +926,7 @@ class _FileParser:
         for child in reversed(node.named_children):
             if child.type == "as_pattern":
                 caught = child.named_children[0] if child.named_child_count else None
-                chain = _chain(caught) if caught is not None and caught.type in (
-                    "identifier", "attribute") else None
+                chain = _chain(caught) if caught is not None and caught.type in ("identifier", "attribute") else None
                 hint = (ANNOTATION, chain, scope) if chain is not None else None
                 self._as_pattern(child, scope, source, stack, hint)
             else:
@@ -870,8 +959,7 @@ class _FileParser:
             return
         text = _text(name)
         # `type X = ...` declares a type alias whatever its spelling.
-        symbol = (self._variable_symbol(text, scope, node)
-                  if scope.kind in (MODULE, CLASS) else None)
+        symbol = self._variable_symbol(text, scope, node) if scope.kind in (MODULE, CLASS) else None
         scope.bind(text, (VAR, None, symbol))
 
     # ---- match statements -------------------------------------------------------------------

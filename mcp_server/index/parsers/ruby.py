@@ -17,20 +17,75 @@ _NAMESPACES = frozenset({"class", "module"})
 _MIXINS = frozenset({"include", "extend", "prepend"})
 _REQUIRES = frozenset({"require", "require_relative", "load"})
 # Kernel and class-body DSL calls: never methods of this repository worth an edge
-_IGNORED = frozenset({
-    "puts", "print", "p", "pp", "raise", "fail", "attr_reader", "attr_writer", "attr_accessor",
-    "private", "public", "protected", "module_function", "private_constant", "lambda", "proc", "loop",
-    "catch", "throw", "sleep", "format", "sprintf", "rand", "block_given?", "binding", "freeze",
-    "private_class_method", "public_class_method", "alias_method", "define_method", "instance_variable_get",
-    "instance_variable_set", "respond_to?", "is_a?", "kind_of?", "nil?", "send", "public_send", "tap",
-    "then", "yield_self", "warn", "exit", "abort", "at_exit", "caller", "gets", "open", "system",
-})
+_IGNORED = frozenset(
+    {
+        "puts",
+        "print",
+        "p",
+        "pp",
+        "raise",
+        "fail",
+        "attr_reader",
+        "attr_writer",
+        "attr_accessor",
+        "private",
+        "public",
+        "protected",
+        "module_function",
+        "private_constant",
+        "lambda",
+        "proc",
+        "loop",
+        "catch",
+        "throw",
+        "sleep",
+        "format",
+        "sprintf",
+        "rand",
+        "block_given?",
+        "binding",
+        "freeze",
+        "private_class_method",
+        "public_class_method",
+        "alias_method",
+        "define_method",
+        "instance_variable_get",
+        "instance_variable_set",
+        "respond_to?",
+        "is_a?",
+        "kind_of?",
+        "nil?",
+        "send",
+        "public_send",
+        "tap",
+        "then",
+        "yield_self",
+        "warn",
+        "exit",
+        "abort",
+        "at_exit",
+        "caller",
+        "gets",
+        "open",
+        "system",
+    }
+)
 _MAGIC = re.compile(r"^\s*-?\*?-?\s*(frozen_string_literal|encoding|coding|warn_indent|typed)\s*:", re.I)
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(source, path, module_name, language, sep="::", comment_types=_COMMENTS,
-               header_types=_HEADERS, handlers=_HANDLERS, root_prefix="", setup=_setup)
+    return run(
+        source,
+        path,
+        module_name,
+        language,
+        sep="::",
+        comment_types=_COMMENTS,
+        header_types=_HEADERS,
+        handlers=_HANDLERS,
+        root_prefix="",
+        setup=_setup,
+    )
 
 
 def _setup(ctx: Ctx, root: Node) -> None:
@@ -89,6 +144,7 @@ def _const_later(ctx: Ctx, text: str, nesting: str) -> Callable[[], Candidates]:
 
 # ---- definitions ------------------------------------------------------------------------
 
+
 def _namespace(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
@@ -100,8 +156,14 @@ def _namespace(ctx: Ctx, node: Node) -> bool | None:
     superclass = node.child_by_field_name("superclass")
     head_end = superclass.end_byte if superclass is not None else name_node.end_byte
     kind = "class" if node.type == "class" else "module"
-    idx = ctx.add_symbol(kind, written.rsplit("::", 1)[-1], qname, node,
-                         signature=ctx.signature(node.start_byte, head_end), doc=_doc(ctx, node))
+    idx = ctx.add_symbol(
+        kind,
+        written.rsplit("::", 1)[-1],
+        qname,
+        node,
+        signature=ctx.signature(node.start_byte, head_end),
+        doc=_doc(ctx, node),
+    )
     ctx.enter(Frame(idx, qname, "class", qname))
     if superclass is not None:
         base = superclass.named_child(0)
@@ -138,8 +200,9 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
         qname, kind = name, "function"
     params = node.child_by_field_name("parameters")
     head_end = params.end_byte if params is not None else name_node.end_byte
-    idx = ctx.add_symbol(kind, name, qname, node, signature=ctx.signature(node.start_byte, head_end),
-                         doc=_doc(ctx, node))
+    idx = ctx.add_symbol(
+        kind, name, qname, node, signature=ctx.signature(node.start_byte, head_end), doc=_doc(ctx, node)
+    )
     ctx.enter(Frame(idx, qname, "function", ns or None, {"singleton": singleton, "locals": set(), "name": name}))
     return None
 
@@ -167,6 +230,7 @@ def _assignment(ctx: Ctx, node: Node) -> bool | None:
 
 
 # ---- calls, requires, mixins ------------------------------------------------------------
+
 
 def _self_call(ctx: Ctx, name: str) -> Callable[[], Candidates]:
     """Candidates for a call on (implicit) self, from the scope of the call site."""
@@ -219,6 +283,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 member = f"{q}.{name}"
                 out.append((member, CONF_EXACT if member in ctx.defined else CONF_SCOPED))
             return tuple(out)
+
         ctx.edge("calls", target, method, cands)
     else:
         ctx.edge("calls", target, method)
@@ -268,6 +333,7 @@ def _identifier(ctx: Ctx, node: Node) -> bool | None:
             return None
         q = f"{owner}{'.' if singleton else '#'}{name}" if owner else name
         return ((q, CONF_EXACT),) if q in ctx.defined else None
+
     ctx.edge("calls", name, node, cands)
     return None
 
@@ -283,14 +349,23 @@ def _super(ctx: Ctx, node: Node) -> bool | None:
         for base in ctx.bases.get(owner, [])[:1]:
             return tuple((f"{q}{sep}{name}", CONF_SCOPED) for q, conf in base() if conf == CONF_EXACT)
         return ()
+
     ctx.edge("calls", "super", node, cands)
     return None
 
 
 _HANDLERS: dict[str, Handler] = {
-    "class": _namespace, "module": _namespace, "singleton_class": _singleton_class,
-    "method": _method, "singleton_method": _method,
-    "method_parameters": _params, "lambda_parameters": _params, "block_parameters": _params,
-    "assignment": _assignment, "operator_assignment": _assignment,
-    "call": _call, "identifier": _identifier, "super": _super,
+    "class": _namespace,
+    "module": _namespace,
+    "singleton_class": _singleton_class,
+    "method": _method,
+    "singleton_method": _method,
+    "method_parameters": _params,
+    "lambda_parameters": _params,
+    "block_parameters": _params,
+    "assignment": _assignment,
+    "operator_assignment": _assignment,
+    "call": _call,
+    "identifier": _identifier,
+    "super": _super,
 }

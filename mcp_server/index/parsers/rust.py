@@ -11,23 +11,37 @@ from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 _HEADERS = frozenset({"use_declaration", "attribute_item", "inner_attribute_item", "extern_crate_declaration"})
-_ITEM_KINDS = {"struct_item": "struct", "enum_item": "enum", "union_item": "union",
-               "trait_item": "trait", "type_item": "type"}
+_ITEM_KINDS = {
+    "struct_item": "struct",
+    "enum_item": "enum",
+    "union_item": "union",
+    "trait_item": "trait",
+    "type_item": "type",
+}
 _SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
 _MODULE_FRAMES = frozenset({"module", "function"})
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(source, path, module_name, language, sep="::", comment_types=_COMMENTS,
-               header_types=_HEADERS, handlers=_HANDLERS, root_prefix=_crate_path(module_name),
-               setup=_setup)
+    return run(
+        source,
+        path,
+        module_name,
+        language,
+        sep="::",
+        comment_types=_COMMENTS,
+        header_types=_HEADERS,
+        handlers=_HANDLERS,
+        root_prefix=_crate_path(module_name),
+        setup=_setup,
+    )
 
 
 def _crate_path(module_name: str) -> str:
-    """"src.net.http" -> "crate::net::http"; lib.rs, main.rs and mod.rs name their directory."""
+    """ "src.net.http" -> "crate::net::http"; lib.rs, main.rs and mod.rs name their directory."""
     segs = module_name.split(".") if module_name else []
     if "src" in segs:
-        segs = segs[segs.index("src") + 1:]
+        segs = segs[segs.index("src") + 1 :]
     if segs and segs[-1] in ("mod", "lib", "main"):
         segs = segs[:-1]
     return "::".join(["crate", *segs])
@@ -35,8 +49,11 @@ def _crate_path(module_name: str) -> str:
 
 def _setup(ctx: Ctx, root: Node) -> None:
     # `use inner::X` may name a module declared further down this file
-    ctx.data["mods"] = {ctx.text(c.child_by_field_name("name")) for c in root.named_children
-                        if c.type == "mod_item" and c.child_by_field_name("name") is not None}
+    ctx.data["mods"] = {
+        ctx.text(c.child_by_field_name("name"))
+        for c in root.named_children
+        if c.type == "mod_item" and c.child_by_field_name("name") is not None
+    }
 
 
 def _modpath(ctx: Ctx) -> str:
@@ -48,8 +65,9 @@ def _modpath(ctx: Ctx) -> str:
 
 class _Scope(NamedTuple):
     """What a deferred resolution needs to know about the site's scope."""
-    chain: list[str]   # lexical scopes for a bare name: functions and modules (no implicit Self)
-    modpath: str       # the module the site is in
+
+    chain: list[str]  # lexical scopes for a bare name: functions and modules (no implicit Self)
+    modpath: str  # the module the site is in
     owner: str | None  # the type `Self` denotes
 
 
@@ -112,6 +130,7 @@ def _type_name(node: Node | None) -> Node | None:
 
 # ---- definitions ------------------------------------------------------------------------
 
+
 def _function(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
@@ -121,8 +140,9 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     in_type = frame.kind in ("impl", "trait")
     qname = ctx.join(frame.qname, name)
     body = node.child_by_field_name("body")
-    idx = ctx.add_symbol("method" if in_type else "function", name, qname, node,
-                         sig_end=body.start_byte if body is not None else None)
+    idx = ctx.add_symbol(
+        "method" if in_type else "function", name, qname, node, sig_end=body.start_byte if body is not None else None
+    )
     ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None))
     return None
 
@@ -136,11 +156,14 @@ def _item(ctx: Ctx, node: Node) -> bool | None:
     name = ctx.text(name_node)
     qname = ctx.join(ctx.frame.qname, name)
     body = node.child_by_field_name("body")
-    idx = ctx.add_symbol(kind, name, qname, node,
-                         sig_end=body.start_byte if body is not None and kind != "type" else None)
-    tparams = {ctx.text(p.child_by_field_name("name")) for p in
-               (node.child_by_field_name("type_parameters") or node).named_children
-               if p.type == "type_parameter"}
+    idx = ctx.add_symbol(
+        kind, name, qname, node, sig_end=body.start_byte if body is not None and kind != "type" else None
+    )
+    tparams = {
+        ctx.text(p.child_by_field_name("name"))
+        for p in (node.child_by_field_name("type_parameters") or node).named_children
+        if p.type == "type_parameter"
+    }
     ctx.enter(Frame(idx, qname, kind, qname if kind == "trait" else None, {"tparams": tparams}))
     if kind == "trait":
         bounds = node.child_by_field_name("bounds")
@@ -155,8 +178,7 @@ def _item(ctx: Ctx, node: Node) -> bool | None:
 def _inherit(ctx: Ctx, target_node: Node, source: int) -> None:
     target = ctx.text(target_node)
     scope = _scope(ctx)
-    ctx.edge("inherits", target, target_node, lambda: _resolve_path(ctx, target, scope, CLASS_KINDS),
-             source=source)
+    ctx.edge("inherits", target, target_node, lambda: _resolve_path(ctx, target, scope, CLASS_KINDS), source=source)
 
 
 def _impl(ctx: Ctx, node: Node) -> bool | None:
@@ -177,11 +199,12 @@ def _impl(ctx: Ctx, node: Node) -> bool | None:
             idx = ctx.defined.get(owner)
             return idx if idx is not None and ctx.result.symbols[idx].kind in CLASS_KINDS else frame_sym
 
-        ctx.edge("inherits", target, trait_node, lambda: _resolve_path(ctx, target, scope, CLASS_KINDS),
-                 source=source)
-    tparams = {ctx.text(p.child_by_field_name("name")) for p in
-               (node.child_by_field_name("type_parameters") or node).named_children
-               if p.type == "type_parameter"}
+        ctx.edge("inherits", target, trait_node, lambda: _resolve_path(ctx, target, scope, CLASS_KINDS), source=source)
+    tparams = {
+        ctx.text(p.child_by_field_name("name"))
+        for p in (node.child_by_field_name("type_parameters") or node).named_children
+        if p.type == "type_parameter"
+    }
     ctx.enter(Frame(ctx.frame.sym, owner, "impl", owner, {"tparams": tparams}))
     return None
 
@@ -204,13 +227,18 @@ def _value(ctx: Ctx, node: Node) -> bool | None:
         return None
     name = ctx.text(name_node)
     value = node.child_by_field_name("value")
-    ctx.add_symbol("constant" if node.type == "const_item" else "variable", name,
-                   ctx.join(ctx.frame.qname, name), node,
-                   sig_end=value.start_byte if value is not None else None)
+    ctx.add_symbol(
+        "constant" if node.type == "const_item" else "variable",
+        name,
+        ctx.join(ctx.frame.qname, name),
+        node,
+        sig_end=value.start_byte if value is not None else None,
+    )
     return None
 
 
 # ---- use, calls, references -------------------------------------------------------------
+
 
 def _use(ctx: Ctx, node: Node) -> bool | None:
     arg = node.child_by_field_name("argument")
@@ -251,8 +279,13 @@ def _use_leaf(ctx: Ctx, node: Node, path: str, alias: str) -> None:
     absolute = _absolute(ctx, path, _modpath(ctx))
     if alias and alias != "_":
         ctx.imports[alias] = absolute or path
-    ctx.edge("imports", path, node, ((absolute, CONF_EXACT),) if absolute else (),
-             alias=alias if alias and alias != "_" else None)
+    ctx.edge(
+        "imports",
+        path,
+        node,
+        ((absolute, CONF_EXACT),) if absolute else (),
+        alias=alias if alias and alias != "_" else None,
+    )
 
 
 def _call(ctx: Ctx, node: Node) -> bool | None:
@@ -292,13 +325,19 @@ def _type_ref(ctx: Ctx, node: Node) -> bool | None:
 
 
 _HANDLERS: dict[str, Handler] = {
-    "function_item": _function, "function_signature_item": _function,
+    "function_item": _function,
+    "function_signature_item": _function,
     **{t: _item for t in _ITEM_KINDS},
-    "impl_item": _impl, "mod_item": _mod,
-    "const_item": _value, "static_item": _value,
+    "impl_item": _impl,
+    "mod_item": _mod,
+    "const_item": _value,
+    "static_item": _value,
     "use_declaration": _use,
     "call_expression": _call,
-    "type_identifier": _type_ref, "scoped_type_identifier": _type_ref,
-    "macro_invocation": lambda ctx, node: SKIP, "macro_definition": lambda ctx, node: SKIP,
-    "attribute_item": lambda ctx, node: SKIP, "inner_attribute_item": lambda ctx, node: SKIP,
+    "type_identifier": _type_ref,
+    "scoped_type_identifier": _type_ref,
+    "macro_invocation": lambda ctx, node: SKIP,
+    "macro_definition": lambda ctx, node: SKIP,
+    "attribute_item": lambda ctx, node: SKIP,
+    "inner_attribute_item": lambda ctx, node: SKIP,
 }
