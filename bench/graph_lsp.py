@@ -304,6 +304,10 @@ def in_import_block(lines: list[str], line: int) -> bool:
     return False
 
 
+def _is_import(lines: list[str], line: int) -> bool:
+    return 1 <= line <= len(lines) and (bool(_IMPORT_LINE.match(lines[line - 1])) or in_import_block(lines, line))
+
+
 def in_comment(lines: list[str], line: int, column: int | None) -> bool:
     """Whether a position is in a comment: a `//` before it on the line, or a block comment's line."""
     if not 1 <= line <= len(lines):
@@ -603,7 +607,11 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
             dropped[f"sites: server {status}"] += 1
             continue
         inside, outside = truth.locations(answer)
-        inside = [loc for loc in inside if loc[0] in index.files]
+        # tsserver stops at the import of a module it cannot find (`import { expect } from
+        # "vitest"` with no vitest here): that name is defined outside the repository.
+        unresolved_imports = [loc for loc in inside if lang != "go" and _is_import(truth.text(loc[0]), loc[1])]
+        outside += len(unresolved_imports)
+        inside = [loc for loc in inside if loc[0] in index.files and loc not in unresolved_imports]
         if not inside and not outside:
             dropped["sites: server has no definition"] += 1
             continue
