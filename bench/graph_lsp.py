@@ -73,7 +73,7 @@ SAMPLED_KINDS = ("function", "method", "constructor")
 SCOPE_KINDS = frozenset({"function", "method", "constructor", "class", "namespace", "module", "struct", "interface"})
 BUCKETS = ("1.0", "0.9", "0.5", "other")
 MAX_EXAMPLES = 60
-STABLE_TRIES = 6   # questions asked at most per sample (see Truth.ask_stable)
+STABLE_TRIES = 6  # questions asked at most per sample (see Truth.ask_stable)
 _IMPORT_LINE = re.compile(r"^\s*(import\b|export\b.*\bfrom\b|.*\brequire\s*\()")
 
 
@@ -115,6 +115,7 @@ class EdgeRow:
 @dataclass(slots=True)
 class Index:
     """The corpus as pgcode stored it: symbols, and edges by (path, line)."""
+
     repo: str
     syms: dict[int, Sym]
     files: set[str]
@@ -137,24 +138,34 @@ class Index:
 
 async def load_index(conn: Any, repo: str) -> Index:
     rid = await conn.fetchval("SELECT id FROM repositories WHERE name = $1", repo)
-    syms = {r["id"]: Sym(**dict(r)) for r in await conn.fetch(
-        """SELECT s.id, f.path, f.language, s.kind, s.name, s.qualified_name, s.start_line, s.end_line, s.parent_id
-           FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.repository_id = $1""", rid)}
+    syms = {
+        r["id"]: Sym(**dict(r))
+        for r in await conn.fetch(
+            """SELECT s.id, f.path, f.language, s.kind, s.name, s.qualified_name, s.start_line, s.end_line, s.parent_id
+           FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.repository_id = $1""",
+            rid,
+        )
+    }
     files = {r["path"] for r in await conn.fetch("SELECT path FROM files WHERE repository_id = $1", rid)}
     edges_at: dict[tuple[str, int], list[EdgeRow]] = defaultdict(list)
     for r in await conn.fetch(
-            """SELECT f.path, e.line, e.kind, e.target_name, e.alias, e.target_id, e.confidence
-               FROM edges e JOIN files f ON f.id = e.file_id WHERE e.repository_id = $1 AND e.kind <> 'contains'""", rid):
+        """SELECT f.path, e.line, e.kind, e.target_name, e.alias, e.target_id, e.confidence
+               FROM edges e JOIN files f ON f.id = e.file_id WHERE e.repository_id = $1 AND e.kind <> 'contains'""",
+        rid,
+    ):
         edges_at[(r["path"], r["line"])].append(
-            EdgeRow(r["kind"], r["target_name"], r["alias"], r["target_id"], r["confidence"]))
+            EdgeRow(r["kind"], r["target_name"], r["alias"], r["target_id"], r["confidence"])
+        )
     return Index(repo, syms, files, edges_at)
 
 
 # --- the truth server ------------------------------------------------------------------------------
 
+
 @dataclass(slots=True)
 class Truth:
     """The server for one corpus, with its counts of what it could not answer."""
+
     server: LanguageServer
     root: Path
     lines: dict[str, list[str]] = field(default_factory=dict)
@@ -178,8 +189,17 @@ class Truth:
         except ValueError:
             return None
 
-    def ask(self, what: str, method: str, rel: str | None, line: int, column: int, timeout: float,
-            params: Any = None, **extra: Any) -> tuple[str, Any]:
+    def ask(
+        self,
+        what: str,
+        method: str,
+        rel: str | None,
+        line: int,
+        column: int,
+        timeout: float,
+        params: Any = None,
+        **extra: Any,
+    ) -> tuple[str, Any]:
         """("ok", result) or (timeout | crashed | error, None); counted under `what`."""
         started = time.perf_counter()
         try:
@@ -204,8 +224,17 @@ class Truth:
         finally:
             self.seconds += time.perf_counter() - started
 
-    def ask_stable(self, what: str, method: str, rel: str | None, line: int, column: int, timeout: float,
-                   params: Any = None, **extra: Any) -> tuple[str, Any]:
+    def ask_stable(
+        self,
+        what: str,
+        method: str,
+        rel: str | None,
+        line: int,
+        column: int,
+        timeout: float,
+        params: Any = None,
+        **extra: Any,
+    ) -> tuple[str, Any]:
         """`ask`, until the answer holds: gopls 0.11 answers references of an interface method
         with nothing about half the time, at random, and in full otherwise. Two equal non-empty
         answers settle it; an empty one is asked up to six times; differing answers are asked
@@ -254,6 +283,7 @@ def _same_items(a: list[Any], b: list[Any]) -> bool:
 
 # --- kinds of miss -----------------------------------------------------------------------------------
 
+
 def site_shape(text: str, column: int, name: str, language: str, imports: set[str], previous: str = "") -> str:
     """How a name is written at a use: the syntax a resolver has to handle there (`previous` is
     the line before: a chain continued across lines, `x.\n  m()` or `x\n  .m()`)."""
@@ -262,7 +292,7 @@ def site_shape(text: str, column: int, name: str, language: str, imports: set[st
     before = text[:column].rstrip()
     if not before.strip() and previous.rstrip().endswith("."):
         before = previous.rstrip()
-    after = text[column + len(name):].lstrip()
+    after = text[column + len(name) :].lstrip()
     use = "call" if after.startswith("(") or (language != "go" and after.startswith("<")) else "value"
     if before.endswith("new"):
         use = "new"
@@ -317,14 +347,22 @@ def in_comment(lines: list[str], line: int, column: int | None) -> bool:
     if stripped.startswith(("*", "/*", "//")):
         return True
     cut = text.find("//")
-    return column is not None and 0 <= cut < column and text.count('"', 0, cut) % 2 == 0 \
-        and text.count("'", 0, cut) % 2 == 0 and text.count("`", 0, cut) % 2 == 0
+    return (
+        column is not None
+        and 0 <= cut < column
+        and text.count('"', 0, cut) % 2 == 0
+        and text.count("'", 0, cut) % 2 == 0
+        and text.count("`", 0, cut) % 2 == 0
+    )
 
 
 def pgcode_at(index: Index, path: str, line: int, name: str, wanted: set[int]) -> str:
     """What pgcode recorded for `name` on that line."""
-    rows = [e for e in index.edges_at.get((path, line), [])
-            if name in (e.alias, re.findall(r"[\w$]+", e.target_name)[-1:] and re.findall(r"[\w$]+", e.target_name)[-1])]
+    rows = [
+        e
+        for e in index.edges_at.get((path, line), [])
+        if name in (e.alias, re.findall(r"[\w$]+", e.target_name)[-1:] and re.findall(r"[\w$]+", e.target_name)[-1])
+    ]
     if not rows:
         rows = [e for e in index.edges_at.get((path, line), []) if name in re.findall(r"[\w$]+", e.target_name)]
         if not rows:
@@ -347,6 +385,7 @@ def top_kinds(counter: Counter[str], examples: dict[str, dict[str, Any]], n: int
 
 # --- one corpus ------------------------------------------------------------------------------------
 
+
 @dataclass(slots=True)
 class Tally:
     truth: int = 0
@@ -366,10 +405,17 @@ class Tally:
             self.recalls.append(tp / len(truth))
 
     def summary(self) -> dict[str, Any]:
-        return {"truth": self.truth, "pgcode": self.pgcode, "both": self.both,
-                "precision": ratio(self.both, self.pgcode), "recall": ratio(self.both, self.truth),
-                "macro_precision": mean(self.precisions), "macro_recall": mean(self.recalls),
-                "samples_with_truth": len(self.recalls), "samples_with_answer": len(self.precisions)}
+        return {
+            "truth": self.truth,
+            "pgcode": self.pgcode,
+            "both": self.both,
+            "precision": ratio(self.both, self.pgcode),
+            "recall": ratio(self.both, self.truth),
+            "macro_precision": mean(self.precisions),
+            "macro_recall": mean(self.recalls),
+            "samples_with_truth": len(self.recalls),
+            "samples_with_answer": len(self.precisions),
+        }
 
 
 def sample_functions(index: Index, language: str, n: int, rng: random.Random) -> list[Sym]:
@@ -379,8 +425,10 @@ def sample_functions(index: Index, language: str, n: int, rng: random.Random) ->
     for s in index.syms.values():
         if s.kind in SAMPLED_KINDS and s.language == language:
             groups[s.qualified_name].append(s)
-    pool = sorted((max(g, key=lambda s: (s.end_line - s.start_line, -s.id)) for g in groups.values()),
-                  key=lambda s: (s.path, s.start_line, s.qualified_name))
+    pool = sorted(
+        (max(g, key=lambda s: (s.end_line - s.start_line, -s.id)) for g in groups.values()),
+        key=lambda s: (s.path, s.start_line, s.qualified_name),
+    )
     return rng.sample(pool, n) if len(pool) > n else pool
 
 
@@ -398,7 +446,9 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
     index_seconds = time.perf_counter() - started
     async with db.pool.acquire() as conn:
         index = await load_index(conn, repo)
-    print(f"[{corpus.name}] indexed {len(index.files)} files in {index_seconds:.1f}s; starting the server ...", flush=True)
+    print(
+        f"[{corpus.name}] indexed {len(index.files)} files in {index_seconds:.1f}s; starting the server ...", flush=True
+    )
 
     command = lsp_corpora.server_command(corpus.language)
     if isinstance(command, str):
@@ -416,20 +466,35 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
         result = await _score(db, corpus, index, truth, args)
     finally:
         server.stop()
-    result.update({
-        "corpus": corpus.name, "language": corpus.language, "package": corpus.pinned, "held_out": corpus.held_out,
-        "files": len(index.files), "lines": sum((root / p).read_bytes().count(b"\n") for p in index.files if (root / p).is_file()),
-        "index_seconds": round(index_seconds, 1), "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
-        "server": {"argv": [Path(argv[0]).name, *argv[1:]], "load_seconds": [round(s, 1) for s in load_seconds],
-                   "restarts": server.restarts, "requests": dict(truth.outcomes),
-                   "error_kinds": dict(truth.error_kinds.most_common(10)), "seconds": round(truth.seconds, 1)},
-        "seconds": round(time.perf_counter() - started, 1), "load_before": load_before, "load_after": load(),
-    })
+    result.update(
+        {
+            "corpus": corpus.name,
+            "language": corpus.language,
+            "package": corpus.pinned,
+            "held_out": corpus.held_out,
+            "files": len(index.files),
+            "lines": sum((root / p).read_bytes().count(b"\n") for p in index.files if (root / p).is_file()),
+            "index_seconds": round(index_seconds, 1),
+            "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
+            "server": {
+                "argv": [Path(argv[0]).name, *argv[1:]],
+                "load_seconds": [round(s, 1) for s in load_seconds],
+                "restarts": server.restarts,
+                "requests": dict(truth.outcomes),
+                "error_kinds": dict(truth.error_kinds.most_common(10)),
+                "seconds": round(truth.seconds, 1),
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_before": load_before,
+            "load_after": load(),
+        }
+    )
     return result
 
 
-async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Truth,
-                 args: argparse.Namespace) -> dict[str, Any]:
+async def _score(
+    db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Truth, args: argparse.Namespace
+) -> dict[str, Any]:
     lang = corpus.language
     rng = random.Random(args.seed)
     functions = sample_functions(index, lang, args.samples, rng)
@@ -444,16 +509,20 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
             imports_of[rel] = go_import_names(truth.text(rel)) if lang == "go" else set()
         return imports_of[rel]
 
-    def classify(group: str, rel: str, line: int, column: int | None, name: str, wanted: set[int],
-                 item: dict[str, Any]) -> None:
+    def classify(
+        group: str, rel: str, line: int, column: int | None, name: str, wanted: set[int], item: dict[str, Any]
+    ) -> None:
         text = truth.text(rel)[line - 1] if rel in index.files and 1 <= line <= len(truth.text(rel)) else ""
         if column is None:
             found = list(re.finditer(rf"(?<![\w$]){re.escape(name)}(?![\w$])", text))
-            called = [m for m in found if text[m.end():].lstrip().startswith("(")]
+            called = [m for m in found if text[m.end() :].lstrip().startswith("(")]
             column = (called or found)[0].start() if found else 0
         previous = truth.text(rel)[line - 2] if text and line >= 2 else ""
-        shape = ("import/export/require line" if in_import_block(truth.text(rel), line) and text
-                 else site_shape(text, column, name, lang, imports(rel), previous))
+        shape = (
+            "import/export/require line"
+            if in_import_block(truth.text(rel), line) and text
+            else site_shape(text, column, name, lang, imports(rel), previous)
+        )
         kind = f"{shape} · {pgcode_at(index, rel, line, name, wanted)}"
         miss_kinds[group][kind] += 1
         item = {**item, "at": f"{rel}:{line}", "kind": kind, "text": text.strip()[:160]}
@@ -502,8 +571,15 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
         parent = index.syms.get(sym.parent_id) if sym.parent_id is not None else None
         unsure = lang == "go" and parent is not None and parent.kind == "interface"
         # (a) references
-        status, answer = truth.ask_stable("references", "textDocument/references", sym.path, pos[0], pos[1],
-                                   args.timeout, context={"includeDeclaration": False})
+        status, answer = truth.ask_stable(
+            "references",
+            "textDocument/references",
+            sym.path,
+            pos[0],
+            pos[1],
+            args.timeout,
+            context={"includeDeclaration": False},
+        )
         if status != "ok":
             dropped[f"references: server {status}"] += 1
         else:
@@ -528,30 +604,60 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
                     conf[key], kinds_at[key] = r.confidence, r.kind
             g_set = set(conf) - declared
             (unsure_refs if unsure else refs).add(t_set, g_set)
-            samples.append({"symbol": sym.qualified_name, "kind": sym.kind, "defined": where, "server": len(t_set),
-                            "pgcode": len(g_set), "both": len(t_set & g_set), "scored": not unsure})
+            samples.append(
+                {
+                    "symbol": sym.qualified_name,
+                    "kind": sym.kind,
+                    "defined": where,
+                    "server": len(t_set),
+                    "pgcode": len(g_set),
+                    "both": len(t_set & g_set),
+                    "scored": not unsure,
+                }
+            )
             for key, confidence in ({} if unsure else conf).items():
                 b = bucket(confidence)
                 refs_by_conf[b]["pgcode"] += 1
                 refs_by_conf[b]["correct"] += key in t_set
             for p, ln in sorted(set() if unsure else t_set - g_set):
-                classify("references:missed", p, ln, truth.columns.get((p, ln)), sym.name, wanted,
-                         {"symbol": sym.qualified_name, "defined": where, "server": f"{p}:{ln}", "pgcode": None})
+                classify(
+                    "references:missed",
+                    p,
+                    ln,
+                    truth.columns.get((p, ln)),
+                    sym.name,
+                    wanted,
+                    {"symbol": sym.qualified_name, "defined": where, "server": f"{p}:{ln}", "pgcode": None},
+                )
             for p, ln in sorted(set() if unsure else g_set - t_set):
-                classify("references:false_positive", p, ln, None, sym.name, wanted,
-                         {"symbol": sym.qualified_name, "defined": where, "pgcode": f"{p}:{ln}",
-                          "edge": f"{kinds_at[(p, ln)]} @{conf[(p, ln)]}", "server": None})
+                classify(
+                    "references:false_positive",
+                    p,
+                    ln,
+                    None,
+                    sym.name,
+                    wanted,
+                    {
+                        "symbol": sym.qualified_name,
+                        "defined": where,
+                        "pgcode": f"{p}:{ln}",
+                        "edge": f"{kinds_at[(p, ln)]} @{conf[(p, ln)]}",
+                        "server": None,
+                    },
+                )
         # (b) callers
-        status, items = truth.ask_stable("prepareCallHierarchy", "textDocument/prepareCallHierarchy", sym.path,
-                                         pos[0], pos[1], args.timeout)
+        status, items = truth.ask_stable(
+            "prepareCallHierarchy", "textDocument/prepareCallHierarchy", sym.path, pos[0], pos[1], args.timeout
+        )
         if status != "ok" or not items:
             dropped["callers: no call-hierarchy item" if status == "ok" else f"callers: server {status}"] += 1
             continue
         sites: set[tuple[str, int]] = set()
         failed = None
         for item in items[:3]:
-            status, calls = truth.ask_stable("incomingCalls", "callHierarchy/incomingCalls", None, 0, 0,
-                                             args.timeout, params={"item": item})
+            status, calls = truth.ask_stable(
+                "incomingCalls", "callHierarchy/incomingCalls", None, 0, 0, args.timeout, params={"item": item}
+            )
             if status != "ok":
                 failed = status
                 break
@@ -577,17 +683,37 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
         for p, ln in sorted(sites - g_sites):
             caller = index.innermost(p, ln)
             if caller is not None and caller.id in g_fns:
-                continue   # the caller is found through another of its sites: a site-level miss only
-            classify("callers:missed", p, ln, None, sym.name, wanted,
-                     {"function": sym.qualified_name, "server_site": f"{p}:{ln}",
-                      "caller": caller.qualified_name if caller else None})
+                continue  # the caller is found through another of its sites: a site-level miss only
+            classify(
+                "callers:missed",
+                p,
+                ln,
+                None,
+                sym.name,
+                wanted,
+                {
+                    "function": sym.qualified_name,
+                    "server_site": f"{p}:{ln}",
+                    "caller": caller.qualified_name if caller else None,
+                },
+            )
         for fid in sorted(g_fns - t_fns):
             s = index.syms.get(fid)
             at = next(((e.path, e.line) for e in graph.edges if e.source_id == fid and e.target_id in wanted), None)
             if s is not None and at is not None:
-                classify("callers:false_positive", at[0], at[1], None, sym.name, wanted,
-                         {"function": sym.qualified_name, "pgcode_caller": s.qualified_name,
-                          "pgcode_site": f"{at[0]}:{at[1]}"})
+                classify(
+                    "callers:false_positive",
+                    at[0],
+                    at[1],
+                    None,
+                    sym.name,
+                    wanted,
+                    {
+                        "function": sym.qualified_name,
+                        "pgcode_caller": s.qualified_name,
+                        "pgcode_site": f"{at[0]}:{at[1]}",
+                    },
+                )
 
     # (c) goto_definition
     all_sites: list[CallSite] = []
@@ -601,8 +727,9 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
         if time.perf_counter() > deadline + args.max_seconds:
             dropped["sites: time budget"] += 1
             continue
-        status, answer = truth.ask_stable("definition", "textDocument/definition", site.path, site.line, site.column,
-                                   args.timeout)
+        status, answer = truth.ask_stable(
+            "definition", "textDocument/definition", site.path, site.line, site.column, args.timeout
+        )
         if status != "ok":
             dropped[f"sites: server {status}"] += 1
             continue
@@ -634,8 +761,15 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
                 goto["answered"] += 1
                 goto["answered_wrong"] += 1
                 goto_by_conf[bucket(top.confidence)]["answered"] += 1
-                classify("goto:answer_for_outside_target", site.path, site.line, site.column, site.name, set(),
-                         {"site": where, "name": site.name, "pgcode": pg, "server": "outside the repository"})
+                classify(
+                    "goto:answer_for_outside_target",
+                    site.path,
+                    site.line,
+                    site.column,
+                    site.name,
+                    set(),
+                    {"site": where, "name": site.name, "pgcode": pg, "server": "outside the repository"},
+                )
             continue
         goto["inside"] += 1
         ok = top is not None and any(_same(index, top, p, ln, site.name) for p, ln in inside)
@@ -651,28 +785,57 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
             goto_by_conf[bucket(top.confidence)]["answered"] += 1
             goto_by_conf[bucket(top.confidence)]["right"] += ok
             if not ok:
-                classify("goto:wrong", site.path, site.line, site.column, site.name, wanted,
-                         {"site": where, "name": site.name, "pgcode": pg, "server": server})
+                classify(
+                    "goto:wrong",
+                    site.path,
+                    site.line,
+                    site.column,
+                    site.name,
+                    wanted,
+                    {"site": where, "name": site.name, "pgcode": pg, "server": server},
+                )
         else:
-            classify("goto:no_answer", site.path, site.line, site.column, site.name, wanted,
-                     {"site": where, "name": site.name, "pgcode": None, "server": server})
+            classify(
+                "goto:no_answer",
+                site.path,
+                site.line,
+                site.column,
+                site.name,
+                wanted,
+                {"site": where, "name": site.name, "pgcode": None, "server": server},
+            )
 
     scored = goto["inside"] + goto["outside"]
     return {
-        "sampled_functions": len(functions), "call_sites_in_corpus": len(all_sites), "sampled_sites": len(chosen),
+        "sampled_functions": len(functions),
+        "call_sites_in_corpus": len(all_sites),
+        "sampled_sites": len(chosen),
         "references": refs.summary(),
         "references_precision_by_confidence": {
-            b: {"pgcode": refs_by_conf[b]["pgcode"], "correct": refs_by_conf[b]["correct"],
-                "precision": ratio(refs_by_conf[b]["correct"], refs_by_conf[b]["pgcode"])}
-            for b in BUCKETS if refs_by_conf[b]["pgcode"]},
-        "callers": callers_fn.summary(), "callers_sites": callers_site.summary(),
+            b: {
+                "pgcode": refs_by_conf[b]["pgcode"],
+                "correct": refs_by_conf[b]["correct"],
+                "precision": ratio(refs_by_conf[b]["correct"], refs_by_conf[b]["pgcode"]),
+            }
+            for b in BUCKETS
+            if refs_by_conf[b]["pgcode"]
+        },
+        "callers": callers_fn.summary(),
+        "callers_sites": callers_site.summary(),
         "interface_methods_scored_apart": {
             "why": "gopls 0.11 answers references and incoming calls of interface methods differently "
-                   "from one asking to the next", "references": unsure_refs.summary(),
-            "callers": unsure_callers.summary()} if lang == "go" else None,
+            "from one asking to the next",
+            "references": unsure_refs.summary(),
+            "callers": unsure_callers.summary(),
+        }
+        if lang == "go"
+        else None,
         "goto_definition": {
-            "sites": scored, "inside": goto["inside"], "outside": goto["outside"],
-            "right": goto["inside_right"] + goto["outside_right"], "inside_resolved_conf_0.9_count": goto["inside_conf_0.9"],
+            "sites": scored,
+            "inside": goto["inside"],
+            "outside": goto["outside"],
+            "right": goto["inside_right"] + goto["outside_right"],
+            "inside_resolved_conf_0.9_count": goto["inside_conf_0.9"],
             "acc_at_1": ratio(goto["inside_right"] + goto["outside_right"], scored),
             "acc_at_1_inside": ratio(goto["inside_right"], goto["inside"]),
             "right_when_outside": ratio(goto["outside_right"], goto["outside"]),
@@ -681,9 +844,11 @@ async def _score(db: Any, corpus: lsp_corpora.LspCorpus, index: Index, truth: Tr
             "inside_answered": ratio(goto["inside_answered"], goto["inside"]),
             "inside_resolved_conf_0.9": ratio(goto["inside_conf_0.9"], goto["inside"]),
             "inside_right_conf_0.9": ratio(goto["inside_right_conf_0.9"], goto["inside"]),
-            "by_confidence": {b: {"answered": c["answered"], "right": c["right"],
-                                  "precision": ratio(c["right"], c["answered"])}
-                              for b in BUCKETS if (c := goto_by_conf[b])["answered"]},
+            "by_confidence": {
+                b: {"answered": c["answered"], "right": c["right"], "precision": ratio(c["right"], c["answered"])}
+                for b in BUCKETS
+                if (c := goto_by_conf[b])["answered"]
+            },
         },
         "dropped": dict(dropped),
         "reference_samples": samples,
@@ -704,13 +869,14 @@ def _same(index: Index, top: Any, path: str, line: int, name: str) -> bool:
     if there is None:
         return False
     if there.id == top.id or there.qualified_name == top.qualified_name:
-        return True   # the same definition, or a twin (an overload signature and its implementation)
+        return True  # the same definition, or a twin (an overload signature and its implementation)
     # `new Foo()`: the server points at the class, pgcode at its constructor.
     mine = index.syms.get(top.id)
     return mine is not None and mine.parent_id == there.id and there.name == name
 
 
 # --- output ------------------------------------------------------------------------------------------
+
 
 def per_language(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Micro totals over each language's corpora."""
@@ -720,6 +886,7 @@ def per_language(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
         def total(section: str, key: str, rs: list[dict[str, Any]] = rs) -> int:
             return sum(r[section][key] for r in rs)
+
         g = [r["goto_definition"] for r in rs]
         sites = sum(x["sites"] for x in g)
         inside = sum(x["inside"] for x in g)
@@ -727,11 +894,16 @@ def per_language(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         conf9 = sum(x["inside_resolved_conf_0.9_count"] for x in g)
         out[lang] = {
             "corpora": [r["corpus"] for r in rs],
-            "references": {"precision": ratio(total("references", "both"), total("references", "pgcode")),
-                           "recall": ratio(total("references", "both"), total("references", "truth"))},
-            "callers": {"precision": ratio(total("callers", "both"), total("callers", "pgcode")),
-                        "recall": ratio(total("callers", "both"), total("callers", "truth"))},
-            "goto_acc_at_1": ratio(right, sites), "inside_resolved_conf_0.9": ratio(conf9, inside),
+            "references": {
+                "precision": ratio(total("references", "both"), total("references", "pgcode")),
+                "recall": ratio(total("references", "both"), total("references", "truth")),
+            },
+            "callers": {
+                "precision": ratio(total("callers", "both"), total("callers", "pgcode")),
+                "recall": ratio(total("callers", "both"), total("callers", "truth")),
+            },
+            "goto_acc_at_1": ratio(right, sites),
+            "inside_resolved_conf_0.9": ratio(conf9, inside),
         }
     return out
 
@@ -739,35 +911,102 @@ def per_language(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def print_tables(results: list[dict[str, Any]], languages: dict[str, dict[str, Any]], missing: dict[str, str]) -> None:
     rs = [r for r in results if "references" in r]
     print()
-    print(table(["corpus", "lang", "held", "fns", "refs P", "refs R", "macro P", "macro R", "callers P", "callers R",
-                 "site P", "site R", "goto sites", "acc@1", "acc in", "wrong/ans", ">=0.9 in", "s"],
-                [[r["corpus"], r["language"], "yes" if r["held_out"] else "", r["references"]["samples_with_truth"],
-                  r["references"]["precision"], r["references"]["recall"], r["references"]["macro_precision"],
-                  r["references"]["macro_recall"], r["callers"]["precision"], r["callers"]["recall"],
-                  r["callers_sites"]["precision"], r["callers_sites"]["recall"], r["goto_definition"]["sites"],
-                  r["goto_definition"]["acc_at_1"], r["goto_definition"]["acc_at_1_inside"],
-                  r["goto_definition"]["wrong_when_answering"], r["goto_definition"]["inside_resolved_conf_0.9"],
-                  r["seconds"]] for r in rs], title="per corpus (truth: the language's own server)"))
+    print(
+        table(
+            [
+                "corpus",
+                "lang",
+                "held",
+                "fns",
+                "refs P",
+                "refs R",
+                "macro P",
+                "macro R",
+                "callers P",
+                "callers R",
+                "site P",
+                "site R",
+                "goto sites",
+                "acc@1",
+                "acc in",
+                "wrong/ans",
+                ">=0.9 in",
+                "s",
+            ],
+            [
+                [
+                    r["corpus"],
+                    r["language"],
+                    "yes" if r["held_out"] else "",
+                    r["references"]["samples_with_truth"],
+                    r["references"]["precision"],
+                    r["references"]["recall"],
+                    r["references"]["macro_precision"],
+                    r["references"]["macro_recall"],
+                    r["callers"]["precision"],
+                    r["callers"]["recall"],
+                    r["callers_sites"]["precision"],
+                    r["callers_sites"]["recall"],
+                    r["goto_definition"]["sites"],
+                    r["goto_definition"]["acc_at_1"],
+                    r["goto_definition"]["acc_at_1_inside"],
+                    r["goto_definition"]["wrong_when_answering"],
+                    r["goto_definition"]["inside_resolved_conf_0.9"],
+                    r["seconds"],
+                ]
+                for r in rs
+            ],
+            title="per corpus (truth: the language's own server)",
+        )
+    )
     print()
-    print(table(["corpus", "conf", "pgcode refs", "correct", "precision"],
-                [[r["corpus"], b, s["pgcode"], s["correct"], s["precision"]]
-                 for r in rs for b, s in r["references_precision_by_confidence"].items()],
-                title="(a) references: pgcode's precision by edge confidence"))
+    print(
+        table(
+            ["corpus", "conf", "pgcode refs", "correct", "precision"],
+            [
+                [r["corpus"], b, s["pgcode"], s["correct"], s["precision"]]
+                for r in rs
+                for b, s in r["references_precision_by_confidence"].items()
+            ],
+            title="(a) references: pgcode's precision by edge confidence",
+        )
+    )
     print()
-    rows = [[lang, ", ".join(s["corpora"]), s["references"]["precision"], s["references"]["recall"],
-             s["callers"]["precision"], s["callers"]["recall"], s["goto_acc_at_1"], s["inside_resolved_conf_0.9"]]
-            for lang, s in languages.items()]
-    rows += [[lang, f"no truth server: {why[:70]}", None, None, None, None, None, None] for lang, why in missing.items()]
-    print(table(["language", "corpora", "refs P", "refs R", "callers P", "callers R", "goto acc@1", ">=0.9 in-repo"],
-                rows, title="per language (micro over its corpora)"))
+    rows = [
+        [
+            lang,
+            ", ".join(s["corpora"]),
+            s["references"]["precision"],
+            s["references"]["recall"],
+            s["callers"]["precision"],
+            s["callers"]["recall"],
+            s["goto_acc_at_1"],
+            s["inside_resolved_conf_0.9"],
+        ]
+        for lang, s in languages.items()
+    ]
+    rows += [
+        [lang, f"no truth server: {why[:70]}", None, None, None, None, None, None] for lang, why in missing.items()
+    ]
+    print(
+        table(
+            ["language", "corpora", "refs P", "refs R", "callers P", "callers R", "goto acc@1", ">=0.9 in-repo"],
+            rows,
+            title="per language (micro over its corpora)",
+        )
+    )
     for r in rs:
-        print(f"\n[{r['corpus']}] dropped: {r['dropped']}; server restarts {r['server']['restarts']}, "
-              f"requests {r['server']['requests']}")
+        print(
+            f"\n[{r['corpus']}] dropped: {r['dropped']}; server restarts {r['server']['restarts']}, "
+            f"requests {r['server']['requests']}"
+        )
         apart = r.get("interface_methods_scored_apart")
         if apart:
             a, c = apart["references"], apart["callers"]
-            print(f"  interface methods, scored apart ({a['samples_with_truth']} with references): references "
-                  f"P {a['precision']} R {a['recall']}, callers P {c['precision']} R {c['recall']}")
+            print(
+                f"  interface methods, scored apart ({a['samples_with_truth']} with references): references "
+                f"P {a['precision']} R {a['recall']}, callers P {c['precision']} R {c['recall']}"
+            )
         for group, kinds in r["miss_kinds"].items():
             print(f"  {group}:")
             for k in kinds[:5]:
@@ -778,8 +1017,7 @@ def print_tables(results: list[dict[str, Any]], languages: dict[str, dict[str, A
 async def _run(args: argparse.Namespace) -> None:
     settings = settings_for(args.data_dir, args.database_url)
     chosen = lsp_corpora.selected(args.corpus, args.language)
-    missing = {k: v for k, v in lsp_corpora.unavailable_servers().items()
-               if not args.language or k in args.language}
+    missing = {k: v for k, v in lsp_corpora.unavailable_servers().items() if not args.language or k in args.language}
     for lang, why in missing.items():
         print(f"{lang}: not measured: {why}", flush=True)
     started = time.perf_counter()
@@ -790,15 +1028,22 @@ async def _run(args: argparse.Namespace) -> None:
     languages = per_language(results)
     print_tables(results, languages, missing)
     payload = {
-        "benchmark": "graph_lsp", "command": " ".join(sys.argv), "seed": args.seed, "machine": machine(),
+        "benchmark": "graph_lsp",
+        "command": " ".join(sys.argv),
+        "seed": args.seed,
+        "machine": machine(),
         "seconds": round(time.perf_counter() - started, 1),
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "pgcode_queried_through": "mcp_server.graph.walk.find_references/find_callers and "
-                                  "mcp_server.graph.symbols.goto_definition (the functions the MCP tools call)",
-        "truth_servers": {"go": "gopls (Debian package gopls) with go (golang-go), GOPROXY=off",
-                          "typescript": f"typescript-language-server over tsserver: {' '.join(lsp_corpora.NPM_TOOLS)}",
-                          "javascript": f"typescript-language-server over tsserver: {' '.join(lsp_corpora.NPM_TOOLS)}"},
-        "not_measured": missing, "per_language": languages, "corpora": results,
+        "mcp_server.graph.symbols.goto_definition (the functions the MCP tools call)",
+        "truth_servers": {
+            "go": "gopls (Debian package gopls) with go (golang-go), GOPROXY=off",
+            "typescript": f"typescript-language-server over tsserver: {' '.join(lsp_corpora.NPM_TOOLS)}",
+            "javascript": f"typescript-language-server over tsserver: {' '.join(lsp_corpora.NPM_TOOLS)}",
+        },
+        "not_measured": missing,
+        "per_language": languages,
+        "corpora": results,
     }
     label = "-".join(c.name for c in chosen) if (args.corpus or args.language) else ""
     path = write_result("graph_lsp", payload, label)
@@ -807,17 +1052,24 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", action="append", help=f"corpus name, repeatable (default all: {', '.join(lsp_corpora.CORPORA)})")
+    parser.add_argument(
+        "--corpus", action="append", help=f"corpus name, repeatable (default all: {', '.join(lsp_corpora.CORPORA)})"
+    )
     parser.add_argument("--language", action="append", help="go, typescript or javascript, repeatable")
     parser.add_argument("--samples", type=int, default=150, help="functions/methods sampled per corpus (default 150)")
     parser.add_argument("--sites", type=int, default=300, help="call sites checked with goto_definition (default 300)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per server request (default 30)")
     parser.add_argument("--load-timeout", type=float, default=300.0, help="seconds for a server to load its workspace")
-    parser.add_argument("--max-seconds", type=float, default=600.0,
-                        help="time budget per corpus for (a)+(b), and again for (c) (default 600)")
-    parser.add_argument("--reuse-index", action="store_true",
-                        help="keep the corpus's index from an earlier run (default: index afresh)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=600.0,
+        help="time budget per corpus for (a)+(b), and again for (c) (default 600)",
+    )
+    parser.add_argument(
+        "--reuse-index", action="store_true", help="keep the corpus's index from an earlier run (default: index afresh)"
+    )
     add_database_arguments(parser)
     args = parser.parse_args()
     configure_logging("warning")

@@ -42,8 +42,15 @@ class LanguageServer:
     the deadline; a timeout or crash restarts the process (the documents are opened again) so the
     next request starts clean."""
 
-    def __init__(self, argv: list[str], root: Path, language_id: str, env: dict[str, str] | None = None,
-                 init_options: dict[str, Any] | None = None, stderr_log: Path | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        root: Path,
+        language_id: str,
+        env: dict[str, str] | None = None,
+        init_options: dict[str, Any] | None = None,
+        stderr_log: Path | None = None,
+    ) -> None:
         self.argv = argv
         self.root = root.resolve()
         self.language_id = language_id
@@ -59,7 +66,7 @@ class LanguageServer:
         self._write = threading.Lock()
         self.start_seconds = 0.0
         self._ready: Callable[[LanguageServer], None] | None = None
-        self._progress: set[Any] = set()      # work-done tokens begun and not yet ended
+        self._progress: set[Any] = set()  # work-done tokens begun and not yet ended
         self._progress_seen = threading.Event()
 
     # --- process ---------------------------------------------------------------------------------
@@ -69,8 +76,9 @@ class LanguageServer:
         started = time.perf_counter()
         self._ready = ready
         err = open(self.stderr_log, "ab") if self.stderr_log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.argv, cwd=self.root, env=self.env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=err)
+        self.proc = subprocess.Popen(
+            self.argv, cwd=self.root, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        )
         self._opened.clear()
         self._progress.clear()
         self._progress_seen.clear()
@@ -78,16 +86,27 @@ class LanguageServer:
         uri = path_uri(self.root)
         caps = {
             "textDocument": {
-                "references": {}, "definition": {"linkSupport": False},
-                "callHierarchy": {}, "synchronization": {"didSave": False},
+                "references": {},
+                "definition": {"linkSupport": False},
+                "callHierarchy": {},
+                "synchronization": {"didSave": False},
             },
             "workspace": {"workspaceFolders": True, "configuration": True},
             "window": {"workDoneProgress": True},
         }
-        self.request("initialize", {"processId": os.getpid(), "rootUri": uri, "rootPath": str(self.root),
-                                    "workspaceFolders": [{"uri": uri, "name": self.root.name}],
-                                    "capabilities": caps, "initializationOptions": self.init_options},
-                     timeout=120, restart=False)
+        self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": uri,
+                "rootPath": str(self.root),
+                "workspaceFolders": [{"uri": uri, "name": self.root.name}],
+                "capabilities": caps,
+                "initializationOptions": self.init_options,
+            },
+            timeout=120,
+            restart=False,
+        )
         self.notify("initialized", {})
         if self._ready is not None:
             self._ready(self)
@@ -251,13 +270,22 @@ class LanguageServer:
         """didOpen `path` once per process; its URI."""
         uri = path_uri(path)
         if path not in self._opened:
-            self.notify("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": self.language_id, "version": 1,
-                "text": path.read_text(encoding="utf-8", errors="replace")}})
+            self.notify(
+                "textDocument/didOpen",
+                {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": self.language_id,
+                        "version": 1,
+                        "text": path.read_text(encoding="utf-8", errors="replace"),
+                    }
+                },
+            )
             self._opened.add(path)
         return uri
 
     def at(self, method: str, path: Path, line0: int, char0: int, timeout: float, **extra: Any) -> Any:
         uri = self.open(path)
-        return self.request(method, {"textDocument": {"uri": uri},
-                                     "position": {"line": line0, "character": char0}, **extra}, timeout)
+        return self.request(
+            method, {"textDocument": {"uri": uri}, "position": {"line": line0, "character": char0}, **extra}, timeout
+        )

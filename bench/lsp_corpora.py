@@ -40,8 +40,16 @@ LSP_CACHE = CACHE / "lsp"
 TOOLS = CACHE / "tools"
 # Pinned: typescript 7 ships no tsserver.js; typescript-language-server 6 needs node >= 22.
 NPM_TOOLS = ("typescript@5.9.3", "typescript-language-server@5.1.3")
-GO_ENV = {"GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GO111MODULE": "on",
-          "GONOSUMDB": "*", "GONOSUMCHECK": "1", "GOSUMDB": "off", "CGO_ENABLED": "0"}
+GO_ENV = {
+    "GOPROXY": "off",
+    "GOTOOLCHAIN": "local",
+    "GOFLAGS": "-mod=mod",
+    "GO111MODULE": "on",
+    "GONOSUMDB": "*",
+    "GONOSUMCHECK": "1",
+    "GOSUMDB": "off",
+    "CGO_ENABLED": "0",
+}
 
 SOURCE_EXTENSIONS = {"go": (".go",), "typescript": (".ts", ".mts", ".cts"), "javascript": (".js", ".mjs", ".cjs")}
 
@@ -49,11 +57,11 @@ SOURCE_EXTENSIONS = {"go": (".go",), "typescript": (".ts", ".mts", ".cts"), "jav
 @dataclass(frozen=True, slots=True)
 class LspCorpus:
     name: str
-    language: str               # go | typescript | javascript (pgcode's language id of the sampled files)
-    source: str                 # deb | npm
-    package: str                # Debian or npm package name
-    version: str                # pinned
-    include: tuple[str, ...] = ()   # npm: paths inside the package copied into the root (plus package.json)
+    language: str  # go | typescript | javascript (pgcode's language id of the sampled files)
+    source: str  # deb | npm
+    package: str  # Debian or npm package name
+    version: str  # pinned
+    include: tuple[str, ...] = ()  # npm: paths inside the package copied into the root (plus package.json)
     held_out: bool = False
     compiler_options: dict[str, object] = field(default_factory=dict)  # tsconfig/jsconfig extras
 
@@ -66,11 +74,25 @@ class LspCorpus:
         return LSP_CACHE / "roots" / self.name
 
 
-_TS_OPTIONS: dict[str, object] = {"target": "es2022", "module": "esnext", "moduleResolution": "bundler",
-                                  "strict": True, "noEmit": True, "skipLibCheck": True,
-                                  "lib": ["es2022", "dom"], "types": []}
-_JS_OPTIONS: dict[str, object] = {"target": "es2022", "allowJs": True, "checkJs": False, "noEmit": True,
-                                  "skipLibCheck": True, "lib": ["es2022", "dom"], "types": []}
+_TS_OPTIONS: dict[str, object] = {
+    "target": "es2022",
+    "module": "esnext",
+    "moduleResolution": "bundler",
+    "strict": True,
+    "noEmit": True,
+    "skipLibCheck": True,
+    "lib": ["es2022", "dom"],
+    "types": [],
+}
+_JS_OPTIONS: dict[str, object] = {
+    "target": "es2022",
+    "allowJs": True,
+    "checkJs": False,
+    "noEmit": True,
+    "skipLibCheck": True,
+    "lib": ["es2022", "dom"],
+    "types": [],
+}
 
 CORPORA: dict[str, LspCorpus] = {
     c.name: c
@@ -81,8 +103,15 @@ CORPORA: dict[str, LspCorpus] = {
         LspCorpus("chi", "go", "deb", "golang-github-go-chi-chi-dev", "5.0.7-1", held_out=True),
         # TypeScript: a schema library (v3 sources; its tests import the package by name), a state
         # library, a reactive-streams library (held out).
-        LspCorpus("zod", "typescript", "npm", "zod", "3.25.76", ("src/v3",),
-                  compiler_options={"customConditions": ["@zod/source"]}),
+        LspCorpus(
+            "zod",
+            "typescript",
+            "npm",
+            "zod",
+            "3.25.76",
+            ("src/v3",),
+            compiler_options={"customConditions": ["@zod/source"]},
+        ),
         LspCorpus("mobx", "typescript", "npm", "mobx", "6.13.5", ("src",)),
         LspCorpus("rxjs", "typescript", "npm", "rxjs", "7.8.1", ("src",), held_out=True),
         # JavaScript: CommonJS (a web framework) and ESM (an HTTP client, held out).
@@ -110,6 +139,7 @@ def selected(names: list[str] | None, languages: list[str] | None) -> list[LspCo
 
 
 # --- fetching ----------------------------------------------------------------------------------------
+
 
 def _unpacked(corpus: LspCorpus) -> Path:
     """The package's unpacked contents (downloaded once)."""
@@ -169,7 +199,7 @@ def _go_root(unpacked: Path, root: Path) -> None:
     shutil.copytree(mods[0].parent, root, symlinks=False)
     for nested in sorted(root.rglob("go.mod")):
         if nested.parent != root and nested.parent.exists():
-            shutil.rmtree(nested.parent)   # another module: outside the root module's view
+            shutil.rmtree(nested.parent)  # another module: outside the root module's view
     keep = [ln for ln in (root / "go.mod").read_text().splitlines() if ln.startswith(("module ", "go "))]
     (root / "go.mod").write_text("\n".join(keep) + "\n")
     (root / "go.sum").unlink(missing_ok=True)
@@ -182,9 +212,17 @@ def _go_root(unpacked: Path, root: Path) -> None:
 
 def _go_ignored(root: Path) -> list[Path]:
     """Files and folders the go tool leaves out on this platform (build tags, `_x/`, testdata)."""
-    out: list[Path] = [p for p in root.rglob("*") if p.is_dir() and (p.name.startswith(("_", ".")) or p.name == "testdata")]
-    proc = subprocess.run(["go", "list", "-e", "-json", "./..."], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, **GO_ENV, "GOPATH": str(LSP_CACHE / "gopath")}, timeout=300)
+    out: list[Path] = [
+        p for p in root.rglob("*") if p.is_dir() and (p.name.startswith(("_", ".")) or p.name == "testdata")
+    ]
+    proc = subprocess.run(
+        ["go", "list", "-e", "-json", "./..."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GO_ENV, "GOPATH": str(LSP_CACHE / "gopath")},
+        timeout=300,
+    )
     decoder = json.JSONDecoder()
     text, at = proc.stdout, 0
     while at < len(text):
@@ -213,7 +251,7 @@ def _npm_root(corpus: LspCorpus, package: Path, root: Path) -> None:
     if corpus.language == "typescript":
         # Ambient declarations the package ships beside its sources (mobx's global.d.ts: __DEV__).
         for dts in sorted((package / rel for rel in corpus.include), key=str):
-            for p in (dts.rglob("global*.d.ts") if dts.is_dir() else []):
+            for p in dts.rglob("global*.d.ts") if dts.is_dir() else []:
                 target = root / p.relative_to(package)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(p, target)
@@ -228,6 +266,7 @@ def source_files(corpus: LspCorpus, root: Path) -> list[Path]:
 
 # --- truth servers ---------------------------------------------------------------------------------
 
+
 def npm_tools() -> Path:
     """bench/corpora/tools with typescript 5 and typescript-language-server (installed once, locally)."""
     marker = TOOLS / ".complete"
@@ -235,8 +274,12 @@ def npm_tools() -> Path:
         return TOOLS
     TOOLS.mkdir(parents=True, exist_ok=True)
     (TOOLS / "package.json").write_text(json.dumps({"name": "pgcode-bench-tools", "private": True}) + "\n")
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "-q", *NPM_TOOLS], cwd=TOOLS, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "-q", *NPM_TOOLS],
+        cwd=TOOLS,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     marker.write_text(" ".join(NPM_TOOLS) + "\n")
     return TOOLS
 
@@ -255,8 +298,11 @@ def server_command(language: str) -> tuple[list[str], dict[str, str], dict[str, 
         tsserver = tools / "node_modules/typescript/lib/tsserver.js"
         if not server.exists() or not tsserver.exists():
             return f"typescript-language-server or tsserver.js missing under {tools}"
-        return ([str(server), "--stdio"], {},
-                {"tsserver": {"path": str(tsserver)}, "preferences": {"includeCompletionsForModuleExports": False}})
+        return (
+            [str(server), "--stdio"],
+            {},
+            {"tsserver": {"path": str(tsserver)}, "preferences": {"includeCompletionsForModuleExports": False}},
+        )
     return f"no truth server for {language}"
 
 
@@ -265,12 +311,16 @@ def unavailable_servers() -> dict[str, str]:
     out: dict[str, str] = {}
     policy = subprocess.run(["apt-cache", "policy", "rust-analyzer"], capture_output=True, text=True).stdout
     if "Candidate: (none)" in policy or not policy.strip():
-        out["rust"] = ("rust-analyzer: no Debian package on this release (apt-cache policy rust-analyzer: no "
-                       "candidate); the project's own builds are downloads from outside the package registries")
+        out["rust"] = (
+            "rust-analyzer: no Debian package on this release (apt-cache policy rust-analyzer: no "
+            "candidate); the project's own builds are downloads from outside the package registries"
+        )
     elif shutil.which("rust-analyzer") is None:
         out["rust"] = "rust-analyzer has a Debian candidate but is not installed (apt-get install rust-analyzer)"
-    out["java"] = ("no Java language server is packaged here: Debian ships Eclipse JDT's libraries "
-                   "(libeclipse-jdt-core-java) but not JDT LS, which is a download from outside the registries")
+    out["java"] = (
+        "no Java language server is packaged here: Debian ships Eclipse JDT's libraries "
+        "(libeclipse-jdt-core-java) but not JDT LS, which is a download from outside the registries"
+    )
     return out
 
 
@@ -284,7 +334,9 @@ def main() -> None:
         files = source_files(corpus, root)
         lines = sum(p.read_bytes().count(b"\n") for p in files)
         held = "  (held out)" if corpus.held_out else ""
-        print(f"{corpus.name:<8} {corpus.language:<10} {corpus.pinned:<42} {len(files):>4} files {lines:>6} lines  {root}{held}")
+        print(
+            f"{corpus.name:<8} {corpus.language:<10} {corpus.pinned:<42} {len(files):>4} files {lines:>6} lines  {root}{held}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,18 +15,23 @@ _CALLS: dict[str, dict[str, str]] = {
     "tsx": {"call_expression": "function", "new_expression": "constructor"},
     "javascript": {"call_expression": "function", "new_expression": "constructor"},
 }
-_NAME_NODES = {"identifier", "field_identifier", "property_identifier", "private_property_identifier",
-               "type_identifier"}
+_NAME_NODES = {
+    "identifier",
+    "field_identifier",
+    "property_identifier",
+    "private_property_identifier",
+    "type_identifier",
+}
 _MEMBER_NODES = {"selector_expression": "field", "member_expression": "property"}
 _SKIP_NAMES = {"super", "import", "require"}
 
 
 @dataclass(frozen=True, slots=True)
 class CallSite:
-    path: str      # repo-relative
-    line: int      # 1-based
-    column: int    # 0-based, in characters (Python str index)
-    name: str      # the called name: `f` in f(), `m` in x.y.m()
+    path: str  # repo-relative
+    line: int  # 1-based
+    column: int  # 0-based, in characters (Python str index)
+    name: str  # the called name: `f` in f(), `m` in x.y.m()
     qualified: bool  # written with a receiver/qualifier (x.m) rather than bare (f)
 
 
@@ -83,7 +88,7 @@ def definition_column(lines: list[str], start_line: int, end_line: int, name: st
         else:
             matches = list(word.finditer(text))
         for m in matches:
-            after = text[m.end():].lstrip()
+            after = text[m.end() :].lstrip()
             if after[:1] in ("(", "<", "=", ":", "?"):
                 return ln, m.start()
             if fallback is None:
@@ -108,7 +113,7 @@ def go_import_names(lines: list[str]) -> set[str]:
         if in_block and s.startswith(")"):
             in_block = False
             continue
-        spec = s[len("import "):] if s.startswith("import ") else (s if in_block else "")
+        spec = s[len("import ") :] if s.startswith("import ") else (s if in_block else "")
         m = re.match(r'(?:([\w.]+)\s+)?"([^"]+)"', spec)
         if m:
             alias, path = m.group(1), m.group(2)
