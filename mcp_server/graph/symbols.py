@@ -252,6 +252,15 @@ async def find_symbol(
 
 async def get_symbol(conn: Conn, symbol: str, repository: str | None = None) -> SymbolDetail:
     """One symbol with its source (as indexed), parent, direct members and call counts."""
+    if isinstance(conn, asyncpg.Connection) and not conn.is_in_transaction():
+        # One snapshot for all its queries: a re-index committed between them would otherwise take
+        # the symbol (or its file's lines) away half-way through the answer.
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            return await _symbol_detail(conn, symbol, repository)
+    return await _symbol_detail(conn, symbol, repository)
+
+
+async def _symbol_detail(conn: Conn, symbol: str, repository: str | None) -> SymbolDetail:
     resolved = await resolve(conn, symbol, repository)
     ref = resolved.ref
     detail = await conn.fetchrow(_DETAIL, ref.id)
