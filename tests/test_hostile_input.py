@@ -234,7 +234,9 @@ async def test_missing_wrongly_typed_and_extra_arguments(env: Env) -> None:
                 client, tool, {**BASE[tool], "unexpected": 1, "__proto__": {"x": 1}}, problems, must_fail=False
             )
             # Unknown arguments are ignored: the answer is the one without them.
-            if (plain.is_error, plain.structured_content) != (extra.is_error, extra.structured_content):
+            # (Status answers are live counts, which embedding changes from one call to the next.)
+            live = tool in ("index_status", "list_repositories")
+            if not live and (plain.is_error, plain.structured_content) != (extra.is_error, extra.structured_content):
                 problems.append(f"{tool}: extra arguments changed the answer")
         unknown = await client.call_tool("no_such_tool", {})
         assert unknown.is_error
