@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-CACHE = BENCH / "corpora"
+# PGCODE_BENCH_CORPORA lets several checkouts share one download cache.
+CACHE = Path(os.environ.get("PGCODE_BENCH_CORPORA") or BENCH / "corpora").resolve()
 RESULTS = BENCH / "results"
 DEFAULT_DATA_DIR = BENCH / ".data"  # the benchmarks' own embedded PostgreSQL (never the user's index)
 
