@@ -108,6 +108,7 @@ TEXT_EXTENSIONS: dict[str, str] = {
 }
 TEXT_FILENAMES: dict[str, str] = {
     "Dockerfile": "dockerfile",
+    "go.mod": "gomod",
     "Makefile": "make",
     "CMakeLists.txt": "cmake",
     "Gemfile": "ruby",

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import structlog
 
+from .project import EMPTY_PROJECT, Project
 from .records import ParsedFile, RawEdge
 
 log = structlog.get_logger(__name__)
@@ -40,7 +41,9 @@ class LanguageParser(Protocol):
     def parse(self, source: bytes, path: str, module_name: str, language: str) -> ParsedFile: ...
 
 
-def parse_source(source: bytes, path: str, language: str, module_name: str) -> ParsedFile:
+def parse_source(
+    source: bytes, path: str, language: str, module_name: str, project: Project = EMPTY_PROJECT
+) -> ParsedFile:
     """Symbols and raw edges of one file.
 
     `path` is repo-relative POSIX; `module_name` is the dotted module path the pipeline derived
@@ -48,10 +51,16 @@ def parse_source(source: bytes, path: str, language: str, module_name: str) -> P
     "django.db.models.base"); parsers use it as the prefix of every qualified name.
     Definitions whose names are too long to index are left out with everything inside them.
     Edge sites past the parsers' EdgeBudget (records.py) are left out too, with a warning.
+    `project` is what the repository's manifests say (go.mod, package.json, tsconfig); parsers that
+    read it set USES_PROJECT and take it as a keyword.
     """
     module = importlib.import_module(f"{__package__}.parsers.{_PARSER_MODULES[language]}")
-    parser: LanguageParser = module  # type: ignore[assignment]
-    parsed = bound_names(parser.parse(source, path, module_name, language))
+    if getattr(module, "USES_PROJECT", False):
+        parsed = module.parse(source, path, module_name, language, project=project)
+    else:
+        parser: LanguageParser = module  # type: ignore[assignment]
+        parsed = parser.parse(source, path, module_name, language)
+    parsed = bound_names(parsed)
     if parsed.edges_dropped:
         log.warning("edge_sites_dropped", path=path, kept=len(parsed.edges), dropped=parsed.edges_dropped)
     return parsed

@@ -12,6 +12,7 @@ from .chunk import chunk_file
 from .discover import FoundFile, Unreadable, read_source
 from .languages import LANGUAGES
 from .parse import NameTooLong, parse_source
+from .project import EMPTY_PROJECT, Project
 from .records import Chunk, ParsedFile
 from .secrets import DEFAULT_RULES, SecretRules
 
@@ -39,8 +40,13 @@ class Skipped:
     reason: str
 
 
-def file_digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+def file_digest(data: bytes, context: str = "") -> bytes:
+    """The file's content hash; `context` (the project's key for its language) is part of it, so a
+    changed go.mod or tsconfig makes the files whose imports it names parse again."""
+    h = hashlib.blake2b(data, digest_size=16)
+    if context:
+        h.update(b"\0project:" + context.encode())
+    return h.digest()
 
 
 def prepare_file(
@@ -50,18 +56,19 @@ def prepare_file(
     max_file_bytes: int,
     old_digest: bytes | None,
     secrets: SecretRules = DEFAULT_RULES,
+    project: Project = EMPTY_PROJECT,
 ) -> Prepared | Unchanged | Skipped:
     try:
         data, text, redacted = read_source(Path(root), found, max_file_bytes, secrets)
     except Unreadable as exc:
         return Skipped(found, exc.reason)
-    digest = file_digest(data)
+    digest = file_digest(data, project.key(found.language))
     if digest == old_digest:
         return Unchanged(found)
     parsed: ParsedFile | None = None
     if found.language in LANGUAGES:
         try:
-            parsed = parse_source(data, found.path, found.language, module_name)
+            parsed = parse_source(data, found.path, found.language, module_name, project)
         except RecursionError:
             return Skipped(found, "too_deeply_nested")
         except NameTooLong:
@@ -78,6 +85,7 @@ def prepare_batch(
     items: list[tuple[FoundFile, str, bytes | None]],
     max_file_bytes: int,
     secrets: SecretRules = DEFAULT_RULES,
+    project: Project = EMPTY_PROJECT,
 ) -> list[Prepared | Unchanged | Skipped]:
     """Several files in one call: amortises the cost of crossing into a worker process."""
-    return [prepare_file(root, found, module, max_file_bytes, old, secrets) for found, module, old in items]
+    return [prepare_file(root, found, module, max_file_bytes, old, secrets, project) for found, module, old in items]

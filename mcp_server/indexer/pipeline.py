@@ -25,6 +25,7 @@ from ..errors import InvalidArgument
 from ..index.discover import FoundFile, PathScan, discover, scan_paths
 from ..index.modules import module_names
 from ..index.prepare import Prepared, Skipped, Unchanged, prepare_batch
+from ..index.project import EMPTY_PROJECT, Project, is_manifest, read_project
 from ..index.secrets import SecretRules
 from . import repositories, store
 from .embed import embed_pending
@@ -198,9 +199,15 @@ async def _index_paths(
     started = time.perf_counter()
     rules = secret_rules(settings)
     scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, settings.max_file_bytes, rules)
+    if any(is_manifest(path) for path in scan.scanned):
+        # What every import of the language means may have changed: a whole pass sorts it out.
+        await _index_files(db, settings, root, repository.id, report, _quiet)
+        return
     report.files_seen = len(scan.files)
     report.skipped.update(scan.skipped)
     report.seconds["discover"] = time.perf_counter() - started
+    async with db.pool.acquire() as conn:
+        project = Project.from_json(await repositories.project_manifests(conn, repository.id))
 
     started = time.perf_counter()
     touched = _Touched()
@@ -214,7 +221,7 @@ async def _index_paths(
             await touched.before(conn, await _file_ids(conn, repository.id, gone))
             await store.delete_files(conn, repository.id, gone)
             report.files_deleted = len(gone)
-        async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules):
+        async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules, project):
             await _apply(conn, repository.id, results, states, report, touched)
         report.seconds["parse_store"] = time.perf_counter() - started
 
@@ -263,6 +270,10 @@ async def _apply(
 async def _resolve_touched(conn: asyncpg.Connection, repository_id: int, touched: _Touched) -> int:
     file_ids = await _file_ids(conn, repository_id, touched.stored)
     return await resolve_edges(conn, repository_id, file_ids, touched.changed_names(), edge_ids=sorted(touched.inbound))
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    """Progress of a whole pass the watcher started: nobody is watching a bar."""
 
 
 def _scan_paths(
@@ -386,6 +397,7 @@ async def _index_files(
     started = time.perf_counter()
     rules = secret_rules(settings)
     found = await anyio.to_thread.run_sync(discover, root, settings.max_file_bytes, rules)
+    project = await anyio.to_thread.run_sync(read_project, root, [f.path for f in found.files])
     report.files_seen = len(found.files)
     report.skipped.update(found.skipped)
     progress("discover", len(found.files), len(found.files))
@@ -397,6 +409,11 @@ async def _index_files(
         # Text stored under other credential rules (redaction off, older shapes) is read again: the
         # content hash then decides which files change.
         reread = await repositories.content_rules(conn, repository_id) != rules.content_key
+        # A changed go.mod / package.json / tsconfig changes what imports mean: every file is read
+        # again and its hash (which includes the manifests its language reads) decides.
+        project_json = project.to_json()
+        new_manifests = await repositories.project_manifests(conn, repository_id) != project_json
+        reread = reread or (new_manifests and bool(states))
         on_disk = {f.path for f in found.files}
         gone = sorted(set(states) - on_disk)
         if gone:
@@ -417,7 +434,7 @@ async def _index_files(
     done = 0
     progress("parse", 0, len(todo))
     first_pass = not states
-    async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules):
+    async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules, project):
         async with db.pool.acquire() as conn:
             if first_pass:  # everything is resolved afresh below: nothing to track
                 await _apply(conn, repository_id, results, states, report, _Touched())
@@ -425,9 +442,10 @@ async def _index_files(
                 await _apply(conn, repository_id, results, states, report, touched)
         done += len(results)
         progress("parse", done, len(todo))
-    if reread:
+    if reread or new_manifests:
         async with db.pool.acquire() as conn:
             await repositories.set_content_rules(conn, repository_id, rules.content_key)
+            await repositories.set_project_manifests(conn, repository_id, project_json)
     report.seconds["parse_store"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -463,14 +481,18 @@ async def _store(
 
 
 async def _prepare_all(  # type: ignore[no-untyped-def]
-    root: str, todo: list[tuple[FoundFile, str, bytes | None]], max_bytes: int, rules: SecretRules
+    root: str,
+    todo: list[tuple[FoundFile, str, bytes | None]],
+    max_bytes: int,
+    rules: SecretRules,
+    project: Project = EMPTY_PROJECT,
 ):
     """Yield prepared batches in order of completion: a process pool for big jobs, a thread otherwise."""
     batches = [todo[i : i + _BATCH] for i in range(0, len(todo), _BATCH)]
     workers = min(os.cpu_count() or 1, 4)
     if len(todo) < _POOL_THRESHOLD or workers < 2:
         for batch in batches:
-            yield await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes, rules)
+            yield await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes, rules, project)
         return
     # spawn, not fork: the parent runs threads (event loop helpers, the model) that fork would copy.
     executor = ProcessPoolExecutor(
@@ -485,7 +507,7 @@ async def _prepare_all(  # type: ignore[no-untyped-def]
     broken = False
     try:
         for batch in queue:
-            pending[loop.run_in_executor(executor, prepare_batch, root, batch, max_bytes, rules)] = batch
+            pending[loop.run_in_executor(executor, prepare_batch, root, batch, max_bytes, rules, project)] = batch
             if len(pending) >= workers * 2:  # bounded: memory stays flat however large the repository
                 break
         while pending:
@@ -497,13 +519,13 @@ async def _prepare_all(  # type: ignore[no-untyped-def]
                 except BrokenProcessPool:
                     # A worker died (out of memory, killed): finish this batch here instead.
                     broken = True
-                    result = await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes, rules)
+                    result = await anyio.to_thread.run_sync(prepare_batch, root, batch, max_bytes, rules, project)
                 nxt = next(queue, None)
                 if nxt is not None and not broken:
-                    pending[loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes, rules)] = nxt
+                    pending[loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes, rules, project)] = nxt
                 elif nxt is not None:
                     pending[
-                        asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes, rules))
+                        asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes, rules, project))
                     ] = nxt
                 yield result
     finally:

@@ -150,6 +150,19 @@ async def content_rules(conn: asyncpg.Connection, repository_id: int) -> str | N
     return await conn.fetchval("SELECT settings->>'content_rules' FROM repositories WHERE id = $1", repository_id)
 
 
+async def project_manifests(conn: asyncpg.Connection, repository_id: int) -> str | None:
+    """What the repository's manifests said at its last whole pass (Project.to_json), if recorded."""
+    return await conn.fetchval("SELECT settings->>'project' FROM repositories WHERE id = $1", repository_id)
+
+
+async def set_project_manifests(conn: asyncpg.Connection, repository_id: int, project_json: str) -> None:
+    await conn.execute(
+        "UPDATE repositories SET settings = settings || jsonb_build_object('project', $2::text) WHERE id = $1",
+        repository_id,
+        project_json,
+    )
+
+
 async def set_content_rules(conn: asyncpg.Connection, repository_id: int, key: str) -> None:
     await conn.execute(
         "UPDATE repositories SET settings = settings || jsonb_build_object('content_rules', $2::text) WHERE id = $1",
