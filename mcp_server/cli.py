@@ -37,6 +37,7 @@ _SETTING_FLAGS = (
     "rate_limit_per_minute",
     "max_request_bytes",
     "metrics_port",
+    "tools",
 )
 
 
@@ -113,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIRS",
         help="folders MCP clients may index below, comma-separated (default: over http none, over "
         "stdio anything but system folders and the home folder's hidden folders)",
+    )
+    p.add_argument(
+        "--tools",
+        metavar="LIST",
+        help="tools to list: all (default), core (search, symbols, references, callers, definition, outline) "
+        "or tool names, comma-separated, e.g. core,grep (env PGCODE_TOOLS)",
     )
     p.add_argument("--no-watch", action="store_true", help="serve without watching roots for changes")
     p.add_argument(
@@ -417,6 +424,9 @@ async def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         from .db.pool import PGBOUNCER_NEEDS_READ_ONLY
 
         raise ConfigError(PGBOUNCER_NEEDS_READ_ONLY)
+    from .server.tool_surface import TOOL_NAMES, exposed
+
+    exposed(settings.tools, TOOL_NAMES)  # a misspelt tool is a usage error before anything starts
     if args.shared_socket is not None:
         from .server.run import serve_shared
 

@@ -86,6 +86,9 @@ class Settings:
     # one pool, one watcher), which exits this long after its last session left.
     shared_server: bool = True
     shared_idle_seconds: int = 60
+    # Which tools a server lists: "all", the profile "core" (search, symbols, references, callers,
+    # definition, outline) or tool names, comma-separated and mixable ("core,grep").
+    tools: str = "all"
     # Logging (always to stderr)
     log_level: str = "warning"
     log_format: str = "console"
@@ -176,6 +179,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "request_timeout_seconds": (lambda v: 1 <= v <= 3600, "between 1 and 3600"),
     "shutdown_grace_seconds": (lambda v: 0 <= v <= 3600, "between 0 and 3600"),
     "shared_idle_seconds": (lambda v: 1 <= v <= 86400, "between 1 and 86400"),
+    "tools": (lambda v: bool(v.strip(", ")), '"all", a profile such as "core", or tool names, comma-separated'),
     "log_level": (lambda v: v in ("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
     "log_format": (lambda v: v in ("console", "json"), "console or json"),
 }

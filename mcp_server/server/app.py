@@ -7,9 +7,10 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool
 
 from .. import __version__
-from . import tools_graph, tools_index, tools_search
+from . import tool_surface, tools_graph, tools_index, tools_search
 from .http import request_role
 from .state import ServerState
 
@@ -45,6 +46,22 @@ class PgcodeServer(MCPServer):
     def __init__(self, state: ServerState, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._state = state
+        self._listing: list[Tool] | None = None
+
+    async def list_tools(self) -> list[Tool]:
+        """The tools as registered, described compactly (tool_surface.py); the same list every time."""
+        if self._listing is None:
+            self._listing = [
+                tool.model_copy(
+                    update={
+                        "description": tool_surface.compact_description(tool.description),
+                        "input_schema": tool_surface.compact_input(tool.input_schema),
+                        "output_schema": tool_surface.shallow_output(tool.output_schema),
+                    }
+                )
+                for tool in await super().list_tools()
+            ]
+        return self._listing
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         started = time.perf_counter()
@@ -68,5 +85,10 @@ def create_server(state: ServerState) -> MCPServer:
     tools_search.register(mcp, state)
     tools_graph.register(mcp, state)
     tools_index.register(mcp, state)
-    state.metrics.known_tools(tool.name for tool in mcp._tool_manager.list_tools())
+    registered = [tool.name for tool in mcp._tool_manager.list_tools()]
+    listed = tool_surface.exposed(state.settings.tools, registered)
+    for name in registered:
+        if name not in listed:
+            mcp.remove_tool(name)  # a call by name is then an unknown tool, as for any other
+    state.metrics.known_tools(listed)
     return mcp
