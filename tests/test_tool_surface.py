@@ -64,7 +64,9 @@ async def test_a_tool_outside_the_profile_is_an_unknown_tool_and_the_listed_ones
         missing = await client.call_tool(
             "goto_definition", {"path": "shop/cart.py", "line": 1, "column": 1, "repository": "shop-shared"}
         )
-        callers = await client.call_tool("find_callers", {"symbol": "shop.pricing.add_tax"})
+        callers = await client.call_tool(
+            "find_callers", {"symbol": "shop.pricing.add_tax", "repository": "shop-shared"}
+        )
     assert not hits.is_error and hits.structured_content["results"]
     assert not missing.is_error, missing.content[0].text
     assert not callers.is_error and callers.structured_content["nodes"]

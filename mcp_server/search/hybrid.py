@@ -47,6 +47,7 @@ class Hit:
     language: str | None
     score: float
     snippet: str
+    snippet_line: int  # the file line the snippet starts at
 
 
 @dataclass(slots=True)
@@ -323,6 +324,7 @@ async def _hits(conn: asyncpg.Connection, top: list[tuple[int, float]], query: s
         if r is None:
             continue  # deleted between ranking and fetching
         symbol, kind = named.get(chunk_id, (r["qualified_name"], r["kind"]))
+        offset, text = snippet(r["content"], terms)
         hits.append(
             Hit(
                 repository=r["repository"],
@@ -333,7 +335,8 @@ async def _hits(conn: asyncpg.Connection, top: list[tuple[int, float]], query: s
                 kind=kind,
                 language=r["language"],
                 score=round(score, 5),
-                snippet=snippet(r["content"], terms),
+                snippet=text,
+                snippet_line=r["start_line"] + offset,
             )
         )
     return hits
@@ -362,8 +365,9 @@ async def _named_inner_symbols(
     return {cid: (q, k) for cid, (_, q, k) in best.items()}
 
 
-def snippet(content: str, terms: set[str]) -> str:
-    """A few lines of the chunk, starting near the first line that mentions a query term."""
+def snippet(content: str, terms: set[str]) -> tuple[int, str]:
+    """A few lines of the chunk, starting near the first line that mentions a query term, and
+    how many lines into the chunk they start."""
     lines = content.splitlines()
     start = 0
     for i, line in enumerate(lines):
@@ -371,4 +375,4 @@ def snippet(content: str, terms: set[str]) -> str:
             start = max(0, i - 1)
             break
     text = "\n".join(lines[start : start + _SNIPPET_LINES])
-    return text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "…"
+    return start, text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "…"

@@ -7,10 +7,10 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import Tool
+from mcp.types import CallToolResult, TextContent, Tool
 
 from .. import __version__
-from . import tool_surface, tools_graph, tools_index, tools_search
+from . import render, tool_surface, tools_graph, tools_index, tools_search
 from .http import request_role
 from .state import ServerState
 
@@ -75,6 +75,13 @@ class PgcodeServer(MCPServer):
                     raise ToolError(READ_TOKEN_REFUSAL.format(tool=name))
             result = await super().call_tool(name, arguments, context)
             status = "error" if getattr(result, "is_error", False) else "ok"
+            if isinstance(result, CallToolResult) and render.is_json_copy(result):
+                # The model reads the text: compact lines instead of the indented JSON of the
+                # structured result, which stays whole for clients that read it. (A tool that
+                # wrote a text of its own, as repo_map does within its budget, keeps it.)
+                assert result.structured_content is not None
+                text = render.render(name, result.structured_content)
+                result = result.model_copy(update={"content": [TextContent(type="text", text=text)]})
             return result
         finally:
             self._state.metrics.observe_tool(name, status, time.perf_counter() - started)

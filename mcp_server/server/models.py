@@ -15,6 +15,7 @@ class SearchHit(BaseModel):
     language: str | None
     score: float
     snippet: str
+    snippet_line: int = Field(description="the file line the snippet starts at")
 
 
 class Freshness(BaseModel):
