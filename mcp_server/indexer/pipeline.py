@@ -525,7 +525,9 @@ async def _prepare_all(  # type: ignore[no-untyped-def]
                     pending[loop.run_in_executor(executor, prepare_batch, root, nxt, max_bytes, rules, project)] = nxt
                 elif nxt is not None:
                     pending[
-                        asyncio.ensure_future(anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes, rules, project))
+                        asyncio.ensure_future(
+                            anyio.to_thread.run_sync(prepare_batch, root, nxt, max_bytes, rules, project)
+                        )
                     ] = nxt
                 yield result
     finally:
