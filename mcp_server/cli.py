@@ -153,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-file", help="bearer tokens accepted on /metrics, one per line (env PGCODE_TOKEN_FILE)")
     p.set_defaults(run=_cmd_worker)
 
+    p = sub.add_parser(
+        "doctor",
+        help="check the installation: model files, database, data dir, watcher limits, ports, repositories",
+        description="Check everything pgcode needs, in one go; each line says ok, or what is wrong and "
+        "what to do. Exit code 0 when nothing failed (warnings allowed), 1 otherwise.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_doctor)
+
     p = sub.add_parser("config", help="show the effective configuration")
     config_sub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     q = config_sub.add_parser("show", help="every setting's effective value and where it came from (secrets masked)")
@@ -440,6 +449,18 @@ async def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
         await serve(settings, transport, watch=not args.no_watch)
     return 0
+
+
+async def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from .doctor import FAIL, run_checks
+
+    checks = await run_checks(settings)
+    if args.json:
+        print(json.dumps([{"status": c.status, "area": c.area, "message": c.message} for c in checks], indent=2))
+    else:
+        for c in checks:
+            print(f"{c.status:<4}  {c.area:<10}  {c.message}")
+    return 1 if any(c.status == FAIL for c in checks) else 0
 
 
 async def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
