@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .config import ResolvedSettings, Settings, resolve
-from .errors import ConfigError, PgcodeError
+from .errors import ConfigError, InvalidArgument, PgcodeError
 
 if TYPE_CHECKING:
     from .db.pool import Database
@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     q = config_sub.add_parser("show", help="every setting's effective value and where it came from (secrets masked)")
     q.add_argument("--json", action="store_true", help="print JSON")
+    q.add_argument(
+        "--repository",
+        metavar="PATH",
+        type=Path,
+        help="also the settings this repository folder gives itself (.pgcode.toml or [tool.pgcode] in pyproject.toml)",
+    )
     q.set_defaults(run=None)
 
     p = sub.add_parser("db", help="database administration: migrate, roles, partitioning")
@@ -206,7 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     settings = resolved.settings
     if args.command == "config":
-        _show_config(resolved, as_json=args.json)
+        try:
+            _show_config(resolved, as_json=args.json, repository=args.repository)
+        except PgcodeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         return 0
     from .logs import configure_logging
 
@@ -237,8 +247,15 @@ def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group
 
 
-def _show_config(resolved: ResolvedSettings, *, as_json: bool) -> None:
+def _show_config(resolved: ResolvedSettings, *, as_json: bool, repository: Path | None = None) -> None:
     rows = resolved.describe()
+    repo_rows: list[dict[str, Any]] = []
+    if repository is not None:
+        from .index.repo_settings import read_repo_settings
+
+        if not repository.is_dir():
+            raise InvalidArgument(f"{repository} is not a folder; pass the folder of a repository")
+        repo_rows = read_repo_settings(repository.resolve()).describe()
     where = (
         f"{resolved.config_file} (from {resolved.config_file_source})"
         if resolved.config_file
@@ -250,6 +267,11 @@ def _show_config(resolved: ResolvedSettings, *, as_json: bool) -> None:
                 {
                     "config_file": str(resolved.config_file) if resolved.config_file else None,
                     "settings": {r["key"]: {"value": r["value"], "source": r["source"]} for r in rows},
+                    **(
+                        {"repository": {r["key"]: {"value": r["value"], "source": r["source"]} for r in repo_rows}}
+                        if repository is not None
+                        else {}
+                    ),
                 },
                 indent=2,
             )
@@ -260,6 +282,10 @@ def _show_config(resolved: ResolvedSettings, *, as_json: bool) -> None:
     for r in rows:
         value = "(embedded)" if r["key"] == "database_url" and r["value"] is None else json.dumps(r["value"])
         print(f"{r['key']:<{width}}  {value:<40}  {r['source']}")
+    if repository is not None:
+        print(f"repository {repository}:")
+        for r in repo_rows:
+            print(f"  {r['key']:<{width - 2}}  {json.dumps(r['value']):<40}  {r['source']}")
 
 
 def _require_writable(settings: Settings, what: str) -> None:

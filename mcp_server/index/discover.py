@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 from .languages import EXTENSIONS
+from .repo_settings import NONE, RepoSettings, is_repo_settings_file
 from .secrets import DEFAULT_RULES, SecretRules, redact
 
 # Directories nobody wants in a code index: dependencies, build output, caches, VCS internals.
@@ -146,16 +147,22 @@ def file_language(path: str) -> str | None:
     return EXTENSIONS.get(suffix) or TEXT_EXTENSIONS.get(suffix) or TEXT_FILENAMES.get(name)
 
 
-def discover(root: Path, max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES) -> Discovery:
-    """Every indexable file under `root`, with counted reasons for what was left out."""
+def discover(
+    root: Path, max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES, repo: RepoSettings = NONE
+) -> Discovery:
+    """Every indexable file under `root`, with counted reasons for what was left out. `repo` is the
+    repository's own settings (repo_settings.py): more ignores, its languages, its size limit."""
     result = Discovery()
-    result.files.extend(_walk(root, _root_specs(root), max_file_bytes, result, secrets=secrets))
+    limit = repo.max_file_bytes or max_file_bytes
+    result.files.extend(_walk(root, _root_specs(root, repo), limit, result, secrets=secrets, languages=repo.languages))
     result.files.sort(key=lambda f: f.path)
     return result
 
 
-def _root_specs(root: Path) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+def _root_specs(root: Path, repo: RepoSettings = NONE) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
     specs: list[tuple[str, pathspec.GitIgnoreSpec]] = [("", _BUILTIN_SPEC)]
+    if repo.ignore:
+        specs.append(("", pathspec.GitIgnoreSpec.from_lines(repo.ignore)))
     exclude = root / ".git" / "info" / "exclude"
     try:
         regular = stat.S_ISREG(os.stat(exclude).st_mode)
@@ -170,8 +177,9 @@ _BUILTIN_SPEC = pathspec.GitIgnoreSpec.from_lines(BUILTIN_IGNORES)
 
 
 def is_ignore_rules_file(rel: str) -> bool:
-    """Whether editing `rel` can change which files are indexed (.gitignore, .pgcodeignore, .git/info/exclude)."""
-    return PurePosixPath(rel).name in IGNORE_FILES or rel == ".git/info/exclude"
+    """Whether editing `rel` can change which files are indexed (.gitignore, .pgcodeignore,
+    .git/info/exclude, the repository's own settings)."""
+    return PurePosixPath(rel).name in IGNORE_FILES or rel == ".git/info/exclude" or is_repo_settings_file(rel)
 
 
 @dataclass(slots=True)
@@ -186,13 +194,18 @@ class PathScan:
 
 
 def scan_paths(
-    root: Path, rel_paths: Iterable[str], max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES
+    root: Path,
+    rel_paths: Iterable[str],
+    max_file_bytes: int,
+    secrets: SecretRules = DEFAULT_RULES,
+    repo: RepoSettings = NONE,
 ) -> PathScan:
     """Apply `discover`'s rules (ignore files along the way, symlinks, types, sizes) to just these
     repo-relative paths; a folder is walked whole. Each path is reported scanned: what the index
     holds at or under it is stale unless found again (a missing, ignored or unindexable path holds
     nothing)."""
     result = PathScan()
+    max_file_bytes = repo.max_file_bytes or max_file_bytes
     chains: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]] | None] = {}
     seen: set[str] = set()
     for raw in rel_paths:
@@ -204,19 +217,21 @@ def scan_paths(
         seen.add(rel)
         result.scanned.append(rel)
         parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
-        specs = _chain(root, parent, chains)
+        specs = _chain(root, parent, chains, repo)
         if specs is None:  # an ancestor folder is ignored, a symlink, or gone
             continue
         try:
             st = os.lstat(root / rel)
         except OSError:
             continue
-        reason = _refusal(rel, st, specs, max_file_bytes, secrets)
+        reason = _refusal(rel, st, specs, max_file_bytes, secrets, repo.languages)
         if reason is not None:
             result.skipped[reason] += 1
         elif stat.S_ISDIR(st.st_mode):
             walked = Discovery()
-            result.files.extend(_walk(root, specs, max_file_bytes, walked, start=rel, secrets=secrets))
+            result.files.extend(
+                _walk(root, specs, max_file_bytes, walked, start=rel, secrets=secrets, languages=repo.languages)
+            )
             result.skipped.update(walked.skipped)
         else:
             result.files.append(FoundFile(rel, st.st_size, st.st_mtime_ns, file_language(rel) or ""))
@@ -226,17 +241,20 @@ def scan_paths(
 
 
 def _chain(
-    root: Path, rel_dir: str, cache: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]] | None]
+    root: Path,
+    rel_dir: str,
+    cache: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]] | None],
+    repo: RepoSettings = NONE,
 ) -> list[tuple[str, pathspec.GitIgnoreSpec]] | None:
     """The ignore specs that apply to entries of `rel_dir` (its own ignore files included), or None
     when `discover` would never enter it."""
     if rel_dir in cache:
         return cache[rel_dir]
     if not rel_dir:
-        specs: list[tuple[str, pathspec.GitIgnoreSpec]] | None = _root_specs(root)
+        specs: list[tuple[str, pathspec.GitIgnoreSpec]] | None = _root_specs(root, repo)
     else:
         parent = rel_dir.rsplit("/", 1)[0] if "/" in rel_dir else ""
-        above = _chain(root, parent, cache)
+        above = _chain(root, parent, cache, repo)
         specs = None
         if above is not None:
             try:
@@ -258,6 +276,7 @@ def _refusal(
     specs: list[tuple[str, pathspec.GitIgnoreSpec]],
     max_file_bytes: int,
     secrets: SecretRules,
+    languages: frozenset[str] | None = None,
 ) -> str | None:
     """Why `discover` would leave this entry out (the reason it counts), or None to keep it."""
     if stat.S_ISLNK(st.st_mode):
@@ -275,6 +294,8 @@ def _refusal(
     language = file_language(rel)
     if language is None:
         return "unsupported_type"
+    if languages is not None and language not in languages:
+        return "language_not_selected"
     if st.st_size > (min(max_file_bytes, DATA_FILE_BYTES) if language in DATA_KINDS else max_file_bytes):
         return "too_large"
     return None
@@ -287,6 +308,7 @@ def _walk(
     result: Discovery,
     start: str = "",
     secrets: SecretRules = DEFAULT_RULES,
+    languages: frozenset[str] | None = None,
 ) -> Iterator[FoundFile]:
     # Explicit stack: repositories can nest deeper than Python's recursion limit.
     stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(start, specs)]
@@ -312,7 +334,7 @@ def _walk(
                 result.skipped["unreadable"] += 1
                 continue
             # Symlinks are never followed: a link can point outside the root or loop back into it.
-            reason = _refusal(rel, st, local, max_file_bytes, secrets)
+            reason = _refusal(rel, st, local, max_file_bytes, secrets, languages)
             if reason is not None:
                 result.skipped[reason] += 1
             elif stat.S_ISDIR(st.st_mode):

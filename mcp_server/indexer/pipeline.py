@@ -26,6 +26,7 @@ from ..index.discover import FoundFile, PathScan, discover, scan_paths
 from ..index.modules import module_names
 from ..index.prepare import Prepared, Skipped, Unchanged, prepare_batch
 from ..index.project import EMPTY_PROJECT, Project, is_manifest, read_project
+from ..index.repo_settings import RepoSettings, read_repo_settings
 from ..index.secrets import SecretRules
 from . import repositories, store
 from .embed import embed_pending
@@ -198,7 +199,9 @@ async def _index_paths(
     """index_paths' work, under its lease."""
     started = time.perf_counter()
     rules = secret_rules(settings)
-    scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, settings.max_file_bytes, rules)
+    repo_settings = await anyio.to_thread.run_sync(read_repo_settings, root)
+    max_bytes = repo_settings.max_file_bytes or settings.max_file_bytes
+    scan, modules = await anyio.to_thread.run_sync(_scan_paths, root, paths, max_bytes, rules, repo_settings)
     if any(is_manifest(path) for path in scan.scanned):
         # What every import of the language means may have changed: a whole pass sorts it out.
         await _index_files(db, settings, root, repository.id, report, _quiet)
@@ -221,7 +224,7 @@ async def _index_paths(
             await touched.before(conn, await _file_ids(conn, repository.id, gone))
             await store.delete_files(conn, repository.id, gone)
             report.files_deleted = len(gone)
-        async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules, project):
+        async for results in _prepare_all(str(root), todo, max_bytes, rules, project):
             await _apply(conn, repository.id, results, states, report, touched)
         report.seconds["parse_store"] = time.perf_counter() - started
 
@@ -277,10 +280,10 @@ def _quiet(stage: str, done: int, total: int) -> None:
 
 
 def _scan_paths(
-    root: Path, paths: list[str], max_file_bytes: int, rules: SecretRules
+    root: Path, paths: list[str], max_file_bytes: int, rules: SecretRules, repo_settings: RepoSettings
 ) -> tuple[PathScan, dict[str, str]]:
     """The paths' current state on disk and the module name of each indexable file among them."""
-    scan = scan_paths(root, paths, max_file_bytes, rules)
+    scan = scan_paths(root, paths, max_file_bytes, rules, repo_settings)
     # A Python module's name follows its package chain: the __init__.py files above it.
     inits: set[str] = set()
     checked: set[str] = set()
@@ -396,7 +399,9 @@ async def _index_files(
 ) -> None:
     started = time.perf_counter()
     rules = secret_rules(settings)
-    found = await anyio.to_thread.run_sync(discover, root, settings.max_file_bytes, rules)
+    repo_settings = await anyio.to_thread.run_sync(read_repo_settings, root)
+    max_bytes = repo_settings.max_file_bytes or settings.max_file_bytes
+    found = await anyio.to_thread.run_sync(discover, root, max_bytes, rules, repo_settings)
     project = await anyio.to_thread.run_sync(read_project, root, [f.path for f in found.files])
     report.files_seen = len(found.files)
     report.skipped.update(found.skipped)
@@ -434,7 +439,7 @@ async def _index_files(
     done = 0
     progress("parse", 0, len(todo))
     first_pass = not states
-    async for results in _prepare_all(str(root), todo, settings.max_file_bytes, rules, project):
+    async for results in _prepare_all(str(root), todo, max_bytes, rules, project):
         async with db.pool.acquire() as conn:
             if first_pass:  # everything is resolved afresh below: nothing to track
                 await _apply(conn, repository_id, results, states, report, _Touched())
