@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="indexed repositories with counts and freshness")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--skipped", action="store_true", help="also name every file left out of each repository, and why")
     p.set_defaults(run=_cmd_status)
 
     p = sub.add_parser(
@@ -354,6 +355,12 @@ async def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             limit=args.limit,
             ef_search=settings.hnsw_ef_search,
         )
+        if not result.results:
+            from .db.catalog import NOTHING_INDEXED, nothing_indexed
+
+            async with db.pool.acquire() as conn:
+                if await nothing_indexed(conn):
+                    result.notes.append(NOTHING_INDEXED)
     if args.json:
         print(
             json.dumps(
@@ -397,12 +404,20 @@ async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     ):
         all_stats = [await repositories.stats(conn, r, key) for r in await repositories.all_repositories(conn)]
         disk = await disk_use(conn)
+        skipped = (
+            {s.repository.name: await _skipped_files(conn, s.repository, settings) for s in all_stats}
+            if args.skipped
+            else {}
+        )
     if args.json:
+        rows = [
+            _stats_json(s) | ({"skipped_files": skipped[s.repository.name]} if args.skipped else {}) for s in all_stats
+        ]
         print(
             json.dumps(
                 {
                     "database": {"size_bytes": disk.database_bytes, "wal_bytes": disk.wal_bytes},
-                    "repositories": [_stats_json(s) for s in all_stats],
+                    "repositories": rows,
                 },
                 indent=2,
                 default=str,
@@ -415,16 +430,46 @@ async def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print("no repositories indexed yet: run `pgcode index PATH`")
         return 0
     print(
-        f"{'repository':<20} {'files':>7} {'symbols':>8} {'edges':>8} {'chunks':>7} {'vectors':>8} {'pending':>8}  state  indexed"
+        f"{'repository':<20} {'files':>7} {'symbols':>8} {'edges':>8} {'chunks':>7} {'texts':>7} {'vectors':>8} "
+        f"{'pending':>8}  state  indexed"
     )
     for s in all_stats:
         r = s.repository
         when = r.indexed_at.strftime("%Y-%m-%d %H:%M:%S") if r.indexed_at else "never"
         print(
-            f"{r.name:<20} {s.files:>7} {s.symbols:>8} {s.edges:>8} {s.chunks:>7} {s.vectors:>8} "
-            f"{s.vectors_pending:>8}  {r.state}  {when}  {r.root_path}"
+            f"{r.name:<20} {s.files:>7} {s.symbols:>8} {s.edges:>8} {s.chunks:>7} {s.vectors + s.vectors_pending:>7} "
+            f"{s.vectors:>8} {s.vectors_pending:>8}  {r.state}  {when}  {r.root_path}"
         )
+    print(
+        "chunks with the same text share one vector: `texts` are the distinct chunk texts, each either "
+        "embedded (`vectors`) or waiting (`pending`)"
+    )
+    for name, files in skipped.items():
+        print(f"\n{name}: {len(files)} files left out" + (":" if files else ""))
+        for item in files:
+            print(f"  {item['path']}  {item['reason']}")
     return 0
+
+
+async def _skipped_files(conn: Any, repository: Any, settings: Settings) -> list[dict[str, str]]:
+    """The files of a repository's root that are not indexed, and why: the walk's own reasons, and
+    for files it admitted but the index lacks, the reading's (binary, not UTF-8, minified, secrets)."""
+    from .index.discover import discover
+    from .index.repo_settings import read_repo_settings
+    from .indexer.pipeline import secret_rules
+
+    root = Path(repository.root_path)
+    if not root.is_dir():
+        return [{"path": ".", "reason": "root_missing"}]
+    rules = secret_rules(settings)
+    repo_settings = await anyio.to_thread.run_sync(read_repo_settings, root)
+    found = await anyio.to_thread.run_sync(
+        lambda: discover(root, settings.max_file_bytes, rules, repo_settings, name_skipped=True)
+    )
+    stored = {r["path"] for r in await conn.fetch("SELECT path FROM files WHERE repository_id = $1", repository.id)}
+    out = [{"path": path, "reason": reason} for path, reason in (found.skipped_paths or [])]
+    out += [{"path": f.path, "reason": "unreadable_as_text"} for f in found.files if f.path not in stored]
+    return sorted(out, key=lambda item: item["path"])
 
 
 def _megabytes(size: int) -> str:
@@ -444,6 +489,7 @@ def _stats_json(s: Any) -> dict[str, Any]:
         "edges": s.edges,
         "edges_resolved": s.edges_resolved,
         "chunks": s.chunks,
+        "chunk_texts": s.vectors + s.vectors_pending,
         "vectors": s.vectors,
         "vectors_pending": s.vectors_pending,
         "skipped": s.skipped,

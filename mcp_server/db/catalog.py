@@ -47,3 +47,10 @@ async def find(conn: asyncpg.Connection, name_or_path: str) -> Repository:
 
 async def all_repositories(conn: asyncpg.Connection) -> list[Repository]:
     return [repository_from_row(r) for r in await conn.fetch(f"SELECT {COLUMNS} FROM repositories ORDER BY name")]
+
+
+NOTHING_INDEXED = "nothing is indexed yet: index a folder first (`pgcode index PATH`, or the index_repository tool)"
+
+
+async def nothing_indexed(conn: asyncpg.Connection) -> bool:
+    return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM repositories)")

@@ -139,6 +139,12 @@ class FoundFile:
 class Discovery:
     files: list[FoundFile] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    skipped_paths: list[tuple[str, str]] | None = None  # (path, reason), when asked for
+
+    def skip(self, reason: str, rel: str) -> None:
+        self.skipped[reason] += 1
+        if self.skipped_paths is not None:
+            self.skipped_paths.append((rel, reason))
 
 
 def file_language(path: str) -> str | None:
@@ -148,11 +154,17 @@ def file_language(path: str) -> str | None:
 
 
 def discover(
-    root: Path, max_file_bytes: int, secrets: SecretRules = DEFAULT_RULES, repo: RepoSettings = NONE
+    root: Path,
+    max_file_bytes: int,
+    secrets: SecretRules = DEFAULT_RULES,
+    repo: RepoSettings = NONE,
+    *,
+    name_skipped: bool = False,
 ) -> Discovery:
-    """Every indexable file under `root`, with counted reasons for what was left out. `repo` is the
-    repository's own settings (repo_settings.py): more ignores, its languages, its size limit."""
-    result = Discovery()
+    """Every indexable file under `root`, with counted reasons for what was left out (and, with
+    `name_skipped`, the path of each). `repo` is the repository's own settings (repo_settings.py):
+    more ignores, its languages, its size limit."""
+    result = Discovery(skipped_paths=[] if name_skipped else None)
     limit = repo.max_file_bytes or max_file_bytes
     result.files.extend(_walk(root, _root_specs(root, repo), limit, result, secrets=secrets, languages=repo.languages))
     result.files.sort(key=lambda f: f.path)
@@ -320,23 +332,23 @@ def _walk(
             with os.scandir(abs_dir) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
-            result.skipped["unreadable"] += 1
+            result.skip("unreadable", rel_dir or ".")
             continue
         subdirs: list[str] = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if not _storable(entry.name):
-                result.skipped["invalid_path"] += 1
+                result.skip("invalid_path", rel.encode("utf-8", "replace").decode())
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
-                result.skipped["unreadable"] += 1
+                result.skip("unreadable", rel)
                 continue
             # Symlinks are never followed: a link can point outside the root or loop back into it.
             reason = _refusal(rel, st, local, max_file_bytes, secrets, languages)
             if reason is not None:
-                result.skipped[reason] += 1
+                result.skip(reason, rel)
             elif stat.S_ISDIR(st.st_mode):
                 subdirs.append(rel)
             else:

@@ -10,6 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from ..db.catalog import NOTHING_INDEXED, nothing_indexed
 from ..indexer import repositories
 from ..search.filters import Filters
 from ..search.grep import grep as grep_lines
@@ -96,6 +97,10 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             repositories={h.repository for h in result.results},
         )
         fresh.notes.extend(result.notes)
+        if not result.results:
+            async with state.db.pool.acquire() as conn:
+                if await nothing_indexed(conn):
+                    fresh.notes.append(NOTHING_INDEXED)
         if embedder is None and mode != "keyword" and state.model_error:
             fresh.notes.append(f"semantic ranking is off: {state.model_error}")
         return SearchResponse(
