@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "search": BASE | {"db", "index", "embed"},
     "graph": BASE | {"db", "index", "embed"},
     "indexer": BASE | {"db", "index", "embed"},
+    "context": BASE | {"db", "index", "embed", "search", "graph"},
 }
 
 

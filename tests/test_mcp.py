@@ -19,6 +19,7 @@ TRANSPORTS = ["stdio", "sse", "http"]
 
 TOOLS = {
     "search_code",
+    "get_context",
     "grep",
     "find_symbol",
     "get_symbol",

@@ -117,5 +117,4 @@ def test_optional_arguments_lose_their_null_and_results_keep_it() -> None:
             "hits": {"type": "array"},
             "extra": {},
         },
-        "required": ["hits"],
     }

@@ -10,12 +10,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, Tool
 
 from .. import __version__
-from . import render, tool_surface, tools_graph, tools_index, tools_search
+from . import render, tool_surface, tools_context, tools_graph, tools_index, tools_search
 from .http import request_role
 from .state import ServerState
 
 INSTRUCTIONS = """\
 pgcode indexes code repositories and answers questions about them.
+- A question or a task? get_context: definitions, callers/callees and outlines within a token budget.
 - Don't know where something lives? search_code (meaning or names), grep (exact text/regex).
 - Know a name? find_symbol, then get_symbol for its source, or file_outline for a file's structure.
 - How does code connect? find_callers / find_callees, find_references, goto_definition,
@@ -90,6 +91,7 @@ class PgcodeServer(MCPServer):
 def create_server(state: ServerState) -> MCPServer:
     mcp = PgcodeServer(state, "pgcode", instructions=INSTRUCTIONS, version=__version__)
     tools_search.register(mcp, state)
+    tools_context.register(mcp, state)
     tools_graph.register(mcp, state)
     tools_index.register(mcp, state)
     registered = [tool.name for tool in mcp._tool_manager.list_tools()]

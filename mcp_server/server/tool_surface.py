@@ -10,6 +10,7 @@ from ..errors import ConfigError
 # Every client pays for the tool list on every turn: a profile lists fewer tools.
 PROFILES: dict[str, tuple[str, ...]] = {
     "core": (
+        "get_context",
         "search_code",
         "find_symbol",
         "get_symbol",
@@ -24,6 +25,7 @@ ALL = "all"
 TOOL_NAMES = (
     "search_code",
     "grep",
+    "get_context",
     "find_symbol",
     "get_symbol",
     "file_outline",
@@ -81,8 +83,9 @@ def compact_input(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def shallow_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A result schema one level deep: each field's name and type. The full shape is what the
-    structured result carries; spelled out it cost more than all the tools' arguments together."""
+    """A result schema one level deep: each field's name and type (which are always present, the
+    result itself shows). The full shape is what the structured result carries; spelled out it
+    cost more than all the tools' arguments together."""
     if not schema:
         return schema
     fields: dict[str, Any] = {}
@@ -99,10 +102,7 @@ def shallow_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:
             fields[name] = {"type": types[0] if len(types) == 1 else types}
         else:
             fields[name] = {}  # any value
-    out: dict[str, Any] = {"type": "object", "properties": fields}
-    if schema.get("required"):
-        out["required"] = list(schema["required"])
-    return out
+    return {"type": "object", "properties": fields}
 
 
 def _strip(node: Any, names: bool = False) -> Any:

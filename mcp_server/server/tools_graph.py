@@ -28,11 +28,11 @@ from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-Repository = Annotated[str | None, Field(description="repository name or root path; omit for all", max_length=4096)]
+Repository = Annotated[str | None, Field(description="repository name or root path; default all", max_length=4096)]
 SymbolArg = Annotated[
     str,
     Field(
-        description="qualified name ('shop.cart.Cart.total'), a unique suffix or bare name ('Cart.total'), or a numeric id",
+        description="qualified name, a unique suffix or bare name ('Cart.total'), or an id",
         max_length=1000,
     ),
 ]
@@ -41,8 +41,7 @@ MinConfidence = Annotated[
     Field(
         ge=0.0,
         le=1.0,
-        description="drop edges below this confidence (1.0 import/self-resolved, 0.9 via inheritance, "
-        "0.5 the only definition of that name)",
+        description="skip edges below this confidence: 1 resolved, 0.9 via a type or base, 0.5 a name guess",
     ),
 ]
 Depth = Annotated[int, Field(ge=1, le=10, description="how many hops to follow")]
@@ -68,8 +67,8 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         ] = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> SymbolList:
-        """Definitions by name: exact matches first, then qualified-name suffixes, prefixes and fuzzy
-        matches. Use it when you know (part of) an identifier and want where it is defined."""
+        """Definitions by name (exact, then suffix, prefix, fuzzy): where is an identifier you know
+        (part of) defined?"""
         async with pool.acquire() as conn:
             return await symbols.find_symbol(conn, name, repository, kind, limit)
 
@@ -77,8 +76,8 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @tool_errors
     @root_notes
     async def get_symbol(symbol: SymbolArg, repository: Repository = None) -> SymbolDetail:
-        """One definition in full: source, docstring, signature, location, parent, members and how
-        many callers/callees it has. Use after find_symbol or search_code to read the code."""
+        """One definition in full: source, docstring, signature, parent, members, caller/callee
+        counts. Read code found by find_symbol or search_code."""
         async with pool.acquire() as conn:
             return await symbols.get_symbol(conn, symbol, repository)
 
@@ -86,8 +85,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     @tool_errors
     @root_notes
     async def file_outline(path: PathArg, repository: Repository = None) -> FileOutline:
-        """The structure of one file: its classes, functions, methods and other definitions in line
-        order with nesting depth and signatures. Cheaper than reading the file."""
+        """A file's definitions in line order with nesting and signatures: cheaper than reading it."""
         async with pool.acquire() as conn:
             return await symbols.file_outline(conn, path, repository)
 
@@ -118,8 +116,8 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         name: Annotated[str | None, Field(description="the identifier used on that line", max_length=1000)] = None,
         repository: Repository = None,
     ) -> DefinitionResult:
-        """Where the name used at a file and line (and column or name) is defined, with the
-        resolver's confidence. Says so when the target is outside the index (a library)."""
+        """Where the name used at a file and line (and column or name) is defined, with confidence;
+        says when it is outside the index (a library)."""
         async with pool.acquire() as conn:
             return await symbols.goto_definition(conn, path, line, column, name, repository)
 
@@ -132,8 +130,8 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
     ) -> EdgeList:
-        """Every place that uses a definition: calls, mentions, imports and subclasses, each with
-        file, line and the line's text. Use before renaming or changing a signature."""
+        """Every use of a definition (calls, mentions, imports, subclasses) with file, line and text:
+        check before renaming or changing a signature."""
         async with pool.acquire() as conn:
             return await walk.find_references(conn, symbol, repository, min_confidence, limit)
 
@@ -147,8 +145,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
     ) -> GraphResult:
-        """Functions that call a function (depth 1), and their callers up to `depth` hops: who
-        depends on this behaviour."""
+        """Who calls a function, and who calls those, up to `depth` hops: what depends on it."""
         async with pool.acquire() as conn:
             return await walk.find_callers(conn, symbol, repository, depth, min_confidence, limit)
 

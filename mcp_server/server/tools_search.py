@@ -23,9 +23,7 @@ from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-Repository = Annotated[
-    str | None, Field(description="repository name or root path; omit to search all", max_length=4096)
-]
+Repository = Annotated[str | None, Field(description="repository name or root path; default all", max_length=4096)]
 PathGlob = Annotated[
     str | None,
     Field(
@@ -69,16 +67,15 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         language: Language = None,
         kind: Annotated[
             str | None,
-            Field(description="symbol kind of the hit: function, method, class, interface, struct, ...", max_length=40),
+            Field(description="symbol kind: function, method, class, struct, ...", max_length=40),
         ] = None,
         mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
     ) -> SearchResponse:
-        """Find code by meaning or by name: the first tool to reach for when you don't know where
-        something lives. Hybrid ranks semantic vectors, code-aware full text (snake_case/camelCase
-        split) and symbol names together; 'keyword' is exact-ish and instant, 'semantic' is by
-        meaning only. Each hit gives repository, path, 1-based lines, enclosing symbol and a
-        snippet. For an exact regex use grep; for a known name use find_symbol."""
+        """Find code by meaning or by name when you don't know where it lives. Hybrid ranks vectors,
+        code-aware full text and symbol names together; 'keyword' is exact-ish and instant,
+        'semantic' by meaning only. Hits give path, lines, enclosing symbol and a snippet. Exact
+        regex: grep; a known name: find_symbol."""
         filters = await _filters(repository, path_glob, language, kind)
         embedder = await state.embedder() if mode != "keyword" else None
         result = await hybrid_search(
