@@ -211,9 +211,7 @@ async def _assemble(
                     continue
                 # A caller is shown at its call site (in its own file), a callee at its definition.
                 where = f"{ref.path}:{line}" if incoming else f"{ref.path}:{ref.start_line}"
-                entry = f"{where} {ref.kind} {ref.qualified_name}" + (
-                    f" · {ref.signature}" if ref.signature else ""
-                )
+                entry = f"{where} {ref.kind} {ref.qualified_name}" + (f" · {ref.signature}" if ref.signature else "")
                 if not shared:
                     entry += f" [{ref.repository}]"
                 if not text.fits("\n".join([*lines, entry]) + "\n-- x", _RELATED_SHARE):
