@@ -37,7 +37,8 @@ sides and counted apart.
     python bench/graph_lsp.py --language go --samples 40 --sites 80
     python bench/graph_lsp.py --corpus zod --reuse-index
 
-Rust (rust-analyzer) and Java have no installable server here: the output and JSON say so.
+Rust (rust-analyzer) and Java have no installable server here: the output and JSON say so. Rust is
+scored against the compiler instead by bench/graph_rustc.py, which reuses this scoring.
 Writes bench/results/graph_lsp[-label]-<stamp>.json and graph_lsp-latest.json.
 """
 

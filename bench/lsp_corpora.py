@@ -51,7 +51,12 @@ GO_ENV = {
     "CGO_ENABLED": "0",
 }
 
-SOURCE_EXTENSIONS = {"go": (".go",), "typescript": (".ts", ".mts", ".cts"), "javascript": (".js", ".mjs", ".cjs")}
+SOURCE_EXTENSIONS = {
+    "go": (".go",),
+    "typescript": (".ts", ".mts", ".cts"),
+    "javascript": (".js", ".mjs", ".cjs"),
+    "rust": (".rs",),  # bench/graph_rustc.py
+}
 
 
 @dataclass(frozen=True, slots=True)

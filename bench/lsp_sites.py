@@ -1,4 +1,4 @@
-"""Where names are in Go, TypeScript and JavaScript source: call sites (tree-sitter), definition names, UTF-16 columns."""
+"""Where names are in Go, TypeScript, JavaScript and Rust source: call sites (tree-sitter), definition names, UTF-16 columns."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ _CALLS: dict[str, dict[str, str]] = {
     "typescript": {"call_expression": "function", "new_expression": "constructor"},
     "tsx": {"call_expression": "function", "new_expression": "constructor"},
     "javascript": {"call_expression": "function", "new_expression": "constructor"},
+    "rust": {"call_expression": "function"},
 }
 _NAME_NODES = {
     "identifier",
@@ -22,7 +23,12 @@ _NAME_NODES = {
     "private_property_identifier",
     "type_identifier",
 }
-_MEMBER_NODES = {"selector_expression": "field", "member_expression": "property"}
+_MEMBER_NODES = {
+    "selector_expression": "field",
+    "member_expression": "property",
+    "field_expression": "field",  # rust: x.m()
+    "scoped_identifier": "name",  # rust: Type::f()
+}
 _SKIP_NAMES = {"super", "import", "require"}
 
 
@@ -53,6 +59,8 @@ def call_sites(root: Path, rel: str) -> list[CallSite]:
         field = kinds.get(node.type)
         if field is not None:
             callee = node.child_by_field_name(field)
+            if callee is not None and callee.type == "generic_function":  # rust: f::<T>()
+                callee = callee.child_by_field_name("function")
             name_node, qualified = None, False
             if callee is not None and callee.type in _NAME_NODES:
                 name_node = callee

@@ -18,6 +18,24 @@ _PY_CONTAINER_METHODS = frozenset(
     if not name.startswith("_")
 ) | frozenset({"read", "write", "close", "flush", "readline", "readlines", "seek", "tell", "send", "recv"})
 _PY_RECEIVER_KINDS = frozenset({"method", "constructor"})
+# Methods of Rust's standard types and traits (Vec, slices, str, Option, Result, iterators, Clone,
+# Into, fmt, io): on a receiver whose type the parser could not tell, these are the std methods,
+# and a same-named repository method (a SmallVec's `push`, a Bytes' `len`) is a guess.
+_RUST_STD_METHODS = frozenset(
+    """clone clone_from iter iter_mut into_iter push pop len is_empty unwrap expect into to_string to_owned
+    as_ref as_mut get get_mut insert remove contains map and_then ok err ok_or unwrap_or unwrap_or_else
+    unwrap_or_default collect next extend clear as_str as_slice as_mut_slice as_ptr as_mut_ptr borrow
+    borrow_mut cmp partial_cmp eq ne lt le gt ge hash fmt from default write read write_str write_all
+    write_fmt flush split join trim starts_with ends_with chars bytes lines parse find filter fold any all
+    count sum min max rev zip enumerate take skip chain cloned copied first last sort sort_by sort_unstable
+    dedup retain truncate reserve reserve_exact capacity drain append split_off split_at swap is_some
+    is_none is_ok is_err as_bytes to_vec lock deref deref_mut drop add sub mul div rem neg not checked_add
+    checked_sub checked_mul saturating_sub saturating_add wrapping_add wrapping_sub abs pow try_into
+    try_from entry or_insert keys values resize fill copy_from_slice clone_from_slice extend_from_slice
+    as_deref as_deref_mut replace set map_err unwrap_err expect_err offset add_assign sub_assign
+    shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
+    position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
+)
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
 _FALLBACK_KINDS: dict[str, frozenset[str]] = {
@@ -347,6 +365,11 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         # A bare Python name the parser could not bind is a builtin, a parameter or a local
         # (it sees every binding in the file): only unknown receivers (`x.m()`) are worth a guess.
         return None
+    if family == "rust" and "." in row["target_name"]:
+        # `x.m()`: a method, and never one of the standard types' by name alone.
+        if name in _RUST_STD_METHODS:
+            return None
+        kinds = kinds & _PY_RECEIVER_KINDS
     if family == "python":
         if name in _PY_CONTAINER_METHODS:
             # `x.append()`, `"".join()`, `d.items()`: on an unknown receiver these are almost always
