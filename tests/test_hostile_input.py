@@ -30,6 +30,7 @@ MEGABYTE = "x" * 1_000_000  # just under the HTTP body limit (1 MiB) with the JS
 BASE: dict[str, dict[str, Any]] = {
     "search_code": {"query": "cart total", "repository": REPO, "mode": "keyword"},
     "grep": {"pattern": "def ", "repository": REPO},
+    "get_context": {"query": "cart total", "repository": REPO},
     "find_symbol": {"name": "Cart", "repository": REPO},
     "get_symbol": {"symbol": "shop.Cart", "repository": REPO},
     "file_outline": {"path": "shop.py", "repository": REPO},
