@@ -158,10 +158,50 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
                 owner = ctx.join(_pkg(ctx), ctx.text(rtype))
     qname = ctx.join(owner or _pkg(ctx), name)
     body = node.child_by_field_name("body")
+    params = _param_types(ctx, node.child_by_field_name("parameters"), tparams)
     idx = ctx.add_symbol(
         "method" if owner else "function", name, qname, node, sig_end=body.start_byte if body is not None else None
     )
-    ctx.enter(Frame(idx, qname, "function", owner, {"recv": recv_name, "tparams": tparams}))
+    ctx.enter(Frame(idx, qname, "function", owner, {"recv": recv_name, "tparams": tparams, "params": params}))
+    return None
+
+
+def _param_types(ctx: Ctx, plist: Node | None, tparams: set[str]) -> dict[str, Node]:
+    """Parameter name -> its named type node (`*T` and `T[K]` stripped): `p.M()` is then `T.M`."""
+    out: dict[str, Node] = {}
+    if plist is None:
+        return out
+    for param in plist.named_children:
+        if param.type != "parameter_declaration":
+            continue
+        tnode = param.child_by_field_name("type")
+        for _ in range(4):
+            if tnode is None or tnode.type in ("type_identifier", "qualified_type"):
+                break
+            if tnode.type not in ("pointer_type", "generic_type"):
+                tnode = None
+                break
+            tnode = tnode.child_by_field_name("type") if tnode.type == "generic_type" else tnode.named_child(0)
+        if tnode is None or (tnode.type == "type_identifier" and ctx.text(tnode) in tparams):
+            continue
+        for ident in param.children_by_field_name("name"):
+            out[ctx.text(ident)] = tnode
+    return out
+
+
+def _param_member(ctx: Ctx, base: str, name: str) -> Candidates | None:
+    """Candidates for `base.name` when `base` is a parameter of the enclosing function with a named type."""
+    for frame in reversed(ctx.frames):
+        tnode = frame.data.get("params", {}).get(base) if frame.kind == "function" else None
+        if tnode is None:
+            continue
+        if tnode.type == "type_identifier":
+            tname = ctx.text(tnode)
+            if tname in _BUILTIN_TYPES:
+                return ((f"<builtin>.{tname}.{name}", CONF_SCOPED),)  # outside: no guess
+            return ((ctx.join(ctx.join(_pkg(ctx), tname), name), CONF_SCOPED),)
+        cands = _qualified(ctx, tnode)
+        return tuple((f"{q}.{name}", c) for q, c in cands) or None
     return None
 
 
@@ -314,7 +354,10 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 owner = recv.owner
                 ctx.edge("calls", target, field, lambda: ctx.member(owner, name))
                 return None
-            if base in ctx.imports:
+            typed = _param_member(ctx, base, name)
+            if typed is not None:
+                cands = typed
+            elif base in ctx.imports:
                 cands = ((f"{ctx.imports[base]}.{name}", CONF_SCOPED),)
         ctx.edge("calls", target, field, cands)
     elif fn.type not in ("func_literal", "parenthesized_expression"):
