@@ -57,6 +57,7 @@ from typing import Any
 
 import anyio
 import lsp_corpora
+import lsp_javac
 from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
 from lsp_client import LanguageServer, LspCrashed, LspError, LspTimeout, uri_path
 from lsp_sites import CallSite, call_sites, definition_column, go_import_names, utf16
@@ -457,8 +458,12 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
     argv, env, init = command
     log = lsp_corpora.LSP_CACHE / f"{corpus.name}-server.log"
     log.write_bytes(b"")
-    server = LanguageServer(argv, root, corpus.language, env, init, stderr_log=log)
     sources = lsp_corpora.source_files(corpus, root)
+    server: Any
+    if corpus.language == "java":  # javac's own resolution, answered like a server
+        server = lsp_javac.JavacServer(root, sources, lsp_corpora.java_classpath(), lsp_corpora.LSP_CACHE, log)
+    else:
+        server = LanguageServer(argv, root, corpus.language, env, init, stderr_log=log)
     first = next((p for p in sources if "test" not in p.name), sources[0])
     truth = Truth(server, root)
     load_seconds: list[float] = []
@@ -1041,6 +1046,7 @@ async def _run(args: argparse.Namespace) -> None:
             "go": "gopls (Debian package gopls) with go (golang-go), GOPROXY=off",
             "typescript": f"typescript-language-server over tsserver: {' '.join(lsp_corpora.NPM_TOOLS)}",
             "javascript": f"typescript-language-server over tsserver: {' '.join(lsp_corpora.NPM_TOOLS)}",
+            "java": "javac 17's attribution (com.sun.source JavacTask.analyze + Trees), bench/javac_truth/Truth.java",
         },
         "not_measured": missing,
         "per_language": languages,

@@ -56,14 +56,35 @@ SOURCE_EXTENSIONS = {
     "typescript": (".ts", ".mts", ".cts"),
     "javascript": (".js", ".mjs", ".cjs"),
     "rust": (".rs",),  # bench/graph_rustc.py
+    "java": (".java",),
 }
+# Java: Debian source packages (`apt-get source` through a private deb-src list, so the machine's
+# apt configuration is untouched), attributed by javac against these jars (tests' JUnit 5), also
+# from Debian (`apt-get download` + `dpkg-deb -x`).
+DEB_SRC = (
+    "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main"
+)
+JAVA_DEPS = (
+    "junit5=5.9.2-1",
+    "libopentest4j-java=1.2.0-4",
+    "libapiguardian-java=1.1.2-1",
+    "libjsr305-java=0.1~+svn49-11",
+)
+JAVA_JARS = (
+    "junit-jupiter-api",
+    "junit-jupiter-params",
+    "opentest4j",
+    "apiguardian-api",
+    "junit-platform-commons",
+    "jsr305",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class LspCorpus:
     name: str
     language: str  # go | typescript | javascript (pgcode's language id of the sampled files)
-    source: str  # deb | npm
+    source: str  # deb | npm | debsrc (a Debian source package: Java)
     package: str  # Debian or npm package name
     version: str  # pinned
     include: tuple[str, ...] = ()  # npm: paths inside the package copied into the root (plus package.json)
@@ -72,7 +93,9 @@ class LspCorpus:
 
     @property
     def pinned(self) -> str:
-        return f"{self.package}={self.version}" if self.source == "deb" else f"{self.package}@{self.version}"
+        return (
+            f"{self.package}={self.version}" if self.source in ("deb", "debsrc") else f"{self.package}@{self.version}"
+        )
 
     @property
     def root(self) -> Path:
@@ -122,6 +145,11 @@ CORPORA: dict[str, LspCorpus] = {
         # JavaScript: CommonJS (a web framework) and ESM (an HTTP client, held out).
         LspCorpus("fastify", "javascript", "npm", "fastify", "4.28.1", ("fastify.js", "lib")),
         LspCorpus("axios", "javascript", "npm", "axios", "1.7.9", ("index.js", "lib"), held_out=True),
+        # Java (truth: javac, bench/lsp_javac.py): an HTML parser, an I/O utility library (held out).
+        LspCorpus("jsoup", "java", "debsrc", "jsoup", "1.15.3-1", ("src/main/java", "src/test/java")),
+        LspCorpus(
+            "commons-io", "java", "debsrc", "commons-io", "2.11.0-2", ("src/main/java", "src/test/java"), held_out=True
+        ),
     )
 }
 
@@ -138,7 +166,9 @@ def selected(names: list[str] | None, languages: list[str] | None) -> list[LspCo
     if languages:
         unknown = set(languages) - {c.language for c in CORPORA.values()} - {"rust", "java"}
         if unknown:
-            raise SystemExit(f"unknown language {', '.join(sorted(unknown))}; choose from go, typescript, javascript")
+            raise SystemExit(
+                f"unknown language {', '.join(sorted(unknown))}; choose from go, typescript, javascript, java"
+            )
         chosen = [c for c in chosen if c.language in languages]
     return chosen
 
@@ -156,7 +186,9 @@ def _unpacked(corpus: LspCorpus) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    if corpus.source == "deb":
+    if corpus.source == "debsrc":
+        _debian_source(corpus, target)
+    elif corpus.source == "deb":
         found = _one(pkg_dir.glob(f"{corpus.package}_{corpus.version.replace(':', '%3a')}_*.deb"))
         if found is None:
             subprocess.run(["apt-get", "download", "-q", corpus.pinned], cwd=pkg_dir, check=True)
@@ -189,7 +221,9 @@ def corpus_root(corpus: LspCorpus) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.parent.mkdir(parents=True, exist_ok=True)
-    if corpus.source == "deb":
+    if corpus.source == "debsrc":
+        _java_root(corpus, unpacked, root)
+    elif corpus.source == "deb":
         _go_root(unpacked, root)
     else:
         _npm_root(corpus, unpacked / "package", root)
@@ -239,6 +273,68 @@ def _go_ignored(root: Path) -> list[Path]:
         for name in pkg.get("IgnoredGoFiles") or []:
             out.append(Path(pkg["Dir"]) / name)
     return out
+
+
+def _apt_options() -> list[str]:
+    """apt options reading a private deb-src list (fetched once) instead of the machine's sources."""
+    apt = LSP_CACHE / "apt"
+    lists = apt / "lists"
+    options = [
+        "-o",
+        f"Dir::Etc::SourceList={apt / 'sources.list'}",
+        "-o",
+        "Dir::Etc::SourceParts=/dev/null",
+        "-o",
+        f"Dir::State::Lists={lists}",
+    ]
+    if not any(lists.glob("*Sources*")):
+        (lists / "partial").mkdir(parents=True, exist_ok=True)
+        (apt / "sources.list").write_text(DEB_SRC + "\n")
+        subprocess.run(["apt-get", "-q", *options, "update"], check=True, stdout=subprocess.DEVNULL)
+    return options
+
+
+def _debian_source(corpus: LspCorpus, target: Path) -> None:
+    """`apt-get source` (unpacked by dpkg-source) into `target`."""
+    work = LSP_CACHE / "pkg" / "debsrc"
+    work.mkdir(parents=True, exist_ok=True)
+    upstream = corpus.version.split("-")[0].split(":")[-1]
+    unpacked = work / f"{corpus.package}-{upstream}"
+    if not unpacked.is_dir():
+        subprocess.run(["apt-get", "-q", *_apt_options(), "source", corpus.pinned], cwd=work, check=True)
+    shutil.rmtree(target)
+    shutil.copytree(unpacked, target, symlinks=False)
+
+
+def _java_root(corpus: LspCorpus, unpacked: Path, root: Path) -> None:
+    """The Java sources only (no resources, no module-info), under their source folders."""
+    for rel in corpus.include:
+        for src in sorted((unpacked / rel).rglob("*.java")):
+            if src.name == "module-info.java":
+                continue
+            target = root / src.relative_to(unpacked)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+
+
+def java_classpath() -> list[Path]:
+    """The jars javac attributes the corpora's tests against (Debian packages, unpacked once)."""
+    deps = LSP_CACHE / "javadeps"
+    jars = deps / "usr/share/java"
+    if not (deps / ".complete").exists() or (deps / ".complete").read_text().strip() != " ".join(JAVA_DEPS):
+        pkg_dir = LSP_CACHE / "pkg"
+        pkg_dir.mkdir(parents=True, exist_ok=True)
+        for pinned in JAVA_DEPS:
+            name, version = pinned.split("=")
+            found = _one(pkg_dir.glob(f"{name}_{version.replace(':', '%3a')}_*.deb"))
+            if found is None:
+                subprocess.run(["apt-get", "download", "-q", pinned], cwd=pkg_dir, check=True)
+                found = _one(pkg_dir.glob(f"{name}_*.deb"))
+            if found is None:
+                raise RuntimeError(f"apt-get download {pinned} left no .deb in {pkg_dir}")
+            subprocess.run(["dpkg-deb", "-x", str(found), str(deps)], check=True)
+        (deps / ".complete").write_text(" ".join(JAVA_DEPS) + "\n")
+    return [jars / f"{name}.jar" for name in JAVA_JARS if (jars / f"{name}.jar").exists()]
 
 
 def _npm_root(corpus: LspCorpus, package: Path, root: Path) -> None:
@@ -308,6 +404,11 @@ def server_command(language: str) -> tuple[list[str], dict[str, str], dict[str, 
             {},
             {"tsserver": {"path": str(tsserver)}, "preferences": {"includeCompletionsForModuleExports": False}},
         )
+    if language == "java":
+        javac = shutil.which("javac")
+        if javac is None or shutil.which("java") is None:
+            return "javac/java not installed: apt-get install openjdk-17-jdk-headless"
+        return [javac], {}, {}  # bench/lsp_javac.py: javac's attribution, answered like a server
     return f"no truth server for {language}"
 
 
@@ -322,10 +423,10 @@ def unavailable_servers() -> dict[str, str]:
         )
     elif shutil.which("rust-analyzer") is None:
         out["rust"] = "rust-analyzer has a Debian candidate but is not installed (apt-get install rust-analyzer)"
-    out["java"] = (
-        "no Java language server is packaged here: Debian ships Eclipse JDT's libraries "
-        "(libeclipse-jdt-core-java) but not JDT LS, which is a download from outside the registries"
-    )
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        # No Java language server is packaged here (Debian ships Eclipse JDT's libraries, not JDT
+        # LS): the truth is javac itself (bench/lsp_javac.py).
+        out["java"] = "javac/java not installed: apt-get install openjdk-17-jdk-headless (the Java truth is javac)"
     return out
 
 

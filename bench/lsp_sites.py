@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tree_sitter import Node
+
 from mcp_server.index.languages import language_for, new_parser
 
 # Call expressions and the child holding the called name, per grammar.
@@ -15,6 +17,7 @@ _CALLS: dict[str, dict[str, str]] = {
     "tsx": {"call_expression": "function", "new_expression": "constructor"},
     "javascript": {"call_expression": "function", "new_expression": "constructor"},
     "rust": {"call_expression": "function"},
+    "java": {"method_invocation": "name", "object_creation_expression": "type"},
 }
 _NAME_NODES = {
     "identifier",
@@ -62,6 +65,9 @@ def call_sites(root: Path, rel: str) -> list[CallSite]:
             if callee is not None and callee.type == "generic_function":  # rust: f::<T>()
                 callee = callee.child_by_field_name("function")
             name_node, qualified = None, False
+            if language == "java" and callee is not None:
+                qualified = node.child_by_field_name("object") is not None
+                callee = _java_type_name(callee)
             if callee is not None and callee.type in _NAME_NODES:
                 name_node = callee
             elif callee is not None and callee.type in _MEMBER_NODES:
@@ -76,6 +82,15 @@ def call_sites(root: Path, rel: str) -> list[CallSite]:
         stack.extend(reversed(node.children))
     out.sort(key=lambda s: (s.line, s.column))
     return out
+
+
+def _java_type_name(node: Node) -> Node:
+    """The class name a Java `new` writes: `Foo` in `new Foo<>()`, `Inner` in `new Outer.Inner()`."""
+    if node.type == "generic_type" and node.named_children:
+        node = node.named_children[0]
+    if node.type == "scoped_type_identifier" and node.named_children:
+        node = node.named_children[-1]
+    return node
 
 
 def definition_column(lines: list[str], start_line: int, end_line: int, name: str) -> tuple[int, int] | None:
