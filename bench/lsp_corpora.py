@@ -34,6 +34,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lsp_cfamily
 from corpora import CACHE
 
 LSP_CACHE = CACHE / "lsp"
@@ -78,6 +79,9 @@ JAVA_JARS = (
     "junit-platform-commons",
     "jsr305",
 )
+# C and C++: translation units and headers alike (a C++ library's headers are `.h` too).
+SOURCE_EXTENSIONS["c"] = lsp_cfamily.UNITS[:1] + lsp_cfamily.HEADERS[:1]
+SOURCE_EXTENSIONS["cpp"] = lsp_cfamily.UNITS[1:] + lsp_cfamily.HEADERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,12 @@ CORPORA: dict[str, LspCorpus] = {
         LspCorpus(
             "commons-io", "java", "debsrc", "commons-io", "2.11.0-2", ("src/main/java", "src/test/java"), held_out=True
         ),
+        # C and C++ (Debian source packages, `apt-get source`; layouts in bench/lsp_cfamily.py): an
+        # interpreter and a YAML library (held out) in C, a key-value store and a YAML library (held out) in C++.
+        LspCorpus("lua", "c", "debsrc", "lua5.4", "5.4.4-3+deb12u1"),
+        LspCorpus("libyaml", "c", "debsrc", "libyaml", "0.2.5-1", held_out=True),
+        LspCorpus("leveldb", "cpp", "debsrc", "leveldb", "1.23-4"),
+        LspCorpus("yaml-cpp", "cpp", "debsrc", "yaml-cpp", "0.7.0+dfsg-8", held_out=True),
     )
 }
 
@@ -216,6 +226,10 @@ def corpus_root(corpus: LspCorpus) -> Path:
     """The laid-out root of `corpus` (built once; delete it to rebuild)."""
     root = corpus.root
     if (root / ".complete").exists():
+        return root
+    if corpus.language in ("c", "cpp"):
+        lsp_cfamily.lay_out(corpus.name, f"{corpus.package}={corpus.version}", root)
+        (root / ".complete").write_text("ok\n")
         return root
     unpacked = _unpacked(corpus)
     if root.exists():
@@ -409,6 +423,9 @@ def server_command(language: str) -> tuple[list[str], dict[str, str], dict[str, 
         if javac is None or shutil.which("java") is None:
             return "javac/java not installed: apt-get install openjdk-17-jdk-headless"
         return [javac], {}, {}  # bench/lsp_javac.py: javac's attribution, answered like a server
+    if language in ("c", "cpp"):
+        clangd = lsp_cfamily.clangd_command()
+        return clangd if isinstance(clangd, str) else (clangd, {}, {})
     return f"no truth server for {language}"
 
 

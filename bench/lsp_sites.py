@@ -18,6 +18,8 @@ _CALLS: dict[str, dict[str, str]] = {
     "javascript": {"call_expression": "function", "new_expression": "constructor"},
     "rust": {"call_expression": "function"},
     "java": {"method_invocation": "name", "object_creation_expression": "type"},
+    "c": {"call_expression": "function"},
+    "cpp": {"call_expression": "function", "new_expression": "type"},
 }
 _NAME_NODES = {
     "identifier",
@@ -29,8 +31,10 @@ _NAME_NODES = {
 _MEMBER_NODES = {
     "selector_expression": "field",
     "member_expression": "property",
-    "field_expression": "field",  # rust: x.m()
+    "field_expression": "field",  # rust x.m(), C/C++ `p->f()`, `s.f()`
     "scoped_identifier": "name",  # rust: Type::f()
+    "qualified_identifier": "name",  # C++ `ns::f()`
+    "template_function": "name",  # C++ `f<T>()`
 }
 _SKIP_NAMES = {"super", "import", "require"}
 
@@ -49,6 +53,8 @@ def call_sites(root: Path, rel: str) -> list[CallSite]:
     Found by the grammar, not by pgcode's parser: the sample is what the code calls, not what
     pgcode recorded."""
     language = language_for(rel)
+    if language == "c" and rel.endswith(".h"):
+        language = "cpp"  # a header may be C++; the C++ grammar reads C's calls alike
     kinds = _CALLS.get(language or "")
     if not kinds:
         return []
@@ -72,7 +78,9 @@ def call_sites(root: Path, rel: str) -> list[CallSite]:
                 name_node = callee
             elif callee is not None and callee.type in _MEMBER_NODES:
                 name_node = callee.child_by_field_name(_MEMBER_NODES[callee.type])
-                qualified = True
+                qualified = callee.type != "template_function"
+                while name_node is not None and name_node.type in _MEMBER_NODES:  # a::b::f, a::f<T>
+                    name_node = name_node.child_by_field_name(_MEMBER_NODES[name_node.type])
             if name_node is not None and name_node.type in _NAME_NODES:
                 row, byte_col = name_node.start_point
                 name = name_node.text.decode("utf-8", "replace") if name_node.text else ""
@@ -112,7 +120,7 @@ def definition_column(lines: list[str], start_line: int, end_line: int, name: st
             matches = list(word.finditer(text))
         for m in matches:
             after = text[m.end() :].lstrip()
-            if after[:1] in ("(", "<", "=", ":", "?"):
+            if after[:1] in ("(", "<", "=", ":", "?") and not after.startswith("::"):
                 return ln, m.start()
             if fallback is None:
                 fallback = (ln, m.start())
