@@ -12,7 +12,8 @@ folder of its own so its files keep their package paths (`requests/api.py` is mo
     python bench/corpora.py                 fetch every corpus, print roots and file counts
     python bench/corpora.py --corpus rich   just one
 
-bench/corpora/ is git-ignored. Rich is the held-out corpus: report on it, never tune on it.
+bench/corpora/ is git-ignored. Rich, starlette and itsdangerous are held out: report on them, never tune on them.
+Corpora marked whole_tree are the whole sdist (tests, conftest.py, examples), indexed as a user would.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Corpus:
     sdist_dir: str  # the top folder inside the sdist
     package: str  # the package folder inside the sdist, relative to sdist_dir
     held_out: bool = False
+    # Index the whole sdist as a user would (tests, conftest.py fixtures, examples), not only the
+    # package folder: the package alone left out test-style code, where most graph misses are.
+    whole_tree: bool = False
 
     @property
     def package_name(self) -> str:
@@ -59,6 +63,20 @@ CORPORA: dict[str, Corpus] = {
         Corpus("jinja2", "Jinja2==3.1.6", "jinja2-3.1.6", "src/jinja2"),
         Corpus("rich", "rich==13.9.4", "rich-13.9.4", "rich", held_out=True),
         Corpus("django", "Django==5.1.4", "Django-5.1.4", "django"),
+        # Whole sdists with their test suites (issue 18). httpx, flask and click may be tuned on;
+        # starlette and itsdangerous are held out: report on them, never tune on them.
+        Corpus("httpx", "httpx==0.28.1", "httpx-0.28.1", "httpx", whole_tree=True),
+        Corpus("flask", "flask==3.1.0", "flask-3.1.0", "src/flask", whole_tree=True),
+        Corpus("click", "click==8.1.8", "click-8.1.8", "src/click", whole_tree=True),
+        Corpus("starlette", "starlette==0.41.3", "starlette-0.41.3", "starlette", held_out=True, whole_tree=True),
+        Corpus(
+            "itsdangerous",
+            "itsdangerous==2.2.0",
+            "itsdangerous-2.2.0",
+            "src/itsdangerous",
+            held_out=True,
+            whole_tree=True,
+        ),
     )
 }
 SMALL = ["requests", "werkzeug", "jinja2", "rich"]  # run first; Django last, alone
@@ -129,11 +147,12 @@ def corpus_root(name: str) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    shutil.copytree(
-        source,
-        root / corpus.package_name,
-        ignore=lambda _dir, names: [n for n in names if n in _EXCLUDED_DIRS or n.endswith(".pyc")],
-    )
+    ignore = lambda _dir, names: [n for n in names if n in _EXCLUDED_DIRS or n.endswith(".pyc")]  # noqa: E731
+    if corpus.whole_tree:
+        shutil.copytree(unpacked(corpus), root, ignore=ignore, dirs_exist_ok=True)
+        (root / ".complete").unlink(missing_ok=True)  # the unpacked sdist's own marker
+    else:
+        shutil.copytree(source, root / corpus.package_name, ignore=ignore)
     (root / ".complete").write_text("ok\n")
     return root
 
@@ -158,6 +177,13 @@ def private_root(name: str, purpose: str) -> Path:
 
     shutil.copytree(source, root, copy_function=link)
     return root
+
+
+def import_roots(name: str, root: Path) -> list[Path]:
+    """Where the corpus's packages import from: `src/` for a src-layout sdist, else the root."""
+    corpus = get(name)
+    parent = Path(corpus.package).parent
+    return [root / parent] if corpus.whole_tree and str(parent) != "." else [root]
 
 
 def python_files(root: Path) -> list[Path]:

@@ -130,11 +130,13 @@ class Jedi:
     """jedi over one corpus: the corpus first on sys.path, then only the standard library (so the
     corpus's own package never resolves to a copy installed in the venv), Scripts cached per file."""
 
-    def __init__(self, root: Path, timeout: float, cache_size: int = 24) -> None:
+    def __init__(self, root: Path, timeout: float, cache_size: int = 24, imports: list[Path] | None = None) -> None:
         self.root = root.resolve()
         stdlib = [sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")]
         dynload = [p for p in sys.path if p.endswith("lib-dynload")]
-        sys_path = list(dict.fromkeys([str(self.root), *stdlib, *dynload]))
+        # A src-layout sdist imports its package from src/ (corpora.import_roots).
+        own = [str(p.resolve()) for p in imports or []]
+        sys_path = list(dict.fromkeys([*own, str(self.root), *stdlib, *dynload]))
         # parso drops parsed modules from its cache past ~600 files, under Scripts that still use
         # them (KeyError deep in jedi on Django-sized corpora): keep them all for the run.
         import parso.cache
@@ -608,7 +610,7 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
         ):
             incoming[twin_of[r["target_id"]]].append((r["path"], r["line"], r["source_id"]))
 
-    jd = Jedi(root, args.jedi_timeout)
+    jd = Jedi(root, args.jedi_timeout, imports=corpora.import_roots(corpus.name, root))
     deadline_a = started + args.max_seconds * 0.55
     deadline = started + args.max_seconds
     answers: dict[tuple[str, int, int], JediAnswer] = {}
