@@ -4,7 +4,9 @@ For each corpus, a copy is made with every function and method docstring blanked
 becomes `""` and its other lines become blank, so every line keeps its number and the code stays
 valid). The copy is indexed with the embedder, then each removed docstring's first sentence is a
 query. A hit is correct when it is in the function's file and overlaps the function's lines
-(decorators to last line); the strict variant wants the hit's symbol to be the function itself.
+(decorators to last line); the symbol variant wants the hit's symbol to be the function itself;
+the strict function variant wants at least half of the hit's lines inside the function, and no
+whole-file or whole-class chunk that encloses it (the rule the fusion study scores by too).
 Functions are top-level functions and methods (of classes at any depth); nested functions are
 not queried. First sentences under 4 words are skipped, and so are sentences shared by several
 functions (the query could not tell them apart). Queries are sampled with a fixed seed.
@@ -43,6 +45,8 @@ from mcp_server.search.filters import Filters
 from mcp_server.search.hybrid import search_code
 
 MODES = ("keyword", "semantic", "hybrid")
+# overlap: the hit touches the function; symbol: the hit is named after it; function: the strict rule
+METRIC_VARIANTS = ("overlap", "symbol", "function")
 KS = (1, 5, 10)
 LIMIT = 10
 SEED = 1234
@@ -200,9 +204,23 @@ def sample(functions: list[Function], n: int, seed: int) -> tuple[list[Function]
 # --- scoring --------------------------------------------------------------------------------
 
 
-def rank_of(hits: list[Any], fn: Function, strict: bool) -> int | None:
+def function_hit(path: str, start: int, end: int, fn: Function) -> bool:
+    """The strict function-level rule: at least half of the hit's lines lie inside the function,
+    and the hit does not enclose the function with more code on both sides (a whole-file or
+    whole-class chunk holding it names the container, not the function)."""
+    if path != fn.path:
+        return False
+    inside = min(end, fn.end) - max(start, fn.start) + 1
+    encloses = start < fn.start and end > fn.end
+    return inside > 0 and 2 * inside >= end - start + 1 and not encloses
+
+
+def rank_of(hits: list[Any], fn: Function, variant: str) -> int | None:
     for rank, hit in enumerate(hits, 1):
-        if strict:
+        if variant == "function":
+            if function_hit(hit.path, hit.start_line, hit.end_line, fn):
+                return rank
+        elif variant == "symbol":
             if fn.qualified_name is not None and hit.symbol == fn.qualified_name:
                 return rank
         elif hit.path == fn.path and hit.start_line <= fn.end and hit.end_line >= fn.start:
@@ -331,12 +349,7 @@ async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function])
                 rank = None
                 for i, cid in enumerate(ids[:LIMIT], 1):
                     c = chunks.get(cid)
-                    if (
-                        c is not None
-                        and c["path"] == fn.path
-                        and c["start_line"] <= fn.end
-                        and c["end_line"] >= fn.start
-                    ):
+                    if c is not None and function_hit(c["path"], c["start_line"], c["end_line"], fn):
                         rank = i
                         break
                 ranks[variant].append(rank)
@@ -387,7 +400,7 @@ async def run_corpus(
         flush=True,
     )
 
-    ranks: dict[str, dict[str, list[int | None]]] = {m: {"overlap": [], "symbol": []} for m in MODES}
+    ranks: dict[str, dict[str, list[int | None]]] = {m: {v: [] for v in METRIC_VARIANTS} for m in MODES}
     latency: dict[str, list[float]] = {m: [] for m in MODES}
     per_query: list[dict[str, Any]] = []
     pending = 0
@@ -405,12 +418,11 @@ async def run_corpus(
             )
             latency[mode].append(time.perf_counter() - t0)
             pending = max(pending, result.vectors_pending)
-            lenient, strict = rank_of(result.results, fn, False), rank_of(result.results, fn, True)
-            ranks[mode]["overlap"].append(lenient)
-            ranks[mode]["symbol"].append(strict)
+            found = {v: rank_of(result.results, fn, v) for v in METRIC_VARIANTS}
+            for v, rank in found.items():
+                ranks[mode][v].append(rank)
             row[mode] = {
-                "overlap_rank": lenient,
-                "symbol_rank": strict,
+                **{f"{v}_rank": rank for v, rank in found.items()},
                 "top": [f"{h.path}:{h.start_line}-{h.end_line} {h.symbol}" for h in result.results[:3]],
             }
         per_query.append(row)
@@ -435,7 +447,7 @@ async def run_corpus(
         "index_seconds": round(index_seconds, 1),
         "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
         "vectors_embedded": report.vectors_embedded,
-        "metrics": {m: {v: metrics(ranks[m][v]) for v in ("overlap", "symbol")} for m in MODES},
+        "metrics": {m: {v: metrics(ranks[m][v]) for v in METRIC_VARIANTS} for m in MODES},
         "latency_ms_p50": {m: round(1000 * statistics.median(latency[m]), 1) if latency[m] else None for m in MODES},
         "load_before": load_before,
         "load_after": load(),
@@ -448,6 +460,7 @@ def print_tables(results: list[dict[str, Any]]) -> None:
     for variant, title in (
         ("overlap", "hit overlaps the function's lines"),
         ("symbol", "hit symbol == the function's qualified name"),
+        ("function", "strict: >= 50 % of the hit inside the function, no enclosing file/class chunk"),
     ):
         rows = []
         for r in results:
@@ -497,7 +510,7 @@ def print_tables(results: list[dict[str, Any]]) -> None:
             table(
                 ["corpus", "fusion variant", "R@1", "R@5", "R@10", "MRR@10"],
                 rows,
-                title="Fusion study (overlap variant; never run on the held-out corpus)",
+                title="Fusion study (strict function rule; never run on the held-out corpus)",
             )
         )
     for r in results:
