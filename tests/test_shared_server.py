@@ -19,6 +19,7 @@ from mcp import Client, MCPError, StdioServerParameters
 
 from mcp_server.config import Settings
 from mcp_server.server.shared import place_for, settings_env
+from mcp_server.server.tool_surface import TOOL_NAMES
 from tests._consistency import scratch_database
 from tests.conftest import write_sample_repo
 from tests.shared_harness import (
@@ -103,7 +104,7 @@ async def test_concurrent_stdio_sessions_share_one_server_model_and_pool(pg_dsn:
             async def one(i: int) -> None:
                 nonlocal ready
                 async with _session(data_dir, dsn, extra) as client:
-                    assert len((await client.list_tools()).tools) == 18
+                    assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
                     found = await client.call_tool("search_code", {"query": "sign a cookie with a secret", "limit": 3})
                     results[i] = _text(found)
                     ready += 1
@@ -172,7 +173,7 @@ async def test_a_killed_shared_server_is_replaced_and_the_session_carries_on(pg_
         assert "repositories" in _text(listed)
         [second] = shared_servers(data_dir)
         assert second.pid != first.pid
-        assert len((await client.list_tools()).tools) == 18
+        assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
     wait_for_no_shared_server(data_dir)
 
 
@@ -220,7 +221,7 @@ def test_a_handshake_era_session_carries_on_after_the_shared_server_is_killed(pg
     session.send(INITIALIZE)
     session.answer(1)
     session.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-    assert len(session.request(2, "tools/list")["result"]["tools"]) == 18
+    assert len(session.request(2, "tools/list")["result"]["tools"]) == len(TOOL_NAMES)
     [first] = shared_servers(tmp_path / "data")
     first.send_signal(signal.SIGKILL)
     # Dead with every thread gone, so its sockets are closed (a zombie whose other threads are still
