@@ -12,32 +12,13 @@ import httpx2
 import pytest
 
 from mcp_server.indexer.pipeline import IndexReport
+from mcp_server.server.tool_surface import TOOL_NAMES
 from tests.conftest import write_sample_repo
 from tests.mcp_harness import TOKEN, HttpServer, connect, start_http_server
 
 TRANSPORTS = ["stdio", "sse", "http"]
 
-TOOLS = {
-    "search_code",
-    "get_context",
-    "grep",
-    "find_symbol",
-    "get_symbol",
-    "file_outline",
-    "repo_map",
-    "goto_definition",
-    "find_references",
-    "find_callers",
-    "find_callees",
-    "call_path",
-    "impact_analysis",
-    "get_dependencies",
-    "get_dependents",
-    "index_repository",
-    "index_status",
-    "list_repositories",
-    "remove_repository",
-}
+TOOLS = set(TOOL_NAMES)  # the registered order lives in tool_surface; test_tool_surface checks it
 WRITE_TOOLS = {"index_repository", "remove_repository"}
 
 
