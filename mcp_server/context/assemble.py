@@ -14,7 +14,7 @@ from ..errors import InvalidArgument
 from ..graph import symbols as graph_symbols
 from ..graph import walk
 from ..graph.models import SymbolRef
-from ..graph.scope import SYMBOL_COLUMNS, SYMBOL_FROM, check_int, symbol_ref
+from ..graph.scope import SYMBOL_COLUMNS, SYMBOL_FROM, check_int, scope, symbol_ref
 from ..search.filters import Filters
 from ..search.hybrid import search_code
 from .models import ContextDefinition, ContextOutline, ContextRelation, ContextResult
@@ -93,7 +93,7 @@ async def get_context(
         raise InvalidArgument("give a question (query) or a symbol to build the context around")
     notes: list[str] = []
     async with pool.acquire() as conn:
-        ids = await _scope(conn, repository)
+        ids = await scope(conn, repository)
         seeds: list[_Seed] = []
         if symbol is not None:
             seeds.append(_Seed(await graph_symbols.resolve_symbol(conn, symbol, repository), 1.0))
@@ -122,12 +122,6 @@ async def get_context(
         notes.append(catalog.NOTHING_INDEXED if empty else "nothing matched: rephrase, or name a symbol")
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return await _assemble(conn, seeds, query, symbol, repository, budget_tokens, notes)
-
-
-async def _scope(conn: asyncpg.Connection, repository: str | None) -> list[int]:
-    if repository is None:
-        return [r.id for r in await catalog.all_repositories(conn)]
-    return [(await catalog.find(conn, repository)).id]
 
 
 async def _identifier_seeds(conn: asyncpg.Connection, query: str, ids: list[int]) -> list[_Seed]:

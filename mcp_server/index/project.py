@@ -84,9 +84,6 @@ class Project:
             self._keys[family] = cached
         return cached
 
-    def digest(self) -> str:
-        return hashlib.blake2b(self.to_json().encode(), digest_size=8).hexdigest()
-
     def to_json(self) -> str:
         return _dump({"go_modules": self.go_modules, "js_packages": self.js_packages, "ts_configs": self.ts_configs})
 

@@ -209,12 +209,11 @@ async def _index_paths(
     report.files_seen = len(scan.files)
     report.skipped.update(scan.skipped)
     report.seconds["discover"] = time.perf_counter() - started
-    async with db.pool.acquire() as conn:
-        project = Project.from_json(await repositories.project_manifests(conn, repository.id))
 
     started = time.perf_counter()
     touched = _Touched()
     async with db.pool.acquire() as conn:
+        project = Project.from_json(await repositories.project_manifests(conn, repository.id))
         states = await _file_states(conn, repository.id, [f.path for f in scan.files])
         gone = await _paths_gone(conn, repository.id, scan)
         # No size/mtime shortcut here: a change was reported, and two saves within one tick of
