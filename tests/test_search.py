@@ -206,3 +206,34 @@ async def test_code_outranks_prose_that_describes_it_unless_docs_are_asked_for(
         mode="keyword",
     )
     assert docs.results[0].path == "README.md"
+
+
+async def test_windows_of_one_large_function_are_one_hit_over_its_whole_span(
+    db: Database, settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "large"
+    root.mkdir()
+    body = [f"    ledger_entry_{i} = reconcile_ledger(account, {i})  # reconcile the ledger account" for i in range(150)]
+    lines = ["def settle_accounts(account):", '    """Settle every ledger account."""', *body, "    return account", ""]
+    small = ["", "def reconcile_ledger(account, n):", "    return account", ""]
+    (root / "ledger.py").write_text("\n".join(lines + small))
+    await index_repository(db, settings, root, name="large", embedder=embedder)
+    async with db.pool.acquire() as conn:
+        windows = await conn.fetchval(
+            "SELECT count(*) FROM chunks c JOIN symbols s ON s.id = c.symbol_id WHERE s.name = 'settle_accounts'"
+        )
+    assert windows >= 3  # the function is cut into several windows
+    for mode in ("hybrid", "keyword", "semantic"):
+        result = await search_code(
+            db.pool, embedder, "reconcile the ledger account", filters=await _filters(db, "large"), mode=mode
+        )
+        settle = [h for h in result.results if h.symbol == "ledger.settle_accounts"]
+        assert len(settle) == 1, mode
+        hit = settle[0]
+        assert (hit.start_line, hit.end_line) == (1, len(lines) - 1), mode
+        assert hit.start_line <= hit.snippet_line <= hit.end_line and "ledger" in hit.snippet
+    named = await search_code(db.pool, embedder, "ledger_entry_120", filters=await _filters(db, "large"), mode="keyword")
+    top = named.results[0]
+    # The hit names the function and its whole span; the snippet starts at the line that matched.
+    assert (top.symbol, top.start_line) == ("ledger.settle_accounts", 1)
+    assert top.snippet_line >= 100 and "ledger_entry_120" in top.snippet

@@ -12,7 +12,7 @@ from .records import Chunk, ParsedFile
 MAX_COST = 700
 MAX_LINES = 80
 # Kinds that never stand alone as chunks: they stay in their container's text.
-_INLINE_KINDS = frozenset({"variable", "attribute", "constant", "field", "property"})
+INLINE_KINDS = frozenset({"variable", "attribute", "constant", "field", "property"})
 _MAX_DEPTH = 40
 # A chunk's text is kept whole except for lines past this length (a data blob in a source file),
 # which are cut: PostgreSQL refuses a tsvector over 1 MB, and nobody reads such a line in a snippet.
@@ -41,7 +41,7 @@ def chunk_file(text: str, parsed: ParsedFile | None) -> list[Chunk]:
     else:
         children: dict[int, list[int]] = {}
         for i, sym in enumerate(parsed.symbols):
-            if sym.parent is not None and sym.kind not in _INLINE_KINDS:
+            if sym.parent is not None and sym.kind not in INLINE_KINDS:
                 children.setdefault(sym.parent, []).append(i)
         cutter.children = children
         cutter.spans = [

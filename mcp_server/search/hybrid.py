@@ -14,6 +14,7 @@ from ..db.vector_marks import recent_pending
 from ..db.vectors import model_dim
 from ..embed.model import Embedder
 from ..errors import InvalidArgument
+from ..index.chunk import INLINE_KINDS
 from ..index.layout import is_test_path
 from ..index.tokens import code_terms, tsquery_terms
 from .filters import Filters
@@ -26,6 +27,7 @@ _RRF_K = 60
 _DEPTH = 4  # each list fetches limit * _DEPTH candidates before fusion
 _MIN_DEPTH = 40
 _SNIPPET_LINES = 8
+_FOCUS_LINES = 4  # the lines a snippet is chosen by: what an answer shows of it
 _SNIPPET_CHARS = 600
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]")
@@ -34,6 +36,12 @@ _PREAMBLE_FACTOR = 0.7
 _SHORT_PREAMBLE_LINES = 4
 _PROSE = frozenset({"markdown", "rst", "text"})
 _PROSE_FACTOR = 0.8
+_NOT_DEFINITIONS = INLINE_KINDS | {"module"}
+# Words too common in code and prose alike to say which of a chunk's definitions a query is about.
+_COMMON_WORDS = frozenset(
+    "the and for with from this that are was its into when then than return returns self none true false not"
+    " any all".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +129,9 @@ async def search_code(
         raise group.exceptions[0] from None  # the failure itself, as if the legs ran in turn
     ranked = [lists[name] for name in ("semantic", "lexical", "symbols") if name in lists]
     async with pool.acquire() as conn:
-        scores = await _rerank(conn, _fuse(ranked), query)
-        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        fused = _fuse(ranked)
+        candidates = await _candidates(conn, list(fused))
+        top = _one_per_definition(candidates, _rerank(candidates, fused, query))[:limit]
         hits = await _hits(conn, top, query, filters.kind)
     if pending > 0:
         notes.append(f"{pending} chunk texts have no vector yet: semantic ranking covers only the rest")
@@ -155,30 +164,105 @@ def _identifier_shaped(word: str) -> bool:
     return "_" in word.strip("_") or _CAMEL.search(word) is not None
 
 
-async def _rerank(conn: asyncpg.Connection, scores: dict[int, float], query: str) -> dict[int, float]:
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    chunk_id: int
+    path: str
+    language: str | None
+    start_line: int
+    end_line: int
+    kind: str | None
+    symbol_id: int | None
+    symbol_start: int | None
+    symbol_end: int | None
+    holds_others: bool  # other definitions start inside it: small siblings merged into one chunk
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    """One hit to show: the best chunk of a definition, over the definition's whole span."""
+
+    chunk_id: int
+    score: float
+    start_line: int
+    end_line: int
+    holds_others: bool
+
+
+async def _candidates(conn: asyncpg.Connection, chunk_ids: list[int]) -> list[_Candidate]:
+    if not chunk_ids:
+        return []
+    rows = await conn.fetch(
+        """SELECT c.id, f.path, f.language, c.start_line, c.end_line, s.kind, c.symbol_id,
+                  s.start_line AS symbol_start, s.end_line AS symbol_end,
+                  EXISTS (SELECT 1 FROM symbols d
+                          WHERE d.file_id = c.file_id AND d.start_line BETWEEN c.start_line AND c.end_line
+                            AND d.start_line > s.start_line AND d.kind <> ALL($2::text[])) AS holds_others
+           FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
+           WHERE c.id = ANY($1::bigint[])""",
+        chunk_ids,
+        list(_NOT_DEFINITIONS),
+    )
+    return [
+        _Candidate(
+            r["id"],
+            r["path"],
+            r["language"],
+            r["start_line"],
+            r["end_line"],
+            r["kind"],
+            r["symbol_id"],
+            r["symbol_start"],
+            r["symbol_end"],
+            r["holds_others"],
+        )
+        for r in rows
+    ]
+
+
+def _rerank(candidates: list[_Candidate], fused: dict[int, float], query: str) -> dict[int, float]:
     """Code-aware adjustments to the fused scores. Tests repeat the names and words of the code
     they test: an assistant asking where something happens wants the implementation first,
     unless it asks about tests. A file's bare import lines match its path's words but answer
     nothing. Prose describes code in the very words people search with; the code comes first."""
-    if not scores:
-        return scores
     lowered = query.lower()
     wants_tests = "test" in lowered
     wants_docs = any(word in lowered for word in ("doc", "readme", "guide", "manual"))
-    rows = await conn.fetch(
-        """SELECT c.id, f.path, f.language, c.end_line - c.start_line AS span, s.kind
-           FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
-           WHERE c.id = ANY($1::bigint[])""",
-        list(scores),
-    )
-    for r in rows:
-        if not wants_tests and is_test_path(r["path"]):
-            scores[r["id"]] *= _TEST_FACTOR
-        if r["kind"] == "module" and r["span"] < _SHORT_PREAMBLE_LINES:
-            scores[r["id"]] *= _PREAMBLE_FACTOR
-        if not wants_docs and r["language"] in _PROSE:
-            scores[r["id"]] *= _PROSE_FACTOR
+    scores: dict[int, float] = {}
+    for c in candidates:  # a chunk deleted since it was ranked is dropped here
+        score = fused[c.chunk_id]
+        if not wants_tests and is_test_path(c.path):
+            score *= _TEST_FACTOR
+        if c.kind == "module" and c.end_line - c.start_line < _SHORT_PREAMBLE_LINES:
+            score *= _PREAMBLE_FACTOR
+        if not wants_docs and c.language in _PROSE:
+            score *= _PROSE_FACTOR
+        scores[c.chunk_id] = score
     return scores
+
+
+def _one_per_definition(candidates: list[_Candidate], scores: dict[int, float]) -> list[_Pick]:
+    """Windows of one large definition would crowd the page with the same function or class:
+    they become one hit, ranked by its best window, spanning the whole definition, its snippet
+    taken from that best window. A file's top-level lines (module windows), prose, and chunks that
+    hold several small definitions are not windows of one definition: each stays a hit of its own
+    (the last is named after the definition the query names, if any, when hits are made)."""
+    groups: dict[tuple[str, int], list[_Candidate]] = {}
+    for c in candidates:
+        window = c.symbol_id is not None and c.kind != "module" and not c.holds_others
+        key = ("symbol", c.symbol_id) if window and c.symbol_id is not None else ("chunk", c.chunk_id)
+        groups.setdefault(key, []).append(c)
+    picks: list[_Pick] = []
+    for key, members in groups.items():
+        best = min(members, key=lambda c: (-scores[c.chunk_id], c.chunk_id))
+        start = min(c.start_line for c in members)
+        end = max(c.end_line for c in members)
+        if key[0] == "symbol":
+            # The definition's own lines, with the doc comment its first window starts at.
+            start = min(start, best.symbol_start or start)
+            end = max(end, best.symbol_end or end)
+        picks.append(_Pick(best.chunk_id, scores[best.chunk_id], start, end, best.holds_others))
+    return sorted(picks, key=lambda p: (-p.score, p.chunk_id))
 
 
 async def _semantic(
@@ -303,7 +387,7 @@ async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth
     return [r["id"] for r in ordered]
 
 
-async def _hits(conn: asyncpg.Connection, top: list[tuple[int, float]], query: str, kind: str | None) -> list[Hit]:
+async def _hits(conn: asyncpg.Connection, top: list[_Pick], query: str, kind: str | None) -> list[Hit]:
     if not top:
         return []
     rows = await conn.fetch(
@@ -313,66 +397,108 @@ async def _hits(conn: asyncpg.Connection, top: list[tuple[int, float]], query: s
         FROM chunks c JOIN files f ON f.id = c.file_id JOIN repositories r ON r.id = c.repository_id
         LEFT JOIN symbols s ON s.id = c.symbol_id
         WHERE c.id = ANY($1::bigint[])""",
-        [cid for cid, _ in top],
+        [p.chunk_id for p in top],
     )
     by_id = {r["id"]: r for r in rows}
-    terms = {t for t in code_terms(query)[0] if len(t) > 2}
-    named = await _named_inner_symbols(conn, [cid for cid, _ in top], terms, kind)
+    parts, whole = code_terms(query)
+    terms = {t for t in parts if len(t) > 2}
+    identifiers = frozenset(whole)
+    inner = await _inner_definitions(conn, [p.chunk_id for p in top if p.holds_others], kind)
     hits: list[Hit] = []
-    for chunk_id, score in top:
-        r = by_id.get(chunk_id)
+    for pick in top:
+        r = by_id.get(pick.chunk_id)
         if r is None:
             continue  # deleted between ranking and fetching
-        symbol, kind = named.get(chunk_id, (r["qualified_name"], r["kind"]))
-        offset, text = snippet(r["content"], terms)
+        symbol, kind, start, end = r["qualified_name"], r["kind"], pick.start_line, pick.end_line
+        lines = r["content"].splitlines()
+        first = r["start_line"]  # the file line `lines` starts at
+        focus = _focus(inner.get(pick.chunk_id, []), lines, first, terms, identifiers)
+        if focus is not None:
+            symbol, kind, start, end = focus["qualified_name"], focus["kind"], focus["start_line"], focus["end_line"]
+            lines = lines[max(start - first, 0) : end - first + 1]
+            first = max(start, first)
+        offset, text = snippet(lines, terms, identifiers)
         hits.append(
             Hit(
                 repository=r["repository"],
                 path=r["path"],
-                start_line=r["start_line"],
-                end_line=r["end_line"],
+                start_line=start,
+                end_line=end,
                 symbol=symbol,
                 kind=kind,
                 language=r["language"],
-                score=round(score, 5),
+                score=round(pick.score, 5),
                 snippet=text,
-                snippet_line=r["start_line"] + offset,
+                snippet_line=first + offset,
             )
         )
     return hits
 
 
-async def _named_inner_symbols(
-    conn: asyncpg.Connection, chunk_ids: list[int], terms: set[str], kind: str | None
-) -> dict[int, tuple[str, str]]:
-    """For chunks holding several definitions (a small class), the one the query names, if any."""
-    if not terms:
+async def _inner_definitions(
+    conn: asyncpg.Connection, chunk_ids: list[int], kind: str | None
+) -> dict[int, list[asyncpg.Record]]:
+    """The definitions inside chunks that hold several (small siblings merged into one chunk)."""
+    if not chunk_ids:
         return {}
     rows = await conn.fetch(
-        """SELECT c.id AS chunk_id, s.qualified_name, s.kind, s.name
-           FROM chunks c JOIN symbols s ON s.file_id = c.file_id
-             AND s.start_line BETWEEN c.start_line AND c.end_line
-           WHERE c.id = ANY($1::bigint[]) AND s.kind <> 'module' AND s.id IS DISTINCT FROM c.symbol_id""",
+        """SELECT c.id AS chunk_id, d.qualified_name, d.kind, d.name, d.start_line, d.end_line
+           FROM chunks c LEFT JOIN symbols s ON s.id = c.symbol_id
+           JOIN symbols d ON d.file_id = c.file_id AND d.start_line BETWEEN c.start_line AND c.end_line
+           WHERE c.id = ANY($1::bigint[]) AND d.kind <> ALL($2::text[])
+             AND d.start_line > coalesce(s.start_line, 0) AND ($3::text IS NULL OR d.kind = $3)
+           ORDER BY c.id, d.start_line, d.id""",
         chunk_ids,
+        list(_NOT_DEFINITIONS),
+        kind,  # the hit must stay of the kind the search was filtered to
     )
-    best: dict[int, tuple[int, str, str]] = {}
+    out: dict[int, list[asyncpg.Record]] = {}
     for r in rows:
-        if kind is not None and r["kind"] != kind:
-            continue  # the hit must stay of the kind the search was filtered to
-        overlap = len(terms & set(code_terms(r["name"])[0]))
-        if overlap and overlap > best.get(r["chunk_id"], (0, "", ""))[0]:
-            best[r["chunk_id"]] = (overlap, r["qualified_name"], r["kind"])
-    return {cid: (q, k) for cid, (_, q, k) in best.items()}
+        out.setdefault(r["chunk_id"], []).append(r)
+    return out
 
 
-def snippet(content: str, terms: set[str]) -> tuple[int, str]:
-    """A few lines of the chunk, starting near the first line that mentions a query term, and
-    how many lines into the chunk they start."""
-    lines = content.splitlines()
-    start = 0
-    for i, line in enumerate(lines):
-        if terms and terms & set(code_terms(line)[0]):
-            start = max(0, i - 1)
-            break
+def _focus(
+    definitions: list[asyncpg.Record], lines: list[str], first: int, terms: set[str], identifiers: frozenset[str]
+) -> asyncpg.Record | None:
+    """Of a chunk's several small definitions, the one the query is about: the one it names, else
+    the one whose lines hold most of its words; none when no definition holds any (the chunk's
+    own lines, a class header say, matched)."""
+    words = terms - _COMMON_WORDS
+    best: tuple[int, int, int] = (0, 0, 0)
+    chosen: asyncpg.Record | None = None
+    for d in definitions:
+        name_parts, name_whole = code_terms(d["name"])
+        named = (len(identifiers.intersection(name_whole)), len(words.intersection(name_parts)))
+        body: set[str] = set()
+        for line in lines[max(d["start_line"] - first, 0) : d["end_line"] - first + 1]:
+            body |= words.intersection(code_terms(line)[0])
+        score = (*named, len(body))
+        if score > best:
+            best, chosen = score, d
+    return chosen
+
+
+def snippet(lines: list[str], terms: set[str], identifiers: frozenset[str] = frozenset()) -> tuple[int, str]:
+    """A few of a hit's lines, starting where the query's words are densest (a whole identifier
+    of the query outweighs any number of words), and how many lines in they start."""
+    found = [_line_terms(line, terms, identifiers) for line in lines]
+    start, best = 0, (0, 0)
+    for i in range(len(lines)):
+        seen_ids: set[str] = set()
+        seen_terms: set[str] = set()
+        for ids, words in found[i : i + _FOCUS_LINES]:
+            seen_ids |= ids
+            seen_terms |= words
+        score = (len(seen_ids), len(seen_terms))
+        if score > best:
+            start, best = i, score
     text = "\n".join(lines[start : start + _SNIPPET_LINES])
     return start, text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "…"
+
+
+def _line_terms(line: str, terms: set[str], identifiers: frozenset[str]) -> tuple[set[str], set[str]]:
+    if not terms and not identifiers:
+        return set(), set()
+    parts, whole = code_terms(line)
+    return set(identifiers.intersection(whole)), terms.intersection(parts)
