@@ -213,7 +213,9 @@ async def test_windows_of_one_large_function_are_one_hit_over_its_whole_span(
 ) -> None:
     root = tmp_path / "large"
     root.mkdir()
-    body = [f"    ledger_entry_{i} = reconcile_ledger(account, {i})  # reconcile the ledger account" for i in range(150)]
+    body = [
+        f"    ledger_entry_{i} = reconcile_ledger(account, {i})  # reconcile the ledger account" for i in range(150)
+    ]
     lines = ["def settle_accounts(account):", '    """Settle every ledger account."""', *body, "    return account", ""]
     small = ["", "def reconcile_ledger(account, n):", "    return account", ""]
     (root / "ledger.py").write_text("\n".join(lines + small))
@@ -232,8 +234,36 @@ async def test_windows_of_one_large_function_are_one_hit_over_its_whole_span(
         hit = settle[0]
         assert (hit.start_line, hit.end_line) == (1, len(lines) - 1), mode
         assert hit.start_line <= hit.snippet_line <= hit.end_line and "ledger" in hit.snippet
-    named = await search_code(db.pool, embedder, "ledger_entry_120", filters=await _filters(db, "large"), mode="keyword")
+    named = await search_code(
+        db.pool, embedder, "ledger_entry_120", filters=await _filters(db, "large"), mode="keyword"
+    )
     top = named.results[0]
     # The hit names the function and its whole span; the snippet starts at the line that matched.
     assert (top.symbol, top.start_line) == ("ledger.settle_accounts", 1)
     assert top.snippet_line >= 100 and "ledger_entry_120" in top.snippet
+
+
+async def test_a_chunk_of_small_methods_is_shown_as_the_method_the_query_is_about(
+    db: Database, settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "siblings"
+    root.mkdir()
+    (root / "kettle.py").write_text(
+        "class Kettle:\n"
+        "    def fill(self, litres):\n        self.water = litres\n\n"
+        "    def boil(self):\n        self.temperature = 100  # bring the water to a rolling boil\n\n"
+        "    def pour(self, cup):\n        cup.tea = self.water\n"
+    )
+    await index_repository(db, settings, root, name="siblings", embedder=embedder)
+    async with db.pool.acquire() as conn:
+        chunks = await conn.fetchval(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = 'kettle.py'"
+        )
+    assert chunks == 1  # the three methods share their class's chunk
+    for mode in ("hybrid", "keyword"):
+        result = await search_code(
+            db.pool, embedder, "rolling boil temperature", filters=await _filters(db, "siblings"), mode=mode
+        )
+        top = result.results[0]
+        assert (top.symbol, top.kind, top.start_line, top.end_line) == ("kettle.Kettle.boil", "method", 5, 6), mode
+        assert top.snippet_line == 5 and "rolling boil" in top.snippet
