@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import keyword
 import random
 import re
 import statistics
@@ -235,125 +234,56 @@ def metrics(ranks: list[int | None]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in out.items()}
 
 
-# --- fusion study: the same three ranked lists, fused other ways --------------------------------
+# --- ablation: the same three ranked lists, fused and shown other ways ------------------------
 
-_CODE_LIKE = re.compile(r"`|[A-Za-z0-9]_[A-Za-z0-9]|[a-z][A-Z]|[A-Za-z]\.[A-Za-z]|\(\)")
 VARIANTS = (
-    "rrf (as shipped)",
-    "semantic only",
-    "full-text list alone",
-    "full-text list w/o code keywords",
-    "no symbol list",
-    "symbol list only if code-like query",
-    "semantic weight 2",
-    "semantic weight 2 + code-like gate",
-    "collapse chunks of one symbol",
+    "as shipped",
+    "semantic leg alone",
+    "full-text leg alone",
+    "symbol leg alone",
+    "no symbol leg",
+    "no full-text leg",
+    "semantic weight 1",
+    "semantic weight 3",
+    "no rerank (test/preamble/prose factors)",
+    "no merge (a hit per chunk, as before)",
 )
-# Query words that are also Python keywords (or as common in code): "Return the ..." matches every
-# function with a `return` statement.
-_CODE_WORDS = frozenset(keyword.kwlist) | {
-    "return",
-    "returns",
-    "returned",
-    "self",
-    "cls",
-    "none",
-    "true",
-    "false",
-    "def",
-    "raise",
-    "raises",
-    "yield",
-    "yields",
-}
-
-
-def _without_code_words(query: str) -> str:
-    kept = [w for w in query.split() if w.lower().strip(".,;:!?()`'\"") not in _CODE_WORDS]
-    return " ".join(kept) or query
-
-
-def _weighted_rrf(lists: list[tuple[list[int], float]]) -> dict[int, float]:
-    """hybrid._fuse with a weight per list (1 for all = as shipped)."""
-    scores: dict[int, float] = {}
-    for ids, weight in lists:
-        for rank, cid in enumerate(ids):
-            scores[cid] = scores.get(cid, 0.0) + weight / (60 + rank + 1)
-    return scores
-
-
-def _collapse(ids: list[int], chunks: dict[int, Any]) -> list[int]:
-    seen: set[tuple[str, Any]] = set()
-    out: list[int] = []
-    for cid in ids:
-        c = chunks[cid]
-        key = (c["path"], c["symbol_id"] if c["symbol_id"] is not None else ("chunk", cid))
-        if key not in seen:
-            seen.add(key)
-            out.append(cid)
-    return out
 
 
 async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function]) -> dict[str, Any]:
-    """Recall of other fusions of pgcode's own three lists (semantic, full text, symbol names).
-    Calls hybrid.py's private list functions (and its re-ranking, when it has one), so "as shipped"
-    reproduces search_code and each variant changes one thing."""
+    """Strict function-level recall of pgcode's own three lists (semantic, full text, symbol
+    names), each alone and fused other ways. Every variant goes through hybrid.rank_hits, the
+    step search_code shows its page with, so "as shipped" reproduces search_code and each other
+    variant changes one thing."""
     from mcp_server.search import hybrid
 
     depth = max(LIMIT * hybrid._DEPTH, hybrid._MIN_DEPTH)
     filters = Filters(repository_id=rid)
-    rerank = getattr(hybrid, "_rerank", None)
+    ranks: dict[str, list[int | None]] = {v: [] for v in VARIANTS}
     async with db.pool.acquire() as conn:
-        chunks = {
-            r["id"]: r
-            for r in await conn.fetch(
-                """SELECT c.id, f.path, c.start_line, c.end_line, c.symbol_id FROM chunks c
-               JOIN files f ON f.id = c.file_id WHERE c.repository_id = $1""",
-                rid,
-            )
-        }
-
-        async def order(scores: dict[int, float], query: str) -> list[int]:
-            if rerank is not None:
-                scores = await rerank(conn, dict(scores), query)
-            return [cid for cid, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
-
-        ranks: dict[str, list[int | None]] = {v: [] for v in VARIANTS}
-        code_like = 0
         for fn in chosen:
             q = fn.query
             vector = await anyio.to_thread.run_sync(embedder.embed_query, q)
             sem = await hybrid._semantic(conn, embedder, vector, filters, depth, 100)
             lex = await hybrid._lexical(conn, q, filters, depth)
             sym = await hybrid._symbols(conn, q, filters, depth)
-            lex2 = await hybrid._lexical(conn, _without_code_words(q), filters, depth)
-            gate = bool(_CODE_LIKE.search(q))
-            code_like += gate
-            shipped = await order(_weighted_rrf([(sem, 1), (lex, 1), (sym, 1)]), q)
-            fused = {
-                "rrf (as shipped)": shipped,
-                "semantic only": await order(_weighted_rrf([(sem, 1)]), q),
-                "full-text list alone": await order(_weighted_rrf([(lex, 1)]), q),
-                "full-text list w/o code keywords": await order(_weighted_rrf([(lex2, 1)]), q),
-                "no symbol list": await order(_weighted_rrf([(sem, 1), (lex, 1)]), q),
-                "symbol list only if code-like query": await order(
-                    _weighted_rrf([(sem, 1), (lex, 1), (sym if gate else [], 1)]), q
-                ),
-                "semantic weight 2": await order(_weighted_rrf([(sem, 2), (lex, 1), (sym, 1)]), q),
-                "semantic weight 2 + code-like gate": await order(
-                    _weighted_rrf([(sem, 2), (lex, 1), (sym if gate else [], 1)]), q
-                ),
-                "collapse chunks of one symbol": _collapse(shipped, chunks),
+            w = hybrid._semantic_weight(q)
+            lists: dict[str, tuple[list[tuple[list[int], float]], dict[str, bool]]] = {
+                "as shipped": ([(sem, w), (lex, 1), (sym, 1)], {}),
+                "semantic leg alone": ([(sem, 1)], {}),
+                "full-text leg alone": ([(lex, 1)], {}),
+                "symbol leg alone": ([(sym, 1)], {}),
+                "no symbol leg": ([(sem, w), (lex, 1)], {}),
+                "no full-text leg": ([(sem, w), (sym, 1)], {}),
+                "semantic weight 1": ([(sem, 1), (lex, 1), (sym, 1)], {}),
+                "semantic weight 3": ([(sem, 3 if w > 1 else 1), (lex, 1), (sym, 1)], {}),
+                "no rerank (test/preamble/prose factors)": ([(sem, w), (lex, 1), (sym, 1)], {"rerank": False}),
+                "no merge (a hit per chunk, as before)": ([(sem, w), (lex, 1), (sym, 1)], {"merge": False}),
             }
-            for variant, ids in fused.items():
-                rank = None
-                for i, cid in enumerate(ids[:LIMIT], 1):
-                    c = chunks.get(cid)
-                    if c is not None and function_hit(c["path"], c["start_line"], c["end_line"], fn):
-                        rank = i
-                        break
-                ranks[variant].append(rank)
-    return {"code_like_queries": code_like, "variants": {v: metrics(ranks[v]) for v in VARIANTS}}
+            for variant, (ranked, flags) in lists.items():
+                hits = await hybrid.rank_hits(conn, ranked, q, None, LIMIT, **flags)
+                ranks[variant].append(rank_of(hits, fn, "function"))
+    return {"variants": {v: metrics(ranks[v]) for v in VARIANTS}}
 
 
 # --- the run ----------------------------------------------------------------------------------

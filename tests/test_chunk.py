@@ -1,4 +1,4 @@
-"""Chunking: one chunk per small symbol, windows for large ones, neighbours merged, headers."""
+"""Chunking: one chunk per small symbol, windows for large ones, never two definitions in one chunk of a large parent, headers."""
 
 from __future__ import annotations
 
@@ -48,6 +48,23 @@ def test_methods_of_a_large_class_become_their_own_chunks() -> None:
     assert {"method_0", "method_7"} <= names
     method_chunk = next(c for c in chunks if c.symbol is not None and parsed.symbols[c.symbol].name == "method_3")
     assert method_chunk.header == "method Service.method_3"
+
+
+def test_small_methods_of_a_large_class_are_never_merged_with_each_other() -> None:
+    small = "".join(f"    def get_{i}(self):\n        return self._value_{i}\n\n" for i in range(40))
+    attributes = "".join(f"    FIELD_{i} = 'a default value for field number {i}'\n" for i in range(12))
+    source = "class Record:\n" + attributes + "\n    def only(self):\n        return 0\n\n" + small
+    parsed, chunks = _chunks(source)
+    for c in chunks:
+        inside = [s.name for s in parsed.symbols if s.kind == "method" and c.start_line <= s.start_line <= c.end_line]
+        assert len(inside) <= 1, (c.start_line, c.end_line, inside)
+    by_method = {
+        parsed.symbols[c.symbol].name: c for c in chunks if c.symbol and parsed.symbols[c.symbol].kind == "method"
+    }
+    assert {f"get_{i}" for i in range(40)} <= set(by_method)
+    # The class's own lines (its header and attributes) stay one chunk, named after the class.
+    head = chunks[0]
+    assert parsed.symbols[head.symbol].name == "Record" and head.start_line == 1
 
 
 def test_plain_text_is_windowed_without_symbols() -> None:

@@ -1,4 +1,4 @@
-"""Turn a parsed file into search chunks: a symbol each, windows of large ones, small neighbours merged."""
+"""Turn a parsed file into search chunks: a definition each, windows of large ones, a parent's own lines joined."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class _Piece:
     start: int  # 0-based line index, inclusive
     end: int  # exclusive
     symbol: int | None
+    holds_child: bool = False  # a parent's piece that has taken in one of its children already
 
 
 def chunk_file(text: str, parsed: ParsedFile | None) -> list[Chunk]:
@@ -115,27 +116,30 @@ class _Cutter:
         return pieces
 
     def merge(self, pieces: list[_Piece], parent: int, siblings: bool) -> list[_Piece]:
-        """Join neighbours while the union still fits. A union holding one child symbol plus its
-        parent's own lines (a class header, decorators) belongs to that child; one holding several
-        children belongs to the parent, so at module level (`siblings` false) children stay apart."""
+        """Join neighbours while the union still fits, but never two definitions: one chunk of
+        several small methods embeds as a blur of them all, and measured on docstring-to-code
+        retrieval it cost the vector leg a fifth of its MRR (requests .573 -> .485, werkzeug
+        .468 -> .347). A parent's own lines (a class header, decorators, attributes) join each
+        other and the child beside them, which the union then belongs to unless the parent's
+        lines are the larger part. At module level (`siblings` false) only the module's own
+        lines join: a hit on a top-level definition starts where it (or its doc comment) starts."""
         merged: list[_Piece] = []
         for piece in pieces:
             if self.cost(piece.start, piece.end) == 0:
                 continue
-            # At module level only the module's own lines join each other: a hit on a top-level
-            # definition then starts where the definition (or its doc comment) starts.
-            joinable = siblings or (bool(merged) and merged[-1].symbol == parent and piece.symbol == parent)
-            if merged and joinable and self.fits(merged[-1].start, piece.end):
-                last = merged[-1]
-                if last.symbol == piece.symbol or piece.symbol == parent:
-                    symbol = last.symbol
-                elif last.symbol == parent and self.cost(piece.start, piece.end) >= self.cost(last.start, last.end):
-                    symbol = piece.symbol
-                else:
-                    symbol = parent
-                merged[-1] = _Piece(last.start, piece.end, symbol)
-            else:
+            last = merged[-1] if merged else None
+            if last is None or not self.fits(last.start, piece.end):
                 merged.append(piece)
+            elif last.symbol == parent and piece.symbol == parent:
+                merged[-1] = _Piece(last.start, piece.end, parent, last.holds_child)
+            elif not siblings or (last.symbol != parent and piece.symbol != parent) or last.holds_child:
+                merged.append(piece)  # two definitions, or a definition and module-level lines
+            elif piece.symbol == parent:
+                merged[-1] = _Piece(last.start, piece.end, last.symbol, last.holds_child)
+            elif self.cost(piece.start, piece.end) >= self.cost(last.start, last.end):
+                merged[-1] = _Piece(last.start, piece.end, piece.symbol)
+            else:
+                merged[-1] = _Piece(last.start, piece.end, parent, holds_child=True)
         return merged
 
 

@@ -129,15 +129,37 @@ async def search_code(
         raise group.exceptions[0] from None  # the failure itself, as if the legs ran in turn
     ranked = [lists[name] for name in ("semantic", "lexical", "symbols") if name in lists]
     async with pool.acquire() as conn:
-        fused = _fuse(ranked)
-        candidates = await _candidates(conn, list(fused))
-        top = _one_per_definition(candidates, _rerank(candidates, fused, query))[:limit]
-        hits = await _hits(conn, top, query, filters.kind)
+        hits = await rank_hits(conn, ranked, query, filters.kind, limit)
     if pending > 0:
         notes.append(f"{pending} chunk texts have no vector yet: semantic ranking covers only the rest")
     if embedder is None and mode == "hybrid":
         notes.append("the embedding model is not loaded: results are keyword and symbol matches only")
     return SearchResult(hits, mode, pending == 0, max(pending, 0), notes)
+
+
+async def rank_hits(
+    conn: asyncpg.Connection,
+    ranked: list[tuple[list[int], float]],
+    query: str,
+    kind: str | None,
+    limit: int,
+    *,
+    rerank: bool = True,
+    merge: bool = True,
+) -> list[Hit]:
+    """The page of hits from the legs' ranked chunk ids and weights. (`rerank` and `merge` off
+    are for the retrieval bench's ablation: they show what each step adds.)"""
+    fused = _fuse(ranked)
+    candidates = await _candidates(conn, list(fused))
+    scores = _rerank(candidates, fused, query) if rerank else {c.chunk_id: fused[c.chunk_id] for c in candidates}
+    if merge:
+        picks = _one_per_definition(candidates, scores)
+    else:
+        picks = sorted(
+            (_Pick(c.chunk_id, scores[c.chunk_id], c.start_line, c.end_line, False) for c in candidates),
+            key=lambda p: (-p.score, p.chunk_id),
+        )
+    return await _hits(conn, picks[:limit], query, kind)
 
 
 def _fuse(ranked: list[tuple[list[int], float]]) -> dict[int, float]:
