@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import time
@@ -347,3 +348,27 @@ async def test_a_pass_that_stores_many_files_leaves_fresh_planner_statistics(
         }
     assert set(analyzed) == {"files", "symbols", "edges", "chunks"}
     assert all(when is not None and when >= before for when in analyzed.values()), analyzed
+
+
+async def test_an_index_made_by_an_older_format_parses_again_and_keeps_its_vectors(
+    db: Database, settings: Settings, embedder: Embedder, sample_repo: Path
+) -> None:
+    await index_repository(db, settings, sample_repo, name="shop-format", embedder=embedder)
+    async with db.pool.acquire() as conn:
+        repo_id = await _repo_id(conn, "shop-format")
+        # What a version before INDEX_FORMAT recorded: the bare content hash, the rules alone.
+        await conn.execute(
+            "UPDATE repositories SET settings = settings || jsonb_build_object('content_rules',"
+            " split_part(settings->>'content_rules', ';', 1)) WHERE id = $1",
+            repo_id,
+        )
+        for r in await conn.fetch("SELECT id, path FROM files WHERE repository_id = $1", repo_id):
+            data = (sample_repo / r["path"]).read_bytes()
+            await conn.execute(
+                "UPDATE files SET content_hash = $2 WHERE id = $1",
+                r["id"],
+                hashlib.blake2b(data, digest_size=16).digest(),
+            )
+    again = await index_repository(db, settings, sample_repo, name="shop-format", embedder=embedder)
+    assert again.files_indexed == len(EXPECTED_FILES) and again.files_unchanged == 0
+    assert again.vectors_embedded == 0  # the chunk texts are the same: their vectors are reused

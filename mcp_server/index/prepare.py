@@ -40,10 +40,16 @@ class Skipped:
     reason: str
 
 
+# What a file yields (symbols, edges, chunks) for the same bytes: bumped when parsing or chunking
+# changes, so that an index made by an older version parses its files again on the next pass
+# (their vectors are kept wherever a chunk's text is unchanged).
+INDEX_FORMAT = b"2"
+
+
 def file_digest(data: bytes, context: str = "") -> bytes:
     """The file's content hash; `context` (the project's key for its language) is part of it, so a
     changed go.mod or tsconfig makes the files whose imports it names parse again."""
-    h = hashlib.blake2b(data, digest_size=16)
+    h = hashlib.blake2b(data, digest_size=16, person=b"pgcode-format-" + INDEX_FORMAT)
     if context:
         h.update(b"\0project:" + context.encode())
     return h.digest()

@@ -24,7 +24,7 @@ from ..embed.model import Embedder
 from ..errors import InvalidArgument
 from ..index.discover import FoundFile, PathScan, discover, scan_paths
 from ..index.modules import module_names
-from ..index.prepare import Prepared, Skipped, Unchanged, prepare_batch
+from ..index.prepare import INDEX_FORMAT, Prepared, Skipped, Unchanged, prepare_batch
 from ..index.project import EMPTY_PROJECT, Project, is_manifest, read_project
 from ..index.repo_settings import RepoSettings, read_repo_settings
 from ..index.secrets import SecretRules
@@ -410,9 +410,10 @@ async def _index_files(
     touched = _Touched()
     async with db.pool.acquire() as conn:
         states = await store.file_states(conn, repository_id)
-        # Text stored under other credential rules (redaction off, older shapes) is read again: the
-        # content hash then decides which files change.
-        reread = await repositories.content_rules(conn, repository_id) != rules.content_key
+        # Text stored under other credential rules (redaction off, older shapes) or by an older
+        # index format is read again: the content hash (which includes the format) then decides.
+        made_by = f"{rules.content_key};format {INDEX_FORMAT.decode()}"
+        reread = await repositories.content_rules(conn, repository_id) != made_by
         # A changed go.mod / package.json / tsconfig changes what imports mean: every file is read
         # again and its hash (which includes the manifests its language reads) decides.
         project_json = project.to_json()
@@ -448,7 +449,7 @@ async def _index_files(
         progress("parse", done, len(todo))
     if reread or new_manifests:
         async with db.pool.acquire() as conn:
-            await repositories.set_content_rules(conn, repository_id, rules.content_key)
+            await repositories.set_content_rules(conn, repository_id, made_by)
             await repositories.set_project_manifests(conn, repository_id, project_json)
     report.seconds["parse_store"] = time.perf_counter() - started
 
