@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from mcp_server.config import Settings, resolve
-from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, embedder_for, load_embedder
+from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, embedder_for, key_for, load_embedder
 from mcp_server.embed.weights import find_weights
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -399,11 +399,12 @@ def test_missing_weights_files_reported(tmp_path: Path) -> None:
 
 def test_model_dir_used_as_is(fp32: Embedder, tmp_path: Path) -> None:
     assert fp32.model_dir is not None
-    # Our own build keeps its key, so an index made through the cache stays valid.
+    # Our own build keeps its key, so an index made through the cache stays valid (the settings
+    # read the default 128 tokens of each text: the key says so).
     same = embedder_for(
         Settings.load({"cache_dir": str(tmp_path / "unused")}, env={"PGCODE_MODEL_DIR": str(fp32.model_dir)})
     )
-    assert same.model_key == fp32.model_key
+    assert same.model_key == fp32.model_key + ":128t"
     assert not (tmp_path / "unused" / "models").exists()  # nothing built
     assert np.array_equal(same.embed_documents(CODE_SNIPPETS[:2]), fp32.embed_documents(CODE_SNIPPETS[:2]))
 
@@ -465,3 +466,35 @@ def test_import_is_cheap() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""  # stdout belongs to the MCP transport
     assert out.stderr.strip() == "[]"
+
+
+def test_the_settings_key_says_how_much_of_each_text_was_read() -> None:
+    assert key_for(Settings()) == DEFAULT_MODEL + ":int8:128t"
+    assert key_for(Settings(embedding_quantize=False)) == DEFAULT_MODEL + ":128t"
+    assert key_for(Settings(embed_tokens=64)) == DEFAULT_MODEL + ":int8:64t"
+    # The model's whole window reads what the earlier vectors read: the same key.
+    assert key_for(Settings(embed_tokens=256)) == key_for(Settings(embed_tokens=4096)) == DEFAULT_MODEL + ":int8"
+    other = "jinaai/jina-embeddings-v2-base-code"
+    assert key_for(Settings(embedding_model=other)) == other
+    assert key_for(Settings(embedding_model=other, embed_tokens=512)) == other + ":512t"
+
+
+def test_an_embedder_reading_128_tokens_embeds_a_long_text_as_its_first_128_tokens(
+    clean_env: None, cache_root: Path
+) -> None:
+    emb = load_embedder(quantize=True, cache_dir=cache_root)
+    long = "def settle(account):\n" + "".join(f"    total_{i} = reconcile(account, {i})\n" for i in range(80))
+    short = CODE_SNIPPETS[0]
+    whole = emb.embed_documents([long, short], batch_size=1)
+    emb.read_passages(128, emb.model_key + ":128t")
+    assert emb.model_key.endswith(":int8:128t") and emb.passage_tokens == 128
+    read = emb.embed_documents([long, short], batch_size=1)
+    assert np.abs(read[1] - whole[1]).max() < 1e-6  # a text within 128 tokens is read whole
+    assert float(read[0] @ whole[0]) < 0.999  # the long one is not
+    # Queries are read whole: a long bug report keeps all the words the model's window holds.
+    query_read = emb.embed_query(long)
+    # ... and the long text is read as its first 128 tokens, [CLS] and [SEP] included.
+    prefix = emb._count_tokenizer.decode(emb._count_tokenizer.encode(long).ids[1:127])
+    emb.read_passages(None, DEFAULT_MODEL + ":int8")
+    assert float(emb.embed_documents([prefix], batch_size=1)[0] @ read[0]) > 0.99
+    assert np.abs(emb.embed_query(long) - query_read).max() < 1e-6

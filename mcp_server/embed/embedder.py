@@ -41,6 +41,7 @@ class Embedder:
         self.model_key = model_key
         self.dim = dim
         self.max_tokens = max_tokens
+        self.passage_tokens = max_tokens  # of each indexed text, the tokens the model reads
         # Where the ONNX files were loaded from (None for models living in fastembed's cache).
         self.model_dir = model_dir
 
@@ -54,6 +55,8 @@ class Embedder:
         docs = list(texts)
         if not docs:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.passage_tokens < self.max_tokens:
+            docs = self._cut(docs)
         # Batches are padded to their longest text: texts of like length batched together waste
         # little on padding (the order is restored below).
         order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
@@ -61,6 +64,24 @@ class Embedder:
         vectors = np.empty((len(docs), self.dim), dtype=np.float32)
         vectors[order] = np.asarray(rows, dtype=np.float32).reshape(len(docs), self.dim)
         return _normalise(vectors)
+
+    def read_passages(self, tokens: int | None, model_key: str) -> None:
+        """Read only the first `tokens` tokens of each indexed text (None: the whole window);
+        the vectors are then stored under `model_key`, which must say so."""
+        self.passage_tokens = min(tokens or self.max_tokens, self.max_tokens)
+        self.model_key = model_key
+
+    def _cut(self, docs: list[str]) -> list[str]:
+        """Each text cut after its first passage_tokens tokens (special tokens included), at the
+        end of the last whole token kept: what the model would read if it truncated there."""
+        keep = self.passage_tokens - 2  # [CLS] and [SEP]
+        cut: list[str] = []
+        for text, encoding in zip(docs, self._count_tokenizer.encode_batch(docs), strict=True):
+            if len(encoding.ids) <= self.passage_tokens:
+                cut.append(text)
+            else:
+                cut.append(text[: encoding.offsets[keep][1]])
+        return cut
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one search query; returns (dim,) float32 of unit length."""

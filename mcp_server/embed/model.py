@@ -97,14 +97,33 @@ def _default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("pgcode"))
 
 
+# What the default model reads of each chunk unless told otherwise (see Settings.embed_tokens).
+DEFAULT_PASSAGE_TOKENS = 128
+
+
+def passage_tokens(settings: Settings) -> int | None:
+    """Tokens of each chunk the model reads; None for the model's whole window."""
+    if settings.embed_tokens:
+        return settings.embed_tokens
+    return DEFAULT_PASSAGE_TOKENS if settings.embedding_model.lower() == DEFAULT_MODEL.lower() else None
+
+
+def _passage_suffix(settings: Settings) -> str:
+    """Vectors of texts cut shorter than the model's window are other vectors: their key says so,
+    and they are never mixed with the window's."""
+    tokens = passage_tokens(settings)
+    is_default = settings.embedding_model.lower() == DEFAULT_MODEL.lower()
+    return "" if tokens is None or (is_default and tokens >= DEFAULT_MAX_TOKENS) else f":{tokens}t"
+
+
 def key_for(settings: Settings) -> str:
     """The vector key of the model the settings name."""
-    return model_key(settings.embedding_model, settings.embedding_quantize)
+    return model_key(settings.embedding_model, settings.embedding_quantize) + _passage_suffix(settings)
 
 
 def embedder_for(settings: Settings) -> Embedder:
     """The model the settings name, with their quantisation, cache, sources and thread count."""
-    return load_embedder(
+    embedder = load_embedder(
         settings.embedding_model,
         quantize=settings.embedding_quantize,
         cache_dir=settings.cache_dir,
@@ -113,6 +132,8 @@ def embedder_for(settings: Settings) -> Embedder:
         weights_dir=Path(settings.weights_dir) if settings.weights_dir else None,
         offline=settings.offline,
     )
+    embedder.read_passages(passage_tokens(settings), embedder.model_key + _passage_suffix(settings))
+    return embedder
 
 
 # --- ready ONNX directories and other fastembed models ------------------------------------------
