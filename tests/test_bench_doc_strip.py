@@ -86,6 +86,16 @@ export function over(a: number): void;
 export function over(a: any): void {}
 """
 
+JS = b"""/** Adds two numbers together here. */
+function add(a, b) { return a + b }
+class K {
+  /** Runs the thing right now. */
+  run() {}
+}
+/* a plain block comment, no JSDoc */
+const f = () => 1;
+"""
+
 RUST = b"""//! Crate docs stay: they document no function.
 
 /// Creates a new, empty `Buffer` with room for [`capacity`] bytes.
@@ -136,6 +146,14 @@ CASES = {
             "over": (25, 29, 29, "Handles both kinds of argument at once."),
         },
         [3, 4, 5, 6, 7, 14, 18, 19, 20, 26, 28],
+    ),
+    "javascript": (
+        JS,
+        {
+            "add": (2, 2, 2, "Adds two numbers together here."),
+            "K.run": (5, 5, 5, "Runs the thing right now."),
+        },
+        [1, 4],
     ),
     "rust": (
         RUST,
