@@ -515,6 +515,8 @@ def snippet(lines: list[str], terms: set[str], identifiers: frozenset[str] = fro
         score = (len(seen_ids), len(seen_terms))
         if score > best:
             start, best = i, score
+    while start < len(lines) - 1 and not lines[start].strip():
+        start += 1
     text = "\n".join(lines[start : start + _SNIPPET_LINES])
     return start, text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS] + "…"
 
