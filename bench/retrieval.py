@@ -75,8 +75,9 @@ class Function:
     start: int  # first line (first decorator), 1-based
     def_line: int  # the `def` line
     end: int
-    query: str  # the docstring's first sentence
+    query: str  # the docstring's first sentence (or its whole text: see --query-kind)
     qualified_name: str | None = None  # pgcode's name for it, looked up after indexing
+    doc: str = ""  # the whole docstring / doc comment
 
 
 @dataclass(slots=True)
@@ -191,6 +192,7 @@ def make_blanked(corpus: corpora.Corpus) -> tuple[Path, Blanked]:
                         def_line=node.lineno,  # type: ignore[attr-defined]
                         end=node.end_lineno or node.lineno,
                         query=sentence,  # type: ignore[attr-defined]
+                        doc=doc,
                     )
                 )
             data = blanked
@@ -216,7 +218,7 @@ def make_stripped(corpus: retrieval_corpora.LangCorpus) -> tuple[Path, Blanked]:
         for d in found:
             if d.query is None or len(d.query.split()) < MIN_WORDS:
                 continue
-            result.functions.append(Function(rel, d.name, d.scope, d.start, d.def_line, d.end, d.query))
+            result.functions.append(Function(rel, d.name, d.scope, d.start, d.def_line, d.end, d.query, doc=d.doc))
 
     retrieval_corpora.strip_tree(corpus, dst_root, take)
     return dst_root, result
@@ -236,6 +238,43 @@ def select_corpora(names: list[str] | None, languages: list[str] | None) -> list
             raise SystemExit(f"unknown language {language!r}; choose from {', '.join(retrieval_corpora.BY_LANGUAGE)}")
         chosen.extend(retrieval_corpora.CORPORA[n] for n in retrieval_corpora.BY_LANGUAGE[language])
     return chosen or list(corpora.selected(None, corpora.SMALL))
+
+
+# --- long queries: a whole doc text as the paragraph an agent pastes --------------------------
+
+QUERY_KINDS = ("sentence", "paragraph", "paragraph-plain")
+MIN_PARAGRAPH_WORDS = 25
+_IDENTIFIER_SHAPED = re.compile(
+    r"`[^`]*`|\b\w+\(\)|\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|\b\w*_\w*\b|\b[a-z]+[A-Z]\w*|\b[A-Z][a-z0-9]+[A-Z]\w*"
+)
+
+
+def paragraph_query(fn: Function, plain: bool) -> str | None:
+    """The function's whole doc text on one line (doctest and directive lines dropped), at most
+    the search limit long; `plain` also drops every identifier-shaped word and the function's own
+    name, as a report written by someone who does not know the code would. None when under
+    MIN_PARAGRAPH_WORDS words."""
+    lines = [line for line in fn.doc.splitlines() if not line.strip().startswith((">>>", "...", ".. "))]
+    text = " ".join(" ".join(lines).split())
+    if plain:
+        text = _IDENTIFIER_SHAPED.sub(" ", text)
+        text = re.sub(rf"\b{re.escape(fn.name)}\b", " ", text, flags=re.IGNORECASE)
+        text = " ".join(text.split())
+    if len(text.split()) < MIN_PARAGRAPH_WORDS:
+        return None
+    return text[:2000].rsplit(" ", 1)[0] if len(text) > 2000 else text
+
+
+def with_query_kind(functions: list[Function], kind: str) -> list[Function]:
+    if kind == "sentence":
+        return functions
+    out: list[Function] = []
+    for fn in functions:
+        query = paragraph_query(fn, plain=kind == "paragraph-plain")
+        if query is not None:
+            fn.query = query
+            out.append(fn)
+    return out
 
 
 def sample(functions: list[Function], n: int, seed: int) -> tuple[list[Function], int]:
@@ -347,7 +386,7 @@ async def run_corpus(
         root, blanked = make_stripped(corpus)
     else:
         root, blanked = make_blanked(corpus)
-    chosen, ambiguous = sample(blanked.functions, args.queries, args.seed)
+    chosen, ambiguous = sample(with_query_kind(blanked.functions, args.query_kind), args.queries, args.seed)
     print(
         f"[{corpus.name}] {blanked.files} files, {blanked.docstrings_blanked} docstrings blanked, "
         f"{len(blanked.functions)} eligible, {ambiguous} ambiguous dropped, {len(chosen)} queries; indexing ...",
@@ -589,6 +628,13 @@ def main() -> None:
     )
     parser.add_argument("--queries", type=int, default=300, help="queries per corpus (default 300)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
+    parser.add_argument(
+        "--query-kind",
+        choices=QUERY_KINDS,
+        default="sentence",
+        help="the doc text's first sentence (default); its whole text as a long query; or that without "
+        f"identifiers (functions whose text has under {MIN_PARAGRAPH_WORDS} words are left out of the long kinds)",
+    )
     parser.add_argument(
         "--fusion-study",
         action="store_true",
