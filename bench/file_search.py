@@ -280,6 +280,10 @@ async def run_corpus(db: Any, settings: Any, embedder: Any, corpus: Corpus, args
             )
             latency[mode].append(time.perf_counter() - t0)
             hits = [h.path for h in result.results]
+            # what the page showed, to see why a query missed (which definition outranked the answer)
+            row[f"{mode}_top"] = [
+                f"{h.path}:{h.start_line}-{h.end_line} {h.symbol or ''}".rstrip() for h in result.results[:5]
+            ]
             for limit in LIMITS:
                 # The first `limit` hits of the longer page are the limit-`limit` page: ranking
                 # does not depend on the limit beyond how deep the legs are read.
@@ -325,10 +329,17 @@ def print_tables(results: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     print(table(headers, rows, title=f"File search, NDCG@10 over files (search limit {limit})"))
     by_language: dict[str, Any] = {}
     every = [q for r in results for q in r["per_query"]]
-    groups = sorted({r["language"] for r in results}) + ["all"]
+    groups: dict[str, list[dict[str, Any]]] = {
+        language: [q for r in results if r["language"] == language for q in r["per_query"]]
+        for language in sorted({r["language"] for r in results})
+    }
+    groups["all"] = every
+    groups["all, tuned on"] = [q for r in results if not r["held_out"] for q in r["per_query"]]
+    groups["all, held out"] = [q for r in results if r["held_out"] for q in r["per_query"]]
     rows = []
-    for language in groups:
-        qs = every if language == "all" else [q for r in results if r["language"] == language for q in r["per_query"]]
+    for language, qs in groups.items():
+        if not qs:
+            continue
         by_language[language] = aggregate(qs)
         for mode in MODES:
             m = by_language[language][f"{mode}@{limit}"]
@@ -360,6 +371,7 @@ def print_worst(results: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
             + (f"; also {', '.join(q['secondary'])}" if q["secondary"] else "")
         )
         print(f"    ranked: {', '.join(q['hybrid@10']['files'][:6])}")
+        print(f"    top hits: {'; '.join(q['hybrid_top'][:3])}")
         out.append({"corpus": name, **q})
     return out
 
