@@ -399,8 +399,12 @@ async def _run(args: argparse.Namespace) -> None:
         "seconds": round(time.perf_counter() - started, 1),
         "held_out": [r["corpus"] for r in results if r["held_out"]],
         "by_language": {str(k): v for k, v in by_language.items()},
-        "worst": worst,
-        "corpora": results,
+        "worst": [
+            {k: q[k] for k in ("corpus", "query", "category", "relevant", "hybrid@10", "hybrid_top")} for q in worst
+        ],
+        # one flat list, so the committed summary keeps its length and the full file the rows
+        "queries": [{"corpus": r["corpus"], **q} for r in results for q in r["per_query"]],
+        "corpora": [{k: v for k, v in r.items() if k != "per_query"} for r in results],
     }
     label = "-".join(c.name for c in chosen) if args.corpus else ""
     path = write_result("file_search", payload, label)
