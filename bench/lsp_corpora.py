@@ -154,6 +154,19 @@ CORPORA: dict[str, LspCorpus] = {
         LspCorpus(
             "commons-io", "java", "debsrc", "commons-io", "2.11.0-2", ("src/main/java", "src/test/java"), held_out=True
         ),
+        # Java corpora to tune on (jsoup and commons-io stay held out): a streaming JSON parser and a
+        # generic collections library (their JUnit 4 tests' own calls are left unattributed by javac).
+        LspCorpus(
+            "jackson-core", "java", "debsrc", "jackson-core", "2.14.1-2~deb12u1", ("src/main/java", "src/test/java")
+        ),
+        LspCorpus(
+            "commons-collections",
+            "java",
+            "debsrc",
+            "libcommons-collections4-java",
+            "4.2-1",
+            ("src/main/java", "src/test/java"),
+        ),
         # C and C++ (Debian source packages, `apt-get source`; layouts in bench/lsp_cfamily.py): an
         # interpreter and a YAML library (held out) in C, a key-value store and a YAML library (held out) in C++.
         LspCorpus("lua", "c", "debsrc", "lua5.4", "5.4.4-3+deb12u1"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from mcp_server.index.parse import parse_source
-from mcp_server.index.records import CONF_EXACT, CONF_SCOPED, ParsedFile, RawEdge, Symbol
+from mcp_server.index.records import CONF_EXACT, CONF_SCOPED, TYPE_OF, ParsedFile, RawEdge, Symbol
 
 LANGUAGES = ("javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby")
 
@@ -549,10 +549,12 @@ CASES = [
             ("inherits", "Repository.Listener", "com.acme.billing.Invoices", "com.acme.store.Repository.Listener"),
             ("calls", "audit", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.audit"),
             ("calls", "trim", "com.acme.billing.Invoices.open", "com.acme.util.Strings.trim"),
-            ("calls", "Invoice", "com.acme.billing.Invoices.open", "com.acme.billing.Invoice"),
+            # the constructor it declares (else, next candidate, the class)
+            ("calls", "Invoice", "com.acme.billing.Invoices.open", "com.acme.billing.Invoice.Invoice"),
             ("calls", "Invoices.filter", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.filter"),
             ("calls", "super", "com.acme.billing.Invoices.Invoices", "com.acme.billing.BaseService.BaseService"),
-            ("calls", "this.repo.save", "com.acme.billing.Invoices.open", None),
+            ("calls", "this.repo.save", "com.acme.billing.Invoices.open", "com.acme.store.Repository.save"),
+            ("calls", "repo.all", "com.acme.billing.Invoices.open", "com.acme.store.Repository.all"),
             ("references", "Repository", "com.acme.billing.Invoices", "com.acme.store.Repository"),
         ],
         alias=("com.acme.util.Strings.trim", "trim"),
@@ -902,6 +904,63 @@ public class Outer {
     assert edges(parsed, "inherits", "Visitor")[0].candidates == (("app.Outer.Visitor", CONF_EXACT),)
     assert edges(parsed, "calls", "helper")[0].candidates == (("app.Outer.helper", CONF_EXACT),)
     assert edges(parsed, "references", "Node")[0].candidates == (("app.Outer.Node", CONF_EXACT),)
+
+
+def test_java_members_of_typed_locals_parameters_fields_and_call_results() -> None:
+    parsed = parse(
+        "java",
+        "src/app/Shop.java",
+        "src.app.Shop",
+        """
+package app;
+
+import static app.util.Checks.*;
+
+public class Shop {
+    private Cart cart;
+    Cart current() { return cart; }
+
+    void checkout(Order order, String note, Item... items) {
+        Invoice inv = new Invoice();
+        inv.send();
+        order.total();
+        this.cart.clear();
+        current().clear();
+        new Invoice().send();
+        ((Cart) lookup()).clear();
+        for (Item item : items) item.price();
+        items[0].price();
+        note.trim();
+        notNull(order);
+        Cart cart = null;
+        cart.empty();
+    }
+}
+""",
+    )
+
+    def first(target: str) -> str | None:
+        cands = edges(parsed, "calls", target)[0].candidates
+        return cands[0][0] if cands else None
+
+    assert first("inv.send") == "app.Invoice.send"
+    assert first("order.total") == "app.Order.total"
+    assert first("this.cart.clear") == "app.Cart.clear"
+    assert first("new Invoice().send") == "app.Invoice.send"
+    assert first("((Cart) lookup()).clear") == "app.Cart.clear"
+    assert first("item.price") == "app.Item.price"
+    assert first("items[0].price") == "app.Item.price"
+    assert first("cart.empty") == "app.Cart.empty"  # the local, declared after the field
+    # A call's result: found through the method's return type edge, which the resolver follows.
+    assert first("current().clear") == "app.Shop.current.clear"
+    returns = [e for e in parsed.edges if e.alias == TYPE_OF]
+    assert [(source_of(parsed, e), e.candidates[0][0]) for e in returns] == [("app.Shop.current", "app.Cart")]
+    # java.lang's methods are named for what they are, so that no same-named method is guessed.
+    assert first("note.trim") == "java.lang.String.trim"
+    assert [c for c, _ in edges(parsed, "calls", "notNull")[0].candidates] == [
+        "app.Shop.notNull",
+        "app.util.Checks.notNull",
+    ]
 
 
 def test_ruby_singleton_class_blocks_and_bare_identifiers() -> None:

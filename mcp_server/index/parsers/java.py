@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ..records import CONF_EXACT, CONF_SCOPED, TYPE_OF, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._java_types import Declared, declare, declared, type_text
 
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 _HEADERS = frozenset({"package_declaration", "import_declaration"})
@@ -188,8 +190,24 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     end = body.start_byte if body is not None else node.end_byte
     kind = "method" if node.type == "method_declaration" else "constructor"
     idx = ctx.add_symbol(kind, name, qname, node, signature=_signature(ctx, node, end))
-    ctx.enter(Frame(idx, qname, "function", frame.owner, {"tparams": _tparams(ctx, node)}))
+    tparams = _tparams(ctx, node)
+    ctx.enter(Frame(idx, qname, "function", frame.owner, {"tparams": tparams}))
+    _type_edge(ctx, idx, node.child_by_field_name("type"), tparams)
     return None
+
+
+def _type_edge(ctx: Ctx, source: int, type_node: Node | None, tparams: set[str]) -> None:
+    """What a method returns (a field holds) as a type edge: `a.b().c()` and `a.f.c()` are then
+    found on that class (records.TYPE_OF). Also the plain reference to the type written there."""
+    written = type_text(ctx, type_node)
+    if type_node is None or written is None or not written[0] or written[1]:
+        return
+    text = written[0]
+    head = text.split(".", 1)[0]
+    if head in tparams or any(head in f.data.get("tparams", ()) for f in ctx.frames):
+        return
+    chain = ctx.scope_chain()
+    ctx.edge("references", text, type_node, lambda: _type_cands(ctx, text, chain) or None, TYPE_OF, source)
 
 
 # ---- imports, calls, references ---------------------------------------------------------
@@ -202,6 +220,8 @@ def _import(ctx: Ctx, node: Node) -> bool | None:
     path = ctx.flat(name).replace(" ", "")
     if any(c.type == "asterisk" for c in node.named_children):
         ctx.data.setdefault("wildcards", []).append(path)
+        if any(c.type == "static" for c in node.children):
+            ctx.data.setdefault("static_wildcards", []).append(path)  # `import static a.B.*`: B's members
         ctx.edge("imports", f"{path}.*", node)
         return SKIP
     local = path.rsplit(".", 1)[-1]
@@ -218,34 +238,134 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
     obj = node.child_by_field_name("object")
     owners = _owners(ctx)
     if obj is None:
-
-        def bare() -> Candidates:
-            for owner in owners:
-                if f"{owner}.{name}" in ctx.defined:
-                    return ((f"{owner}.{name}", CONF_EXACT),)
-            if name in ctx.imports:  # a static import
-                return ((ctx.imports[name], CONF_SCOPED),)
-            return ((f"{owners[0]}.{name}", CONF_SCOPED),) if owners else ()
-
-        ctx.edge("calls", name, node, bare)
+        ctx.edge("calls", name, node, lambda: _bare_call(ctx, owners, name))
         return None
     target = f"{ctx.flat(obj)}.{name}"
+    site = _here(ctx)
     if obj.type == "this" and owners:
         ctx.edge("calls", target, name_node, ctx.member_later(owners[0], name))
     elif obj.type == "super" and owners:
         owner = owners[0]
         ctx.edge("calls", target, name_node, lambda: _base_member(ctx, owner, name))
-    elif obj.type in ("identifier", "field_access") and _dotted_type(ctx, obj):
-        chain = ctx.scope_chain()
-        text = ctx.flat(obj).replace(" ", "")
-        ctx.edge(
-            "calls",
-            target,
-            name_node,
-            lambda: tuple(c for q, _ in _type_cands(ctx, text, chain) for c in ctx.member(q, name)),
-        )
     else:
-        ctx.edge("calls", target, name_node)
+
+        def typed() -> Candidates:
+            prefixes = _receiver(ctx, obj, site)
+            return tuple((f"{p}.{name}", CONF_SCOPED) for p in prefixes or ())
+
+        ctx.edge("calls", target, name_node, typed)
+    return None
+
+
+def _bare_call(ctx: Ctx, owners: list[str], name: str) -> Candidates:
+    """`m()`: a method of an enclosing class or of its bases, or a static import."""
+    for owner in owners:
+        if f"{owner}.{name}" in ctx.defined:
+            return ((f"{owner}.{name}", CONF_EXACT),)
+    # A single static import names the method outright; else the enclosing classes (through their
+    # bases, innermost first), then `import static a.B.*`.
+    out = [(ctx.imports[name], CONF_SCOPED)] if name in ctx.imports else []
+    out += [(f"{owner}.{name}", CONF_SCOPED) for owner in owners]
+    out += [(f"{w}.{name}", CONF_SCOPED) for w in ctx.data.get("static_wildcards", ())]
+    return tuple(out)
+
+
+# The sentinel class of values whose members are no repository method (primitives, arrays): a
+# candidate under it never resolves, and so keeps the resolver from guessing by name.
+_NO_MEMBERS = "java.lang.Object"
+
+
+def _declared_prefixes(ctx: Ctx, d: Declared) -> list[str] | None:
+    if d.type == "?":
+        return None  # a type variable
+    if not d.type or d.array:
+        return [_NO_MEMBERS]
+    head = d.type.split(".", 1)[0]
+    if head in _IMPLICIT:
+        return [f"java.lang.{d.type}"]
+    return [q for q, _ in _type_cands(ctx, d.type, list(d.chain))] or None
+
+
+def _written_prefixes(ctx: Ctx, type_node: Node | None, site: _At) -> list[str] | None:
+    written = type_text(ctx, type_node)
+    if written is None:
+        return None
+    text, dims = written
+    if text.split(".", 1)[0] in site.tparams:
+        return None
+    return _declared_prefixes(ctx, Declared(0, 0, text, dims, tuple(site.chain), False))
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    """Where an expression is: enclosing classes (innermost first), scope chain, type variables."""
+
+    owners: list[str]
+    chain: list[str]
+    tparams: frozenset[str]
+
+
+def _here(ctx: Ctx) -> _At:
+    tparams = frozenset(t for f in ctx.frames for t in f.data.get("tparams", ()))
+    return _At(_owners(ctx), ctx.scope_chain(), tparams)
+
+
+def _receiver(ctx: Ctx, obj: Node | None, site: _At, depth: int = 0) -> list[str] | None:
+    """Qualified names the value of `obj` is a member of: its class, or for a call's result the
+    method (the resolver follows the method's return type edge); None when not known here."""
+    if obj is None or depth > 8:
+        return None
+    kind = obj.type
+    if kind == "identifier":
+        d = declared(ctx, ctx.text(obj), obj.start_byte)
+        if d is not None:
+            return _declared_prefixes(ctx, d)
+        if _dotted_type(ctx, obj):
+            return [q for q, _ in _type_cands(ctx, ctx.text(obj), site.chain)] or None
+        return None
+    if kind == "this":
+        return site.owners[:1] or None
+    if kind == "field_access":
+        inner, field = obj.child_by_field_name("object"), obj.child_by_field_name("field")
+        if inner is None or field is None:
+            return None
+        if field.type == "this":  # `Outer.this`
+            outer = ctx.text(inner)
+            return [o for o in site.owners if o.rsplit(".", 1)[-1] == outer][:1] or None
+        if inner.type == "this":
+            d = declared(ctx, ctx.text(field), obj.start_byte, fields_only=True)
+            return _declared_prefixes(ctx, d) if d is not None else None
+        if _dotted_type(ctx, obj):
+            return [q for q, _ in _type_cands(ctx, ctx.flat(obj).replace(" ", ""), site.chain)] or None
+        return None
+    if kind == "parenthesized_expression":
+        return _receiver(ctx, obj.named_child(0), site, depth + 1)
+    if kind == "cast_expression":
+        return _written_prefixes(ctx, obj.child_by_field_name("type"), site)
+    if kind == "object_creation_expression":
+        if any(c.type == "class_body" for c in obj.named_children):
+            return None  # an anonymous class: its own methods are no symbols here
+        return _written_prefixes(ctx, obj.child_by_field_name("type"), site)
+    if kind == "method_invocation":
+        # `a.b().c()`: `A.b.c`, which the resolver reaches through the return type edge of A.b.
+        name = ctx.text(obj.child_by_field_name("name"))
+        inner = obj.child_by_field_name("object")
+        if inner is None:
+            methods = [q for q, _ in _bare_call(ctx, site.owners, name)]
+        elif inner.type == "super":
+            return None
+        else:
+            methods = [f"{p}.{name}" for p in _receiver(ctx, inner, site, depth + 1) or ()]
+        return methods or None
+    if kind == "string_literal":
+        return ["java.lang.String"]
+    if kind == "array_access":
+        array = obj.child_by_field_name("array")
+        if array is not None and array.type == "identifier":
+            d = declared(ctx, ctx.text(array), array.start_byte)
+            if d is not None and d.array == 1:
+                return _declared_prefixes(ctx, Declared(d.start, d.end, d.type, 0, d.chain, d.field))
+        return None
     return None
 
 
@@ -291,7 +411,55 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     ctx.skip.add(tnode.id)
     target = ctx.flat(tnode).replace(" ", "")
     chain = ctx.scope_chain()
-    ctx.edge("calls", target, node, lambda: _type_cands(ctx, target, chain))
+
+    def constructor() -> Candidates:
+        # The constructor when the class declares one, else the class (its default constructor).
+        out: list[tuple[str, float]] = []
+        for q, conf in _type_cands(ctx, target, chain):
+            out += [(f"{q}.{q.rsplit('.', 1)[-1]}", conf), (q, conf)]
+        return tuple(out)
+
+    ctx.edge("calls", target, node, constructor)
+    return None
+
+
+def _variables(ctx: Ctx, node: Node) -> bool | None:
+    """Fields and locals: `Foo a, b = ...;` declares a and b as Foos."""
+    kind = node.type
+    type_node = node.child_by_field_name("type")
+    for d in node.children_by_field_name("declarator"):
+        name = d.child_by_field_name("name")
+        if name is not None:
+            dims = ctx.text(d.child_by_field_name("dimensions")).count("[")
+            field = kind != "local_variable_declaration"
+            declare(
+                ctx, ctx.text(name), type_node, node, field=field, value=d.child_by_field_name("value"), extra_dims=dims
+            )
+    return None
+
+
+def _parameter(ctx: Ctx, node: Node) -> bool | None:
+    """Parameters (method, lambda, catch, for-each, resource, pattern): typed from their position on."""
+    kind = node.type
+    if kind == "spread_parameter":
+        type_node = node.named_child(0)
+        decl = next((c for c in node.named_children if c.type == "variable_declarator"), None)
+        name = decl.child_by_field_name("name") if decl is not None else None
+        if name is not None:
+            declare(ctx, ctx.text(name), type_node, node, extra_dims=1)
+        return None
+    name = node.child_by_field_name("name")
+    if name is None:
+        return None
+    if kind == "catch_formal_parameter":
+        types = next((c for c in node.named_children if c.type == "catch_type"), None)
+        alternatives = types.named_children if types is not None else []
+        if len(alternatives) == 1:  # `catch (A | B e)`: their common supertype, not known here
+            declare(ctx, ctx.text(name), alternatives[0], node)
+        return None
+    written = node.child_by_field_name("right" if kind == "instanceof_expression" else "type")
+    at = name if kind in ("enhanced_for_statement", "instanceof_expression") else node
+    declare(ctx, ctx.text(name), written, at, value=node.child_by_field_name("value"))
     return None
 
 
@@ -317,6 +485,15 @@ _HANDLERS: dict[str, Handler] = {
     "method_invocation": _invocation,
     "explicit_constructor_invocation": _constructor_call,
     "object_creation_expression": _new,
+    "field_declaration": _variables,
+    "constant_declaration": _variables,
+    "local_variable_declaration": _variables,
+    "formal_parameter": _parameter,
+    "spread_parameter": _parameter,
+    "catch_formal_parameter": _parameter,
+    "enhanced_for_statement": _parameter,
+    "resource": _parameter,
+    "instanceof_expression": _parameter,
     "type_identifier": _type_ref,
     "scoped_type_identifier": _type_ref,
     "type_parameters": lambda ctx, node: SKIP,
