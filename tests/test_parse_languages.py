@@ -7,7 +7,16 @@ from dataclasses import dataclass
 import pytest
 
 from mcp_server.index.parse import parse_source
-from mcp_server.index.records import CONF_EXACT, CONF_SCOPED, TYPE_OF, ParsedFile, RawEdge, Symbol
+from mcp_server.index.records import (
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    NAME_FALLBACK,
+    TYPE_OF,
+    ParsedFile,
+    RawEdge,
+    Symbol,
+)
 
 LANGUAGES = ("javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby")
 
@@ -934,7 +943,15 @@ public class Shop {
         notNull(order);
         Cart cart = null;
         cart.empty();
+        inherited.run();
+        Color.RED.paint();
     }
+}
+
+enum Color {
+    RED;
+    int size;
+    int size() { return size; }
 }
 """,
     )
@@ -954,7 +971,22 @@ public class Shop {
     # A call's result: found through the method's return type edge, which the resolver follows.
     assert first("current().clear") == "app.Shop.current.clear"
     returns = [e for e in parsed.edges if e.alias == TYPE_OF]
-    assert [(source_of(parsed, e), e.candidates[0][0]) for e in returns] == [("app.Shop.current", "app.Cart")]
+    assert sorted((source_of(parsed, e), e.candidates[0][0]) for e in returns) == [
+        ("app.Color.RED", "app.Color"),  # an enum constant is of its enum
+        ("app.Shop.cart", "app.Cart"),  # a field: a symbol with its type edge
+        ("app.Shop.current", "app.Cart"),
+    ]
+    assert symbol(parsed, "app.Shop.cart").kind == "field"
+    # A field of a base class (not declared here) is looked up through the bases, else guessed.
+    assert edges(parsed, "calls", "inherited.run")[0].candidates == (
+        ("app.Shop.inherited.run", CONF_SCOPED),
+        (NAME_FALLBACK, CONF_UNIQUE),
+    )
+    assert first("Color.RED.paint") == "app.Color.RED.paint"
+    assert [(source_of(parsed, e), e.candidates) for e in edges(parsed, "references", "app.Color")] == [
+        ("app.Color.RED", (("app.Color", CONF_EXACT),))
+    ]
+    assert "app.Color.size" not in [s.qualified_name for s in parsed.symbols if s.kind == "field"]
     # java.lang's methods are named for what they are, so that no same-named method is guessed.
     assert first("note.trim") == "java.lang.String.trim"
     assert [c for c, _ in edges(parsed, "calls", "notNull")[0].candidates] == [

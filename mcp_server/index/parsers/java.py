@@ -7,7 +7,7 @@ from functools import partial
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, TYPE_OF, ParsedFile
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 from ._java_types import Declared, declare, declared, type_text
 
@@ -82,7 +82,38 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         header_types=_HEADERS,
         handlers=_HANDLERS,
         root_prefix=_package,
+        after=_add_fields,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    kind: str  # field | constant (an enum constant)
+    name: str
+    qname: str
+    span: Node
+    type_node: Node | None
+    type_text: str | None  # an enum constant's type: its enum
+    parent: int
+    chain: list[str]
+    tparams: frozenset[str]
+
+
+def _add_fields(ctx: Ctx) -> None:
+    """Fields and enum constants as symbols, each with its type edge (`a.f.m()` is then found on
+    f's class), added after the walk: a field sharing its name with a method of its class (`size`
+    and `size()`) is left out, so that the method keeps the qualified name."""
+    pending: list[_Field] = ctx.data.get("fields", [])
+    for f in pending:
+        if f.qname in ctx.defined:
+            continue
+        idx = ctx.add_symbol(
+            f.kind, f.name, f.qname, f.span, parent=f.parent, signature=_signature(ctx, f.span, f.span.end_byte)
+        )
+        if f.type_text is not None:
+            ctx.edge("references", f.type_text, f.span, ((f.type_text, CONF_EXACT),), TYPE_OF, idx)
+        else:
+            _type_edge(ctx, idx, f.type_node, f.tparams, f.chain)
 
 
 def _package(ctx: Ctx, root: Node) -> str:
@@ -190,23 +221,22 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     end = body.start_byte if body is not None else node.end_byte
     kind = "method" if node.type == "method_declaration" else "constructor"
     idx = ctx.add_symbol(kind, name, qname, node, signature=_signature(ctx, node, end))
-    tparams = _tparams(ctx, node)
+    site = _here(ctx)
+    tparams = site.tparams | _tparams(ctx, node)
     ctx.enter(Frame(idx, qname, "function", frame.owner, {"tparams": tparams}))
-    _type_edge(ctx, idx, node.child_by_field_name("type"), tparams)
+    _type_edge(ctx, idx, node.child_by_field_name("type"), tparams, site.chain)
     return None
 
 
-def _type_edge(ctx: Ctx, source: int, type_node: Node | None, tparams: set[str]) -> None:
+def _type_edge(ctx: Ctx, source: int, type_node: Node | None, tparams: frozenset[str], chain: list[str]) -> None:
     """What a method returns (a field holds) as a type edge: `a.b().c()` and `a.f.c()` are then
     found on that class (records.TYPE_OF). Also the plain reference to the type written there."""
     written = type_text(ctx, type_node)
     if type_node is None or written is None or not written[0] or written[1]:
         return
     text = written[0]
-    head = text.split(".", 1)[0]
-    if head in tparams or any(head in f.data.get("tparams", ()) for f in ctx.frames):
+    if text.split(".", 1)[0] in tparams:
         return
-    chain = ctx.scope_chain()
     ctx.edge("references", text, type_node, lambda: _type_cands(ctx, text, chain) or None, TYPE_OF, source)
 
 
@@ -251,10 +281,30 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
 
         def typed() -> Candidates:
             prefixes = _receiver(ctx, obj, site)
-            return tuple((f"{p}.{name}", CONF_SCOPED) for p in prefixes or ())
+            out = tuple((f"{p}.{name}", CONF_SCOPED) for p in prefixes or ())
+            if out and _guessed(ctx, obj, site.owners):
+                out += ((NAME_FALLBACK, CONF_UNIQUE),)  # else, as before, a method by its name alone
+            return out
 
         ctx.edge("calls", target, name_node, typed)
     return None
+
+
+def _guessed(ctx: Ctx, obj: Node, owners: list[str]) -> bool:
+    """Whether a receiver's type was only guessed: its chain starts at a name this file does not
+    declare (an inherited field, which may be of a class outside the repository)."""
+    while obj.type in ("field_access", "method_invocation", "parenthesized_expression"):
+        inner = obj.child_by_field_name("object") if obj.type != "parenthesized_expression" else obj.named_child(0)
+        if inner is None:  # `m().x()`: m may be inherited from outside
+            name = ctx.text(obj.child_by_field_name("name"))
+            return obj.type == "method_invocation" and not any(f"{o}.{name}" in ctx.defined for o in owners)
+        if inner.type == "this" and obj.type == "field_access":
+            field = obj.child_by_field_name("field")
+            return field is not None and declared(ctx, ctx.text(field), obj.start_byte, fields_only=True) is None
+        obj = inner
+    return (
+        obj.type == "identifier" and declared(ctx, ctx.text(obj), obj.start_byte) is None and not _dotted_type(ctx, obj)
+    )
 
 
 def _bare_call(ctx: Ctx, owners: list[str], name: str) -> Candidates:
@@ -322,7 +372,8 @@ def _receiver(ctx: Ctx, obj: Node | None, site: _At, depth: int = 0) -> list[str
             return _declared_prefixes(ctx, d)
         if _dotted_type(ctx, obj):
             return [q for q, _ in _type_cands(ctx, ctx.text(obj), site.chain)] or None
-        return None
+        # Not declared in this file: a field inherited by an enclosing class, found through its bases.
+        return [f"{o}.{ctx.text(obj)}" for o in site.owners] or None
     if kind == "this":
         return site.owners[:1] or None
     if kind == "field_access":
@@ -334,10 +385,13 @@ def _receiver(ctx: Ctx, obj: Node | None, site: _At, depth: int = 0) -> list[str
             return [o for o in site.owners if o.rsplit(".", 1)[-1] == outer][:1] or None
         if inner.type == "this":
             d = declared(ctx, ctx.text(field), obj.start_byte, fields_only=True)
-            return _declared_prefixes(ctx, d) if d is not None else None
+            if d is not None:
+                return _declared_prefixes(ctx, d)
+            return [f"{site.owners[0]}.{ctx.text(field)}"] if site.owners else None
         if _dotted_type(ctx, obj):
             return [q for q, _ in _type_cands(ctx, ctx.flat(obj).replace(" ", ""), site.chain)] or None
-        return None
+        # `a.f`, `Type.CONSTANT`: f on a's class, through f's type edge.
+        return [f"{p}.{ctx.text(field)}" for p in _receiver(ctx, inner, site, depth + 1) or ()] or None
     if kind == "parenthesized_expression":
         return _receiver(ctx, obj.named_child(0), site, depth + 1)
     if kind == "cast_expression":
@@ -427,14 +481,35 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
     """Fields and locals: `Foo a, b = ...;` declares a and b as Foos."""
     kind = node.type
     type_node = node.child_by_field_name("type")
+    field = kind != "local_variable_declaration"
+    site = _here(ctx) if field and ctx.frame.kind == "class" else None
     for d in node.children_by_field_name("declarator"):
         name = d.child_by_field_name("name")
-        if name is not None:
-            dims = ctx.text(d.child_by_field_name("dimensions")).count("[")
-            field = kind != "local_variable_declaration"
-            declare(
-                ctx, ctx.text(name), type_node, node, field=field, value=d.child_by_field_name("value"), extra_dims=dims
+        if name is None:
+            continue
+        dims = ctx.text(d.child_by_field_name("dimensions")).count("[")
+        declare(
+            ctx, ctx.text(name), type_node, node, field=field, value=d.child_by_field_name("value"), extra_dims=dims
+        )
+        if site is not None and not dims:
+            qname = ctx.join(ctx.frame.qname, ctx.text(name))
+            fields = ctx.data.setdefault("fields", [])
+            fields.append(
+                _Field("field", ctx.text(name), qname, node, type_node, None, ctx.frame.sym, site.chain, site.tparams)
             )
+    return None
+
+
+def _enum_constant(ctx: Ctx, node: Node) -> bool | None:
+    """`RED` in `enum Color { RED }`: a constant of type Color (its body's methods are not symbols)."""
+    name = node.child_by_field_name("name")
+    frame = ctx.frame
+    if name is not None and frame.kind == "class":
+        qname = ctx.join(frame.qname, ctx.text(name))
+        enum = frame.qname
+        ctx.data.setdefault("fields", []).append(
+            _Field("constant", ctx.text(name), qname, node, None, enum, frame.sym, [], frozenset())
+        )
     return None
 
 
@@ -486,6 +561,7 @@ _HANDLERS: dict[str, Handler] = {
     "explicit_constructor_invocation": _constructor_call,
     "object_creation_expression": _new,
     "field_declaration": _variables,
+    "enum_constant": _enum_constant,
     "constant_declaration": _variables,
     "local_variable_declaration": _variables,
     "formal_parameter": _parameter,
