@@ -154,8 +154,9 @@ CORPORA: dict[str, LspCorpus] = {
         LspCorpus(
             "commons-io", "java", "debsrc", "commons-io", "2.11.0-2", ("src/main/java", "src/test/java"), held_out=True
         ),
-        # Java corpora to tune on (jsoup and commons-io stay held out): a streaming JSON parser and a
-        # generic collections library (their JUnit 4 tests' own calls are left unattributed by javac).
+        # Java corpora to tune on (jsoup and commons-io stay held out): a streaming JSON parser, a
+        # generic collections library and encoders (their JUnit 4 tests' own calls are left
+        # unattributed by javac).
         LspCorpus(
             "jackson-core", "java", "debsrc", "jackson-core", "2.14.1-2~deb12u1", ("src/main/java", "src/test/java")
         ),
@@ -165,6 +166,14 @@ CORPORA: dict[str, LspCorpus] = {
             "debsrc",
             "libcommons-collections4-java",
             "4.2-1",
+            ("src/main/java", "src/test/java"),
+        ),
+        LspCorpus(
+            "commons-codec",
+            "java",
+            "debsrc",
+            "libcommons-codec-java",
+            "1.15-1",
             ("src/main/java", "src/test/java"),
         ),
         # C and C++ (Debian source packages, `apt-get source`; layouts in bench/lsp_cfamily.py): an

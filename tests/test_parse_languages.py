@@ -8,6 +8,7 @@ import pytest
 
 from mcp_server.index.parse import parse_source
 from mcp_server.index.records import (
+    ARITY,
     CONF_EXACT,
     CONF_SCOPED,
     CONF_UNIQUE,
@@ -911,7 +912,7 @@ public class Outer {
     assert symbol(parsed, "app.Outer.Visitor.visit").kind == "method"
     assert symbol(parsed, "app.Outer.Node.visit").parent == index(parsed, "app.Outer.Node")
     assert edges(parsed, "inherits", "Visitor")[0].candidates == (("app.Outer.Visitor", CONF_EXACT),)
-    assert edges(parsed, "calls", "helper")[0].candidates == (("app.Outer.helper", CONF_EXACT),)
+    assert edges(parsed, "calls", "helper")[0].candidates == (("app.Outer.helper", CONF_EXACT), (f"{ARITY}0", 0.0))
     assert edges(parsed, "references", "Node")[0].candidates == (("app.Outer.Node", CONF_EXACT),)
 
 
@@ -945,6 +946,8 @@ public class Shop {
         cart.empty();
         inherited.run();
         Color.RED.paint();
+        Runnable r = order::total;
+        java.util.function.Function<Object, String> s = String::valueOf;
     }
 }
 
@@ -981,6 +984,7 @@ enum Color {
     assert edges(parsed, "calls", "inherited.run")[0].candidates == (
         ("app.Shop.inherited.run", CONF_SCOPED),
         (NAME_FALLBACK, CONF_UNIQUE),
+        (f"{ARITY}0", 0.0),  # how many arguments: overloads share the qualified name
     )
     assert first("Color.RED.paint") == "app.Color.RED.paint"
     assert [(source_of(parsed, e), e.candidates) for e in edges(parsed, "references", "app.Color")] == [
@@ -992,7 +996,11 @@ enum Color {
     assert [c for c, _ in edges(parsed, "calls", "notNull")[0].candidates] == [
         "app.Shop.notNull",
         "app.util.Checks.notNull",
+        f"{ARITY}1",
     ]
+    # A method reference refers to the method without calling it.
+    assert edges(parsed, "references", "order.total")[0].candidates[0] == ("app.Order.total", CONF_SCOPED)
+    assert not [e for e in parsed.edges if e.target_name == "String.valueOf"]  # java.lang: not guessed
 
 
 def test_ruby_singleton_class_blocks_and_bare_identifiers() -> None:

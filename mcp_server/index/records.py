@@ -17,6 +17,12 @@ CONF_UNIQUE = 0.5  # bare name matched exactly one definition in the repository
 # nothing costs no more than having made none.
 NAME_FALLBACK = "*"
 
+# A candidate "#2" (never a qualified name) says the call passes two arguments: where overloads
+# share one qualified name (Java), the resolver passes over a class whose methods of that name
+# take no such number and looks on in its bases (`new Base16().encode(b)` is BaseNCodec's
+# one-argument encode, not Base16's four-argument override).
+ARITY = "#"
+
 # The alias that marks a `references` edge as a variable's type: its source is a module-level
 # variable (`apps = Apps()`) or an instance attribute (`self.out = Writer()`), its target the class
 # it holds an instance of. The resolver reads these like base classes, so `apps.get_model`

@@ -7,7 +7,7 @@ from functools import partial
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
+from ..records import ARITY, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 from ._java_types import Declared, declare, declared, type_text
 
@@ -268,15 +268,18 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
     obj = node.child_by_field_name("object")
     owners = _owners(ctx)
     if obj is None:
-        ctx.edge("calls", name, node, lambda: _bare_call(ctx, owners, name))
+        arity = _arity(node)
+        ctx.edge("calls", name, node, lambda: _bare_call(ctx, owners, name) + arity)
         return None
     target = f"{ctx.flat(obj)}.{name}"
     site = _here(ctx)
+    arity = _arity(node)
     if obj.type == "this" and owners:
-        ctx.edge("calls", target, name_node, ctx.member_later(owners[0], name))
+        owner = owners[0]
+        ctx.edge("calls", target, name_node, lambda: ctx.member(owner, name) + arity)
     elif obj.type == "super" and owners:
         owner = owners[0]
-        ctx.edge("calls", target, name_node, lambda: _base_member(ctx, owner, name))
+        ctx.edge("calls", target, name_node, lambda: _base_member(ctx, owner, name) + arity)
     else:
 
         def typed() -> Candidates:
@@ -284,10 +287,19 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
             out = tuple((f"{p}.{name}", CONF_SCOPED) for p in prefixes or ())
             if out and _guessed(ctx, obj, site.owners):
                 out += ((NAME_FALLBACK, CONF_UNIQUE),)  # else, as before, a method by its name alone
-            return out
+            return out + arity if out else out
 
         ctx.edge("calls", target, name_node, typed)
     return None
+
+
+def _arity(call: Node) -> Candidates:
+    """The records.ARITY candidate of a call: how many arguments it passes."""
+    args = call.child_by_field_name("arguments")
+    if args is None:
+        return ()
+    n = sum(1 for c in args.named_children if c.type not in _COMMENTS)
+    return ((f"{ARITY}{n}", 0.0),)
 
 
 def _guessed(ctx: Ctx, obj: Node, owners: list[str]) -> bool:
@@ -370,10 +382,14 @@ def _receiver(ctx: Ctx, obj: Node | None, site: _At, depth: int = 0) -> list[str
         d = declared(ctx, ctx.text(obj), obj.start_byte)
         if d is not None:
             return _declared_prefixes(ctx, d)
+        text = ctx.text(obj)
+        types = [q for q, _ in _type_cands(ctx, text, site.chain)]
         if _dotted_type(ctx, obj):
-            return [q for q, _ in _type_cands(ctx, ctx.text(obj), site.chain)] or None
-        # Not declared in this file: a field inherited by an enclosing class, found through its bases.
-        return [f"{o}.{ctx.text(obj)}" for o in site.owners] or None
+            return types or None
+        # Not declared in this file: a field inherited by an enclosing class, found through its
+        # bases; an all-capitals name may also be a class (`B64.salt()`), which a field obscures.
+        fields = [f"{o}.{text}" for o in site.owners]
+        return fields + (types if text.isupper() else []) or None
     if kind == "this":
         return site.owners[:1] or None
     if kind == "field_access":
@@ -477,6 +493,39 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _method_ref(ctx: Ctx, node: Node) -> bool | None:
+    """`Foo::bar`, `foo::bar`, `this::bar`, `Foo::new`: a reference to the method (no call here)."""
+    named = node.named_children
+    if not named:
+        return None
+    recv = named[0]
+    site = _here(ctx)
+    if node.children[-1].type == "new":
+        written = ctx.flat(recv).replace(" ", "")
+        chain = site.chain
+
+        def constructor() -> Candidates | None:
+            out: list[tuple[str, float]] = []
+            for q, conf in _type_cands(ctx, written, chain):
+                out += [(f"{q}.{q.rsplit('.', 1)[-1]}", conf), (q, conf)]
+            return tuple(out) or None
+
+        ctx.edge("references", written, node, constructor)
+        return None
+    if len(named) < 2 or named[-1].type != "identifier":
+        return None
+    name = ctx.text(named[-1])
+
+    def method() -> Candidates | None:
+        if recv.type == "super":
+            return _base_member(ctx, site.owners[0], name) or None if site.owners else None
+        prefixes = _receiver(ctx, recv, site)
+        return tuple((f"{p}.{name}", CONF_SCOPED) for p in prefixes or ()) or None
+
+    ctx.edge("references", f"{ctx.flat(recv)}.{name}", named[-1], method)
+    return None
+
+
 def _variables(ctx: Ctx, node: Node) -> bool | None:
     """Fields and locals: `Foo a, b = ...;` declares a and b as Foos."""
     kind = node.type
@@ -560,6 +609,7 @@ _HANDLERS: dict[str, Handler] = {
     "method_invocation": _invocation,
     "explicit_constructor_invocation": _constructor_call,
     "object_creation_expression": _new,
+    "method_reference": _method_ref,
     "field_declaration": _variables,
     "enum_constant": _enum_constant,
     "constant_declaration": _variables,
