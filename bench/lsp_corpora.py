@@ -149,8 +149,9 @@ CORPORA: dict[str, LspCorpus] = {
         # JavaScript: CommonJS (a web framework) and ESM (an HTTP client, held out).
         LspCorpus("fastify", "javascript", "npm", "fastify", "4.28.1", ("fastify.js", "lib")),
         LspCorpus("axios", "javascript", "npm", "axios", "1.7.9", ("index.js", "lib"), held_out=True),
-        # Java (truth: javac, bench/lsp_javac.py): an HTML parser, an I/O utility library (held out).
-        LspCorpus("jsoup", "java", "debsrc", "jsoup", "1.15.3-1", ("src/main/java", "src/test/java")),
+        # Java (truth: javac, bench/lsp_javac.py): an HTML parser and an I/O utility library, both
+        # held out.
+        LspCorpus("jsoup", "java", "debsrc", "jsoup", "1.15.3-1", ("src/main/java", "src/test/java"), held_out=True),
         LspCorpus(
             "commons-io", "java", "debsrc", "commons-io", "2.11.0-2", ("src/main/java", "src/test/java"), held_out=True
         ),

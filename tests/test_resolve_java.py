@@ -41,6 +41,7 @@ package app;
 
 public class Buffer {
     public void clear() {}
+    public void flush() {}  // a second flush: a guess by name alone finds none
     public Mode mode() { return Mode.FAST; }
 }
 """,
@@ -50,6 +51,24 @@ package app;
 public enum Mode {
     FAST, SLOW;
     public boolean quick() { return this == FAST; }
+}
+""",
+    "src/app/Box.java": """
+package app;
+
+public abstract class Box<T extends Codec> {
+    protected T held;
+    public T get() { return held; }
+}
+""",
+    "src/app/HexBox.java": """
+package app;
+
+class HexBox extends Box<Hex> {
+    void drain() {
+        get().flush();
+        this.held.flush();
+    }
 }
 """,
     "src/app/Use.java": """
@@ -98,6 +117,13 @@ async def test_members_of_inherited_fields_call_results_and_enum_constants(db: D
     assert calls[("app.Hex.flush", "buffer.clear")] == "app.Buffer.clear"  # a field of the base class
     assert calls[("app.Use.run", "hex.buffer().mode().quick")] == "app.Mode.quick"  # return types, chained
     assert calls[("app.Use.run", "Mode.SLOW.quick")] == "app.Mode.quick"
+
+
+async def test_a_type_parameter_is_the_argument_the_subclass_passes(db: Database, java_repo: Path) -> None:
+    calls = await _calls(db)
+    # Box<T>.get() returns T; in HexBox (extends Box<Hex>) that is Hex, whose flush is called.
+    assert calls[("app.HexBox.drain", "get().flush")] == "app.Hex.flush"
+    assert calls[("app.HexBox.drain", "this.held.flush")] == "app.Hex.flush"
 
 
 def test_parameter_counts_read_from_signatures() -> None:

@@ -28,6 +28,12 @@ ARITY = "#"
 # it holds an instance of. The resolver reads these like base classes, so `apps.get_model`
 # elsewhere reaches `Apps.get_model`.
 TYPE_OF = ":type"
+# Generics, Java: a `references` edge with alias ":param0" says its source (a method or field) is
+# of its class's first type parameter (`T get()` in `class Box<T>`); ":arg0" on a class's edge to
+# a type says the class's superclass takes that type as its first argument (`extends Box<Apple>`).
+# The resolver reads them together: `appleBox.get().m()` in a subclass is then `Apple.m`.
+TYPE_PARAM = ":param"
+TYPE_ARG = ":arg"
 
 # Sites of one name called (imported, referenced) from one definition past this many add rows, not
 # graph: a generated 5 MB expression nesting one call a million deep made a million edges, whose

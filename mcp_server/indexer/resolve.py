@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ..index.records import ARITY, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF
+from ..index.records import ARITY, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_ARG, TYPE_OF, TYPE_PARAM
 
 _MAX_HOPS = 6
 _PY_BUILTINS = frozenset(dir(builtins))
@@ -170,14 +170,36 @@ async def resolve_edges(
 
 def _is_base(row: asyncpg.Record) -> bool:
     """An edge whose target members its source answers for: a base class, or a variable's type
-    (`apps = Apps()`: `apps.get_model` is `Apps.get_model`, found like an inherited method)."""
-    return row["kind"] == "inherits" or (row["kind"] == "references" and row["alias"] == TYPE_OF)
+    (`apps = Apps()`: `apps.get_model` is `Apps.get_model`, found like an inherited method), or
+    a generic's parameter or argument (records.TYPE_PARAM, TYPE_ARG)."""
+    if row["kind"] == "inherits":
+        return True
+    alias = row["alias"] or ""
+    return row["kind"] == "references" and (alias == TYPE_OF or alias.startswith((TYPE_PARAM, TYPE_ARG)))
+
+
+def _base_entry(alias: str | None, base: str | None) -> str | None:
+    """How a base edge is kept among the bases: the base's name, or for generics "<0>" (of the
+    class's first type parameter) and "<0>=pkg.Apple" (the superclass's first type argument)."""
+    alias = alias or ""
+    if alias.startswith(TYPE_PARAM):
+        return f"<{alias[len(TYPE_PARAM) :]}>"
+    if base is None:
+        return None
+    if alias.startswith(TYPE_ARG):
+        return f"<{alias[len(TYPE_ARG) :]}>={base}"
+    return base
 
 
 def _resolve_row(tables: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
+    if (row["alias"] or "").startswith(TYPE_PARAM):
+        tables.add_base(row["source_qname"], _base_entry(row["alias"], None) or "")
+        return None  # names no symbol: the type is the one the caller's superclass passes
     hit = _resolve_one(tables, row)
     if hit is not None and _is_base(row):
-        tables.add_base(row["source_qname"], hit[0].qname)
+        entry = _base_entry(row["alias"], hit[0].qname)
+        if entry is not None:
+            tables.add_base(row["source_qname"], entry)
     return hit
 
 
@@ -205,9 +227,12 @@ FROM edges e JOIN symbols src ON src.id = e.source_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
 _BASE_FIELDS = f"""
-SELECT src.qualified_name AS cls, tgt.qualified_name AS base
-FROM edges e JOIN symbols src ON src.id = e.source_id JOIN symbols tgt ON tgt.id = e.target_id
-WHERE e.repository_id = $1 AND (e.kind = 'inherits' OR (e.kind = 'references' AND e.alias = '{TYPE_OF}'))
+SELECT src.qualified_name AS cls, tgt.qualified_name AS base, e.alias, e.kind
+FROM edges e JOIN symbols src ON src.id = e.source_id LEFT JOIN symbols tgt ON tgt.id = e.target_id
+WHERE e.repository_id = $1 AND (
+  (e.target_id IS NOT NULL AND (e.kind = 'inherits'
+    OR (e.kind = 'references' AND (e.alias = '{TYPE_OF}' OR e.alias LIKE '{TYPE_ARG}%'))))
+  OR (e.kind = 'references' AND e.alias LIKE '{TYPE_PARAM}%'))
 """
 # Rows come in id order in both the complete and the on-demand load, so that both build
 # identical lists (bindings keep their order; of symbols sharing a qualified name the first wins,
@@ -346,7 +371,9 @@ def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
 
 def _add_bases(t: _Tables, rows: list[asyncpg.Record]) -> None:
     for r in rows:
-        t.stored_bases.setdefault(r["cls"], []).append(r["base"])
+        entry = _base_entry(r["alias"], r["base"]) if r["kind"] != "inherits" else r["base"]
+        if entry is not None:
+            t.stored_bases.setdefault(r["cls"], []).append(entry)
 
 
 def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
@@ -371,11 +398,12 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
 
 
 def _lookup(
-    t: _Tables, qname: str, hops: int, seen: frozenset[str], arity: int | None = None
+    t: _Tables, qname: str, hops: int, seen: frozenset[str], arity: int | None = None, via: str | None = None
 ) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed. A call's `arity` passes over methods that take
-    no such number of arguments: the one called is then a base's."""
+    no such number of arguments: the one called is then a base's. `via` is the class whose base is
+    being searched: its superclass's type arguments stand for the base's type parameters."""
     sym = t.symbol(qname)
     if sym is not None and (arity is None or _takes(t, qname, arity)):
         return sym, False
@@ -397,14 +425,37 @@ def _lookup(
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
-        for base in t.bases_of(prefix):
-            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen, arity)
+        bases = t.bases_of(prefix)
+        is_class = any(b.startswith("<") and "=" in b for b in bases) or _is_class(t, prefix)
+        for base in bases:
+            if base.startswith("<"):
+                if "=" in base:
+                    continue  # a type argument, read below through `via`
+                base = _type_argument(t, via, base) or ""
+                if not base:
+                    continue
+            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen, arity, prefix if is_class else None)
             if found:
                 return found[0], True
         if not t.knows(prefix) or t.symbol(prefix) is not None:
             # A real symbol: shorter prefixes cannot re-export what it lacks. Not loaded yet: this
             # pass cannot tell, and must not wander up through every package's star imports.
             break
+    return None
+
+
+def _is_class(t: _Tables, qname: str) -> bool:
+    sym = t.symbol(qname)
+    return sym is not None and sym.kind in ("class", "interface", "enum")
+
+
+def _type_argument(t: _Tables, via: str | None, param: str) -> str | None:
+    """The type `via`'s superclass passes for a type parameter ("<0>"), if `via` names one."""
+    if via is None:
+        return None
+    for entry in t.bases_of(via):
+        if entry.startswith(param + "="):
+            return entry[len(param) + 1 :]
     return None
 
 

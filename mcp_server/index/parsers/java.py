@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 from tree_sitter import Node
 
-from ..records import ARITY, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
+from ..records import (
+    ARITY,
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    NAME_FALLBACK,
+    TYPE_ARG,
+    TYPE_OF,
+    TYPE_PARAM,
+    ParsedFile,
+)
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 from ._java_types import Declared, declare, declared, type_text
 
@@ -97,6 +108,7 @@ class _Field:
     parent: int
     chain: list[str]
     tparams: frozenset[str]
+    class_params: tuple[str, ...] = ()
 
 
 def _add_fields(ctx: Ctx) -> None:
@@ -113,7 +125,7 @@ def _add_fields(ctx: Ctx) -> None:
         if f.type_text is not None:
             ctx.edge("references", f.type_text, f.span, ((f.type_text, CONF_EXACT),), TYPE_OF, idx)
         else:
-            _type_edge(ctx, idx, f.type_node, f.tparams, f.chain)
+            _type_edge(ctx, idx, f.type_node, f.tparams, f.chain, f.class_params)
 
 
 def _package(ctx: Ctx, root: Node) -> str:
@@ -163,13 +175,14 @@ def _signature(ctx: Ctx, node: Node, end: int) -> str:
     return f"{kept} {ctx.signature(mods.end_byte, end)}".strip()
 
 
-def _tparams(ctx: Ctx, node: Node) -> set[str]:
+def _tparams(ctx: Ctx, node: Node) -> list[str]:
+    """Type parameters declared by a class or method, in order."""
     tps = node.child_by_field_name("type_parameters")
-    names: set[str] = set()
+    names: list[str] = []
     for tp in tps.named_children if tps is not None else ():
         ident = next((c for c in tp.named_children if c.type in ("type_identifier", "identifier")), None)
         if ident is not None:
-            names.add(ctx.text(ident))
+            names.append(ctx.text(ident))
     return names
 
 
@@ -185,7 +198,8 @@ def _class(ctx: Ctx, node: Node) -> bool | None:
     body = node.child_by_field_name("body")
     end = body.start_byte if body is not None else node.end_byte
     idx = ctx.add_symbol(_CLASSES[node.type], name, qname, node, signature=_signature(ctx, node, end))
-    ctx.enter(Frame(idx, qname, "class", qname, {"tparams": _tparams(ctx, node)}))
+    params = _tparams(ctx, node)
+    ctx.enter(Frame(idx, qname, "class", qname, {"tparams": set(params), "params": params}))
     return None
 
 
@@ -198,6 +212,8 @@ def _heritage(ctx: Ctx, node: Node) -> bool | None:
     if len(types) == 1 and types[0].type == "type_list":
         types = types[0].named_children
     for t in types:
+        if t.type == "generic_type" and node.type == "superclass":
+            _type_arguments(ctx, t, chain)
         if t.type == "generic_type":
             t = next((c for c in t.named_children if c.type in ("type_identifier", "scoped_type_identifier")), t)
         if t.type not in ("type_identifier", "scoped_type_identifier"):
@@ -208,6 +224,21 @@ def _heritage(ctx: Ctx, node: Node) -> bool | None:
         if node.type == "superclass":
             ctx.bases.setdefault(frame.qname, []).append(fn)
     return SKIP
+
+
+def _type_arguments(ctx: Ctx, generic: Node, chain: list[str]) -> None:
+    """`extends Box<Apple>`: Apple as the superclass's first type argument (records.TYPE_ARG)."""
+    args = next((c for c in generic.named_children if c.type == "type_arguments"), None)
+    tparams = frozenset(t for f in ctx.frames for t in f.data.get("tparams", ()))
+    for i, arg in enumerate(args.named_children if args is not None else ()):
+        written = type_text(ctx, arg)
+        if written is None or not written[0] or written[1] or written[0].split(".", 1)[0] in tparams:
+            continue
+        ctx.edge("references", written[0], arg, _later_type(ctx, written[0], chain), f"{TYPE_ARG}{i}")
+
+
+def _later_type(ctx: Ctx, text: str, chain: list[str]) -> Callable[[], Candidates | None]:
+    return lambda: _type_cands(ctx, text, chain) or None
 
 
 def _method(ctx: Ctx, node: Node) -> bool | None:
@@ -222,19 +253,32 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     kind = "method" if node.type == "method_declaration" else "constructor"
     idx = ctx.add_symbol(kind, name, qname, node, signature=_signature(ctx, node, end))
     site = _here(ctx)
-    tparams = site.tparams | _tparams(ctx, node)
+    own = _tparams(ctx, node)
+    tparams = site.tparams | set(own)
     ctx.enter(Frame(idx, qname, "function", frame.owner, {"tparams": tparams}))
-    _type_edge(ctx, idx, node.child_by_field_name("type"), tparams, site.chain)
+    class_params = [p if p not in own else "" for p in frame.data.get("params", ())]
+    _type_edge(ctx, idx, node.child_by_field_name("type"), tparams, site.chain, class_params)
     return None
 
 
-def _type_edge(ctx: Ctx, source: int, type_node: Node | None, tparams: frozenset[str], chain: list[str]) -> None:
+def _type_edge(
+    ctx: Ctx,
+    source: int,
+    type_node: Node | None,
+    tparams: frozenset[str],
+    chain: list[str],
+    class_params: list[str] | tuple[str, ...] = (),
+) -> None:
     """What a method returns (a field holds) as a type edge: `a.b().c()` and `a.f.c()` are then
-    found on that class (records.TYPE_OF). Also the plain reference to the type written there."""
+    found on that class (records.TYPE_OF), or, for a type parameter of its class, which one
+    (records.TYPE_PARAM). Also the plain reference to the type written there."""
     written = type_text(ctx, type_node)
     if type_node is None or written is None or not written[0] or written[1]:
         return
     text = written[0]
+    if text in class_params:
+        ctx.edge("references", text, type_node, (), f"{TYPE_PARAM}{list(class_params).index(text)}", source)
+        return
     if text.split(".", 1)[0] in tparams:
         return
     ctx.edge("references", text, type_node, lambda: _type_cands(ctx, text, chain) or None, TYPE_OF, source)
@@ -544,7 +588,18 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
             qname = ctx.join(ctx.frame.qname, ctx.text(name))
             fields = ctx.data.setdefault("fields", [])
             fields.append(
-                _Field("field", ctx.text(name), qname, node, type_node, None, ctx.frame.sym, site.chain, site.tparams)
+                _Field(
+                    "field",
+                    ctx.text(name),
+                    qname,
+                    node,
+                    type_node,
+                    None,
+                    ctx.frame.sym,
+                    site.chain,
+                    site.tparams,
+                    tuple(ctx.frame.data.get("params", ())),
+                )
             )
     return None
 
