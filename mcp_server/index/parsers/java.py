@@ -310,14 +310,13 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
         return None
     name = ctx.text(name_node)
     obj = node.child_by_field_name("object")
-    owners = _owners(ctx)
+    site = _here(ctx)
+    owners = site.owners
+    arity = _arity(node)
     if obj is None:
-        arity = _arity(node)
         ctx.edge("calls", name, node, lambda: _bare_call(ctx, owners, name) + arity)
         return None
     target = f"{ctx.flat(obj)}.{name}"
-    site = _here(ctx)
-    arity = _arity(node)
     if obj.type == "this" and owners:
         owner = owners[0]
         ctx.edge("calls", target, name_node, lambda: ctx.member(owner, name) + arity)
@@ -342,7 +341,9 @@ def _arity(call: Node) -> Candidates:
     args = call.child_by_field_name("arguments")
     if args is None:
         return ()
-    n = sum(1 for c in args.named_children if c.type not in _COMMENTS)
+    n = args.named_child_count
+    if n and args.start_point.row != args.end_point.row:  # comments may sit between the lines
+        n = sum(1 for c in args.named_children if c.type not in _COMMENTS)
     return ((f"{ARITY}{n}", 0.0),)
 
 
@@ -412,8 +413,13 @@ class _At:
 
 
 def _here(ctx: Ctx) -> _At:
-    tparams = frozenset(t for f in ctx.frames for t in f.data.get("tparams", ()))
-    return _At(_owners(ctx), ctx.scope_chain(), tparams)
+    # The same for every site of a scope: computed once, kept on the scope's frame.
+    data = ctx.frame.data
+    at: _At | None = data.get("at")
+    if at is None:
+        tparams = frozenset(t for f in ctx.frames for t in f.data.get("tparams", ()))
+        at = data["at"] = _At(_owners(ctx), ctx.scope_chain(), tparams)
+    return at
 
 
 def _receiver(ctx: Ctx, obj: Node | None, site: _At, depth: int = 0) -> list[str] | None:
