@@ -946,6 +946,8 @@ public class Shop {
         cart.empty();
         inherited.run();
         Color.RED.paint();
+        var fresh = current();
+        fresh.empty();
         Runnable r = order::total;
         java.util.function.Function<Object, String> s = String::valueOf;
     }
@@ -971,6 +973,7 @@ enum Color {
     assert first("item.price") == "app.Item.price"
     assert first("items[0].price") == "app.Item.price"
     assert first("cart.empty") == "app.Cart.empty"  # the local, declared after the field
+    assert first("fresh.empty") == "app.Shop.current.empty"  # `var`: the type of what it was given
     # A call's result: found through the method's return type edge, which the resolver follows.
     assert first("current().clear") == "app.Shop.current.clear"
     returns = [e for e in parsed.edges if e.alias == TYPE_OF]

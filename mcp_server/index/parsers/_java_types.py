@@ -34,10 +34,11 @@ class Declared:
 
     start: int
     end: int
-    type: str  # "Foo", "Outer.Inner", "a.b.Foo"; "" a primitive (no members), "?" a type variable
+    type: str  # "Foo", "Outer.Inner", "a.b.Foo"; "" a primitive (no members), "?" a type variable, "=" `value`s
     array: int  # dimensions: `Foo[] xs` holds arrays, `xs[i]` a Foo
     chain: tuple[str, ...]  # scope chain where the type was written (nested classes resolve there)
     field: bool
+    value: Node | None = None  # `var x = <value>`: x is of the value's type
 
 
 def type_text(ctx: Ctx, node: Node | None) -> tuple[str, int] | None:
@@ -89,8 +90,11 @@ def declare(
 ) -> None:
     """Record that `name` holds a `type_node` from `at` on (a field: over its whole class body)."""
     written = type_text(ctx, type_node)
+    inferred: Node | None = None
     if written is None and value is not None and value.type == "object_creation_expression":
         written = type_text(ctx, value.child_by_field_name("type"))  # `var x = new Foo()`
+    elif written is None and value is not None and ctx.text(type_node) == "var":
+        written, inferred = ("=", 0), value  # `var x = a.b()`: typed when a use asks
     if written is None:
         return
     if field:
@@ -104,7 +108,8 @@ def declare(
         text = "?"  # a type variable: its members are its bound's, not known here
     dims += extra_dims
     chain = tuple(ctx.scope_chain())
-    ctx.data.setdefault("vars", {}).setdefault(name, []).append(Declared(start, end, text, dims, chain, field))
+    declared = Declared(start, end, text, dims, chain, field, inferred)
+    ctx.data.setdefault("vars", {}).setdefault(name, []).append(declared)
 
 
 def declared(ctx: Ctx, name: str, at: int, *, fields_only: bool = False) -> Declared | None:

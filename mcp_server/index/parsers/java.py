@@ -430,6 +430,8 @@ def _receiver(ctx: Ctx, obj: Node | None, site: _At, depth: int = 0) -> list[str
     kind = obj.type
     if kind == "identifier":
         d = declared(ctx, ctx.text(obj), obj.start_byte)
+        if d is not None and d.value is not None:
+            return _receiver(ctx, d.value, site, depth + 1)
         if d is not None:
             return _declared_prefixes(ctx, d)
         text = ctx.text(obj)
