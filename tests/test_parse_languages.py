@@ -941,6 +941,7 @@ public class Shop {
         for (Item item : items) item.price();
         items[0].price();
         note.trim();
+        String.valueOf(note);
         notNull(order);
         Cart cart = null;
         cart.empty();
@@ -996,6 +997,7 @@ enum Color {
     assert "app.Color.size" not in [s.qualified_name for s in parsed.symbols if s.kind == "field"]
     # java.lang's methods are named for what they are, so that no same-named method is guessed.
     assert first("note.trim") == "java.lang.String.trim"
+    assert first("String.valueOf") == "java.lang.String.valueOf"
     assert [c for c, _ in edges(parsed, "calls", "notNull")[0].candidates] == [
         "app.Shop.notNull",
         "app.util.Checks.notNull",
@@ -1003,7 +1005,10 @@ enum Color {
     ]
     # A method reference refers to the method without calling it.
     assert edges(parsed, "references", "order.total")[0].candidates[0] == ("app.Order.total", CONF_SCOPED)
-    assert not [e for e in parsed.edges if e.target_name == "String.valueOf"]  # java.lang: not guessed
+    # java.lang, never guessed by name: `String::valueOf` as `String.valueOf(note)`
+    assert {e.candidates[0] for e in parsed.edges if e.target_name == "String.valueOf"} == {
+        ("java.lang.String.valueOf", CONF_SCOPED)
+    }
 
 
 def test_ruby_singleton_class_blocks_and_bare_identifiers() -> None:

@@ -436,6 +436,8 @@ def _receiver(ctx: Ctx, obj: Node | None, site: _At, depth: int = 0) -> list[str
             return _declared_prefixes(ctx, d)
         text = ctx.text(obj)
         types = [q for q, _ in _type_cands(ctx, text, site.chain)]
+        if not types and text in _IMPLICIT and text[:1].isupper():
+            return [f"java.lang.{text}"]  # `String.valueOf(i)`: never a repository method guessed by name
         if _dotted_type(ctx, obj):
             return types or None
         # Not declared in this file: a field inherited by an enclosing class, found through its
