@@ -149,10 +149,33 @@ CORPORA: dict[str, LspCorpus] = {
         # JavaScript: CommonJS (a web framework) and ESM (an HTTP client, held out).
         LspCorpus("fastify", "javascript", "npm", "fastify", "4.28.1", ("fastify.js", "lib")),
         LspCorpus("axios", "javascript", "npm", "axios", "1.7.9", ("index.js", "lib"), held_out=True),
-        # Java (truth: javac, bench/lsp_javac.py): an HTML parser, an I/O utility library (held out).
-        LspCorpus("jsoup", "java", "debsrc", "jsoup", "1.15.3-1", ("src/main/java", "src/test/java")),
+        # Java (truth: javac, bench/lsp_javac.py): an HTML parser and an I/O utility library, both
+        # held out.
+        LspCorpus("jsoup", "java", "debsrc", "jsoup", "1.15.3-1", ("src/main/java", "src/test/java"), held_out=True),
         LspCorpus(
             "commons-io", "java", "debsrc", "commons-io", "2.11.0-2", ("src/main/java", "src/test/java"), held_out=True
+        ),
+        # Java corpora to tune on (jsoup and commons-io stay held out): a streaming JSON parser, a
+        # generic collections library and encoders (their JUnit 4 tests' own calls are left
+        # unattributed by javac).
+        LspCorpus(
+            "jackson-core", "java", "debsrc", "jackson-core", "2.14.1-2~deb12u1", ("src/main/java", "src/test/java")
+        ),
+        LspCorpus(
+            "commons-collections",
+            "java",
+            "debsrc",
+            "libcommons-collections4-java",
+            "4.2-1",
+            ("src/main/java", "src/test/java"),
+        ),
+        LspCorpus(
+            "commons-codec",
+            "java",
+            "debsrc",
+            "libcommons-codec-java",
+            "1.15-1",
+            ("src/main/java", "src/test/java"),
         ),
         # C and C++ (Debian source packages, `apt-get source`; layouts in bench/lsp_cfamily.py): an
         # interpreter and a YAML library (held out) in C, a key-value store and a YAML library (held out) in C++.

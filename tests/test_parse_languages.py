@@ -7,7 +7,17 @@ from dataclasses import dataclass
 import pytest
 
 from mcp_server.index.parse import parse_source
-from mcp_server.index.records import CONF_EXACT, CONF_SCOPED, ParsedFile, RawEdge, Symbol
+from mcp_server.index.records import (
+    ARITY,
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    NAME_FALLBACK,
+    TYPE_OF,
+    ParsedFile,
+    RawEdge,
+    Symbol,
+)
 
 LANGUAGES = ("javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby")
 
@@ -549,10 +559,12 @@ CASES = [
             ("inherits", "Repository.Listener", "com.acme.billing.Invoices", "com.acme.store.Repository.Listener"),
             ("calls", "audit", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.audit"),
             ("calls", "trim", "com.acme.billing.Invoices.open", "com.acme.util.Strings.trim"),
-            ("calls", "Invoice", "com.acme.billing.Invoices.open", "com.acme.billing.Invoice"),
+            # the constructor it declares (else, next candidate, the class)
+            ("calls", "Invoice", "com.acme.billing.Invoices.open", "com.acme.billing.Invoice.Invoice"),
             ("calls", "Invoices.filter", "com.acme.billing.Invoices.open", "com.acme.billing.Invoices.filter"),
             ("calls", "super", "com.acme.billing.Invoices.Invoices", "com.acme.billing.BaseService.BaseService"),
-            ("calls", "this.repo.save", "com.acme.billing.Invoices.open", None),
+            ("calls", "this.repo.save", "com.acme.billing.Invoices.open", "com.acme.store.Repository.save"),
+            ("calls", "repo.all", "com.acme.billing.Invoices.open", "com.acme.store.Repository.all"),
             ("references", "Repository", "com.acme.billing.Invoices", "com.acme.store.Repository"),
         ],
         alias=("com.acme.util.Strings.trim", "trim"),
@@ -900,8 +912,103 @@ public class Outer {
     assert symbol(parsed, "app.Outer.Visitor.visit").kind == "method"
     assert symbol(parsed, "app.Outer.Node.visit").parent == index(parsed, "app.Outer.Node")
     assert edges(parsed, "inherits", "Visitor")[0].candidates == (("app.Outer.Visitor", CONF_EXACT),)
-    assert edges(parsed, "calls", "helper")[0].candidates == (("app.Outer.helper", CONF_EXACT),)
+    assert edges(parsed, "calls", "helper")[0].candidates == (("app.Outer.helper", CONF_EXACT), (f"{ARITY}0", 0.0))
     assert edges(parsed, "references", "Node")[0].candidates == (("app.Outer.Node", CONF_EXACT),)
+
+
+def test_java_members_of_typed_locals_parameters_fields_and_call_results() -> None:
+    parsed = parse(
+        "java",
+        "src/app/Shop.java",
+        "src.app.Shop",
+        """
+package app;
+
+import static app.util.Checks.*;
+
+public class Shop {
+    private Cart cart;
+    Cart current() { return cart; }
+
+    void checkout(Order order, String note, Item... items) {
+        Invoice inv = new Invoice();
+        inv.send();
+        order.total();
+        this.cart.clear();
+        current().clear();
+        new Invoice().send();
+        ((Cart) lookup()).clear();
+        for (Item item : items) item.price();
+        items[0].price();
+        note.trim();
+        String.valueOf(note);
+        notNull(order);
+        Cart cart = null;
+        cart.empty();
+        inherited.run();
+        Color.RED.paint();
+        var fresh = current();
+        fresh.empty();
+        Runnable r = order::total;
+        java.util.function.Function<Object, String> s = String::valueOf;
+    }
+}
+
+enum Color {
+    RED;
+    int size;
+    int size() { return size; }
+}
+""",
+    )
+
+    def first(target: str) -> str | None:
+        cands = edges(parsed, "calls", target)[0].candidates
+        return cands[0][0] if cands else None
+
+    assert first("inv.send") == "app.Invoice.send"
+    assert first("order.total") == "app.Order.total"
+    assert first("this.cart.clear") == "app.Cart.clear"
+    assert first("new Invoice().send") == "app.Invoice.send"
+    assert first("((Cart) lookup()).clear") == "app.Cart.clear"
+    assert first("item.price") == "app.Item.price"
+    assert first("items[0].price") == "app.Item.price"
+    assert first("cart.empty") == "app.Cart.empty"  # the local, declared after the field
+    assert first("fresh.empty") == "app.Shop.current.empty"  # `var`: the type of what it was given
+    # A call's result: found through the method's return type edge, which the resolver follows.
+    assert first("current().clear") == "app.Shop.current.clear"
+    returns = [e for e in parsed.edges if e.alias == TYPE_OF]
+    assert sorted((source_of(parsed, e), e.candidates[0][0]) for e in returns) == [
+        ("app.Color.RED", "app.Color"),  # an enum constant is of its enum
+        ("app.Shop.cart", "app.Cart"),  # a field: a symbol with its type edge
+        ("app.Shop.current", "app.Cart"),
+    ]
+    assert symbol(parsed, "app.Shop.cart").kind == "field"
+    # A field of a base class (not declared here) is looked up through the bases, else guessed.
+    assert edges(parsed, "calls", "inherited.run")[0].candidates == (
+        ("app.Shop.inherited.run", CONF_SCOPED),
+        (NAME_FALLBACK, CONF_UNIQUE),
+        (f"{ARITY}0", 0.0),  # how many arguments: overloads share the qualified name
+    )
+    assert first("Color.RED.paint") == "app.Color.RED.paint"
+    assert [(source_of(parsed, e), e.candidates) for e in edges(parsed, "references", "app.Color")] == [
+        ("app.Color.RED", (("app.Color", CONF_EXACT),))
+    ]
+    assert "app.Color.size" not in [s.qualified_name for s in parsed.symbols if s.kind == "field"]
+    # java.lang's methods are named for what they are, so that no same-named method is guessed.
+    assert first("note.trim") == "java.lang.String.trim"
+    assert first("String.valueOf") == "java.lang.String.valueOf"
+    assert [c for c, _ in edges(parsed, "calls", "notNull")[0].candidates] == [
+        "app.Shop.notNull",
+        "app.util.Checks.notNull",
+        f"{ARITY}1",
+    ]
+    # A method reference refers to the method without calling it.
+    assert edges(parsed, "references", "order.total")[0].candidates[0] == ("app.Order.total", CONF_SCOPED)
+    # java.lang, never guessed by name: `String::valueOf` as `String.valueOf(note)`
+    assert {e.candidates[0] for e in parsed.edges if e.target_name == "String.valueOf"} == {
+        ("java.lang.String.valueOf", CONF_SCOPED)
+    }
 
 
 def test_ruby_singleton_class_blocks_and_bare_identifiers() -> None:

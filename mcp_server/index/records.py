@@ -17,11 +17,23 @@ CONF_UNIQUE = 0.5  # bare name matched exactly one definition in the repository
 # nothing costs no more than having made none.
 NAME_FALLBACK = "*"
 
+# A candidate "#2" (never a qualified name) says the call passes two arguments: where overloads
+# share one qualified name (Java), the resolver passes over a class whose methods of that name
+# take no such number and looks on in its bases (`new Base16().encode(b)` is BaseNCodec's
+# one-argument encode, not Base16's four-argument override).
+ARITY = "#"
+
 # The alias that marks a `references` edge as a variable's type: its source is a module-level
 # variable (`apps = Apps()`) or an instance attribute (`self.out = Writer()`), its target the class
 # it holds an instance of. The resolver reads these like base classes, so `apps.get_model`
 # elsewhere reaches `Apps.get_model`.
 TYPE_OF = ":type"
+# Generics, Java: a `references` edge with alias ":param0" says its source (a method or field) is
+# of its class's first type parameter (`T get()` in `class Box<T>`); ":arg0" on a class's edge to
+# a type says the class's superclass takes that type as its first argument (`extends Box<Apple>`).
+# The resolver reads them together: `appleBox.get().m()` in a subclass is then `Apple.m`.
+TYPE_PARAM = ":param"
+TYPE_ARG = ":arg"
 
 # Sites of one name called (imported, referenced) from one definition past this many add rows, not
 # graph: a generated 5 MB expression nesting one call a million deep made a million edges, whose

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ..index.records import CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF
+from ..index.records import ARITY, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_ARG, TYPE_OF, TYPE_PARAM
 
 _MAX_HOPS = 6
 _PY_BUILTINS = frozenset(dir(builtins))
@@ -73,6 +73,8 @@ class _Tables:
     bindings: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # module -> alias -> targets
     stored_bases: dict[str, list[str]] = field(default_factory=dict)  # class qname -> base qnames, as stored
     bases: dict[str, list[str]] = field(default_factory=dict)  # stored_bases + those resolved in this pass
+    # Java methods: qualified name -> (fewest, most) arguments of each overload (records.ARITY)
+    arities: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     qnames_loaded: set[str] = field(default_factory=set)
     names_loaded: set[str] = field(default_factory=set)
     missing_qnames: set[str] = field(default_factory=set)
@@ -168,14 +170,36 @@ async def resolve_edges(
 
 def _is_base(row: asyncpg.Record) -> bool:
     """An edge whose target members its source answers for: a base class, or a variable's type
-    (`apps = Apps()`: `apps.get_model` is `Apps.get_model`, found like an inherited method)."""
-    return row["kind"] == "inherits" or (row["kind"] == "references" and row["alias"] == TYPE_OF)
+    (`apps = Apps()`: `apps.get_model` is `Apps.get_model`, found like an inherited method), or
+    a generic's parameter or argument (records.TYPE_PARAM, TYPE_ARG)."""
+    if row["kind"] == "inherits":
+        return True
+    alias = row["alias"] or ""
+    return row["kind"] == "references" and (alias == TYPE_OF or alias.startswith((TYPE_PARAM, TYPE_ARG)))
+
+
+def _base_entry(alias: str | None, base: str | None) -> str | None:
+    """How a base edge is kept among the bases: the base's name, or for generics "<0>" (of the
+    class's first type parameter) and "<0>=pkg.Apple" (the superclass's first type argument)."""
+    alias = alias or ""
+    if alias.startswith(TYPE_PARAM):
+        return f"<{alias[len(TYPE_PARAM) :]}>"
+    if base is None:
+        return None
+    if alias.startswith(TYPE_ARG):
+        return f"<{alias[len(TYPE_ARG) :]}>={base}"
+    return base
 
 
 def _resolve_row(tables: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
+    if (row["alias"] or "").startswith(TYPE_PARAM):
+        tables.add_base(row["source_qname"], _base_entry(row["alias"], None) or "")
+        return None  # names no symbol: the type is the one the caller's superclass passes
     hit = _resolve_one(tables, row)
     if hit is not None and _is_base(row):
-        tables.add_base(row["source_qname"], hit[0].qname)
+        entry = _base_entry(row["alias"], hit[0].qname)
+        if entry is not None:
+            tables.add_base(row["source_qname"], entry)
     return hit
 
 
@@ -193,7 +217,7 @@ _EDGES_SOME = (
 
 
 _SYMBOL_FIELDS = """
-SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language
+SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language, s.signature
 FROM symbols s JOIN files f ON f.id = s.file_id
 """
 # Module-level imports: what each module re-exports under which local name.
@@ -203,9 +227,12 @@ FROM edges e JOIN symbols src ON src.id = e.source_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
 _BASE_FIELDS = f"""
-SELECT src.qualified_name AS cls, tgt.qualified_name AS base
-FROM edges e JOIN symbols src ON src.id = e.source_id JOIN symbols tgt ON tgt.id = e.target_id
-WHERE e.repository_id = $1 AND (e.kind = 'inherits' OR (e.kind = 'references' AND e.alias = '{TYPE_OF}'))
+SELECT src.qualified_name AS cls, tgt.qualified_name AS base, e.alias, e.kind
+FROM edges e JOIN symbols src ON src.id = e.source_id LEFT JOIN symbols tgt ON tgt.id = e.target_id
+WHERE e.repository_id = $1 AND (
+  (e.target_id IS NOT NULL AND (e.kind = 'inherits'
+    OR (e.kind = 'references' AND (e.alias = '{TYPE_OF}' OR e.alias LIKE '{TYPE_ARG}%'))))
+  OR (e.kind = 'references' AND e.alias LIKE '{TYPE_PARAM}%'))
 """
 # Rows come in id order in both the complete and the on-demand load, so that both build
 # identical lists (bindings keep their order; of symbols sharing a qualified name the first wins,
@@ -234,6 +261,7 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
         )
         for r in rows:
             _add_qname(t, _sym(r))
+            _note_arity(t, r)
         _add_bindings(
             t,
             await conn.fetch(
@@ -269,8 +297,51 @@ def _add_symbols(t: _Tables, rows: list[asyncpg.Record]) -> None:
     for r in rows:
         sym = _sym(r)
         _add_qname(t, sym)
+        _note_arity(t, r)
         if sym.kind != "module":
             t.by_name.setdefault(r["name"], []).append(sym)
+
+
+def _note_arity(t: _Tables, r: asyncpg.Record) -> None:
+    if r["language"] == "java" and r["kind"] in _PY_RECEIVER_KINDS:
+        takes = parameter_count(r["signature"] or "")
+        if takes is not None:
+            t.arities.setdefault(r["qualified_name"], []).append(takes)
+
+
+def parameter_count(signature: str) -> tuple[int, int] | None:
+    """(fewest, most) arguments a Java method's signature takes; None when it cannot tell
+    (a signature cut short). Commas inside generics, annotations and arrays do not count."""
+    depth, start = 0, -1
+    for i, ch in enumerate(signature):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "(" and depth == 0:
+            start = i
+            break
+    if start < 0:
+        return None
+    params: list[str] = []
+    cur: list[str] = []
+    depth = 0
+    for ch in signature[start + 1 :]:
+        if ch in "(<[":
+            depth += 1
+        elif ch in ")>]":
+            if depth == 0:
+                if "".join(cur).strip():
+                    params.append("".join(cur))
+                n = len(params)
+                return (n - 1, 1 << 16) if params and "..." in params[-1] else (n, n)
+            depth -= 1
+        elif ch == "," and depth == 0:
+            params.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    return None
 
 
 def _add_qname(t: _Tables, sym: _Sym) -> None:
@@ -300,16 +371,22 @@ def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
 
 def _add_bases(t: _Tables, rows: list[asyncpg.Record]) -> None:
     for r in rows:
-        t.stored_bases.setdefault(r["cls"], []).append(r["base"])
+        entry = _base_entry(r["alias"], r["base"]) if r["kind"] != "inherits" else r["base"]
+        if entry is not None:
+            t.stored_bases.setdefault(r["cls"], []).append(entry)
 
 
 def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     candidates: list[str] = row["candidates"] or []
     confs: list[float] = row["candidate_conf"] or []
+    arity: int | None = None
+    if candidates and candidates[-1].startswith(ARITY):
+        arity = int(candidates[-1][len(ARITY) :])
+        candidates, confs = candidates[:-1], confs[:-1]
     for qname, conf in zip(candidates, confs):
         if qname == NAME_FALLBACK:
             return _fallback(t, row)
-        found = _lookup(t, qname, 0, frozenset())
+        found = _lookup(t, qname, 0, frozenset(), arity)
         if found is not None:
             sym, scoped = found
             return sym, min(conf, CONF_SCOPED) if scoped else conf
@@ -320,11 +397,15 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     return _fallback(t, row)
 
 
-def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_Sym, bool] | None:
+def _lookup(
+    t: _Tables, qname: str, hops: int, seen: frozenset[str], arity: int | None = None, via: str | None = None
+) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
-    The flag says whether inheritance was needed."""
+    The flag says whether inheritance was needed. A call's `arity` passes over methods that take
+    no such number of arguments: the one called is then a base's. `via` is the class whose base is
+    being searched: its superclass's type arguments stand for the base's type parameters."""
     sym = t.symbol(qname)
-    if sym is not None:
+    if sym is not None and (arity is None or _takes(t, qname, arity)):
         return sym, False
     if hops >= _MAX_HOPS or qname in seen or "." not in qname:
         return None
@@ -336,16 +417,24 @@ def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_S
         if module_bindings:
             tail = ".".join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
-                found = _lookup(t, f"{target}.{tail}" if tail else target, hops + 1, seen)
+                found = _lookup(t, f"{target}.{tail}" if tail else target, hops + 1, seen, arity)
                 if found:
                     return found
             for star in module_bindings.get("*", ()):
-                found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen)
+                found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen, arity)
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
-        for base in t.bases_of(prefix):
-            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen)
+        bases = t.bases_of(prefix)
+        is_class = any(b.startswith("<") and "=" in b for b in bases) or _is_class(t, prefix)
+        for base in bases:
+            if base.startswith("<"):
+                if "=" in base:
+                    continue  # a type argument, read below through `via`
+                base = _type_argument(t, via, base) or ""
+                if not base:
+                    continue
+            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen, arity, prefix if is_class else None)
             if found:
                 return found[0], True
         if not t.knows(prefix) or t.symbol(prefix) is not None:
@@ -353,6 +442,26 @@ def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_S
             # pass cannot tell, and must not wander up through every package's star imports.
             break
     return None
+
+
+def _is_class(t: _Tables, qname: str) -> bool:
+    sym = t.symbol(qname)
+    return sym is not None and sym.kind in ("class", "interface", "enum")
+
+
+def _type_argument(t: _Tables, via: str | None, param: str) -> str | None:
+    """The type `via`'s superclass passes for a type parameter ("<0>"), if `via` names one."""
+    if via is None:
+        return None
+    for entry in t.bases_of(via):
+        if entry.startswith(param + "="):
+            return entry[len(param) + 1 :]
+    return None
+
+
+def _takes(t: _Tables, qname: str, arity: int) -> bool:
+    known = t.arities.get(qname)
+    return not known or any(lo <= arity <= hi for lo, hi in known)
 
 
 def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:

@@ -436,6 +436,7 @@ def run(
     handlers: Mapping[str, Handler],
     root_prefix: str | Callable[[Ctx, Node], str] | None = None,
     setup: Callable[[Ctx, Node], None] | None = None,
+    after: Callable[[Ctx], None] | None = None,
 ) -> ParsedFile:
     """Parse `source` and run the language's handlers over it; never raises."""
     ctx = Ctx(source, path, module_name, language, sep, comment_types)
@@ -452,6 +453,8 @@ def run(
         if setup is not None:
             setup(ctx, root)
         walk(ctx, root, handlers)
+        if after is not None:
+            after(ctx)  # what needs the whole file seen (Java fields, once the methods are known)
     except Exception:  # robustness over completeness: index what was found so far
         log.warning("parser for %s failed on %s", language, path, exc_info=True)
         ctx.result.has_errors = True
