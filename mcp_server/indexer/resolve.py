@@ -198,8 +198,8 @@ FROM symbols s JOIN files f ON f.id = s.file_id
 """
 # Module-level imports: what each module re-exports under which local name.
 _BINDING_FIELDS = """
-SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name
-FROM edges e JOIN symbols src ON src.id = e.source_id
+SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name, f.language
+FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
 _BASE_FIELDS = f"""
@@ -284,8 +284,15 @@ def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
     for r in rows:
         if not r["candidates"]:
             continue
-        target = r["candidates"][0]
         alias = r["alias"]
+        if _FAMILY.get(r["language"], r["language"]) == "javascript":
+            # `./x` is x.ts or x/index.ts, which the parser cannot tell: every candidate is bound,
+            # and lookups try them in order (a module that does not exist holds nothing).
+            key = "*" if alias is None and r["target_name"].endswith("*") else alias
+            if key is not None:
+                t.bindings.setdefault(r["module"], {}).setdefault(key, []).extend(r["candidates"])
+            continue
+        target = r["candidates"][0]
         if alias is None:
             # `from m import *`: the candidate names the module itself (or ends in ".*").
             if r["target_name"].endswith("*"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from ..records import CONF_EXACT
-from ._generic import SKIP, Ctx, relative_module
+from ._generic import SKIP, Candidates, Ctx, relative_module
 
 _EXTS = (".d.ts", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 
@@ -68,11 +68,57 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
 
 
 def export_statement(ctx: Ctx, node: Node) -> bool | None:
+    """Re-exports bind names in this module, which the resolver follows like imports:
+    `export * from`, `export * as ns from`, `export { a as b } from`, and `export { a as b }` of a local."""
     spec = string_value(ctx, node.child_by_field_name("source"))
-    if spec is not None:  # a re-export depends on the module it re-exports from
-        ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in modules(ctx, spec)))
+    clause = next((c for c in node.named_children if c.type in ("export_clause", "namespace_export")), None)
+    if spec is not None:
+        mods = modules(ctx, spec)
+        mod_cands = tuple((m, CONF_EXACT) for m in mods)
+        if clause is None:  # `export * from "./x"`: a name ending in "*" is a star binding
+            ctx.edge("imports", f"{spec} *", node, mod_cands)
+        elif clause.type == "namespace_export":
+            ident = next((c for c in clause.named_children if c.type in ("identifier", "string")), None)
+            ctx.edge("imports", spec, node, mod_cands, alias=ctx.text(ident).strip("'\"") if ident else None)
+        else:
+            for name, alias, item in _specifiers(ctx, clause):
+                ctx.edge("imports", name, item, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=alias)
+        return SKIP
+    if clause is not None and clause.type == "export_clause":
+        for name, alias, item in _specifiers(ctx, clause):
+            if alias != name or name in ctx.imports:
+                _export_local(ctx, item, name, alias)
         return SKIP
     return None
+
+
+def _specifiers(ctx: Ctx, clause: Node) -> list[tuple[str, str, Node]]:
+    """(name, exported-as, node) of each `a as b` in an export clause."""
+    out: list[tuple[str, str, Node]] = []
+    for item in clause.named_children:
+        name_node = item.child_by_field_name("name") if item.type == "export_specifier" else None
+        if name_node is None:
+            continue
+        name = ctx.text(name_node).strip("'\"")
+        alias_node = item.child_by_field_name("alias")
+        out.append((name, ctx.text(alias_node).strip("'\"") if alias_node is not None else name, item))
+    return out
+
+
+def _export_local(ctx: Ctx, node: Node, name: str, alias: str) -> None:
+    """`export { a as b }`: `b` names here what `a` does (an import's targets, else this module's `a`)."""
+    root = ctx.frames[0].qname
+
+    def targets() -> Candidates:
+        imp = ctx.imports.get(name)
+        if imp is None:
+            return ((ctx.join(root, name), CONF_EXACT),)
+        how, found = imp
+        if how == "default":
+            return tuple((f"{t}.{name}", CONF_EXACT) for t in found)
+        return tuple((t, CONF_EXACT) for t in found)
+
+    ctx.edge("imports", name, node, targets, alias=alias)
 
 
 def require(ctx: Ctx, node: Node, spec: str) -> None:
