@@ -40,3 +40,41 @@ async def test_re_exports_lead_through_an_index_file_to_the_definition(
         },
     )
     assert await _callees(db, repo, "src.app.main") == {("src.lib.atom.index.autorun", 4), ("src.lib.factory.make", 5)}
+
+
+async def test_a_package_imported_by_its_own_name_resolves_and_a_dependency_is_not_guessed(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-self-import",
+        {
+            "package.json": (
+                '{"name": "schema", "main": "./dist/index.js",'
+                ' "exports": {"./v3": {"types": "./v3/index.d.ts", "source": "./src/v3/index.ts"}}}\n'
+            ),
+            "src/v3/index.ts": 'import * as s from "./types.js"\nexport { s }\nexport default s\n',
+            "src/v3/types.ts": "export function number(): number {\n  return 1\n}\n",
+            "src/index.ts": "export function version(): string {\n  return '3'\n}\n",
+            "tests/use.test.ts": (
+                'import * as z from "schema/v3"\n'
+                'import { version } from "schema"\n'
+                'import { expect } from "vitest"\n'
+                'import * as lib from "other-lib"\n'
+                "\n"
+                "export function check(): void {\n"
+                "  z.s.number()\n"
+                "  version()\n"
+                "  expect(1)\n"
+                "  lib.number()\n"
+                "}\n"
+            ),
+        },
+    )
+    # "schema/v3" is the source file its `exports` name, "schema" its main file's source (dist ->
+    # src); `lib.number()` is another package's, not the one `number` this repository defines.
+    assert await _callees(db, repo, "tests.use.test.check") == {
+        ("src.v3.types.number", 7),
+        ("src.index.version", 8),
+    }

@@ -5,22 +5,14 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from ..records import CONF_EXACT
-from ._generic import SKIP, Candidates, Ctx, relative_module
+from ._generic import SKIP, Candidates, Ctx
+from ._js_modules import EXTERNAL, bound_modules, modules
 
-_EXTS = (".d.ts", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+# The name `export default` / `module.exports = X` binds in a module.
+DEFAULT = "default"
 
 # ctx.imports maps each local name to (how, [qualified targets]): "named" binds one export,
 # "ns" a whole module (`import * as ns`, `const ns = require(...)`), "default" a default export.
-
-
-def modules(ctx: Ctx, spec: str) -> list[str]:
-    """Module names an import specifier may denote; only relative specifiers are resolvable."""
-    if not spec.startswith("."):
-        return []
-    mod = relative_module(ctx.path, spec, _EXTS)
-    if mod is None:
-        return []
-    return [mod] if mod.endswith(".index") else [mod, mod + ".index"]
 
 
 def string_value(ctx: Ctx, node: Node | None) -> str | None:
@@ -38,6 +30,7 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
     if spec is None:
         return SKIP
     mods = modules(ctx, spec)
+    bound = bound_modules(ctx, spec)
     mod_cands = tuple((m, CONF_EXACT) for m in mods)
     clause = next((c for c in node.named_children if c.type in ("import_clause", "import_require_clause")), None)
     if clause is None:
@@ -47,13 +40,13 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
     for item in items:
         if item.type == "identifier":
             local = ctx.text(item)
-            ctx.imports[local] = ("default", mods)
+            ctx.imports[local] = ("default" if clause.type == "import_clause" else "ns", bound)
             ctx.edge("imports", spec, node, mod_cands, alias=local)
         elif item.type == "namespace_import":
             ident = next((c for c in item.named_children if c.type == "identifier"), None)
             ns_local = ctx.text(ident) if ident is not None else None
             if ns_local:
-                ctx.imports[ns_local] = ("ns", mods)
+                ctx.imports[ns_local] = ("ns", bound)
             ctx.edge("imports", spec, node, mod_cands, alias=ns_local)
         elif item.type == "named_imports":
             for spec_node in item.named_children:
@@ -61,9 +54,8 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
                     continue
                 name = ctx.text(spec_node.child_by_field_name("name")).strip("'\"")
                 local = ctx.text(spec_node.child_by_field_name("alias")) or name
-                targets = [f"{m}.{name}" for m in mods]
-                ctx.imports[local] = ("named", targets)
-                ctx.edge("imports", name, spec_node, tuple((t, CONF_EXACT) for t in targets), alias=local)
+                ctx.imports[local] = ("named", [f"{m}.{name}" for m in bound])
+                ctx.edge("imports", name, spec_node, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=local)
     return SKIP
 
 
@@ -89,6 +81,15 @@ def export_statement(ctx: Ctx, node: Node) -> bool | None:
             if alias != name or name in ctx.imports:
                 _export_local(ctx, item, name, alias)
         return SKIP
+    if any(c.type == "default" for c in node.children):
+        decl = node.child_by_field_name("declaration")
+        value = node.child_by_field_name("value")
+        name_node = decl.child_by_field_name("name") if decl is not None else None
+        if name_node is not None:  # `export default class Foo`: the module's default is its Foo
+            name = ctx.text(name_node)
+            ctx.edge("imports", name, node, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),), alias=DEFAULT)
+        elif value is not None and value.type == "identifier":
+            _export_local(ctx, value, ctx.text(value), DEFAULT)
     return None
 
 
@@ -115,14 +116,15 @@ def _export_local(ctx: Ctx, node: Node, name: str, alias: str) -> None:
             return ((ctx.join(root, name), CONF_EXACT),)
         how, found = imp
         if how == "default":
-            return tuple((f"{t}.{name}", CONF_EXACT) for t in found)
-        return tuple((t, CONF_EXACT) for t in found)
+            return tuple((f"{t}.{DEFAULT}", CONF_EXACT) for t in found)
+        return tuple((t, CONF_EXACT) for t in found if not t.startswith(EXTERNAL))
 
     ctx.edge("imports", name, node, targets, alias=alias)
 
 
 def require(ctx: Ctx, node: Node, spec: str) -> None:
     mods = modules(ctx, spec)
+    bound = bound_modules(ctx, spec)
     holder = ctx.parent
     is_declarator = holder is not None and holder.type == "variable_declarator"
     pattern = holder.child_by_field_name("name") if holder is not None and is_declarator else None
@@ -130,13 +132,12 @@ def require(ctx: Ctx, node: Node, spec: str) -> None:
         for prop in pattern.named_children:
             if prop.type == "shorthand_property_identifier_pattern":
                 name = ctx.text(prop)
-                targets = [f"{m}.{name}" for m in mods]
-                ctx.imports[name] = ("named", targets)
-                ctx.edge("imports", name, node, tuple((t, CONF_EXACT) for t in targets), alias=name)
+                ctx.imports[name] = ("named", [f"{m}.{name}" for m in bound])
+                ctx.edge("imports", name, node, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=name)
         return
     local = ctx.text(pattern) if pattern is not None and pattern.type == "identifier" else None
     if local:
-        ctx.imports[local] = ("ns", mods)
+        ctx.imports[local] = ("ns", bound)
     ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in mods), alias=local)
 
 

@@ -7,9 +7,11 @@ from functools import partial
 
 from tree_sitter import Node
 
+from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
-from ._js_imports import export_statement, import_statement, is_require, modules, require, string_value
+from ._js_imports import DEFAULT, export_statement, import_statement, is_require, require, string_value
+from ._js_modules import modules
 
 _COMMENTS = frozenset({"comment", "html_comment"})
 _HEADERS = frozenset({"import_statement", "expression_statement"})
@@ -40,7 +42,10 @@ class _Hint:
     owner: str | None = None
 
 
-def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+USES_PROJECT = True
+
+
+def parse(source: bytes, path: str, module_name: str, language: str, project: Project = EMPTY_PROJECT) -> ParsedFile:
     return run(
         source,
         path,
@@ -50,12 +55,13 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         comment_types=_COMMENTS,
         header_types=_HEADERS,
         handlers=_HANDLERS,
-        setup=_setup,
+        setup=partial(_setup, project),
     )
 
 
-def _setup(ctx: Ctx, root: Node) -> None:
+def _setup(project: Project, ctx: Ctx, root: Node) -> None:
     ctx.data["hints"] = {}
+    ctx.data["project"] = project
 
 
 # ---- name resolution --------------------------------------------------------------------
@@ -78,8 +84,9 @@ def _resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | No
         return tuple((t + suffix, CONF_SCOPED) for t in targets)
     if how == "ns":
         return tuple((t + suffix, CONF_SCOPED) for t in targets) if rest else ()
-    # a default export is usually declared under the name it is imported as
-    return tuple((f"{t}.{head}{suffix}", CONF_SCOPED) for t in targets)
+    # a default export is usually declared under the name it is imported as, else it is what the
+    # module binds to `default`
+    return tuple((f"{t}.{name}{suffix}", CONF_SCOPED) for t in targets for name in (head, DEFAULT))
 
 
 def _base_member(ctx: Ctx, owner: str | None, name: str) -> Candidates:
