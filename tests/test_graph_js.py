@@ -23,6 +23,19 @@ async def _callees(db: Database, repo: str, qname: str) -> set[tuple[str, int]]:
     return {(e.target, e.line) for e in found.edges if e.target}
 
 
+async def _call_sites(db: Database, repo: str, qname: str) -> set[tuple[int, str, str | None]]:
+    """Every call site of a definition: (line, as written, what it resolved to)."""
+    rows = await db.pool.fetch(
+        "SELECT e.line, e.target_name, t.qualified_name FROM edges e"
+        " JOIN symbols s ON s.id = e.source_id JOIN repositories r ON r.id = e.repository_id"
+        " LEFT JOIN symbols t ON t.id = e.target_id"
+        " WHERE r.name = $1 AND s.qualified_name = $2 AND e.kind = 'calls'",
+        repo,
+        qname,
+    )
+    return {(r["line"], r["target_name"], r["qualified_name"]) for r in rows}
+
+
 async def test_re_exports_lead_through_an_index_file_to_the_definition(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
@@ -77,4 +90,102 @@ async def test_a_package_imported_by_its_own_name_resolves_and_a_dependency_is_n
     assert await _callees(db, repo, "tests.use.test.check") == {
         ("src.v3.types.number", 7),
         ("src.index.version", 8),
+    }
+
+
+async def test_receivers_typed_by_parameters_fields_new_and_return_types_reach_their_methods(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-types",
+        {
+            "src/schema.ts": (
+                "export class Base {\n"
+                "  check(): boolean {\n"
+                "    return true\n"
+                "  }\n"
+                "}\n"
+                "export class Str extends Base {\n"
+                "  static create(): Str {\n"
+                "    return new Str()\n"
+                "  }\n"
+                "  min(n: number): this {\n"
+                "    return this\n"
+                "  }\n"
+                "}\n"
+                "export const string = Str.create\n"
+            ),
+            "src/use.ts": (
+                'import { string, Str, Base } from "./schema"\n'
+                "\n"
+                "export class Form {\n"
+                "  private field: Str\n"
+                "  constructor(private readonly base: Base) {\n"
+                "    this.field = new Str()\n"
+                "  }\n"
+                "  run(s: Str, names: string[]): void {\n"
+                "    s.min(1)\n"
+                "    this.field.check()\n"
+                "    this.base.check()\n"
+                "    const made = new Str()\n"
+                "    made.min(2)\n"
+                "    string().min(3).check()\n"
+                "    names.map(String)\n"
+                "  }\n"
+                "}\n"
+            ),
+            "src/other.ts": "export class List {\n  map(): void {}\n}\n",
+        },
+    )
+    # `names.map` is an array's, never the one `map` this repository defines.
+    assert await _call_sites(db, repo, "src.use.Form.run") == {
+        (9, "s.min", "src.schema.Str.min"),
+        (10, "this.field.check", "src.schema.Base.check"),
+        (11, "this.base.check", "src.schema.Base.check"),
+        (12, "Str", "src.schema.Str"),
+        (13, "made.min", "src.schema.Str.min"),
+        (14, "string", "src.schema.string"),
+        (14, "string().min", "src.schema.Str.min"),
+        (14, "string().min(3).check", "src.schema.Base.check"),
+        (15, "names.map", None),
+    }
+
+
+async def test_commonjs_module_exports_bind_what_require_returns(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-commonjs",
+        {
+            "lib/reply.js": (
+                "function Reply () {}\n"
+                "Reply.prototype.send = function () { return 1 }\n"
+                "function helper () { return 2 }\n"
+                "module.exports = Reply\n"
+                "module.exports.build = helper\n"
+            ),
+            "lib/hooks.js": "function run () {}\nfunction other () {}\nmodule.exports = { run, hook: other }\n",
+            "index.js": (
+                "const Reply = require('./lib/reply')\n"
+                "const { run, hook } = require('./lib/hooks')\n"
+                "function main () {\n"
+                "  const r = new Reply()\n"
+                "  Reply.build()\n"
+                "  run()\n"
+                "  hook()\n"
+                "  return r\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    assert await _callees(db, repo, "index.main") == {
+        ("lib.reply.Reply", 4),
+        ("lib.reply.helper", 5),
+        ("lib.hooks.run", 6),
+        ("lib.hooks.other", 7),
     }

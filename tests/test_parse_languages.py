@@ -427,7 +427,7 @@ CASES = [
             ("calls", "makeClient", "src.api.client.main", "src.api.client.makeClient"),
             ("calls", "Client", "src.api.client.makeClient", "src.api.client.Client"),
             ("calls", "path.join", "src.api.client.Client.get", ":ext:path.join"),  # a dependency: never guessed
-            ("calls", "c.get", "src.api.client.main", None),
+            ("calls", "c.get", "src.api.client.main", "src.api.client.makeClient.get"),  # its return type
             ("references", "Invoice", "src.api.client.Client.get", "src.api.client.Invoice"),
         ],
         alias=("formatDate", "fmt"),

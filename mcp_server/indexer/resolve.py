@@ -10,6 +10,9 @@ import asyncpg
 from ..index.records import CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF
 
 _MAX_HOPS = 6
+# TypeScript chains go further: `z.string().refine().optional()` crosses two re-exports, a
+# variable's value, a method's return type and a base class per call.
+_FAMILY_HOPS = {"javascript": 12}
 _PY_BUILTINS = frozenset(dir(builtins))
 _PY_CONTAINER_METHODS = frozenset(
     name
@@ -313,10 +316,11 @@ def _add_bases(t: _Tables, rows: list[asyncpg.Record]) -> None:
 def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     candidates: list[str] = row["candidates"] or []
     confs: list[float] = row["candidate_conf"] or []
+    max_hops = _FAMILY_HOPS.get(_FAMILY.get(row["language"], row["language"]), _MAX_HOPS)
     for qname, conf in zip(candidates, confs):
         if qname == NAME_FALLBACK:
             return _fallback(t, row)
-        found = _lookup(t, qname, 0, frozenset())
+        found = _lookup(t, qname, 0, frozenset(), max_hops)
         if found is not None:
             sym, scoped = found
             return sym, min(conf, CONF_SCOPED) if scoped else conf
@@ -327,13 +331,15 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     return _fallback(t, row)
 
 
-def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_Sym, bool] | None:
+def _lookup(
+    t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int = _MAX_HOPS
+) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed."""
     sym = t.symbol(qname)
     if sym is not None:
         return sym, False
-    if hops >= _MAX_HOPS or qname in seen or "." not in qname:
+    if hops >= max_hops or qname in seen or "." not in qname:
         return None
     seen = seen | {qname}
     parts = qname.split(".")
@@ -343,16 +349,16 @@ def _lookup(t: _Tables, qname: str, hops: int, seen: frozenset[str]) -> tuple[_S
         if module_bindings:
             tail = ".".join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
-                found = _lookup(t, f"{target}.{tail}" if tail else target, hops + 1, seen)
+                found = _lookup(t, f"{target}.{tail}" if tail else target, hops + 1, seen, max_hops)
                 if found:
                     return found
             for star in module_bindings.get("*", ()):
-                found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen)
+                found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen, max_hops)
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
         for base in t.bases_of(prefix):
-            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen)
+            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen, max_hops)
             if found:
                 return found[0], True
         if not t.knows(prefix) or t.symbol(prefix) is not None:

@@ -122,6 +122,33 @@ def _export_local(ctx: Ctx, node: Node, name: str, alias: str) -> None:
     ctx.edge("imports", name, node, targets, alias=alias)
 
 
+def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
+    """CommonJS exports as bindings: `module.exports = X` makes the module X (its default, and its
+    members the module's), `module.exports = { a, b: c }` and `exports.a = b` bind names."""
+    if left == ["module", "exports"]:
+        if right.type == "identifier":
+            name = ctx.text(right)
+            _export_local(ctx, right, name, DEFAULT)
+            imp = ctx.imports.get(name)
+            if imp is None:
+                ctx.edge("imports", f"{name} *", right, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),))
+            elif imp[0] != "default":
+                targets = tuple((t, CONF_EXACT) for t in imp[1] if not t.startswith(EXTERNAL))
+                ctx.edge("imports", f"{name} *", right, targets)
+        elif right.type == "object":
+            for prop in right.named_children:
+                if prop.type == "shorthand_property_identifier":
+                    _export_local(ctx, prop, ctx.text(prop), ctx.text(prop))
+                elif prop.type == "pair":
+                    key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
+                    if key is not None and value is not None and value.type == "identifier":
+                        _export_local(ctx, value, ctx.text(value), ctx.text(key).strip("'\""))
+        return
+    is_export = (len(left) == 2 and left[0] == "exports") or (len(left) == 3 and left[:2] == ["module", "exports"])
+    if is_export and right.type == "identifier" and (ctx.text(right) != left[-1] or ctx.text(right) in ctx.imports):
+        _export_local(ctx, right, ctx.text(right), left[-1])
+
+
 def require(ctx: Ctx, node: Node, spec: str) -> None:
     mods = modules(ctx, spec)
     bound = bound_modules(ctx, spec)

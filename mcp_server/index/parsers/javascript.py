@@ -10,8 +10,20 @@ from tree_sitter import Node
 from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
-from ._js_imports import DEFAULT, export_statement, import_statement, is_require, require, string_value
+from ._js_imports import export_statement, import_statement, is_require, module_exports, require, string_value
 from ._js_modules import modules
+from ._js_types import (
+    bind_field,
+    bind_local,
+    callee,
+    local_value,
+    members,
+    type_edge,
+    type_node,
+    type_value,
+    value_of,
+)
+from ._js_types import resolve as _resolve
 
 _COMMENTS = frozenset({"comment", "html_comment"})
 _HEADERS = frozenset({"import_statement", "expression_statement"})
@@ -65,28 +77,6 @@ def _setup(project: Project, ctx: Ctx, root: Node) -> None:
 
 
 # ---- name resolution --------------------------------------------------------------------
-
-
-def _resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | None = None) -> Candidates:
-    """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
-    head, _, rest = dotted.partition(".")
-    local = ctx.lookup(head, chain, kinds if not rest else None)
-    if local is not None:
-        if not rest:
-            return ((local, CONF_EXACT),)
-        return ctx.member(local, rest)
-    imp = ctx.imports.get(head)
-    if imp is None:
-        return ()
-    how, targets = imp
-    suffix = "." + rest if rest else ""
-    if how == "named":
-        return tuple((t + suffix, CONF_SCOPED) for t in targets)
-    if how == "ns":
-        return tuple((t + suffix, CONF_SCOPED) for t in targets) if rest else ()
-    # a default export is usually declared under the name it is imported as, else it is what the
-    # module binds to `default`
-    return tuple((f"{t}.{name}{suffix}", CONF_SCOPED) for t in targets for name in (head, DEFAULT))
 
 
 def _base_member(ctx: Ctx, owner: str | None, name: str) -> Candidates:
@@ -144,7 +134,17 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
         doc_anchor=_doc_anchor(ctx, span),
     )
     ctx.enter(Frame(idx, qname, "function", owner))
+    _returns(ctx, node, idx)
     return None
+
+
+def _returns(ctx: Ctx, node: Node, idx: int) -> None:
+    """A declared return type is what calls of the function evaluate to (`f().m()` is `R.m`)."""
+    annotation = node.child_by_field_name("return_type")
+    found = type_node(ctx, annotation)
+    if found is None:
+        return
+    type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
 
 
 def _class(ctx: Ctx, node: Node) -> bool | None:
@@ -204,6 +204,7 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
         "method", name, qname, node, sig_start=_sig_start(node), sig_end=body.start_byte if body is not None else None
     )
     ctx.enter(Frame(idx, qname, "function", frame.owner))
+    _returns(ctx, node, idx)
     return None
 
 
@@ -212,6 +213,27 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name") or node.child_by_field_name("property")
     if value is not None and name_node is not None and value.type in _FUNCTIONS:
         ctx.data["hints"][value.id] = _Hint(ctx.text(name_node), node)
+    elif name_node is not None and ctx.frame.kind in _CLASS_LIKE:
+        chain = ctx.scope_chain()
+        typed = type_value(ctx, node.child_by_field_name("type"), chain)
+        bind_field(ctx, ctx.frame.owner, ctx.text(name_node), typed or value_of(ctx, value, chain))
+    return None
+
+
+def _params(ctx: Ctx, node: Node) -> bool | None:
+    """Typed parameters type their uses (`x: Foo` then `x.m()`); `private x: Foo` is a field too."""
+    chain = ctx.scope_chain()
+    for param in node.named_children:
+        if param.type not in ("required_parameter", "optional_parameter"):
+            continue
+        pattern = param.child_by_field_name("pattern")
+        if pattern is None or pattern.type != "identifier":
+            continue
+        name = ctx.text(pattern)
+        typed = type_value(ctx, param.child_by_field_name("type"), chain)
+        bind_local(ctx, name, typed)
+        if any(c.type in ("accessibility_modifier", "readonly") for c in param.children):
+            bind_field(ctx, ctx.frame.owner, name, typed)
     return None
 
 
@@ -233,9 +255,16 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
         span = node if len(declarators) == 1 else decl
         if value is not None and (value.type in _FUNCTIONS or value.type == "class"):
             ctx.data["hints"][value.id] = _Hint(name, span)
-        elif top and not is_require(ctx, value):
+            continue
+        if is_require(ctx, value):
+            continue
+        chain = ctx.scope_chain()
+        annotation = decl.child_by_field_name("type")
+        held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
+        bind_local(ctx, name, held)
+        if top:
             head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
-            ctx.add_symbol(
+            idx = ctx.add_symbol(
                 "constant" if keyword == "const" else "variable",
                 name,
                 ctx.join(ctx.frame.qname, name),
@@ -244,15 +273,34 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
                 doc_anchor=_doc_anchor(ctx, span),
                 signature=f"{keyword} {head.rstrip(' =')}",
             )
+            written = type_node(ctx, annotation) if annotation is not None else callee(value)
+            if written is not None:
+                type_edge(ctx, idx, ctx.flat(written), written, held)
     return None
 
 
 def _assignment(ctx: Ctx, node: Node) -> bool | None:
     """`X.prototype.m = function` and `exports.f = function` define methods / functions."""
     right = node.child_by_field_name("right")
-    if ctx.frame.kind != "module" or right is None or right.type not in _FUNCTIONS:
+    left = node.child_by_field_name("left")
+    if (
+        right is not None
+        and left is not None
+        and left.type == "member_expression"
+        and (obj := left.child_by_field_name("object")) is not None
+        and obj.type == "this"
+        and (prop := left.child_by_field_name("property")) is not None
+        and right.type not in _FUNCTIONS
+    ):
+        bind_field(ctx, ctx.frame.owner, ctx.text(prop), value_of(ctx, right, ctx.scope_chain()))
         return None
-    parts = ctx.flat(node.child_by_field_name("left")).split(".")
+    if ctx.frame.kind != "module" or right is None:
+        return None
+    parts = ctx.flat(left).split(".")
+    if right.type not in _FUNCTIONS:
+        if parts[0] in ("module", "exports"):
+            module_exports(ctx, parts, right)
+        return None
     decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
     root = ctx.frame.qname
     if len(parts) == 3 and parts[1] == "prototype":
@@ -327,11 +375,16 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("calls", target, prop, ctx.member_later(owner, name) if owner else ())
         elif obj.type == "super":
             ctx.edge("calls", target, prop, lambda: _base_member(ctx, owner, name))
-        elif obj.type == "identifier" or (obj.type == "member_expression" and _simple(obj)):
-            chain = ctx.scope_chain()
-            ctx.edge("calls", target, prop, lambda: _resolve(ctx, target, chain))
         else:
-            ctx.edge("calls", target, prop)
+            chain = ctx.scope_chain()
+            dotted = obj.type == "identifier" or (obj.type == "member_expression" and _simple(obj))
+            written = "".join(target.split())  # `z\n  .number()` is z.number
+            if dotted and local_value(ctx, written.partition(".")[0], chain) is None:
+                # a name this file defines or imports: as written (`ns.f`, `Cls.static`)
+                ctx.edge("calls", target, prop, lambda: _resolve(ctx, written, chain))
+                return None
+            base = value_of(ctx, obj, chain)
+            ctx.edge("calls", target, prop, members(base, name) if base is not None else ())
     elif kind == "super":
         owner = ctx.frame.owner
         ctx.edge("calls", "super", node, lambda: _base_member(ctx, owner, "constructor"))
@@ -415,4 +468,5 @@ _HANDLERS: dict[str, Handler] = {
     "type_identifier": _type_ref,
     "nested_type_identifier": _type_ref,
     "type_parameter": _type_param,
+    "formal_parameters": _params,
 }
