@@ -169,23 +169,26 @@ async def test_commonjs_module_exports_bind_what_require_returns(
                 "module.exports.build = helper\n"
             ),
             "lib/hooks.js": "function run () {}\nfunction other () {}\nmodule.exports = { run, hook: other }\n",
+            "lib/util.js": "function done () {}\nmodule.exports = { done }\n",
             "index.js": (
                 "const Reply = require('./lib/reply')\n"
                 "const { run, hook } = require('./lib/hooks')\n"
-                "function main () {\n"
+                "function main (done) {\n"
                 "  const r = new Reply()\n"
                 "  Reply.build()\n"
                 "  run()\n"
                 "  hook()\n"
-                "  return r\n"
+                "  done(r)\n"
                 "}\n"
                 "module.exports = main\n"
             ),
         },
     )
-    assert await _callees(db, repo, "index.main") == {
-        ("lib.reply.Reply", 4),
-        ("lib.reply.helper", 5),
-        ("lib.hooks.run", 6),
-        ("lib.hooks.other", 7),
+    # `done` is the parameter, not the one `done` another file defines.
+    assert await _call_sites(db, repo, "index.main") == {
+        (4, "Reply", "lib.reply.Reply"),
+        (5, "Reply.build", "lib.reply.helper"),
+        (6, "run", "lib.hooks.run"),
+        (7, "hook", "lib.hooks.other"),
+        (8, "done", None),
     }

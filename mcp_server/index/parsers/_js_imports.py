@@ -15,6 +15,11 @@ DEFAULT = "default"
 # "ns" a whole module (`import * as ns`, `const ns = require(...)`), "default" a default export.
 
 
+def mark_module(ctx: Ctx) -> None:
+    """The file imports or exports: a name it neither defines nor imports is no other file's."""
+    ctx.data["module"] = True
+
+
 def string_value(ctx: Ctx, node: Node | None) -> str | None:
     if node is None or node.type not in ("string", "template_string"):
         return None
@@ -22,6 +27,7 @@ def string_value(ctx: Ctx, node: Node | None) -> str | None:
 
 
 def import_statement(ctx: Ctx, node: Node) -> bool | None:
+    mark_module(ctx)
     source = node.child_by_field_name("source")
     if source is None:
         req = next((c for c in node.named_children if c.type == "import_require_clause"), None)
@@ -62,6 +68,7 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
 def export_statement(ctx: Ctx, node: Node) -> bool | None:
     """Re-exports bind names in this module, which the resolver follows like imports:
     `export * from`, `export * as ns from`, `export { a as b } from`, and `export { a as b }` of a local."""
+    mark_module(ctx)
     spec = string_value(ctx, node.child_by_field_name("source"))
     clause = next((c for c in node.named_children if c.type in ("export_clause", "namespace_export")), None)
     if spec is not None:
@@ -125,6 +132,7 @@ def _export_local(ctx: Ctx, node: Node, name: str, alias: str) -> None:
 def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
     """CommonJS exports as bindings: `module.exports = X` makes the module X (its default, and its
     members the module's), `module.exports = { a, b: c }` and `exports.a = b` bind names."""
+    mark_module(ctx)
     if left == ["module", "exports"]:
         if right.type == "identifier":
             name = ctx.text(right)
@@ -150,6 +158,7 @@ def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
 
 
 def require(ctx: Ctx, node: Node, spec: str) -> None:
+    mark_module(ctx)
     mods = modules(ctx, spec)
     bound = bound_modules(ctx, spec)
     holder = ctx.parent

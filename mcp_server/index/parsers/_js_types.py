@@ -16,6 +16,9 @@ from ._js_modules import EXTERNAL
 ValueFn = Callable[[], Candidates]
 
 DEFAULT = "default"
+# The candidate of a bare name a module neither defines nor imports (a parameter, a local, a
+# global): it names no symbol, so the resolver makes no guess by name.
+UNBOUND = ":unbound:"
 _UNWRAP = frozenset({"parenthesized_expression", "non_null_expression", "await_expression"})
 _PROMISES = frozenset({"Promise", "PromiseLike"})
 _NULLISH = frozenset({"null", "undefined"})

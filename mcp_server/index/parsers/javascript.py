@@ -9,10 +9,19 @@ from tree_sitter import Node
 
 from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
-from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
-from ._js_imports import export_statement, import_statement, is_require, module_exports, require, string_value
+from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
+from ._js_imports import (
+    export_statement,
+    import_statement,
+    is_require,
+    mark_module,
+    module_exports,
+    require,
+    string_value,
+)
 from ._js_modules import modules
 from ._js_types import (
+    UNBOUND,
     bind_field,
     bind_local,
     callee,
@@ -297,9 +306,11 @@ def _assignment(ctx: Ctx, node: Node) -> bool | None:
     if ctx.frame.kind != "module" or right is None:
         return None
     parts = ctx.flat(left).split(".")
-    if right.type not in _FUNCTIONS:
-        if parts[0] in ("module", "exports"):
+    if parts[0] in ("module", "exports"):
+        mark_module(ctx)
+        if right.type not in _FUNCTIONS:
             module_exports(ctx, parts, right)
+    if right.type not in _FUNCTIONS:
         return None
     decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
     root = ctx.frame.qname
@@ -357,7 +368,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 require(ctx, node, spec)
                 return SKIP
         chain = ctx.scope_chain()
-        ctx.edge("calls", name, node, lambda: _resolve(ctx, name, chain))
+        ctx.edge("calls", name, node, _named(ctx, name, chain))
     elif kind == "import":
         args = node.child_by_field_name("arguments")
         spec = string_value(ctx, args.named_child(0)) if args is not None and args.named_child_count else None
@@ -391,6 +402,19 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _named(ctx: Ctx, target: str, chain: list[str]) -> CandidateFn:
+    """A name as written: what this file defines or imports under it. In a module, a bare name
+    that is neither is a parameter, a local or a global, never another file's same-named function."""
+
+    def candidates() -> Candidates:
+        found = _resolve(ctx, target, chain)
+        if found or "." in target or not ctx.data.get("module"):
+            return found
+        return ((UNBOUND + target, CONF_SCOPED),)
+
+    return candidates
+
+
 def _simple(node: Node) -> bool:
     """A plain dotted name (a.b.c), as opposed to calls, indexing or `this` chains."""
     cur: Node | None = node
@@ -410,7 +434,7 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     if ctor is not None and (ctor.type == "identifier" or (ctor.type == "member_expression" and _simple(ctor))):
         target = ctx.flat(ctor)
         chain = ctx.scope_chain()
-        ctx.edge("calls", target, node, lambda: _resolve(ctx, target, chain))
+        ctx.edge("calls", target, node, _named(ctx, target, chain))
     return None
 
 
@@ -421,7 +445,7 @@ def _jsx(ctx: Ctx, node: Node) -> bool | None:
     target = ctx.flat(name)
     if target[:1].isupper():  # lower-case tags are DOM elements, not components
         chain = ctx.scope_chain()
-        ctx.edge("calls", target, node, lambda: _resolve(ctx, target, chain))
+        ctx.edge("calls", target, node, _named(ctx, target, chain))
     return None
 
 
