@@ -192,3 +192,40 @@ async def test_commonjs_module_exports_bind_what_require_returns(
         (7, "hook", "lib.hooks.other"),
         (8, "done", None),
     }
+
+
+async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-values",
+        {
+            "lib/hooks.js": "function onReady () {}\nmodule.exports = { onReady }\n",
+            "app.js": (
+                "const { onReady } = require('./lib/hooks')\n"
+                "function start (register) {\n"
+                "  register(onReady)\n"
+                "  return { onReady, start }\n"
+                "}\n"
+                "function later (onReady) {\n"
+                "  return onReady\n"
+                "}\n"
+                "module.exports = later\n"
+            ),
+        },
+    )
+    rows = await db.pool.fetch(
+        "SELECT e.line, s.qualified_name AS source, t.qualified_name AS target FROM edges e"
+        " JOIN symbols s ON s.id = e.source_id JOIN repositories r ON r.id = e.repository_id"
+        " JOIN symbols t ON t.id = e.target_id JOIN files f ON f.id = e.file_id"
+        " WHERE r.name = $1 AND f.path = 'app.js' AND e.kind = 'references'",
+        repo,
+    )
+    assert {(r["line"], r["source"], r["target"]) for r in rows} == {
+        (3, "app.start", "lib.hooks.onReady"),
+        (4, "app.start", "lib.hooks.onReady"),
+        (4, "app.start", "app.start"),
+        (9, "app", "app.later"),
+    }

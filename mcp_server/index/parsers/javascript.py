@@ -449,6 +449,93 @@ def _jsx(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+# Where an identifier declares a name rather than uses one: (parent type, field; "" for any child).
+_DECLARING: dict[str, str] = {
+    "formal_parameters": "",
+    "rest_pattern": "",
+    "array_pattern": "",
+    "object_pattern": "",
+    "assignment_pattern": "left",
+    "pair_pattern": "value",
+    "variable_declarator": "name",
+    "arrow_function": "parameter",
+    "catch_clause": "parameter",
+    "for_in_statement": "left",
+    "required_parameter": "pattern",
+    "optional_parameter": "pattern",
+    "function_declaration": "name",
+    "generator_function_declaration": "name",
+    "function_signature": "name",
+    "enum_declaration": "name",
+    "internal_module": "name",
+    "module": "name",
+    "abstract_class_declaration": "name",
+    "function_expression": "name",
+    "function": "name",
+    "generator_function": "name",
+    "class_declaration": "name",
+    "class": "name",
+}
+# Those of _DECLARING that name a definition (visited inside its own scope), never a local.
+_DEFINITIONS = frozenset(
+    {
+        "function_declaration",
+        "generator_function_declaration",
+        "function_signature",
+        "function_expression",
+        "function",
+        "generator_function",
+        "class_declaration",
+        "abstract_class_declaration",
+        "class",
+        "enum_declaration",
+        "internal_module",
+        "module",
+    }
+)
+# Where an identifier already is a call's edge.
+_CALLED = {"call_expression": "function", "new_expression": "constructor"}
+
+
+def _value_ref(ctx: Ctx, node: Node) -> bool | None:
+    """A name used as a value (`module.exports = f`, `run(f)`, `{ f }`, `f.call(x)`): a reference to
+    what this file defines or imports under it; a local or parameter shadowing it is not."""
+    parent = ctx.parent
+    if parent is None:
+        return None
+    name = ctx.text(node)
+    field = _DECLARING.get(parent.type)
+    if field is not None and (not field or _is_field(parent, field, node)):
+        if parent.type not in _DEFINITIONS and ctx.join(ctx.frame.qname, name) not in ctx.defined:
+            ctx.data.setdefault("shadow", set()).add((ctx.frame.qname, name))
+        return None
+    called = _CALLED.get(parent.type)
+    if called is not None and _is_field(parent, called, node):
+        return None
+    imp = ctx.imports.get(name)
+    if imp is not None and imp[0] == "ns":
+        return None  # the module itself: its members are what is referenced
+    chain = ctx.scope_chain()
+    shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
+    if any((scope, name) in shadow for scope in chain):
+        return None
+    sym = ctx.frame.sym
+
+    def candidates() -> Candidates | None:
+        if ctx.lookup(name, chain) is None and imp is None:
+            return None
+        return _resolve(ctx, name, chain) or None
+
+    # the source is given late so that a name naming nothing costs none of the file's edge budget
+    ctx.edge("references", name, node, candidates, source=lambda: sym)
+    return None
+
+
+def _is_field(parent: Node, field: str, node: Node) -> bool:
+    child = parent.child_by_field_name(field)
+    return child is not None and child.id == node.id
+
+
 def _type_ref(ctx: Ctx, node: Node) -> bool | None:
     target = ctx.flat(node)
     chain = ctx.scope_chain()
@@ -493,4 +580,6 @@ _HANDLERS: dict[str, Handler] = {
     "nested_type_identifier": _type_ref,
     "type_parameter": _type_param,
     "formal_parameters": _params,
+    "identifier": _value_ref,
+    "shorthand_property_identifier": _value_ref,
 }
