@@ -80,11 +80,17 @@ class _Tables:
     names_loaded: set[str] = field(default_factory=set)
     missing_qnames: set[str] = field(default_factory=set)
     missing_names: set[str] = field(default_factory=set)
+    # (qualified name, hops left) -> what a lookup found: a barrel module's star re-exports make
+    # the same failing lookups again and again (mobx: 700k for 3.5k edges). Only lookups no cycle
+    # cut short are kept, so a result never depends on the path that first asked.
+    memo: dict[tuple[str, int], tuple[_Sym, bool] | None] = field(default_factory=dict)
+    cuts: int = 0
 
     def start_pass(self) -> None:
         self.bases = {cls: list(bases) for cls, bases in self.stored_bases.items()}
         self.missing_qnames.clear()
         self.missing_names.clear()
+        self.memo.clear()
 
     def knows(self, qname: str) -> bool:
         """Whether the symbol, bindings and bases under this qualified name are loaded (noting it if not)."""
@@ -110,6 +116,7 @@ class _Tables:
             known = self.bases.setdefault(cls, [])
             if base not in known:
                 known.append(base)
+                self.memo.clear()
 
     def named(self, name: str) -> list[_Sym]:
         if self.complete or name in self.names_loaded:
@@ -334,12 +341,26 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
 def _lookup(
     t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int = _MAX_HOPS
 ) -> tuple[_Sym, bool] | None:
+    key = (qname, max_hops - hops)
+    if key in t.memo:
+        return t.memo[key]
+    cuts = t.cuts
+    found = _find(t, qname, hops, seen, max_hops)
+    if t.cuts == cuts:
+        t.memo[key] = found
+    return found
+
+
+def _find(t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed."""
     sym = t.symbol(qname)
     if sym is not None:
         return sym, False
-    if hops >= max_hops or qname in seen or "." not in qname:
+    if qname in seen:
+        t.cuts += 1
+        return None
+    if hops >= max_hops or "." not in qname:
         return None
     seen = seen | {qname}
     parts = qname.split(".")
