@@ -229,3 +229,21 @@ async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shado
         (4, "app.start", "app.start"),
         (9, "app", "app.later"),
     }
+
+
+async def test_a_typed_field_of_a_class_in_another_file_types_its_uses(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-fields",
+        {
+            "src/atom.ts": "export class Atom {\n  report(): void {}\n}\n",
+            "src/admin.ts": 'import { Atom } from "./atom"\nexport class Admin {\n  atom_: Atom\n}\n',
+            "src/use.ts": (
+                'import { Admin } from "./admin"\nexport function touch(adm: Admin): void {\n  adm.atom_.report()\n}\n'
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "src.use.touch") == {(3, "adm.atom_.report", "src.atom.Atom.report")}

@@ -22,6 +22,7 @@ from ._js_imports import (
 from ._js_modules import modules
 from ._js_types import (
     UNBOUND,
+    ValueFn,
     bind_field,
     bind_local,
     callee,
@@ -222,11 +223,40 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name") or node.child_by_field_name("property")
     if value is not None and name_node is not None and value.type in _FUNCTIONS:
         ctx.data["hints"][value.id] = _Hint(ctx.text(name_node), node)
-    elif name_node is not None and ctx.frame.kind in _CLASS_LIKE:
+    elif (
+        name_node is not None
+        and name_node.type == "property_identifier"
+        and ctx.parent is not None
+        and ctx.parent.type in ("class_body", "interface_body")
+    ):
         chain = ctx.scope_chain()
-        typed = type_value(ctx, node.child_by_field_name("type"), chain)
-        bind_field(ctx, ctx.frame.owner, ctx.text(name_node), typed or value_of(ctx, value, chain))
+        name = ctx.text(name_node)
+        annotation = node.child_by_field_name("type")
+        typed = type_value(ctx, annotation, chain)
+        held = typed or value_of(ctx, value, chain)
+        bind_field(ctx, ctx.frame.owner, name, held)
+        written = type_node(ctx, annotation) if typed is not None else callee(value)
+        if (
+            held is not None
+            and written is not None
+            and (typed is not None or value is not None and value.type in _REFS)
+        ):
+            _attribute(ctx, node, name, written, held)
     return None
+
+
+_REFS = frozenset({"identifier", "member_expression", "new_expression"})
+
+
+def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn) -> None:
+    """A typed field (`atom_: IAtom`, `static create = createEnum`) as a symbol with a type edge, so
+    that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups."""
+    qname = ctx.join(ctx.frame.qname, name)
+    known = qname in ctx.defined
+    idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node))
+    if not known:
+        del ctx.defined[qname]
+    type_edge(ctx, idx, ctx.flat(written), written, held)
 
 
 def _params(ctx: Ctx, node: Node) -> bool | None:
@@ -564,6 +594,7 @@ _HANDLERS: dict[str, Handler] = {
     "method_signature": _method,
     "abstract_method_signature": _method,
     "public_field_definition": _field,
+    "property_signature": _field,
     "field_definition": _field,
     "lexical_declaration": _variables,
     "variable_declaration": _variables,
