@@ -247,3 +247,47 @@ async def test_a_typed_field_of_a_class_in_another_file_types_its_uses(
         },
     )
     assert await _call_sites(db, repo, "src.use.touch") == {(3, "adm.atom_.report", "src.atom.Atom.report")}
+
+
+async def test_what_an_unannotated_function_returns_types_its_calls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-returns",
+        {
+            "src/str.ts": (
+                "export class Str {\n"
+                "  private add(): Str {\n"
+                "    return new Str()\n"
+                "  }\n"
+                "  min() {\n"
+                "    const pick = () => {\n"
+                "      return 1\n"
+                "    }\n"
+                "    return this.add()\n"
+                "  }\n"
+                "  check(): boolean {\n"
+                "    return true\n"
+                "  }\n"
+                "}\n"
+                "export const make = () => new Str()\n"
+                "export type AnyStr = Str\n"
+            ),
+            "src/use.ts": (
+                'import { make, AnyStr } from "./str"\n'
+                "export function run(s: AnyStr): void {\n"
+                "  make().min().check()\n"
+                "  s.check()\n"
+                "}\n"
+            ),
+        },
+    )
+    # min returns this.add()'s Str (not its callback's 1); AnyStr is Str
+    assert await _call_sites(db, repo, "src.use.run") == {
+        (3, "make", "src.str.make"),
+        (3, "make().min", "src.str.Str.min"),
+        (3, "make().min().check", "src.str.Str.check"),
+        (4, "s.check", "src.str.Str.check"),
+    }

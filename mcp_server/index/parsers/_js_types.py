@@ -158,6 +158,8 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return type_value(ctx, _nth(node, 1), chain)
         elif kind == "call_expression":
             node = node.child_by_field_name("function")
+            if node is not None and node.type == "member_expression" and _is_this(node.child_by_field_name("object")):
+                return _this_call(ctx, node)
         elif kind == "new_expression":
             node = node.child_by_field_name("constructor")
         elif kind == "identifier":
@@ -165,6 +167,9 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             found = local_value(ctx, name, chain)
             if found is not None:
                 return found
+            shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
+            if any((scope, name) in shadow for scope in chain):
+                return None  # an untyped parameter or local
             if ctx.imports.get(name, ("",))[0] == "ns":
                 targets = ctx.imports[name][1]
                 return lambda: tuple((t, CONF_SCOPED) for t in targets)
@@ -189,6 +194,21 @@ def _member_value(ctx: Ctx, node: Node, chain: list[str]) -> ValueFn | None:
         return (lambda: fields.get(owner or "", {}).get(name, _none)()) if owner else None
     base = value_of(ctx, obj, chain)
     return members(base, name) if base is not None else None
+
+
+def _is_this(node: Node | None) -> bool:
+    return node is not None and node.type == "this"
+
+
+def _this_call(ctx: Ctx, fn: Node) -> ValueFn | None:
+    """`this.m()`: what the class's (or a base's) method m returns, through its type edge."""
+    owner = ctx.frame.owner
+    prop = fn.child_by_field_name("property")
+    if not owner or prop is None:
+        return None
+    name = ctx.text(prop)
+    field = _member_value(ctx, fn, [])
+    return lambda: (field() if field is not None else ()) or ((f"{owner}.{name}", CONF_SCOPED),)
 
 
 def _none() -> Candidates:

@@ -133,6 +133,12 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     else:
         owner = None
     body = node.child_by_field_name("body")
+    # Two callbacks' same-named locals: one name for two functions (overloads are one function).
+    signatures: set[str] = ctx.data.setdefault("signatures", set())
+    if node.type == "function_signature":
+        signatures.add(qname)
+    elif qname in ctx.defined and qname not in signatures:
+        ctx.data.setdefault("twice", set()).add(qname)
     idx = ctx.add_symbol(
         kind,
         name,
@@ -149,12 +155,42 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
 
 
 def _returns(ctx: Ctx, node: Node, idx: int) -> None:
-    """A declared return type is what calls of the function evaluate to (`f().m()` is `R.m`)."""
+    """What calls of the function evaluate to (`f().m()` is `R.m`): its declared return type, else
+    what it returns: an arrow's expression body, or the first `return` that tells (_return)."""
     annotation = node.child_by_field_name("return_type")
-    found = type_node(ctx, annotation)
-    if found is None:
+    if annotation is not None:
+        found = type_node(ctx, annotation)
+        if found is not None:
+            type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
         return
-    type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
+    body = node.child_by_field_name("body")
+    if body is None:
+        return
+    if body.type != "statement_block":
+        written = callee(body)
+        if written is not None:
+            type_edge(ctx, idx, ctx.flat(written), written, value_of(ctx, body, ctx.scope_chain()))
+        return
+    ctx.data.setdefault("returns", {})[idx] = node.id
+
+
+def _return(ctx: Ctx, node: Node) -> bool | None:
+    pending: dict[int, int] = ctx.data.get("returns", {})
+    sym = ctx.frame.sym
+    if sym not in pending or not node.named_child_count:
+        return None
+    enclosing = next(
+        (n for n in reversed(ctx.nodes[:-1]) if n.type in _FUNCTIONS or n.type == "method_definition"), None
+    )
+    if enclosing is None or enclosing.id != pending[sym]:
+        return None  # a callback's return, not the function's
+    expr = node.named_child(0)
+    written = callee(expr)
+    value = value_of(ctx, expr, ctx.scope_chain())
+    if written is not None and value is not None:
+        del pending[sym]
+        type_edge(ctx, sym, ctx.flat(written), written, value)
+    return None
 
 
 def _class(ctx: Ctx, node: Node) -> bool | None:
@@ -195,6 +231,10 @@ def _typedecl(kind: str, frame_kind: str | None) -> Handler:
         body = node.child_by_field_name("body")
         sig_end = body.start_byte if body is not None and kind != "type" else None
         idx = ctx.add_symbol(kind, name, qname, node, sig_end=sig_end, doc_anchor=_doc_anchor(ctx, node))
+        if kind == "type":  # `type Any = Base<any>`: members of an Any are Base's
+            found = type_node(ctx, node.child_by_field_name("value"))
+            if found is not None:
+                type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
         if frame_kind is not None:
             ctx.enter(Frame(idx, qname, frame_kind, qname if frame_kind in _CLASS_LIKE else None))
         return None
@@ -536,7 +576,9 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
     name = ctx.text(node)
     field = _DECLARING.get(parent.type)
     if field is not None and (not field or _is_field(parent, field, node)):
-        if parent.type not in _DEFINITIONS and ctx.join(ctx.frame.qname, name) not in ctx.defined:
+        value = parent.child_by_field_name("value") if parent.type == "variable_declarator" else None
+        defines = parent.type in _DEFINITIONS or (value is not None and value.id in ctx.data["hints"])
+        if not defines and ctx.join(ctx.frame.qname, name) not in ctx.defined:
             ctx.data.setdefault("shadow", set()).add((ctx.frame.qname, name))
         return None
     called = _CALLED.get(parent.type)
@@ -552,8 +594,9 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
     sym = ctx.frame.sym
 
     def candidates() -> Candidates | None:
-        if ctx.lookup(name, chain) is None and imp is None:
-            return None
+        local = ctx.lookup(name, chain)
+        if (local is None and imp is None) or local in ctx.data.get("twice", ()):
+            return None  # nothing, or one of two same-named functions: which one, the name cannot say
         return _resolve(ctx, name, chain) or None
 
     # the source is given late so that a name naming nothing costs none of the file's edge budget
@@ -611,6 +654,7 @@ _HANDLERS: dict[str, Handler] = {
     "nested_type_identifier": _type_ref,
     "type_parameter": _type_param,
     "formal_parameters": _params,
+    "return_statement": _return,
     "identifier": _value_ref,
     "shorthand_property_identifier": _value_ref,
 }
