@@ -291,3 +291,32 @@ async def test_what_an_unannotated_function_returns_types_its_calls(
         (3, "make().min().check", "src.str.Str.check"),
         (4, "s.check", "src.str.Str.check"),
     }
+
+
+async def test_a_member_read_on_a_typed_receiver_is_a_reference(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-reads",
+        {
+            "src/err.ts": "export class Err {\n  get isEmpty(): boolean {\n    return true\n  }\n}\n",
+            "src/use.ts": (
+                'import { Err } from "./err"\n'
+                "export function check(e: Err, n: number[]): boolean {\n"
+                "  return e.isEmpty && n.length > 0\n"
+                "}\n"
+            ),
+        },
+    )
+    rows = await db.pool.fetch(
+        "SELECT e.line, e.target_name, t.qualified_name FROM edges e JOIN repositories r ON r.id = e.repository_id"
+        " JOIN files f ON f.id = e.file_id LEFT JOIN symbols t ON t.id = e.target_id"
+        " WHERE r.name = $1 AND f.path = 'src/use.ts' AND e.kind = 'references' AND e.line = 3",
+        repo,
+    )
+    # `n.length` is an array's: no edge at all
+    assert {(r["line"], r["target_name"], r["qualified_name"]) for r in rows} == {
+        (3, "e.isEmpty", "src.err.Err.isEmpty")
+    }

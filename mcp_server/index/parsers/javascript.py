@@ -19,7 +19,7 @@ from ._js_imports import (
     require,
     string_value,
 )
-from ._js_modules import modules
+from ._js_modules import EXTERNAL, modules
 from ._js_types import (
     UNBOUND,
     ValueFn,
@@ -604,6 +604,33 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _member_read(ctx: Ctx, node: Node) -> bool | None:
+    """`x.prop` read or written, not called, on a receiver of known value (`err.isEmpty`, a getter;
+    `z.ZodError` of a namespace): a reference to that member. TypeScript only: a JavaScript
+    receiver's value is known from names alone, and its members read are mostly plain data."""
+    if ctx.language == "javascript":
+        return None
+    parent = ctx.parent
+    if parent is not None and parent.type == "call_expression" and _is_field(parent, "function", node):
+        return None  # the call's edge
+    obj = node.child_by_field_name("object")
+    prop = node.child_by_field_name("property")
+    if obj is None or prop is None or prop.type != "property_identifier" or obj.type in ("this", "super"):
+        return None
+    chain = ctx.scope_chain()
+    base = value_of(ctx, obj, chain)
+    if base is None:
+        return None
+    found = members(base, ctx.text(prop))
+    sym = ctx.frame.sym
+
+    def candidates() -> Candidates | None:
+        return tuple(c for c in found() if not c[0].startswith((EXTERNAL, UNBOUND))) or None
+
+    ctx.edge("references", ctx.flat(node), prop, candidates, source=lambda: sym)
+    return None
+
+
 def _is_field(parent: Node, field: str, node: Node) -> bool:
     child = parent.child_by_field_name(field)
     return child is not None and child.id == node.id
@@ -656,5 +683,6 @@ _HANDLERS: dict[str, Handler] = {
     "formal_parameters": _params,
     "return_statement": _return,
     "identifier": _value_ref,
+    "member_expression": _member_read,
     "shorthand_property_identifier": _value_ref,
 }
