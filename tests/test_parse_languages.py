@@ -436,8 +436,8 @@ CASES = [
             ("calls", "this.log", "src.api.client.Client.get", "src.api.client.Client.log"),
             ("calls", "makeClient", "src.api.client.main", "src.api.client.makeClient"),
             ("calls", "Client", "src.api.client.makeClient", "src.api.client.Client"),
-            ("calls", "path.join", "src.api.client.Client.get", None),
-            ("calls", "c.get", "src.api.client.main", None),
+            ("calls", "path.join", "src.api.client.Client.get", ":ext:path.join"),  # a dependency: never guessed
+            ("calls", "c.get", "src.api.client.main", "src.api.client.makeClient.get"),  # its return type
             ("references", "Invoice", "src.api.client.Client.get", "src.api.client.Invoice"),
         ],
         alias=("formatDate", "fmt"),

@@ -10,6 +10,9 @@ import asyncpg
 from ..index.records import ARITY, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_ARG, TYPE_OF, TYPE_PARAM
 
 _MAX_HOPS = 6
+# TypeScript chains go further: `z.string().refine().optional()` crosses two re-exports, a
+# variable's value, a method's return type and a base class per call.
+_FAMILY_HOPS = {"javascript": 12}
 _PY_BUILTINS = frozenset(dir(builtins))
 _PY_CONTAINER_METHODS = frozenset(
     name
@@ -79,11 +82,17 @@ class _Tables:
     names_loaded: set[str] = field(default_factory=set)
     missing_qnames: set[str] = field(default_factory=set)
     missing_names: set[str] = field(default_factory=set)
+    # (qualified name, hops left) -> what a lookup found: a barrel module's star re-exports make
+    # the same failing lookups again and again (mobx: 700k for 3.5k edges). Only lookups no cycle
+    # cut short are kept, so a result never depends on the path that first asked.
+    memo: dict[tuple[str, int, int | None, str | None], tuple[_Sym, bool] | None] = field(default_factory=dict)
+    cuts: int = 0
 
     def start_pass(self) -> None:
         self.bases = {cls: list(bases) for cls, bases in self.stored_bases.items()}
         self.missing_qnames.clear()
         self.missing_names.clear()
+        self.memo.clear()
 
     def knows(self, qname: str) -> bool:
         """Whether the symbol, bindings and bases under this qualified name are loaded (noting it if not)."""
@@ -109,6 +118,7 @@ class _Tables:
             known = self.bases.setdefault(cls, [])
             if base not in known:
                 known.append(base)
+                self.memo.clear()
 
     def named(self, name: str) -> list[_Sym]:
         if self.complete or name in self.names_loaded:
@@ -222,8 +232,8 @@ FROM symbols s JOIN files f ON f.id = s.file_id
 """
 # Module-level imports: what each module re-exports under which local name.
 _BINDING_FIELDS = """
-SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name
-FROM edges e JOIN symbols src ON src.id = e.source_id
+SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name, f.language
+FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
 _BASE_FIELDS = f"""
@@ -355,8 +365,15 @@ def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
     for r in rows:
         if not r["candidates"]:
             continue
-        target = r["candidates"][0]
         alias = r["alias"]
+        if _FAMILY.get(r["language"], r["language"]) == "javascript":
+            # `./x` is x.ts or x/index.ts, which the parser cannot tell: every candidate is bound,
+            # and lookups try them in order (a module that does not exist holds nothing).
+            key = "*" if alias is None and r["target_name"].endswith("*") else alias
+            if key is not None:
+                t.bindings.setdefault(r["module"], {}).setdefault(key, []).extend(r["candidates"])
+            continue
+        target = r["candidates"][0]
         if alias is None:
             # `from m import *`: the candidate names the module itself (or ends in ".*").
             if r["target_name"].endswith("*"):
@@ -383,10 +400,11 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     if candidates and candidates[-1].startswith(ARITY):
         arity = int(candidates[-1][len(ARITY) :])
         candidates, confs = candidates[:-1], confs[:-1]
+    max_hops = _FAMILY_HOPS.get(_FAMILY.get(row["language"], row["language"]), _MAX_HOPS)
     for qname, conf in zip(candidates, confs):
         if qname == NAME_FALLBACK:
             return _fallback(t, row)
-        found = _lookup(t, qname, 0, frozenset(), arity)
+        found = _lookup(t, qname, 0, frozenset(), max_hops, arity)
         if found is not None:
             sym, scoped = found
             return sym, min(conf, CONF_SCOPED) if scoped else conf
@@ -398,7 +416,26 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
 
 
 def _lookup(
-    t: _Tables, qname: str, hops: int, seen: frozenset[str], arity: int | None = None, via: str | None = None
+    t: _Tables,
+    qname: str,
+    hops: int,
+    seen: frozenset[str],
+    max_hops: int = _MAX_HOPS,
+    arity: int | None = None,
+    via: str | None = None,
+) -> tuple[_Sym, bool] | None:
+    key = (qname, max_hops - hops, arity, via)
+    if key in t.memo:
+        return t.memo[key]
+    cuts = t.cuts
+    found = _find(t, qname, hops, seen, max_hops, arity, via)
+    if t.cuts == cuts:
+        t.memo[key] = found
+    return found
+
+
+def _find(
+    t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int, arity: int | None, via: str | None
 ) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed. A call's `arity` passes over methods that take
@@ -407,7 +444,10 @@ def _lookup(
     sym = t.symbol(qname)
     if sym is not None and (arity is None or _takes(t, qname, arity)):
         return sym, False
-    if hops >= _MAX_HOPS or qname in seen or "." not in qname:
+    if qname in seen:
+        t.cuts += 1
+        return None
+    if hops >= max_hops or "." not in qname:
         return None
     seen = seen | {qname}
     parts = qname.split(".")
@@ -417,11 +457,11 @@ def _lookup(
         if module_bindings:
             tail = ".".join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
-                found = _lookup(t, f"{target}.{tail}" if tail else target, hops + 1, seen, arity)
+                found = _lookup(t, f"{target}.{tail}" if tail else target, hops + 1, seen, max_hops, arity)
                 if found:
                     return found
             for star in module_bindings.get("*", ()):
-                found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen, arity)
+                found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen, max_hops, arity)
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
@@ -434,7 +474,9 @@ def _lookup(
                 base = _type_argument(t, via, base) or ""
                 if not base:
                     continue
-            found = _lookup(t, f"{base}.{'.'.join(rest)}", hops + 1, seen, arity, prefix if is_class else None)
+            found = _lookup(
+                t, f"{base}.{'.'.join(rest)}", hops + 1, seen, max_hops, arity, prefix if is_class else None
+            )
             if found:
                 return found[0], True
         if not t.knows(prefix) or t.symbol(prefix) is not None:

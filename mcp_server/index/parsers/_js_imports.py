@@ -5,22 +5,19 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from ..records import CONF_EXACT
-from ._generic import SKIP, Ctx, relative_module
+from ._generic import SKIP, Candidates, Ctx
+from ._js_modules import EXTERNAL, bound_modules, modules
 
-_EXTS = (".d.ts", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+# The name `export default` / `module.exports = X` binds in a module.
+DEFAULT = "default"
 
 # ctx.imports maps each local name to (how, [qualified targets]): "named" binds one export,
 # "ns" a whole module (`import * as ns`, `const ns = require(...)`), "default" a default export.
 
 
-def modules(ctx: Ctx, spec: str) -> list[str]:
-    """Module names an import specifier may denote; only relative specifiers are resolvable."""
-    if not spec.startswith("."):
-        return []
-    mod = relative_module(ctx.path, spec, _EXTS)
-    if mod is None:
-        return []
-    return [mod] if mod.endswith(".index") else [mod, mod + ".index"]
+def mark_module(ctx: Ctx) -> None:
+    """The file imports or exports: a name it neither defines nor imports is no other file's."""
+    ctx.data["module"] = True
 
 
 def string_value(ctx: Ctx, node: Node | None) -> str | None:
@@ -30,6 +27,7 @@ def string_value(ctx: Ctx, node: Node | None) -> str | None:
 
 
 def import_statement(ctx: Ctx, node: Node) -> bool | None:
+    mark_module(ctx)
     source = node.child_by_field_name("source")
     if source is None:
         req = next((c for c in node.named_children if c.type == "import_require_clause"), None)
@@ -38,6 +36,7 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
     if spec is None:
         return SKIP
     mods = modules(ctx, spec)
+    bound = bound_modules(ctx, spec)
     mod_cands = tuple((m, CONF_EXACT) for m in mods)
     clause = next((c for c in node.named_children if c.type in ("import_clause", "import_require_clause")), None)
     if clause is None:
@@ -47,13 +46,13 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
     for item in items:
         if item.type == "identifier":
             local = ctx.text(item)
-            ctx.imports[local] = ("default", mods)
+            ctx.imports[local] = ("default" if clause.type == "import_clause" else "ns", bound)
             ctx.edge("imports", spec, node, mod_cands, alias=local)
         elif item.type == "namespace_import":
             ident = next((c for c in item.named_children if c.type == "identifier"), None)
             ns_local = ctx.text(ident) if ident is not None else None
             if ns_local:
-                ctx.imports[ns_local] = ("ns", mods)
+                ctx.imports[ns_local] = ("ns", bound)
             ctx.edge("imports", spec, node, mod_cands, alias=ns_local)
         elif item.type == "named_imports":
             for spec_node in item.named_children:
@@ -61,22 +60,107 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
                     continue
                 name = ctx.text(spec_node.child_by_field_name("name")).strip("'\"")
                 local = ctx.text(spec_node.child_by_field_name("alias")) or name
-                targets = [f"{m}.{name}" for m in mods]
-                ctx.imports[local] = ("named", targets)
-                ctx.edge("imports", name, spec_node, tuple((t, CONF_EXACT) for t in targets), alias=local)
+                ctx.imports[local] = ("named", [f"{m}.{name}" for m in bound])
+                ctx.edge("imports", name, spec_node, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=local)
     return SKIP
 
 
 def export_statement(ctx: Ctx, node: Node) -> bool | None:
+    """Re-exports bind names in this module, which the resolver follows like imports:
+    `export * from`, `export * as ns from`, `export { a as b } from`, and `export { a as b }` of a local."""
+    mark_module(ctx)
     spec = string_value(ctx, node.child_by_field_name("source"))
-    if spec is not None:  # a re-export depends on the module it re-exports from
-        ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in modules(ctx, spec)))
+    clause = next((c for c in node.named_children if c.type in ("export_clause", "namespace_export")), None)
+    if spec is not None:
+        mods = modules(ctx, spec)
+        mod_cands = tuple((m, CONF_EXACT) for m in mods)
+        if clause is None:  # `export * from "./x"`: a name ending in "*" is a star binding
+            ctx.edge("imports", f"{spec} *", node, mod_cands)
+        elif clause.type == "namespace_export":
+            ident = next((c for c in clause.named_children if c.type in ("identifier", "string")), None)
+            ctx.edge("imports", spec, node, mod_cands, alias=ctx.text(ident).strip("'\"") if ident else None)
+        else:
+            for name, alias, item in _specifiers(ctx, clause):
+                ctx.edge("imports", name, item, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=alias)
         return SKIP
+    if clause is not None and clause.type == "export_clause":
+        for name, alias, item in _specifiers(ctx, clause):
+            if alias != name or name in ctx.imports:
+                _export_local(ctx, item, name, alias)
+        return SKIP
+    if any(c.type == "default" for c in node.children):
+        decl = node.child_by_field_name("declaration")
+        value = node.child_by_field_name("value")
+        name_node = decl.child_by_field_name("name") if decl is not None else None
+        if name_node is not None:  # `export default class Foo`: the module's default is its Foo
+            name = ctx.text(name_node)
+            ctx.edge("imports", name, node, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),), alias=DEFAULT)
+        elif value is not None and value.type == "identifier":
+            _export_local(ctx, value, ctx.text(value), DEFAULT)
     return None
 
 
+def _specifiers(ctx: Ctx, clause: Node) -> list[tuple[str, str, Node]]:
+    """(name, exported-as, node) of each `a as b` in an export clause."""
+    out: list[tuple[str, str, Node]] = []
+    for item in clause.named_children:
+        name_node = item.child_by_field_name("name") if item.type == "export_specifier" else None
+        if name_node is None:
+            continue
+        name = ctx.text(name_node).strip("'\"")
+        alias_node = item.child_by_field_name("alias")
+        out.append((name, ctx.text(alias_node).strip("'\"") if alias_node is not None else name, item))
+    return out
+
+
+def _export_local(ctx: Ctx, node: Node, name: str, alias: str) -> None:
+    """`export { a as b }`: `b` names here what `a` does (an import's targets, else this module's `a`)."""
+    root = ctx.frames[0].qname
+
+    def targets() -> Candidates:
+        imp = ctx.imports.get(name)
+        if imp is None:
+            return ((ctx.join(root, name), CONF_EXACT),)
+        how, found = imp
+        if how == "default":
+            return tuple((f"{t}.{DEFAULT}", CONF_EXACT) for t in found)
+        return tuple((t, CONF_EXACT) for t in found if not t.startswith(EXTERNAL))
+
+    ctx.edge("imports", name, node, targets, alias=alias)
+
+
+def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
+    """CommonJS exports as bindings: `module.exports = X` makes the module X (its default, and its
+    members the module's), `module.exports = { a, b: c }` and `exports.a = b` bind names."""
+    mark_module(ctx)
+    if left == ["module", "exports"]:
+        if right.type == "identifier":
+            name = ctx.text(right)
+            _export_local(ctx, right, name, DEFAULT)
+            imp = ctx.imports.get(name)
+            if imp is None:
+                ctx.edge("imports", f"{name} *", right, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),))
+            elif imp[0] != "default":
+                targets = tuple((t, CONF_EXACT) for t in imp[1] if not t.startswith(EXTERNAL))
+                ctx.edge("imports", f"{name} *", right, targets)
+        elif right.type == "object":
+            for prop in right.named_children:
+                if prop.type == "shorthand_property_identifier":
+                    _export_local(ctx, prop, ctx.text(prop), ctx.text(prop))
+                elif prop.type == "pair":
+                    key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
+                    if key is not None and value is not None and value.type == "identifier":
+                        _export_local(ctx, value, ctx.text(value), ctx.text(key).strip("'\""))
+        return
+    is_export = (len(left) == 2 and left[0] == "exports") or (len(left) == 3 and left[:2] == ["module", "exports"])
+    if is_export and right.type == "identifier" and (ctx.text(right) != left[-1] or ctx.text(right) in ctx.imports):
+        _export_local(ctx, right, ctx.text(right), left[-1])
+
+
 def require(ctx: Ctx, node: Node, spec: str) -> None:
+    mark_module(ctx)
     mods = modules(ctx, spec)
+    bound = bound_modules(ctx, spec)
     holder = ctx.parent
     is_declarator = holder is not None and holder.type == "variable_declarator"
     pattern = holder.child_by_field_name("name") if holder is not None and is_declarator else None
@@ -84,13 +168,12 @@ def require(ctx: Ctx, node: Node, spec: str) -> None:
         for prop in pattern.named_children:
             if prop.type == "shorthand_property_identifier_pattern":
                 name = ctx.text(prop)
-                targets = [f"{m}.{name}" for m in mods]
-                ctx.imports[name] = ("named", targets)
-                ctx.edge("imports", name, node, tuple((t, CONF_EXACT) for t in targets), alias=name)
+                ctx.imports[name] = ("named", [f"{m}.{name}" for m in bound])
+                ctx.edge("imports", name, node, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=name)
         return
     local = ctx.text(pattern) if pattern is not None and pattern.type == "identifier" else None
     if local:
-        ctx.imports[local] = ("ns", mods)
+        ctx.imports[local] = ("ns", bound)
     ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in mods), alias=local)
 
 

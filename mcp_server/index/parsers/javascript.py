@@ -7,9 +7,33 @@ from functools import partial
 
 from tree_sitter import Node
 
+from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
-from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
-from ._js_imports import export_statement, import_statement, is_require, modules, require, string_value
+from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
+from ._js_imports import (
+    export_statement,
+    import_statement,
+    is_require,
+    mark_module,
+    module_exports,
+    require,
+    string_value,
+)
+from ._js_modules import EXTERNAL, modules
+from ._js_types import (
+    UNBOUND,
+    ValueFn,
+    bind_field,
+    bind_local,
+    callee,
+    local_value,
+    members,
+    type_edge,
+    type_node,
+    type_value,
+    value_of,
+)
+from ._js_types import resolve as _resolve
 
 _COMMENTS = frozenset({"comment", "html_comment"})
 _HEADERS = frozenset({"import_statement", "expression_statement"})
@@ -40,7 +64,10 @@ class _Hint:
     owner: str | None = None
 
 
-def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+USES_PROJECT = True
+
+
+def parse(source: bytes, path: str, module_name: str, language: str, project: Project = EMPTY_PROJECT) -> ParsedFile:
     return run(
         source,
         path,
@@ -50,36 +77,16 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         comment_types=_COMMENTS,
         header_types=_HEADERS,
         handlers=_HANDLERS,
-        setup=_setup,
+        setup=partial(_setup, project),
     )
 
 
-def _setup(ctx: Ctx, root: Node) -> None:
+def _setup(project: Project, ctx: Ctx, root: Node) -> None:
     ctx.data["hints"] = {}
+    ctx.data["project"] = project
 
 
 # ---- name resolution --------------------------------------------------------------------
-
-
-def _resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | None = None) -> Candidates:
-    """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
-    head, _, rest = dotted.partition(".")
-    local = ctx.lookup(head, chain, kinds if not rest else None)
-    if local is not None:
-        if not rest:
-            return ((local, CONF_EXACT),)
-        return ctx.member(local, rest)
-    imp = ctx.imports.get(head)
-    if imp is None:
-        return ()
-    how, targets = imp
-    suffix = "." + rest if rest else ""
-    if how == "named":
-        return tuple((t + suffix, CONF_SCOPED) for t in targets)
-    if how == "ns":
-        return tuple((t + suffix, CONF_SCOPED) for t in targets) if rest else ()
-    # a default export is usually declared under the name it is imported as
-    return tuple((f"{t}.{head}{suffix}", CONF_SCOPED) for t in targets)
 
 
 def _base_member(ctx: Ctx, owner: str | None, name: str) -> Candidates:
@@ -126,6 +133,12 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     else:
         owner = None
     body = node.child_by_field_name("body")
+    # Two callbacks' same-named locals: one name for two functions (overloads are one function).
+    signatures: set[str] = ctx.data.setdefault("signatures", set())
+    if node.type == "function_signature":
+        signatures.add(qname)
+    elif qname in ctx.defined and qname not in signatures:
+        ctx.data.setdefault("twice", set()).add(qname)
     idx = ctx.add_symbol(
         kind,
         name,
@@ -137,6 +150,46 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
         doc_anchor=_doc_anchor(ctx, span),
     )
     ctx.enter(Frame(idx, qname, "function", owner))
+    _returns(ctx, node, idx)
+    return None
+
+
+def _returns(ctx: Ctx, node: Node, idx: int) -> None:
+    """What calls of the function evaluate to (`f().m()` is `R.m`): its declared return type, else
+    what it returns: an arrow's expression body, or the first `return` that tells (_return)."""
+    annotation = node.child_by_field_name("return_type")
+    if annotation is not None:
+        found = type_node(ctx, annotation)
+        if found is not None:
+            type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
+        return
+    body = node.child_by_field_name("body")
+    if body is None:
+        return
+    if body.type != "statement_block":
+        written = callee(body)
+        if written is not None:
+            type_edge(ctx, idx, ctx.flat(written), written, value_of(ctx, body, ctx.scope_chain()))
+        return
+    ctx.data.setdefault("returns", {})[idx] = node.id
+
+
+def _return(ctx: Ctx, node: Node) -> bool | None:
+    pending: dict[int, int] = ctx.data.get("returns", {})
+    sym = ctx.frame.sym
+    if sym not in pending or not node.named_child_count:
+        return None
+    enclosing = next(
+        (n for n in reversed(ctx.nodes[:-1]) if n.type in _FUNCTIONS or n.type == "method_definition"), None
+    )
+    if enclosing is None or enclosing.id != pending[sym]:
+        return None  # a callback's return, not the function's
+    expr = node.named_child(0)
+    written = callee(expr)
+    value = value_of(ctx, expr, ctx.scope_chain())
+    if written is not None and value is not None:
+        del pending[sym]
+        type_edge(ctx, sym, ctx.flat(written), written, value)
     return None
 
 
@@ -178,6 +231,10 @@ def _typedecl(kind: str, frame_kind: str | None) -> Handler:
         body = node.child_by_field_name("body")
         sig_end = body.start_byte if body is not None and kind != "type" else None
         idx = ctx.add_symbol(kind, name, qname, node, sig_end=sig_end, doc_anchor=_doc_anchor(ctx, node))
+        if kind == "type":  # `type Any = Base<any>`: members of an Any are Base's
+            found = type_node(ctx, node.child_by_field_name("value"))
+            if found is not None:
+                type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
         if frame_kind is not None:
             ctx.enter(Frame(idx, qname, frame_kind, qname if frame_kind in _CLASS_LIKE else None))
         return None
@@ -197,6 +254,7 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
         "method", name, qname, node, sig_start=_sig_start(node), sig_end=body.start_byte if body is not None else None
     )
     ctx.enter(Frame(idx, qname, "function", frame.owner))
+    _returns(ctx, node, idx)
     return None
 
 
@@ -205,6 +263,56 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name") or node.child_by_field_name("property")
     if value is not None and name_node is not None and value.type in _FUNCTIONS:
         ctx.data["hints"][value.id] = _Hint(ctx.text(name_node), node)
+    elif (
+        name_node is not None
+        and name_node.type == "property_identifier"
+        and ctx.parent is not None
+        and ctx.parent.type in ("class_body", "interface_body")
+    ):
+        chain = ctx.scope_chain()
+        name = ctx.text(name_node)
+        annotation = node.child_by_field_name("type")
+        typed = type_value(ctx, annotation, chain)
+        held = typed or value_of(ctx, value, chain)
+        bind_field(ctx, ctx.frame.owner, name, held)
+        written = type_node(ctx, annotation) if typed is not None else callee(value)
+        if (
+            held is not None
+            and written is not None
+            and (typed is not None or value is not None and value.type in _REFS)
+        ):
+            _attribute(ctx, node, name, written, held)
+    return None
+
+
+_REFS = frozenset({"identifier", "member_expression", "new_expression"})
+
+
+def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn) -> None:
+    """A typed field (`atom_: IAtom`, `static create = createEnum`) as a symbol with a type edge, so
+    that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups."""
+    qname = ctx.join(ctx.frame.qname, name)
+    known = qname in ctx.defined
+    idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node))
+    if not known:
+        del ctx.defined[qname]
+    type_edge(ctx, idx, ctx.flat(written), written, held)
+
+
+def _params(ctx: Ctx, node: Node) -> bool | None:
+    """Typed parameters type their uses (`x: Foo` then `x.m()`); `private x: Foo` is a field too."""
+    chain = ctx.scope_chain()
+    for param in node.named_children:
+        if param.type not in ("required_parameter", "optional_parameter"):
+            continue
+        pattern = param.child_by_field_name("pattern")
+        if pattern is None or pattern.type != "identifier":
+            continue
+        name = ctx.text(pattern)
+        typed = type_value(ctx, param.child_by_field_name("type"), chain)
+        bind_local(ctx, name, typed)
+        if any(c.type in ("accessibility_modifier", "readonly") for c in param.children):
+            bind_field(ctx, ctx.frame.owner, name, typed)
     return None
 
 
@@ -226,9 +334,16 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
         span = node if len(declarators) == 1 else decl
         if value is not None and (value.type in _FUNCTIONS or value.type == "class"):
             ctx.data["hints"][value.id] = _Hint(name, span)
-        elif top and not is_require(ctx, value):
+            continue
+        if is_require(ctx, value):
+            continue
+        chain = ctx.scope_chain()
+        annotation = decl.child_by_field_name("type")
+        held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
+        bind_local(ctx, name, held)
+        if top:
             head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
-            ctx.add_symbol(
+            idx = ctx.add_symbol(
                 "constant" if keyword == "const" else "variable",
                 name,
                 ctx.join(ctx.frame.qname, name),
@@ -237,15 +352,36 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
                 doc_anchor=_doc_anchor(ctx, span),
                 signature=f"{keyword} {head.rstrip(' =')}",
             )
+            written = type_node(ctx, annotation) if annotation is not None else callee(value)
+            if written is not None:
+                type_edge(ctx, idx, ctx.flat(written), written, held)
     return None
 
 
 def _assignment(ctx: Ctx, node: Node) -> bool | None:
     """`X.prototype.m = function` and `exports.f = function` define methods / functions."""
     right = node.child_by_field_name("right")
-    if ctx.frame.kind != "module" or right is None or right.type not in _FUNCTIONS:
+    left = node.child_by_field_name("left")
+    if (
+        right is not None
+        and left is not None
+        and left.type == "member_expression"
+        and (obj := left.child_by_field_name("object")) is not None
+        and obj.type == "this"
+        and (prop := left.child_by_field_name("property")) is not None
+        and right.type not in _FUNCTIONS
+    ):
+        bind_field(ctx, ctx.frame.owner, ctx.text(prop), value_of(ctx, right, ctx.scope_chain()))
         return None
-    parts = ctx.flat(node.child_by_field_name("left")).split(".")
+    if ctx.frame.kind != "module" or right is None:
+        return None
+    parts = ctx.flat(left).split(".")
+    if parts[0] in ("module", "exports"):
+        mark_module(ctx)
+        if right.type not in _FUNCTIONS:
+            module_exports(ctx, parts, right)
+    if right.type not in _FUNCTIONS:
+        return None
     decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
     root = ctx.frame.qname
     if len(parts) == 3 and parts[1] == "prototype":
@@ -302,7 +438,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 require(ctx, node, spec)
                 return SKIP
         chain = ctx.scope_chain()
-        ctx.edge("calls", name, node, lambda: _resolve(ctx, name, chain))
+        ctx.edge("calls", name, node, _named(ctx, name, chain))
     elif kind == "import":
         args = node.child_by_field_name("arguments")
         spec = string_value(ctx, args.named_child(0)) if args is not None and args.named_child_count else None
@@ -320,15 +456,33 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("calls", target, prop, ctx.member_later(owner, name) if owner else ())
         elif obj.type == "super":
             ctx.edge("calls", target, prop, lambda: _base_member(ctx, owner, name))
-        elif obj.type == "identifier" or (obj.type == "member_expression" and _simple(obj)):
-            chain = ctx.scope_chain()
-            ctx.edge("calls", target, prop, lambda: _resolve(ctx, target, chain))
         else:
-            ctx.edge("calls", target, prop)
+            chain = ctx.scope_chain()
+            dotted = obj.type == "identifier" or (obj.type == "member_expression" and _simple(obj))
+            written = "".join(target.split())  # `z\n  .number()` is z.number
+            if dotted and local_value(ctx, written.partition(".")[0], chain) is None:
+                # a name this file defines or imports: as written (`ns.f`, `Cls.static`)
+                ctx.edge("calls", target, prop, lambda: _resolve(ctx, written, chain))
+                return None
+            base = value_of(ctx, obj, chain)
+            ctx.edge("calls", target, prop, members(base, name) if base is not None else ())
     elif kind == "super":
         owner = ctx.frame.owner
         ctx.edge("calls", "super", node, lambda: _base_member(ctx, owner, "constructor"))
     return None
+
+
+def _named(ctx: Ctx, target: str, chain: list[str]) -> CandidateFn:
+    """A name as written: what this file defines or imports under it. In a module, a bare name
+    that is neither is a parameter, a local or a global, never another file's same-named function."""
+
+    def candidates() -> Candidates:
+        found = _resolve(ctx, target, chain)
+        if found or "." in target or not ctx.data.get("module"):
+            return found
+        return ((UNBOUND + target, CONF_SCOPED),)
+
+    return candidates
 
 
 def _simple(node: Node) -> bool:
@@ -350,7 +504,7 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     if ctor is not None and (ctor.type == "identifier" or (ctor.type == "member_expression" and _simple(ctor))):
         target = ctx.flat(ctor)
         chain = ctx.scope_chain()
-        ctx.edge("calls", target, node, lambda: _resolve(ctx, target, chain))
+        ctx.edge("calls", target, node, _named(ctx, target, chain))
     return None
 
 
@@ -361,8 +515,125 @@ def _jsx(ctx: Ctx, node: Node) -> bool | None:
     target = ctx.flat(name)
     if target[:1].isupper():  # lower-case tags are DOM elements, not components
         chain = ctx.scope_chain()
-        ctx.edge("calls", target, node, lambda: _resolve(ctx, target, chain))
+        ctx.edge("calls", target, node, _named(ctx, target, chain))
     return None
+
+
+# Where an identifier declares a name rather than uses one: (parent type, field; "" for any child).
+_DECLARING: dict[str, str] = {
+    "formal_parameters": "",
+    "rest_pattern": "",
+    "array_pattern": "",
+    "object_pattern": "",
+    "assignment_pattern": "left",
+    "pair_pattern": "value",
+    "variable_declarator": "name",
+    "arrow_function": "parameter",
+    "catch_clause": "parameter",
+    "for_in_statement": "left",
+    "required_parameter": "pattern",
+    "optional_parameter": "pattern",
+    "function_declaration": "name",
+    "generator_function_declaration": "name",
+    "function_signature": "name",
+    "enum_declaration": "name",
+    "internal_module": "name",
+    "module": "name",
+    "abstract_class_declaration": "name",
+    "function_expression": "name",
+    "function": "name",
+    "generator_function": "name",
+    "class_declaration": "name",
+    "class": "name",
+}
+# Those of _DECLARING that name a definition (visited inside its own scope), never a local.
+_DEFINITIONS = frozenset(
+    {
+        "function_declaration",
+        "generator_function_declaration",
+        "function_signature",
+        "function_expression",
+        "function",
+        "generator_function",
+        "class_declaration",
+        "abstract_class_declaration",
+        "class",
+        "enum_declaration",
+        "internal_module",
+        "module",
+    }
+)
+# Where an identifier already is a call's edge.
+_CALLED = {"call_expression": "function", "new_expression": "constructor"}
+
+
+def _value_ref(ctx: Ctx, node: Node) -> bool | None:
+    """A name used as a value (`module.exports = f`, `run(f)`, `{ f }`, `f.call(x)`): a reference to
+    what this file defines or imports under it; a local or parameter shadowing it is not."""
+    parent = ctx.parent
+    if parent is None:
+        return None
+    name = ctx.text(node)
+    field = _DECLARING.get(parent.type)
+    if field is not None and (not field or _is_field(parent, field, node)):
+        value = parent.child_by_field_name("value") if parent.type == "variable_declarator" else None
+        defines = parent.type in _DEFINITIONS or (value is not None and value.id in ctx.data["hints"])
+        if not defines and ctx.join(ctx.frame.qname, name) not in ctx.defined:
+            ctx.data.setdefault("shadow", set()).add((ctx.frame.qname, name))
+        return None
+    called = _CALLED.get(parent.type)
+    if called is not None and _is_field(parent, called, node):
+        return None
+    imp = ctx.imports.get(name)
+    if imp is not None and imp[0] == "ns":
+        return None  # the module itself: its members are what is referenced
+    chain = ctx.scope_chain()
+    shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
+    if any((scope, name) in shadow for scope in chain):
+        return None
+    sym = ctx.frame.sym
+
+    def candidates() -> Candidates | None:
+        local = ctx.lookup(name, chain)
+        if (local is None and imp is None) or local in ctx.data.get("twice", ()):
+            return None  # nothing, or one of two same-named functions: which one, the name cannot say
+        return _resolve(ctx, name, chain) or None
+
+    # the source is given late so that a name naming nothing costs none of the file's edge budget
+    ctx.edge("references", name, node, candidates, source=lambda: sym)
+    return None
+
+
+def _member_read(ctx: Ctx, node: Node) -> bool | None:
+    """`x.prop` read or written, not called, on a receiver of known value (`err.isEmpty`, a getter;
+    `z.ZodError` of a namespace): a reference to that member. TypeScript only: a JavaScript
+    receiver's value is known from names alone, and its members read are mostly plain data."""
+    if ctx.language == "javascript":
+        return None
+    parent = ctx.parent
+    if parent is not None and parent.type == "call_expression" and _is_field(parent, "function", node):
+        return None  # the call's edge
+    obj = node.child_by_field_name("object")
+    prop = node.child_by_field_name("property")
+    if obj is None or prop is None or prop.type != "property_identifier" or obj.type in ("this", "super"):
+        return None
+    chain = ctx.scope_chain()
+    base = value_of(ctx, obj, chain)
+    if base is None:
+        return None
+    found = members(base, ctx.text(prop))
+    sym = ctx.frame.sym
+
+    def candidates() -> Candidates | None:
+        return tuple(c for c in found() if not c[0].startswith((EXTERNAL, UNBOUND))) or None
+
+    ctx.edge("references", ctx.flat(node), prop, candidates, source=lambda: sym)
+    return None
+
+
+def _is_field(parent: Node, field: str, node: Node) -> bool:
+    child = parent.child_by_field_name(field)
+    return child is not None and child.id == node.id
 
 
 def _type_ref(ctx: Ctx, node: Node) -> bool | None:
@@ -393,6 +664,7 @@ _HANDLERS: dict[str, Handler] = {
     "method_signature": _method,
     "abstract_method_signature": _method,
     "public_field_definition": _field,
+    "property_signature": _field,
     "field_definition": _field,
     "lexical_declaration": _variables,
     "variable_declaration": _variables,
@@ -408,4 +680,9 @@ _HANDLERS: dict[str, Handler] = {
     "type_identifier": _type_ref,
     "nested_type_identifier": _type_ref,
     "type_parameter": _type_param,
+    "formal_parameters": _params,
+    "return_statement": _return,
+    "identifier": _value_ref,
+    "member_expression": _member_read,
+    "shorthand_property_identifier": _value_ref,
 }

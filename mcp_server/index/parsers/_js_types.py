@@ -1,0 +1,231 @@
+"""Names and values of JavaScript / TypeScript expressions as candidates: imports, locals' and fields' types, call results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tree_sitter import Node
+
+from ..records import CONF_EXACT, CONF_SCOPED, TYPE_OF
+from ._generic import CLASS_KINDS, Candidates, Ctx
+from ._js_modules import EXTERNAL
+
+# What an expression's value is, computed once the whole file is known: candidates naming its
+# class, or the function or method whose result it is (the resolver reaches a function's return
+# type through its type edge, records.TYPE_OF, as it reaches a class's members through its bases).
+ValueFn = Callable[[], Candidates]
+
+DEFAULT = "default"
+# The candidate of a bare name a module neither defines nor imports (a parameter, a local, a
+# global): it names no symbol, so the resolver makes no guess by name.
+UNBOUND = ":unbound:"
+_UNWRAP = frozenset({"parenthesized_expression", "non_null_expression", "await_expression"})
+_PROMISES = frozenset({"Promise", "PromiseLike"})
+_NULLISH = frozenset({"null", "undefined"})
+# A type whose members are the language's (string, number[], () => void, { a: 1 }): no guess by name.
+_BUILTIN: Candidates = ((EXTERNAL + "builtin", CONF_SCOPED),)
+
+
+def resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | None = None) -> Candidates:
+    """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
+    head, _, rest = dotted.partition(".")
+    local = ctx.lookup(head, chain, kinds if not rest else None)
+    if local is not None:
+        if not rest:
+            return ((local, CONF_EXACT),)
+        return ctx.member(local, rest)
+    imp = ctx.imports.get(head)
+    if imp is None:
+        return ()
+    how, targets = imp
+    suffix = "." + rest if rest else ""
+    if how == "named":
+        return tuple((t + suffix, CONF_SCOPED) for t in targets)
+    if how == "ns":
+        # a module called or constructed is what it exports as a whole (`module.exports = f`)
+        return tuple((t + (suffix or "." + DEFAULT), CONF_SCOPED) for t in targets)
+    # a default export is usually declared under the name it is imported as, else it is what the
+    # module binds to `default`
+    return tuple((f"{t}.{name}{suffix}", CONF_SCOPED) for t in targets for name in (head, DEFAULT))
+
+
+def _locals(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
+    found: dict[str, dict[str, ValueFn]] = ctx.data.setdefault("locals", {})
+    return found
+
+
+def _fields(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
+    found: dict[str, dict[str, ValueFn]] = ctx.data.setdefault("fields", {})
+    return found
+
+
+def bind_local(ctx: Ctx, name: str, value: ValueFn | None) -> None:
+    """`name` holds `value` in the current scope from here on (None: a value of no known type)."""
+    scope = _locals(ctx).setdefault(ctx.frame.qname, {})
+    if value is None:
+        scope.pop(name, None)
+    else:
+        scope[name] = value
+
+
+def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) -> None:
+    if owner and value is not None:
+        _fields(ctx).setdefault(owner, {}).setdefault(name, value)
+
+
+def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
+    env = _locals(ctx)
+    for scope in chain:
+        found = env.get(scope, {}).get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def type_node(ctx: Ctx, node: Node | None) -> Node | None:
+    """The one type an annotation comes down to (`Foo<T>` -> Foo, `Foo | null` -> Foo, `Promise<Foo>` -> Foo)."""
+    for _ in range(8):
+        if node is None:
+            return None
+        kind = node.type
+        if kind in ("type_annotation", "parenthesized_type"):
+            node = _nth(node, 0)
+        elif kind == "generic_type":
+            name = node.child_by_field_name("name")
+            args = node.child_by_field_name("type_arguments")
+            if name is not None and ctx.text(name) in _PROMISES and args is not None and args.named_child_count:
+                node = _nth(args, 0)
+            else:
+                node = name
+        elif kind == "union_type":
+            members = [m for m in node.named_children if not _nullish(ctx, m)]
+            if len(members) != 1:
+                return None
+            node = members[0]
+        else:
+            return node
+    return None
+
+
+def type_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
+    """The class a type annotation names; the language's own types bind to nothing."""
+    node = type_node(ctx, node)
+    kind = node.type if node is not None else ""
+    if kind == "this_type":
+        owner = ctx.frame.owner
+        return (lambda: ((owner, CONF_EXACT),)) if owner else None
+    if kind in ("type_identifier", "nested_type_identifier", "identifier"):
+        target = ctx.flat(node)
+        return lambda: resolve(ctx, target, chain, CLASS_KINDS) or _BUILTIN
+    if kind in ("predefined_type", "array_type", "tuple_type", "function_type", "object_type", "literal_type"):
+        return lambda: _BUILTIN
+    return None
+
+
+def _nth(node: Node, i: int) -> Node | None:
+    return node.named_child(i) if i < node.named_child_count else None
+
+
+def _nullish(ctx: Ctx, node: Node) -> bool:
+    if node.type == "literal_type":
+        return ctx.text(node) in _NULLISH
+    return node.type == "predefined_type" and ctx.text(node) in ("undefined", "void", "null")
+
+
+def callee(node: Node | None) -> Node | None:
+    """The expression whose value (or whose call's result) `node` is: `a.b` of `await a.b(x)!`."""
+    for _ in range(64):
+        if node is None or node.type not in (*_UNWRAP, "call_expression", "new_expression"):
+            return node
+        if node.type == "call_expression":
+            node = node.child_by_field_name("function")
+        elif node.type == "new_expression":
+            node = node.child_by_field_name("constructor")
+        else:
+            node = _nth(node, 0)
+    return None
+
+
+def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
+    """What an expression evaluates to, when a local's, field's or import's type or a callee says."""
+    for _ in range(64):
+        if node is None:
+            return None
+        kind = node.type
+        if kind in _UNWRAP:
+            node = _nth(node, 0)
+        elif kind in ("as_expression", "satisfies_expression"):
+            return type_value(ctx, _nth(node, 1), chain)
+        elif kind == "call_expression":
+            node = node.child_by_field_name("function")
+            if node is not None and node.type == "member_expression" and _is_this(node.child_by_field_name("object")):
+                return _this_call(ctx, node)
+        elif kind == "new_expression":
+            node = node.child_by_field_name("constructor")
+        elif kind == "identifier":
+            name = ctx.text(node)
+            found = local_value(ctx, name, chain)
+            if found is not None:
+                return found
+            shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
+            if any((scope, name) in shadow for scope in chain):
+                return None  # an untyped parameter or local
+            if ctx.imports.get(name, ("",))[0] == "ns":
+                targets = ctx.imports[name][1]
+                return lambda: tuple((t, CONF_SCOPED) for t in targets)
+            return lambda: resolve(ctx, name, chain)
+        elif kind == "member_expression":
+            return _member_value(ctx, node, chain)
+        else:
+            return None
+    return None
+
+
+def _member_value(ctx: Ctx, node: Node, chain: list[str]) -> ValueFn | None:
+    obj = node.child_by_field_name("object")
+    prop = node.child_by_field_name("property")
+    if obj is None or prop is None or prop.type not in ("property_identifier", "private_property_identifier"):
+        return None
+    name = ctx.text(prop)
+    if obj.type == "this":
+        owner = ctx.frame.owner
+        fields = _fields(ctx)
+        # fields are declared anywhere in the class: looked up once the file is read
+        return (lambda: fields.get(owner or "", {}).get(name, _none)()) if owner else None
+    base = value_of(ctx, obj, chain)
+    return members(base, name) if base is not None else None
+
+
+def _is_this(node: Node | None) -> bool:
+    return node is not None and node.type == "this"
+
+
+def _this_call(ctx: Ctx, fn: Node) -> ValueFn | None:
+    """`this.m()`: what the class's (or a base's) method m returns, through its type edge."""
+    owner = ctx.frame.owner
+    prop = fn.child_by_field_name("property")
+    if not owner or prop is None:
+        return None
+    name = ctx.text(prop)
+    field = _member_value(ctx, fn, [])
+    return lambda: (field() if field is not None else ()) or ((f"{owner}.{name}", CONF_SCOPED),)
+
+
+def _none() -> Candidates:
+    return ()
+
+
+def members(base: ValueFn, name: str) -> ValueFn:
+    """Candidates for `name` on whatever `base` evaluates to (inferred: never more than scoped)."""
+    return lambda: tuple((f"{q}.{name}", min(conf, CONF_SCOPED)) for q, conf in base())
+
+
+def type_edge(ctx: Ctx, source: int, written: str, node: Node, value: ValueFn | None) -> None:
+    """The edge that tells the resolver what `source` (a variable, a function's result) holds."""
+    if value is None or not written:
+        return
+
+    def candidates() -> Candidates | None:
+        return tuple(c for c in value() if not c[0].startswith(EXTERNAL)) or None
+
+    ctx.edge("references", written, node, candidates, alias=TYPE_OF, source=source)

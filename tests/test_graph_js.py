@@ -1,0 +1,322 @@
+"""TypeScript / JavaScript calls resolved across files: re-exports, packages, CommonJS, receivers' types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_server.config import Settings
+from mcp_server.db.pool import Database
+from mcp_server.graph.walk import find_callees
+from mcp_server.indexer.pipeline import index_repository
+
+
+async def _index(db: Database, settings: Settings, root: Path, files: dict[str, str]) -> str:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    return root.name
+
+
+async def _callees(db: Database, repo: str, qname: str) -> set[tuple[str, int]]:
+    found = await find_callees(db.pool, qname, repo)
+    return {(e.target, e.line) for e in found.edges if e.target}
+
+
+async def _call_sites(db: Database, repo: str, qname: str) -> set[tuple[int, str, str | None]]:
+    """Every call site of a definition: (line, as written, what it resolved to)."""
+    rows = await db.pool.fetch(
+        "SELECT e.line, e.target_name, t.qualified_name FROM edges e"
+        " JOIN symbols s ON s.id = e.source_id JOIN repositories r ON r.id = e.repository_id"
+        " LEFT JOIN symbols t ON t.id = e.target_id"
+        " WHERE r.name = $1 AND s.qualified_name = $2 AND e.kind = 'calls'",
+        repo,
+        qname,
+    )
+    return {(r["line"], r["target_name"], r["qualified_name"]) for r in rows}
+
+
+async def test_re_exports_lead_through_an_index_file_to_the_definition(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-reexports",
+        {
+            "src/lib/index.ts": 'export * from "./atom"\nexport { make as build } from "./factory.js"\n',
+            "src/lib/atom/index.ts": "export function autorun(): void {}\n",
+            "src/lib/factory.ts": "export function make(): number {\n  return 1\n}\n",
+            "src/app.ts": (
+                'import { autorun, build } from "./lib"\n\nexport function main(): void {\n  autorun()\n  build()\n}\n'
+            ),
+        },
+    )
+    assert await _callees(db, repo, "src.app.main") == {("src.lib.atom.index.autorun", 4), ("src.lib.factory.make", 5)}
+
+
+async def test_a_package_imported_by_its_own_name_resolves_and_a_dependency_is_not_guessed(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-self-import",
+        {
+            "package.json": (
+                '{"name": "schema", "main": "./dist/index.js",'
+                ' "exports": {"./v3": {"types": "./v3/index.d.ts", "source": "./src/v3/index.ts"}}}\n'
+            ),
+            "src/v3/index.ts": 'import * as s from "./types.js"\nexport { s }\nexport default s\n',
+            "src/v3/types.ts": "export function number(): number {\n  return 1\n}\n",
+            "src/index.ts": "export function version(): string {\n  return '3'\n}\n",
+            "tests/use.test.ts": (
+                'import * as z from "schema/v3"\n'
+                'import { version } from "schema"\n'
+                'import { expect } from "vitest"\n'
+                'import * as lib from "other-lib"\n'
+                "\n"
+                "export function check(): void {\n"
+                "  z.s.number()\n"
+                "  version()\n"
+                "  expect(1)\n"
+                "  lib.number()\n"
+                "}\n"
+            ),
+        },
+    )
+    # "schema/v3" is the source file its `exports` name, "schema" its main file's source (dist ->
+    # src); `lib.number()` is another package's, not the one `number` this repository defines.
+    assert await _callees(db, repo, "tests.use.test.check") == {
+        ("src.v3.types.number", 7),
+        ("src.index.version", 8),
+    }
+
+
+async def test_receivers_typed_by_parameters_fields_new_and_return_types_reach_their_methods(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-types",
+        {
+            "src/schema.ts": (
+                "export class Base {\n"
+                "  check(): boolean {\n"
+                "    return true\n"
+                "  }\n"
+                "}\n"
+                "export class Str extends Base {\n"
+                "  static create(): Str {\n"
+                "    return new Str()\n"
+                "  }\n"
+                "  min(n: number): this {\n"
+                "    return this\n"
+                "  }\n"
+                "}\n"
+                "export const string = Str.create\n"
+            ),
+            "src/use.ts": (
+                'import { string, Str, Base } from "./schema"\n'
+                "\n"
+                "export class Form {\n"
+                "  private field: Str\n"
+                "  constructor(private readonly base: Base) {\n"
+                "    this.field = new Str()\n"
+                "  }\n"
+                "  run(s: Str, names: string[]): void {\n"
+                "    s.min(1)\n"
+                "    this.field.check()\n"
+                "    this.base.check()\n"
+                "    const made = new Str()\n"
+                "    made.min(2)\n"
+                "    string().min(3).check()\n"
+                "    names.map(String)\n"
+                "  }\n"
+                "}\n"
+            ),
+            "src/other.ts": "export class List {\n  map(): void {}\n}\n",
+        },
+    )
+    # `names.map` is an array's, never the one `map` this repository defines.
+    assert await _call_sites(db, repo, "src.use.Form.run") == {
+        (9, "s.min", "src.schema.Str.min"),
+        (10, "this.field.check", "src.schema.Base.check"),
+        (11, "this.base.check", "src.schema.Base.check"),
+        (12, "Str", "src.schema.Str"),
+        (13, "made.min", "src.schema.Str.min"),
+        (14, "string", "src.schema.string"),
+        (14, "string().min", "src.schema.Str.min"),
+        (14, "string().min(3).check", "src.schema.Base.check"),
+        (15, "names.map", None),
+    }
+
+
+async def test_commonjs_module_exports_bind_what_require_returns(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-commonjs",
+        {
+            "lib/reply.js": (
+                "function Reply () {}\n"
+                "Reply.prototype.send = function () { return 1 }\n"
+                "function helper () { return 2 }\n"
+                "module.exports = Reply\n"
+                "module.exports.build = helper\n"
+            ),
+            "lib/hooks.js": "function run () {}\nfunction other () {}\nmodule.exports = { run, hook: other }\n",
+            "lib/util.js": "function done () {}\nmodule.exports = { done }\n",
+            "index.js": (
+                "const Reply = require('./lib/reply')\n"
+                "const { run, hook } = require('./lib/hooks')\n"
+                "function main (done) {\n"
+                "  const r = new Reply()\n"
+                "  Reply.build()\n"
+                "  run()\n"
+                "  hook()\n"
+                "  done(r)\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    # `done` is the parameter, not the one `done` another file defines.
+    assert await _call_sites(db, repo, "index.main") == {
+        (4, "Reply", "lib.reply.Reply"),
+        (5, "Reply.build", "lib.reply.helper"),
+        (6, "run", "lib.hooks.run"),
+        (7, "hook", "lib.hooks.other"),
+        (8, "done", None),
+    }
+
+
+async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-values",
+        {
+            "lib/hooks.js": "function onReady () {}\nmodule.exports = { onReady }\n",
+            "app.js": (
+                "const { onReady } = require('./lib/hooks')\n"
+                "function start (register) {\n"
+                "  register(onReady)\n"
+                "  return { onReady, start }\n"
+                "}\n"
+                "function later (onReady) {\n"
+                "  return onReady\n"
+                "}\n"
+                "module.exports = later\n"
+            ),
+        },
+    )
+    rows = await db.pool.fetch(
+        "SELECT e.line, s.qualified_name AS source, t.qualified_name AS target FROM edges e"
+        " JOIN symbols s ON s.id = e.source_id JOIN repositories r ON r.id = e.repository_id"
+        " JOIN symbols t ON t.id = e.target_id JOIN files f ON f.id = e.file_id"
+        " WHERE r.name = $1 AND f.path = 'app.js' AND e.kind = 'references'",
+        repo,
+    )
+    assert {(r["line"], r["source"], r["target"]) for r in rows} == {
+        (3, "app.start", "lib.hooks.onReady"),
+        (4, "app.start", "lib.hooks.onReady"),
+        (4, "app.start", "app.start"),
+        (9, "app", "app.later"),
+    }
+
+
+async def test_a_typed_field_of_a_class_in_another_file_types_its_uses(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-fields",
+        {
+            "src/atom.ts": "export class Atom {\n  report(): void {}\n}\n",
+            "src/admin.ts": 'import { Atom } from "./atom"\nexport class Admin {\n  atom_: Atom\n}\n',
+            "src/use.ts": (
+                'import { Admin } from "./admin"\nexport function touch(adm: Admin): void {\n  adm.atom_.report()\n}\n'
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "src.use.touch") == {(3, "adm.atom_.report", "src.atom.Atom.report")}
+
+
+async def test_what_an_unannotated_function_returns_types_its_calls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-returns",
+        {
+            "src/str.ts": (
+                "export class Str {\n"
+                "  private add(): Str {\n"
+                "    return new Str()\n"
+                "  }\n"
+                "  min() {\n"
+                "    const pick = () => {\n"
+                "      return 1\n"
+                "    }\n"
+                "    return this.add()\n"
+                "  }\n"
+                "  check(): boolean {\n"
+                "    return true\n"
+                "  }\n"
+                "}\n"
+                "export const make = () => new Str()\n"
+                "export type AnyStr = Str\n"
+            ),
+            "src/use.ts": (
+                'import { make, AnyStr } from "./str"\n'
+                "export function run(s: AnyStr): void {\n"
+                "  make().min().check()\n"
+                "  s.check()\n"
+                "}\n"
+            ),
+        },
+    )
+    # min returns this.add()'s Str (not its callback's 1); AnyStr is Str
+    assert await _call_sites(db, repo, "src.use.run") == {
+        (3, "make", "src.str.make"),
+        (3, "make().min", "src.str.Str.min"),
+        (3, "make().min().check", "src.str.Str.check"),
+        (4, "s.check", "src.str.Str.check"),
+    }
+
+
+async def test_a_member_read_on_a_typed_receiver_is_a_reference(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-reads",
+        {
+            "src/err.ts": "export class Err {\n  get isEmpty(): boolean {\n    return true\n  }\n}\n",
+            "src/use.ts": (
+                'import { Err } from "./err"\n'
+                "export function check(e: Err, n: number[]): boolean {\n"
+                "  return e.isEmpty && n.length > 0\n"
+                "}\n"
+            ),
+        },
+    )
+    rows = await db.pool.fetch(
+        "SELECT e.line, e.target_name, t.qualified_name FROM edges e JOIN repositories r ON r.id = e.repository_id"
+        " JOIN files f ON f.id = e.file_id LEFT JOIN symbols t ON t.id = e.target_id"
+        " WHERE r.name = $1 AND f.path = 'src/use.ts' AND e.kind = 'references' AND e.line = 3",
+        repo,
+    )
+    # `n.length` is an array's: no edge at all
+    assert {(r["line"], r["target_name"], r["qualified_name"]) for r in rows} == {
+        (3, "e.isEmpty", "src.err.Err.isEmpty")
+    }
