@@ -267,3 +267,37 @@ async def test_a_chunk_of_small_methods_is_shown_as_the_method_the_query_is_abou
         top = result.results[0]
         assert (top.symbol, top.kind, top.start_line, top.end_line) == ("kettle.Kettle.boil", "method", 5, 6), mode
         assert top.snippet_line == 5 and "rolling boil" in top.snippet
+
+
+async def test_one_file_does_not_hold_the_whole_page(db: Database, settings: Settings, tmp_path: Path) -> None:
+    root = tmp_path / "spread"
+    root.mkdir()
+    (root / "headers.py").write_text(
+        "".join(f"def parse_header_{i}(raw):\n    return parse(raw, 'header value token', {i})\n\n\n" for i in range(6))
+    )
+    (root / "cookies.py").write_text("def read_cookie(raw):\n    return parse(raw, 'header value')\n")
+    await index_repository(db, settings, root, name="spread")
+    result = await search_code(
+        db.pool, None, "parse header value token", filters=await _filters(db, "spread"), mode="keyword"
+    )
+    paths = [h.path for h in result.results]
+    assert paths[:3] == ["headers.py"] * 3  # the best file keeps its first hits
+    assert "cookies.py" in paths[:4] and paths.count("headers.py") == 6
+
+
+async def test_library_code_outranks_examples_and_declarations_that_repeat_it(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "beside"
+    (root / "lib").mkdir(parents=True)
+    (root / "examples").mkdir()
+    (root / "lib" / "retry.py").write_text(
+        "def retry_request(send, attempts):\n    return [send() for _ in range(attempts)]\n"
+    )
+    (root / "examples" / "retry_demo.py").write_text(
+        "def demo_retry_request(send):\n    # retry the request: retry_request retries a request\n"
+        "    return retry_request(send, attempts=3)  # retry request\n"
+    )
+    await index_repository(db, settings, root, name="beside")
+    result = await search_code(db.pool, None, "retry a request", filters=await _filters(db, "beside"), mode="keyword")
+    assert result.results[0].path == "lib/retry.py"
