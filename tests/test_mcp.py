@@ -11,7 +11,10 @@ import anyio
 import httpx2
 import pytest
 
-from mcp_server.indexer.pipeline import IndexReport
+from mcp_server.config import Settings
+from mcp_server.db.pool import Database
+from mcp_server.embed.model import Embedder
+from mcp_server.indexer.pipeline import IndexReport, index_repository
 from mcp_server.server.tool_surface import TOOL_NAMES
 from tests.conftest import write_sample_repo
 from tests.mcp_harness import TOKEN, HttpServer, connect, start_http_server
@@ -295,3 +298,27 @@ async def test_two_server_processes_share_one_database_with_one_writer_per_repos
         second.stop()
         async with connect("http", server=http_server) as client:
             await client.call_tool("remove_repository", {"repository": "shared-writer"})
+
+
+async def test_search_over_stdio_shows_a_large_function_once_with_its_span_and_matching_lines(
+    pg_dsn: str, db: Database, settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "ledger"
+    root.mkdir()
+    body = "".join(f"    entry_{i} = post(account, {i})  # post the entry to the account\n" for i in range(120))
+    (root / "ledger.py").write_text(
+        "def settle_accounts(account):\n" + body + "    entry_77b = reconcile_quarterly_ledger(account)\n"
+        "    return account\n"
+    )
+    await index_repository(db, settings, root, name="mcp-ledger", embedder=embedder)
+    async with connect("stdio", dsn=pg_dsn) as client:
+        result = await client.call_tool(
+            "search_code", {"query": "reconcile quarterly ledger", "repository": "mcp-ledger", "limit": 5}
+        )
+    data = _data(result)
+    settle = [h for h in data["results"] if h["symbol"] == "ledger.settle_accounts"]
+    assert len(settle) == 1 and (settle[0]["start_line"], settle[0]["end_line"]) == (1, 123)
+    text = result.content[0].text
+    # One line names the function over its whole span; the snippet's lines are numbered where they match.
+    assert text.count("ledger.py:1-123") == 1
+    assert "  122: entry_77b = reconcile_quarterly_ledger(account)" in text
