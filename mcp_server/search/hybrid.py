@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import anyio
@@ -51,6 +51,10 @@ _LONG_QUERY_WORDS = 20
 _LONG_QUERY_WEIGHT = 8.0
 _FILE_DECAY = 0.7
 _NOT_DEFINITIONS = INLINE_KINDS | {"module"}
+# Definition d starts inside chunk c, after c's own symbol s: small siblings merged into one chunk
+# (the kinds that are not definitions of their own are $2).
+_INNER_DEFINITION = """d.file_id = c.file_id AND d.start_line BETWEEN c.start_line AND c.end_line
+    AND d.start_line > s.start_line AND d.kind <> ALL($2::text[])"""
 # Words too common in code and prose alike to say which of a chunk's definitions a query is about.
 _COMMON_WORDS = frozenset(
     "the and for with from this that are was its into when then than return returns self none true false not"
@@ -167,14 +171,12 @@ async def rank_hits(
     candidates = await _candidates(conn, list(fused))
     scores = _rerank(candidates, fused, query) if rerank else {c.chunk_id: fused[c.chunk_id] for c in candidates}
     if merge:
-        picks = _one_per_definition(candidates, scores)
+        picks = _spread_over_files(_one_per_definition(candidates, scores))
     else:
         picks = sorted(
             (_Pick(c.chunk_id, scores[c.chunk_id], c.start_line, c.end_line, False, c.path) for c in candidates),
             key=lambda p: (-p.score, p.chunk_id),
         )
-    if merge:
-        picks = _spread_over_files(picks)
     return await _hits(conn, picks[:limit], query, kind)
 
 
@@ -191,7 +193,7 @@ def _spread_over_files(picks: list[_Pick]) -> list[_Pick]:
         n = seen.get(p.path, 0)
         seen[p.path] = n + 1
         factor = _FILE_DECAY ** (n - _FREE_HITS_PER_FILE + 1) if n >= _FREE_HITS_PER_FILE else 1.0
-        spread.append(_Pick(p.chunk_id, p.score * factor, p.start_line, p.end_line, p.holds_others, p.path))
+        spread.append(replace(p, score=p.score * factor))
     return sorted(spread, key=lambda p: (-p.score, p.chunk_id))
 
 
@@ -257,11 +259,9 @@ async def _candidates(conn: asyncpg.Connection, chunk_ids: list[int]) -> list[_C
     if not chunk_ids:
         return []
     rows = await conn.fetch(
-        """SELECT c.id, f.path, f.language, c.start_line, c.end_line, s.kind, c.symbol_id,
+        f"""SELECT c.id, f.path, f.language, c.start_line, c.end_line, s.kind, c.symbol_id,
                   s.start_line AS symbol_start, s.end_line AS symbol_end,
-                  EXISTS (SELECT 1 FROM symbols d
-                          WHERE d.file_id = c.file_id AND d.start_line BETWEEN c.start_line AND c.end_line
-                            AND d.start_line > s.start_line AND d.kind <> ALL($2::text[])) AS holds_others
+                  EXISTS (SELECT 1 FROM symbols d WHERE {_INNER_DEFINITION}) AS holds_others
            FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
            WHERE c.id = ANY($1::bigint[])""",
         chunk_ids,
@@ -524,13 +524,14 @@ async def _hits(conn: asyncpg.Connection, top: list[_Pick], query: str, kind: st
             continue  # deleted between ranking and fetching
         symbol, kind, start, end = r["qualified_name"], r["kind"], pick.start_line, pick.end_line
         lines = r["content"].splitlines()
+        found = [_line_terms(line, terms, identifiers) for line in lines]
         first = r["start_line"]  # the file line `lines` starts at
-        focus = _focus(inner.get(pick.chunk_id, []), lines, first, terms, identifiers)
+        focus = _focus(inner.get(pick.chunk_id, []), found, first, identifiers, terms - _COMMON_WORDS)
         if focus is not None:
             symbol, kind, start, end = focus["qualified_name"], focus["kind"], focus["start_line"], focus["end_line"]
-            lines = lines[max(start - first, 0) : end - first + 1]
-            first = max(start, first)
-        offset, text = snippet(lines, terms, identifiers)
+            inside = slice(max(start - first, 0), end - first + 1)
+            lines, found, first = lines[inside], found[inside], max(start, first)
+        offset, text = snippet(lines, found)
         hits.append(
             Hit(
                 repository=r["repository"],
@@ -555,11 +556,9 @@ async def _inner_definitions(
     if not chunk_ids:
         return {}
     rows = await conn.fetch(
-        """SELECT c.id AS chunk_id, d.qualified_name, d.kind, d.name, d.start_line, d.end_line
-           FROM chunks c LEFT JOIN symbols s ON s.id = c.symbol_id
-           JOIN symbols d ON d.file_id = c.file_id AND d.start_line BETWEEN c.start_line AND c.end_line
-           WHERE c.id = ANY($1::bigint[]) AND d.kind <> ALL($2::text[])
-             AND d.start_line > coalesce(s.start_line, 0) AND ($3::text IS NULL OR d.kind = $3)
+        f"""SELECT c.id AS chunk_id, d.qualified_name, d.kind, d.name, d.start_line, d.end_line
+           FROM chunks c JOIN symbols s ON s.id = c.symbol_id JOIN symbols d ON {_INNER_DEFINITION}
+           WHERE c.id = ANY($1::bigint[]) AND ($3::text IS NULL OR d.kind = $3)
            ORDER BY c.id, d.start_line, d.id""",
         chunk_ids,
         list(_NOT_DEFINITIONS),
@@ -572,30 +571,33 @@ async def _inner_definitions(
 
 
 def _focus(
-    definitions: list[asyncpg.Record], lines: list[str], first: int, terms: set[str], identifiers: frozenset[str]
+    definitions: list[asyncpg.Record],
+    found: list[tuple[set[str], set[str]]],
+    first: int,
+    identifiers: frozenset[str],
+    words: set[str],
 ) -> asyncpg.Record | None:
     """Of a chunk's several small definitions, the one the query is about: the one it names, else
-    the one whose lines hold most of its words; none when no definition holds any (the chunk's
-    own lines, a class header say, matched)."""
-    words = terms - _COMMON_WORDS
+    the one whose lines hold most of its `words`; none when no definition holds any (the chunk's
+    own lines, a class header say, matched). `found` is each line's query terms (_line_terms)."""
     best: tuple[int, int, int] = (0, 0, 0)
     chosen: asyncpg.Record | None = None
     for d in definitions:
         name_parts, name_whole = code_terms(d["name"])
         named = (len(identifiers.intersection(name_whole)), len(words.intersection(name_parts)))
         body: set[str] = set()
-        for line in lines[max(d["start_line"] - first, 0) : d["end_line"] - first + 1]:
-            body |= words.intersection(code_terms(line)[0])
+        for _, line_words in found[max(d["start_line"] - first, 0) : d["end_line"] - first + 1]:
+            body |= words & line_words
         score = (*named, len(body))
         if score > best:
             best, chosen = score, d
     return chosen
 
 
-def snippet(lines: list[str], terms: set[str], identifiers: frozenset[str] = frozenset()) -> tuple[int, str]:
+def snippet(lines: list[str], found: list[tuple[set[str], set[str]]]) -> tuple[int, str]:
     """A few of a hit's lines, starting where the query's words are densest (a whole identifier
-    of the query outweighs any number of words), and how many lines in they start."""
-    found = [_line_terms(line, terms, identifiers) for line in lines]
+    of the query outweighs any number of words), and how many lines in they start. `found` is
+    each line's query identifiers and words (_line_terms)."""
     start, best = 0, (0, 0)
     for i in range(len(lines)):
         seen_ids: set[str] = set()
@@ -613,6 +615,7 @@ def snippet(lines: list[str], terms: set[str], identifiers: frozenset[str] = fro
 
 
 def _line_terms(line: str, terms: set[str], identifiers: frozenset[str]) -> tuple[set[str], set[str]]:
+    """The query's whole identifiers and its words that the line holds."""
     if not terms and not identifiers:
         return set(), set()
     parts, whole = code_terms(line)
