@@ -63,7 +63,7 @@ def load_embedder(
     started = time.perf_counter()
     base = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
     threads = default_threads() if threads is None else threads
-    is_default = model.lower() == DEFAULT_MODEL.lower()
+    is_default = _is_default(model)
     if model_dir is not None:
         embedder = _load_model_dir(DEFAULT_MODEL if is_default else model, Path(model_dir).expanduser(), threads)
     elif is_default:
@@ -101,19 +101,23 @@ def _default_cache_dir() -> Path:
 DEFAULT_PASSAGE_TOKENS = 128
 
 
+def _is_default(model: str) -> bool:
+    return model.lower() == DEFAULT_MODEL.lower()
+
+
 def passage_tokens(settings: Settings) -> int | None:
     """Tokens of each chunk the model reads; None for the model's whole window."""
     if settings.embed_tokens:
         return settings.embed_tokens
-    return DEFAULT_PASSAGE_TOKENS if settings.embedding_model.lower() == DEFAULT_MODEL.lower() else None
+    return DEFAULT_PASSAGE_TOKENS if _is_default(settings.embedding_model) else None
 
 
 def _passage_suffix(settings: Settings) -> str:
     """Vectors of texts cut shorter than the model's window are other vectors: their key says so,
     and they are never mixed with the window's."""
     tokens = passage_tokens(settings)
-    is_default = settings.embedding_model.lower() == DEFAULT_MODEL.lower()
-    return "" if tokens is None or (is_default and tokens >= DEFAULT_MAX_TOKENS) else f":{tokens}t"
+    whole_window = _is_default(settings.embedding_model) and tokens is not None and tokens >= DEFAULT_MAX_TOKENS
+    return "" if tokens is None or whole_window else f":{tokens}t"
 
 
 def key_for(settings: Settings) -> str:

@@ -146,7 +146,8 @@ async def stats(conn: asyncpg.Connection, repo: Repository, model: str) -> Repos
 
 
 async def content_rules(conn: asyncpg.Connection, repository_id: int) -> str | None:
-    """The credential rules the repository's stored text was read under (see SecretRules.content_key)."""
+    """How the repository's stored text was made: the credential rules it was read under and the
+    index format (see SecretRules.content_key, prepare.INDEX_FORMAT)."""
     return await conn.fetchval("SELECT settings->>'content_rules' FROM repositories WHERE id = $1", repository_id)
 
 
