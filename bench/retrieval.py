@@ -24,7 +24,7 @@ last line:
     python bench/retrieval.py --corpus jsoup --corpus commons-io
 
 Metrics: Recall@1/5/10 and MRR@10 per mode. Rich is held out: report it, never tune on it; so are
-chi, rxjs, commons-io and smallvec.
+chi, logrus, rxjs, trpc, commons-io, commons-lang3, smallvec and arrayvec.
 Writes bench/results/retrieval-<stamp>.json (and the summary retrieval-latest.json; see bench/README.md);
 a run with other languages writes retrieval_langs-<stamp>.json and retrieval_langs-latest.json.
 """

@@ -5,13 +5,14 @@ and laid out by them, cached under PGCODE_BENCH_CORPORA), less its tests, benchm
 as the Python corpora are package folders only. bench/retrieval.py indexes the stripped copy
 (bench/doc_strip.py) and queries each removed doc comment's first sentence.
 
-    go          zerolog, cobra, chi (held out)
-    typescript  mongodb (the Node driver), mobx, rxjs (held out)
-    java        jsoup, commons-io (held out)
-    rust        bytes, itertools, smallvec (held out)
+    go          zerolog, cobra, chi (held out), logrus (held out)
+    typescript  mongodb (the Node driver), mobx, rxjs (held out), trpc (the server package, held out)
+    java        jsoup, commons-io (held out), commons-lang3 (held out)
+    rust        bytes, itertools, smallvec (held out), arrayvec (held out)
 
-Held-out corpora (chi, rxjs, commons-io, smallvec: the graph benches' held-out ones) are for
-reporting, never tuning. The graph benches' zod and semver are not here: their sources document
+Held-out corpora (the graph benches' held-out chi, rxjs, commons-io and smallvec, and logrus, trpc,
+commons-lang3 and arrayvec, which no bench used before they were added) are for reporting, never
+tuning. The graph benches' zod and semver are not here: their sources document
 two and four functions. Rust crates are Debian's `librust-*-dev` packages, unpacked here (the
 graph bench's copies are cut down to what builds without dependencies; itertools needs one).
 """
@@ -53,9 +54,14 @@ class LangCorpus:
         import lsp_corpora
 
         known = lsp_corpora.CORPORA.get(self.name)
-        if known is None:  # an npm package the graph bench does not use, laid out the same way
-            package, _, version = self.requirement.rpartition("@")
-            known = lsp_corpora.LspCorpus(self.name, self.language, "npm", package, version, self.sources)
+        if known is None:  # a package the graph bench does not use, fetched and laid out the same way
+            if "@" in self.requirement[1:]:
+                package, _, version = self.requirement.rpartition("@")
+                known = lsp_corpora.LspCorpus(self.name, self.language, "npm", package, version, self.sources)
+            else:
+                package, _, version = self.requirement.partition("=")
+                source = "deb" if self.language == "go" else "debsrc"
+                known = lsp_corpora.LspCorpus(self.name, self.language, source, package, version, self.sources)
         return lsp_corpora.corpus_root(known)
 
     def files(self, root: Path) -> list[Path]:
@@ -87,14 +93,18 @@ CORPORA: dict[str, LangCorpus] = {
         LangCorpus("zerolog", "go", "golang-github-rs-zerolog-dev=1.26.1-2", (".",), _GO_TESTS),
         LangCorpus("cobra", "go", "golang-github-spf13-cobra-dev=1.6.1-1", (".",), _GO_TESTS),
         LangCorpus("chi", "go", "golang-github-go-chi-chi-dev=5.0.7-1", (".",), _GO_TESTS, held_out=True),
+        LangCorpus("logrus", "go", "golang-github-sirupsen-logrus-dev=1.9.0-1", (".",), _GO_TESTS, held_out=True),
         LangCorpus("mongodb", "typescript", "mongodb@6.12.0", ("src",), _TS_TESTS),
         LangCorpus("mobx", "typescript", "mobx@6.13.5", ("src",), _TS_TESTS),
         LangCorpus("rxjs", "typescript", "rxjs@7.8.1", ("src",), _TS_TESTS, held_out=True),
+        LangCorpus("trpc", "typescript", "@trpc/server@11.0.0", ("src",), _TS_TESTS, held_out=True),
         LangCorpus("jsoup", "java", "jsoup=1.15.3-1", ("src/main/java",)),
         LangCorpus("commons-io", "java", "commons-io=2.11.0-2", ("src/main/java",), held_out=True),
+        LangCorpus("commons-lang3", "java", "libcommons-lang3-java=3.12.0-2+deb12u1", ("src/main/java",), held_out=True),
         LangCorpus("bytes", "rust", "librust-bytes-dev=1.2.1-1", ("src",), _RUST_TESTS),
         LangCorpus("itertools", "rust", "librust-itertools-dev=0.10.3-1", ("src",), _RUST_TESTS),
         LangCorpus("smallvec", "rust", "librust-smallvec-dev=1.9.0-1", ("src",), _RUST_TESTS, held_out=True),
+        LangCorpus("arrayvec", "rust", "librust-arrayvec-dev=0.7.2-2", ("src",), _RUST_TESTS, held_out=True),
     )
 }
 BY_LANGUAGE: dict[str, list[str]] = {}
