@@ -468,7 +468,7 @@ CASES = [
             ("calls", "render", "server.Server.ServeHTTP", "server.render"),
             ("calls", "fmt.Fprintln", "server.Server.ServeHTTP", "fmt.Fprintln"),
             ("calls", "http.Error", "server.Server.fail", "http.Error"),
-            ("calls", "s.db.Find", "server.Server.ServeHTTP", None),
+            ("calls", "s.db.Find", "server.Server.ServeHTTP", "server.Server.db.Find"),  # on the field's type
             ("references", "store.DB", "server.New", "store.DB"),
             ("references", "Server", "server.New", "server.Server"),
         ],
