@@ -12,7 +12,7 @@ from ..index.records import ARITY, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE
 _MAX_HOPS = 6
 # TypeScript chains go further: `z.string().refine().optional()` crosses two re-exports, a
 # variable's value, a method's return type and a base class per call.
-_FAMILY_HOPS = {"javascript": 12, "go": 16}
+_FAMILY_HOPS = {"javascript": 12, "go": 48}  # Go: one hop per method of a builder chain
 _PY_BUILTINS = frozenset(dir(builtins))
 _PY_CONTAINER_METHODS = frozenset(
     name

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from tree_sitter import Node
 
 from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
-from ._generic import SKIP, Candidates, Ctx, Frame, Handler, run
+from ._generic import MAX_TARGET, SKIP, Candidates, Ctx, Frame, Handler, run
 from ._go_types import Declared, declare, declared, named_type, written
 
 _COMMENTS = frozenset({"comment"})
@@ -403,7 +403,8 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         else:
             ctx.data.setdefault("called", set()).add(fn.id)  # no reference besides this call
         name = ctx.text(field)
-        target = ctx.flat(fn)
+        # The receiver elided, never the name: a builder chain runs to thousands of characters.
+        target = f"{ctx.flat(operand, MAX_TARGET - len(name) - 1)}.{name}"
         if operand.type == "identifier":
             base = ctx.text(operand)
             recv = next((f for f in reversed(ctx.frames) if f.data.get("recv")), None)
@@ -470,7 +471,7 @@ def _value(ctx: Ctx, node: Node | None, depth: int = 0) -> tuple[list[str] | Non
                 return None, False
             if name in _BUILTIN_TYPES:
                 return [f"{_NO_MEMBERS}.{name}"], False
-        return _value(ctx, fn, depth + 1)
+        return _value(ctx, fn, depth)  # the call and its selector: one link of a chain
     if kind == "composite_literal":
         return _type_prefixes(ctx, node.child_by_field_name("type")), False
     if kind == "type_assertion_expression":
@@ -496,7 +497,7 @@ def _outer(ctx: Ctx, name: str, inner: Declared) -> Declared | None:
     return best
 
 
-_MAX_CHAIN = 16
+_MAX_CHAIN = 48  # a test's builder chain may call forty methods in a row
 _LITERALS = frozenset(
     {"interpreted_string_literal", "raw_string_literal", "int_literal", "float_literal", "rune_literal"}
 )
