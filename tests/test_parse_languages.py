@@ -468,7 +468,7 @@ CASES = [
             ("calls", "render", "server.Server.ServeHTTP", "server.render"),
             ("calls", "fmt.Fprintln", "server.Server.ServeHTTP", "fmt.Fprintln"),
             ("calls", "http.Error", "server.Server.fail", "http.Error"),
-            ("calls", "s.db.Find", "server.Server.ServeHTTP", None),
+            ("calls", "s.db.Find", "server.Server.ServeHTTP", "server.Server.db.Find"),  # on the field's type
             ("references", "store.DB", "server.New", "store.DB"),
             ("references", "Server", "server.New", "server.Server"),
         ],
@@ -843,6 +843,33 @@ func (l *List[T]) Push(v T) { l.grow(); l.items = append(l.items, v) }
     assert edges(parsed, "inherits", "io.Reader")[0].candidates == (("io.Reader", CONF_SCOPED),)
     assert edges(parsed, "calls", "l.grow")[0].candidates == (("list.List.grow", CONF_SCOPED),)
     assert not [e for e in parsed.edges if e.target_name in ("append", "T", "any")]
+
+
+def test_go_values_locals_and_long_builder_chains() -> None:
+    chain = "".join(f'.\n\t\tStr("key{i}", "a long enough value")' for i in range(30))
+    parsed = parse(
+        "go",
+        "pkg/log/log.go",
+        "pkg.log.log",
+        f"""
+package log
+
+func Run(handler func()) {{
+	cb := func() {{}}
+	cb()
+	Use(Gt, handler)
+	_ = T{{Name: 1}}
+	New(){chain}.Msg("done")
+}}
+""",
+    )
+    msg = next(e for e in parsed.edges if e.kind == "calls" and e.target_name.endswith(".Msg"))
+    assert msg.candidates[0][0] == "log.New" + ".Str" * 30 + ".Msg"  # the name kept, the receiver elided
+    assert len(msg.target_name) <= 120
+    named = {e.target_name: e for e in parsed.edges}
+    assert "cb" not in named  # a local holding a function: no package function
+    assert named["Gt"].candidates == (("log.Gt", CONF_SCOPED),)  # a function passed as a value
+    assert "handler" not in named and "Name" not in named  # a parameter; a field's name
 
 
 def test_cpp_nested_namespaces_templates_and_member_calls() -> None:

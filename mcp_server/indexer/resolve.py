@@ -12,7 +12,7 @@ from ..index.records import ARITY, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE
 _MAX_HOPS = 6
 # TypeScript chains go further: `z.string().refine().optional()` crosses two re-exports, a
 # variable's value, a method's return type and a base class per call.
-_FAMILY_HOPS = {"javascript": 12}
+_FAMILY_HOPS = {"javascript": 12, "go": 48}  # Go: one hop per method of a builder chain
 _PY_BUILTINS = frozenset(dir(builtins))
 _PY_CONTAINER_METHODS = frozenset(
     name
@@ -152,10 +152,13 @@ async def resolve_edges(
     # Base classes and variables' types first: method lookups through them need them. Then by
     # id, so that a subset is resolved in the same order as within the whole.
     rows = sorted(rows, key=lambda r: (not _is_base(r), r["id"]))
+    n_bases = sum(1 for r in rows if _is_base(r))
     passes = 0
     while True:
         tables.start_pass()
-        hits = [_resolve_row(tables, row) for row in rows]
+        hits = [_resolve_row(tables, row) for row in rows[:n_bases]]
+        _retry_go_bases(tables, rows, hits)
+        hits += [_resolve_row(tables, row) for row in rows[n_bases:]]
         if not (tables.missing_qnames or tables.missing_names):
             break
         passes += 1
@@ -176,6 +179,19 @@ async def resolve_edges(
             confs,
         )
     return len(ids)
+
+
+def _retry_go_bases(tables: _Tables, rows: list[asyncpg.Record], hits: list[tuple[_Sym, float] | None]) -> None:
+    """Go's variables are typed by their value (`var std = New()`: what New returns), whose type
+    edge may come later in the rows: the variables' edges that found nothing try once more, once
+    every other type is known, and before the edges that go through them (base rows come first)."""
+    retried = [
+        i
+        for i, row in enumerate(rows[: len(hits)])
+        if hits[i] is None and row["language"] == "go" and row["alias"] == TYPE_OF and _is_base(row)
+    ]
+    for i in retried:
+        hits[i] = _resolve_row(tables, rows[i])
 
 
 def _is_base(row: asyncpg.Record) -> bool:

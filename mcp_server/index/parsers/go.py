@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
-from ._generic import SKIP, Candidates, Ctx, Frame, Handler, run
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
+from ._generic import MAX_TARGET, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._go_types import Declared, declare, declared, named_type, written
 
 _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"package_clause"})
@@ -36,6 +39,10 @@ _BUILTIN_FUNCS = frozenset(
         "recover",
     }
 )
+_BUILTIN_VALUES = frozenset({"nil", "true", "false", "iota"})
+# The prefix of values whose members are no repository method (builtin and unnamed types): a
+# candidate under it never resolves, and so keeps the resolver from guessing by name.
+_NO_MEMBERS = "<builtin>"
 _BUILTIN_TYPES = frozenset(
     {
         "any",
@@ -158,51 +165,46 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
                 owner = ctx.join(_pkg(ctx), ctx.text(rtype))
     qname = ctx.join(owner or _pkg(ctx), name)
     body = node.child_by_field_name("body")
-    params = _param_types(ctx, node.child_by_field_name("parameters"), tparams)
     idx = ctx.add_symbol(
         "method" if owner else "function", name, qname, node, sig_end=body.start_byte if body is not None else None
     )
-    ctx.enter(Frame(idx, qname, "function", owner, {"recv": recv_name, "tparams": tparams, "params": params}))
+    ctx.skip.add(name_node.id)
+    ctx.enter(Frame(idx, qname, "function", owner, {"recv": recv_name, "tparams": tparams}))
+    if receiver is not None:
+        _declare_params(ctx, receiver, node, tparams)
+    _declare_params(ctx, node.child_by_field_name("parameters"), node, tparams)
+    result = node.child_by_field_name("result")
+    _declare_params(ctx, result, node, tparams)
+    _type_edge(ctx, idx, _first_result(result), tparams)
     return None
 
 
-def _param_types(ctx: Ctx, plist: Node | None, tparams: set[str]) -> dict[str, Node]:
-    """Parameter name -> its named type node (`*T` and `T[K]` stripped): `p.M()` is then `T.M`."""
-    out: dict[str, Node] = {}
-    if plist is None:
-        return out
+def _declare_params(ctx: Ctx, plist: Node | None, fn: Node, tparams: set[str]) -> None:
+    """Parameters, receivers and named results: typed over the whole function."""
+    if plist is None or plist.type != "parameter_list":
+        return
     for param in plist.named_children:
-        if param.type != "parameter_declaration":
+        if param.type not in ("parameter_declaration", "variadic_parameter_declaration"):
             continue
-        tnode = param.child_by_field_name("type")
-        for _ in range(4):
-            if tnode is None or tnode.type in ("type_identifier", "qualified_type"):
-                break
-            if tnode.type not in ("pointer_type", "generic_type"):
-                tnode = None
-                break
-            tnode = tnode.child_by_field_name("type") if tnode.type == "generic_type" else tnode.named_child(0)
-        if tnode is None or (tnode.type == "type_identifier" and ctx.text(tnode) in tparams):
-            continue
+        # `xs ...T` holds a []T, whose elements this does not follow: untyped
+        tnode = param.child_by_field_name("type") if param.type == "parameter_declaration" else None
         for ident in param.children_by_field_name("name"):
-            out[ctx.text(ident)] = tnode
-    return out
+            declare(ctx, ctx.text(ident), tnode, param, scope=fn, tparams=tparams)
 
 
-def _param_member(ctx: Ctx, base: str, name: str) -> Candidates | None:
-    """Candidates for `base.name` when `base` is a parameter of the enclosing function with a named type."""
-    for frame in reversed(ctx.frames):
-        tnode = frame.data.get("params", {}).get(base) if frame.kind == "function" else None
-        if tnode is None:
-            continue
-        if tnode.type == "type_identifier":
-            tname = ctx.text(tnode)
-            if tname in _BUILTIN_TYPES:
-                return ((f"<builtin>.{tname}.{name}", CONF_SCOPED),)  # outside: no guess
-            return ((ctx.join(ctx.join(_pkg(ctx), tname), name), CONF_SCOPED),)
-        cands = _qualified(ctx, tnode)
-        return tuple((f"{q}.{name}", c) for q, c in cands) or None
-    return None
+def _type_edge(ctx: Ctx, source: int, type_node: Node | None, tparams: set[str]) -> None:
+    """What a function returns (a field, a variable holds) as a type edge (records.TYPE_OF): `F().M()`
+    and `a.f.M()` are then found on that type. Also the plain reference to the type written there."""
+    tnode = named_type(type_node)
+    if tnode is None or tnode.type not in ("type_identifier", "qualified_type"):
+        return
+    text = ctx.text(tnode)
+    if tnode.type == "type_identifier":
+        if text in _BUILTIN_TYPES or text in tparams:
+            return
+        ctx.edge("references", text, tnode, lambda: _type_cands(ctx, text), TYPE_OF, source)
+    else:
+        ctx.edge("references", text, tnode, _qualified(ctx, tnode) or (), TYPE_OF, source)
 
 
 def _type_spec(ctx: Ctx, node: Node) -> bool | None:
@@ -241,24 +243,41 @@ def _method_elem(ctx: Ctx, node: Node) -> bool | None:
     qname = ctx.join(frame.qname, name)
     idx = ctx.add_symbol("method", name, qname, node)
     ctx.enter(Frame(idx, qname, "function", frame.qname))
+    _type_edge(ctx, idx, _first_result(node.child_by_field_name("result")), _all_tparams(ctx))
     return None
 
 
+def _first_result(result: Node | None) -> Node | None:
+    """The type of a function's first result: `x, err := f()` holds it in x."""
+    if result is not None and result.type == "parameter_list":
+        first = next((c for c in result.named_children if c.type == "parameter_declaration"), None)
+        return first.child_by_field_name("type") if first is not None else None
+    return result
+
+
 def _value_spec(ctx: Ctx, node: Node) -> bool | None:
-    if ctx.frame.kind != "module":
-        return None  # locals are not indexed
-    kind = "constant" if node.type == "const_spec" else "variable"
     names = node.children_by_field_name("name")
+    type_node = node.child_by_field_name("type")
+    value = node.child_by_field_name("value")
+    values = value.named_children if value is not None and value.type == "expression_list" else [value]
+    for ident in names:
+        ctx.skip.add(ident.id)
+    if ctx.frame.kind != "module":
+        tparams = _all_tparams(ctx)
+        for i, ident in enumerate(names):
+            held = values[i] if len(values) == len(names) else (values[0] if i == 0 and values else None)
+            declare(ctx, ctx.text(ident), type_node, node, value=held, tparams=tparams)
+        return None
+    kind = "constant" if node.type == "const_spec" else "variable"
     decl = ctx.parent
     if decl is not None and decl.type == "var_spec_list":
         decl = ctx.ancestor(2)
     single = decl is not None and decl.named_child_count == 1 and len(names) == 1
-    value = node.child_by_field_name("value")
-    for ident in names:
+    for i, ident in enumerate(names):
         name = ctx.text(ident)
         span = decl if single and decl is not None else node
         head = ctx.signature(node.start_byte, value.start_byte if value is not None else node.end_byte)
-        ctx.add_symbol(
+        idx = ctx.add_symbol(
             kind,
             name,
             ctx.join(_pkg(ctx), name),
@@ -267,15 +286,49 @@ def _value_spec(ctx: Ctx, node: Node) -> bool | None:
             doc_anchor=span,
             signature=f"{'const' if kind == 'constant' else 'var'} {head}",
         )
+        if type_node is not None:
+            _type_edge(ctx, idx, type_node, set())
+        elif len(values) == len(names) and (held := values[i]) is not None:
+            _value_type_edge(ctx, idx, held)
     return None
 
 
+def _value_type_edge(ctx: Ctx, source: int, value: Node) -> None:
+    """`var std = New()`: std holds what New returns (the resolver follows New's type edge)."""
+
+    def held() -> Candidates | None:
+        prefixes, _ = _value(ctx, value)
+        return tuple((p, CONF_SCOPED) for p in prefixes or () if not p.startswith(_NO_MEMBERS)) or None
+
+    ctx.edge("references", ctx.flat(value), value, held, TYPE_OF, source)
+
+
 def _field(ctx: Ctx, node: Node) -> bool | None:
-    """A struct field without a name embeds its type: Go's inheritance."""
-    if ctx.frame.kind != "struct" or node.child_by_field_name("name") is not None:
+    """A struct field, a symbol typed by a type edge (`a.f.M()` is then found on f's type); one
+    without a name embeds its type: Go's inheritance (and is a field named after the type)."""
+    frame = ctx.frame
+    if frame.kind != "struct":
         return None
-    _embed(ctx, node.child_by_field_name("type"))
-    return SKIP
+    type_node = node.child_by_field_name("type")
+    names = [ctx.text(n) for n in node.children_by_field_name("name")]
+    tparams = _all_tparams(ctx)
+    embedded = not names
+    if embedded:
+        _embed(ctx, type_node)
+        tnode = named_type(type_node)
+        if tnode is not None and tnode.type in ("type_identifier", "qualified_type"):
+            names = [ctx.text(tnode.child_by_field_name("name") if tnode.type == "qualified_type" else tnode)]
+    for name in names:
+        qname = ctx.join(frame.qname, name)
+        idx = ctx.add_symbol("field", name, qname, node)
+        _type_edge(ctx, idx, type_node, tparams)
+        if len(names) == 1 and not embedded:
+            ctx.enter(Frame(idx, qname, "field", frame.owner))  # its type's references are the field's
+    return SKIP if embedded else None
+
+
+def _all_tparams(ctx: Ctx) -> set[str]:
+    return set().union(*(f.data.get("tparams", ()) for f in ctx.frames))
 
 
 def _type_elem(ctx: Ctx, node: Node) -> bool | None:
@@ -334,9 +387,10 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
     if fn is None:
         return None
     if fn.type == "identifier":
+        ctx.skip.add(fn.id)
         name = ctx.text(fn)
-        if name in _BUILTIN_FUNCS or name in _BUILTIN_TYPES:
-            return None
+        if name in _BUILTIN_FUNCS or name in _BUILTIN_TYPES or declared(ctx, name, fn.start_byte) is not None:
+            return None  # a builtin, or a local holding a function: no package function
         q = ctx.join(_pkg(ctx), name)
         ctx.edge("calls", name, node, lambda: ((q, CONF_EXACT if q in ctx.defined else CONF_SCOPED),))
     elif fn.type == "selector_expression":
@@ -344,9 +398,13 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         field = fn.child_by_field_name("field")
         if operand is None or field is None:
             return None
+        if operand.type == "identifier":
+            ctx.skip.add(fn.id)  # nothing inside but the receiver's name
+        else:
+            ctx.data.setdefault("called", set()).add(fn.id)  # no reference besides this call
         name = ctx.text(field)
-        target = ctx.flat(fn)
-        cands: Candidates = ()
+        # The receiver elided, never the name: a builder chain runs to thousands of characters.
+        target = f"{ctx.flat(operand, MAX_TARGET - len(name) - 1)}.{name}"
         if operand.type == "identifier":
             base = ctx.text(operand)
             recv = next((f for f in reversed(ctx.frames) if f.data.get("recv")), None)
@@ -354,15 +412,199 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 owner = recv.owner
                 ctx.edge("calls", target, field, lambda: ctx.member(owner, name))
                 return None
-            typed = _param_member(ctx, base, name)
-            if typed is not None:
-                cands = typed
-            elif base in ctx.imports:
-                cands = ((f"{ctx.imports[base]}.{name}", CONF_SCOPED),)
-        ctx.edge("calls", target, field, cands)
+        ctx.edge("calls", target, field, _member_cands(ctx, operand, name, fallback=True))
     elif fn.type not in ("func_literal", "parenthesized_expression"):
         ctx.edge("calls", ctx.flat(fn), node)
     return None
+
+
+def _member_cands(ctx: Ctx, operand: Node, name: str, *, fallback: bool) -> Callable[[], Candidates | None]:
+    """`x.name`: name on the type of x's value, at 0.9; with `fallback`, when that type is only
+    guessed (x is no name of this file) or unknown, else by name alone. Without, no edge then."""
+
+    def cands() -> Candidates | None:
+        prefixes, guessed = _value(ctx, operand)
+        out = tuple((f"{p}.{name}", CONF_SCOPED) for p in prefixes or ())
+        if not fallback:
+            return out or None
+        if out and guessed:
+            out += ((NAME_FALLBACK, CONF_UNIQUE),)
+        return out
+
+    return cands
+
+
+def _value(ctx: Ctx, node: Node | None, depth: int = 0) -> tuple[list[str] | None, bool]:
+    """Qualified names the value of an expression is a member of (its type; for a call's result the
+    function, whose return type edge the resolver follows), and whether that was only guessed;
+    (None, False) when not known here."""
+    if node is None or depth > _MAX_CHAIN:
+        return None, False
+    kind = node.type
+    if kind == "identifier":
+        name = ctx.text(node)
+        d = declared(ctx, name, node.start_byte)
+        if d is not None and d.value is not None and d.value.start_byte <= node.start_byte < d.value.end_byte:
+            d = _outer(ctx, name, d)  # `l := l.With()`: the l declared before
+        if d is not None:
+            if d.type == "=":
+                return _value(ctx, d.value, depth + 1)
+            return _written_prefixes(ctx, d.type), False
+        if name in ctx.imports:
+            return [ctx.imports[name]], False
+        if name in _BUILTIN_VALUES or name in _BUILTIN_FUNCS:
+            return None, False
+        q = ctx.join(_pkg(ctx), name)  # a package-level name: its type edge says what it holds
+        return [q], q not in ctx.defined
+    if kind == "selector_expression":
+        inner, guessed = _value(ctx, node.child_by_field_name("operand"), depth + 1)
+        field = ctx.text(node.child_by_field_name("field"))
+        return ([f"{p}.{field}" for p in inner] if inner else None), guessed
+    if kind == "call_expression":
+        fn = node.child_by_field_name("function")
+        if fn is not None and fn.type == "identifier":
+            name = ctx.text(fn)
+            if name == "new":
+                args = node.child_by_field_name("arguments")
+                return _type_prefixes(ctx, args.named_child(0) if args is not None else None), False
+            if name in _BUILTIN_FUNCS:
+                return None, False
+            if name in _BUILTIN_TYPES:
+                return [f"{_NO_MEMBERS}.{name}"], False
+        return _value(ctx, fn, depth)  # the call and its selector: one link of a chain
+    if kind == "composite_literal":
+        return _type_prefixes(ctx, node.child_by_field_name("type")), False
+    if kind == "type_assertion_expression":
+        return _type_prefixes(ctx, node.child_by_field_name("type")), False
+    if kind == "unary_expression":
+        op = node.child_by_field_name("operator")
+        if op is not None and ctx.text(op) in ("&", "*"):
+            return _value(ctx, node.child_by_field_name("operand"), depth + 1)
+        return None, False
+    if kind == "parenthesized_expression":
+        return _value(ctx, node.named_child(0), depth + 1)
+    if kind in _LITERALS:
+        return [_NO_MEMBERS], False
+    return None, False
+
+
+def _outer(ctx: Ctx, name: str, inner: Declared) -> Declared | None:
+    best: Declared | None = None
+    for d in ctx.data.get("vars", {}).get(name, ()):
+        if d is not inner and d.start <= inner.start < d.end and d.start < inner.start:
+            if best is None or d.start >= best.start:
+                best = d
+    return best
+
+
+_MAX_CHAIN = 48  # a test's builder chain may call forty methods in a row
+_LITERALS = frozenset(
+    {"interpreted_string_literal", "raw_string_literal", "int_literal", "float_literal", "rune_literal"}
+)
+
+
+def _type_prefixes(ctx: Ctx, type_node: Node | None) -> list[str] | None:
+    return _written_prefixes(ctx, written(ctx, type_node, _all_tparams(ctx)))
+
+
+def _written_prefixes(ctx: Ctx, text: str) -> list[str] | None:
+    """The qualified names a type written "T" / "pkg.T" stands for; a sentinel for a builtin or
+    unnamed type (no repository methods); None when unknown."""
+    if text == "?":
+        return None
+    if not text or text in _BUILTIN_TYPES:
+        return [f"{_NO_MEMBERS}.{text}"]
+    alias, dot, name = text.partition(".")
+    if dot:
+        imported = ctx.imports.get(alias)
+        return [f"{imported}.{name}"] if imported else None
+    return [ctx.join(_pkg(ctx), text)]
+
+
+def _short_var(ctx: Ctx, node: Node) -> bool | None:
+    """`a, b := f(), g()`: each holds its value; `x, err := f()`: x holds f's (first) result."""
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    names = left.named_children if left is not None else []
+    values = right.named_children if right is not None and right.type == "expression_list" else [right]
+    tparams = _all_tparams(ctx)
+    for i, ident in enumerate(names):
+        if ident.type != "identifier":
+            continue
+        ctx.skip.add(ident.id)
+        held = values[i] if len(values) == len(names) else (values[0] if i == 0 else None)
+        if held is None:
+            declare(ctx, ctx.text(ident), None, node, tparams=tparams)
+        else:
+            declare(ctx, ctx.text(ident), None, node, value=held, tparams=tparams)
+    return None
+
+
+def _untyped_locals(ctx: Ctx, node: Node) -> bool | None:
+    """Range variables, a type switch's alias, `case v := <-ch`: locals whose type is not followed."""
+    field = {"range_clause": "left", "type_switch_statement": "alias", "receive_statement": "left"}[node.type]
+    if node.type == "range_clause" or node.type == "receive_statement":
+        if not any(c.type == ":=" for c in node.children):
+            return None  # `for k = range m`: assigns existing names
+    left = node.child_by_field_name(field)
+    scope = (node.parent if node.type != "type_switch_statement" else node) or node
+    for ident in left.named_children if left is not None else []:
+        if ident.type == "identifier":
+            ctx.skip.add(ident.id)
+            declare(ctx, ctx.text(ident), None, node, scope=scope)
+    return None
+
+
+def _func_literal(ctx: Ctx, node: Node) -> bool | None:
+    tparams = _all_tparams(ctx)
+    _declare_params(ctx, node.child_by_field_name("parameters"), node, tparams)
+    _declare_params(ctx, node.child_by_field_name("result"), node, tparams)
+    return None
+
+
+def _selector_value(ctx: Ctx, node: Node) -> bool | None:
+    """`x.M` not called (a method value, a field read, a package's function passed on): a reference,
+    on the type of x's value; never a guess by name."""
+    if node.id in ctx.data.get("called", ()):
+        return None
+    operand, field = node.child_by_field_name("operand"), node.child_by_field_name("field")
+    if operand is None or field is None:
+        return None
+    name = ctx.text(field)
+    ctx.edge("references", ctx.flat(node), field, _member_cands(ctx, operand, name, fallback=False))
+    return SKIP if operand.type == "identifier" else None
+
+
+def _identifier(ctx: Ctx, node: Node) -> bool | None:
+    """A bare name used as a value (`Use(handler)`, `"gt": Gt`): a package-level definition unless a
+    local or a builtin."""
+    name = ctx.text(node)
+    parent = ctx.parent
+    if name in _BUILTIN_VALUES or name in _BUILTIN_FUNCS or name in ctx.imports or name == "_":
+        return SKIP
+    if parent is not None and parent.type == "literal_element":
+        keyed = ctx.ancestor(2)
+        if keyed is not None and keyed.type == "keyed_element" and keyed.named_child(0) == parent:
+            return SKIP  # `T{Name: v}`: a field's name
+    if parent is not None and parent.type in _DECLARING or declared(ctx, name, node.start_byte) is not None:
+        return SKIP
+    q = ctx.join(_pkg(ctx), name)
+    ctx.edge("references", name, node, lambda: ((q, CONF_EXACT if q in ctx.defined else CONF_SCOPED),))
+    return SKIP
+
+
+# Parents whose identifier children are declared names, not uses.
+_DECLARING = frozenset(
+    {
+        "function_declaration",
+        "parameter_declaration",
+        "variadic_parameter_declaration",
+        "var_spec",
+        "const_spec",
+        "labeled_statement",
+        "import_spec",
+        "type_parameter_declaration",
+    }
+)
 
 
 def _type_ref(ctx: Ctx, node: Node) -> bool | None:
@@ -392,6 +634,13 @@ _HANDLERS: dict[str, Handler] = {
     "type_elem": _type_elem,
     "import_spec": _import_spec,
     "call_expression": _call,
+    "short_var_declaration": _short_var,
+    "range_clause": _untyped_locals,
+    "type_switch_statement": _untyped_locals,
+    "receive_statement": _untyped_locals,
+    "func_literal": _func_literal,
+    "selector_expression": _selector_value,
+    "identifier": _identifier,
     "type_identifier": _type_ref,
     "qualified_type": _qualified_ref,
     "package_clause": lambda ctx, node: SKIP,
