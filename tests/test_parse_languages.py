@@ -1060,6 +1060,32 @@ pub mod shapes {
     assert edges(parsed, "calls", "Self::pi")[0].candidates == (("crate::shapes::Circle::pi", CONF_EXACT),)
 
 
+def test_rust_calls_inside_macro_arguments_get_edges_like_calls_outside() -> None:
+    parsed = parse(
+        "rust",
+        "src/lib.rs",
+        "src.lib",
+        """
+pub fn len(x: &[u8]) -> usize { x.len() }
+pub struct Buf;
+impl Buf {
+    fn remaining(&self) -> usize { 0 }
+    fn check(&self, b: &Buf) {
+        assert_eq!(self.remaining(), len(&vec![crate::len(&[])]));
+        println!("{}", b.remaining());
+        debug_assert!(Some(1).is_some(), "{}", (x + 1).count());
+    }
+}
+""",
+    )
+    assert edges(parsed, "calls", "self.remaining")[0].candidates == (("crate::Buf::remaining", CONF_EXACT),)
+    assert edges(parsed, "calls", "len")[0].candidates == (("crate::len", CONF_EXACT),)
+    assert edges(parsed, "calls", "crate::len")[0].candidates == (("crate::len", CONF_EXACT),)  # in a nested macro
+    assert [e.line for e in edges(parsed, "calls", "b.remaining")] == [7]
+    assert edges(parsed, "calls", "….count")  # an expression receiver: the method name alone
+    assert not [e for e in parsed.edges if e.target_name in ("Some", "vec", "assert_eq", "x.len()")]
+
+
 # ---- robustness -----------------------------------------------------------------------------
 
 

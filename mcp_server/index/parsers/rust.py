@@ -8,6 +8,7 @@ from tree_sitter import Node
 
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._rust_macros import macro_calls
 
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 _HEADERS = frozenset({"use_declaration", "attribute_item", "inner_attribute_item", "extern_crate_declaration"})
@@ -314,6 +315,26 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _macro(ctx: Ctx, node: Node) -> bool | None:
+    """Calls among a macro's arguments get the edges the same calls get outside one."""
+    tree = next((c for c in node.children if c.type == "token_tree"), None)
+    if tree is None:
+        return SKIP
+    scope = _scope(ctx)
+    owner = ctx.frame.owner
+    for call in macro_calls(tree, ctx.text):
+        if call.path is not None:
+            path = call.path
+            if path in _SKIP_CALLS:
+                continue
+            ctx.edge("calls", path, call.node, lambda path=path: _resolve_path(ctx, path, scope))
+        elif call.receiver == "self" and owner:
+            ctx.edge("calls", f"self.{call.name}", call.node, ctx.member_later(owner, call.name))
+        else:
+            ctx.edge("calls", f"{call.receiver or '…'}.{call.name}", call.node)
+    return SKIP
+
+
 def _type_ref(ctx: Ctx, node: Node) -> bool | None:
     name = ctx.flat(node)
     head = name.split("::", 1)[0]
@@ -336,7 +357,7 @@ _HANDLERS: dict[str, Handler] = {
     "call_expression": _call,
     "type_identifier": _type_ref,
     "scoped_type_identifier": _type_ref,
-    "macro_invocation": lambda ctx, node: SKIP,
+    "macro_invocation": _macro,
     "macro_definition": lambda ctx, node: SKIP,
     "attribute_item": lambda ctx, node: SKIP,
     "inner_attribute_item": lambda ctx, node: SKIP,
