@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from tree_sitter import Node
@@ -327,12 +328,17 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
             path = call.path
             if path in _SKIP_CALLS:
                 continue
-            ctx.edge("calls", path, call.node, lambda path=path: _resolve_path(ctx, path, scope))
+            ctx.edge("calls", path, call.node, _later(ctx, path, scope))
         elif call.receiver == "self" and owner:
             ctx.edge("calls", f"self.{call.name}", call.node, ctx.member_later(owner, call.name))
         else:
             ctx.edge("calls", f"{call.receiver or '…'}.{call.name}", call.node)
     return SKIP
+
+
+def _later(ctx: Ctx, path: str, scope: _Scope) -> Callable[[], Candidates]:
+    """`_resolve_path` once the whole file is known (the callee may be defined below)."""
+    return lambda: _resolve_path(ctx, path, scope)
 
 
 def _type_ref(ctx: Ctx, node: Node) -> bool | None:
