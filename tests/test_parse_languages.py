@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from mcp_server.index.parse import parse_source
+from mcp_server.index.project import Project
 from mcp_server.index.records import (
     ARITY,
     CONF_EXACT,
@@ -1058,6 +1059,20 @@ pub mod shapes {
     assert symbol(parsed, "crate::shapes::Circle::area").kind == "method"
     assert symbol(parsed, "crate::shapes").kind == "module"
     assert edges(parsed, "calls", "Self::pi")[0].candidates == (("crate::shapes::Circle::pi", CONF_EXACT),)
+
+
+def test_rust_tests_that_use_their_own_crate_by_name_resolve_into_it() -> None:
+    source = """
+use my_lib::{Version, parse};
+use serde::Serialize;
+fn check() { let v = Version::new(1); parse("1"); my_lib::other(); }
+"""
+    project = Project(rust_crates=(("", "my_lib"),))
+    parsed = parse_source(source.encode(), "tests/t.rs", "rust", "tests.t", project)
+    assert edges(parsed, "calls", "Version::new")[0].candidates == (("crate::Version::new", CONF_SCOPED),)
+    assert edges(parsed, "calls", "parse")[0].candidates == (("crate::parse", CONF_SCOPED),)
+    assert edges(parsed, "calls", "my_lib::other")[0].candidates == (("crate::other", CONF_EXACT),)
+    assert edges(parsed, "imports", "serde::Serialize")[0].candidates == ()  # another crate: no guess
 
 
 def test_rust_calls_inside_macro_arguments_get_edges_like_calls_outside() -> None:

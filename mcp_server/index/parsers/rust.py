@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
+from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 from ._rust_macros import macro_calls
@@ -22,9 +23,10 @@ _ITEM_KINDS = {
 }
 _SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
 _MODULE_FRAMES = frozenset({"module", "function"})
+USES_PROJECT = True  # Cargo.toml names the crate its own tests and examples `use`
 
 
-def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+def parse(source: bytes, path: str, module_name: str, language: str, project: Project = EMPTY_PROJECT) -> ParsedFile:
     return run(
         source,
         path,
@@ -35,7 +37,7 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         header_types=_HEADERS,
         handlers=_HANDLERS,
         root_prefix=_crate_path(module_name),
-        setup=_setup,
+        setup=lambda ctx, root: _setup(ctx, root, project.rust_crate(path)),
     )
 
 
@@ -49,7 +51,8 @@ def _crate_path(module_name: str) -> str:
     return "::".join(["crate", *segs])
 
 
-def _setup(ctx: Ctx, root: Node) -> None:
+def _setup(ctx: Ctx, root: Node, crate: str | None) -> None:
+    ctx.data["crate"] = crate
     # `use inner::X` may name a module declared further down this file
     ctx.data["mods"] = {
         ctx.text(c.child_by_field_name("name"))
@@ -97,6 +100,8 @@ def _absolute(ctx: Ctx, path: str, modpath: str) -> str | None:
         return "::".join(base + segs)
     if head in ctx.data.get("mods", ()):
         return "::".join(base + segs)
+    if head == ctx.data.get("crate"):
+        return "::".join(["crate", *segs[1:]])  # the crate's own name, as its tests and examples write it
     return None
 
 
