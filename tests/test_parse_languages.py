@@ -1075,6 +1075,28 @@ fn check() { let v = Version::new(1); parse("1"); my_lib::other(); }
     assert edges(parsed, "imports", "serde::Serialize")[0].candidates == ()  # another crate: no guess
 
 
+def test_rust_method_calls_on_parameters_name_the_declared_type_or_trait_bound() -> None:
+    parsed = parse(
+        "rust",
+        "src/lib.rs",
+        "src.lib",
+        """
+pub trait Buf { fn advance(&mut self, n: usize); }
+pub struct Bytes;
+impl Bytes { fn len(&self) -> usize { 0 } }
+fn put<B: Buf>(src: B, other: &mut impl Buf, b: &Bytes, n: usize) {
+    src.advance(1);
+    other.advance(b.len());
+    assert_eq!(b.len(), n.count_ones());
+}
+""",
+    )
+    assert edges(parsed, "calls", "src.advance")[0].candidates == (("crate::Buf::advance", CONF_EXACT),)
+    assert edges(parsed, "calls", "other.advance")[0].candidates == (("crate::Buf::advance", CONF_EXACT),)
+    assert [e.candidates for e in edges(parsed, "calls", "b.len")] == [(("crate::Bytes::len", CONF_EXACT),)] * 2
+    assert edges(parsed, "calls", "n.count_ones")[0].candidates == ()  # a primitive: nothing in the crate
+
+
 def test_rust_calls_inside_macro_arguments_get_edges_like_calls_outside() -> None:
     parsed = parse(
         "rust",

@@ -150,7 +150,43 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     idx = ctx.add_symbol(
         "method" if in_type else "function", name, qname, node, sig_end=body.start_byte if body is not None else None
     )
-    ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None))
+    ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None, {"vars": _param_types(ctx, node)}))
+    return None
+
+
+def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
+    """Parameter name -> the type (or, for a generic or `impl`/`dyn` one, the first trait) it is declared as,
+    so that `src.advance()` on `src: B` with `B: Buf` names `Buf::advance`."""
+    bounds: dict[str, str] = {}
+    for tp in (node.child_by_field_name("type_parameters") or node).named_children:
+        first = next(iter((tp.child_by_field_name("bounds") or tp).named_children), None)
+        name = tp.child_by_field_name("name")
+        if tp.type == "type_parameter" and name is not None and first is not None:
+            target = _type_name(first)
+            if target is not None:
+                bounds[ctx.text(name)] = ctx.flat(target)
+    found: dict[str, str] = {}
+    for param in (node.child_by_field_name("parameters") or node).named_children:
+        pattern = param.child_by_field_name("pattern")
+        written: Node | None = param.child_by_field_name("type")
+        if param.type != "parameter" or pattern is None or pattern.type != "identifier":
+            continue
+        if written is not None and written.type == "reference_type":
+            written = written.child_by_field_name("type")
+        if written is not None and written.type in ("abstract_type", "dynamic_type"):
+            written = written.child_by_field_name("trait")
+        target = _type_name(written)
+        if target is not None:
+            text = ctx.flat(target)
+            found[ctx.text(pattern)] = bounds.get(text, text)
+    return found
+
+
+def _param_type(ctx: Ctx, name: str) -> str | None:
+    """The declared type of the innermost function's parameter `name`, if it is one."""
+    for frame in reversed(ctx.frames):
+        if frame.kind == "function":
+            return frame.data.get("vars", {}).get(name) if frame.data else None
     return None
 
 
@@ -314,8 +350,11 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             return None
         target = ctx.flat(fn)
         owner = ctx.frame.owner
+        declared = _param_type(ctx, ctx.text(value)) if value is not None and value.type == "identifier" else None
         if value is not None and value.type == "self" and owner:
             ctx.edge("calls", target, field, ctx.member_later(owner, ctx.text(field)))
+        elif declared is not None and declared.split("::", 1)[0] != "Self":
+            ctx.edge("calls", target, field, _later(ctx, f"{declared}::{ctx.text(field)}", _scope(ctx)))
         else:
             ctx.edge("calls", target, field)
     return None
@@ -336,6 +375,8 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("calls", path, call.node, _later(ctx, path, scope))
         elif call.receiver == "self" and owner:
             ctx.edge("calls", f"self.{call.name}", call.node, ctx.member_later(owner, call.name))
+        elif call.receiver and (declared := _param_type(ctx, call.receiver)) and not declared.startswith("Self"):
+            ctx.edge("calls", f"{call.receiver}.{call.name}", call.node, _later(ctx, f"{declared}::{call.name}", scope))
         else:
             ctx.edge("calls", f"{call.receiver or '…'}.{call.name}", call.node)
     return SKIP
