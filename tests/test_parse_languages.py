@@ -513,7 +513,12 @@ CASES = [
             ("calls", "Client::new", "crate::net::http::helper", "crate::net::http::Client::new"),
             ("calls", "Conn::open", "crate::net::http::Client::connect", "crate::net::Conn::open"),
             ("calls", "super::helper", "crate::net::http::pool::size", "crate::net::http::helper"),
-            ("calls", "c.warm", "crate::net::http::Client::new", None),
+            (
+                "calls",
+                "c.warm",
+                "crate::net::http::Client::new",
+                "crate::net::http::Client::warm",
+            ),  # `let c = Client {..}`
             ("references", "TlsConfig", "crate::net::http::Client", "crate::net::tls::Config"),
         ],
         alias=("crate::net::tls::Config", "TlsConfig"),
@@ -1095,6 +1100,31 @@ fn put<B: Buf>(src: B, other: &mut impl Buf, b: &Bytes, n: usize) {
     assert edges(parsed, "calls", "other.advance")[0].candidates == (("crate::Buf::advance", CONF_EXACT),)
     assert [e.candidates for e in edges(parsed, "calls", "b.len")] == [(("crate::Bytes::len", CONF_EXACT),)] * 2
     assert edges(parsed, "calls", "n.count_ones")[0].candidates == ()  # a primitive: nothing in the crate
+
+
+def test_rust_let_bindings_hold_their_declared_or_constructed_type() -> None:
+    parsed = parse(
+        "rust",
+        "src/lib.rs",
+        "src.lib",
+        """
+pub struct Bytes;
+impl Bytes { fn new() -> Bytes { Bytes } fn len(&self) -> usize { 0 } }
+fn f(b: &str) {
+    let mut x = Bytes::new();
+    x.len();
+    let y: Bytes = make();
+    y.len();
+    let z = Bytes {};
+    z.len();
+    let b = make_other();
+    b.len();
+}
+""",
+    )
+    for receiver in ("x", "y", "z"):
+        assert edges(parsed, "calls", f"{receiver}.len")[0].candidates == (("crate::Bytes::len", CONF_EXACT),)
+    assert edges(parsed, "calls", "b.len")[0].candidates == ()  # rebound by an untyped `let`: forgotten
 
 
 def test_rust_calls_inside_macro_arguments_get_edges_like_calls_outside() -> None:

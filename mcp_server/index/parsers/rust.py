@@ -182,6 +182,35 @@ def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
     return found
 
 
+def _let(ctx: Ctx, node: Node) -> bool | None:
+    """`let b: T = ..`, `let b = T::new(..)`, `let b = T { .. }`: `b` holds a T from here on in its function
+    (a constructor-shaped call is taken to return its type); any other `let b` forgets what `b` held."""
+    pattern = node.child_by_field_name("pattern")
+    frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
+    if pattern is None or pattern.type != "identifier" or frame is None:
+        return None
+    held = frame.data.setdefault("vars", {})
+    name = ctx.text(pattern)
+    written = _type_name(node.child_by_field_name("type"))
+    value = node.child_by_field_name("value")
+    if written is None and value is not None and value.type == "struct_expression":
+        written = _type_name(value.child_by_field_name("name"))
+    text = ctx.flat(written) if written is not None else None
+    if text is None and value is not None and value.type == "call_expression":
+        fn = value.child_by_field_name("function")
+        path = fn.child_by_field_name("path") if fn is not None and fn.type == "scoped_identifier" else None
+        if path is not None and path.type == "generic_type":
+            path = path.child_by_field_name("type")
+        head = ctx.flat(path).rsplit("::", 1)[-1] if path is not None else ""
+        if head[:1].isupper() and head != "Self":
+            text = ctx.flat(path)
+    if text is None:
+        held.pop(name, None)
+    else:
+        held[name] = text
+    return None
+
+
 def _param_type(ctx: Ctx, name: str) -> str | None:
     """The declared type of the innermost function's parameter `name`, if it is one."""
     for frame in reversed(ctx.frames):
@@ -407,6 +436,7 @@ _HANDLERS: dict[str, Handler] = {
     "static_item": _value,
     "use_declaration": _use,
     "call_expression": _call,
+    "let_declaration": _let,
     "type_identifier": _type_ref,
     "scoped_type_identifier": _type_ref,
     "macro_invocation": _macro,
