@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from mcp_server.index.parse import parse_source
+from mcp_server.index.project import Project
 from mcp_server.index.records import (
     ARITY,
     CONF_EXACT,
@@ -512,7 +513,12 @@ CASES = [
             ("calls", "Client::new", "crate::net::http::helper", "crate::net::http::Client::new"),
             ("calls", "Conn::open", "crate::net::http::Client::connect", "crate::net::Conn::open"),
             ("calls", "super::helper", "crate::net::http::pool::size", "crate::net::http::helper"),
-            ("calls", "c.warm", "crate::net::http::Client::new", None),
+            (
+                "calls",
+                "c.warm",
+                "crate::net::http::Client::new",
+                "crate::net::http::Client::warm",
+            ),  # `let c = Client {..}`
             ("references", "TlsConfig", "crate::net::http::Client", "crate::net::tls::Config"),
         ],
         alias=("crate::net::tls::Config", "TlsConfig"),
@@ -1085,6 +1091,93 @@ pub mod shapes {
     assert symbol(parsed, "crate::shapes::Circle::area").kind == "method"
     assert symbol(parsed, "crate::shapes").kind == "module"
     assert edges(parsed, "calls", "Self::pi")[0].candidates == (("crate::shapes::Circle::pi", CONF_EXACT),)
+
+
+def test_rust_tests_that_use_their_own_crate_by_name_resolve_into_it() -> None:
+    source = """
+use my_lib::{Version, parse};
+use serde::Serialize;
+fn check() { let v = Version::new(1); parse("1"); my_lib::other(); }
+"""
+    project = Project(rust_crates=(("", "my_lib"),))
+    parsed = parse_source(source.encode(), "tests/t.rs", "rust", "tests.t", project)
+    assert edges(parsed, "calls", "Version::new")[0].candidates == (("crate::Version::new", CONF_SCOPED),)
+    assert edges(parsed, "calls", "parse")[0].candidates == (("crate::parse", CONF_SCOPED),)
+    assert edges(parsed, "calls", "my_lib::other")[0].candidates == (("crate::other", CONF_EXACT),)
+    assert edges(parsed, "imports", "serde::Serialize")[0].candidates == ()  # another crate: no guess
+
+
+def test_rust_method_calls_on_parameters_name_the_declared_type_or_trait_bound() -> None:
+    parsed = parse(
+        "rust",
+        "src/lib.rs",
+        "src.lib",
+        """
+pub trait Buf { fn advance(&mut self, n: usize); }
+pub struct Bytes;
+impl Bytes { fn len(&self) -> usize { 0 } }
+fn put<B: Buf>(src: B, other: &mut impl Buf, b: &Bytes, n: usize) {
+    src.advance(1);
+    other.advance(b.len());
+    assert_eq!(b.len(), n.count_ones());
+}
+""",
+    )
+    assert edges(parsed, "calls", "src.advance")[0].candidates == (("crate::Buf::advance", CONF_EXACT),)
+    assert edges(parsed, "calls", "other.advance")[0].candidates == (("crate::Buf::advance", CONF_EXACT),)
+    assert [e.candidates for e in edges(parsed, "calls", "b.len")] == [(("crate::Bytes::len", CONF_EXACT),)] * 2
+    assert edges(parsed, "calls", "n.count_ones")[0].candidates == ()  # a primitive: nothing in the crate
+
+
+def test_rust_let_bindings_hold_their_declared_or_constructed_type() -> None:
+    parsed = parse(
+        "rust",
+        "src/lib.rs",
+        "src.lib",
+        """
+pub struct Bytes;
+impl Bytes { fn new() -> Bytes { Bytes } fn len(&self) -> usize { 0 } }
+fn f(b: &str) {
+    let mut x = Bytes::new();
+    x.len();
+    let y: Bytes = make();
+    y.len();
+    let z = Bytes {};
+    z.len();
+    let b = make_other();
+    b.len();
+}
+""",
+    )
+    for receiver in ("x", "y", "z"):
+        assert edges(parsed, "calls", f"{receiver}.len")[0].candidates == (("crate::Bytes::len", CONF_EXACT),)
+    assert edges(parsed, "calls", "b.len")[0].candidates == ()  # rebound by an untyped `let`: forgotten
+
+
+def test_rust_calls_inside_macro_arguments_get_edges_like_calls_outside() -> None:
+    parsed = parse(
+        "rust",
+        "src/lib.rs",
+        "src.lib",
+        """
+pub fn len(x: &[u8]) -> usize { x.len() }
+pub struct Buf;
+impl Buf {
+    fn remaining(&self) -> usize { 0 }
+    fn check(&self, b: &Buf) {
+        assert_eq!(self.remaining(), len(&vec![crate::len(&[])]));
+        println!("{}", b.remaining());
+        debug_assert!(Some(1).is_some(), "{}", (x + 1).count());
+    }
+}
+""",
+    )
+    assert edges(parsed, "calls", "self.remaining")[0].candidates == (("crate::Buf::remaining", CONF_EXACT),)
+    assert edges(parsed, "calls", "len")[0].candidates == (("crate::len", CONF_EXACT),)
+    assert edges(parsed, "calls", "crate::len")[0].candidates == (("crate::len", CONF_EXACT),)  # in a nested macro
+    assert [e.line for e in edges(parsed, "calls", "b.remaining")] == [7]
+    assert edges(parsed, "calls", "….count")  # an expression receiver: the method name alone
+    assert not [e for e in parsed.edges if e.target_name in ("Some", "vec", "assert_eq", "x.len()")]
 
 
 # ---- robustness -----------------------------------------------------------------------------

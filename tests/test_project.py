@@ -1,4 +1,4 @@
-"""Manifests that name modules (go.mod, package.json, tsconfig): read, and a change to one re-parses what it names."""
+"""Manifests that name modules (go.mod, package.json, tsconfig, Cargo.toml): read, and a change to one re-parses what it names."""
 
 from __future__ import annotations
 
@@ -34,6 +34,19 @@ def test_go_modules_are_read_nearest_folder_first(tmp_path: Path) -> None:
     assert project.go_module("tools/gen/main.go") == ("tools", "github.com/acme/shop/tools")
     assert project.go_module("toolsx/a.go") == ("", "github.com/acme/shop")
     assert project.key("go") and project.key("python") == ""
+
+
+def test_cargo_crates_are_named_as_their_tests_use_them(tmp_path: Path) -> None:
+    paths = [
+        _write(tmp_path, "Cargo.toml", '[package]\nname = "my-lib"\nversion = "1.0.0"\n'),
+        _write(tmp_path, "macros/Cargo.toml", '[package]\nname = "my-macros"\n[lib]\nname = "mm"\n'),
+        _write(tmp_path, "broken/Cargo.toml", "[package\nname ="),  # unparsable: left out
+        _write(tmp_path, "ws/Cargo.toml", '[workspace]\nmembers = ["a"]\n'),  # names no crate
+    ]
+    project = read_project(tmp_path, paths)
+    assert project.rust_crates == (("macros", "mm"), ("", "my_lib"))
+    assert project.rust_crate("macros/tests/t.rs") == "mm" and project.rust_crate("tests/t.rs") == "my_lib"
+    assert project.key("rust") and project.key("rust") != EMPTY_PROJECT.key("rust")
 
 
 def test_package_exports_are_flattened_with_their_conditions(tmp_path: Path) -> None:
@@ -93,8 +106,10 @@ def test_the_record_round_trips_and_a_foreign_one_reads_as_empty(tmp_path: Path)
         _write(tmp_path, "go.mod", "module example.com/m\n"),
         _write(tmp_path, "package.json", '{"name": "m", "exports": "./index.js"}'),
         _write(tmp_path, "tsconfig.json", '{"compilerOptions": {"baseUrl": "."}}'),
+        _write(tmp_path, "Cargo.toml", '[package]\nname = "m"\n'),
     ]
     project = read_project(tmp_path, paths)
+    assert project.rust_crates == (("", "m"),)
     assert Project.from_json(project.to_json()) == project
     assert Project.from_json('{"go_modules": 3}') == EMPTY_PROJECT and Project.from_json(None) == EMPTY_PROJECT
 

@@ -1,4 +1,4 @@
-"""What a repository's manifests say about naming its modules (go.mod, package.json, tsconfig), for the parsers."""
+"""What a repository's manifests say about naming its modules (go.mod, package.json, tsconfig, Cargo.toml), for the parsers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import posixpath
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,12 +15,12 @@ from typing import Any
 
 # A change to one of these changes what other files' imports mean: the pipeline re-reads the
 # whole repository (only files of the languages the manifest speaks for are parsed again).
-MANIFEST_NAMES = frozenset({"go.mod", "package.json", "tsconfig.json", "jsconfig.json"})
+MANIFEST_NAMES = frozenset({"go.mod", "package.json", "tsconfig.json", "jsconfig.json", "Cargo.toml"})
 _MAX_MANIFEST_BYTES = 512 * 1024
 _MAX_EXTENDS = 8
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _GO_MODULE = re.compile(r"^\s*module\s+\"?([^\s\"/][^\s\"]*)\"?\s*(?://.*)?$", re.MULTILINE)
-_FAMILIES = {"go": "go", "javascript": "js", "typescript": "js", "tsx": "js"}
+_FAMILIES = {"go": "go", "javascript": "js", "typescript": "js", "tsx": "js", "rust": "rust"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class Project:
     go_modules: tuple[tuple[str, str], ...] = ()  # (folder of go.mod, module path), deepest folder first
     js_packages: tuple[JsPackage, ...] = ()
     ts_configs: tuple[TsConfig, ...] = ()
+    rust_crates: tuple[tuple[str, str], ...] = ()  # (folder of Cargo.toml, library crate name), deepest first
     _keys: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def go_module(self, path: str) -> tuple[str, str] | None:
@@ -59,6 +61,13 @@ class Project:
         for folder, module in self.go_modules:
             if not folder or path.startswith(folder + "/"):
                 return folder, module
+        return None
+
+    def rust_crate(self, path: str) -> str | None:
+        """The library crate name of the Cargo.toml that owns a repo-relative file, if any."""
+        for folder, name in self.rust_crates:
+            if not folder or path.startswith(folder + "/"):
+                return name
         return None
 
     def ts_config(self, path: str) -> TsConfig | None:
@@ -78,14 +87,24 @@ class Project:
             return ""
         cached = self._keys.get(family)
         if cached is None:
-            part: Any = self.go_modules if family == "go" else [self.js_packages, self.ts_configs]
-            empty = not (self.go_modules if family == "go" else (self.js_packages or self.ts_configs))
+            part: Any = {
+                "go": self.go_modules,
+                "rust": self.rust_crates,
+            }.get(family, [self.js_packages, self.ts_configs])
+            empty = not (part if family in ("go", "rust") else (self.js_packages or self.ts_configs))
             cached = "" if empty else hashlib.blake2b(_dump(part).encode(), digest_size=8).hexdigest()
             self._keys[family] = cached
         return cached
 
     def to_json(self) -> str:
-        return _dump({"go_modules": self.go_modules, "js_packages": self.js_packages, "ts_configs": self.ts_configs})
+        return _dump(
+            {
+                "go_modules": self.go_modules,
+                "js_packages": self.js_packages,
+                "ts_configs": self.ts_configs,
+                "rust_crates": self.rust_crates,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str | None) -> Project:
@@ -114,6 +133,7 @@ class Project:
                     )
                     for c in raw.get("ts_configs", ())
                 ),
+                rust_crates=tuple((str(a), str(b)) for a, b in raw.get("rust_crates", ())),
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             return EMPTY_PROJECT  # a record from another version: the next full pass writes it anew
@@ -148,6 +168,7 @@ def read_project(root: Path, paths: Iterable[str]) -> Project:
     go: list[tuple[str, str]] = []
     packages: list[JsPackage] = []
     configs: list[TsConfig] = []
+    crates: list[tuple[str, str]] = []
     for path in sorted(p for p in paths if is_manifest(p) and "node_modules/" not in p):
         folder = posixpath.dirname(path)
         name = posixpath.basename(path)
@@ -158,6 +179,10 @@ def read_project(root: Path, paths: Iterable[str]) -> Project:
             match = _GO_MODULE.search(text)
             if match:
                 go.append((folder, match.group(1)))
+        elif name == "Cargo.toml":
+            crate = _crate_name(text)
+            if crate:
+                crates.append((folder, crate))
         elif name == "package.json":
             package = _package(folder, text)
             if package is not None:
@@ -167,7 +192,22 @@ def read_project(root: Path, paths: Iterable[str]) -> Project:
             if config is not None:
                 configs.append(config)
     go.sort(key=lambda item: -len(item[0]))
-    return Project(tuple(go), tuple(packages), tuple(configs))
+    crates.sort(key=lambda item: -len(item[0]))
+    return Project(tuple(go), tuple(packages), tuple(configs), tuple(crates))
+
+
+def _crate_name(text: str) -> str | None:
+    """The name a crate's tests and examples `use` it by: [lib] name, else [package] name with `-` as `_`."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    for table in ("lib", "package"):
+        section = raw.get(table)
+        name = section.get("name") if isinstance(section, dict) else None
+        if isinstance(name, str) and name:
+            return name.replace("-", "_")
+    return None
 
 
 def _read(root: Path, rel: str) -> str | None:

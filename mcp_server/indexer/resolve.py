@@ -78,6 +78,10 @@ class _Tables:
     bases: dict[str, list[str]] = field(default_factory=dict)  # stored_bases + those resolved in this pass
     # Java methods: qualified name -> (fewest, most) arguments of each overload (records.ARITY)
     arities: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Rust methods defined under one path more than once: `impl From<String> for Bytes` and
+    # `impl From<Vec<u8>> for Bytes` both define `Bytes::from`; which one a call means is the
+    # argument's type, unknown here, so lookups abstain.
+    overloaded: set[str] = field(default_factory=set)
     qnames_loaded: set[str] = field(default_factory=set)
     names_loaded: set[str] = field(default_factory=set)
     missing_qnames: set[str] = field(default_factory=set)
@@ -291,7 +295,9 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
         _add_bindings(
             t,
             await conn.fetch(
-                _BINDING_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
+                _BINDING_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id",
+                repository_id,
+                qnames + _rust_module_names(qnames),
             ),
         )
         _add_bases(
@@ -373,8 +379,33 @@ def parameter_count(signature: str) -> tuple[int, int] | None:
 def _add_qname(t: _Tables, sym: _Sym) -> None:
     if sym.family == "python":
         t.by_qname[sym.qname] = sym
+    elif sym.family == "rust" and sym.kind == "method" and sym.qname in t.by_qname:
+        if t.by_qname[sym.qname].id != sym.id:
+            t.overloaded.add(sym.qname)
     else:
         t.by_qname.setdefault(sym.qname, sym)
+
+
+def _rust_module(module_name: str) -> str:
+    """A Rust file's module symbol ("src.buf.mod") as the path its items are named under ("crate::buf")."""
+    segs = module_name.split(".")
+    if "src" in segs:
+        segs = segs[segs.index("src") + 1 :]
+    if segs and segs[-1] in ("mod", "lib", "main"):
+        segs = segs[:-1]
+    return "::".join(["crate", *segs])
+
+
+def _rust_module_names(qnames: list[str]) -> list[str]:
+    """The module symbols a crate path may be bound by: `crate::buf` is src/buf.rs or src/buf/mod.rs."""
+    found: list[str] = []
+    for q in qnames:
+        if q == "crate":
+            found += ["src.lib", "src.main"]
+        elif q.startswith("crate::"):
+            rest = q[len("crate::") :].replace("::", ".")
+            found += [f"src.{rest}", f"src.{rest}.mod"]
+    return found
 
 
 def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
@@ -382,6 +413,12 @@ def _add_bindings(t: _Tables, rows: list[asyncpg.Record]) -> None:
         if not r["candidates"]:
             continue
         alias = r["alias"]
+        if r["language"] == "rust":
+            # `pub use self::chain::Chain` in src/buf/mod.rs binds `crate::buf::Chain`.
+            t.bindings.setdefault(_rust_module(r["module"]), {}).setdefault(alias or "*", []).append(
+                r["candidates"][0].removesuffix("::*")
+            )
+            continue
         if _FAMILY.get(r["language"], r["language"]) == "javascript":
             # `./x` is x.ts or x/index.ts, which the parser cannot tell: every candidate is bound,
             # and lookups try them in order (a module that does not exist holds nothing).
@@ -458,26 +495,30 @@ def _find(
     no such number of arguments: the one called is then a base's. `via` is the class whose base is
     being searched: its superclass's type arguments stand for the base's type parameters."""
     sym = t.symbol(qname)
+    if sym is not None and qname in t.overloaded:
+        return None
     if sym is not None and (arity is None or _takes(t, qname, arity)):
         return sym, False
     if qname in seen:
         t.cuts += 1
         return None
-    if hops >= max_hops or "." not in qname:
+    # Rust paths keep their `::` (crate::buf::Chain::new): re-exports and trait impls are followed the same way.
+    sep = "::" if qname.startswith("crate::") else "."
+    if hops >= max_hops or sep not in qname:
         return None
     seen = seen | {qname}
-    parts = qname.split(".")
+    parts = qname.split(sep)
     for i in range(len(parts) - 1, 0, -1):
-        prefix, rest = ".".join(parts[:i]), parts[i:]
+        prefix, rest = sep.join(parts[:i]), parts[i:]
         module_bindings = t.module_bindings(prefix)
         if module_bindings:
-            tail = ".".join(rest[1:])
+            tail = sep.join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
-                found = _lookup(t, f"{target}.{tail}" if tail else target, hops + 1, seen, max_hops, arity)
+                found = _lookup(t, f"{target}{sep}{tail}" if tail else target, hops + 1, seen, max_hops, arity)
                 if found:
                     return found
             for star in module_bindings.get("*", ()):
-                found = _lookup(t, f"{star}.{'.'.join(rest)}", hops + 1, seen, max_hops, arity)
+                found = _lookup(t, f"{star}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity)
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
@@ -491,7 +532,7 @@ def _find(
                 if not base:
                     continue
             found = _lookup(
-                t, f"{base}.{'.'.join(rest)}", hops + 1, seen, max_hops, arity, prefix if is_class else None
+                t, f"{base}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, prefix if is_class else None
             )
             if found:
                 return found[0], True

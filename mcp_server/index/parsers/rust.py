@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from tree_sitter import Node
 
+from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._rust_macros import macro_calls
 
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 _HEADERS = frozenset({"use_declaration", "attribute_item", "inner_attribute_item", "extern_crate_declaration"})
@@ -20,9 +23,10 @@ _ITEM_KINDS = {
 }
 _SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
 _MODULE_FRAMES = frozenset({"module", "function"})
+USES_PROJECT = True  # Cargo.toml names the crate its own tests and examples `use`
 
 
-def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+def parse(source: bytes, path: str, module_name: str, language: str, project: Project = EMPTY_PROJECT) -> ParsedFile:
     return run(
         source,
         path,
@@ -33,7 +37,7 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         header_types=_HEADERS,
         handlers=_HANDLERS,
         root_prefix=_crate_path(module_name),
-        setup=_setup,
+        setup=lambda ctx, root: _setup(ctx, root, project.rust_crate(path)),
     )
 
 
@@ -47,7 +51,8 @@ def _crate_path(module_name: str) -> str:
     return "::".join(["crate", *segs])
 
 
-def _setup(ctx: Ctx, root: Node) -> None:
+def _setup(ctx: Ctx, root: Node, crate: str | None) -> None:
+    ctx.data["crate"] = crate
     # `use inner::X` may name a module declared further down this file
     ctx.data["mods"] = {
         ctx.text(c.child_by_field_name("name"))
@@ -95,6 +100,8 @@ def _absolute(ctx: Ctx, path: str, modpath: str) -> str | None:
         return "::".join(base + segs)
     if head in ctx.data.get("mods", ()):
         return "::".join(base + segs)
+    if head == ctx.data.get("crate"):
+        return "::".join(["crate", *segs[1:]])  # the crate's own name, as its tests and examples write it
     return None
 
 
@@ -143,7 +150,72 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     idx = ctx.add_symbol(
         "method" if in_type else "function", name, qname, node, sig_end=body.start_byte if body is not None else None
     )
-    ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None))
+    ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None, {"vars": _param_types(ctx, node)}))
+    return None
+
+
+def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
+    """Parameter name -> the type (or, for a generic or `impl`/`dyn` one, the first trait) it is declared as,
+    so that `src.advance()` on `src: B` with `B: Buf` names `Buf::advance`."""
+    bounds: dict[str, str] = {}
+    for tp in (node.child_by_field_name("type_parameters") or node).named_children:
+        first = next(iter((tp.child_by_field_name("bounds") or tp).named_children), None)
+        name = tp.child_by_field_name("name")
+        if tp.type == "type_parameter" and name is not None and first is not None:
+            target = _type_name(first)
+            if target is not None:
+                bounds[ctx.text(name)] = ctx.flat(target)
+    found: dict[str, str] = {}
+    for param in (node.child_by_field_name("parameters") or node).named_children:
+        pattern = param.child_by_field_name("pattern")
+        written: Node | None = param.child_by_field_name("type")
+        if param.type != "parameter" or pattern is None or pattern.type != "identifier":
+            continue
+        if written is not None and written.type == "reference_type":
+            written = written.child_by_field_name("type")
+        if written is not None and written.type in ("abstract_type", "dynamic_type"):
+            written = written.child_by_field_name("trait")
+        target = _type_name(written)
+        if target is not None:
+            text = ctx.flat(target)
+            found[ctx.text(pattern)] = bounds.get(text, text)
+    return found
+
+
+def _let(ctx: Ctx, node: Node) -> bool | None:
+    """`let b: T = ..`, `let b = T::new(..)`, `let b = T { .. }`: `b` holds a T from here on in its function
+    (a constructor-shaped call is taken to return its type); any other `let b` forgets what `b` held."""
+    pattern = node.child_by_field_name("pattern")
+    frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
+    if pattern is None or pattern.type != "identifier" or frame is None:
+        return None
+    held = frame.data.setdefault("vars", {})
+    name = ctx.text(pattern)
+    written = _type_name(node.child_by_field_name("type"))
+    value = node.child_by_field_name("value")
+    if written is None and value is not None and value.type == "struct_expression":
+        written = _type_name(value.child_by_field_name("name"))
+    text = ctx.flat(written) if written is not None else None
+    if text is None and value is not None and value.type == "call_expression":
+        fn = value.child_by_field_name("function")
+        path = fn.child_by_field_name("path") if fn is not None and fn.type == "scoped_identifier" else None
+        if path is not None and path.type == "generic_type":
+            path = path.child_by_field_name("type")
+        head = ctx.flat(path).rsplit("::", 1)[-1] if path is not None else ""
+        if head[:1].isupper() and head != "Self":
+            text = ctx.flat(path)
+    if text is None:
+        held.pop(name, None)
+    else:
+        held[name] = text
+    return None
+
+
+def _param_type(ctx: Ctx, name: str) -> str | None:
+    """The declared type of the innermost function's parameter `name`, if it is one."""
+    for frame in reversed(ctx.frames):
+        if frame.kind == "function":
+            return frame.data.get("vars", {}).get(name) if frame.data else None
     return None
 
 
@@ -307,11 +379,41 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             return None
         target = ctx.flat(fn)
         owner = ctx.frame.owner
+        declared = _param_type(ctx, ctx.text(value)) if value is not None and value.type == "identifier" else None
         if value is not None and value.type == "self" and owner:
             ctx.edge("calls", target, field, ctx.member_later(owner, ctx.text(field)))
+        elif declared is not None and declared.split("::", 1)[0] != "Self":
+            ctx.edge("calls", target, field, _later(ctx, f"{declared}::{ctx.text(field)}", _scope(ctx)))
         else:
             ctx.edge("calls", target, field)
     return None
+
+
+def _macro(ctx: Ctx, node: Node) -> bool | None:
+    """Calls among a macro's arguments get the edges the same calls get outside one."""
+    tree = next((c for c in node.children if c.type == "token_tree"), None)
+    if tree is None:
+        return SKIP
+    scope = _scope(ctx)
+    owner = ctx.frame.owner
+    for call in macro_calls(tree, ctx.text):
+        if call.path is not None:
+            path = call.path
+            if path in _SKIP_CALLS:
+                continue
+            ctx.edge("calls", path, call.node, _later(ctx, path, scope))
+        elif call.receiver == "self" and owner:
+            ctx.edge("calls", f"self.{call.name}", call.node, ctx.member_later(owner, call.name))
+        elif call.receiver and (declared := _param_type(ctx, call.receiver)) and not declared.startswith("Self"):
+            ctx.edge("calls", f"{call.receiver}.{call.name}", call.node, _later(ctx, f"{declared}::{call.name}", scope))
+        else:
+            ctx.edge("calls", f"{call.receiver or '…'}.{call.name}", call.node)
+    return SKIP
+
+
+def _later(ctx: Ctx, path: str, scope: _Scope) -> Callable[[], Candidates]:
+    """`_resolve_path` once the whole file is known (the callee may be defined below)."""
+    return lambda: _resolve_path(ctx, path, scope)
 
 
 def _type_ref(ctx: Ctx, node: Node) -> bool | None:
@@ -334,9 +436,10 @@ _HANDLERS: dict[str, Handler] = {
     "static_item": _value,
     "use_declaration": _use,
     "call_expression": _call,
+    "let_declaration": _let,
     "type_identifier": _type_ref,
     "scoped_type_identifier": _type_ref,
-    "macro_invocation": lambda ctx, node: SKIP,
+    "macro_invocation": _macro,
     "macro_definition": lambda ctx, node: SKIP,
     "attribute_item": lambda ctx, node: SKIP,
     "inner_attribute_item": lambda ctx, node: SKIP,

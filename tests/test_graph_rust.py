@@ -1,0 +1,64 @@
+"""Rust calls resolved across files: `pub use` re-exports, a crate used by its own name, same-path trait impls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_server.config import Settings
+from mcp_server.db import catalog
+from mcp_server.db.pool import Database
+from mcp_server.indexer.pipeline import index_paths, index_repository
+
+_FILES = {
+    "Cargo.toml": '[package]\nname = "my-bytes"\nversion = "0.1.0"\n',
+    "src/lib.rs": "pub mod buf;\npub mod bytes;\npub use crate::bytes::Bytes;\n",
+    "src/buf/mod.rs": "mod chain;\npub use self::chain::Chain;\n",
+    "src/buf/chain.rs": "pub struct Chain;\nimpl Chain {\n    pub fn new() -> Chain { Chain }\n}\n",
+    "src/bytes.rs": (
+        "pub struct Bytes;\n"
+        "impl From<String> for Bytes { fn from(s: String) -> Bytes { Bytes } }\n"
+        "impl From<Vec<u8>> for Bytes { fn from(v: Vec<u8>) -> Bytes { Bytes } }\n"
+        "impl Bytes { pub fn len(&self) -> usize { 0 } }\n"
+    ),
+    "tests/t.rs": (
+        "use my_bytes::buf::Chain;\n"
+        "use my_bytes::Bytes;\n"
+        "fn check(b: &Bytes) {\n"
+        "    Chain::new();\n"
+        "    assert_eq!(b.len(), 0);\n"
+        '    Bytes::from(String::new());\n'
+        "}\n"
+    ),
+}
+
+
+async def _calls(db: Database, repo: str) -> dict[str, str | None]:
+    rows = await db.pool.fetch(
+        "SELECT e.target_name, t.qualified_name FROM edges e JOIN files f ON f.id = e.file_id"
+        " JOIN repositories r ON r.id = e.repository_id LEFT JOIN symbols t ON t.id = e.target_id"
+        " WHERE r.name = $1 AND f.path = 'tests/t.rs' AND e.kind = 'calls'",
+        repo,
+    )
+    return {r["target_name"]: r["qualified_name"] for r in rows}
+
+
+async def test_a_crates_tests_reach_its_items_through_re_exports_and_abstain_between_impls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "rustrepo"
+    for rel, text in _FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    expected = {
+        "Chain::new": "crate::buf::chain::Chain::new",  # through `pub use self::chain::Chain`
+        "b.len": "crate::bytes::Bytes::len",  # a parameter's declared type, inside a macro
+        "Bytes::from": None,  # two `from`s under one path: the argument's type decides, unknown here
+    }
+    assert {k: v for k, v in (await _calls(db, root.name)).items() if k in expected} == expected
+    # An edit resolves on demand (only what the file needs is loaded) to the same targets.
+    (root / "tests/t.rs").write_text(_FILES["tests/t.rs"] + "\n")
+    async with db.pool.acquire() as conn:
+        repo = await catalog.find(conn, root.name)
+    await index_paths(db, settings, repo, ["tests/t.rs"])
+    assert {k: v for k, v in (await _calls(db, root.name)).items() if k in expected} == expected
