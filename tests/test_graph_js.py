@@ -320,3 +320,34 @@ async def test_a_member_read_on_a_typed_receiver_is_a_reference(
     assert {(r["line"], r["target_name"], r["qualified_name"]) for r in rows} == {
         (3, "e.isEmpty", "src.err.Err.isEmpty")
     }
+
+
+async def test_a_member_of_an_untyped_javascript_receiver_is_not_guessed_by_its_unique_name(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-untyped",
+        {
+            "lib/schemas.js": (
+                "function Schemas () {}\nSchemas.prototype.addSchema = function (s) { return s }\nmodule.exports = Schemas\n"
+            ),
+            "index.js": (
+                "const Schemas = require('./lib/schemas')\n"
+                "function add (children, schema) {\n"
+                "  children.forEach(child => child.addSchema(schema))\n"
+                "  this.addSchema(schema)\n"
+                "  return new Schemas()\n"
+                "}\n"
+                "module.exports = add\n"
+            ),
+        },
+    )
+    # `child` and `this` could hold anything: the one method named addSchema is not a guess worth making.
+    assert await _call_sites(db, repo, "index.add") == {
+        (3, "children.forEach", None),
+        (3, "child.addSchema", None),
+        (4, "this.addSchema", None),
+        (5, "Schemas", "lib.schemas.Schemas"),
+    }
