@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
-from mcp_server.graph.walk import find_callees
+from mcp_server.graph.walk import find_callees, find_references
 from mcp_server.indexer.pipeline import index_repository
 
 
@@ -351,3 +351,26 @@ async def test_a_member_of_an_untyped_javascript_receiver_is_not_guessed_by_its_
         (4, "this.addSchema", None),
         (5, "Schemas", "lib.schemas.Schemas"),
     }
+
+
+async def test_a_value_holding_a_class_is_no_reference_of_it_where_its_name_is_not_written(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-held",
+        {
+            "lib/hooks.js": (
+                "function Hooks () {}\n"
+                "function buildHooks () {\n"
+                "  const hooks = new Hooks()\n"
+                "  return hooks\n"
+                "}\n"
+                "module.exports = { Hooks, buildHooks }\n"
+            ),
+        },
+    )
+    found = await find_references(db.pool, "lib.hooks.Hooks", repo)
+    # `return hooks` only tells what buildHooks() returns
+    assert {r.line for r in found.references} == {3, 6}
