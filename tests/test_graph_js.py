@@ -374,3 +374,33 @@ async def test_a_value_holding_a_class_is_no_reference_of_it_where_its_name_is_n
     found = await find_references(db.pool, "lib.hooks.Hooks", repo)
     # `return hooks` only tells what buildHooks() returns
     assert {r.line for r in found.references} == {3, 6}
+
+
+async def test_a_default_import_references_the_function_exported_as_default(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-default",
+        {
+            "lib/bind.js": "export default function bind (fn, self) {\n  return () => fn.call(self)\n}\n",
+            "lib/plain.js": "export const one = 1\n",
+            "lib/utils.js": (
+                "import bind from './bind.js'\n"
+                "import plain from './plain.js'\n"
+                "export function extend (a, b) {\n"
+                "  return bind(a, b) || plain\n"
+                "}\n"
+            ),
+        },
+    )
+    found = await find_references(db.pool, "lib.bind.bind", repo)
+    assert {(r.path, r.line) for r in found.references if r.path == "lib/utils.js"} == {
+        ("lib/utils.js", 1),
+        ("lib/utils.js", 4),
+    }
+    # a module with no default export: the import is of the module
+    assert [(r.path, r.line) for r in (await find_references(db.pool, "lib.plain", repo)).references] == [
+        ("lib/utils.js", 2)
+    ]
