@@ -74,9 +74,12 @@ ORDER BY f.path, e.line, e.id LIMIT $2"""
 # A variable's type edge (records.TYPE_OF) mentions the type only where its name is written
 # (`x: Foo`, `y = Foo()`): `return hooks` or `const s = z.string()` tells the resolver what the
 # value holds, and is no use of the class it holds.
+# An edge on the target's own first line in its own file (`export default function bind`, which
+# binds the module's default) is its definition, not a use of it.
 _MENTIONED = (
     f"(e.alias IS DISTINCT FROM '{TYPE_OF}' OR e.target_name = t.name"
     " OR right(e.target_name, length(t.name) + 1) = '.' || t.name)"
+    " AND (e.file_id <> t.file_id OR e.line <> t.start_line)"
 )
 _REFERENCES = f"""
 SELECT e.kind, e.confidence, r.name AS repository, f.path, e.line, s.qualified_name AS source,
