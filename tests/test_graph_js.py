@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
-from mcp_server.graph.walk import find_callees
+from mcp_server.graph.walk import find_callees, find_references
 from mcp_server.indexer.pipeline import index_repository
 
 
@@ -320,3 +320,88 @@ async def test_a_member_read_on_a_typed_receiver_is_a_reference(
     assert {(r["line"], r["target_name"], r["qualified_name"]) for r in rows} == {
         (3, "e.isEmpty", "src.err.Err.isEmpty")
     }
+
+
+async def test_a_member_of_an_untyped_javascript_receiver_is_not_guessed_by_its_unique_name(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-untyped",
+        {
+            "lib/schemas.js": (
+                "function Schemas () {}\nSchemas.prototype.addSchema = function (s) { return s }\nmodule.exports = Schemas\n"
+            ),
+            "index.js": (
+                "const Schemas = require('./lib/schemas')\n"
+                "function add (children, schema) {\n"
+                "  children.forEach(child => child.addSchema(schema))\n"
+                "  this.addSchema(schema)\n"
+                "  return new Schemas()\n"
+                "}\n"
+                "module.exports = add\n"
+            ),
+        },
+    )
+    # `child` and `this` could hold anything: the one method named addSchema is not a guess worth making.
+    assert await _call_sites(db, repo, "index.add") == {
+        (3, "children.forEach", None),
+        (3, "child.addSchema", None),
+        (4, "this.addSchema", None),
+        (5, "Schemas", "lib.schemas.Schemas"),
+    }
+
+
+async def test_a_value_holding_a_class_is_no_reference_of_it_where_its_name_is_not_written(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-held",
+        {
+            "lib/hooks.js": (
+                "function Hooks () {}\n"
+                "function buildHooks () {\n"
+                "  const hooks = new Hooks()\n"
+                "  return hooks\n"
+                "}\n"
+                "module.exports = { Hooks, buildHooks }\n"
+            ),
+        },
+    )
+    found = await find_references(db.pool, "lib.hooks.Hooks", repo)
+    # `return hooks` only tells what buildHooks() returns
+    assert {r.line for r in found.references} == {3, 6}
+
+
+async def test_a_default_import_references_the_function_exported_as_default(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-default",
+        {
+            "lib/bind.js": "export default function bind (fn, self) {\n  return () => fn.call(self)\n}\n",
+            "lib/plain.js": "export const one = 1\n",
+            "lib/utils.js": (
+                "import bind from './bind.js'\n"
+                "import plain from './plain.js'\n"
+                "export function extend (a, b) {\n"
+                "  return bind(a, b) || plain\n"
+                "}\n"
+            ),
+        },
+    )
+    found = await find_references(db.pool, "lib.bind.bind", repo)
+    # `export default function bind` is its definition, not a use
+    assert {(r.path, r.line) for r in found.references} == {
+        ("lib/utils.js", 1),
+        ("lib/utils.js", 4),
+    }
+    # a module with no default export: the import is of the module
+    assert [(r.path, r.line) for r in (await find_references(db.pool, "lib.plain", repo)).references] == [
+        ("lib/utils.js", 2)
+    ]

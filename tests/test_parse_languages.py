@@ -429,7 +429,7 @@ CASES = [
         },
         [
             ("imports", "formatDate", "src.api.client", "src.utils.format.formatDate"),
-            ("imports", "./base", "src.api.client", "src.api.base"),
+            ("imports", "./base", "src.api.client", "src.api.base.default"),  # what it exports as default
             ("inherits", "Base", "src.api.client.Client", "src.api.base.Base"),
             ("inherits", "Closeable", "src.api.client.Client", "src.api.client.Closeable"),
             ("calls", "fmt", "src.api.client.Client.get", "src.utils.format.formatDate"),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
 from ..index.layout import is_test_path
+from ..index.records import TYPE_OF
 from .models import (
     CallPath,
     DependencyResult,
@@ -70,20 +71,30 @@ SELECT s.qualified_name AS source, e.target_name, f.path, e.line
 FROM edges e JOIN symbols s ON s.id = e.source_id JOIN files f ON f.id = e.file_id
 WHERE e.source_id = ANY($1::bigint[]) AND e.target_id IS NULL AND e.kind = 'calls'
 ORDER BY f.path, e.line, e.id LIMIT $2"""
-_REFERENCES = """
+# A variable's type edge (records.TYPE_OF) mentions the type only where its name is written
+# (`x: Foo`, `y = Foo()`): `return hooks` or `const s = z.string()` tells the resolver what the
+# value holds, and is no use of the class it holds.
+# An edge on the target's own first line in its own file (`export default function bind`, which
+# binds the module's default) is its definition, not a use of it.
+_MENTIONED = (
+    f"(e.alias IS DISTINCT FROM '{TYPE_OF}' OR e.target_name = t.name"
+    " OR right(e.target_name, length(t.name) + 1) = '.' || t.name)"
+    " AND (e.file_id <> t.file_id OR e.line <> t.start_line)"
+)
+_REFERENCES = f"""
 SELECT e.kind, e.confidence, r.name AS repository, f.path, e.line, s.qualified_name AS source,
        s.id AS source_id, s.kind AS source_kind, e.target_name,
        coalesce((SELECT split_part(c.content, E'\\n', e.line - c.start_line + 1) FROM chunks c
                  WHERE c.file_id = e.file_id AND c.start_line <= e.line AND c.end_line >= e.line
                  LIMIT 1), '') AS snippet
 FROM edges e JOIN symbols s ON s.id = e.source_id JOIN files f ON f.id = e.file_id
-JOIN repositories r ON r.id = e.repository_id
-WHERE e.target_id = ANY($1::bigint[]) AND e.target_id IS NOT NULL AND e.kind <> 'contains'
+JOIN repositories r ON r.id = e.repository_id JOIN symbols t ON t.id = e.target_id
+WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED}
   AND e.confidence >= $2::real
 ORDER BY f.path, e.line, e.id LIMIT $3"""
-_REFERENCE_COUNTS = """
-SELECT e.kind, count(*) AS n FROM edges e
-WHERE e.target_id = ANY($1::bigint[]) AND e.target_id IS NOT NULL AND e.kind <> 'contains'
+_REFERENCE_COUNTS = f"""
+SELECT e.kind, count(*) AS n FROM edges e JOIN symbols t ON t.id = e.target_id
+WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED}
   AND e.confidence >= $2::real
 GROUP BY e.kind ORDER BY e.kind"""
 # A class or module changes with its members: the walk starts from all of them.

@@ -569,6 +569,11 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     family = _FAMILY.get(row["language"], row["language"])
     if kinds is None:
         return None
+    if row["language"] == "javascript":
+        # Untyped JavaScript: the parser binds every name it can see, so what is left is a member of
+        # a receiver of no known type (`child.addSchema()`, `this.ready()` in a plain function).
+        # Against tsserver on fastify, a guess by unique name was right once in 54.
+        return None
     if family == "python" and (name in _PY_BUILTINS or "." not in row["target_name"]):
         # A bare Python name the parser could not bind is a builtin, a parameter or a local
         # (it sees every binding in the file): only unknown receivers (`x.m()`) are worth a guess.

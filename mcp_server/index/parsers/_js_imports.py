@@ -46,8 +46,12 @@ def import_statement(ctx: Ctx, node: Node) -> bool | None:
     for item in items:
         if item.type == "identifier":
             local = ctx.text(item)
-            ctx.imports[local] = ("default" if clause.type == "import_clause" else "ns", bound)
-            ctx.edge("imports", spec, node, mod_cands, alias=local)
+            default = clause.type == "import_clause"
+            ctx.imports[local] = ("default" if default else "ns", bound)
+            # `import bind from "./bind"` uses what the module exports as its default (the
+            # function of `export default function bind`); the module itself when nothing says.
+            cands = tuple((f"{m}.{DEFAULT}", CONF_EXACT) for m in mods) + mod_cands if default else mod_cands
+            ctx.edge("imports", spec, node, cands, alias=local)
         elif item.type == "namespace_import":
             ident = next((c for c in item.named_children if c.type == "identifier"), None)
             ns_local = ctx.text(ident) if ident is not None else None
