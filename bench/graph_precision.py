@@ -435,9 +435,15 @@ class Site:
     name: str
 
 
-def call_sites(source: str, fn: Sym) -> list[Site] | None:
+# What an attribute read can name that the index has a symbol for (jedi's Name.type).
+_READ_TYPES = frozenset({"function", "property", "class"})
+
+
+def call_sites(source: str, fn: Sym, reads: bool = False) -> list[Site] | None:
     """Every `name(...)` / `x.name(...)` call in the function's own body (not in nested defs or
-    classes; lambdas and comprehensions count as the function). None if the def is not found."""
+    classes; lambdas and comprehensions count as the function). None if the def is not found.
+    With `reads`, instead every attribute read that is not called (`url.path`, `self.reason`):
+    property reads and attribute uses, which only sampling by site (not by recorded edge) sees."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -454,6 +460,7 @@ def call_sites(source: str, fn: Sym) -> list[Site] | None:
         return None
     lines = source.splitlines()
     sites: list[Site] = []
+    called: set[int] = set()
 
     def col(line: int, byte_offset: int) -> int:
         return len(lines[line - 1].encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
@@ -462,7 +469,19 @@ def call_sites(source: str, fn: Sym) -> list[Site] | None:
         for child in ast.iter_child_nodes(n):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue
-            if isinstance(child, ast.Call):
+            if reads:
+                if (
+                    isinstance(child, ast.Attribute)
+                    and isinstance(child.ctx, ast.Load)
+                    and id(child) not in called
+                    and child.end_lineno is not None
+                    and child.end_col_offset is not None
+                ):
+                    end = col(child.end_lineno, child.end_col_offset)
+                    sites.append(Site(child.end_lineno, end - len(child.attr), child.attr))
+                if isinstance(child, ast.Call):
+                    called.add(id(child.func))
+            elif isinstance(child, ast.Call):
                 f = child.func
                 if isinstance(f, ast.Name):
                     sites.append(Site(f.lineno, col(f.lineno, f.col_offset), f.id))
@@ -648,7 +667,10 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
         for s in sites or []:
             site_by_key[(s.line, s.name)].append(s)
         covered: set[Site] = set()
+        read_covered: set[tuple[int, str]] = set()
         for e in own:
+            if e.kind == "references":
+                read_covered.add((e.line, last_identifier(e.target_name) or ""))
             pos: tuple[int, int] | None = None
             if e.kind == "calls":
                 name = last_identifier(e.target_name)
@@ -700,7 +722,28 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
                                 "jedi": answer.describe(),
                             }
                         )
+        # attribute reads the parser never recorded as references, where jedi finds a definition
+        # (a property, method or class) inside the corpus
+        reads = call_sites("\n".join(lines) + "\n", sym, reads=True) if sym.kind in ("function", "method") else None
+        for s in reads or []:
+            if (s.line, s.name) in read_covered:
+                continue
+            answer = ask(sym.path, s.line, s.column)
+            site_recall["unrecorded_reads"] += 1
+            if any(d.type in _READ_TYPES for d in answer.inside):
+                site_recall["unrecorded_reads_jedi_inside"] += 1
+                if len(examples["references:read_not_recorded"]) < _MAX_EXAMPLES:
+                    examples["references:read_not_recorded"].append(
+                        {
+                            "site": f"{sym.path}:{s.line}:{s.column + 1}",
+                            "name": s.name,
+                            "in": sym.qualified_name,
+                            "jedi": answer.describe(),
+                        }
+                    )
     calls = by_kind["calls"]
+    refs = by_kind["references"]
+    read_recall_all = _ratio(refs.correct, refs.jedi_inside + site_recall["unrecorded_reads_jedi_inside"])
     site_recall_all = _ratio(calls.correct, calls.jedi_inside + site_recall["unrecorded_jedi_inside"])
     a_seconds = time.perf_counter() - started
     print(
@@ -817,6 +860,11 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
         "by_confidence": {f"{k}@{b}": by_conf[(k, b)].summary() for k in KINDS for b in BUCKETS if (k, b) in by_conf},
         "correct_via_twin": dict(twin_targets),
         "calls_fallback_by_name": {g: {**t.summary(), "self_loops": fallback_self[g]} for g, t in fallback.items()},
+        "references_site_recall": {
+            "recall_over_recorded_and_attribute_reads": read_recall_all,
+            "unrecorded_reads": site_recall["unrecorded_reads"],
+            "unrecorded_reads_jedi_inside": site_recall["unrecorded_reads_jedi_inside"],
+        },
         "calls_site_recall": {
             "recall_over_all_call_sites": site_recall_all,
             "unrecorded_sites": site_recall["unrecorded_sites"],
@@ -922,7 +970,11 @@ def print_tables(results: list[dict[str, Any]]) -> None:
                     s["precision"],
                     s["strict_precision"],
                     s["recall"],
-                    r["calls_site_recall"]["recall_over_all_call_sites"] if kind == "calls" else None,
+                    r["calls_site_recall"]["recall_over_all_call_sites"]
+                    if kind == "calls"
+                    else r["references_site_recall"]["recall_over_recorded_and_attribute_reads"]
+                    if kind == "references"
+                    else None,
                 ]
             )
     print()

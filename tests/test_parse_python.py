@@ -852,3 +852,45 @@ def test_arbitrary_bytes_do_not_crash() -> None:
     source = bytes(range(1, 128)) * 50 + "é ∑ \U0001f600".encode()
     parsed = parse(source, "pkg/noise.py", "pkg.noise", "python")
     assert parsed.has_errors and parsed.symbols[0].qualified_name == "pkg.noise"
+
+
+def test_a_test_s_parameter_named_after_a_fixture_in_the_file_has_the_type_the_fixture_gives() -> None:
+    parsed = _parse(
+        """\
+        import pytest
+        from pkg.models import App, Client
+
+        @pytest.fixture
+        def app():
+            return App()
+
+        @pytest.fixture(scope="module")
+        def client(app) -> Client:
+            app.prepare()
+            return app.test_client()
+
+        @pytest.fixture
+        def runner():
+            made = App()
+            yield made
+
+        def test_open(client, app, runner):
+            client.open("/")
+            app.test_cli_runner()
+            runner.invoke()
+
+        def helper(app):
+            app.run()
+        """,
+        path="tests/test_app.py",
+        module="tests.test_app",
+    )
+    assert _edge(parsed, "calls", "client.open").candidates == (("pkg.models.Client.open", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "app.test_cli_runner").candidates == (
+        ("pkg.models.App.test_cli_runner", CONF_SCOPED),
+    )
+    # A fixture's own parameters are fixtures too.
+    assert _edge(parsed, "calls", "app.prepare").candidates == (("pkg.models.App.prepare", CONF_SCOPED),)
+    # A fixture that gives a local value says nothing; a function that is no test takes no fixtures.
+    assert _edge(parsed, "calls", "runner.invoke").candidates == ()
+    assert _edge(parsed, "calls", "app.run").candidates == ()

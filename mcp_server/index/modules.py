@@ -12,10 +12,28 @@ def module_names(paths: Iterable[str], languages: dict[str, str]) -> dict[str, s
     other languages use the path without extension, "src/util/fmt.ts" -> "src.util.fmt"."""
     paths = list(paths)
     packages = {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "__init__.py"}
+    packages |= _namespace_portions(paths, packages, languages)
     result: dict[str, str] = {}
     for path in paths:
         result[path] = _python_module(path, packages) if languages.get(path) == "python" else _path_module(path)
     return result
+
+
+def _namespace_portions(paths: list[str], packages: set[str], languages: dict[str, str]) -> set[str]:
+    """Folders without __init__.py inside a package ("flask/sansio/"): Python imports them as
+    namespace packages, so "flask/sansio/app.py" is "flask.sansio.app", not a top-level "app"."""
+    found: set[str] = set()
+    for path in paths:
+        if languages.get(path) != "python":
+            continue
+        below: list[str] = []
+        parent = PurePosixPath(path).parent
+        while str(parent) != "." and str(parent) not in packages:
+            below.append(str(parent))
+            parent = parent.parent
+        if str(parent) != "." and below:
+            found.update(below)
+    return found
 
 
 def _python_module(path: str, packages: set[str]) -> str:

@@ -27,6 +27,7 @@ CTOR: Final = 0  # `x = Foo(...)`: an instance of Foo when Foo names a class
 ANNOTATION: Final = 1  # `x: Foo`, `def f(x: Foo)`, `except Foo as x`
 ALIAS: Final = 2  # `x = y`: whatever y is
 NONE_VALUE: Final = 3  # `x = None`: says nothing about the type x has elsewhere
+FIXTURE: Final = 4  # a test's parameter `client`: what this file's pytest fixture `client` gives
 
 Chain: TypeAlias = tuple[str, ...]
 # (hint kind, dotted name, scope the name is looked up in; None only for NONE_VALUE)
@@ -93,6 +94,7 @@ class Scope:
         "_summaries",
         "_lookups",
         "_attr_types",
+        "fixtures",
     )
 
     def __init__(self, kind: int, parent: Scope | None, qname: str, symbol: int, index: int = 0) -> None:
@@ -113,6 +115,8 @@ class Scope:
         self.star_imports: list[str] | None = None  # module: modules imported with `*`
         # module: functions' return annotations, by the function's qualified name
         self.returns: dict[str, Hint] | None = None
+        # module: what each pytest fixture defined here gives a test, by its qualified name
+        self.fixtures: dict[str, Hint] | None = None
         # module/class: names that already have a symbol here -> the variable symbol's qualified
         # name, or None for a def/class (so a name gets at most one variable symbol per scope)
         self.declared: dict[str, str | None] | None = None
@@ -154,6 +158,12 @@ class Scope:
         if module.returns is None:
             module.returns = {}
         module.returns[function] = hint
+
+    def add_fixture(self, function: str, hint: Hint) -> None:
+        module = self.module
+        if module.fixtures is None:
+            module.fixtures = {}
+        module.fixtures[function] = hint
 
     def add_star_import(self, module: str) -> None:
         if self.star_imports is None:
@@ -242,6 +252,8 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
     res = lookup(scope, chain[0])
     if res is None:
         return None
+    if kind == FIXTURE:
+        return _fixture_type(scope, res, depth)
     rest = chain[1:]
     suffix = "." + ".".join(rest) if rest else ""
     if kind == ALIAS:
@@ -276,6 +288,15 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         if len(rest) == 1:  # `self.make()`: the method's return annotation
             return _returned(scope, f"{res.receiver.qname}.{rest[0]}", kind, depth)
     return None
+
+
+def _fixture_type(scope: Scope, res: Resolved, depth: int) -> str | None:
+    """The class a parameter holds when its name is a fixture this file defines (pytest passes it)."""
+    fixtures = scope.module.fixtures
+    if fixtures is None or len(res.qnames) != 1:
+        return None
+    hint = fixtures.get(res.qnames[0][0])
+    return hint_type(hint, depth + 1) if hint is not None else None
 
 
 def _returned(scope: Scope, function: str, kind: int, depth: int) -> str | None:

@@ -23,6 +23,7 @@ from ._python_scope import (
     COMPREHENSION,
     CTOR,
     DEF,
+    FIXTURE,
     FUNCTION,
     IMPORT,
     LAMBDA,
@@ -587,9 +588,12 @@ class _FileParser:
             receiver = scope
             inner.owner = scope
         header: list[Frame] = []
+        fixture = any(_is_fixture(d) for d in decorators)
+        # pytest passes fixtures to tests and to other fixtures by parameter name.
+        takes_fixtures = fixture or name.startswith("test")
         parameters = node.child_by_field_name("parameters")
         if parameters is not None:
-            self._parameters(parameters, inner, scope, index, receiver, header)
+            self._parameters(parameters, inner, scope, index, receiver, header, takes_fixtures)
         type_parameters = node.child_by_field_name("type_parameters")
         if type_parameters is not None:
             self._type_parameters(type_parameters, inner)
@@ -601,11 +605,24 @@ class _FileParser:
             returned = _annotation_chain(return_type)
             if returned is not None:
                 scope.add_return(qname, (ANNOTATION, returned, scope))
+                if fixture:
+                    scope.add_fixture(qname, (ANNOTATION, returned, scope))
+        elif fixture and body is not None:
+            given = _given_constructor(body)
+            if given is not None:
+                scope.add_fixture(qname, (CTOR, given, inner))
         stack.extend(reversed(header))
         self._push_decorators(decorators, scope, index, stack)
 
     def _parameters(
-        self, parameters: Node, inner: Scope, outer: Scope, index: int, receiver: Scope | None, header: list[Frame]
+        self,
+        parameters: Node,
+        inner: Scope,
+        outer: Scope,
+        index: int,
+        receiver: Scope | None,
+        header: list[Frame],
+        takes_fixtures: bool = False,
     ) -> None:
         """Bind parameters in the function's scope; defaults and annotations belong outside."""
         first = True
@@ -652,8 +669,11 @@ class _FileParser:
                 continue
             is_receiver = first and positional and receiver is not None
             chain = _annotation_chain(annotation) if annotation is not None else None
+            name = _text(name_node)
             hint: Hint | None = (ANNOTATION, chain, outer) if chain is not None else None
-            inner.bind(_text(name_node), (PARAM, hint, receiver if is_receiver else None))
+            if hint is None and takes_fixtures and not is_receiver and positional:
+                hint = (FIXTURE, (name,), outer)
+            inner.bind(name, (PARAM, hint, receiver if is_receiver else None))
             first = False
 
     def _type_parameters(self, node: Node, inner: Scope) -> None:
@@ -1026,6 +1046,39 @@ def _decorator_name(decorator: Node) -> str:
             chain = _chain(child)
             return chain[-1] if chain else ""
     return ""
+
+
+def _is_fixture(decorator: Node) -> bool:
+    """`@pytest.fixture`, `@pytest.fixture(scope=...)`, `@fixture`."""
+    for child in decorator.named_children:
+        if child.type == "call":
+            child = child.child_by_field_name("function") or child
+        if child.type in ("identifier", "attribute"):
+            chain = _chain(child)
+            return chain is not None and chain[-1] == "fixture"
+    return False
+
+
+def _given_constructor(body: Node) -> Chain | None:
+    """`return Foo(...)` / `yield Foo(...)` as the fixture body's one top-level give: Foo."""
+    given: Chain | None = None
+    for statement in body.named_children:
+        value: Node | None = None
+        if statement.type == "return_statement":
+            value = statement.named_children[0] if statement.named_children else None
+        elif statement.type == "expression_statement" and statement.named_children:
+            first = statement.named_children[0]
+            if first.type == "yield" and first.named_children:
+                value = first.named_children[0]
+        else:
+            continue
+        if value is None or value.type != "call" or given is not None:
+            return None
+        function = value.child_by_field_name("function")
+        given = _chain(function) if function is not None and function.type in ("identifier", "attribute") else None
+        if given is None:
+            return None
+    return given
 
 
 def _first_identifier(node: Node) -> Node | None:
