@@ -37,6 +37,20 @@ CASES = [
         "helper",
     ),
     (
+        "Cart.kt",
+        "kotlin",
+        [
+            ("namespace", "com.shop", 1),
+            ("class", "com.shop.Cart", 4),
+            ("method", "com.shop.Cart.total", 5),
+            ("method", "com.shop.Cart.addTax", 9),
+            ("function", "com.shop.checkout", 12),
+        ],
+        "com.shop.Cart.addTax",
+        "com.shop.Cart.total",
+        "addTax",
+    ),
+    (
         "deploy.sh",
         "bash",
         [("function", "deploy.upload_build", 3), ("function", "deploy.deploy", 7)],
@@ -65,9 +79,12 @@ def test_symbols_have_qualified_names_kinds_and_spans(
     assert all(s.signature for s in parsed.symbols[1:])
 
 
-def test_a_doc_comment_is_kept() -> None:
-    parsed = parse_source((FIXTURES / "User.php").read_bytes(), "User.php", "php", "User")
-    assert parsed.symbols[2].docstring == "A user."
+@pytest.mark.parametrize(
+    ("file", "language", "doc"), [("User.php", "php", "A user."), ("Cart.kt", "kotlin", "A basket of items.")]
+)
+def test_a_class_keeps_its_doc_comment(file: str, language: str, doc: str) -> None:
+    parsed = parse_source((FIXTURES / file).read_bytes(), file, language, file.rsplit(".", 1)[0])
+    assert parsed.symbols[2].docstring == doc
 
 
 @pytest.mark.parametrize(("file", "language", "symbols", "callee", "caller", "ident"), CASES)

@@ -86,8 +86,6 @@ TEXT_EXTENSIONS: dict[str, str] = {
     ".scss": "css",
     ".vue": "vue",
     ".svelte": "svelte",
-    ".kt": "kotlin",
-    ".kts": "kotlin",
     ".swift": "swift",
     ".scala": "scala",
     ".lua": "lua",

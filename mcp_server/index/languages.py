@@ -37,6 +37,8 @@ EXTENSIONS: dict[str, str] = {
     ".php": "php",
     ".sh": "bash",
     ".bash": "bash",
+    ".kt": "kotlin",
+    ".kts": "kotlin",
 }
 
 # language id -> (grammar module, function returning the language capsule)
@@ -54,6 +56,7 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
     "ruby": ("tree_sitter_ruby", "language"),
     "php": ("tree_sitter_php", "language_php"),
     "bash": ("tree_sitter_bash", "language"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
 }
 
 LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)

@@ -28,6 +28,7 @@ _PARSER_MODULES: dict[str, str] = {
     "ruby": "ruby",
     "php": "tags",
     "bash": "tags",
+    "kotlin": "tags",
 }
 
 # Names are keys of btree indexes, whose entries PostgreSQL caps at ~2.7 kB: a name past this

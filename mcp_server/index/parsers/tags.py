@@ -23,7 +23,7 @@ _KINDS = {
     "function": "function",
     "method": "method",
 }
-_COMMENTS = frozenset({"comment"})
+_COMMENTS = frozenset({"comment", "block_comment", "line_comment"})
 _SEP = "."
 # Definitions whose tag is a field or constant are left to the chunker: only the above are symbols.
 
@@ -35,7 +35,17 @@ _EXTRA: dict[str, str] = {
 (function_definition name: (word) @name) @definition.function
 (command name: (command_name (word) @name)) @reference.call
 """,
+    "kotlin": """
+(package_header (qualified_identifier) @name) @definition.module
+(class_declaration name: (identifier) @name) @definition.class
+(object_declaration name: (identifier) @name) @definition.class
+(function_declaration name: (identifier) @name) @definition.function
+(call_expression . (identifier) @name) @reference.call
+(call_expression . (navigation_expression (identifier) @name .)) @reference.call
+""",
 }
+# Where a grammar gives the body no field name, the first child of these types ends the signature.
+_BODIES = frozenset({"class_body", "function_body", "enum_class_body", "block"})
 
 
 @functools.cache
@@ -88,7 +98,7 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
         name = ctx.text(name_node).replace("\\", ".")
         if parent and syms[parent].kind in ("class", "interface") and kind == "function":
             kind = "method"
-        body = node.child_by_field_name("body")
+        body = node.child_by_field_name("body") or next((c for c in node.children if c.type in _BODIES), None)
         if kind == "namespace":
             prefix = ""  # a namespace is global: `App\Models` is the same in every file
             if body is None:
