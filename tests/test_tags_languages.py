@@ -51,6 +51,19 @@ CASES = [
         "addTax",
     ),
     (
+        "Basket.swift",
+        "swift",
+        [
+            ("class", "Basket.Basket", 4),
+            ("method", "Basket.Basket.total", 5),
+            ("method", "Basket.Basket.withTax", 9),
+            ("function", "Basket.pay", 12),
+        ],
+        "Basket.Basket.withTax",
+        "Basket.Basket.total",
+        "withTax",
+    ),
+    (
         "deploy.sh",
         "bash",
         [("function", "deploy.upload_build", 3), ("function", "deploy.deploy", 7)],
@@ -80,11 +93,13 @@ def test_symbols_have_qualified_names_kinds_and_spans(
 
 
 @pytest.mark.parametrize(
-    ("file", "language", "doc"), [("User.php", "php", "A user."), ("Cart.kt", "kotlin", "A basket of items.")]
+    ("file", "language", "doc"),
+    [("User.php", "php", "A user."), ("Cart.kt", "kotlin", "A basket of items.")]
+    + [("Basket.swift", "swift", "A basket of goods.")],
 )
 def test_a_class_keeps_its_doc_comment(file: str, language: str, doc: str) -> None:
     parsed = parse_source((FIXTURES / file).read_bytes(), file, language, file.rsplit(".", 1)[0])
-    assert parsed.symbols[2].docstring == doc
+    assert [s.docstring for s in parsed.symbols if s.kind == "class"] == [doc]
 
 
 @pytest.mark.parametrize(("file", "language", "symbols", "callee", "caller", "ident"), CASES)

@@ -86,7 +86,6 @@ TEXT_EXTENSIONS: dict[str, str] = {
     ".scss": "css",
     ".vue": "vue",
     ".svelte": "svelte",
-    ".swift": "swift",
     ".scala": "scala",
     ".lua": "lua",
     ".ex": "elixir",

@@ -39,6 +39,7 @@ EXTENSIONS: dict[str, str] = {
     ".bash": "bash",
     ".kt": "kotlin",
     ".kts": "kotlin",
+    ".swift": "swift",
 }
 
 # language id -> (grammar module, function returning the language capsule)
@@ -57,6 +58,7 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
     "php": ("tree_sitter_php", "language_php"),
     "bash": ("tree_sitter_bash", "language"),
     "kotlin": ("tree_sitter_kotlin", "language"),
+    "swift": ("tree_sitter_swift", "language"),
 }
 
 LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)

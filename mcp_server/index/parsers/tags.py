@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.resources
 import logging
 
 from tree_sitter import Node, Query, QueryCursor
@@ -23,7 +24,7 @@ _KINDS = {
     "function": "function",
     "method": "method",
 }
-_COMMENTS = frozenset({"comment", "block_comment", "line_comment"})
+_COMMENTS = frozenset({"comment", "block_comment", "line_comment", "multiline_comment"})
 _SEP = "."
 # Definitions whose tag is a field or constant are left to the chunker: only the above are symbols.
 
@@ -43,6 +44,10 @@ _EXTRA: dict[str, str] = {
 (call_expression . (identifier) @name) @reference.call
 (call_expression . (navigation_expression (identifier) @name .)) @reference.call
 """,
+    "swift": """
+(call_expression . (simple_identifier) @name) @reference.call
+(call_expression . (navigation_expression suffix: (navigation_suffix suffix: (simple_identifier) @name))) @reference.call
+""",
 }
 # Where a grammar gives the body no field name, the first child of these types ends the signature.
 _BODIES = frozenset({"class_body", "function_body", "enum_class_body", "block"})
@@ -50,8 +55,11 @@ _BODIES = frozenset({"class_body", "function_body", "enum_class_body", "block"})
 
 @functools.cache
 def _query(language: str) -> Query:
-    module = importlib.import_module(grammar_module(language))
-    shipped = getattr(module, "TAGS_QUERY", "")
+    name = grammar_module(language)
+    shipped = getattr(importlib.import_module(name), "TAGS_QUERY", None)
+    if shipped is None:  # some wheels ship the query as a file only
+        path = importlib.resources.files(name) / "queries" / "tags.scm"
+        shipped = path.read_text(encoding="utf-8") if path.is_file() else ""
     return Query(grammar(language), shipped + "\n" + _EXTRA.get(language, ""))
 
 
@@ -99,6 +107,10 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
         if parent and syms[parent].kind in ("class", "interface") and kind == "function":
             kind = "method"
         body = node.child_by_field_name("body") or next((c for c in node.children if c.type in _BODIES), None)
+        if body is not None and name_node.start_byte >= body.start_byte:
+            # A name inside the body: Swift's tags.scm tags each class @definition.method once per
+            # method; the method itself is tagged on its own.
+            continue
         if kind == "namespace":
             prefix = ""  # a namespace is global: `App\Models` is the same in every file
             if body is None:
