@@ -34,6 +34,12 @@ EXTENSIONS: dict[str, str] = {
     ".cs": "csharp",
     ".rb": "ruby",
     ".rake": "ruby",
+    ".php": "php",
+    ".sh": "bash",
+    ".bash": "bash",
+    ".kt": "kotlin",
+    ".kts": "kotlin",
+    ".swift": "swift",
 }
 
 # language id -> (grammar module, function returning the language capsule)
@@ -49,6 +55,10 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
     "cpp": ("tree_sitter_cpp", "language"),
     "csharp": ("tree_sitter_c_sharp", "language"),
     "ruby": ("tree_sitter_ruby", "language"),
+    "php": ("tree_sitter_php", "language_php"),
+    "bash": ("tree_sitter_bash", "language"),
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "swift": ("tree_sitter_swift", "language"),
 }
 
 LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
@@ -57,6 +67,11 @@ LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
 def language_for(path: str) -> str | None:
     """The language id of a repo-relative path, or None when pgcode does not parse it."""
     return EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+
+
+def grammar_module(language: str) -> str:
+    """The Python module that ships the language's grammar (and its queries)."""
+    return _GRAMMARS[language][0]
 
 
 @functools.cache

@@ -26,6 +26,10 @@ _PARSER_MODULES: dict[str, str] = {
     "cpp": "cfamily",
     "csharp": "csharp",
     "ruby": "ruby",
+    "php": "tags",
+    "bash": "tags",
+    "kotlin": "tags",
+    "swift": "tags",
 }
 
 # Names are keys of btree indexes, whose entries PostgreSQL caps at ~2.7 kB: a name past this

@@ -33,7 +33,7 @@ PathGlob = Annotated[
 Language = Annotated[
     str | None,
     Field(
-        description="python, javascript, typescript, tsx, go, rust, java, c, cpp, csharp, ruby, markdown, ...",
+        description="python, javascript, typescript, tsx, go, rust, java, c, cpp, csharp, ruby, php, kotlin, swift, bash, markdown, ...",
         max_length=40,
     ),
 ]
