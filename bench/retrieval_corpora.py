@@ -100,7 +100,9 @@ CORPORA: dict[str, LangCorpus] = {
         LangCorpus("trpc", "typescript", "@trpc/server@11.0.0", ("src",), _TS_TESTS, held_out=True),
         LangCorpus("jsoup", "java", "jsoup=1.15.3-1", ("src/main/java",)),
         LangCorpus("commons-io", "java", "commons-io=2.11.0-2", ("src/main/java",), held_out=True),
-        LangCorpus("commons-lang3", "java", "libcommons-lang3-java=3.12.0-2+deb12u1", ("src/main/java",), held_out=True),
+        LangCorpus(
+            "commons-lang3", "java", "libcommons-lang3-java=3.12.0-2+deb12u1", ("src/main/java",), held_out=True
+        ),
         LangCorpus("bytes", "rust", "librust-bytes-dev=1.2.1-1", ("src",), _RUST_TESTS),
         LangCorpus("itertools", "rust", "librust-itertools-dev=0.10.3-1", ("src",), _RUST_TESTS),
         LangCorpus("smallvec", "rust", "librust-smallvec-dev=1.9.0-1", ("src",), _RUST_TESTS, held_out=True),
