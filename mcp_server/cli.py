@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
 from .config import ResolvedSettings, Settings, resolve
 from .errors import ConfigError, InvalidArgument, PgcodeError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .db.pool import Database
@@ -237,6 +240,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+async def _until_interrupted(work: Callable[[], Awaitable[T]]) -> T:
+    """work's result, or KeyboardInterrupt once Ctrl-C has cancelled it. Ctrl-C cancels through an
+    anyio scope, which a shielded step (giving a lease back, marking a state) defers until it ends:
+    asyncio's own handler cancels the task once, and a shield that swallows that cancellation
+    would let the pass run on to the end."""
+    interrupted = False
+    result: list[T] = []
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            nonlocal interrupted
+            with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                async for _ in signals:
+                    interrupted = True
+                    group.cancel_scope.cancel()
+                    return
+
+        group.start_soon(watch)
+        result.append(await work())
+        group.cancel_scope.cancel()
+    if interrupted or not result:
+        raise KeyboardInterrupt
+    return result[0]
+
+
 def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The one PgcodeError (or interrupt) in a group, else the group itself."""
     errors, rest = group.split((PgcodeError, KeyboardInterrupt))
@@ -310,15 +338,17 @@ async def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         embedder = await anyio.to_thread.run_sync(embedder_for, settings)
         with ProgressBars() as bars:
             # A server watching the repository hands it over for this pass and takes it back after.
-            report = await index_repository(
-                db,
-                settings,
-                args.path,
-                name=args.name,
-                embedder=embedder,
-                progress=bars.update,
-                leases=_noting_leases(db),
-                wait=HANDOVER_SECONDS,
+            report = await _until_interrupted(
+                lambda: index_repository(
+                    db,
+                    settings,
+                    args.path,
+                    name=args.name,
+                    embedder=embedder,
+                    progress=bars.update,
+                    leases=_noting_leases(db),
+                    wait=HANDOVER_SECONDS,
+                )
             )
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
     timing = ", ".join(f"{stage} {sec:.1f}s" for stage, sec in report.seconds.items())
