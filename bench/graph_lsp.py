@@ -679,7 +679,8 @@ async def _score(
         t_fns = {s.id for s in (index.innermost(p, ln) for p, ln in sites) if s is not None}
         async with db.pool.acquire() as conn:
             graph = await find_callers(conn, str(sym.id), index.repo, 1, 0.0, 1000)
-        g_fns = {n.id for n in graph.nodes if n.depth == 1}
+        # depth 1: every edge enters the symbol (a recursive function is its own caller)
+        g_fns = {n.id for n in graph.nodes if n.depth == 1} | {e.source_id for e in graph.edges}
         g_sites = {(e.path, e.line) for e in graph.edges if e.target_id in wanted}
         if unsure:
             unsure_callers.add(t_fns, g_fns)

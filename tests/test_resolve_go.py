@@ -8,6 +8,8 @@ import pytest
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
+from mcp_server.graph.walk import find_callers, find_references
+from mcp_server.index.records import IMPLEMENTS
 from mcp_server.indexer.pipeline import index_repository
 
 REPO = "go-resolve"
@@ -88,6 +90,74 @@ func (b *Buffer) Put(v any) {}
 // Reset too (bytes.Buffer's).
 func (b *Buffer) Reset() {}
 """,
+    "hooks/hooks.go": """
+package hooks
+
+import (
+	"io"
+	"net"
+)
+
+type Hook interface {
+	Fire(level int, msg string) error
+}
+
+type LevelWriter interface {
+	io.Writer
+	WriteLevel(level int, p []byte) (n int, err error)
+}
+
+// Its method set is net.Conn's too: not known here.
+type Conn interface {
+	net.Conn
+	Fire(level int, msg string) error
+}
+
+type printer struct{}
+
+func (p printer) Fire(level int, msg string) error { return nil }
+
+type counter struct{ n int }
+
+func (c *counter) Fire(lvl int, text string) error { c.n++; return nil }
+
+// Fire takes other arguments: no Hook.
+type siren struct{}
+
+func (s siren) Fire(msg string) error { return nil }
+
+// The embedded printer's Fire is promoted: a Hook too.
+type loud struct{ printer }
+
+type file struct{}
+
+func (f *file) Write(p []byte) (int, error) { return len(p), nil }
+
+func (f *file) WriteLevel(l int, p []byte) (n int, err error) { return f.Write(p) }
+
+type Logger struct {
+	hook Hook
+	hooks []Hook
+	byName map[string]Hook
+}
+
+func (l *Logger) Emit(msg string) {
+	l.hook.Fire(1, msg)
+}
+
+func Direct() {
+	c := &counter{}
+	c.Fire(2, "x")
+}
+
+func Register(f func() error) {}
+
+func flush() error { return nil }
+
+func Setup() {
+	Register(flush)
+}
+""",
 }
 
 
@@ -147,3 +217,49 @@ async def test_members_of_standard_library_types_are_never_guessed_by_name(db: D
 async def test_a_method_value_without_a_call_is_a_reference(db: Database, go_repo: Path) -> None:
     refs = await _edges(db, "references")
     assert refs[("logx.Run", "logger.Flush")] == "logx.Logger.Flush"
+
+
+async def test_a_type_implements_an_interface_its_method_set_covers(db: Database, go_repo: Path) -> None:
+    implements = {
+        (r["source"], r["target"])
+        for r in await db.pool.fetch(
+            """SELECT src.qualified_name AS source, tgt.qualified_name AS target
+               FROM edges e JOIN repositories r ON r.id = e.repository_id JOIN symbols src ON src.id = e.source_id
+               JOIN symbols tgt ON tgt.id = e.target_id
+               WHERE r.name = $1 AND e.kind = 'inherits' AND e.alias = $2""",
+            REPO,
+            IMPLEMENTS,
+        )
+    }
+    assert {
+        ("hooks.printer", "hooks.Hook"),
+        ("hooks.counter", "hooks.Hook"),  # a pointer receiver, other parameter names
+        ("hooks.loud", "hooks.Hook"),  # promoted from the embedded struct
+        ("hooks.file", "hooks.LevelWriter"),  # io.Writer's Write, and its own WriteLevel
+    } <= implements
+    assert ("hooks.siren", "hooks.Hook") not in implements  # Fire(string) is another method
+    assert not {t for s, t in implements if t == "hooks.Conn"}  # net.Conn's methods are not known here
+    assert not {s for s, t in implements if s.startswith("logx.")}
+
+
+async def test_a_call_through_an_interface_is_a_reference_of_each_implementation(db: Database, go_repo: Path) -> None:
+    calls = await _edges(db, "calls")
+    assert calls[("hooks.Logger.Emit", "l.hook.Fire")] == "hooks.Hook.Fire"
+    refs = await find_references(db.pool, "hooks.counter.Fire", REPO)
+    assert {(r.source, r.line) for r in refs.references} == {("hooks.Logger.Emit", 52), ("hooks.Direct", 57)}
+    through = next(r for r in refs.references if r.source == "hooks.Logger.Emit")
+    assert through.confidence == 0.9  # Hook's Fire: another implementation may be the one run
+    printer = await find_references(db.pool, "hooks.printer.Fire", REPO)
+    assert {r.source for r in printer.references} == {"hooks.Logger.Emit"}  # not counter's own call
+    iface = await find_references(db.pool, "hooks.Hook.Fire", REPO)
+    assert {r.source for r in iface.references} >= {"hooks.Logger.Emit", "hooks.Direct"}
+    siren = await find_references(db.pool, "hooks.siren.Fire", REPO)
+    assert not siren.references
+    callers = await find_callers(db.pool, "hooks.counter.Fire", REPO)
+    assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {"hooks.Logger.Emit", "hooks.Direct"}
+
+
+async def test_a_function_passed_as_a_value_has_its_receiver_among_callers(db: Database, go_repo: Path) -> None:
+    callers = await find_callers(db.pool, "hooks.flush", REPO)
+    assert [(n.qualified_name, n.depth) for n in callers.nodes if n.depth == 1] == [("hooks.Setup", 1)]
+    assert [e.kind for e in callers.edges] == ["references"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
 from ..index.layout import is_test_path
-from ..index.records import TYPE_OF
+from ..index.records import CONF_SCOPED, TYPE_OF
 from .models import (
     CallPath,
     DependencyResult,
@@ -61,6 +61,16 @@ SELECT e.source_id, e.target_id, e.line, e.confidence, e.kind FROM edges e
 WHERE e.target_id = ANY($1::bigint[]) AND e.target_id IS NOT NULL
   AND e.kind = ANY($2::text[]) AND e.confidence >= $3::real
 ORDER BY e.confidence DESC, e.id"""
+# Callers also take a function passed as a value (`"gt": Gt`, `http.HandlerFunc(f)`, a method
+# value `c.Handler`) where the language's server counts it among the incoming calls: gopls.
+_STEP_IN_CALLERS = """
+SELECT e.source_id, e.target_id, e.line, e.confidence, e.kind FROM edges e
+WHERE e.target_id = ANY($1::bigint[]) AND e.confidence >= $3::real
+  AND (e.kind = ANY($2::text[]) OR (e.kind = 'references' AND e.alias IS NULL
+    AND EXISTS (SELECT 1 FROM files f WHERE f.id = e.file_id AND f.language = ANY($4::text[]))
+    AND EXISTS (SELECT 1 FROM symbols t WHERE t.id = e.target_id AND t.kind IN ('function', 'method'))))
+ORDER BY e.confidence DESC, e.id"""
+_VALUE_CALL_LANGUAGES = ["go"]
 _STEP_OUT = """
 SELECT e.source_id, e.target_id, e.line, e.confidence, e.kind FROM edges e
 WHERE e.source_id = ANY($1::bigint[]) AND e.target_id IS NOT NULL
@@ -83,7 +93,7 @@ _MENTIONED = (
 )
 _REFERENCES = f"""
 SELECT e.kind, e.confidence, r.name AS repository, f.path, e.line, s.qualified_name AS source,
-       s.id AS source_id, s.kind AS source_kind, e.target_name,
+       s.id AS source_id, s.kind AS source_kind, e.target_name, e.target_id,
        coalesce((SELECT split_part(c.content, E'\\n', e.line - c.start_line + 1) FROM chunks c
                  WHERE c.file_id = e.file_id AND c.start_line <= e.line AND c.end_line >= e.line
                  LIMIT 1), '') AS snippet
@@ -106,6 +116,40 @@ WITH RECURSIVE d(id, path) AS (
   WHERE s.id <> ALL(d.path) AND cardinality(d.path) < 64
 )
 SELECT DISTINCT id FROM d"""
+# Methods a call may reach a method through (dynamic dispatch): for a method, the same-named
+# methods of the interfaces its type implements (inherits edges to interfaces, Go's derived
+# ones too: records.IMPLEMENTS); for an interface's method, those of the types implementing it.
+_DISPATCH = """
+WITH RECURSIVE m AS (
+  SELECT s.id, s.name, s.repository_id, o.id AS owner, o.kind = 'interface' AS abstract
+  FROM symbols s JOIN files f ON f.id = s.file_id JOIN symbols o ON o.repository_id = s.repository_id
+   AND o.qualified_name = left(s.qualified_name, length(s.qualified_name) - length(s.name) - 1)
+  WHERE s.id = ANY($1::bigint[]) AND s.kind = 'method' AND f.language = ANY($2::text[])
+    AND o.kind = ANY($3::text[])
+), up(name, repository_id, type_id, depth) AS (
+  SELECT m.name, m.repository_id, m.owner, 0 FROM m
+  UNION
+  SELECT up.name, up.repository_id, e.target_id, up.depth + 1
+  FROM up JOIN edges e ON e.source_id = up.type_id AND e.kind = 'inherits'
+  JOIN symbols t ON t.id = e.target_id AND t.kind = 'interface'
+  WHERE up.depth < $4
+), down(name, repository_id, type_id, depth) AS (
+  SELECT m.name, m.repository_id, m.owner, 0 FROM m WHERE m.abstract
+  UNION
+  SELECT down.name, down.repository_id, e.source_id, down.depth + 1
+  FROM down JOIN edges e ON e.target_id = down.type_id AND e.kind = 'inherits'
+  WHERE down.depth < $4
+)
+SELECT DISTINCT r.id FROM (SELECT * FROM up UNION ALL SELECT * FROM down) x
+JOIN symbols ty ON ty.id = x.type_id
+JOIN symbols r ON r.repository_id = x.repository_id AND r.qualified_name = ty.qualified_name || '.' || x.name
+WHERE x.depth > 0 AND r.kind = 'method' AND r.id <> ALL($1::bigint[])"""
+# Where the language's own server counts calls through an interface as the implementing
+# method's (and the implementations' calls as the interface method's): gopls. javac names only
+# the method a call is written against.
+_DISPATCH_LANGUAGES = ["go"]
+_DISPATCH_DEPTH = 4
+_TYPE_KINDS = ["class", "interface", "struct", "type", "trait", "enum"]
 _FILE_SYMBOLS = "SELECT id FROM symbols WHERE file_id = $1"
 _FILE_MODULE = f"""
 SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
@@ -147,7 +191,11 @@ async def _walk(
         if not frontier:
             break
         found: list[int] = []
-        for r in await conn.fetch(_STEP_IN if incoming else _STEP_OUT, frontier, kinds, min_conf):
+        if incoming and kinds == _CALLS:
+            rows = await conn.fetch(_STEP_IN_CALLERS, frontier, kinds, min_conf, _VALUE_CALL_LANGUAGES)
+        else:
+            rows = await conn.fetch(_STEP_IN if incoming else _STEP_OUT, frontier, kinds, min_conf)
+        for r in rows:
             here, there = (r["target_id"], r["source_id"]) if incoming else (r["source_id"], r["target_id"])
             if there not in walk.depth:
                 if len(walk.depth) - len(start) >= limit:
@@ -176,6 +224,12 @@ def _edge(source: SymbolRef, target: SymbolRef, line: int, confidence: float, ki
     )
 
 
+async def dispatched(conn: Conn, ids: list[int]) -> list[int]:
+    """The methods calls through an interface link to these (see _DISPATCH)."""
+    rows = await conn.fetch(_DISPATCH, ids, _DISPATCH_LANGUAGES, _TYPE_KINDS, _DISPATCH_DEPTH)
+    return sorted(r["id"] for r in rows)
+
+
 async def find_references(
     conn: Conn, symbol: str, repository: str | None = None, min_confidence: float = 0.0, limit: int = 200
 ) -> EdgeList:
@@ -183,11 +237,19 @@ async def find_references(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     target = await resolve(conn, symbol, repository)
-    rows = await conn.fetch(_REFERENCES, target.ids, min_conf, limit + 1)
-    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, target.ids, min_conf)}
+    ids = target.ids + await dispatched(conn, target.ids)
+    rows = await conn.fetch(_REFERENCES, ids, min_conf, limit + 1)
+    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, ids, min_conf)}
     refs = [
         Reference(
-            **{**dict(r), "confidence": round_conf(r["confidence"]), "snippet": r["snippet"].strip()[:_SNIPPET_CHARS]}
+            **{
+                **{k: v for k, v in r.items() if k != "target_id"},
+                # a call through an interface may run another implementation
+                "confidence": round_conf(
+                    r["confidence"] if r["target_id"] in target.ids else min(r["confidence"], CONF_SCOPED)
+                ),
+                "snippet": r["snippet"].strip()[:_SNIPPET_CHARS],
+            }
         )
         for r in rows[:limit]
     ]
@@ -225,7 +287,8 @@ async def _calls(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     root = await resolve(conn, symbol, repository)
-    walk = await _walk(conn, root.ids, incoming, _CALLS, depth, min_conf, limit)
+    start = root.ids + (await dispatched(conn, root.ids) if incoming else [])
+    walk = await _walk(conn, start, incoming, _CALLS, depth, min_conf, limit)
     refs = await symbols_by_id(conn, walk.depth)
     nodes = sorted(
         (GraphNode(**refs[n].model_dump(), depth=d) for n, d in walk.depth.items() if n in refs),

@@ -34,6 +34,9 @@ TYPE_OF = ":type"
 # The resolver reads them together: `appleBox.get().m()` in a subclass is then `Apple.m`.
 TYPE_PARAM = ":param"
 TYPE_ARG = ":arg"
+# The alias of an inherits edge no parser wrote: a Go type's method set covers the interface's
+# (indexer.go_implements derives them after each resolution; the resolver leaves them alone).
+IMPLEMENTS = ":implements"
 
 # Sites of one name called (imported, referenced) from one definition past this many add rows, not
 # graph: a generated 5 MB expression nesting one call a million deep made a million edges, whose

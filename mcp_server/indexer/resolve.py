@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ..index.records import ARITY, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_ARG, TYPE_OF, TYPE_PARAM
+from ..index.records import (
+    ARITY,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    IMPLEMENTS,
+    NAME_FALLBACK,
+    TYPE_ARG,
+    TYPE_OF,
+    TYPE_PARAM,
+)
+from .go_implements import derive_implements
 
 _MAX_HOPS = 6
 # TypeScript chains go further: `z.string().refine().optional()` crosses two re-exports, a
@@ -182,6 +192,8 @@ async def resolve_edges(
             targets,
             confs,
         )
+    if any(row["language"] == "go" for row in rows):
+        await derive_implements(conn, repository_id)
     return len(ids)
 
 
@@ -238,10 +250,11 @@ SELECT e.id, e.kind, e.target_name, e.target_simple, e.candidates, e.candidate_c
        src.qualified_name AS source_qname, f.path, f.language
 FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 """
-_EDGES_ALL = _EDGE_FIELDS + " WHERE e.repository_id = $1 AND e.kind <> 'contains'"
+_PARSED = f"e.kind <> 'contains' AND e.alias IS DISTINCT FROM '{IMPLEMENTS}'"  # not derived after resolving
+_EDGES_ALL = _EDGE_FIELDS + f" WHERE e.repository_id = $1 AND {_PARSED}"
 _EDGES_SOME = (
     _EDGE_FIELDS
-    + """ WHERE e.repository_id = $1 AND e.kind <> 'contains'
+    + f""" WHERE e.repository_id = $1 AND {_PARSED}
   AND (e.file_id = ANY($2::bigint[]) OR e.target_simple = ANY($3::text[]) OR e.id = ANY($4::bigint[]))"""
 )
 
@@ -260,7 +273,7 @@ _BASE_FIELDS = f"""
 SELECT src.qualified_name AS cls, tgt.qualified_name AS base, e.alias, e.kind
 FROM edges e JOIN symbols src ON src.id = e.source_id LEFT JOIN symbols tgt ON tgt.id = e.target_id
 WHERE e.repository_id = $1 AND (
-  (e.target_id IS NOT NULL AND (e.kind = 'inherits'
+  (e.target_id IS NOT NULL AND ((e.kind = 'inherits' AND e.alias IS DISTINCT FROM '{IMPLEMENTS}')
     OR (e.kind = 'references' AND (e.alias = '{TYPE_OF}' OR e.alias LIKE '{TYPE_ARG}%'))))
   OR (e.kind = 'references' AND e.alias LIKE '{TYPE_PARAM}%'))
 """
