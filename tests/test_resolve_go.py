@@ -152,6 +152,29 @@ func Direct() {
 
 func Register(f func() error) {}
 
+// A named slice type may have methods of its elements' names: ranging over one is not followed.
+type Hooks []Hook
+
+func (hs Hooks) Fire(level int, msg string) error { return nil }
+
+func (l *Logger) Each(extra []Hook, more ...Hook) {
+	for _, h := range l.hooks {
+		h.Fire(3, "field")
+	}
+	l.byName["a"].Fire(4, "map")
+	for _, h := range extra {
+		h.Fire(5, "param")
+	}
+	more[0].Fire(6, "variadic")
+	var named Hooks
+	for _, h := range named {
+		h.Fire(7, "named")
+	}
+	for i, h := range []Hook{printer{}} {
+		h.Fire(i, "literal")
+	}
+}
+
 func flush() error { return nil }
 
 func Setup() {
@@ -236,6 +259,7 @@ async def test_a_type_implements_an_interface_its_method_set_covers(db: Database
         ("hooks.counter", "hooks.Hook"),  # a pointer receiver, other parameter names
         ("hooks.loud", "hooks.Hook"),  # promoted from the embedded struct
         ("hooks.file", "hooks.LevelWriter"),  # io.Writer's Write, and its own WriteLevel
+        ("hooks.Hooks", "hooks.Hook"),
     } <= implements
     assert ("hooks.siren", "hooks.Hook") not in implements  # Fire(string) is another method
     assert not {t for s, t in implements if t == "hooks.Conn"}  # net.Conn's methods are not known here
@@ -246,20 +270,79 @@ async def test_a_call_through_an_interface_is_a_reference_of_each_implementation
     calls = await _edges(db, "calls")
     assert calls[("hooks.Logger.Emit", "l.hook.Fire")] == "hooks.Hook.Fire"
     refs = await find_references(db.pool, "hooks.counter.Fire", REPO)
-    assert {(r.source, r.line) for r in refs.references} == {("hooks.Logger.Emit", 52), ("hooks.Direct", 57)}
+    assert {(r.source, r.line) for r in refs.references if r.source != "hooks.Logger.Each"} == {
+        ("hooks.Logger.Emit", 52),
+        ("hooks.Direct", 57),
+    }
     through = next(r for r in refs.references if r.source == "hooks.Logger.Emit")
     assert through.confidence == 0.9  # Hook's Fire: another implementation may be the one run
     printer = await find_references(db.pool, "hooks.printer.Fire", REPO)
-    assert {r.source for r in printer.references} == {"hooks.Logger.Emit"}  # not counter's own call
+    assert "hooks.Direct" not in {r.source for r in printer.references}  # counter's own call
     iface = await find_references(db.pool, "hooks.Hook.Fire", REPO)
     assert {r.source for r in iface.references} >= {"hooks.Logger.Emit", "hooks.Direct"}
     siren = await find_references(db.pool, "hooks.siren.Fire", REPO)
     assert not siren.references
     callers = await find_callers(db.pool, "hooks.counter.Fire", REPO)
-    assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {"hooks.Logger.Emit", "hooks.Direct"}
+    assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {
+        "hooks.Logger.Emit",
+        "hooks.Logger.Each",
+        "hooks.Direct",
+    }
 
 
 async def test_a_function_passed_as_a_value_has_its_receiver_among_callers(db: Database, go_repo: Path) -> None:
     callers = await find_callers(db.pool, "hooks.flush", REPO)
     assert [(n.qualified_name, n.depth) for n in callers.nodes if n.depth == 1] == [("hooks.Setup", 1)]
     assert [e.kind for e in callers.edges] == ["references"]
+
+
+async def _implements(db: Database, repo: str) -> set[tuple[str, str | None]]:
+    rows = await db.pool.fetch(
+        """SELECT src.qualified_name AS source, tgt.qualified_name AS target
+           FROM edges e JOIN repositories r ON r.id = e.repository_id JOIN symbols src ON src.id = e.source_id
+           LEFT JOIN symbols tgt ON tgt.id = e.target_id
+           WHERE r.name = $1 AND e.kind = 'inherits' AND e.alias = $2""",
+        repo,
+        IMPLEMENTS,
+    )
+    return {(r["source"], r["target"]) for r in rows}
+
+
+async def test_implements_follows_edits_of_either_file(db: Database, settings: Settings, tmp_path: Path) -> None:
+    repo = "go-implements-edits"
+    (tmp_path / "go.mod").write_text("module example.com/shape\n\ngo 1.21\n")
+    iface = tmp_path / "shape.go"
+    impl = tmp_path / "square.go"
+    iface.write_text("package shape\n\ntype Shape interface {\n\tArea() float64\n}\n")
+    impl.write_text("package shape\n\ntype Square struct{ s float64 }\n\nfunc (q Square) Area() float64 { return 0 }\n")
+    await index_repository(db, settings, tmp_path, name=repo)
+    assert await _implements(db, repo) == {("shape.Square", "shape.Shape")}
+
+    iface.write_text("package shape\n\ntype Shape interface {\n\tArea() float64\n\tSides() int\n}\n")
+    await index_repository(db, settings, tmp_path, name=repo)
+    assert await _implements(db, repo) == set()  # Square has no Sides
+
+    impl.write_text(impl.read_text() + "\nfunc (q *Square) Sides() int { return 4 }\n")
+    await index_repository(db, settings, tmp_path, name=repo)
+    assert await _implements(db, repo) == {("shape.Square", "shape.Shape")}
+
+
+async def test_range_variables_and_indexes_hold_a_known_containers_elements(db: Database, go_repo: Path) -> None:
+    calls = {
+        (r["line"], r["target"])
+        for r in await db.pool.fetch(
+            """SELECT e.line, tgt.qualified_name AS target
+               FROM edges e JOIN repositories r ON r.id = e.repository_id JOIN symbols src ON src.id = e.source_id
+               LEFT JOIN symbols tgt ON tgt.id = e.target_id
+               WHERE r.name = $1 AND e.kind = 'calls' AND src.qualified_name = 'hooks.Logger.Each'""",
+            REPO,
+        )
+    }
+    assert calls == {
+        (69, "hooks.Hook.Fire"),  # a slice field
+        (71, "hooks.Hook.Fire"),  # a map field's value
+        (73, "hooks.Hook.Fire"),  # a slice parameter
+        (75, "hooks.Hook.Fire"),  # a variadic parameter
+        (78, None),  # an element of Hooks: never Hooks.Fire
+        (81, "hooks.Hook.Fire"),  # a slice literal
+    }

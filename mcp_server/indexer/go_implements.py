@@ -28,9 +28,11 @@ _EMBEDS = f"""
 SELECT e.source_id, e.target_id, e.target_name FROM edges e JOIN files f ON f.id = e.file_id
 WHERE e.repository_id = $1 AND f.language = 'go' AND e.kind = 'inherits'
   AND e.alias IS DISTINCT FROM '{IMPLEMENTS}'"""
+_HAS_GO = "SELECT EXISTS (SELECT 1 FROM files WHERE repository_id = $1 AND language = 'go')"
+# Those of the types: a derived edge's source is a Go type (deleted with it).
 _DERIVED = f"""
 SELECT id, source_id, target_id FROM edges
-WHERE repository_id = $1 AND kind = 'inherits' AND alias = '{IMPLEMENTS}'"""
+WHERE source_id = ANY($1::bigint[]) AND kind = 'inherits' AND alias = '{IMPLEMENTS}'"""
 _INSERT = f"""
 INSERT INTO edges (repository_id, file_id, source_id, target_id, kind, target_name, target_simple, alias,
                    line, confidence)
@@ -74,6 +76,8 @@ class _Type:
 
 async def derive_implements(conn: asyncpg.Connection, repository_id: int) -> int:
     """Bring the repository's derived implements edges up to date; returns how many it holds."""
+    if not await conn.fetchval(_HAS_GO, repository_id):
+        return 0
     types = {
         r["id"]: _Type(r["id"], r["kind"], r["name"], r["qualified_name"], r["file_id"], r["start_line"])
         for r in await conn.fetch(_TYPES, repository_id)
@@ -214,11 +218,17 @@ def _norm(text: str) -> str:
 async def _store(
     conn: asyncpg.Connection, repository_id: int, types: dict[int, _Type], wanted: set[tuple[int, int]]
 ) -> int:
-    have = {(r["source_id"], r["target_id"]): r["id"] for r in await conn.fetch(_DERIVED, repository_id)}
-    stale = [eid for pair, eid in have.items() if pair not in wanted]
+    have: set[tuple[int, int]] = set()
+    stale: list[int] = []
+    for r in await conn.fetch(_DERIVED, sorted(types)):
+        pair = (r["source_id"], r["target_id"])
+        if pair in wanted and pair not in have:
+            have.add(pair)
+        else:
+            stale.append(r["id"])  # no longer implemented, its interface gone, or a twin
     if stale:
         await conn.execute("DELETE FROM edges WHERE id = ANY($1::bigint[])", stale)
-    new = sorted(wanted - have.keys())
+    new = sorted(wanted - have)
     if new:
         src = [types[s] for s, _ in new]
         dst = [types[t] for _, t in new]

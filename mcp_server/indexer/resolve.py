@@ -192,8 +192,9 @@ async def resolve_edges(
             targets,
             confs,
         )
-    if any(row["language"] == "go" for row in rows):
-        await derive_implements(conn, repository_id)
+    # An edit anywhere may change a method set, and with it an implements edge that no edge of
+    # the edited files names (a method removed from another file than its type's).
+    await derive_implements(conn, repository_id)
     return len(ids)
 
 

@@ -13,7 +13,7 @@ from tree_sitter import Node
 
 from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
 from ._generic import MAX_TARGET, SKIP, Candidates, Ctx, Frame, Handler, run
-from ._go_types import Declared, declare, declared, named_type, written
+from ._go_types import ELEMENT_OF, Declared, declare, declared, element, named_type, written
 
 _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"package_clause"})
@@ -175,7 +175,7 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     _declare_params(ctx, node.child_by_field_name("parameters"), node, tparams)
     result = node.child_by_field_name("result")
     _declare_params(ctx, result, node, tparams)
-    _type_edge(ctx, idx, _first_result(result), tparams)
+    _held_type_edge(ctx, idx, qname, _first_result(result), tparams)
     return None
 
 
@@ -186,10 +186,20 @@ def _declare_params(ctx: Ctx, plist: Node | None, fn: Node, tparams: set[str]) -
     for param in plist.named_children:
         if param.type not in ("parameter_declaration", "variadic_parameter_declaration"):
             continue
-        # `xs ...T` holds a []T, whose elements this does not follow: untyped
-        tnode = param.child_by_field_name("type") if param.type == "parameter_declaration" else None
+        tnode = param.child_by_field_name("type")
+        variadic = param.type == "variadic_parameter_declaration"  # `xs ...T` holds a []T
         for ident in param.children_by_field_name("name"):
-            declare(ctx, ctx.text(ident), tnode, param, scope=fn, tparams=tparams)
+            declare(ctx, ctx.text(ident), tnode, param, scope=fn, tparams=tparams, elements=variadic)
+
+
+def _held_type_edge(ctx: Ctx, source: int, qname: str, type_node: Node | None, tparams: set[str]) -> None:
+    """`_type_edge` of what a field, variable or function holds; of an unnamed container, its
+    elements' type, the name noted among this file's containers (`for _, h := range l.hooks`
+    and `l.hooks[i]` are then found on it)."""
+    held = element(type_node)
+    if held is not None:
+        ctx.data.setdefault("containers", set()).add(qname)
+    _type_edge(ctx, source, type_node if held is None else held, tparams)
 
 
 def _type_edge(ctx: Ctx, source: int, type_node: Node | None, tparams: set[str]) -> None:
@@ -243,7 +253,7 @@ def _method_elem(ctx: Ctx, node: Node) -> bool | None:
     qname = ctx.join(frame.qname, name)
     idx = ctx.add_symbol("method", name, qname, node)
     ctx.enter(Frame(idx, qname, "function", frame.qname))
-    _type_edge(ctx, idx, _first_result(node.child_by_field_name("result")), _all_tparams(ctx))
+    _held_type_edge(ctx, idx, qname, _first_result(node.child_by_field_name("result")), _all_tparams(ctx))
     return None
 
 
@@ -277,17 +287,18 @@ def _value_spec(ctx: Ctx, node: Node) -> bool | None:
         name = ctx.text(ident)
         span = decl if single and decl is not None else node
         head = ctx.signature(node.start_byte, value.start_byte if value is not None else node.end_byte)
+        qname = ctx.join(_pkg(ctx), name)
         idx = ctx.add_symbol(
             kind,
             name,
-            ctx.join(_pkg(ctx), name),
+            qname,
             node,
             span=span,
             doc_anchor=span,
             signature=f"{'const' if kind == 'constant' else 'var'} {head}",
         )
         if type_node is not None:
-            _type_edge(ctx, idx, type_node, set())
+            _held_type_edge(ctx, idx, qname, type_node, set())
         elif len(values) == len(names) and (held := values[i]) is not None:
             _value_type_edge(ctx, idx, held)
     return None
@@ -321,7 +332,7 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
     for name in names:
         qname = ctx.join(frame.qname, name)
         idx = ctx.add_symbol("field", name, qname, node)
-        _type_edge(ctx, idx, type_node, tparams)
+        _held_type_edge(ctx, idx, qname, type_node, tparams)
         if len(names) == 1 and not embedded:
             ctx.enter(Frame(idx, qname, "field", frame.owner))  # its type's references are the field's
     return SKIP if embedded else None
@@ -449,6 +460,10 @@ def _value(ctx: Ctx, node: Node | None, depth: int = 0) -> tuple[list[str] | Non
         if d is not None:
             if d.type == "=":
                 return _value(ctx, d.value, depth + 1)
+            if d.type == ELEMENT_OF:
+                return _elements(ctx, d.value, depth + 1), False
+            if d.array:
+                return [_NO_MEMBERS], False  # a slice or map: no methods
             return _written_prefixes(ctx, d.type), False
         if name in ctx.imports:
             return [ctx.imports[name]], False
@@ -472,6 +487,8 @@ def _value(ctx: Ctx, node: Node | None, depth: int = 0) -> tuple[list[str] | Non
             if name in _BUILTIN_TYPES:
                 return [f"{_NO_MEMBERS}.{name}"], False
         return _value(ctx, fn, depth)  # the call and its selector: one link of a chain
+    if kind == "index_expression":
+        return _elements(ctx, node.child_by_field_name("operand"), depth + 1), False
     if kind == "composite_literal":
         return _type_prefixes(ctx, node.child_by_field_name("type")), False
     if kind == "type_assertion_expression":
@@ -486,6 +503,43 @@ def _value(ctx: Ctx, node: Node | None, depth: int = 0) -> tuple[list[str] | Non
     if kind in _LITERALS:
         return [_NO_MEMBERS], False
     return None, False
+
+
+def _elements(ctx: Ctx, node: Node | None, depth: int) -> list[str] | None:
+    """Qualified names an element of the container `node` is a member of; None unless `node` is
+    known to be an unnamed container (a named one, `type Hooks []Hook`, may have methods of the
+    element's names): a local or parameter declared as one, or one of this file's containers."""
+    if node is None or depth > _MAX_CHAIN:
+        return None
+    kind = node.type
+    if kind == "identifier":
+        name = ctx.text(node)
+        d = declared(ctx, name, node.start_byte)
+        if d is not None and d.value is not None and d.value.start_byte <= node.start_byte < d.value.end_byte:
+            d = _outer(ctx, name, d)
+        if d is not None:
+            if d.type == "=":
+                return _elements(ctx, d.value, depth + 1)
+            return _written_prefixes(ctx, d.type) if d.array and d.type != ELEMENT_OF else None
+        return _contained(ctx, [ctx.join(_pkg(ctx), name)])
+    if kind == "selector_expression":
+        inner, _ = _value(ctx, node.child_by_field_name("operand"), depth + 1)
+        field = ctx.text(node.child_by_field_name("field"))
+        return _contained(ctx, [f"{p}.{field}" for p in inner or ()])
+    if kind == "call_expression":
+        return _elements(ctx, node.child_by_field_name("function"), depth + 1)
+    if kind == "composite_literal":
+        held = element(node.child_by_field_name("type"))
+        return _type_prefixes(ctx, held) if held is not None else None
+    if kind == "parenthesized_expression":
+        return _elements(ctx, node.named_child(0), depth + 1)
+    return None
+
+
+def _contained(ctx: Ctx, names: list[str]) -> list[str] | None:
+    """Those of `names` this file declares as unnamed containers (their type edges name the elements')."""
+    known = ctx.data.get("containers", ())
+    return [n for n in names if n in known] or None
 
 
 def _outer(ctx: Ctx, name: str, inner: Declared) -> Declared | None:
@@ -540,17 +594,21 @@ def _short_var(ctx: Ctx, node: Node) -> bool | None:
 
 
 def _untyped_locals(ctx: Ctx, node: Node) -> bool | None:
-    """Range variables, a type switch's alias, `case v := <-ch`: locals whose type is not followed."""
+    """Range variables, a type switch's alias, `case v := <-ch`: locals whose type is not
+    followed, but for the element a range over a known slice or map holds."""
     field = {"range_clause": "left", "type_switch_statement": "alias", "receive_statement": "left"}[node.type]
     if node.type == "range_clause" or node.type == "receive_statement":
         if not any(c.type == ":=" for c in node.children):
             return None  # `for k = range m`: assigns existing names
     left = node.child_by_field_name(field)
     scope = (node.parent if node.type != "type_switch_statement" else node) or node
-    for ident in left.named_children if left is not None else []:
+    # `for i, v := range xs`: v is an element of xs (i an index or a map's key, not followed)
+    ranged = node.child_by_field_name("right") if node.type == "range_clause" else None
+    for i, ident in enumerate(left.named_children if left is not None else []):
         if ident.type == "identifier":
             ctx.skip.add(ident.id)
-            declare(ctx, ctx.text(ident), None, node, scope=scope)
+            held = ranged if i == 1 else None
+            declare(ctx, ctx.text(ident), None, node, scope=scope, value=held, ranged=held is not None)
     return None
 
 
