@@ -912,6 +912,15 @@ def per_language(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "goto_acc_at_1": ratio(right, sites),
             "inside_resolved_conf_0.9": ratio(conf9, inside),
         }
+        apart = [r["interface_methods_scored_apart"] for r in rs if r.get("interface_methods_scored_apart")]
+        if apart:
+            out[lang]["interface_methods_scored_apart"] = {
+                what: {
+                    "precision": ratio(sum(a[what]["both"] for a in apart), sum(a[what]["pgcode"] for a in apart)),
+                    "recall": ratio(sum(a[what]["both"] for a in apart), sum(a[what]["truth"] for a in apart)),
+                }
+                for what in ("references", "callers")
+            }
     return out
 
 
@@ -1002,6 +1011,13 @@ def print_tables(results: list[dict[str, Any]], languages: dict[str, dict[str, A
             title="per language (micro over its corpora)",
         )
     )
+    for lang, s in languages.items():
+        if apart := s.get("interface_methods_scored_apart"):
+            a, c = apart["references"], apart["callers"]
+            print(
+                f"{lang} interface methods, scored apart (micro): references P {a['precision']} R {a['recall']}, "
+                f"callers P {c['precision']} R {c['recall']}"
+            )
     for r in rs:
         print(
             f"\n[{r['corpus']}] dropped: {r['dropped']}; server restarts {r['server']['restarts']}, "
