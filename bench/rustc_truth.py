@@ -36,6 +36,8 @@ _DEFID = re.compile(r"DefId\((\d+):(\d+) ~ ([^)]*)\)")
 _SPAN = re.compile(r"span: ([^\s:]+\.rs):(\d+):(\d+): (\d+):(\d+) \(#(\d+)\)")
 _OWNER_NODE = re.compile(r"^\s*node: (Item|ImplItem|TraitItem|ForeignItem)\($")
 _BODY = re.compile(r"^DefId\((\d+):(\d+) ~ (.*)\):$")
+# Bumped when extraction changes what it reads, so that a cached truth of an older reading is not reused.
+TRUTH_VERSION = 2
 
 
 def defpath(raw: str) -> str:
@@ -182,7 +184,7 @@ def _read_hir(text: str, truth: CrateTruth, impls: dict[str, _Impl], source_file
 
 def _self_name(generics: str) -> str | None:
     """The last path segment of the first generic argument (the Self type of a trait method)."""
-    inner = generics.strip()
+    inner = generics.strip().removesuffix(")")  # the FnDef's own closing parenthesis
     if not inner.startswith("["):
         return None
     first = inner[1:].split(",", 1)[0].strip().rstrip("]")
