@@ -8,9 +8,10 @@ from typing import NamedTuple
 from tree_sitter import Node
 
 from ..project import EMPTY_PROJECT, Project
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 from ._rust_macros import macro_calls
+from ._rust_types import bounds, field_type, record_fields, returned, type_args, type_name
 
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 _HEADERS = frozenset({"use_declaration", "attribute_item", "inner_attribute_item", "extern_crate_declaration"})
@@ -23,6 +24,15 @@ _ITEM_KINDS = {
 }
 _SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
 _MODULE_FRAMES = frozenset({"module", "function"})
+# The standard library's types: a receiver known to be one of these has none of the crate's methods.
+_STD_TYPES = frozenset(
+    "Vec String Option Result Box Rc Arc Cell RefCell HashMap HashSet BTreeMap BTreeSet VecDeque str"
+    " u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize f32 f64 bool char".split()
+)
+HeldFn = Callable[[], Candidates]
+# What follows a method's return type, which the crate may not declare (`-> impl Trait` elsewhere):
+# the name alone, so that a chain the type edges cannot follow costs no more than no chain at all.
+_FALLBACK: Candidates = ((NAME_FALLBACK, CONF_UNIQUE),)
 USES_PROJECT = True  # Cargo.toml names the crate its own tests and examples `use`
 
 
@@ -124,17 +134,6 @@ def _resolve_path(ctx: Ctx, path: str, scope: _Scope, kinds: frozenset[str] | No
     return ()
 
 
-def _type_name(node: Node | None) -> Node | None:
-    for _ in range(4):
-        if node is None or node.type in ("type_identifier", "scoped_type_identifier"):
-            return node
-        if node.type in ("generic_type", "reference_type", "pointer_type"):
-            node = node.child_by_field_name("type")
-        else:
-            return None
-    return node
-
-
 # ---- definitions ------------------------------------------------------------------------
 
 
@@ -147,24 +146,58 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     in_type = frame.kind in ("impl", "trait")
     qname = ctx.join(frame.qname, name)
     body = node.child_by_field_name("body")
+    vars_: dict[str, str | HeldFn] = dict(_param_types(ctx, node))
+    first = ctx.defined.get(qname)
+    if frame.kind == "impl" and not frame.data.get("trait") and first is not None and _cfg_gated(node):
+        # An inherent method has one definition per name: a second is its `#[cfg]` alternate
+        # (`new` for loom builds), the same method, whose calls the first answers for.
+        ctx.enter(Frame(first, qname, "function", frame.owner, {"vars": vars_}))
+        return None
     idx = ctx.add_symbol(
         "method" if in_type else "function", name, qname, node, sig_end=body.start_byte if body is not None else None
     )
-    ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None, {"vars": _param_types(ctx, node)}))
+    ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None, {"vars": vars_}))
+    _return_type(ctx, idx, node, frame.owner if in_type else None)
     return None
+
+
+def _cfg_gated(node: Node) -> bool:
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+        if prev.type == "attribute_item" and prev.text is not None and prev.text.startswith(b"#[cfg("):
+            return True
+        prev = prev.prev_named_sibling
+    return False
+
+
+def _return_type(ctx: Ctx, source: int, node: Node, owner: str | None) -> None:
+    """What a function returns as a type edge (records.TYPE_OF): `x.f().m()` is then found on that
+    type, as a variable's. Also the plain reference to the type written there."""
+    target = returned(node)
+    if target is None:
+        return
+    ctx.skip.add(target.id)
+    text = ctx.flat(target)
+    head = text.split("::", 1)[0]
+    generic = set(bounds(ctx, node)) | {
+        ctx.text(p.child_by_field_name("name"))
+        for p in (node.child_by_field_name("type_parameters") or node).named_children
+        if p.type == "type_parameter"
+    }
+    if head in generic or any(head in f.data.get("tparams", ()) for f in ctx.frames):
+        return
+    if text == "Self":
+        if owner:
+            ctx.edge("references", text, target, ((owner, CONF_EXACT),), TYPE_OF, source)
+        return
+    scope = _scope(ctx)
+    ctx.edge("references", text, target, lambda: _resolve_path(ctx, text, scope, CLASS_KINDS) or None, TYPE_OF, source)
 
 
 def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
     """Parameter name -> the type (or, for a generic or `impl`/`dyn` one, the first trait) it is declared as,
     so that `src.advance()` on `src: B` with `B: Buf` names `Buf::advance`."""
-    bounds: dict[str, str] = {}
-    for tp in (node.child_by_field_name("type_parameters") or node).named_children:
-        first = next(iter((tp.child_by_field_name("bounds") or tp).named_children), None)
-        name = tp.child_by_field_name("name")
-        if tp.type == "type_parameter" and name is not None and first is not None:
-            target = _type_name(first)
-            if target is not None:
-                bounds[ctx.text(name)] = ctx.flat(target)
+    bound = bounds(ctx, node)
     found: dict[str, str] = {}
     for param in (node.child_by_field_name("parameters") or node).named_children:
         pattern = param.child_by_field_name("pattern")
@@ -173,28 +206,27 @@ def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
             continue
         if written is not None and written.type == "reference_type":
             written = written.child_by_field_name("type")
-        if written is not None and written.type in ("abstract_type", "dynamic_type"):
-            written = written.child_by_field_name("trait")
-        target = _type_name(written)
+        target = type_name(written)
         if target is not None:
             text = ctx.flat(target)
-            found[ctx.text(pattern)] = bounds.get(text, text)
+            found[ctx.text(pattern)] = bound.get(text, text)
     return found
 
 
 def _let(ctx: Ctx, node: Node) -> bool | None:
     """`let b: T = ..`, `let b = T::new(..)`, `let b = T { .. }`: `b` holds a T from here on in its function
-    (a constructor-shaped call is taken to return its type); any other `let b` forgets what `b` held."""
+    (a constructor-shaped call is taken to return its type); `let b = x.f()`, what f returns; any other
+    `let b` forgets what `b` held."""
     pattern = node.child_by_field_name("pattern")
     frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
     if pattern is None or pattern.type != "identifier" or frame is None:
         return None
     held = frame.data.setdefault("vars", {})
     name = ctx.text(pattern)
-    written = _type_name(node.child_by_field_name("type"))
+    written = type_name(node.child_by_field_name("type"))
     value = node.child_by_field_name("value")
     if written is None and value is not None and value.type == "struct_expression":
-        written = _type_name(value.child_by_field_name("name"))
+        written = type_name(value.child_by_field_name("name"))
     text = ctx.flat(written) if written is not None else None
     if text is None and value is not None and value.type == "call_expression":
         fn = value.child_by_field_name("function")
@@ -204,19 +236,79 @@ def _let(ctx: Ctx, node: Node) -> bool | None:
         head = ctx.flat(path).rsplit("::", 1)[-1] if path is not None else ""
         if head[:1].isupper() and head != "Self":
             text = ctx.flat(path)
-    if text is None:
-        held.pop(name, None)
-    else:
+    found = _receiver(ctx, value) if text is None and value is not None else None
+    if text is not None:
         held[name] = text
+    elif found is not None:
+        held[name] = found
+    else:
+        held.pop(name, None)
     return None
 
 
-def _param_type(ctx: Ctx, name: str) -> str | None:
-    """The declared type of the innermost function's parameter `name`, if it is one."""
-    for frame in reversed(ctx.frames):
-        if frame.kind == "function":
-            return frame.data.get("vars", {}).get(name) if frame.data else None
-    return None
+def _var(ctx: Ctx, name: str) -> HeldFn | None:
+    """What the innermost function's parameter or local `name` holds, if the parser knows."""
+    frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
+    held = frame.data.get("vars", {}).get(name) if frame is not None and frame.data else None
+    if held is None or callable(held):
+        return held
+    scope = _scope(ctx)
+    return lambda: _typed(ctx, held, scope)
+
+
+def _typed(ctx: Ctx, text: str | None, scope: _Scope) -> Candidates:
+    """Candidates for the type written as `text`; a standard type's own path (naming nothing here,
+    so that its methods are never guessed by name onto the crate's)."""
+    if not text:
+        return ()
+    if text == "Self":
+        return ((scope.owner, CONF_EXACT),) if scope.owner else ()
+    found = _resolve_path(ctx, text, scope, CLASS_KINDS)
+    if not found and text.rsplit("::", 1)[-1] in _STD_TYPES:
+        return ((text, CONF_SCOPED),)
+    return found
+
+
+def _receiver(ctx: Ctx, node: Node | None) -> HeldFn | None:
+    """The type an expression holds, as candidates for its path once the file is known (a method's
+    path stands for what it returns: the resolver follows its type edge); None when unknown."""
+    for _ in range(4):
+        if node is not None and node.type in ("parenthesized_expression", "reference_expression"):
+            node = node.child_by_field_name("value") or node.named_child(node.named_child_count - 1)
+    if node is None:
+        return None
+    scope = _scope(ctx)
+    if node.type == "self":
+        return (lambda: _typed(ctx, "Self", scope)) if scope.owner else None
+    if node.type == "identifier":
+        return _var(ctx, ctx.text(node))
+    if node.type == "struct_expression":
+        text = ctx.flat(type_name(node.child_by_field_name("name")))
+        return lambda: _typed(ctx, text, scope)
+    if node.type == "field_expression":
+        value, field = node.child_by_field_name("value"), node.child_by_field_name("field")
+        impl = next((f for f in reversed(ctx.frames) if f.kind == "impl"), None)
+        if value is None or value.type != "self" or field is None or impl is None or not scope.owner:
+            return None
+        owner, name, data = scope.owner, ctx.text(field), impl.data
+        return lambda: _typed(ctx, field_type(ctx, owner, name, data), scope)
+    if node.type != "call_expression":
+        return None
+    fn = node.child_by_field_name("function")
+    if fn is not None and fn.type == "generic_function":
+        fn = fn.child_by_field_name("function")
+    if fn is not None and fn.type in ("identifier", "scoped_identifier"):
+        path = ctx.flat(fn)
+        return lambda: _resolve_path(ctx, path, scope)
+    if fn is None or fn.type != "field_expression" or (field := fn.child_by_field_name("field")) is None:
+        return None
+    inner = _receiver(ctx, fn.child_by_field_name("value"))
+    name = ctx.text(field)
+    return (lambda: _members(inner(), name)) if inner is not None else None
+
+
+def _members(owners: Candidates, name: str) -> Candidates:
+    return tuple((f"{q}::{name}", conf) for q, conf in owners)
 
 
 def _item(ctx: Ctx, node: Node) -> bool | None:
@@ -237,10 +329,12 @@ def _item(ctx: Ctx, node: Node) -> bool | None:
         if p.type == "type_parameter"
     }
     ctx.enter(Frame(idx, qname, kind, qname if kind == "trait" else None, {"tparams": tparams}))
+    if kind == "struct":
+        record_fields(ctx, qname, node)
     if kind == "trait":
         bounds = node.child_by_field_name("bounds")
         for bound in bounds.named_children if bounds is not None else ():
-            target_node = _type_name(bound)
+            target_node = type_name(bound)
             if target_node is not None:
                 _inherit(ctx, target_node, idx)
                 ctx.skip.add(bound.id)
@@ -254,13 +348,13 @@ def _inherit(ctx: Ctx, target_node: Node, source: int) -> None:
 
 
 def _impl(ctx: Ctx, node: Node) -> bool | None:
-    type_node = _type_name(node.child_by_field_name("type"))
+    type_node = type_name(node.child_by_field_name("type"))
     if type_node is None:
         return None
     ctx.skip.add(type_node.id)
     tname = ctx.text(type_node).rsplit("::", 1)[-1]
     owner = ctx.join(_modpath(ctx), tname)
-    trait_node = _type_name(node.child_by_field_name("trait"))
+    trait_node = type_name(node.child_by_field_name("trait"))
     if trait_node is not None:
         ctx.skip.add(trait_node.id)
         frame_sym = ctx.frame.sym
@@ -277,7 +371,13 @@ def _impl(ctx: Ctx, node: Node) -> bool | None:
         for p in (node.child_by_field_name("type_parameters") or node).named_children
         if p.type == "type_parameter"
     }
-    ctx.enter(Frame(ctx.frame.sym, owner, "impl", owner, {"tparams": tparams}))
+    data = {
+        "tparams": tparams,
+        "trait": trait_node is not None,
+        "bounds": bounds(ctx, node),
+        "args": type_args(ctx, node.child_by_field_name("type")),
+    }
+    ctx.enter(Frame(ctx.frame.sym, owner, "impl", owner, data))
     return None
 
 
@@ -379,11 +479,13 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             return None
         target = ctx.flat(fn)
         owner = ctx.frame.owner
-        declared = _param_type(ctx, ctx.text(value)) if value is not None and value.type == "identifier" else None
+        name = ctx.text(field)
+        held = _receiver(ctx, value)
         if value is not None and value.type == "self" and owner:
-            ctx.edge("calls", target, field, ctx.member_later(owner, ctx.text(field)))
-        elif declared is not None and declared.split("::", 1)[0] != "Self":
-            ctx.edge("calls", target, field, _later(ctx, f"{declared}::{ctx.text(field)}", _scope(ctx)))
+            ctx.edge("calls", target, field, ctx.member_later(owner, name))
+        elif held is not None:
+            fallback = value is not None and value.type == "call_expression"
+            ctx.edge("calls", target, field, lambda: _members(held(), name) + _FALLBACK * fallback)
         else:
             ctx.edge("calls", target, field)
     return None
@@ -404,11 +506,15 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("calls", path, call.node, _later(ctx, path, scope))
         elif call.receiver == "self" and owner:
             ctx.edge("calls", f"self.{call.name}", call.node, ctx.member_later(owner, call.name))
-        elif call.receiver and (declared := _param_type(ctx, call.receiver)) and not declared.startswith("Self"):
-            ctx.edge("calls", f"{call.receiver}.{call.name}", call.node, _later(ctx, f"{declared}::{call.name}", scope))
+        elif call.receiver and (held := _var(ctx, call.receiver)) is not None:
+            ctx.edge("calls", f"{call.receiver}.{call.name}", call.node, _member_later(held, call.name))
         else:
             ctx.edge("calls", f"{call.receiver or '…'}.{call.name}", call.node)
     return SKIP
+
+
+def _member_later(held: HeldFn, name: str) -> HeldFn:
+    return lambda: _members(held(), name)
 
 
 def _later(ctx: Ctx, path: str, scope: _Scope) -> Callable[[], Candidates]:
