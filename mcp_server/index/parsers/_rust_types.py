@@ -29,19 +29,24 @@ def bounds(ctx: Ctx, node: Node) -> dict[str, str]:
     """Type parameter -> its first trait bound as written, from `<T: Buf>` and `where T: Buf`."""
     found: dict[str, str] = {}
     for tp in (node.child_by_field_name("type_parameters") or node).named_children:
-        name = tp.child_by_field_name("name")
-        first = next(iter((tp.child_by_field_name("bounds") or tp).named_children), None)
+        name, tb = tp.child_by_field_name("name"), tp.child_by_field_name("bounds")
+        first = _first_bound(tb)
         target = type_name(first) if tp.type == "type_parameter" and first is not None else None
         if name is not None and target is not None:
             found[ctx.text(name)] = ctx.flat(target)
     where = next((c for c in node.named_children if c.type == "where_clause"), None)
     for pred in where.named_children if where is not None else ():
-        left = pred.child_by_field_name("left")
-        first = next(iter((pred.child_by_field_name("bounds") or pred).named_children), None)
+        left, tb = pred.child_by_field_name("left"), pred.child_by_field_name("bounds")
+        first = _first_bound(tb)
         target = type_name(first) if left is not None and left.type == "type_identifier" else None
         if left is not None and target is not None:
             found.setdefault(ctx.text(left), ctx.flat(target))
     return found
+
+
+def _first_bound(node: Node | None) -> Node | None:
+    """The first trait of `?Sized + Buf + 'a`."""
+    return next((b for b in node.named_children if type_name(b) is not None), None) if node is not None else None
 
 
 def type_args(ctx: Ctx, written: Node | None) -> list[str]:

@@ -10,6 +10,7 @@ from tree_sitter import Node
 from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._rust_cfg import compiled, gated
 from ._rust_macros import macro_calls
 from ._rust_types import bounds, field_type, record_fields, returned, type_args, type_name
 
@@ -47,8 +48,17 @@ def parse(source: bytes, path: str, module_name: str, language: str, project: Pr
         header_types=_HEADERS,
         handlers=_HANDLERS,
         root_prefix=_crate_path(module_name),
-        setup=lambda ctx, root: _setup(ctx, root, project.rust_crate(path)),
+        setup=lambda ctx, root: _setup(ctx, root, project.rust_crate(path), _crate_root(module_name)),
     )
+
+
+def _crate_root(module_name: str) -> str:
+    """The path `crate::` names in a file: the library's, or a test's (tests/t.rs is a crate of its own,
+    whose `mod util;` is tests/util/mod.rs, indexed as `crate::tests::util`)."""
+    segs = module_name.split(".") if module_name else []
+    if "src" not in segs and len(segs) > 1 and segs[0] in ("tests", "examples", "benches"):
+        return f"crate::{segs[0]}"
+    return "crate"
 
 
 def _crate_path(module_name: str) -> str:
@@ -61,14 +71,14 @@ def _crate_path(module_name: str) -> str:
     return "::".join(["crate", *segs])
 
 
-def _setup(ctx: Ctx, root: Node, crate: str | None) -> None:
+def _setup(ctx: Ctx, root: Node, crate: str | None, crate_root: str) -> None:
     ctx.data["crate"] = crate
+    ctx.data["root"] = crate_root
     # `use inner::X` may name a module declared further down this file
-    ctx.data["mods"] = {
-        ctx.text(c.child_by_field_name("name"))
-        for c in root.named_children
-        if c.type == "mod_item" and c.child_by_field_name("name") is not None
-    }
+    mods = [(c, c.child_by_field_name("name")) for c in root.named_children if c.type == "mod_item"]
+    ctx.data["mods"] = {ctx.text(n) for c, n in mods if n is not None}
+    # `mod util;` in a test crate's root file is tests/util/mod.rs, beside it
+    ctx.data["file_mods"] = {ctx.text(n) for c, n in mods if n is not None and c.child_by_field_name("body") is None}
 
 
 def _modpath(ctx: Ctx) -> str:
@@ -98,7 +108,7 @@ def _absolute(ctx: Ctx, path: str, modpath: str) -> str | None:
         return None
     head = segs[0]
     if head == "crate":
-        return path
+        return "::".join([ctx.data.get("root", "crate"), *segs[1:]])
     base = modpath.split("::")
     if head == "self":
         return "::".join(base + segs[1:])
@@ -108,6 +118,10 @@ def _absolute(ctx: Ctx, path: str, modpath: str) -> str | None:
                 return None
             base, segs = base[:-1], segs[1:]
         return "::".join(base + segs)
+    root = ctx.data.get("root", "crate")
+    top = root != "crate" and ctx.module_name.count(".") == 1 and modpath == _crate_path(ctx.module_name)
+    if head in ctx.data.get("file_mods", ()) and top:
+        return "::".join([root, *segs])
     if head in ctx.data.get("mods", ()):
         return "::".join(base + segs)
     if head == ctx.data.get("crate"):
@@ -131,6 +145,10 @@ def _resolve_path(ctx: Ctx, path: str, scope: _Scope, kinds: frozenset[str] | No
     imported = ctx.imports.get(head)
     if imported is not None:
         return ((f"{imported}::{rest}" if rest else imported, CONF_SCOPED),)
+    globs = [g for m in (*scope.chain, scope.modpath) for g in ctx.data.get("globs", {}).get(m, ())]
+    if globs and kinds is None:
+        # `use crate::util::*` may bring the name in; else whatever the name alone finds
+        return (*((f"{g}::{path}", CONF_SCOPED) for g in dict.fromkeys(globs)), *_FALLBACK)
     return ()
 
 
@@ -148,7 +166,7 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     body = node.child_by_field_name("body")
     vars_: dict[str, str | HeldFn] = dict(_param_types(ctx, node))
     first = ctx.defined.get(qname)
-    if frame.kind == "impl" and not frame.data.get("trait") and first is not None and _cfg_gated(node):
+    if frame.kind == "impl" and not frame.data.get("trait") and first is not None and gated(node):
         # An inherent method has one definition per name: a second is its `#[cfg]` alternate
         # (`new` for loom builds), the same method, whose calls the first answers for.
         ctx.enter(Frame(first, qname, "function", frame.owner, {"vars": vars_}))
@@ -159,15 +177,6 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     ctx.enter(Frame(idx, qname, "function", frame.owner if in_type else None, {"vars": vars_}))
     _return_type(ctx, idx, node, frame.owner if in_type else None)
     return None
-
-
-def _cfg_gated(node: Node) -> bool:
-    prev = node.prev_named_sibling
-    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
-        if prev.type == "attribute_item" and prev.text is not None and prev.text.startswith(b"#[cfg("):
-            return True
-        prev = prev.prev_named_sibling
-    return False
 
 
 def _return_type(ctx: Ctx, source: int, node: Node, owner: str | None) -> None:
@@ -416,13 +425,14 @@ def _use(ctx: Ctx, node: Node) -> bool | None:
     arg = node.child_by_field_name("argument")
     stack: list[tuple[str, Node]] = [("", arg)] if arg is not None else []
     budget = 500
+    live = compiled(node) is not False  # `#[cfg(test_node_semver)] use node::req` binds nothing
     while stack and budget:
         budget -= 1
         prefix, cur = stack.pop()
         kind = cur.type
         if kind == "use_as_clause":
             path = _join_path(prefix, ctx.flat(cur.child_by_field_name("path")))
-            _use_leaf(ctx, node, path, ctx.text(cur.child_by_field_name("alias")))
+            _use_leaf(ctx, node, path, ctx.text(cur.child_by_field_name("alias")), live)
         elif kind == "scoped_use_list":
             path_node = cur.child_by_field_name("path")
             inner = _join_path(prefix, ctx.flat(path_node)) if path_node is not None else prefix
@@ -434,12 +444,14 @@ def _use(ctx: Ctx, node: Node) -> bool | None:
         elif kind == "use_wildcard":
             inner = _join_path(prefix, ctx.flat(cur.named_child(0))) if cur.named_child_count else prefix
             absolute = _absolute(ctx, inner, _modpath(ctx))
+            if absolute and live:
+                ctx.data.setdefault("globs", {}).setdefault(_modpath(ctx), []).append(absolute)
             ctx.edge("imports", f"{inner}::*", node, ((absolute, CONF_EXACT),) if absolute else ())
         elif kind in ("identifier", "scoped_identifier", "self", "crate", "super"):
             path = _join_path(prefix, ctx.flat(cur))
             if path.endswith("::self"):
                 path = path[: -len("::self")]
-            _use_leaf(ctx, node, path, path.rsplit("::", 1)[-1])
+            _use_leaf(ctx, node, path, path.rsplit("::", 1)[-1], live)
     return SKIP
 
 
@@ -447,9 +459,9 @@ def _join_path(prefix: str, rest: str) -> str:
     return f"{prefix}::{rest}" if prefix and rest else prefix or rest
 
 
-def _use_leaf(ctx: Ctx, node: Node, path: str, alias: str) -> None:
+def _use_leaf(ctx: Ctx, node: Node, path: str, alias: str, live: bool) -> None:
     absolute = _absolute(ctx, path, _modpath(ctx))
-    if alias and alias != "_":
+    if alias and alias != "_" and live:
         ctx.imports[alias] = absolute or path
     ctx.edge(
         "imports",
