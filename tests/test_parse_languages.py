@@ -519,7 +519,8 @@ CASES = [
                 "crate::net::http::Client::new",
                 "crate::net::http::Client::warm",
             ),  # `let c = Client {..}`
-            ("references", "TlsConfig", "crate::net::http::Client", "crate::net::tls::Config"),
+            # a field is a symbol of its struct, whose type edge names the type
+            ("references", "TlsConfig", "crate::net::http::Client::tls", "crate::net::tls::Config"),
         ],
         alias=("crate::net::tls::Config", "TlsConfig"),
     ),

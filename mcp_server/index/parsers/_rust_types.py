@@ -57,29 +57,34 @@ def type_args(ctx: Ctx, written: Node | None) -> list[str]:
     return [ctx.flat(a) for a in args.named_children] if args is not None else []
 
 
-def record_fields(ctx: Ctx, qname: str, node: Node) -> None:
-    """A struct's field -> declared type (as written, or "<i>" for its i-th type parameter)."""
+def record_fields(ctx: Ctx, qname: str, node: Node) -> list[tuple[Node, str, Node]]:
+    """A struct's field -> declared type (as written, or "<i>" for its i-th type parameter); returns
+    the named fields of a named type not wrapped (`Option<T>`): (declaration, name, type node)."""
     body = node.child_by_field_name("body")
     if body is None:
-        return
+        return []
     tparams = [
         ctx.text(p.child_by_field_name("name"))
         for p in (node.child_by_field_name("type_parameters") or node).named_children
         if p.type == "type_parameter"
     ]
     fields: dict[str, str] = {}
+    named: list[tuple[Node, str, Node]] = []
     if body.type == "field_declaration_list":
-        typed = [(f.child_by_field_name("name"), f.child_by_field_name("type")) for f in body.named_children]
-        pairs = [(ctx.text(n), t) for n, t in typed if n is not None]
+        typed = [(f, f.child_by_field_name("name"), f.child_by_field_name("type")) for f in body.named_children]
+        pairs = [(f, ctx.text(n), t) for f, n, t in typed if n is not None]
     else:  # a tuple struct: `self.0`
-        pairs = [(str(i), t) for i, t in enumerate(body.children_by_field_name("type"))]
-    for name, written in pairs:
+        pairs = [(t, str(i), t) for i, t in enumerate(body.children_by_field_name("type"))]
+    for decl, name, written in pairs:
         target = type_name(written)
         if target is None:
             continue
         text = ctx.flat(target)
         fields[name] = f"<{tparams.index(text)}>" if text in tparams else text
+        if text not in tparams and not _wrapped(target) and decl.type == "field_declaration":
+            named.append((decl, name, target))
     ctx.data.setdefault("fields", {})[qname] = fields
+    return named
 
 
 def field_type(ctx: Ctx, owner: str, field: str, impl: dict[str, object]) -> str | None:
@@ -101,10 +106,10 @@ def field_type(ctx: Ctx, owner: str, field: str, impl: dict[str, object]) -> str
 def returned(node: Node) -> Node | None:
     """The type node a function's return type names, unless it is wrapped (`Option<T>`) or absent."""
     target = type_name(node.child_by_field_name("return_type"))
-    if target is None:
-        return None
+    return None if target is None or _wrapped(target) else target
+
+
+def _wrapped(target: Node) -> bool:
     parent = target.parent
-    if parent is not None and parent.type == "generic_type" and target.text is not None:
-        if target.text.decode("utf-8", "replace").rsplit("::", 1)[-1] in _WRAPPERS:
-            return None
-    return target
+    text = target.text.decode("utf-8", "replace") if target.text is not None else ""
+    return parent is not None and parent.type == "generic_type" and text.rsplit("::", 1)[-1] in _WRAPPERS

@@ -164,7 +164,7 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     in_type = frame.kind in ("impl", "trait")
     qname = ctx.join(frame.qname, name)
     body = node.child_by_field_name("body")
-    vars_: dict[str, str | HeldFn] = dict(_param_types(ctx, node))
+    vars_ = _param_types(ctx, node)
     first = ctx.defined.get(qname)
     if frame.kind == "impl" and not frame.data.get("trait") and first is not None and gated(node):
         # An inherent method has one definition per name: a second is its `#[cfg]` alternate
@@ -185,15 +185,21 @@ def _return_type(ctx: Ctx, source: int, node: Node, owner: str | None) -> None:
     target = returned(node)
     if target is None:
         return
-    ctx.skip.add(target.id)
-    text = ctx.flat(target)
-    head = text.split("::", 1)[0]
     generic = set(bounds(ctx, node)) | {
         ctx.text(p.child_by_field_name("name"))
         for p in (node.child_by_field_name("type_parameters") or node).named_children
         if p.type == "type_parameter"
     }
-    if head in generic or any(head in f.data.get("tparams", ()) for f in ctx.frames):
+    if ctx.flat(target).split("::", 1)[0] not in generic:
+        _type_of(ctx, source, target, owner)
+
+
+def _type_of(ctx: Ctx, source: int, target: Node, owner: str | None) -> None:
+    """A type edge (records.TYPE_OF) from `source` to the type named at `target`, unless a type parameter."""
+    ctx.skip.add(target.id)
+    text = ctx.flat(target)
+    head = text.split("::", 1)[0]
+    if any(head in f.data.get("tparams", ()) for f in ctx.frames):
         return
     if text == "Self":
         if owner:
@@ -230,7 +236,7 @@ def _let(ctx: Ctx, node: Node) -> bool | None:
     frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
     if pattern is None or pattern.type != "identifier" or frame is None:
         return None
-    held = frame.data.setdefault("vars", {})
+    lets = frame.data.setdefault("lets", {})
     name = ctx.text(pattern)
     written = type_name(node.child_by_field_name("type"))
     value = node.child_by_field_name("value")
@@ -246,19 +252,18 @@ def _let(ctx: Ctx, node: Node) -> bool | None:
         if head[:1].isupper() and head != "Self":
             text = ctx.flat(path)
     found = _receiver(ctx, value) if text is None and value is not None else None
-    if text is not None:
-        held[name] = text
-    elif found is not None:
-        held[name] = found
-    else:
-        held.pop(name, None)
+    # visible after the statement: `let rhs = rhs.as_str()` reads the parameter
+    lets.setdefault(name, []).append((node.end_byte, text if text is not None else found))
     return None
 
 
-def _var(ctx: Ctx, name: str) -> HeldFn | None:
-    """What the innermost function's parameter or local `name` holds, if the parser knows."""
+def _var(ctx: Ctx, name: str, at: Node) -> HeldFn | None:
+    """What the innermost function's parameter or local `name` holds at `at`, if the parser knows."""
     frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
-    held = frame.data.get("vars", {}).get(name) if frame is not None and frame.data else None
+    if frame is None or not frame.data:
+        return None
+    bound = [h for start, h in frame.data.get("lets", {}).get(name, ()) if start <= at.start_byte]
+    held = bound[-1] if bound else frame.data.get("vars", {}).get(name)
     if held is None or callable(held):
         return held
     scope = _scope(ctx)
@@ -290,17 +295,24 @@ def _receiver(ctx: Ctx, node: Node | None) -> HeldFn | None:
     if node.type == "self":
         return (lambda: _typed(ctx, "Self", scope)) if scope.owner else None
     if node.type == "identifier":
-        return _var(ctx, ctx.text(node))
+        return _var(ctx, ctx.text(node), node)
     if node.type == "struct_expression":
         text = ctx.flat(type_name(node.child_by_field_name("name")))
         return lambda: _typed(ctx, text, scope)
     if node.type == "field_expression":
         value, field = node.child_by_field_name("value"), node.child_by_field_name("field")
-        impl = next((f for f in reversed(ctx.frames) if f.kind == "impl"), None)
-        if value is None or value.type != "self" or field is None or impl is None or not scope.owner:
+        if value is None or field is None:
             return None
-        owner, name, data = scope.owner, ctx.text(field), impl.data
-        return lambda: _typed(ctx, field_type(ctx, owner, name, data), scope)
+        name = ctx.text(field)
+        impl = next((f for f in reversed(ctx.frames) if f.kind == "impl"), None)
+        if value.type == "self" and impl is not None and scope.owner:
+            owner, data = scope.owner, impl.data
+            # declared in this file: its type, through the impl's bounds; else the field's type edge
+            return lambda: (
+                _typed(ctx, field_type(ctx, owner, name, data), scope) or _members(((owner, CONF_SCOPED),), name)
+            )
+        inner = _receiver(ctx, value)
+        return _member_later(inner, name) if inner is not None else None
     if node.type != "call_expression":
         return None
     fn = node.child_by_field_name("function")
@@ -339,7 +351,9 @@ def _item(ctx: Ctx, node: Node) -> bool | None:
     }
     ctx.enter(Frame(idx, qname, kind, qname if kind == "trait" else None, {"tparams": tparams}))
     if kind == "struct":
-        record_fields(ctx, qname, node)
+        for decl, field, target in record_fields(ctx, qname, node):
+            # a symbol with a type edge: `v.pre.is_empty()` in another file is found on pre's type
+            _type_of(ctx, ctx.add_symbol("field", field, ctx.join(qname, field), decl), target, None)
     if kind == "trait":
         bounds = node.child_by_field_name("bounds")
         for bound in bounds.named_children if bounds is not None else ():
@@ -496,7 +510,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         if value is not None and value.type == "self" and owner:
             ctx.edge("calls", target, field, ctx.member_later(owner, name))
         elif held is not None:
-            fallback = value is not None and value.type == "call_expression"
+            fallback = value is not None and value.type in ("call_expression", "field_expression")
             ctx.edge("calls", target, field, lambda: _members(held(), name) + _FALLBACK * fallback)
         else:
             ctx.edge("calls", target, field)
@@ -518,7 +532,7 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("calls", path, call.node, _later(ctx, path, scope))
         elif call.receiver == "self" and owner:
             ctx.edge("calls", f"self.{call.name}", call.node, ctx.member_later(owner, call.name))
-        elif call.receiver and (held := _var(ctx, call.receiver)) is not None:
+        elif call.receiver and (held := _var(ctx, call.receiver, call.node)) is not None:
             ctx.edge("calls", f"{call.receiver}.{call.name}", call.node, _member_later(held, call.name))
         else:
             ctx.edge("calls", f"{call.receiver or '…'}.{call.name}", call.node)
