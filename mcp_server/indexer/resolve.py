@@ -462,10 +462,27 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
             sym, scoped = found
             return sym, min(conf, CONF_SCOPED) if scoped else conf
     if candidates:
+        if row["language"] == "rust":
+            return next(filter(None, (_foreign_method(t, q) for q in candidates)), None)
         # The parser knew what the name is bound to and it is not in this repository
         # (a library, the standard library): guessing by name would only invent edges.
         return None
     return _fallback(t, row)
+
+
+def _foreign_method(t: _Tables, qname: str) -> tuple[_Sym, float] | None:
+    """`Vec::put_u8`, a method of a standard type that the crate gives it: its own impl's method
+    for that type (`impl BufMut for Vec<u8>`), else the one trait method of the name it declares
+    (a default the impl does not override). Never one of the standard type's own methods."""
+    owner, _, name = qname.rpartition("::")
+    if not owner or "::" in owner or not owner[:1].isupper() or name in _RUST_STD_METHODS:
+        return None
+    methods = [s for s in t.named(name) if s.family == "rust" and s.kind == "method"]
+    on_type = [s for s in methods if s.qname.rsplit("::", 2)[-2] == owner]
+    if on_type:
+        return (on_type[0], CONF_SCOPED) if len(on_type) == 1 else None
+    declared = [s for s in methods if (p := t.symbol(s.qname.rpartition("::")[0])) is not None and p.kind == "trait"]
+    return (declared[0], CONF_UNIQUE) if len(declared) == 1 else None
 
 
 def _lookup(
