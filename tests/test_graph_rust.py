@@ -62,3 +62,60 @@ async def test_a_crates_tests_reach_its_items_through_re_exports_and_abstain_bet
         repo = await catalog.find(conn, root.name)
     await index_paths(db, settings, repo, ["tests/t.rs"])
     assert {k: v for k, v in (await _calls(db, root.name)).items() if k in expected} == expected
+
+
+_TYPED = {
+    "Cargo.toml": '[package]\nname = "my-bytes"\nversion = "0.1.0"\n',
+    "src/lib.rs": (
+        "pub mod buf;\npub mod version;\npub use crate::buf::{BufMut, UninitSlice};\n"
+        "pub struct Version { pub pre: Prerelease }\npub struct Prerelease;\n"
+    ),
+    "src/buf.rs": (
+        "pub trait BufMut {\n"
+        "    fn chunk_mut(&mut self) -> &mut UninitSlice;\n"
+        "    fn put_u8(&mut self, n: u8) { self.chunk_mut().as_mut_ptr(); }\n"
+        "}\n"
+        "pub struct UninitSlice;\n"
+        "impl UninitSlice { pub fn as_mut_ptr(&mut self) -> *mut u8 { todo!() } }\n"
+        "impl BufMut for Vec<u8> {\n"
+        "    fn chunk_mut(&mut self) -> &mut UninitSlice { todo!() }\n"
+        "}\n"
+    ),
+    "src/version.rs": (
+        "use crate::{Prerelease, Version};\n"
+        "impl Prerelease { pub fn is_empty(&self) -> bool { true } }\n"
+        "fn check(v: &Version) -> bool { v.pre.is_empty() }\n"
+    ),
+    "tests/t.rs": (
+        "use my_bytes::BufMut;\n"
+        "fn check() {\n"
+        "    let mut v = Vec::with_capacity(8);\n"
+        "    v.put_u8(1);\n"
+        "    v.chunk_mut();\n"
+        "    v.len();\n"
+        "}\n"
+    ),
+}
+
+
+async def test_fields_return_types_and_a_standard_types_impls_type_method_calls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "typedrepo"
+    for rel, text in _TYPED.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    rows = await db.pool.fetch(
+        "SELECT e.target_name, t.qualified_name FROM edges e JOIN repositories r ON r.id = e.repository_id"
+        " LEFT JOIN symbols t ON t.id = e.target_id WHERE r.name = $1 AND e.kind = 'calls'",
+        root.name,
+    )
+    calls = {r["target_name"]: r["qualified_name"] for r in rows}
+    assert {k: calls.get(k) for k in ("v.pre.is_empty", "self.chunk_mut().as_mut_ptr", "v.put_u8")} == {
+        "v.pre.is_empty": "crate::Prerelease::is_empty",  # the field's type (lib.rs), its impl in version.rs
+        "self.chunk_mut().as_mut_ptr": "crate::buf::UninitSlice::as_mut_ptr",  # chunk_mut's return type
+        "v.put_u8": "crate::buf::BufMut::put_u8",  # a Vec's: the trait's default, the crate's impl lacks it
+    }
+    assert calls["v.chunk_mut"] == "crate::buf::Vec::chunk_mut"  # the crate's impl for Vec
+    assert calls["v.len"] is None  # the standard Vec's own method: never guessed onto the crate

@@ -1181,6 +1181,88 @@ impl Buf {
     assert not [e for e in parsed.edges if e.target_name in ("Some", "vec", "assert_eq", "x.len()")]
 
 
+def test_rust_struct_fields_return_types_and_lets_type_the_receivers_of_method_calls() -> None:
+    parsed = parse(
+        "rust",
+        "src/buf/chain.rs",
+        "src.buf.chain",
+        """
+use crate::{Buf, UninitSlice};
+pub struct Chain<T, U> { a: T, b: U, spare: Option<UninitSlice>, slice: UninitSlice }
+pub struct Wrap(UninitSlice);
+impl<T, U> Chain<T, U> where T: Buf, U: Buf {
+    fn chunk_mut(&mut self) -> &mut UninitSlice { self.a.advance(1); (&mut self.b).take(2); self.c() }
+    fn c(&self) -> Self { self.chunk_mut().as_mut_ptr(); let s = self.c(); s.chunk_mut(); todo!() }
+}
+impl<T> Wrap { fn w(&self, rhs: &Wrap) { self.0.len(); let rhs = rhs.check(); } }
+""",
+    )
+    # a field of a type parameter: the impl's bound for it
+    assert edges(parsed, "calls", "self.a.advance")[0].candidates[0] == ("crate::Buf::advance", CONF_SCOPED)
+    assert edges(parsed, "calls", "(&mut self.b).take")[0].candidates[0] == ("crate::Buf::take", CONF_SCOPED)
+    assert edges(parsed, "calls", "self.0.len")[0].candidates[0] == ("crate::UninitSlice::len", CONF_SCOPED)
+    # a call's result: the method's path, whose type edge the resolver follows
+    chain = "crate::buf::chain::Chain"
+    assert edges(parsed, "calls", "self.chunk_mut().as_mut_ptr")[0].candidates == (
+        (f"{chain}::chunk_mut::as_mut_ptr", CONF_EXACT),
+        (NAME_FALLBACK, CONF_UNIQUE),
+    )
+    assert [(e.candidates, e.alias) for e in edges(parsed, "references", "UninitSlice") if e.line == 5] == [
+        ((("crate::UninitSlice", CONF_SCOPED),), TYPE_OF)
+    ]
+    assert [e.candidates for e in edges(parsed, "references", "Self")] == [(((chain, CONF_EXACT),))]
+    assert edges(parsed, "calls", "s.chunk_mut")[0].candidates == ((f"{chain}::c::chunk_mut", CONF_EXACT),)
+    # `let rhs = rhs.check()` reads the parameter: the new binding starts after the statement
+    assert edges(parsed, "calls", "rhs.check")[0].candidates == (("crate::buf::chain::Wrap::check", CONF_EXACT),)
+    # a field of a named type is a symbol with a type edge (`c.slice.m()` in another file)
+    assert symbol(parsed, f"{chain}::slice").kind == "field"
+    assert [
+        e.alias for e in edges(parsed, "references", "UninitSlice") if source_of(parsed, e) == f"{chain}::slice"
+    ] == [TYPE_OF]
+    assert {f"{chain}::{f}" for f in ("a", "b", "spare")}.isdisjoint(s.qualified_name for s in parsed.symbols)
+
+
+def test_rust_cfg_alternates_and_compiled_out_imports_and_a_test_crates_globs() -> None:
+    parsed = parse(
+        "rust",
+        "src/bytes.rs",
+        "src.bytes",
+        """
+pub struct Bytes;
+impl Bytes {
+    #[cfg(not(loom))]
+    pub const fn new() -> Bytes { Bytes }
+    #[cfg(loom)]
+    pub fn new() -> Bytes { Bytes::empty() }
+}
+""",
+    )
+    assert [s.start_line for s in parsed.symbols if s.qualified_name == "crate::bytes::Bytes::new"] == [4]
+    assert source_of(parsed, edges(parsed, "calls", "Bytes::empty")[0]) == "crate::bytes::Bytes::new"
+    test = parse(
+        "rust",
+        "tests/test_req.rs",
+        "tests.test_req",
+        """
+mod node;
+mod util;
+use crate::util::*;
+#[cfg(test_node_semver)]
+use node::req;
+#[cfg(all(not(test_node_semver), test))]
+use node::version;
+fn check() { req("1"); version("1"); node::other(); }
+""",
+    )
+    # tests/test_req.rs is a crate root: its `crate::util` is tests/util/mod.rs
+    assert edges(test, "calls", "req")[0].candidates == (
+        ("crate::tests::util::req", CONF_SCOPED),
+        (NAME_FALLBACK, CONF_UNIQUE),
+    )
+    assert edges(test, "calls", "version")[0].candidates == (("crate::tests::node::version", CONF_SCOPED),)
+    assert edges(test, "calls", "node::other")[0].candidates == (("crate::tests::node::other", CONF_EXACT),)
+
+
 # ---- robustness -----------------------------------------------------------------------------
 
 

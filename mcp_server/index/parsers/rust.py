@@ -375,8 +375,10 @@ def _impl(ctx: Ctx, node: Node) -> bool | None:
     if type_node is None:
         return None
     ctx.skip.add(type_node.id)
-    tname = ctx.text(type_node).rsplit("::", 1)[-1]
-    owner = ctx.join(_modpath(ctx), tname)
+    written = ctx.flat(type_node)
+    # `impl Prerelease` in src/impls.rs of the `crate::Prerelease` it imports: that type's methods
+    path = _absolute(ctx, written, _modpath(ctx)) or ctx.imports.get(written, "")
+    owner = path if path.startswith("crate") else ctx.join(_modpath(ctx), written.rsplit("::", 1)[-1])
     trait_node = type_name(node.child_by_field_name("trait"))
     if trait_node is not None:
         ctx.skip.add(trait_node.id)
