@@ -9,6 +9,7 @@ import pytest
 from mcp_server.index.parse import parse_source
 from mcp_server.index.project import Project
 from mcp_server.index.records import (
+    ARG_TYPE,
     ARITY,
     CONF_EXACT,
     CONF_SCOPED,
@@ -1261,6 +1262,33 @@ fn check() { req("1"); version("1"); node::other(); }
     )
     assert edges(test, "calls", "version")[0].candidates == (("crate::tests::node::version", CONF_SCOPED),)
     assert edges(test, "calls", "node::other")[0].candidates == (("crate::tests::node::other", CONF_EXACT),)
+
+
+def test_rust_calls_of_a_types_function_carry_their_first_arguments_type() -> None:
+    parsed = parse(
+        "rust",
+        "tests/t.rs",
+        "tests.t",
+        """
+fn check(b1: Bytes) {
+    let v = Vec::with_capacity(3);
+    Bytes::from(&b"ab"[..]);
+    Bytes::from(vec![1]);
+    Bytes::from(v.clone());
+    assert_eq!(Vec::from(b1), v);
+    Bytes::from(make());
+    parse("1");
+}
+""",
+    )
+
+    def hints(target: str) -> list[str]:
+        return [c for e in edges(parsed, "calls", target) for c, _ in e.candidates if c.startswith(ARG_TYPE)]
+
+    assert hints("Bytes::from") == ["@[u8]", "@Vec", "@Vec"]  # `make()` tells nothing
+    # a standard type's path names nothing here: the crate's impl for Vec, if the argument picks one
+    assert edges(parsed, "calls", "Vec::from")[0].candidates == (("Vec::from", CONF_SCOPED), ("@Bytes", 0.0))
+    assert hints("parse") == []  # a function, not one of a type's
 
 
 # ---- robustness -----------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from typing import NamedTuple
 from tree_sitter import Node
 
 from ..project import EMPTY_PROJECT, Project
-from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
+from ..records import ARG_TYPE, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._rust_args import arg_type, token_arg_type
 from ._rust_cfg import compiled, gated
 from ._rust_macros import macro_calls
 from ._rust_types import bounds, field_type, record_fields, returned, type_args, type_name
@@ -145,6 +146,8 @@ def _resolve_path(ctx: Ctx, path: str, scope: _Scope, kinds: frozenset[str] | No
     imported = ctx.imports.get(head)
     if imported is not None:
         return ((f"{imported}::{rest}" if rest else imported, CONF_SCOPED),)
+    if rest and kinds is None and head in _STD_TYPES:
+        return ((path, CONF_SCOPED),)  # `Vec::from(b)`: the crate's impl for Vec, if the argument tells
     globs = [g for m in (*scope.chain, scope.modpath) for g in ctx.data.get("globs", {}).get(m, ())]
     if globs and kinds is None:
         # `use crate::util::*` may bring the name in; else whatever the name alone finds
@@ -257,13 +260,31 @@ def _let(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
-def _var(ctx: Ctx, name: str, at: Node) -> HeldFn | None:
-    """What the innermost function's parameter or local `name` holds at `at`, if the parser knows."""
+def _held(ctx: Ctx, name: str, at: Node) -> str | HeldFn | None:
+    """What the innermost function's parameter or local `name` holds at `at`: a type as written, or
+    candidates for a value's type; None if the parser does not know."""
     frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
     if frame is None or not frame.data:
         return None
     bound = [h for start, h in frame.data.get("lets", {}).get(name, ()) if start <= at.start_byte]
-    held = bound[-1] if bound else frame.data.get("vars", {}).get(name)
+    held: str | HeldFn | None = bound[-1] if bound else frame.data.get("vars", {}).get(name)
+    return held
+
+
+def _var_text(ctx: Ctx, name: str, at: Node) -> str | None:
+    held = _held(ctx, name, at)
+    return held if isinstance(held, str) else None
+
+
+def _arg_hint(path: str, text: str | None) -> Candidates:
+    """records.ARG_TYPE for a call of a type's function (`Bytes::from(v)`), which may be one of several."""
+    owner = path.rsplit("::", 2)[-2] if path.count("::") else ""
+    return ((f"{ARG_TYPE}{text}", 0.0),) if text and owner[:1].isupper() else ()
+
+
+def _var(ctx: Ctx, name: str, at: Node) -> HeldFn | None:
+    """What `name` holds at `at` as candidates for its type's path, if the parser knows."""
+    held = _held(ctx, name, at)
     if held is None or callable(held):
         return held
     scope = _scope(ctx)
@@ -499,7 +520,9 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         if target in _SKIP_CALLS:
             return None
         scope = _scope(ctx)
-        ctx.edge("calls", target, node, lambda: _resolve_path(ctx, target, scope))
+        args = node.child_by_field_name("arguments")
+        hint = _arg_hint(target, arg_type(ctx, args, lambda n, at: _var_text(ctx, n, at)))
+        ctx.edge("calls", target, node, lambda: _resolve_path(ctx, target, scope) + hint)
     elif fn.type == "field_expression":
         value = fn.child_by_field_name("value")
         field = fn.child_by_field_name("field")
@@ -531,7 +554,8 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
             path = call.path
             if path in _SKIP_CALLS:
                 continue
-            ctx.edge("calls", path, call.node, _later(ctx, path, scope))
+            hint = _arg_hint(path, token_arg_type(ctx, call.args, lambda n, at: _var_text(ctx, n, at)))
+            ctx.edge("calls", path, call.node, _later(ctx, path, scope, hint))
         elif call.receiver == "self" and owner:
             ctx.edge("calls", f"self.{call.name}", call.node, ctx.member_later(owner, call.name))
         elif call.receiver and (held := _var(ctx, call.receiver, call.node)) is not None:
@@ -545,9 +569,9 @@ def _member_later(held: HeldFn, name: str) -> HeldFn:
     return lambda: _members(held(), name)
 
 
-def _later(ctx: Ctx, path: str, scope: _Scope) -> Callable[[], Candidates]:
+def _later(ctx: Ctx, path: str, scope: _Scope, hint: Candidates = ()) -> Callable[[], Candidates]:
     """`_resolve_path` once the whole file is known (the callee may be defined below)."""
-    return lambda: _resolve_path(ctx, path, scope)
+    return lambda: _resolve_path(ctx, path, scope) + hint
 
 
 def _type_ref(ctx: Ctx, node: Node) -> bool | None:
