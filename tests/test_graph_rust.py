@@ -95,8 +95,14 @@ _TYPED = {
         "    fn put_u8(&mut self, n: u8) { self.chunk_mut().as_mut_ptr(); }\n"
         "}\n"
         "pub struct UninitSlice;\n"
-        "impl UninitSlice { pub fn as_mut_ptr(&mut self) -> *mut u8 { todo!() } }\n"
+        "impl UninitSlice {\n"
+        "    pub fn as_mut_ptr(&mut self) -> *mut u8 { todo!() }\n"
+        "    pub unsafe fn make() -> UninitSlice { UninitSlice }\n"
+        "}\n"
         "impl BufMut for Vec<u8> {\n"
+        "    fn chunk_mut(&mut self) -> &mut UninitSlice { todo!() }\n"
+        "}\n"
+        "impl BufMut for std::collections::VecDeque<u8> {\n"
         "    fn chunk_mut(&mut self) -> &mut UninitSlice { todo!() }\n"
         "}\n"
     ),
@@ -112,7 +118,14 @@ _TYPED = {
         "    v.put_u8(1);\n"
         "    v.chunk_mut();\n"
         "    v.len();\n"
+        "    let mut s = &mut [0u8; 4][..];\n"
+        "    s.put_u8(1);\n"
+        "    let mut d: VecDeque<u8> = VecDeque::new();\n"
+        "    d.chunk_mut();\n"
+        "    let mut u = unsafe { my_bytes::UninitSlice::make() };\n"
+        "    u.as_mut_ptr();\n"
         "}\n"
+        "use std::collections::VecDeque;\n"
     ),
 }
 
@@ -138,3 +151,8 @@ async def test_fields_return_types_and_a_standard_types_impls_type_method_calls(
     }
     assert calls["v.chunk_mut"] == "crate::buf::Vec::chunk_mut"  # the crate's impl for Vec
     assert calls["v.len"] is None  # the standard Vec's own method: never guessed onto the crate
+    assert {k: calls.get(k) for k in ("s.put_u8", "d.chunk_mut", "u.as_mut_ptr")} == {
+        "s.put_u8": "crate::buf::BufMut::put_u8",  # a slice's: the crate's trait gives slices methods
+        "d.chunk_mut": "crate::buf::VecDeque::chunk_mut",  # a type imported from std: the crate's impl for it
+        "u.as_mut_ptr": "crate::buf::UninitSlice::as_mut_ptr",  # what `unsafe { make() }` returns
+    }

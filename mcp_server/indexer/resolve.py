@@ -552,11 +552,14 @@ def _by_argument(t: _Tables, syms: list[_Sym], arg: str | None) -> _Sym | None:
 
 
 def _foreign_method(t: _Tables, qname: str, arg: str | None = None) -> tuple[_Sym, float] | None:
-    """`Vec::put_u8`, a method of a standard type that the crate gives it: its own impl's method
+    """`Vec::put_u8`, a method of a standard type (or `[]::advance`, of a slice) that the crate gives it: its own impl's method
     for that type (`impl BufMut for Vec<u8>`), else the one trait method of the name it declares
     (a default the impl does not override). Never one of the standard type's own methods."""
     owner, _, name = qname.rpartition("::")
-    if not owner or "::" in owner or not owner[:1].isupper():
+    if owner.startswith("crate::") or owner.count("::") > 2:
+        return None
+    owner = owner.rsplit("::", 1)[-1]  # `std::collections::VecDeque`, as the crate's impl names it
+    if not (owner[:1].isupper() or owner == "[]"):
         return None
     methods = [s for s in t.named(name) if s.family == "rust" and s.kind == "method"]
     on_type = [s for s in methods if s.qname.rsplit("::", 2)[-2] == owner]

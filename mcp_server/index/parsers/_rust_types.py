@@ -11,6 +11,16 @@ from ._generic import Ctx
 _WRAPPERS = frozenset({"Option", "Result", "Box", "Rc", "Arc", "Cell", "RefCell", "Vec", "Pin"})
 
 
+# A slice's type as a receiver's: the crate's traits give slices methods (`impl Buf for &[u8]`).
+SLICE = "[]"
+
+
+def is_slice(node: Node) -> bool:
+    """`b"abc"[..]`, `v[1..]`: a range index makes a slice."""
+    index = node.named_child(1) if node.type == "index_expression" else None
+    return index is not None and index.type == "range_expression"
+
+
 def type_name(node: Node | None) -> Node | None:
     """The named type a type node denotes (`&mut T`, `*const T`, `T<A>`, `impl Tr`, `dyn Tr` stripped)."""
     for _ in range(6):

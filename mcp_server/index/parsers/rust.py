@@ -13,7 +13,7 @@ from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
 from ._rust_args import arg_type, token_arg_type
 from ._rust_cfg import compiled, gated
 from ._rust_macros import macro_calls
-from ._rust_types import bounds, field_type, record_fields, returned, type_args, type_name
+from ._rust_types import SLICE, bounds, field_type, is_slice, record_fields, returned, type_args, type_name
 
 _COMMENTS = frozenset({"line_comment", "block_comment"})
 _HEADERS = frozenset({"use_declaration", "attribute_item", "inner_attribute_item", "extern_crate_declaration"})
@@ -224,6 +224,9 @@ def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
             continue
         if written is not None and written.type == "reference_type":
             written = written.child_by_field_name("type")
+        if written is not None and written.type == "array_type" and written.child_by_field_name("length") is None:
+            found[ctx.text(pattern)] = SLICE  # `buf: &[u8]`
+            continue
         target = type_name(written)
         if target is not None:
             text = ctx.flat(target)
@@ -298,6 +301,8 @@ def _typed(ctx: Ctx, text: str | None, scope: _Scope) -> Candidates:
         return ()
     if text == "Self":
         return ((scope.owner, CONF_EXACT),) if scope.owner else ()
+    if text == SLICE:
+        return ((text, CONF_SCOPED),)
     found = _resolve_path(ctx, text, scope, CLASS_KINDS)
     if not found and text.rsplit("::", 1)[-1] in _STD_TYPES:
         return ((text, CONF_SCOPED),)
@@ -310,9 +315,13 @@ def _receiver(ctx: Ctx, node: Node | None) -> HeldFn | None:
     for _ in range(4):
         if node is not None and node.type in ("parenthesized_expression", "reference_expression"):
             node = node.child_by_field_name("value") or node.named_child(node.named_child_count - 1)
+        elif node is not None and node.type in ("unsafe_block", "block"):  # `unsafe { f() }`: f's
+            node = _tail(node)
     if node is None:
         return None
     scope = _scope(ctx)
+    if is_slice(node):
+        return lambda: _typed(ctx, SLICE, scope)
     if node.type == "self":
         return (lambda: _typed(ctx, "Self", scope)) if scope.owner else None
     if node.type == "identifier":
@@ -347,6 +356,14 @@ def _receiver(ctx: Ctx, node: Node | None) -> HeldFn | None:
     inner = _receiver(ctx, fn.child_by_field_name("value"))
     name = ctx.text(field)
     return (lambda: _members(inner(), name)) if inner is not None else None
+
+
+def _tail(block: Node) -> Node | None:
+    """The value a block ends with, if it ends with one."""
+    inner = block.named_child(block.named_child_count - 1) if block.named_child_count else None
+    if inner is not None and inner.type == "block":
+        return _tail(inner)
+    return None if inner is None or inner.type.endswith(("_statement", "_declaration", "_item")) else inner
 
 
 def _members(owners: Candidates, name: str) -> Candidates:
