@@ -1291,6 +1291,24 @@ fn check(b1: Bytes) {
     assert hints("parse") == []  # a function, not one of a type's
 
 
+def test_rust_a_trait_method_called_by_path_names_its_first_arguments_method() -> None:
+    parsed = parse(
+        "rust",
+        "src/impls.rs",
+        "src.impls",
+        """
+pub struct Pre;
+impl Pre {
+    fn partial_cmp(&self, rhs: &Pre) { Some(Ord::cmp(self, rhs)); Vec::from(self); }
+}
+""",
+    )
+    # `Ord::cmp(self, rhs)` is `self.cmp(rhs)`: after the path's own candidates (none here)
+    assert edges(parsed, "calls", "Ord::cmp")[0].candidates == (("crate::impls::Pre::cmp", CONF_EXACT),)
+    # a standard type's function takes `self` as an argument, not as its receiver
+    assert edges(parsed, "calls", "Vec::from")[0].candidates == (("Vec::from", CONF_SCOPED),)
+
+
 # ---- robustness -----------------------------------------------------------------------------
 
 

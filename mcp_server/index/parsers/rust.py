@@ -539,7 +539,8 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         scope = _scope(ctx)
         args = node.child_by_field_name("arguments")
         hint = _arg_hint(target, arg_type(ctx, args, lambda n, at: _var_text(ctx, n, at)))
-        ctx.edge("calls", target, node, lambda: _resolve_path(ctx, target, scope) + hint)
+        ufcs = _ufcs(ctx, target, args)
+        ctx.edge("calls", target, node, lambda: _with_ufcs(_resolve_path(ctx, target, scope), ufcs) + hint)
     elif fn.type == "field_expression":
         value = fn.child_by_field_name("value")
         field = fn.child_by_field_name("field")
@@ -580,6 +581,25 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
         else:
             ctx.edge("calls", f"{call.receiver or '…'}.{call.name}", call.node)
     return SKIP
+
+
+def _ufcs(ctx: Ctx, path: str, args: Node | None) -> HeldFn | None:
+    """`Ord::cmp(self, rhs)`: a trait's method called on its first argument, which names it as
+    `self.cmp(rhs)` would (a standard type's function, `Vec::from(self)`, is not one)."""
+    trait, _, name = path.rpartition("::")
+    first = args.named_child(0) if args is not None and args.named_child_count else None
+    if "::" in trait or not trait[:1].isupper() or trait in _STD_TYPES or first is None:
+        return None
+    held = _receiver(ctx, first)
+    return _member_later(held, name) if held is not None else None
+
+
+def _with_ufcs(found: Candidates, ufcs: HeldFn | None) -> Candidates:
+    """The path's own candidates, then the receiver's method (what a crate's trait of that name
+    would not define: `Ord` is the standard one unless the crate defines its own)."""
+    if ufcs is None:
+        return found
+    return (*(c for c in found if c[0] != NAME_FALLBACK), *ufcs())
 
 
 def _member_later(held: HeldFn, name: str) -> HeldFn:
