@@ -38,7 +38,7 @@ import graph_lsp
 from _common import add_database_arguments, claim_repository, load, machine, settings_for, write_result
 from corpora import CACHE
 from lsp_client import LspError, path_uri
-from rustc_truth import CrateTruth, Definition, Use, load_truth
+from rustc_truth import TRUTH_VERSION, CrateTruth, Definition, Use, load_truth
 
 from mcp_server.db.pool import open_database
 from mcp_server.indexer.pipeline import index_repository
@@ -276,7 +276,9 @@ async def run_corpus(db: Any, settings: Any, corpus: RustCorpus, args: argparse.
     started = time.perf_counter()
     root = corpus_root(corpus).resolve()
     truth_started = time.perf_counter()
-    truth = load_truth(root, RUST_CACHE / "truth" / f"{corpus.name}.json", RUST_CACHE / "target" / corpus.name)
+    truth = load_truth(
+        root, RUST_CACHE / "truth" / f"{corpus.name}-v{TRUTH_VERSION}.json", RUST_CACHE / "target" / corpus.name
+    )
     truth_seconds = time.perf_counter() - truth_started
     repo = f"bench-rustc-{corpus.name}"
     await claim_repository(db, repo, root, fresh=not args.reuse_index)

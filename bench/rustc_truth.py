@@ -36,6 +36,8 @@ _DEFID = re.compile(r"DefId\((\d+):(\d+) ~ ([^)]*)\)")
 _SPAN = re.compile(r"span: ([^\s:]+\.rs):(\d+):(\d+): (\d+):(\d+) \(#(\d+)\)")
 _OWNER_NODE = re.compile(r"^\s*node: (Item|ImplItem|TraitItem|ForeignItem)\($")
 _BODY = re.compile(r"^DefId\((\d+):(\d+) ~ (.*)\):$")
+# Bumped when extraction changes what it reads, so that a cached truth of an older reading is not reused.
+TRUTH_VERSION = 3
 
 
 def defpath(raw: str) -> str:
@@ -112,6 +114,7 @@ class _Impl:
     trait: str | None
     self_ty: str | None
     items: dict[str, str] = field(default_factory=dict)  # name -> def path
+    trait_arg: str | None = None  # last segment of the trait's first type argument (`From<Bytes>`: "Bytes")
 
 
 def _read_hir(text: str, truth: CrateTruth, impls: dict[str, _Impl], source_files: set[str]) -> None:
@@ -158,14 +161,20 @@ def _read_hir(text: str, truth: CrateTruth, impls: dict[str, _Impl], source_file
                     mode = "self"
                 elif stripped.startswith("items: ["):
                     mode = "items"
-                elif mode in ("trait", "self") and "DefId(" in stripped and "~" in stripped:
+                elif mode == "trait_args" and impl.trait_arg is None and stripped in ("kind: Slice(", "Str,"):
+                    impl.trait_arg = "[]" if stripped.startswith("kind") else "str"  # `From<&[u8]>`, `From<&str>`
+                elif mode in ("trait", "trait_args", "self") and "DefId(" in stripped and "~" in stripped:
                     d = _DEFID.search(stripped)
                     if d and "HirId" not in stripped:
+                        found = defpath(d.group(3))
                         if mode == "trait":
-                            impl.trait = defpath(d.group(3))
+                            impl.trait, mode = found, "trait_args"
+                        elif mode == "trait_args":
+                            if found != impl.trait and "{impl#" not in found and impl.trait_arg is None:
+                                impl.trait_arg = found.rsplit("::", 1)[-1]
                         else:
-                            impl.self_ty = defpath(d.group(3))
-                        mode = None
+                            impl.self_ty = found
+                            mode = None
                 elif mode == "items" and "owner_id:" in stripped:
                     d = _DEFID.search(stripped)
                     if d:
@@ -180,20 +189,32 @@ def _read_hir(text: str, truth: CrateTruth, impls: dict[str, _Impl], source_file
         i = k + 1
 
 
-def _self_name(generics: str) -> str | None:
-    """The last path segment of the first generic argument (the Self type of a trait method)."""
-    inner = generics.strip()
-    if not inner.startswith("["):
-        return None
-    first = inner[1:].split(",", 1)[0].strip().rstrip("]")
-    first = re.sub(r"^(&('\S+ )?(mut )?)+", "", first)
-    first = first.split("<", 1)[0]
-    return first.rsplit("::", 1)[-1] or None
+def _generic_names(generics: str) -> list[str]:
+    """The last path segment of each generic argument (the first is a trait method's Self type,
+    the second the trait's first type parameter): `[Vec<u8, Global>, bytes::Bytes])` -> Vec, Bytes."""
+    inner = generics.strip().removesuffix(")")  # the FnDef's own closing parenthesis
+    if not inner.startswith("[") or not inner.endswith("]"):
+        return []
+    args, depth, cur = [], 0, ""
+    for ch in inner[1:-1]:
+        depth += {"<": 1, "(": 1, "[": 1, ">": -1, ")": -1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            args.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    args.append(cur)
+    names = []
+    for arg in args:
+        arg = re.sub(r"^(&('\S+ )?(mut )?)+", "", arg.strip()).split("<", 1)[0]
+        names.append("[]" if arg.startswith("[") else arg.rsplit("::", 1)[-1])
+    return names
 
 
-def _read_thir(text: str, truth: CrateTruth, source_lines: dict[str, list[str]]) -> list[tuple[Use, str | None]]:
-    """Uses in bodies, each with the Self type name of a trait-method callee (to find its impl)."""
-    out: list[tuple[Use, str | None]] = []
+def _read_thir(text: str, truth: CrateTruth, source_lines: dict[str, list[str]]) -> list[tuple[Use, list[str]]]:
+    """Uses in bodies, each with the generic arguments' names of the callee (a trait method's Self
+    type first, to find its impl)."""
+    out: list[tuple[Use, list[str]]] = []
     caller = ""
     last_ty: tuple[str, str] | None = None  # (def path, generics) of the last FnDef type seen
     last_span: re.Match[str] | None = None
@@ -236,7 +257,7 @@ def _read_thir(text: str, truth: CrateTruth, source_lines: dict[str, list[str]])
         if name != target.rsplit("::", 1)[-1]:
             continue  # a call the compiler inserted: `&*self` as Deref::deref, `a + b` as Add::add
         call = (file, line_no, end_col + 1) in fun_spans
-        out.append((Use(file, line_no, m.start(1), name, target, call, body), _self_name(generics)))
+        out.append((Use(file, line_no, m.start(1), name, target, call, body), _generic_names(generics)))
     return out
 
 
@@ -250,7 +271,7 @@ def extract(root: Path, target_dir: Path) -> CrateTruth:
     for test in sorted((root / "tests").glob("*.rs")) if (root / "tests").is_dir() else []:
         targets.append((f"test:{test.stem}", ["--test", test.stem]))
     impls: dict[str, _Impl] = {}
-    pending: list[tuple[Use, str | None]] = []
+    pending: list[tuple[Use, list[str]]] = []
     for label, target in targets:
         try:
             hir = _dump(root, target, "hir-tree", target_dir)
@@ -262,10 +283,12 @@ def extract(root: Path, target_dir: Path) -> CrateTruth:
         _read_hir(hir, truth, impls, set(files))
         pending.extend(_read_thir(thir, truth, source_lines))
     # `Trait::method` called on a concrete type with an impl here: that impl's method.
-    by_trait_self: dict[tuple[str, str], _Impl] = {}
+    # Several impls of one generic trait for one type (`From<Bytes> for Vec<u8>`, `From<BytesMut> for
+    # Vec<u8>`) are told apart by the trait's type argument; one that cannot be told is not attributed.
+    by_trait_self: dict[tuple[str, str], list[_Impl]] = {}
     for impl in impls.values():
         if impl.trait and impl.self_ty:
-            by_trait_self[(impl.trait, impl.self_ty.rsplit("::", 1)[-1])] = impl
+            by_trait_self.setdefault((impl.trait, impl.self_ty.rsplit("::", 1)[-1]), []).append(impl)
     # One definition compiled into several targets (tests/util/mod.rs in each test crate) is one
     # place: every def path is replaced by the first one naming that place.
     canonical: dict[tuple[str, int, str], str] = {}
@@ -274,9 +297,12 @@ def extract(root: Path, target_dir: Path) -> CrateTruth:
     alias = {p: canonical[(d.file, d.line, d.name)] for p, d in truth.definitions.items()}
     truth.definitions = {p: d for p, d in truth.definitions.items() if alias[p] == p}
     seen: set[tuple[str, int, int, str]] = set()
-    for use, self_name in pending:
+    for use, names in pending:
         trait, _, method = use.target.rpartition("::")
-        impl = by_trait_self.get((trait, self_name)) if self_name else None
+        found = by_trait_self.get((trait, names[0]), []) if names and names[0] else []
+        if len(found) > 1:
+            found = [i for i in found if len(names) > 1 and i.trait_arg == names[1]]
+        impl = found[0] if len(found) == 1 else None
         if impl is not None and method in impl.items:
             use.target = impl.items[method]
             truth.trait_calls_to_impl += 1

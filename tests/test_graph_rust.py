@@ -11,7 +11,7 @@ from mcp_server.indexer.pipeline import index_paths, index_repository
 
 _FILES = {
     "Cargo.toml": '[package]\nname = "my-bytes"\nversion = "0.1.0"\n',
-    "src/lib.rs": "pub mod buf;\npub mod bytes;\npub use crate::bytes::Bytes;\n",
+    "src/lib.rs": "pub mod buf;\npub mod bytes;\npub mod bytes_mut;\npub use crate::bytes::Bytes;\n",
     "src/buf/mod.rs": "mod chain;\npub use self::chain::Chain;\n",
     "src/buf/chain.rs": "pub struct Chain;\nimpl Chain {\n    pub fn new() -> Chain { Chain }\n}\n",
     "src/bytes.rs": (
@@ -20,26 +20,42 @@ _FILES = {
         "impl From<Vec<u8>> for Bytes { fn from(v: Vec<u8>) -> Bytes { Bytes } }\n"
         "impl Bytes { pub fn len(&self) -> usize { 0 } }\n"
     ),
+    # `from` of Bytes under the re-export's path, `crate::Bytes::from`
+    "src/bytes_mut.rs": (
+        "use crate::Bytes;\npub struct BytesMut;\nimpl From<BytesMut> for Bytes { fn from(b: BytesMut) -> Bytes { Bytes } }\n"
+    ),
     "tests/t.rs": (
         "use my_bytes::buf::Chain;\n"
         "use my_bytes::Bytes;\n"
         "fn check(b: &Bytes) {\n"
         "    Chain::new();\n"
         "    assert_eq!(b.len(), 0);\n"
-        '    Bytes::from(String::new());\n'
+        "    Bytes::from(String::new());\n"
+        "    Bytes::from(make());\n"
+        "    Bytes::from(BytesMut {});\n"
         "}\n"
+        "use my_bytes::bytes_mut::BytesMut;\n"
     ),
 }
 
 
 async def _calls(db: Database, repo: str) -> dict[str, str | None]:
+    """Each call of tests/t.rs (its line after `@` when several share a name) -> what it resolved to."""
     rows = await db.pool.fetch(
-        "SELECT e.target_name, t.qualified_name FROM edges e JOIN files f ON f.id = e.file_id"
+        "SELECT e.target_name, e.line, t.qualified_name, t.start_line FROM edges e JOIN files f ON f.id = e.file_id"
         " JOIN repositories r ON r.id = e.repository_id LEFT JOIN symbols t ON t.id = e.target_id"
         " WHERE r.name = $1 AND f.path = 'tests/t.rs' AND e.kind = 'calls'",
         repo,
     )
-    return {r["target_name"]: r["qualified_name"] for r in rows}
+    shared = {r["target_name"] for r in rows if sum(o["target_name"] == r["target_name"] for o in rows) > 1}
+    return {
+        f"{r['target_name']}@{r['line']}" if r["target_name"] in shared else r["target_name"]: (
+            f"{r['qualified_name']}@{r['start_line']}"
+            if r["target_name"] in shared and r["qualified_name"]
+            else r["qualified_name"]
+        )
+        for r in rows
+    }
 
 
 async def test_a_crates_tests_reach_its_items_through_re_exports_and_abstain_between_impls(
@@ -53,7 +69,10 @@ async def test_a_crates_tests_reach_its_items_through_re_exports_and_abstain_bet
     expected = {
         "Chain::new": "crate::buf::chain::Chain::new",  # through `pub use self::chain::Chain`
         "b.len": "crate::bytes::Bytes::len",  # a parameter's declared type, inside a macro
-        "Bytes::from": None,  # two `from`s under one path: the argument's type decides, unknown here
+        # two `from`s under one path: the argument's type decides (records.ARG_TYPE), else none
+        "Bytes::from@6": "crate::bytes::Bytes::from@2",
+        "Bytes::from@7": None,  # not the one named under `crate::Bytes` either
+        "Bytes::from@8": "crate::Bytes::from@3",
     }
     assert {k: v for k, v in (await _calls(db, root.name)).items() if k in expected} == expected
     # An edit resolves on demand (only what the file needs is loaded) to the same targets.
@@ -62,3 +81,78 @@ async def test_a_crates_tests_reach_its_items_through_re_exports_and_abstain_bet
         repo = await catalog.find(conn, root.name)
     await index_paths(db, settings, repo, ["tests/t.rs"])
     assert {k: v for k, v in (await _calls(db, root.name)).items() if k in expected} == expected
+
+
+_TYPED = {
+    "Cargo.toml": '[package]\nname = "my-bytes"\nversion = "0.1.0"\n',
+    "src/lib.rs": (
+        "pub mod buf;\npub mod version;\npub use crate::buf::{BufMut, UninitSlice};\n"
+        "pub struct Version { pub pre: Prerelease }\npub struct Prerelease;\n"
+    ),
+    "src/buf.rs": (
+        "pub trait BufMut {\n"
+        "    fn chunk_mut(&mut self) -> &mut UninitSlice;\n"
+        "    fn put_u8(&mut self, n: u8) { self.chunk_mut().as_mut_ptr(); }\n"
+        "}\n"
+        "pub struct UninitSlice;\n"
+        "impl UninitSlice {\n"
+        "    pub fn as_mut_ptr(&mut self) -> *mut u8 { todo!() }\n"
+        "    pub unsafe fn make() -> UninitSlice { UninitSlice }\n"
+        "}\n"
+        "impl BufMut for Vec<u8> {\n"
+        "    fn chunk_mut(&mut self) -> &mut UninitSlice { todo!() }\n"
+        "}\n"
+        "impl BufMut for std::collections::VecDeque<u8> {\n"
+        "    fn chunk_mut(&mut self) -> &mut UninitSlice { todo!() }\n"
+        "}\n"
+    ),
+    "src/version.rs": (
+        "use crate::{Prerelease, Version};\n"
+        "impl Prerelease { pub fn is_empty(&self) -> bool { true } }\n"
+        "fn check(v: &Version) -> bool { v.pre.is_empty() }\n"
+    ),
+    "tests/t.rs": (
+        "use my_bytes::BufMut;\n"
+        "fn check() {\n"
+        "    let mut v = Vec::with_capacity(8);\n"
+        "    v.put_u8(1);\n"
+        "    v.chunk_mut();\n"
+        "    v.len();\n"
+        "    let mut s = &mut [0u8; 4][..];\n"
+        "    s.put_u8(1);\n"
+        "    let mut d: VecDeque<u8> = VecDeque::new();\n"
+        "    d.chunk_mut();\n"
+        "    let mut u = unsafe { my_bytes::UninitSlice::make() };\n"
+        "    u.as_mut_ptr();\n"
+        "}\n"
+        "use std::collections::VecDeque;\n"
+    ),
+}
+
+
+async def test_fields_return_types_and_a_standard_types_impls_type_method_calls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "typedrepo"
+    for rel, text in _TYPED.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    rows = await db.pool.fetch(
+        "SELECT e.target_name, t.qualified_name FROM edges e JOIN repositories r ON r.id = e.repository_id"
+        " LEFT JOIN symbols t ON t.id = e.target_id WHERE r.name = $1 AND e.kind = 'calls'",
+        root.name,
+    )
+    calls = {r["target_name"]: r["qualified_name"] for r in rows}
+    assert {k: calls.get(k) for k in ("v.pre.is_empty", "self.chunk_mut().as_mut_ptr", "v.put_u8")} == {
+        "v.pre.is_empty": "crate::Prerelease::is_empty",  # the field's type (lib.rs), its impl in version.rs
+        "self.chunk_mut().as_mut_ptr": "crate::buf::UninitSlice::as_mut_ptr",  # chunk_mut's return type
+        "v.put_u8": "crate::buf::BufMut::put_u8",  # a Vec's: the trait's default, the crate's impl lacks it
+    }
+    assert calls["v.chunk_mut"] == "crate::buf::Vec::chunk_mut"  # the crate's impl for Vec
+    assert calls["v.len"] is None  # the standard Vec's own method: never guessed onto the crate
+    assert {k: calls.get(k) for k in ("s.put_u8", "d.chunk_mut", "u.as_mut_ptr")} == {
+        "s.put_u8": "crate::buf::BufMut::put_u8",  # a slice's: the crate's trait gives slices methods
+        "d.chunk_mut": "crate::buf::VecDeque::chunk_mut",  # a type imported from std: the crate's impl for it
+        "u.as_mut_ptr": "crate::buf::UninitSlice::as_mut_ptr",  # what `unsafe { make() }` returns
+    }

@@ -9,6 +9,7 @@ import pytest
 from mcp_server.index.parse import parse_source
 from mcp_server.index.project import Project
 from mcp_server.index.records import (
+    ARG_TYPE,
     ARITY,
     CONF_EXACT,
     CONF_SCOPED,
@@ -519,7 +520,8 @@ CASES = [
                 "crate::net::http::Client::new",
                 "crate::net::http::Client::warm",
             ),  # `let c = Client {..}`
-            ("references", "TlsConfig", "crate::net::http::Client", "crate::net::tls::Config"),
+            # a field is a symbol of its struct, whose type edge names the type
+            ("references", "TlsConfig", "crate::net::http::Client::tls", "crate::net::tls::Config"),
         ],
         alias=("crate::net::tls::Config", "TlsConfig"),
     ),
@@ -1178,6 +1180,133 @@ impl Buf {
     assert [e.line for e in edges(parsed, "calls", "b.remaining")] == [7]
     assert edges(parsed, "calls", "….count")  # an expression receiver: the method name alone
     assert not [e for e in parsed.edges if e.target_name in ("Some", "vec", "assert_eq", "x.len()")]
+
+
+def test_rust_struct_fields_return_types_and_lets_type_the_receivers_of_method_calls() -> None:
+    parsed = parse(
+        "rust",
+        "src/buf/chain.rs",
+        "src.buf.chain",
+        """
+use crate::{Buf, UninitSlice};
+pub struct Chain<T, U> { a: T, b: U, spare: Option<UninitSlice>, slice: UninitSlice }
+pub struct Wrap(UninitSlice);
+impl<T, U> Chain<T, U> where T: Buf, U: Buf {
+    fn chunk_mut(&mut self) -> &mut UninitSlice { self.a.advance(1); (&mut self.b).take(2); self.c() }
+    fn c(&self) -> Self { self.chunk_mut().as_mut_ptr(); let s = self.c(); s.chunk_mut(); todo!() }
+}
+impl<T> Wrap { fn w(&self, rhs: &Wrap) { self.0.len(); let rhs = rhs.check(); } }
+""",
+    )
+    # a field of a type parameter: the impl's bound for it
+    assert edges(parsed, "calls", "self.a.advance")[0].candidates[0] == ("crate::Buf::advance", CONF_SCOPED)
+    assert edges(parsed, "calls", "(&mut self.b).take")[0].candidates[0] == ("crate::Buf::take", CONF_SCOPED)
+    assert edges(parsed, "calls", "self.0.len")[0].candidates[0] == ("crate::UninitSlice::len", CONF_SCOPED)
+    # a call's result: the method's path, whose type edge the resolver follows
+    chain = "crate::buf::chain::Chain"
+    assert edges(parsed, "calls", "self.chunk_mut().as_mut_ptr")[0].candidates == (
+        (f"{chain}::chunk_mut::as_mut_ptr", CONF_EXACT),
+        (NAME_FALLBACK, CONF_UNIQUE),
+    )
+    assert [(e.candidates, e.alias) for e in edges(parsed, "references", "UninitSlice") if e.line == 5] == [
+        ((("crate::UninitSlice", CONF_SCOPED),), TYPE_OF)
+    ]
+    assert [e.candidates for e in edges(parsed, "references", "Self")] == [(((chain, CONF_EXACT),))]
+    assert edges(parsed, "calls", "s.chunk_mut")[0].candidates == ((f"{chain}::c::chunk_mut", CONF_EXACT),)
+    # `let rhs = rhs.check()` reads the parameter: the new binding starts after the statement
+    assert edges(parsed, "calls", "rhs.check")[0].candidates == (("crate::buf::chain::Wrap::check", CONF_EXACT),)
+    # a field of a named type is a symbol with a type edge (`c.slice.m()` in another file)
+    assert symbol(parsed, f"{chain}::slice").kind == "field"
+    assert [
+        e.alias for e in edges(parsed, "references", "UninitSlice") if source_of(parsed, e) == f"{chain}::slice"
+    ] == [TYPE_OF]
+    assert {f"{chain}::{f}" for f in ("a", "b", "spare")}.isdisjoint(s.qualified_name for s in parsed.symbols)
+
+
+def test_rust_cfg_alternates_and_compiled_out_imports_and_a_test_crates_globs() -> None:
+    parsed = parse(
+        "rust",
+        "src/bytes.rs",
+        "src.bytes",
+        """
+pub struct Bytes;
+impl Bytes {
+    #[cfg(not(loom))]
+    pub const fn new() -> Bytes { Bytes }
+    #[cfg(loom)]
+    pub fn new() -> Bytes { Bytes::empty() }
+}
+""",
+    )
+    assert [s.start_line for s in parsed.symbols if s.qualified_name == "crate::bytes::Bytes::new"] == [4]
+    assert source_of(parsed, edges(parsed, "calls", "Bytes::empty")[0]) == "crate::bytes::Bytes::new"
+    test = parse(
+        "rust",
+        "tests/test_req.rs",
+        "tests.test_req",
+        """
+mod node;
+mod util;
+use crate::util::*;
+#[cfg(test_node_semver)]
+use node::req;
+#[cfg(all(not(test_node_semver), test))]
+use node::version;
+fn check() { req("1"); version("1"); node::other(); }
+""",
+    )
+    # tests/test_req.rs is a crate root: its `crate::util` is tests/util/mod.rs
+    assert edges(test, "calls", "req")[0].candidates == (
+        ("crate::tests::util::req", CONF_SCOPED),
+        (NAME_FALLBACK, CONF_UNIQUE),
+    )
+    assert edges(test, "calls", "version")[0].candidates == (("crate::tests::node::version", CONF_SCOPED),)
+    assert edges(test, "calls", "node::other")[0].candidates == (("crate::tests::node::other", CONF_EXACT),)
+
+
+def test_rust_calls_of_a_types_function_carry_their_first_arguments_type() -> None:
+    parsed = parse(
+        "rust",
+        "tests/t.rs",
+        "tests.t",
+        """
+fn check(b1: Bytes) {
+    let v = Vec::with_capacity(3);
+    Bytes::from(&b"ab"[..]);
+    Bytes::from(vec![1]);
+    Bytes::from(v.clone());
+    assert_eq!(Vec::from(b1), v);
+    Bytes::from(make());
+    parse("1");
+}
+""",
+    )
+
+    def hints(target: str) -> list[str]:
+        return [c for e in edges(parsed, "calls", target) for c, _ in e.candidates if c.startswith(ARG_TYPE)]
+
+    assert hints("Bytes::from") == ["@[u8]", "@Vec", "@Vec"]  # `make()` tells nothing
+    # a standard type's path names nothing here: the crate's impl for Vec, if the argument picks one
+    assert edges(parsed, "calls", "Vec::from")[0].candidates == (("Vec::from", CONF_SCOPED), ("@Bytes", 0.0))
+    assert hints("parse") == []  # a function, not one of a type's
+
+
+def test_rust_a_trait_method_called_by_path_names_its_first_arguments_method() -> None:
+    parsed = parse(
+        "rust",
+        "src/impls.rs",
+        "src.impls",
+        """
+pub struct Pre;
+impl Pre {
+    fn partial_cmp(&self, rhs: &Pre) { Some(Ord::cmp(self, rhs)); Vec::from(self); }
+}
+""",
+    )
+    # `Ord::cmp(self, rhs)` is `self.cmp(rhs)`: after the path's own candidates (none here)
+    assert edges(parsed, "calls", "Ord::cmp")[0].candidates == (("crate::impls::Pre::cmp", CONF_EXACT),)
+    # a standard type's function takes `self` as an argument, not as its receiver
+    assert edges(parsed, "calls", "Vec::from")[0].candidates == (("Vec::from", CONF_SCOPED),)
 
 
 # ---- robustness -----------------------------------------------------------------------------

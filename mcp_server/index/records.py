@@ -22,6 +22,10 @@ NAME_FALLBACK = "*"
 # take no such number and looks on in its bases (`new Base16().encode(b)` is BaseNCodec's
 # one-argument encode, not Base16's four-argument override).
 ARITY = "#"
+# A candidate "@Vec" (never a qualified name) says a Rust call's first argument is a Vec: the
+# methods of a trait implemented once per argument type (`impl From<Vec<u8>> for Bytes`,
+# `impl From<String> for Bytes`) share one path, and the one whose parameter is of that type is meant.
+ARG_TYPE = "@"
 
 # The alias that marks a `references` edge as a variable's type: its source is a module-level
 # variable (`apps = Apps()`) or an instance attribute (`self.out = Writer()`), its target the class

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from ..index.records import (
+    ARG_TYPE,
     ARITY,
     CONF_SCOPED,
     CONF_UNIQUE,
@@ -92,6 +93,7 @@ class _Tables:
     # `impl From<Vec<u8>> for Bytes` both define `Bytes::from`; which one a call means is the
     # argument's type, unknown here, so lookups abstain.
     overloaded: set[str] = field(default_factory=set)
+    first_param: dict[int, str] = field(default_factory=dict)  # Rust method id -> its first parameter's type
     qnames_loaded: set[str] = field(default_factory=set)
     names_loaded: set[str] = field(default_factory=set)
     missing_qnames: set[str] = field(default_factory=set)
@@ -99,7 +101,9 @@ class _Tables:
     # (qualified name, hops left) -> what a lookup found: a barrel module's star re-exports make
     # the same failing lookups again and again (mobx: 700k for 3.5k edges). Only lookups no cycle
     # cut short are kept, so a result never depends on the path that first asked.
-    memo: dict[tuple[str, int, int | None, str | None], tuple[_Sym, bool] | None] = field(default_factory=dict)
+    memo: dict[tuple[str, int, int | None, str | None, str | None], tuple[_Sym, bool] | None] = field(
+        default_factory=dict
+    )
     cuts: int = 0
 
     def start_pass(self) -> None:
@@ -306,6 +310,7 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
         for r in rows:
             _add_qname(t, _sym(r))
             _note_arity(t, r)
+            _note_first_param(t, r)
         _add_bindings(
             t,
             await conn.fetch(
@@ -330,6 +335,7 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
         )
         for r in rows:
             t.by_name.setdefault(r["name"], []).append(_sym(r))
+            _note_first_param(t, r)
         t.names_loaded.update(names)
 
 
@@ -344,6 +350,7 @@ def _add_symbols(t: _Tables, rows: list[asyncpg.Record]) -> None:
         sym = _sym(r)
         _add_qname(t, sym)
         _note_arity(t, r)
+        _note_first_param(t, r)
         if sym.kind != "module":
             t.by_name.setdefault(r["name"], []).append(sym)
 
@@ -353,6 +360,56 @@ def _note_arity(t: _Tables, r: asyncpg.Record) -> None:
         takes = parameter_count(r["signature"] or "")
         if takes is not None:
             t.arities.setdefault(r["qualified_name"], []).append(takes)
+
+
+def _note_first_param(t: _Tables, r: asyncpg.Record) -> None:
+    if r["language"] == "rust" and r["kind"] == "method":
+        head = first_parameter_type(r["signature"] or "")
+        if head:
+            t.first_param[r["id"]] = head
+
+
+def first_parameter_type(signature: str) -> str | None:
+    """The type a Rust fn's first parameter is of, as its head: `fn from(vec: Vec<u8>)` "Vec",
+    `(s: &'static str)` "str", `(slice: &[u8])` "[u8]"; None for `self` or none."""
+    start = signature.find("(", signature.find("fn "))
+    if start < 0:
+        return None
+    depth, end = 0, start + 1
+    for end in range(start + 1, len(signature)):
+        ch = signature[end]
+        if ch in "(<[":
+            depth += 1
+        elif ch in ")>]":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch == "," and depth == 0:
+            break
+    param = signature[start + 1 : end]
+    if ":" not in param:
+        return None
+    pattern, _, written = param.partition(":")
+    return None if pattern.strip().endswith("self") else type_head(written)
+
+
+def type_head(written: str) -> str | None:
+    """`&'static mut [u8; 4]` -> "[u8]", `Vec<u8>` -> "Vec", `crate::Bytes` -> "Bytes"."""
+    text = written.strip()
+    while True:
+        for prefix in ("&", "mut ", "dyn ", "impl "):
+            if text.startswith(prefix):
+                text = text[len(prefix) :].lstrip()
+                break
+        else:
+            if text.startswith("'"):
+                text = text.partition(" ")[2].lstrip()
+                continue
+            break
+    if text.startswith("["):
+        return "[" + text[1:].split(";", 1)[0].split("]", 1)[0].strip() + "]"
+    head = text.split("<", 1)[0].strip().rsplit("::", 1)[-1]
+    return head or None
 
 
 def parameter_count(signature: str) -> tuple[int, int] | None:
@@ -464,6 +521,10 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     candidates: list[str] = row["candidates"] or []
     confs: list[float] = row["candidate_conf"] or []
     arity: int | None = None
+    arg: str | None = None
+    if candidates and candidates[-1].startswith(ARG_TYPE):
+        arg = candidates[-1][len(ARG_TYPE) :]
+        candidates, confs = candidates[:-1], confs[:-1]
     if candidates and candidates[-1].startswith(ARITY):
         arity = int(candidates[-1][len(ARITY) :])
         candidates, confs = candidates[:-1], confs[:-1]
@@ -471,15 +532,60 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     for qname, conf in zip(candidates, confs):
         if qname == NAME_FALLBACK:
             return _fallback(t, row)
-        found = _lookup(t, qname, 0, frozenset(), max_hops, arity)
+        found = _lookup(t, qname, 0, frozenset(), max_hops, arity, arg=arg)
         if found is not None:
             sym, scoped = found
             return sym, min(conf, CONF_SCOPED) if scoped else conf
     if candidates:
+        if row["language"] == "rust":
+            return next(filter(None, (_foreign_method(t, q, arg) for q in candidates)), None)
         # The parser knew what the name is bound to and it is not in this repository
         # (a library, the standard library): guessing by name would only invent edges.
         return None
     return _fallback(t, row)
+
+
+def _all_named(t: _Tables, qname: str) -> list[_Sym]:
+    return [s for s in t.named(qname.rsplit("::", 1)[-1]) if s.qname == qname]
+
+
+def _rust_twins(t: _Tables, qname: str) -> list[_Sym]:
+    """The same method name under the path a re-exported owner stands for (`crate::Bytes::from`
+    also as `crate::bytes::Bytes::from`), when the owner path itself defines no type."""
+    owner, _, name = qname.rpartition("::")
+    parent, _, alias = owner.rpartition("::")
+    if not parent or not t.knows(owner) or t.symbol(owner) is not None:
+        return []
+    targets = (t.module_bindings(parent) or {}).get(alias, [])
+    return [s for target in targets if target != owner for s in _all_named(t, f"{target}::{name}")]
+
+
+def _by_argument(t: _Tables, syms: list[_Sym], arg: str | None) -> _Sym | None:
+    """Of one path's methods (records.ARG_TYPE), the one whose first parameter is of the argument's type."""
+    matching = [s for s in syms if arg is not None and t.first_param.get(s.id) == arg]
+    return matching[0] if len(matching) == 1 else None
+
+
+def _foreign_method(t: _Tables, qname: str, arg: str | None = None) -> tuple[_Sym, float] | None:
+    """`Vec::put_u8`, a method of a standard type (or `[]::advance`, of a slice) that the crate gives it: its own impl's method
+    for that type (`impl BufMut for Vec<u8>`), else the one trait method of the name it declares
+    (a default the impl does not override). Never one of the standard type's own methods."""
+    owner, _, name = qname.rpartition("::")
+    if owner.startswith("crate::") or owner.count("::") > 2:
+        return None
+    owner = owner.rsplit("::", 1)[-1]  # `std::collections::VecDeque`, as the crate's impl names it
+    if not (owner[:1].isupper() or owner == "[]"):
+        return None
+    methods = [s for s in t.named(name) if s.family == "rust" and s.kind == "method"]
+    on_type = [s for s in methods if s.qname.rsplit("::", 2)[-2] == owner]
+    if name in _RUST_STD_METHODS or len(on_type) > 1:
+        # `Vec::from(b)`: a standard method name, or one of several impls: only the argument's type tells
+        picked = _by_argument(t, on_type, arg)
+        return (picked, CONF_SCOPED) if picked is not None else None
+    if on_type:
+        return on_type[0], CONF_SCOPED
+    declared = [s for s in methods if (p := t.symbol(s.qname.rpartition("::")[0])) is not None and p.kind == "trait"]
+    return (declared[0], CONF_UNIQUE) if len(declared) == 1 else None
 
 
 def _lookup(
@@ -490,19 +596,27 @@ def _lookup(
     max_hops: int = _MAX_HOPS,
     arity: int | None = None,
     via: str | None = None,
+    arg: str | None = None,
 ) -> tuple[_Sym, bool] | None:
-    key = (qname, max_hops - hops, arity, via)
+    key = (qname, max_hops - hops, arity, via, arg)
     if key in t.memo:
         return t.memo[key]
     cuts = t.cuts
-    found = _find(t, qname, hops, seen, max_hops, arity, via)
+    found = _find(t, qname, hops, seen, max_hops, arity, via, arg)
     if t.cuts == cuts:
         t.memo[key] = found
     return found
 
 
 def _find(
-    t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int, arity: int | None, via: str | None
+    t: _Tables,
+    qname: str,
+    hops: int,
+    seen: frozenset[str],
+    max_hops: int,
+    arity: int | None,
+    via: str | None,
+    arg: str | None = None,
 ) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed. A call's `arity` passes over methods that take
@@ -510,7 +624,15 @@ def _find(
     being searched: its superclass's type arguments stand for the base's type parameters."""
     sym = t.symbol(qname)
     if sym is not None and qname in t.overloaded:
-        return None
+        picked = _by_argument(t, _all_named(t, qname), arg)
+        return (picked, False) if picked is not None else None
+    if sym is not None and sym.family == "rust" and sym.kind == "method":
+        twins = _rust_twins(t, qname)
+        if twins:
+            # `impl From<BytesMut> for Bytes` in bytes_mut.rs names `crate::Bytes::from` by the
+            # re-export it imports; the type's own path has `from`s too: the argument picks one
+            picked = _by_argument(t, [sym, *twins], arg)
+            return (picked, False) if picked is not None else None
     if sym is not None and (arity is None or _takes(t, qname, arity)):
         return sym, False
     if qname in seen:
@@ -528,11 +650,11 @@ def _find(
         if module_bindings:
             tail = sep.join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
-                found = _lookup(t, f"{target}{sep}{tail}" if tail else target, hops + 1, seen, max_hops, arity)
+                found = _lookup(t, f"{target}{sep}{tail}" if tail else target, hops + 1, seen, max_hops, arity, arg=arg)
                 if found:
                     return found
             for star in module_bindings.get("*", ()):
-                found = _lookup(t, f"{star}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity)
+                found = _lookup(t, f"{star}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, arg=arg)
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
@@ -546,7 +668,7 @@ def _find(
                 if not base:
                     continue
             found = _lookup(
-                t, f"{base}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, prefix if is_class else None
+                t, f"{base}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, prefix if is_class else None, arg
             )
             if found:
                 return found[0], True

@@ -17,6 +17,7 @@ class MacroCall(NamedTuple):
     receiver: str | None  # `self`, an identifier, or None when it is an expression
     name: str  # the called name (a path's last segment, or the method)
     node: Node  # where the call is written
+    args: Node | None = None  # the token group of its arguments
 
 
 def macro_calls(tree: Node, text: Callable[[Node], str], budget: int = 2000) -> Iterator[MacroCall]:
@@ -32,7 +33,8 @@ def macro_calls(tree: Node, text: Callable[[Node], str], budget: int = 2000) -> 
             if tok.type == "token_tree":
                 stack.append(tok)
                 continue
-            if tok.type != "identifier" or not _opens_call(toks, i + 1):
+            args = _opens_call(toks, i + 1)
+            if tok.type != "identifier" or args is None:
                 continue
             prev = toks[i - 1].type if i > 0 else ""
             if prev == ".":
@@ -50,11 +52,11 @@ def macro_calls(tree: Node, text: Callable[[Node], str], budget: int = 2000) -> 
             if start > 0 and toks[start - 1].type in ("::", "."):
                 continue  # `<T as X>::f(` or `x.a::b(`: not a plain path
             path = "::".join(text(toks[j]) for j in range(start, i + 1, 2))
-            yield MacroCall(path, None, text(tok), toks[start])
+            yield MacroCall(path, None, text(tok), toks[start], args)
 
 
-def _opens_call(toks: list[Node], j: int) -> bool:
-    """`name(..)` or `name::<T>(..)` at token j."""
+def _opens_call(toks: list[Node], j: int) -> Node | None:
+    """The argument group of `name(..)` or `name::<T>(..)` at token j, if there is one."""
     if j < len(toks) and toks[j].type == "::" and j + 1 < len(toks) and toks[j + 1].type == "<":
         depth = 0
         for k in range(j + 1, len(toks)):
@@ -63,13 +65,9 @@ def _opens_call(toks: list[Node], j: int) -> bool:
                 j = k + 1
                 break
         else:
-            return False
-    return (
-        j < len(toks)
-        and toks[j].type == "token_tree"
-        and toks[j].child_count > 0
-        and toks[j].children[0].type == _OPEN_CALL
-    )
+            return None
+    opens = j < len(toks) and toks[j].type == "token_tree" and toks[j].child_count > 0
+    return toks[j] if opens and toks[j].children[0].type == _OPEN_CALL else None
 
 
 def _starts_operand(toks: list[Node], j: int) -> bool:
