@@ -194,6 +194,44 @@ async def test_commonjs_module_exports_bind_what_require_returns(
     }
 
 
+async def test_a_bare_name_in_a_prototype_method_is_no_method_and_a_renamed_require_binds(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-bare-names",
+        {
+            "lib/reply.js": (
+                "function serialize () {}\n"
+                "function Reply () {}\n"
+                "Reply.prototype.serialize = function () { return serialize() }\n"
+                "module.exports = { Reply, serialize }\n"
+            ),
+            "index.js": (
+                "const {\n"
+                "  Reply: R,\n"
+                "  serialize: ser\n"
+                "} = require('./lib/reply')\n"
+                "function main () {\n"
+                "  ser()\n"
+                "  new R()\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    # A method is reached through a receiver, never by its bare name.
+    assert await _call_sites(db, repo, "lib.reply.Reply.serialize") == {(3, "serialize", "lib.reply.serialize")}
+    assert await _call_sites(db, repo, "index.main") == {(6, "ser", "lib.reply.serialize"), (7, "R", "lib.reply.Reply")}
+    refs = await find_references(db.pool, "lib.reply.serialize", repo)
+    # the import is on the line that names it
+    assert {(r.path, r.line, r.kind) for r in refs.references if r.path == "index.js"} == {
+        ("index.js", 3, "imports"),
+        ("index.js", 6, "calls"),
+    }
+
+
 async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:

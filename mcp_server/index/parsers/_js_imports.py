@@ -170,15 +170,32 @@ def require(ctx: Ctx, node: Node, spec: str) -> None:
     pattern = holder.child_by_field_name("name") if holder is not None and is_declarator else None
     if pattern is not None and pattern.type == "object_pattern":
         for prop in pattern.named_children:
-            if prop.type == "shorthand_property_identifier_pattern":
-                name = ctx.text(prop)
-                ctx.imports[name] = ("named", [f"{m}.{name}" for m in bound])
-                ctx.edge("imports", name, node, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=name)
+            named = _destructured(ctx, prop)
+            if named is None:
+                continue
+            name, value = named
+            as_name = ctx.text(value)
+            ctx.imports[as_name] = ("named", [f"{m}.{name}" for m in bound])
+            # at the name, not the call: `const {\n  a,\n  b\n} = require(...)` imports a and b on their lines
+            ctx.edge("imports", name, value, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=as_name)
         return
     local = ctx.text(pattern) if pattern is not None and pattern.type == "identifier" else None
     if local:
         ctx.imports[local] = ("ns", bound)
     ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in mods), alias=local)
+
+
+def _destructured(ctx: Ctx, prop: Node) -> tuple[str, Node] | None:
+    """(export name, the identifier binding it) of `{ a }` or `{ a: b }` in a require's pattern."""
+    if prop.type == "shorthand_property_identifier_pattern":
+        return ctx.text(prop), prop
+    if prop.type != "pair_pattern":
+        return None
+    key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
+    if key is None or value is None or key.type != "property_identifier" or value.type != "identifier":
+        return None
+    ctx.skip.add(value.id)  # the import's name, not a local shadowing it
+    return ctx.text(key), value
 
 
 def is_require(ctx: Ctx, value: Node | None) -> bool:

@@ -29,7 +29,7 @@ _BUILTIN: Candidates = ((EXTERNAL + "builtin", CONF_SCOPED),)
 def resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | None = None) -> Candidates:
     """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
     head, _, rest = dotted.partition(".")
-    local = ctx.lookup(head, chain, kinds if not rest else None)
+    local = _bare(ctx, head, chain, kinds if not rest else None)
     if local is not None:
         if not rest:
             return ((local, CONF_EXACT),)
@@ -47,6 +47,16 @@ def resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | Non
     # a default export is usually declared under the name it is imported as, else it is what the
     # module binds to `default`
     return tuple((f"{t}.{name}{suffix}", CONF_SCOPED) for t in targets for name in (head, DEFAULT))
+
+
+def _bare(ctx: Ctx, name: str, chain: list[str], kinds: frozenset[str] | None) -> str | None:
+    """What a bare name denotes in this file: never a method (`Reply.prototype.send = function`
+    or a class's `send()`), which only a receiver reaches; the name is then an outer scope's."""
+    for prefix in chain:
+        found = ctx.lookup(name, [prefix], kinds)
+        if found is not None and ctx.result.symbols[ctx.defined[found]].kind != "method":
+            return found
+    return None
 
 
 def _locals(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
