@@ -232,6 +232,57 @@ async def test_a_bare_name_in_a_prototype_method_is_no_method_and_a_renamed_requ
     }
 
 
+async def test_module_exports_of_a_function_an_object_and_a_constant_object_bind_their_members(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-exported-values",
+        {
+            "lib/errors.js": (
+                "const createError = require('@x/error')\n"
+                "const codes = {\n"
+                "  E_ONE: createError('E_ONE'),\n"
+                "  E_TWO: createError('E_TWO')\n"
+                "}\n"
+                "module.exports = codes\n"
+            ),
+            "lib/override.js": "module.exports = function override (old) {\n  return old\n}\n",
+            "lib/parsers.js": "module.exports = {\n  json: function (body) { return body },\n  limit: 10\n}\n",
+            "lib/reply.js": "function Reply () {}\nReply.prototype.send = function () {}\nmodule.exports = Reply\n",
+            "index.js": (
+                "const { E_ONE } = require('./lib/errors')\n"
+                "const override = require('./lib/override')\n"
+                "const parsers = require('./lib/parsers')\n"
+                "const Reply = require('./lib/reply')\n"
+                "function main () {\n"
+                "  override(new E_ONE())\n"
+                "  parsers.json()\n"
+                "  const reply = new Reply()\n"
+                "  function inner (reply) {\n"
+                "    reply.send()\n"
+                "  }\n"
+                "  reply.send()\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "index.main") == {
+        (6, "override", "lib.override.override"),
+        (6, "E_ONE", "lib.errors.codes.E_ONE"),
+        (7, "parsers.json", "lib.parsers.json"),
+        (8, "Reply", "lib.reply.Reply"),
+        (12, "reply.send", "lib.reply.Reply.send"),
+    }
+    # the parameter hides the outer `reply`: its `send` is no guess
+    assert await _call_sites(db, repo, "index.main.inner") == {(10, "reply.send", None)}
+    refs = await find_references(db.pool, "lib.reply.Reply", repo)
+    # `const Reply = require(...)` holds the function the module exports
+    assert ("index.js", 4) in {(r.path, r.line) for r in refs.references}
+
+
 async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:

@@ -139,14 +139,7 @@ def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
     mark_module(ctx)
     if left == ["module", "exports"]:
         if right.type == "identifier":
-            name = ctx.text(right)
-            _export_local(ctx, right, name, DEFAULT)
-            imp = ctx.imports.get(name)
-            if imp is None:
-                ctx.edge("imports", f"{name} *", right, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),))
-            elif imp[0] != "default":
-                targets = tuple((t, CONF_EXACT) for t in imp[1] if not t.startswith(EXTERNAL))
-                ctx.edge("imports", f"{name} *", right, targets)
+            export_whole(ctx, right, ctx.text(right))
         elif right.type == "object":
             for prop in right.named_children:
                 if prop.type == "shorthand_property_identifier":
@@ -159,6 +152,17 @@ def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
     is_export = (len(left) == 2 and left[0] == "exports") or (len(left) == 3 and left[:2] == ["module", "exports"])
     if is_export and right.type == "identifier" and (ctx.text(right) != left[-1] or ctx.text(right) in ctx.imports):
         _export_local(ctx, right, ctx.text(right), left[-1])
+
+
+def export_whole(ctx: Ctx, node: Node, name: str) -> None:
+    """`module.exports = name`: the module's default is what `name` is here, and its members are the module's."""
+    _export_local(ctx, node, name, DEFAULT)
+    imp = ctx.imports.get(name)
+    if imp is None:
+        ctx.edge("imports", f"{name} *", node, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),))
+    elif imp[0] != "default":
+        targets = tuple((t, CONF_EXACT) for t in imp[1] if not t.startswith(EXTERNAL))
+        ctx.edge("imports", f"{name} *", node, targets)
 
 
 def require(ctx: Ctx, node: Node, spec: str) -> None:
@@ -182,7 +186,9 @@ def require(ctx: Ctx, node: Node, spec: str) -> None:
     local = ctx.text(pattern) if pattern is not None and pattern.type == "identifier" else None
     if local:
         ctx.imports[local] = ("ns", bound)
-    ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in mods), alias=local)
+    # `const X = require('./x')` holds what x exports as a whole (`module.exports = X`), else the module
+    cands = tuple((f"{m}.{DEFAULT}", CONF_EXACT) for m in mods) if local else ()
+    ctx.edge("imports", spec, node, cands + tuple((m, CONF_EXACT) for m in mods), alias=local)
 
 
 def _destructured(ctx: Ctx, prop: Node) -> tuple[str, Node] | None:

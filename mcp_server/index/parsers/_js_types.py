@@ -85,10 +85,13 @@ def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) ->
 
 def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
     env = _locals(ctx)
+    shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
     for scope in chain:
         found = env.get(scope, {}).get(name)
         if found is not None:
             return found
+        if (scope, name) in shadow:
+            return None  # an untyped parameter or local hides the outer one
     return None
 
 

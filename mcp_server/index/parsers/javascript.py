@@ -12,6 +12,7 @@ from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 from ._js_imports import (
     export_statement,
+    export_whole,
     import_statement,
     is_require,
     mark_module,
@@ -337,6 +338,8 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
             continue
         if is_require(ctx, value):
             continue
+        if top and value is not None and value.type == "object":
+            ctx.data.setdefault("objects", {})[name] = value  # its members, should the module export it
         chain = ctx.scope_chain()
         annotation = decl.child_by_field_name("type")
         held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
@@ -376,20 +379,60 @@ def _assignment(ctx: Ctx, node: Node) -> bool | None:
     if ctx.frame.kind != "module" or right is None:
         return None
     parts = ctx.flat(left).split(".")
+    decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
+    root = ctx.frame.qname
     if parts[0] in ("module", "exports"):
         mark_module(ctx)
         if right.type not in _FUNCTIONS:
             module_exports(ctx, parts, right)
+        if parts == ["module", "exports"]:
+            _exported_value(ctx, right, decl)
     if right.type not in _FUNCTIONS:
         return None
-    decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
-    root = ctx.frame.qname
     if len(parts) == 3 and parts[1] == "prototype":
         owner = ctx.join(root, parts[0])
         ctx.data["hints"][right.id] = _Hint(parts[2], decl, f"{owner}.{parts[2]}", "method", owner)
     elif (len(parts) == 2 and parts[0] == "exports") or (len(parts) == 3 and parts[:2] == ["module", "exports"]):
         ctx.data["hints"][right.id] = _Hint(parts[-1], decl, ctx.join(root, parts[-1]), "function")
     return None
+
+
+def _exported_value(ctx: Ctx, right: Node, decl: Node) -> None:
+    """What `module.exports = ...` defines: a named function or class is the module's default
+    (`module.exports = function override () {}`); the members of an object it exports, written
+    in place or as a constant of this file (`const codes = { E: createError() }`), are attributes
+    that `const { E } = require(...)` reaches."""
+    root = ctx.frame.qname
+    named = right.child_by_field_name("name") if right.type in _FUNCTIONS or right.type == "class" else None
+    if named is not None:
+        name = ctx.text(named)
+        if right.type in _FUNCTIONS:
+            ctx.data["hints"][right.id] = _Hint(name, decl, ctx.join(root, name), "function")
+        export_whole(ctx, right, name)
+    elif right.type == "object":
+        _members(ctx, root, right)
+    elif right.type == "identifier":
+        held: Node | None = ctx.data.get("objects", {}).get(ctx.text(right))
+        owner = ctx.join(root, ctx.text(right))
+        if held is not None and owner in ctx.defined:
+            _members(ctx, owner, held, ctx.defined[owner])
+
+
+def _members(ctx: Ctx, owner: str, obj: Node, parent: int | None = None) -> None:
+    """An exported object's `key: value` members as attributes under `owner` (not names the
+    module sees bare); a function value not walked yet is a function of that name, a name value
+    an export already (module_exports)."""
+    for pair in obj.named_children:
+        key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+        if pair.type != "pair" or key is None or value is None or key.type not in ("property_identifier", "string"):
+            continue
+        name = ctx.text(key).strip("'\"")
+        qname = ctx.join(owner, name)
+        if value.type in _FUNCTIONS and parent is None:
+            ctx.data["hints"][value.id] = _Hint(name, pair, qname, "function")
+        elif value.type != "identifier" and qname not in ctx.defined:
+            ctx.add_symbol("attribute", name, qname, pair, doc_anchor=pair, parent=parent)
+            del ctx.defined[qname]
 
 
 def _heritage(ctx: Ctx, node: Node) -> bool | None:
@@ -577,7 +620,11 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
     field = _DECLARING.get(parent.type)
     if field is not None and (not field or _is_field(parent, field, node)):
         value = parent.child_by_field_name("value") if parent.type == "variable_declarator" else None
-        defines = parent.type in _DEFINITIONS or (value is not None and value.id in ctx.data["hints"])
+        defines = (
+            parent.type in _DEFINITIONS
+            or (value is not None and value.id in ctx.data["hints"])
+            or is_require(ctx, value)  # `const X = require(...)`: the import's name
+        )
         if not defines and ctx.join(ctx.frame.qname, name) not in ctx.defined:
             ctx.data.setdefault("shadow", set()).add((ctx.frame.qname, name))
         return None
