@@ -283,6 +283,40 @@ async def test_module_exports_of_a_function_an_object_and_a_constant_object_bind
     assert ("index.js", 4) in {(r.path, r.line) for r in refs.references}
 
 
+async def test_an_object_exported_as_default_binds_its_members(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-default-object",
+        {
+            "lib/utils.js": (
+                "function isArray () {}\n"
+                "const kindOf = () => 1\n"
+                "export default { isArray, kindOf, other: isArray, inline: function () {}, VERSION: 1 }\n"
+            ),
+            "app.js": (
+                "import utils from './lib/utils.js'\n"
+                "export function go () {\n"
+                "  utils.isArray()\n"
+                "  utils.kindOf()\n"
+                "  utils.other()\n"
+                "  utils.inline()\n"
+                "  utils.missing()\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "app.go") == {
+        (3, "utils.isArray", "lib.utils.isArray"),
+        (4, "utils.kindOf", "lib.utils.kindOf"),
+        (5, "utils.other", "lib.utils.isArray"),
+        (6, "utils.inline", "lib.utils.inline"),
+        (7, "utils.missing", None),
+    }
+
+
 async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:

@@ -101,6 +101,11 @@ def export_statement(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("imports", name, node, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),), alias=DEFAULT)
         elif value is not None and value.type == "identifier":
             _export_local(ctx, value, ctx.text(value), DEFAULT)
+        elif value is not None and value.type == "object":
+            # `export default { a, b: c }`: `m.default.a` is the module's a, which the object names
+            _export_object(ctx, value)
+            root = ctx.frames[0].qname
+            ctx.edge("imports", root, node, ((root, CONF_EXACT),), alias=DEFAULT)
     return None
 
 
@@ -141,17 +146,22 @@ def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
         if right.type == "identifier":
             export_whole(ctx, right, ctx.text(right))
         elif right.type == "object":
-            for prop in right.named_children:
-                if prop.type == "shorthand_property_identifier":
-                    _export_local(ctx, prop, ctx.text(prop), ctx.text(prop))
-                elif prop.type == "pair":
-                    key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
-                    if key is not None and value is not None and value.type == "identifier":
-                        _export_local(ctx, value, ctx.text(value), ctx.text(key).strip("'\""))
+            _export_object(ctx, right)
         return
     is_export = (len(left) == 2 and left[0] == "exports") or (len(left) == 3 and left[:2] == ["module", "exports"])
     if is_export and right.type == "identifier" and (ctx.text(right) != left[-1] or ctx.text(right) in ctx.imports):
         _export_local(ctx, right, ctx.text(right), left[-1])
+
+
+def _export_object(ctx: Ctx, obj: Node) -> None:
+    """The names an exported object literal holds (`{ a, b: c }`) as the module's."""
+    for prop in obj.named_children:
+        if prop.type == "shorthand_property_identifier":
+            _export_local(ctx, prop, ctx.text(prop), ctx.text(prop))
+        elif prop.type == "pair":
+            key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
+            if key is not None and value is not None and value.type == "identifier":
+                _export_local(ctx, value, ctx.text(value), ctx.text(key).strip("'\""))
 
 
 def export_whole(ctx: Ctx, node: Node, name: str) -> None:

@@ -418,6 +418,14 @@ def _exported_value(ctx: Ctx, right: Node, decl: Node) -> None:
             _members(ctx, owner, held, ctx.defined[owner])
 
 
+def _export(ctx: Ctx, node: Node) -> bool | None:
+    """An export; `export default { k: v }` defines its members like `module.exports = { k: v }`."""
+    value = node.child_by_field_name("value")
+    if value is not None and value.type == "object" and any(c.type == "default" for c in node.children):
+        _members(ctx, ctx.frame.qname, value)
+    return export_statement(ctx, node)
+
+
 def _members(ctx: Ctx, owner: str, obj: Node, parent: int | None = None) -> None:
     """An exported object's `key: value` members as attributes under `owner` (not names the
     module sees bare); a function value not walked yet is a function of that name, a name value
@@ -719,7 +727,7 @@ _HANDLERS: dict[str, Handler] = {
     "class_heritage": _heritage,
     "extends_type_clause": _heritage,
     "import_statement": import_statement,
-    "export_statement": export_statement,
+    "export_statement": _export,
     "call_expression": _call,
     "new_expression": _new,
     "jsx_opening_element": _jsx,
