@@ -264,6 +264,7 @@ async def test_module_exports_of_a_function_an_object_and_a_constant_object_bind
                 "    reply.send()\n"
                 "  }\n"
                 "  reply.send()\n"
+                "  return override.length + parsers.limit\n"
                 "}\n"
                 "module.exports = main\n"
             ),
@@ -281,6 +282,9 @@ async def test_module_exports_of_a_function_an_object_and_a_constant_object_bind
     refs = await find_references(db.pool, "lib.reply.Reply", repo)
     # `const Reply = require(...)` holds the function the module exports
     assert ("index.js", 4) in {(r.path, r.line) for r in refs.references}
+    # and its name read as a value is that function
+    refs = await find_references(db.pool, "lib.override.override", repo)
+    assert ("index.js", 13) in {(r.path, r.line) for r in refs.references}
 
 
 async def test_an_object_exported_as_default_binds_its_members(

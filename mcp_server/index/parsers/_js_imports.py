@@ -196,6 +196,7 @@ def require(ctx: Ctx, node: Node, spec: str) -> None:
     local = ctx.text(pattern) if pattern is not None and pattern.type == "identifier" else None
     if local:
         ctx.imports[local] = ("ns", bound)
+        ctx.data.setdefault("required", set()).add(local)
     # `const X = require('./x')` holds what x exports as a whole (`module.exports = X`), else the module
     cands = tuple((f"{m}.{DEFAULT}", CONF_EXACT) for m in mods) if local else ()
     ctx.edge("imports", spec, node, cands + tuple((m, CONF_EXACT) for m in mods), alias=local)

@@ -11,6 +11,7 @@ from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 from ._js_imports import (
+    DEFAULT,
     export_statement,
     export_whole,
     import_statement,
@@ -641,7 +642,8 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
         return None
     imp = ctx.imports.get(name)
     if imp is not None and imp[0] == "ns":
-        return None  # the module itself: its members are what is referenced
+        if name not in ctx.data.get("required", ()):
+            return None  # the module itself: its members are what is referenced
     chain = ctx.scope_chain()
     shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
     if any((scope, name) in shadow for scope in chain):
@@ -650,6 +652,9 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
 
     def candidates() -> Candidates | None:
         local = ctx.lookup(name, chain)
+        if local is None and imp is not None and imp[0] == "ns":
+            # `const v = require('./v')` holds what v exports as a whole, if it does (`module.exports = f`)
+            return tuple((f"{t}.{DEFAULT}", CONF_SCOPED) for t in imp[1] if not t.startswith(EXTERNAL)) or None
         if (local is None and imp is None) or local in ctx.data.get("twice", ()):
             return None  # nothing, or one of two same-named functions: which one, the name cannot say
         return _resolve(ctx, name, chain) or None
