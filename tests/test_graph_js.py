@@ -321,6 +321,43 @@ async def test_an_object_exported_as_default_binds_its_members(
     }
 
 
+async def test_methods_of_a_prototype_object_and_of_an_exported_object_are_defined(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-object-methods",
+        {
+            "lib/stack.js": (
+                "function Stack () {}\n"
+                "Stack.prototype = {\n"
+                "  push (x) { return this.size() },\n"
+                "  size: function () { return 0 }\n"
+                "}\n"
+                "module.exports = Stack\n"
+            ),
+            "lib/api.js": "module.exports = {\n  get (url) { return url }\n}\n",
+            "index.js": (
+                "const Stack = require('./lib/stack')\n"
+                "const api = require('./lib/api')\n"
+                "function main () {\n"
+                "  const s = new Stack()\n"
+                "  s.push(1)\n"
+                "  api.get('/')\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "lib.stack.Stack.push") == {(3, "this.size", "lib.stack.Stack.size")}
+    assert await _call_sites(db, repo, "index.main") == {
+        (4, "Stack", "lib.stack.Stack"),
+        (5, "s.push", "lib.stack.Stack.push"),
+        (6, "api.get", "lib.api.get"),
+    }
+
+
 async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:

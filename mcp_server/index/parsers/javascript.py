@@ -247,15 +247,19 @@ def _typedecl(kind: str, frame_kind: str | None) -> Handler:
 def _method(ctx: Ctx, node: Node) -> bool | None:
     frame = ctx.frame
     name_node = node.child_by_field_name("name")
-    if frame.kind not in _CLASS_LIKE or name_node is None:
-        return None  # object-literal methods are not indexed
-    name = ctx.text(name_node)
-    qname = ctx.join(frame.qname, name)
+    hint: _Hint | None = ctx.data["hints"].pop(node.id, None)
+    if hint is not None:  # a method of an exported or prototype object (_members)
+        name, qname, kind, owner = hint.name, hint.qname or hint.name, hint.kind or "function", hint.owner
+    elif frame.kind not in _CLASS_LIKE or name_node is None:
+        return None  # other object literals' methods are not indexed
+    else:
+        name = ctx.text(name_node)
+        qname, kind, owner = ctx.join(frame.qname, name), "method", frame.owner
     body = node.child_by_field_name("body")
     idx = ctx.add_symbol(
-        "method", name, qname, node, sig_start=_sig_start(node), sig_end=body.start_byte if body is not None else None
+        kind, name, qname, node, sig_start=_sig_start(node), sig_end=body.start_byte if body is not None else None
     )
-    ctx.enter(Frame(idx, qname, "function", frame.owner))
+    ctx.enter(Frame(idx, qname, "function", owner))
     _returns(ctx, node, idx)
     return None
 
@@ -382,6 +386,9 @@ def _assignment(ctx: Ctx, node: Node) -> bool | None:
     parts = ctx.flat(left).split(".")
     decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
     root = ctx.frame.qname
+    if len(parts) == 2 and parts[1] == "prototype" and right.type == "object":
+        owner = ctx.join(root, parts[0])  # `X.prototype = { m () {}, n: function () {} }`
+        _members(ctx, owner, right, method_of=owner)
     if parts[0] in ("module", "exports"):
         mark_module(ctx)
         if right.type not in _FUNCTIONS:
@@ -427,19 +434,26 @@ def _export(ctx: Ctx, node: Node) -> bool | None:
     return export_statement(ctx, node)
 
 
-def _members(ctx: Ctx, owner: str, obj: Node, parent: int | None = None) -> None:
+def _members(ctx: Ctx, owner: str, obj: Node, parent: int | None = None, method_of: str | None = None) -> None:
     """An exported object's `key: value` members as attributes under `owner` (not names the
-    module sees bare); a function value not walked yet is a function of that name, a name value
-    an export already (module_exports)."""
+    module sees bare); a function value not walked yet is a function of that name (a method of
+    `method_of`, for `X.prototype = { ... }`), a name value an export already (module_exports)."""
+    kind = "method" if method_of else "function"
     for pair in obj.named_children:
+        if pair.type == "method_definition" and parent is None:
+            key = pair.child_by_field_name("name")
+            if key is not None and key.type == "property_identifier":
+                name = ctx.text(key)
+                ctx.data["hints"][pair.id] = _Hint(name, pair, ctx.join(owner, name), kind, method_of)
+            continue
         key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
         if pair.type != "pair" or key is None or value is None or key.type not in ("property_identifier", "string"):
             continue
         name = ctx.text(key).strip("'\"")
         qname = ctx.join(owner, name)
         if value.type in _FUNCTIONS and parent is None:
-            ctx.data["hints"][value.id] = _Hint(name, pair, qname, "function")
-        elif value.type != "identifier" and qname not in ctx.defined:
+            ctx.data["hints"][value.id] = _Hint(name, pair, qname, kind, method_of)
+        elif value.type != "identifier" and qname not in ctx.defined and method_of is None:
             ctx.add_symbol("attribute", name, qname, pair, doc_anchor=pair, parent=parent)
             del ctx.defined[qname]
 
