@@ -207,6 +207,10 @@ async def test_a_bare_name_in_a_prototype_method_is_no_method_and_a_renamed_requ
                 "function Reply () {}\n"
                 "Reply.prototype.serialize = function () { return serialize() }\n"
                 "module.exports = { Reply, serialize }\n"
+                "function local () {\n"
+                "  let serialize\n"
+                "  return serialize()\n"
+                "}\n"
             ),
             "index.js": (
                 "const {\n"
@@ -223,6 +227,8 @@ async def test_a_bare_name_in_a_prototype_method_is_no_method_and_a_renamed_requ
     )
     # A method is reached through a receiver, never by its bare name.
     assert await _call_sites(db, repo, "lib.reply.Reply.serialize") == {(3, "serialize", "lib.reply.serialize")}
+    # nor the outer function where a local of the same name hides it
+    assert await _call_sites(db, repo, "lib.reply.local") == {(7, "serialize", None)}
     assert await _call_sites(db, repo, "index.main") == {(6, "ser", "lib.reply.serialize"), (7, "R", "lib.reply.Reply")}
     refs = await find_references(db.pool, "lib.reply.serialize", repo)
     # the import is on the line that names it

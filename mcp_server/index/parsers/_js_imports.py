@@ -211,7 +211,6 @@ def _destructured(ctx: Ctx, prop: Node) -> tuple[str, Node] | None:
     key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
     if key is None or value is None or key.type != "property_identifier" or value.type != "identifier":
         return None
-    ctx.skip.add(value.id)  # the import's name, not a local shadowing it
     return ctx.text(key), value
 
 

@@ -30,6 +30,8 @@ def resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | Non
     """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
     head, _, rest = dotted.partition(".")
     local = _bare(ctx, head, chain, kinds if not rest else None)
+    if local == _HIDDEN:
+        return ()
     if local is not None:
         if not rest:
             return ((local, CONF_EXACT),)
@@ -49,13 +51,20 @@ def resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | Non
     return tuple((f"{t}.{name}{suffix}", CONF_SCOPED) for t in targets for name in (head, DEFAULT))
 
 
+_HIDDEN = ""  # _bare: a parameter or local of no symbol hides every outer definition and import
+
+
 def _bare(ctx: Ctx, name: str, chain: list[str], kinds: frozenset[str] | None) -> str | None:
     """What a bare name denotes in this file: never a method (`Reply.prototype.send = function`
-    or a class's `send()`), which only a receiver reaches; the name is then an outer scope's."""
+    or a class's `send()`), which only a receiver reaches; the name is then an outer scope's,
+    unless a scope in between declares it (`let serialize` in a function: _HIDDEN)."""
+    shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
     for prefix in chain:
         found = ctx.lookup(name, [prefix], kinds)
         if found is not None and ctx.result.symbols[ctx.defined[found]].kind != "method":
             return found
+        if (prefix, name) in shadow:
+            return _HIDDEN
     return None
 
 
@@ -173,6 +182,8 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             node = node.child_by_field_name("function")
             if node is not None and node.type == "member_expression" and _is_this(node.child_by_field_name("object")):
                 return _this_call(ctx, node)
+            if node is not None and node.type == "identifier" and local_value(ctx, ctx.text(node), chain) is not None:
+                return None  # `fn(x)` of a local `fn = make()`: the result of a result, not told
         elif kind == "new_expression":
             node = node.child_by_field_name("constructor")
         elif kind == "identifier":

@@ -643,10 +643,16 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
     field = _DECLARING.get(parent.type)
     if field is not None and (not field or _is_field(parent, field, node)):
         value = parent.child_by_field_name("value") if parent.type == "variable_declarator" else None
+        holder = ctx.ancestor(3) if parent.type == "pair_pattern" else None
         defines = (
             parent.type in _DEFINITIONS
             or (value is not None and value.id in ctx.data["hints"])
             or is_require(ctx, value)  # `const X = require(...)`: the import's name
+            or (  # `const { a: X } = require(...)`
+                holder is not None
+                and holder.type == "variable_declarator"
+                and is_require(ctx, holder.child_by_field_name("value"))
+            )
         )
         if not defines and ctx.join(ctx.frame.qname, name) not in ctx.defined:
             ctx.data.setdefault("shadow", set()).add((ctx.frame.qname, name))
