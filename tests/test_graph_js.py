@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
+from mcp_server.graph.symbols import goto_definition
 from mcp_server.graph.walk import find_callees, find_references
 from mcp_server.indexer.pipeline import index_repository
 
@@ -362,6 +363,30 @@ async def test_methods_of_a_prototype_object_and_of_an_exported_object_are_defin
         (5, "s.push", "lib.stack.Stack.push"),
         (6, "api.get", "lib.api.get"),
     }
+
+
+async def test_calling_a_local_that_holds_a_calls_result_has_no_definition_elsewhere(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-result-call",
+        {
+            "lib/s.js": (
+                "function getSerializer () { return function () {} }\n"
+                "function serialize (data) {\n"
+                "  const fn = getSerializer()\n"
+                "  return fn(data)\n"
+                "}\n"
+                "module.exports = { serialize }\n"
+            ),
+        },
+    )
+    async with db.pool.acquire() as conn:
+        found = await goto_definition(conn, "lib/s.js", 4, name="fn", repository=repo)
+    # what `fn` returns is not what getSerializer returns: no definition rather than a wrong one
+    assert found.definitions == []
 
 
 async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(

@@ -78,13 +78,27 @@ def _fields(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
     return found
 
 
-def bind_local(ctx: Ctx, name: str, value: ValueFn | None) -> None:
-    """`name` holds `value` in the current scope from here on (None: a value of no known type)."""
+def bind_local(ctx: Ctx, name: str, value: ValueFn | None, result: bool = False) -> None:
+    """`name` holds `value` in the current scope from here on (None: a value of no known type);
+    `result`: a call's result (`fn = make()`), whose own calls' results are not known."""
     scope = _locals(ctx).setdefault(ctx.frame.qname, {})
+    results: set[tuple[str, str]] = ctx.data.setdefault("results", set())
     if value is None:
         scope.pop(name, None)
     else:
         scope[name] = value
+    if result and value is not None:
+        results.add((ctx.frame.qname, name))
+    else:
+        results.discard((ctx.frame.qname, name))
+
+
+def _holds_result(ctx: Ctx, name: str, chain: list[str]) -> bool:
+    env = _locals(ctx)
+    for scope in chain:
+        if name in env.get(scope, {}):
+            return (scope, name) in ctx.data.get("results", set())
+    return False
 
 
 def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) -> None:
@@ -182,7 +196,7 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             node = node.child_by_field_name("function")
             if node is not None and node.type == "member_expression" and _is_this(node.child_by_field_name("object")):
                 return _this_call(ctx, node)
-            if node is not None and node.type == "identifier" and local_value(ctx, ctx.text(node), chain) is not None:
+            if node is not None and node.type == "identifier" and _holds_result(ctx, ctx.text(node), chain):
                 return None  # `fn(x)` of a local `fn = make()`: the result of a result, not told
         elif kind == "new_expression":
             node = node.child_by_field_name("constructor")

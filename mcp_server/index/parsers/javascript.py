@@ -348,7 +348,7 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
         chain = ctx.scope_chain()
         annotation = decl.child_by_field_name("type")
         held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
-        bind_local(ctx, name, held)
+        bind_local(ctx, name, held, annotation is None and _is_call(value))
         if top:
             head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
             idx = ctx.add_symbol(
@@ -364,6 +364,12 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
             if written is not None:
                 type_edge(ctx, idx, ctx.flat(written), written, held)
     return None
+
+
+def _is_call(node: Node | None) -> bool:
+    while node is not None and node.type in ("await_expression", "parenthesized_expression"):
+        node = node.named_child(0)
+    return node is not None and node.type == "call_expression"
 
 
 def _assignment(ctx: Ctx, node: Node) -> bool | None:
