@@ -305,7 +305,8 @@ async def test_an_object_exported_as_default_binds_its_members(
             "lib/utils.js": (
                 "function isArray () {}\n"
                 "const kindOf = () => 1\n"
-                "export default { isArray, kindOf, other: isArray, inline: function () {}, VERSION: 1 }\n"
+                "const isFunction = kindOf('function')\n"
+                "export default { isArray, kindOf, other: isArray, inline: function () {}, VERSION: 1, isFunction }\n"
             ),
             "app.js": (
                 "import utils from './lib/utils.js'\n"
@@ -315,6 +316,7 @@ async def test_an_object_exported_as_default_binds_its_members(
                 "  utils.other()\n"
                 "  utils.inline()\n"
                 "  utils.missing()\n"
+                "  utils.isFunction()\n"
                 "}\n"
             ),
         },
@@ -325,6 +327,8 @@ async def test_an_object_exported_as_default_binds_its_members(
         (5, "utils.other", "lib.utils.isArray"),
         (6, "utils.inline", "lib.utils.inline"),
         (7, "utils.missing", None),
+        # the member holding a constant's value, not the constant (what is called is its value)
+        (8, "utils.isFunction", "lib.utils.default.isFunction"),
     }
 
 

@@ -437,7 +437,27 @@ def _export(ctx: Ctx, node: Node) -> bool | None:
     value = node.child_by_field_name("value")
     if value is not None and value.type == "object" and any(c.type == "default" for c in node.children):
         _members(ctx, ctx.frame.qname, value)
+        _held_values(ctx, value)
     return export_statement(ctx, node)
+
+
+def _held_values(ctx: Ctx, obj: Node) -> None:
+    """`export default { isFunction }` of `const isFunction = typeOfTest('function')`: what
+    `utils.isFunction` names is the object's member (as tsserver answers), not the constant, whose
+    value is the function called: an attribute `default.isFunction` there. A function member
+    stays the function itself."""
+    root = ctx.frame.qname
+    for prop in obj.named_children:
+        written = prop if prop.type == "shorthand_property_identifier" else prop.child_by_field_name("value")
+        key = prop if prop.type == "shorthand_property_identifier" else prop.child_by_field_name("key")
+        if written is None or key is None or written.type not in ("identifier", "shorthand_property_identifier"):
+            continue
+        held = ctx.defined.get(ctx.join(root, ctx.text(written)))
+        if held is not None and ctx.result.symbols[held].kind in ("constant", "variable"):
+            name = ctx.text(key).strip("'\"")
+            qname = ctx.join(ctx.join(root, DEFAULT), name)
+            ctx.add_symbol("attribute", name, qname, prop, doc_anchor=prop)
+            del ctx.defined[qname]
 
 
 def _members(ctx: Ctx, owner: str, obj: Node, parent: int | None = None, method_of: str | None = None) -> None:
