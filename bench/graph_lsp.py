@@ -31,7 +31,12 @@ the shape of the site and what pgcode recorded there: the kinds tell what to fix
 In Go, interface methods are scored apart (gopls 0.11's answers for them change from one asking
 to the next) and left out of the headline figures. Declarations are not uses: the server's references that are another definition of the name (an
 overriding or implementing method) and JSDoc `{@link}` mentions in comments are left out of both
-sides and counted apart.
+sides and counted apart. In JavaScript, a reference or caller pgcode gives at a site the
+server's references omit is asked about once more, with the server's own definition there: when
+that lands on the symbol (or on a site its references list, the `{ f }` of `module.exports = { f }`
+that `const { f } = require(...)` is bound to), tsserver's references merely stopped at a CommonJS
+export it follows everywhere else (plain JavaScript, no checkJs), and the site is left out of both
+sides and counted apart (server_definition_only_excluded, with examples).
 
     python bench/graph_lsp.py                                  # every corpus
     python bench/graph_lsp.py --language go --samples 40 --sites 80
@@ -551,8 +556,28 @@ async def _score(
             declarations[(rel, name)] = found
         return (line, column) in declarations[(rel, name)]
 
+    def server_defines(rel: str, line: int, names: set[str], targets: set[tuple[str, int]]) -> bool:
+        """Whether the server's own definition of `name` at a line pgcode lists and its references
+        do not lands on the symbol's definition or on one of those references (the `{ f }` of
+        `module.exports = { f }`, which `const { f } = require(...)` is bound to). tsserver's
+        references stop at CommonJS exports in a plain JavaScript file (no checkJs) while its
+        definition follows them: such a site is the server's answer too, scored on neither side."""
+        text = truth.text(rel)[line - 1] if rel in index.files and 1 <= line <= len(truth.text(rel)) else ""
+        written = "|".join(re.escape(n) for n in sorted(names))
+        for m in re.finditer(rf"(?<![\w$])(?:{written})(?![\w$])", text):
+            status, answer = truth.ask_stable(
+                "definition", "textDocument/definition", rel, line, m.start(), args.timeout
+            )
+            columns = dict(truth.columns)
+            inside, _ = truth.locations(answer or []) if status == "ok" else ([], 0)
+            truth.columns = columns  # the references' columns, not the definition's
+            if any(loc in targets for loc in inside):
+                return True
+        return False
+
     declarations_excluded = 0
     comments_excluded = 0
+    server_definition_only = {"references": 0, "callers": 0}
     refs = Tally()
     samples: list[dict[str, Any]] = []
     refs_by_conf: dict[str, Counter[str]] = defaultdict(Counter)
@@ -576,6 +601,7 @@ async def _score(
         where = f"{sym.path}:{pos[0]}"
         parent = index.syms.get(sym.parent_id) if sym.parent_id is not None else None
         unsure = lang == "go" and parent is not None and parent.kind == "interface"
+        targets = {(sym.path, pos[0])}  # where the server's definition of a use of sym may land
         # (a) references
         status, answer = truth.ask_stable(
             "references",
@@ -604,11 +630,28 @@ async def _score(
                 got = await find_references(conn, str(sym.id), index.repo, 0.0, 1000)
             conf: dict[tuple[str, int], float] = {}
             kinds_at: dict[tuple[str, int], str] = {}
+            names_at: dict[tuple[str, int], set[str]] = defaultdict(lambda name=sym.name: {name})
             for r in got.references:
                 key = (r.path, r.line)
+                names_at[key].add(r.target_name.rpartition(".")[2])
                 if r.confidence >= conf.get(key, -1.0):
                     conf[key], kinds_at[key] = r.confidence, r.kind
             g_set = set(conf) - declared
+            if lang == "javascript":
+                targets |= set(inside)
+                confirmed = {loc for loc in g_set - t_set if server_defines(loc[0], loc[1], names_at[loc], targets)}
+                server_definition_only["references"] += len(confirmed)
+                g_set -= confirmed
+                for p, ln in sorted(confirmed):
+                    classify(
+                        "references:server_definition_only",
+                        p,
+                        ln,
+                        None,
+                        sym.name,
+                        wanted,
+                        {"symbol": sym.qualified_name, "defined": where, "pgcode": f"{p}:{ln}"},
+                    )
             (unsure_refs if unsure else refs).add(t_set, g_set)
             samples.append(
                 {
@@ -622,6 +665,8 @@ async def _score(
                 }
             )
             for key, confidence in ({} if unsure else conf).items():
+                if key not in g_set:
+                    continue
                 b = bucket(confidence)
                 refs_by_conf[b]["pgcode"] += 1
                 refs_by_conf[b]["correct"] += key in t_set
@@ -682,6 +727,18 @@ async def _score(
         # depth 1: every edge enters the symbol (a recursive function is its own caller)
         g_fns = {n.id for n in graph.nodes if n.depth == 1} | {e.source_id for e in graph.edges}
         g_sites = {(e.path, e.line) for e in graph.edges if e.target_id in wanted}
+        if lang == "javascript":
+            confirmed = {at for at in g_sites - sites if server_defines(at[0], at[1], {sym.name}, targets)}
+            g_sites -= confirmed
+            # a caller whose every site the server's definition confirms (see server_defines)
+            only = {
+                fid
+                for fid in g_fns - t_fns
+                if (mine := {(e.path, e.line) for e in graph.edges if e.source_id == fid and e.target_id in wanted})
+                and mine <= confirmed
+            }
+            server_definition_only["callers"] += len(only)
+            g_fns -= only
         if unsure:
             unsure_callers.add(t_fns, g_fns)
             continue
@@ -861,6 +918,14 @@ async def _score(
         "reference_samples": samples,
         "references_declarations_excluded": declarations_excluded,
         "references_in_comments_excluded": comments_excluded,
+        "server_definition_only_excluded": {
+            "why": "JavaScript: pgcode's reference or caller at a site the server's references omit "
+            "but its own definition there resolves to the symbol (CommonJS exports, which tsserver's "
+            "references do not follow in plain JavaScript); scored on neither side",
+            **server_definition_only,
+        }
+        if lang == "javascript"
+        else None,
         "miss_kinds": {g: top_kinds(c, kind_example[g]) for g, c in miss_kinds.items()},
         "examples": dict(examples),
     }

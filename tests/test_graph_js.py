@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
+from mcp_server.graph.symbols import goto_definition
 from mcp_server.graph.walk import find_callees, find_references
 from mcp_server.indexer.pipeline import index_repository
 
@@ -192,6 +193,204 @@ async def test_commonjs_module_exports_bind_what_require_returns(
         (7, "hook", "lib.hooks.other"),
         (8, "done", None),
     }
+
+
+async def test_a_bare_name_in_a_prototype_method_is_no_method_and_a_renamed_require_binds(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-bare-names",
+        {
+            "lib/reply.js": (
+                "function serialize () {}\n"
+                "function Reply () {}\n"
+                "Reply.prototype.serialize = function () { return serialize() }\n"
+                "module.exports = { Reply, serialize }\n"
+                "function local () {\n"
+                "  let serialize\n"
+                "  return serialize()\n"
+                "}\n"
+            ),
+            "index.js": (
+                "const {\n"
+                "  Reply: R,\n"
+                "  serialize: ser\n"
+                "} = require('./lib/reply')\n"
+                "function main () {\n"
+                "  ser()\n"
+                "  new R()\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    # A method is reached through a receiver, never by its bare name.
+    assert await _call_sites(db, repo, "lib.reply.Reply.serialize") == {(3, "serialize", "lib.reply.serialize")}
+    # nor the outer function where a local of the same name hides it
+    assert await _call_sites(db, repo, "lib.reply.local") == {(7, "serialize", None)}
+    assert await _call_sites(db, repo, "index.main") == {(6, "ser", "lib.reply.serialize"), (7, "R", "lib.reply.Reply")}
+    refs = await find_references(db.pool, "lib.reply.serialize", repo)
+    # the import is on the line that names it
+    assert {(r.path, r.line, r.kind) for r in refs.references if r.path == "index.js"} == {
+        ("index.js", 3, "imports"),
+        ("index.js", 6, "calls"),
+    }
+
+
+async def test_module_exports_of_a_function_an_object_and_a_constant_object_bind_their_members(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-exported-values",
+        {
+            "lib/errors.js": (
+                "const createError = require('@x/error')\n"
+                "const codes = {\n"
+                "  E_ONE: createError('E_ONE'),\n"
+                "  E_TWO: createError('E_TWO')\n"
+                "}\n"
+                "module.exports = codes\n"
+            ),
+            "lib/override.js": "module.exports = function override (old) {\n  return old\n}\n",
+            "lib/parsers.js": "module.exports = {\n  json: function (body) { return body },\n  limit: 10\n}\n",
+            "lib/reply.js": "function Reply () {}\nReply.prototype.send = function () {}\nmodule.exports = Reply\n",
+            "index.js": (
+                "const { E_ONE } = require('./lib/errors')\n"
+                "const override = require('./lib/override')\n"
+                "const parsers = require('./lib/parsers')\n"
+                "const Reply = require('./lib/reply')\n"
+                "function main () {\n"
+                "  override(new E_ONE())\n"
+                "  parsers.json()\n"
+                "  const reply = new Reply()\n"
+                "  function inner (reply) {\n"
+                "    reply.send()\n"
+                "  }\n"
+                "  reply.send()\n"
+                "  return override.length + parsers.limit\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "index.main") == {
+        (6, "override", "lib.override.override"),
+        (6, "E_ONE", "lib.errors.codes.E_ONE"),
+        (7, "parsers.json", "lib.parsers.json"),
+        (8, "Reply", "lib.reply.Reply"),
+        (12, "reply.send", "lib.reply.Reply.send"),
+    }
+    # the parameter hides the outer `reply`: its `send` is no guess
+    assert await _call_sites(db, repo, "index.main.inner") == {(10, "reply.send", None)}
+    refs = await find_references(db.pool, "lib.reply.Reply", repo)
+    # `const Reply = require(...)` holds the function the module exports
+    assert ("index.js", 4) in {(r.path, r.line) for r in refs.references}
+    # and its name read as a value is that function
+    refs = await find_references(db.pool, "lib.override.override", repo)
+    assert ("index.js", 13) in {(r.path, r.line) for r in refs.references}
+
+
+async def test_an_object_exported_as_default_binds_its_members(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-default-object",
+        {
+            "lib/utils.js": (
+                "function isArray () {}\n"
+                "const kindOf = () => 1\n"
+                "const isFunction = kindOf('function')\n"
+                "export default { isArray, kindOf, other: isArray, inline: function () {}, VERSION: 1, isFunction }\n"
+            ),
+            "app.js": (
+                "import utils from './lib/utils.js'\n"
+                "export function go () {\n"
+                "  utils.isArray()\n"
+                "  utils.kindOf()\n"
+                "  utils.other()\n"
+                "  utils.inline()\n"
+                "  utils.missing()\n"
+                "  utils.isFunction()\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "app.go") == {
+        (3, "utils.isArray", "lib.utils.isArray"),
+        (4, "utils.kindOf", "lib.utils.kindOf"),
+        (5, "utils.other", "lib.utils.isArray"),
+        (6, "utils.inline", "lib.utils.inline"),
+        (7, "utils.missing", None),
+        # the member holding a constant's value, not the constant (what is called is its value)
+        (8, "utils.isFunction", "lib.utils.default.isFunction"),
+    }
+
+
+async def test_methods_of_a_prototype_object_and_of_an_exported_object_are_defined(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-object-methods",
+        {
+            "lib/stack.js": (
+                "function Stack () {}\n"
+                "Stack.prototype = {\n"
+                "  push (x) { return this.size() },\n"
+                "  size: function () { return 0 }\n"
+                "}\n"
+                "module.exports = Stack\n"
+            ),
+            "lib/api.js": "module.exports = {\n  get (url) { return url }\n}\n",
+            "index.js": (
+                "const Stack = require('./lib/stack')\n"
+                "const api = require('./lib/api')\n"
+                "function main () {\n"
+                "  const s = new Stack()\n"
+                "  s.push(1)\n"
+                "  api.get('/')\n"
+                "}\n"
+                "module.exports = main\n"
+            ),
+        },
+    )
+    assert await _call_sites(db, repo, "lib.stack.Stack.push") == {(3, "this.size", "lib.stack.Stack.size")}
+    assert await _call_sites(db, repo, "index.main") == {
+        (4, "Stack", "lib.stack.Stack"),
+        (5, "s.push", "lib.stack.Stack.push"),
+        (6, "api.get", "lib.api.get"),
+    }
+
+
+async def test_calling_a_local_that_holds_a_calls_result_has_no_definition_elsewhere(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-result-call",
+        {
+            "lib/s.js": (
+                "function getSerializer () { return function () {} }\n"
+                "function serialize (data) {\n"
+                "  const fn = getSerializer()\n"
+                "  return fn(data)\n"
+                "}\n"
+                "module.exports = { serialize }\n"
+            ),
+        },
+    )
+    async with db.pool.acquire() as conn:
+        found = await goto_definition(conn, "lib/s.js", 4, name="fn", repository=repo)
+    # what `fn` returns is not what getSerializer returns: no definition rather than a wrong one
+    assert found.definitions == []
 
 
 async def test_a_function_used_as_a_value_is_referenced_unless_a_parameter_shadows_it(

@@ -283,7 +283,7 @@ class Ctx:
 
     # ---- output -------------------------------------------------------------------------
     def finish(self) -> ParsedFile:
-        seen: set[tuple[int, str, str, int]] = set()
+        seen: set[tuple[int, str, str, int, str | None]] = set()
         edges = self.result.edges
         for site in self._sites:
             try:
@@ -294,7 +294,7 @@ class Ctx:
                 source, cands = (0 if callable(site.source) else site.source), ()
             if cands is None:
                 continue
-            key = (source, site.kind, site.target, site.line)
+            key = (source, site.kind, site.target, site.line, site.alias)  # `{ a, b: a }` exports a twice
             if key in seen:
                 continue
             seen.add(key)

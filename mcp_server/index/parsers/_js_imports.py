@@ -101,6 +101,11 @@ def export_statement(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("imports", name, node, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),), alias=DEFAULT)
         elif value is not None and value.type == "identifier":
             _export_local(ctx, value, ctx.text(value), DEFAULT)
+        elif value is not None and value.type == "object":
+            # `export default { a, b: c }`: `m.default.a` is the module's a, which the object names
+            _export_object(ctx, value)
+            root = ctx.frames[0].qname
+            ctx.edge("imports", root, node, ((root, CONF_EXACT),), alias=DEFAULT)
     return None
 
 
@@ -139,26 +144,35 @@ def module_exports(ctx: Ctx, left: list[str], right: Node) -> None:
     mark_module(ctx)
     if left == ["module", "exports"]:
         if right.type == "identifier":
-            name = ctx.text(right)
-            _export_local(ctx, right, name, DEFAULT)
-            imp = ctx.imports.get(name)
-            if imp is None:
-                ctx.edge("imports", f"{name} *", right, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),))
-            elif imp[0] != "default":
-                targets = tuple((t, CONF_EXACT) for t in imp[1] if not t.startswith(EXTERNAL))
-                ctx.edge("imports", f"{name} *", right, targets)
+            export_whole(ctx, right, ctx.text(right))
         elif right.type == "object":
-            for prop in right.named_children:
-                if prop.type == "shorthand_property_identifier":
-                    _export_local(ctx, prop, ctx.text(prop), ctx.text(prop))
-                elif prop.type == "pair":
-                    key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
-                    if key is not None and value is not None and value.type == "identifier":
-                        _export_local(ctx, value, ctx.text(value), ctx.text(key).strip("'\""))
+            _export_object(ctx, right)
         return
     is_export = (len(left) == 2 and left[0] == "exports") or (len(left) == 3 and left[:2] == ["module", "exports"])
     if is_export and right.type == "identifier" and (ctx.text(right) != left[-1] or ctx.text(right) in ctx.imports):
         _export_local(ctx, right, ctx.text(right), left[-1])
+
+
+def _export_object(ctx: Ctx, obj: Node) -> None:
+    """The names an exported object literal holds (`{ a, b: c }`) as the module's."""
+    for prop in obj.named_children:
+        if prop.type == "shorthand_property_identifier":
+            _export_local(ctx, prop, ctx.text(prop), ctx.text(prop))
+        elif prop.type == "pair":
+            key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
+            if key is not None and value is not None and value.type == "identifier":
+                _export_local(ctx, value, ctx.text(value), ctx.text(key).strip("'\""))
+
+
+def export_whole(ctx: Ctx, node: Node, name: str) -> None:
+    """`module.exports = name`: the module's default is what `name` is here, and its members are the module's."""
+    _export_local(ctx, node, name, DEFAULT)
+    imp = ctx.imports.get(name)
+    if imp is None:
+        ctx.edge("imports", f"{name} *", node, ((ctx.join(ctx.frames[0].qname, name), CONF_EXACT),))
+    elif imp[0] != "default":
+        targets = tuple((t, CONF_EXACT) for t in imp[1] if not t.startswith(EXTERNAL))
+        ctx.edge("imports", f"{name} *", node, targets)
 
 
 def require(ctx: Ctx, node: Node, spec: str) -> None:
@@ -170,15 +184,34 @@ def require(ctx: Ctx, node: Node, spec: str) -> None:
     pattern = holder.child_by_field_name("name") if holder is not None and is_declarator else None
     if pattern is not None and pattern.type == "object_pattern":
         for prop in pattern.named_children:
-            if prop.type == "shorthand_property_identifier_pattern":
-                name = ctx.text(prop)
-                ctx.imports[name] = ("named", [f"{m}.{name}" for m in bound])
-                ctx.edge("imports", name, node, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=name)
+            named = _destructured(ctx, prop)
+            if named is None:
+                continue
+            name, value = named
+            as_name = ctx.text(value)
+            ctx.imports[as_name] = ("named", [f"{m}.{name}" for m in bound])
+            # at the name, not the call: `const {\n  a,\n  b\n} = require(...)` imports a and b on their lines
+            ctx.edge("imports", name, value, tuple((f"{m}.{name}", CONF_EXACT) for m in mods), alias=as_name)
         return
     local = ctx.text(pattern) if pattern is not None and pattern.type == "identifier" else None
     if local:
         ctx.imports[local] = ("ns", bound)
-    ctx.edge("imports", spec, node, tuple((m, CONF_EXACT) for m in mods), alias=local)
+        ctx.data.setdefault("required", set()).add(local)
+    # `const X = require('./x')` holds what x exports as a whole (`module.exports = X`), else the module
+    cands = tuple((f"{m}.{DEFAULT}", CONF_EXACT) for m in mods) if local else ()
+    ctx.edge("imports", spec, node, cands + tuple((m, CONF_EXACT) for m in mods), alias=local)
+
+
+def _destructured(ctx: Ctx, prop: Node) -> tuple[str, Node] | None:
+    """(export name, the identifier binding it) of `{ a }` or `{ a: b }` in a require's pattern."""
+    if prop.type == "shorthand_property_identifier_pattern":
+        return ctx.text(prop), prop
+    if prop.type != "pair_pattern":
+        return None
+    key, value = prop.child_by_field_name("key"), prop.child_by_field_name("value")
+    if key is None or value is None or key.type != "property_identifier" or value.type != "identifier":
+        return None
+    return ctx.text(key), value
 
 
 def is_require(ctx: Ctx, value: Node | None) -> bool:

@@ -29,7 +29,9 @@ _BUILTIN: Candidates = ((EXTERNAL + "builtin", CONF_SCOPED),)
 def resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | None = None) -> Candidates:
     """Candidates for a (possibly dotted) name as seen from a scope: local first, then imports."""
     head, _, rest = dotted.partition(".")
-    local = ctx.lookup(head, chain, kinds if not rest else None)
+    local = _bare(ctx, head, chain, kinds if not rest else None)
+    if local == _HIDDEN:
+        return ()
     if local is not None:
         if not rest:
             return ((local, CONF_EXACT),)
@@ -49,6 +51,23 @@ def resolve(ctx: Ctx, dotted: str, chain: list[str], kinds: frozenset[str] | Non
     return tuple((f"{t}.{name}{suffix}", CONF_SCOPED) for t in targets for name in (head, DEFAULT))
 
 
+_HIDDEN = ""  # _bare: a parameter or local of no symbol hides every outer definition and import
+
+
+def _bare(ctx: Ctx, name: str, chain: list[str], kinds: frozenset[str] | None) -> str | None:
+    """What a bare name denotes in this file: never a method (`Reply.prototype.send = function`
+    or a class's `send()`), which only a receiver reaches; the name is then an outer scope's,
+    unless a scope in between declares it (`let serialize` in a function: _HIDDEN)."""
+    shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
+    for prefix in chain:
+        found = ctx.lookup(name, [prefix], kinds)
+        if found is not None and ctx.result.symbols[ctx.defined[found]].kind != "method":
+            return found
+        if (prefix, name) in shadow:
+            return _HIDDEN
+    return None
+
+
 def _locals(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
     found: dict[str, dict[str, ValueFn]] = ctx.data.setdefault("locals", {})
     return found
@@ -59,13 +78,27 @@ def _fields(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
     return found
 
 
-def bind_local(ctx: Ctx, name: str, value: ValueFn | None) -> None:
-    """`name` holds `value` in the current scope from here on (None: a value of no known type)."""
+def bind_local(ctx: Ctx, name: str, value: ValueFn | None, result: bool = False) -> None:
+    """`name` holds `value` in the current scope from here on (None: a value of no known type);
+    `result`: a call's result (`fn = make()`), whose own calls' results are not known."""
     scope = _locals(ctx).setdefault(ctx.frame.qname, {})
+    results: set[tuple[str, str]] = ctx.data.setdefault("results", set())
     if value is None:
         scope.pop(name, None)
     else:
         scope[name] = value
+    if result and value is not None:
+        results.add((ctx.frame.qname, name))
+    else:
+        results.discard((ctx.frame.qname, name))
+
+
+def _holds_result(ctx: Ctx, name: str, chain: list[str]) -> bool:
+    env = _locals(ctx)
+    for scope in chain:
+        if name in env.get(scope, {}):
+            return (scope, name) in ctx.data.get("results", set())
+    return False
 
 
 def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) -> None:
@@ -75,10 +108,13 @@ def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) ->
 
 def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
     env = _locals(ctx)
+    shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
     for scope in chain:
         found = env.get(scope, {}).get(name)
         if found is not None:
             return found
+        if (scope, name) in shadow:
+            return None  # an untyped parameter or local hides the outer one
     return None
 
 
@@ -160,6 +196,8 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             node = node.child_by_field_name("function")
             if node is not None and node.type == "member_expression" and _is_this(node.child_by_field_name("object")):
                 return _this_call(ctx, node)
+            if node is not None and node.type == "identifier" and _holds_result(ctx, ctx.text(node), chain):
+                return None  # `fn(x)` of a local `fn = make()`: the result of a result, not told
         elif kind == "new_expression":
             node = node.child_by_field_name("constructor")
         elif kind == "identifier":

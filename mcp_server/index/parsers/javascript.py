@@ -11,7 +11,9 @@ from ..project import EMPTY_PROJECT, Project
 from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 from ._js_imports import (
+    DEFAULT,
     export_statement,
+    export_whole,
     import_statement,
     is_require,
     mark_module,
@@ -245,15 +247,19 @@ def _typedecl(kind: str, frame_kind: str | None) -> Handler:
 def _method(ctx: Ctx, node: Node) -> bool | None:
     frame = ctx.frame
     name_node = node.child_by_field_name("name")
-    if frame.kind not in _CLASS_LIKE or name_node is None:
-        return None  # object-literal methods are not indexed
-    name = ctx.text(name_node)
-    qname = ctx.join(frame.qname, name)
+    hint: _Hint | None = ctx.data["hints"].pop(node.id, None)
+    if hint is not None:  # a method of an exported or prototype object (_members)
+        name, qname, kind, owner = hint.name, hint.qname or hint.name, hint.kind or "function", hint.owner
+    elif frame.kind not in _CLASS_LIKE or name_node is None:
+        return None  # other object literals' methods are not indexed
+    else:
+        name = ctx.text(name_node)
+        qname, kind, owner = ctx.join(frame.qname, name), "method", frame.owner
     body = node.child_by_field_name("body")
     idx = ctx.add_symbol(
-        "method", name, qname, node, sig_start=_sig_start(node), sig_end=body.start_byte if body is not None else None
+        kind, name, qname, node, sig_start=_sig_start(node), sig_end=body.start_byte if body is not None else None
     )
-    ctx.enter(Frame(idx, qname, "function", frame.owner))
+    ctx.enter(Frame(idx, qname, "function", owner))
     _returns(ctx, node, idx)
     return None
 
@@ -337,10 +343,12 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
             continue
         if is_require(ctx, value):
             continue
+        if top and value is not None and value.type == "object":
+            ctx.data.setdefault("objects", {})[name] = value  # its members, should the module export it
         chain = ctx.scope_chain()
         annotation = decl.child_by_field_name("type")
         held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
-        bind_local(ctx, name, held)
+        bind_local(ctx, name, held, annotation is None and _is_call(value))
         if top:
             head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
             idx = ctx.add_symbol(
@@ -356,6 +364,12 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
             if written is not None:
                 type_edge(ctx, idx, ctx.flat(written), written, held)
     return None
+
+
+def _is_call(node: Node | None) -> bool:
+    while node is not None and node.type in ("await_expression", "parenthesized_expression"):
+        node = node.named_child(0)
+    return node is not None and node.type == "call_expression"
 
 
 def _assignment(ctx: Ctx, node: Node) -> bool | None:
@@ -376,20 +390,98 @@ def _assignment(ctx: Ctx, node: Node) -> bool | None:
     if ctx.frame.kind != "module" or right is None:
         return None
     parts = ctx.flat(left).split(".")
+    decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
+    root = ctx.frame.qname
+    if len(parts) == 2 and parts[1] == "prototype" and right.type == "object":
+        owner = ctx.join(root, parts[0])  # `X.prototype = { m () {}, n: function () {} }`
+        _members(ctx, owner, right, method_of=owner)
     if parts[0] in ("module", "exports"):
         mark_module(ctx)
         if right.type not in _FUNCTIONS:
             module_exports(ctx, parts, right)
+        if parts == ["module", "exports"]:
+            _exported_value(ctx, right, decl)
     if right.type not in _FUNCTIONS:
         return None
-    decl = ctx.parent if ctx.parent is not None and ctx.parent.type == "expression_statement" else node
-    root = ctx.frame.qname
     if len(parts) == 3 and parts[1] == "prototype":
         owner = ctx.join(root, parts[0])
         ctx.data["hints"][right.id] = _Hint(parts[2], decl, f"{owner}.{parts[2]}", "method", owner)
     elif (len(parts) == 2 and parts[0] == "exports") or (len(parts) == 3 and parts[:2] == ["module", "exports"]):
         ctx.data["hints"][right.id] = _Hint(parts[-1], decl, ctx.join(root, parts[-1]), "function")
     return None
+
+
+def _exported_value(ctx: Ctx, right: Node, decl: Node) -> None:
+    """What `module.exports = ...` defines: a named function or class is the module's default
+    (`module.exports = function override () {}`); the members of an object it exports, written
+    in place or as a constant of this file (`const codes = { E: createError() }`), are attributes
+    that `const { E } = require(...)` reaches."""
+    root = ctx.frame.qname
+    named = right.child_by_field_name("name") if right.type in _FUNCTIONS or right.type == "class" else None
+    if named is not None:
+        name = ctx.text(named)
+        if right.type in _FUNCTIONS:
+            ctx.data["hints"][right.id] = _Hint(name, decl, ctx.join(root, name), "function")
+        export_whole(ctx, right, name)
+    elif right.type == "object":
+        _members(ctx, root, right)
+    elif right.type == "identifier":
+        held: Node | None = ctx.data.get("objects", {}).get(ctx.text(right))
+        owner = ctx.join(root, ctx.text(right))
+        if held is not None and owner in ctx.defined:
+            _members(ctx, owner, held, ctx.defined[owner])
+
+
+def _export(ctx: Ctx, node: Node) -> bool | None:
+    """An export; `export default { k: v }` defines its members like `module.exports = { k: v }`."""
+    value = node.child_by_field_name("value")
+    if value is not None and value.type == "object" and any(c.type == "default" for c in node.children):
+        _members(ctx, ctx.frame.qname, value)
+        _held_values(ctx, value)
+    return export_statement(ctx, node)
+
+
+def _held_values(ctx: Ctx, obj: Node) -> None:
+    """`export default { isFunction }` of `const isFunction = typeOfTest('function')`: what
+    `utils.isFunction` names is the object's member (as tsserver answers), not the constant, whose
+    value is the function called: an attribute `default.isFunction` there. A function member
+    stays the function itself."""
+    root = ctx.frame.qname
+    for prop in obj.named_children:
+        written = prop if prop.type == "shorthand_property_identifier" else prop.child_by_field_name("value")
+        key = prop if prop.type == "shorthand_property_identifier" else prop.child_by_field_name("key")
+        if written is None or key is None or written.type not in ("identifier", "shorthand_property_identifier"):
+            continue
+        held = ctx.defined.get(ctx.join(root, ctx.text(written)))
+        if held is not None and ctx.result.symbols[held].kind in ("constant", "variable"):
+            name = ctx.text(key).strip("'\"")
+            qname = ctx.join(ctx.join(root, DEFAULT), name)
+            ctx.add_symbol("attribute", name, qname, prop, doc_anchor=prop)
+            del ctx.defined[qname]
+
+
+def _members(ctx: Ctx, owner: str, obj: Node, parent: int | None = None, method_of: str | None = None) -> None:
+    """An exported object's `key: value` members as attributes under `owner` (not names the
+    module sees bare); a function value not walked yet is a function of that name (a method of
+    `method_of`, for `X.prototype = { ... }`), a name value an export already (module_exports)."""
+    kind = "method" if method_of else "function"
+    for pair in obj.named_children:
+        if pair.type == "method_definition" and parent is None:
+            key = pair.child_by_field_name("name")
+            if key is not None and key.type == "property_identifier":
+                name = ctx.text(key)
+                ctx.data["hints"][pair.id] = _Hint(name, pair, ctx.join(owner, name), kind, method_of)
+            continue
+        key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+        if pair.type != "pair" or key is None or value is None or key.type not in ("property_identifier", "string"):
+            continue
+        name = ctx.text(key).strip("'\"")
+        qname = ctx.join(owner, name)
+        if value.type in _FUNCTIONS and parent is None:
+            ctx.data["hints"][value.id] = _Hint(name, pair, qname, kind, method_of)
+        elif value.type != "identifier" and qname not in ctx.defined and method_of is None:
+            ctx.add_symbol("attribute", name, qname, pair, doc_anchor=pair, parent=parent)
+            del ctx.defined[qname]
 
 
 def _heritage(ctx: Ctx, node: Node) -> bool | None:
@@ -577,7 +669,17 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
     field = _DECLARING.get(parent.type)
     if field is not None and (not field or _is_field(parent, field, node)):
         value = parent.child_by_field_name("value") if parent.type == "variable_declarator" else None
-        defines = parent.type in _DEFINITIONS or (value is not None and value.id in ctx.data["hints"])
+        holder = ctx.ancestor(3) if parent.type == "pair_pattern" else None
+        defines = (
+            parent.type in _DEFINITIONS
+            or (value is not None and value.id in ctx.data["hints"])
+            or is_require(ctx, value)  # `const X = require(...)`: the import's name
+            or (  # `const { a: X } = require(...)`
+                holder is not None
+                and holder.type == "variable_declarator"
+                and is_require(ctx, holder.child_by_field_name("value"))
+            )
+        )
         if not defines and ctx.join(ctx.frame.qname, name) not in ctx.defined:
             ctx.data.setdefault("shadow", set()).add((ctx.frame.qname, name))
         return None
@@ -586,7 +688,8 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
         return None
     imp = ctx.imports.get(name)
     if imp is not None and imp[0] == "ns":
-        return None  # the module itself: its members are what is referenced
+        if name not in ctx.data.get("required", ()):
+            return None  # the module itself: its members are what is referenced
     chain = ctx.scope_chain()
     shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
     if any((scope, name) in shadow for scope in chain):
@@ -595,6 +698,9 @@ def _value_ref(ctx: Ctx, node: Node) -> bool | None:
 
     def candidates() -> Candidates | None:
         local = ctx.lookup(name, chain)
+        if local is None and imp is not None and imp[0] == "ns":
+            # `const v = require('./v')` holds what v exports as a whole, if it does (`module.exports = f`)
+            return tuple((f"{t}.{DEFAULT}", CONF_SCOPED) for t in imp[1] if not t.startswith(EXTERNAL)) or None
         if (local is None and imp is None) or local in ctx.data.get("twice", ()):
             return None  # nothing, or one of two same-named functions: which one, the name cannot say
         return _resolve(ctx, name, chain) or None
@@ -672,7 +778,7 @@ _HANDLERS: dict[str, Handler] = {
     "class_heritage": _heritage,
     "extends_type_clause": _heritage,
     "import_statement": import_statement,
-    "export_statement": export_statement,
+    "export_statement": _export,
     "call_expression": _call,
     "new_expression": _new,
     "jsx_opening_element": _jsx,
