@@ -6,10 +6,11 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import InvalidArgument
 from ..index.layout import is_test_path
-from ..index.records import TYPE_OF
+from ..index.records import CONF_UNIQUE, TYPE_OF
 from .models import (
     CallPath,
     DependencyResult,
@@ -47,6 +48,7 @@ from .scope import (
 from .symbols import resolve
 
 MAX_PATHS = 3
+_MAX_BASES = 16  # inherits edges followed up from a method's class
 _SNIPPET_CHARS = 200
 _CALLS = ["calls"]
 # What a change can break: code that calls, mentions, subclasses or imports the changed symbol.
@@ -56,11 +58,15 @@ _DEPENDENCY_KINDS = ["calls", "references", "inherits", "imports"]
 # reach it, so a hub with thousands of callers costs one index probe per caller, never one per
 # path (a recursive CTE with path arrays enumerates paths, which explodes on dense call graphs).
 # The parameter is cast to real because confidences are stored as real: 0.9::real < 0.9::float8.
+# Incoming edges are read with the frontier's stand-ins (_STAND_INS): an edge to one is reported
+# as an edge to the node it stands for.
 _STEP_IN = """
-SELECT e.source_id, e.target_id, e.line, e.confidence, e.kind FROM edges e
-WHERE e.target_id = ANY($1::bigint[]) AND e.target_id IS NOT NULL
-  AND e.kind = ANY($2::text[]) AND e.confidence >= $3::real
-ORDER BY e.confidence DESC, e.id"""
+SELECT e.source_id, w.stands_for AS target_id, e.line, least(e.confidence, w.cap) AS confidence, e.kind
+FROM unnest($1::bigint[], $4::bigint[], $5::text[], $6::real[]) AS w(id, stands_for, edge_kind, cap)
+JOIN edges e ON e.target_id = w.id
+WHERE e.kind = ANY($2::text[]) AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
+  AND least(e.confidence, w.cap) >= $3::real
+ORDER BY least(e.confidence, w.cap) DESC, e.id"""
 _STEP_OUT = """
 SELECT e.source_id, e.target_id, e.line, e.confidence, e.kind FROM edges e
 WHERE e.source_id = ANY($1::bigint[]) AND e.target_id IS NOT NULL
@@ -81,22 +87,48 @@ _MENTIONED = (
     " OR right(e.target_name, length(t.name) + 1) = '.' || t.name)"
     " AND (e.file_id <> t.file_id OR e.line <> t.start_line)"
 )
+# The symbols queried (w.edge_kind NULL) and their stand-ins (_STAND_INS: only edges of kind w.edge_kind, at
+# most w.cap sure), each with the symbol it stands for.
 _REFERENCES = f"""
-SELECT e.kind, e.confidence, r.name AS repository, f.path, e.line, s.qualified_name AS source,
-       s.id AS source_id, s.kind AS source_kind, e.target_name,
+SELECT e.kind, least(e.confidence, w.cap) AS confidence, r.name AS repository, f.path, e.line,
+       s.qualified_name AS source, s.id AS source_id, s.kind AS source_kind, e.target_name,
+       CASE WHEN w.edge_kind IS NOT NULL THEN t.qualified_name END AS via,
        coalesce((SELECT split_part(c.content, E'\\n', e.line - c.start_line + 1) FROM chunks c
                  WHERE c.file_id = e.file_id AND c.start_line <= e.line AND c.end_line >= e.line
                  LIMIT 1), '') AS snippet
-FROM edges e JOIN symbols s ON s.id = e.source_id JOIN files f ON f.id = e.file_id
+FROM unnest($1::bigint[], $4::text[], $5::real[]) AS w(id, edge_kind, cap)
+JOIN edges e ON e.target_id = w.id JOIN symbols s ON s.id = e.source_id JOIN files f ON f.id = e.file_id
 JOIN repositories r ON r.id = e.repository_id JOIN symbols t ON t.id = e.target_id
-WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED}
-  AND e.confidence >= $2::real
+WHERE e.kind <> 'contains' AND {_MENTIONED} AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
+  AND least(e.confidence, w.cap) >= $2::real
 ORDER BY f.path, e.line, e.id LIMIT $3"""
 _REFERENCE_COUNTS = f"""
-SELECT e.kind, count(*) AS n FROM edges e JOIN symbols t ON t.id = e.target_id
-WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED}
-  AND e.confidence >= $2::real
+SELECT e.kind, count(*) AS n
+FROM unnest($1::bigint[], $3::text[], $4::real[]) AS w(id, edge_kind, cap)
+JOIN edges e ON e.target_id = w.id JOIN symbols t ON t.id = e.target_id
+WHERE e.kind <> 'contains' AND {_MENTIONED} AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
+  AND least(e.confidence, w.cap) >= $2::real
 GROUP BY e.kind ORDER BY e.kind"""
+# Symbols whose uses are uses of another: the methods a method overrides (a call through the base
+# may run the override: at most CONF_UNIQUE sure), found up the inherits edges; and a class's
+# calls (`new C()`) for its one constructor.
+_STAND_INS = f"""
+WITH RECURSIVE up(cls, name, start, depth) AS (
+  SELECT s.parent_id, s.name, s.id, 0 FROM symbols s
+  WHERE s.id = ANY($1::bigint[]) AND s.kind = 'method' AND s.parent_id IS NOT NULL
+  UNION
+  SELECT e.target_id, up.name, up.start, up.depth + 1 FROM up
+  JOIN edges e ON e.source_id = up.cls AND e.kind = 'inherits' AND e.target_id IS NOT NULL
+  WHERE up.depth < {_MAX_BASES}
+)
+SELECT DISTINCT m.id, up.start, '' AS edge_kind, {CONF_UNIQUE}::real AS cap FROM up
+JOIN symbols m ON m.parent_id = up.cls AND m.name = up.name AND m.kind = 'method'
+WHERE up.depth > 0
+UNION
+SELECT c.parent_id, c.id, 'calls', 1.0::real FROM symbols c
+WHERE c.id = ANY($1::bigint[]) AND c.parent_id IS NOT NULL
+  AND (c.kind = 'constructor' OR (c.kind = 'method' AND c.name = 'constructor'))
+  AND (SELECT count(*) FROM symbols o WHERE o.parent_id = c.parent_id AND o.kind = c.kind AND o.name = c.name) = 1"""
 # A class or module changes with its members: the walk starts from all of them.
 _DESCENDANTS = """
 WITH RECURSIVE d(id, path) AS (
@@ -137,6 +169,33 @@ class _Walk:
     truncated: bool = False
 
 
+@dataclass(slots=True)
+class _Targets:
+    """Symbols asked about and their stand-ins (_STAND_INS), as the columns the queries unnest."""
+
+    ids: list[int]
+    stands_for: list[int]
+    only: list[str | None]
+    cap: list[float]
+
+
+async def _targets(conn: Conn, ids: list[int]) -> _Targets:
+    rows = [r for r in await conn.fetch(_STAND_INS, ids) if r["id"] not in set(ids)]
+    return _Targets(
+        [*ids, *(r["id"] for r in rows)],
+        [*ids, *(r["start"] for r in rows)],
+        [*(None for _ in ids), *(r["edge_kind"] for r in rows)],
+        [*(1.0 for _ in ids), *(r["cap"] for r in rows)],
+    )
+
+
+async def _step(conn: Conn, frontier: list[int], incoming: bool, kinds: list[str], min_conf: float) -> list[Any]:
+    if not incoming:
+        return list(await conn.fetch(_STEP_OUT, frontier, kinds, min_conf))
+    t = await _targets(conn, frontier)
+    return list(await conn.fetch(_STEP_IN, t.ids, kinds, min_conf, t.stands_for, t.only, t.cap))
+
+
 async def _walk(
     conn: Conn, start: list[int], incoming: bool, kinds: list[str], depth: int, min_conf: float, limit: int
 ) -> _Walk:
@@ -147,7 +206,7 @@ async def _walk(
         if not frontier:
             break
         found: list[int] = []
-        for r in await conn.fetch(_STEP_IN if incoming else _STEP_OUT, frontier, kinds, min_conf):
+        for r in await _step(conn, frontier, incoming, kinds, min_conf):
             here, there = (r["target_id"], r["source_id"]) if incoming else (r["source_id"], r["target_id"])
             if there not in walk.depth:
                 if len(walk.depth) - len(start) >= limit:
@@ -183,8 +242,9 @@ async def find_references(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     target = await resolve(conn, symbol, repository)
-    rows = await conn.fetch(_REFERENCES, target.ids, min_conf, limit + 1)
-    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, target.ids, min_conf)}
+    t = await _targets(conn, target.ids)
+    rows = await conn.fetch(_REFERENCES, t.ids, min_conf, limit + 1, t.only, t.cap)
+    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, t.ids, min_conf, t.only, t.cap)}
     refs = [
         Reference(
             **{**dict(r), "confidence": round_conf(r["confidence"]), "snippet": r["snippet"].strip()[:_SNIPPET_CHARS]}
@@ -317,7 +377,7 @@ async def _shortest(
         side = 0 if len(frontier[0]) <= len(frontier[1]) else 1
         levels[side] += 1
         found: list[int] = []
-        rows = await conn.fetch(_STEP_OUT if side == 0 else _STEP_IN, frontier[side], _CALLS, min_conf)
+        rows = await _step(conn, frontier[side], side == 1, _CALLS, min_conf)
         for r in rows:
             here, there = (r["source_id"], r["target_id"]) if side == 0 else (r["target_id"], r["source_id"])
             hops.setdefault((r["source_id"], r["target_id"]), (r["line"], r["confidence"], r["kind"]))
