@@ -60,11 +60,17 @@ _DEPENDENCY_KINDS = ["calls", "references", "inherits", "imports"]
 # The parameter is cast to real because confidences are stored as real: 0.9::real < 0.9::float8.
 # Incoming edges are read with the frontier's stand-ins (_STAND_INS): an edge to one is reported
 # as an edge to the node it stands for.
-_STEP_IN = """
-SELECT e.source_id, w.stands_for AS target_id, e.line, least(e.confidence, w.cap) AS confidence, e.kind
+# An accessor's reads (`err.message` of `get message()`) are its calls.
+_ACCESSOR = r"^((public|protected|private|static|override)\s+)*[gs]et\s"
+_STEP_IN = f"""
+SELECT e.source_id, w.stands_for AS target_id, e.line, least(e.confidence, w.cap) AS confidence,
+       CASE WHEN e.kind = ANY($2::text[]) THEN e.kind ELSE 'calls' END AS kind
 FROM unnest($1::bigint[], $4::bigint[], $5::text[], $6::real[]) AS w(id, stands_for, edge_kind, cap)
-JOIN edges e ON e.target_id = w.id
-WHERE e.kind = ANY($2::text[]) AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
+JOIN edges e ON e.target_id = w.id JOIN symbols t ON t.id = e.target_id
+WHERE (e.kind = ANY($2::text[])
+       OR (e.kind = 'references' AND 'calls' = ANY($2::text[]) AND e.alias IS DISTINCT FROM '{TYPE_OF}'
+           AND t.kind = 'method' AND t.signature ~ '{_ACCESSOR}'))
+  AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
   AND least(e.confidence, w.cap) >= $3::real
 ORDER BY least(e.confidence, w.cap) DESC, e.id"""
 _STEP_OUT = """

@@ -615,7 +615,10 @@ def _member_read(ctx: Ctx, node: Node) -> bool | None:
         return None  # the call's edge
     obj = node.child_by_field_name("object")
     prop = node.child_by_field_name("property")
-    if obj is None or prop is None or prop.type != "property_identifier" or obj.type in ("this", "super"):
+    if obj is None or prop is None or prop.type != "property_identifier" or obj.type == "super":
+        return None
+    if obj.type == "this":
+        _this_read(ctx, node, ctx.text(prop))
         return None
     chain = ctx.scope_chain()
     base = value_of(ctx, obj, chain)
@@ -629,6 +632,20 @@ def _member_read(ctx: Ctx, node: Node) -> bool | None:
 
     ctx.edge("references", ctx.flat(node), prop, candidates, source=lambda: sym)
     return None
+
+
+def _this_read(ctx: Ctx, node: Node, name: str) -> None:
+    """`this.x` read or written: the class's member x, or a base's (a plain field is no symbol)."""
+    owner = ctx.frame.owner
+    if not owner:
+        return
+    sym = ctx.frame.sym
+
+    def candidates() -> Candidates | None:
+        found = ctx.member(owner, name)
+        return found if found[0][1] == CONF_EXACT or ctx.bases.get(owner) else None
+
+    ctx.edge("references", ctx.flat(node), node.child_by_field_name("property") or node, candidates, source=lambda: sym)
 
 
 def _is_field(parent: Node, field: str, node: Node) -> bool:

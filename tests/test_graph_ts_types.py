@@ -1,0 +1,66 @@
+"""TypeScript receivers typed from declarations: `this` members, getters, generics' constraints and arguments, unions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_server.config import Settings
+from mcp_server.db.pool import Database
+from mcp_server.graph.walk import find_callers, find_references
+from mcp_server.indexer.pipeline import index_repository
+
+
+async def _index(db: Database, settings: Settings, root: Path, files: dict[str, str]) -> str:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    return root.name
+
+
+async def _sites(db: Database, repo: str, qname: str) -> set[tuple[str, int]]:
+    found = await find_references(db.pool, qname, repo)
+    return {(r.path, r.line) for r in found.references}
+
+
+async def test_this_members_read_and_getters_read_are_uses_and_calls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-this-reads",
+        {
+            "src/err.ts": (
+                "export class Issue {\n"
+                "  get message(): string {\n"
+                '    return "x"\n'
+                "  }\n"
+                "  show(): string {\n"
+                "    return this.message\n"  # 6
+                "  }\n"
+                "}\n"
+                "export class Plain {\n"
+                "  count = 0\n"
+                "  bump(): void {\n"
+                "    this.count = this.count + 1\n"  # 12: a plain field is no symbol: no edge
+                "  }\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import { Issue } from "./err"\n'
+                "export function text(i: Issue): string {\n"
+                "  return i.message\n"  # 3
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.err.Issue.message") == {("src/err.ts", 6), ("src/use.ts", 3)}
+    callers = await find_callers(db.pool, "src.err.Issue.message", repo)
+    assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {"src.err.Issue.show", "src.use.text"}
+    edges = await db.pool.fetch(
+        "SELECT e.line FROM edges e JOIN repositories r ON r.id = e.repository_id"
+        " JOIN files f ON f.id = e.file_id WHERE r.name = $1 AND f.path = 'src/err.ts' AND e.line = 12",
+        repo,
+    )
+    assert edges == []
