@@ -64,3 +64,49 @@ async def test_this_members_read_and_getters_read_are_uses_and_calls(
         repo,
     )
     assert edges == []
+
+
+async def test_generics_type_members_through_the_subclass_type_argument_or_the_constraint(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-generics",
+        {
+            "src/base.ts": (
+                "export interface BaseDef {\n"
+                "  label: string\n"
+                "}\n"
+                "export abstract class Schema<Out, Def extends BaseDef = BaseDef> {\n"
+                "  readonly _def!: Def\n"
+                "  parse(input: unknown): Out {\n"
+                "    return input as Out\n"
+                "  }\n"
+                "}\n"
+            ),
+            "src/record.ts": (
+                'import { BaseDef, Schema } from "./base"\n'
+                "export interface RecordDef<Value extends Schema<unknown> = Schema<unknown>> extends BaseDef {\n"
+                "  valueType: Value\n"
+                "}\n"
+                "export class RecordSchema<Value extends Schema<unknown>> extends Schema<number, RecordDef<Value>> {\n"
+                "  check(data: unknown): void {\n"
+                "    const valueType = this._def.valueType\n"  # 7: RecordDef's, through the type argument
+                "    valueType.parse(data)\n"  # 8: Value's constraint
+                "  }\n"
+                "  first<T extends Schema<string>>(items: T[], one: T): string {\n"
+                "    return one.parse(items)\n"  # 11: a function's own type parameter
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.record.RecordDef.valueType") == {("src/record.ts", 7)}
+    assert await _sites(db, repo, "src.base.Schema.parse") == {("src/record.ts", 8), ("src/record.ts", 11)}
+    # the type parameter's edge names no symbol: no use of anything
+    assert await _sites(db, repo, "src.base.BaseDef") == {
+        ("src/base.ts", 4),
+        ("src/record.ts", 1),
+        ("src/record.ts", 2),
+    }

@@ -25,9 +25,13 @@ from ._js_types import (
     ValueFn,
     bind_field,
     bind_local,
+    bind_type_param,
     callee,
+    class_param,
     local_value,
     members,
+    param_edge,
+    type_arguments,
     type_edge,
     type_node,
     type_value,
@@ -159,6 +163,7 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
     what it returns: an arrow's expression body, or the first `return` that tells (_return)."""
     annotation = node.child_by_field_name("return_type")
     if annotation is not None:
+        param_edge(ctx, idx, annotation)
         found = type_node(ctx, annotation)
         if found is not None:
             type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
@@ -275,20 +280,17 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
         typed = type_value(ctx, annotation, chain)
         held = typed or value_of(ctx, value, chain)
         bind_field(ctx, ctx.frame.owner, name, held)
-        written = type_node(ctx, annotation) if typed is not None else callee(value)
-        if (
-            held is not None
-            and written is not None
-            and (typed is not None or value is not None and value.type in _REFS)
-        ):
-            _attribute(ctx, node, name, written, held)
+        typed_here = annotation is not None and (typed is not None or class_param(ctx, annotation) is not None)
+        written = type_node(ctx, annotation) if typed_here else callee(value)
+        if written is not None and (typed_here or (held is not None and value is not None and value.type in _REFS)):
+            _attribute(ctx, node, name, written, held, annotation)
     return None
 
 
 _REFS = frozenset({"identifier", "member_expression", "new_expression"})
 
 
-def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn) -> None:
+def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn | None, annotation: Node | None) -> None:
     """A typed field (`atom_: IAtom`, `static create = createEnum`) as a symbol with a type edge, so
     that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups."""
     qname = ctx.join(ctx.frame.qname, name)
@@ -296,6 +298,7 @@ def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn) ->
     idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node))
     if not known:
         del ctx.defined[qname]
+    param_edge(ctx, idx, annotation)  # before the constraint's type edge: a type argument is surer
     type_edge(ctx, idx, ctx.flat(written), written, held)
 
 
@@ -402,6 +405,7 @@ def _heritage(ctx: Ctx, node: Node) -> bool | None:
     for child in node.named_children if node.type == "class_heritage" else ():
         if child.type == "extends_clause":
             types.extend((t, True) for t in child.children_by_field_name("value") or child.named_children[:1])
+            type_arguments(ctx, child.child_by_field_name("type_arguments"), ctx.scope_chain())
         elif child.type == "implements_clause":
             types.extend((t, False) for t in child.named_children)
         else:
@@ -664,6 +668,7 @@ def _type_param(ctx: Ctx, node: Node) -> bool | None:
     name = node.child_by_field_name("name")
     if name is not None:
         ctx.skip.add(name.id)
+    bind_type_param(ctx, node)
     return None
 
 
