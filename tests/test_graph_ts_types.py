@@ -110,3 +110,51 @@ async def test_generics_type_members_through_the_subclass_type_argument_or_the_c
         ("src/record.ts", 1),
         ("src/record.ts", 2),
     }
+
+
+async def test_object_type_aliases_have_members_and_a_union_member_is_the_first_alternative_that_has_it(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-unions",
+        {
+            "src/result.ts": (
+                "export class Failure {\n"
+                "  format(): string {\n"
+                '    return ""\n'
+                "  }\n"
+                "}\n"
+                "export type Ok = { success: true; error?: never; extra: { format(): string } }\n"
+                "export type Bad = { success: false; error: Failure }\n"
+                "export type Result = Ok | Bad | null\n"
+                "export type Checker = { run(input: unknown): Result }\n"
+            ),
+            "src/use.ts": (
+                'import { Checker } from "./result"\n'
+                "export function report(c: Checker): string {\n"
+                "  const result = c.run(1)\n"  # 3
+                '  return result?.error?.format() ?? ""\n'  # 4: Bad's error, Ok's is never
+                "}\n"
+                "export function finite(x: number): boolean {\n"
+                "  return Number.isFinite(x)\n"  # 7: a global's, not a same-named method's
+                "}\n"
+                "export class Range {\n"
+                "  get isFinite(): boolean {\n"
+                "    return true\n"
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.result.Checker.run") == {("src/use.ts", 3)}
+    assert await _sites(db, repo, "src.result.Failure.format") == {("src/use.ts", 4)}
+    # a method of an object type inside a member's type is no member of the alias
+    rows = await db.pool.fetch(
+        "SELECT s.qualified_name FROM symbols s JOIN repositories r ON r.id = s.repository_id"
+        " WHERE r.name = $1 AND s.name = 'format'",
+        repo,
+    )
+    assert {r["qualified_name"] for r in rows} == {"src.result.Failure.format"}
+    assert await _sites(db, repo, "src.use.Range.isFinite") == set()

@@ -118,12 +118,13 @@ WHERE e.kind <> 'contains' AND {_MENTIONED} AND (w.edge_kind IS NULL OR w.edge_k
 GROUP BY e.kind ORDER BY e.kind"""
 # Symbols whose uses are uses of another, as tsserver counts them for JavaScript and TypeScript:
 # the methods a method overrides (a call through the base may run the override: at most
-# CONF_UNIQUE sure), found up the inherits edges; and a class's calls (`new C()`) for its one
-# constructor. rustc and javac count neither (measured: Rust's references precision .95 -> .91).
+# CONF_UNIQUE sure; a constructor overrides none), found up the inherits edges; and a class's
+# calls (`new C()`) for its one constructor. rustc and javac count neither (measured: Rust's
+# references precision .95 -> .91).
 _STAND_INS = f"""
 WITH RECURSIVE up(cls, name, start, depth) AS (
   SELECT s.parent_id, s.name, s.id, 0 FROM symbols s JOIN files f ON f.id = s.file_id
-  WHERE s.id = ANY($1::bigint[]) AND s.kind = 'method' AND s.parent_id IS NOT NULL
+  WHERE s.id = ANY($1::bigint[]) AND s.kind = 'method' AND s.name <> 'constructor' AND s.parent_id IS NOT NULL
     AND f.language = ANY('{{{_JS_FAMILY}}}'::text[])
   UNION
   SELECT e.target_id, up.name, up.start, up.depth + 1 FROM up

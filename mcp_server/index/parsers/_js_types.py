@@ -80,7 +80,7 @@ def _params(ctx: Ctx) -> dict[str, dict[str, tuple[int, Node | None]]]:
 
 def bind_type_param(ctx: Ctx, node: Node) -> None:
     """`<T extends C>` of the enclosing class, interface, function or method: T's position and
-    constraint. A type alias's parameters are its own (it has no scope): not bound."""
+    constraint. Those of a type alias that is no object type are its own (it has no scope): not bound."""
     name = node.child_by_field_name("name")
     if name is None or node.parent is None or ctx.frame.kind in ("module", "namespace"):
         return

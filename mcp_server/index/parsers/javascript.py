@@ -236,15 +236,39 @@ def _typedecl(kind: str, frame_kind: str | None) -> Handler:
         body = node.child_by_field_name("body")
         sig_end = body.start_byte if body is not None and kind != "type" else None
         idx = ctx.add_symbol(kind, name, qname, node, sig_end=sig_end, doc_anchor=_doc_anchor(ctx, node))
+        value = node.child_by_field_name("value")
         if kind == "type":  # `type Any = Base<any>`: members of an Any are Base's
-            found = type_node(ctx, node.child_by_field_name("value"))
-            if found is not None:
-                type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
-        if frame_kind is not None:
-            ctx.enter(Frame(idx, qname, frame_kind, qname if frame_kind in _CLASS_LIKE else None))
+            # `A | B`: a member of the union is the first of theirs that has it (the resolver's
+            # bases are tried in order), as in `result.error` of a success | failure result
+            for one in _alternatives(value):
+                found = type_node(ctx, one)
+                if found is not None:
+                    type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
+        # `type A = { m(): R }`: its members are an interface's
+        scope = "interface" if kind == "type" and value is not None and value.type == "object_type" else frame_kind
+        if scope is not None:
+            ctx.enter(Frame(idx, qname, scope, qname if scope in _CLASS_LIKE else None))
         return None
 
     return handle
+
+
+def _in_body(ctx: Ctx) -> bool:
+    """Whether the member being handled is one of a class's, an interface's or an object type
+    alias's (`type A = { make_(): R }`), not of an object type nested in one."""
+    parent, grand = ctx.parent, ctx.ancestor(2)
+    if parent is None or ctx.frame.kind not in _CLASS_LIKE:
+        return False
+    return parent.type in ("class_body", "interface_body") or (
+        parent.type == "object_type" and grand is not None and grand.type == "type_alias_declaration"
+    )
+
+
+def _alternatives(node: Node | None) -> list[Node | None]:
+    """The members of a union type (`A | B | null` nests as `(A | B) | null`), else the type itself."""
+    if node is None or node.type != "union_type":
+        return [node]
+    return [one for child in node.named_children for one in _alternatives(child)]
 
 
 def _method(ctx: Ctx, node: Node) -> bool | None:
@@ -252,6 +276,8 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if frame.kind not in _CLASS_LIKE or name_node is None:
         return None  # object-literal methods are not indexed
+    if node.type == "method_signature" and not _in_body(ctx):
+        return None  # a method of an object type nested in a member's type
     name = ctx.text(name_node)
     qname = ctx.join(frame.qname, name)
     body = node.child_by_field_name("body")
@@ -268,12 +294,7 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name") or node.child_by_field_name("property")
     if value is not None and name_node is not None and value.type in _FUNCTIONS:
         ctx.data["hints"][value.id] = _Hint(ctx.text(name_node), node)
-    elif (
-        name_node is not None
-        and name_node.type == "property_identifier"
-        and ctx.parent is not None
-        and ctx.parent.type in ("class_body", "interface_body")
-    ):
+    elif name_node is not None and name_node.type == "property_identifier" and _in_body(ctx):
         chain = ctx.scope_chain()
         name = ctx.text(name_node)
         annotation = node.child_by_field_name("type")
@@ -463,10 +484,11 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         else:
             chain = ctx.scope_chain()
             dotted = obj.type == "identifier" or (obj.type == "member_expression" and _simple(obj))
-            written = "".join(target.split())  # `z\n  .number()` is z.number
+            written = "".join(target.split()).replace("?.", ".")  # `z\n  ?.number()` is z.number
             if dotted and local_value(ctx, written.partition(".")[0], chain) is None:
-                # a name this file defines or imports: as written (`ns.f`, `Cls.static`)
-                ctx.edge("calls", target, prop, lambda: _resolve(ctx, written, chain))
+                # a name this file defines or imports: as written (`ns.f`, `Cls.static`); in a
+                # module, any other is a global's (`Number.isFinite`), never a same-named method
+                ctx.edge("calls", target, prop, _named(ctx, written, chain))
                 return None
             base = value_of(ctx, obj, chain)
             ctx.edge("calls", target, prop, members(base, name) if base is not None else ())
@@ -477,12 +499,13 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
 
 
 def _named(ctx: Ctx, target: str, chain: list[str]) -> CandidateFn:
-    """A name as written: what this file defines or imports under it. In a module, a bare name
-    that is neither is a parameter, a local or a global, never another file's same-named function."""
+    """A name as written: what this file defines or imports under it. In a module, a name (or a
+    dotted name's head) that is neither is a parameter, a local or a global, never another file's
+    same-named function or method."""
 
     def candidates() -> Candidates:
         found = _resolve(ctx, target, chain)
-        if found or "." in target or not ctx.data.get("module"):
+        if found or not ctx.data.get("module"):
             return found
         return ((UNBOUND + target, CONF_SCOPED),)
 
