@@ -158,3 +158,32 @@ async def test_object_type_aliases_have_members_and_a_union_member_is_the_first_
     )
     assert {r["qualified_name"] for r in rows} == {"src.result.Failure.format"}
     assert await _sites(db, repo, "src.use.Range.isFinite") == set()
+
+
+async def test_array_elements_and_either_side_of_a_fallback_type_a_receiver(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-elements",
+        {
+            "src/obs.ts": (
+                "export class Obs {\n"
+                "  notify(): void {}\n"
+                "}\n"
+                "export function all(list: Obs[], more: ReadonlyArray<Obs>, a?: Obs, b?: Obs): void {\n"
+                "  for (let i = 0; i < list.length; i++) {\n"
+                "    const one = list[i]\n"
+                "    one.notify()\n"  # 7
+                "  }\n"
+                "  for (const o of more) o.notify()\n"  # 9
+                "  const either = a ?? b\n"
+                "  either?.notify()\n"  # 11
+                "  const names: string[] = []\n"
+                "  for (const n of names) n.notify()\n"  # 13: a string's, no guess by name
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.obs.Obs.notify") == {("src/obs.ts", 7), ("src/obs.ts", 9), ("src/obs.ts", 11)}

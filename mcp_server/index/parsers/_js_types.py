@@ -59,13 +59,44 @@ def _fields(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
     return found
 
 
-def bind_local(ctx: Ctx, name: str, value: ValueFn | None) -> None:
-    """`name` holds `value` in the current scope from here on (None: a value of no known type)."""
+def bind_local(ctx: Ctx, name: str, value: ValueFn | None, element: ValueFn | None = None) -> None:
+    """`name` holds `value` in the current scope from here on (None: a value of no known type), and
+    if it is an array, elements `element` (kept as `name[]`: `list[i]`, `for (x of list)`)."""
     scope = _locals(ctx).setdefault(ctx.frame.qname, {})
-    if value is None:
-        scope.pop(name, None)
-    else:
-        scope[name] = value
+    for key, held in ((name, value), (name + _ELEMENT, element)):
+        if held is None:
+            scope.pop(key, None)
+        else:
+            scope[key] = held
+
+
+_ELEMENT = "[]"
+
+
+def element_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
+    """What an array's elements hold, from its annotation (`Foo[]`, `readonly Foo[]`, `Array<Foo>`)."""
+    for _ in range(8):
+        if node is None:
+            return None
+        if node.type in ("type_annotation", "parenthesized_type", "readonly_type"):
+            node = _nth(node, 0)
+        elif node.type == "array_type":
+            return type_value(ctx, _nth(node, 0), chain)
+        elif node.type == "generic_type":
+            name, args = node.child_by_field_name("name"), node.child_by_field_name("type_arguments")
+            if ctx.text(name) not in ("Array", "ReadonlyArray") or args is None or args.named_child_count != 1:
+                return None
+            return type_value(ctx, _nth(args, 0), chain)
+        else:
+            return None
+    return None
+
+
+def elements_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
+    """What the elements of a local or parameter array (`for (const x of list)`) hold."""
+    if node is None or node.type != "identifier":
+        return None
+    return local_value(ctx, ctx.text(node) + _ELEMENT, chain)
 
 
 def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) -> None:
@@ -232,6 +263,15 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return lambda: resolve(ctx, name, chain)
         elif kind == "member_expression":
             return _member_value(ctx, node, chain)
+        elif kind == "subscript_expression":
+            return elements_of(ctx, node.child_by_field_name("object"), chain)
+        elif kind == "binary_expression" and ctx.text(node.child_by_field_name("operator")) in ("||", "??"):
+            # the call that follows compiles only if both sides have the member: either one tells
+            first = value_of(ctx, node.child_by_field_name("left"), chain)
+            second = value_of(ctx, node.child_by_field_name("right"), chain)
+            if first is None or second is None:
+                return first or second
+            return lambda: first() or second()
         else:
             return None
     return None

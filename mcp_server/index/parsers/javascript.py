@@ -28,6 +28,8 @@ from ._js_types import (
     bind_type_param,
     callee,
     class_param,
+    element_value,
+    elements_of,
     local_value,
     members,
     param_edge,
@@ -333,8 +335,9 @@ def _params(ctx: Ctx, node: Node) -> bool | None:
         if pattern is None or pattern.type != "identifier":
             continue
         name = ctx.text(pattern)
-        typed = type_value(ctx, param.child_by_field_name("type"), chain)
-        bind_local(ctx, name, typed)
+        annotation = param.child_by_field_name("type")
+        typed = type_value(ctx, annotation, chain)
+        bind_local(ctx, name, typed, element_value(ctx, annotation, chain))
         if any(c.type in ("accessibility_modifier", "readonly") for c in param.children):
             bind_field(ctx, ctx.frame.owner, name, typed)
     return None
@@ -364,7 +367,7 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
         chain = ctx.scope_chain()
         annotation = decl.child_by_field_name("type")
         held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
-        bind_local(ctx, name, held)
+        bind_local(ctx, name, held, element_value(ctx, annotation, chain))
         if top:
             head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
             idx = ctx.add_symbol(
@@ -413,6 +416,15 @@ def _assignment(ctx: Ctx, node: Node) -> bool | None:
         ctx.data["hints"][right.id] = _Hint(parts[2], decl, f"{owner}.{parts[2]}", "method", owner)
     elif (len(parts) == 2 and parts[0] == "exports") or (len(parts) == 3 and parts[:2] == ["module", "exports"]):
         ctx.data["hints"][right.id] = _Hint(parts[-1], decl, ctx.join(root, parts[-1]), "function")
+    return None
+
+
+def _for_of(ctx: Ctx, node: Node) -> bool | None:
+    """`for (const x of list)`: x is an element of list."""
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    operator = node.child_by_field_name("operator")
+    if left is not None and left.type == "identifier" and operator is not None and operator.type == "of":
+        bind_local(ctx, ctx.text(left), elements_of(ctx, right, ctx.scope_chain()))
     return None
 
 
@@ -714,6 +726,7 @@ _HANDLERS: dict[str, Handler] = {
     "lexical_declaration": _variables,
     "variable_declaration": _variables,
     "assignment_expression": _assignment,
+    "for_in_statement": _for_of,
     "class_heritage": _heritage,
     "extends_type_clause": _heritage,
     "import_statement": import_statement,
