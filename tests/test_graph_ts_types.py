@@ -187,3 +187,26 @@ async def test_array_elements_and_either_side_of_a_fallback_type_a_receiver(
         },
     )
     assert await _sites(db, repo, "src.obs.Obs.notify") == {("src/obs.ts", 7), ("src/obs.ts", 9), ("src/obs.ts", 11)}
+
+
+async def test_a_function_declaring_this_types_its_this_members(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-this-param",
+        {
+            "src/annotation.ts": (
+                "export class Outcome {\n"
+                "  ok(): void {}\n"
+                "}\n"
+                "export type Annotation = { extend_(n: number): Outcome }\n"
+                "export function make_(this: Annotation, n: number): void {\n"
+                "  this.extend_(n).ok()\n"  # 6
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.annotation.Annotation.extend_") == {("src/annotation.ts", 6)}
+    assert await _sites(db, repo, "src.annotation.Outcome.ok") == {("src/annotation.ts", 6)}

@@ -245,7 +245,12 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return type_value(ctx, _nth(node, 1), chain)
         elif kind == "call_expression":
             node = node.child_by_field_name("function")
-            if node is not None and node.type == "member_expression" and _is_this(node.child_by_field_name("object")):
+            if (
+                node is not None
+                and node.type == "member_expression"
+                and _is_this(node.child_by_field_name("object"))
+                and ctx.frame.owner
+            ):
                 return _this_call(ctx, node)
         elif kind == "new_expression":
             node = node.child_by_field_name("constructor")
@@ -263,6 +268,8 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return lambda: resolve(ctx, name, chain)
         elif kind == "member_expression":
             return _member_value(ctx, node, chain)
+        elif kind == "this":
+            return this_value(ctx)
         elif kind == "subscript_expression":
             return elements_of(ctx, node.child_by_field_name("object"), chain)
         elif kind == "binary_expression" and ctx.text(node.child_by_field_name("operator")) in ("||", "??"):
@@ -283,17 +290,25 @@ def _member_value(ctx: Ctx, node: Node, chain: list[str]) -> ValueFn | None:
     if obj is None or prop is None or prop.type not in ("property_identifier", "private_property_identifier"):
         return None
     name = ctx.text(prop)
-    if obj.type == "this":
-        owner = ctx.frame.owner
+    owner = ctx.frame.owner
+    if obj.type == "this" and owner:
         fields = _fields(ctx)
         # fields are declared anywhere in the class: looked up once the file is read
-        if not owner:
-            return None
         # a field this file's class does not bind may be a base's (`this._def` of a ZodType)
         inherited: Candidates = ((f"{owner}.{name}", CONF_SCOPED),)
         return lambda: fields.get(owner, {}).get(name, _none)() or (inherited if ctx.bases.get(owner) else ())
     base = value_of(ctx, obj, chain)
     return members(base, name) if base is not None else None
+
+
+def this_value(ctx: Ctx) -> ValueFn | None:
+    """What `this` is: the class of a method (or of an arrow inside one), or what a function
+    declares it to be (`function make_(this: Annotation)`)."""
+    declared: ValueFn | None = ctx.frame.data.get("this")
+    owner = ctx.frame.owner
+    if declared is None and owner:
+        return lambda: ((owner, CONF_EXACT),)
+    return declared
 
 
 def _is_this(node: Node | None) -> bool:

@@ -332,6 +332,12 @@ def _params(ctx: Ctx, node: Node) -> bool | None:
         if param.type not in ("required_parameter", "optional_parameter"):
             continue
         pattern = param.child_by_field_name("pattern")
+        if pattern is not None and pattern.type == "this":
+            # `function make_(this: Annotation)`: what `this` is in a function of no class
+            declared = type_value(ctx, param.child_by_field_name("type"), chain)
+            if declared is not None and not ctx.frame.owner:
+                ctx.frame.data["this"] = declared
+            continue
         if pattern is None or pattern.type != "identifier":
             continue
         name = ctx.text(pattern)
@@ -489,8 +495,8 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         name = ctx.text(prop)
         owner = ctx.frame.owner
         target = ctx.flat(fn)
-        if obj.type == "this":
-            ctx.edge("calls", target, prop, ctx.member_later(owner, name) if owner else ())
+        if obj.type == "this" and owner:
+            ctx.edge("calls", target, prop, ctx.member_later(owner, name))
         elif obj.type == "super":
             ctx.edge("calls", target, prop, lambda: _base_member(ctx, owner, name))
         else:
@@ -656,7 +662,7 @@ def _member_read(ctx: Ctx, node: Node) -> bool | None:
     prop = node.child_by_field_name("property")
     if obj is None or prop is None or prop.type != "property_identifier" or obj.type == "super":
         return None
-    if obj.type == "this":
+    if obj.type == "this" and ctx.frame.owner:
         _this_read(ctx, node, ctx.text(prop))
         return None
     chain = ctx.scope_chain()
