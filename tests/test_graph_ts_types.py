@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
+from mcp_server.graph.symbols import goto_definition
 from mcp_server.graph.walk import find_callers, find_references
 from mcp_server.indexer.pipeline import index_repository
 
@@ -210,3 +211,29 @@ async def test_a_function_declaring_this_types_its_this_members(
     )
     assert await _sites(db, repo, "src.annotation.Annotation.extend_") == {("src/annotation.ts", 6)}
     assert await _sites(db, repo, "src.annotation.Outcome.ok") == {("src/annotation.ts", 6)}
+
+
+async def test_goto_definition_never_answers_a_call_with_the_call_made_on_its_result(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Past the per-target site budget `lib.make` has no edge of its own on a line: the line's
+    `lib.make(104).size` edge is size's, not make's."""
+    calls = "".join(f"lib.make({i}).size()\n" for i in range(105))  # size's targets differ
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-goto-qualifier",
+        {
+            "src/lib.ts": (
+                "export class Box {\n  size(): number {\n    return 1\n  }\n}\n"
+                "export function make(n: number): Box {\n  return new Box()\n}\n"
+            ),
+            "src/use.ts": 'import * as lib from "./lib"\n' + calls,
+        },
+    )
+    first = await goto_definition(db.pool, "src/use.ts", 2, name="make", repository=repo)
+    assert [d.qualified_name for d in first.definitions] == ["src.lib.make"]
+    last = await goto_definition(db.pool, "src/use.ts", 106, name="make", repository=repo)
+    assert [d.qualified_name for d in last.definitions] == []
+    sized = await goto_definition(db.pool, "src/use.ts", 106, name="size", repository=repo)
+    assert [d.qualified_name for d in sized.definitions] == ["src.lib.Box.size"]
