@@ -128,6 +128,10 @@ class Reference(BaseModel):
     source_id: int
     source_kind: str
     target_name: str
+    via: str | None = Field(
+        None,
+        description="the symbol the site names, when it is a use of this one through it: an overridden method, a class constructed",
+    )
     snippet: str
 
 

@@ -43,6 +43,7 @@ MAX_CANDIDATES = 10
 _MAX_COLUMN = 100_000
 _SEPARATORS = re.compile(r"::|[.#/]")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+_QUALIFIER = re.compile(r"[A-Za-z_$][\w$]*(?![\w$]|\s*[(<])")
 _MATCH: dict[int, MatchKind] = {0: "exact", 1: "exact", 2: "suffix", 3: "suffix", 4: "prefix", 5: "fuzzy"}
 
 _RESOLVE_COLUMNS = f"{SYMBOL_COLUMNS}, s.repository_id, s.parent_id, s.end_byte - s.start_byte AS span"
@@ -358,8 +359,9 @@ async def goto_definition(
         defs = [d for d in defs if d["name"] == name]
         picked = [e for e in edges if name in (e["target_simple"], e["alias"], _last(e["target_name"]))]
         if not picked:
-            # A qualifier rather than the called name ("cart" in cart.add): weaker, but the best there is.
-            picked = [e for e in edges if name in _IDENTIFIER.findall(e["target_name"])]
+            # A qualifier rather than the called name ("cart" in cart.add): weaker, but the best there
+            # is. Not a call within it (`string` of z.string().datetime): that call is another edge's.
+            picked = [e for e in edges if name in _QUALIFIER.findall(e["target_name"])]
         if not picked and not defs and edges:
             written = ", ".join(dict.fromkeys(e["target_name"] for e in edges))
             note = f"nothing named {name!r} is referred to on line {line}; the line refers to: {written}"

@@ -177,7 +177,8 @@ def _references(data: dict[str, Any]) -> str:
         repo = "" if repository else f" [{ref['repository']}]"
         source = _short(ref["source"], ref["path"])
         text = f"  {_cut(ref['snippet'].strip())}" if ref.get("snippet") else ""
-        out.append(f"{ref['path']}:{ref['line']} {ref['kind']} in {source} ({ref['confidence']:g}){repo}{text}")
+        via = f" via {ref['via']}" if ref.get("via") else ""
+        out.append(f"{ref['path']}:{ref['line']} {ref['kind']}{via} in {source} ({ref['confidence']:g}){repo}{text}")
     if data.get("truncated"):
         out.append("note: truncated at the limit; raise limit to see more")
     _notes(data, out)

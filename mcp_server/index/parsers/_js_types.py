@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, TYPE_OF
+from ..records import CONF_EXACT, CONF_SCOPED, TYPE_ARG, TYPE_OF, TYPE_PARAM
 from ._generic import CLASS_KINDS, Candidates, Ctx
 from ._js_modules import EXTERNAL
 
@@ -78,15 +78,19 @@ def _fields(ctx: Ctx) -> dict[str, dict[str, ValueFn]]:
     return found
 
 
-def bind_local(ctx: Ctx, name: str, value: ValueFn | None, result: bool = False) -> None:
+def bind_local(
+    ctx: Ctx, name: str, value: ValueFn | None, result: bool = False, element: ValueFn | None = None
+) -> None:
     """`name` holds `value` in the current scope from here on (None: a value of no known type);
-    `result`: a call's result (`fn = make()`), whose own calls' results are not known."""
+    `result`: a call's result (`fn = make()`), whose own calls' results are not known; `element`:
+    if it is an array, what its elements hold (kept as `name[]`: `list[i]`, `for (x of list)`)."""
     scope = _locals(ctx).setdefault(ctx.frame.qname, {})
+    for key, held in ((name, value), (name + _ELEMENT, element)):
+        if held is None:
+            scope.pop(key, None)
+        else:
+            scope[key] = held
     results: set[tuple[str, str]] = ctx.data.setdefault("results", set())
-    if value is None:
-        scope.pop(name, None)
-    else:
-        scope[name] = value
     if result and value is not None:
         results.add((ctx.frame.qname, name))
     else:
@@ -101,9 +105,91 @@ def _holds_result(ctx: Ctx, name: str, chain: list[str]) -> bool:
     return False
 
 
+_ELEMENT = "[]"
+
+
+def element_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
+    """What an array's elements hold, from its annotation (`Foo[]`, `readonly Foo[]`, `Array<Foo>`)."""
+    for _ in range(8):
+        if node is None:
+            return None
+        if node.type in ("type_annotation", "parenthesized_type", "readonly_type"):
+            node = _nth(node, 0)
+        elif node.type == "array_type":
+            return type_value(ctx, _nth(node, 0), chain)
+        elif node.type == "generic_type":
+            name, args = node.child_by_field_name("name"), node.child_by_field_name("type_arguments")
+            if ctx.text(name) not in ("Array", "ReadonlyArray") or args is None or args.named_child_count != 1:
+                return None
+            return type_value(ctx, _nth(args, 0), chain)
+        else:
+            return None
+    return None
+
+
+def elements_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
+    """What the elements of a local or parameter array (`for (const x of list)`) hold."""
+    if node is None or node.type != "identifier":
+        return None
+    return local_value(ctx, ctx.text(node) + _ELEMENT, chain)
+
+
 def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) -> None:
     if owner and value is not None:
         _fields(ctx).setdefault(owner, {}).setdefault(name, value)
+
+
+def _params(ctx: Ctx) -> dict[str, dict[str, tuple[int, Node | None]]]:
+    found: dict[str, dict[str, tuple[int, Node | None]]] = ctx.data.setdefault("type_params", {})
+    return found
+
+
+def bind_type_param(ctx: Ctx, node: Node) -> None:
+    """`<T extends C>` of the enclosing class, interface, function or method: T's position and
+    constraint. Those of a type alias that is no object type are its own (it has no scope): not bound."""
+    name = node.child_by_field_name("name")
+    if name is None or node.parent is None or ctx.frame.kind in ("module", "namespace"):
+        return
+    index = [c.id for c in node.parent.named_children if c.type == "type_parameter"].index(node.id)
+    constraint = node.child_by_field_name("constraint")
+    _params(ctx).setdefault(ctx.frame.qname, {})[ctx.text(name)] = (index, _nth(constraint, 0) if constraint else None)
+
+
+def _type_param(ctx: Ctx, name: str, chain: list[str]) -> tuple[str, int, Node | None] | None:
+    env = _params(ctx)
+    for scope in chain:
+        found = env.get(scope, {}).get(name)
+        if found is not None:
+            return scope, found[0], found[1]
+    return None
+
+
+def param_edge(ctx: Ctx, source: int, annotation: Node | None) -> None:
+    """A member typed by its class's own type parameter (`_def: Def` of `class ZodType<O, Def>`)
+    as records.TYPE_PARAM: a subclass's type argument (type_arguments) tells what it holds."""
+    found = class_param(ctx, annotation)
+    if found is not None:
+        # written `<Def>`: one site with the constraint's type edge `Def`, which would merge with it
+        ctx.edge("references", f"<{ctx.text(found[0])}>", found[0], (), alias=f"{TYPE_PARAM}{found[1]}", source=source)
+
+
+def class_param(ctx: Ctx, annotation: Node | None) -> tuple[Node, int] | None:
+    """The type an annotation names when it is a type parameter of the enclosing class, with its position."""
+    node = type_node(ctx, annotation)
+    owner = ctx.frame.owner
+    if node is None or node.type != "type_identifier" or not owner:
+        return None
+    found = _type_param(ctx, ctx.text(node), ctx.scope_chain())
+    return (node, found[1]) if found is not None and found[0] == owner else None
+
+
+def type_arguments(ctx: Ctx, args: Node | None, chain: list[str]) -> None:
+    """`extends ZodType<O, ZodStringDef>`: the superclass's type arguments (records.TYPE_ARG)."""
+    for i, arg in enumerate(args.named_children if args is not None else ()):
+        written = type_node(ctx, arg)
+        value = type_value(ctx, arg, chain)
+        if written is not None and value is not None:
+            ctx.edge("references", ctx.flat(written), written, _in_repo(value), alias=f"{TYPE_ARG}{i}")
 
 
 def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
@@ -143,13 +229,16 @@ def type_node(ctx: Ctx, node: Node | None) -> Node | None:
     return None
 
 
-def type_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
-    """The class a type annotation names; the language's own types bind to nothing."""
+def type_value(ctx: Ctx, node: Node | None, chain: list[str], depth: int = 0) -> ValueFn | None:
+    """The class a type annotation names (a type parameter's constraint: all its uses can count on);
+    the language's own types bind to nothing."""
     node = type_node(ctx, node)
     kind = node.type if node is not None else ""
     if kind == "this_type":
         owner = ctx.frame.owner
         return (lambda: ((owner, CONF_EXACT),)) if owner else None
+    if kind == "type_identifier" and (param := _type_param(ctx, ctx.text(node), chain)) is not None:
+        return type_value(ctx, param[2], chain, depth + 1) if param[2] is not None and depth < 8 else None
     if kind in ("type_identifier", "nested_type_identifier", "identifier"):
         target = ctx.flat(node)
         return lambda: resolve(ctx, target, chain, CLASS_KINDS) or _BUILTIN
@@ -194,7 +283,12 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return type_value(ctx, _nth(node, 1), chain)
         elif kind == "call_expression":
             node = node.child_by_field_name("function")
-            if node is not None and node.type == "member_expression" and _is_this(node.child_by_field_name("object")):
+            if (
+                node is not None
+                and node.type == "member_expression"
+                and _is_this(node.child_by_field_name("object"))
+                and ctx.frame.owner
+            ):
                 return _this_call(ctx, node)
             if node is not None and node.type == "identifier" and _holds_result(ctx, ctx.text(node), chain):
                 return None  # `fn(x)` of a local `fn = make()`: the result of a result, not told
@@ -214,6 +308,17 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return lambda: resolve(ctx, name, chain)
         elif kind == "member_expression":
             return _member_value(ctx, node, chain)
+        elif kind == "this":
+            return this_value(ctx)
+        elif kind == "subscript_expression":
+            return elements_of(ctx, node.child_by_field_name("object"), chain)
+        elif kind == "binary_expression" and ctx.text(node.child_by_field_name("operator")) in ("||", "??"):
+            # the call that follows compiles only if both sides have the member: either one tells
+            first = value_of(ctx, node.child_by_field_name("left"), chain)
+            second = value_of(ctx, node.child_by_field_name("right"), chain)
+            if first is None or second is None:
+                return first or second
+            return lambda: first() or second()
         else:
             return None
     return None
@@ -225,13 +330,25 @@ def _member_value(ctx: Ctx, node: Node, chain: list[str]) -> ValueFn | None:
     if obj is None or prop is None or prop.type not in ("property_identifier", "private_property_identifier"):
         return None
     name = ctx.text(prop)
-    if obj.type == "this":
-        owner = ctx.frame.owner
+    owner = ctx.frame.owner
+    if obj.type == "this" and owner:
         fields = _fields(ctx)
         # fields are declared anywhere in the class: looked up once the file is read
-        return (lambda: fields.get(owner or "", {}).get(name, _none)()) if owner else None
+        # a field this file's class does not bind may be a base's (`this._def` of a ZodType)
+        inherited: Candidates = ((f"{owner}.{name}", CONF_SCOPED),)
+        return lambda: fields.get(owner, {}).get(name, _none)() or (inherited if ctx.bases.get(owner) else ())
     base = value_of(ctx, obj, chain)
     return members(base, name) if base is not None else None
+
+
+def this_value(ctx: Ctx) -> ValueFn | None:
+    """What `this` is: the class of a method (or of an arrow inside one), or what a function
+    declares it to be (`function make_(this: Annotation)`)."""
+    declared: ValueFn | None = ctx.frame.data.get("this")
+    owner = ctx.frame.owner
+    if declared is None and owner:
+        return lambda: ((owner, CONF_EXACT),)
+    return declared
 
 
 def _is_this(node: Node | None) -> bool:
@@ -263,7 +380,8 @@ def type_edge(ctx: Ctx, source: int, written: str, node: Node, value: ValueFn | 
     if value is None or not written:
         return
 
-    def candidates() -> Candidates | None:
-        return tuple(c for c in value() if not c[0].startswith(EXTERNAL)) or None
+    ctx.edge("references", written, node, _in_repo(value), alias=TYPE_OF, source=source)
 
-    ctx.edge("references", written, node, candidates, alias=TYPE_OF, source=source)
+
+def _in_repo(value: ValueFn) -> Callable[[], Candidates | None]:
+    return lambda: tuple(c for c in value() if not c[0].startswith(EXTERNAL)) or None

@@ -27,9 +27,15 @@ from ._js_types import (
     ValueFn,
     bind_field,
     bind_local,
+    bind_type_param,
     callee,
+    class_param,
+    element_value,
+    elements_of,
     local_value,
     members,
+    param_edge,
+    type_arguments,
     type_edge,
     type_node,
     type_value,
@@ -161,6 +167,7 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
     what it returns: an arrow's expression body, or the first `return` that tells (_return)."""
     annotation = node.child_by_field_name("return_type")
     if annotation is not None:
+        param_edge(ctx, idx, annotation)
         found = type_node(ctx, annotation)
         if found is not None:
             type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
@@ -233,15 +240,39 @@ def _typedecl(kind: str, frame_kind: str | None) -> Handler:
         body = node.child_by_field_name("body")
         sig_end = body.start_byte if body is not None and kind != "type" else None
         idx = ctx.add_symbol(kind, name, qname, node, sig_end=sig_end, doc_anchor=_doc_anchor(ctx, node))
+        value = node.child_by_field_name("value")
         if kind == "type":  # `type Any = Base<any>`: members of an Any are Base's
-            found = type_node(ctx, node.child_by_field_name("value"))
-            if found is not None:
-                type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
-        if frame_kind is not None:
-            ctx.enter(Frame(idx, qname, frame_kind, qname if frame_kind in _CLASS_LIKE else None))
+            # `A | B`: a member of the union is the first of theirs that has it (the resolver's
+            # bases are tried in order), as in `result.error` of a success | failure result
+            for one in _alternatives(value):
+                found = type_node(ctx, one)
+                if found is not None:
+                    type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
+        # `type A = { m(): R }`: its members are an interface's
+        scope = "interface" if kind == "type" and value is not None and value.type == "object_type" else frame_kind
+        if scope is not None:
+            ctx.enter(Frame(idx, qname, scope, qname if scope in _CLASS_LIKE else None))
         return None
 
     return handle
+
+
+def _in_body(ctx: Ctx) -> bool:
+    """Whether the member being handled is one of a class's, an interface's or an object type
+    alias's (`type A = { make_(): R }`), not of an object type nested in one."""
+    parent, grand = ctx.parent, ctx.ancestor(2)
+    if parent is None or ctx.frame.kind not in _CLASS_LIKE:
+        return False
+    return parent.type in ("class_body", "interface_body") or (
+        parent.type == "object_type" and grand is not None and grand.type == "type_alias_declaration"
+    )
+
+
+def _alternatives(node: Node | None) -> list[Node | None]:
+    """The members of a union type (`A | B | null` nests as `(A | B) | null`), else the type itself."""
+    if node is None or node.type != "union_type":
+        return [node]
+    return [one for child in node.named_children for one in _alternatives(child)]
 
 
 def _method(ctx: Ctx, node: Node) -> bool | None:
@@ -252,6 +283,8 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
         name, qname, kind, owner = hint.name, hint.qname or hint.name, hint.kind or "function", hint.owner
     elif frame.kind not in _CLASS_LIKE or name_node is None:
         return None  # other object literals' methods are not indexed
+    elif node.type == "method_signature" and not _in_body(ctx):
+        return None  # a method of an object type nested in a member's type
     else:
         name = ctx.text(name_node)
         qname, kind, owner = ctx.join(frame.qname, name), "method", frame.owner
@@ -269,32 +302,24 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name") or node.child_by_field_name("property")
     if value is not None and name_node is not None and value.type in _FUNCTIONS:
         ctx.data["hints"][value.id] = _Hint(ctx.text(name_node), node)
-    elif (
-        name_node is not None
-        and name_node.type == "property_identifier"
-        and ctx.parent is not None
-        and ctx.parent.type in ("class_body", "interface_body")
-    ):
+    elif name_node is not None and name_node.type == "property_identifier" and _in_body(ctx):
         chain = ctx.scope_chain()
         name = ctx.text(name_node)
         annotation = node.child_by_field_name("type")
         typed = type_value(ctx, annotation, chain)
         held = typed or value_of(ctx, value, chain)
         bind_field(ctx, ctx.frame.owner, name, held)
-        written = type_node(ctx, annotation) if typed is not None else callee(value)
-        if (
-            held is not None
-            and written is not None
-            and (typed is not None or value is not None and value.type in _REFS)
-        ):
-            _attribute(ctx, node, name, written, held)
+        typed_here = annotation is not None and (typed is not None or class_param(ctx, annotation) is not None)
+        written = type_node(ctx, annotation) if typed_here else callee(value)
+        if written is not None and (typed_here or (held is not None and value is not None and value.type in _REFS)):
+            _attribute(ctx, node, name, written, held, annotation)
     return None
 
 
 _REFS = frozenset({"identifier", "member_expression", "new_expression"})
 
 
-def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn) -> None:
+def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn | None, annotation: Node | None) -> None:
     """A typed field (`atom_: IAtom`, `static create = createEnum`) as a symbol with a type edge, so
     that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups."""
     qname = ctx.join(ctx.frame.qname, name)
@@ -302,6 +327,7 @@ def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn) ->
     idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node))
     if not known:
         del ctx.defined[qname]
+    param_edge(ctx, idx, annotation)  # before the constraint's type edge: a type argument is surer
     type_edge(ctx, idx, ctx.flat(written), written, held)
 
 
@@ -312,11 +338,18 @@ def _params(ctx: Ctx, node: Node) -> bool | None:
         if param.type not in ("required_parameter", "optional_parameter"):
             continue
         pattern = param.child_by_field_name("pattern")
+        if pattern is not None and pattern.type == "this":
+            # `function make_(this: Annotation)`: what `this` is in a function of no class
+            declared = type_value(ctx, param.child_by_field_name("type"), chain)
+            if declared is not None and not ctx.frame.owner:
+                ctx.frame.data["this"] = declared
+            continue
         if pattern is None or pattern.type != "identifier":
             continue
         name = ctx.text(pattern)
-        typed = type_value(ctx, param.child_by_field_name("type"), chain)
-        bind_local(ctx, name, typed)
+        annotation = param.child_by_field_name("type")
+        typed = type_value(ctx, annotation, chain)
+        bind_local(ctx, name, typed, element=element_value(ctx, annotation, chain))
         if any(c.type in ("accessibility_modifier", "readonly") for c in param.children):
             bind_field(ctx, ctx.frame.owner, name, typed)
     return None
@@ -348,7 +381,7 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
         chain = ctx.scope_chain()
         annotation = decl.child_by_field_name("type")
         held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
-        bind_local(ctx, name, held, annotation is None and _is_call(value))
+        bind_local(ctx, name, held, annotation is None and _is_call(value), element_value(ctx, annotation, chain))
         if top:
             head = ctx.signature(decl.start_byte, value.start_byte if value is not None else decl.end_byte)
             idx = ctx.add_symbol(
@@ -484,6 +517,15 @@ def _members(ctx: Ctx, owner: str, obj: Node, parent: int | None = None, method_
             del ctx.defined[qname]
 
 
+def _for_of(ctx: Ctx, node: Node) -> bool | None:
+    """`for (const x of list)`: x is an element of list."""
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    operator = node.child_by_field_name("operator")
+    if left is not None and left.type == "identifier" and operator is not None and operator.type == "of":
+        bind_local(ctx, ctx.text(left), elements_of(ctx, right, ctx.scope_chain()))
+    return None
+
+
 def _heritage(ctx: Ctx, node: Node) -> bool | None:
     frame = ctx.frame
     if frame.kind not in _CLASS_LIKE:
@@ -494,6 +536,7 @@ def _heritage(ctx: Ctx, node: Node) -> bool | None:
     for child in node.named_children if node.type == "class_heritage" else ():
         if child.type == "extends_clause":
             types.extend((t, True) for t in child.children_by_field_name("value") or child.named_children[:1])
+            type_arguments(ctx, child.child_by_field_name("type_arguments"), ctx.scope_chain())
         elif child.type == "implements_clause":
             types.extend((t, False) for t in child.named_children)
         else:
@@ -544,17 +587,18 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         name = ctx.text(prop)
         owner = ctx.frame.owner
         target = ctx.flat(fn)
-        if obj.type == "this":
-            ctx.edge("calls", target, prop, ctx.member_later(owner, name) if owner else ())
+        if obj.type == "this" and owner:
+            ctx.edge("calls", target, prop, ctx.member_later(owner, name))
         elif obj.type == "super":
             ctx.edge("calls", target, prop, lambda: _base_member(ctx, owner, name))
         else:
             chain = ctx.scope_chain()
             dotted = obj.type == "identifier" or (obj.type == "member_expression" and _simple(obj))
-            written = "".join(target.split())  # `z\n  .number()` is z.number
+            written = "".join(target.split()).replace("?.", ".")  # `z\n  ?.number()` is z.number
             if dotted and local_value(ctx, written.partition(".")[0], chain) is None:
-                # a name this file defines or imports: as written (`ns.f`, `Cls.static`)
-                ctx.edge("calls", target, prop, lambda: _resolve(ctx, written, chain))
+                # a name this file defines or imports: as written (`ns.f`, `Cls.static`); in a
+                # module, any other is a global's (`Number.isFinite`), never a same-named method
+                ctx.edge("calls", target, prop, _named(ctx, written, chain))
                 return None
             base = value_of(ctx, obj, chain)
             ctx.edge("calls", target, prop, members(base, name) if base is not None else ())
@@ -565,12 +609,13 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
 
 
 def _named(ctx: Ctx, target: str, chain: list[str]) -> CandidateFn:
-    """A name as written: what this file defines or imports under it. In a module, a bare name
-    that is neither is a parameter, a local or a global, never another file's same-named function."""
+    """A name as written: what this file defines or imports under it. In a module, a name (or a
+    dotted name's head) that is neither is a parameter, a local or a global, never another file's
+    same-named function or method."""
 
     def candidates() -> Candidates:
         found = _resolve(ctx, target, chain)
-        if found or "." in target or not ctx.data.get("module"):
+        if found or not ctx.data.get("module"):
             return found
         return ((UNBOUND + target, CONF_SCOPED),)
 
@@ -721,7 +766,10 @@ def _member_read(ctx: Ctx, node: Node) -> bool | None:
         return None  # the call's edge
     obj = node.child_by_field_name("object")
     prop = node.child_by_field_name("property")
-    if obj is None or prop is None or prop.type != "property_identifier" or obj.type in ("this", "super"):
+    if obj is None or prop is None or prop.type != "property_identifier" or obj.type == "super":
+        return None
+    if obj.type == "this" and ctx.frame.owner:
+        _this_read(ctx, node, ctx.text(prop))
         return None
     chain = ctx.scope_chain()
     base = value_of(ctx, obj, chain)
@@ -735,6 +783,20 @@ def _member_read(ctx: Ctx, node: Node) -> bool | None:
 
     ctx.edge("references", ctx.flat(node), prop, candidates, source=lambda: sym)
     return None
+
+
+def _this_read(ctx: Ctx, node: Node, name: str) -> None:
+    """`this.x` read or written: the class's member x, or a base's (a plain field is no symbol)."""
+    owner = ctx.frame.owner
+    if not owner:
+        return
+    sym = ctx.frame.sym
+
+    def candidates() -> Candidates | None:
+        found = ctx.member(owner, name)
+        return found if found[0][1] == CONF_EXACT or ctx.bases.get(owner) else None
+
+    ctx.edge("references", ctx.flat(node), node.child_by_field_name("property") or node, candidates, source=lambda: sym)
 
 
 def _is_field(parent: Node, field: str, node: Node) -> bool:
@@ -753,6 +815,7 @@ def _type_param(ctx: Ctx, node: Node) -> bool | None:
     name = node.child_by_field_name("name")
     if name is not None:
         ctx.skip.add(name.id)
+    bind_type_param(ctx, node)
     return None
 
 
@@ -775,6 +838,7 @@ _HANDLERS: dict[str, Handler] = {
     "lexical_declaration": _variables,
     "variable_declaration": _variables,
     "assignment_expression": _assignment,
+    "for_in_statement": _for_of,
     "class_heritage": _heritage,
     "extends_type_clause": _heritage,
     "import_statement": import_statement,

@@ -1,0 +1,239 @@
+"""TypeScript receivers typed from declarations: `this` members, getters, generics' constraints and arguments, unions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_server.config import Settings
+from mcp_server.db.pool import Database
+from mcp_server.graph.symbols import goto_definition
+from mcp_server.graph.walk import find_callers, find_references
+from mcp_server.indexer.pipeline import index_repository
+
+
+async def _index(db: Database, settings: Settings, root: Path, files: dict[str, str]) -> str:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    return root.name
+
+
+async def _sites(db: Database, repo: str, qname: str) -> set[tuple[str, int]]:
+    found = await find_references(db.pool, qname, repo)
+    return {(r.path, r.line) for r in found.references}
+
+
+async def test_this_members_read_and_getters_read_are_uses_and_calls(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-this-reads",
+        {
+            "src/err.ts": (
+                "export class Issue {\n"
+                "  get message(): string {\n"
+                '    return "x"\n'
+                "  }\n"
+                "  show(): string {\n"
+                "    return this.message\n"  # 6
+                "  }\n"
+                "}\n"
+                "export class Plain {\n"
+                "  count = 0\n"
+                "  bump(): void {\n"
+                "    this.count = this.count + 1\n"  # 12: a plain field is no symbol: no edge
+                "  }\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import { Issue } from "./err"\n'
+                "export function text(i: Issue): string {\n"
+                "  return i.message\n"  # 3
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.err.Issue.message") == {("src/err.ts", 6), ("src/use.ts", 3)}
+    callers = await find_callers(db.pool, "src.err.Issue.message", repo)
+    assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {"src.err.Issue.show", "src.use.text"}
+    edges = await db.pool.fetch(
+        "SELECT e.line FROM edges e JOIN repositories r ON r.id = e.repository_id"
+        " JOIN files f ON f.id = e.file_id WHERE r.name = $1 AND f.path = 'src/err.ts' AND e.line = 12",
+        repo,
+    )
+    assert edges == []
+
+
+async def test_generics_type_members_through_the_subclass_type_argument_or_the_constraint(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-generics",
+        {
+            "src/base.ts": (
+                "export interface BaseDef {\n"
+                "  label: string\n"
+                "}\n"
+                "export abstract class Schema<Out, Def extends BaseDef = BaseDef> {\n"
+                "  readonly _def!: Def\n"
+                "  parse(input: unknown): Out {\n"
+                "    return input as Out\n"
+                "  }\n"
+                "}\n"
+            ),
+            "src/record.ts": (
+                'import { BaseDef, Schema } from "./base"\n'
+                "export interface RecordDef<Value extends Schema<unknown> = Schema<unknown>> extends BaseDef {\n"
+                "  valueType: Value\n"
+                "}\n"
+                "export class RecordSchema<Value extends Schema<unknown>> extends Schema<number, RecordDef<Value>> {\n"
+                "  check(data: unknown): void {\n"
+                "    const valueType = this._def.valueType\n"  # 7: RecordDef's, through the type argument
+                "    valueType.parse(data)\n"  # 8: Value's constraint
+                "  }\n"
+                "  first<T extends Schema<string>>(items: T[], one: T): string {\n"
+                "    return one.parse(items)\n"  # 11: a function's own type parameter
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.record.RecordDef.valueType") == {("src/record.ts", 7)}
+    assert await _sites(db, repo, "src.base.Schema.parse") == {("src/record.ts", 8), ("src/record.ts", 11)}
+    # the type parameter's edge names no symbol: no use of anything
+    assert await _sites(db, repo, "src.base.BaseDef") == {
+        ("src/base.ts", 4),
+        ("src/record.ts", 1),
+        ("src/record.ts", 2),
+    }
+
+
+async def test_object_type_aliases_have_members_and_a_union_member_is_the_first_alternative_that_has_it(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-unions",
+        {
+            "src/result.ts": (
+                "export class Failure {\n"
+                "  format(): string {\n"
+                '    return ""\n'
+                "  }\n"
+                "}\n"
+                "export type Ok = { success: true; error?: never; extra: { format(): string } }\n"
+                "export type Bad = { success: false; error: Failure }\n"
+                "export type Result = Ok | Bad | null\n"
+                "export type Checker = { run(input: unknown): Result }\n"
+            ),
+            "src/use.ts": (
+                'import { Checker } from "./result"\n'
+                "export function report(c: Checker): string {\n"
+                "  const result = c.run(1)\n"  # 3
+                '  return result?.error?.format() ?? ""\n'  # 4: Bad's error, Ok's is never
+                "}\n"
+                "export function finite(x: number): boolean {\n"
+                "  return Number.isFinite(x)\n"  # 7: a global's, not a same-named method's
+                "}\n"
+                "export class Range {\n"
+                "  get isFinite(): boolean {\n"
+                "    return true\n"
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.result.Checker.run") == {("src/use.ts", 3)}
+    assert await _sites(db, repo, "src.result.Failure.format") == {("src/use.ts", 4)}
+    # a method of an object type inside a member's type is no member of the alias
+    rows = await db.pool.fetch(
+        "SELECT s.qualified_name FROM symbols s JOIN repositories r ON r.id = s.repository_id"
+        " WHERE r.name = $1 AND s.name = 'format'",
+        repo,
+    )
+    assert {r["qualified_name"] for r in rows} == {"src.result.Failure.format"}
+    assert await _sites(db, repo, "src.use.Range.isFinite") == set()
+
+
+async def test_array_elements_and_either_side_of_a_fallback_type_a_receiver(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-elements",
+        {
+            "src/obs.ts": (
+                "export class Obs {\n"
+                "  notify(): void {}\n"
+                "}\n"
+                "export function all(list: Obs[], more: ReadonlyArray<Obs>, a?: Obs, b?: Obs): void {\n"
+                "  for (let i = 0; i < list.length; i++) {\n"
+                "    const one = list[i]\n"
+                "    one.notify()\n"  # 7
+                "  }\n"
+                "  for (const o of more) o.notify()\n"  # 9
+                "  const either = a ?? b\n"
+                "  either?.notify()\n"  # 11
+                "  const names: string[] = []\n"
+                "  for (const n of names) n.notify()\n"  # 13: a string's, no guess by name
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.obs.Obs.notify") == {("src/obs.ts", 7), ("src/obs.ts", 9), ("src/obs.ts", 11)}
+
+
+async def test_a_function_declaring_this_types_its_this_members(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-this-param",
+        {
+            "src/annotation.ts": (
+                "export class Outcome {\n"
+                "  ok(): void {}\n"
+                "}\n"
+                "export type Annotation = { extend_(n: number): Outcome }\n"
+                "export function make_(this: Annotation, n: number): void {\n"
+                "  this.extend_(n).ok()\n"  # 6
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.annotation.Annotation.extend_") == {("src/annotation.ts", 6)}
+    assert await _sites(db, repo, "src.annotation.Outcome.ok") == {("src/annotation.ts", 6)}
+
+
+async def test_goto_definition_never_answers_a_call_with_the_call_made_on_its_result(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Past the per-target site budget `lib.make` has no edge of its own on a line: the line's
+    `lib.make(104).size` edge is size's, not make's."""
+    calls = "".join(f"lib.make({i}).size()\n" for i in range(105))  # size's targets differ
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-goto-qualifier",
+        {
+            "src/lib.ts": (
+                "export class Box {\n  size(): number {\n    return 1\n  }\n}\n"
+                "export function make(n: number): Box {\n  return new Box()\n}\n"
+            ),
+            "src/use.ts": 'import * as lib from "./lib"\n' + calls,
+        },
+    )
+    first = await goto_definition(db.pool, "src/use.ts", 2, name="make", repository=repo)
+    assert [d.qualified_name for d in first.definitions] == ["src.lib.make"]
+    last = await goto_definition(db.pool, "src/use.ts", 106, name="make", repository=repo)
+    assert [d.qualified_name for d in last.definitions] == []
+    sized = await goto_definition(db.pool, "src/use.ts", 106, name="size", repository=repo)
+    assert [d.qualified_name for d in sized.definitions] == ["src.lib.Box.size"]
