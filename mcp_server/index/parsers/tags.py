@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import importlib.resources
@@ -20,11 +21,19 @@ _KINDS = {
     "module": "namespace",
     "namespace": "namespace",
     "class": "class",
+    "object": "class",
+    "mixin": "class",
+    "extension": "class",
+    "enum": "enum",
     "interface": "interface",
     "function": "function",
     "method": "method",
 }
-_COMMENTS = frozenset({"comment", "block_comment", "line_comment", "multiline_comment"})
+_COMMENTS = frozenset(
+    {"comment", "block_comment", "line_comment", "multiline_comment", "haddock", "documentation_comment"}
+)
+# Nodes that may sit between a doc comment and what it documents (Haskell's type signature).
+_DOC_SKIP = frozenset({"attribute_item", "decorator", "signature"})
 _SEP = "."
 # Definitions whose tag is a field or constant are left to the chunker: only the above are symbols.
 
@@ -48,13 +57,83 @@ _EXTRA: dict[str, str] = {
 (call_expression . (simple_identifier) @name) @reference.call
 (call_expression . (navigation_expression suffix: (navigation_suffix suffix: (simple_identifier) @name))) @reference.call
 """,
+    "haskell": """
+(header module: (module) @name) @definition.module
+(declarations (function name: (variable) @name) @definition.function)
+(declarations (bind name: (variable) @name) @definition.function)
+(declarations (data_type name: (name) @name) @definition.class)
+(declarations (newtype name: (name) @name) @definition.class)
+(declarations (class name: (name) @name) @definition.interface)
+(apply function: (variable) @name) @reference.call
+(apply function: (qualified (variable) @name)) @reference.call
+""",
+    "zig": """
+(variable_declaration (identifier) @name [(struct_declaration) (enum_declaration) (union_declaration)]) @definition.class
+(function_declaration name: (identifier) @name) @definition.function
+(call_expression function: (identifier) @name) @reference.call
+(call_expression function: (field_expression member: (identifier) @name)) @reference.call
+""",
+    "julia": """
+(module_definition name: (identifier) @name) @definition.module
+(struct_definition (type_head (identifier) @name)) @definition.class
+(struct_definition (type_head (binary_expression . (identifier) @name))) @definition.class
+(abstract_definition (type_head (identifier) @name)) @definition.class
+(function_definition (signature (call_expression . (identifier) @name))) @definition.function
+(function_definition (signature (typed_expression (call_expression . (identifier) @name)))) @definition.function
+(macro_definition (signature (call_expression . (identifier) @name))) @definition.function
+(assignment . (call_expression . (identifier) @name)) @definition.function
+(call_expression . (identifier) @name) @reference.call
+(call_expression . (field_expression (identifier) @name .)) @reference.call
+""",
+    "perl": """
+(package_statement name: (package) @name) @definition.module
+(subroutine_declaration_statement name: (bareword) @name) @definition.function
+(function_call_expression function: (function) @name) @reference.call
+(method_call_expression method: (method) @name) @reference.call
+""",
+    "objc": """
+(class_interface . (identifier) @name) @definition.class
+(class_implementation . (identifier) @name) @definition.class
+(protocol_declaration . (identifier) @name) @definition.interface
+(method_definition (identifier) @name) @definition.method
+(method_declaration (identifier) @name) @definition.method
+(function_definition declarator: (function_declarator declarator: (identifier) @name)) @definition.function
+(message_expression method: (identifier) @name) @reference.call
+(call_expression function: (identifier) @name) @reference.call
+""",
 }
+# Grammars whose shipped tags.scm is replaced rather than extended: Dart's tags every identifier
+# followed by a selector as a call.
+_OWN: dict[str, str] = {
+    "dart": """
+(class_definition name: (identifier) @name) @definition.class
+(mixin_declaration (identifier) @name) @definition.mixin
+(extension_declaration name: (identifier) @name) @definition.extension
+(enum_declaration name: (identifier) @name) @definition.enum
+(method_signature (function_signature name: (identifier) @name)) @definition.method
+(method_signature (getter_signature name: (identifier) @name)) @definition.method
+(method_signature (setter_signature name: (identifier) @name)) @definition.method
+(program (function_signature name: (identifier) @name) @definition.function)
+(_ (identifier) @name @reference.call . (selector (argument_part)))
+(_ (selector (unconditional_assignable_selector (identifier) @name @reference.call)) . (selector (argument_part)))
+(_ (selector (conditional_assignable_selector (identifier) @name @reference.call)) . (selector (argument_part)))
+""",
+}
+# Modules that nest inside the file's module (OCaml's `module M = struct`), where elsewhere a
+# module or namespace names itself in full (`defmodule Shop.Cart`, `namespace App\Models`).
+_NESTED_MODULES = frozenset({"ocaml"})
+# Dart's grammar puts a function's body beside its signature, not inside it.
+_TRAILING_BODY = "function_body"
 # Where a grammar gives the body no field name, the first child of these types ends the signature.
-_BODIES = frozenset({"class_body", "function_body", "enum_class_body", "block"})
+_BODIES = frozenset(
+    {"class_body", "function_body", "enum_class_body", "block", "struct_declaration", "implementation_definition"}
+)
 
 
 @functools.cache
 def _query(language: str) -> Query:
+    if language in _OWN:
+        return Query(grammar(language), _OWN[language])
     name = grammar_module(language)
     shipped = getattr(importlib.import_module(name), "TAGS_QUERY", None)
     if shipped is None:  # some wheels ship the query as a file only
@@ -72,7 +151,9 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         result.symbols.append(module_symbol(ctx, ctx.module_doc(root, frozenset())))
         defs: list[tuple[Node, Node, str]] = []
         refs: list[tuple[Node, Node]] = []
+        ignored: set[int] = set()  # names a pattern captured as @ignore (Elixir's `def`, `if`)
         for _, caps in QueryCursor(_query(language)).matches(root):
+            ignored.update(n.id for n in caps.get("ignore", ()))
             names = caps.get("name")
             if not names:
                 continue
@@ -83,7 +164,9 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
                 elif tag == "reference" and what == "call":
                     refs.append((nodes[0], names[0]))
         _symbols(ctx, defs)
-        _calls(ctx, refs)
+        # Julia's `f(x) = ...` defines f with what the grammar also reads as a call of it.
+        named = ignored | {name.id for _, name, _ in defs}
+        _calls(ctx, [r for r in refs if r[1].id not in named])
     except Exception:  # a grammar bug must not stop the indexing of the rest of the repository
         log.exception("tags parse failed for %s", path)
     return result
@@ -100,10 +183,12 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
         if node.id in seen:
             continue
         seen.add(node.id)
+        trailing = node.next_sibling
+        end = trailing if trailing is not None and trailing.type == _TRAILING_BODY else node
         while stack and stack[-1][0] <= node.start_byte:
             stack.pop()
         parent = stack[-1][1] if stack else 0
-        name = ctx.text(name_node).replace("\\", ".")
+        name = ctx.text(name_node).replace("\\", ".").replace("::", ".")
         if parent and syms[parent].kind in ("class", "interface") and kind == "function":
             kind = "method"
         body = node.child_by_field_name("body") or next((c for c in node.children if c.type in _BODIES), None)
@@ -111,29 +196,47 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
             # A name inside the body: Swift's tags.scm tags each class @definition.method once per
             # method; the method itself is tagged on its own.
             continue
-        if kind == "namespace":
+        if kind == "namespace" and ctx.language not in _NESTED_MODULES:
             prefix = ""  # a namespace is global: `App\Models` is the same in every file
-            if body is None:
+            if body is None and node.end_point.row == name_node.end_point.row:
                 namespace = name
         elif parent:
             prefix = syms[parent].qualified_name
         else:
             prefix = namespace or ctx.module_name
+        qualified_name = ctx.join(prefix, name)
+        last = syms[-1]
+        if len(syms) > 1 and last.qualified_name == qualified_name and last.parent == parent:
+            # Another clause of the same definition (Haskell equations, Elixir `def` heads).
+            syms[-1] = dataclasses.replace(last, end_line=end.end_point.row + 1, end_byte=end.end_byte)
+            stack.append((end.end_byte, len(syms) - 1))
+            continue
+        # Without a body node the signature is the definition's first line.
+        sig_end = body.start_byte if body else ctx.source.find(b"\n", name_node.end_byte, node.end_byte)
         syms.append(
             Symbol(
                 kind=kind,
                 name=name.rsplit(".", 1)[-1],
-                qualified_name=ctx.join(prefix, name),
-                signature=ctx.signature(node.start_byte, body.start_byte if body else node.end_byte),
-                docstring=ctx.doc_comment(node),
+                qualified_name=qualified_name,
+                signature=ctx.signature(node.start_byte, sig_end if sig_end > 0 else node.end_byte),
+                docstring=_doc(ctx, node),
                 start_line=node.start_point.row + 1,
-                end_line=node.end_point.row + 1,
+                end_line=end.end_point.row + 1,
                 start_byte=node.start_byte,
-                end_byte=node.end_byte,
+                end_byte=end.end_byte,
                 parent=parent,
             )
         )
-        stack.append((node.end_byte, len(syms) - 1))
+        stack.append((end.end_byte, len(syms) - 1))
+
+
+def _doc(ctx: Ctx, node: Node) -> str | None:
+    doc = ctx.doc_comment(node, _DOC_SKIP)
+    parent = node.parent
+    if doc is None and parent is not None and parent.parent is not None and parent.named_children[0] == node:
+        # The comment documents the statement the definition opens (OCaml's `let` around its binding).
+        doc = ctx.doc_comment(parent, _DOC_SKIP)
+    return doc
 
 
 def _calls(ctx: Ctx, refs: list[tuple[Node, Node]]) -> None:
@@ -145,12 +248,15 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]]) -> None:
     budget = EdgeBudget()
     for node, name_node in refs:
         name = ctx.text(name_node).lstrip("$")
+        if not any(c.isalnum() or c == "_" for c in name):
+            continue  # an operator applied (OCaml's `( + )`), not a named callee
         source = 0
         for i in range(len(syms) - 1, 0, -1):  # innermost definition holding the site
             if syms[i].start_byte <= node.start_byte < syms[i].end_byte and syms[i].kind != "namespace":
                 source = i
                 break
-        target = ctx.flat(node.child_by_field_name("function") or name_node)
+        callee = node.child_by_field_name("function") or node.child_by_field_name("target")  # Elixir's
+        target = ctx.flat(callee or name_node)
         if not budget.admit(source, "calls", target):
             ctx.result.edges_dropped += 1
             continue
