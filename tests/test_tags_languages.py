@@ -308,3 +308,24 @@ async def test_a_component_script_is_parsed_on_its_own_lines(
         filters = Filters(repository_id=(await repositories.find(conn, REPO)).id)
     result = await search_code(db.pool, embedder, ident, filters=filters, mode="keyword", limit=5)
     assert (result.results[0].symbol, result.results[0].path) == (callee, file)
+
+
+@pytest.mark.parametrize(
+    ("callee", "caller"),
+    [
+        ("App.Models.User", "App.Http.Controller.store"),  # through `use App\Models\User`
+        ("com.shop.checkout", "com.shop.printReceipt"),  # same package, another file
+        ("com.books.Audit.check", "com.books.reports.Report.monthly"),  # `import com.books.{Audit, ...}`
+    ],
+)
+async def test_calls_resolve_through_imports_and_packages(
+    db: Database, tags_repo: Path, callee: str, caller: str
+) -> None:
+    callers = await find_callers(db.pool, callee, REPO)
+    assert (caller, 0.9) in {(e.source, e.confidence) for e in callers.edges}
+
+
+def test_imports_bind_their_aliases() -> None:
+    parsed = parse_source((FIXTURES / "Report.scala").read_bytes(), "Report.scala", "scala", "Report")
+    imports = {(e.alias, e.candidates) for e in parsed.edges if e.kind == "imports"}
+    assert imports == {("Audit", (("com.books.Audit", 1.0),)), ("Book", (("com.books.Ledger", 1.0),))}

@@ -7,12 +7,13 @@ import functools
 import importlib
 import importlib.resources
 import logging
+import re
 
 from tree_sitter import Node, Query, QueryCursor
 
 from ..languages import grammar, grammar_module
-from ..records import CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, EdgeBudget, ParsedFile, RawEdge, Symbol
-from ._generic import Ctx, get_parser, module_symbol
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, EdgeBudget, ParsedFile, RawEdge, Symbol
+from ._generic import MAX_TARGET, Ctx, get_parser, module_symbol
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,10 @@ _SEP = "."
 # Patterns the shipped tags.scm lacks (PHP's plain `f()` call), and whole queries for grammars
 # that ship none (Bash).
 _EXTRA: dict[str, str] = {
-    "php": "(function_call_expression function: (name) @name) @reference.call",
+    "php": """
+(function_call_expression function: (name) @name) @reference.call
+(object_creation_expression [(name) @name (qualified_name (name) @name .)]) @reference.call
+""",
     "bash": """
 (function_definition name: (word) @name) @definition.function
 (command name: (command_name (word) @name)) @reference.call
@@ -53,6 +57,7 @@ _EXTRA: dict[str, str] = {
 (call_expression . (identifier) @name) @reference.call
 (call_expression . (navigation_expression (identifier) @name .)) @reference.call
 """,
+    "scala": "(call_expression function: (field_expression field: (identifier) @name)) @reference.call",
     "swift": """
 (call_expression . (simple_identifier) @name) @reference.call
 (call_expression . (navigation_expression suffix: (navigation_suffix suffix: (simple_identifier) @name))) @reference.call
@@ -102,6 +107,14 @@ _EXTRA: dict[str, str] = {
 (call_expression function: (identifier) @name) @reference.call
 """,
 }
+# Import declarations, for the languages whose calls resolve through them: each match is one
+# declaration (@import), read by _imported.
+_IMPORTS: dict[str, str] = {
+    "php": "(namespace_use_clause) @import",
+    "kotlin": "(import) @import",
+    "scala": "(import_declaration) @import",
+}
+_PATH_SPLIT = re.compile(r"::|->|\?\.|\.|\\")
 # Grammars whose shipped tags.scm is replaced rather than extended: Dart's tags every identifier
 # followed by a selector as a call.
 _OWN: dict[str, str] = {
@@ -142,6 +155,63 @@ def _query(language: str) -> Query:
     return Query(grammar(language), shipped + "\n" + _EXTRA.get(language, ""))
 
 
+@functools.cache
+def _import_query(language: str) -> Query:
+    return Query(grammar(language), _IMPORTS[language])
+
+
+def _imported(ctx: Ctx, root: Node) -> dict[str, str]:
+    """Local name -> qualified name of what the file's import declarations bind, with an imports
+    edge for each."""
+    bound: dict[str, str] = {}
+    if ctx.language not in _IMPORTS:
+        return bound
+    for _, caps in QueryCursor(_import_query(ctx.language)).matches(root):
+        for decl in caps.get("import", ()):
+            for path, local in _import_names(ctx, decl):
+                qname = ".".join(p for p in _PATH_SPLIT.split(path) if p)
+                if not qname or local in ("*", "_"):
+                    continue
+                bound[local] = qname
+                ctx.result.edges.append(
+                    RawEdge(
+                        source=0,
+                        kind="imports",
+                        target_name=path,
+                        line=decl.start_point.row + 1,
+                        candidates=((qname, CONF_EXACT),),
+                        alias=local,
+                    )
+                )
+    return bound
+
+
+def _import_names(ctx: Ctx, decl: Node) -> list[tuple[str, str]]:
+    """(imported path, local name) pairs of one declaration."""
+    alias = decl.child_by_field_name("alias")
+    if ctx.language == "scala":
+        base = ".".join(ctx.text(c) for c in decl.children_by_field_name("path") if c.is_named)
+        selectors = next((c for c in decl.named_children if c.type == "namespace_selectors"), None)
+        if selectors is None:
+            return [(base, base.rsplit(".", 1)[-1])]
+        out = []
+        for sel in selectors.named_children:
+            if sel.type == "identifier":
+                out.append((f"{base}.{ctx.text(sel)}", ctx.text(sel)))
+            elif sel.type == "arrow_renamed_identifier":
+                name, to = sel.child_by_field_name("name"), sel.child_by_field_name("alias")
+                out.append((f"{base}.{ctx.text(name)}", ctx.text(to)))
+        return out
+    named = [c for c in decl.named_children if c is not alias]
+    if not named:
+        return []
+    path = ctx.text(named[0]).lstrip("\\")
+    if ctx.language == "kotlin" and len(named) > 1:  # `import a.b.c as d`
+        alias = named[1]
+    local = ctx.text(alias) if alias is not None else _PATH_SPLIT.split(path)[-1]
+    return [(path, local)]
+
+
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
     ctx = Ctx(source, path, module_name, language, _SEP, _COMMENTS)
     result = ctx.result
@@ -163,16 +233,17 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
                     defs.append((nodes[0], names[0], _KINDS[what]))
                 elif tag == "reference" and what == "call":
                     refs.append((nodes[0], names[0]))
-        _symbols(ctx, defs)
+        package = _symbols(ctx, defs)
         # Julia's `f(x) = ...` defines f with what the grammar also reads as a call of it.
         named = ignored | {name.id for _, name, _ in defs}
-        _calls(ctx, [r for r in refs if r[1].id not in named])
+        _calls(ctx, [r for r in refs if r[1].id not in named], _imported(ctx, root), package)
     except Exception:  # a grammar bug must not stop the indexing of the rest of the repository
         log.exception("tags parse failed for %s", path)
     return result
 
 
-def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
+def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> str:
+    """Appends the definitions as symbols; returns the file's package (its bodiless namespace)."""
     # Sorted outer first, so a stack of open definitions gives each one its parent.
     defs.sort(key=lambda d: (d[0].start_byte, -d[0].end_byte))
     stack: list[tuple[int, int]] = []  # (end_byte, symbol index)
@@ -228,6 +299,7 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
             )
         )
         stack.append((end.end_byte, len(syms) - 1))
+    return namespace
 
 
 def _doc(ctx: Ctx, node: Node) -> str | None:
@@ -239,7 +311,7 @@ def _doc(ctx: Ctx, node: Node) -> str | None:
     return doc
 
 
-def _calls(ctx: Ctx, refs: list[tuple[Node, Node]]) -> None:
+def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], package: str) -> None:
     syms = ctx.result.symbols
     by_name: dict[str, list[str]] = {}
     for s in syms[1:]:
@@ -256,14 +328,26 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]]) -> None:
                 source = i
                 break
         callee = node.child_by_field_name("function") or node.child_by_field_name("target")  # Elixir's
-        target = ctx.flat(callee or name_node)
+        if callee is not None or name_node.start_byte < node.start_byte:
+            target = ctx.flat(callee or name_node)
+        else:  # the site up to the name: `User::find`, `$this->save`, `ledger.balance`
+            written = ctx.source[node.start_byte : name_node.end_byte].decode("utf-8", errors="replace")
+            target = " ".join(written.split()).removeprefix("new ")[:MAX_TARGET]
         if not budget.admit(source, "calls", target):
             ctx.result.edges_dropped += 1
             continue
         local = by_name.get(name, [])
         # A name defined once in this file most likely is that definition, but the tags query
-        # does not see receivers or imports, so it is never certain; else a repository-unique name.
-        cands = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
+        # does not see receivers' types, so it is never certain; else a repository-unique name.
+        cands: tuple[tuple[str, float], ...] = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
+        head, *rest = _PATH_SPLIT.split(target.lstrip("\\"))
+        if head in imported:  # `User::find` after `use App\Models\User`
+            cands = ((".".join([imported[head], *rest]), CONF_SCOPED), *cands)
+        elif package and ctx.language in _IMPORTS and (not rest or head[:1].isupper()):
+            # Kotlin/Scala packages and PHP namespaces span files: `helper()` or `Cart.of()`
+            # may be the package's own, defined in another file.
+            qualified = ".".join([package, head, *rest])
+            cands = (*cands, (qualified, CONF_SCOPED)) if all(q != qualified for q, _ in cands) else cands
         ctx.result.edges.append(
             RawEdge(
                 source=source,
