@@ -114,7 +114,10 @@ _IMPORTS: dict[str, str] = {
     "kotlin": "(import) @import",
     "scala": "(import_declaration) @import",
 }
-_PATH_SPLIT = re.compile(r"::|->|\?\.|\.|\\")
+_PATH_SPLIT = re.compile(r"::|->|\?\.|\.|:|\\")
+# Receivers that name the enclosing class itself, and its base.
+_SELF = frozenset({"this", "self", "$this", "static", "Self"})
+_BASE = frozenset({"parent", "super"})
 # Grammars whose shipped tags.scm is replaced rather than extended: Dart's tags every identifier
 # followed by a selector as a call.
 _OWN: dict[str, str] = {
@@ -332,28 +335,49 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], pa
             target = ctx.flat(callee or name_node)
         else:  # the site up to the name: `User::find`, `$this->save`, `ledger.balance`
             written = ctx.source[node.start_byte : name_node.end_byte].decode("utf-8", errors="replace")
-            target = " ".join(written.split()).removeprefix("new ")[:MAX_TARGET]
+            target = " ".join(written.split()).removeprefix("new ").lstrip("[")[:MAX_TARGET]
         if not budget.admit(source, "calls", target):
             ctx.result.edges_dropped += 1
             continue
+        head, *rest = _PATH_SPLIT.split(target.lstrip("\\").replace(" ", "."))
         local = by_name.get(name, [])
-        # A name defined once in this file most likely is that definition, but the tags query
-        # does not see receivers' types, so it is never certain; else a repository-unique name.
-        cands: tuple[tuple[str, float], ...] = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
-        head, *rest = _PATH_SPLIT.split(target.lstrip("\\"))
+        fallback: tuple[tuple[str, float], ...] = ((NAME_FALLBACK, CONF_UNIQUE),)
+        cands: tuple[tuple[str, float], ...] = ()
         if head in imported:  # `User::find` after `use App\Models\User`
-            cands = ((".".join([imported[head], *rest]), CONF_SCOPED), *cands)
-        elif package and ctx.language in _IMPORTS and (not rest or head[:1].isupper()):
-            # Kotlin/Scala packages and PHP namespaces span files: `helper()` or `Cart.of()`
-            # may be the package's own, defined in another file.
-            qualified = ".".join([package, head, *rest])
-            cands = (*cands, (qualified, CONF_SCOPED)) if all(q != qualified for q, _ in cands) else cands
+            cands = ((".".join([imported[head], *rest]), CONF_SCOPED),)
+        elif rest and head in _SELF:  # `$this->save()`, `self.total()`: the enclosing class's own
+            owner = _enclosing_class(syms, source)
+            cands = ((f"{owner}.{name}", CONF_SCOPED),) if owner else ()
+        elif rest and head in _BASE:  # `parent::reset()`: a base's, which the tags query cannot see
+            pass
+        elif rest and (head.startswith("$") or head[:1].islower()):
+            # A variable's member (`$record->format()`, `cart.total()`): its type is unknown here,
+            # and a name guess is wrong more often than right.
+            fallback = ()
+        else:
+            # A name defined once in this file most likely is that definition, but the tags query
+            # does not see types, so it is never certain; else a repository-unique name.
+            cands = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
+            if package and ctx.language in _IMPORTS and (not rest or head[:1].isupper()):
+                # Kotlin/Scala packages and PHP namespaces span files: `helper()` or `Cart.of()`
+                # may be the package's own, defined in another file.
+                qualified = ".".join([package, head, *rest])
+                cands = (*cands, (qualified, CONF_SCOPED)) if all(q != qualified for q, _ in cands) else cands
         ctx.result.edges.append(
             RawEdge(
                 source=source,
                 kind="calls",
                 target_name=target,
                 line=node.start_point.row + 1,
-                candidates=cands + ((NAME_FALLBACK, CONF_UNIQUE),),
+                candidates=cands + fallback,
             )
         )
+
+
+def _enclosing_class(syms: list[Symbol], index: int) -> str | None:
+    at: int | None = index
+    while at:
+        if syms[at].kind in ("class", "interface", "enum"):
+            return syms[at].qualified_name
+        at = syms[at].parent
+    return None
