@@ -329,3 +329,11 @@ def test_imports_bind_their_aliases() -> None:
     parsed = parse_source((FIXTURES / "Report.scala").read_bytes(), "Report.scala", "scala", "Report")
     imports = {(e.alias, e.candidates) for e in parsed.edges if e.kind == "imports"}
     assert imports == {("Audit", (("com.books.Audit", 1.0),)), ("Book", (("com.books.Ledger", 1.0),))}
+
+
+async def test_receivers_decide_what_a_member_call_may_mean(db: Database, tags_repo: Path) -> None:
+    own = await find_callers(db.pool, "App.Mail.Mailer.queueReport", REPO)
+    assert {(e.source, e.confidence) for e in own.edges} == {("App.Mail.Mailer.sendReport", 0.9)}
+    # `$mailer->sendReport()`: the name is unique in the repository, but an untyped variable's
+    # member is not guessed.
+    assert (await find_callers(db.pool, "App.Mail.Mailer.sendReport", REPO)).edges == []

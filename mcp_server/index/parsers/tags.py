@@ -12,7 +12,17 @@ import re
 from tree_sitter import Node, Query, QueryCursor
 
 from ..languages import grammar, grammar_module
-from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, EdgeBudget, ParsedFile, RawEdge, Symbol
+from ..records import (
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    NAME_FALLBACK,
+    NO_GUESS,
+    EdgeBudget,
+    ParsedFile,
+    RawEdge,
+    Symbol,
+)
 from ._generic import MAX_TARGET, Ctx, get_parser, module_symbol
 
 log = logging.getLogger(__name__)
@@ -345,7 +355,7 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], pa
         cands: tuple[tuple[str, float], ...] = ()
         if head in imported:  # `User::find` after `use App\Models\User`
             cands = ((".".join([imported[head], *rest]), CONF_SCOPED),)
-        elif rest and head in _SELF:  # `$this->save()`, `self.total()`: the enclosing class's own
+        elif len(rest) == 1 and head in _SELF:  # `$this->save()`, `self.total()`: the class's own
             owner = _enclosing_class(syms, source)
             cands = ((f"{owner}.{name}", CONF_SCOPED),) if owner else ()
         elif rest and head in _BASE:  # `parent::reset()`: a base's, which the tags query cannot see
@@ -353,7 +363,7 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], pa
         elif rest and (head.startswith("$") or head[:1].islower()):
             # A variable's member (`$record->format()`, `cart.total()`): its type is unknown here,
             # and a name guess is wrong more often than right.
-            fallback = ()
+            fallback = ((NO_GUESS, CONF_UNIQUE),)
         else:
             # A name defined once in this file most likely is that definition, but the tags query
             # does not see types, so it is never certain; else a repository-unique name.
