@@ -63,6 +63,7 @@ from typing import Any
 import anyio
 import lsp_corpora
 import lsp_javac
+import lsp_php
 from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
 from lsp_client import LanguageServer, LspCrashed, LspError, LspTimeout, uri_path
 from lsp_sites import CallSite, call_sites, definition_column, go_import_names, utf16
@@ -467,6 +468,8 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
     server: Any
     if corpus.language == "java":  # javac's own resolution, answered like a server
         server = lsp_javac.JavacServer(root, sources, lsp_corpora.java_classpath(), lsp_corpora.LSP_CACHE, log)
+    elif corpus.language == "php":  # no call hierarchy: callers from references at call sites
+        server = lsp_php.CallsFromReferences(LanguageServer(argv, root, corpus.language, env, init, stderr_log=log))
     else:
         server = LanguageServer(argv, root, corpus.language, env, init, stderr_log=log)
     first = next((p for p in sources if "test" not in p.name), sources[0])

@@ -41,6 +41,7 @@ LSP_CACHE = CACHE / "lsp"
 TOOLS = CACHE / "tools"
 # Pinned: typescript 7 ships no tsserver.js; typescript-language-server 6 needs node >= 22.
 NPM_TOOLS = ("typescript@5.9.3", "typescript-language-server@5.1.3")
+PHP_TOOLS = ("intelephense@1.18.5",)  # PHP's server; its free features answer references and definitions
 GO_ENV = {
     "GOPROXY": "off",
     "GOTOOLCHAIN": "local",
@@ -58,6 +59,7 @@ SOURCE_EXTENSIONS = {
     "javascript": (".js", ".mjs", ".cjs"),
     "rust": (".rs",),  # bench/graph_rustc.py
     "java": (".java",),
+    "php": (".php",),
 }
 # Java: Debian source packages (`apt-get source` through a private deb-src list, so the machine's
 # apt configuration is untouched), attributed by javac against these jars (tests' JUnit 5), also
@@ -183,6 +185,12 @@ CORPORA: dict[str, LspCorpus] = {
         LspCorpus("libyaml", "c", "debsrc", "libyaml", "0.2.5-1", held_out=True),
         LspCorpus("leveldb", "cpp", "debsrc", "leveldb", "1.23-4"),
         LspCorpus("yaml-cpp", "cpp", "debsrc", "yaml-cpp", "0.7.0+dfsg-8", held_out=True),
+        # PHP (Debian source packages, sources and tests; truth: intelephense): a logging library
+        # and a Markdown parser (held out).
+        LspCorpus("monolog", "php", "debsrc", "php-monolog", "2.9.1-1", ("src", "tests")),
+        LspCorpus(
+            "commonmark", "php", "debsrc", "php-league-commonmark", "2.3.9-1+deb12u1", ("src", "tests"), held_out=True
+        ),
     )
 }
 
@@ -200,7 +208,7 @@ def selected(names: list[str] | None, languages: list[str] | None) -> list[LspCo
         unknown = set(languages) - {c.language for c in CORPORA.values()} - {"rust", "java"}
         if unknown:
             raise SystemExit(
-                f"unknown language {', '.join(sorted(unknown))}; choose from go, typescript, javascript, java"
+                f"unknown language {', '.join(sorted(unknown))}; choose from go, typescript, javascript, java, c, cpp, php"
             )
         chosen = [c for c in chosen if c.language in languages]
     return chosen
@@ -259,7 +267,7 @@ def corpus_root(corpus: LspCorpus) -> Path:
         shutil.rmtree(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     if corpus.source == "debsrc":
-        _java_root(corpus, unpacked, root)
+        _source_root(corpus, unpacked, root)
     elif corpus.source == "deb":
         _go_root(unpacked, root)
     else:
@@ -343,11 +351,11 @@ def _debian_source(corpus: LspCorpus, target: Path) -> None:
     shutil.copytree(unpacked, target, symlinks=False)
 
 
-def _java_root(corpus: LspCorpus, unpacked: Path, root: Path) -> None:
-    """The Java sources only (no resources, no module-info), under their source folders."""
+def _source_root(corpus: LspCorpus, unpacked: Path, root: Path) -> None:
+    """The sources only (no resources, no Java module-info), under their source folders."""
     for rel in corpus.include:
-        for src in sorted((unpacked / rel).rglob("*.java")):
-            if src.name == "module-info.java":
+        for src in sorted((unpacked / rel).rglob("*")):
+            if not src.name.endswith(SOURCE_EXTENSIONS[corpus.language]) or src.name == "module-info.java":
                 continue
             target = root / src.relative_to(unpacked)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -405,21 +413,22 @@ def source_files(corpus: LspCorpus, root: Path) -> list[Path]:
 # --- truth servers ---------------------------------------------------------------------------------
 
 
-def npm_tools() -> Path:
-    """bench/corpora/tools with typescript 5 and typescript-language-server (installed once, locally)."""
-    marker = TOOLS / ".complete"
-    if marker.exists() and marker.read_text().strip() == " ".join(NPM_TOOLS):
-        return TOOLS
-    TOOLS.mkdir(parents=True, exist_ok=True)
-    (TOOLS / "package.json").write_text(json.dumps({"name": "pgcode-bench-tools", "private": True}) + "\n")
+def npm_tools(tools: tuple[str, ...] = NPM_TOOLS, where: Path = TOOLS) -> Path:
+    """`where` with the pinned npm `tools` installed (once, locally): by default typescript 5 and
+    typescript-language-server."""
+    marker = where / ".complete"
+    if marker.exists() and marker.read_text().strip() == " ".join(tools):
+        return where
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "package.json").write_text(json.dumps({"name": "pgcode-bench-tools", "private": True}) + "\n")
     subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "-q", *NPM_TOOLS],
-        cwd=TOOLS,
+        ["npm", "install", "--no-audit", "--no-fund", "-q", *tools],
+        cwd=where,
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    marker.write_text(" ".join(NPM_TOOLS) + "\n")
-    return TOOLS
+    marker.write_text(" ".join(tools) + "\n")
+    return where
 
 
 def server_command(language: str) -> tuple[list[str], dict[str, str], dict[str, object]] | str:
@@ -446,6 +455,12 @@ def server_command(language: str) -> tuple[list[str], dict[str, str], dict[str, 
         if javac is None or shutil.which("java") is None:
             return "javac/java not installed: apt-get install openjdk-17-jdk-headless"
         return [javac], {}, {}  # bench/lsp_javac.py: javac's attribution, answered like a server
+    if language == "php":
+        server = npm_tools(PHP_TOOLS, TOOLS / "php") / "node_modules/.bin/intelephense"
+        if not server.exists():
+            return f"intelephense missing under {server.parent}"
+        store = LSP_CACHE / "intelephense"
+        return [str(server), "--stdio"], {}, {"storagePath": str(store), "globalStoragePath": str(store)}
     if language in ("c", "cpp"):
         clangd = lsp_cfamily.clangd_command()
         return clangd if isinstance(clangd, str) else (clangd, {}, {})

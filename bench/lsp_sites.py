@@ -1,4 +1,4 @@
-"""Where names are in Go, TypeScript, JavaScript and Rust source: call sites (tree-sitter), definition names, UTF-16 columns."""
+"""Where names are in Go, TypeScript, JavaScript, Rust, Java, C/C++ and PHP source: call sites (tree-sitter), definition names, UTF-16 columns."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ _CALLS: dict[str, dict[str, str]] = {
     "java": {"method_invocation": "name", "object_creation_expression": "type"},
     "c": {"call_expression": "function"},
     "cpp": {"call_expression": "function", "new_expression": "type"},
+    "php": {
+        "function_call_expression": "function",
+        "member_call_expression": "name",
+        "nullsafe_member_call_expression": "name",
+        "scoped_call_expression": "name",
+    },
 }
 _NAME_NODES = {
     "identifier",
@@ -27,6 +33,7 @@ _NAME_NODES = {
     "property_identifier",
     "private_property_identifier",
     "type_identifier",
+    "name",  # PHP
 }
 _MEMBER_NODES = {
     "selector_expression": "field",
@@ -71,6 +78,8 @@ def call_sites(root: Path, rel: str) -> list[CallSite]:
             if callee is not None and callee.type == "generic_function":  # rust: f::<T>()
                 callee = callee.child_by_field_name("function")
             name_node, qualified = None, False
+            if language == "php":
+                qualified = node.type != "function_call_expression"
             if language == "java" and callee is not None:
                 qualified = node.child_by_field_name("object") is not None
                 callee = _java_type_name(callee)

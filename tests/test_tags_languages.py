@@ -71,6 +71,123 @@ CASES = [
         "deploy.deploy",
         "upload_build",
     ),
+    (
+        "Ledger.scala",
+        "scala",
+        [
+            ("namespace", "com.books", 1),
+            ("class", "com.books.Ledger", 4),
+            ("method", "com.books.Ledger.balance", 5),
+            ("method", "com.books.Ledger.credit", 9),
+            ("class", "com.books.Audit", 12),
+            ("method", "com.books.Audit.check", 13),
+        ],
+        "com.books.Ledger.credit",
+        "com.books.Ledger.balance",
+        "credit",
+    ),
+    (
+        "inventory.lua",
+        "lua",
+        [("function", "inventory.restock", 4), ("function", "inventory.count", 8)],
+        "inventory.restock",
+        "inventory.count",
+        "restock",
+    ),
+    (
+        "mailer.ex",
+        "elixir",
+        [
+            ("namespace", "Notify.Mailer", 1),
+            ("function", "Notify.Mailer.send_all", 4),
+            ("function", "Notify.Mailer.deliver_one", 8),
+        ],
+        "Notify.Mailer.deliver_one",
+        "Notify.Mailer.send_all",
+        "deliver_one",
+    ),
+    (
+        "wallet.dart",
+        "dart",
+        [("class", "wallet.Wallet", 2), ("method", "wallet.Wallet.pay", 5), ("method", "wallet.Wallet.transferFee", 9)],
+        "wallet.Wallet.transferFee",
+        "wallet.Wallet.pay",
+        "transferFee",
+    ),
+    (
+        "tokens.ml",
+        "ocaml",
+        [("function", "tokens.split_words", 2), ("function", "tokens.count_words", 5)],
+        "tokens.split_words",
+        "tokens.count_words",
+        "split_words",
+    ),
+    (
+        "Vault.sol",
+        "solidity",
+        [
+            ("class", "Vault.Vault", 4),
+            ("method", "Vault.Vault.withdraw", 7),
+            ("method", "Vault.Vault.requireOwner", 11),
+        ],
+        "Vault.Vault.requireOwner",
+        "Vault.Vault.withdraw",
+        "requireOwner",
+    ),
+    (
+        "Geometry.hs",
+        "haskell",
+        [
+            ("namespace", "Shapes.Geometry", 1),
+            ("function", "Shapes.Geometry.squareArea", 5),
+            ("function", "Shapes.Geometry.scaledArea", 9),
+        ],
+        "Shapes.Geometry.squareArea",
+        "Shapes.Geometry.scaledArea",
+        "squareArea",
+    ),
+    (
+        "queue.zig",
+        "zig",
+        [("class", "queue.JobQueue", 2), ("method", "queue.JobQueue.push", 5), ("function", "queue.growCapacity", 10)],
+        "queue.growCapacity",
+        "queue.JobQueue.push",
+        "growCapacity",
+    ),
+    (
+        "stats.jl",
+        "julia",
+        [("namespace", "Stats", 1), ("function", "Stats.sampletotal", 4), ("function", "Stats.samplemean", 8)],
+        "Stats.sampletotal",
+        "Stats.samplemean",
+        "sampletotal",
+    ),
+    (
+        "Logger.pm",
+        "perl",
+        [("namespace", "App.Logger", 1), ("function", "App.Logger.write_line", 5), ("function", "App.Logger.info", 10)],
+        "App.Logger.write_line",
+        "App.Logger.info",
+        "write_line",
+    ),
+    (
+        "Player.m",
+        "objc",
+        [
+            ("class", "Player.Player", 4),
+            ("method", "Player.Player.jumpHigh", 6),
+            ("method", "Player.Player.landSoftly", 10),
+        ],
+        "Player.Player.landSoftly",
+        "Player.Player.jumpHigh",
+        "landSoftly",
+    ),
+]
+
+# Single-file components: the script block's symbols, on the component's own lines.
+COMPONENTS = [
+    ("Counter.vue", "vue", "Counter.bumpCounter", 12, "Counter.increment", "bumpCounter"),
+    ("Toggle.svelte", "svelte", "Toggle.redrawSwitch", 8, "Toggle.flip", "redrawSwitch"),
 ]
 
 
@@ -95,11 +212,16 @@ def test_symbols_have_qualified_names_kinds_and_spans(
 @pytest.mark.parametrize(
     ("file", "language", "doc"),
     [("User.php", "php", "A user."), ("Cart.kt", "kotlin", "A basket of items.")]
-    + [("Basket.swift", "swift", "A basket of goods.")],
+    + [("Basket.swift", "swift", "A basket of goods."), ("Ledger.scala", "scala", "A book of accounts.")]
+    + [
+        ("wallet.dart", "dart", "Money a customer holds."),
+        ("Vault.sol", "solidity", "Holds deposits until their owner takes them."),
+    ]
+    + [("queue.zig", "zig", "A ring of pending jobs."), ("Player.m", "objc", "Someone in the game.")],
 )
 def test_a_class_keeps_its_doc_comment(file: str, language: str, doc: str) -> None:
     parsed = parse_source((FIXTURES / file).read_bytes(), file, language, file.rsplit(".", 1)[0])
-    assert [s.docstring for s in parsed.symbols if s.kind == "class"] == [doc]
+    assert [s.docstring for s in parsed.symbols if s.kind == "class"][0] == doc
 
 
 @pytest.mark.parametrize(("file", "language", "symbols", "callee", "caller", "ident"), CASES)
@@ -135,3 +257,83 @@ async def test_an_identifier_finds_its_definition(
     result = await search_code(db.pool, embedder, ident, filters=filters, mode="keyword", limit=5)
     assert result.results[0].symbol == callee
     assert result.results[0].path == file
+
+
+@pytest.mark.parametrize(
+    ("file", "language", "function", "doc"),
+    [
+        ("inventory.lua", "lua", "inventory.restock", "Puts stock back on the shelf."),
+        ("tokens.ml", "ocaml", "tokens.count_words", "How many words a line holds."),
+        ("Geometry.hs", "haskell", "Shapes.Geometry.scaledArea", "The area of a square scaled by k."),
+        ("Logger.pm", "perl", "App.Logger.write_line", "Writes one line to the log."),
+    ],
+)
+def test_a_function_keeps_its_doc_comment(file: str, language: str, function: str, doc: str) -> None:
+    parsed = parse_source((FIXTURES / file).read_bytes(), file, language, file.rsplit(".", 1)[0])
+    assert {s.qualified_name: s.docstring for s in parsed.symbols}[function] == doc
+
+
+def test_multi_clause_definitions_are_one_symbol() -> None:
+    source = b"module M where\n\nfact :: Int -> Int\nfact 0 = 1\nfact n = n * fact (n - 1)\n"
+    parsed = parse_source(source, "M.hs", "haskell", "M")
+    facts = [s for s in parsed.symbols if s.name == "fact"]
+    assert [(s.start_line, s.end_line) for s in facts] == [(4, 5)]
+
+
+def test_keywords_and_operators_are_not_calls() -> None:
+    elixir = parse_source((FIXTURES / "mailer.ex").read_bytes(), "mailer.ex", "elixir", "mailer")
+    assert {e.target_name for e in elixir.edges} == {"Enum.map", "deliver_one"}
+    ocaml = parse_source(b"let double x = ( * ) 2 x\n", "m.ml", "ocaml", "m")
+    assert [e.target_name for e in ocaml.edges] == []
+
+
+@pytest.mark.parametrize(("file", "language", "callee", "line", "caller", "ident"), COMPONENTS)
+async def test_a_component_script_is_parsed_on_its_own_lines(
+    db: Database,
+    embedder: Embedder,
+    tags_repo: Path,
+    file: str,
+    language: str,
+    callee: str,
+    line: int,
+    caller: str,
+    ident: str,
+) -> None:
+    parsed = parse_source((FIXTURES / file).read_bytes(), file, language, file.rsplit(".", 1)[0])
+    assert parsed.language == language
+    assert {s.qualified_name: s.start_line for s in parsed.symbols}[callee] == line
+    callers = await find_callers(db.pool, callee, REPO)
+    assert caller in {e.source for e in callers.edges}
+    async with db.pool.acquire() as conn:
+        filters = Filters(repository_id=(await repositories.find(conn, REPO)).id)
+    result = await search_code(db.pool, embedder, ident, filters=filters, mode="keyword", limit=5)
+    assert (result.results[0].symbol, result.results[0].path) == (callee, file)
+
+
+@pytest.mark.parametrize(
+    ("callee", "caller"),
+    [
+        ("App.Models.User", "App.Http.Controller.store"),  # through `use App\Models\User`
+        ("com.shop.checkout", "com.shop.printReceipt"),  # same package, another file
+        ("com.books.Audit.check", "com.books.reports.Report.monthly"),  # `import com.books.{Audit, ...}`
+    ],
+)
+async def test_calls_resolve_through_imports_and_packages(
+    db: Database, tags_repo: Path, callee: str, caller: str
+) -> None:
+    callers = await find_callers(db.pool, callee, REPO)
+    assert (caller, 0.9) in {(e.source, e.confidence) for e in callers.edges}
+
+
+def test_imports_bind_their_aliases() -> None:
+    parsed = parse_source((FIXTURES / "Report.scala").read_bytes(), "Report.scala", "scala", "Report")
+    imports = {(e.alias, e.candidates) for e in parsed.edges if e.kind == "imports"}
+    assert imports == {("Audit", (("com.books.Audit", 1.0),)), ("Book", (("com.books.Ledger", 1.0),))}
+
+
+async def test_receivers_decide_what_a_member_call_may_mean(db: Database, tags_repo: Path) -> None:
+    own = await find_callers(db.pool, "App.Mail.Mailer.queueReport", REPO)
+    assert {(e.source, e.confidence) for e in own.edges} == {("App.Mail.Mailer.sendReport", 0.9)}
+    # `$mailer->sendReport()`: the name is unique in the repository, but an untyped variable's
+    # member is not guessed.
+    assert (await find_callers(db.pool, "App.Mail.Mailer.sendReport", REPO)).edges == []

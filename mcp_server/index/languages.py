@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import warnings
 from pathlib import PurePosixPath
 
 from tree_sitter import Language, Parser
@@ -40,6 +41,22 @@ EXTENSIONS: dict[str, str] = {
     ".kt": "kotlin",
     ".kts": "kotlin",
     ".swift": "swift",
+    ".scala": "scala",
+    ".sc": "scala",
+    ".lua": "lua",
+    ".ex": "elixir",
+    ".exs": "elixir",
+    ".dart": "dart",
+    ".ml": "ocaml",
+    ".sol": "solidity",
+    ".hs": "haskell",
+    ".zig": "zig",
+    ".jl": "julia",
+    ".pl": "perl",
+    ".pm": "perl",
+    ".m": "objc",
+    ".vue": "vue",
+    ".svelte": "svelte",
 }
 
 # language id -> (grammar module, function returning the language capsule)
@@ -59,9 +76,23 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
     "bash": ("tree_sitter_bash", "language"),
     "kotlin": ("tree_sitter_kotlin", "language"),
     "swift": ("tree_sitter_swift", "language"),
+    "scala": ("tree_sitter_scala", "language"),
+    "lua": ("tree_sitter_lua", "language"),
+    "elixir": ("tree_sitter_elixir", "language"),
+    "dart": ("tree_sitter_dart", "language"),
+    "ocaml": ("tree_sitter_ocaml", "language_ocaml"),
+    "solidity": ("tree_sitter_solidity", "language"),
+    "haskell": ("tree_sitter_haskell", "language"),
+    "zig": ("tree_sitter_zig", "language"),
+    "julia": ("tree_sitter_julia", "language"),
+    "perl": ("tree_sitter_perl", "language"),
+    "objc": ("tree_sitter_objc", "language"),
 }
 
-LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
+# Single-file components, whose script blocks are parsed with the JavaScript/TypeScript grammar.
+_COMPONENTS = ("vue", "svelte")
+
+LANGUAGES: tuple[str, ...] = (*_GRAMMARS, *_COMPONENTS)
 
 
 def language_for(path: str) -> str | None:
@@ -78,7 +109,10 @@ def grammar_module(language: str) -> str:
 def grammar(language: str) -> Language:
     module_name, attr = _GRAMMARS[language]
     module = importlib.import_module(module_name)
-    return Language(getattr(module, attr)())
+    with warnings.catch_warnings():
+        # Older grammar wheels (Perl's, Solidity's) hand over the language as an int pointer.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return Language(getattr(module, attr)())
 
 
 def new_parser(language: str) -> Parser:

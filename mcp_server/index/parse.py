@@ -30,6 +30,19 @@ _PARSER_MODULES: dict[str, str] = {
     "bash": "tags",
     "kotlin": "tags",
     "swift": "tags",
+    "scala": "tags",
+    "lua": "tags",
+    "elixir": "tags",
+    "dart": "tags",
+    "ocaml": "tags",
+    "solidity": "tags",
+    "haskell": "tags",
+    "zig": "tags",
+    "julia": "tags",
+    "perl": "tags",
+    "objc": "tags",
+    "vue": "sfc",
+    "svelte": "sfc",
 }
 
 # Names are keys of btree indexes, whose entries PostgreSQL caps at ~2.7 kB: a name past this

@@ -16,6 +16,9 @@ CONF_UNIQUE = 0.5  # bare name matched exactly one definition in the repository
 # vouch for (`self.x.m()` with x inherited from a base in another file), so that a guess naming
 # nothing costs no more than having made none.
 NAME_FALLBACK = "*"
+# A candidate naming no symbol, for a site the parser knows it cannot bind (a member of an untyped
+# variable): candidates that all miss make the resolver leave the edge unresolved, with no name guess.
+NO_GUESS = "?"
 
 # A candidate "#2" (never a qualified name) says the call passes two arguments: where overloads
 # share one qualified name (Java), the resolver passes over a class whose methods of that name

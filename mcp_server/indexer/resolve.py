@@ -50,7 +50,7 @@ _RUST_STD_METHODS = frozenset(
     shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
     position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
 )
-_FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
+_FAMILY = {"typescript": "javascript", "tsx": "javascript", "vue": "javascript", "svelte": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
 _FALLBACK_KINDS: dict[str, frozenset[str]] = {
     "calls": frozenset({"function", "method", "class", "constructor", "struct"}),

@@ -344,6 +344,8 @@ def _clean_comments(texts: Iterable[str]) -> str | None:
                 if line.startswith("*"):
                     line = line[1:]
                 lines.append(line[1:] if line.startswith(" ") else line)
+        elif text.startswith("(*"):  # OCaml's (** doc *)
+            lines.extend(line.strip().removesuffix("*)").rstrip() for line in text.lstrip("(*").splitlines())
         elif text.startswith("=begin"):
             lines.extend(line.rstrip() for line in text.splitlines()[1:] if not line.startswith("=end"))
         else:
@@ -355,6 +357,8 @@ def _clean_comments(texts: Iterable[str]) -> str | None:
                         line = line[1:]
                 elif line.startswith("#"):
                     line = line.lstrip("#")
+                elif line.startswith("--"):  # Lua, Haskell (`-- |` marks a Haddock comment), SQL
+                    line = line.lstrip("-").removeprefix(" |")
                 lines.append(line[1:] if line.startswith(" ") else line)
     out = "\n".join(lines).strip()
     return out or None

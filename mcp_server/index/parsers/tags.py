@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import importlib.resources
 import logging
+import re
 
 from tree_sitter import Node, Query, QueryCursor
 
 from ..languages import grammar, grammar_module
-from ..records import CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, EdgeBudget, ParsedFile, RawEdge, Symbol
-from ._generic import Ctx, get_parser, module_symbol
+from ..records import (
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    NAME_FALLBACK,
+    NO_GUESS,
+    EdgeBudget,
+    ParsedFile,
+    RawEdge,
+    Symbol,
+)
+from ._generic import MAX_TARGET, Ctx, get_parser, module_symbol
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +32,29 @@ _KINDS = {
     "module": "namespace",
     "namespace": "namespace",
     "class": "class",
+    "object": "class",
+    "mixin": "class",
+    "extension": "class",
+    "enum": "enum",
     "interface": "interface",
     "function": "function",
     "method": "method",
 }
-_COMMENTS = frozenset({"comment", "block_comment", "line_comment", "multiline_comment"})
+_COMMENTS = frozenset(
+    {"comment", "block_comment", "line_comment", "multiline_comment", "haddock", "documentation_comment"}
+)
+# Nodes that may sit between a doc comment and what it documents (Haskell's type signature).
+_DOC_SKIP = frozenset({"attribute_item", "decorator", "signature"})
 _SEP = "."
 # Definitions whose tag is a field or constant are left to the chunker: only the above are symbols.
 
 # Patterns the shipped tags.scm lacks (PHP's plain `f()` call), and whole queries for grammars
 # that ship none (Bash).
 _EXTRA: dict[str, str] = {
-    "php": "(function_call_expression function: (name) @name) @reference.call",
+    "php": """
+(function_call_expression function: (name) @name) @reference.call
+(object_creation_expression [(name) @name (qualified_name (name) @name .)]) @reference.call
+""",
     "bash": """
 (function_definition name: (word) @name) @definition.function
 (command name: (command_name (word) @name)) @reference.call
@@ -44,23 +67,162 @@ _EXTRA: dict[str, str] = {
 (call_expression . (identifier) @name) @reference.call
 (call_expression . (navigation_expression (identifier) @name .)) @reference.call
 """,
+    "scala": "(call_expression function: (field_expression field: (identifier) @name)) @reference.call",
     "swift": """
 (call_expression . (simple_identifier) @name) @reference.call
 (call_expression . (navigation_expression suffix: (navigation_suffix suffix: (simple_identifier) @name))) @reference.call
 """,
+    "haskell": """
+(header module: (module) @name) @definition.module
+(declarations (function name: (variable) @name) @definition.function)
+(declarations (bind name: (variable) @name) @definition.function)
+(declarations (data_type name: (name) @name) @definition.class)
+(declarations (newtype name: (name) @name) @definition.class)
+(declarations (class name: (name) @name) @definition.interface)
+(apply function: (variable) @name) @reference.call
+(apply function: (qualified (variable) @name)) @reference.call
+""",
+    "zig": """
+(variable_declaration (identifier) @name [(struct_declaration) (enum_declaration) (union_declaration)]) @definition.class
+(function_declaration name: (identifier) @name) @definition.function
+(call_expression function: (identifier) @name) @reference.call
+(call_expression function: (field_expression member: (identifier) @name)) @reference.call
+""",
+    "julia": """
+(module_definition name: (identifier) @name) @definition.module
+(struct_definition (type_head (identifier) @name)) @definition.class
+(struct_definition (type_head (binary_expression . (identifier) @name))) @definition.class
+(abstract_definition (type_head (identifier) @name)) @definition.class
+(function_definition (signature (call_expression . (identifier) @name))) @definition.function
+(function_definition (signature (typed_expression (call_expression . (identifier) @name)))) @definition.function
+(macro_definition (signature (call_expression . (identifier) @name))) @definition.function
+(assignment . (call_expression . (identifier) @name)) @definition.function
+(call_expression . (identifier) @name) @reference.call
+(call_expression . (field_expression (identifier) @name .)) @reference.call
+""",
+    "perl": """
+(package_statement name: (package) @name) @definition.module
+(subroutine_declaration_statement name: (bareword) @name) @definition.function
+(function_call_expression function: (function) @name) @reference.call
+(method_call_expression method: (method) @name) @reference.call
+""",
+    "objc": """
+(class_interface . (identifier) @name) @definition.class
+(class_implementation . (identifier) @name) @definition.class
+(protocol_declaration . (identifier) @name) @definition.interface
+(method_definition (identifier) @name) @definition.method
+(method_declaration (identifier) @name) @definition.method
+(function_definition declarator: (function_declarator declarator: (identifier) @name)) @definition.function
+(message_expression method: (identifier) @name) @reference.call
+(call_expression function: (identifier) @name) @reference.call
+""",
 }
+# Import declarations, for the languages whose calls resolve through them: each match is one
+# declaration (@import), read by _imported.
+_IMPORTS: dict[str, str] = {
+    "php": "(namespace_use_clause) @import",
+    "kotlin": "(import) @import",
+    "scala": "(import_declaration) @import",
+}
+_PATH_SPLIT = re.compile(r"::|->|\?\.|\.|:|\\")
+# Receivers that name the enclosing class itself, and its base.
+_SELF = frozenset({"this", "self", "$this", "static", "Self"})
+_BASE = frozenset({"parent", "super"})
+# Grammars whose shipped tags.scm is replaced rather than extended: Dart's tags every identifier
+# followed by a selector as a call.
+_OWN: dict[str, str] = {
+    "dart": """
+(class_definition name: (identifier) @name) @definition.class
+(mixin_declaration (identifier) @name) @definition.mixin
+(extension_declaration name: (identifier) @name) @definition.extension
+(enum_declaration name: (identifier) @name) @definition.enum
+(method_signature (function_signature name: (identifier) @name)) @definition.method
+(method_signature (getter_signature name: (identifier) @name)) @definition.method
+(method_signature (setter_signature name: (identifier) @name)) @definition.method
+(program (function_signature name: (identifier) @name) @definition.function)
+(_ (identifier) @name @reference.call . (selector (argument_part)))
+(_ (selector (unconditional_assignable_selector (identifier) @name @reference.call)) . (selector (argument_part)))
+(_ (selector (conditional_assignable_selector (identifier) @name @reference.call)) . (selector (argument_part)))
+""",
+}
+# Modules that nest inside the file's module (OCaml's `module M = struct`), where elsewhere a
+# module or namespace names itself in full (`defmodule Shop.Cart`, `namespace App\Models`).
+_NESTED_MODULES = frozenset({"ocaml"})
+# Dart's grammar puts a function's body beside its signature, not inside it.
+_TRAILING_BODY = "function_body"
 # Where a grammar gives the body no field name, the first child of these types ends the signature.
-_BODIES = frozenset({"class_body", "function_body", "enum_class_body", "block"})
+_BODIES = frozenset(
+    {"class_body", "function_body", "enum_class_body", "block", "struct_declaration", "implementation_definition"}
+)
 
 
 @functools.cache
 def _query(language: str) -> Query:
+    if language in _OWN:
+        return Query(grammar(language), _OWN[language])
     name = grammar_module(language)
     shipped = getattr(importlib.import_module(name), "TAGS_QUERY", None)
     if shipped is None:  # some wheels ship the query as a file only
         path = importlib.resources.files(name) / "queries" / "tags.scm"
         shipped = path.read_text(encoding="utf-8") if path.is_file() else ""
     return Query(grammar(language), shipped + "\n" + _EXTRA.get(language, ""))
+
+
+@functools.cache
+def _import_query(language: str) -> Query:
+    return Query(grammar(language), _IMPORTS[language])
+
+
+def _imported(ctx: Ctx, root: Node) -> dict[str, str]:
+    """Local name -> qualified name of what the file's import declarations bind, with an imports
+    edge for each."""
+    bound: dict[str, str] = {}
+    if ctx.language not in _IMPORTS:
+        return bound
+    for _, caps in QueryCursor(_import_query(ctx.language)).matches(root):
+        for decl in caps.get("import", ()):
+            for path, local in _import_names(ctx, decl):
+                qname = ".".join(p for p in _PATH_SPLIT.split(path) if p)
+                if not qname or local in ("*", "_"):
+                    continue
+                bound[local] = qname
+                ctx.result.edges.append(
+                    RawEdge(
+                        source=0,
+                        kind="imports",
+                        target_name=path,
+                        line=decl.start_point.row + 1,
+                        candidates=((qname, CONF_EXACT),),
+                        alias=local,
+                    )
+                )
+    return bound
+
+
+def _import_names(ctx: Ctx, decl: Node) -> list[tuple[str, str]]:
+    """(imported path, local name) pairs of one declaration."""
+    alias = decl.child_by_field_name("alias")
+    if ctx.language == "scala":
+        base = ".".join(ctx.text(c) for c in decl.children_by_field_name("path") if c.is_named)
+        selectors = next((c for c in decl.named_children if c.type == "namespace_selectors"), None)
+        if selectors is None:
+            return [(base, base.rsplit(".", 1)[-1])]
+        out = []
+        for sel in selectors.named_children:
+            if sel.type == "identifier":
+                out.append((f"{base}.{ctx.text(sel)}", ctx.text(sel)))
+            elif sel.type == "arrow_renamed_identifier":
+                name, to = sel.child_by_field_name("name"), sel.child_by_field_name("alias")
+                out.append((f"{base}.{ctx.text(name)}", ctx.text(to)))
+        return out
+    named = [c for c in decl.named_children if c is not alias]
+    if not named:
+        return []
+    path = ctx.text(named[0]).lstrip("\\")
+    if ctx.language == "kotlin" and len(named) > 1:  # `import a.b.c as d`
+        alias = named[1]
+    local = ctx.text(alias) if alias is not None else _PATH_SPLIT.split(path)[-1]
+    return [(path, local)]
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
@@ -72,7 +234,9 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         result.symbols.append(module_symbol(ctx, ctx.module_doc(root, frozenset())))
         defs: list[tuple[Node, Node, str]] = []
         refs: list[tuple[Node, Node]] = []
+        ignored: set[int] = set()  # names a pattern captured as @ignore (Elixir's `def`, `if`)
         for _, caps in QueryCursor(_query(language)).matches(root):
+            ignored.update(n.id for n in caps.get("ignore", ()))
             names = caps.get("name")
             if not names:
                 continue
@@ -82,14 +246,17 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
                     defs.append((nodes[0], names[0], _KINDS[what]))
                 elif tag == "reference" and what == "call":
                     refs.append((nodes[0], names[0]))
-        _symbols(ctx, defs)
-        _calls(ctx, refs)
+        package = _symbols(ctx, defs)
+        # Julia's `f(x) = ...` defines f with what the grammar also reads as a call of it.
+        named = ignored | {name.id for _, name, _ in defs}
+        _calls(ctx, [r for r in refs if r[1].id not in named], _imported(ctx, root), package)
     except Exception:  # a grammar bug must not stop the indexing of the rest of the repository
         log.exception("tags parse failed for %s", path)
     return result
 
 
-def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
+def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> str:
+    """Appends the definitions as symbols; returns the file's package (its bodiless namespace)."""
     # Sorted outer first, so a stack of open definitions gives each one its parent.
     defs.sort(key=lambda d: (d[0].start_byte, -d[0].end_byte))
     stack: list[tuple[int, int]] = []  # (end_byte, symbol index)
@@ -100,10 +267,12 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
         if node.id in seen:
             continue
         seen.add(node.id)
+        trailing = node.next_sibling
+        end = trailing if trailing is not None and trailing.type == _TRAILING_BODY else node
         while stack and stack[-1][0] <= node.start_byte:
             stack.pop()
         parent = stack[-1][1] if stack else 0
-        name = ctx.text(name_node).replace("\\", ".")
+        name = ctx.text(name_node).replace("\\", ".").replace("::", ".")
         if parent and syms[parent].kind in ("class", "interface") and kind == "function":
             kind = "method"
         body = node.child_by_field_name("body") or next((c for c in node.children if c.type in _BODIES), None)
@@ -111,32 +280,51 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> None:
             # A name inside the body: Swift's tags.scm tags each class @definition.method once per
             # method; the method itself is tagged on its own.
             continue
-        if kind == "namespace":
+        if kind == "namespace" and ctx.language not in _NESTED_MODULES:
             prefix = ""  # a namespace is global: `App\Models` is the same in every file
-            if body is None:
+            if body is None and node.end_point.row == name_node.end_point.row:
                 namespace = name
         elif parent:
             prefix = syms[parent].qualified_name
         else:
             prefix = namespace or ctx.module_name
+        qualified_name = ctx.join(prefix, name)
+        last = syms[-1]
+        if len(syms) > 1 and last.qualified_name == qualified_name and last.parent == parent:
+            # Another clause of the same definition (Haskell equations, Elixir `def` heads).
+            syms[-1] = dataclasses.replace(last, end_line=end.end_point.row + 1, end_byte=end.end_byte)
+            stack.append((end.end_byte, len(syms) - 1))
+            continue
+        # Without a body node the signature is the definition's first line.
+        sig_end = body.start_byte if body else ctx.source.find(b"\n", name_node.end_byte, node.end_byte)
         syms.append(
             Symbol(
                 kind=kind,
                 name=name.rsplit(".", 1)[-1],
-                qualified_name=ctx.join(prefix, name),
-                signature=ctx.signature(node.start_byte, body.start_byte if body else node.end_byte),
-                docstring=ctx.doc_comment(node),
+                qualified_name=qualified_name,
+                signature=ctx.signature(node.start_byte, sig_end if sig_end > 0 else node.end_byte),
+                docstring=_doc(ctx, node),
                 start_line=node.start_point.row + 1,
-                end_line=node.end_point.row + 1,
+                end_line=end.end_point.row + 1,
                 start_byte=node.start_byte,
-                end_byte=node.end_byte,
+                end_byte=end.end_byte,
                 parent=parent,
             )
         )
-        stack.append((node.end_byte, len(syms) - 1))
+        stack.append((end.end_byte, len(syms) - 1))
+    return namespace
 
 
-def _calls(ctx: Ctx, refs: list[tuple[Node, Node]]) -> None:
+def _doc(ctx: Ctx, node: Node) -> str | None:
+    doc = ctx.doc_comment(node, _DOC_SKIP)
+    parent = node.parent
+    if doc is None and parent is not None and parent.parent is not None and parent.named_children[0] == node:
+        # The comment documents the statement the definition opens (OCaml's `let` around its binding).
+        doc = ctx.doc_comment(parent, _DOC_SKIP)
+    return doc
+
+
+def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], package: str) -> None:
     syms = ctx.result.symbols
     by_name: dict[str, list[str]] = {}
     for s in syms[1:]:
@@ -145,25 +333,61 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]]) -> None:
     budget = EdgeBudget()
     for node, name_node in refs:
         name = ctx.text(name_node).lstrip("$")
+        if not any(c.isalnum() or c == "_" for c in name):
+            continue  # an operator applied (OCaml's `( + )`), not a named callee
         source = 0
         for i in range(len(syms) - 1, 0, -1):  # innermost definition holding the site
             if syms[i].start_byte <= node.start_byte < syms[i].end_byte and syms[i].kind != "namespace":
                 source = i
                 break
-        target = ctx.flat(node.child_by_field_name("function") or name_node)
+        callee = node.child_by_field_name("function") or node.child_by_field_name("target")  # Elixir's
+        if callee is not None or name_node.start_byte < node.start_byte:
+            target = ctx.flat(callee or name_node)
+        else:  # the site up to the name: `User::find`, `$this->save`, `ledger.balance`
+            written = ctx.source[node.start_byte : name_node.end_byte].decode("utf-8", errors="replace")
+            target = " ".join(written.split()).removeprefix("new ").lstrip("[")[:MAX_TARGET]
         if not budget.admit(source, "calls", target):
             ctx.result.edges_dropped += 1
             continue
+        head, *rest = _PATH_SPLIT.split(target.lstrip("\\").replace(" ", "."))
         local = by_name.get(name, [])
-        # A name defined once in this file most likely is that definition, but the tags query
-        # does not see receivers or imports, so it is never certain; else a repository-unique name.
-        cands = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
+        fallback: tuple[tuple[str, float], ...] = ((NAME_FALLBACK, CONF_UNIQUE),)
+        cands: tuple[tuple[str, float], ...] = ()
+        if head in imported:  # `User::find` after `use App\Models\User`
+            cands = ((".".join([imported[head], *rest]), CONF_SCOPED),)
+        elif len(rest) == 1 and head in _SELF:  # `$this->save()`, `self.total()`: the class's own
+            owner = _enclosing_class(syms, source)
+            cands = ((f"{owner}.{name}", CONF_SCOPED),) if owner else ()
+        elif rest and head in _BASE:  # `parent::reset()`: a base's, which the tags query cannot see
+            pass
+        elif rest and (head.startswith("$") or head[:1].islower()):
+            # A variable's member (`$record->format()`, `cart.total()`): its type is unknown here,
+            # and a name guess is wrong more often than right.
+            fallback = ((NO_GUESS, CONF_UNIQUE),)
+        else:
+            # A name defined once in this file most likely is that definition, but the tags query
+            # does not see types, so it is never certain; else a repository-unique name.
+            cands = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
+            if package and ctx.language in _IMPORTS and (not rest or head[:1].isupper()):
+                # Kotlin/Scala packages and PHP namespaces span files: `helper()` or `Cart.of()`
+                # may be the package's own, defined in another file.
+                qualified = ".".join([package, head, *rest])
+                cands = (*cands, (qualified, CONF_SCOPED)) if all(q != qualified for q, _ in cands) else cands
         ctx.result.edges.append(
             RawEdge(
                 source=source,
                 kind="calls",
                 target_name=target,
                 line=node.start_point.row + 1,
-                candidates=cands + ((NAME_FALLBACK, CONF_UNIQUE),),
+                candidates=cands + fallback,
             )
         )
+
+
+def _enclosing_class(syms: list[Symbol], index: int) -> str | None:
+    at: int | None = index
+    while at:
+        if syms[at].kind in ("class", "interface", "enum"):
+            return syms[at].qualified_name
+        at = syms[at].parent
+    return None
