@@ -34,6 +34,12 @@ TYPE_OF = ":type"
 # The resolver reads them together: `appleBox.get().m()` in a subclass is then `Apple.m`.
 TYPE_PARAM = ":param"
 TYPE_ARG = ":arg"
+# Python: a method that returns `self` (`-> Self`, `return self`) is of type parameter "self": what
+# it returns is the class it was looked up on (`Sub().copy()` is a Sub even where Base defines copy).
+RETURNS_SELF = TYPE_PARAM + "self"
+# A candidate "~client.get" names `get` on what the pytest fixture `client` gives a test: the
+# resolver looks for the fixture in the conftest.py nearest up the edge's folders.
+FIXTURE_CANDIDATE = "~"
 
 # Sites of one name called (imported, referenced) from one definition past this many add rows, not
 # graph: a generated 5 MB expression nesting one call a million deep made a million edges, whose
