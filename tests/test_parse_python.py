@@ -905,3 +905,38 @@ def test_a_test_s_parameter_named_after_a_fixture_in_the_file_has_the_type_the_f
     # A fixture's `yield` gives; a function that is no test takes no fixtures.
     assert _edge(parsed, "calls", "runner.invoke").candidates == (("pkg.models.App.invoke", CONF_SCOPED),)
     assert _edge(parsed, "calls", "app.run").candidates == ()
+
+
+def test_a_generic_class_made_with_type_arguments_is_a_call_of_the_class() -> None:
+    parsed = _parse("""\
+        from .config import ConfigAttribute
+
+        class App:
+            testing = ConfigAttribute[bool]("TESTING")
+
+        def run(handlers):
+            handlers[0]()
+        """)
+    assert _edge(parsed, "calls", "ConfigAttribute").candidates == (("pkg.config.ConfigAttribute", CONF_EXACT),)
+    assert _edge(parsed, "calls", "handlers[]").candidates == ()
+
+
+def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
+    parsed = _parse("""\
+        from .urls import URL
+
+        class Request:
+            @property
+            def url(self) -> URL:
+                return URL()
+
+            @url.setter
+            def url(self, value):
+                pass
+
+            def host(self):
+                self.url.normalize()
+                return self.url.host
+        """)
+    assert _edge(parsed, "calls", "self.url.normalize").candidates == (("pkg.urls.URL.normalize", CONF_SCOPED),)
+    assert _edge(parsed, "references", "self.url").candidates == (("pkg.mod.Request.url", CONF_EXACT),)

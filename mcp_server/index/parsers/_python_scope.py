@@ -103,6 +103,7 @@ class Scope:
         "_attr_types",
         "fixtures",
         "returned",
+        "properties",
         "gives",
         "yields",
         "_result",
@@ -130,6 +131,7 @@ class Scope:
         self.fixtures: dict[str, Scope] | None = None
         # functions: the return annotation, and the values of `return` / `yield` statements
         self.returned: Hint | None = None
+        self.properties: set[str] | None = None  # classes: names whose getter is a @property
         self.gives: list[Hint | None] | None = None
         self.yields: list[Hint | None] | None = None
         self._result: str | None = None  # type cache, as Resolved.type_cache
@@ -264,7 +266,7 @@ def lookup(scope: Scope, name: str) -> Resolved | None:
     return found
 
 
-def _is_class_like(name: str) -> bool:
+def is_class_like(name: str) -> bool:
     # Calling a capitalised name is, by overwhelming convention, constructing a class.
     stripped = name.lstrip("_")
     return bool(stripped) and stripped[0].isupper()
@@ -314,9 +316,9 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         types: set[str] = set()
         for qname, is_class in res.qnames:
             if rest:
-                ok = kind == ANNOTATION or _is_class_like(rest[-1])
+                ok = kind == ANNOTATION or is_class_like(rest[-1])
             elif is_class is None:
-                ok = kind == ANNOTATION or _is_class_like(qname.rpartition(".")[2])
+                ok = kind == ANNOTATION or is_class_like(qname.rpartition(".")[2])
             else:
                 ok = is_class
             if ok:
@@ -442,6 +444,10 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
     if cached is not None:
         return cached if cached and cached != _PENDING else None
     cls._attr_types[attr] = _PENDING
+    if cls.properties is not None and attr in cls.properties:
+        found = _returned(cls, f"{cls.qname}.{attr}", depth)  # what the getter returns
+        cls._attr_types[attr] = found or ""
+        return found
     hints: list[Hint | None] = []
     ok = True
     for kind, a, _ in cls.bindings.get(attr, ()):
@@ -543,7 +549,8 @@ def resolve_reference(scope: Scope, chain: Chain) -> tuple[Candidates, int]:
         if not rest:
             return (), 0
         cls = res.receiver
-        if len(rest) >= 2:
+        if len(rest) >= 2 and (cls.properties is None or rest[0] not in cls.properties):
+            # (a property read is a use of the property; a typed attribute's, of what it holds)
             attr_class = attribute_type(cls, rest[0])
             if attr_class is not None:
                 return ((candidate(attr_class, rest[1]), CONF_SCOPED),), 3

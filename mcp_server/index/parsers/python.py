@@ -41,6 +41,7 @@ from ._python_scope import (
     attribute_type,
     candidate,
     function_result,
+    is_class_like,
     lookup,
     resolve_call,
     resolve_instance_method,
@@ -640,8 +641,13 @@ class _FileParser:
             inner.owner = scope
         header: list[Frame] = []
         fixture = any(_is_fixture(d) for d in decorators)
-        if not any(_decorator_name(d) in ("setter", "deleter") for d in decorators):
+        decorated = {_decorator_name(d) for d in decorators}
+        if not decorated & {"setter", "deleter"}:
             scope.add_function(qname, inner, fixture)  # a property's type is its getter's
+        if in_class and decorated & {"property", "cached_property"}:
+            if scope.properties is None:
+                scope.properties = set()
+            scope.properties.add(name)
         # pytest passes fixtures to tests and to other fixtures by parameter name.
         takes_fixtures = fixture or name.startswith("test")
         parameters = node.child_by_field_name("parameters")
@@ -843,6 +849,14 @@ class _FileParser:
             chain = (_text(root), *(_text(a) for a in attrs))
             self.sites.append((_CALL, source, line, ".".join(chain)[:_MAX_TARGET_CHARS], scope.index, chain))
             return
+        if root_kind == "subscript" and not attrs:
+            # `ConfigAttribute[bool]("TESTING")`: a generic class made with type arguments
+            value = root.child_by_field_name("value")
+            generic = _chain(value) if value is not None else None
+            if generic is not None and is_class_like(generic[-1]):
+                stack.extend([(c, scope.index, source) for c in reversed(root.children_by_field_name("subscript"))])
+                self.sites.append((_CALL, source, line, ".".join(generic)[:_MAX_TARGET_CHARS], scope.index, generic))
+                return
         target = _render(function)
         stack.append((root, scope.index, source))
         if root_kind == "call" and len(attrs) == 1:
