@@ -12,7 +12,7 @@ folder of its own so its files keep their package paths (`requests/api.py` is mo
     python bench/corpora.py                 fetch every corpus, print roots and file counts
     python bench/corpora.py --corpus rich   just one
 
-bench/corpora/ is git-ignored. Rich, starlette and itsdangerous are held out: report on them, never tune on them.
+bench/corpora/ is git-ignored. Rich, httpx, click, starlette and itsdangerous are held out: report on them, never tune on them.
 Corpora marked whole_tree are the whole sdist (tests, conftest.py, examples), indexed as a user would.
 """
 
@@ -63,11 +63,12 @@ CORPORA: dict[str, Corpus] = {
         Corpus("jinja2", "Jinja2==3.1.6", "jinja2-3.1.6", "src/jinja2"),
         Corpus("rich", "rich==13.9.4", "rich-13.9.4", "rich", held_out=True),
         Corpus("django", "Django==5.1.4", "Django-5.1.4", "django"),
-        # Whole sdists with their test suites (issue 18). httpx, flask and click may be tuned on;
+        # Whole sdists with their test suites (issue 18). flask and attrs may be tuned on; httpx, click,
         # starlette and itsdangerous are held out: report on them, never tune on them.
-        Corpus("httpx", "httpx==0.28.1", "httpx-0.28.1", "httpx", whole_tree=True),
+        Corpus("httpx", "httpx==0.28.1", "httpx-0.28.1", "httpx", held_out=True, whole_tree=True),
         Corpus("flask", "flask==3.1.0", "flask-3.1.0", "src/flask", whole_tree=True),
-        Corpus("click", "click==8.1.8", "click-8.1.8", "src/click", whole_tree=True),
+        Corpus("attrs", "attrs==24.3.0", "attrs-24.3.0", "src/attr", whole_tree=True),
+        Corpus("click", "click==8.1.8", "click-8.1.8", "src/click", held_out=True, whole_tree=True),
         Corpus("starlette", "starlette==0.41.3", "starlette-0.41.3", "starlette", held_out=True, whole_tree=True),
         Corpus(
             "itsdangerous",

@@ -589,9 +589,11 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
 
         # One symbol per qualified name (`@overload` stubs + implementation, conditional
         # redefinitions are twins): the one with the largest span, as pgcode's own lookups pick.
+        # Stubs (`.pyi`) have no bodies to check and declare what the code beside them defines.
         twins: dict[str, list[Sym]] = defaultdict(list)
         for s in syms.values():
-            twins[s.qualified_name].append(s)
+            if not s.path.endswith(".pyi"):
+                twins[s.qualified_name].append(s)
 
         def pick(kinds: tuple[str, ...], n: int) -> list[Sym]:
             pool = sorted(

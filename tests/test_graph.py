@@ -653,14 +653,17 @@ _TYPED_FILES = {
 }
 
 
+async def _index_tree(db: Database, settings: Settings, root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+
+
 async def test_python_instances_and_inherited_attributes_resolve_across_files(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    root = tmp_path / "typed-app"
-    for rel, text in _TYPED_FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    await index_repository(db, settings, root, name="typed-app")
+    await _index_tree(db, settings, tmp_path / "typed-app", _TYPED_FILES)
     callees = await find_callees(db.pool, "reg.use.load", "typed-app")
     # `apps` is an `Apps` instance re-exported by the package: its method, inferred (0.9); `_` is a
     # module-level variable; `pick` is the implementation, not its `@overload` stubs.
@@ -682,3 +685,94 @@ async def test_python_instances_and_inherited_attributes_resolve_across_files(
     assert [(d.qualified_name, d.start_line, d.via) for d in imported.definitions] == [
         ("reg.registry.apps", 6, "imports")
     ]
+
+
+_RETURNED_FILES = {
+    "shop/__init__.py": "",
+    "shop/client.py": (
+        "class Client:\n"
+        "    def get(self, url):\n"
+        "        return url\n"
+        "\n"
+        "    def __enter__(self) -> 'Client':\n"
+        "        return self\n"
+        "\n"
+        "    def __exit__(self, *exc):\n"
+        "        pass\n"
+        "\n"
+        "\n"
+        "class Builder:\n"
+        "    def copy(self):\n"
+        "        return self\n"
+        "\n"
+        "    def build(self):\n"
+        "        return 1\n"
+        "\n"
+        "\n"
+        "class FancyBuilder(Builder):\n"
+        "    def build(self):\n"
+        "        return 2\n"
+    ),
+    "shop/make.py": (
+        "from .client import Client\n"
+        "\n"
+        "\n"
+        "def make_client():\n"
+        "    return Client()\n"
+        "\n"
+        "\n"
+        "class Maker:\n"
+        "    @property\n"
+        "    def client(self) -> Client:\n"
+        "        return Client()\n"
+    ),
+    "shop/use.py": (
+        "from .client import FancyBuilder\n"
+        "from .make import Maker, make_client\n"
+        "\n"
+        "\n"
+        "def run(maker: Maker):\n"
+        "    c = make_client()\n"
+        "    c.get('a')\n"
+        "    with make_client() as entered:\n"
+        "        entered.get('b')\n"
+        "    FancyBuilder().copy().build()\n"
+        "    maker.client.get('c')\n"
+    ),
+    "stubbed/__init__.py": "def helper():\n    return 1\n",
+    "stubbed/__init__.pyi": "def helper() -> int: ...\n",
+    "stubbed/use.py": "from stubbed import helper\n\n\ndef call():\n    helper()\n",
+    "tests/conftest.py": (
+        "import pytest\n"
+        "from shop.make import make_client\n"
+        "\n"
+        "\n"
+        "@pytest.fixture\n"
+        "def client():\n"
+        "    yield make_client()\n"
+    ),
+    "tests/unit/test_it.py": "def test_get(client):\n    client.get('d')\n",
+    "examples/tests/conftest.py": ("import pytest\n\n\n@pytest.fixture\ndef client():\n    return object()\n"),
+}
+
+
+async def test_python_values_are_typed_by_what_functions_methods_and_fixtures_return(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    await _index_tree(db, settings, tmp_path / "returned-app", _RETURNED_FILES)
+    refs = await find_references(db.pool, "shop.client.Client.get", "returned-app")
+    # make_client() returns a Client (its `return`), so does `with` (Client.__enter__ -> 'Client'),
+    # and a property typed by its annotation; a test's `client` is what the fixture of the
+    # conftest.py up its folders yields, not another folder's conftest of the same module name.
+    assert [(r.path, r.line, r.source, r.confidence) for r in refs.references] == [
+        ("shop/use.py", 7, "shop.use.run", 0.9),
+        ("shop/use.py", 9, "shop.use.run", 0.9),
+        ("shop/use.py", 11, "shop.use.run", 0.9),
+        ("tests/unit/test_it.py", 2, "test_it.test_get", 0.9),
+    ]
+    # copy() returns self: on a FancyBuilder, what it returns is a FancyBuilder.
+    build = await find_references(db.pool, "shop.client.FancyBuilder.build", "returned-app")
+    assert [(r.path, r.line) for r in build.references] == [("shop/use.py", 10)]
+    # A stub beside the module does not stand for it.
+    called = await goto_definition(db.pool, "stubbed/use.py", 5, name="helper", repository="returned-app")
+    assert [(d.qualified_name, d.path) for d in called.definitions] == [("stubbed.helper", "stubbed/__init__.py")]

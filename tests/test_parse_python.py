@@ -449,8 +449,11 @@ def test_a_receiver_of_unknown_or_conflicting_type_has_no_candidates() -> None:
             mixed.add()
             anything.add()
         """)
-    for target in ("made.add", "either.add", "mixed.add", "anything.add"):
+    for target in ("either.add", "mixed.add", "anything.add"):
         assert _edge(parsed, "calls", target).candidates == (), target
+    # What an imported function returns is its own type edge's to say (records.TYPE_OF), in
+    # another file: the resolver finishes the path, else the name is tried.
+    assert _edge(parsed, "calls", "made.add").candidates == (("shop.make_cart.add", 0.9), ("*", 0.5))
 
 
 def test_an_instance_attribute_assigned_a_constructor_types_calls_through_self() -> None:
@@ -493,10 +496,12 @@ def test_a_module_level_instance_is_a_variable_with_a_type_edge_to_its_class() -
         for e in parsed.edges
         if e.alias == TYPE_OF
     }
-    # Only a certain type makes an edge: a function's result or conflicting assignments do not.
+    # Only a certain type makes an edge: conflicting assignments do not. A function's result is
+    # what that function's own type edge says (the resolver follows both).
     assert types == {
         "pkg.mod.apps": ("Apps", 6, (("pkg.mod.Apps", CONF_EXACT),)),
         "pkg.mod.settings": ("Apps", 7, (("pkg.mod.Apps", CONF_EXACT),)),
+        "pkg.mod.gettext_lazy": ("lazy", 8, (("django.utils.functional.lazy", CONF_EXACT),)),
     }
     assert all(e.kind == "references" for e in parsed.edges if e.alias == TYPE_OF)
     for name in ("apps", "settings", "gettext_lazy", "either"):
@@ -737,7 +742,13 @@ def test_annotations_reference_the_classes_they_name() -> None:
     request = _edge(parsed, "references", "HttpRequest")
     assert request.candidates == (("django.http.HttpRequest", CONF_EXACT),)
     assert _source_name(parsed, request) == "pkg.mod.view"
-    assert [e.candidates for e in _edges(parsed, "references", "Response")] == [(("pkg.mod.Response", CONF_EXACT),)] * 2
+    uses = [e.candidates for e in _edges(parsed, "references", "Response") if e.alias is None]
+    assert uses == [(("pkg.mod.Response", CONF_EXACT),)] * 2
+    # The return annotation is also view's type edge: what a call of it returns.
+    returns = [e for e in parsed.edges if e.alias == TYPE_OF]
+    assert [(_source_name(parsed, e), e.candidates) for e in returns] == [
+        ("pkg.mod.view", (("pkg.mod.Response", CONF_EXACT),))
+    ]
 
 
 def test_values_that_name_known_definitions_are_references_and_locals_are_not() -> None:
@@ -891,6 +902,41 @@ def test_a_test_s_parameter_named_after_a_fixture_in_the_file_has_the_type_the_f
     )
     # A fixture's own parameters are fixtures too.
     assert _edge(parsed, "calls", "app.prepare").candidates == (("pkg.models.App.prepare", CONF_SCOPED),)
-    # A fixture that gives a local value says nothing; a function that is no test takes no fixtures.
-    assert _edge(parsed, "calls", "runner.invoke").candidates == ()
+    # A fixture's `yield` gives; a function that is no test takes no fixtures.
+    assert _edge(parsed, "calls", "runner.invoke").candidates == (("pkg.models.App.invoke", CONF_SCOPED),)
     assert _edge(parsed, "calls", "app.run").candidates == ()
+
+
+def test_a_generic_class_made_with_type_arguments_is_a_call_of_the_class() -> None:
+    parsed = _parse("""\
+        from .config import ConfigAttribute
+
+        class App:
+            testing = ConfigAttribute[bool]("TESTING")
+
+        def run(handlers):
+            handlers[0]()
+        """)
+    assert _edge(parsed, "calls", "ConfigAttribute").candidates == (("pkg.config.ConfigAttribute", CONF_EXACT),)
+    assert _edge(parsed, "calls", "handlers[]").candidates == ()
+
+
+def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
+    parsed = _parse("""\
+        from .urls import URL
+
+        class Request:
+            @property
+            def url(self) -> URL:
+                return URL()
+
+            @url.setter
+            def url(self, value):
+                pass
+
+            def host(self):
+                self.url.normalize()
+                return self.url.host
+        """)
+    assert _edge(parsed, "calls", "self.url.normalize").candidates == (("pkg.urls.URL.normalize", CONF_SCOPED),)
+    assert _edge(parsed, "references", "self.url").candidates == (("pkg.mod.Request.url", CONF_EXACT),)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ..errors import InvalidArgument
+from ..index.records import TYPE_OF
 from .models import (
     AmbiguousSymbol,
     Definition,
@@ -107,7 +108,17 @@ WHERE s.id = $1"""
 _MEMBERS = """
 SELECT id, kind, name, signature, start_line, end_line FROM symbols
 WHERE parent_id = $1 ORDER BY start_line, start_byte"""
-_COUNTS = """
+# A variable's type edge (records.TYPE_OF) mentions the type only where its name is written
+# (`x: Foo`, `y = Foo()`): `return hooks` or `const s = z.string()` tells the resolver what the
+# value holds, and is no use of the class it holds.
+# An edge on the target's own first line in its own file (`export default function bind`, which
+# binds the module's default) is its definition, not a use of it.
+MENTIONED = (
+    f"(e.alias IS DISTINCT FROM '{TYPE_OF}' OR e.target_name = t.name"
+    " OR right(e.target_name, length(t.name) + 1) = '.' || t.name)"
+    " AND (e.file_id <> t.file_id OR e.line <> t.start_line)"
+)
+_COUNTS = f"""
 SELECT
   (SELECT count(DISTINCT source_id) FROM edges
     WHERE target_id = ANY($1::bigint[]) AND target_id IS NOT NULL AND kind = 'calls') AS callers,
@@ -115,8 +126,8 @@ SELECT
     WHERE source_id = ANY($1::bigint[]) AND target_id IS NOT NULL AND kind = 'calls') AS callees,
   (SELECT count(*) FROM edges
     WHERE source_id = ANY($1::bigint[]) AND target_id IS NULL AND kind = 'calls') AS unresolved,
-  (SELECT count(*) FROM edges
-    WHERE target_id = ANY($1::bigint[]) AND target_id IS NOT NULL AND kind <> 'contains') AS refs"""
+  (SELECT count(*) FROM edges e JOIN symbols t ON t.id = e.target_id
+    WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {MENTIONED}) AS refs"""
 _CHUNK_LINES = """
 SELECT start_line, content FROM chunks
 WHERE file_id = $1 AND start_line <= $3 AND end_line >= $2 ORDER BY start_line"""

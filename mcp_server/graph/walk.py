@@ -45,6 +45,7 @@ from .scope import (
     symbol_ref,
     symbols_by_id,
 )
+from .symbols import MENTIONED as _MENTIONED
 from .symbols import resolve
 
 MAX_PATHS = 3
@@ -90,16 +91,6 @@ SELECT s.qualified_name AS source, e.target_name, f.path, e.line
 FROM edges e JOIN symbols s ON s.id = e.source_id JOIN files f ON f.id = e.file_id
 WHERE e.source_id = ANY($1::bigint[]) AND e.target_id IS NULL AND e.kind = 'calls'
 ORDER BY f.path, e.line, e.id LIMIT $2"""
-# A variable's type edge (records.TYPE_OF) mentions the type only where its name is written
-# (`x: Foo`, `y = Foo()`): `return hooks` or `const s = z.string()` tells the resolver what the
-# value holds, and is no use of the class it holds.
-# An edge on the target's own first line in its own file (`export default function bind`, which
-# binds the module's default) is its definition, not a use of it.
-_MENTIONED = (
-    f"(e.alias IS DISTINCT FROM '{TYPE_OF}' OR e.target_name = t.name"
-    " OR right(e.target_name, length(t.name) + 1) = '.' || t.name)"
-    " AND (e.file_id <> t.file_id OR e.line <> t.start_line)"
-)
 # The symbols queried (w.edge_kind NULL) and their stand-ins (_STAND_INS: only edges of kind w.edge_kind, at
 # most w.cap sure), each with the symbol it stands for.
 _REFERENCES = f"""

@@ -44,6 +44,12 @@ TYPE_ARG = ":arg"
 # The alias of an inherits edge no parser wrote: a Go type's method set covers the interface's
 # (indexer.go_implements derives them after each resolution; the resolver leaves them alone).
 IMPLEMENTS = ":implements"
+# Python: a method that returns `self` (`-> Self`, `return self`) is of type parameter "self": what
+# it returns is the class it was looked up on (`Sub().copy()` is a Sub even where Base defines copy).
+RETURNS_SELF = TYPE_PARAM + "self"
+# A candidate "~client.get" names `get` on what the pytest fixture `client` gives a test: the
+# resolver looks for the fixture in the conftest.py nearest up the edge's folders.
+FIXTURE_CANDIDATE = "~"
 
 # Sites of one name called (imported, referenced) from one definition past this many add rows, not
 # graph: a generated 5 MB expression nesting one call a million deep made a million edges, whose

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 import asyncpg
 
@@ -12,8 +13,10 @@ from ..index.records import (
     ARITY,
     CONF_SCOPED,
     CONF_UNIQUE,
+    FIXTURE_CANDIDATE,
     IMPLEMENTS,
     NAME_FALLBACK,
+    RETURNS_SELF,
     TYPE_ARG,
     TYPE_OF,
     TYPE_PARAM,
@@ -21,6 +24,7 @@ from ..index.records import (
 from .go_implements import derive_implements
 
 _MAX_HOPS = 6
+_SELF_ENTRY = f"<{RETURNS_SELF[len(TYPE_PARAM) :]}>"  # how a RETURNS_SELF edge is kept among the bases
 # TypeScript chains go further: `z.string().refine().optional()` crosses two re-exports, a
 # variable's value, a method's return type and a base class per call.
 _FAMILY_HOPS = {"javascript": 12, "go": 48}  # Go: one hop per method of a builder chain
@@ -83,10 +87,15 @@ class _Tables:
 
     complete: bool = True
     by_qname: dict[str, _Sym] = field(default_factory=dict)
+    stubs: dict[str, _Sym] = field(default_factory=dict)  # Python `.pyi` definitions, by qualified name
     by_name: dict[str, list[_Sym]] = field(default_factory=dict)
     bindings: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # module -> alias -> targets
     stored_bases: dict[str, list[str]] = field(default_factory=dict)  # class qname -> base qnames, as stored
     bases: dict[str, list[str]] = field(default_factory=dict)  # stored_bases + those resolved in this pass
+    # The same by the source symbol's id: two top-level modules of one name (every test folder's
+    # `conftest`) share qualified names, and a pytest fixture is found by its file.
+    stored_bases_by_id: dict[int, list[str]] = field(default_factory=dict)
+    bases_by_id: dict[int, list[str]] = field(default_factory=dict)
     # Java methods: qualified name -> (fewest, most) arguments of each overload (records.ARITY)
     arities: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     # Rust methods defined under one path more than once: `impl From<String> for Bytes` and
@@ -101,13 +110,14 @@ class _Tables:
     # (qualified name, hops left) -> what a lookup found: a barrel module's star re-exports make
     # the same failing lookups again and again (mobx: 700k for 3.5k edges). Only lookups no cycle
     # cut short are kept, so a result never depends on the path that first asked.
-    memo: dict[tuple[str, int, int | None, str | None, str | None], tuple[_Sym, bool] | None] = field(
+    memo: dict[tuple[str, int, int | None, str | None, str | None, str | None], tuple[_Sym, bool] | None] = field(
         default_factory=dict
     )
     cuts: int = 0
 
     def start_pass(self) -> None:
         self.bases = {cls: list(bases) for cls, bases in self.stored_bases.items()}
+        self.bases_by_id = {cls: list(bases) for cls, bases in self.stored_bases_by_id.items()}
         self.missing_qnames.clear()
         self.missing_names.clear()
         self.memo.clear()
@@ -131,9 +141,17 @@ class _Tables:
     def bases_of(self, cls: str) -> list[str]:
         return self.bases.get(cls, []) if self._has_qname(cls) else []
 
-    def add_base(self, cls: str, base: str) -> None:
+    def symbol_bases(self, sym: _Sym) -> list[str]:
+        """The bases of this one symbol, not of every symbol sharing its qualified name."""
+        return self.bases_by_id.get(sym.id, []) if self._has_qname(sym.qname) else []
+
+    def add_base(self, cls: str, base: str, cls_id: int | None = None) -> None:
         if self._has_qname(cls):
             known = self.bases.setdefault(cls, [])
+            if cls_id is not None:
+                own = self.bases_by_id.setdefault(cls_id, [])
+                if base not in own:
+                    own.append(base)
             if base not in known:
                 known.append(base)
                 self.memo.clear()
@@ -240,19 +258,19 @@ def _base_entry(alias: str | None, base: str | None) -> str | None:
 
 def _resolve_row(tables: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     if (row["alias"] or "").startswith(TYPE_PARAM):
-        tables.add_base(row["source_qname"], _base_entry(row["alias"], None) or "")
+        tables.add_base(row["source_qname"], _base_entry(row["alias"], None) or "", row["source_id"])
         return None  # names no symbol: the type is the one the caller's superclass passes
     hit = _resolve_one(tables, row)
     if hit is not None and _is_base(row):
         entry = _base_entry(row["alias"], hit[0].qname)
         if entry is not None:
-            tables.add_base(row["source_qname"], entry)
+            tables.add_base(row["source_qname"], entry, row["source_id"])
     return hit
 
 
 _EDGE_FIELDS = """
 SELECT e.id, e.kind, e.target_name, e.target_simple, e.candidates, e.candidate_conf, e.file_id, e.alias,
-       src.qualified_name AS source_qname, f.path, f.language
+       e.source_id, src.qualified_name AS source_qname, f.path, f.language
 FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 """
 _PARSED = f"e.kind <> 'contains' AND e.alias IS DISTINCT FROM '{IMPLEMENTS}'"  # not derived after resolving
@@ -275,7 +293,7 @@ FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.f
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
 _BASE_FIELDS = f"""
-SELECT src.qualified_name AS cls, tgt.qualified_name AS base, e.alias, e.kind
+SELECT src.qualified_name AS cls, src.id AS cls_id, tgt.qualified_name AS base, e.alias, e.kind
 FROM edges e JOIN symbols src ON src.id = e.source_id LEFT JOIN symbols tgt ON tgt.id = e.target_id
 WHERE e.repository_id = $1 AND (
   (e.target_id IS NOT NULL AND ((e.kind = 'inherits' AND e.alias IS DISTINCT FROM '{IMPLEMENTS}')
@@ -448,8 +466,13 @@ def parameter_count(signature: str) -> tuple[int, int] | None:
 
 
 def _add_qname(t: _Tables, sym: _Sym) -> None:
-    if sym.family == "python":
-        t.by_qname[sym.qname] = sym
+    if sym.family == "python" and sym.path.endswith(".pyi"):
+        # A stub declares what the code beside it defines or re-exports (`attr/__init__.pyi`'s
+        # `def fields` is `attr/__init__.py`'s `from ._make import fields`): found only when the
+        # code does not say (lookups fall back to it).
+        t.stubs[sym.qname] = sym
+    elif sym.family == "python":
+        t.by_qname[sym.qname] = sym  # the last definition wins
     elif sym.family == "rust" and sym.kind == "method" and sym.qname in t.by_qname:
         if t.by_qname[sym.qname].id != sym.id:
             t.overloaded.add(sym.qname)
@@ -515,6 +538,7 @@ def _add_bases(t: _Tables, rows: list[asyncpg.Record]) -> None:
         entry = _base_entry(r["alias"], r["base"]) if r["kind"] != "inherits" else r["base"]
         if entry is not None:
             t.stored_bases.setdefault(r["cls"], []).append(entry)
+            t.stored_bases_by_id.setdefault(r["cls_id"], []).append(entry)
 
 
 def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
@@ -532,6 +556,12 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     for qname, conf in zip(candidates, confs):
         if qname == NAME_FALLBACK:
             return _fallback(t, row)
+        if qname.startswith(FIXTURE_CANDIDATE):
+            defined, found = _fixture(t, row, qname[len(FIXTURE_CANDIDATE) :], max_hops)
+            if not defined:
+                continue
+            # The fixture is found: what it gives decides, whatever a name elsewhere would say.
+            return (found[0], min(conf, CONF_SCOPED)) if found is not None else None
         found = _lookup(t, qname, 0, frozenset(), max_hops, arity, arg=arg)
         if found is not None:
             sym, scoped = found
@@ -588,6 +618,28 @@ def _foreign_method(t: _Tables, qname: str, arg: str | None = None) -> tuple[_Sy
     return (declared[0], CONF_UNIQUE) if len(declared) == 1 else None
 
 
+def _fixture(t: _Tables, row: asyncpg.Record, written: str, max_hops: int) -> tuple[bool, tuple[_Sym, bool] | None]:
+    """`client.get` on a test's parameter `client`: `get` on what the pytest fixture `client` of the
+    nearest conftest.py up the test's folders gives. Says first whether such a fixture exists."""
+    name, _, rest = written.partition(".")
+    folder = PurePosixPath(row["path"]).parent
+    while True:
+        conftest = "conftest.py" if str(folder) == "." else f"{folder}/conftest.py"
+        defined = [s for s in t.named(name) if s.path == conftest and s.kind == "function"]
+        if defined:
+            fixture = defined[-1]  # the last definition is the one pytest sees
+            if not rest:
+                return True, (fixture, False)
+            for base in t.symbol_bases(fixture):
+                found = _lookup(t, f"{base}.{rest}", 1, frozenset(), max_hops)
+                if found is not None:
+                    return True, found
+            return True, None
+        if str(folder) == ".":
+            return False, None
+        folder = folder.parent
+
+
 def _lookup(
     t: _Tables,
     qname: str,
@@ -597,12 +649,15 @@ def _lookup(
     arity: int | None = None,
     via: str | None = None,
     arg: str | None = None,
+    origin: str | None = None,
 ) -> tuple[_Sym, bool] | None:
-    key = (qname, max_hops - hops, arity, via, arg)
+    key = (qname, max_hops - hops, arity, via, arg, origin)
     if key in t.memo:
         return t.memo[key]
     cuts = t.cuts
-    found = _find(t, qname, hops, seen, max_hops, arity, via, arg)
+    found = _find(t, qname, hops, seen, max_hops, arity, via, arg, origin)
+    if found is None and qname in t.stubs:
+        found = t.stubs[qname], False
     if t.cuts == cuts:
         t.memo[key] = found
     return found
@@ -617,11 +672,13 @@ def _find(
     arity: int | None,
     via: str | None,
     arg: str | None = None,
+    origin: str | None = None,
 ) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed. A call's `arity` passes over methods that take
     no such number of arguments: the one called is then a base's. `via` is the class whose base is
-    being searched: its superclass's type arguments stand for the base's type parameters."""
+    being searched: its superclass's type arguments stand for the base's type parameters. `origin` is
+    the class the search started from, which a method returning `self` returns (records.RETURNS_SELF)."""
     sym = t.symbol(qname)
     if sym is not None and qname in t.overloaded:
         picked = _by_argument(t, _all_named(t, qname), arg)
@@ -661,14 +718,24 @@ def _find(
         bases = t.bases_of(prefix)
         is_class = any(b.startswith("<") and "=" in b for b in bases) or _is_class(t, prefix)
         for base in bases:
-            if base.startswith("<"):
+            if base == _SELF_ENTRY:
+                base = origin or prefix.rpartition(sep)[0]
+            elif base.startswith("<"):
                 if "=" in base:
                     continue  # a type argument, read below through `via`
                 base = _type_argument(t, via, base) or ""
                 if not base:
                     continue
             found = _lookup(
-                t, f"{base}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, prefix if is_class else None, arg
+                t,
+                f"{base}{sep}{sep.join(rest)}",
+                hops + 1,
+                seen,
+                max_hops,
+                arity,
+                prefix if is_class else None,
+                arg,
+                (origin or prefix) if is_class else None,
             )
             if found:
                 return found[0], True
@@ -728,4 +795,12 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
     # Only a name defined once in the repository is worth an edge: measured against jedi, picking
     # among several (same file first, else the nearest path) was wrong two times in three.
-    return (options[0], CONF_UNIQUE) if len(options) == 1 else None
+    # A stub (`.pyi`) declares what code defines; definitions of one qualified name in one file
+    # (`@overload` stubs and the implementation) are one definition: the one lookups find.
+    options = [s for s in options if not s.path.endswith(".pyi")] or options
+    if len(options) == 1:
+        return options[0], CONF_UNIQUE
+    if len({(s.qname, s.path) for s in options}) == 1:
+        sym = t.symbol(options[0].qname)
+        return (sym, CONF_UNIQUE) if sym is not None and sym in options else None
+    return None

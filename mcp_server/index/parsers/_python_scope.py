@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Final, TypeAlias
 
-from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, FIXTURE_CANDIDATE, NAME_FALLBACK
 
 BUILTIN_NAMES: Final[frozenset[str]] = frozenset(dir(builtins))
 
@@ -27,7 +27,14 @@ CTOR: Final = 0  # `x = Foo(...)`: an instance of Foo when Foo names a class
 ANNOTATION: Final = 1  # `x: Foo`, `def f(x: Foo)`, `except Foo as x`
 ALIAS: Final = 2  # `x = y`: whatever y is
 NONE_VALUE: Final = 3  # `x = None`: says nothing about the type x has elsewhere
-FIXTURE: Final = 4  # a test's parameter `client`: what this file's pytest fixture `client` gives
+FIXTURE: Final = 4  # a test's parameter `client`: what the pytest fixture `client` gives
+ENTER: Final = 5  # `with Foo(...) as x`: the chain is Foo's, then "__enter__" (or "__aenter__")
+SELF_VALUE: Final = 6  # `return self`, `return cls(...)`, `-> Self`: the receiver the method is called on
+
+# Types are qualified names of classes, or paths the resolver finishes: "pkg.make()" is what
+# pkg.make returns (its type edge, records.TYPE_OF; written without "()" in candidates), "~client"
+# what the fixture `client` of a conftest.py gives (records.FIXTURE_CANDIDATE).
+CALLED: Final = "()"
 
 Chain: TypeAlias = tuple[str, ...]
 # (hint kind, dotted name, scope the name is looked up in; None only for NONE_VALUE)
@@ -95,6 +102,11 @@ class Scope:
         "_lookups",
         "_attr_types",
         "fixtures",
+        "returned",
+        "properties",
+        "gives",
+        "yields",
+        "_result",
     )
 
     def __init__(self, kind: int, parent: Scope | None, qname: str, symbol: int, index: int = 0) -> None:
@@ -113,10 +125,16 @@ class Scope:
         self.bases: list[tuple[Chain, Scope]] | None = None  # classes: base chains, where to resolve
         self.attr_hints: dict[str, list[Hint | None]] | None = None  # classes: `self.x = ...`
         self.star_imports: list[str] | None = None  # module: modules imported with `*`
-        # module: functions' return annotations, by the function's qualified name
-        self.returns: dict[str, Hint] | None = None
-        # module: what each pytest fixture defined here gives a test, by its qualified name
-        self.fixtures: dict[str, Hint] | None = None
+        # module: every function's scope, by the function's qualified name
+        self.returns: dict[str, Scope] | None = None
+        # module: the scopes of the pytest fixtures defined here, by qualified name
+        self.fixtures: dict[str, Scope] | None = None
+        # functions: the return annotation, and the values of `return` / `yield` statements
+        self.returned: Hint | None = None
+        self.properties: set[str] | None = None  # classes: names whose getter is a @property
+        self.gives: list[Hint | None] | None = None
+        self.yields: list[Hint | None] | None = None
+        self._result: str | None = None  # type cache, as Resolved.type_cache
         # module/class: names that already have a symbol here -> the variable symbol's qualified
         # name, or None for a def/class (so a name gets at most one variable symbol per scope)
         self.declared: dict[str, str | None] | None = None
@@ -153,17 +171,31 @@ class Scope:
             self.bases = []
         self.bases.append((chain, scope))
 
-    def add_return(self, function: str, hint: Hint) -> None:
+    def add_function(self, function: str, inner: Scope, fixture: bool) -> None:
         module = self.module
         if module.returns is None:
             module.returns = {}
-        module.returns[function] = hint
+        module.returns[function] = inner
+        if fixture:
+            if module.fixtures is None:
+                module.fixtures = {}
+            module.fixtures[function] = inner
 
-    def add_fixture(self, function: str, hint: Hint) -> None:
-        module = self.module
-        if module.fixtures is None:
-            module.fixtures = {}
-        module.fixtures[function] = hint
+    def give(self, hint: Hint | None, yielded: bool) -> None:
+        """A `return` / `yield` of this function (or of code nested in it that is no function)."""
+        scope: Scope | None = self
+        while scope is not None and scope.kind == COMPREHENSION:
+            scope = scope.parent
+        if scope is None or scope.kind != FUNCTION:
+            return
+        if yielded:
+            if scope.yields is None:
+                scope.yields = []
+            scope.yields.append(hint)
+        else:
+            if scope.gives is None:
+                scope.gives = []
+            scope.gives.append(hint)
 
     def add_star_import(self, module: str) -> None:
         if self.star_imports is None:
@@ -234,7 +266,7 @@ def lookup(scope: Scope, name: str) -> Resolved | None:
     return found
 
 
-def _is_class_like(name: str) -> bool:
+def is_class_like(name: str) -> bool:
     # Calling a capitalised name is, by overwhelming convention, constructing a class.
     stripped = name.lstrip("_")
     return bool(stripped) and stripped[0].isupper()
@@ -244,16 +276,34 @@ def _single(found: set[str]) -> str | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
+def is_path(type_: str) -> bool:
+    """Whether a type is a path the resolver finishes (it may name nothing) rather than a class."""
+    return CALLED in type_ or type_.startswith(FIXTURE_CANDIDATE)
+
+
+def candidate(type_: str, member: str) -> str:
+    """The candidate for `member` of a value of this type."""
+    return f"{type_}.{member}".replace(CALLED, "")
+
+
 def hint_type(hint: Hint, depth: int = 0) -> str | None:
-    """The qualified name of the class whose instance a hint describes, when it is certain."""
+    """The type (see CALLED) of the value a hint describes, when it is certain."""
     kind, chain, scope = hint
     if scope is None or kind == NONE_VALUE or depth > _MAX_TYPE_DEPTH or not chain:
         return None
+    if kind == ENTER or (kind == CTOR and CALLED in chain):
+        # `make().copy()`: a method of what the inner call made; `with make() as x`: its __enter__
+        cut = len(chain) - 1 if kind == ENTER else len(chain) - 1 - chain[::-1].index(CALLED)
+        made = hint_type((CTOR, chain[:cut], scope), depth + 1)
+        methods = chain[cut:] if kind == ENTER else chain[cut + 1 :]
+        return _member_result(scope, made, methods[0], depth) if made is not None and len(methods) == 1 else None
     res = lookup(scope, chain[0])
+    if kind == FIXTURE:
+        return _fixture_type(scope, res, chain[0], depth)
     if res is None:
         return None
-    if kind == FIXTURE:
-        return _fixture_type(scope, res, depth)
+    if kind == SELF_VALUE:
+        return res.receiver.qname if res.receiver is not None else None
     rest = chain[1:]
     suffix = "." + ".".join(rest) if rest else ""
     if kind == ALIAS:
@@ -266,44 +316,99 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         types: set[str] = set()
         for qname, is_class in res.qnames:
             if rest:
-                ok = kind == ANNOTATION or _is_class_like(rest[-1])
+                ok = kind == ANNOTATION or is_class_like(rest[-1])
             elif is_class is None:
-                ok = kind == ANNOTATION or _is_class_like(qname.rpartition(".")[2])
+                ok = kind == ANNOTATION or is_class_like(qname.rpartition(".")[2])
             else:
                 ok = is_class
-            if not ok:
-                # A function's value: what its return annotation promises, when this file has it
-                # (an imported function's annotation is in another file).
-                local = is_class is not None or rest
-                returned = _returned(scope, qname + suffix, kind, depth) if local else None
-                if returned is None:
-                    return None
-                types.add(returned)
+            if ok:
+                types.add(qname + suffix)
                 continue
-            types.add(qname + suffix)
+            if kind != CTOR:
+                return None
+            # A function's value: what it returns, known here for a function of this file, else
+            # through its type edge.
+            returned = _returned(scope, qname + suffix, depth)
+            if returned is None:
+                return None
+            types.add(returned)
         return _single(types)
-    if kind == CTOR and res.receiver is not None:
+    if kind != CTOR:
+        return None
+    if res.receiver is not None:
+        cls = res.receiver
         if not rest and chain[0] == "cls":
-            return res.receiver.qname
-        if len(rest) == 1:  # `self.make()`: the method's return annotation
-            return _returned(scope, f"{res.receiver.qname}.{rest[0]}", kind, depth)
+            return cls.qname
+        if len(rest) == 1:  # `self.make()`: what the method returns
+            return _member_result(scope, cls.qname, rest[0], depth)
+        if len(rest) == 2:  # `self.app.make()`
+            attr_class = attribute_type(cls, rest[0], depth + 1)
+            if attr_class is not None:
+                return _member_result(scope, attr_class, rest[1], depth)
+            if not _assigns(cls, rest[0]):
+                return f"{cls.qname}.{rest[0]}.{rest[1]}{CALLED}"  # an inherited attribute's method
+        return None
+    if len(rest) == 1:  # `client.get()` on a variable of known type
+        var_class = variable_type(res, depth + 1)
+        return _member_result(scope, var_class, rest[0], depth) if var_class is not None else None
     return None
 
 
-def _fixture_type(scope: Scope, res: Resolved, depth: int) -> str | None:
-    """The class a parameter holds when its name is a fixture this file defines (pytest passes it)."""
+def _member_result(scope: Scope, type_: str, method: str, depth: int) -> str | None:
+    """What `method` of a value of type `type_` returns."""
+    return _returned(scope, f"{type_}.{method}", depth)
+
+
+def _returned(scope: Scope, function: str, depth: int) -> str | None:
+    """What a call of `function` returns: known here when this file defines it (None when it
+    says nothing), else a path through its type edge."""
+    returns = scope.module.returns
+    inner = returns.get(function) if returns is not None else None
+    if inner is None:
+        return function + CALLED
+    return function_result(inner, depth + 1)
+
+
+def function_result(fn: Scope, depth: int = 0, fixture: bool = False) -> str | None:
+    """The type a function returns (a fixture gives), from its annotation or else from every
+    `return` (a fixture's `yield`) agreeing on one. A generator returns a generator."""
+    if fn.returned is not None:
+        return hint_type(fn.returned, depth + 1)
+    gives = fn.yields if fixture and fn.yields else (None if fn.yields else fn.gives)
+    if not gives:
+        return None
+    if fn._result is not None:
+        return fn._result if fn._result and fn._result != _PENDING else None
+    fn._result = _PENDING
+    found = _combine(gives, depth + 1)
+    fn._result = found or ""
+    return found
+
+
+def returns_self(fn: Scope) -> bool:
+    """Whether a method returns the instance (or class) it is called on, whatever subclass that is."""
+    if fn.returned is not None:
+        return fn.returned[0] == SELF_VALUE
+    if fn.yields or not fn.gives:
+        return False
+    kinds = {h[0] if h is not None else None for h in fn.gives} - {NONE_VALUE}
+    return kinds == {SELF_VALUE}
+
+
+def _fixture_type(scope: Scope, res: Resolved | None, name: str, depth: int) -> str | None:
+    """The type a test's parameter holds: what the fixture of that name gives, defined in this
+    file or else in a conftest.py up the folders (the resolver finds it)."""
+    if res is None or (not res.qnames and res.receiver is None):
+        return FIXTURE_CANDIDATE + name
     fixtures = scope.module.fixtures
     if fixtures is None or len(res.qnames) != 1:
         return None
-    hint = fixtures.get(res.qnames[0][0])
-    return hint_type(hint, depth + 1) if hint is not None else None
-
-
-def _returned(scope: Scope, function: str, kind: int, depth: int) -> str | None:
-    """The class a call of `function` (defined in this file) returns, by its annotation."""
-    returns = scope.module.returns
-    hint = returns.get(function) if kind == CTOR and returns is not None else None
-    return hint_type(hint, depth + 1) if hint is not None else None
+    qname, is_class = res.qnames[0]
+    fn = fixtures.get(qname)
+    if fn is not None:
+        return function_result(fn, depth + 1, fixture=True)
+    # A function of this file that is no fixture: pytest looks further (a conftest.py).
+    return FIXTURE_CANDIDATE + name if is_class is False else None
 
 
 def _combine(hints: list[Hint | None], depth: int) -> str | None:
@@ -339,6 +444,10 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
     if cached is not None:
         return cached if cached and cached != _PENDING else None
     cls._attr_types[attr] = _PENDING
+    if cls.properties is not None and attr in cls.properties:
+        found = _returned(cls, f"{cls.qname}.{attr}", depth)  # what the getter returns
+        cls._attr_types[attr] = found or ""
+        return found
     hints: list[Hint | None] = []
     ok = True
     for kind, a, _ in cls.bindings.get(attr, ()):
@@ -402,7 +511,7 @@ def resolve_call(scope: Scope, chain: Chain) -> Candidates:
         if len(rest) == 2:
             attr_class = attribute_type(cls, rest[0])
             if attr_class is not None:
-                return ((f"{attr_class}.{rest[1]}", CONF_SCOPED),)
+                return _typed(attr_class, rest[1])
             if not _assigns(cls, rest[0]):
                 # Inherited: the resolver looks `x` up through the bases, where an assignment
                 # `self.x = Foo()` left a typed attribute (records.TYPE_OF).
@@ -411,10 +520,10 @@ def resolve_call(scope: Scope, chain: Chain) -> Candidates:
     if len(rest) in (1, 2):
         var_class = variable_type(res)
         if var_class is not None and len(rest) == 1:
-            return ((f"{var_class}.{rest[0]}", CONF_SCOPED),)
+            return _typed(var_class, rest[0])
         if var_class is not None:
             # `ctx.env.get()`: found if the class's `env` has a type edge (records.TYPE_OF).
-            return ((f"{var_class}.{rest[0]}.{rest[1]}", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
+            return ((candidate(var_class, f"{rest[0]}.{rest[1]}"), CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
         return ()
     if not rest and res.symbol is not None:
         return ((res.symbol, CONF_EXACT),)
@@ -440,26 +549,36 @@ def resolve_reference(scope: Scope, chain: Chain) -> tuple[Candidates, int]:
         if not rest:
             return (), 0
         cls = res.receiver
-        if len(rest) >= 2:
+        if len(rest) >= 2 and (cls.properties is None or rest[0] not in cls.properties):
+            # (a property read is a use of the property; a typed attribute's, of what it holds)
             attr_class = attribute_type(cls, rest[0])
             if attr_class is not None:
-                return ((f"{attr_class}.{rest[1]}", CONF_SCOPED),), 3
+                return ((candidate(attr_class, rest[1]), CONF_SCOPED),), 3
         if is_member(cls, rest[0]):
             return ((f"{cls.qname}.{rest[0]}", CONF_EXACT),), 2
+        if cls.bases is not None and not _assigns(cls, rest[0]):
+            # A property or method of a base (`self.has_static_folder`), found through the bases.
+            return ((f"{cls.qname}.{rest[0]}", CONF_SCOPED),), 2
         return (), 0
     if rest:
         var_class = variable_type(res)
         if var_class is not None:
-            return ((f"{var_class}.{rest[0]}", CONF_SCOPED),), 2
+            return ((candidate(var_class, rest[0]), CONF_SCOPED),), 2
     if res.symbol is not None:
         return ((res.symbol, CONF_EXACT),), 1
     return (), 0
 
 
 def resolve_instance_method(scope: Scope, ctor: Chain, method: str) -> Candidates:
-    """`Foo(...).method()`: the method of the class being constructed, when Foo is a class."""
-    cls = hint_type((CTOR, ctor, scope))
-    return ((f"{cls}.{method}", CONF_SCOPED),) if cls is not None else ()
+    """`Foo(...).method()`, `make().method()`: the method of what the call makes."""
+    made = hint_type((CTOR, ctor, scope))
+    return _typed(made, method) if made is not None else ()
+
+
+def _typed(type_: str, method: str) -> Candidates:
+    """A method of a value of this type; a path the resolver may not finish leaves the name to try."""
+    found = ((candidate(type_, method), CONF_SCOPED),)
+    return found + ((NAME_FALLBACK, CONF_UNIQUE),) if is_path(type_) else found
 
 
 def enclosing_class(scope: Scope) -> Scope | None:

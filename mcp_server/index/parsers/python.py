@@ -12,17 +12,19 @@ import structlog
 from tree_sitter import Node, Parser, Tree
 
 from ..languages import new_parser
-from ..records import CONF_EXACT, TYPE_OF, EdgeBudget, ParsedFile, RawEdge, Symbol
+from ..records import CONF_EXACT, FIXTURE_CANDIDATE, RETURNS_SELF, TYPE_OF, EdgeBudget, ParsedFile, RawEdge, Symbol
 from ._python_imports import ImportName, from_import_names, future_names, import_names
 from ._python_nodes import line as _line
 from ._python_nodes import text as _text
 from ._python_scope import (
     ALIAS,
     ANNOTATION,
+    CALLED,
     CLASS,
     COMPREHENSION,
     CTOR,
     DEF,
+    ENTER,
     FIXTURE,
     FUNCTION,
     IMPORT,
@@ -31,16 +33,21 @@ from ._python_scope import (
     NONE_HINT,
     NONE_VALUE,
     PARAM,
+    SELF_VALUE,
     VAR,
     Chain,
     Hint,
     Scope,
     attribute_type,
+    candidate,
+    function_result,
+    is_class_like,
     lookup,
     resolve_call,
     resolve_instance_method,
     resolve_reference,
     resolve_super,
+    returns_self,
     variable_type,
 )
 from ._python_strings import STRINGS, body_docstring, clean_doc, string_prefix, string_value
@@ -209,6 +216,17 @@ def _chain(node: Node) -> Chain | None:
     return (_text(root), *(_text(a) for a in attrs))
 
 
+def _call_chain(node: Node, depth: int = 0) -> Chain | None:
+    """The dotted name of a callee, through calls: `a.b(x).c` -> ("a", "b", "()", "c")."""
+    root, attrs = _flatten(node)
+    names = tuple(_text(a) for a in attrs)
+    if root.type == "identifier":
+        return (_text(root), *names)
+    function = root.child_by_field_name("function") if root.type == "call" else None
+    inner = _call_chain(function, depth + 1) if function is not None and depth < _MAX_RENDER_DEPTH else None
+    return (*inner, CALLED, *names) if inner is not None else None
+
+
 def _render(node: Node, depth: int = 0) -> str:
     """A short, argument-free spelling of a callee: `foo().bar`, `x[].y`, `"".join`."""
     root, attrs = _flatten(node)
@@ -322,6 +340,8 @@ class _FileParser:
             "except_clause": self._except_clause,
             "as_pattern": self._as_pattern,
             "named_expression": self._named_expression,
+            "return_statement": self._return,
+            "yield": self._yield,
             "global_statement": self._global,
             "nonlocal_statement": self._global,
             "import_statement": self._import,
@@ -412,7 +432,8 @@ class _FileParser:
         for qname, (name, line, var_type) in self.typed_vars.items():
             res = lookup(module, name)
             cls = variable_type(res) if res is not None and res.symbol == qname else None
-            if cls is not None:
+            if cls is not None and not cls.startswith(FIXTURE_CANDIDATE):
+                cls = candidate(cls, "")[:-1]
                 edges.append(
                     RawEdge(
                         self.variable_index[qname],
@@ -426,8 +447,9 @@ class _FileParser:
         for (scope_index, attr), (attr_line, attr_type, statement) in self.typed_attrs.items():
             owner = scopes[scope_index]
             cls = attribute_type(owner, attr)
-            if cls is None:
+            if cls is None or cls.startswith(FIXTURE_CANDIDATE):
                 continue
+            cls = candidate(cls, "")[:-1]
             attr_symbol = self._variable_symbol(attr, owner, statement)
             index = self.variable_index.get(attr_symbol) if attr_symbol is not None else None
             if index is not None:
@@ -441,6 +463,36 @@ class _FileParser:
                         TYPE_OF,
                     )
                 )
+        self._function_types(edges)
+
+    def _function_types(self, edges: list[RawEdge]) -> None:
+        """What each function returns, as a type edge (records.TYPE_OF, RETURNS_SELF): a call of
+        it in another file (`c = make_client(); c.get()`) reaches the type's methods."""
+        module = self.scopes[0]
+        fixtures = module.fixtures or {}
+        for qname, fn in (module.returns or {}).items():
+            if fn.owner is not None and returns_self(fn):
+                edges.append(
+                    RawEdge(fn.symbol, "references", "self()", self.out.symbols[fn.symbol].start_line, (), RETURNS_SELF)
+                )
+                continue
+            found = function_result(fn, fixture=qname in fixtures)
+            if found is None or found.startswith(FIXTURE_CANDIDATE):
+                continue
+            target = candidate(found, "")[:-1]
+            written = fn.returned[1] if fn.returned is not None else ()
+            line = self.out.symbols[fn.symbol].start_line
+            # Written as a call ("Client()"): the annotation's own reference edge is the mention.
+            edges.append(
+                RawEdge(
+                    fn.symbol,
+                    "references",
+                    (".".join(written) or target.rpartition(".")[2]) + "()",
+                    line,
+                    ((target, CONF_EXACT),),
+                    TYPE_OF,
+                )
+            )
 
     # ---- symbols ----------------------------------------------------------------------------
 
@@ -589,11 +641,19 @@ class _FileParser:
             inner.owner = scope
         header: list[Frame] = []
         fixture = any(_is_fixture(d) for d in decorators)
+        decorated = {_decorator_name(d) for d in decorators}
+        if not decorated & {"setter", "deleter"}:
+            scope.add_function(qname, inner, fixture)  # a property's type is its getter's
+        if in_class and decorated & {"property", "cached_property"}:
+            if scope.properties is None:
+                scope.properties = set()
+            scope.properties.add(name)
         # pytest passes fixtures to tests and to other fixtures by parameter name.
         takes_fixtures = fixture or name.startswith("test")
         parameters = node.child_by_field_name("parameters")
+        receiver_param: tuple[str, Chain | None] | None = None
         if parameters is not None:
-            self._parameters(parameters, inner, scope, index, receiver, header, takes_fixtures)
+            receiver_param = self._parameters(parameters, inner, scope, index, receiver, header, takes_fixtures)
         type_parameters = node.child_by_field_name("type_parameters")
         if type_parameters is not None:
             self._type_parameters(type_parameters, inner)
@@ -603,14 +663,14 @@ class _FileParser:
         if return_type is not None:
             stack.append((return_type, scope.index, index))
             returned = _annotation_chain(return_type)
-            if returned is not None:
-                scope.add_return(qname, (ANNOTATION, returned, scope))
-                if fixture:
-                    scope.add_fixture(qname, (ANNOTATION, returned, scope))
-        elif fixture and body is not None:
-            given = _given_constructor(body)
-            if given is not None:
-                scope.add_fixture(qname, (CTOR, given, inner))
+            self_chain = receiver_param[1] if receiver_param is not None else None
+            if receiver_param is not None and (_is_self_type(return_type) or (returned and returned == self_chain)):
+                # `-> Self`, or `def __enter__(self: T) -> T`: the instance it is called on
+                inner.returned = (SELF_VALUE, (receiver_param[0],), inner)
+            elif returned is not None:
+                inner.returned = (ANNOTATION, returned, scope)
+            else:
+                inner.returned = NONE_HINT  # an annotation that promises no class we can name
         stack.extend(reversed(header))
         self._push_decorators(decorators, scope, index, stack)
 
@@ -623,9 +683,11 @@ class _FileParser:
         receiver: Scope | None,
         header: list[Frame],
         takes_fixtures: bool = False,
-    ) -> None:
-        """Bind parameters in the function's scope; defaults and annotations belong outside."""
+    ) -> tuple[str, Chain | None] | None:
+        """Bind parameters in the function's scope; defaults and annotations belong outside.
+        Returns the receiver's (self's) name and annotation, for a method."""
         first = True
+        receiver_param: tuple[str, Chain | None] | None = None
         for param in parameters.named_children:
             kind = param.type
             name_node: Node | None = None
@@ -674,7 +736,10 @@ class _FileParser:
             if hint is None and takes_fixtures and not is_receiver and positional:
                 hint = (FIXTURE, (name,), outer)
             inner.bind(name, (PARAM, hint, receiver if is_receiver else None))
+            if is_receiver:
+                receiver_param = (name, chain)
             first = False
+        return receiver_param
 
     def _type_parameters(self, node: Node, inner: Scope) -> None:
         for child in node.named_children:
@@ -784,6 +849,14 @@ class _FileParser:
             chain = (_text(root), *(_text(a) for a in attrs))
             self.sites.append((_CALL, source, line, ".".join(chain)[:_MAX_TARGET_CHARS], scope.index, chain))
             return
+        if root_kind == "subscript" and not attrs:
+            # `ConfigAttribute[bool]("TESTING")`: a generic class made with type arguments
+            value = root.child_by_field_name("value")
+            generic = _chain(value) if value is not None else None
+            if generic is not None and is_class_like(generic[-1]):
+                stack.extend([(c, scope.index, source) for c in reversed(root.children_by_field_name("subscript"))])
+                self.sites.append((_CALL, source, line, ".".join(generic)[:_MAX_TARGET_CHARS], scope.index, generic))
+                return
         target = _render(function)
         stack.append((root, scope.index, source))
         if root_kind == "call" and len(attrs) == 1:
@@ -792,7 +865,7 @@ class _FileParser:
             if callee is not None and callee.type == "identifier" and _text(callee) == "super":
                 self.sites.append((_SUPER, source, line, f"super().{method}", scope.index, method))
                 return
-            ctor = _chain(callee) if callee is not None else None
+            ctor = _call_chain(callee) if callee is not None else None
             if ctor is not None:
                 self.sites.append((_CTOR_CALL, source, line, target, scope.index, (ctor, method)))
                 return
@@ -843,7 +916,7 @@ class _FileParser:
         kind = value.type
         if kind == "call":
             function = value.child_by_field_name("function")
-            chain = _chain(function) if function is not None else None
+            chain = _call_chain(function) if function is not None else None
             return (CTOR, chain, scope) if chain is not None else None
         if kind == "identifier":
             return (ALIAS, (_text(value),), scope)
@@ -936,6 +1009,9 @@ class _FileParser:
 
     def _as_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame], hint: Hint | None = None) -> None:
         alias = node.child_by_field_name("alias")
+        parent = node.parent
+        if hint is None and parent is not None and parent.type == "with_item" and node.named_child_count:
+            hint = _entered(node.named_children[0], parent, scope)
         for child in reversed(node.named_children):
             if child != alias:
                 stack.append((child, scope.index, source))
@@ -962,6 +1038,28 @@ class _FileParser:
             target = target.parent  # `:=` in a comprehension binds in the enclosing function
         if name is not None and name.type == "identifier":
             target.bind(_text(name), (VAR, self._value_hint(value, scope), None))
+
+    def _return(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        value = node.named_children[0] if node.named_child_count else None
+        scope.give(self._given(value, scope) if value is not None else NONE_HINT, False)
+        if value is not None:
+            stack.append((value, scope.index, source))
+
+    def _yield(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        children = node.named_children
+        delegated = any(c.type == "from" for c in node.children)
+        value = children[0] if children and not delegated else None
+        scope.give(self._given(value, scope) if value is not None else None, True)
+        stack.extend([(c, scope.index, source) for c in reversed(children)])
+
+    def _given(self, value: Node, scope: Scope) -> Hint | None:
+        """What a `return` / `yield` gives: `self` and `cls(...)` are the receiver, whatever subclass."""
+        callee = value.child_by_field_name("function") if value.type == "call" else value
+        if callee is not None and callee.type == "identifier":
+            name = _text(callee)
+            if (value.type != "call" or name == "cls") and _own_receiver(scope, name):
+                return (SELF_VALUE, (name,), scope)
+        return self._value_hint(value, scope)
 
     def _global(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         is_global = node.type == "global_statement"
@@ -1059,26 +1157,31 @@ def _is_fixture(decorator: Node) -> bool:
     return False
 
 
-def _given_constructor(body: Node) -> Chain | None:
-    """`return Foo(...)` / `yield Foo(...)` as the fixture body's one top-level give: Foo."""
-    given: Chain | None = None
-    for statement in body.named_children:
-        value: Node | None = None
-        if statement.type == "return_statement":
-            value = statement.named_children[0] if statement.named_children else None
-        elif statement.type == "expression_statement" and statement.named_children:
-            first = statement.named_children[0]
-            if first.type == "yield" and first.named_children:
-                value = first.named_children[0]
-        else:
-            continue
-        if value is None or value.type != "call" or given is not None:
-            return None
-        function = value.child_by_field_name("function")
-        given = _chain(function) if function is not None and function.type in ("identifier", "attribute") else None
-        if given is None:
-            return None
-    return given
+def _own_receiver(scope: Scope, name: str) -> bool:
+    """Whether `name` is this very function's self/cls parameter (not an enclosing method's)."""
+    return any(kind == PARAM and b is not None for kind, _, b in scope.bindings.get(name, ()))
+
+
+def _is_self_type(annotation: Node) -> bool:
+    node = annotation.named_children[0] if annotation.type == "type" and annotation.named_child_count else annotation
+    if node.type == "string":
+        value = string_value(node)
+        return value is not None and value.strip() in ("Self", "typing.Self", "typing_extensions.Self")
+    chain = _chain(node) if node.type in ("identifier", "attribute") else None
+    return chain is not None and chain[-1] == "Self"
+
+
+def _entered(value: Node, item: Node, scope: Scope) -> Hint | None:
+    """`with Foo(...) as x`: x is what Foo's `__enter__` returns (`__aenter__` under `async with`)."""
+    if value.type != "call":
+        return None
+    function = value.child_by_field_name("function")
+    chain = _call_chain(function) if function is not None else None
+    if chain is None:
+        return None
+    statement = item.parent.parent if item.parent is not None else None
+    is_async = statement is not None and any(c.type == "async" for c in statement.children)
+    return (ENTER, (*chain, "__aenter__" if is_async else "__enter__"), scope)
 
 
 def _first_identifier(node: Node) -> Node | None:
