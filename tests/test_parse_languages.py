@@ -585,14 +585,15 @@ CASES = [
             "node_t": ("type", 6, 9, "typedef struct node node_t", "A list node."),
             "node": ("struct", 6, 9, "struct node", "A list node."),
             "list": ("struct", 11, 13, "struct list", None),
-            "alloc_node": ("function", 15, 19, "static node_t *alloc_node(int value)", None),
+            # a `static` function is its file's own
+            "src/list.c::alloc_node": ("function", 15, 19, "static node_t *alloc_node(int value)", None),
             "list_push": ("function", 22, 26, "void list_push(struct list *l, int value)", "Pushes a value."),
         },
         [
             ("imports", "stdlib.h", "src.list", None),
             ("imports", "list.h", "src.list", "list"),
-            ("calls", "alloc_node", "list_push", "alloc_node"),
-            ("calls", "malloc", "alloc_node", None),
+            ("calls", "alloc_node", "list_push", "src/list.c::alloc_node"),
+            ("calls", "malloc", "src/list.c::alloc_node", None),
             ("references", "node_t", "list_push", "node_t"),
             ("references", "list", "list_push", "list"),
         ],
@@ -616,8 +617,8 @@ CASES = [
             ("calls", "dot", "geo::Point::norm", "geo::dot"),
             ("calls", "this.scale", "geo::Point::norm", "geo::Point::scale"),
             ("calls", "geo::Point::origin", "main", "geo::Point::origin"),
-            ("calls", "geo::Point", "main", "geo::Point"),
-            ("calls", "p.norm", "main", None),
+            ("calls", "geo::Point", "main", "geo::Point::Point"),  # the constructor
+            ("calls", "p.norm", "main", "geo::Point::norm"),  # p is declared a geo::Point
             ("references", "geo::Point", "main", "geo::Point"),
         ],
     ),

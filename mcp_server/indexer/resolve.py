@@ -58,6 +58,7 @@ class _Sym:
     file_id: int
     path: str
     family: str
+    span: int = 0  # bytes: of a C/C++ declaration and its definition, the definition is the larger
 
 
 @dataclass(slots=True)
@@ -247,7 +248,8 @@ _EDGES_SOME = (
 
 
 _SYMBOL_FIELDS = """
-SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language, s.signature
+SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language, s.signature,
+       s.end_byte - s.start_byte AS span
 FROM symbols s JOIN files f ON f.id = s.file_id
 """
 # Module-level imports: what each module re-exports under which local name.
@@ -321,7 +323,13 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
 
 def _sym(r: asyncpg.Record) -> _Sym:
     return _Sym(
-        r["id"], r["kind"], r["qualified_name"], r["file_id"], r["path"], _FAMILY.get(r["language"], r["language"])
+        r["id"],
+        r["kind"],
+        r["qualified_name"],
+        r["file_id"],
+        r["path"],
+        _FAMILY.get(r["language"], r["language"]),
+        r["span"],
     )
 
 
@@ -382,6 +390,11 @@ def _add_qname(t: _Tables, sym: _Sym) -> None:
     elif sym.family == "rust" and sym.kind == "method" and sym.qname in t.by_qname:
         if t.by_qname[sym.qname].id != sym.id:
             t.overloaded.add(sym.qname)
+    elif sym.family == "c" and sym.qname in t.by_qname:
+        # A declaration in foo.h and its definition in foo.cc are one symbol: edges name the
+        # definition, the one graph.symbols.resolve shows for the pair (the larger span).
+        if sym.span > t.by_qname[sym.qname].span:
+            t.by_qname[sym.qname] = sym
     else:
         t.by_qname.setdefault(sym.qname, sym)
 
@@ -453,11 +466,13 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     if candidates and candidates[-1].startswith(ARITY):
         arity = int(candidates[-1][len(ARITY) :])
         candidates, confs = candidates[:-1], confs[:-1]
-    max_hops = _FAMILY_HOPS.get(_FAMILY.get(row["language"], row["language"]), _MAX_HOPS)
+    family = _FAMILY.get(row["language"], row["language"])
+    max_hops = _FAMILY_HOPS.get(family, _MAX_HOPS)
+    sep = "::" if family == "c" else None  # C++ names a member through its class: `ns::Derived::m`
     for qname, conf in zip(candidates, confs):
         if qname == NAME_FALLBACK:
             return _fallback(t, row)
-        found = _lookup(t, qname, 0, frozenset(), max_hops, arity)
+        found = _lookup(t, qname, 0, frozenset(), max_hops, arity, sep=sep)
         if found is not None:
             sym, scoped = found
             return sym, min(conf, CONF_SCOPED) if scoped else conf
@@ -476,19 +491,27 @@ def _lookup(
     max_hops: int = _MAX_HOPS,
     arity: int | None = None,
     via: str | None = None,
+    sep: str | None = None,
 ) -> tuple[_Sym, bool] | None:
     key = (qname, max_hops - hops, arity, via)
     if key in t.memo:
         return t.memo[key]
     cuts = t.cuts
-    found = _find(t, qname, hops, seen, max_hops, arity, via)
+    found = _find(t, qname, hops, seen, max_hops, arity, via, sep)
     if t.cuts == cuts:
         t.memo[key] = found
     return found
 
 
 def _find(
-    t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int, arity: int | None, via: str | None
+    t: _Tables,
+    qname: str,
+    hops: int,
+    seen: frozenset[str],
+    max_hops: int,
+    arity: int | None,
+    via: str | None,
+    sep: str | None = None,
 ) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed. A call's `arity` passes over methods that take
@@ -503,7 +526,8 @@ def _find(
         t.cuts += 1
         return None
     # Rust paths keep their `::` (crate::buf::Chain::new): re-exports and trait impls are followed the same way.
-    sep = "::" if qname.startswith("crate::") else "."
+    given = sep
+    sep = given or ("::" if qname.startswith("crate::") else ".")
     if hops >= max_hops or sep not in qname:
         return None
     seen = seen | {qname}
@@ -514,11 +538,13 @@ def _find(
         if module_bindings:
             tail = sep.join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
-                found = _lookup(t, f"{target}{sep}{tail}" if tail else target, hops + 1, seen, max_hops, arity)
+                found = _lookup(
+                    t, f"{target}{sep}{tail}" if tail else target, hops + 1, seen, max_hops, arity, sep=given
+                )
                 if found:
                     return found
             for star in module_bindings.get("*", ()):
-                found = _lookup(t, f"{star}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity)
+                found = _lookup(t, f"{star}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, sep=given)
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
@@ -532,7 +558,14 @@ def _find(
                 if not base:
                     continue
             found = _lookup(
-                t, f"{base}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, prefix if is_class else None
+                t,
+                f"{base}{sep}{sep.join(rest)}",
+                hops + 1,
+                seen,
+                max_hops,
+                arity,
+                prefix if is_class else None,
+                given,
             )
             if found:
                 return found[0], True
@@ -563,6 +596,18 @@ def _takes(t: _Tables, qname: str, arity: int) -> bool:
     return not known or any(lo <= arity <= hi for lo, hi in known)
 
 
+def _c_options(t: _Tables, options: list[_Sym], file_id: int) -> list[_Sym]:
+    """C/C++ symbols a bare name may mean from a file: one per qualified name (a declaration and its
+    definition are one), and no other file's `static` or anonymous-namespace definitions (the
+    parser names those after their file: `db/log_test.cc::leveldb::log::BigString`)."""
+    out: dict[str, _Sym] = {}
+    for s in options:
+        if s.qname.startswith(s.path + "::") and s.file_id != file_id:
+            continue
+        out.setdefault(s.qname, t.symbol(s.qname) or s)
+    return list(out.values())
+
+
 def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     kinds = _FALLBACK_KINDS.get(row["kind"])
     name = row["target_simple"]
@@ -590,6 +635,8 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
             return None
         kinds = kinds & _PY_RECEIVER_KINDS  # `x.m()` calls a method, never a module-level function
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
+    if family == "c":
+        options = _c_options(t, options, row["file_id"])
     # Only a name defined once in the repository is worth an edge: measured against jedi, picking
     # among several (same file first, else the nearest path) was wrong two times in three.
     return (options[0], CONF_UNIQUE) if len(options) == 1 else None

@@ -2,6 +2,9 @@
 
 # C has one global namespace, so C names are bare ("parse_args", "Point"). C++ names follow
 # namespaces and classes with "::" ("geo::Point::norm"), out-of-line definitions included.
+# What only its own file sees (a `static` function, an anonymous namespace's contents) is named
+# after the file ("db/log_test.cc::leveldb::log::BigString"): two files' `static Between` are two
+# symbols, and a call reaches the one of its own file.
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from functools import partial
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
-from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, relative_module, run
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, ParsedFile
+from ._cpp_types import receiver_type, record
+from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, relative_module, run
 
 _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"preproc_include", "preproc_ifdef", "preproc_def", "preproc_call", "preproc_if"})
@@ -27,6 +31,24 @@ _DECLARATOR_WRAPPERS = frozenset(
 _SCOPES = CLASS_KINDS | {"namespace"}
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".c", ".cc", ".cpp", ".cxx")
+_MACRO_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+# gtest's `TEST_F(Fixture, Name) { ... }` is a method of a subclass of Fixture.
+_FIXTURE_MACROS = frozenset({"TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"})
+# Where an expression statement cannot stand: tree-sitter's reading of a line it could not parse
+# (`EXPORT T* f(void);` in C is `EXPORT T; *f(void);`), not a call.
+_NO_STATEMENTS = frozenset(
+    {
+        "translation_unit",
+        "declaration_list",
+        "field_declaration_list",
+        "preproc_if",
+        "preproc_ifdef",
+        "preproc_else",
+        "preproc_elif",
+        "linkage_specification",
+    }
+)
+_CALLABLE = frozenset({"function", "method", "constructor"})
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
@@ -53,6 +75,44 @@ def _setup(ctx: Ctx, root: Node) -> None:
 
 def _qualify(ctx: Ctx, name: str) -> str:
     return ctx.join(ctx.frame.qname, name) if ctx.data["cpp"] else name
+
+
+def _file_local(ctx: Ctx, qname: str) -> str:
+    """`qname` as named when only this file sees it."""
+    if not qname:
+        return ctx.path
+    return qname if qname.startswith(ctx.path + "::") or qname == ctx.path else ctx.join(ctx.path, qname)
+
+
+def _plain(ctx: Ctx, qname: str) -> str:
+    """`qname` without this file's prefix: what the code itself writes."""
+    if qname == ctx.path:
+        return ""
+    return qname.removeprefix(ctx.path + "::")
+
+
+def _lookup(ctx: Ctx, name: str, chain: list[str], kinds: frozenset[str] | None = None) -> str | None:
+    """ctx.lookup that also sees this file's own (static, anonymous-namespace) definitions."""
+    for prefix in chain:
+        plain = ctx.join(_plain(ctx, prefix), name)
+        for q in (plain, ctx.join(ctx.path, plain)):
+            idx = ctx.defined.get(q)
+            if idx is not None and (kinds is None or ctx.result.symbols[idx].kind in kinds):
+                return q
+    return None
+
+
+def _namespaces(ctx: Ctx, chain: list[str]) -> list[str]:
+    """The scopes of `chain` a name may be declared in (not functions), without this file's prefix."""
+    out: list[str] = []
+    for prefix in chain:
+        idx = ctx.defined.get(prefix)
+        if idx is not None and ctx.result.symbols[idx].kind in _CALLABLE:
+            continue
+        plain = _plain(ctx, prefix)
+        if plain not in out:
+            out.append(plain)
+    return out
 
 
 def _strip_templates(text: str) -> str:
@@ -115,11 +175,20 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     frame = ctx.frame
     name = written.rsplit("::", 1)[-1]
     owner: str | None = None
-    if not ctx.data["cpp"]:
-        qname, kind = name, "function"
+    static = any(c.type == "storage_class_specifier" and ctx.text(c) == "static" for c in node.children)
+    if node.child_by_field_name("type") is None and _MACRO_NAME.fullmatch(written) and fdecl is not None:
+        # `TEST_F(DBTest, Empty) { ... }`: a macro defines it; its written form tells it apart
+        name = written = ctx.flat(fdecl).replace(" ", "")
+        qname, kind = ctx.join(frame.qname, name), "function"
+        owner = _fixture(ctx, fdecl)
+    elif not ctx.data["cpp"]:
+        qname, kind = (_file_local(ctx, name) if static else name), "function"
     elif "::" in written:  # out-of-line definition: `double Point::norm() const { ... }`
         qname = ctx.join(frame.qname, written)
         scope = qname.rsplit("::", 1)[0]
+        if scope not in ctx.defined and _file_local(ctx, scope) in ctx.defined:
+            scope = _file_local(ctx, scope)  # a member of a class of an anonymous namespace
+            qname = ctx.join(scope, name)
         scope_idx = ctx.defined.get(scope)
         if scope_idx is not None:
             is_type = ctx.result.symbols[scope_idx].kind in CLASS_KINDS
@@ -131,7 +200,9 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
         qname = ctx.join(frame.qname, name)
         owner = frame.owner if frame.kind == "class" else None
         kind = "method" if owner else "function"
-    if owner and name == owner.rsplit("::", 1)[-1]:
+        if static and not owner:
+            qname = _file_local(ctx, qname)
+    if owner and kind != "function" and name == owner.rsplit("::", 1)[-1]:
         kind = "constructor"
     body = node.child_by_field_name("body")
     sig_end = body.start_byte if body is not None else None
@@ -141,15 +212,29 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _fixture(ctx: Ctx, fdecl: Node) -> str | None:
+    """The class whose members a gtest `TEST_F(Fixture, Name)` body calls bare."""
+    macro = fdecl.child_by_field_name("declarator")
+    params = fdecl.child_by_field_name("parameters")
+    if macro is None or params is None or ctx.text(macro) not in _FIXTURE_MACROS or not params.named_child_count:
+        return None
+    fixture = _strip_templates(ctx.flat(params.named_children[0]))
+    chain = ctx.scope_chain()
+    found = _lookup(ctx, fixture, chain, _SCOPES)
+    return found or ctx.join(_plain(ctx, ctx.frame.qname), fixture)
+
+
 def _member_declaration(ctx: Ctx, node: Node) -> bool | None:
     """A method declared in a class body (defined elsewhere, or pure virtual); other prototypes
     are remembered so that calls to them get the right qualified name."""
     frame = ctx.frame
     parent = ctx.parent
+    if ctx.data["cpp"]:
+        record(ctx, node)
     fdecl = _function_declarator(node)
     name = _declared_name(ctx, fdecl) if fdecl is not None else None
-    if name is None:
-        return None
+    if name is None or _MACRO_NAME.fullmatch(name):
+        return None  # `int seed_ GUARDED_BY(mutex_);`: a macro after a field, no method
     in_class = (
         frame.kind == "class"
         and parent is not None
@@ -252,8 +337,11 @@ def _alias(ctx: Ctx, node: Node) -> bool | None:
 def _namespace(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     body = node.child_by_field_name("body")
-    if name_node is None or body is None:
-        return None  # anonymous namespaces add no name
+    if body is None:
+        return None
+    if name_node is None:  # what an anonymous namespace holds only its file sees
+        ctx.enter(Frame(ctx.frame.sym, _file_local(ctx, ctx.frame.qname), "namespace"))
+        return None
     name = ctx.flat(name_node).replace(" ", "")
     qname = ctx.join(ctx.frame.qname, name)
     idx = ctx.add_symbol(
@@ -313,15 +401,38 @@ def _include(ctx: Ctx, node: Node) -> bool | None:
 def _type_cands(ctx: Ctx, target: str, chain: list[str]) -> Candidates:
     if target.startswith("std::"):
         return ()
-    local = ctx.lookup(target, chain, _SCOPES)  # the class, not its same-named constructor
+    local = _lookup(ctx, target, chain, _SCOPES)  # the class, not its same-named constructor
     if local is not None:
         return ((local, CONF_EXACT),)
     return ((target, CONF_SCOPED),) if "::" in target else ()
 
 
+def _constructed(ctx: Ctx, target: str, chain: list[str]) -> Candidates:
+    """`new T(...)`, `T(...)`: T's constructor where it declares one, else T."""
+    if target.startswith("std::"):
+        return ()
+    name = target.rsplit("::", 1)[-1]
+    local = _lookup(ctx, target, chain, _SCOPES)
+    if local is not None:
+        return ((ctx.join(local, name), CONF_EXACT), (local, CONF_EXACT))
+    out: list[tuple[str, float]] = []
+    for prefix in _namespaces(ctx, chain):
+        q = ctx.join(prefix, target)
+        out += [(ctx.join(q, name), CONF_SCOPED), (q, CONF_SCOPED)]
+    return tuple(out)
+
+
+def _statement_context(ctx: Ctx) -> bool:
+    """Whether the node being handled can be an expression at all (see _NO_STATEMENTS)."""
+    for i in range(len(ctx.nodes) - 2, 0, -1):
+        if ctx.nodes[i].type == "expression_statement":
+            return ctx.nodes[i - 1].type not in _NO_STATEMENTS
+    return True
+
+
 def _call(ctx: Ctx, node: Node) -> bool | None:
     fn = node.child_by_field_name("function")
-    if fn is None:
+    if fn is None or not _statement_context(ctx):
         return None
     if fn.type == "template_function":
         fn = fn.child_by_field_name("name") or fn
@@ -336,8 +447,10 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             def cands() -> Candidates:
                 if target.startswith("std::"):
                     return ()
-                local = ctx.lookup(target, chain)
+                local = _lookup(ctx, target, chain)
                 if local is not None:
+                    if ctx.result.symbols[ctx.defined[local]].kind in _SCOPES:
+                        return _constructed(ctx, target, chain)  # `Slice(key)`: a temporary
                     return ((local, CONF_EXACT),)
                 for prefix in chain:
                     q = ctx.join(prefix, target)
@@ -345,14 +458,26 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                         return ((q, CONF_SCOPED),)
                 if "::" in target:
                     head, _, rest = target.partition("::")
-                    scope = ctx.lookup(head, chain, _SCOPES)  # `Base::method()` with Base defined here
-                    return ctx.member(scope, rest) if scope else ((target, CONF_SCOPED),)
-                return ((f"{owner}::{target}", CONF_SCOPED),) if owner else ()  # perhaps inherited
+                    scope = _lookup(ctx, head, chain, _SCOPES)  # `Base::method()` with Base defined here
+                    if scope:
+                        return ctx.member(scope, rest)
+                # `this->f()` of the class or a base first, then a function of an enclosing namespace
+                # (`Env::Default()` from inside namespace leveldb is `leveldb::Env::Default`)
+                out = list(ctx.member(owner, target)) if owner and "::" not in target else []
+                for prefix in _namespaces(ctx, chain):
+                    q = ctx.join(prefix, target)
+                    if q.rsplit("::", 1)[-1][:1].isupper():
+                        out.append((ctx.join(q, q.rsplit("::", 1)[-1]), CONF_SCOPED))
+                    out.append((q, CONF_SCOPED))
+                if not owner and "::" not in target:
+                    out.append((NAME_FALLBACK, CONF_UNIQUE))  # a `using` may have brought it in
+                return tuple(out)
         else:
 
             def cands() -> Candidates:
-                if target in ctx.defined:
-                    return ((target, CONF_EXACT),)
+                for q in (ctx.join(ctx.path, target), target):
+                    if q in ctx.defined:
+                        return ((q, CONF_EXACT),)
                 return ((target, CONF_SCOPED),) if target in ctx.data["declared"] else ()
 
         ctx.edge("calls", target, node, cands)
@@ -365,8 +490,34 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         owner = ctx.frame.owner
         if arg is not None and arg.type == "this" and owner:
             ctx.edge("calls", target, field, ctx.member_later(owner, ctx.text(field)))
+        elif arg is not None and ctx.data["cpp"]:
+            ctx.edge("calls", target, field, _receiver_later(ctx, arg, ctx.text(field), owner))
         else:
             ctx.edge("calls", target, field)
+    return None
+
+
+def _receiver_later(ctx: Ctx, receiver: Node, method: str, owner: str | None) -> CandidateFn:
+    """`x.m()` / `p->m()`: the method of the type x is declared with, once the whole file is known."""
+
+    def cands() -> Candidates:
+        held = receiver_type(ctx, receiver, owner)
+        if held is None:
+            return ()  # no declaration here: the name alone, as before
+        written, chain = held
+        if not written or written == "?" or written.startswith("std::"):
+            return ((f"{written or '?'}::{method}", CONF_SCOPED),)  # a library type: no guess
+        local = _lookup(ctx, written, list(chain), _SCOPES)
+        if local is not None:
+            return ctx.member(local, method)
+        return tuple((ctx.join(ctx.join(p, written), method), CONF_SCOPED) for p in _namespaces(ctx, list(chain)))
+
+    return cands
+
+
+def _parameter(ctx: Ctx, node: Node) -> bool | None:
+    if ctx.data["cpp"]:
+        record(ctx, node)
     return None
 
 
@@ -377,7 +528,7 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     ctx.skip.add(tnode.id)
     target = _strip_templates(ctx.flat(tnode))
     chain = ctx.scope_chain()
-    ctx.edge("calls", target, node, lambda: _type_cands(ctx, target, chain))
+    ctx.edge("calls", target, node, lambda: _constructed(ctx, target, chain))
     return None
 
 
@@ -387,7 +538,7 @@ def _type_ref(ctx: Ctx, node: Node) -> bool | None:
     while top > 0 and ctx.nodes[top - 1].type in ("qualified_identifier", "template_type"):
         top -= 1
     target = _strip_templates(ctx.flat(ctx.nodes[top])) if top < len(ctx.nodes) - 1 else ctx.text(node)
-    if target in ctx.data["tparams"] or not target:
+    if target in ctx.data["tparams"] or not target or not _statement_context(ctx):
         return SKIP
     chain = ctx.scope_chain()
     ctx.edge(
@@ -419,5 +570,8 @@ _HANDLERS: dict[str, Handler] = {
     "preproc_include": _include,
     "call_expression": _call,
     "new_expression": _new,
+    "parameter_declaration": _parameter,
+    "optional_parameter_declaration": _parameter,
+    "for_range_loop": _parameter,
     "type_identifier": _type_ref,
 }

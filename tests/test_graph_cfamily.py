@@ -1,0 +1,101 @@
+"""C and C++ calls resolved across files: file-local functions, inherited members, enclosing namespaces, declared types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_server.config import Settings
+from mcp_server.db import catalog
+from mcp_server.db.pool import Database
+from mcp_server.indexer.pipeline import index_paths, index_repository
+
+_FILES = {
+    "include/kv/env.h": (
+        "namespace kv {\n"
+        "class Env {\n"
+        " public:\n"
+        "  virtual int NewFile(int n);\n"
+        "  static Env* Default();\n"
+        "};\n"
+        "int LogName(int n);\n"
+        "}\n"
+    ),
+    "src/env.cc": (
+        '#include "kv/env.h"\n'
+        "namespace kv {\n"
+        "Env* Env::Default() { static Env e; return &e; }\n"
+        "int Env::NewFile(int n) { return n; }\n"
+        "int LogName(int n) { return n + 1; }\n"
+        "}\n"
+    ),
+    "src/db.cc": (
+        '#include "kv/env.h"\n'
+        "namespace kv {\n"
+        "static int Between(int v) { return v; }\n"
+        "class Base {\n"
+        " public:\n"
+        "  int Size() { return 0; }\n"
+        "};\n"
+        "class DBImpl : public Base {\n"
+        " public:\n"
+        "  DBImpl(int n) {}\n"
+        "  int Run(const Env& e);\n"
+        "};\n"
+        "int DBImpl::Run(const Env& e) {\n"
+        "  Env* env = Env::Default();\n"
+        "  env->NewFile(1);\n"
+        "  e.NewFile(2);\n"
+        "  Between(3);\n"
+        "  LogName(4);\n"
+        "  return Size();\n"
+        "}\n"
+        "DBImpl* Make() { return new DBImpl(1); }\n"
+        "}\n"
+    ),
+    "src/other.cc": "namespace kv {\nstatic int Between(int v) { return -v; }\nint Use() { return Between(1); }\n}\n",
+    # tree-sitter reads an exported prototype it cannot parse as `EXPORT kv_t; *kv_create(void);`
+    "include/kv/c.h": "EXPORT kv_t* kv_create(void);\n",
+    "src/c.cc": "kv_t* kv_create(void) { return 0; }\n",
+}
+
+
+async def _calls(db: Database, repo: str, path: str) -> dict[str, tuple[str, str] | None]:
+    rows = await db.pool.fetch(
+        "SELECT e.target_name, t.qualified_name, tf.path AS target_path FROM edges e"
+        " JOIN files f ON f.id = e.file_id JOIN repositories r ON r.id = e.repository_id"
+        " LEFT JOIN symbols t ON t.id = e.target_id LEFT JOIN files tf ON tf.id = t.file_id"
+        " WHERE r.name = $1 AND f.path = $2 AND e.kind = 'calls'",
+        repo,
+        path,
+    )
+    return {r["target_name"]: (r["qualified_name"], r["target_path"]) if r["qualified_name"] else None for r in rows}
+
+
+async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declared_types(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "kvrepo"
+    for rel, text in _FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    expected = {
+        "Env::Default": ("kv::Env::Default", "src/env.cc"),  # the definition, not the header's declaration
+        "env.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # a local's declared type
+        "e.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # a parameter's
+        "Between": ("src/db.cc::kv::Between", "src/db.cc"),  # this file's static, not other.cc's
+        "LogName": ("kv::LogName", "src/env.cc"),  # a function of the enclosing namespace
+        "Size": ("kv::Base::Size", "src/db.cc"),  # this->Size() of a base class
+        "DBImpl": ("kv::DBImpl::DBImpl", "src/db.cc"),  # `new DBImpl(1)`: its constructor
+    }
+    db_calls = await _calls(db, root.name, "src/db.cc")
+    assert {k: v for k, v in db_calls.items() if k in expected} == expected
+    assert (await _calls(db, root.name, "src/other.cc"))["Between"] == ("src/other.cc::kv::Between", "src/other.cc")
+    assert await _calls(db, root.name, "include/kv/c.h") == {}  # a prototype is no call
+    # An edit resolves on demand (only what the file needs is loaded) to the same targets.
+    (root / "src/db.cc").write_text(_FILES["src/db.cc"] + "\n")
+    async with db.pool.acquire() as conn:
+        repo = await catalog.find(conn, root.name)
+    await index_paths(db, settings, repo, ["src/db.cc"])
+    db_calls = await _calls(db, root.name, "src/db.cc")
+    assert {k: v for k, v in db_calls.items() if k in expected} == expected
