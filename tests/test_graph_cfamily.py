@@ -16,6 +16,7 @@ _FILES = {
         " public:\n"
         "  virtual int NewFile(int n);\n"
         "  static Env* Default();\n"
+        "  int Depth() const { return 0; }\n"
         "};\n"
         "int LogName(int n);\n"
         "}\n"
@@ -45,6 +46,7 @@ _FILES = {
         "  Env* env = Env::Default();\n"
         "  env->NewFile(1);\n"
         "  e.NewFile(2);\n"
+        "  e.Depth();\n"
         "  Between(3);\n"
         "  LogName(4);\n"
         "  return Size();\n"
@@ -83,6 +85,7 @@ async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declar
         "Env::Default": ("kv::Env::Default", "src/env.cc"),  # the definition, not the header's declaration
         "env.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # a local's declared type
         "e.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # a parameter's
+        "e.Depth": ("kv::Env::Depth", "include/kv/env.h"),  # a C++ library's .h is read as C++
         "Between": ("src/db.cc::kv::Between", "src/db.cc"),  # this file's static, not other.cc's
         "LogName": ("kv::LogName", "src/env.cc"),  # a function of the enclosing namespace
         "Size": ("kv::Base::Size", "src/db.cc"),  # this->Size() of a base class

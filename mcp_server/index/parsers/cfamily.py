@@ -49,10 +49,17 @@ _NO_STATEMENTS = frozenset(
     }
 )
 _CALLABLE = frozenset({"function", "method", "constructor"})
+# What no C header holds: a namespace, a template, an access specifier, a class with a body or bases.
+_CPP_HEADER = re.compile(
+    rb"^[ \t]*(?:namespace\s+[\w:]+\s*\{|template\s*<|(?:public|private|protected)\s*:|class\s+\w+[^;(]*[{:])",
+    re.MULTILINE,
+)
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
-    return run(
+    if language == "c" and path.endswith(".h") and _CPP_HEADER.search(source):
+        language = "cpp"  # foo.h of a C++ library: its classes and namespaces name what foo.cc defines
+    parsed = run(
         source,
         path,
         module_name,
@@ -64,6 +71,8 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         root_prefix="",
         setup=_setup,
     )
+    parsed.language = "c" if path.endswith(".h") else parsed.language
+    return parsed
 
 
 def _setup(ctx: Ctx, root: Node) -> None:
@@ -170,8 +179,8 @@ def _declared_name(ctx: Ctx, fdecl: Node) -> str | None:
 def _function(ctx: Ctx, node: Node) -> bool | None:
     fdecl = _function_declarator(node)
     written = _declared_name(ctx, fdecl) if fdecl is not None else None
-    if written is None:
-        return None
+    if written is None or ctx.frame.kind == "function":
+        return None  # no function is defined inside another: `vmdispatch (GET_OPCODE(i)) {` is a misread macro
     frame = ctx.frame
     name = written.rsplit("::", 1)[-1]
     owner: str | None = None
