@@ -18,6 +18,11 @@ _FILES = {
         "  static Env* Default();\n"
         "  int Depth() const { return 0; }\n"
         "};\n"
+        "class Slice {\n"
+        " public:\n"
+        "  Slice() {}\n"
+        "  Slice(const char* d, int n, int flags = 0);\n"
+        "};\n"
         "int LogName(int n);\n"
         "}\n"
     ),
@@ -27,6 +32,7 @@ _FILES = {
         "Env* Env::Default() { static Env e; return &e; }\n"
         "int Env::NewFile(int n) { return n; }\n"
         "int LogName(int n) { return n + 1; }\n"
+        "Slice::Slice(const char* d, int n, int flags) {}\n"
         "}\n"
     ),
     "src/db.cc": (
@@ -49,12 +55,19 @@ _FILES = {
         "  e.Depth();\n"
         "  Between(3);\n"
         "  LogName(4);\n"
+        '  Slice("ab", 2);\n'
         "  return Size();\n"
         "}\n"
         "DBImpl* Make() { return new DBImpl(1); }\n"
         "}\n"
     ),
     "src/other.cc": "namespace kv {\nstatic int Between(int v) { return -v; }\nint Use() { return Between(1); }\n}\n",
+    # a field declared in the header, used by a method defined in the .cc
+    "include/kv/holder.h": "namespace kv {\nclass Env;\nclass Holder {\n public:\n  void Go();\n private:\n  Env* env_;\n};\n}\n",
+    "src/holder.cc": (
+        '#include "kv/holder.h"\n'
+        "namespace kv {\nvoid Holder::Go() {\n  env_->NewFile(5);\n  Env::Default()->Depth();\n  Slice();\n}\n}\n"
+    ),
     # tree-sitter reads an exported prototype it cannot parse as `EXPORT kv_t; *kv_create(void);`
     "include/kv/c.h": "EXPORT kv_t* kv_create(void);\n",
     "src/c.cc": "kv_t* kv_create(void) { return 0; }\n",
@@ -90,11 +103,18 @@ async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declar
         "LogName": ("kv::LogName", "src/env.cc"),  # a function of the enclosing namespace
         "Size": ("kv::Base::Size", "src/db.cc"),  # this->Size() of a base class
         "DBImpl": ("kv::DBImpl::DBImpl", "src/db.cc"),  # `new DBImpl(1)`: its constructor
+        "Slice": ("kv::Slice::Slice", "src/env.cc"),  # the constructor taking two (or three) arguments
     }
     db_calls = await _calls(db, root.name, "src/db.cc")
     assert {k: v for k, v in db_calls.items() if k in expected} == expected
     assert (await _calls(db, root.name, "src/other.cc"))["Between"] == ("src/other.cc::kv::Between", "src/other.cc")
     assert await _calls(db, root.name, "include/kv/c.h") == {}  # a prototype is no call
+    assert await _calls(db, root.name, "src/holder.cc") == {
+        "env_.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # the field's type, from the header
+        "Env::Default": ("kv::Env::Default", "src/env.cc"),
+        "Env::Default().Depth": ("kv::Env::Depth", "include/kv/env.h"),  # what Default returns
+        "Slice": ("kv::Slice::Slice", "include/kv/env.h"),  # of two constructors, the one taking none
+    }
     # An edit resolves on demand (only what the file needs is loaded) to the same targets.
     (root / "src/db.cc").write_text(_FILES["src/db.cc"] + "\n")
     async with db.pool.acquire() as conn:

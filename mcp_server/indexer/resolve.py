@@ -83,6 +83,9 @@ class _Tables:
     # `impl From<Vec<u8>> for Bytes` both define `Bytes::from`; which one a call means is the
     # argument's type, unknown here, so lookups abstain.
     overloaded: set[str] = field(default_factory=set)
+    # C++ overloads under one qualified name, each with the arguments it takes: a call picks the
+    # one its number of arguments fits (`Slice(buf, n)` is `Slice(const char*, size_t)`).
+    overloads: dict[str, list[tuple[_Sym, tuple[int, int]]]] = field(default_factory=dict)
     qnames_loaded: set[str] = field(default_factory=set)
     names_loaded: set[str] = field(default_factory=set)
     missing_qnames: set[str] = field(default_factory=set)
@@ -347,11 +350,17 @@ def _note_arity(t: _Tables, r: asyncpg.Record) -> None:
         takes = parameter_count(r["signature"] or "")
         if takes is not None:
             t.arities.setdefault(r["qualified_name"], []).append(takes)
+    elif r["language"] in ("c", "cpp") and r["kind"] in _PY_RECEIVER_KINDS:
+        takes = parameter_count(r["signature"] or "", defaults=True)
+        if takes is not None:
+            t.arities.setdefault(r["qualified_name"], []).append(takes)
+            t.overloads.setdefault(r["qualified_name"], []).append((_sym(r), takes))
 
 
-def parameter_count(signature: str) -> tuple[int, int] | None:
+def parameter_count(signature: str, *, defaults: bool = False) -> tuple[int, int] | None:
     """(fewest, most) arguments a Java method's signature takes; None when it cannot tell
-    (a signature cut short). Commas inside generics, annotations and arrays do not count."""
+    (a signature cut short). Commas inside generics, annotations and arrays do not count.
+    With `defaults` (C++), parameters with a default value may be left out and `(void)` takes none."""
     depth, start = 0, -1
     for i, ch in enumerate(signature):
         if ch == "<":
@@ -373,8 +382,13 @@ def parameter_count(signature: str) -> tuple[int, int] | None:
             if depth == 0:
                 if "".join(cur).strip():
                     params.append("".join(cur))
+                if defaults and [p.strip() for p in params] == ["void"]:
+                    params = []
                 n = len(params)
-                return (n - 1, 1 << 16) if params and "..." in params[-1] else (n, n)
+                if params and "..." in params[-1]:
+                    return (n - 1, 1 << 16)
+                fewest = sum(1 for p in params if "=" not in p) if defaults else n
+                return (fewest, n)
             depth -= 1
         elif ch == "," and depth == 0:
             params.append("".join(cur))
@@ -520,6 +534,13 @@ def _find(
     sym = t.symbol(qname)
     if sym is not None and qname in t.overloaded:
         return None
+    if sym is not None and arity is not None and sym.family == "c":
+        overloads = t.overloads.get(qname, ())
+        # a definition repeats no default values: it takes as many as its declaration at most
+        most = {hi for _, (lo, hi) in overloads if lo <= arity <= hi}
+        fits = [s for s, (_, hi) in overloads if hi in most]
+        if fits:
+            return max(fits, key=lambda s: s.span), False  # a definition over its declaration
     if sym is not None and (arity is None or _takes(t, qname, arity)):
         return sym, False
     if qname in seen:

@@ -21,7 +21,7 @@ _LOCAL_SCOPES = frozenset(
 _VARIABLES = frozenset({"declaration", "field_declaration", "parameter_declaration", "optional_parameter_declaration"})
 
 
-def _type_name(ctx: Ctx, node: Node | None) -> str | None:
+def type_name(ctx: Ctx, node: Node | None) -> str | None:
     """The class a type node names ("Foo", "ns::Foo"), "" for one without members, None when unknown (`auto`)."""
     if node is None:
         return None
@@ -42,7 +42,7 @@ def _type_name(ctx: Ctx, node: Node | None) -> str | None:
     return text.lstrip(":") or None
 
 
-def _variable(decl: Node | None) -> tuple[Node | None, Node | None]:
+def variable(decl: Node | None) -> tuple[Node | None, Node | None]:
     """The name a declarator declares and the value it is initialised with."""
     value: Node | None = None
     for _ in range(16):
@@ -67,17 +67,17 @@ def record(ctx: Ctx, node: Node) -> None:
     """Note the variables a declaration, field or parameter declares, with the type each holds."""
     if node.type not in _VARIABLES and node.type != "for_range_loop":
         return
-    written = _type_name(ctx, node.child_by_field_name("type"))
+    written = type_name(ctx, node.child_by_field_name("type"))
     tparams: set[str] = ctx.data["tparams"]
     field = node.type == "field_declaration"
     chain = tuple(ctx.scope_chain())
     for decl in node.children_by_field_name("declarator"):
-        name, value = _variable(decl)
+        name, value = variable(decl)
         if name is None:
             continue
         held = written
         if held is None and value is not None and value.type == "new_expression":
-            held = _type_name(ctx, value.child_by_field_name("type"))  # `auto* x = new Foo(...)`
+            held = type_name(ctx, value.child_by_field_name("type"))  # `auto* x = new Foo(...)`
         if held is None:
             continue
         if held.split("::", 1)[0] in tparams:

@@ -13,8 +13,8 @@ from functools import partial
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, ParsedFile
-from ._cpp_types import receiver_type, record
+from ..records import ARITY, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
+from ._cpp_types import receiver_type, record, type_name, variable
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, relative_module, run
 
 _COMMENTS = frozenset({"comment"})
@@ -49,6 +49,12 @@ _NO_STATEMENTS = frozenset(
     }
 )
 _CALLABLE = frozenset({"function", "method", "constructor"})
+_EXPORT_CLASS = re.compile(rb"(\b(?:class|struct|union)[ \t]+)([A-Z][A-Z0-9_]+)(?=[ \t]+[A-Za-z_])")
+_EXPORT_DECL = re.compile(
+    rb"^([ \t]*)([A-Z][A-Z0-9_]+)(?=[ \t]+(?:(?:const|unsigned|struct|static|inline|extern)[ \t]+)*"
+    rb"[A-Za-z_][\w:]*[ \t*&]+\(?[A-Za-z_]\w*\)?[ \t]*\()",
+    re.MULTILINE,
+)
 # What no C header holds: a namespace, a template, an access specifier, a class with a body or bases.
 _CPP_HEADER = re.compile(
     rb"^[ \t]*(?:namespace\s+[\w:]+\s*\{|template\s*<|(?:public|private|protected)\s*:|class\s+\w+[^;(]*[{:])",
@@ -60,7 +66,7 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
     if language == "c" and path.endswith(".h") and _CPP_HEADER.search(source):
         language = "cpp"  # foo.h of a C++ library: its classes and namespaces name what foo.cc defines
     parsed = run(
-        source,
+        _without_export_macros(source),
         path,
         module_name,
         language,
@@ -73,6 +79,17 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
     )
     parsed.language = "c" if path.endswith(".h") else parsed.language
     return parsed
+
+
+def _blank(match: re.Match[bytes]) -> bytes:
+    return match.group(1) + b" " * len(match.group(2))
+
+
+def _without_export_macros(source: bytes) -> bytes:
+    """The source with export macros blanked, byte for byte (`class LEVELDB_EXPORT Slice {`,
+    `LUA_API int lua_gettop (lua_State *L)`): the grammar knows no such macro and misreads the
+    whole declaration (a class read as a run of functions)."""
+    return _EXPORT_DECL.sub(_blank, _EXPORT_CLASS.sub(_blank, source))
 
 
 def _setup(ctx: Ctx, root: Node) -> None:
@@ -216,6 +233,8 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     body = node.child_by_field_name("body")
     sig_end = body.start_byte if body is not None else None
     idx = ctx.add_symbol(kind, name, qname, node, sig_end=sig_end, doc=_doc(ctx, node))
+    if ctx.data["cpp"]:
+        _type_edge(ctx, idx, node.child_by_field_name("type"))
     if body is not None:
         ctx.enter(Frame(idx, qname, "function", owner))
     return None
@@ -241,6 +260,9 @@ def _member_declaration(ctx: Ctx, node: Node) -> bool | None:
     if ctx.data["cpp"]:
         record(ctx, node)
     fdecl = _function_declarator(node)
+    if fdecl is None and ctx.data["cpp"] and node.type == "field_declaration" and frame.kind == "class":
+        _fields(ctx, node)
+        return None
     name = _declared_name(ctx, fdecl) if fdecl is not None else None
     if name is None or _MACRO_NAME.fullmatch(name):
         return None  # `int seed_ GUARDED_BY(mutex_);`: a macro after a field, no method
@@ -255,7 +277,8 @@ def _member_declaration(ctx: Ctx, node: Node) -> bool | None:
         return None
     owner = frame.owner or frame.qname
     kind = "constructor" if name == owner.rsplit("::", 1)[-1] else "method"
-    ctx.add_symbol(kind, name, ctx.join(frame.qname, name), node, doc=_doc(ctx, node))
+    idx = ctx.add_symbol(kind, name, ctx.join(frame.qname, name), node, doc=_doc(ctx, node))
+    _type_edge(ctx, idx, node.child_by_field_name("type"))
     return None
 
 
@@ -431,6 +454,15 @@ def _constructed(ctx: Ctx, target: str, chain: list[str]) -> Candidates:
     return tuple(out)
 
 
+def _arity(call: Node) -> Candidates:
+    """The records.ARITY candidate of a call or `new`: overloads share a qualified name."""
+    args = call.child_by_field_name("arguments")
+    if args is None:
+        return ((f"{ARITY}0", 0.0),) if call.type == "new_expression" else ()
+    n = sum(1 for c in args.named_children if c.type != "comment")
+    return ((f"{ARITY}{n}", 0.0),)
+
+
 def _statement_context(ctx: Ctx) -> bool:
     """Whether the node being handled can be an expression at all (see _NO_STATEMENTS)."""
     for i in range(len(ctx.nodes) - 2, 0, -1):
@@ -454,33 +486,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         if ctx.data["cpp"]:
 
             def cands() -> Candidates:
-                if target.startswith("std::"):
-                    return ()
-                local = _lookup(ctx, target, chain)
-                if local is not None:
-                    if ctx.result.symbols[ctx.defined[local]].kind in _SCOPES:
-                        return _constructed(ctx, target, chain)  # `Slice(key)`: a temporary
-                    return ((local, CONF_EXACT),)
-                for prefix in chain:
-                    q = ctx.join(prefix, target)
-                    if q in ctx.data["declared"]:
-                        return ((q, CONF_SCOPED),)
-                if "::" in target:
-                    head, _, rest = target.partition("::")
-                    scope = _lookup(ctx, head, chain, _SCOPES)  # `Base::method()` with Base defined here
-                    if scope:
-                        return ctx.member(scope, rest)
-                # `this->f()` of the class or a base first, then a function of an enclosing namespace
-                # (`Env::Default()` from inside namespace leveldb is `leveldb::Env::Default`)
-                out = list(ctx.member(owner, target)) if owner and "::" not in target else []
-                for prefix in _namespaces(ctx, chain):
-                    q = ctx.join(prefix, target)
-                    if q.rsplit("::", 1)[-1][:1].isupper():
-                        out.append((ctx.join(q, q.rsplit("::", 1)[-1]), CONF_SCOPED))
-                    out.append((q, CONF_SCOPED))
-                if not owner and "::" not in target:
-                    out.append((NAME_FALLBACK, CONF_UNIQUE))  # a `using` may have brought it in
-                return tuple(out)
+                return _bare_cands(ctx, target, chain, owner) + _arity(node)
         else:
 
             def cands() -> Candidates:
@@ -498,30 +504,143 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         target = ctx.flat(fn).replace("->", ".")
         owner = ctx.frame.owner
         if arg is not None and arg.type == "this" and owner:
-            ctx.edge("calls", target, field, ctx.member_later(owner, ctx.text(field)))
+            method = ctx.text(field)
+            ctx.edge("calls", target, field, lambda: ctx.member(owner, method) + _arity(node))
         elif arg is not None and ctx.data["cpp"]:
-            ctx.edge("calls", target, field, _receiver_later(ctx, arg, ctx.text(field), owner))
+            found = _receiver_later(ctx, arg, ctx.text(field), ctx.scope_chain(), owner)
+            ctx.edge("calls", target, field, lambda: tuple(found() or ()) + _arity(node))
         else:
             ctx.edge("calls", target, field)
     return None
 
 
-def _receiver_later(ctx: Ctx, receiver: Node, method: str, owner: str | None) -> CandidateFn:
-    """`x.m()` / `p->m()`: the method of the type x is declared with, once the whole file is known."""
+def _bare_cands(ctx: Ctx, target: str, chain: list[str], owner: str | None) -> Candidates:
+    """What a call of a plain or qualified name (`f()`, `Env::Default()`) may mean, surest first."""
+    if target.startswith("std::"):
+        return ()
+    local = _lookup(ctx, target, chain)
+    if local is not None:
+        if ctx.result.symbols[ctx.defined[local]].kind in _SCOPES:
+            return _constructed(ctx, target, chain)  # `Slice(key)`: a temporary
+        return ((local, CONF_EXACT),)
+    for prefix in chain:
+        q = ctx.join(prefix, target)
+        if q in ctx.data["declared"]:
+            return ((q, CONF_SCOPED),)
+    if "::" in target:
+        head, _, rest = target.partition("::")
+        scope = _lookup(ctx, head, chain, _SCOPES)  # `Base::method()` with Base defined here
+        if scope:
+            return ctx.member(scope, rest)
+    # `this->f()` of the class or a base first, then a function of an enclosing namespace
+    # (`Env::Default()` from inside namespace leveldb is `leveldb::Env::Default`)
+    out = list(ctx.member(owner, target)) if owner and "::" not in target else []
+    for prefix in _namespaces(ctx, chain):
+        q = ctx.join(prefix, target)
+        if q.rsplit("::", 1)[-1][:1].isupper():
+            out.append((ctx.join(q, q.rsplit("::", 1)[-1]), CONF_SCOPED))
+        out.append((q, CONF_SCOPED))
+    if not owner and "::" not in target:
+        out.append((NAME_FALLBACK, CONF_UNIQUE))  # a `using` may have brought it in
+    return tuple(out)
+
+
+def _class_paths(ctx: Ctx, written: str, chain: list[str]) -> Candidates:
+    """Where a type written in scope `chain` may be defined: this file's, else each enclosing namespace's."""
+    local = _lookup(ctx, written, chain, _SCOPES)
+    if local is not None:
+        return ((local, CONF_EXACT),)
+    return tuple((ctx.join(p, written), CONF_SCOPED) for p in _namespaces(ctx, chain))
+
+
+def _receiver_paths(ctx: Ctx, node: Node, chain: list[str], owner: str | None, depth: int = 0) -> Candidates | None:
+    """The qualified names a receiver expression may stand for, its members being found under them
+    (a field or function there reaches its type through its type edge, records.TYPE_OF); () for
+    a library type (no guess), None when unknown."""
+    if depth > 4:
+        return None
+    kind = node.type
+    if kind == "this":
+        return ((owner, CONF_EXACT),) if owner else None
+    if kind == "parenthesized_expression" and node.named_child_count == 1:
+        return _receiver_paths(ctx, node.named_children[0], chain, owner, depth + 1)
+    if kind == "pointer_expression":  # `(*it).m()`
+        arg = node.child_by_field_name("argument")
+        return _receiver_paths(ctx, arg, chain, owner, depth + 1) if arg is not None else None
+    if kind == "identifier":
+        held = receiver_type(ctx, node, owner)
+        if held is not None:
+            written, at = held
+            if not written or written == "?" or written.startswith("std::"):
+                return ()
+            return _class_paths(ctx, written, list(at))
+        return ((ctx.join(owner, ctx.text(node)), CONF_SCOPED),) if owner else None  # a field declared elsewhere
+    if kind == "field_expression":
+        arg, field = node.child_by_field_name("argument"), node.child_by_field_name("field")
+        if arg is None or field is None:
+            return None
+        if arg.type == "this":
+            held = receiver_type(ctx, node, owner)
+            if held is not None:
+                written, at = held
+                if not written or written == "?" or written.startswith("std::"):
+                    return ()
+                return _class_paths(ctx, written, list(at))
+        inner = _receiver_paths(ctx, arg, chain, owner, depth + 1)
+        if not inner:
+            return inner
+        return tuple((ctx.join(q, ctx.text(field)), min(c, CONF_SCOPED)) for q, c in inner)
+    if kind == "call_expression":
+        fn = node.child_by_field_name("function")
+        if fn is None or fn.type not in ("identifier", "qualified_identifier"):
+            return None
+        found = tuple(
+            (q, c) for q, c in _bare_cands(ctx, _strip_templates(ctx.flat(fn)), chain, owner) if q != NAME_FALLBACK
+        )
+        return found or None
+    return None
+
+
+def _receiver_later(ctx: Ctx, receiver: Node, method: str, chain: list[str], owner: str | None) -> CandidateFn:
+    """`x.m()`, `p->m()`, `a.b->m()`, `f().m()`: the method under what the receiver stands for."""
 
     def cands() -> Candidates:
-        held = receiver_type(ctx, receiver, owner)
-        if held is None:
-            return ()  # no declaration here: the name alone, as before
-        written, chain = held
-        if not written or written == "?" or written.startswith("std::"):
-            return ((f"{written or '?'}::{method}", CONF_SCOPED),)  # a library type: no guess
-        local = _lookup(ctx, written, list(chain), _SCOPES)
-        if local is not None:
-            return ctx.member(local, method)
-        return tuple((ctx.join(ctx.join(p, written), method), CONF_SCOPED) for p in _namespaces(ctx, list(chain)))
+        paths = _receiver_paths(ctx, receiver, chain, owner)
+        if paths is None:
+            return ()  # the name alone, as before
+        if not paths:
+            return ((f"?::{method}", CONF_SCOPED),)  # a library type's: no guess
+        out = [(ctx.join(q, method), c) for q, c in paths]
+        if receiver.type == "identifier" and receiver_type(ctx, receiver, owner) is None:
+            out.append((NAME_FALLBACK, CONF_UNIQUE))  # perhaps no field at all
+        return tuple(out)
 
     return cands
+
+
+def _type_edge(ctx: Ctx, source: int, type_node: Node | None) -> None:
+    """What a field holds or a function returns, as a type edge (records.TYPE_OF): `f().m()` and
+    `x_->m()` are found on that type. It is also the plain reference to the type written there."""
+    written = type_name(ctx, type_node)
+    if type_node is None or not written or written.startswith("std::"):
+        return
+    if written.split("::", 1)[0] in ctx.data["tparams"]:
+        return
+    chain = ctx.scope_chain()
+    ctx.skip.add(type_node.id)
+    ctx.edge("references", written, type_node, lambda: _class_paths(ctx, written, chain), TYPE_OF, source)
+
+
+def _fields(ctx: Ctx, node: Node) -> None:
+    """`Env* const env_;` in a class body: a field, typed by its type edge."""
+    frame = ctx.frame
+    for decl in node.children_by_field_name("declarator"):
+        name, _ = variable(decl)
+        if name is None:
+            continue
+        text = ctx.text(name)
+        idx = ctx.add_symbol("field", text, ctx.join(frame.qname, text), node)
+        _type_edge(ctx, idx, node.child_by_field_name("type"))
 
 
 def _parameter(ctx: Ctx, node: Node) -> bool | None:
@@ -537,7 +656,7 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     ctx.skip.add(tnode.id)
     target = _strip_templates(ctx.flat(tnode))
     chain = ctx.scope_chain()
-    ctx.edge("calls", target, node, lambda: _constructed(ctx, target, chain))
+    ctx.edge("calls", target, node, lambda: _constructed(ctx, target, chain) + _arity(node))
     return None
 
 
