@@ -7,6 +7,7 @@ from pathlib import Path
 from mcp_server.config import Settings
 from mcp_server.db import catalog
 from mcp_server.db.pool import Database
+from mcp_server.graph.walk import find_references
 from mcp_server.indexer.pipeline import index_paths, index_repository
 
 _FILES = {
@@ -59,6 +60,10 @@ _FILES = {
         "  return Size();\n"
         "}\n"
         "DBImpl* Make() { return new DBImpl(1); }\n"
+        "class MemEnv : public Env {\n"
+        " public:\n"
+        "  int NewFile(int n) override { return 0; }\n"
+        "};\n"
         "}\n"
     ),
     "src/other.cc": "namespace kv {\nstatic int Between(int v) { return -v; }\nint Use() { return Between(1); }\n}\n",
@@ -115,6 +120,10 @@ async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declar
         "Env::Default().Depth": ("kv::Env::Depth", "include/kv/env.h"),  # what Default returns
         "Slice": ("kv::Slice::Slice", "include/kv/env.h"),  # of two constructors, the one taking none
     }
+    # A call through the base (`env->NewFile(1)` on an Env*) may run the override: it is one of its references.
+    async with db.pool.acquire() as conn:
+        refs = await find_references(conn, "kv::MemEnv::NewFile", root.name)
+    assert {(r.path, r.line) for r in refs.references} >= {("src/db.cc", 15), ("src/db.cc", 16), ("src/holder.cc", 4)}
     # An edit resolves on demand (only what the file needs is loaded) to the same targets.
     (root / "src/db.cc").write_text(_FILES["src/db.cc"] + "\n")
     async with db.pool.acquire() as conn:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
+from ..index.languages import language_for
 from ..index.layout import is_test_path
 from ..index.records import TYPE_OF
 from .models import (
@@ -107,6 +108,13 @@ WITH RECURSIVE d(id, path) AS (
 )
 SELECT DISTINCT id FROM d"""
 _FILE_SYMBOLS = "SELECT id FROM symbols WHERE file_id = $1"
+_MAX_BASE_HOPS = 8
+_BASES_OF = """
+SELECT DISTINCT b.qualified_name AS base FROM symbols s
+JOIN edges e ON e.source_id = s.id AND e.kind = 'inherits' JOIN symbols b ON b.id = e.target_id
+WHERE s.repository_id = $1 AND s.qualified_name = ANY($2::text[])"""
+_METHODS_NAMED = """
+SELECT id FROM symbols WHERE repository_id = $1 AND qualified_name = ANY($2::text[]) AND kind = 'method'"""
 _FILE_MODULE = f"""
 SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
 WHERE s.file_id = $1 AND s.parent_id IS NULL AND s.kind = 'module' ORDER BY s.id LIMIT 1"""
@@ -183,8 +191,9 @@ async def find_references(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     target = await resolve(conn, symbol, repository)
-    rows = await conn.fetch(_REFERENCES, target.ids, min_conf, limit + 1)
-    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, target.ids, min_conf)}
+    ids = target.ids + await _overridden(conn, target.ref, target.repository_id)
+    rows = await conn.fetch(_REFERENCES, ids, min_conf, limit + 1)
+    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, ids, min_conf)}
     refs = [
         Reference(
             **{**dict(r), "confidence": round_conf(r["confidence"]), "snippet": r["snippet"].strip()[:_SNIPPET_CHARS]}
@@ -192,6 +201,25 @@ async def find_references(
         for r in rows[:limit]
     ]
     return EdgeList(symbol=target.ref, references=refs, counts=counts, truncated=len(rows) > limit)
+
+
+async def _overridden(conn: Conn, ref: SymbolRef, repository_id: int) -> list[int]:
+    """The methods a C++ method overrides: a call through a base (`env->NewFile()` on an `Env*`)
+    may run the override, so the base's call sites are the override's references too."""
+    if ref.kind != "method" or language_for(ref.path) not in ("c", "cpp") or "::" not in ref.qualified_name:
+        return []
+    cls, _, name = ref.qualified_name.rpartition("::")
+    seen = {cls}
+    frontier, found = [cls], []
+    for _ in range(_MAX_BASE_HOPS):
+        bases = [r["base"] for r in await conn.fetch(_BASES_OF, repository_id, frontier) if r["base"] not in seen]
+        if not bases:
+            break
+        seen.update(bases)
+        members = [f"{b}::{name}" for b in bases]
+        found += [r["id"] for r in await conn.fetch(_METHODS_NAMED, repository_id, members)]
+        frontier = bases
+    return found
 
 
 async def find_callers(
