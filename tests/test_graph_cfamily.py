@@ -73,6 +73,9 @@ _FILES = {
         '#include "kv/holder.h"\n'
         "namespace kv {\nvoid Holder::Go() {\n  env_->NewFile(5);\n  Env::Default()->Depth();\n  Slice();\n}\n}\n"
     ),
+    # a function-like macro is what a call of its name goes to
+    "include/kv/check.h": "#define KV_CHECK(x) ((void)(x))\n",
+    "src/m.c": '#include "kv/check.h"\nint g(int v) { KV_CHECK(v); return v; }\n',
     # tree-sitter reads an exported prototype it cannot parse as `EXPORT kv_t; *kv_create(void);`
     "include/kv/c.h": "EXPORT kv_t* kv_create(void);\n",
     "src/c.cc": "kv_t* kv_create(void) { return 0; }\n",
@@ -114,6 +117,7 @@ async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declar
     assert {k: v for k, v in db_calls.items() if k in expected} == expected
     assert (await _calls(db, root.name, "src/other.cc"))["Between"] == ("src/other.cc::kv::Between", "src/other.cc")
     assert await _calls(db, root.name, "include/kv/c.h") == {}  # a prototype is no call
+    assert await _calls(db, root.name, "src/m.c") == {"KV_CHECK": ("KV_CHECK", "include/kv/check.h")}
     assert await _calls(db, root.name, "src/holder.cc") == {
         "env_.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # the field's type, from the header
         "Env::Default": ("kv::Env::Default", "src/env.cc"),

@@ -655,6 +655,8 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
             # the built-in types' methods (jedi agreed with a same-named repository method 0 times in 50).
             return None
         kinds = kinds & _PY_RECEIVER_KINDS  # `x.m()` calls a method, never a module-level function
+    if family == "c" and row["kind"] == "calls":
+        kinds = kinds | {"macro"}  # `api_check(L, e)`: a function-like macro
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
     if family == "c":
         options = _c_options(t, options, row["file_id"])

@@ -407,6 +407,17 @@ def _template_params(ctx: Ctx, node: Node) -> bool | None:
 # ---- includes, calls, references --------------------------------------------------------
 
 
+def _macro(ctx: Ctx, node: Node) -> bool | None:
+    """`#define check(L, e) ...`: what a call `check(L, x)` goes to. One defined outside a header
+    is its file's own (its name is no other file's)."""
+    name_node = node.child_by_field_name("name")
+    if name_node is not None:
+        name = ctx.text(name_node)
+        own = not ctx.path.endswith(_HEADER_EXTS[:7])
+        ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
+    return SKIP
+
+
 def _include(ctx: Ctx, node: Node) -> bool | None:
     path_node = node.child_by_field_name("path")
     if path_node is None:
@@ -540,8 +551,8 @@ def _bare_cands(ctx: Ctx, target: str, chain: list[str], owner: str | None) -> C
         if q.rsplit("::", 1)[-1][:1].isupper():
             out.append((ctx.join(q, q.rsplit("::", 1)[-1]), CONF_SCOPED))
         out.append((q, CONF_SCOPED))
-    if not owner and "::" not in target:
-        out.append((NAME_FALLBACK, CONF_UNIQUE))  # a `using` may have brought it in
+    if (not owner or _MACRO_NAME.fullmatch(target)) and "::" not in target:
+        out.append((NAME_FALLBACK, CONF_UNIQUE))  # a `using` may have brought it in, or a macro
     return tuple(out)
 
 
@@ -696,6 +707,7 @@ _HANDLERS: dict[str, Handler] = {
     "base_class_clause": _bases,
     "template_parameter_list": _template_params,
     "preproc_include": _include,
+    "preproc_function_def": _macro,
     "call_expression": _call,
     "new_expression": _new,
     "parameter_declaration": _parameter,
