@@ -66,7 +66,10 @@ _FILES = {
         "};\n"
         "}\n"
     ),
-    "src/other.cc": "namespace kv {\nstatic int Between(int v) { return -v; }\nint Use() { return Between(1); }\n}\n",
+    "src/other.cc": (
+        "namespace kv {\nstatic int Between(int v) { return -v; }\nint Use() { return Between(1); }\n"
+        "namespace detail {\nclass Env {};\n}\n}\n"  # another Env: MemEnv's base is still kv::Env
+    ),
     # a field declared in the header, used by a method defined in the .cc
     "include/kv/holder.h": "namespace kv {\nclass Env;\nclass Holder {\n public:\n  void Go();\n private:\n  Env* env_;\n};\n}\n",
     "src/holder.cc": (

@@ -613,7 +613,7 @@ CASES = [
         },
         [
             ("imports", "geo/shape.h", "src.geo.point", "src.geo.geo.shape"),
-            ("inherits", "Shape", "geo::Point", None),
+            ("inherits", "Shape", "geo::Point", "geo::Shape"),  # of the enclosing namespace, if any
             ("calls", "dot", "geo::Point::norm", "geo::dot"),
             ("calls", "this.scale", "geo::Point::norm", "geo::Point::scale"),
             ("calls", "geo::Point::origin", "main", "geo::Point::origin"),

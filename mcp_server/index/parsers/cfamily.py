@@ -390,7 +390,7 @@ def _bases(ctx: Ctx, node: Node) -> bool | None:
         if t.type not in ("type_identifier", "qualified_identifier", "template_type"):
             continue
         target = _strip_templates(ctx.flat(t))
-        fn = partial(_type_cands, ctx, target, chain)
+        fn = partial(_base_cands, ctx, target, chain)
         ctx.edge("inherits", target, t, fn)
         ctx.bases.setdefault(frame.qname, []).append(fn)
     return SKIP
@@ -448,6 +448,14 @@ def _type_cands(ctx: Ctx, target: str, chain: list[str]) -> Candidates:
     if local is not None:
         return ((local, CONF_EXACT),)
     return ((target, CONF_SCOPED),) if "::" in target else ()
+
+
+def _base_cands(ctx: Ctx, target: str, chain: list[str]) -> Candidates:
+    """A base class: this file's, else one of an enclosing namespace (`Iterator` in leveldb is
+    `leveldb::Iterator`, not a nested `SkipList::Iterator`), else one by its name alone."""
+    if target.startswith("std::"):
+        return ()
+    return _class_paths(ctx, target, chain) + ((NAME_FALLBACK, CONF_UNIQUE),)
 
 
 def _constructed(ctx: Ctx, target: str, chain: list[str]) -> Candidates:
