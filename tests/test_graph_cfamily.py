@@ -7,7 +7,7 @@ from pathlib import Path
 from mcp_server.config import Settings
 from mcp_server.db import catalog
 from mcp_server.db.pool import Database
-from mcp_server.graph.walk import find_references
+from mcp_server.graph.walk import find_callers, find_references
 from mcp_server.indexer.pipeline import index_paths, index_repository
 
 _FILES = {
@@ -77,8 +77,9 @@ _FILES = {
         "namespace kv {\nvoid Holder::Go() {\n  env_->NewFile(5);\n  Env::Default()->Depth();\n  Slice();\n}\n}\n"
     ),
     # a function-like macro is what a call of its name goes to
-    "include/kv/check.h": "#define KV_CHECK(x) ((void)(x))\n",
-    "src/m.c": '#include "kv/check.h"\nint g(int v) { KV_CHECK(v); return v; }\n',
+    "include/kv/check.h": "#define KV_CHECK(x) ((void)(x))\n#define KV_LOG(x) kv_log(x)\n",
+    "src/m.c": '#include "kv/check.h"\nint g(int v) { KV_CHECK(v); KV_LOG(v); return v; }\n',
+    "src/log.c": "void kv_log(int v) {}\n",
     # tree-sitter reads an exported prototype it cannot parse as `EXPORT kv_t; *kv_create(void);`
     "include/kv/c.h": "EXPORT kv_t* kv_create(void);\n",
     "src/c.cc": "kv_t* kv_create(void) { return 0; }\n",
@@ -120,7 +121,13 @@ async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declar
     assert {k: v for k, v in db_calls.items() if k in expected} == expected
     assert (await _calls(db, root.name, "src/other.cc"))["Between"] == ("src/other.cc::kv::Between", "src/other.cc")
     assert await _calls(db, root.name, "include/kv/c.h") == {}  # a prototype is no call
-    assert await _calls(db, root.name, "src/m.c") == {"KV_CHECK": ("KV_CHECK", "include/kv/check.h")}
+    assert (await _calls(db, root.name, "src/m.c"))["KV_CHECK"] == ("KV_CHECK", "include/kv/check.h")
+    # a use of a macro is a use of what its body calls
+    async with db.pool.acquire() as conn:
+        log_refs = await find_references(conn, "kv_log", root.name)
+        log_callers = await find_callers(conn, "kv_log", root.name)
+    assert ("src/m.c", 2) in {(r.path, r.line) for r in log_refs.references}
+    assert "g" in {n.qualified_name for n in log_callers.nodes if n.depth == 1}
     assert await _calls(db, root.name, "src/holder.cc") == {
         "env_.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # the field's type, from the header
         "Env::Default": ("kv::Env::Default", "src/env.cc"),

@@ -109,6 +109,10 @@ WITH RECURSIVE d(id, path) AS (
 SELECT DISTINCT id FROM d"""
 _FILE_SYMBOLS = "SELECT id FROM symbols WHERE file_id = $1"
 _MAX_BASE_HOPS = 8
+_MAX_MACRO_HOPS = 4
+_MACROS_CALLING = """
+SELECT DISTINCT e.source_id AS id FROM edges e JOIN symbols s ON s.id = e.source_id
+WHERE e.target_id = ANY($1::bigint[]) AND e.kind = 'calls' AND s.kind = 'macro'"""
 _BASES_OF = """
 SELECT DISTINCT b.qualified_name AS base FROM symbols s
 JOIN edges e ON e.source_id = s.id AND e.kind = 'inherits' JOIN symbols b ON b.id = e.target_id
@@ -192,6 +196,7 @@ async def find_references(
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     target = await resolve(conn, symbol, repository)
     ids = target.ids + await _overridden(conn, target.ref, target.repository_id)
+    ids += await _through_macros(conn, ids)
     rows = await conn.fetch(_REFERENCES, ids, min_conf, limit + 1)
     counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, ids, min_conf)}
     refs = [
@@ -219,6 +224,20 @@ async def _overridden(conn: Conn, ref: SymbolRef, repository_id: int) -> list[in
         members = [f"{b}::{name}" for b in bases]
         found += [r["id"] for r in await conn.fetch(_METHODS_NAMED, repository_id, members)]
         frontier = bases
+    return found
+
+
+async def _through_macros(conn: Conn, ids: list[int]) -> list[int]:
+    """The function-like macros whose bodies call these (through other macros too): a use of
+    `lua_remove(L, i)` calls lua_rotate, so it is a reference to it and its function a caller."""
+    found: list[int] = []
+    frontier = ids
+    for _ in range(_MAX_MACRO_HOPS):
+        seen = set(ids) | set(found)
+        frontier = [r["id"] for r in await conn.fetch(_MACROS_CALLING, frontier) if r["id"] not in seen]
+        if not frontier:
+            break
+        found += frontier
     return found
 
 
@@ -253,7 +272,8 @@ async def _calls(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     root = await resolve(conn, symbol, repository)
-    walk = await _walk(conn, root.ids, incoming, _CALLS, depth, min_conf, limit)
+    start = root.ids + (await _through_macros(conn, root.ids) if incoming else [])
+    walk = await _walk(conn, start, incoming, _CALLS, depth, min_conf, limit)
     refs = await symbols_by_id(conn, walk.depth)
     nodes = sorted(
         (GraphNode(**refs[n].model_dump(), depth=d) for n, d in walk.depth.items() if n in refs),

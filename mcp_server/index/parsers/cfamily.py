@@ -49,6 +49,10 @@ _NO_STATEMENTS = frozenset(
     }
 )
 _CALLABLE = frozenset({"function", "method", "constructor"})
+_CALLED = re.compile(r"(?<![\w.>#])([A-Za-z_]\w*)\s*\(")
+_KEYWORDS = frozenset(
+    {"if", "while", "for", "switch", "return", "sizeof", "defined", "do", "case", "alignof", "typeof", "__typeof__"}
+)
 _EXPORT_CLASS = re.compile(rb"(\b(?:class|struct|union)[ \t]+)([A-Z][A-Z0-9_]+)(?=[ \t]+[A-Za-z_])")
 _EXPORT_DECL = re.compile(
     rb"^([ \t]*)([A-Z][A-Z0-9_]+)(?=[ \t]+(?:(?:const|unsigned|struct|static|inline|extern)[ \t]+)*"
@@ -411,11 +415,30 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
     """`#define check(L, e) ...`: what a call `check(L, x)` goes to. One defined outside a header
     is its file's own (its name is no other file's)."""
     name_node = node.child_by_field_name("name")
-    if name_node is not None:
-        name = ctx.text(name_node)
-        own = not ctx.path.endswith(_HEADER_EXTS[:7])
-        ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
+    if name_node is None:
+        return SKIP
+    name = ctx.text(name_node)
+    own = not ctx.path.endswith(_HEADER_EXTS[:7])
+    idx = ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
+    # What its body calls, a use of the macro calls too (graph.walk follows them): the
+    # parameters and keywords aside, every `name(` of the body
+    params_node = node.child_by_field_name("parameters")
+    params = {ctx.text(p) for p in params_node.named_children} if params_node is not None else set()
+    body = node.child_by_field_name("value")
+    line = node.start_point.row + 1
+    for called in dict.fromkeys(_CALLED.findall(ctx.text(body))):
+        if called in params or called in _KEYWORDS or called == name:
+            continue
+        ctx.edge("calls", called, line, partial(_c_cands, ctx, called), source=idx)
     return SKIP
+
+
+def _c_cands(ctx: Ctx, target: str) -> Candidates:
+    """A C function or macro called by name: this file's own, this file's prototype, else by name."""
+    for q in (ctx.join(ctx.path, target), target):
+        if q in ctx.defined:
+            return ((q, CONF_EXACT),)
+    return ((target, CONF_SCOPED),) if target in ctx.data["declared"] else ()
 
 
 def _include(ctx: Ctx, node: Node) -> bool | None:
@@ -507,12 +530,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             def cands() -> Candidates:
                 return _bare_cands(ctx, target, chain, owner) + _arity(node)
         else:
-
-            def cands() -> Candidates:
-                for q in (ctx.join(ctx.path, target), target):
-                    if q in ctx.defined:
-                        return ((q, CONF_EXACT),)
-                return ((target, CONF_SCOPED),) if target in ctx.data["declared"] else ()
+            cands = partial(_c_cands, ctx, target)
 
         ctx.edge("calls", target, node, cands)
     elif fn.type == "field_expression":
