@@ -82,6 +82,8 @@ _MENTIONED = (
     " OR right(e.target_name, length(t.name) + 1) = '.' || t.name)"
     " AND (e.file_id <> t.file_id OR e.line <> t.start_line)"
 )
+# A macro's body is text until used: its uses are the references (graph.walk._through_macros).
+_NOT_IN_MACRO = "s.kind <> 'macro'"
 _REFERENCES = f"""
 SELECT e.kind, e.confidence, r.name AS repository, f.path, e.line, s.qualified_name AS source,
        s.id AS source_id, s.kind AS source_kind, e.target_name,
@@ -90,12 +92,12 @@ SELECT e.kind, e.confidence, r.name AS repository, f.path, e.line, s.qualified_n
                  LIMIT 1), '') AS snippet
 FROM edges e JOIN symbols s ON s.id = e.source_id JOIN files f ON f.id = e.file_id
 JOIN repositories r ON r.id = e.repository_id JOIN symbols t ON t.id = e.target_id
-WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED}
+WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED} AND {_NOT_IN_MACRO}
   AND e.confidence >= $2::real
 ORDER BY f.path, e.line, e.id LIMIT $3"""
 _REFERENCE_COUNTS = f"""
-SELECT e.kind, count(*) AS n FROM edges e JOIN symbols t ON t.id = e.target_id
-WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED}
+SELECT e.kind, count(*) AS n FROM edges e JOIN symbols t ON t.id = e.target_id JOIN symbols s ON s.id = e.source_id
+WHERE e.target_id = ANY($1::bigint[]) AND e.kind <> 'contains' AND {_MENTIONED} AND {_NOT_IN_MACRO}
   AND e.confidence >= $2::real
 GROUP BY e.kind ORDER BY e.kind"""
 # A class or module changes with its members: the walk starts from all of them.
@@ -272,8 +274,10 @@ async def _calls(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     root = await resolve(conn, symbol, repository)
-    start = root.ids + (await _through_macros(conn, root.ids) if incoming else [])
-    walk = await _walk(conn, start, incoming, _CALLS, depth, min_conf, limit)
+    macros = await _through_macros(conn, root.ids) if incoming else []
+    walk = await _walk(conn, root.ids + macros, incoming, _CALLS, depth, min_conf, limit)
+    for m in macros:  # their users are the callers; the macros themselves are no call sites
+        walk.depth.pop(m, None)
     refs = await symbols_by_id(conn, walk.depth)
     nodes = sorted(
         (GraphNode(**refs[n].model_dump(), depth=d) for n, d in walk.depth.items() if n in refs),
