@@ -31,7 +31,8 @@ the shape of the site and what pgcode recorded there: the kinds tell what to fix
 In Go, interface methods are scored apart (gopls 0.11's answers for them change from one asking
 to the next) and left out of the headline figures. Declarations are not uses: the server's references that are another definition of the name (an
 overriding or implementing method) and JSDoc `{@link}` mentions in comments are left out of both
-sides and counted apart. In JavaScript, a reference or caller pgcode gives at a site the
+sides and counted apart, and so are callers inside a function a macro defines (gtest's
+`TEST_F(Fixture, Name) { ... }`), which clangd 14's call hierarchy never names. In JavaScript, a reference or caller pgcode gives at a site the
 server's references omit is asked about once more, with the server's own definition there: when
 that lands on the symbol (or on a site its references list, the `{ f }` of `module.exports = { f }`
 that `const { f } = require(...)` is bound to), tsserver's references merely stopped at a CommonJS
@@ -730,6 +731,16 @@ async def _score(
         # depth 1: every edge enters the symbol (a recursive function is its own caller)
         g_fns = {n.id for n in graph.nodes if n.depth == 1} | {e.source_id for e in graph.edges}
         g_sites = {(e.path, e.line) for e in graph.edges if e.target_id in wanted}
+        # clangd 14's call hierarchy names no caller inside a function a macro defines (gtest's
+        # `TEST_F(Fixture, Name) { ... }`) though its references list those sites: such callers
+        # (pgcode names them by the macro call, "TEST_F(DBTest,Empty)") are left out of both sides.
+        in_macros = {f for f in g_fns if f in index.syms and "(" in index.syms[f].name}
+        if in_macros:
+            dropped["callers: callers in macro-defined functions (clangd names none)"] += len(in_macros)
+            g_fns -= in_macros
+            t_fns -= in_macros
+            g_sites = {(e.path, e.line) for e in graph.edges if e.target_id in wanted and e.source_id not in in_macros}
+            sites = {(p, ln) for p, ln in sites if (c := index.innermost(p, ln)) is None or c.id not in in_macros}
         if lang == "javascript":
             confirmed = {at for at in g_sites - sites if server_defines(at[0], at[1], {sym.name}, targets)}
             g_sites -= confirmed

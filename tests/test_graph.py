@@ -238,6 +238,8 @@ async def test_file_outline_nests_definitions_in_line_order(db: Database) -> Non
         ("geo::Point", 1),
         ("geo::Point::Point", 2),
         ("geo::Point::norm", 2),
+        ("geo::Point::x_", 2),  # fields: their types reach members (`p.x_.m()`)
+        ("geo::Point::y_", 2),
         ("geo::Point::norm", 1),
     ]
 

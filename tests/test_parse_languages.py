@@ -587,14 +587,15 @@ CASES = [
             "node_t": ("type", 6, 9, "typedef struct node node_t", "A list node."),
             "node": ("struct", 6, 9, "struct node", "A list node."),
             "list": ("struct", 11, 13, "struct list", None),
-            "alloc_node": ("function", 15, 19, "static node_t *alloc_node(int value)", None),
+            # a `static` function is its file's own
+            "src/list.c::alloc_node": ("function", 15, 19, "static node_t *alloc_node(int value)", None),
             "list_push": ("function", 22, 26, "void list_push(struct list *l, int value)", "Pushes a value."),
         },
         [
             ("imports", "stdlib.h", "src.list", None),
             ("imports", "list.h", "src.list", "list"),
-            ("calls", "alloc_node", "list_push", "alloc_node"),
-            ("calls", "malloc", "alloc_node", None),
+            ("calls", "alloc_node", "list_push", "src/list.c::alloc_node"),
+            ("calls", "malloc", "src/list.c::alloc_node", None),
             ("references", "node_t", "list_push", "node_t"),
             ("references", "list", "list_push", "list"),
         ],
@@ -614,12 +615,12 @@ CASES = [
         },
         [
             ("imports", "geo/shape.h", "src.geo.point", "src.geo.geo.shape"),
-            ("inherits", "Shape", "geo::Point", None),
+            ("inherits", "Shape", "geo::Point", "geo::Shape"),  # of the enclosing namespace, if any
             ("calls", "dot", "geo::Point::norm", "geo::dot"),
             ("calls", "this.scale", "geo::Point::norm", "geo::Point::scale"),
             ("calls", "geo::Point::origin", "main", "geo::Point::origin"),
-            ("calls", "geo::Point", "main", "geo::Point"),
-            ("calls", "p.norm", "main", None),
+            ("calls", "geo::Point", "main", "geo::Point::Point"),  # the constructor
+            ("calls", "p.norm", "main", "geo::Point::norm"),  # p is declared a geo::Point
             ("references", "geo::Point", "main", "geo::Point"),
         ],
     ),
@@ -900,7 +901,10 @@ public:
     assert symbol(parsed, "net::io").kind == "namespace"
     assert symbol(parsed, "net::io::Buffer").docstring == "A growable buffer."
     assert symbol(parsed, "net::io::Buffer::push").kind == "method"
-    assert edges(parsed, "calls", "grow")[0].candidates == (("net::io::Buffer::grow", CONF_EXACT),)
+    assert edges(parsed, "calls", "grow")[0].candidates == (
+        ("net::io::Buffer::grow", CONF_EXACT),
+        ("#0", 0.0),
+    )  # + its arity
     assert not [e for e in parsed.edges if e.target_name == "T"]
 
 

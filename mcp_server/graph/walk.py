@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidArgument
+from ..index.languages import language_for
 from ..index.layout import is_test_path
 from ..index.records import CONF_SCOPED, CONF_UNIQUE, TYPE_OF
 from .models import (
@@ -93,6 +94,8 @@ WHERE e.source_id = ANY($1::bigint[]) AND e.target_id IS NULL AND e.kind = 'call
 ORDER BY f.path, e.line, e.id LIMIT $2"""
 # The symbols queried (w.edge_kind NULL) and their stand-ins (_STAND_INS: only edges of kind w.edge_kind, at
 # most w.cap sure), each with the symbol it stands for.
+# A macro's body is text until used: its uses are the references (graph.walk._through_macros).
+_NOT_IN_MACRO = "s.kind <> 'macro'"
 _REFERENCES = f"""
 SELECT e.kind, least(e.confidence, w.cap) AS confidence, r.name AS repository, f.path, e.line,
        s.qualified_name AS source, s.id AS source_id, s.kind AS source_kind, e.target_name,
@@ -103,14 +106,16 @@ SELECT e.kind, least(e.confidence, w.cap) AS confidence, r.name AS repository, f
 FROM unnest($1::bigint[], $4::text[], $5::real[]) AS w(id, edge_kind, cap)
 JOIN edges e ON e.target_id = w.id JOIN symbols s ON s.id = e.source_id JOIN files f ON f.id = e.file_id
 JOIN repositories r ON r.id = e.repository_id JOIN symbols t ON t.id = e.target_id
-WHERE e.kind <> 'contains' AND {_MENTIONED} AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
+WHERE e.kind <> 'contains' AND {_MENTIONED} AND {_NOT_IN_MACRO}
+  AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
   AND least(e.confidence, w.cap) >= $2::real
 ORDER BY f.path, e.line, e.id LIMIT $3"""
 _REFERENCE_COUNTS = f"""
 SELECT e.kind, count(*) AS n
 FROM unnest($1::bigint[], $3::text[], $4::real[]) AS w(id, edge_kind, cap)
-JOIN edges e ON e.target_id = w.id JOIN symbols t ON t.id = e.target_id
-WHERE e.kind <> 'contains' AND {_MENTIONED} AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
+JOIN edges e ON e.target_id = w.id JOIN symbols t ON t.id = e.target_id JOIN symbols s ON s.id = e.source_id
+WHERE e.kind <> 'contains' AND {_MENTIONED} AND {_NOT_IN_MACRO}
+  AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
   AND least(e.confidence, w.cap) >= $2::real
 GROUP BY e.kind ORDER BY e.kind"""
 # Symbols whose uses are uses of another, as tsserver counts them for JavaScript and TypeScript:
@@ -146,6 +151,17 @@ WITH RECURSIVE d(id, path) AS (
 )
 SELECT DISTINCT id FROM d"""
 _FILE_SYMBOLS = "SELECT id FROM symbols WHERE file_id = $1"
+_MAX_BASE_HOPS = 8
+_MAX_MACRO_HOPS = 4
+_MACROS_CALLING = """
+SELECT DISTINCT e.source_id AS id FROM edges e JOIN symbols s ON s.id = e.source_id
+WHERE e.target_id = ANY($1::bigint[]) AND e.kind = 'calls' AND s.kind = 'macro'"""
+_BASES_OF = """
+SELECT DISTINCT b.qualified_name AS base FROM symbols s
+JOIN edges e ON e.source_id = s.id AND e.kind = 'inherits' JOIN symbols b ON b.id = e.target_id
+WHERE s.repository_id = $1 AND s.qualified_name = ANY($2::text[])"""
+_METHODS_NAMED = """
+SELECT id FROM symbols WHERE repository_id = $1 AND qualified_name = ANY($2::text[]) AND kind = 'method'"""
 _FILE_MODULE = f"""
 SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
 WHERE s.file_id = $1 AND s.parent_id IS NULL AND s.kind = 'module' ORDER BY s.id LIMIT 1"""
@@ -291,7 +307,9 @@ async def find_references(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     target = await resolve(conn, symbol, repository)
-    t = await _targets(conn, target.ids)
+    ids = target.ids + await _overridden(conn, target.ref, target.repository_id)
+    ids += await _through_macros(conn, ids)
+    t = await _targets(conn, ids)
     rows = await conn.fetch(_REFERENCES, t.ids, min_conf, limit + 1, t.only, t.cap)
     counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, t.ids, min_conf, t.only, t.cap)}
     refs = [
@@ -301,6 +319,39 @@ async def find_references(
         for r in rows[:limit]
     ]
     return EdgeList(symbol=target.ref, references=refs, counts=counts, truncated=len(rows) > limit)
+
+
+async def _overridden(conn: Conn, ref: SymbolRef, repository_id: int) -> list[int]:
+    """The methods a C++ method overrides: a call through a base (`env->NewFile()` on an `Env*`)
+    may run the override, so the base's call sites are the override's references too."""
+    if ref.kind != "method" or language_for(ref.path) not in ("c", "cpp") or "::" not in ref.qualified_name:
+        return []
+    cls, _, name = ref.qualified_name.rpartition("::")
+    seen = {cls}
+    frontier, found = [cls], []
+    for _ in range(_MAX_BASE_HOPS):
+        bases = [r["base"] for r in await conn.fetch(_BASES_OF, repository_id, frontier) if r["base"] not in seen]
+        if not bases:
+            break
+        seen.update(bases)
+        members = [f"{b}::{name}" for b in bases]
+        found += [r["id"] for r in await conn.fetch(_METHODS_NAMED, repository_id, members)]
+        frontier = bases
+    return found
+
+
+async def _through_macros(conn: Conn, ids: list[int]) -> list[int]:
+    """The function-like macros whose bodies call these (through other macros too): a use of
+    `lua_remove(L, i)` calls lua_rotate, so it is a reference to it and its function a caller."""
+    found: list[int] = []
+    frontier = ids
+    for _ in range(_MAX_MACRO_HOPS):
+        seen = set(ids) | set(found)
+        frontier = [r["id"] for r in await conn.fetch(_MACROS_CALLING, frontier) if r["id"] not in seen]
+        if not frontier:
+            break
+        found += frontier
+    return found
 
 
 async def find_callers(
@@ -334,7 +385,10 @@ async def _calls(
     min_conf = check_confidence(min_confidence)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     root = await resolve(conn, symbol, repository)
-    walk = await _walk(conn, root.ids, incoming, _CALLS, depth, min_conf, limit)
+    macros = await _through_macros(conn, root.ids) if incoming else []
+    walk = await _walk(conn, root.ids + macros, incoming, _CALLS, depth, min_conf, limit)
+    for m in macros:  # their users are the callers; the macros themselves are no call sites
+        walk.depth.pop(m, None)
     refs = await symbols_by_id(conn, walk.depth)
     nodes = sorted(
         (GraphNode(**refs[n].model_dump(), depth=d) for n, d in walk.depth.items() if n in refs),

@@ -73,6 +73,7 @@ class _Sym:
     file_id: int
     path: str
     family: str
+    span: int = 0  # bytes: of a C/C++ declaration and its definition, the definition is the larger
 
 
 @dataclass(slots=True)
@@ -103,6 +104,9 @@ class _Tables:
     # argument's type, unknown here, so lookups abstain.
     overloaded: set[str] = field(default_factory=set)
     first_param: dict[int, str] = field(default_factory=dict)  # Rust method id -> its first parameter's type
+    # C++ overloads under one qualified name, each with the arguments it takes: a call picks the
+    # one its number of arguments fits (`Slice(buf, n)` is `Slice(const char*, size_t)`).
+    overloads: dict[str, list[tuple[_Sym, tuple[int, int]]]] = field(default_factory=dict)
     qnames_loaded: set[str] = field(default_factory=set)
     names_loaded: set[str] = field(default_factory=set)
     missing_qnames: set[str] = field(default_factory=set)
@@ -110,9 +114,9 @@ class _Tables:
     # (qualified name, hops left) -> what a lookup found: a barrel module's star re-exports make
     # the same failing lookups again and again (mobx: 700k for 3.5k edges). Only lookups no cycle
     # cut short are kept, so a result never depends on the path that first asked.
-    memo: dict[tuple[str, int, int | None, str | None, str | None, str | None], tuple[_Sym, bool] | None] = field(
-        default_factory=dict
-    )
+    memo: dict[
+        tuple[str, int, int | None, str | None, str | None, str | None, str | None], tuple[_Sym, bool] | None
+    ] = field(default_factory=dict)
     cuts: int = 0
 
     def start_pass(self) -> None:
@@ -283,7 +287,8 @@ _EDGES_SOME = (
 
 
 _SYMBOL_FIELDS = """
-SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language, s.signature
+SELECT s.id, s.kind, s.name, s.qualified_name, s.file_id, f.path, f.language, s.signature,
+       s.end_byte - s.start_byte AS span
 FROM symbols s JOIN files f ON f.id = s.file_id
 """
 # Module-level imports: what each module re-exports under which local name.
@@ -359,7 +364,13 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
 
 def _sym(r: asyncpg.Record) -> _Sym:
     return _Sym(
-        r["id"], r["kind"], r["qualified_name"], r["file_id"], r["path"], _FAMILY.get(r["language"], r["language"])
+        r["id"],
+        r["kind"],
+        r["qualified_name"],
+        r["file_id"],
+        r["path"],
+        _FAMILY.get(r["language"], r["language"]),
+        r["span"],
     )
 
 
@@ -378,6 +389,11 @@ def _note_arity(t: _Tables, r: asyncpg.Record) -> None:
         takes = parameter_count(r["signature"] or "")
         if takes is not None:
             t.arities.setdefault(r["qualified_name"], []).append(takes)
+    elif r["language"] in ("c", "cpp") and r["kind"] in _PY_RECEIVER_KINDS:
+        takes = parameter_count(r["signature"] or "", defaults=True)
+        if takes is not None:
+            t.arities.setdefault(r["qualified_name"], []).append(takes)
+            t.overloads.setdefault(r["qualified_name"], []).append((_sym(r), takes))
 
 
 def _note_first_param(t: _Tables, r: asyncpg.Record) -> None:
@@ -430,9 +446,10 @@ def type_head(written: str) -> str | None:
     return head or None
 
 
-def parameter_count(signature: str) -> tuple[int, int] | None:
+def parameter_count(signature: str, *, defaults: bool = False) -> tuple[int, int] | None:
     """(fewest, most) arguments a Java method's signature takes; None when it cannot tell
-    (a signature cut short). Commas inside generics, annotations and arrays do not count."""
+    (a signature cut short). Commas inside generics, annotations and arrays do not count.
+    With `defaults` (C++), parameters with a default value may be left out and `(void)` takes none."""
     depth, start = 0, -1
     for i, ch in enumerate(signature):
         if ch == "<":
@@ -454,8 +471,13 @@ def parameter_count(signature: str) -> tuple[int, int] | None:
             if depth == 0:
                 if "".join(cur).strip():
                     params.append("".join(cur))
+                if defaults and [p.strip() for p in params] == ["void"]:
+                    params = []
                 n = len(params)
-                return (n - 1, 1 << 16) if params and "..." in params[-1] else (n, n)
+                if params and "..." in params[-1]:
+                    return (n - 1, 1 << 16)
+                fewest = sum(1 for p in params if "=" not in p) if defaults else n
+                return (fewest, n)
             depth -= 1
         elif ch == "," and depth == 0:
             params.append("".join(cur))
@@ -476,6 +498,11 @@ def _add_qname(t: _Tables, sym: _Sym) -> None:
     elif sym.family == "rust" and sym.kind == "method" and sym.qname in t.by_qname:
         if t.by_qname[sym.qname].id != sym.id:
             t.overloaded.add(sym.qname)
+    elif sym.family == "c" and sym.qname in t.by_qname:
+        # A declaration in foo.h and its definition in foo.cc are one symbol: edges name the
+        # definition, the one graph.symbols.resolve shows for the pair (the larger span).
+        if sym.span > t.by_qname[sym.qname].span:
+            t.by_qname[sym.qname] = sym
     else:
         t.by_qname.setdefault(sym.qname, sym)
 
@@ -552,7 +579,9 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     if candidates and candidates[-1].startswith(ARITY):
         arity = int(candidates[-1][len(ARITY) :])
         candidates, confs = candidates[:-1], confs[:-1]
-    max_hops = _FAMILY_HOPS.get(_FAMILY.get(row["language"], row["language"]), _MAX_HOPS)
+    family = _FAMILY.get(row["language"], row["language"])
+    max_hops = _FAMILY_HOPS.get(family, _MAX_HOPS)
+    sep = "::" if family == "c" else None  # C++ names a member through its class: `ns::Derived::m`
     for qname, conf in zip(candidates, confs):
         if qname == NAME_FALLBACK:
             return _fallback(t, row)
@@ -562,7 +591,7 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
                 continue
             # The fixture is found: what it gives decides, whatever a name elsewhere would say.
             return (found[0], min(conf, CONF_SCOPED)) if found is not None else None
-        found = _lookup(t, qname, 0, frozenset(), max_hops, arity, arg=arg)
+        found = _lookup(t, qname, 0, frozenset(), max_hops, arity, arg=arg, sep=sep)
         if found is not None:
             sym, scoped = found
             return sym, min(conf, CONF_SCOPED) if scoped else conf
@@ -650,12 +679,13 @@ def _lookup(
     via: str | None = None,
     arg: str | None = None,
     origin: str | None = None,
+    sep: str | None = None,
 ) -> tuple[_Sym, bool] | None:
-    key = (qname, max_hops - hops, arity, via, arg, origin)
+    key = (qname, max_hops - hops, arity, via, arg, origin, sep)
     if key in t.memo:
         return t.memo[key]
     cuts = t.cuts
-    found = _find(t, qname, hops, seen, max_hops, arity, via, arg, origin)
+    found = _find(t, qname, hops, seen, max_hops, arity, via, arg, origin, sep)
     if found is None and qname in t.stubs:
         found = t.stubs[qname], False
     if t.cuts == cuts:
@@ -673,6 +703,7 @@ def _find(
     via: str | None,
     arg: str | None = None,
     origin: str | None = None,
+    sep: str | None = None,
 ) -> tuple[_Sym, bool] | None:
     """Find `qname`, following re-exports (`pkg.X` -> `pkg.mod.X`) and base classes (`C.m` -> `Base.m`).
     The flag says whether inheritance was needed. A call's `arity` passes over methods that take
@@ -690,13 +721,21 @@ def _find(
             # re-export it imports; the type's own path has `from`s too: the argument picks one
             picked = _by_argument(t, [sym, *twins], arg)
             return (picked, False) if picked is not None else None
+    if sym is not None and arity is not None and sym.family == "c":
+        overloads = t.overloads.get(qname, ())
+        # a definition repeats no default values: it takes as many as its declaration at most
+        most = {hi for _, (lo, hi) in overloads if lo <= arity <= hi}
+        fits = [s for s, (_, hi) in overloads if hi in most]
+        if fits:
+            return max(fits, key=lambda s: s.span), False  # a definition over its declaration
     if sym is not None and (arity is None or _takes(t, qname, arity)):
         return sym, False
     if qname in seen:
         t.cuts += 1
         return None
     # Rust paths keep their `::` (crate::buf::Chain::new): re-exports and trait impls are followed the same way.
-    sep = "::" if qname.startswith("crate::") else "."
+    given = sep
+    sep = given or ("::" if qname.startswith("crate::") else ".")
     if hops >= max_hops or sep not in qname:
         return None
     seen = seen | {qname}
@@ -707,11 +746,13 @@ def _find(
         if module_bindings:
             tail = sep.join(rest[1:])
             for target in module_bindings.get(rest[0], ()):
-                found = _lookup(t, f"{target}{sep}{tail}" if tail else target, hops + 1, seen, max_hops, arity, arg=arg)
+                found = _lookup(
+                    t, f"{target}{sep}{tail}" if tail else target, hops + 1, seen, max_hops, arity, arg=arg, sep=given
+                )
                 if found:
                     return found
             for star in module_bindings.get("*", ()):
-                found = _lookup(t, f"{star}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, arg=arg)
+                found = _lookup(t, f"{star}{sep}{sep.join(rest)}", hops + 1, seen, max_hops, arity, arg=arg, sep=given)
                 if found:
                     return found
         # `C.x` and `C.x.m` are found on C's bases, `var.m` on the variable's type.
@@ -736,6 +777,7 @@ def _find(
                 prefix if is_class else None,
                 arg,
                 (origin or prefix) if is_class else None,
+                given,
             )
             if found:
                 return found[0], True
@@ -766,6 +808,18 @@ def _takes(t: _Tables, qname: str, arity: int) -> bool:
     return not known or any(lo <= arity <= hi for lo, hi in known)
 
 
+def _c_options(t: _Tables, options: list[_Sym], file_id: int) -> list[_Sym]:
+    """C/C++ symbols a bare name may mean from a file: one per qualified name (a declaration and its
+    definition are one), and no other file's `static` or anonymous-namespace definitions (the
+    parser names those after their file: `db/log_test.cc::leveldb::log::BigString`)."""
+    out: dict[str, _Sym] = {}
+    for s in options:
+        if s.qname.startswith(s.path + "::") and s.file_id != file_id:
+            continue
+        out.setdefault(s.qname, t.symbol(s.qname) or s)
+    return list(out.values())
+
+
 def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     kinds = _FALLBACK_KINDS.get(row["kind"])
     name = row["target_simple"]
@@ -792,7 +846,11 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
             # the built-in types' methods (jedi agreed with a same-named repository method 0 times in 50).
             return None
         kinds = kinds & _PY_RECEIVER_KINDS  # `x.m()` calls a method, never a module-level function
+    if family == "c" and row["kind"] == "calls":
+        kinds = kinds | {"macro"}  # `api_check(L, e)`: a function-like macro
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
+    if family == "c":
+        options = _c_options(t, options, row["file_id"])
     # Only a name defined once in the repository is worth an edge: measured against jedi, picking
     # among several (same file first, else the nearest path) was wrong two times in three.
     # A stub (`.pyi`) declares what code defines; definitions of one qualified name in one file

@@ -1,0 +1,147 @@
+"""C and C++ calls resolved across files: file-local functions, inherited members, enclosing namespaces, declared types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_server.config import Settings
+from mcp_server.db import catalog
+from mcp_server.db.pool import Database
+from mcp_server.graph.walk import find_callers, find_references
+from mcp_server.indexer.pipeline import index_paths, index_repository
+
+_FILES = {
+    "include/kv/env.h": (
+        "namespace kv {\n"
+        "class Env {\n"
+        " public:\n"
+        "  virtual int NewFile(int n);\n"
+        "  static Env* Default();\n"
+        "  int Depth() const { return 0; }\n"
+        "};\n"
+        "class Slice {\n"
+        " public:\n"
+        "  Slice() {}\n"
+        "  Slice(const char* d, int n, int flags = 0);\n"
+        "};\n"
+        "int LogName(int n);\n"
+        "}\n"
+    ),
+    "src/env.cc": (
+        '#include "kv/env.h"\n'
+        "namespace kv {\n"
+        "Env* Env::Default() { static Env e; return &e; }\n"
+        "int Env::NewFile(int n) { return n; }\n"
+        "int LogName(int n) { return n + 1; }\n"
+        "Slice::Slice(const char* d, int n, int flags) {}\n"
+        "}\n"
+    ),
+    "src/db.cc": (
+        '#include "kv/env.h"\n'
+        "namespace kv {\n"
+        "static int Between(int v) { return v; }\n"
+        "class Base {\n"
+        " public:\n"
+        "  int Size() { return 0; }\n"
+        "};\n"
+        "class DBImpl : public Base {\n"
+        " public:\n"
+        "  DBImpl(int n) {}\n"
+        "  int Run(const Env& e);\n"
+        "};\n"
+        "int DBImpl::Run(const Env& e) {\n"
+        "  Env* env = Env::Default();\n"
+        "  env->NewFile(1);\n"
+        "  e.NewFile(2);\n"
+        "  e.Depth();\n"
+        "  Between(3);\n"
+        "  LogName(4);\n"
+        '  Slice("ab", 2);\n'
+        "  return Size();\n"
+        "}\n"
+        "DBImpl* Make() { return new DBImpl(1); }\n"
+        "class MemEnv : public Env {\n"
+        " public:\n"
+        "  int NewFile(int n) override { return 0; }\n"
+        "};\n"
+        "}\n"
+    ),
+    "src/other.cc": (
+        "namespace kv {\nstatic int Between(int v) { return -v; }\nint Use() { return Between(1); }\n"
+        "namespace detail {\nclass Env {};\n}\n}\n"  # another Env: MemEnv's base is still kv::Env
+    ),
+    # a field declared in the header, used by a method defined in the .cc
+    "include/kv/holder.h": "namespace kv {\nclass Env;\nclass Holder {\n public:\n  void Go();\n private:\n  Env* env_;\n};\n}\n",
+    "src/holder.cc": (
+        '#include "kv/holder.h"\n'
+        "namespace kv {\nvoid Holder::Go() {\n  env_->NewFile(5);\n  Env::Default()->Depth();\n  Slice();\n}\n}\n"
+    ),
+    # a function-like macro is what a call of its name goes to
+    "include/kv/check.h": "#define KV_CHECK(x) ((void)(x))\n#define KV_LOG(x) kv_log(x)\n",
+    "src/m.c": '#include "kv/check.h"\nint g(int v) { KV_CHECK(v); KV_LOG(v); return v; }\n',
+    "src/log.c": "void kv_log(int v) {}\n",
+    # tree-sitter reads an exported prototype it cannot parse as `EXPORT kv_t; *kv_create(void);`
+    "include/kv/c.h": "EXPORT kv_t* kv_create(void);\n",
+    "src/c.cc": "kv_t* kv_create(void) { return 0; }\n",
+}
+
+
+async def _calls(db: Database, repo: str, path: str) -> dict[str, tuple[str, str] | None]:
+    rows = await db.pool.fetch(
+        "SELECT e.target_name, t.qualified_name, tf.path AS target_path FROM edges e"
+        " JOIN files f ON f.id = e.file_id JOIN repositories r ON r.id = e.repository_id"
+        " LEFT JOIN symbols t ON t.id = e.target_id LEFT JOIN files tf ON tf.id = t.file_id"
+        " WHERE r.name = $1 AND f.path = $2 AND e.kind = 'calls'",
+        repo,
+        path,
+    )
+    return {r["target_name"]: (r["qualified_name"], r["target_path"]) if r["qualified_name"] else None for r in rows}
+
+
+async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declared_types(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "kvrepo"
+    for rel, text in _FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    expected = {
+        "Env::Default": ("kv::Env::Default", "src/env.cc"),  # the definition, not the header's declaration
+        "env.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # a local's declared type
+        "e.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # a parameter's
+        "e.Depth": ("kv::Env::Depth", "include/kv/env.h"),  # a C++ library's .h is read as C++
+        "Between": ("src/db.cc::kv::Between", "src/db.cc"),  # this file's static, not other.cc's
+        "LogName": ("kv::LogName", "src/env.cc"),  # a function of the enclosing namespace
+        "Size": ("kv::Base::Size", "src/db.cc"),  # this->Size() of a base class
+        "DBImpl": ("kv::DBImpl::DBImpl", "src/db.cc"),  # `new DBImpl(1)`: its constructor
+        "Slice": ("kv::Slice::Slice", "src/env.cc"),  # the constructor taking two (or three) arguments
+    }
+    db_calls = await _calls(db, root.name, "src/db.cc")
+    assert {k: v for k, v in db_calls.items() if k in expected} == expected
+    assert (await _calls(db, root.name, "src/other.cc"))["Between"] == ("src/other.cc::kv::Between", "src/other.cc")
+    assert await _calls(db, root.name, "include/kv/c.h") == {}  # a prototype is no call
+    assert (await _calls(db, root.name, "src/m.c"))["KV_CHECK"] == ("KV_CHECK", "include/kv/check.h")
+    # a use of a macro is a use of what its body calls
+    async with db.pool.acquire() as conn:
+        log_refs = await find_references(conn, "kv_log", root.name)
+        log_callers = await find_callers(conn, "kv_log", root.name)
+    assert {(r.path, r.line) for r in log_refs.references} == {("src/m.c", 2)}  # not the #define's body
+    assert "g" in {n.qualified_name for n in log_callers.nodes if n.depth == 1}
+    assert await _calls(db, root.name, "src/holder.cc") == {
+        "env_.NewFile": ("kv::Env::NewFile", "src/env.cc"),  # the field's type, from the header
+        "Env::Default": ("kv::Env::Default", "src/env.cc"),
+        "Env::Default().Depth": ("kv::Env::Depth", "include/kv/env.h"),  # what Default returns
+        "Slice": ("kv::Slice::Slice", "include/kv/env.h"),  # of two constructors, the one taking none
+    }
+    # A call through the base (`env->NewFile(1)` on an Env*) may run the override: it is one of its references.
+    async with db.pool.acquire() as conn:
+        refs = await find_references(conn, "kv::MemEnv::NewFile", root.name)
+    assert {(r.path, r.line) for r in refs.references} >= {("src/db.cc", 15), ("src/db.cc", 16), ("src/holder.cc", 4)}
+    # An edit resolves on demand (only what the file needs is loaded) to the same targets.
+    (root / "src/db.cc").write_text(_FILES["src/db.cc"] + "\n")
+    async with db.pool.acquire() as conn:
+        repo = await catalog.find(conn, root.name)
+    await index_paths(db, settings, repo, ["src/db.cc"])
+    db_calls = await _calls(db, root.name, "src/db.cc")
+    assert {k: v for k, v in db_calls.items() if k in expected} == expected
