@@ -75,3 +75,27 @@ def test_plain_text_is_windowed_without_symbols() -> None:
 
 def test_an_empty_file_has_no_chunks() -> None:
     assert chunk_file("", None) == []
+
+
+def test_only_the_first_window_of_a_long_definition_is_embedded() -> None:
+    body = "".join(f"    value_{i} = compute_something_long(value_{i - 1}, factor={i})\n" for i in range(1, 120))
+    source = "def small():\n    return 1\n\n\n# Big.\ndef big(x):\n    value_0 = x\n" + body + "    return value_119\n"
+    parsed, chunks = _chunks(source)
+    windows = [c for c in chunks if c.symbol is not None and parsed.symbols[c.symbol].name == "big"]
+    assert len(windows) > 2
+    assert [c.embed for c in windows] == [True] + [False] * (len(windows) - 1)
+    assert windows[0].start_line == 5  # the comment above it, the signature and the body's start
+    small = next(c for c in chunks if c.symbol is not None and parsed.symbols[c.symbol].name == "small")
+    assert small.embed  # a one-line definition is a target like any other
+
+
+def test_an_import_preamble_is_not_embedded_but_a_module_docstring_with_it_is() -> None:
+    imports = "import os\nfrom typing import (\n    Any,\n    Callable,\n)\nfrom .pricing import total as price_total\n"
+    _, chunks = _chunks(imports + "\n\ndef a():\n    return os.sep\n")
+    assert [(c.start_line, c.embed) for c in chunks] == [(1, False), (9, True)]
+    doc = '"""Shopping carts: what a customer is about to buy, kept between requests."""\n'
+    _, chunks = _chunks(doc + imports + "\n\ndef a():\n    return os.sep\n")
+    assert chunks[0].start_line == 1 and chunks[0].embed
+    go = "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Println(os.Args)\n}\n"
+    parsed = parse_source(go.encode(), "main.go", "go", "main")
+    assert [c.embed for c in chunk_file(go, parsed)] == [False, True]

@@ -79,11 +79,11 @@ async def test_indexing_stores_every_indexable_file_and_counts_what_it_skipped(
     assert skipped["ignored"] >= 6  # .log, build/, generated/drop.py, secret_*.py, docs/private/, node_modules/
     async with db.pool.acquire() as conn:
         missing = await conn.fetchval(
-            """SELECT count(*) FROM chunks c WHERE c.repository_id = $1 AND NOT EXISTS
+            """SELECT count(*) FROM chunks c WHERE c.repository_id = $1 AND c.embed AND NOT EXISTS
                (SELECT 1 FROM embeddings v WHERE v.content_hash = c.content_hash)""",
             repo_id,
         )
-    assert missing == 0  # every chunk has its vector (embedded now, or reused from an identical text)
+    assert missing == 0  # every chunk the model reads has its vector (embedded now, or reused)
 
 
 @pytest.mark.parametrize(
@@ -325,6 +325,47 @@ async def test_pending_vectors_are_counted_above_the_mark_the_last_embedding_pas
         await tx.rollback()
         assert await asyncio.wait_for(embedding, 30) == 0
         assert await count_pending(conn, embedder.model_key, rid) == 0
+
+
+async def test_chunks_left_out_of_the_vector_index_are_searched_by_keyword_and_never_pending(
+    db: Database, settings: Settings, embedder: Embedder, sample_repo: Path
+) -> None:
+    from mcp_server.db.vector_marks import count_pending
+    from mcp_server.indexer import repositories
+    from mcp_server.search.filters import Filters
+    from mcp_server.search.hybrid import search_code
+
+    body = "".join(f"    total_{i} = apply_rounding(total_{i - 1}, step={i})\n" for i in range(1, 100))
+    (sample_repo / "shop" / "ledger.py").write_text(
+        "import os\nfrom decimal import Decimal\n\n\n"
+        "def reconcile_ledger(entries):\n    total_0 = Decimal(0)\n"
+        + body
+        + "    quokka_tally = total_99\n    return quokka_tally\n"
+    )
+    await index_repository(db, settings, sample_repo, name="shop-unembedded", embedder=embedder)
+    async with db.pool.acquire() as conn:
+        repo = await repositories.find(conn, "shop-unembedded")
+        rows = await conn.fetch(
+            """SELECT c.start_line, c.embed, EXISTS (SELECT 1 FROM embeddings v
+                   WHERE v.model = $2 AND v.content_hash = c.content_hash) AS has_vector
+               FROM chunks c JOIN files f ON f.id = c.file_id
+               WHERE c.repository_id = $1 AND f.path = 'shop/ledger.py' ORDER BY c.start_line""",
+            repo.id,
+            embedder.model_key,
+        )
+        # The import preamble and the function's later windows are stored, without vectors.
+        assert [(r["embed"], r["has_vector"]) for r in rows][:2] == [(False, False), (True, True)]
+        assert len(rows) > 3 and all(not r["embed"] and not r["has_vector"] for r in rows[2:])
+        assert await count_pending(conn, embedder.model_key, repo.id) == 0
+        stats = await repositories.stats(conn, repo, embedder.model_key)
+        assert stats.vectors_pending == 0 and stats.vectors > 0
+    filters = Filters(repository_id=repo.id)
+    found = await search_code(db.pool, embedder, "quokka_tally", filters=filters, mode="keyword")
+    assert found.results and found.results[0].path == "shop/ledger.py" and found.vectors_pending == 0
+    unembedded = {(r["start_line"]) for r in rows if not r["embed"]}
+    semantic = await search_code(db.pool, embedder, "apply rounding to a total", filters=filters, mode="semantic")
+    assert semantic.results
+    assert not any(h.path == "shop/ledger.py" and h.start_line in unembedded for h in semantic.results)
 
 
 async def test_a_pass_that_stores_many_files_leaves_fresh_planner_statistics(

@@ -13,7 +13,7 @@ import asyncpg
 _COUNT_PENDING = """
 SELECT coalesce(sum(n), 0) FROM repositories r CROSS JOIN LATERAL (
     SELECT count(DISTINCT c.content_hash) AS n FROM chunks c
-    WHERE c.repository_id = r.id
+    WHERE c.repository_id = r.id AND c.embed
       AND c.id > coalesce((SELECT p.through_chunk FROM vector_progress p
                            WHERE p.model = $1 AND p.repository_id = r.id), 0)
       AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)

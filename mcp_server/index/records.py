@@ -126,3 +126,5 @@ class Chunk:
     end_line: int
     content: str  # the source lines, as displayed and searched lexically
     header: str  # "path · Class.method · signature": prepended to the text embedded
+    # False: kept out of the vector index on purpose (see chunk.worth_a_vector); still searched by keyword.
+    embed: bool = True

@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 _PENDING_PAGE = """
 SELECT c.id, c.content_hash, c.header, c.content
 FROM chunks c
-WHERE c.id > $2 AND ($3::int IS NULL OR c.repository_id = $3)
+WHERE c.id > $2 AND ($3::int IS NULL OR c.repository_id = $3) AND c.embed
   AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)
 ORDER BY c.id
 LIMIT $4

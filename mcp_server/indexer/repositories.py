@@ -119,9 +119,9 @@ async def stats(conn: asyncpg.Connection, repo: Repository, model: str) -> Repos
           (SELECT count(*) FROM edges WHERE repository_id = $1) AS edges,
           (SELECT count(*) FROM edges WHERE repository_id = $1 AND target_id IS NOT NULL) AS resolved,
           (SELECT count(*) FROM chunks WHERE repository_id = $1) AS chunks,
-          (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1
+          (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1 AND c.embed
              AND EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $2 AND v.content_hash = c.content_hash)) AS vectors,
-          (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1) AS texts,
+          (SELECT count(DISTINCT c.content_hash) FROM chunks c WHERE c.repository_id = $1 AND c.embed) AS texts,
           (SELECT skipped FROM repositories WHERE id = $1) AS skipped,
           (SELECT count(*) FROM files WHERE repository_id = $1 AND secrets_redacted > 0) AS redacted_files,
           (SELECT coalesce(sum(secrets_redacted), 0) FROM files WHERE repository_id = $1) AS redacted_secrets

@@ -57,11 +57,11 @@ RETURNING id
 """
 
 _INSERT_CHUNK = """
-INSERT INTO chunks (repository_id, file_id, symbol_id, start_line, end_line, content, header, content_hash, tsv)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-    setweight(to_tsvector('english', $9) || to_tsvector('simple', $10), 'A')
-    || setweight(to_tsvector('english', $11), 'B')
-    || to_tsvector('english', $12) || to_tsvector('simple', $13))
+INSERT INTO chunks (repository_id, file_id, symbol_id, start_line, end_line, content, header, content_hash, embed, tsv)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+    setweight(to_tsvector('english', $10) || to_tsvector('simple', $11), 'A')
+    || setweight(to_tsvector('english', $12), 'B')
+    || to_tsvector('english', $13) || to_tsvector('simple', $14))
 """
 
 
@@ -328,6 +328,7 @@ def _chunk_rows(
                 c.content,
                 c.header,
                 content_hash(embed_text(c)),
+                c.embed,
                 " ".join(head_parts),
                 " ".join(head_idents),
                 path_text,

@@ -21,12 +21,12 @@ _GAP_TRIES = 20
 _GAP_PAUSE = 0.05
 _MAX_EVERY = 300.0
 
-# Vectors of texts no chunk has, noted with the time they were first seen so. Read against the
+# Vectors of texts no chunk has (or none the model reads: see chunks.embed), noted with the time they were first seen so. Read against the
 # chunks' content-hash index; vectors of every model (one no longer configured too).
 _NOTE_UNUSED = """
 INSERT INTO vector_orphans (model, content_hash)
 SELECT v.model, v.content_hash FROM embeddings v
-WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = v.content_hash)
+WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = v.content_hash AND c.embed)
 ON CONFLICT DO NOTHING
 """
 
@@ -40,7 +40,7 @@ ON CONFLICT DO NOTHING
 """
 
 _FORGET_USED = """
-DELETE FROM vector_orphans o WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = o.content_hash)
+DELETE FROM vector_orphans o WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = o.content_hash AND c.embed)
 """
 
 # Run with chunk writers held off, so "no chunk uses it" cannot change under the statement: a vector
@@ -55,7 +55,7 @@ WITH due AS (
 ), gone AS (
     DELETE FROM embeddings v USING due d
     WHERE v.model = d.model AND v.content_hash = d.content_hash
-      AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = d.content_hash)
+      AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = d.content_hash AND c.embed)
     RETURNING 1
 ), settled AS (
     DELETE FROM vector_orphans o USING due d WHERE o.model = d.model AND o.content_hash = d.content_hash

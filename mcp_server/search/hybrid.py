@@ -345,7 +345,7 @@ async def _semantic(
     distance = f"(v.embedding::vector({int(dim)}) <=> $1)"
     sql = f"""
         SELECT c.id {_FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}
-        WHERE true {where}
+        WHERE c.embed {where}
         ORDER BY {distance} LIMIT $2"""
     async with conn.transaction():
         # Filtered searches keep scanning the graph until `depth` rows pass the filter (pgvector 0.8).

@@ -34,7 +34,7 @@ _QUERY_SECONDS = 3.0
 _VECTORS_PENDING = """
 SELECT r.name,
        (SELECT count(DISTINCT c.content_hash) FROM chunks c
-        WHERE c.repository_id = r.id
+        WHERE c.repository_id = r.id AND c.embed
           AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)) AS pending
 FROM repositories r
 ORDER BY r.name
