@@ -340,6 +340,13 @@ VARIANTS = (
 )
 
 
+def rrf_semantic_weight(query: str) -> float:
+    """The vector list's weight in the reciprocal rank fusion search_code used before it scored
+    its pool: 8 for a paragraph (20 words or more), 2 for a sentence (4 or more), else 1."""
+    words = len(query.split())
+    return 8.0 if words >= 20 else 2.0 if words >= 4 else 1.0
+
+
 async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function]) -> dict[str, Any]:
     """Strict function-level recall of pgcode's own three lists (semantic, full text, symbol
     names), each alone and fused other ways. Every variant goes through hybrid.rank_hits, the
@@ -358,7 +365,7 @@ async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function])
             sem = await hybrid._semantic(conn, embedder, vector, filters, depth, 100)
             lex = await hybrid._lexical(conn, q, filters, depth)
             sym = await hybrid._symbols(conn, q, filters, depth)
-            w = hybrid._semantic_weight(q)
+            w = rrf_semantic_weight(q)
 
             def scoring(share: float = hybrid._COSINE_SHARE) -> Any:
                 return hybrid.Scoring(vector, embedder.model_key, rid, share)  # noqa: B023

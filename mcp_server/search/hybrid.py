@@ -53,8 +53,6 @@ _PROSE_FACTOR = 0.8
 _SECONDARY_PATH = re.compile(r"(^|/)(examples?|samples?|docs?|benchmarks?|bench|fixtures|demo|scripts)/|\.d\.ts$")
 _SECONDARY_FACTOR = 0.7
 _FREE_HITS_PER_FILE = 3
-_LONG_QUERY_WORDS = 20
-_LONG_QUERY_WEIGHT = 8.0
 _FILE_DECAY = 0.7
 _NOT_DEFINITIONS = INLINE_KINDS | {"module"}
 # Definition d starts inside chunk c, after c's own symbol s: small siblings merged into one chunk
@@ -135,7 +133,7 @@ async def search_code(
             vector = await anyio.to_thread.run_sync(embedder.embed_query, query)
             async with pool.acquire() as conn:
                 ids = await _semantic(conn, embedder, vector, filters, depth, ef_search)
-            lists["semantic"] = (ids, _semantic_weight(query))
+            lists["semantic"] = (ids, 1.0)
 
     async def words() -> None:
         async with pool.acquire() as conn:
@@ -266,24 +264,6 @@ def _bm25(c: _Candidate, average_length: float) -> float:
     collection's (measured against the true mean: MRR@10 within .004)."""
     norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * c.length / max(average_length, 1.0))
     return sum(idf * tf * (_BM25_K1 + 1) / (tf + norm) for tf, idf in c.terms)
-
-
-def _semantic_weight(query: str) -> float:
-    """A sentence is best judged by meaning. Measured on docstring-to-code retrieval, weighting the
-    vector list double for queries of four words or more raised MRR@10 on every corpus, identifiers
-    in the sentence or not. (3x scored a little higher on docstrings still, but let the vectors
-    overrule the words of a plain question: "where is the session cookie signed" found the function
-    that checks a signature before the one that signs.) Short queries are names or keywords: equal
-    weights, and the full-text and symbol lists lead. A paragraph (a pasted
-    bug report, a whole doc comment) is judged by meaning even more: its ten rarest words match
-    many chunks by chance. Measured with whole docstrings as queries (bench/retrieval.py
-    --query-kind paragraph / paragraph-plain, strict MRR@10), weight 8 against 2: requests .561 ->
-    .615 and .448 -> .517, werkzeug .433 -> .494 and .367 -> .395 (the vectors alone still score
-    .668 / .524 and .543 / .408 there: the words cost a little more than they add)."""
-    words = len(query.split())
-    if words >= _LONG_QUERY_WORDS:
-        return _LONG_QUERY_WEIGHT
-    return 2.0 if words >= 4 else 1.0
 
 
 def _identifier_shaped(word: str) -> bool:
