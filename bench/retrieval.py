@@ -328,21 +328,31 @@ VARIANTS = (
     "as shipped",
     "semantic leg alone",
     "full-text leg alone",
+    "full-text leg, BM25-scored",
     "symbol leg alone",
+    "reciprocal rank fusion (before)",
     "no symbol leg",
     "no full-text leg",
-    "semantic weight 1",
-    "semantic weight 3",
+    "cosine share 0.5",
+    "cosine share 0.7",
     "no rerank (test/preamble/prose factors)",
     "no merge (a hit per chunk, as before)",
 )
+
+
+def rrf_semantic_weight(query: str) -> float:
+    """The vector list's weight in the reciprocal rank fusion search_code used before it scored
+    its pool: 8 for a paragraph (20 words or more), 2 for a sentence (4 or more), else 1."""
+    words = len(query.split())
+    return 8.0 if words >= 20 else 2.0 if words >= 4 else 1.0
 
 
 async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function]) -> dict[str, Any]:
     """Strict function-level recall of pgcode's own three lists (semantic, full text, symbol
     names), each alone and fused other ways. Every variant goes through hybrid.rank_hits, the
     step search_code shows its page with, so "as shipped" reproduces search_code and each other
-    variant changes one thing."""
+    variant changes one thing. A leg alone is shown in its own order; "BM25-scored" ranks the
+    full-text leg's chunks by the BM25 the hybrid pool is scored with."""
     from mcp_server.search import hybrid
 
     depth = max(LIMIT * hybrid._DEPTH, hybrid._MIN_DEPTH)
@@ -355,18 +365,25 @@ async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function])
             sem = await hybrid._semantic(conn, embedder, vector, filters, depth, 100)
             lex = await hybrid._lexical(conn, q, filters, depth)
             sym = await hybrid._symbols(conn, q, filters, depth)
-            w = hybrid._semantic_weight(q)
-            lists: dict[str, tuple[list[tuple[list[int], float]], dict[str, bool]]] = {
-                "as shipped": ([(sem, w), (lex, 1), (sym, 1)], {}),
+            w = rrf_semantic_weight(q)
+
+            def scoring(share: float = hybrid._COSINE_SHARE) -> Any:
+                return hybrid.Scoring(vector, embedder.model_key, rid, share)  # noqa: B023
+
+            legs = [(sem, w), (lex, 1.0), (sym, 1.0)]
+            lists: dict[str, tuple[list[tuple[list[int], float]], dict[str, Any]]] = {
+                "as shipped": (legs, {"scoring": scoring()}),
                 "semantic leg alone": ([(sem, 1)], {}),
                 "full-text leg alone": ([(lex, 1)], {}),
+                "full-text leg, BM25-scored": ([(lex, 1)], {"scoring": scoring(0.0)}),
                 "symbol leg alone": ([(sym, 1)], {}),
-                "no symbol leg": ([(sem, w), (lex, 1)], {}),
-                "no full-text leg": ([(sem, w), (sym, 1)], {}),
-                "semantic weight 1": ([(sem, 1), (lex, 1), (sym, 1)], {}),
-                "semantic weight 3": ([(sem, 3 if w > 1 else 1), (lex, 1), (sym, 1)], {}),
-                "no rerank (test/preamble/prose factors)": ([(sem, w), (lex, 1), (sym, 1)], {"rerank": False}),
-                "no merge (a hit per chunk, as before)": ([(sem, w), (lex, 1), (sym, 1)], {"merge": False}),
+                "reciprocal rank fusion (before)": (legs, {}),
+                "no symbol leg": ([(sem, w), (lex, 1)], {"scoring": scoring()}),
+                "no full-text leg": ([(sem, w), (sym, 1)], {"scoring": scoring()}),
+                "cosine share 0.5": (legs, {"scoring": scoring(0.5)}),
+                "cosine share 0.7": (legs, {"scoring": scoring(0.7)}),
+                "no rerank (test/preamble/prose factors)": (legs, {"scoring": scoring(), "rerank": False}),
+                "no merge (a hit per chunk, as before)": (legs, {"scoring": scoring(), "merge": False}),
             }
             for variant, (ranked, flags) in lists.items():
                 hits = await hybrid.rank_hits(conn, ranked, q, None, LIMIT, **flags)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -301,3 +302,57 @@ async def test_library_code_outranks_examples_and_declarations_that_repeat_it(
     await index_repository(db, settings, root, name="beside")
     result = await search_code(db.pool, None, "retry a request", filters=await _filters(db, "beside"), mode="keyword")
     assert result.results[0].path == "lib/retry.py"
+
+
+async def test_hybrid_scores_its_pool_with_document_frequencies_of_one_repository_or_all(
+    db: Database, embedder: Embedder, indexed_sample: IndexReport
+) -> None:
+    query = "protect a cookie value against tampering using an HMAC of the secret key"
+    for filters in (await _filters(db), Filters()):  # counted in the repository; estimated over every one
+        result = await search_code(db.pool, embedder, query, filters=filters, limit=5)
+        assert result.results[0].symbol == "shop.session.sign_cookie"
+        assert all(0 < h.score <= 1 for h in result.results)
+
+
+def test_bm25_weighs_a_rare_term_above_a_common_one_repeated() -> None:
+    from mcp_server.search.hybrid import _bm25, _Candidate
+
+    def chunk(terms: tuple[tuple[int, float], ...]) -> _Candidate:
+        return _Candidate(1, "a.py", "python", 1, 5, "function", 1, 1, 5, False, length=40, terms=terms)
+
+    rare_once = chunk(((1, 6.0),))
+    common_often = chunk(((6, 0.4),))
+    assert _bm25(rare_once, 40.0) > _bm25(common_often, 40.0) > 0
+    assert _bm25(chunk(((1, 6.0),)), 40.0) > _bm25(replace(rare_once, length=400), 40.0)  # long chunks say less
+
+
+def test_fusion_lets_words_overrule_a_slightly_nearer_vector() -> None:
+    from mcp_server.search.hybrid import _Candidate, _fuse_scores
+
+    def chunk(chunk_id: int, cosine: float, terms: tuple[tuple[int, float], ...]) -> _Candidate:
+        return _Candidate(
+            chunk_id, "a.py", "python", 1, 5, "function", chunk_id, 1, 5, False, cosine=cosine, length=40, terms=terms
+        )
+
+    nearest, worded, neither = chunk(1, 0.62, ()), chunk(2, 0.60, ((2, 5.0),)), chunk(3, 0.30, ())
+    scores = _fuse_scores([nearest, worded, neither], 0.6)
+    assert scores[2] > scores[1] > scores[3] > 0
+    only_vectors = _fuse_scores([nearest, worded, neither], 1.0)
+    assert only_vectors[1] > only_vectors[2] > only_vectors[3]
+
+
+async def test_a_name_finds_its_definition_before_the_code_that_repeats_it(
+    db: Database, settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "named-def"
+    root.mkdir()
+    (root / "redirects.py").write_text("def resolve_redirects(resp, limit):\n    return walk(resp.history, limit)\n")
+    (root / "session.py").write_text(
+        "from redirects import resolve_redirects\n\n\ndef follow_redirects(resp):\n"
+        "    # resolve the redirects: resolve_redirects resolves each redirect\n"
+        + "".join(f"    redirect_{i} = resolve_redirects(resp, {i})  # resolve redirects\n" for i in range(8))
+        + "    return resp\n"
+    )
+    await index_repository(db, settings, root, name="named-def", embedder=embedder)
+    result = await search_code(db.pool, embedder, "resolve_redirects", filters=await _filters(db, "named-def"))
+    assert (result.results[0].path, result.results[0].symbol) == ("redirects.py", "redirects.resolve_redirects")

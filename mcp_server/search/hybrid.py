@@ -1,4 +1,4 @@
-"""Hybrid code search: HNSW vectors + code-aware full text + symbol names, fused by reciprocal rank."""
+"""Hybrid code search: HNSW vectors + code-aware full text + symbol names, pooled and scored by cosine and BM25."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
 MAX_QUERY_CHARS = 2000
 MAX_LIMIT = 100
 _RRF_K = 60
+# Hybrid's score of a pooled chunk: this share of its cosine to the query (min-max over the pool)
+# plus the rest of its BM25 over the query's terms (over the pool's best). See _fuse_scores.
+_COSINE_SHARE = 0.6
+_BM25_K1 = 1.2
+_BM25_B = 0.75
+_NAME_QUERY_WORDS = 2
+_NAMED_BONUS = 0.5  # on scores within 0..1: a definition the query names leads its page
+_FLOOR = 0.01  # every pooled chunk keeps a sliver of score, so the rerank's factors still order it
 _DEPTH = 4  # each list fetches limit * _DEPTH candidates before fusion
 _MIN_DEPTH = 40
 _SNIPPET_LINES = 8
@@ -47,8 +55,6 @@ _PROSE_FACTOR = 0.8
 _SECONDARY_PATH = re.compile(r"(^|/)(examples?|samples?|docs?|benchmarks?|bench|fixtures|demo|scripts)/|\.d\.ts$")
 _SECONDARY_FACTOR = 0.7
 _FREE_HITS_PER_FILE = 3
-_LONG_QUERY_WORDS = 20
-_LONG_QUERY_WEIGHT = 8.0
 _FILE_DECAY = 0.7
 _NOT_DEFINITIONS = INLINE_KINDS | {"module"}
 # Definition d starts inside chunk c, after c's own symbol s: small siblings merged into one chunk
@@ -119,16 +125,17 @@ async def search_code(
     notes: list[str] = []
     lists: dict[str, tuple[list[int], float]] = {}
     pending = -1
+    vector: np.ndarray | None = None
 
     async def meaning() -> None:
-        nonlocal pending
+        nonlocal pending, vector
         assert embedder is not None
         pending = await recent_pending(pool, embedder.model_key, filters.repository_id)
         if mode != "keyword":
             vector = await anyio.to_thread.run_sync(embedder.embed_query, query)
             async with pool.acquire() as conn:
                 ids = await _semantic(conn, embedder, vector, filters, depth, ef_search)
-            lists["semantic"] = (ids, _semantic_weight(query))
+            lists["semantic"] = (ids, 1.0)
 
     async def words() -> None:
         async with pool.acquire() as conn:
@@ -146,13 +153,29 @@ async def search_code(
     except BaseExceptionGroup as group:
         raise group.exceptions[0] from None  # the failure itself, as if the legs ran in turn
     ranked = [lists[name] for name in ("semantic", "lexical", "symbols") if name in lists]
+    # Hybrid with vectors scores its pool by cosine and BM25; the keyword page keeps the full-text
+    # and symbol lists' own order (reciprocal rank), the semantic page the vector order.
+    scoring = None
+    if mode == "hybrid" and vector is not None and embedder is not None:
+        scoring = Scoring(vector, embedder.model_key, filters.repository_id)
     async with pool.acquire() as conn:
-        hits = await rank_hits(conn, ranked, query, filters.kind, limit)
+        hits = await rank_hits(conn, ranked, query, filters.kind, limit, scoring=scoring)
     if pending > 0:
         notes.append(f"{pending} chunk texts have no vector yet: semantic ranking covers only the rest")
     if embedder is None and mode == "hybrid":
         notes.append("the embedding model is not loaded: results are keyword and symbol matches only")
     return SearchResult(hits, mode, pending == 0, max(pending, 0), notes)
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """What scoring a pool by cosine and BM25 needs: the query's vector, its model, and the
+    repository whose chunks the terms' document frequencies are counted over (None: all)."""
+
+    vector: np.ndarray
+    model_key: str
+    repository_id: int | None
+    cosine_share: float = _COSINE_SHARE
 
 
 async def rank_hits(
@@ -162,13 +185,28 @@ async def rank_hits(
     kind: str | None,
     limit: int,
     *,
+    scoring: Scoring | None = None,
     rerank: bool = True,
     merge: bool = True,
 ) -> list[Hit]:
-    """The page of hits from the legs' ranked chunk ids and weights. (`rerank` and `merge` off
-    are for the retrieval bench's ablation: they show what each step adds.)"""
-    fused = _fuse(ranked)
-    candidates = await _candidates(conn, list(fused))
+    """The page of hits from the legs' ranked chunk ids and weights: with `scoring`, their pool
+    scored by cosine and BM25 (the weights unused), else fused by reciprocal rank. (`rerank` and
+    `merge` off are for the retrieval bench's ablation: they show what each step adds.)"""
+    if scoring is None:
+        fused = _fuse(ranked)
+        candidates = await _candidates(conn, list(fused))
+    else:
+        pool = list(dict.fromkeys(chunk_id for ids, _ in ranked for chunk_id in ids))
+        candidates = await _candidates(conn, pool, query, scoring)
+        fused = _fuse_scores(candidates, scoring.cosine_share)
+        if len(query.split()) <= _NAME_QUERY_WORDS:
+            # A name asks for its definition: the chunks that use it more often, or read more like
+            # its words, come after (hand-written symbol questions, NDCG@10 over files: "BufMut",
+            # "resolve_redirects" and "AxiosHeaders" had their callers first).
+            names = set(_query_names(query))
+            for c in candidates:
+                if c.name is not None and c.name.lower() in names and c.kind != "module":
+                    fused[c.chunk_id] += _NAMED_BONUS
     scores = _rerank(candidates, fused, query) if rerank else {c.chunk_id: fused[c.chunk_id] for c in candidates}
     if merge:
         picks = _spread_over_files(_one_per_definition(candidates, scores))
@@ -206,22 +244,36 @@ def _fuse(ranked: list[tuple[list[int], float]]) -> dict[int, float]:
     return scores
 
 
-def _semantic_weight(query: str) -> float:
-    """A sentence is best judged by meaning. Measured on docstring-to-code retrieval, weighting the
-    vector list double for queries of four words or more raised MRR@10 on every corpus, identifiers
-    in the sentence or not. (3x scored a little higher on docstrings still, but let the vectors
-    overrule the words of a plain question: "where is the session cookie signed" found the function
-    that checks a signature before the one that signs.) Short queries are names or keywords: equal
-    weights, and the full-text and symbol lists lead. A paragraph (a pasted
-    bug report, a whole doc comment) is judged by meaning even more: its ten rarest words match
-    many chunks by chance. Measured with whole docstrings as queries (bench/retrieval.py
-    --query-kind paragraph / paragraph-plain, strict MRR@10), weight 8 against 2: requests .561 ->
-    .615 and .448 -> .517, werkzeug .433 -> .494 and .367 -> .395 (the vectors alone still score
-    .668 / .524 and .543 / .408 there: the words cost a little more than they add)."""
-    words = len(query.split())
-    if words >= _LONG_QUERY_WORDS:
-        return _LONG_QUERY_WEIGHT
-    return 2.0 if words >= 4 else 1.0
+def _fuse_scores(candidates: list[_Candidate], cosine_share: float) -> dict[int, float]:
+    """Each pooled chunk's cosine to the query, min-max scaled over the pool, and its BM25 over
+    the query's terms, over the pool's best, mixed `cosine_share` to the rest.
+
+    Reciprocal rank fusion added nothing over the vectors alone (strict MRR@10 within .03 of them
+    on every corpus; no constant or weight moved it): rank alone cannot tell a full-text list
+    whose head shares one common word with the query from one whose head names it, and the
+    full-text order (ts_rank_cd) weighs every word alike. Scoring every chunk of the union pool by
+    both measures lets each say how much it believes, and BM25 weighs a query's rare words above
+    its common ones. Measured (bench/retrieval.py --fusion-study, tuned corpora) share .5 / .6 /
+    .7, mean MRR@10 .513 / .522 / .517; cosine scaled over 0..1 instead of the pool .503."""
+    cosines = [c.cosine for c in candidates if c.cosine is not None]
+    low, high = (min(cosines), max(cosines)) if cosines else (0.0, 0.0)
+    lengths = [c.length for c in candidates]
+    average = sum(lengths) / len(lengths) if lengths else 1.0
+    bm25 = {c.chunk_id: _bm25(c, average) for c in candidates}
+    best = max(bm25.values(), default=0.0)
+    scores: dict[int, float] = {}
+    for c in candidates:
+        near = (c.cosine - low) / (high - low) if c.cosine is not None and high > low else 0.0
+        words = bm25[c.chunk_id] / best if best > 0 else 0.0
+        scores[c.chunk_id] = _FLOOR + (1 - _FLOOR) * (cosine_share * near + (1 - cosine_share) * words)
+    return scores
+
+
+def _bm25(c: _Candidate, average_length: float) -> float:
+    """Okapi BM25 of a chunk over the query terms it holds; the pool's mean length stands for the
+    collection's (measured against the true mean: MRR@10 within .004)."""
+    norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * c.length / max(average_length, 1.0))
+    return sum(idf * tf * (_BM25_K1 + 1) / (tf + norm) for tf, idf in c.terms)
 
 
 def _identifier_shaped(word: str) -> bool:
@@ -241,6 +293,10 @@ class _Candidate:
     symbol_start: int | None
     symbol_end: int | None
     holds_others: bool  # other definitions start inside it: small siblings merged into one chunk
+    name: str | None = None  # its symbol's, when scoring
+    cosine: float | None = None  # to the query's vector, when scoring (None: no vector yet)
+    length: int = 0  # tokens in its full-text entry (positions), when scoring
+    terms: tuple[tuple[int, float], ...] = ()  # (frequency, idf) of each query term it holds, when scoring
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,33 +311,115 @@ class _Pick:
     path: str
 
 
-async def _candidates(conn: asyncpg.Connection, chunk_ids: list[int]) -> list[_Candidate]:
+async def _candidates(
+    conn: asyncpg.Connection, chunk_ids: list[int], query: str = "", scoring: Scoring | None = None
+) -> list[_Candidate]:
     if not chunk_ids:
         return []
+    if scoring is None:
+        rows = await conn.fetch(
+            f"""SELECT c.id, f.path, f.language, c.start_line, c.end_line, s.kind, c.symbol_id,
+                      s.start_line AS symbol_start, s.end_line AS symbol_end,
+                      EXISTS (SELECT 1 FROM symbols d WHERE {_INNER_DEFINITION}) AS holds_others
+               FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
+               WHERE c.id = ANY($1::bigint[])""",
+            chunk_ids,
+            list(_NOT_DEFINITIONS),
+        )
+        return [_candidate(r) for r in rows]
+    parts, identifiers = code_terms(query)
+    words = " ".join(p for p in parts if not p.isdigit()) or " ".join(parts)
+    dim = await model_dim(conn, scoring.model_key)
+    # The same SQL literal as the semantic leg's (see _semantic); no vectors yet: no cosine.
+    literal = "'" + scoring.model_key.replace("'", "''") + "'"
+    cosine = (
+        f"""(SELECT 1 - (v.embedding::vector({int(dim)}) <=> $7) FROM embeddings v
+             WHERE v.content_hash = c.content_hash AND v.model = {literal})"""
+        if dim is not None
+        else "NULL::float8"
+    )
     rows = await conn.fetch(
-        f"""SELECT c.id, f.path, f.language, c.start_line, c.end_line, s.kind, c.symbol_id,
-                  s.start_line AS symbol_start, s.end_line AS symbol_end,
-                  EXISTS (SELECT 1 FROM symbols d WHERE {_INNER_DEFINITION}) AS holds_others
-           FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
-           WHERE c.id = ANY($1::bigint[])""",
+        _SCORED_CANDIDATES.format(inner=_INNER_DEFINITION, cosine=cosine),
         chunk_ids,
         list(_NOT_DEFINITIONS),
+        words,
+        sorted(set(identifiers)),
+        scoring.repository_id,
+        _RARE_COUNT,
+        *([scoring.vector] if dim is not None else []),
     )
     return [
-        _Candidate(
-            r["id"],
-            r["path"],
-            r["language"],
-            r["start_line"],
-            r["end_line"],
-            r["kind"],
-            r["symbol_id"],
-            r["symbol_start"],
-            r["symbol_end"],
-            r["holds_others"],
+        replace(
+            _candidate(r),
+            name=r["name"],
+            cosine=r["cosine"],
+            length=r["length"] or 0,
+            terms=tuple(zip(r["tfs"] or [], r["idfs"] or [], strict=True)),
         )
         for r in rows
     ]
+
+
+# The pool's rows with what BM25 needs: each query term's frequency in the chunk and its idf, and
+# the chunk's length. A term's document frequency is the planner's (chunks.tsv's most common
+# lexemes, kept by ANALYZE, as in _salient) or, for the rarer rest, counted through the GIN
+# index up to _RARE_COUNT. The query's terms are its words stemmed as the index stems them, and
+# its whole identifiers as they are; $7, when the model has vectors here, is the query's.
+_SCORED_CANDIDATES = """
+WITH terms AS (
+    SELECT DISTINCT t.term FROM (
+        SELECT lexeme AS term FROM unnest(to_tsvector('english', $3::text))
+        UNION ALL SELECT unnest($4::text[])
+    ) t WHERE t.term ~ '^[a-z0-9_]+$'
+), stats AS (
+    SELECT s.most_common_elems::text::text[] AS elems, s.most_common_elem_freqs AS freqs
+    FROM pg_stats s
+    WHERE s.schemaname = current_schema() AND s.tablename = 'chunks' AND s.attname = 'tsv'
+    ORDER BY s.inherited DESC LIMIT 1
+), total AS (
+    SELECT greatest(CASE WHEN $5::int IS NULL
+        THEN (SELECT sum(greatest(k.reltuples, 0)) FROM pg_class k WHERE k.oid = 'chunks'::regclass
+              OR k.oid IN (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = 'chunks'::regclass))
+        ELSE (SELECT count(*) FROM chunks x WHERE x.repository_id = $5) END, 1)::float8 AS n
+), common AS (
+    SELECT m.elem, m.freq FROM stats, unnest(stats.elems, stats.freqs) AS m(elem, freq)
+    WHERE m.elem IN (SELECT term FROM terms)
+), frequencies AS MATERIALIZED (
+    SELECT t.term, total.n, greatest(coalesce(common.freq * total.n, (SELECT count(*) FROM (
+            SELECT 1 FROM chunks x
+            WHERE x.tsv @@ to_tsquery('simple', quote_literal(t.term)) AND ($5::int IS NULL OR x.repository_id = $5)
+            LIMIT $6) AS found)), 1)::float8 AS df
+    FROM terms t CROSS JOIN total LEFT JOIN common ON common.elem = t.term
+), idf AS (
+    SELECT term, ln(1 + (n - df + 0.5) / (df + 0.5)) AS idf FROM frequencies
+)
+SELECT c.id, f.path, f.language, c.start_line, c.end_line, s.kind, c.symbol_id,
+       s.name, s.start_line AS symbol_start, s.end_line AS symbol_end,
+       EXISTS (SELECT 1 FROM symbols d WHERE {inner}) AS holds_others,
+       {cosine} AS cosine, w.length, w.tfs, w.idfs
+FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN symbols s ON s.id = c.symbol_id
+CROSS JOIN LATERAL (
+    SELECT sum(coalesce(array_length(u.positions, 1), 1))::int AS length,
+           array_agg(coalesce(array_length(u.positions, 1), 1)) FILTER (WHERE idf.term IS NOT NULL) AS tfs,
+           array_agg(idf.idf) FILTER (WHERE idf.term IS NOT NULL) AS idfs
+    FROM unnest(c.tsv) AS u LEFT JOIN idf ON idf.term = u.lexeme
+) w
+WHERE c.id = ANY($1::bigint[])"""
+
+
+def _candidate(r: asyncpg.Record) -> _Candidate:
+    return _Candidate(
+        r["id"],
+        r["path"],
+        r["language"],
+        r["start_line"],
+        r["end_line"],
+        r["kind"],
+        r["symbol_id"],
+        r["symbol_start"],
+        r["symbol_end"],
+        r["holds_others"],
+    )
 
 
 def _rerank(candidates: list[_Candidate], fused: dict[int, float], query: str) -> dict[int, float]:
@@ -455,15 +593,21 @@ async def _salient(conn: asyncpg.Connection, lexemes: list[str], repository_id: 
     return [lexeme for lexeme in lexemes if lexeme in keep]
 
 
-async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
-    """Chunks holding a symbol whose name is one of the query's identifiers (exact first, then fuzzy)."""
+def _query_names(query: str) -> list[str]:
+    """The symbol names a query may mean, lower-cased: its words when it has one or two, else its
+    identifier-shaped ones."""
     words = _IDENT.findall(query)
     if len(words) > 2:
         # In a sentence, plain English words ("where", "session") would match every class named
         # like them; only identifier-shaped tokens (snake_case, camelCase) name symbols.
         words = [w for w in words if _identifier_shaped(w)]
     # The first named are the report's subject: a long paste keeps those (sorted, it kept the a's).
-    names = list(dict.fromkeys(w.lower() for w in words))[:16]
+    return list(dict.fromkeys(w.lower() for w in words))[:16]
+
+
+async def _symbols(conn: asyncpg.Connection, query: str, filters: Filters, depth: int) -> list[int]:
+    """Chunks holding a symbol whose name is one of the query's identifiers (exact first, then fuzzy)."""
+    names = _query_names(query)
     if not names:
         return []
     where, params = filters.sql(5, symbol="d")
