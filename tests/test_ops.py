@@ -715,7 +715,9 @@ async def test_the_reader_role_can_only_read_and_serves_a_read_only_server(
                             {"query": "where is the session cookie signed", "repository": "roles", "limit": 3},
                         )
                     )
-                    assert hits["results"][0]["symbol"] == "shop.session.sign_cookie"
+                    # sign_cookie and verify_cookie (which calls it on a `signed` value) score
+                    # within .01 of each other: the reader answers, its ranking is the bench's job
+                    assert "shop.session.sign_cookie" in [h["symbol"] for h in hits["results"][:2]]
                     callers = _data(await client.call_tool("find_callers", {"symbol": "shop.pricing.apply_discount"}))
                     assert callers["edges"]
                     refused = await client.call_tool("remove_repository", {"repository": "roles"})
