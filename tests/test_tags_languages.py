@@ -192,10 +192,12 @@ COMPONENTS = [
 
 
 @pytest.fixture(scope="module")
-async def tags_repo(db: Database, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+async def tags_repo(
+    db: Database, settings: Settings, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     root = tmp_path_factory.mktemp("tags") / REPO
     shutil.copytree(FIXTURES, root)
-    await index_repository(db, settings, root, name=REPO)
+    await index_repository(db, settings, root, name=REPO, embedder=embedder)
     return root
 
 
@@ -337,3 +339,26 @@ async def test_receivers_decide_what_a_member_call_may_mean(db: Database, tags_r
     # `$mailer->sendReport()`: the name is unique in the repository, but an untyped variable's
     # member is not guessed.
     assert (await find_callers(db.pool, "App.Mail.Mailer.sendReport", REPO)).edges == []
+
+
+@pytest.mark.parametrize(
+    ("query", "symbol"),
+    [
+        ("put stock back on the shelf", "inventory.restock"),  # Lua
+        ("count the words in a line of text", "tokens.count_words"),  # OCaml
+        ("area of a square that has been scaled", "Shapes.Geometry.scaledArea"),  # Haskell
+        ("write one line to the log", "App.Logger.write_line"),  # Perl
+        ("a book of accounts", "com.books.Ledger"),  # Scala
+        ("money that a customer holds", "wallet.Wallet"),  # Dart
+        ("hold deposits until the owner takes them", "Vault.Vault"),  # Solidity
+        ("a ring of jobs waiting to run", "queue.JobQueue"),  # Zig
+    ],
+)
+async def test_a_description_finds_its_definition(
+    db: Database, embedder: Embedder, tags_repo: Path, query: str, symbol: str
+) -> None:
+    async with db.pool.acquire() as conn:
+        filters = Filters(repository_id=(await repositories.find(conn, REPO)).id)
+    result = await search_code(db.pool, embedder, query, filters=filters, limit=3)
+    # the definition, or a member of the class it describes
+    assert any(h.symbol == symbol or (h.symbol or "").startswith(symbol + ".") for h in result.results)
