@@ -778,3 +778,53 @@ async def test_python_values_are_typed_by_what_functions_methods_and_fixtures_re
     # A stub beside the module does not stand for it.
     called = await goto_definition(db.pool, "stubbed/use.py", 5, name="helper", repository="returned-app")
     assert [(d.qualified_name, d.path) for d in called.definitions] == [("stubbed.helper", "stubbed/__init__.py")]
+
+
+_CHAINED_FILES = {
+    "chain/__init__.py": "",
+    "chain/provider.py": (
+        "class Provider:\n"
+        "    def dumps(self, value):\n"
+        "        return value\n"
+        "\n"
+        "\n"
+        "class Tag:\n"
+        "    def check(self):\n"
+        "        return True\n"
+    ),
+    "chain/app.py": (
+        "from .provider import Provider\n"
+        "\n"
+        "\n"
+        "class App:\n"
+        "    def __init__(self) -> None:\n"
+        "        self.json = Provider()\n"
+    ),
+    "chain/client.py": (
+        "from .app import App\n"
+        "from .provider import Tag\n"
+        "\n"
+        "\n"
+        "class Client:\n"
+        "    def __init__(self, app: App) -> None:\n"
+        "        self.app = app\n"
+        "        self.order: list[Tag] = []\n"
+        "\n"
+        "    def send(self, value):\n"
+        "        for tag in self.order:\n"
+        "            tag.check()\n"
+        "        return self.app.json.dumps(value)\n"
+    ),
+}
+
+
+async def test_python_loop_items_and_attributes_of_attributes_resolve_across_files(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    await _index_tree(db, settings, tmp_path / "chained-app", _CHAINED_FILES)
+    callees = await find_callees(db.pool, "chain.client.Client.send", "chained-app")
+    # `self.app` is an App, whose `json` is a Provider (its type edge); `tag` is an item of a list[Tag].
+    assert {(e.target, e.line, e.confidence) for e in callees.edges} == {
+        ("chain.provider.Tag.check", 12, 0.9),
+        ("chain.provider.Provider.dumps", 13, 0.9),
+    }

@@ -940,3 +940,50 @@ def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
         """)
     assert _edge(parsed, "calls", "self.url.normalize").candidates == (("pkg.urls.URL.normalize", CONF_SCOPED),)
     assert _edge(parsed, "references", "self.url").candidates == (("pkg.mod.Request.url", CONF_EXACT),)
+
+
+def test_loop_variables_are_items_of_typed_containers() -> None:
+    parsed = _parse("""\
+        from typing import Iterable
+        from .tags import Tag
+
+        class Serializer:
+            order: list[Tag]
+
+            def __init__(self) -> None:
+                self.tags: dict[str, Tag] = {}
+
+            def run(self, extra: Iterable[Tag], pairs: tuple[Tag, ...], named: list[Tag]):
+                for tag in self.order:
+                    tag.check()
+                for key, value in self.tags.items():
+                    value.value()
+                for each in self.tags.values():
+                    each.other()
+                for item in extra:
+                    item.third()
+                for i, pair in enumerate(pairs):
+                    pair.fourth()
+                [x.fifth() for x in named]
+                for k in self.tags:
+                    k.upper()
+                self.order.append(1)
+        """)
+    for call in ("tag.check", "value.value", "each.other", "item.third", "pair.fourth", "x.fifth"):
+        assert _edge(parsed, "calls", call).candidates == ((f"pkg.tags.Tag.{call.partition('.')[2]}", CONF_SCOPED),)
+    # A dict's keys are not its values, and a container is no receiver of its items' methods.
+    assert _edge(parsed, "calls", "k.upper").candidates == ()
+    assert _edge(parsed, "calls", "self.order.append").candidates == ()
+    # Nor does a container annotation type the attribute for other files.
+    assert not [e for e in parsed.edges if e.alias is not None and "[]" in str(e.candidates)]
+
+
+def test_a_shadowed_enumerate_types_no_loop_variable() -> None:
+    parsed = _parse("""\
+        from .tags import Tag, enumerate
+
+        def run(pairs: list[Tag]):
+            for i, pair in enumerate(pairs):
+                pair.fourth()
+        """)
+    assert _edge(parsed, "calls", "pair.fourth").candidates == ()

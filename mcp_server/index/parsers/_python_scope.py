@@ -30,6 +30,15 @@ NONE_VALUE: Final = 3  # `x = None`: says nothing about the type x has elsewhere
 FIXTURE: Final = 4  # a test's parameter `client`: what the pytest fixture `client` gives
 ENTER: Final = 5  # `with Foo(...) as x`: the chain is Foo's, then "__enter__" (or "__aenter__")
 SELF_VALUE: Final = 6  # `return self`, `return cls(...)`, `-> Self`: the receiver the method is called on
+ELEMENT: Final = 7  # `for x in xs`: an item of what the chain (CALLED last for a call) holds
+
+# A container's type is its items' type with a marker: "pkg.Tag.[]" for `list[Tag]`, `Iterable[Tag]`,
+# "pkg.Tag.{}" for the values of `dict[str, Tag]`. It types loop variables, never a receiver.
+ITEMS: Final = "[]"
+VALUES: Final = "{}"
+_CONTAINERS: Final = ("." + ITEMS, "." + VALUES)
+# An ELEMENT chain's head for `enumerate(xs)` (no name can be spelled so): pairs whose second is an item of xs.
+ENUMERATED: Final = "*enumerate"
 
 # Types are qualified names of classes, or paths the resolver finishes: "pkg.make()" is what
 # pkg.make returns (its type edge, records.TYPE_OF; written without "()" in candidates), "~client"
@@ -291,6 +300,8 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
     kind, chain, scope = hint
     if scope is None or kind == NONE_VALUE or depth > _MAX_TYPE_DEPTH or not chain:
         return None
+    if kind == ELEMENT:
+        return _element(scope, chain, depth)
     if kind == ENTER or (kind == CTOR and CALLED in chain):
         # `make().copy()`: a method of what the inner call made; `with make() as x`: its __enter__
         cut = len(chain) - 1 if kind == ENTER else len(chain) - 1 - chain[::-1].index(CALLED)
@@ -356,7 +367,35 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
 
 def _member_result(scope: Scope, type_: str, method: str, depth: int) -> str | None:
     """What `method` of a value of type `type_` returns."""
-    return _returned(scope, f"{type_}.{method}", depth)
+    return None if is_container(type_) else _returned(scope, f"{type_}.{method}", depth)
+
+
+def is_container(type_: str) -> bool:
+    return type_.endswith(_CONTAINERS)
+
+
+def _element(scope: Scope, chain: Chain, depth: int) -> str | None:
+    """The type of the items `for` takes from the value `chain` spells: a `list[X]`'s, or the
+    values of a mapping through `.values()` (`.items()` pairs: the parser gives their second)."""
+    marker = "." + ITEMS
+    if chain[0] == ENUMERATED:
+        if lookup(scope, "enumerate") is not None or len(chain) < 2:
+            return None  # a local `enumerate` is no builtin
+        chain = chain[1:]
+    if len(chain) > 2 and chain[-1] == CALLED and chain[-2] in ("values", "items"):
+        chain, marker = chain[:-2], "." + VALUES
+    found: str | None = None
+    if chain[-1] == CALLED:
+        found = hint_type((CTOR, chain[:-1], scope), depth + 1)
+    else:
+        res = lookup(scope, chain[0])
+        if res is None or res.qnames:
+            return None
+        if len(chain) == 1:
+            found = variable_type(res, depth + 1, items=True)
+        elif len(chain) == 2 and res.receiver is not None:
+            found = attribute_type(res.receiver, chain[1], depth + 1, items=True)
+    return found[: -len(marker)] if found is not None and found.endswith(marker) else None
 
 
 def _returned(scope: Scope, function: str, depth: int) -> str | None:
@@ -426,28 +465,35 @@ def _combine(hints: list[Hint | None], depth: int) -> str | None:
     return _single(types)
 
 
-def variable_type(res: Resolved, depth: int = 0) -> str | None:
+def _known(type_: str | None, items: bool) -> str | None:
+    # A container type (is_container) only where the caller takes items from it.
+    if not type_ or type_ == _PENDING or (not items and is_container(type_)):
+        return None
+    return type_
+
+
+def variable_type(res: Resolved, depth: int = 0, items: bool = False) -> str | None:
     """The single class every assignment of a variable agrees on, or None."""
     if res.type_cache is not None:
-        return res.type_cache if res.type_cache and res.type_cache != _PENDING else None
+        return _known(res.type_cache, items)
     res.type_cache = _PENDING
     found = _combine(res.hints, depth) if res.hints else None
     res.type_cache = found or ""
-    return found
+    return _known(found, items)
 
 
-def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
+def attribute_type(cls: Scope, attr: str, depth: int = 0, items: bool = False) -> str | None:
     """The class of instance attribute `attr` of class scope `cls`, from its assignments."""
     if cls._attr_types is None:
         cls._attr_types = {}
     cached = cls._attr_types.get(attr)
     if cached is not None:
-        return cached if cached and cached != _PENDING else None
+        return _known(cached, items)
     cls._attr_types[attr] = _PENDING
     if cls.properties is not None and attr in cls.properties:
         found = _returned(cls, f"{cls.qname}.{attr}", depth)  # what the getter returns
         cls._attr_types[attr] = found or ""
-        return found
+        return _known(found, items)
     hints: list[Hint | None] = []
     ok = True
     for kind, a, _ in cls.bindings.get(attr, ()):
@@ -464,7 +510,7 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0) -> str | None:
         hints.extend(cls.attr_hints.get(attr, ()))
     found = _combine(hints, depth + 1) if ok and hints else None
     cls._attr_types[attr] = found or ""
-    return found
+    return _known(found, items)
 
 
 def _assigns(cls: Scope, attr: str) -> bool:
@@ -516,11 +562,20 @@ def resolve_call(scope: Scope, chain: Chain) -> Candidates:
                 # Inherited: the resolver looks `x` up through the bases, where an assignment
                 # `self.x = Foo()` left a typed attribute (records.TYPE_OF).
                 return ((f"{cls.qname}.{rest[0]}.{rest[1]}", CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
+        if len(rest) == 3:
+            # `self.app.json.dumps()`: the resolver follows each attribute's type edge, or abstains.
+            attr_class = attribute_type(cls, rest[0])
+            if attr_class is not None:
+                return ((candidate(attr_class, f"{rest[1]}.{rest[2]}"), CONF_SCOPED),)
+            if not _assigns(cls, rest[0]):
+                return ((f"{cls.qname}.{'.'.join(rest)}", CONF_SCOPED),)
         return ()
-    if len(rest) in (1, 2):
+    if 1 <= len(rest) <= 3:
         var_class = variable_type(res)
         if var_class is not None and len(rest) == 1:
             return _typed(var_class, rest[0])
+        if var_class is not None and len(rest) == 3:
+            return ((candidate(var_class, ".".join(rest)), CONF_SCOPED),)
         if var_class is not None:
             # `ctx.env.get()`: found if the class's `env` has a type edge (records.TYPE_OF).
             return ((candidate(var_class, f"{rest[0]}.{rest[1]}"), CONF_SCOPED), (NAME_FALLBACK, CONF_UNIQUE))
@@ -577,6 +632,8 @@ def resolve_instance_method(scope: Scope, ctor: Chain, method: str) -> Candidate
 
 def _typed(type_: str, method: str) -> Candidates:
     """A method of a value of this type; a path the resolver may not finish leaves the name to try."""
+    if is_container(type_):
+        return ()
     found = ((candidate(type_, method), CONF_SCOPED),)
     return found + ((NAME_FALLBACK, CONF_UNIQUE),) if is_path(type_) else found
 

@@ -24,16 +24,20 @@ from ._python_scope import (
     COMPREHENSION,
     CTOR,
     DEF,
+    ELEMENT,
     ENTER,
+    ENUMERATED,
     FIXTURE,
     FUNCTION,
     IMPORT,
+    ITEMS,
     LAMBDA,
     MODULE,
     NONE_HINT,
     NONE_VALUE,
     PARAM,
     SELF_VALUE,
+    VALUES,
     VAR,
     Chain,
     Hint,
@@ -42,6 +46,7 @@ from ._python_scope import (
     candidate,
     function_result,
     is_class_like,
+    is_container,
     lookup,
     resolve_call,
     resolve_instance_method,
@@ -105,6 +110,17 @@ _UNPACKING: Final[frozenset[str]] = frozenset(
 )
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
+# Containers whose (first) type argument is what iterating them gives, and mappings whose second is.
+_ITEM_CONTAINERS: Final[frozenset[str]] = frozenset(
+    {
+        "list", "List", "Sequence", "MutableSequence", "Iterable", "Iterator", "Collection",
+        "set", "Set", "frozenset", "FrozenSet", "AbstractSet", "MutableSet", "deque", "Deque",
+        "Generator",
+    }
+)  # fmt: skip
+_MAPPINGS: Final[frozenset[str]] = frozenset(
+    {"dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict", "OrderedDict"}
+)
 # Annotations that promise no particular class (a method of `Any` is nobody's method).
 _UNTYPED: Final[frozenset[str]] = frozenset({"Any", "Self", "object", "NoReturn", "Never"})
 _DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -276,6 +292,9 @@ def _annotation_chain(node: Node | None) -> Chain | None:
                 if kind == "subscript"
                 else [c for p in node.named_children[1:] for c in p.named_children]
             )
+            items = _items_chain(head_chain[-1], args)
+            if items is not None:
+                return items
             wrapped = head_chain[-1] in _TYPE_WRAPPERS and args
             optional = head_chain[-1] == "Union" and len(args) == 2 and _is_none(args[1])
             if not (wrapped or optional):
@@ -293,6 +312,21 @@ def _annotation_chain(node: Node | None) -> Chain | None:
         else:
             return None
     return None
+
+
+def _items_chain(head: str, args: list[Node]) -> Chain | None:
+    """`list[Foo]` -> ("Foo", ITEMS), `dict[str, Foo]` -> ("Foo", VALUES), `tuple[Foo, ...]`: a
+    container of one class (see _python_scope.ITEMS)."""
+    if head in _ITEM_CONTAINERS and args:
+        item, marker = args[0], ITEMS
+    elif head in ("tuple", "Tuple") and len(args) == 2 and _text(args[1]) == "...":
+        item, marker = args[0], ITEMS
+    elif head in _MAPPINGS and len(args) == 2:
+        item, marker = args[1], VALUES
+    else:
+        return None
+    chain = _annotation_chain(item)
+    return None if chain is None or chain[-1] in (ITEMS, VALUES) else (*chain, marker)
 
 
 def _is_none(node: Node) -> bool:
@@ -477,7 +511,7 @@ class _FileParser:
                 )
                 continue
             found = function_result(fn, fixture=qname in fixtures)
-            if found is None or found.startswith(FIXTURE_CANDIDATE):
+            if found is None or found.startswith(FIXTURE_CANDIDATE) or is_container(found):
                 continue
             target = candidate(found, "")[:-1]
             written = fn.returned[1] if fn.returned is not None else ()
@@ -831,7 +865,7 @@ class _FileParser:
                 stack.append((right, scope.index, source))
             left = first.child_by_field_name("left")
             if left is not None:
-                self._bind_targets(left, inner, None, None, stack, source)
+                self._bind_loop_targets(left, right, inner, stack, source, scope)
 
     # ---- uses -------------------------------------------------------------------------------
 
@@ -1005,7 +1039,23 @@ class _FileParser:
         left = node.child_by_field_name("left")
         stack.extend([(c, scope.index, source) for c in reversed(node.named_children) if c != left])
         if left is not None:
-            self._bind_targets(left, scope, None, None, stack, source)
+            self._bind_loop_targets(left, node.child_by_field_name("right"), scope, stack, source, scope)
+
+    def _bind_loop_targets(
+        self, left: Node, iterable: Node | None, scope: Scope, stack: list[Frame], source: int, where: Scope
+    ) -> None:
+        """`for x in xs` (xs read in `where`): x is an item of xs; `for k, v in d.items()`,
+        `for i, x in enumerate(xs)`: the pair's second name is a value of d, an item of xs."""
+        chain = _iterated(iterable) if iterable is not None else None
+        hint: Hint | None = (ELEMENT, chain, where) if chain is not None else None
+        if chain is not None and (chain[-2:] == ("items", CALLED) or chain[0] == ENUMERATED):
+            pair = left.named_children if left.type in ("pattern_list", "tuple_pattern") else []
+            if len(pair) == 2:
+                self._bind_targets(pair[0], scope, None, None, stack, source)
+                self._bind_targets(pair[1], scope, hint, None, stack, source)
+                return
+            hint = None
+        self._bind_targets(left, scope, hint, None, stack, source)
 
     def _as_pattern(self, node: Node, scope: Scope, source: int, stack: list[Frame], hint: Hint | None = None) -> None:
         alias = node.child_by_field_name("alias")
@@ -1182,6 +1232,27 @@ def _entered(value: Node, item: Node, scope: Scope) -> Hint | None:
     statement = item.parent.parent if item.parent is not None else None
     is_async = statement is not None and any(c.type == "async" for c in statement.children)
     return (ENTER, (*chain, "__aenter__" if is_async else "__enter__"), scope)
+
+
+def _iterated(node: Node) -> Chain | None:
+    """The value a loop iterates as a chain (CALLED last for a call): `self.tags`, `d.items()`;
+    `enumerate(xs)` is (ENUMERATED, *xs's chain)."""
+    if node.type in ("identifier", "attribute"):
+        return _chain(node)
+    if node.type != "call":
+        return None
+    function = node.child_by_field_name("function")
+    arguments = node.child_by_field_name("arguments")
+    if function is None or arguments is None:
+        return None
+    if function.type == "identifier" and _text(function) == "enumerate":
+        args = arguments.named_children
+        inner = _iterated(args[0]) if len(args) == 1 else None
+        return (ENUMERATED, *inner) if inner is not None else None
+    if arguments.named_child_count:
+        return None
+    callee = _call_chain(function)
+    return (*callee, CALLED) if callee is not None else None
 
 
 def _first_identifier(node: Node) -> Node | None:
