@@ -10,7 +10,7 @@ import pytest
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
 from mcp_server.embed.model import Embedder
-from mcp_server.graph.walk import find_callers
+from mcp_server.graph.walk import find_callers, get_dependencies
 from mcp_server.index.parse import parse_source
 from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_repository
@@ -352,6 +352,8 @@ async def test_receivers_decide_what_a_member_call_may_mean(db: Database, tags_r
         ("money that a customer holds", "wallet.Wallet"),  # Dart
         ("hold deposits until the owner takes them", "Vault.Vault"),  # Solidity
         ("a ring of jobs waiting to run", "queue.JobQueue"),  # Zig
+        ("a price cut that comes with the season", "Pricing.Discount"),  # Swift
+        ("print a message with the time of day in front", "scripts.lib.common.log_line"),  # Bash
     ],
 )
 async def test_a_description_finds_its_definition(
@@ -362,3 +364,64 @@ async def test_a_description_finds_its_definition(
     result = await search_code(db.pool, embedder, query, filters=filters, limit=3)
     # the definition, or a member of the class it describes
     assert any(h.symbol == symbol or (h.symbol or "").startswith(symbol + ".") for h in result.results)
+
+
+SWIFT = "SwiftShop/Sources"
+
+
+def test_a_swift_package_target_names_its_definitions() -> None:
+    path = f"{SWIFT}/Pricing/Discount.swift"
+    parsed = parse_source((FIXTURES / path).read_bytes(), path, "swift", path.removesuffix(".swift").replace("/", "."))
+    got = [(s.kind, s.qualified_name, s.docstring) for s in parsed.symbols[1:]]
+    assert got == [
+        ("class", "Pricing.Discount", "A price cut that a season brings."),
+        ("method", "Pricing.Discount.seasonal", "The discount of the current season."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("callee", "callers"),
+    [
+        # another file of the same target; Shipping defines a defaultRate of its own
+        ("Pricing.defaultRate", {"Pricing.Discount.seasonal"}),
+        ("Shipping.defaultRate", {"Shipping.applyDiscount"}),
+        # through `import Pricing`, bare and with the module written out
+        ("Pricing.applyDiscount", {"Storefront.checkoutTotal", "Storefront.namedTotal"}),
+        ("Pricing.Discount.seasonal", {"Storefront.checkoutTotal", "Storefront.namedTotal"}),
+        ("Shipping.applyDiscount", set()),
+        # Bash: functions of the file a script sources, by its folder or the repository root
+        ("scripts.lib.common.log_line", {"scripts.release.tag_release", "build.build_assets"}),
+        ("scripts.legacy.log_line", set()),
+    ],
+)
+async def test_calls_resolve_through_swift_modules_and_sourced_scripts(
+    db: Database, tags_repo: Path, callee: str, callers: set[str]
+) -> None:
+    found = await find_callers(db.pool, callee, REPO)
+    assert {(e.source, e.confidence) for e in found.edges} == {(c, 0.9) for c in callers}
+
+
+@pytest.mark.parametrize(
+    ("path", "imported"),
+    [("build.sh", "scripts/lib/common.sh"), ("scripts/release.sh", "scripts/lib/common.sh")],
+)
+async def test_a_sourced_script_is_a_dependency(db: Database, tags_repo: Path, path: str, imported: str) -> None:
+    async with db.pool.acquire() as conn:
+        deps = await get_dependencies(conn, path, REPO)
+    assert deps.files == [imported]
+
+
+@pytest.mark.parametrize(
+    ("query", "symbol", "path"),
+    [
+        ("checkoutTotal", "Storefront.checkoutTotal", f"{SWIFT}/Storefront/Checkout.swift"),
+        ("tag_release", "scripts.release.tag_release", "scripts/release.sh"),
+    ],
+)
+async def test_an_identifier_finds_a_module_definition(
+    db: Database, embedder: Embedder, tags_repo: Path, query: str, symbol: str, path: str
+) -> None:
+    async with db.pool.acquire() as conn:
+        filters = Filters(repository_id=(await repositories.find(conn, REPO)).id)
+    result = await search_code(db.pool, embedder, query, filters=filters, mode="keyword", limit=5)
+    assert (result.results[0].symbol, result.results[0].path) == (symbol, path)
