@@ -99,8 +99,8 @@ CASES = [
         "elixir",
         [
             ("namespace", "Notify.Mailer", 1),
-            ("function", "Notify.Mailer.send_all", 4),
-            ("function", "Notify.Mailer.deliver_one", 8),
+            ("function", "Notify.Mailer.send_all", 6),
+            ("function", "Notify.Mailer.deliver_one", 10),
         ],
         "Notify.Mailer.deliver_one",
         "Notify.Mailer.send_all",
@@ -268,6 +268,10 @@ async def test_an_identifier_finds_its_definition(
         ("tokens.ml", "ocaml", "tokens.count_words", "How many words a line holds."),
         ("Geometry.hs", "haskell", "Shapes.Geometry.scaledArea", "The area of a square scaled by k."),
         ("Logger.pm", "perl", "App.Logger.write_line", "Writes one line to the log."),
+        ("mailer.ex", "elixir", "Notify.Mailer.send_all", "Hands every queued message to the mail server."),
+        ("mailer.ex", "elixir", "Notify.Mailer", "Sends the queued mail."),
+        ("stats.jl", "julia", "Stats.sampletotal", "The sum of the samples."),
+        ("deploy.sh", "bash", "deploy.upload_build", "Copy the build to the server."),
     ],
 )
 def test_a_function_keeps_its_doc_comment(file: str, language: str, function: str, doc: str) -> None:
@@ -352,6 +356,8 @@ async def test_receivers_decide_what_a_member_call_may_mean(db: Database, tags_r
         ("money that a customer holds", "wallet.Wallet"),  # Dart
         ("hold deposits until the owner takes them", "Vault.Vault"),  # Solidity
         ("a ring of jobs waiting to run", "queue.JobQueue"),  # Zig
+        ("hand the queued messages to the mail server", "Notify.Mailer.send_all"),  # Elixir
+        ("the sum of the samples", "Stats.sampletotal"),  # Julia
         ("a price cut that comes with the season", "Pricing.Discount"),  # Swift
         ("print a message with the time of day in front", "scripts.lib.common.log_line"),  # Bash
     ],
@@ -425,3 +431,64 @@ async def test_an_identifier_finds_a_module_definition(
         filters = Filters(repository_id=(await repositories.find(conn, REPO)).id)
     result = await search_code(db.pool, embedder, query, filters=filters, mode="keyword", limit=5)
     assert (result.results[0].symbol, result.results[0].path) == (symbol, path)
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "function", "doc"),
+    [
+        (
+            "php",
+            b"<?php\nclass A {\n    /**\n     * Saves the row.\n     */\n    function save() {}\n}\n",
+            "m.A.save",
+            "Saves the row.",
+        ),
+        (
+            "kotlin",
+            b"class A {\n    /** Adds the tax. */\n    fun addTax(x: Int) = x\n}\n",
+            "m.A.addTax",
+            "Adds the tax.",
+        ),
+        (
+            "scala",
+            b"object A {\n  /** Credits an account. */\n  def credit(x: Int) = x\n}\n",
+            "m.A.credit",
+            "Credits an account.",
+        ),
+        ("swift", b"class A {\n    /// Adds the tax.\n    func withTax() {}\n}\n", "m.A.withTax", "Adds the tax."),
+        (
+            "bash",
+            b"#!/bin/bash\n\n# Uploads the build.\n# Needs ssh.\nupload() { :; }\n",
+            "m.upload",
+            "Uploads the build.\nNeeds ssh.",
+        ),
+        (
+            "elixir",
+            b'defmodule M do\n  @doc """\n  Sends it.\n  """\n  @impl true\n  def go(x), do: x\nend\n',
+            "M.go",
+            "Sends it.",
+        ),
+        ("elixir", b"defmodule M do\n  @doc false\n  def go(x), do: x\nend\n", "M.go", None),
+        ("elixir", b'defmodule M do\n  @doc "First."\n  def a(x), do: x\n  def b(x), do: x\nend\n', "M.b", None),
+        ("julia", b'"""\n    half(x)\n\nHalves x.\n"""\nhalf(x) = x / 2\n', "m.half", "    half(x)\n\nHalves x."),
+        ("julia", b'"Not a doc."\n\nfunction f(x) x end\n', "m.f", None),
+    ],
+)
+def test_methods_and_functions_keep_their_docs(language: str, source: bytes, function: str, doc: str | None) -> None:
+    parsed = parse_source(source, "m.x", language, "m")
+    assert {s.qualified_name: s.docstring for s in parsed.symbols}[function] == doc
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "module"),
+    [("kotlin", b"import com.shop.*\n", "com.shop"), ("scala", b"import com.books._\n", "com.books")],
+)
+def test_a_wildcard_import_imports_the_package(language: str, source: bytes, module: str) -> None:
+    parsed = parse_source(
+        source + b"fun f() = helper()\n" if language == "kotlin" else source + b"object A { def f() = helper() }\n",
+        "m.x",
+        language,
+        "m",
+    )
+    assert [(e.kind, e.candidates[0][0]) for e in parsed.edges if e.kind == "imports"] == [("imports", module)]
+    call = next(e for e in parsed.edges if e.kind == "calls")
+    assert (f"{module}.helper", 0.9) in call.candidates

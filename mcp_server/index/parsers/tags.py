@@ -22,6 +22,8 @@ from ..records import (
     Symbol,
 )
 from ._generic import MAX_TARGET, Ctx, get_parser, module_symbol
+from ._tags_docs import LANGUAGES as _CODE_DOCS
+from ._tags_docs import code_doc
 from ._tags_imports import LANGUAGES as _IMPORTING
 from ._tags_imports import PATH_SPLIT as _PATH_SPLIT
 from ._tags_imports import Imports, read_imports, swift_module
@@ -254,6 +256,8 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]], namespace: str) -> st
 
 
 def _doc(ctx: Ctx, node: Node) -> str | None:
+    if ctx.language in _CODE_DOCS:
+        return code_doc(ctx, node) or ctx.doc_comment(node, _DOC_SKIP)
     doc = ctx.doc_comment(node, _DOC_SKIP)
     parent = node.parent
     if doc is None and parent is not None and parent.parent is not None and parent.named_children[0] == node:
@@ -275,6 +279,8 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: s
             continue  # an operator applied (OCaml's `( + )`), not a named callee
         if ctx.language == "bash" and name == "source":
             continue  # an import, read as one
+        if ctx.language == "elixir" and _in_attribute(node):
+            continue  # `@spec send_all(list) :: :ok` names a function, and calls nothing
         source = 0
         for i in range(len(syms) - 1, 0, -1):  # innermost definition holding the site
             if syms[i].start_byte <= node.start_byte < syms[i].end_byte and syms[i].kind != "namespace":
@@ -319,6 +325,17 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: s
                 candidates=cands + fallback,
             )
         )
+
+
+def _in_attribute(node: Node) -> bool:
+    """Whether the node lies inside an Elixir module attribute (`@spec`, `@type`, `@doc`)."""
+    at = node.parent
+    while at is not None:
+        first = at.child(0)
+        if at.type == "unary_operator" and first is not None and first.type == "@":
+            return True
+        at = at.parent
+    return False
 
 
 def _scoped(
