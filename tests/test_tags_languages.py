@@ -492,3 +492,43 @@ def test_a_wildcard_import_imports_the_package(language: str, source: bytes, mod
     assert [(e.kind, e.candidates[0][0]) for e in parsed.edges if e.kind == "imports"] == [("imports", module)]
     call = next(e for e in parsed.edges if e.kind == "calls")
     assert (f"{module}.helper", 0.9) in call.candidates
+
+
+@pytest.mark.parametrize(
+    ("callee", "callers"),
+    [
+        # a promoted constructor parameter (`private Clock $clock`), a typed parameter, `new Clock()`
+        ("App.Log.Clock.tick", {"App.Log.StreamHandler.handle", "App.Log.stamp", "App.Log.fresh"}),
+        ("App.Log.Metronome.tick", set()),
+        # `$this->writeRecord()` defined in the base class
+        ("App.Log.BaseHandler.writeRecord", {"App.Log.StreamHandler.handle"}),
+        # the return type of an inherited method, named through `use`, defined in another file
+        ("App.Format.FormatterInterface.render", {"App.Log.StreamHandler.handle"}),
+        # a loop over a property documented `@var HandlerInterface[]`
+        ("App.Log.HandlerInterface.handle", {"App.Log.StreamHandler.handle"}),
+    ],
+)
+async def test_php_calls_resolve_through_declared_types(
+    db: Database, tags_repo: Path, callee: str, callers: set[str]
+) -> None:
+    found = await find_callers(db.pool, callee, REPO)
+    assert {e.source for e in found.edges if e.confidence >= 0.9} == callers
+
+
+def test_php_classes_inherit_their_bases_interfaces_and_traits() -> None:
+    source = b"<?php\nnamespace A;\nuse B\\Base;\nclass C extends Base implements \\I\\J, K { use T; }\n"
+    parsed = parse_source(source, "C.php", "php", "C")
+    assert [e.candidates for e in parsed.edges if e.kind == "inherits"] == [
+        (("B.Base", 1.0),),
+        (("I.J", 1.0),),
+        (("A.K", 1.0),),
+        (("A.T", 1.0),),
+    ]
+
+
+async def test_a_php_call_through_an_interface_is_a_caller_of_its_implementations(
+    db: Database, tags_repo: Path
+) -> None:
+    # `$child->handle()` on a HandlerInterface may run NullHandler::handle, as intelephense counts it
+    found = await find_callers(db.pool, "App.Log.NullHandler.handle", REPO)
+    assert {e.source for e in found.edges} == {"App.Log.StreamHandler.handle"}

@@ -76,20 +76,22 @@ def read_imports(ctx: Ctx, root: Node) -> Imports:
                 else:
                     found.bound[local] = qname
                     local_alias = local
-                _edge(ctx, decl, path, ((qname, CONF_EXACT),), local_alias)
+                add_edge(ctx, 0, "imports", path, decl.start_point.row + 1, ((qname, CONF_EXACT),), local_alias)
     return found
 
 
-def _edge(ctx: Ctx, decl: Node, written: str, candidates: tuple[tuple[str, float], ...], alias: str | None) -> None:
+def add_edge(
+    ctx: Ctx,
+    source: int,
+    kind: str,
+    written: str,
+    line: int,
+    candidates: tuple[tuple[str, float], ...],
+    alias: str | None = None,
+) -> None:
+    """Appends one edge of a tags-parsed file (which writes its edges as it finds them)."""
     ctx.result.edges.append(
-        RawEdge(
-            source=0,
-            kind="imports",
-            target_name=written,
-            line=decl.start_point.row + 1,
-            candidates=candidates,
-            alias=alias,
-        )
+        RawEdge(source=source, kind=kind, target_name=written, line=line, candidates=candidates, alias=alias)
     )
 
 
@@ -153,4 +155,4 @@ def _sourced(ctx: Ctx, decl: Node, arg: Node, found: Imports) -> None:
             modules.append(module)
     if modules:
         found.modules.extend(modules)
-        _edge(ctx, decl, ctx.text(arg), tuple((m, CONF_EXACT) for m in modules), None)
+        add_edge(ctx, 0, "imports", ctx.text(arg), decl.start_point.row + 1, tuple((m, CONF_EXACT) for m in modules))

@@ -18,15 +18,15 @@ from ..records import (
     NO_GUESS,
     EdgeBudget,
     ParsedFile,
-    RawEdge,
     Symbol,
 )
 from ._generic import MAX_TARGET, Ctx, get_parser, module_symbol
+from ._php_types import PhpTypes
 from ._tags_docs import LANGUAGES as _CODE_DOCS
 from ._tags_docs import code_doc
 from ._tags_imports import LANGUAGES as _IMPORTING
 from ._tags_imports import PATH_SPLIT as _PATH_SPLIT
-from ._tags_imports import Imports, read_imports, swift_module
+from ._tags_imports import Imports, add_edge, read_imports, swift_module
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ _EXTRA: dict[str, str] = {
     "php": """
 (function_call_expression function: (name) @name) @reference.call
 (object_creation_expression [(name) @name (qualified_name (name) @name .)]) @reference.call
+(nullsafe_member_call_expression name: (name) @name) @reference.call
 """,
     "bash": """
 (function_definition name: (word) @name) @definition.function
@@ -188,7 +189,9 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
         package = _symbols(ctx, defs, (swift_module(path) or "") if language == "swift" else "")
         # Julia's `f(x) = ...` defines f with what the grammar also reads as a call of it.
         named = ignored | {name.id for _, name, _ in defs}
-        _calls(ctx, [r for r in refs if r[1].id not in named], read_imports(ctx, root), package)
+        imports = read_imports(ctx, root)
+        php = PhpTypes(ctx, root, imports.bound, package) if language == "php" else None
+        _calls(ctx, [r for r in refs if r[1].id not in named], imports, package, php)
     except Exception:  # a grammar bug must not stop the indexing of the rest of the repository
         log.exception("tags parse failed for %s", path)
     return result
@@ -266,7 +269,7 @@ def _doc(ctx: Ctx, node: Node) -> str | None:
     return doc
 
 
-def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: str) -> None:
+def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: str, php: PhpTypes | None) -> None:
     syms = ctx.result.symbols
     by_name: dict[str, list[str]] = {}
     for s in syms[1:]:
@@ -299,7 +302,10 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: s
         local = by_name.get(name, [])
         fallback: tuple[tuple[str, float], ...] = ((NAME_FALLBACK, CONF_UNIQUE),)
         cands: tuple[tuple[str, float], ...] = ()
-        if head in imports.bound:  # `User::find` after `use App\Models\User`
+        typed = _typed(php, node, name) if php is not None else None
+        if typed is not None:  # PHP: the receiver's declared type, or the base's for `parent::`
+            cands, fallback = typed, ()
+        elif head in imports.bound:  # `User::find` after `use App\Models\User`
             cands = ((".".join([imports.bound[head], *rest]), CONF_SCOPED),)
         elif len(rest) == 1 and head in _SELF:  # `$this->save()`, `self.total()`: the class's own
             owner = _enclosing_class(syms, source)
@@ -316,15 +322,18 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: s
             cands = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
             if ctx.language in _IMPORTING and (not rest or head[:1].isupper()):
                 cands += _scoped(cands, [head, *rest], package, imports.modules)
-        ctx.result.edges.append(
-            RawEdge(
-                source=source,
-                kind="calls",
-                target_name=target,
-                line=node.start_point.row + 1,
-                candidates=cands + fallback,
-            )
-        )
+        add_edge(ctx, source, "calls", target, node.start_point.row + 1, cands + fallback)
+
+
+def _typed(php: PhpTypes, node: Node, name: str) -> tuple[tuple[str, float], ...] | None:
+    """`$this->handler->handle()`: `handle` on the class the receiver is declared to hold."""
+    if node.type in ("member_call_expression", "nullsafe_member_call_expression"):
+        path = php.receiver(node)
+    elif node.type == "scoped_call_expression" and php.ctx.text(node.child_by_field_name("scope") or node) == "parent":
+        path = php.scope(node)
+    else:
+        return None
+    return ((f"{path}.{name}", CONF_SCOPED),) if path else None
 
 
 def _in_attribute(node: Node) -> bool:
