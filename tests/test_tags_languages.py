@@ -498,12 +498,19 @@ def test_a_wildcard_import_imports_the_package(language: str, source: bytes, mod
     ("callee", "callers"),
     [
         # a promoted constructor parameter (`private Clock $clock`), a typed parameter, `new Clock()`
-        ("App.Log.Clock.tick", {"App.Log.StreamHandler.handle", "App.Log.stamp", "App.Log.fresh"}),
+        # and one checked by `instanceof Clock`
+        (
+            "App.Log.Clock.tick",
+            {"App.Log.StreamHandler.handle", "App.Log.stamp", "App.Log.fresh", "App.Log.Relay.pass"},
+        ),
+        # a closure's `use ($self)`, bound to `$this` in the enclosing method
+        ("App.Log.Relay.hop", {"App.Log.Relay.pass"}),
         ("App.Log.Metronome.tick", set()),
         # `$this->writeRecord()` defined in the base class
         ("App.Log.BaseHandler.writeRecord", {"App.Log.StreamHandler.handle"}),
-        # the return type of an inherited method, named through `use`, defined in another file
-        ("App.Format.FormatterInterface.render", {"App.Log.StreamHandler.handle"}),
+        # the return type of an inherited method, named through `use`, defined in another file;
+        # a property the base class types (`$this->formatter` in BufferedHandler)
+        ("App.Format.FormatterInterface.render", {"App.Log.StreamHandler.handle", "App.Log.BufferedHandler.flushAll"}),
         # a loop over a property documented `@var HandlerInterface[]`
         ("App.Log.HandlerInterface.handle", {"App.Log.StreamHandler.handle"}),
     ],

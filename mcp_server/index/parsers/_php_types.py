@@ -40,6 +40,7 @@ class _Class:
     props: dict[str, str] = field(default_factory=dict)  # property -> class it holds
     items: dict[str, str] = field(default_factory=dict)  # property -> class of its elements (`Foo[]`)
     returns: dict[str, str] = field(default_factory=dict)  # method -> class it returns
+    declared: dict[str, Node] = field(default_factory=dict)  # property -> its declaration
 
 
 @functools.cache
@@ -62,6 +63,8 @@ class PhpTypes:
                 index = by_start.get(node.start_byte)
                 if index is not None:
                     self._read_class(node, index, ctx.result.symbols[index])
+        for cls in self.classes:
+            self._add_fields(cls)
 
     # ---- names -----------------------------------------------------------------------------
     def qualify(self, written: str, at: int) -> str | None:
@@ -71,8 +74,8 @@ class PhpTypes:
         if len(names) != 1:
             return None
         name = names[0].strip().lstrip("?")
-        if not name or not (name[0].isalpha() or name[0] in "\\_$"):
-            return None
+        if not name or not (name[0].isalpha() or name[0] in "\\_$") or any(c in name for c in "[]<>{}()"):
+            return None  # a container (`Foo[]`, `array<Foo>`) or a shape is no class
         if name in _SELF:
             owner = self.owner(at)
             return owner.qname if owner else None
@@ -122,6 +125,31 @@ class PhpTypes:
             elif member.type == "method_declaration":
                 self._method(cls, member)
 
+    def _add_fields(self, cls: _Class) -> None:
+        """Properties of a known class as symbols, each with its type edge (records.TYPE_OF): a
+        subclass's `$this->handler->m()` reaches the base's `handler` through the inherits edges."""
+        ctx = self.ctx
+        for prop, held in cls.props.items():
+            decl = cls.declared.get(prop)
+            if decl is None:
+                continue
+            ctx.result.symbols.append(
+                Symbol(
+                    kind="field",
+                    name=prop,
+                    qualified_name=f"{cls.qname}.{prop}",
+                    signature=ctx.signature(decl.start_byte, decl.end_byte),
+                    docstring=None,
+                    start_line=decl.start_point.row + 1,
+                    end_line=decl.end_point.row + 1,
+                    start_byte=decl.start_byte,
+                    end_byte=decl.end_byte,
+                    parent=cls.index,
+                )
+            )
+            index = len(ctx.result.symbols) - 1
+            add_edge(ctx, index, "references", held, decl.start_point.row + 1, ((held, CONF_EXACT),), TYPE_OF)
+
     def _inherits(self, cls: _Class, name: Node, primary: bool) -> None:
         written = self.ctx.text(name)
         qname = self.qualify(written, name.start_byte)
@@ -139,6 +167,7 @@ class PhpTypes:
             if element.type != "property_element":
                 continue
             name = self.ctx.text(element.child_by_field_name("name") or element).lstrip("$")
+            cls.declared.setdefault(name, decl)
             self._hold(cls, name, written, doc.get("var", ""), decl.start_byte)
 
     def _hold(self, cls: _Class, prop: str, written: str, documented: str, at: int) -> None:
@@ -168,6 +197,7 @@ class PhpTypes:
         for param in params.named_children if params is not None and name == "__construct" else ():
             if param.type == "property_promotion_parameter":  # `private Foo $x` in the constructor
                 prop = ctx.text(param.child_by_field_name("name") or param).lstrip("&$.")
+                cls.declared.setdefault(prop, param)
                 type_node = param.child_by_field_name("type")
                 documented = doc.get(f"param ${prop}", "")
                 self._hold(cls, prop, ctx.text(type_node) if type_node else documented, documented, param.start_byte)
@@ -219,6 +249,10 @@ class PhpTypes:
             return None
         ctx = self.ctx
         kind = expr.type
+        if kind == "variable_name" or kind in _ACCESS:
+            narrowed = self._narrowed(expr)
+            if narrowed is not None:
+                return narrowed
         if kind == "parenthesized_expression" and expr.named_children:
             return self.type_of(expr.named_children[0], depth + 1)
         if kind == "object_creation_expression":
@@ -231,8 +265,18 @@ class PhpTypes:
             return self._local(expr, depth)
         if kind in _ACCESS:
             obj, prop = expr.child_by_field_name("object"), expr.child_by_field_name("name")
-            held = self._class(self.type_of(obj, depth + 1)) if obj is not None and prop is not None else None
-            return held.props.get(ctx.text(prop)) if held is not None and prop is not None else None
+            if obj is None or prop is None:
+                return None
+            held = self._class(self.type_of(obj, depth + 1))
+            if held is None:
+                return None
+            prop_name = ctx.text(prop)
+            if prop_name in held.props:
+                return held.props[prop_name]
+            # Not a property this class declares: maybe a base's, found through its field
+            # symbol's type edge (none where the base does not type it either).
+            inherited = ctx.text(obj) == "$this" and prop_name not in held.declared
+            return f"{held.qname}.{prop_name}" if inherited else None
         if kind in _CALLS or kind == "scoped_call_expression":
             name = expr.child_by_field_name("name")
             if name is None:
@@ -267,13 +311,50 @@ class PhpTypes:
                 return self._items(documented, expr.start_byte) if documented else None
         return None
 
+    def _narrowed(self, expr: Node) -> str | None:
+        """`if ($this->h instanceof Resettable) { $this->h->reset(); }`: the class the branch checked."""
+        written = self.ctx.text(expr)
+        inner, at = expr, expr.parent
+        while at is not None and at.type not in _FUNCTIONS:
+            if at.type == "if_statement" and at.child_by_field_name("body") == inner:
+                condition = at.child_by_field_name("condition")
+                checked = self._instanceof(condition, written) if condition is not None else None
+                if checked is not None:
+                    return self.qualify(checked, at.start_byte)
+            inner, at = at, at.parent
+        return None
+
+    def _instanceof(self, condition: Node, written: str) -> str | None:
+        """The class a condition requires `written` to be an instance of (`&&` chains too)."""
+        if condition.type == "parenthesized_expression" and condition.named_children:
+            return self._instanceof(condition.named_children[0], written)
+        if condition.type != "binary_expression":
+            return None
+        left, right = condition.child_by_field_name("left"), condition.child_by_field_name("right")
+        operator = condition.child_by_field_name("operator")
+        op = self.ctx.text(operator) if operator is not None else ""
+        if left is None or right is None:
+            return None
+        if op == "instanceof":
+            return self.ctx.text(right) if self.ctx.text(left) == written else None
+        if op in ("&&", "and"):
+            return self._instanceof(left, written) or self._instanceof(right, written)
+        return None
+
     def _local(self, var: Node, depth: int) -> str | None:
         """A local's class: its parameter's declared type, `@var`, or what every assignment to it
-        in the function gives (`new Foo()`, a typed call, a loop over a typed container)."""
+        in the function gives (`new Foo()`, a typed call, a loop over a typed container); in a
+        closure, what the enclosing function's local of that name is (`use ($x)`, `fn` captures)."""
         function = _enclosing_function(var)
-        if function is None:
-            return None
-        values = self._function_locals(function).get(self.ctx.text(var), [])
+        name = self.ctx.text(var)
+        values: list[Node | str | None] = []
+        for _ in range(_MAX_DEPTH):
+            if function is None:
+                return None
+            values = self._function_locals(function).get(name, [])
+            if values or not self._captures(function, name):
+                break
+            function = _enclosing_function(function)
         found: set[str] = set()
         for value in values:
             held = value if value is None or isinstance(value, str) else self._value_type(value, depth + 1)
@@ -281,6 +362,17 @@ class PhpTypes:
                 return None  # one assignment of an unknown value: the local's type is not known
             found.add(held)
         return found.pop() if len(found) == 1 else None
+
+    def _captures(self, function: Node, name: str) -> bool:
+        """Whether a closure sees the enclosing function's variable `name`."""
+        if function.type == "arrow_function":
+            return True
+        uses = next((c for c in function.named_children if c.type == "anonymous_function_use_clause"), None)
+        return uses is not None and any(
+            self.ctx.text(v) == name
+            for c in uses.named_children
+            for v in ([c] if c.type == "variable_name" else c.named_children)
+        )
 
     def _value_type(self, value: Node, depth: int) -> str | None:
         if value.type == "foreach_statement":  # `foreach ($this->handlers as $handler)`

@@ -286,7 +286,7 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: s
             continue  # `@spec send_all(list) :: :ok` names a function, and calls nothing
         source = 0
         for i in range(len(syms) - 1, 0, -1):  # innermost definition holding the site
-            if syms[i].start_byte <= node.start_byte < syms[i].end_byte and syms[i].kind != "namespace":
+            if syms[i].start_byte <= node.start_byte < syms[i].end_byte and syms[i].kind not in ("namespace", "field"):
                 source = i
                 break
         callee = node.child_by_field_name("function") or node.child_by_field_name("target")  # Elixir's
