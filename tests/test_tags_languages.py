@@ -539,3 +539,19 @@ async def test_a_php_call_through_an_interface_is_a_caller_of_its_implementation
     # `$child->handle()` on a HandlerInterface may run NullHandler::handle, as intelephense counts it
     found = await find_callers(db.pool, "App.Log.NullHandler.handle", REPO)
     assert {e.source for e in found.edges} == {"App.Log.StreamHandler.handle"}
+
+
+@pytest.mark.parametrize(
+    ("path", "language", "source", "imports"),
+    [
+        ("Tests/PricingTests/T.swift", "swift", b"@testable import Pricing\n", [("Pricing", None)]),
+        ("Sources/App/A.swift", "swift", b"import struct Pricing.Discount\n", [("Pricing.Discount", "Discount")]),
+        ("ci/run.sh", "bash", b'source "$LIB"\n. /etc/profile\nsource ../lib.sh\n', [("lib", None)]),
+        ("run.sh", "bash", b"source ../outside.sh\n", []),
+    ],
+)
+def test_import_declarations_name_what_they_import(
+    path: str, language: str, source: bytes, imports: list[tuple[str, str | None]]
+) -> None:
+    parsed = parse_source(source, path, language, path.rsplit(".", 1)[0].replace("/", "."))
+    assert [(e.candidates[0][0], e.alias) for e in parsed.edges if e.kind == "imports"] == imports
