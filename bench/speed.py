@@ -4,6 +4,7 @@ embedding overhead against the bare model, and warm tool latency over MCP stdio.
     python bench/speed.py                      # Django 5.1.4's package
     python bench/speed.py --corpus requests --samples 30
     python bench/speed.py --latency-only --data-dir /tmp/db   # tool latency on the index already there
+    python bench/speed.py --lexical-only --data-dir /tmp/db   # cold index until keyword search, no vectors
 
 Long queries (pasted bug reports, commit messages, tracebacks; bench/long_queries.py) are timed
 per length, hybrid mode, as `search_<length>ch_p50_ms` / `_p95_ms`.
@@ -87,7 +88,7 @@ def pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any]:
+async def cold_index(settings: Settings, root: Path, name: str, lexical_only: bool = False) -> dict[str, Any]:
     embedder = embedder_for(settings)
     async with open_database(settings) as db:
         async with db.pool.acquire() as conn:
@@ -99,6 +100,19 @@ async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any
         report = await index_repository(db, settings, root, name=name)
         lexical = time.perf_counter() - t0
         cpu_lexical = cpu_s() - cpu0
+        async with db.pool.acquire() as conn:
+            stats = await repositories.stats(conn, await repositories.find(conn, name), embedder.model_key)
+        lexical_figures = {
+            "files": stats.files,
+            "symbols": stats.symbols,
+            "edges": stats.edges,
+            "chunks": stats.chunks,
+            "stages_s": {k: round(v, 2) for k, v in report.seconds.items()},
+            "lexical_graph_ready_s": round(lexical, 2),
+            "lexical_cpu_s": round(cpu_lexical, 2),
+        }
+        if lexical_only:
+            return {**lexical_figures, "index_peak_rss_mb": max(rss_mb())}
         t1 = time.perf_counter()
         embedded = await embed_pending(db.pool, embedder, settings, None)
         vectors = time.perf_counter() - t1
@@ -109,7 +123,6 @@ async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any
             noop.append(time.perf_counter() - t)
         async with db.pool.acquire() as conn:
             repo = await repositories.find(conn, name)
-            stats = await repositories.stats(conn, repo, embedder.model_key)
             sample = await conn.fetch(
                 "SELECT header, content FROM chunks WHERE repository_id = $1 ORDER BY random() LIMIT 1500", repo.id
             )
@@ -120,13 +133,7 @@ async def cold_index(settings: Settings, root: Path, name: str) -> dict[str, Any
     pipeline_per_chunk = vectors / max(embedded, 1)
     me, kids = rss_mb()
     return {
-        "files": stats.files,
-        "symbols": stats.symbols,
-        "edges": stats.edges,
-        "chunks": stats.chunks,
-        "stages_s": {k: round(v, 2) for k, v in report.seconds.items()},
-        "lexical_graph_ready_s": round(lexical, 2),
-        "lexical_cpu_s": round(cpu_lexical, 2),
+        **lexical_figures,
         "vectors_s": round(vectors, 2),
         "vectors_embedded": embedded,
         "pipeline_chunks_per_s": round(1 / pipeline_per_chunk, 1) if embedded else None,
@@ -212,14 +219,19 @@ def main() -> None:
     parser.add_argument(
         "--latency-only", action="store_true", help="skip the cold index: time the tools on the index in --data-dir"
     )
+    parser.add_argument(
+        "--lexical-only",
+        action="store_true",
+        help="time the cold index until keyword search and graph answer only: no vectors, no tool latency",
+    )
     args = parser.parse_args()
     corpus = corpora.get(args.corpus)
     root = corpora.corpus_root(corpus.name)
     settings = settings_for(args.data_dir)
     name = f"speed-{corpus.name}"
     before = load()
-    index = {} if args.latency_only else anyio.run(cold_index, settings, root, name)
-    latency = anyio.run(tool_latency, args.data_dir, name, args.samples)
+    index = {} if args.latency_only else anyio.run(cold_index, settings, root, name, args.lexical_only)
+    latency = {} if args.lexical_only else anyio.run(tool_latency, args.data_dir, name, args.samples)
     figures = {**index, **latency}
     rows = [
         (k, figures.get(k), f"<= {v}", "met" if figures.get(k) is not None and figures[k] <= v else "MISSED")
@@ -251,7 +263,8 @@ def main() -> None:
         "targets": TARGETS,
     }
     # A latency-only run has a summary of its own: speed-latest.json keeps the whole figures.
-    print("wrote", write_result("speed-latency" if args.latency_only else "speed", payload, corpus.name))
+    kind = "speed-latency" if args.latency_only else "speed-lexical" if args.lexical_only else "speed"
+    print("wrote", write_result(kind, payload, corpus.name))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
 from mcp_server.embed.model import Embedder
-from mcp_server.graph.walk import find_callers
+from mcp_server.graph.walk import find_callers, get_dependencies
 from mcp_server.index.parse import parse_source
 from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_repository
@@ -99,8 +99,8 @@ CASES = [
         "elixir",
         [
             ("namespace", "Notify.Mailer", 1),
-            ("function", "Notify.Mailer.send_all", 4),
-            ("function", "Notify.Mailer.deliver_one", 8),
+            ("function", "Notify.Mailer.send_all", 6),
+            ("function", "Notify.Mailer.deliver_one", 10),
         ],
         "Notify.Mailer.deliver_one",
         "Notify.Mailer.send_all",
@@ -268,6 +268,10 @@ async def test_an_identifier_finds_its_definition(
         ("tokens.ml", "ocaml", "tokens.count_words", "How many words a line holds."),
         ("Geometry.hs", "haskell", "Shapes.Geometry.scaledArea", "The area of a square scaled by k."),
         ("Logger.pm", "perl", "App.Logger.write_line", "Writes one line to the log."),
+        ("mailer.ex", "elixir", "Notify.Mailer.send_all", "Hands every queued message to the mail server."),
+        ("mailer.ex", "elixir", "Notify.Mailer", "Sends the queued mail."),
+        ("stats.jl", "julia", "Stats.sampletotal", "The sum of the samples."),
+        ("deploy.sh", "bash", "deploy.upload_build", "Copy the build to the server."),
     ],
 )
 def test_a_function_keeps_its_doc_comment(file: str, language: str, function: str, doc: str) -> None:
@@ -352,6 +356,10 @@ async def test_receivers_decide_what_a_member_call_may_mean(db: Database, tags_r
         ("money that a customer holds", "wallet.Wallet"),  # Dart
         ("hold deposits until the owner takes them", "Vault.Vault"),  # Solidity
         ("a ring of jobs waiting to run", "queue.JobQueue"),  # Zig
+        ("hand the queued messages to the mail server", "Notify.Mailer.send_all"),  # Elixir
+        ("the sum of the samples", "Stats.sampletotal"),  # Julia
+        ("a price cut that comes with the season", "Pricing.Discount"),  # Swift
+        ("print a message with the time of day in front", "scripts.lib.common.log_line"),  # Bash
     ],
 )
 async def test_a_description_finds_its_definition(
@@ -362,3 +370,188 @@ async def test_a_description_finds_its_definition(
     result = await search_code(db.pool, embedder, query, filters=filters, limit=3)
     # the definition, or a member of the class it describes
     assert any(h.symbol == symbol or (h.symbol or "").startswith(symbol + ".") for h in result.results)
+
+
+SWIFT = "SwiftShop/Sources"
+
+
+def test_a_swift_package_target_names_its_definitions() -> None:
+    path = f"{SWIFT}/Pricing/Discount.swift"
+    parsed = parse_source((FIXTURES / path).read_bytes(), path, "swift", path.removesuffix(".swift").replace("/", "."))
+    got = [(s.kind, s.qualified_name, s.docstring) for s in parsed.symbols[1:]]
+    assert got == [
+        ("class", "Pricing.Discount", "A price cut that a season brings."),
+        ("method", "Pricing.Discount.seasonal", "The discount of the current season."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("callee", "callers"),
+    [
+        # another file of the same target; Shipping defines a defaultRate of its own
+        ("Pricing.defaultRate", {"Pricing.Discount.seasonal"}),
+        ("Shipping.defaultRate", {"Shipping.applyDiscount"}),
+        # through `import Pricing`, bare and with the module written out
+        ("Pricing.applyDiscount", {"Storefront.checkoutTotal", "Storefront.namedTotal"}),
+        ("Pricing.Discount.seasonal", {"Storefront.checkoutTotal", "Storefront.namedTotal"}),
+        ("Shipping.applyDiscount", set()),
+        # Bash: functions of the file a script sources, by its folder or the repository root
+        ("scripts.lib.common.log_line", {"scripts.release.tag_release", "build.build_assets"}),
+        ("scripts.legacy.log_line", set()),
+    ],
+)
+async def test_calls_resolve_through_swift_modules_and_sourced_scripts(
+    db: Database, tags_repo: Path, callee: str, callers: set[str]
+) -> None:
+    found = await find_callers(db.pool, callee, REPO)
+    assert {(e.source, e.confidence) for e in found.edges} == {(c, 0.9) for c in callers}
+
+
+@pytest.mark.parametrize(
+    ("path", "imported"),
+    [("build.sh", "scripts/lib/common.sh"), ("scripts/release.sh", "scripts/lib/common.sh")],
+)
+async def test_a_sourced_script_is_a_dependency(db: Database, tags_repo: Path, path: str, imported: str) -> None:
+    async with db.pool.acquire() as conn:
+        deps = await get_dependencies(conn, path, REPO)
+    assert deps.files == [imported]
+
+
+@pytest.mark.parametrize(
+    ("query", "symbol", "path"),
+    [
+        ("checkoutTotal", "Storefront.checkoutTotal", f"{SWIFT}/Storefront/Checkout.swift"),
+        ("tag_release", "scripts.release.tag_release", "scripts/release.sh"),
+    ],
+)
+async def test_an_identifier_finds_a_module_definition(
+    db: Database, embedder: Embedder, tags_repo: Path, query: str, symbol: str, path: str
+) -> None:
+    async with db.pool.acquire() as conn:
+        filters = Filters(repository_id=(await repositories.find(conn, REPO)).id)
+    result = await search_code(db.pool, embedder, query, filters=filters, mode="keyword", limit=5)
+    assert (result.results[0].symbol, result.results[0].path) == (symbol, path)
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "function", "doc"),
+    [
+        (
+            "php",
+            b"<?php\nclass A {\n    /**\n     * Saves the row.\n     */\n    function save() {}\n}\n",
+            "m.A.save",
+            "Saves the row.",
+        ),
+        (
+            "kotlin",
+            b"class A {\n    /** Adds the tax. */\n    fun addTax(x: Int) = x\n}\n",
+            "m.A.addTax",
+            "Adds the tax.",
+        ),
+        (
+            "scala",
+            b"object A {\n  /** Credits an account. */\n  def credit(x: Int) = x\n}\n",
+            "m.A.credit",
+            "Credits an account.",
+        ),
+        ("swift", b"class A {\n    /// Adds the tax.\n    func withTax() {}\n}\n", "m.A.withTax", "Adds the tax."),
+        (
+            "bash",
+            b"#!/bin/bash\n\n# Uploads the build.\n# Needs ssh.\nupload() { :; }\n",
+            "m.upload",
+            "Uploads the build.\nNeeds ssh.",
+        ),
+        (
+            "elixir",
+            b'defmodule M do\n  @doc """\n  Sends it.\n  """\n  @impl true\n  def go(x), do: x\nend\n',
+            "M.go",
+            "Sends it.",
+        ),
+        ("elixir", b"defmodule M do\n  @doc false\n  def go(x), do: x\nend\n", "M.go", None),
+        ("elixir", b'defmodule M do\n  @doc "First."\n  def a(x), do: x\n  def b(x), do: x\nend\n', "M.b", None),
+        ("julia", b'"""\n    half(x)\n\nHalves x.\n"""\nhalf(x) = x / 2\n', "m.half", "    half(x)\n\nHalves x."),
+        ("julia", b'"Not a doc."\n\nfunction f(x) x end\n', "m.f", None),
+    ],
+)
+def test_methods_and_functions_keep_their_docs(language: str, source: bytes, function: str, doc: str | None) -> None:
+    parsed = parse_source(source, "m.x", language, "m")
+    assert {s.qualified_name: s.docstring for s in parsed.symbols}[function] == doc
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "module"),
+    [("kotlin", b"import com.shop.*\n", "com.shop"), ("scala", b"import com.books._\n", "com.books")],
+)
+def test_a_wildcard_import_imports_the_package(language: str, source: bytes, module: str) -> None:
+    parsed = parse_source(
+        source + b"fun f() = helper()\n" if language == "kotlin" else source + b"object A { def f() = helper() }\n",
+        "m.x",
+        language,
+        "m",
+    )
+    assert [(e.kind, e.candidates[0][0]) for e in parsed.edges if e.kind == "imports"] == [("imports", module)]
+    call = next(e for e in parsed.edges if e.kind == "calls")
+    assert (f"{module}.helper", 0.9) in call.candidates
+
+
+@pytest.mark.parametrize(
+    ("callee", "callers"),
+    [
+        # a promoted constructor parameter (`private Clock $clock`), a typed parameter, `new Clock()`
+        # and one checked by `instanceof Clock`
+        (
+            "App.Log.Clock.tick",
+            {"App.Log.StreamHandler.handle", "App.Log.stamp", "App.Log.fresh", "App.Log.Relay.pass"},
+        ),
+        # a closure's `use ($self)`, bound to `$this` in the enclosing method
+        ("App.Log.Relay.hop", {"App.Log.Relay.pass"}),
+        ("App.Log.Metronome.tick", set()),
+        # `$this->writeRecord()` defined in the base class
+        ("App.Log.BaseHandler.writeRecord", {"App.Log.StreamHandler.handle"}),
+        # the return type of an inherited method, named through `use`, defined in another file;
+        # a property the base class types (`$this->formatter` in BufferedHandler)
+        ("App.Format.FormatterInterface.render", {"App.Log.StreamHandler.handle", "App.Log.BufferedHandler.flushAll"}),
+        # a loop over a property documented `@var HandlerInterface[]`
+        ("App.Log.HandlerInterface.handle", {"App.Log.StreamHandler.handle"}),
+    ],
+)
+async def test_php_calls_resolve_through_declared_types(
+    db: Database, tags_repo: Path, callee: str, callers: set[str]
+) -> None:
+    found = await find_callers(db.pool, callee, REPO)
+    assert {e.source for e in found.edges if e.confidence >= 0.9} == callers
+
+
+def test_php_classes_inherit_their_bases_interfaces_and_traits() -> None:
+    source = b"<?php\nnamespace A;\nuse B\\Base;\nclass C extends Base implements \\I\\J, K { use T; }\n"
+    parsed = parse_source(source, "C.php", "php", "C")
+    assert [e.candidates for e in parsed.edges if e.kind == "inherits"] == [
+        (("B.Base", 1.0),),
+        (("I.J", 1.0),),
+        (("A.K", 1.0),),
+        (("A.T", 1.0),),
+    ]
+
+
+async def test_a_php_call_through_an_interface_is_a_caller_of_its_implementations(
+    db: Database, tags_repo: Path
+) -> None:
+    # `$child->handle()` on a HandlerInterface may run NullHandler::handle, as intelephense counts it
+    found = await find_callers(db.pool, "App.Log.NullHandler.handle", REPO)
+    assert {e.source for e in found.edges} == {"App.Log.StreamHandler.handle"}
+
+
+@pytest.mark.parametrize(
+    ("path", "language", "source", "imports"),
+    [
+        ("Tests/PricingTests/T.swift", "swift", b"@testable import Pricing\n", [("Pricing", None)]),
+        ("Sources/App/A.swift", "swift", b"import struct Pricing.Discount\n", [("Pricing.Discount", "Discount")]),
+        ("ci/run.sh", "bash", b'source "$LIB"\n. /etc/profile\nsource ../lib.sh\n', [("lib", None)]),
+        ("run.sh", "bash", b"source ../outside.sh\n", []),
+    ],
+)
+def test_import_declarations_name_what_they_import(
+    path: str, language: str, source: bytes, imports: list[tuple[str, str | None]]
+) -> None:
+    parsed = parse_source(source, path, language, path.rsplit(".", 1)[0].replace("/", "."))
+    assert [(e.candidates[0][0], e.alias) for e in parsed.edges if e.kind == "imports"] == imports

@@ -221,9 +221,11 @@ JOIN symbols ty ON ty.id = x.type_id
 JOIN symbols r ON r.repository_id = x.repository_id AND r.qualified_name = ty.qualified_name || '.' || x.name
 WHERE x.depth > 0 AND r.kind = 'method' AND r.id <> ALL($1::bigint[])"""
 # Where the language's own server counts calls through an interface as the implementing
-# method's (and the implementations' calls as the interface method's): gopls. javac names only
-# the method a call is written against.
-_DISPATCH_LANGUAGES = ["go"]
+# method's (and the implementations' calls as the interface method's): gopls, intelephense.
+# javac names only the method a call is written against. A base class is no interface here: in
+# PHP, counting a base method's calls for its overrides took monolog's references precision from
+# .98 to .64 against intelephense.
+_DISPATCH_LANGUAGES = ["go", "php"]
 _DISPATCH_DEPTH = 4
 _TYPE_KINDS = ["class", "interface", "struct", "type", "trait", "enum"]
 

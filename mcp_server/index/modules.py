@@ -15,7 +15,7 @@ def module_names(paths: Iterable[str], languages: dict[str, str]) -> dict[str, s
     packages |= _namespace_portions(paths, packages, languages)
     result: dict[str, str] = {}
     for path in paths:
-        result[path] = _python_module(path, packages) if languages.get(path) == "python" else _path_module(path)
+        result[path] = _python_module(path, packages) if languages.get(path) == "python" else path_module(path)
     return result
 
 
@@ -48,6 +48,6 @@ def _python_module(path: str, packages: set[str]) -> str:
     return ".".join(reversed(parts))
 
 
-def _path_module(path: str) -> str:
+def path_module(path: str) -> str:
     pure = PurePosixPath(path)
     return ".".join((*pure.parent.parts, pure.stem)) if pure.parent.parts else pure.stem

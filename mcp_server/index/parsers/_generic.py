@@ -248,6 +248,8 @@ class Ctx:
                 break
             if _end_row(prev) < cur.start_point.row - 1:
                 break  # a blank line separates it
+            if prev.start_point.row == 0 and self.text(prev).startswith("#!"):
+                break  # the script's interpreter line
             before = prev.prev_sibling
             if (
                 before is not None

@@ -7,23 +7,26 @@ import functools
 import importlib
 import importlib.resources
 import logging
-import re
 
 from tree_sitter import Node, Query, QueryCursor
 
 from ..languages import grammar, grammar_module
 from ..records import (
-    CONF_EXACT,
     CONF_SCOPED,
     CONF_UNIQUE,
     NAME_FALLBACK,
     NO_GUESS,
     EdgeBudget,
     ParsedFile,
-    RawEdge,
     Symbol,
 )
 from ._generic import MAX_TARGET, Ctx, get_parser, module_symbol
+from ._php_types import PhpTypes
+from ._tags_docs import LANGUAGES as _CODE_DOCS
+from ._tags_docs import code_doc
+from ._tags_imports import LANGUAGES as _IMPORTING
+from ._tags_imports import PATH_SPLIT as _PATH_SPLIT
+from ._tags_imports import Imports, add_edge, read_imports, swift_module
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ _EXTRA: dict[str, str] = {
     "php": """
 (function_call_expression function: (name) @name) @reference.call
 (object_creation_expression [(name) @name (qualified_name (name) @name .)]) @reference.call
+(nullsafe_member_call_expression name: (name) @name) @reference.call
 """,
     "bash": """
 (function_definition name: (word) @name) @definition.function
@@ -117,14 +121,6 @@ _EXTRA: dict[str, str] = {
 (call_expression function: (identifier) @name) @reference.call
 """,
 }
-# Import declarations, for the languages whose calls resolve through them: each match is one
-# declaration (@import), read by _imported.
-_IMPORTS: dict[str, str] = {
-    "php": "(namespace_use_clause) @import",
-    "kotlin": "(import) @import",
-    "scala": "(import_declaration) @import",
-}
-_PATH_SPLIT = re.compile(r"::|->|\?\.|\.|:|\\")
 # Receivers that name the enclosing class itself, and its base.
 _SELF = frozenset({"this", "self", "$this", "static", "Self"})
 _BASE = frozenset({"parent", "super"})
@@ -168,63 +164,6 @@ def _query(language: str) -> Query:
     return Query(grammar(language), shipped + "\n" + _EXTRA.get(language, ""))
 
 
-@functools.cache
-def _import_query(language: str) -> Query:
-    return Query(grammar(language), _IMPORTS[language])
-
-
-def _imported(ctx: Ctx, root: Node) -> dict[str, str]:
-    """Local name -> qualified name of what the file's import declarations bind, with an imports
-    edge for each."""
-    bound: dict[str, str] = {}
-    if ctx.language not in _IMPORTS:
-        return bound
-    for _, caps in QueryCursor(_import_query(ctx.language)).matches(root):
-        for decl in caps.get("import", ()):
-            for path, local in _import_names(ctx, decl):
-                qname = ".".join(p for p in _PATH_SPLIT.split(path) if p)
-                if not qname or local in ("*", "_"):
-                    continue
-                bound[local] = qname
-                ctx.result.edges.append(
-                    RawEdge(
-                        source=0,
-                        kind="imports",
-                        target_name=path,
-                        line=decl.start_point.row + 1,
-                        candidates=((qname, CONF_EXACT),),
-                        alias=local,
-                    )
-                )
-    return bound
-
-
-def _import_names(ctx: Ctx, decl: Node) -> list[tuple[str, str]]:
-    """(imported path, local name) pairs of one declaration."""
-    alias = decl.child_by_field_name("alias")
-    if ctx.language == "scala":
-        base = ".".join(ctx.text(c) for c in decl.children_by_field_name("path") if c.is_named)
-        selectors = next((c for c in decl.named_children if c.type == "namespace_selectors"), None)
-        if selectors is None:
-            return [(base, base.rsplit(".", 1)[-1])]
-        out = []
-        for sel in selectors.named_children:
-            if sel.type == "identifier":
-                out.append((f"{base}.{ctx.text(sel)}", ctx.text(sel)))
-            elif sel.type == "arrow_renamed_identifier":
-                name, to = sel.child_by_field_name("name"), sel.child_by_field_name("alias")
-                out.append((f"{base}.{ctx.text(name)}", ctx.text(to)))
-        return out
-    named = [c for c in decl.named_children if c is not alias]
-    if not named:
-        return []
-    path = ctx.text(named[0]).lstrip("\\")
-    if ctx.language == "kotlin" and len(named) > 1:  # `import a.b.c as d`
-        alias = named[1]
-    local = ctx.text(alias) if alias is not None else _PATH_SPLIT.split(path)[-1]
-    return [(path, local)]
-
-
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
     ctx = Ctx(source, path, module_name, language, _SEP, _COMMENTS)
     result = ctx.result
@@ -246,23 +185,27 @@ def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFi
                     defs.append((nodes[0], names[0], _KINDS[what]))
                 elif tag == "reference" and what == "call":
                     refs.append((nodes[0], names[0]))
-        package = _symbols(ctx, defs)
+        # A Swift package's target is one module: its files name their definitions after it.
+        package = _symbols(ctx, defs, (swift_module(path) or "") if language == "swift" else "")
         # Julia's `f(x) = ...` defines f with what the grammar also reads as a call of it.
         named = ignored | {name.id for _, name, _ in defs}
-        _calls(ctx, [r for r in refs if r[1].id not in named], _imported(ctx, root), package)
+        imports = read_imports(ctx, root)
+        php = PhpTypes(ctx, root, imports.bound, package) if language == "php" else None
+        _calls(ctx, [r for r in refs if r[1].id not in named], imports, package, php)
     except Exception:  # a grammar bug must not stop the indexing of the rest of the repository
         log.exception("tags parse failed for %s", path)
     return result
 
 
-def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> str:
-    """Appends the definitions as symbols; returns the file's package (its bodiless namespace)."""
+def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]], namespace: str) -> str:
+    """Appends the definitions as symbols; returns the file's package (its bodiless namespace, else
+    the `namespace` given)."""
     # Sorted outer first, so a stack of open definitions gives each one its parent.
     defs.sort(key=lambda d: (d[0].start_byte, -d[0].end_byte))
     stack: list[tuple[int, int]] = []  # (end_byte, symbol index)
     seen: set[int] = set()
     syms = ctx.result.symbols
-    namespace = ""  # a bodiless `namespace A\B;` qualifies what follows it, up to the next one
+    # a bodiless `namespace A\B;` qualifies what follows it, up to the next one
     for node, name_node, kind in defs:
         if node.id in seen:
             continue
@@ -316,6 +259,8 @@ def _symbols(ctx: Ctx, defs: list[tuple[Node, Node, str]]) -> str:
 
 
 def _doc(ctx: Ctx, node: Node) -> str | None:
+    if ctx.language in _CODE_DOCS:
+        return code_doc(ctx, node) or ctx.doc_comment(node, _DOC_SKIP)
     doc = ctx.doc_comment(node, _DOC_SKIP)
     parent = node.parent
     if doc is None and parent is not None and parent.parent is not None and parent.named_children[0] == node:
@@ -324,7 +269,7 @@ def _doc(ctx: Ctx, node: Node) -> str | None:
     return doc
 
 
-def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], package: str) -> None:
+def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: str, php: PhpTypes | None) -> None:
     syms = ctx.result.symbols
     by_name: dict[str, list[str]] = {}
     for s in syms[1:]:
@@ -335,9 +280,13 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], pa
         name = ctx.text(name_node).lstrip("$")
         if not any(c.isalnum() or c == "_" for c in name):
             continue  # an operator applied (OCaml's `( + )`), not a named callee
+        if ctx.language == "bash" and name == "source":
+            continue  # an import, read as one
+        if ctx.language == "elixir" and _in_attribute(node):
+            continue  # `@spec send_all(list) :: :ok` names a function, and calls nothing
         source = 0
         for i in range(len(syms) - 1, 0, -1):  # innermost definition holding the site
-            if syms[i].start_byte <= node.start_byte < syms[i].end_byte and syms[i].kind != "namespace":
+            if syms[i].start_byte <= node.start_byte < syms[i].end_byte and syms[i].kind not in ("namespace", "field"):
                 source = i
                 break
         callee = node.child_by_field_name("function") or node.child_by_field_name("target")  # Elixir's
@@ -353,8 +302,11 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], pa
         local = by_name.get(name, [])
         fallback: tuple[tuple[str, float], ...] = ((NAME_FALLBACK, CONF_UNIQUE),)
         cands: tuple[tuple[str, float], ...] = ()
-        if head in imported:  # `User::find` after `use App\Models\User`
-            cands = ((".".join([imported[head], *rest]), CONF_SCOPED),)
+        typed = _typed(php, node, name) if php is not None else None
+        if typed is not None:  # PHP: the receiver's declared type, or the base's for `parent::`
+            cands, fallback = typed, ()
+        elif head in imports.bound:  # `User::find` after `use App\Models\User`
+            cands = ((".".join([imports.bound[head], *rest]), CONF_SCOPED),)
         elif len(rest) == 1 and head in _SELF:  # `$this->save()`, `self.total()`: the class's own
             owner = _enclosing_class(syms, source)
             cands = ((f"{owner}.{name}", CONF_SCOPED),) if owner else ()
@@ -368,20 +320,52 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imported: dict[str, str], pa
             # A name defined once in this file most likely is that definition, but the tags query
             # does not see types, so it is never certain; else a repository-unique name.
             cands = ((local[0], CONF_SCOPED),) if len(local) == 1 else ()
-            if package and ctx.language in _IMPORTS and (not rest or head[:1].isupper()):
-                # Kotlin/Scala packages and PHP namespaces span files: `helper()` or `Cart.of()`
-                # may be the package's own, defined in another file.
-                qualified = ".".join([package, head, *rest])
-                cands = (*cands, (qualified, CONF_SCOPED)) if all(q != qualified for q, _ in cands) else cands
-        ctx.result.edges.append(
-            RawEdge(
-                source=source,
-                kind="calls",
-                target_name=target,
-                line=node.start_point.row + 1,
-                candidates=cands + fallback,
-            )
-        )
+            if ctx.language in _IMPORTING and (not rest or head[:1].isupper()):
+                cands += _scoped(cands, [head, *rest], package, imports.modules)
+        add_edge(ctx, source, "calls", target, node.start_point.row + 1, cands + fallback)
+
+
+def _typed(php: PhpTypes, node: Node, name: str) -> tuple[tuple[str, float], ...] | None:
+    """`$this->handler->handle()`: `handle` on the class the receiver is declared to hold."""
+    if node.type in ("member_call_expression", "nullsafe_member_call_expression"):
+        path = php.receiver(node)
+    elif node.type == "scoped_call_expression" and php.ctx.text(node.child_by_field_name("scope") or node) == "parent":
+        path = php.scope(node)
+    else:
+        return None
+    return ((f"{path}.{name}", CONF_SCOPED),) if path else None
+
+
+def _in_attribute(node: Node) -> bool:
+    """Whether the node lies inside an Elixir module attribute (`@spec`, `@type`, `@doc`)."""
+    at = node.parent
+    while at is not None:
+        first = at.child(0)
+        if at.type == "unary_operator" and first is not None and first.type == "@":
+            return True
+        at = at.parent
+    return False
+
+
+def _scoped(
+    cands: tuple[tuple[str, float], ...], path: list[str], package: str, modules: list[str]
+) -> tuple[tuple[str, float], ...]:
+    """What `helper()` or `Cart.of()` may be beyond this file: Kotlin/Scala packages, PHP namespaces
+    and Swift modules span files, so the package's own, defined in another file; then the same in
+    each module the file imports whole (`import Pricing`, `source lib.sh`), or a name of one of
+    them written out (`Pricing.apply()`)."""
+    written = ".".join(path)
+    if len(path) > 1 and path[0] in modules:
+        qualified = [written]
+    else:
+        qualified = [f"{scope}.{written}" for scope in ([package] if package else []) + modules]
+    known = {q for q, _ in cands}
+    out: list[tuple[str, float]] = []
+    for q in qualified:
+        if q not in known:
+            known.add(q)
+            out.append((q, CONF_SCOPED))
+    return tuple(out)
 
 
 def _enclosing_class(syms: list[Symbol], index: int) -> str | None:
