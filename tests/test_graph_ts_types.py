@@ -237,3 +237,68 @@ async def test_goto_definition_never_answers_a_call_with_the_call_made_on_its_re
     assert [d.qualified_name for d in last.definitions] == []
     sized = await goto_definition(db.pool, "src/use.ts", 106, name="size", repository=repo)
     assert [d.qualified_name for d in sized.definitions] == ["src.lib.Box.size"]
+
+
+async def test_a_member_read_as_a_value_is_a_call_of_its_method_and_a_class_so_read_of_its_constructor(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """As tsserver's call hierarchy counts them: `this.parse.bind(this)`, `Schema.create` and
+    `instanceof lib.Failure` (a right side of a property access) are calls; a bare name passed on
+    (`run(make)`) and a type written `lib.Failure` are not."""
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-member-reads",
+        {
+            "src/lib.ts": (
+                "export class Failure {\n"
+                "  constructor(readonly why: string) {}\n"
+                "}\n"
+                "export class Schema {\n"
+                "  static create(): Schema {\n"
+                "    return new Schema()\n"
+                "  }\n"
+                "  parse(x: number): number {\n"
+                "    return x\n"
+                "  }\n"
+                "  bound(): (x: number) => number {\n"
+                "    return this.parse.bind(this)\n"  # 12
+                "  }\n"
+                "}\n"
+                "export function make(): Schema {\n"
+                "  return new Schema()\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import * as lib from "./lib"\n'
+                "export const factory = lib.Schema.create\n"  # 2
+                "export function run(f: () => lib.Schema): lib.Schema {\n"
+                "  return f()\n"
+                "}\n"
+                "export function later(): lib.Schema {\n"
+                "  return run(lib.make)\n"  # 7: lib.make is read through the namespace
+                "}\n"
+                "export function bare(): lib.Schema {\n"
+                "  const make = lib.make\n"  # 10
+                "  return run(make)\n"  # 11: the local, not lib.make
+                "}\n"
+                "export function failed(e: unknown): boolean {\n"
+                "  return e instanceof lib.Failure\n"  # 14
+                "}\n"
+                "export function typed(e: lib.Failure): string {\n"  # 16: a type, no call
+                "  return e.why\n"
+                "}\n"
+            ),
+        },
+    )
+
+    async def callers(qname: str) -> set[tuple[str, str, int]]:
+        found = await find_callers(db.pool, qname, repo)
+        return {(e.source, e.kind, e.line) for e in found.edges}
+
+    assert await callers("src.lib.Schema.parse") == {("src.lib.Schema.bound", "references", 12)}
+    assert await callers("src.lib.Schema.create") == {("src.use", "references", 2)}
+    assert await callers("src.lib.make") == {("src.use.later", "references", 7), ("src.use.bare", "references", 10)}
+    assert await callers("src.lib.Failure.constructor") == {("src.use.failed", "references", 14)}
+    # references stay what they were: the constructor's are the sites that build the class
+    assert await _sites(db, repo, "src.lib.Failure.constructor") == set()

@@ -41,6 +41,11 @@ TYPE_OF = ":type"
 # The resolver reads them together: `appleBox.get().m()` in a subclass is then `Apple.m`.
 TYPE_PARAM = ":param"
 TYPE_ARG = ":arg"
+# The alias of a `references` edge that reads a member as a value, not calling it (`this.parse.bind(this)`,
+# `ZodNull.create`, `instanceof z.ZodError`): tsserver counts such reads among a function's or a
+# constructor's incoming calls (its call hierarchy takes any right side of a property access), and
+# so does find_callers for JavaScript and TypeScript. A type written `z.ZodError` is no such read.
+MEMBER_READ = ":read"
 # The alias of an inherits edge no parser wrote: a Go type's method set covers the interface's
 # (indexer.go_implements derives them after each resolution; the resolver leaves them alone).
 IMPLEMENTS = ":implements"

@@ -8,7 +8,7 @@ from functools import partial
 from tree_sitter import Node
 
 from ..project import EMPTY_PROJECT, Project
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ..records import CONF_EXACT, CONF_SCOPED, MEMBER_READ, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 from ._js_imports import (
     DEFAULT,
@@ -781,7 +781,7 @@ def _member_read(ctx: Ctx, node: Node) -> bool | None:
     def candidates() -> Candidates | None:
         return tuple(c for c in found() if not c[0].startswith((EXTERNAL, UNBOUND))) or None
 
-    ctx.edge("references", ctx.flat(node), prop, candidates, source=lambda: sym)
+    ctx.edge("references", ctx.flat(node), prop, candidates, alias=MEMBER_READ, source=lambda: sym)
     return None
 
 
@@ -796,7 +796,8 @@ def _this_read(ctx: Ctx, node: Node, name: str) -> None:
         found = ctx.member(owner, name)
         return found if found[0][1] == CONF_EXACT or ctx.bases.get(owner) else None
 
-    ctx.edge("references", ctx.flat(node), node.child_by_field_name("property") or node, candidates, source=lambda: sym)
+    prop = node.child_by_field_name("property") or node
+    ctx.edge("references", ctx.flat(node), prop, candidates, alias=MEMBER_READ, source=lambda: sym)
 
 
 def _is_field(parent: Node, field: str, node: Node) -> bool:
