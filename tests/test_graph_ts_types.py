@@ -302,3 +302,42 @@ async def test_a_member_read_as_a_value_is_a_call_of_its_method_and_a_class_so_r
     assert await callers("src.lib.Failure.constructor") == {("src.use.failed", "references", 14)}
     # references stay what they were: the constructor's are the sites that build the class
     assert await _sites(db, repo, "src.lib.Failure.constructor") == set()
+
+
+async def test_a_value_typed_as_a_function_gives_what_the_function_returns_when_called(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-function-types",
+        {
+            "src/box.ts": (
+                "export class Box {\n"
+                "  size(): number {\n"
+                "    return 1\n"
+                "  }\n"
+                "}\n"
+                "export interface LazyDef<T extends Box> {\n"
+                "  getter: () => T\n"
+                "  make: (n: number) => Box\n"
+                "}\n"
+            ),
+            "src/lazy.ts": (
+                'import { Box, LazyDef } from "./box"\n'
+                "export class Lazy {\n"
+                "  constructor(private def: LazyDef<Box>) {}\n"
+                "  measure(): number {\n"
+                "    const inner = this.def.getter()\n"
+                "    return inner.size() + this.def.make(1).size()\n"  # 6: through both fields
+                "  }\n"
+                "}\n"
+                "export function later(cb: () => Box): number {\n"
+                "  return cb().size()\n"  # 10: a parameter of a function type
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.box.Box.size") == {("src/lazy.ts", 6), ("src/lazy.ts", 10)}
+    found = await goto_definition(db.pool, "src/lazy.ts", 10, name="size", repository=repo)
+    assert [d.qualified_name for d in found.definitions] == ["src.box.Box.size"]

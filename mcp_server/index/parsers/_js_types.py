@@ -205,13 +205,17 @@ def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
 
 
 def type_node(ctx: Ctx, node: Node | None) -> Node | None:
-    """The one type an annotation comes down to (`Foo<T>` -> Foo, `Foo | null` -> Foo, `Promise<Foo>` -> Foo)."""
+    """The one type an annotation comes down to (`Foo<T>` -> Foo, `Foo | null` -> Foo, `Promise<Foo>` -> Foo,
+    `() => Foo` -> Foo: what a function holds is what its calls give, as for a declared function, whose
+    type edge is its return type)."""
     for _ in range(8):
         if node is None:
             return None
         kind = node.type
         if kind in ("type_annotation", "parenthesized_type"):
             node = _nth(node, 0)
+        elif kind == "function_type":
+            node = node.child_by_field_name("return_type")
         elif kind == "generic_type":
             name = node.child_by_field_name("name")
             args = node.child_by_field_name("type_arguments")
@@ -242,7 +246,7 @@ def type_value(ctx: Ctx, node: Node | None, chain: list[str], depth: int = 0) ->
     if kind in ("type_identifier", "nested_type_identifier", "identifier"):
         target = ctx.flat(node)
         return lambda: resolve(ctx, target, chain, CLASS_KINDS) or _BUILTIN
-    if kind in ("predefined_type", "array_type", "tuple_type", "function_type", "object_type", "literal_type"):
+    if kind in ("predefined_type", "array_type", "tuple_type", "object_type", "literal_type"):
         return lambda: _BUILTIN
     return None
 
