@@ -341,3 +341,89 @@ async def test_a_value_typed_as_a_function_gives_what_the_function_returns_when_
     assert await _sites(db, repo, "src.box.Box.size") == {("src/lazy.ts", 6), ("src/lazy.ts", 10)}
     found = await goto_definition(db.pool, "src/lazy.ts", 10, name="size", repository=repo)
     assert [d.qualified_name for d in found.definitions] == ["src.box.Box.size"]
+
+
+async def test_names_destructured_from_a_call_hold_the_members_of_its_declared_return_type(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-destructured",
+        {
+            "src/status.ts": (
+                "export class Status {\n"
+                "  abort(): void {}\n"
+                "}\n"
+                "export class Input {\n"
+                "  read(): string {\n"
+                '    return ""\n'
+                "  }\n"
+                "}\n"
+            ),
+            "src/schema.ts": (
+                'import { Status, Input } from "./status"\n'
+                "export class Schema {\n"
+                "  params(): { status: Status; input: Input; count: number } {\n"
+                "    return { status: new Status(), input: new Input(), count: 1 }\n"
+                "  }\n"
+                "}\n"
+                "export class Strict extends Schema {\n"
+                "  parse(): string {\n"
+                "    const { status, input: source, count } = this.params()\n"
+                "    status.abort()\n"  # 10
+                "    this.params().status.abort()\n"  # 11
+                "    return source.read() + count.toFixed()\n"  # 12: count is a number: no guess
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.status.Status.abort") == {("src/schema.ts", 10), ("src/schema.ts", 11)}
+    assert await _sites(db, repo, "src.status.Input.read") == {("src/schema.ts", 12)}
+    found = await goto_definition(db.pool, "src/schema.ts", 12, name="toFixed", repository=repo)
+    assert found.definitions == []
+
+
+_CALLBACK_FILES = {
+    "src/core.ts": (
+        "export class Reaction {\n"
+        "  dispose(): void {}\n"
+        "}\n"
+        "export class Subscriber<T> {\n"
+        "  next(value: T): void {}\n"
+        "}\n"
+        "export class Observable<T> {\n"
+        "  constructor(subscribe?: (this: Observable<T>, subscriber: Subscriber<T>) => void) {}\n"
+        "}\n"
+        "export function autorun(view: (name: string, r: Reaction) => void, delay?: number): void {}\n"
+    ),
+    "src/use.ts": (
+        'import { autorun, Observable } from "./core"\n'
+        "export function watch(): void {\n"
+        "  autorun((name, r) => r.dispose())\n"  # 3
+        "  autorun(function (name, r) {\n"
+        "    r.dispose()\n"  # 5
+        "  })\n"
+        "  new Observable<number>((subscriber) => subscriber.next(1))\n"  # 7: `this` is no position
+        "  new Observable<number>(s => s.next(2))\n"  # 8
+        "}\n"
+    ),
+}
+
+
+async def test_a_function_passed_to_a_call_has_its_parameters_typed_by_the_callee_declaration(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "ts-callbacks"
+    repo = await _index(db, settings, root, _CALLBACK_FILES)
+    assert await _sites(db, repo, "src.core.Reaction.dispose") == {("src/use.ts", 3), ("src/use.ts", 5)}
+    assert await _sites(db, repo, "src.core.Subscriber.next") == {("src/use.ts", 7), ("src/use.ts", 8)}
+    callers = await find_callers(db.pool, "src.core.Subscriber.next", repo)
+    assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {"src.use.watch"}
+
+    # the user's file alone indexed again (resolved with tables loaded on demand): the same
+    (root / "src/use.ts").write_text(_CALLBACK_FILES["src/use.ts"] + "// edited\n")
+    await index_repository(db, settings, root, name=repo)
+    assert await _sites(db, repo, "src.core.Reaction.dispose") == {("src/use.ts", 3), ("src/use.ts", 5)}
+    assert await _sites(db, repo, "src.core.Subscriber.next") == {("src/use.ts", 7), ("src/use.ts", 8)}

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, TYPE_ARG, TYPE_OF, TYPE_PARAM
+from ..records import CALLBACK_PARAM, CONF_EXACT, CONF_SCOPED, TYPE_ARG, TYPE_OF, TYPE_PARAM
 from ._generic import CLASS_KINDS, Candidates, Ctx
 from ._js_modules import EXTERNAL
 
@@ -385,6 +385,51 @@ def type_edge(ctx: Ctx, source: int, written: str, node: Node, value: ValueFn | 
         return
 
     ctx.edge("references", written, node, _in_repo(value), alias=TYPE_OF, source=source)
+
+
+def callback_slot(param: int, position: int) -> str:
+    """The name segment of what a function's `param`-th parameter, itself a function, is given at
+    `position` (records.CALLBACK_PARAM): "(0,1)"."""
+    return f"({param},{position})"
+
+
+def callback_types(ctx: Ctx, fn: Node, source: int) -> None:
+    """`autorun(view: (r: Reaction) => void)`: the declared types of what a function's function-typed
+    parameters are given, as records.CALLBACK_PARAM edges of the function `source`."""
+    chain = ctx.scope_chain()
+    for i, param in enumerate(_positional(fn.child_by_field_name("parameters"))):
+        taken = _function_type(param.child_by_field_name("type"))
+        for j, inner in enumerate(_positional(taken.child_by_field_name("parameters") if taken else None)):
+            written = type_node(ctx, inner.child_by_field_name("type"))
+            value = type_value(ctx, written, chain) if written is not None else None
+            if written is not None and value is not None:
+                slot = callback_slot(i, j)
+                ctx.edge("references", ctx.flat(written), written, _in_repo(value), alias=CALLBACK_PARAM + slot, source=source)
+
+
+def _positional(params: Node | None) -> list[Node]:
+    """A parameter list's parameters as calls pass them (a `this` parameter is none of them)."""
+    found: list[Node] = []
+    for p in params.named_children if params is not None else ():
+        pattern = p.child_by_field_name("pattern")
+        if p.type in ("required_parameter", "optional_parameter") and (pattern is None or pattern.type != "this"):
+            found.append(p)
+    return found
+
+
+def _function_type(node: Node | None) -> Node | None:
+    """The function type an annotation is (`(r: R) => void`, `((r: R) => void) | undefined`), if it is one."""
+    for _ in range(8):
+        if node is None or node.type == "function_type":
+            return node
+        if node.type in ("type_annotation", "parenthesized_type"):
+            node = _nth(node, 0)
+        elif node.type == "union_type":
+            alternatives = [m for m in node.named_children if m.type not in ("literal_type", "predefined_type")]
+            node = alternatives[0] if len(alternatives) == 1 else None
+        else:
+            return None
+    return None
 
 
 def _in_repo(value: ValueFn) -> Callable[[], Candidates | None]:

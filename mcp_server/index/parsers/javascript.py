@@ -28,6 +28,8 @@ from ._js_types import (
     bind_field,
     bind_local,
     bind_type_param,
+    callback_slot,
+    callback_types,
     callee,
     class_param,
     element_value,
@@ -124,6 +126,10 @@ def _sig_start(node: Node) -> int:
 def _function(ctx: Ctx, node: Node) -> bool | None:
     hint: _Hint | None = ctx.data["hints"].pop(node.id, None)
     frame = ctx.frame
+    lone = node.child_by_field_name("parameter")  # `r => r.dispose()`: no formal_parameters
+    given = _given(ctx, node, 0)
+    if lone is not None and lone.type == "identifier" and given is not None:
+        bind_local(ctx, ctx.text(lone), given)
     name_node = node.child_by_field_name("name")
     if hint is not None:
         name, span = hint.name, hint.decl
@@ -159,6 +165,7 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     )
     ctx.enter(Frame(idx, qname, "function", owner))
     _returns(ctx, node, idx)
+    callback_types(ctx, node, idx)
     return None
 
 
@@ -169,7 +176,9 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
     if annotation is not None:
         param_edge(ctx, idx, annotation)
         found = type_node(ctx, annotation)
-        if found is not None:
+        if found is not None and found.type == "object_type":
+            _returned_members(ctx, found, idx)
+        elif found is not None:
             type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
         return
     body = node.child_by_field_name("body")
@@ -181,6 +190,22 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
             type_edge(ctx, idx, ctx.flat(written), written, value_of(ctx, body, ctx.scope_chain()))
         return
     ctx.data.setdefault("returns", {})[idx] = node.id
+
+
+def _returned_members(ctx: Ctx, object_type: Node, idx: int) -> None:
+    """`params(): { status: Status; ctx: Context }`: the typed members of what the function returns,
+    as attributes of the function (its type edge is that of a class's field), so that
+    `this.params().status.m()` and a `status` destructured from it reach `Status.m`."""
+    chain = ctx.scope_chain()
+    for member in object_type.named_children:
+        name_node = member.child_by_field_name("name")
+        annotation = member.child_by_field_name("type")
+        if member.type != "property_signature" or name_node is None or name_node.type != "property_identifier":
+            continue
+        written = type_node(ctx, annotation)
+        held = type_value(ctx, annotation, chain)
+        if written is not None and (held is not None or class_param(ctx, annotation) is not None):
+            _attribute(ctx, member, ctx.text(name_node), written, held, annotation, idx)
 
 
 def _return(ctx: Ctx, node: Node) -> bool | None:
@@ -294,6 +319,7 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     )
     ctx.enter(Frame(idx, qname, "function", owner))
     _returns(ctx, node, idx)
+    callback_types(ctx, node, idx)
     return None
 
 
@@ -319,12 +345,22 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
 _REFS = frozenset({"identifier", "member_expression", "new_expression"})
 
 
-def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn | None, annotation: Node | None) -> None:
+def _attribute(
+    ctx: Ctx,
+    node: Node,
+    name: str,
+    written: Node,
+    held: ValueFn | None,
+    annotation: Node | None,
+    parent: int | None = None,
+) -> None:
     """A typed field (`atom_: IAtom`, `static create = createEnum`) as a symbol with a type edge, so
-    that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups."""
-    qname = ctx.join(ctx.frame.qname, name)
+    that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups.
+    `parent`: the symbol it is a member of, if not the current scope's (a function's returned object)."""
+    within = ctx.frame.qname if parent is None else ctx.result.symbols[parent].qualified_name
+    qname = ctx.join(within, name)
     known = qname in ctx.defined
-    idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node))
+    idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node), parent=parent)
     if not known:
         del ctx.defined[qname]
     param_edge(ctx, idx, annotation)  # before the constraint's type edge: a type argument is surer
@@ -334,6 +370,7 @@ def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn | N
 def _params(ctx: Ctx, node: Node) -> bool | None:
     """Typed parameters type their uses (`x: Foo` then `x.m()`); `private x: Foo` is a field too."""
     chain = ctx.scope_chain()
+    position = 0
     for param in node.named_children:
         if param.type not in ("required_parameter", "optional_parameter"):
             continue
@@ -344,11 +381,14 @@ def _params(ctx: Ctx, node: Node) -> bool | None:
             if declared is not None and not ctx.frame.owner:
                 ctx.frame.data["this"] = declared
             continue
+        position += 1
         if pattern is None or pattern.type != "identifier":
             continue
         name = ctx.text(pattern)
         annotation = param.child_by_field_name("type")
         typed = type_value(ctx, annotation, chain)
+        if annotation is None and ctx.parent is not None:
+            typed = _given(ctx, ctx.parent, position - 1)
         bind_local(ctx, name, typed, element=element_value(ctx, annotation, chain))
         if any(c.type in ("accessibility_modifier", "readonly") for c in param.children):
             bind_field(ctx, ctx.frame.owner, name, typed)
@@ -366,6 +406,8 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
     keyword = node.child(0).type if node.child_count else ""
     for decl in declarators:
         name_node = decl.child_by_field_name("name")
+        if name_node is not None and name_node.type == "object_pattern":
+            _destructured(ctx, name_node, decl)
         if name_node is None or name_node.type != "identifier":
             continue  # destructuring patterns bind no single definition
         name = ctx.text(name_node)
@@ -397,6 +439,31 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
             if written is not None:
                 type_edge(ctx, idx, ctx.flat(written), written, held)
     return None
+
+
+def _destructured(ctx: Ctx, pattern: Node, decl: Node) -> None:
+    """`const { status, ctx: c } = this.params()`: each local holds that member of the value (of
+    what the call returns: a member of its declared return type, _returned_members)."""
+    value = decl.child_by_field_name("value")
+    annotation = decl.child_by_field_name("type")
+    if is_require(ctx, value):
+        return
+    chain = ctx.scope_chain()
+    held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
+    if held is None:
+        return
+    for part in pattern.named_children:
+        if part.type == "object_assignment_pattern":  # `{ d = 1 }`
+            part = part.child_by_field_name("left") or part
+        if part.type == "shorthand_property_identifier_pattern":
+            key, local = part, part
+        elif part.type == "pair_pattern":
+            key, local = part.child_by_field_name("key"), part.child_by_field_name("value")
+        else:
+            continue
+        if key is not None and local is not None and key.type in ("property_identifier", part.type):
+            if local.type in ("identifier", "shorthand_property_identifier_pattern"):
+                bind_local(ctx, ctx.text(local), members(held, ctx.text(key)))
 
 
 def _is_call(node: Node | None) -> bool:
@@ -559,6 +626,29 @@ def _heritage(ctx: Ctx, node: Node) -> bool | None:
 # ---- calls and references ---------------------------------------------------------------
 
 
+def _callbacks(ctx: Ctx, node: Node, callee: CandidateFn, member: str | None = None) -> None:
+    """The functions a call passes (`autorun(r => r.dispose())`, `new Observable(s => s.next(1))`):
+    their untyped parameters hold what the callee's declaration says it gives them (callback_types);
+    `member`: the callee's member that takes them (a class's constructor)."""
+    args = node.child_by_field_name("arguments")
+    if args is None:
+        return
+    base: ValueFn = lambda: tuple(callee() or ())  # noqa: E731
+    held = members(base, member) if member else base
+    pending: dict[int, tuple[ValueFn, int]] = ctx.data.setdefault("callbacks", {})
+    for i, arg in enumerate(a for a in args.named_children if a.type not in _COMMENTS):
+        if arg.type == "spread_element":
+            return  # positions past a spread are not the parameters'
+        if arg.type in ("arrow_function", "function_expression", "function"):
+            pending[arg.id] = (held, i)
+
+
+def _given(ctx: Ctx, fn: Node, position: int) -> ValueFn | None:
+    """What a function passed to a call (_callbacks) is given as its parameter at `position`."""
+    found: tuple[ValueFn, int] | None = ctx.data.get("callbacks", {}).get(fn.id)
+    return members(found[0], callback_slot(found[1], position)) if found is not None else None
+
+
 def _call(ctx: Ctx, node: Node) -> bool | None:
     fn = node.child_by_field_name("function")
     if fn is None:
@@ -573,7 +663,9 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 require(ctx, node, spec)
                 return SKIP
         chain = ctx.scope_chain()
-        ctx.edge("calls", name, node, _named(ctx, name, chain))
+        named = _named(ctx, name, chain)
+        ctx.edge("calls", name, node, named)
+        _callbacks(ctx, node, named)
     elif kind == "import":
         args = node.child_by_field_name("arguments")
         spec = string_value(ctx, args.named_child(0)) if args is not None and args.named_child_count else None
@@ -588,7 +680,9 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         owner = ctx.frame.owner
         target = ctx.flat(fn)
         if obj.type == "this" and owner:
-            ctx.edge("calls", target, prop, ctx.member_later(owner, name))
+            method = ctx.member_later(owner, name)
+            ctx.edge("calls", target, prop, method)
+            _callbacks(ctx, node, method)
         elif obj.type == "super":
             ctx.edge("calls", target, prop, lambda: _base_member(ctx, owner, name))
         else:
@@ -598,10 +692,14 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             if dotted and local_value(ctx, written.partition(".")[0], chain) is None:
                 # a name this file defines or imports: as written (`ns.f`, `Cls.static`); in a
                 # module, any other is a global's (`Number.isFinite`), never a same-named method
-                ctx.edge("calls", target, prop, _named(ctx, written, chain))
+                named = _named(ctx, written, chain)
+                ctx.edge("calls", target, prop, named)
+                _callbacks(ctx, node, named)
                 return None
             base = value_of(ctx, obj, chain)
             ctx.edge("calls", target, prop, members(base, name) if base is not None else ())
+            if base is not None:
+                _callbacks(ctx, node, members(base, name))
     elif kind == "super":
         owner = ctx.frame.owner
         ctx.edge("calls", "super", node, lambda: _base_member(ctx, owner, "constructor"))
@@ -641,7 +739,9 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     if ctor is not None and (ctor.type == "identifier" or (ctor.type == "member_expression" and _simple(ctor))):
         target = ctx.flat(ctor)
         chain = ctx.scope_chain()
-        ctx.edge("calls", target, node, _named(ctx, target, chain))
+        named = _named(ctx, target, chain)
+        ctx.edge("calls", target, node, named)
+        _callbacks(ctx, node, named, "constructor")
     return None
 
 
