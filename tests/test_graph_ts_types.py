@@ -385,45 +385,43 @@ async def test_names_destructured_from_a_call_hold_the_members_of_its_declared_r
     assert found.definitions == []
 
 
-_CALLBACK_FILES = {
-    "src/core.ts": (
-        "export class Reaction {\n"
-        "  dispose(): void {}\n"
-        "}\n"
-        "export class Subscriber<T> {\n"
-        "  next(value: T): void {}\n"
-        "}\n"
-        "export class Observable<T> {\n"
-        "  constructor(subscribe?: (this: Observable<T>, subscriber: Subscriber<T>) => void) {}\n"
-        "}\n"
-        "export function autorun(view: (name: string, r: Reaction) => void, delay?: number): void {}\n"
-    ),
-    "src/use.ts": (
-        'import { autorun, Observable } from "./core"\n'
-        "export function watch(): void {\n"
-        "  autorun((name, r) => r.dispose())\n"  # 3
-        "  autorun(function (name, r) {\n"
-        "    r.dispose()\n"  # 5
-        "  })\n"
-        "  new Observable<number>((subscriber) => subscriber.next(1))\n"  # 7: `this` is no position
-        "  new Observable<number>(s => s.next(2))\n"  # 8
-        "}\n"
-    ),
-}
-
-
 async def test_a_function_passed_to_a_call_has_its_parameters_typed_by_the_callee_declaration(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
+    files = {
+        "src/core.ts": (
+            "export class Reaction {\n"
+            "  dispose(): void {}\n"
+            "}\n"
+            "export class Subscriber<T> {\n"
+            "  next(value: T): void {}\n"
+            "}\n"
+            "export class Observable<T> {\n"
+            "  constructor(subscribe?: (this: Observable<T>, subscriber: Subscriber<T>) => void) {}\n"
+            "}\n"
+            "export function autorun(view: (name: string, r: Reaction) => void, delay?: number): void {}\n"
+        ),
+        "src/use.ts": (
+            'import { autorun, Observable } from "./core"\n'
+            "export function watch(): void {\n"
+            "  autorun((name, r) => r.dispose())\n"  # 3
+            "  autorun(function (name, r) {\n"
+            "    r.dispose()\n"  # 5
+            "  })\n"
+            "  new Observable<number>((subscriber) => subscriber.next(1))\n"  # 7: `this` is no position
+            "  new Observable<number>(s => s.next(2))\n"  # 8
+            "}\n"
+        ),
+    }
     root = tmp_path / "ts-callbacks"
-    repo = await _index(db, settings, root, _CALLBACK_FILES)
+    repo = await _index(db, settings, root, files)
     assert await _sites(db, repo, "src.core.Reaction.dispose") == {("src/use.ts", 3), ("src/use.ts", 5)}
     assert await _sites(db, repo, "src.core.Subscriber.next") == {("src/use.ts", 7), ("src/use.ts", 8)}
     callers = await find_callers(db.pool, "src.core.Subscriber.next", repo)
     assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {"src.use.watch"}
 
     # the user's file alone indexed again (resolved with tables loaded on demand): the same
-    (root / "src/use.ts").write_text(_CALLBACK_FILES["src/use.ts"] + "// edited\n")
+    (root / "src/use.ts").write_text(files["src/use.ts"] + "// edited\n")
     await index_repository(db, settings, root, name=repo)
     assert await _sites(db, repo, "src.core.Reaction.dispose") == {("src/use.ts", 3), ("src/use.ts", 5)}
     assert await _sites(db, repo, "src.core.Subscriber.next") == {("src/use.ts", 7), ("src/use.ts", 8)}
