@@ -425,3 +425,84 @@ async def test_a_function_passed_to_a_call_has_its_parameters_typed_by_the_calle
     await index_repository(db, settings, root, name=repo)
     assert await _sites(db, repo, "src.core.Reaction.dispose") == {("src/use.ts", 3), ("src/use.ts", 5)}
     assert await _sites(db, repo, "src.core.Subscriber.next") == {("src/use.ts", 7), ("src/use.ts", 8)}
+
+
+async def test_a_type_guard_or_instanceof_types_its_subject_where_it_holds(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-guards",
+        {
+            "src/map.ts": (
+                "export class Store {\n"
+                "  set(k: string): void {}\n"
+                "}\n"
+                "export class Other {\n"
+                "  set(k: string): void {}\n"
+                "}\n"
+                "export function isStore(x: any): x is Store {\n"
+                "  return x instanceof Store\n"
+                "}\n"
+                "export const isOther = ((x: any) => true) as (x: any) => x is Other\n"
+                "export function count(x: any): number {\n"
+                "  return 1\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import { isStore, isOther, count, Store, Other } from "./map"\n'
+                "export function put(x: unknown, k: string): void {\n"
+                "  if (isStore(x)) {\n"
+                "    x.set(k)\n"  # 4
+                "  } else if (isOther(x)) {\n"
+                "    x.set(k)\n"  # 6
+                "  }\n"
+                "  x instanceof Other && x.set(k)\n"  # 8
+                "}\n"
+                "export function keep(s: Store): void {\n"
+                "  if (count(s)) s.set('a')\n"  # 11: no guard: s stays a Store
+                "  return s instanceof Other\n"
+                "    ? s.set('b')\n"  # 13: Other's
+                "    : s.set('c')\n"  # 14: Store's again
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.map.Store.set") == {("src/use.ts", 4), ("src/use.ts", 11), ("src/use.ts", 14)}
+    assert await _sites(db, repo, "src.map.Other.set") == {("src/use.ts", 6), ("src/use.ts", 8), ("src/use.ts", 13)}
+
+
+async def test_a_value_of_a_union_type_has_the_members_of_the_first_alternative_that_has_them(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-union-fields",
+        {
+            "src/sinks.ts": (
+                "export class Subscriber {\n"
+                "  next(v: number): void {}\n"
+                "  unsubscribe(): void {}\n"
+                "}\n"
+                "export class Observer {\n"
+                "  next(v: number): void {}\n"
+                "  complete(): void {}\n"
+                "}\n"
+                "export class Holder {\n"
+                "  destination: Subscriber | Observer | undefined\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import { Holder, Observer, Subscriber } from "./sinks"\n'
+                "export function push(h: Holder, sink: string | Observer): void {\n"
+                "  h.destination.next(1)\n"  # 3: through the field, in another file
+                "  h.destination.complete()\n"  # 4: the second alternative's
+                "  sink.complete()\n"  # 5
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.sinks.Subscriber.next") == {("src/use.ts", 3)}
+    assert await _sites(db, repo, "src.sinks.Observer.complete") == {("src/use.ts", 4), ("src/use.ts", 5)}

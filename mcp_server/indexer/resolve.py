@@ -11,13 +11,13 @@ import asyncpg
 from ..index.records import (
     ARG_TYPE,
     ARITY,
-    CALLBACK_PARAM,
     CONF_SCOPED,
     CONF_UNIQUE,
     FIXTURE_CANDIDATE,
     IMPLEMENTS,
     NAME_FALLBACK,
     RETURNS_SELF,
+    SLOT_TYPE,
     TYPE_ARG,
     TYPE_OF,
     TYPE_PARAM,
@@ -245,7 +245,7 @@ def _is_base(row: asyncpg.Record) -> bool:
     if row["kind"] == "inherits":
         return True
     alias = row["alias"] or ""
-    return row["kind"] == "references" and (alias == TYPE_OF or alias.startswith((TYPE_PARAM, TYPE_ARG, CALLBACK_PARAM)))
+    return row["kind"] == "references" and (alias == TYPE_OF or alias.startswith((TYPE_PARAM, TYPE_ARG, SLOT_TYPE)))
 
 
 def _base_entry(alias: str | None, base: str | None) -> str | None:
@@ -267,9 +267,9 @@ def _resolve_row(tables: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | N
         return None  # names no symbol: the type is the one the caller's superclass passes
     hit = _resolve_one(tables, row)
     alias = row["alias"] or ""
-    if hit is not None and alias.startswith(CALLBACK_PARAM):
+    if hit is not None and alias.startswith(SLOT_TYPE):
         # the type is the base of the function's member "(0,1)", not of the function
-        tables.add_base(f"{row['source_qname']}.{alias[len(CALLBACK_PARAM) :]}", hit[0].qname)
+        tables.add_base(f"{row['source_qname']}.{alias[len(SLOT_TYPE) :]}", hit[0].qname)
     elif hit is not None and _is_base(row):
         entry = _base_entry(row["alias"], hit[0].qname)
         if entry is not None:
@@ -302,17 +302,17 @@ SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name, f.lan
 FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
-# A records.CALLBACK_PARAM edge is the base of the function's member it names ("autorun.(0,1)").
+# A records.SLOT_TYPE edge is the base of the function's member it names ("autorun.(0,1)").
 _BASE_FIELDS = f"""
-SELECT CASE WHEN e.alias LIKE '{CALLBACK_PARAM}%'
-            THEN src.qualified_name || '.' || substr(e.alias, {len(CALLBACK_PARAM) + 1})
+SELECT CASE WHEN e.alias LIKE '{SLOT_TYPE}%'
+            THEN src.qualified_name || '.' || substr(e.alias, {len(SLOT_TYPE) + 1})
             ELSE src.qualified_name END AS cls,
        src.id AS cls_id, tgt.qualified_name AS base, e.alias, e.kind
 FROM edges e JOIN symbols src ON src.id = e.source_id LEFT JOIN symbols tgt ON tgt.id = e.target_id
 WHERE e.repository_id = $1 AND (
   (e.target_id IS NOT NULL AND ((e.kind = 'inherits' AND e.alias IS DISTINCT FROM '{IMPLEMENTS}')
     OR (e.kind = 'references'
-        AND (e.alias = '{TYPE_OF}' OR e.alias LIKE '{TYPE_ARG}%' OR e.alias LIKE '{CALLBACK_PARAM}%'))))
+        AND (e.alias = '{TYPE_OF}' OR e.alias LIKE '{TYPE_ARG}%' OR e.alias LIKE '{SLOT_TYPE}%'))))
   OR (e.kind = 'references' AND e.alias LIKE '{TYPE_PARAM}%'))
 """
 # Rows come in id order in both the complete and the on-demand load, so that both build
@@ -576,7 +576,7 @@ def _add_bases(t: _Tables, rows: list[asyncpg.Record]) -> None:
         entry = _base_entry(r["alias"], r["base"]) if r["kind"] != "inherits" else r["base"]
         if entry is not None:
             t.stored_bases.setdefault(r["cls"], []).append(entry)
-            if not (r["alias"] or "").startswith(CALLBACK_PARAM):  # a member's, not the symbol's own
+            if not (r["alias"] or "").startswith(SLOT_TYPE):  # a member's, not the symbol's own
                 t.stored_bases_by_id.setdefault(r["cls_id"], []).append(entry)
 
 

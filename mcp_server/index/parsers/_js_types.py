@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from ..records import CALLBACK_PARAM, CONF_EXACT, CONF_SCOPED, TYPE_ARG, TYPE_OF, TYPE_PARAM
+from ..records import CONF_EXACT, CONF_SCOPED, SLOT_TYPE, TYPE_ARG, TYPE_OF, TYPE_PARAM
 from ._generic import CLASS_KINDS, Candidates, Ctx
 from ._js_modules import EXTERNAL
 
@@ -192,7 +192,25 @@ def type_arguments(ctx: Ctx, args: Node | None, chain: list[str]) -> None:
             ctx.edge("references", ctx.flat(written), written, _in_repo(value), alias=f"{TYPE_ARG}{i}")
 
 
+def narrow(ctx: Ctx, name: str, scope: Node, value: ValueFn) -> None:
+    """Within `scope` (an `if`'s consequence, the right side of `&&`), `name` holds `value` (what a
+    type guard or an `instanceof` says it is)."""
+    ctx.data.setdefault("narrowed", {}).setdefault(name, []).append((scope.start_byte, scope.end_byte, value))
+
+
+def _narrowed(ctx: Ctx, name: str) -> ValueFn | None:
+    found: list[tuple[int, int, ValueFn]] = ctx.data.get("narrowed", {}).get(name, [])
+    if not found or not ctx.nodes:
+        return None
+    at = ctx.nodes[-1].start_byte
+    # the innermost: a range added later that holds the site lies within the earlier ones
+    return next((value for start, end, value in reversed(found) if start <= at < end), None)
+
+
 def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
+    narrowed = _narrowed(ctx, name)
+    if narrowed is not None:
+        return narrowed
     env = _locals(ctx)
     shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
     for scope in chain:
@@ -216,6 +234,7 @@ def type_node(ctx: Ctx, node: Node | None) -> Node | None:
             node = _nth(node, 0)
         elif kind == "function_type":
             node = node.child_by_field_name("return_type")
+
         elif kind == "generic_type":
             name = node.child_by_field_name("name")
             args = node.child_by_field_name("type_arguments")
@@ -233,9 +252,36 @@ def type_node(ctx: Ctx, node: Node | None) -> Node | None:
     return None
 
 
+def alternatives(ctx: Ctx, node: Node | None) -> list[Node]:
+    """The members of a union of several types (`A | B | null`: A and B), else none."""
+    while node is not None and node.type in ("type_annotation", "parenthesized_type"):
+        node = _nth(node, 0)
+    if node is None or node.type != "union_type":
+        return []
+    found: list[Node] = []
+    pending = [node]
+    while pending and len(found) < 16:
+        one = pending.pop(0)
+        if one.type == "union_type":
+            pending[:0] = list(one.named_children)
+        elif not _nullish(ctx, one):
+            found.append(one)
+    return found if len(found) > 1 else []
+
+
+def written_type(ctx: Ctx, annotation: Node | None) -> Node | None:
+    """The type an annotation is written as: its one type (type_node), else a union's first alternative."""
+    return type_node(ctx, annotation) or next(iter(alternatives(ctx, annotation)), None)
+
+
 def type_value(ctx: Ctx, node: Node | None, chain: list[str], depth: int = 0) -> ValueFn | None:
     """The class a type annotation names (a type parameter's constraint: all its uses can count on);
-    the language's own types bind to nothing."""
+    the language's own types bind to nothing. A union's members are its alternatives', in order:
+    a member used compiles only if each has it, so the first that does tells."""
+    several = alternatives(ctx, node) if depth < 8 else []
+    if several:
+        values = [v for v in (type_value(ctx, one, chain, depth + 1) for one in several) if v is not None]
+        return (lambda: tuple(c for v in values for c in v())) if values else None
     node = type_node(ctx, node)
     kind = node.type if node is not None else ""
     if kind == "this_type":
@@ -389,35 +435,45 @@ def type_edge(ctx: Ctx, source: int, written: str, node: Node, value: ValueFn | 
 
 def callback_slot(param: int, position: int) -> str:
     """The name segment of what a function's `param`-th parameter, itself a function, is given at
-    `position` (records.CALLBACK_PARAM): "(0,1)"."""
+    `position` (records.SLOT_TYPE): "(0,1)"."""
     return f"({param},{position})"
 
 
 def callback_types(ctx: Ctx, fn: Node, source: int) -> None:
     """`autorun(view: (r: Reaction) => void)`: the declared types of what a function's function-typed
-    parameters are given, as records.CALLBACK_PARAM edges of the function `source`."""
+    parameters are given, as records.SLOT_TYPE edges of the function `source`."""
     chain = ctx.scope_chain()
     for i, param in enumerate(_positional(fn.child_by_field_name("parameters"))):
-        taken = _function_type(param.child_by_field_name("type"))
+        taken = function_type(param.child_by_field_name("type"))
         for j, inner in enumerate(_positional(taken.child_by_field_name("parameters") if taken else None)):
             written = type_node(ctx, inner.child_by_field_name("type"))
             value = type_value(ctx, written, chain) if written is not None else None
             if written is not None and value is not None:
                 slot = callback_slot(i, j)
-                ctx.edge("references", ctx.flat(written), written, _in_repo(value), alias=CALLBACK_PARAM + slot, source=source)
+                ctx.edge(
+                    "references", ctx.flat(written), written, _in_repo(value), alias=SLOT_TYPE + slot, source=source
+                )
 
 
-def _positional(params: Node | None) -> list[Node]:
-    """A parameter list's parameters as calls pass them (a `this` parameter is none of them)."""
-    found: list[Node] = []
-    for p in params.named_children if params is not None else ():
-        pattern = p.child_by_field_name("pattern")
-        if p.type in ("required_parameter", "optional_parameter") and (pattern is None or pattern.type != "this"):
-            found.append(p)
-    return found
+# The slot (records.SLOT_TYPE) of what a type guard's argument is where the guard holds.
+GUARD_SLOT = "(is)"
 
 
-def _function_type(node: Node | None) -> Node | None:
+def guard_edge(ctx: Ctx, source: int, returns: Node | None) -> None:
+    """`isMap(x: any): x is Map` (a return annotation, or a function type's return type): the type its
+    argument has where it holds, as the records.SLOT_TYPE edge "(is)" of the function `source`."""
+    node = _nth(returns, 0) if returns is not None and returns.type == "type_annotation" else returns
+    if node is not None and node.type == "type_predicate_annotation":
+        node = _nth(node, 0)
+    if node is None or node.type != "type_predicate":
+        return
+    written = type_node(ctx, node.child_by_field_name("type"))
+    value = type_value(ctx, written, ctx.scope_chain()) if written is not None else None
+    if written is not None and value is not None:
+        ctx.edge("references", ctx.flat(written), written, _in_repo(value), alias=SLOT_TYPE + GUARD_SLOT, source=source)
+
+
+def function_type(node: Node | None) -> Node | None:
     """The function type an annotation is (`(r: R) => void`, `((r: R) => void) | undefined`), if it is one."""
     for _ in range(8):
         if node is None or node.type == "function_type":
@@ -430,6 +486,16 @@ def _function_type(node: Node | None) -> Node | None:
         else:
             return None
     return None
+
+
+def _positional(params: Node | None) -> list[Node]:
+    """A parameter list's parameters as calls pass them (a `this` parameter is none of them)."""
+    found: list[Node] = []
+    for p in params.named_children if params is not None else ():
+        pattern = p.child_by_field_name("pattern")
+        if p.type in ("required_parameter", "optional_parameter") and (pattern is None or pattern.type != "this"):
+            found.append(p)
+    return found
 
 
 def _in_repo(value: ValueFn) -> Callable[[], Candidates | None]:

@@ -23,8 +23,10 @@ from ._js_imports import (
 )
 from ._js_modules import EXTERNAL, modules
 from ._js_types import (
+    GUARD_SLOT,
     UNBOUND,
     ValueFn,
+    alternatives,
     bind_field,
     bind_local,
     bind_type_param,
@@ -34,14 +36,18 @@ from ._js_types import (
     class_param,
     element_value,
     elements_of,
+    function_type,
+    guard_edge,
     local_value,
     members,
+    narrow,
     param_edge,
     type_arguments,
     type_edge,
     type_node,
     type_value,
     value_of,
+    written_type,
 )
 from ._js_types import resolve as _resolve
 
@@ -174,12 +180,13 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
     what it returns: an arrow's expression body, or the first `return` that tells (_return)."""
     annotation = node.child_by_field_name("return_type")
     if annotation is not None:
+        guard_edge(ctx, idx, annotation)
         param_edge(ctx, idx, annotation)
-        found = type_node(ctx, annotation)
+        found = written_type(ctx, annotation)
         if found is not None and found.type == "object_type":
             _returned_members(ctx, found, idx)
         elif found is not None:
-            type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
+            _declared_type(ctx, idx, annotation, found, type_value(ctx, found, ctx.scope_chain()))
         return
     body = node.child_by_field_name("body")
     if body is None:
@@ -192,6 +199,19 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
     ctx.data.setdefault("returns", {})[idx] = node.id
 
 
+def _declared_type(ctx: Ctx, idx: int, annotation: Node | None, written: Node, held: ValueFn | None) -> None:
+    """The type edge of a symbol declared `written` (holding `held`); of a union, one per
+    alternative, tried in order as a type alias's are."""
+    several = alternatives(ctx, annotation)
+    if not several:
+        type_edge(ctx, idx, ctx.flat(written), written, held)
+    chain = ctx.scope_chain()
+    for one in several:
+        found = type_node(ctx, one)
+        if found is not None:
+            type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, chain))
+
+
 def _returned_members(ctx: Ctx, object_type: Node, idx: int) -> None:
     """`params(): { status: Status; ctx: Context }`: the typed members of what the function returns,
     as attributes of the function (its type edge is that of a class's field), so that
@@ -202,7 +222,7 @@ def _returned_members(ctx: Ctx, object_type: Node, idx: int) -> None:
         annotation = member.child_by_field_name("type")
         if member.type != "property_signature" or name_node is None or name_node.type != "property_identifier":
             continue
-        written = type_node(ctx, annotation)
+        written = written_type(ctx, annotation)
         held = type_value(ctx, annotation, chain)
         if written is not None and (held is not None or class_param(ctx, annotation) is not None):
             _attribute(ctx, member, ctx.text(name_node), written, held, annotation, idx)
@@ -336,7 +356,7 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
         held = typed or value_of(ctx, value, chain)
         bind_field(ctx, ctx.frame.owner, name, held)
         typed_here = annotation is not None and (typed is not None or class_param(ctx, annotation) is not None)
-        written = type_node(ctx, annotation) if typed_here else callee(value)
+        written = written_type(ctx, annotation) if typed_here else callee(value)
         if written is not None and (typed_here or (held is not None and value is not None and value.type in _REFS)):
             _attribute(ctx, node, name, written, held, annotation)
     return None
@@ -364,7 +384,7 @@ def _attribute(
     if not known:
         del ctx.defined[qname]
     param_edge(ctx, idx, annotation)  # before the constraint's type edge: a type argument is surer
-    type_edge(ctx, idx, ctx.flat(written), written, held)
+    _declared_type(ctx, idx, annotation, written, held)
 
 
 def _params(ctx: Ctx, node: Node) -> bool | None:
@@ -435,9 +455,16 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
                 doc_anchor=_doc_anchor(ctx, span),
                 signature=f"{keyword} {head.rstrip(' =')}",
             )
-            written = type_node(ctx, annotation) if annotation is not None else callee(value)
+            written = written_type(ctx, annotation) if annotation is not None else callee(value)
             if written is not None:
-                type_edge(ctx, idx, ctx.flat(written), written, held)
+                _declared_type(ctx, idx, annotation, written, held)
+            # `export const isMap = make() as (x: any) => x is Map`: a type guard
+            cast = value.child_by_field_name("type") if value is not None and value.type == "as_expression" else None
+            if cast is None and value is not None and value.type == "as_expression" and value.named_child_count > 1:
+                cast = value.named_child(1)
+            taken = function_type(annotation or cast)
+            if taken is not None:
+                guard_edge(ctx, idx, taken.child_by_field_name("return_type"))
     return None
 
 
@@ -455,6 +482,8 @@ def _destructured(ctx: Ctx, pattern: Node, decl: Node) -> None:
     for part in pattern.named_children:
         if part.type == "object_assignment_pattern":  # `{ d = 1 }`
             part = part.child_by_field_name("left") or part
+        key: Node | None
+        local: Node | None
         if part.type == "shorthand_property_identifier_pattern":
             key, local = part, part
         elif part.type == "pair_pattern":
@@ -591,6 +620,54 @@ def _for_of(ctx: Ctx, node: Node) -> bool | None:
     if left is not None and left.type == "identifier" and operator is not None and operator.type == "of":
         bind_local(ctx, ctx.text(left), elements_of(ctx, right, ctx.scope_chain()))
     return None
+
+
+def _guarded(ctx: Ctx, node: Node) -> bool | None:
+    """`if (isMap(x)) x.set()`, `x instanceof Foo && x.m()`, `isMap(x) ? x.get() : ..`: within the
+    part the test guards, x is what the guard's predicate (`x is Map`) or the class says, before
+    what it held (a guard that is no predicate names no members)."""
+    if node.type == "binary_expression":
+        if _operator(node) != "&&":
+            return None
+        test, scope = node.child_by_field_name("left"), node.child_by_field_name("right")
+    else:
+        test, scope = node.child_by_field_name("condition"), node.child_by_field_name("consequence")
+    if test is None or scope is None:
+        return None
+    chain = ctx.scope_chain()
+    for part in _conjuncts(test):
+        subject, guard = None, None
+        if part.type == "call_expression":
+            args = part.child_by_field_name("arguments")
+            first = next((a for a in args.named_children if a.type not in _COMMENTS), None) if args else None
+            fn = value_of(ctx, part.child_by_field_name("function"), chain)
+            subject, guard = first, members(fn, GUARD_SLOT) if fn is not None else None
+        elif part.type == "binary_expression" and _operator(part) == "instanceof":
+            subject, guard = part.child_by_field_name("left"), value_of(ctx, part.child_by_field_name("right"), chain)
+        if subject is None or subject.type != "identifier" or guard is None:
+            continue
+        before = value_of(ctx, subject, chain)
+        narrow(ctx, ctx.text(subject), scope, _either(guard, before))
+    return None
+
+
+def _conjuncts(node: Node) -> list[Node]:
+    """The tests of `a && b && c` (parentheses dropped), else the test itself."""
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_child(0) or node
+    if node.type == "binary_expression" and _operator(node) == "&&":
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        return [*(_conjuncts(left) if left else []), *(_conjuncts(right) if right else [])]
+    return [node]
+
+
+def _operator(node: Node) -> str:
+    op = node.child_by_field_name("operator")
+    return op.type if op is not None else ""
+
+
+def _either(first: ValueFn, then: ValueFn | None) -> ValueFn:
+    return (lambda: (*first(), *then())) if then is not None else first
 
 
 def _heritage(ctx: Ctx, node: Node) -> bool | None:
@@ -940,6 +1017,9 @@ _HANDLERS: dict[str, Handler] = {
     "variable_declaration": _variables,
     "assignment_expression": _assignment,
     "for_in_statement": _for_of,
+    "if_statement": _guarded,
+    "ternary_expression": _guarded,
+    "binary_expression": _guarded,
     "class_heritage": _heritage,
     "extends_type_clause": _heritage,
     "import_statement": import_statement,
