@@ -506,3 +506,34 @@ async def test_a_value_of_a_union_type_has_the_members_of_the_first_alternative_
     )
     assert await _sites(db, repo, "src.sinks.Subscriber.next") == {("src/use.ts", 3)}
     assert await _sites(db, repo, "src.sinks.Observer.complete") == {("src/use.ts", 4), ("src/use.ts", 5)}
+
+
+async def test_an_arrays_or_sets_callbacks_and_picks_hold_its_elements(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-collections",
+        {
+            "src/node.ts": (
+                "export class Node {\n"
+                "  stale(): void {}\n"
+                "}\n"
+                "export class Graph {\n"
+                "  observers: Set<Node> | undefined\n"
+                "  constructor(private pending: Array<Node>) {}\n"
+                "  notify(extra: Node[]): void {\n"
+                "    this.observers.forEach(d => d.stale())\n"  # 8
+                "    this.pending.find(n => n !== undefined).stale()\n"  # 9
+                "    extra.map(function (n) {\n"
+                "      return n.stale()\n"  # 11
+                "    })\n"
+                "    extra.pop().stale()\n"  # 13
+                "    for (const n of this.pending) n.stale()\n"  # 14
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.node.Node.stale") == {("src/node.ts", n) for n in (8, 9, 11, 13, 14)}

@@ -108,18 +108,29 @@ def _holds_result(ctx: Ctx, name: str, chain: list[str]) -> bool:
 _ELEMENT = "[]"
 
 
+_COLLECTIONS = frozenset({"Array", "ReadonlyArray", "Set", "ReadonlySet"})
+# Methods of an array or set whose callback is given an element first (`list.forEach(x => x.m())`),
+# and those whose result is an element (`list.find(..).m()`).
+ELEMENT_CALLBACKS = frozenset({"forEach", "map", "filter", "find", "findIndex", "findLast", "some", "every", "flatMap"})
+_ELEMENT_RESULTS = frozenset({"find", "findLast", "pop", "shift", "at"})
+
+
 def element_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
-    """What an array's elements hold, from its annotation (`Foo[]`, `readonly Foo[]`, `Array<Foo>`)."""
+    """What an array's or a set's elements hold, from its annotation (`Foo[]`, `readonly Foo[]`,
+    `Array<Foo>`, `Set<Foo>`; a union with null or undefined: the one collection)."""
     for _ in range(8):
         if node is None:
             return None
         if node.type in ("type_annotation", "parenthesized_type", "readonly_type"):
             node = _nth(node, 0)
+        elif node.type == "union_type":
+            members = [m for m in node.named_children if not _nullish(ctx, m)]
+            node = members[0] if len(members) == 1 else None
         elif node.type == "array_type":
             return type_value(ctx, _nth(node, 0), chain)
         elif node.type == "generic_type":
             name, args = node.child_by_field_name("name"), node.child_by_field_name("type_arguments")
-            if ctx.text(name) not in ("Array", "ReadonlyArray") or args is None or args.named_child_count != 1:
+            if ctx.text(name) not in _COLLECTIONS or args is None or args.named_child_count != 1:
                 return None
             return type_value(ctx, _nth(args, 0), chain)
         else:
@@ -128,10 +139,22 @@ def element_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | No
 
 
 def elements_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
-    """What the elements of a local or parameter array (`for (const x of list)`) hold."""
-    if node is None or node.type != "identifier":
+    """What the elements of a local, parameter or field (`this.list`) array hold (`for (const x of list)`)."""
+    if node is not None and node.type == "identifier":
+        return local_value(ctx, ctx.text(node) + _ELEMENT, chain)
+    obj = node.child_by_field_name("object") if node is not None and node.type == "member_expression" else None
+    prop = node.child_by_field_name("property") if node is not None else None
+    owner = ctx.frame.owner
+    if obj is None or obj.type != "this" or prop is None or not owner:
         return None
-    return local_value(ctx, ctx.text(node) + _ELEMENT, chain)
+    fields = _fields(ctx)
+    key = ctx.text(prop) + _ELEMENT
+    return lambda: fields.get(owner, {}).get(key, _none)()
+
+
+def bind_field_elements(ctx: Ctx, owner: str | None, name: str, element: ValueFn | None) -> None:
+    """A field's elements hold `element` (`observers_: Set<IDerivation>`): `this.observers_.forEach(d => ..)`."""
+    bind_field(ctx, owner, name + _ELEMENT, element)
 
 
 def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) -> None:
@@ -333,6 +356,9 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return type_value(ctx, _nth(node, 1), chain)
         elif kind == "call_expression":
             node = node.child_by_field_name("function")
+            picked = _picked_element(ctx, node, chain)
+            if picked is not None:
+                return picked
             if (
                 node is not None
                 and node.type == "member_expression"
@@ -372,6 +398,16 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
         else:
             return None
     return None
+
+
+def _picked_element(ctx: Ctx, fn: Node | None, chain: list[str]) -> ValueFn | None:
+    """`list.find(..)`, `list.pop()` of an array of known elements: one of them."""
+    if fn is None or fn.type != "member_expression":
+        return None
+    prop = fn.child_by_field_name("property")
+    if prop is None or ctx.text(prop) not in _ELEMENT_RESULTS:
+        return None
+    return elements_of(ctx, fn.child_by_field_name("object"), chain)
 
 
 def _member_value(ctx: Ctx, node: Node, chain: list[str]) -> ValueFn | None:

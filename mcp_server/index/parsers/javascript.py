@@ -23,11 +23,13 @@ from ._js_imports import (
 )
 from ._js_modules import EXTERNAL, modules
 from ._js_types import (
+    ELEMENT_CALLBACKS,
     GUARD_SLOT,
     UNBOUND,
     ValueFn,
     alternatives,
     bind_field,
+    bind_field_elements,
     bind_local,
     bind_type_param,
     callback_slot,
@@ -355,6 +357,7 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
         typed = type_value(ctx, annotation, chain)
         held = typed or value_of(ctx, value, chain)
         bind_field(ctx, ctx.frame.owner, name, held)
+        bind_field_elements(ctx, ctx.frame.owner, name, element_value(ctx, annotation, chain))
         typed_here = annotation is not None and (typed is not None or class_param(ctx, annotation) is not None)
         written = written_type(ctx, annotation) if typed_here else callee(value)
         if written is not None and (typed_here or (held is not None and value is not None and value.type in _REFS)):
@@ -412,6 +415,7 @@ def _params(ctx: Ctx, node: Node) -> bool | None:
         bind_local(ctx, name, typed, element=element_value(ctx, annotation, chain))
         if any(c.type in ("accessibility_modifier", "readonly") for c in param.children):
             bind_field(ctx, ctx.frame.owner, name, typed)
+            bind_field_elements(ctx, ctx.frame.owner, name, element_value(ctx, annotation, chain))
     return None
 
 
@@ -720,8 +724,20 @@ def _callbacks(ctx: Ctx, node: Node, callee: CandidateFn, member: str | None = N
             pending[arg.id] = (held, i)
 
 
+def _each(ctx: Ctx, node: Node, element: ValueFn) -> None:
+    """`list.forEach(x => x.m())` of an array or set of known elements: the callback's first
+    parameter is one of them."""
+    args = node.child_by_field_name("arguments")
+    first = next((a for a in args.named_children if a.type not in _COMMENTS), None) if args is not None else None
+    if first is not None and first.type in ("arrow_function", "function_expression", "function"):
+        ctx.data.setdefault("elements", {})[first.id] = element
+
+
 def _given(ctx: Ctx, fn: Node, position: int) -> ValueFn | None:
-    """What a function passed to a call (_callbacks) is given as its parameter at `position`."""
+    """What a function passed to a call (_callbacks, _each) is given as its parameter at `position`."""
+    element: ValueFn | None = ctx.data.get("elements", {}).get(fn.id)
+    if element is not None:
+        return element if position == 0 else None
     found: tuple[ValueFn, int] | None = ctx.data.get("callbacks", {}).get(fn.id)
     return members(found[0], callback_slot(found[1], position)) if found is not None else None
 
@@ -775,7 +791,10 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 return None
             base = value_of(ctx, obj, chain)
             ctx.edge("calls", target, prop, members(base, name) if base is not None else ())
-            if base is not None:
+            element = elements_of(ctx, obj, chain) if name in ELEMENT_CALLBACKS else None
+            if element is not None:
+                _each(ctx, node, element)
+            elif base is not None:
                 _callbacks(ctx, node, members(base, name))
     elif kind == "super":
         owner = ctx.frame.owner
