@@ -332,6 +332,63 @@ async def test_an_object_exported_as_default_binds_its_members(
     }
 
 
+async def test_goto_a_member_of_a_default_exported_object_lands_where_tsserver_does(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """typescript-language-server 5.1 over TypeScript 5.9 answers `utils.isFunction()` with the
+    object's member first, then the function the call runs: for a function member that function
+    (pgcode: the function), for a constant holding a call's result the function that call made
+    (pgcode: the member), never the constant itself."""
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-default-object-lines",
+        {
+            "lib/utils.js": (
+                "const typeOfTest = type => thing => typeof thing === type\n"  # 1
+                "const isFunction = typeOfTest('function')\n"  # 2
+                "function forEach (obj, fn) {\n"  # 3
+                "  if (isFunction(fn)) fn(obj)\n"  # 4
+                "}\n"
+                "const trim = (str) => str.trim()\n"  # 6
+                "export default {\n"
+                "  isFunction,\n"  # 8
+                "  forEach,\n"  # 9
+                "  trim,\n"  # 10
+                "  isCallable: isFunction,\n"  # 11
+                "  each: forEach\n"  # 12
+                "}\n"
+            ),
+            "lib/use.js": (
+                "import utils from './utils.js'\n"
+                "export default function use (x) {\n"
+                "  if (utils.isFunction(x)) utils.forEach(x, use)\n"  # 3
+                "  utils.trim(x)\n"  # 4
+                "  utils.isCallable(x)\n"  # 5
+                "  utils.each(x, use)\n"  # 6
+                "}\n"
+            ),
+        },
+    )
+
+    async def goto(line: int, name: str) -> list[tuple[str, int]]:
+        found = await goto_definition(db.pool, "lib/use.js", line, name=name, repository=repo)
+        return [(d.path, d.start_line) for d in found.definitions]
+
+    assert await goto(3, "isFunction") == [("lib/utils.js", 8)]  # tsserver: 8, then 1
+    assert await goto(3, "forEach") == [("lib/utils.js", 3)]  # tsserver: 9, then 3
+    assert await goto(4, "trim") == [("lib/utils.js", 6)]  # tsserver: 10, then 6
+    assert await goto(5, "isCallable") == [("lib/utils.js", 11)]  # tsserver: 11, then 1
+    assert await goto(6, "each") == [("lib/utils.js", 3)]  # tsserver: 12, then 3
+    constant = await find_references(db.pool, "lib.utils.isFunction", repo)
+    # tsserver's too: its call, and the members holding it; `utils.isFunction()` is the member's
+    assert {(r.path, r.line) for r in constant.references} == {
+        ("lib/utils.js", 4),
+        ("lib/utils.js", 8),
+        ("lib/utils.js", 11),
+    }
+
+
 async def test_methods_of_a_prototype_object_and_of_an_exported_object_are_defined(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:

@@ -237,3 +237,303 @@ async def test_goto_definition_never_answers_a_call_with_the_call_made_on_its_re
     assert [d.qualified_name for d in last.definitions] == []
     sized = await goto_definition(db.pool, "src/use.ts", 106, name="size", repository=repo)
     assert [d.qualified_name for d in sized.definitions] == ["src.lib.Box.size"]
+
+
+async def test_a_member_read_as_a_value_is_a_call_of_its_method_and_a_class_so_read_of_its_constructor(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """As tsserver's call hierarchy counts them: `this.parse.bind(this)`, `Schema.create` and
+    `instanceof lib.Failure` (a right side of a property access) are calls; a bare name passed on
+    (`run(make)`) and a type written `lib.Failure` are not."""
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-member-reads",
+        {
+            "src/lib.ts": (
+                "export class Failure {\n"
+                "  constructor(readonly why: string) {}\n"
+                "}\n"
+                "export class Schema {\n"
+                "  static create(): Schema {\n"
+                "    return new Schema()\n"
+                "  }\n"
+                "  parse(x: number): number {\n"
+                "    return x\n"
+                "  }\n"
+                "  bound(): (x: number) => number {\n"
+                "    return this.parse.bind(this)\n"  # 12
+                "  }\n"
+                "}\n"
+                "export function make(): Schema {\n"
+                "  return new Schema()\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import * as lib from "./lib"\n'
+                "export const factory = lib.Schema.create\n"  # 2
+                "export function run(f: () => lib.Schema): lib.Schema {\n"
+                "  return f()\n"
+                "}\n"
+                "export function later(): lib.Schema {\n"
+                "  return run(lib.make)\n"  # 7: lib.make is read through the namespace
+                "}\n"
+                "export function bare(): lib.Schema {\n"
+                "  const make = lib.make\n"  # 10
+                "  return run(make)\n"  # 11: the local, not lib.make
+                "}\n"
+                "export function failed(e: unknown): boolean {\n"
+                "  return e instanceof lib.Failure\n"  # 14
+                "}\n"
+                "export function typed(e: lib.Failure): string {\n"  # 16: a type, no call
+                "  return e.why\n"
+                "}\n"
+            ),
+        },
+    )
+
+    async def callers(qname: str) -> set[tuple[str, str, int]]:
+        found = await find_callers(db.pool, qname, repo)
+        return {(e.source, e.kind, e.line) for e in found.edges}
+
+    assert await callers("src.lib.Schema.parse") == {("src.lib.Schema.bound", "references", 12)}
+    assert await callers("src.lib.Schema.create") == {("src.use", "references", 2)}
+    assert await callers("src.lib.make") == {("src.use.later", "references", 7), ("src.use.bare", "references", 10)}
+    assert await callers("src.lib.Failure.constructor") == {("src.use.failed", "references", 14)}
+    # references stay what they were: the constructor's are the sites that build the class
+    assert await _sites(db, repo, "src.lib.Failure.constructor") == set()
+
+
+async def test_a_value_typed_as_a_function_gives_what_the_function_returns_when_called(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-function-types",
+        {
+            "src/box.ts": (
+                "export class Box {\n"
+                "  size(): number {\n"
+                "    return 1\n"
+                "  }\n"
+                "}\n"
+                "export interface LazyDef<T extends Box> {\n"
+                "  getter: () => T\n"
+                "  make: (n: number) => Box\n"
+                "}\n"
+            ),
+            "src/lazy.ts": (
+                'import { Box, LazyDef } from "./box"\n'
+                "export class Lazy {\n"
+                "  constructor(private def: LazyDef<Box>) {}\n"
+                "  measure(): number {\n"
+                "    const inner = this.def.getter()\n"
+                "    return inner.size() + this.def.make(1).size()\n"  # 6: through both fields
+                "  }\n"
+                "}\n"
+                "export function later(cb: () => Box): number {\n"
+                "  return cb().size()\n"  # 10: a parameter of a function type
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.box.Box.size") == {("src/lazy.ts", 6), ("src/lazy.ts", 10)}
+    found = await goto_definition(db.pool, "src/lazy.ts", 10, name="size", repository=repo)
+    assert [d.qualified_name for d in found.definitions] == ["src.box.Box.size"]
+
+
+async def test_names_destructured_from_a_call_hold_the_members_of_its_declared_return_type(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-destructured",
+        {
+            "src/status.ts": (
+                "export class Status {\n"
+                "  abort(): void {}\n"
+                "}\n"
+                "export class Input {\n"
+                "  read(): string {\n"
+                '    return ""\n'
+                "  }\n"
+                "}\n"
+            ),
+            "src/schema.ts": (
+                'import { Status, Input } from "./status"\n'
+                "export class Schema {\n"
+                "  params(): { status: Status; input: Input; count: number } {\n"
+                "    return { status: new Status(), input: new Input(), count: 1 }\n"
+                "  }\n"
+                "}\n"
+                "export class Strict extends Schema {\n"
+                "  parse(): string {\n"
+                "    const { status, input: source, count } = this.params()\n"
+                "    status.abort()\n"  # 10
+                "    this.params().status.abort()\n"  # 11
+                "    return source.read() + count.toFixed()\n"  # 12: count is a number: no guess
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.status.Status.abort") == {("src/schema.ts", 10), ("src/schema.ts", 11)}
+    assert await _sites(db, repo, "src.status.Input.read") == {("src/schema.ts", 12)}
+    found = await goto_definition(db.pool, "src/schema.ts", 12, name="toFixed", repository=repo)
+    assert found.definitions == []
+
+
+async def test_a_function_passed_to_a_call_has_its_parameters_typed_by_the_callee_declaration(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    files = {
+        "src/core.ts": (
+            "export class Reaction {\n"
+            "  dispose(): void {}\n"
+            "}\n"
+            "export class Subscriber<T> {\n"
+            "  next(value: T): void {}\n"
+            "}\n"
+            "export class Observable<T> {\n"
+            "  constructor(subscribe?: (this: Observable<T>, subscriber: Subscriber<T>) => void) {}\n"
+            "}\n"
+            "export function autorun(view: (name: string, r: Reaction) => void, delay?: number): void {}\n"
+        ),
+        "src/use.ts": (
+            'import { autorun, Observable } from "./core"\n'
+            "export function watch(): void {\n"
+            "  autorun((name, r) => r.dispose())\n"  # 3
+            "  autorun(function (name, r) {\n"
+            "    r.dispose()\n"  # 5
+            "  })\n"
+            "  new Observable<number>((subscriber) => subscriber.next(1))\n"  # 7: `this` is no position
+            "  new Observable<number>(s => s.next(2))\n"  # 8
+            "}\n"
+        ),
+    }
+    root = tmp_path / "ts-callbacks"
+    repo = await _index(db, settings, root, files)
+    assert await _sites(db, repo, "src.core.Reaction.dispose") == {("src/use.ts", 3), ("src/use.ts", 5)}
+    assert await _sites(db, repo, "src.core.Subscriber.next") == {("src/use.ts", 7), ("src/use.ts", 8)}
+    callers = await find_callers(db.pool, "src.core.Subscriber.next", repo)
+    assert {n.qualified_name for n in callers.nodes if n.depth == 1} == {"src.use.watch"}
+
+    # the user's file alone indexed again (resolved with tables loaded on demand): the same
+    (root / "src/use.ts").write_text(files["src/use.ts"] + "// edited\n")
+    await index_repository(db, settings, root, name=repo)
+    assert await _sites(db, repo, "src.core.Reaction.dispose") == {("src/use.ts", 3), ("src/use.ts", 5)}
+    assert await _sites(db, repo, "src.core.Subscriber.next") == {("src/use.ts", 7), ("src/use.ts", 8)}
+
+
+async def test_a_type_guard_or_instanceof_types_its_subject_where_it_holds(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-guards",
+        {
+            "src/map.ts": (
+                "export class Store {\n"
+                "  set(k: string): void {}\n"
+                "}\n"
+                "export class Other {\n"
+                "  set(k: string): void {}\n"
+                "}\n"
+                "export function isStore(x: any): x is Store {\n"
+                "  return x instanceof Store\n"
+                "}\n"
+                "export const isOther = ((x: any) => true) as (x: any) => x is Other\n"
+                "export function count(x: any): number {\n"
+                "  return 1\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import { isStore, isOther, count, Store, Other } from "./map"\n'
+                "export function put(x: unknown, k: string): void {\n"
+                "  if (isStore(x)) {\n"
+                "    x.set(k)\n"  # 4
+                "  } else if (isOther(x)) {\n"
+                "    x.set(k)\n"  # 6
+                "  }\n"
+                "  x instanceof Other && x.set(k)\n"  # 8
+                "}\n"
+                "export function keep(s: Store): void {\n"
+                "  if (count(s)) s.set('a')\n"  # 11: no guard: s stays a Store
+                "  return s instanceof Other\n"
+                "    ? s.set('b')\n"  # 13: Other's
+                "    : s.set('c')\n"  # 14: Store's again
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.map.Store.set") == {("src/use.ts", 4), ("src/use.ts", 11), ("src/use.ts", 14)}
+    assert await _sites(db, repo, "src.map.Other.set") == {("src/use.ts", 6), ("src/use.ts", 8), ("src/use.ts", 13)}
+
+
+async def test_a_value_of_a_union_type_has_the_members_of_the_first_alternative_that_has_them(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-union-fields",
+        {
+            "src/sinks.ts": (
+                "export class Subscriber {\n"
+                "  next(v: number): void {}\n"
+                "  unsubscribe(): void {}\n"
+                "}\n"
+                "export class Observer {\n"
+                "  next(v: number): void {}\n"
+                "  complete(): void {}\n"
+                "}\n"
+                "export class Holder {\n"
+                "  destination: Subscriber | Observer | undefined\n"
+                "}\n"
+            ),
+            "src/use.ts": (
+                'import { Holder, Observer, Subscriber } from "./sinks"\n'
+                "export function push(h: Holder, sink: string | Observer): void {\n"
+                "  h.destination.next(1)\n"  # 3: through the field, in another file
+                "  h.destination.complete()\n"  # 4: the second alternative's
+                "  sink.complete()\n"  # 5
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.sinks.Subscriber.next") == {("src/use.ts", 3)}
+    assert await _sites(db, repo, "src.sinks.Observer.complete") == {("src/use.ts", 4), ("src/use.ts", 5)}
+
+
+async def test_an_arrays_or_sets_callbacks_and_picks_hold_its_elements(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "ts-collections",
+        {
+            "src/node.ts": (
+                "export class Node {\n"
+                "  stale(): void {}\n"
+                "}\n"
+                "export class Graph {\n"
+                "  observers: Set<Node> | undefined\n"
+                "  constructor(private pending: Array<Node>) {}\n"
+                "  notify(extra: Node[]): void {\n"
+                "    this.observers.forEach(d => d.stale())\n"  # 8
+                "    this.pending.find(n => n !== undefined).stale()\n"  # 9
+                "    extra.map(function (n) {\n"
+                "      return n.stale()\n"  # 11
+                "    })\n"
+                "    extra.pop().stale()\n"  # 13
+                "    for (const n of this.pending) n.stale()\n"  # 14
+                "  }\n"
+                "}\n"
+            ),
+        },
+    )
+    assert await _sites(db, repo, "src.node.Node.stale") == {("src/node.ts", n) for n in (8, 9, 11, 13, 14)}

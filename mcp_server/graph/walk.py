@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import InvalidArgument
 from ..index.languages import language_for
 from ..index.layout import is_test_path
-from ..index.records import CONF_SCOPED, CONF_UNIQUE, TYPE_OF
+from ..index.records import CONF_SCOPED, CONF_UNIQUE, MEMBER_READ, TYPE_OF
 from .models import (
     CallPath,
     DependencyResult,
@@ -66,6 +66,9 @@ _DEPENDENCY_KINDS = ["calls", "references", "inherits", "imports"]
 # An accessor's reads (`err.message` of `get message()`) are its calls. So is a function passed
 # as a value (`"gt": Gt`, `http.HandlerFunc(f)`, a method value `c.Handler`) where the language's
 # server counts it among the incoming calls: gopls.
+# A member read as a value (records.MEMBER_READ: `this.parse.bind(this)`, `ZodNull.create`) is a call
+# of the function or method it names, and a class read so (`instanceof z.ZodError`) one of its
+# constructor (the class stands in for it, edge kind 'calls'): tsserver's call hierarchy counts both.
 _VALUE_CALL_LANGUAGES = "go"
 _ACCESSOR = r"^((public|protected|private|static|override)\s+)*[gs]et\s"
 _STEP_IN = f"""
@@ -76,10 +79,13 @@ JOIN edges e ON e.target_id = w.id JOIN symbols t ON t.id = e.target_id
 WHERE (e.kind = ANY($2::text[])
        OR (e.kind = 'references' AND 'calls' = ANY($2::text[]) AND e.alias IS DISTINCT FROM '{TYPE_OF}'
            AND t.kind = 'method' AND t.signature ~ '{_ACCESSOR}')
+       OR (e.kind = 'references' AND 'calls' = ANY($2::text[]) AND e.alias = '{MEMBER_READ}'
+           AND (t.kind IN ('function', 'method') OR w.edge_kind = 'calls'))
        OR (e.kind = 'references' AND 'calls' = ANY($2::text[]) AND e.alias IS NULL
            AND t.kind IN ('function', 'method')
            AND EXISTS (SELECT 1 FROM files f WHERE f.id = e.file_id AND f.language = ANY('{{{_VALUE_CALL_LANGUAGES}}}'::text[]))))
-  AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
+  AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind
+       OR (w.edge_kind = 'calls' AND e.alias = '{MEMBER_READ}'))
   AND least(e.confidence, w.cap) >= $3::real
 ORDER BY least(e.confidence, w.cap) DESC, e.id"""
 _STEP_OUT = """

@@ -41,6 +41,19 @@ TYPE_OF = ":type"
 # The resolver reads them together: `appleBox.get().m()` in a subclass is then `Apple.m`.
 TYPE_PARAM = ":param"
 TYPE_ARG = ":arg"
+# The alias of a `references` edge that reads a member as a value, not calling it (`this.parse.bind(this)`,
+# `ZodNull.create`, `instanceof z.ZodError`): tsserver counts such reads among a function's or a
+# constructor's incoming calls (its call hierarchy takes any right side of a property access), and
+# so does find_callers for JavaScript and TypeScript. A type written `z.ZodError` is no such read.
+MEMBER_READ = ":read"
+# The alias of a `references` edge from a function to a type that one of its "slots" is declared
+# to hold: ":slot(0,1)" for `autorun(view: (a: A, r: Reaction) => void)` (what its first parameter,
+# a function, is given second: Reaction), ":slot(is)" for a type guard `isMap(x): x is Map` (what
+# the argument is where the guard holds). The resolver keeps it as the base of the function's member
+# "(0,1)" / "(is)": a callback passed there has its parameter hold that member
+# (`autorun((a, r) => r.dispose())`: `r.dispose` is `autorun.(0,1).dispose`, Reaction.dispose), and
+# `if (isMap(x)) x.set()` is `isMap.(is).set`, Map.set.
+SLOT_TYPE = ":slot"
 # The alias of an inherits edge no parser wrote: a Go type's method set covers the interface's
 # (indexer.go_implements derives them after each resolution; the resolver leaves them alone).
 IMPLEMENTS = ":implements"

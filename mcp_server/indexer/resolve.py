@@ -17,6 +17,7 @@ from ..index.records import (
     IMPLEMENTS,
     NAME_FALLBACK,
     RETURNS_SELF,
+    SLOT_TYPE,
     TYPE_ARG,
     TYPE_OF,
     TYPE_PARAM,
@@ -244,7 +245,7 @@ def _is_base(row: asyncpg.Record) -> bool:
     if row["kind"] == "inherits":
         return True
     alias = row["alias"] or ""
-    return row["kind"] == "references" and (alias == TYPE_OF or alias.startswith((TYPE_PARAM, TYPE_ARG)))
+    return row["kind"] == "references" and (alias == TYPE_OF or alias.startswith((TYPE_PARAM, TYPE_ARG, SLOT_TYPE)))
 
 
 def _base_entry(alias: str | None, base: str | None) -> str | None:
@@ -265,7 +266,11 @@ def _resolve_row(tables: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | N
         tables.add_base(row["source_qname"], _base_entry(row["alias"], None) or "", row["source_id"])
         return None  # names no symbol: the type is the one the caller's superclass passes
     hit = _resolve_one(tables, row)
-    if hit is not None and _is_base(row):
+    alias = row["alias"] or ""
+    if hit is not None and alias.startswith(SLOT_TYPE):
+        # the type is the base of the function's member "(0,1)", not of the function
+        tables.add_base(f"{row['source_qname']}.{alias[len(SLOT_TYPE) :]}", hit[0].qname)
+    elif hit is not None and _is_base(row):
         entry = _base_entry(row["alias"], hit[0].qname)
         if entry is not None:
             tables.add_base(row["source_qname"], entry, row["source_id"])
@@ -297,12 +302,17 @@ SELECT src.qualified_name AS module, e.alias, e.candidates, e.target_name, f.lan
 FROM edges e JOIN symbols src ON src.id = e.source_id JOIN files f ON f.id = e.file_id
 WHERE e.repository_id = $1 AND e.kind = 'imports' AND src.kind = 'module'
 """
+# A records.SLOT_TYPE edge is the base of the function's member it names ("autorun.(0,1)").
 _BASE_FIELDS = f"""
-SELECT src.qualified_name AS cls, src.id AS cls_id, tgt.qualified_name AS base, e.alias, e.kind
+SELECT CASE WHEN e.alias LIKE '{SLOT_TYPE}%'
+            THEN src.qualified_name || '.' || substr(e.alias, {len(SLOT_TYPE) + 1})
+            ELSE src.qualified_name END AS cls,
+       src.id AS cls_id, tgt.qualified_name AS base, e.alias, e.kind
 FROM edges e JOIN symbols src ON src.id = e.source_id LEFT JOIN symbols tgt ON tgt.id = e.target_id
 WHERE e.repository_id = $1 AND (
   (e.target_id IS NOT NULL AND ((e.kind = 'inherits' AND e.alias IS DISTINCT FROM '{IMPLEMENTS}')
-    OR (e.kind = 'references' AND (e.alias = '{TYPE_OF}' OR e.alias LIKE '{TYPE_ARG}%'))))
+    OR (e.kind = 'references'
+        AND (e.alias = '{TYPE_OF}' OR e.alias LIKE '{TYPE_ARG}%' OR e.alias LIKE '{SLOT_TYPE}%'))))
   OR (e.kind = 'references' AND e.alias LIKE '{TYPE_PARAM}%'))
 """
 # Rows come in id order in both the complete and the on-demand load, so that both build
@@ -342,12 +352,13 @@ async def _load_more(conn: asyncpg.Connection, repository_id: int, t: _Tables) -
                 qnames + _rust_module_names(qnames),
             ),
         )
-        _add_bases(
-            t,
-            await conn.fetch(
-                _BASE_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames
-            ),
+        # a function's callback member ("autorun.(0,1)") has its bases stored on the function
+        owners = sorted({q.rpartition(".")[0] for q in qnames if q.rpartition(".")[2].startswith("(")})
+        wanted = set(qnames)
+        rows = await conn.fetch(
+            _BASE_FIELDS + " AND src.qualified_name = ANY($2::text[]) ORDER BY e.id", repository_id, qnames + owners
         )
+        _add_bases(t, [r for r in rows if r["cls"] in wanted])
         t.qnames_loaded.update(qnames)
     if names:
         rows = await conn.fetch(
@@ -565,7 +576,8 @@ def _add_bases(t: _Tables, rows: list[asyncpg.Record]) -> None:
         entry = _base_entry(r["alias"], r["base"]) if r["kind"] != "inherits" else r["base"]
         if entry is not None:
             t.stored_bases.setdefault(r["cls"], []).append(entry)
-            t.stored_bases_by_id.setdefault(r["cls_id"], []).append(entry)
+            if not (r["alias"] or "").startswith(SLOT_TYPE):  # a member's, not the symbol's own
+                t.stored_bases_by_id.setdefault(r["cls_id"], []).append(entry)
 
 
 def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, TYPE_ARG, TYPE_OF, TYPE_PARAM
+from ..records import CONF_EXACT, CONF_SCOPED, SLOT_TYPE, TYPE_ARG, TYPE_OF, TYPE_PARAM
 from ._generic import CLASS_KINDS, Candidates, Ctx
 from ._js_modules import EXTERNAL
 
@@ -108,18 +108,29 @@ def _holds_result(ctx: Ctx, name: str, chain: list[str]) -> bool:
 _ELEMENT = "[]"
 
 
+_COLLECTIONS = frozenset({"Array", "ReadonlyArray", "Set", "ReadonlySet"})
+# Methods of an array or set whose callback is given an element first (`list.forEach(x => x.m())`),
+# and those whose result is an element (`list.find(..).m()`).
+ELEMENT_CALLBACKS = frozenset({"forEach", "map", "filter", "find", "findIndex", "findLast", "some", "every", "flatMap"})
+_ELEMENT_RESULTS = frozenset({"find", "findLast", "pop", "shift", "at"})
+
+
 def element_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
-    """What an array's elements hold, from its annotation (`Foo[]`, `readonly Foo[]`, `Array<Foo>`)."""
+    """What an array's or a set's elements hold, from its annotation (`Foo[]`, `readonly Foo[]`,
+    `Array<Foo>`, `Set<Foo>`; a union with null or undefined: the one collection)."""
     for _ in range(8):
         if node is None:
             return None
         if node.type in ("type_annotation", "parenthesized_type", "readonly_type"):
             node = _nth(node, 0)
+        elif node.type == "union_type":
+            members = [m for m in node.named_children if not _nullish(ctx, m)]
+            node = members[0] if len(members) == 1 else None
         elif node.type == "array_type":
             return type_value(ctx, _nth(node, 0), chain)
         elif node.type == "generic_type":
             name, args = node.child_by_field_name("name"), node.child_by_field_name("type_arguments")
-            if ctx.text(name) not in ("Array", "ReadonlyArray") or args is None or args.named_child_count != 1:
+            if ctx.text(name) not in _COLLECTIONS or args is None or args.named_child_count != 1:
                 return None
             return type_value(ctx, _nth(args, 0), chain)
         else:
@@ -128,10 +139,22 @@ def element_value(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | No
 
 
 def elements_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
-    """What the elements of a local or parameter array (`for (const x of list)`) hold."""
-    if node is None or node.type != "identifier":
+    """What the elements of a local, parameter or field (`this.list`) array hold (`for (const x of list)`)."""
+    if node is not None and node.type == "identifier":
+        return local_value(ctx, ctx.text(node) + _ELEMENT, chain)
+    obj = node.child_by_field_name("object") if node is not None and node.type == "member_expression" else None
+    prop = node.child_by_field_name("property") if node is not None else None
+    owner = ctx.frame.owner
+    if obj is None or obj.type != "this" or prop is None or not owner:
         return None
-    return local_value(ctx, ctx.text(node) + _ELEMENT, chain)
+    fields = _fields(ctx)
+    key = ctx.text(prop) + _ELEMENT
+    return lambda: fields.get(owner, {}).get(key, _none)()
+
+
+def bind_field_elements(ctx: Ctx, owner: str | None, name: str, element: ValueFn | None) -> None:
+    """A field's elements hold `element` (`observers_: Set<IDerivation>`): `this.observers_.forEach(d => ..)`."""
+    bind_field(ctx, owner, name + _ELEMENT, element)
 
 
 def bind_field(ctx: Ctx, owner: str | None, name: str, value: ValueFn | None) -> None:
@@ -192,7 +215,25 @@ def type_arguments(ctx: Ctx, args: Node | None, chain: list[str]) -> None:
             ctx.edge("references", ctx.flat(written), written, _in_repo(value), alias=f"{TYPE_ARG}{i}")
 
 
+def narrow(ctx: Ctx, name: str, scope: Node, value: ValueFn) -> None:
+    """Within `scope` (an `if`'s consequence, the right side of `&&`), `name` holds `value` (what a
+    type guard or an `instanceof` says it is)."""
+    ctx.data.setdefault("narrowed", {}).setdefault(name, []).append((scope.start_byte, scope.end_byte, value))
+
+
+def _narrowed(ctx: Ctx, name: str) -> ValueFn | None:
+    found: list[tuple[int, int, ValueFn]] = ctx.data.get("narrowed", {}).get(name, [])
+    if not found or not ctx.nodes:
+        return None
+    at = ctx.nodes[-1].start_byte
+    # the innermost: a range added later that holds the site lies within the earlier ones
+    return next((value for start, end, value in reversed(found) if start <= at < end), None)
+
+
 def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
+    narrowed = _narrowed(ctx, name)
+    if narrowed is not None:
+        return narrowed
     env = _locals(ctx)
     shadow: set[tuple[str, str]] = ctx.data.get("shadow", set())
     for scope in chain:
@@ -205,13 +246,18 @@ def local_value(ctx: Ctx, name: str, chain: list[str]) -> ValueFn | None:
 
 
 def type_node(ctx: Ctx, node: Node | None) -> Node | None:
-    """The one type an annotation comes down to (`Foo<T>` -> Foo, `Foo | null` -> Foo, `Promise<Foo>` -> Foo)."""
+    """The one type an annotation comes down to (`Foo<T>` -> Foo, `Foo | null` -> Foo, `Promise<Foo>` -> Foo,
+    `() => Foo` -> Foo: what a function holds is what its calls give, as for a declared function, whose
+    type edge is its return type)."""
     for _ in range(8):
         if node is None:
             return None
         kind = node.type
         if kind in ("type_annotation", "parenthesized_type"):
             node = _nth(node, 0)
+        elif kind == "function_type":
+            node = node.child_by_field_name("return_type")
+
         elif kind == "generic_type":
             name = node.child_by_field_name("name")
             args = node.child_by_field_name("type_arguments")
@@ -229,9 +275,36 @@ def type_node(ctx: Ctx, node: Node | None) -> Node | None:
     return None
 
 
+def alternatives(ctx: Ctx, node: Node | None) -> list[Node]:
+    """The members of a union of several types (`A | B | null`: A and B), else none."""
+    while node is not None and node.type in ("type_annotation", "parenthesized_type"):
+        node = _nth(node, 0)
+    if node is None or node.type != "union_type":
+        return []
+    found: list[Node] = []
+    pending = [node]
+    while pending and len(found) < 16:
+        one = pending.pop(0)
+        if one.type == "union_type":
+            pending[:0] = list(one.named_children)
+        elif not _nullish(ctx, one):
+            found.append(one)
+    return found if len(found) > 1 else []
+
+
+def written_type(ctx: Ctx, annotation: Node | None) -> Node | None:
+    """The type an annotation is written as: its one type (type_node), else a union's first alternative."""
+    return type_node(ctx, annotation) or next(iter(alternatives(ctx, annotation)), None)
+
+
 def type_value(ctx: Ctx, node: Node | None, chain: list[str], depth: int = 0) -> ValueFn | None:
     """The class a type annotation names (a type parameter's constraint: all its uses can count on);
-    the language's own types bind to nothing."""
+    the language's own types bind to nothing. A union's members are its alternatives', in order:
+    a member used compiles only if each has it, so the first that does tells."""
+    several = alternatives(ctx, node) if depth < 8 else []
+    if several:
+        values = [v for v in (type_value(ctx, one, chain, depth + 1) for one in several) if v is not None]
+        return (lambda: tuple(c for v in values for c in v())) if values else None
     node = type_node(ctx, node)
     kind = node.type if node is not None else ""
     if kind == "this_type":
@@ -242,7 +315,7 @@ def type_value(ctx: Ctx, node: Node | None, chain: list[str], depth: int = 0) ->
     if kind in ("type_identifier", "nested_type_identifier", "identifier"):
         target = ctx.flat(node)
         return lambda: resolve(ctx, target, chain, CLASS_KINDS) or _BUILTIN
-    if kind in ("predefined_type", "array_type", "tuple_type", "function_type", "object_type", "literal_type"):
+    if kind in ("predefined_type", "array_type", "tuple_type", "object_type", "literal_type"):
         return lambda: _BUILTIN
     return None
 
@@ -283,6 +356,9 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
             return type_value(ctx, _nth(node, 1), chain)
         elif kind == "call_expression":
             node = node.child_by_field_name("function")
+            picked = _picked_element(ctx, node, chain)
+            if picked is not None:
+                return picked
             if (
                 node is not None
                 and node.type == "member_expression"
@@ -322,6 +398,16 @@ def value_of(ctx: Ctx, node: Node | None, chain: list[str]) -> ValueFn | None:
         else:
             return None
     return None
+
+
+def _picked_element(ctx: Ctx, fn: Node | None, chain: list[str]) -> ValueFn | None:
+    """`list.find(..)`, `list.pop()` of an array of known elements: one of them."""
+    if fn is None or fn.type != "member_expression":
+        return None
+    prop = fn.child_by_field_name("property")
+    if prop is None or ctx.text(prop) not in _ELEMENT_RESULTS:
+        return None
+    return elements_of(ctx, fn.child_by_field_name("object"), chain)
 
 
 def _member_value(ctx: Ctx, node: Node, chain: list[str]) -> ValueFn | None:
@@ -381,6 +467,71 @@ def type_edge(ctx: Ctx, source: int, written: str, node: Node, value: ValueFn | 
         return
 
     ctx.edge("references", written, node, _in_repo(value), alias=TYPE_OF, source=source)
+
+
+def callback_slot(param: int, position: int) -> str:
+    """The name segment of what a function's `param`-th parameter, itself a function, is given at
+    `position` (records.SLOT_TYPE): "(0,1)"."""
+    return f"({param},{position})"
+
+
+def callback_types(ctx: Ctx, fn: Node, source: int) -> None:
+    """`autorun(view: (r: Reaction) => void)`: the declared types of what a function's function-typed
+    parameters are given, as records.SLOT_TYPE edges of the function `source`."""
+    chain = ctx.scope_chain()
+    for i, param in enumerate(_positional(fn.child_by_field_name("parameters"))):
+        taken = function_type(param.child_by_field_name("type"))
+        for j, inner in enumerate(_positional(taken.child_by_field_name("parameters") if taken else None)):
+            written = type_node(ctx, inner.child_by_field_name("type"))
+            value = type_value(ctx, written, chain) if written is not None else None
+            if written is not None and value is not None:
+                slot = callback_slot(i, j)
+                ctx.edge(
+                    "references", ctx.flat(written), written, _in_repo(value), alias=SLOT_TYPE + slot, source=source
+                )
+
+
+# The slot (records.SLOT_TYPE) of what a type guard's argument is where the guard holds.
+GUARD_SLOT = "(is)"
+
+
+def guard_edge(ctx: Ctx, source: int, returns: Node | None) -> None:
+    """`isMap(x: any): x is Map` (a return annotation, or a function type's return type): the type its
+    argument has where it holds, as the records.SLOT_TYPE edge "(is)" of the function `source`."""
+    node = _nth(returns, 0) if returns is not None and returns.type == "type_annotation" else returns
+    if node is not None and node.type == "type_predicate_annotation":
+        node = _nth(node, 0)
+    if node is None or node.type != "type_predicate":
+        return
+    written = type_node(ctx, node.child_by_field_name("type"))
+    value = type_value(ctx, written, ctx.scope_chain()) if written is not None else None
+    if written is not None and value is not None:
+        ctx.edge("references", ctx.flat(written), written, _in_repo(value), alias=SLOT_TYPE + GUARD_SLOT, source=source)
+
+
+def function_type(node: Node | None) -> Node | None:
+    """The function type an annotation is (`(r: R) => void`, `((r: R) => void) | undefined`), if it is one."""
+    for _ in range(8):
+        if node is None or node.type == "function_type":
+            return node
+        if node.type in ("type_annotation", "parenthesized_type"):
+            node = _nth(node, 0)
+        elif node.type == "union_type":
+            alternatives = [m for m in node.named_children if m.type not in ("literal_type", "predefined_type")]
+            node = alternatives[0] if len(alternatives) == 1 else None
+        else:
+            return None
+    return None
+
+
+def _positional(params: Node | None) -> list[Node]:
+    """A parameter list's parameters as calls pass them (a `this` parameter is none of them)."""
+    found: list[Node] = []
+    for p in params.named_children if params is not None else ():
+        pattern = p.child_by_field_name("pattern")
+        if p.type in ("required_parameter", "optional_parameter") and (pattern is None or pattern.type != "this"):
+            found.append(p)
+    return found
 
 
 def _in_repo(value: ValueFn) -> Callable[[], Candidates | None]:

@@ -8,7 +8,7 @@ from functools import partial
 from tree_sitter import Node
 
 from ..project import EMPTY_PROJECT, Project
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ..records import CONF_EXACT, CONF_SCOPED, MEMBER_READ, ParsedFile
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 from ._js_imports import (
     DEFAULT,
@@ -23,23 +23,33 @@ from ._js_imports import (
 )
 from ._js_modules import EXTERNAL, modules
 from ._js_types import (
+    ELEMENT_CALLBACKS,
+    GUARD_SLOT,
     UNBOUND,
     ValueFn,
+    alternatives,
     bind_field,
+    bind_field_elements,
     bind_local,
     bind_type_param,
+    callback_slot,
+    callback_types,
     callee,
     class_param,
     element_value,
     elements_of,
+    function_type,
+    guard_edge,
     local_value,
     members,
+    narrow,
     param_edge,
     type_arguments,
     type_edge,
     type_node,
     type_value,
     value_of,
+    written_type,
 )
 from ._js_types import resolve as _resolve
 
@@ -124,6 +134,10 @@ def _sig_start(node: Node) -> int:
 def _function(ctx: Ctx, node: Node) -> bool | None:
     hint: _Hint | None = ctx.data["hints"].pop(node.id, None)
     frame = ctx.frame
+    lone = node.child_by_field_name("parameter")  # `r => r.dispose()`: no formal_parameters
+    given = _given(ctx, node, 0)
+    if lone is not None and lone.type == "identifier" and given is not None:
+        bind_local(ctx, ctx.text(lone), given)
     name_node = node.child_by_field_name("name")
     if hint is not None:
         name, span = hint.name, hint.decl
@@ -159,6 +173,7 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     )
     ctx.enter(Frame(idx, qname, "function", owner))
     _returns(ctx, node, idx)
+    callback_types(ctx, node, idx)
     return None
 
 
@@ -167,10 +182,13 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
     what it returns: an arrow's expression body, or the first `return` that tells (_return)."""
     annotation = node.child_by_field_name("return_type")
     if annotation is not None:
+        guard_edge(ctx, idx, annotation)
         param_edge(ctx, idx, annotation)
-        found = type_node(ctx, annotation)
-        if found is not None:
-            type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, ctx.scope_chain()))
+        found = written_type(ctx, annotation)
+        if found is not None and found.type == "object_type":
+            _returned_members(ctx, found, idx)
+        elif found is not None:
+            _declared_type(ctx, idx, annotation, found, type_value(ctx, found, ctx.scope_chain()))
         return
     body = node.child_by_field_name("body")
     if body is None:
@@ -181,6 +199,35 @@ def _returns(ctx: Ctx, node: Node, idx: int) -> None:
             type_edge(ctx, idx, ctx.flat(written), written, value_of(ctx, body, ctx.scope_chain()))
         return
     ctx.data.setdefault("returns", {})[idx] = node.id
+
+
+def _declared_type(ctx: Ctx, idx: int, annotation: Node | None, written: Node, held: ValueFn | None) -> None:
+    """The type edge of a symbol declared `written` (holding `held`); of a union, one per
+    alternative, tried in order as a type alias's are."""
+    several = alternatives(ctx, annotation)
+    if not several:
+        type_edge(ctx, idx, ctx.flat(written), written, held)
+    chain = ctx.scope_chain()
+    for one in several:
+        found = type_node(ctx, one)
+        if found is not None:
+            type_edge(ctx, idx, ctx.flat(found), found, type_value(ctx, found, chain))
+
+
+def _returned_members(ctx: Ctx, object_type: Node, idx: int) -> None:
+    """`params(): { status: Status; ctx: Context }`: the typed members of what the function returns,
+    as attributes of the function (its type edge is that of a class's field), so that
+    `this.params().status.m()` and a `status` destructured from it reach `Status.m`."""
+    chain = ctx.scope_chain()
+    for member in object_type.named_children:
+        name_node = member.child_by_field_name("name")
+        annotation = member.child_by_field_name("type")
+        if member.type != "property_signature" or name_node is None or name_node.type != "property_identifier":
+            continue
+        written = written_type(ctx, annotation)
+        held = type_value(ctx, annotation, chain)
+        if written is not None and (held is not None or class_param(ctx, annotation) is not None):
+            _attribute(ctx, member, ctx.text(name_node), written, held, annotation, idx)
 
 
 def _return(ctx: Ctx, node: Node) -> bool | None:
@@ -294,6 +341,7 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
     )
     ctx.enter(Frame(idx, qname, "function", owner))
     _returns(ctx, node, idx)
+    callback_types(ctx, node, idx)
     return None
 
 
@@ -309,8 +357,9 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
         typed = type_value(ctx, annotation, chain)
         held = typed or value_of(ctx, value, chain)
         bind_field(ctx, ctx.frame.owner, name, held)
+        bind_field_elements(ctx, ctx.frame.owner, name, element_value(ctx, annotation, chain))
         typed_here = annotation is not None and (typed is not None or class_param(ctx, annotation) is not None)
-        written = type_node(ctx, annotation) if typed_here else callee(value)
+        written = written_type(ctx, annotation) if typed_here else callee(value)
         if written is not None and (typed_here or (held is not None and value is not None and value.type in _REFS)):
             _attribute(ctx, node, name, written, held, annotation)
     return None
@@ -319,21 +368,32 @@ def _field(ctx: Ctx, node: Node) -> bool | None:
 _REFS = frozenset({"identifier", "member_expression", "new_expression"})
 
 
-def _attribute(ctx: Ctx, node: Node, name: str, written: Node, held: ValueFn | None, annotation: Node | None) -> None:
+def _attribute(
+    ctx: Ctx,
+    node: Node,
+    name: str,
+    written: Node,
+    held: ValueFn | None,
+    annotation: Node | None,
+    parent: int | None = None,
+) -> None:
     """A typed field (`atom_: IAtom`, `static create = createEnum`) as a symbol with a type edge, so
-    that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups."""
-    qname = ctx.join(ctx.frame.qname, name)
+    that other files reach `x.atom_.m()`. Not a name the class's code sees bare: kept out of lookups.
+    `parent`: the symbol it is a member of, if not the current scope's (a function's returned object)."""
+    within = ctx.frame.qname if parent is None else ctx.result.symbols[parent].qualified_name
+    qname = ctx.join(within, name)
     known = qname in ctx.defined
-    idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node))
+    idx = ctx.add_symbol("attribute", name, qname, node, doc_anchor=_doc_anchor(ctx, node), parent=parent)
     if not known:
         del ctx.defined[qname]
     param_edge(ctx, idx, annotation)  # before the constraint's type edge: a type argument is surer
-    type_edge(ctx, idx, ctx.flat(written), written, held)
+    _declared_type(ctx, idx, annotation, written, held)
 
 
 def _params(ctx: Ctx, node: Node) -> bool | None:
     """Typed parameters type their uses (`x: Foo` then `x.m()`); `private x: Foo` is a field too."""
     chain = ctx.scope_chain()
+    position = 0
     for param in node.named_children:
         if param.type not in ("required_parameter", "optional_parameter"):
             continue
@@ -344,14 +404,18 @@ def _params(ctx: Ctx, node: Node) -> bool | None:
             if declared is not None and not ctx.frame.owner:
                 ctx.frame.data["this"] = declared
             continue
+        position += 1
         if pattern is None or pattern.type != "identifier":
             continue
         name = ctx.text(pattern)
         annotation = param.child_by_field_name("type")
         typed = type_value(ctx, annotation, chain)
+        if annotation is None and ctx.parent is not None:
+            typed = _given(ctx, ctx.parent, position - 1)
         bind_local(ctx, name, typed, element=element_value(ctx, annotation, chain))
         if any(c.type in ("accessibility_modifier", "readonly") for c in param.children):
             bind_field(ctx, ctx.frame.owner, name, typed)
+            bind_field_elements(ctx, ctx.frame.owner, name, element_value(ctx, annotation, chain))
     return None
 
 
@@ -366,6 +430,8 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
     keyword = node.child(0).type if node.child_count else ""
     for decl in declarators:
         name_node = decl.child_by_field_name("name")
+        if name_node is not None and name_node.type == "object_pattern":
+            _destructured(ctx, name_node, decl)
         if name_node is None or name_node.type != "identifier":
             continue  # destructuring patterns bind no single definition
         name = ctx.text(name_node)
@@ -393,10 +459,44 @@ def _variables(ctx: Ctx, node: Node) -> bool | None:
                 doc_anchor=_doc_anchor(ctx, span),
                 signature=f"{keyword} {head.rstrip(' =')}",
             )
-            written = type_node(ctx, annotation) if annotation is not None else callee(value)
+            written = written_type(ctx, annotation) if annotation is not None else callee(value)
             if written is not None:
-                type_edge(ctx, idx, ctx.flat(written), written, held)
+                _declared_type(ctx, idx, annotation, written, held)
+            # `export const isMap = make() as (x: any) => x is Map`: a type guard
+            cast = value.child_by_field_name("type") if value is not None and value.type == "as_expression" else None
+            if cast is None and value is not None and value.type == "as_expression" and value.named_child_count > 1:
+                cast = value.named_child(1)
+            taken = function_type(annotation or cast)
+            if taken is not None:
+                guard_edge(ctx, idx, taken.child_by_field_name("return_type"))
     return None
+
+
+def _destructured(ctx: Ctx, pattern: Node, decl: Node) -> None:
+    """`const { status, ctx: c } = this.params()`: each local holds that member of the value (of
+    what the call returns: a member of its declared return type, _returned_members)."""
+    value = decl.child_by_field_name("value")
+    annotation = decl.child_by_field_name("type")
+    if is_require(ctx, value):
+        return
+    chain = ctx.scope_chain()
+    held = type_value(ctx, annotation, chain) if annotation is not None else value_of(ctx, value, chain)
+    if held is None:
+        return
+    for part in pattern.named_children:
+        if part.type == "object_assignment_pattern":  # `{ d = 1 }`
+            part = part.child_by_field_name("left") or part
+        key: Node | None
+        local: Node | None
+        if part.type == "shorthand_property_identifier_pattern":
+            key, local = part, part
+        elif part.type == "pair_pattern":
+            key, local = part.child_by_field_name("key"), part.child_by_field_name("value")
+        else:
+            continue
+        if key is not None and local is not None and key.type in ("property_identifier", part.type):
+            if local.type in ("identifier", "shorthand_property_identifier_pattern"):
+                bind_local(ctx, ctx.text(local), members(held, ctx.text(key)))
 
 
 def _is_call(node: Node | None) -> bool:
@@ -526,6 +626,54 @@ def _for_of(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _guarded(ctx: Ctx, node: Node) -> bool | None:
+    """`if (isMap(x)) x.set()`, `x instanceof Foo && x.m()`, `isMap(x) ? x.get() : ..`: within the
+    part the test guards, x is what the guard's predicate (`x is Map`) or the class says, before
+    what it held (a guard that is no predicate names no members)."""
+    if node.type == "binary_expression":
+        if _operator(node) != "&&":
+            return None
+        test, scope = node.child_by_field_name("left"), node.child_by_field_name("right")
+    else:
+        test, scope = node.child_by_field_name("condition"), node.child_by_field_name("consequence")
+    if test is None or scope is None:
+        return None
+    chain = ctx.scope_chain()
+    for part in _conjuncts(test):
+        subject, guard = None, None
+        if part.type == "call_expression":
+            args = part.child_by_field_name("arguments")
+            first = next((a for a in args.named_children if a.type not in _COMMENTS), None) if args else None
+            fn = value_of(ctx, part.child_by_field_name("function"), chain)
+            subject, guard = first, members(fn, GUARD_SLOT) if fn is not None else None
+        elif part.type == "binary_expression" and _operator(part) == "instanceof":
+            subject, guard = part.child_by_field_name("left"), value_of(ctx, part.child_by_field_name("right"), chain)
+        if subject is None or subject.type != "identifier" or guard is None:
+            continue
+        before = value_of(ctx, subject, chain)
+        narrow(ctx, ctx.text(subject), scope, _either(guard, before))
+    return None
+
+
+def _conjuncts(node: Node) -> list[Node]:
+    """The tests of `a && b && c` (parentheses dropped), else the test itself."""
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_child(0) or node
+    if node.type == "binary_expression" and _operator(node) == "&&":
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        return [*(_conjuncts(left) if left else []), *(_conjuncts(right) if right else [])]
+    return [node]
+
+
+def _operator(node: Node) -> str:
+    op = node.child_by_field_name("operator")
+    return op.type if op is not None else ""
+
+
+def _either(first: ValueFn, then: ValueFn | None) -> ValueFn:
+    return (lambda: (*first(), *then())) if then is not None else first
+
+
 def _heritage(ctx: Ctx, node: Node) -> bool | None:
     frame = ctx.frame
     if frame.kind not in _CLASS_LIKE:
@@ -559,6 +707,41 @@ def _heritage(ctx: Ctx, node: Node) -> bool | None:
 # ---- calls and references ---------------------------------------------------------------
 
 
+def _callbacks(ctx: Ctx, node: Node, callee: CandidateFn, member: str | None = None) -> None:
+    """The functions a call passes (`autorun(r => r.dispose())`, `new Observable(s => s.next(1))`):
+    their untyped parameters hold what the callee's declaration says it gives them (callback_types);
+    `member`: the callee's member that takes them (a class's constructor)."""
+    args = node.child_by_field_name("arguments")
+    if args is None:
+        return
+    base: ValueFn = lambda: tuple(callee() or ())  # noqa: E731
+    held = members(base, member) if member else base
+    pending: dict[int, tuple[ValueFn, int]] = ctx.data.setdefault("callbacks", {})
+    for i, arg in enumerate(a for a in args.named_children if a.type not in _COMMENTS):
+        if arg.type == "spread_element":
+            return  # positions past a spread are not the parameters'
+        if arg.type in ("arrow_function", "function_expression", "function"):
+            pending[arg.id] = (held, i)
+
+
+def _each(ctx: Ctx, node: Node, element: ValueFn) -> None:
+    """`list.forEach(x => x.m())` of an array or set of known elements: the callback's first
+    parameter is one of them."""
+    args = node.child_by_field_name("arguments")
+    first = next((a for a in args.named_children if a.type not in _COMMENTS), None) if args is not None else None
+    if first is not None and first.type in ("arrow_function", "function_expression", "function"):
+        ctx.data.setdefault("elements", {})[first.id] = element
+
+
+def _given(ctx: Ctx, fn: Node, position: int) -> ValueFn | None:
+    """What a function passed to a call (_callbacks, _each) is given as its parameter at `position`."""
+    element: ValueFn | None = ctx.data.get("elements", {}).get(fn.id)
+    if element is not None:
+        return element if position == 0 else None
+    found: tuple[ValueFn, int] | None = ctx.data.get("callbacks", {}).get(fn.id)
+    return members(found[0], callback_slot(found[1], position)) if found is not None else None
+
+
 def _call(ctx: Ctx, node: Node) -> bool | None:
     fn = node.child_by_field_name("function")
     if fn is None:
@@ -573,7 +756,9 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
                 require(ctx, node, spec)
                 return SKIP
         chain = ctx.scope_chain()
-        ctx.edge("calls", name, node, _named(ctx, name, chain))
+        named = _named(ctx, name, chain)
+        ctx.edge("calls", name, node, named)
+        _callbacks(ctx, node, named)
     elif kind == "import":
         args = node.child_by_field_name("arguments")
         spec = string_value(ctx, args.named_child(0)) if args is not None and args.named_child_count else None
@@ -588,7 +773,9 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         owner = ctx.frame.owner
         target = ctx.flat(fn)
         if obj.type == "this" and owner:
-            ctx.edge("calls", target, prop, ctx.member_later(owner, name))
+            method = ctx.member_later(owner, name)
+            ctx.edge("calls", target, prop, method)
+            _callbacks(ctx, node, method)
         elif obj.type == "super":
             ctx.edge("calls", target, prop, lambda: _base_member(ctx, owner, name))
         else:
@@ -598,10 +785,17 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             if dotted and local_value(ctx, written.partition(".")[0], chain) is None:
                 # a name this file defines or imports: as written (`ns.f`, `Cls.static`); in a
                 # module, any other is a global's (`Number.isFinite`), never a same-named method
-                ctx.edge("calls", target, prop, _named(ctx, written, chain))
+                named = _named(ctx, written, chain)
+                ctx.edge("calls", target, prop, named)
+                _callbacks(ctx, node, named)
                 return None
             base = value_of(ctx, obj, chain)
             ctx.edge("calls", target, prop, members(base, name) if base is not None else ())
+            element = elements_of(ctx, obj, chain) if name in ELEMENT_CALLBACKS else None
+            if element is not None:
+                _each(ctx, node, element)
+            elif base is not None:
+                _callbacks(ctx, node, members(base, name))
     elif kind == "super":
         owner = ctx.frame.owner
         ctx.edge("calls", "super", node, lambda: _base_member(ctx, owner, "constructor"))
@@ -641,7 +835,9 @@ def _new(ctx: Ctx, node: Node) -> bool | None:
     if ctor is not None and (ctor.type == "identifier" or (ctor.type == "member_expression" and _simple(ctor))):
         target = ctx.flat(ctor)
         chain = ctx.scope_chain()
-        ctx.edge("calls", target, node, _named(ctx, target, chain))
+        named = _named(ctx, target, chain)
+        ctx.edge("calls", target, node, named)
+        _callbacks(ctx, node, named, "constructor")
     return None
 
 
@@ -781,7 +977,7 @@ def _member_read(ctx: Ctx, node: Node) -> bool | None:
     def candidates() -> Candidates | None:
         return tuple(c for c in found() if not c[0].startswith((EXTERNAL, UNBOUND))) or None
 
-    ctx.edge("references", ctx.flat(node), prop, candidates, source=lambda: sym)
+    ctx.edge("references", ctx.flat(node), prop, candidates, alias=MEMBER_READ, source=lambda: sym)
     return None
 
 
@@ -796,7 +992,8 @@ def _this_read(ctx: Ctx, node: Node, name: str) -> None:
         found = ctx.member(owner, name)
         return found if found[0][1] == CONF_EXACT or ctx.bases.get(owner) else None
 
-    ctx.edge("references", ctx.flat(node), node.child_by_field_name("property") or node, candidates, source=lambda: sym)
+    prop = node.child_by_field_name("property") or node
+    ctx.edge("references", ctx.flat(node), prop, candidates, alias=MEMBER_READ, source=lambda: sym)
 
 
 def _is_field(parent: Node, field: str, node: Node) -> bool:
@@ -839,6 +1036,9 @@ _HANDLERS: dict[str, Handler] = {
     "variable_declaration": _variables,
     "assignment_expression": _assignment,
     "for_in_statement": _for_of,
+    "if_statement": _guarded,
+    "ternary_expression": _guarded,
+    "binary_expression": _guarded,
     "class_heritage": _heritage,
     "extends_type_clause": _heritage,
     "import_statement": import_statement,
