@@ -21,6 +21,7 @@ from ..index.records import (
     TYPE_OF,
     TYPE_PARAM,
 )
+from .c_includes import Includes, load_includes
 from .go_implements import derive_implements
 
 _MAX_HOPS = 6
@@ -54,6 +55,7 @@ _RUST_STD_METHODS = frozenset(
     shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
     position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
 )
+_C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not headers
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "vue": "javascript", "svelte": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
 _FALLBACK_KINDS: dict[str, frozenset[str]] = {
@@ -118,6 +120,7 @@ class _Tables:
         tuple[str, int, int | None, str | None, str | None, str | None, str | None], tuple[_Sym, bool] | None
     ] = field(default_factory=dict)
     cuts: int = 0
+    includes: Includes = field(default_factory=Includes)  # C and C++: what each file sees declared
 
     def start_pass(self) -> None:
         self.bases = {cls: list(bases) for cls, bases in self.stored_bases.items()}
@@ -192,6 +195,8 @@ async def resolve_edges(
     # Base classes and variables' types first: method lookups through them need them. Then by
     # id, so that a subset is resolved in the same order as within the whole.
     rows = sorted(rows, key=lambda r: (not _is_base(r), r["id"]))
+    if any(r["language"] == "c" and r["kind"] == "calls" for r in rows):
+        tables.includes = await load_includes(conn, repository_id)
     n_bases = sum(1 for r in rows if _is_base(r))
     passes = 0
     while True:
@@ -594,6 +599,11 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         found = _lookup(t, qname, 0, frozenset(), max_hops, arity, arg=arg, sep=sep)
         if found is not None:
             sym, scoped = found
+            if family == "c":
+                own = _c_program(t, sym, row["file_id"])
+                if own is None:
+                    return None
+                sym = own
             return sym, min(conf, CONF_SCOPED) if scoped else conf
     if candidates:
         if row["language"] == "rust":
@@ -820,6 +830,20 @@ def _c_options(t: _Tables, options: list[_Sym], file_id: int) -> list[_Sym]:
     return list(out.values())
 
 
+def _c_program(t: _Tables, sym: _Sym, file_id: int) -> _Sym | None:
+    """Of a C function defined in several translation units (each test program's own `main` or
+    `usage`: programs apart, never linked together), the calling file's own; None when the caller
+    defines none of them. `sym` itself when it is defined once."""
+    if sym.kind != "function" or "::" in sym.qname:
+        return sym  # a file's own `static` is named after it; C++ scopes name members and overloads
+    copies = [s for s in _all_named(t, sym.qname) if s.kind == "function"]
+    units = {s.file_id for s in copies if s.path.endswith(_C_UNITS)}
+    if len(units) < 2:
+        return sym
+    own = [s for s in copies if s.file_id == file_id]
+    return max(own, key=lambda s: s.span) if own and file_id in units else None
+
+
 def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     kinds = _FALLBACK_KINDS.get(row["kind"])
     name = row["target_simple"]
@@ -856,6 +880,15 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     # A stub (`.pyi`) declares what code defines; definitions of one qualified name in one file
     # (`@overload` stubs and the implementation) are one definition: the one lookups find.
     options = [s for s in options if not s.path.endswith(".pyi")] or options
+    if family == "c" and len(options) == 1:
+        own = _c_program(t, options[0], row["file_id"])
+        if own is None:
+            return None
+        if row["language"] == "c" and t.includes.declared_to(
+            row["file_id"], name, {s.file_id for s in _all_named(t, own.qname)}
+        ):
+            return own, CONF_SCOPED  # declared by a header the file includes: c_includes
+        return own, CONF_UNIQUE
     if len(options) == 1:
         return options[0], CONF_UNIQUE
     if len({(s.qname, s.path) for s in options}) == 1:

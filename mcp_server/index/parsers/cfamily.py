@@ -13,7 +13,17 @@ from functools import partial
 
 from tree_sitter import Node
 
-from ..records import ARITY, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
+from ..records import (
+    ARITY,
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    DECLARES,
+    NAME_FALLBACK,
+    NO_GUESS,
+    TYPE_OF,
+    ParsedFile,
+)
 from ._cpp_types import receiver_type, record, type_name, variable
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, relative_module, run
 
@@ -31,6 +41,7 @@ _DECLARATOR_WRAPPERS = frozenset(
 _SCOPES = CLASS_KINDS | {"namespace"}
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".c", ".cc", ".cpp", ".cxx")
+_C_HEADERS = _HEADER_EXTS[:7]
 _MACRO_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 # gtest's `TEST_F(Fixture, Name) { ... }` is a method of a subclass of Fixture.
 _FIXTURE_MACROS = frozenset({"TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"})
@@ -181,6 +192,8 @@ def _declared_name(ctx: Ctx, fdecl: Node) -> str | None:
         return None
     if name.type == "template_function":
         name = name.child_by_field_name("name") or name
+    if name.type == "parenthesized_declarator" and name.named_child_count == 1:
+        name = name.named_children[0]  # `int (lua_gettop) (lua_State *L)`: kept from macro expansion
     if name.type in (
         "identifier",
         "field_identifier",
@@ -205,7 +218,7 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     frame = ctx.frame
     name = written.rsplit("::", 1)[-1]
     owner: str | None = None
-    static = any(c.type == "storage_class_specifier" and ctx.text(c) == "static" for c in node.children)
+    static = _static(ctx, node)
     if node.child_by_field_name("type") is None and _MACRO_NAME.fullmatch(written) and fdecl is not None:
         # `TEST_F(DBTest, Empty) { ... }`: a macro defines it; its written form tells it apart
         name = written = ctx.flat(fdecl).replace(" ", "")
@@ -244,6 +257,10 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _static(ctx: Ctx, node: Node) -> bool:
+    return any(c.type == "storage_class_specifier" and ctx.text(c) == "static" for c in node.children)
+
+
 def _fixture(ctx: Ctx, fdecl: Node) -> str | None:
     """The class whose members a gtest `TEST_F(Fixture, Name)` body calls bare."""
     macro = fdecl.child_by_field_name("declarator")
@@ -278,6 +295,9 @@ def _member_declaration(ctx: Ctx, node: Node) -> bool | None:
     if not ctx.data["cpp"] or not in_class or "::" in name:
         if frame.kind != "class":
             ctx.data["declared"].add(_qualify(ctx, name))
+        if frame.kind == "module" and not ctx.data["cpp"] and ctx.path.endswith(_C_HEADERS) and not _static(ctx, node):
+            # what a file including this header sees declared (indexer.c_includes)
+            ctx.edge("references", name, node, ((NO_GUESS, CONF_SCOPED),), alias=DECLARES)
         return None
     owner = frame.owner or frame.qname
     kind = "constructor" if name == owner.rsplit("::", 1)[-1] else "method"
@@ -418,7 +438,7 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
     if name_node is None:
         return SKIP
     name = ctx.text(name_node)
-    own = not ctx.path.endswith(_HEADER_EXTS[:7])
+    own = not ctx.path.endswith(_C_HEADERS)
     idx = ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
     # What its body calls, a use of the macro calls too (graph.walk follows them): the
     # parameters and keywords aside, every `name(` of the body
