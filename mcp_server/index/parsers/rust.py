@@ -27,6 +27,7 @@ _ITEM_KINDS = {
 _SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
 _MODULE_FRAMES = frozenset({"module", "function"})
 # The standard library's types: a receiver known to be one of these has none of the crate's methods.
+_STD_CRATES = frozenset({"std", "core", "alloc"})  # a path's first segment naming the standard library
 _STD_TYPES = frozenset(
     "Vec String Option Result Box Rc Arc Cell RefCell HashMap HashSet BTreeMap BTreeSet VecDeque str"
     " u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize f32 f64 bool char".split()
@@ -148,6 +149,10 @@ def _resolve_path(ctx: Ctx, path: str, scope: _Scope, kinds: frozenset[str] | No
         return ((f"{imported}::{rest}" if rest else imported, CONF_SCOPED),)
     if rest and kinds is None and head in _STD_TYPES:
         return ((path, CONF_SCOPED),)  # `Vec::from(b)`: the crate's impl for Vec, if the argument tells
+    if rest and head in _STD_CRATES:
+        # `core::slice::from_raw_parts_mut(..)`, `std::process::abort()`: the standard library's,
+        # never a crate function of that name (only a crate's impl for a standard type, as above)
+        return ((path, CONF_SCOPED),)
     globs = [g for m in (*scope.chain, scope.modpath) for g in ctx.data.get("globs", {}).get(m, ())]
     if globs and kinds is None:
         # `use crate::util::*` may bring the name in; else whatever the name alone finds
