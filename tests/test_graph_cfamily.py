@@ -161,6 +161,10 @@ _C_FILES = {
     "tests/run_a.c": "int usage(void) { return 1; }\nint main(void) { return usage(); }\n",
     "tests/run_b.c": "int usage(void) { return 2; }\nint main(void) { return usage() + 1; }\n",
     "src/stray.c": "int stray(void) { return usage(); }\n",  # defines none of them: no guess
+    # a macro two headers define: the one the file includes
+    "src/limits.h": "#define kv_assert(c) check_that_it_holds((c), __FILE__, __LINE__)\n",
+    "include/kv/aux.h": "#define kv_assert(c) ((void)0)\n",
+    "src/aux_user.c": '#include "kv/aux.h"\nint aux(int v) { kv_assert(v); return v; }\n',
 }
 
 
@@ -182,6 +186,7 @@ async def test_c_calls_through_included_declarations_and_each_programs_own_funct
     assert await _c_calls(db, root.name, "tests/run_a.c") == {"usage": ("tests/run_a.c", 1.0)}
     assert await _c_calls(db, root.name, "tests/run_b.c") == {"usage": ("tests/run_b.c", 1.0)}
     assert await _c_calls(db, root.name, "src/stray.c") == {"usage": None}
+    assert await _c_calls(db, root.name, "src/aux_user.c") == {"kv_assert": ("include/kv/aux.h", 0.9)}
     async with db.pool.acquire() as conn:
         usage_b = await conn.fetchval(
             "SELECT s.id FROM symbols s JOIN files f ON f.id = s.file_id WHERE f.path = 'tests/run_b.c'"

@@ -884,9 +884,13 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         own = _c_program(t, options[0], row["file_id"])
         if own is None:
             return None
-        if row["language"] == "c" and t.includes.declared_to(
-            row["file_id"], name, {s.file_id for s in _all_named(t, own.qname)}
-        ):
+        copies = _all_named(t, own.qname)
+        seen = t.includes.seen(row["file_id"])
+        # a macro several headers define (`#if !defined(lua_assert)` fallbacks): the one this file includes
+        visible = [s for s in copies if s.kind == "macro" and s.file_id in seen]
+        if own.kind == "macro" and visible and own not in visible:
+            own = max(visible, key=lambda s: s.span)
+        if row["language"] == "c" and t.includes.declared_to(row["file_id"], name, {s.file_id for s in copies}):
             return own, CONF_SCOPED  # declared by a header the file includes: c_includes
         return own, CONF_UNIQUE
     if len(options) == 1:
