@@ -152,7 +152,11 @@ async def test_cpp_calls_reach_their_definitions_through_scopes_bases_and_declar
 
 _C_FILES = {
     # lua's style: an export macro and a parenthesised name (`LUA_API int (lua_gettop) (lua_State *L);`)
-    "include/kv/api.h": "KV_API int kv_open(int n);\nKV_API int (kv_close) (int n);\nstatic int kv_local(int n);\n",
+    "include/kv/api.h": (
+        "KV_API int kv_open(int n);\nKV_API int (kv_close) (int n);\nstatic int kv_local(int n);\n"
+        "#define kv_open2 kv_open\n#define kv_inline inline\n"  # another name for a function; a keyword
+    ),
+    "src/alias.c": '#include "kv/api.h"\nkv_inline int al(void) { return kv_open2(5); }\n',
     "src/api.c": '#include "kv/api.h"\nint kv_open(int n) { return n; }\nint kv_close(int n) { return -n; }\n',
     "src/inner.h": '#include "kv/api.h"\n',
     "src/user.c": '#include "inner.h"\nint use(void) { kv_open(1); return kv_close(2); }\n',  # through two headers
@@ -183,6 +187,7 @@ async def test_c_calls_through_included_declarations_and_each_programs_own_funct
         "kv_close": ("src/api.c", 0.9),
     }
     assert await _c_calls(db, root.name, "src/bare.c") == {"kv_open": ("src/api.c", 0.5)}
+    assert await _c_calls(db, root.name, "src/alias.c") == {"kv_open2": ("include/kv/api.h", 0.9)}
     assert await _c_calls(db, root.name, "tests/run_a.c") == {"usage": ("tests/run_a.c", 1.0)}
     assert await _c_calls(db, root.name, "tests/run_b.c") == {"usage": ("tests/run_b.c", 1.0)}
     assert await _c_calls(db, root.name, "src/stray.c") == {"usage": None}
@@ -196,7 +201,7 @@ async def test_c_calls_through_included_declarations_and_each_programs_own_funct
         refs = await find_references(conn, "kv_open", root.name)
     assert {(n.path, n.qualified_name) for n in callers.nodes if n.depth == 1} == {("tests/run_b.c", "main")}
     # a header's declaration is no use of the function
-    assert {(r.path, r.line) for r in refs.references} == {("src/user.c", 2), ("src/bare.c", 1)}
+    assert {(r.path, r.line) for r in refs.references} == {("src/user.c", 2), ("src/bare.c", 1), ("src/alias.c", 2)}
     # an edit of one program resolves on demand to the same targets
     (root / "tests/run_a.c").write_text(_C_FILES["tests/run_a.c"] + "\n")
     async with db.pool.acquire() as conn:

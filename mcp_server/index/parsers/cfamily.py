@@ -43,6 +43,12 @@ _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".c", ".cc", ".cpp", ".cxx")
 _C_HEADERS = _HEADER_EXTS[:7]
 _MACRO_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_ALIAS = re.compile(r"[a-z_][a-z0-9_]*")
+_C_WORDS = frozenset(
+    "auto bool break case char const continue default do double else enum extern float for goto if inline int"
+    " long register restrict return short signed sizeof static struct switch typedef union unsigned void"
+    " volatile while __inline __inline__ __restrict __attribute__ _bool".split()
+)
 # gtest's `TEST_F(Fixture, Name) { ... }` is a method of a subclass of Fixture.
 _FIXTURE_MACROS = frozenset({"TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"})
 # Where an expression statement cannot stand: tree-sitter's reading of a line it could not parse
@@ -438,8 +444,7 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
     if name_node is None:
         return SKIP
     name = ctx.text(name_node)
-    own = not ctx.path.endswith(_C_HEADERS)
-    idx = ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
+    idx = _macro_symbol(ctx, node, name)
     # What its body calls, a use of the macro calls too (graph.walk follows them): the
     # parameters and keywords aside, every `name(` of the body
     params_node = node.child_by_field_name("parameters")
@@ -450,6 +455,26 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
         if called in params or called in _KEYWORDS or called == name:
             continue
         ctx.edge("calls", called, line, partial(_c_cands, ctx, called), source=idx)
+    return SKIP
+
+
+def _macro_symbol(ctx: Ctx, node: Node, name: str) -> int:
+    own = not ctx.path.endswith(_C_HEADERS)
+    return ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
+
+
+def _macro_alias(ctx: Ctx, node: Node) -> bool | None:
+    """`#define setsvalue2n setsvalue`: another name for a function or a function-like macro (both
+    written as C writes functions, in lower case), which a call of it reaches through what it names."""
+    name_node = node.child_by_field_name("name")
+    value = node.child_by_field_name("value")
+    if name_node is None or value is None:
+        return SKIP
+    name, target = ctx.text(name_node), ctx.text(value).strip()
+    if not (_ALIAS.fullmatch(name) and _ALIAS.fullmatch(target)) or target in _C_WORDS or target.endswith("_t"):
+        return SKIP  # a constant, a type or a keyword (`#define l_inline inline`)
+    idx = _macro_symbol(ctx, node, name)
+    ctx.edge("calls", target, node.start_point.row + 1, partial(_c_cands, ctx, target), source=idx)
     return SKIP
 
 
@@ -754,6 +779,7 @@ _HANDLERS: dict[str, Handler] = {
     "template_parameter_list": _template_params,
     "preproc_include": _include,
     "preproc_function_def": _macro,
+    "preproc_def": _macro_alias,
     "call_expression": _call,
     "new_expression": _new,
     "parameter_declaration": _parameter,
