@@ -195,8 +195,9 @@ async def resolve_edges(
     # Base classes and variables' types first: method lookups through them need them. Then by
     # id, so that a subset is resolved in the same order as within the whole.
     rows = sorted(rows, key=lambda r: (not _is_base(r), r["id"]))
-    if any(r["language"] == "c" and r["kind"] == "calls" for r in rows):
-        tables.includes = await load_includes(conn, repository_id)
+    c_files = {r["file_id"] for r in rows if r["language"] in ("c", "cpp") and r["kind"] == "calls"}
+    if c_files:
+        tables.includes = await load_includes(conn, repository_id, c_files)
     n_bases = sum(1 for r in rows if _is_base(r))
     passes = 0
     while True:
