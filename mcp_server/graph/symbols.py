@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -169,7 +169,8 @@ async def resolve(conn: Conn, symbol: str, repository: str | None, kind: str | N
         if row is None or (kind is not None and row["kind"] != kind):
             raise InvalidArgument(f"no {kind or 'symbol'} has id {symbol} here; find ids with find_symbol")
         twins = await conn.fetch(_RESOLVE_BY_QNAME, [row["repository_id"]], row["qualified_name"], None)
-        twins = [t for t in twins if _program_key(twins, t) == _program_key(twins, row)]
+        program = _programs(twins)
+        twins = [t for t in twins if program(t) == program(row)]
         return Resolved(symbol_ref(row), sorted({row["id"], *(t["id"] for t in twins)}), row["repository_id"])
     rows = await conn.fetch(_RESOLVE_BY_QNAME, ids, symbol, kind)
     if not rows:
@@ -182,8 +183,9 @@ async def resolve(conn: Conn, symbol: str, repository: str | None, kind: str | N
     if not rows:
         raise InvalidArgument(await _not_found_message(conn, symbol, ids, kind))
     groups: dict[tuple[int, str, str], list[asyncpg.Record]] = defaultdict(list)
+    program = _programs(rows)
     for r in rows:
-        groups[(r["repository_id"], r["qualified_name"], _program_key(rows, r))].append(r)
+        groups[(r["repository_id"], r["qualified_name"], program(r))].append(r)
     # Same qualified name twice in one repository is one symbol (C++ declaration + definition,
     # a property getter + setter): the largest span is the definition with the body.
     best = {key: max(group, key=lambda r: (r["span"], -r["id"])) for key, group in groups.items()}
@@ -200,21 +202,25 @@ async def resolve(conn: Conn, symbol: str, repository: str | None, kind: str | N
     return Resolved(symbol_ref(row), sorted(r["id"] for r in groups[key]), row["repository_id"])
 
 
-def _program_key(rows: Sequence[asyncpg.Record], row: asyncpg.Record) -> str:
-    """The file of a C function defined in several translation units (each test program's own
-    `main` or `usage`, never linked together: one symbol each, as indexer.resolve binds calls),
-    else "" (a declaration and its definition are one symbol)."""
-    if row["kind"] != "function" or "::" in row["qualified_name"] or not row["path"].endswith(_C_UNITS):
-        return ""
-    units = {
-        r["path"]
-        for r in rows
-        if r["repository_id"] == row["repository_id"]
-        and r["qualified_name"] == row["qualified_name"]
-        and r["kind"] == "function"
-        and r["path"].endswith(_C_UNITS)
-    }
-    return row["path"] if len(units) > 1 else ""
+def _programs(rows: Sequence[asyncpg.Record]) -> Callable[[asyncpg.Record], str]:
+    """What tells apart rows of one qualified name: the file of a C function defined in several
+    translation units (each test program's own `main` or `usage`, never linked together: one
+    symbol each, as indexer.resolve binds calls), else "" (a declaration and its definition are
+    one symbol)."""
+    units: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for r in rows:
+        if _c_function(r):
+            units[(r["repository_id"], r["qualified_name"])].add(r["path"])
+
+    def key(row: asyncpg.Record) -> str:
+        apart = _c_function(row) and len(units[(row["repository_id"], row["qualified_name"])]) > 1
+        return row["path"] if apart else ""
+
+    return key
+
+
+def _c_function(row: asyncpg.Record) -> bool:
+    return row["kind"] == "function" and "::" not in row["qualified_name"] and row["path"].endswith(_C_UNITS)
 
 
 def _normalized(qualified: str) -> str:
