@@ -25,7 +25,18 @@ from ..records import (
     ParsedFile,
 )
 from ._cpp_types import receiver_type, record, type_name, variable
-from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, relative_module, run
+from ._generic import (
+    CLASS_KINDS,
+    SKIP,
+    CandidateFn,
+    Candidates,
+    Ctx,
+    Frame,
+    Handler,
+    relative_module,
+    run,
+    strip_nested,
+)
 
 _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"preproc_include", "preproc_ifdef", "preproc_def", "preproc_call", "preproc_if"})
@@ -163,12 +174,7 @@ def _namespaces(ctx: Ctx, chain: list[str]) -> list[str]:
 
 
 def _strip_templates(text: str) -> str:
-    for _ in range(8):
-        stripped = _TEMPLATE_ARGS.sub("", text)
-        if stripped == text:
-            break
-        text = stripped
-    return text.replace(" ", "").lstrip(":")
+    return strip_nested(_TEMPLATE_ARGS, text).replace(" ", "").lstrip(":")
 
 
 def _doc(ctx: Ctx, node: Node) -> str | None:

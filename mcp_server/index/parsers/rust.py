@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -9,7 +10,7 @@ from tree_sitter import Node
 
 from ..project import EMPTY_PROJECT, Project
 from ..records import ARG_TYPE, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
-from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run, strip_nested
 from ._rust_args import arg_type, token_arg_type
 from ._rust_cfg import compiled, gated
 from ._rust_macros import macro_calls
@@ -27,6 +28,7 @@ _ITEM_KINDS = {
 _SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
 _MODULE_FRAMES = frozenset({"module", "function"})
 # The standard library's types: a receiver known to be one of these has none of the crate's methods.
+_TURBOFISH = re.compile(r"::<[^<>]*>")
 _STD_CRATES = frozenset({"std", "core", "alloc"})  # a path's first segment naming the standard library
 _STD_TYPES = frozenset(
     "Vec String Option Result Box Rc Arc Cell RefCell HashMap HashSet BTreeMap BTreeSet VecDeque str"
@@ -242,15 +244,42 @@ def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
 def _let(ctx: Ctx, node: Node) -> bool | None:
     """`let b: T = ..`, `let b = T::new(..)`, `let b = T { .. }`: `b` holds a T from here on in its function
     (a constructor-shaped call is taken to return its type); `let b = x.f()`, what f returns; any other
-    `let b` forgets what `b` held."""
+    `let b` forgets what `b` held. `let (a, b) = (x, y)` (or `: (T, U)`) binds element by element;
+    a tuple pattern of anything else forgets what each of its names held."""
     pattern = node.child_by_field_name("pattern")
     frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
-    if pattern is None or pattern.type != "identifier" or frame is None:
+    if pattern is None or frame is None:
         return None
     lets = frame.data.setdefault("lets", {})
-    name = ctx.text(pattern)
-    written = type_name(node.child_by_field_name("type"))
-    value = node.child_by_field_name("value")
+    type_node, value = node.child_by_field_name("type"), node.child_by_field_name("value")
+    if pattern.type == "identifier":
+        # visible after the statement: `let rhs = rhs.as_str()` reads the parameter
+        lets.setdefault(ctx.text(pattern), []).append((node.end_byte, _let_holds(ctx, type_node, value)))
+    elif pattern.type == "tuple_pattern":
+        names = pattern.named_children
+        types = type_node.named_children if type_node is not None and type_node.type == "tuple_type" else None
+        values = value.named_children if value is not None and value.type == "tuple_expression" else None
+        for i, element in enumerate(names):
+            held = None
+            if element.type == "identifier" and (types or values):
+                pair_type = types[i] if types is not None and len(types) == len(names) else None
+                pair_value = values[i] if values is not None and len(values) == len(names) else None
+                held = _let_holds(ctx, pair_type, pair_value) if pair_type or pair_value else None
+            for ident in _pattern_names(element):
+                lets.setdefault(ctx.text(ident), []).append((node.end_byte, held if ident is element else None))
+    return None
+
+
+def _pattern_names(node: Node) -> list[Node]:
+    """The identifiers a pattern binds (`a`, `(a, mut b)`, `Some(c)`)."""
+    if node.type == "identifier":
+        return [node]
+    return [n for c in node.named_children if c.type != "scoped_identifier" for n in _pattern_names(c)]
+
+
+def _let_holds(ctx: Ctx, type_node: Node | None, value: Node | None) -> str | HeldFn | None:
+    """What a name bound to `value` (declared of type `type_node`) holds: see _let."""
+    written = type_name(type_node)
     if written is None and value is not None and value.type == "struct_expression":
         written = type_name(value.child_by_field_name("name"))
     text = ctx.flat(written) if written is not None else None
@@ -262,10 +291,9 @@ def _let(ctx: Ctx, node: Node) -> bool | None:
         head = ctx.flat(path).rsplit("::", 1)[-1] if path is not None else ""
         if head[:1].isupper() and head != "Self":
             text = ctx.flat(path)
-    found = _receiver(ctx, value) if text is None and value is not None else None
-    # visible after the statement: `let rhs = rhs.as_str()` reads the parameter
-    lets.setdefault(name, []).append((node.end_byte, text if text is not None else found))
-    return None
+    if text is not None:
+        return text
+    return _receiver(ctx, value) if value is not None else None
 
 
 def _held(ctx: Ctx, name: str, at: Node) -> str | HeldFn | None:
@@ -545,7 +573,8 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         args = node.child_by_field_name("arguments")
         hint = _arg_hint(target, arg_type(ctx, args, lambda n, at: _var_text(ctx, n, at)))
         ufcs = _ufcs(ctx, target, args)
-        ctx.edge("calls", target, node, lambda: _with_ufcs(_resolve_path(ctx, target, scope), ufcs) + hint)
+        plain = strip_nested(_TURBOFISH, target)  # `Vec::<u8>::new()` is `Vec::new()`
+        ctx.edge("calls", target, node, lambda: _with_ufcs(_resolve_path(ctx, plain, scope), ufcs) + hint)
     elif fn.type == "field_expression":
         value = fn.child_by_field_name("value")
         field = fn.child_by_field_name("field")
