@@ -1268,6 +1268,29 @@ fn check() { req("1"); version("1"); node::other(); }
     assert edges(test, "calls", "node::other")[0].candidates == (("crate::tests::node::other", CONF_EXACT),)
 
 
+def test_rust_modules_traits_and_impls_a_default_build_compiles_out_define_nothing() -> None:
+    parsed = parse(
+        "rust",
+        "src/backport.rs",
+        "src.backport",
+        """
+#[cfg(no_alloc_crate)]
+pub mod alloc { pub fn alloc() {} }
+#[cfg(no_str_strip_prefix)]
+pub trait StripPrefixExt { fn strip_prefix(&self) -> bool; }
+#[cfg(no_str_strip_prefix)]
+impl StripPrefixExt for str { fn strip_prefix(&self) -> bool { true } }
+#[cfg(not(no_alloc_crate))]
+pub mod live { pub fn f() {} }
+#[cfg(feature = "std")]
+pub mod std_only { pub fn g() {} }
+""",
+    )
+    names = {s.qualified_name for s in parsed.symbols}
+    assert not {q for q in names if "alloc" in q or "strip_prefix" in q.lower()}
+    assert {"crate::backport::live::f", "crate::backport::std_only::g"} <= names  # a feature may be on
+
+
 def test_rust_turbofish_paths_and_tuple_patterns() -> None:
     parsed = parse(
         "rust",

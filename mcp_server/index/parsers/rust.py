@@ -407,6 +407,8 @@ def _item(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
         return None
+    if node.type == "trait_item" and compiled(node) is False:
+        return SKIP  # see _compiled_out
     ctx.skip.add(name_node.id)
     kind = _ITEM_KINDS[node.type]
     name = ctx.text(name_node)
@@ -442,6 +444,8 @@ def _inherit(ctx: Ctx, target_node: Node, source: int) -> None:
 
 
 def _impl(ctx: Ctx, node: Node) -> bool | None:
+    if compiled(node) is False:
+        return SKIP  # see _compiled_out
     type_node = type_name(node.child_by_field_name("type"))
     if type_node is None:
         return None
@@ -477,11 +481,19 @@ def _impl(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+# _compiled_out: an inline module, a trait or an impl under a `#[cfg]` no default build sets
+# (`#[cfg(no_alloc_crate)] mod alloc { .. }`, a backport for old compilers) is none of the crate's
+# items: paths and glob re-exports would bind to it what the build binds elsewhere (semver's
+# `alloc(layout)` is the standard library's), so it adds no symbols and no edges.
+
+
 def _mod(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     body = node.child_by_field_name("body")
     if name_node is None or body is None:
         return None  # `mod x;` declares a file module, indexed from its own file
+    if compiled(node) is False:
+        return SKIP  # see _compiled_out
     name = ctx.text(name_node)
     qname = ctx.join(_modpath(ctx), name)
     idx = ctx.add_symbol("module", name, qname, node, sig_end=body.start_byte)
