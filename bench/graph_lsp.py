@@ -32,7 +32,11 @@ In Go, interface methods are scored apart (gopls 0.11's answers for them change 
 to the next) and left out of the headline figures. Declarations are not uses: the server's references that are another definition of the name (an
 overriding or implementing method) and JSDoc `{@link}` mentions in comments are left out of both
 sides and counted apart, and so are callers inside a function a macro defines (gtest's
-`TEST_F(Fixture, Name) { ... }`), which clangd 14's call hierarchy never names. In JavaScript, a reference or caller pgcode gives at a site the
+`TEST_F(Fixture, Name) { ... }`), which clangd 14's call hierarchy never names. C functions one
+name defines in several translation units (each program's `main`) are one symbol to clangd (one
+USR, `c:@F@main`): its call hierarchy files their call sites under one of the files, so a site is
+moved to the function of that name whose body holds the line and the callee's name (counted apart
+as `callers: sites moved to their own program's function`), and such functions are not sampled. In JavaScript, a reference or caller pgcode gives at a site the
 server's references omit is asked about once more, with the server's own definition there: when
 that lands on the symbol (or on a site its references list, the `{ f }` of `module.exports = { f }`
 that `const { f } = require(...)` is bound to), tsserver's references merely stopped at a CommonJS
@@ -57,6 +61,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -441,6 +446,33 @@ def sample_functions(index: Index, language: str, n: int, rng: random.Random) ->
     return rng.sample(pool, n) if len(pool) > n else pool
 
 
+C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")
+
+
+def programs_apart(index: Index) -> dict[str, list[Sym]]:
+    """C/C++ functions a name defines in several translation units, by name: programs apart,
+    which clangd merges into one symbol (their USR is the name alone)."""
+    by_name: dict[str, list[Sym]] = defaultdict(list)
+    for s in index.syms.values():
+        if s.kind == "function" and "::" not in s.qualified_name and s.path.endswith(C_UNITS):
+            by_name[s.name].append(s)
+    return {n: group for n, group in by_name.items() if len({s.path for s in group}) > 1}
+
+
+def own_program_site(
+    apart: dict[str, list[Sym]], text: Callable[[str], list[str]], caller: str, callee: str, rel: str, line: int
+) -> tuple[str, int] | None:
+    """Where a call clangd files under `rel` is, when its caller is one of several same-named
+    functions: the one whose body holds the line and (of several) writes the callee's name there."""
+    if caller not in apart:
+        return rel, line
+    around = [s for s in apart[caller] if s.start_line <= line <= s.end_line]
+    written = re.compile(rf"\b{re.escape(callee)}\b")
+    writes = [s for s in around if line <= len(text(s.path)) and written.search(text(s.path)[line - 1])]
+    found = writes or around
+    return (found[0].path, line) if len(found) == 1 else None
+
+
 def twins(index: Index, sym: Sym) -> set[int]:
     return {s.id for s in index.syms.values() if s.qualified_name == sym.qualified_name}
 
@@ -579,6 +611,7 @@ async def _score(
                 return True
         return False
 
+    apart = programs_apart(index)
     declarations_excluded = 0
     comments_excluded = 0
     server_definition_only = {"references": 0, "callers": 0}
@@ -600,6 +633,9 @@ async def _score(
         pos = definition_column(lines, sym.start_line, sym.end_line, sym.name)
         if pos is None:
             dropped["functions: name not found in its definition"] += 1
+            continue
+        if sym.name in apart and sym in apart[sym.name]:
+            dropped["functions: defined by several programs (clangd merges them)"] += 1
             continue
         wanted = twins(index, sym)
         where = f"{sym.path}:{pos[0]}"
@@ -721,7 +757,14 @@ async def _score(
                 if rel is None or rel not in index.files:
                     continue
                 for rng_ in call.get("fromRanges") or []:
-                    sites.add((rel, rng_["start"]["line"] + 1))
+                    line = rng_["start"]["line"] + 1
+                    site = own_program_site(apart, truth.text, call["from"].get("name", ""), sym.name, rel, line)
+                    if site is None:
+                        dropped["callers: sites of a function several programs define, placed nowhere"] += 1
+                    elif site != (rel, line):
+                        dropped["callers: sites moved to their own program's function"] += 1
+                    if site is not None:
+                        sites.add(site)
         if failed is not None:
             dropped[f"callers: server {failed}"] += 1
             continue

@@ -11,7 +11,7 @@ from mcp_server.indexer.pipeline import index_paths, index_repository
 
 _FILES = {
     "Cargo.toml": '[package]\nname = "my-bytes"\nversion = "0.1.0"\n',
-    "src/lib.rs": "pub mod buf;\npub mod bytes;\npub mod bytes_mut;\npub use crate::bytes::Bytes;\n",
+    "src/lib.rs": "pub mod buf;\npub mod bytes;\npub mod bytes_mut;\npub use crate::bytes::Bytes;\npub fn abort() {}\n",
     "src/buf/mod.rs": "mod chain;\npub use self::chain::Chain;\n",
     "src/buf/chain.rs": "pub struct Chain;\nimpl Chain {\n    pub fn new() -> Chain { Chain }\n}\n",
     "src/bytes.rs": (
@@ -33,6 +33,8 @@ _FILES = {
         "    Bytes::from(String::new());\n"
         "    Bytes::from(make());\n"
         "    Bytes::from(BytesMut {});\n"
+        "    std::process::abort();\n"
+        "    my_bytes::abort();\n"
         "}\n"
         "use my_bytes::bytes_mut::BytesMut;\n"
     ),
@@ -73,6 +75,8 @@ async def test_a_crates_tests_reach_its_items_through_re_exports_and_abstain_bet
         "Bytes::from@6": "crate::bytes::Bytes::from@2",
         "Bytes::from@7": None,  # not the one named under `crate::Bytes` either
         "Bytes::from@8": "crate::Bytes::from@3",
+        "std::process::abort": None,  # the standard library's, not the crate's `abort`
+        "my_bytes::abort": "crate::abort",
     }
     assert {k: v for k, v in (await _calls(db, root.name)).items() if k in expected} == expected
     # An edit resolves on demand (only what the file needs is loaded) to the same targets.

@@ -1268,6 +1268,55 @@ fn check() { req("1"); version("1"); node::other(); }
     assert edges(test, "calls", "node::other")[0].candidates == (("crate::tests::node::other", CONF_EXACT),)
 
 
+def test_rust_modules_traits_and_impls_a_default_build_compiles_out_define_nothing() -> None:
+    parsed = parse(
+        "rust",
+        "src/backport.rs",
+        "src.backport",
+        """
+#[cfg(no_alloc_crate)]
+pub mod alloc { pub fn alloc() {} }
+#[cfg(no_str_strip_prefix)]
+pub trait StripPrefixExt { fn strip_prefix(&self) -> bool; }
+#[cfg(no_str_strip_prefix)]
+impl StripPrefixExt for str { fn strip_prefix(&self) -> bool { true } }
+#[cfg(not(no_alloc_crate))]
+pub mod live { pub fn f() {} }
+#[cfg(feature = "std")]
+pub mod std_only { pub fn g() {} }
+""",
+    )
+    names = {s.qualified_name for s in parsed.symbols}
+    assert not {q for q in names if "alloc" in q or "strip_prefix" in q.lower()}
+    assert {"crate::backport::live::f", "crate::backport::std_only::g"} <= names  # a feature may be on
+
+
+def test_rust_turbofish_paths_and_tuple_patterns() -> None:
+    parsed = parse(
+        "rust",
+        "src/t.rs",
+        "src.t",
+        """
+pub struct Foo;
+impl Foo { pub fn new() -> Foo { Foo } pub fn go(&self) {} }
+fn t(text: Foo) {
+    let f = Foo::<u8>::new();
+    let (a, b) = (Foo::new(), 3);
+    a.go();
+    b.go();
+    text.go();
+    let (c, text) = make();
+    text.go();
+}
+""",
+    )
+    assert edges(parsed, "calls", "Foo::<u8>::new")[0].candidates == (("crate::t::Foo::new", CONF_EXACT),)
+    assert edges(parsed, "calls", "a.go")[0].candidates == (("crate::t::Foo::go", CONF_EXACT),)  # element by element
+    assert edges(parsed, "calls", "b.go")[0].candidates == ()
+    # the parameter until the tuple pattern rebinds its name to what `make()` returns (unknown)
+    assert [e.candidates for e in edges(parsed, "calls", "text.go")] == [(("crate::t::Foo::go", CONF_EXACT),), ()]
+
+
 def test_rust_calls_of_a_types_function_carry_their_first_arguments_type() -> None:
     parsed = parse(
         "rust",

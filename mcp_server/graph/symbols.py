@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -42,6 +43,7 @@ from .scope import (
 MAX_SOURCE_LINES = 400
 MAX_CANDIDATES = 10
 _MAX_COLUMN = 100_000
+_C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not headers
 _SEPARATORS = re.compile(r"::|[.#/]")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _QUALIFIER = re.compile(r"[A-Za-z_$][\w$]*(?![\w$]|\s*[(<])")
@@ -167,6 +169,8 @@ async def resolve(conn: Conn, symbol: str, repository: str | None, kind: str | N
         if row is None or (kind is not None and row["kind"] != kind):
             raise InvalidArgument(f"no {kind or 'symbol'} has id {symbol} here; find ids with find_symbol")
         twins = await conn.fetch(_RESOLVE_BY_QNAME, [row["repository_id"]], row["qualified_name"], None)
+        program = _programs(twins)
+        twins = [t for t in twins if program(t) == program(row)]
         return Resolved(symbol_ref(row), sorted({row["id"], *(t["id"] for t in twins)}), row["repository_id"])
     rows = await conn.fetch(_RESOLVE_BY_QNAME, ids, symbol, kind)
     if not rows:
@@ -178,9 +182,10 @@ async def resolve(conn: Conn, symbol: str, repository: str | None, kind: str | N
             rows = await conn.fetch(_RESOLVE_REEXPORT, ids, ".".join(parts[:-1]), parts[-1], kind)
     if not rows:
         raise InvalidArgument(await _not_found_message(conn, symbol, ids, kind))
-    groups: dict[tuple[int, str], list[asyncpg.Record]] = defaultdict(list)
+    groups: dict[tuple[int, str, str], list[asyncpg.Record]] = defaultdict(list)
+    program = _programs(rows)
     for r in rows:
-        groups[(r["repository_id"], r["qualified_name"])].append(r)
+        groups[(r["repository_id"], r["qualified_name"], program(r))].append(r)
     # Same qualified name twice in one repository is one symbol (C++ declaration + definition,
     # a property getter + setter): the largest span is the definition with the body.
     best = {key: max(group, key=lambda r: (r["span"], -r["id"])) for key, group in groups.items()}
@@ -195,6 +200,27 @@ async def resolve(conn: Conn, symbol: str, repository: str | None, kind: str | N
         raise _ambiguous(symbol, list(best.values()))
     key, row = next(iter(best.items()))
     return Resolved(symbol_ref(row), sorted(r["id"] for r in groups[key]), row["repository_id"])
+
+
+def _programs(rows: Sequence[asyncpg.Record]) -> Callable[[asyncpg.Record], str]:
+    """What tells apart rows of one qualified name: the file of a C function defined in several
+    translation units (each test program's own `main` or `usage`, never linked together: one
+    symbol each, as indexer.resolve binds calls), else "" (a declaration and its definition are
+    one symbol)."""
+    units: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for r in rows:
+        if _c_function(r):
+            units[(r["repository_id"], r["qualified_name"])].add(r["path"])
+
+    def key(row: asyncpg.Record) -> str:
+        apart = _c_function(row) and len(units[(row["repository_id"], row["qualified_name"])]) > 1
+        return row["path"] if apart else ""
+
+    return key
+
+
+def _c_function(row: asyncpg.Record) -> bool:
+    return row["kind"] == "function" and "::" not in row["qualified_name"] and row["path"].endswith(_C_UNITS)
 
 
 def _normalized(qualified: str) -> str:

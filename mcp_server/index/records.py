@@ -19,6 +19,10 @@ NAME_FALLBACK = "*"
 # A candidate naming no symbol, for a site the parser knows it cannot bind (a member of an untyped
 # variable): candidates that all miss make the resolver leave the edge unresolved, with no name guess.
 NO_GUESS = "?"
+# The alias of a C header's `references` edge to a function it declares (`int lua_gettop(lua_State *L);`),
+# left unresolved: the resolver reads them to know which names a file sees declared through its
+# `#include`s (indexer.c_includes), and a call resolved through one is CONF_SCOPED sure.
+DECLARES = ":declares"
 
 # A candidate "#2" (never a qualified name) says the call passes two arguments: where overloads
 # share one qualified name (Java), the resolver passes over a class whose methods of that name

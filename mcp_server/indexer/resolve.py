@@ -22,6 +22,7 @@ from ..index.records import (
     TYPE_OF,
     TYPE_PARAM,
 )
+from .c_includes import Includes, load_includes
 from .go_implements import derive_implements
 
 _MAX_HOPS = 6
@@ -55,6 +56,7 @@ _RUST_STD_METHODS = frozenset(
     shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
     position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
 )
+_C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not headers
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "vue": "javascript", "svelte": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
 _FALLBACK_KINDS: dict[str, frozenset[str]] = {
@@ -119,6 +121,7 @@ class _Tables:
         tuple[str, int, int | None, str | None, str | None, str | None, str | None], tuple[_Sym, bool] | None
     ] = field(default_factory=dict)
     cuts: int = 0
+    includes: Includes = field(default_factory=Includes)  # C and C++: what each file sees declared
 
     def start_pass(self) -> None:
         self.bases = {cls: list(bases) for cls, bases in self.stored_bases.items()}
@@ -193,6 +196,9 @@ async def resolve_edges(
     # Base classes and variables' types first: method lookups through them need them. Then by
     # id, so that a subset is resolved in the same order as within the whole.
     rows = sorted(rows, key=lambda r: (not _is_base(r), r["id"]))
+    c_files = {r["file_id"] for r in rows if r["language"] in ("c", "cpp") and r["kind"] == "calls"}
+    if c_files:
+        tables.includes = await load_includes(conn, repository_id, c_files)
     n_bases = sum(1 for r in rows if _is_base(r))
     passes = 0
     while True:
@@ -606,6 +612,11 @@ def _resolve_one(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         found = _lookup(t, qname, 0, frozenset(), max_hops, arity, arg=arg, sep=sep)
         if found is not None:
             sym, scoped = found
+            if family == "c":
+                own = _c_program(t, sym, row["file_id"])
+                if own is None:
+                    return None
+                sym = own
             return sym, min(conf, CONF_SCOPED) if scoped else conf
     if candidates:
         if row["language"] == "rust":
@@ -832,6 +843,20 @@ def _c_options(t: _Tables, options: list[_Sym], file_id: int) -> list[_Sym]:
     return list(out.values())
 
 
+def _c_program(t: _Tables, sym: _Sym, file_id: int) -> _Sym | None:
+    """Of a C function defined in several translation units (each test program's own `main` or
+    `usage`: programs apart, never linked together), the calling file's own; None when the caller
+    defines none of them. `sym` itself when it is defined once."""
+    if sym.kind != "function" or "::" in sym.qname:
+        return sym  # a file's own `static` is named after it; C++ scopes name members and overloads
+    copies = [s for s in _all_named(t, sym.qname) if s.kind == "function"]
+    units = {s.file_id for s in copies if s.path.endswith(_C_UNITS)}
+    if len(units) < 2:
+        return sym
+    own = [s for s in copies if s.file_id == file_id]
+    return max(own, key=lambda s: s.span) if own and file_id in units else None
+
+
 def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     kinds = _FALLBACK_KINDS.get(row["kind"])
     name = row["target_simple"]
@@ -868,6 +893,19 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     # A stub (`.pyi`) declares what code defines; definitions of one qualified name in one file
     # (`@overload` stubs and the implementation) are one definition: the one lookups find.
     options = [s for s in options if not s.path.endswith(".pyi")] or options
+    if family == "c" and len(options) == 1:
+        own = _c_program(t, options[0], row["file_id"])
+        if own is None:
+            return None
+        copies = _all_named(t, own.qname)
+        seen = t.includes.seen(row["file_id"])
+        # a macro several headers define (`#if !defined(lua_assert)` fallbacks): the one this file includes
+        visible = [s for s in copies if s.kind == "macro" and s.file_id in seen]
+        if own.kind == "macro" and visible and own not in visible:
+            own = max(visible, key=lambda s: s.span)
+        if row["language"] == "c" and t.includes.declared_to(row["file_id"], name, {s.file_id for s in copies}):
+            return own, CONF_SCOPED  # declared by a header the file includes: c_includes
+        return own, CONF_UNIQUE
     if len(options) == 1:
         return options[0], CONF_UNIQUE
     if len({(s.qname, s.path) for s in options}) == 1:

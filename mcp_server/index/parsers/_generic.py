@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -475,6 +476,16 @@ def run(
         log.warning("edge finalisation failed on %s", path, exc_info=True)
         ctx.result.has_errors = True
         return ctx.result
+
+
+def strip_nested(pattern: re.Pattern[str], text: str) -> str:
+    """`text` with every match of `pattern` removed, innermost first (`<A<B>>`, 8 levels deep at most)."""
+    for _ in range(8):
+        stripped = pattern.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
 
 
 def relative_module(path: str, target: str, strip_exts: tuple[str, ...]) -> str | None:

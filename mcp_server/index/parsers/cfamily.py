@@ -13,9 +13,30 @@ from functools import partial
 
 from tree_sitter import Node
 
-from ..records import ARITY, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
+from ..records import (
+    ARITY,
+    CONF_EXACT,
+    CONF_SCOPED,
+    CONF_UNIQUE,
+    DECLARES,
+    NAME_FALLBACK,
+    NO_GUESS,
+    TYPE_OF,
+    ParsedFile,
+)
 from ._cpp_types import receiver_type, record, type_name, variable
-from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, relative_module, run
+from ._generic import (
+    CLASS_KINDS,
+    SKIP,
+    CandidateFn,
+    Candidates,
+    Ctx,
+    Frame,
+    Handler,
+    relative_module,
+    run,
+    strip_nested,
+)
 
 _COMMENTS = frozenset({"comment"})
 _HEADERS = frozenset({"preproc_include", "preproc_ifdef", "preproc_def", "preproc_call", "preproc_if"})
@@ -31,7 +52,14 @@ _DECLARATOR_WRAPPERS = frozenset(
 _SCOPES = CLASS_KINDS | {"namespace"}
 _TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
 _HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".c", ".cc", ".cpp", ".cxx")
+_C_HEADERS = _HEADER_EXTS[:7]
 _MACRO_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_ALIAS = re.compile(r"[a-z_][a-z0-9_]*")
+_C_WORDS = frozenset(
+    "auto bool break case char const continue default do double else enum extern float for goto if inline int"
+    " long register restrict return short signed sizeof static struct switch typedef union unsigned void"
+    " volatile while __inline __inline__ __restrict __attribute__ _bool".split()
+)
 # gtest's `TEST_F(Fixture, Name) { ... }` is a method of a subclass of Fixture.
 _FIXTURE_MACROS = frozenset({"TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"})
 # Where an expression statement cannot stand: tree-sitter's reading of a line it could not parse
@@ -146,12 +174,7 @@ def _namespaces(ctx: Ctx, chain: list[str]) -> list[str]:
 
 
 def _strip_templates(text: str) -> str:
-    for _ in range(8):
-        stripped = _TEMPLATE_ARGS.sub("", text)
-        if stripped == text:
-            break
-        text = stripped
-    return text.replace(" ", "").lstrip(":")
+    return strip_nested(_TEMPLATE_ARGS, text).replace(" ", "").lstrip(":")
 
 
 def _doc(ctx: Ctx, node: Node) -> str | None:
@@ -181,6 +204,8 @@ def _declared_name(ctx: Ctx, fdecl: Node) -> str | None:
         return None
     if name.type == "template_function":
         name = name.child_by_field_name("name") or name
+    if name.type == "parenthesized_declarator" and name.named_child_count == 1:
+        name = name.named_children[0]  # `int (lua_gettop) (lua_State *L)`: kept from macro expansion
     if name.type in (
         "identifier",
         "field_identifier",
@@ -205,7 +230,7 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     frame = ctx.frame
     name = written.rsplit("::", 1)[-1]
     owner: str | None = None
-    static = any(c.type == "storage_class_specifier" and ctx.text(c) == "static" for c in node.children)
+    static = _static(ctx, node)
     if node.child_by_field_name("type") is None and _MACRO_NAME.fullmatch(written) and fdecl is not None:
         # `TEST_F(DBTest, Empty) { ... }`: a macro defines it; its written form tells it apart
         name = written = ctx.flat(fdecl).replace(" ", "")
@@ -244,6 +269,10 @@ def _function(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+def _static(ctx: Ctx, node: Node) -> bool:
+    return any(c.type == "storage_class_specifier" and ctx.text(c) == "static" for c in node.children)
+
+
 def _fixture(ctx: Ctx, fdecl: Node) -> str | None:
     """The class whose members a gtest `TEST_F(Fixture, Name)` body calls bare."""
     macro = fdecl.child_by_field_name("declarator")
@@ -278,6 +307,9 @@ def _member_declaration(ctx: Ctx, node: Node) -> bool | None:
     if not ctx.data["cpp"] or not in_class or "::" in name:
         if frame.kind != "class":
             ctx.data["declared"].add(_qualify(ctx, name))
+        if frame.kind == "module" and not ctx.data["cpp"] and ctx.path.endswith(_C_HEADERS) and not _static(ctx, node):
+            # what a file including this header sees declared (indexer.c_includes)
+            ctx.edge("references", name, node, ((NO_GUESS, CONF_SCOPED),), alias=DECLARES)
         return None
     owner = frame.owner or frame.qname
     kind = "constructor" if name == owner.rsplit("::", 1)[-1] else "method"
@@ -418,8 +450,7 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
     if name_node is None:
         return SKIP
     name = ctx.text(name_node)
-    own = not ctx.path.endswith(_HEADER_EXTS[:7])
-    idx = ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
+    idx = _macro_symbol(ctx, node, name)
     # What its body calls, a use of the macro calls too (graph.walk follows them): the
     # parameters and keywords aside, every `name(` of the body
     params_node = node.child_by_field_name("parameters")
@@ -430,6 +461,26 @@ def _macro(ctx: Ctx, node: Node) -> bool | None:
         if called in params or called in _KEYWORDS or called == name:
             continue
         ctx.edge("calls", called, line, partial(_c_cands, ctx, called), source=idx)
+    return SKIP
+
+
+def _macro_symbol(ctx: Ctx, node: Node, name: str) -> int:
+    own = not ctx.path.endswith(_C_HEADERS)
+    return ctx.add_symbol("macro", name, ctx.join(ctx.path, name) if own else name, node, parent=0)
+
+
+def _macro_alias(ctx: Ctx, node: Node) -> bool | None:
+    """`#define setsvalue2n setsvalue`: another name for a function or a function-like macro (both
+    written as C writes functions, in lower case), which a call of it reaches through what it names."""
+    name_node = node.child_by_field_name("name")
+    value = node.child_by_field_name("value")
+    if name_node is None or value is None:
+        return SKIP
+    name, target = ctx.text(name_node), ctx.text(value).strip()
+    if not (_ALIAS.fullmatch(name) and _ALIAS.fullmatch(target)) or target in _C_WORDS or target.endswith("_t"):
+        return SKIP  # a constant, a type or a keyword (`#define l_inline inline`)
+    idx = _macro_symbol(ctx, node, name)
+    ctx.edge("calls", target, node.start_point.row + 1, partial(_c_cands, ctx, target), source=idx)
     return SKIP
 
 
@@ -734,6 +785,7 @@ _HANDLERS: dict[str, Handler] = {
     "template_parameter_list": _template_params,
     "preproc_include": _include,
     "preproc_function_def": _macro,
+    "preproc_def": _macro_alias,
     "call_expression": _call,
     "new_expression": _new,
     "parameter_declaration": _parameter,

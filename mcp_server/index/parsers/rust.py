@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -9,7 +10,7 @@ from tree_sitter import Node
 
 from ..project import EMPTY_PROJECT, Project
 from ..records import ARG_TYPE, CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, TYPE_OF, ParsedFile
-from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run
+from ._generic import CLASS_KINDS, SKIP, Candidates, Ctx, Frame, Handler, run, strip_nested
 from ._rust_args import arg_type, token_arg_type
 from ._rust_cfg import compiled, gated
 from ._rust_macros import macro_calls
@@ -27,6 +28,8 @@ _ITEM_KINDS = {
 _SKIP_CALLS = frozenset({"Some", "Ok", "Err"})  # enum variants, not functions
 _MODULE_FRAMES = frozenset({"module", "function"})
 # The standard library's types: a receiver known to be one of these has none of the crate's methods.
+_TURBOFISH = re.compile(r"::<[^<>]*>")
+_STD_CRATES = frozenset({"std", "core", "alloc"})  # a path's first segment naming the standard library
 _STD_TYPES = frozenset(
     "Vec String Option Result Box Rc Arc Cell RefCell HashMap HashSet BTreeMap BTreeSet VecDeque str"
     " u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize f32 f64 bool char".split()
@@ -148,6 +151,10 @@ def _resolve_path(ctx: Ctx, path: str, scope: _Scope, kinds: frozenset[str] | No
         return ((f"{imported}::{rest}" if rest else imported, CONF_SCOPED),)
     if rest and kinds is None and head in _STD_TYPES:
         return ((path, CONF_SCOPED),)  # `Vec::from(b)`: the crate's impl for Vec, if the argument tells
+    if rest and head in _STD_CRATES:
+        # `core::slice::from_raw_parts_mut(..)`, `std::process::abort()`: the standard library's,
+        # never a crate function of that name (only a crate's impl for a standard type, as above)
+        return ((path, CONF_SCOPED),)
     globs = [g for m in (*scope.chain, scope.modpath) for g in ctx.data.get("globs", {}).get(m, ())]
     if globs and kinds is None:
         # `use crate::util::*` may bring the name in; else whatever the name alone finds
@@ -237,15 +244,42 @@ def _param_types(ctx: Ctx, node: Node) -> dict[str, str]:
 def _let(ctx: Ctx, node: Node) -> bool | None:
     """`let b: T = ..`, `let b = T::new(..)`, `let b = T { .. }`: `b` holds a T from here on in its function
     (a constructor-shaped call is taken to return its type); `let b = x.f()`, what f returns; any other
-    `let b` forgets what `b` held."""
+    `let b` forgets what `b` held. `let (a, b) = (x, y)` (or `: (T, U)`) binds element by element;
+    a tuple pattern of anything else forgets what each of its names held."""
     pattern = node.child_by_field_name("pattern")
     frame = next((f for f in reversed(ctx.frames) if f.kind == "function"), None)
-    if pattern is None or pattern.type != "identifier" or frame is None:
+    if pattern is None or frame is None:
         return None
     lets = frame.data.setdefault("lets", {})
-    name = ctx.text(pattern)
-    written = type_name(node.child_by_field_name("type"))
-    value = node.child_by_field_name("value")
+    type_node, value = node.child_by_field_name("type"), node.child_by_field_name("value")
+    if pattern.type == "identifier":
+        # visible after the statement: `let rhs = rhs.as_str()` reads the parameter
+        lets.setdefault(ctx.text(pattern), []).append((node.end_byte, _let_holds(ctx, type_node, value)))
+    elif pattern.type == "tuple_pattern":
+        names = pattern.named_children
+        types = type_node.named_children if type_node is not None and type_node.type == "tuple_type" else None
+        values = value.named_children if value is not None and value.type == "tuple_expression" else None
+        for i, element in enumerate(names):
+            held = None
+            if element.type == "identifier" and (types or values):
+                pair_type = types[i] if types is not None and len(types) == len(names) else None
+                pair_value = values[i] if values is not None and len(values) == len(names) else None
+                held = _let_holds(ctx, pair_type, pair_value) if pair_type or pair_value else None
+            for ident in _pattern_names(element):
+                lets.setdefault(ctx.text(ident), []).append((node.end_byte, held if ident is element else None))
+    return None
+
+
+def _pattern_names(node: Node) -> list[Node]:
+    """The identifiers a pattern binds (`a`, `(a, mut b)`, `Some(c)`)."""
+    if node.type == "identifier":
+        return [node]
+    return [n for c in node.named_children if c.type != "scoped_identifier" for n in _pattern_names(c)]
+
+
+def _let_holds(ctx: Ctx, type_node: Node | None, value: Node | None) -> str | HeldFn | None:
+    """What a name bound to `value` (declared of type `type_node`) holds: see _let."""
+    written = type_name(type_node)
     if written is None and value is not None and value.type == "struct_expression":
         written = type_name(value.child_by_field_name("name"))
     text = ctx.flat(written) if written is not None else None
@@ -257,10 +291,9 @@ def _let(ctx: Ctx, node: Node) -> bool | None:
         head = ctx.flat(path).rsplit("::", 1)[-1] if path is not None else ""
         if head[:1].isupper() and head != "Self":
             text = ctx.flat(path)
-    found = _receiver(ctx, value) if text is None and value is not None else None
-    # visible after the statement: `let rhs = rhs.as_str()` reads the parameter
-    lets.setdefault(name, []).append((node.end_byte, text if text is not None else found))
-    return None
+    if text is not None:
+        return text
+    return _receiver(ctx, value) if value is not None else None
 
 
 def _held(ctx: Ctx, name: str, at: Node) -> str | HeldFn | None:
@@ -374,6 +407,8 @@ def _item(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
         return None
+    if node.type == "trait_item" and compiled(node) is False:
+        return SKIP  # see _compiled_out
     ctx.skip.add(name_node.id)
     kind = _ITEM_KINDS[node.type]
     name = ctx.text(name_node)
@@ -409,6 +444,8 @@ def _inherit(ctx: Ctx, target_node: Node, source: int) -> None:
 
 
 def _impl(ctx: Ctx, node: Node) -> bool | None:
+    if compiled(node) is False:
+        return SKIP  # see _compiled_out
     type_node = type_name(node.child_by_field_name("type"))
     if type_node is None:
         return None
@@ -444,11 +481,19 @@ def _impl(ctx: Ctx, node: Node) -> bool | None:
     return None
 
 
+# _compiled_out: an inline module, a trait or an impl under a `#[cfg]` no default build sets
+# (`#[cfg(no_alloc_crate)] mod alloc { .. }`, a backport for old compilers) is none of the crate's
+# items: paths and glob re-exports would bind to it what the build binds elsewhere (semver's
+# `alloc(layout)` is the standard library's), so it adds no symbols and no edges.
+
+
 def _mod(ctx: Ctx, node: Node) -> bool | None:
     name_node = node.child_by_field_name("name")
     body = node.child_by_field_name("body")
     if name_node is None or body is None:
         return None  # `mod x;` declares a file module, indexed from its own file
+    if compiled(node) is False:
+        return SKIP  # see _compiled_out
     name = ctx.text(name_node)
     qname = ctx.join(_modpath(ctx), name)
     idx = ctx.add_symbol("module", name, qname, node, sig_end=body.start_byte)
@@ -540,7 +585,8 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         args = node.child_by_field_name("arguments")
         hint = _arg_hint(target, arg_type(ctx, args, lambda n, at: _var_text(ctx, n, at)))
         ufcs = _ufcs(ctx, target, args)
-        ctx.edge("calls", target, node, lambda: _with_ufcs(_resolve_path(ctx, target, scope), ufcs) + hint)
+        plain = strip_nested(_TURBOFISH, target)  # `Vec::<u8>::new()` is `Vec::new()`
+        ctx.edge("calls", target, node, lambda: _with_ufcs(_resolve_path(ctx, plain, scope), ufcs) + hint)
     elif fn.type == "field_expression":
         value = fn.child_by_field_name("value")
         field = fn.child_by_field_name("field")
