@@ -841,6 +841,10 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
             return None
         kinds = kinds & _PY_RECEIVER_KINDS
     if family == "python":
+        if len(name) > 4 and name.startswith("__") and name.endswith("__"):
+            # `x.__anext__()`, `cm.__enter__()`: a protocol method, which every generator, file and
+            # lock of the standard library has; one class of the repository defining it says nothing.
+            return None
         if name in _PY_CONTAINER_METHODS:
             # `x.append()`, `"".join()`, `d.items()`: on an unknown receiver these are almost always
             # the built-in types' methods (jedi agreed with a same-named repository method 0 times in 50).

@@ -450,6 +450,14 @@ def _fixture_type(scope: Scope, res: Resolved | None, name: str, depth: int) -> 
     return FIXTURE_CANDIDATE + name if is_class is False else None
 
 
+def _declared(hints: list[Hint | None]) -> list[Hint | None]:
+    """A variable's or attribute's annotations, where it has any: its declared type is the one
+    every value assigned to it has (`headers: Headers` in the class body, whatever `__init__`
+    assigns from an untyped parameter)."""
+    annotated: list[Hint | None] = [h for h in hints if h is not None and h[0] == ANNOTATION]
+    return annotated or hints
+
+
 def _combine(hints: list[Hint | None], depth: int) -> str | None:
     # Every assignment must agree on one type; a single unknown one makes the type unknown.
     types: set[str] = set()
@@ -477,7 +485,7 @@ def variable_type(res: Resolved, depth: int = 0, items: bool = False) -> str | N
     if res.type_cache is not None:
         return _known(res.type_cache, items)
     res.type_cache = _PENDING
-    found = _combine(res.hints, depth) if res.hints else None
+    found = _combine(_declared(res.hints), depth) if res.hints else None
     res.type_cache = found or ""
     return _known(found, items)
 
@@ -508,7 +516,7 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0, items: bool = False) -
         hints.append(hint)
     if cls.attr_hints is not None:
         hints.extend(cls.attr_hints.get(attr, ()))
-    found = _combine(hints, depth + 1) if ok and hints else None
+    found = _combine(_declared(hints), depth + 1) if ok and hints else None
     cls._attr_types[attr] = found or ""
     return _known(found, items)
 
@@ -622,6 +630,32 @@ def resolve_reference(scope: Scope, chain: Chain) -> tuple[Candidates, int]:
     if res.symbol is not None:
         return ((res.symbol, CONF_EXACT),), 1
     return (), 0
+
+
+def member_references(scope: Scope, chain: Chain, receiver_only: bool = False) -> list[tuple[int, Candidates]]:
+    """Every use a non-call `chain` makes, as (names accounted for, candidates): the longest one
+    resolve_reference finds, and on a receiver or a variable also each shorter attribute
+    (`self.app` of `self.app.json`) and each further one through the type edges (`response.url.path`:
+    `path` of what the property `url` returns). With receiver_only, nothing rooted elsewhere (the
+    receiver `self.headers` of a call `self.headers.items()`: a module's attribute is the call's)."""
+    res = lookup(scope, chain[0])
+    on_member = res is not None and not res.qnames
+    if receiver_only and not on_member:
+        return []
+    candidates, used = resolve_reference(scope, chain)
+    out: list[tuple[int, Candidates]] = []
+    if on_member:
+        for size in range(2, used):
+            shorter, found = resolve_reference(scope, chain[:size])
+            if shorter and found == size:
+                out.append((size, shorter))
+    if candidates:
+        out.append((used, candidates))
+    if on_member and candidates and used >= 2:
+        for size in range(used + 1, len(chain) + 1):
+            further = ".".join(chain[used:size])
+            out.append((size, tuple((f"{qname}.{further}", CONF_SCOPED) for qname, _ in candidates)))
+    return out
 
 
 def resolve_instance_method(scope: Scope, ctor: Chain, method: str) -> Candidates:

@@ -48,6 +48,7 @@ from ._python_scope import (
     is_class_like,
     is_container,
     lookup,
+    member_references,
     resolve_call,
     resolve_instance_method,
     resolve_reference,
@@ -121,6 +122,16 @@ _ITEM_CONTAINERS: Final[frozenset[str]] = frozenset(
 _MAPPINGS: Final[frozenset[str]] = frozenset(
     {"dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict", "OrderedDict"}
 )
+# Subscripted typing forms that are no generic class of whose instance the value is (`Type[Foo]`
+# is the class itself, `Callable[..., Foo]` a function).
+_SPECIAL_FORMS: Final[frozenset[str]] = frozenset(
+    {
+        "Type", "Callable", "Literal", "Union", "Tuple", "Awaitable", "Coroutine", "AsyncIterator",
+        "AsyncIterable", "AsyncGenerator", "Generic", "Protocol", "TypeGuard", "TypeIs", "Required",
+        "NotRequired", "ReadOnly", "Unpack", "Concatenate", "ContextManager", "AsyncContextManager",
+        "Reversible", "Container",
+    }
+)  # fmt: skip
 # Annotations that promise no particular class (a method of `Any` is nobody's method).
 _UNTYPED: Final[frozenset[str]] = frozenset({"Any", "Self", "object", "NoReturn", "Never"})
 _DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -141,6 +152,7 @@ _OPAQUE_CALL: Final = 4  # None: a callee nothing can be said about, `handlers[0
 _INHERITS: Final = 5  # the base's dotted name
 _REFERENCE: Final = 6  # (dotted name, line of each part); target and line are unused
 _NAME: Final = 7  # None: a bare name read, the target
+_RECEIVER: Final = 8  # as _REFERENCE: the receiver of a call, `self.headers` of `self.headers.items()`
 
 Site: TypeAlias = tuple[int, int, int, str, int, Any]
 Frame: TypeAlias = tuple[Node, int, int]  # node, scope index, source symbol index
@@ -298,7 +310,9 @@ def _annotation_chain(node: Node | None) -> Chain | None:
             wrapped = head_chain[-1] in _TYPE_WRAPPERS and args
             optional = head_chain[-1] == "Union" and len(args) == 2 and _is_none(args[1])
             if not (wrapped or optional):
-                return None
+                # `MultiDict[str, str]`: an instance of the generic class, whatever its arguments.
+                generic = is_class_like(head_chain[-1]) and head_chain[-1] not in _SPECIAL_FORMS
+                return head_chain if generic else None
             node = args[0]
         elif kind == "binary_operator":
             left = node.child_by_field_name("left")
@@ -438,12 +452,12 @@ class _FileParser:
                 candidates, _ = resolve_reference(scope, (target,))
                 if candidates and budget.admit(source, "references", target):
                     edges.append(RawEdge(source, "references", target, line, candidates))
-            elif kind == _REFERENCE:
+            elif kind == _REFERENCE or kind == _RECEIVER:
                 chain, lines = payload
-                candidates, used = resolve_reference(scope, chain)
-                written = ".".join(chain[:used])
-                if candidates and budget.admit(source, "references", written):
-                    edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
+                for used, candidates in member_references(scope, chain, kind == _RECEIVER):
+                    written = ".".join(chain[:used])
+                    if budget.admit(source, "references", written):
+                        edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
             elif kind == _IMPORT:
                 candidates, alias = payload
                 if budget.admit(source, "imports", target):
@@ -882,6 +896,10 @@ class _FileParser:
         if root_kind == "identifier":
             chain = (_text(root), *(_text(a) for a in attrs))
             self.sites.append((_CALL, source, line, ".".join(chain)[:_MAX_TARGET_CHARS], scope.index, chain))
+            if len(attrs) >= 2:
+                # `self.headers.items()` reads `headers` (a property, an attribute) before calling.
+                lines = (_line(root), *(_line(a) for a in attrs[:-1]))
+                self.sites.append((_RECEIVER, source, 0, "", scope.index, (chain[:-1], lines)))
             return
         if root_kind == "subscript" and not attrs:
             # `ConfigAttribute[bool]("TESTING")`: a generic class made with type arguments
@@ -973,6 +991,9 @@ class _FileParser:
                     symbol = self._variable_symbol(name, scope, statement)
                     if symbol is not None and scope.kind == MODULE and _typing(node_hint):
                         self.typed_vars.setdefault(symbol, (name, _line(node), _written_type(node_hint)))
+                    elif symbol is not None and node_hint is not None and node_hint[0] == ANNOTATION:
+                        # `headers: Headers` in a class body declares what instances hold.
+                        self.typed_attrs.setdefault((scope.index, name), (_line(node), node_hint[1], statement))
                 scope.bind(name, (VAR, node_hint, symbol))
             elif kind in _UNPACKING:
                 work.extend((c, None) for c in node.named_children)
