@@ -1028,3 +1028,68 @@ def test_a_declared_type_wins_over_assigned_values_and_generic_classes_type_thei
     typed = [e for e in parsed.edges if e.alias == TYPE_OF and _source_name(parsed, e) == "pkg.mod.Response.headers"]
     assert [(e.line, e.candidates) for e in typed] == [(5, (("pkg.ds.Headers", CONF_EXACT),))]
     assert _edge(parsed, "references", "response.headers").candidates == (("pkg.mod.Response.headers", CONF_SCOPED),)
+
+
+def test_isinstance_tells_a_local_its_class_in_the_block_it_guards() -> None:
+    parsed = _parse("""\
+        from .ds import Headers, MultiDict
+
+        def update(arg, other=None):
+            if isinstance(arg, Headers):
+                arg.keys()
+            elif other is not None and isinstance(arg, MultiDict):
+                arg.lists()
+            elif isinstance(arg, dict):
+                arg = MultiDict(arg)
+                arg.rebuilt()
+            else:
+                arg.items()
+            arg.after()
+        """)
+    assert _edge(parsed, "calls", "arg.keys").candidates == (("pkg.ds.Headers.keys", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "arg.lists").candidates == (("pkg.ds.MultiDict.lists", CONF_SCOPED),)
+    # Assigned in the block, the name is no longer what isinstance() said; `else` and after the
+    # statement, nothing is known of it.
+    for written in ("arg.rebuilt", "arg.items", "arg.after"):
+        assert _edge(parsed, "calls", written).candidates == ()
+
+
+def test_a_parameter_rebound_at_the_top_of_a_body_is_what_it_was_rebound_to_after() -> None:
+    parsed = _parse(
+        """\
+        import flask
+
+        def test_static(app):
+            app.before()
+            app = flask.Flask(__name__)
+            app.route("/")
+            if app:
+                app.nested()
+        """,
+        path="tests/test_app.py",
+        module="test_app",
+    )
+    # Before, `app` is the fixture's or the Flask (nothing is said); after, it is the Flask.
+    assert _edge(parsed, "calls", "app.before").candidates == ()
+    assert _edge(parsed, "calls", "app.route").candidates == (("flask.Flask.route", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "app.nested").candidates == (("flask.Flask.nested", CONF_SCOPED),)
+
+
+def test_an_attribute_read_on_what_a_call_makes_is_a_use_of_that_class_s_member() -> None:
+    parsed = _parse("""\
+        class A:
+            @property
+            def f(self) -> int:
+                return 1
+
+        def make() -> A:
+            return A()
+
+        def test():
+            assert A(11).f == 121
+            print(make().f)
+            print(dict(a=1).items)
+        """)
+    assert _edge(parsed, "references", "A().f").candidates == (("pkg.mod.A.f", CONF_SCOPED),)
+    assert _edge(parsed, "references", "make().f").candidates == (("pkg.mod.A.f", CONF_SCOPED),)
+    assert _edges(parsed, "references", "dict().items") == []

@@ -15,6 +15,14 @@ CLASS: Final = 1
 FUNCTION: Final = 2
 LAMBDA: Final = 3
 COMPREHENSION: Final = 4
+# The body of `if isinstance(x, Foo):` in a function: x is a Foo there. It binds only that; every
+# other binding made in the block belongs to the enclosing scope.
+NARROWED: Final = 5
+# What follows `param = Foo(...)` at the top of a function's body (a test rebinding a fixture's
+# name): the parameter is a Foo there, as for NARROWED, and no later assignment undoes that.
+REBOUND: Final = 6
+# Scopes that bind nothing of their own but the one name they narrow.
+PASSING: Final = (NARROWED, REBOUND)
 
 # Binding kinds: how a name got bound in a scope.
 DEF: Final = 0  # (DEF, qualified name, is_class)
@@ -153,10 +161,14 @@ class Scope:
 
     def bind(self, name: str, binding: Binding) -> None:
         target: Scope = self
-        if self.kind != MODULE:
-            if self.globals is not None and name in self.globals:
+        while target.kind in PASSING and target.parent is not None:
+            if target.kind == NARROWED:
+                target.bindings.pop(name, None)  # assigned in the block: isinstance() no longer tells
+            target = target.parent
+        if target.kind != MODULE:
+            if target.globals is not None and name in target.globals:
                 target = self.module
-            elif self.nonlocals is not None and name in self.nonlocals:
+            elif target.nonlocals is not None and name in target.nonlocals:
                 return  # the enclosing function's binding already covers it
         bindings = target.bindings.get(name)
         if bindings is None:
@@ -193,7 +205,7 @@ class Scope:
     def give(self, hint: Hint | None, yielded: bool) -> None:
         """A `return` / `yield` of this function (or of code nested in it that is no function)."""
         scope: Scope | None = self
-        while scope is not None and scope.kind == COMPREHENSION:
+        while scope is not None and scope.kind in (COMPREHENSION, *PASSING):
             scope = scope.parent
         if scope is None or scope.kind != FUNCTION:
             return
@@ -211,7 +223,14 @@ class Scope:
             self.star_imports = []
         self.star_imports.append(module)
 
+    def narrow(self, name: str, hint: Hint) -> None:
+        """A PASSING scope's one binding: what `name` is known to be in it."""
+        self.bindings[name] = [(VAR, hint, None)]
+
     def declare_outer(self, name: str, is_global: bool) -> None:
+        if self.kind in PASSING and self.parent is not None:
+            self.parent.declare_outer(name, is_global)
+            return
         if is_global:
             if self.globals is None:
                 self.globals = set()
@@ -656,6 +675,14 @@ def member_references(scope: Scope, chain: Chain, receiver_only: bool = False) -
             further = ".".join(chain[used:size])
             out.append((size, tuple((f"{qname}.{further}", CONF_SCOPED) for qname, _ in candidates)))
     return out
+
+
+def made_references(scope: Scope, ctor: Chain, names: Chain) -> list[tuple[int, Candidates]]:
+    """`Foo(...).a.b`, `make().a`: each attribute read of what the call makes, as (names, candidates)."""
+    made = hint_type((CTOR, ctor, scope))
+    if made is None or is_container(made):
+        return []
+    return [(size, ((candidate(made, ".".join(names[:size])), CONF_SCOPED),)) for size in range(1, len(names) + 1)]
 
 
 def resolve_instance_method(scope: Scope, ctor: Chain, method: str) -> Candidates:

@@ -33,9 +33,12 @@ from ._python_scope import (
     ITEMS,
     LAMBDA,
     MODULE,
+    NARROWED,
     NONE_HINT,
     NONE_VALUE,
     PARAM,
+    PASSING,
+    REBOUND,
     SELF_VALUE,
     VALUES,
     VAR,
@@ -48,6 +51,7 @@ from ._python_scope import (
     is_class_like,
     is_container,
     lookup,
+    made_references,
     member_references,
     resolve_call,
     resolve_instance_method,
@@ -109,6 +113,9 @@ _UNPACKING: Final[frozenset[str]] = frozenset(
         "expression_list",
     }
 )
+# Rebound parameters followed per function body (each adds a scope every later lookup climbs).
+_MAX_REBINDINGS: Final = 64
+_CLAUSES: Final[frozenset[str]] = frozenset({"elif_clause", "else_clause"})
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
 # Containers whose (first) type argument is what iterating them gives, and mappings whose second is.
@@ -152,6 +159,7 @@ _OPAQUE_CALL: Final = 4  # None: a callee nothing can be said about, `handlers[0
 _INHERITS: Final = 5  # the base's dotted name
 _REFERENCE: Final = 6  # (dotted name, line of each part); target and line are unused
 _NAME: Final = 7  # None: a bare name read, the target
+_MADE_REFERENCE: Final = 9  # (callee's dotted name, attribute names, their lines): `Foo(...).a.b` read
 _RECEIVER: Final = 8  # as _REFERENCE: the receiver of a call, `self.headers` of `self.headers.items()`
 
 Site: TypeAlias = tuple[int, int, int, str, int, Any]
@@ -384,6 +392,7 @@ class _FileParser:
             "assignment": self._assignment,
             "augmented_assignment": self._augmented_assignment,
             "for_statement": self._for,
+            "if_statement": self._if,
             "for_in_clause": self._for,
             "except_clause": self._except_clause,
             "as_pattern": self._as_pattern,
@@ -456,6 +465,12 @@ class _FileParser:
                 chain, lines = payload
                 for used, candidates in member_references(scope, chain, kind == _RECEIVER):
                     written = ".".join(chain[:used])
+                    if budget.admit(source, "references", written):
+                        edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
+            elif kind == _MADE_REFERENCE:
+                ctor, names, lines = payload
+                for used, candidates in made_references(scope, ctor, names):
+                    written = ".".join((target, *names[:used]))
                     if budget.admit(source, "references", written):
                         edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
             elif kind == _IMPORT:
@@ -706,7 +721,7 @@ class _FileParser:
         if type_parameters is not None:
             self._type_parameters(type_parameters, inner)
         if body is not None:
-            stack.append((body, inner.index, index))
+            self._body(body, inner, index, stack)
         return_type = node.child_by_field_name("return_type")
         if return_type is not None:
             stack.append((return_type, scope.index, index))
@@ -721,6 +736,26 @@ class _FileParser:
                 inner.returned = NONE_HINT  # an annotation that promises no class we can name
         stack.extend(reversed(header))
         self._push_decorators(decorators, scope, index, stack)
+
+    def _body(self, body: Node, inner: Scope, index: int, stack: list[Frame]) -> None:
+        """A function's statements; those after `param = Foo(...)` at its top see param as a Foo."""
+        frames: list[Frame] = []
+        current = inner
+        scopes = 0
+        for statement in body.named_children:
+            frames.append((statement, current.index, index))
+            rebound = _rebinding(statement) if scopes < _MAX_REBINDINGS else None
+            if rebound is None:
+                continue
+            name, value = rebound
+            bindings = inner.bindings.get(name) or ()
+            hint = self._value_hint(value, current)
+            if hint is None or hint[0] != CTOR or not any(k == PARAM and b is None for k, _, b in bindings):
+                continue
+            current = self._scope(REBOUND, current, inner.qname, inner.symbol)
+            current.narrow(name, hint)
+            scopes += 1
+        stack.extend(reversed(frames))
 
     def _parameters(
         self,
@@ -927,6 +962,12 @@ class _FileParser:
         root, attrs = _flatten(node)
         if root.type != "identifier":
             stack.append((root, scope.index, source))
+            function = root.child_by_field_name("function") if root.type == "call" else None
+            ctor = _call_chain(function) if function is not None else None
+            if ctor is not None and attrs:
+                names = tuple(_text(a) for a in attrs)
+                payload = (ctor, names, tuple(_line(a) for a in attrs))
+                self.sites.append((_MADE_REFERENCE, source, 0, _render(root), scope.index, payload))
             return
         chain = (_text(root), *(_text(a) for a in attrs))
         lines = (_line(root), *(_line(a) for a in attrs))
@@ -1089,6 +1130,30 @@ class _FileParser:
         if alias is not None:
             self._bind_targets(alias, scope, hint, None, stack, source)
 
+    def _if(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        """`if` / `elif` blocks whose condition is `isinstance(x, Foo)` (alone or among `and`s)
+        see x as a Foo; the condition itself and the `else` block see what x was."""
+        clauses = [node, *(c for c in node.children_by_field_name("alternative"))]
+        for clause in reversed(clauses):
+            condition = clause.child_by_field_name("condition")
+            body = clause.child_by_field_name("consequence")
+            if condition is None or body is None:  # `else:`, or a clause broken by a syntax error
+                if clause is not node:
+                    stack.append((clause, scope.index, source))
+                else:
+                    parts = [c for c in node.named_children if c.type not in _CLAUSES]
+                    stack.extend([(c, scope.index, source) for c in reversed(parts)])
+                continue
+            block = scope
+            for name, chain in _isinstance_tests(condition):
+                if block is scope:
+                    if scope.kind not in (FUNCTION, *PASSING) or not _is_local(scope, name):
+                        continue
+                    block = self._scope(NARROWED, scope, scope.qname, scope.symbol)
+                block.narrow(name, (ANNOTATION, chain, scope))
+            stack.append((body, block.index, source))
+            stack.append((condition, scope.index, source))
+
     def _except_clause(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         for child in reversed(node.named_children):
             if child.type == "as_pattern":
@@ -1230,7 +1295,57 @@ def _is_fixture(decorator: Node) -> bool:
 
 def _own_receiver(scope: Scope, name: str) -> bool:
     """Whether `name` is this very function's self/cls parameter (not an enclosing method's)."""
+    while scope.kind in PASSING and scope.parent is not None:
+        scope = scope.parent
     return any(kind == PARAM and b is not None for kind, _, b in scope.bindings.get(name, ()))
+
+
+def _rebinding(statement: Node) -> tuple[str, Node] | None:
+    """`name = value` as a whole statement (no annotation, no unpacking, no chain): (name, value)."""
+    if statement.type != "expression_statement" or statement.named_child_count != 1:
+        return None
+    assignment = statement.named_children[0]
+    if assignment.type != "assignment" or assignment.child_by_field_name("type") is not None:
+        return None
+    left = assignment.child_by_field_name("left")
+    right = assignment.child_by_field_name("right")
+    if left is None or right is None or left.type != "identifier" or right.type == "assignment":
+        return None
+    return _text(left), right
+
+
+def _isinstance_tests(condition: Node) -> list[tuple[str, Chain]]:
+    """The `isinstance(x, Foo)` a condition asserts (itself, or each operand of `and`): (x, Foo)."""
+    found: list[tuple[str, Chain]] = []
+    work = [condition]
+    while work and len(found) < 4:
+        node = work.pop()
+        if node.type == "parenthesized_expression" and node.named_child_count == 1:
+            work.append(node.named_children[0])
+        elif node.type == "boolean_operator" and any(c.type == "and" for c in node.children):
+            work.extend(
+                c for c in (node.child_by_field_name("right"), node.child_by_field_name("left")) if c is not None
+            )
+        elif node.type == "call":
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            args = arguments.named_children if arguments is not None else []
+            if function is None or _text(function) != "isinstance" or len(args) != 2:
+                continue
+            cls = _chain(args[1]) if args[1].type in ("identifier", "attribute") else None
+            if args[0].type == "identifier" and cls is not None:
+                found.append((_text(args[0]), cls))
+    return found
+
+
+def _is_local(scope: Scope, name: str) -> bool:
+    """Whether `name` is a parameter or local of the function (bound so far), not its self/cls."""
+    while scope.kind in PASSING and scope.parent is not None:
+        if name in scope.bindings:
+            return True
+        scope = scope.parent
+    bindings = scope.bindings.get(name)
+    return bool(bindings) and not any(kind == PARAM and b is not None for kind, _, b in bindings or ())
 
 
 def _is_self_type(annotation: Node) -> bool:
