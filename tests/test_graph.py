@@ -901,3 +901,55 @@ async def test_python_property_chains_are_read_and_protocol_methods_never_guesse
     assert anext.edges == []
     closing = await find_callers(db.pool, "test_iter.CustomAsyncIterator.close_all", "proto-app")
     assert [(e.source, e.line, e.confidence) for e in closing.edges] == [("proto.use.drain", 11, 0.5)]
+
+
+_MANAGER_FILES = {
+    "cm/__init__.py": "",
+    "cm/session.py": "class Session:\n    def save(self):\n        return 1\n",
+    "cm/manage.py": textwrap.dedent("""\
+        from contextlib import contextmanager
+        from typing import Iterator
+
+        from .session import Session
+
+
+        @contextmanager
+        def opened() -> Iterator[Session]:
+            yield Session()
+
+
+        class Client:
+            @contextmanager
+            def transaction(self):
+                yield Session()
+
+
+        def local():
+            with opened() as here:
+                here.save()
+        """),
+    "cm/use.py": textwrap.dedent("""\
+        from .manage import Client, opened
+
+
+        def run(client: Client):
+            with opened() as session:
+                session.save()
+            with client.transaction() as tx:
+                tx.save()
+        """),
+}
+
+
+async def test_python_with_a_contextmanager_gives_what_it_yields(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    await _index_tree(db, settings, tmp_path / "cm-app", _MANAGER_FILES)
+    refs = await find_references(db.pool, "cm.session.Session.save", "cm-app")
+    # A @contextmanager's `with ... as x` is what it yields: from its annotation (`Iterator[Session]`)
+    # or its `yield`, in its own file and, through its type edge, in another.
+    assert sorted((r.path, r.line, r.source, r.confidence) for r in refs.references) == [
+        ("cm/manage.py", 20, "cm.manage.local", 0.9),
+        ("cm/use.py", 6, "cm.use.run", 0.9),
+        ("cm/use.py", 8, "cm.use.run", 0.9),
+    ]

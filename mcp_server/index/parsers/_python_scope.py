@@ -119,6 +119,7 @@ class Scope:
         "_lookups",
         "_attr_types",
         "fixtures",
+        "manager",
         "returned",
         "properties",
         "gives",
@@ -146,6 +147,8 @@ class Scope:
         self.returns: dict[str, Scope] | None = None
         # module: the scopes of the pytest fixtures defined here, by qualified name
         self.fixtures: dict[str, Scope] | None = None
+        # functions: a @contextmanager, whose value to `with ... as x` is what it yields
+        self.manager = False
         # functions: the return annotation, and the values of `return` / `yield` statements
         self.returned: Hint | None = None
         self.properties: set[str] | None = None  # classes: names whose getter is a @property
@@ -429,7 +432,12 @@ def _returned(scope: Scope, function: str, depth: int) -> str | None:
 
 def function_result(fn: Scope, depth: int = 0, fixture: bool = False) -> str | None:
     """The type a function returns (a fixture gives), from its annotation or else from every
-    `return` (a fixture's `yield`) agreeing on one. A generator returns a generator."""
+    `return` (a fixture's `yield`) agreeing on one. A generator returns a generator; a
+    @contextmanager's type is what it yields (so `with f() as x` makes x one, see resolver)."""
+    if fn.manager and fn.returned is not None:
+        found = hint_type(fn.returned, depth + 1)
+        return found[: -len(ITEMS) - 1] if found is not None and found.endswith("." + ITEMS) else None
+    fixture = fixture or fn.manager
     if fn.returned is not None:
         return hint_type(fn.returned, depth + 1)
     gives = fn.yields if fixture and fn.yields else (None if fn.yields else fn.gives)

@@ -123,7 +123,7 @@ _ITEM_CONTAINERS: Final[frozenset[str]] = frozenset(
     {
         "list", "List", "Sequence", "MutableSequence", "Iterable", "Iterator", "Collection",
         "set", "Set", "frozenset", "FrozenSet", "AbstractSet", "MutableSet", "deque", "Deque",
-        "Generator",
+        "Generator", "AsyncIterator", "AsyncIterable", "AsyncGenerator",
     }
 )  # fmt: skip
 _MAPPINGS: Final[frozenset[str]] = frozenset(
@@ -133,8 +133,7 @@ _MAPPINGS: Final[frozenset[str]] = frozenset(
 # is the class itself, `Callable[..., Foo]` a function).
 _SPECIAL_FORMS: Final[frozenset[str]] = frozenset(
     {
-        "Type", "Callable", "Literal", "Union", "Tuple", "Awaitable", "Coroutine", "AsyncIterator",
-        "AsyncIterable", "AsyncGenerator", "Generic", "Protocol", "TypeGuard", "TypeIs", "Required",
+        "Type", "Callable", "Literal", "Union", "Tuple", "Awaitable", "Coroutine", "Generic", "Protocol", "TypeGuard", "TypeIs", "Required",
         "NotRequired", "ReadOnly", "Unpack", "Concatenate", "ContextManager", "AsyncContextManager",
         "Reversible", "Container",
     }
@@ -543,7 +542,7 @@ class _FileParser:
             if found is None or found.startswith(FIXTURE_CANDIDATE) or is_container(found):
                 continue
             target = candidate(found, "")[:-1]
-            written = fn.returned[1] if fn.returned is not None else ()
+            written = tuple(n for n in fn.returned[1] if n != ITEMS) if fn.returned is not None else ()
             line = self.out.symbols[fn.symbol].start_line
             # Written as a call ("Client()"): the annotation's own reference edge is the mention.
             edges.append(
@@ -705,6 +704,7 @@ class _FileParser:
         header: list[Frame] = []
         fixture = any(_is_fixture(d) for d in decorators)
         decorated = {_decorator_name(d) for d in decorators}
+        inner.manager = bool(decorated & {"contextmanager", "asynccontextmanager"})
         if not decorated & {"setter", "deleter"}:
             scope.add_function(qname, inner, fixture)  # a property's type is its getter's
         if in_class and decorated & {"property", "cached_property"}:
