@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -828,3 +829,127 @@ async def test_python_loop_items_and_attributes_of_attributes_resolve_across_fil
         ("chain.provider.Tag.check", 12, 0.9),
         ("chain.provider.Provider.dumps", 13, 0.9),
     }
+
+
+_PROTOCOL_FILES = {
+    "proto/__init__.py": "",
+    "proto/urls.py": (
+        "class URL:\n"
+        "    @property\n"
+        "    def path(self) -> str:\n"
+        "        return '/'\n"
+        "\n"
+        "\n"
+        "class Headers:\n"
+        "    def raw(self):\n"
+        "        return []\n"
+    ),
+    "proto/models.py": (
+        "from .urls import URL, Headers\n"
+        "\n"
+        "\n"
+        "class Response:\n"
+        "    def __init__(self) -> None:\n"
+        "        self.headers = Headers()\n"
+        "\n"
+        "    @property\n"
+        "    def url(self) -> URL:\n"
+        "        return URL()\n"
+    ),
+    "proto/use.py": (
+        "from .models import Response\n"
+        "\n"
+        "\n"
+        "def show(response: Response):\n"
+        "    print(response.url.path)\n"
+        "    return response.headers.raw()\n"
+        "\n"
+        "\n"
+        "async def drain(stream):\n"
+        "    await stream.__anext__()\n"
+        "    stream.close_all()\n"
+    ),
+}
+# A test's own async iterator: the only `__anext__` the repository defines.
+_PROTOCOL_FILES["tests/test_iter.py"] = textwrap.dedent("""\
+    class CustomAsyncIterator:
+        async def __anext__(self):
+            raise StopAsyncIteration
+
+        def close_all(self):
+            pass
+    """)
+
+
+async def test_python_property_chains_are_read_and_protocol_methods_never_guessed_by_name(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    files = _PROTOCOL_FILES
+    await _index_tree(db, settings, tmp_path / "proto-app", files)
+    # `response.url.path` reads the property `url` and, through its return type, the property `path`;
+    # `response.headers.raw()` reads the attribute `headers` before calling its method.
+    refs = await find_references(db.pool, "proto.urls.URL.path", "proto-app")
+    assert [(r.path, r.line, r.confidence) for r in refs.references] == [("proto/use.py", 5, 0.9)]
+    url = await find_references(db.pool, "proto.models.Response.url", "proto-app")
+    assert [(r.path, r.line) for r in url.references] == [("proto/use.py", 5)]
+    headers = await find_references(db.pool, "proto.models.Response.headers", "proto-app")
+    assert [(r.path, r.line) for r in headers.references] == [("proto/use.py", 6)]
+    # An untyped `stream.__anext__()` is any async iterator's (a generator's, most often): the one
+    # class of the repository defining `__anext__` is no caller of it, while a name no protocol
+    # has (`close_all`) still falls back to its one definition, at the fallback's confidence.
+    anext = await find_callers(db.pool, "test_iter.CustomAsyncIterator.__anext__", "proto-app")
+    assert anext.edges == []
+    closing = await find_callers(db.pool, "test_iter.CustomAsyncIterator.close_all", "proto-app")
+    assert [(e.source, e.line, e.confidence) for e in closing.edges] == [("proto.use.drain", 11, 0.5)]
+
+
+_MANAGER_FILES = {
+    "cm/__init__.py": "",
+    "cm/session.py": "class Session:\n    def save(self):\n        return 1\n",
+    "cm/manage.py": textwrap.dedent("""\
+        from contextlib import contextmanager
+        from typing import Iterator
+
+        from .session import Session
+
+
+        @contextmanager
+        def opened() -> Iterator[Session]:
+            yield Session()
+
+
+        class Client:
+            @contextmanager
+            def transaction(self):
+                yield Session()
+
+
+        def local():
+            with opened() as here:
+                here.save()
+        """),
+    "cm/use.py": textwrap.dedent("""\
+        from .manage import Client, opened
+
+
+        def run(client: Client):
+            with opened() as session:
+                session.save()
+            with client.transaction() as tx:
+                tx.save()
+        """),
+}
+
+
+async def test_python_with_a_contextmanager_gives_what_it_yields(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    await _index_tree(db, settings, tmp_path / "cm-app", _MANAGER_FILES)
+    refs = await find_references(db.pool, "cm.session.Session.save", "cm-app")
+    # A @contextmanager's `with ... as x` is what it yields: from its annotation (`Iterator[Session]`)
+    # or its `yield`, in its own file and, through its type edge, in another.
+    assert sorted((r.path, r.line, r.source, r.confidence) for r in refs.references) == [
+        ("cm/manage.py", 20, "cm.manage.local", 0.9),
+        ("cm/use.py", 6, "cm.use.run", 0.9),
+        ("cm/use.py", 8, "cm.use.run", 0.9),
+    ]

@@ -939,7 +939,11 @@ def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
                 return self.url.host
         """)
     assert _edge(parsed, "calls", "self.url.normalize").candidates == (("pkg.urls.URL.normalize", CONF_SCOPED),)
-    assert _edge(parsed, "references", "self.url").candidates == (("pkg.mod.Request.url", CONF_EXACT),)
+    # The property is read both where its value's method is called and where its attribute is.
+    reads = [(e.line, e.candidates) for e in _edges(parsed, "references", "self.url")]
+    assert reads == [(13, (("pkg.mod.Request.url", CONF_EXACT),)), (14, (("pkg.mod.Request.url", CONF_EXACT),))]
+    # `self.url.host` is `host` of what the getter returns: the resolver follows its type edge.
+    assert _edge(parsed, "references", "self.url.host").candidates == (("pkg.mod.Request.url.host", CONF_SCOPED),)
 
 
 def test_loop_variables_are_items_of_typed_containers() -> None:
@@ -987,3 +991,105 @@ def test_a_shadowed_enumerate_types_no_loop_variable() -> None:
                 pair.fourth()
         """)
     assert _edge(parsed, "calls", "pair.fourth").candidates == ()
+
+
+def test_a_declared_type_wins_over_assigned_values_and_generic_classes_type_their_instances() -> None:
+    parsed = _parse("""\
+        import typing as t
+        from .ds import Headers, MultiDict
+
+        class Response:
+            headers: Headers
+
+            def __init__(self, headers: t.Mapping[str, str] | None = None) -> None:
+                self.headers = headers if headers is not None else Headers()
+
+            @property
+            def args(self) -> MultiDict[str, str]:
+                return MultiDict()
+
+            def kinds(self) -> t.Type[Headers]:
+                return Headers
+
+            def go(self):
+                self.headers.get("a")
+                self.args.get("b")
+                self.kinds().get("c")
+
+        def fget(response: Response):
+            return response.headers.get("x")
+        """)
+    # The class body's annotation, not the untyped parameter `__init__` assigns, says what `headers` is.
+    assert _edge(parsed, "calls", "self.headers.get").candidates == (("pkg.ds.Headers.get", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "self.args.get").candidates == (("pkg.ds.MultiDict.get", CONF_SCOPED),)
+    # `Type[Headers]` is the class itself, no instance: nothing is said of its `get`.
+    assert _edge(parsed, "calls", "self.kinds().get").candidates == ()
+    # Elsewhere, the attribute's own type edge carries the declaration (the resolver follows it).
+    typed = [e for e in parsed.edges if e.alias == TYPE_OF and _source_name(parsed, e) == "pkg.mod.Response.headers"]
+    assert [(e.line, e.candidates) for e in typed] == [(5, (("pkg.ds.Headers", CONF_EXACT),))]
+    assert _edge(parsed, "references", "response.headers").candidates == (("pkg.mod.Response.headers", CONF_SCOPED),)
+
+
+def test_isinstance_tells_a_local_its_class_in_the_block_it_guards() -> None:
+    parsed = _parse("""\
+        from .ds import Headers, MultiDict
+
+        def update(arg, other=None):
+            if isinstance(arg, Headers):
+                arg.keys()
+            elif other is not None and isinstance(arg, MultiDict):
+                arg.lists()
+            elif isinstance(arg, dict):
+                arg = MultiDict(arg)
+                arg.rebuilt()
+            else:
+                arg.items()
+            arg.after()
+        """)
+    assert _edge(parsed, "calls", "arg.keys").candidates == (("pkg.ds.Headers.keys", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "arg.lists").candidates == (("pkg.ds.MultiDict.lists", CONF_SCOPED),)
+    # Assigned in the block, the name is no longer what isinstance() said; `else` and after the
+    # statement, nothing is known of it.
+    for written in ("arg.rebuilt", "arg.items", "arg.after"):
+        assert _edge(parsed, "calls", written).candidates == ()
+
+
+def test_a_parameter_rebound_at_the_top_of_a_body_is_what_it_was_rebound_to_after() -> None:
+    parsed = _parse(
+        """\
+        import flask
+
+        def test_static(app):
+            app.before()
+            app = flask.Flask(__name__)
+            app.route("/")
+            if app:
+                app.nested()
+        """,
+        path="tests/test_app.py",
+        module="test_app",
+    )
+    # Before, `app` is the fixture's or the Flask (nothing is said); after, it is the Flask.
+    assert _edge(parsed, "calls", "app.before").candidates == ()
+    assert _edge(parsed, "calls", "app.route").candidates == (("flask.Flask.route", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "app.nested").candidates == (("flask.Flask.nested", CONF_SCOPED),)
+
+
+def test_an_attribute_read_on_what_a_call_makes_is_a_use_of_that_class_s_member() -> None:
+    parsed = _parse("""\
+        class A:
+            @property
+            def f(self) -> int:
+                return 1
+
+        def make() -> A:
+            return A()
+
+        def test():
+            assert A(11).f == 121
+            print(make().f)
+            print(dict(a=1).items)
+        """)
+    assert _edge(parsed, "references", "A().f").candidates == (("pkg.mod.A.f", CONF_SCOPED),)
+    assert _edge(parsed, "references", "make().f").candidates == (("pkg.mod.A.f", CONF_SCOPED),)
+    assert _edges(parsed, "references", "dict().items") == []

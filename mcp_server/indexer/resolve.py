@@ -711,9 +711,24 @@ def _lookup(
     found = _find(t, qname, hops, seen, max_hops, arity, via, arg, origin, sep)
     if found is None and qname in t.stubs:
         found = t.stubs[qname], False
+    if found is None and sep is None and "__enter__." in qname:
+        found = _entered(t, qname, hops, seen, max_hops)
     if t.cuts == cuts:
         t.memo[key] = found
     return found
+
+
+def _entered(t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int) -> tuple[_Sym, bool] | None:
+    """`x.m` after `with v as x` (Python: "V.__enter__.m"): where V's type defines no `__enter__` in
+    the repository, x is v itself: a @contextmanager's type is what it yields, and the standard
+    library's context managers (files, sockets, servers) return themselves."""
+    for marker in (".__enter__.", ".__aenter__."):
+        owner, found, rest = qname.partition(marker)
+        if found:
+            if _lookup(t, owner + marker[:-1], hops, seen, max_hops) is not None:
+                return None  # its own `__enter__` says what x is, and has no such member
+            return _lookup(t, f"{owner}.{rest}", hops, seen, max_hops)
+    return None
 
 
 def _find(
@@ -878,6 +893,10 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
             return None
         kinds = kinds & _PY_RECEIVER_KINDS
     if family == "python":
+        if len(name) > 4 and name.startswith("__") and name.endswith("__"):
+            # `x.__anext__()`, `cm.__enter__()`: a protocol method, which every generator, file and
+            # lock of the standard library has; one class of the repository defining it says nothing.
+            return None
         if name in _PY_CONTAINER_METHODS:
             # `x.append()`, `"".join()`, `d.items()`: on an unknown receiver these are almost always
             # the built-in types' methods (jedi agreed with a same-named repository method 0 times in 50).

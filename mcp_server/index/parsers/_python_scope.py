@@ -15,6 +15,14 @@ CLASS: Final = 1
 FUNCTION: Final = 2
 LAMBDA: Final = 3
 COMPREHENSION: Final = 4
+# The body of `if isinstance(x, Foo):` in a function: x is a Foo there. It binds only that; every
+# other binding made in the block belongs to the enclosing scope.
+NARROWED: Final = 5
+# What follows `param = Foo(...)` at the top of a function's body (a test rebinding a fixture's
+# name): the parameter is a Foo there, as for NARROWED, and no later assignment undoes that.
+REBOUND: Final = 6
+# Scopes that bind nothing of their own but the one name they narrow.
+PASSING: Final = (NARROWED, REBOUND)
 
 # Binding kinds: how a name got bound in a scope.
 DEF: Final = 0  # (DEF, qualified name, is_class)
@@ -111,6 +119,7 @@ class Scope:
         "_lookups",
         "_attr_types",
         "fixtures",
+        "manager",
         "returned",
         "properties",
         "gives",
@@ -138,6 +147,8 @@ class Scope:
         self.returns: dict[str, Scope] | None = None
         # module: the scopes of the pytest fixtures defined here, by qualified name
         self.fixtures: dict[str, Scope] | None = None
+        # functions: a @contextmanager, whose value to `with ... as x` is what it yields
+        self.manager = False
         # functions: the return annotation, and the values of `return` / `yield` statements
         self.returned: Hint | None = None
         self.properties: set[str] | None = None  # classes: names whose getter is a @property
@@ -153,10 +164,14 @@ class Scope:
 
     def bind(self, name: str, binding: Binding) -> None:
         target: Scope = self
-        if self.kind != MODULE:
-            if self.globals is not None and name in self.globals:
+        while target.kind in PASSING and target.parent is not None:
+            if target.kind == NARROWED:
+                target.bindings.pop(name, None)  # assigned in the block: isinstance() no longer tells
+            target = target.parent
+        if target.kind != MODULE:
+            if target.globals is not None and name in target.globals:
                 target = self.module
-            elif self.nonlocals is not None and name in self.nonlocals:
+            elif target.nonlocals is not None and name in target.nonlocals:
                 return  # the enclosing function's binding already covers it
         bindings = target.bindings.get(name)
         if bindings is None:
@@ -193,7 +208,7 @@ class Scope:
     def give(self, hint: Hint | None, yielded: bool) -> None:
         """A `return` / `yield` of this function (or of code nested in it that is no function)."""
         scope: Scope | None = self
-        while scope is not None and scope.kind == COMPREHENSION:
+        while scope is not None and scope.kind in (COMPREHENSION, *PASSING):
             scope = scope.parent
         if scope is None or scope.kind != FUNCTION:
             return
@@ -211,7 +226,14 @@ class Scope:
             self.star_imports = []
         self.star_imports.append(module)
 
+    def narrow(self, name: str, hint: Hint) -> None:
+        """A PASSING scope's one binding: what `name` is known to be in it."""
+        self.bindings[name] = [(VAR, hint, None)]
+
     def declare_outer(self, name: str, is_global: bool) -> None:
+        if self.kind in PASSING and self.parent is not None:
+            self.parent.declare_outer(name, is_global)
+            return
         if is_global:
             if self.globals is None:
                 self.globals = set()
@@ -410,7 +432,12 @@ def _returned(scope: Scope, function: str, depth: int) -> str | None:
 
 def function_result(fn: Scope, depth: int = 0, fixture: bool = False) -> str | None:
     """The type a function returns (a fixture gives), from its annotation or else from every
-    `return` (a fixture's `yield`) agreeing on one. A generator returns a generator."""
+    `return` (a fixture's `yield`) agreeing on one. A generator returns a generator; a
+    @contextmanager's type is what it yields (so `with f() as x` makes x one, see resolver)."""
+    if fn.manager and fn.returned is not None:
+        found = hint_type(fn.returned, depth + 1)
+        return found[: -len(ITEMS) - 1] if found is not None and found.endswith("." + ITEMS) else None
+    fixture = fixture or fn.manager
     if fn.returned is not None:
         return hint_type(fn.returned, depth + 1)
     gives = fn.yields if fixture and fn.yields else (None if fn.yields else fn.gives)
@@ -450,6 +477,14 @@ def _fixture_type(scope: Scope, res: Resolved | None, name: str, depth: int) -> 
     return FIXTURE_CANDIDATE + name if is_class is False else None
 
 
+def _declared(hints: list[Hint | None]) -> list[Hint | None]:
+    """A variable's or attribute's annotations, where it has any: its declared type is the one
+    every value assigned to it has (`headers: Headers` in the class body, whatever `__init__`
+    assigns from an untyped parameter)."""
+    annotated: list[Hint | None] = [h for h in hints if h is not None and h[0] == ANNOTATION]
+    return annotated or hints
+
+
 def _combine(hints: list[Hint | None], depth: int) -> str | None:
     # Every assignment must agree on one type; a single unknown one makes the type unknown.
     types: set[str] = set()
@@ -477,7 +512,7 @@ def variable_type(res: Resolved, depth: int = 0, items: bool = False) -> str | N
     if res.type_cache is not None:
         return _known(res.type_cache, items)
     res.type_cache = _PENDING
-    found = _combine(res.hints, depth) if res.hints else None
+    found = _combine(_declared(res.hints), depth) if res.hints else None
     res.type_cache = found or ""
     return _known(found, items)
 
@@ -508,7 +543,7 @@ def attribute_type(cls: Scope, attr: str, depth: int = 0, items: bool = False) -
         hints.append(hint)
     if cls.attr_hints is not None:
         hints.extend(cls.attr_hints.get(attr, ()))
-    found = _combine(hints, depth + 1) if ok and hints else None
+    found = _combine(_declared(hints), depth + 1) if ok and hints else None
     cls._attr_types[attr] = found or ""
     return _known(found, items)
 
@@ -622,6 +657,40 @@ def resolve_reference(scope: Scope, chain: Chain) -> tuple[Candidates, int]:
     if res.symbol is not None:
         return ((res.symbol, CONF_EXACT),), 1
     return (), 0
+
+
+def member_references(scope: Scope, chain: Chain, receiver_only: bool = False) -> list[tuple[int, Candidates]]:
+    """Every use a non-call `chain` makes, as (names accounted for, candidates): the longest one
+    resolve_reference finds, and on a receiver or a variable also each shorter attribute
+    (`self.app` of `self.app.json`) and each further one through the type edges (`response.url.path`:
+    `path` of what the property `url` returns). With receiver_only, nothing rooted elsewhere (the
+    receiver `self.headers` of a call `self.headers.items()`: a module's attribute is the call's)."""
+    res = lookup(scope, chain[0])
+    on_member = res is not None and not res.qnames
+    if receiver_only and not on_member:
+        return []
+    candidates, used = resolve_reference(scope, chain)
+    out: list[tuple[int, Candidates]] = []
+    if on_member:
+        for size in range(2, used):
+            shorter, found = resolve_reference(scope, chain[:size])
+            if shorter and found == size:
+                out.append((size, shorter))
+    if candidates:
+        out.append((used, candidates))
+    if on_member and candidates and used >= 2:
+        for size in range(used + 1, len(chain) + 1):
+            further = ".".join(chain[used:size])
+            out.append((size, tuple((f"{qname}.{further}", CONF_SCOPED) for qname, _ in candidates)))
+    return out
+
+
+def made_references(scope: Scope, ctor: Chain, names: Chain) -> list[tuple[int, Candidates]]:
+    """`Foo(...).a.b`, `make().a`: each attribute read of what the call makes, as (names, candidates)."""
+    made = hint_type((CTOR, ctor, scope))
+    if made is None or is_container(made):
+        return []
+    return [(size, ((candidate(made, ".".join(names[:size])), CONF_SCOPED),)) for size in range(1, len(names) + 1)]
 
 
 def resolve_instance_method(scope: Scope, ctor: Chain, method: str) -> Candidates:

@@ -33,9 +33,12 @@ from ._python_scope import (
     ITEMS,
     LAMBDA,
     MODULE,
+    NARROWED,
     NONE_HINT,
     NONE_VALUE,
     PARAM,
+    PASSING,
+    REBOUND,
     SELF_VALUE,
     VALUES,
     VAR,
@@ -48,6 +51,8 @@ from ._python_scope import (
     is_class_like,
     is_container,
     lookup,
+    made_references,
+    member_references,
     resolve_call,
     resolve_instance_method,
     resolve_reference,
@@ -108,6 +113,9 @@ _UNPACKING: Final[frozenset[str]] = frozenset(
         "expression_list",
     }
 )
+# Rebound parameters followed per function body (each adds a scope every later lookup climbs).
+_MAX_REBINDINGS: Final = 64
+_CLAUSES: Final[frozenset[str]] = frozenset({"elif_clause", "else_clause"})
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
 # Containers whose (first) type argument is what iterating them gives, and mappings whose second is.
@@ -115,12 +123,21 @@ _ITEM_CONTAINERS: Final[frozenset[str]] = frozenset(
     {
         "list", "List", "Sequence", "MutableSequence", "Iterable", "Iterator", "Collection",
         "set", "Set", "frozenset", "FrozenSet", "AbstractSet", "MutableSet", "deque", "Deque",
-        "Generator",
+        "Generator", "AsyncIterator", "AsyncIterable", "AsyncGenerator",
     }
 )  # fmt: skip
 _MAPPINGS: Final[frozenset[str]] = frozenset(
     {"dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict", "OrderedDict"}
 )
+# Subscripted typing forms that are no generic class of whose instance the value is (`Type[Foo]`
+# is the class itself, `Callable[..., Foo]` a function).
+_SPECIAL_FORMS: Final[frozenset[str]] = frozenset(
+    {
+        "Type", "Callable", "Literal", "Union", "Tuple", "Awaitable", "Coroutine", "Generic", "Protocol", "TypeGuard", "TypeIs", "Required",
+        "NotRequired", "ReadOnly", "Unpack", "Concatenate", "ContextManager", "AsyncContextManager",
+        "Reversible", "Container",
+    }
+)  # fmt: skip
 # Annotations that promise no particular class (a method of `Any` is nobody's method).
 _UNTYPED: Final[frozenset[str]] = frozenset({"Any", "Self", "object", "NoReturn", "Never"})
 _DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -141,6 +158,8 @@ _OPAQUE_CALL: Final = 4  # None: a callee nothing can be said about, `handlers[0
 _INHERITS: Final = 5  # the base's dotted name
 _REFERENCE: Final = 6  # (dotted name, line of each part); target and line are unused
 _NAME: Final = 7  # None: a bare name read, the target
+_MADE_REFERENCE: Final = 9  # (callee's dotted name, attribute names, their lines): `Foo(...).a.b` read
+_RECEIVER: Final = 8  # as _REFERENCE: the receiver of a call, `self.headers` of `self.headers.items()`
 
 Site: TypeAlias = tuple[int, int, int, str, int, Any]
 Frame: TypeAlias = tuple[Node, int, int]  # node, scope index, source symbol index
@@ -298,7 +317,9 @@ def _annotation_chain(node: Node | None) -> Chain | None:
             wrapped = head_chain[-1] in _TYPE_WRAPPERS and args
             optional = head_chain[-1] == "Union" and len(args) == 2 and _is_none(args[1])
             if not (wrapped or optional):
-                return None
+                # `MultiDict[str, str]`: an instance of the generic class, whatever its arguments.
+                generic = is_class_like(head_chain[-1]) and head_chain[-1] not in _SPECIAL_FORMS
+                return head_chain if generic else None
             node = args[0]
         elif kind == "binary_operator":
             left = node.child_by_field_name("left")
@@ -370,6 +391,7 @@ class _FileParser:
             "assignment": self._assignment,
             "augmented_assignment": self._augmented_assignment,
             "for_statement": self._for,
+            "if_statement": self._if,
             "for_in_clause": self._for,
             "except_clause": self._except_clause,
             "as_pattern": self._as_pattern,
@@ -438,12 +460,18 @@ class _FileParser:
                 candidates, _ = resolve_reference(scope, (target,))
                 if candidates and budget.admit(source, "references", target):
                     edges.append(RawEdge(source, "references", target, line, candidates))
-            elif kind == _REFERENCE:
+            elif kind == _REFERENCE or kind == _RECEIVER:
                 chain, lines = payload
-                candidates, used = resolve_reference(scope, chain)
-                written = ".".join(chain[:used])
-                if candidates and budget.admit(source, "references", written):
-                    edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
+                for used, candidates in member_references(scope, chain, kind == _RECEIVER):
+                    written = ".".join(chain[:used])
+                    if budget.admit(source, "references", written):
+                        edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
+            elif kind == _MADE_REFERENCE:
+                ctor, names, lines = payload
+                for used, candidates in made_references(scope, ctor, names):
+                    written = ".".join((target, *names[:used]))
+                    if budget.admit(source, "references", written):
+                        edges.append(RawEdge(source, "references", written, lines[used - 1], candidates))
             elif kind == _IMPORT:
                 candidates, alias = payload
                 if budget.admit(source, "imports", target):
@@ -514,7 +542,7 @@ class _FileParser:
             if found is None or found.startswith(FIXTURE_CANDIDATE) or is_container(found):
                 continue
             target = candidate(found, "")[:-1]
-            written = fn.returned[1] if fn.returned is not None else ()
+            written = tuple(n for n in fn.returned[1] if n != ITEMS) if fn.returned is not None else ()
             line = self.out.symbols[fn.symbol].start_line
             # Written as a call ("Client()"): the annotation's own reference edge is the mention.
             edges.append(
@@ -676,6 +704,7 @@ class _FileParser:
         header: list[Frame] = []
         fixture = any(_is_fixture(d) for d in decorators)
         decorated = {_decorator_name(d) for d in decorators}
+        inner.manager = bool(decorated & {"contextmanager", "asynccontextmanager"})
         if not decorated & {"setter", "deleter"}:
             scope.add_function(qname, inner, fixture)  # a property's type is its getter's
         if in_class and decorated & {"property", "cached_property"}:
@@ -692,7 +721,7 @@ class _FileParser:
         if type_parameters is not None:
             self._type_parameters(type_parameters, inner)
         if body is not None:
-            stack.append((body, inner.index, index))
+            self._body(body, inner, index, stack)
         return_type = node.child_by_field_name("return_type")
         if return_type is not None:
             stack.append((return_type, scope.index, index))
@@ -707,6 +736,26 @@ class _FileParser:
                 inner.returned = NONE_HINT  # an annotation that promises no class we can name
         stack.extend(reversed(header))
         self._push_decorators(decorators, scope, index, stack)
+
+    def _body(self, body: Node, inner: Scope, index: int, stack: list[Frame]) -> None:
+        """A function's statements; those after `param = Foo(...)` at its top see param as a Foo."""
+        frames: list[Frame] = []
+        current = inner
+        scopes = 0
+        for statement in body.named_children:
+            frames.append((statement, current.index, index))
+            rebound = _rebinding(statement) if scopes < _MAX_REBINDINGS else None
+            if rebound is None:
+                continue
+            name, value = rebound
+            bindings = inner.bindings.get(name) or ()
+            hint = self._value_hint(value, current)
+            if hint is None or hint[0] != CTOR or not any(k == PARAM and b is None for k, _, b in bindings):
+                continue
+            current = self._scope(REBOUND, current, inner.qname, inner.symbol)
+            current.narrow(name, hint)
+            scopes += 1
+        stack.extend(reversed(frames))
 
     def _parameters(
         self,
@@ -882,6 +931,10 @@ class _FileParser:
         if root_kind == "identifier":
             chain = (_text(root), *(_text(a) for a in attrs))
             self.sites.append((_CALL, source, line, ".".join(chain)[:_MAX_TARGET_CHARS], scope.index, chain))
+            if len(attrs) >= 2:
+                # `self.headers.items()` reads `headers` (a property, an attribute) before calling.
+                lines = (_line(root), *(_line(a) for a in attrs[:-1]))
+                self.sites.append((_RECEIVER, source, 0, "", scope.index, (chain[:-1], lines)))
             return
         if root_kind == "subscript" and not attrs:
             # `ConfigAttribute[bool]("TESTING")`: a generic class made with type arguments
@@ -909,6 +962,12 @@ class _FileParser:
         root, attrs = _flatten(node)
         if root.type != "identifier":
             stack.append((root, scope.index, source))
+            function = root.child_by_field_name("function") if root.type == "call" else None
+            ctor = _call_chain(function) if function is not None else None
+            if ctor is not None and attrs:
+                names = tuple(_text(a) for a in attrs)
+                payload = (ctor, names, tuple(_line(a) for a in attrs))
+                self.sites.append((_MADE_REFERENCE, source, 0, _render(root), scope.index, payload))
             return
         chain = (_text(root), *(_text(a) for a in attrs))
         lines = (_line(root), *(_line(a) for a in attrs))
@@ -973,6 +1032,9 @@ class _FileParser:
                     symbol = self._variable_symbol(name, scope, statement)
                     if symbol is not None and scope.kind == MODULE and _typing(node_hint):
                         self.typed_vars.setdefault(symbol, (name, _line(node), _written_type(node_hint)))
+                    elif symbol is not None and node_hint is not None and node_hint[0] == ANNOTATION:
+                        # `headers: Headers` in a class body declares what instances hold.
+                        self.typed_attrs.setdefault((scope.index, name), (_line(node), node_hint[1], statement))
                 scope.bind(name, (VAR, node_hint, symbol))
             elif kind in _UNPACKING:
                 work.extend((c, None) for c in node.named_children)
@@ -1067,6 +1129,30 @@ class _FileParser:
                 stack.append((child, scope.index, source))
         if alias is not None:
             self._bind_targets(alias, scope, hint, None, stack, source)
+
+    def _if(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        """`if` / `elif` blocks whose condition is `isinstance(x, Foo)` (alone or among `and`s)
+        see x as a Foo; the condition itself and the `else` block see what x was."""
+        clauses = [node, *(c for c in node.children_by_field_name("alternative"))]
+        for clause in reversed(clauses):
+            condition = clause.child_by_field_name("condition")
+            body = clause.child_by_field_name("consequence")
+            if condition is None or body is None:  # `else:`, or a clause broken by a syntax error
+                if clause is not node:
+                    stack.append((clause, scope.index, source))
+                else:
+                    parts = [c for c in node.named_children if c.type not in _CLAUSES]
+                    stack.extend([(c, scope.index, source) for c in reversed(parts)])
+                continue
+            block = scope
+            for name, chain in _isinstance_tests(condition):
+                if block is scope:
+                    if scope.kind not in (FUNCTION, *PASSING) or not _is_local(scope, name):
+                        continue
+                    block = self._scope(NARROWED, scope, scope.qname, scope.symbol)
+                block.narrow(name, (ANNOTATION, chain, scope))
+            stack.append((body, block.index, source))
+            stack.append((condition, scope.index, source))
 
     def _except_clause(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         for child in reversed(node.named_children):
@@ -1209,7 +1295,57 @@ def _is_fixture(decorator: Node) -> bool:
 
 def _own_receiver(scope: Scope, name: str) -> bool:
     """Whether `name` is this very function's self/cls parameter (not an enclosing method's)."""
+    while scope.kind in PASSING and scope.parent is not None:
+        scope = scope.parent
     return any(kind == PARAM and b is not None for kind, _, b in scope.bindings.get(name, ()))
+
+
+def _rebinding(statement: Node) -> tuple[str, Node] | None:
+    """`name = value` as a whole statement (no annotation, no unpacking, no chain): (name, value)."""
+    if statement.type != "expression_statement" or statement.named_child_count != 1:
+        return None
+    assignment = statement.named_children[0]
+    if assignment.type != "assignment" or assignment.child_by_field_name("type") is not None:
+        return None
+    left = assignment.child_by_field_name("left")
+    right = assignment.child_by_field_name("right")
+    if left is None or right is None or left.type != "identifier" or right.type == "assignment":
+        return None
+    return _text(left), right
+
+
+def _isinstance_tests(condition: Node) -> list[tuple[str, Chain]]:
+    """The `isinstance(x, Foo)` a condition asserts (itself, or each operand of `and`): (x, Foo)."""
+    found: list[tuple[str, Chain]] = []
+    work = [condition]
+    while work and len(found) < 4:
+        node = work.pop()
+        if node.type == "parenthesized_expression" and node.named_child_count == 1:
+            work.append(node.named_children[0])
+        elif node.type == "boolean_operator" and any(c.type == "and" for c in node.children):
+            work.extend(
+                c for c in (node.child_by_field_name("right"), node.child_by_field_name("left")) if c is not None
+            )
+        elif node.type == "call":
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            args = arguments.named_children if arguments is not None else []
+            if function is None or _text(function) != "isinstance" or len(args) != 2:
+                continue
+            cls = _chain(args[1]) if args[1].type in ("identifier", "attribute") else None
+            if args[0].type == "identifier" and cls is not None:
+                found.append((_text(args[0]), cls))
+    return found
+
+
+def _is_local(scope: Scope, name: str) -> bool:
+    """Whether `name` is a parameter or local of the function (bound so far), not its self/cls."""
+    while scope.kind in PASSING and scope.parent is not None:
+        if name in scope.bindings:
+            return True
+        scope = scope.parent
+    bindings = scope.bindings.get(name)
+    return bool(bindings) and not any(kind == PARAM and b is not None for kind, _, b in bindings or ())
 
 
 def _is_self_type(annotation: Node) -> bool:
