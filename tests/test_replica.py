@@ -224,6 +224,7 @@ async def test_the_metrics_an_operator_runs_on_exist_and_move_with_real_traffic(
     assert _samples(after, "pgcode_replica_lag_seconds")[""] < LAG_NOTE_SECONDS
     assert _samples(after, "pgcode_replica_receiving")[""] == 1
     assert _samples(after, "pgcode_db_pool_in_use")[""] >= 0 and _samples(after, "pgcode_db_pool_max_size")[""] == 8
+    assert _samples(after, "pgcode_db_pool_waiting")[""] == 0  # idle now (tests/test_ops.py makes it move)
     assert moved(worker_after, worker_before, "pgcode_embed_seconds_total", "") > 0  # throughput: chunks / seconds
     assert f'{{repository="{REPO}"}}' in _samples(worker_after, "pgcode_vectors_pending")
     assert _samples(worker_after, "pgcode_watcher_state")[f'{{repository="{REPO}",state="watching"}}'] == 1

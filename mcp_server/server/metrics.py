@@ -207,6 +207,14 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def pool_waiting(pool: asyncpg.Pool) -> int:
+    """How many acquires wait for a free connection. asyncpg keeps no such count: its queue of free
+    connections does, as the futures of the acquires blocked on it (checked by tests/test_ops.py
+    against a real pool, so an asyncpg that renames them fails there rather than reading 0)."""
+    getters = getattr(getattr(pool, "_queue", None), "_getters", None)
+    return sum(1 for waiter in getters if not waiter.done()) if getters is not None else 0
+
+
 class _LiveCollector(Collector):
     """Gauges read at scrape time from the process's own state (pool, watcher) and the cache."""
 
@@ -229,6 +237,11 @@ class _LiveCollector(Collector):
             )
             yield GaugeMetricFamily(
                 "pgcode_db_pool_max_size", "The pool's maximum size (pool_max_size).", value=pool.get_max_size()
+            )
+            yield GaugeMetricFamily(
+                "pgcode_db_pool_waiting",
+                "Requests waiting for a connection of a full pool.",
+                value=pool_waiting(pool),
             )
         queue = m.indexer.files_pending() if m.indexer is not None else {}
         yield GaugeMetricFamily(
