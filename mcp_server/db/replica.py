@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ class ReplicaLag:
 
 
 _seen: dict[int, tuple[float, ReplicaLag]] = {}
+_behind_since: dict[int, float] = {}  # per pool: when its replica was first seen behind, in this streak
 
 
 async def replica_lag(pool: asyncpg.Pool) -> ReplicaLag:
@@ -63,11 +65,23 @@ async def replica_lag(pool: asyncpg.Pool) -> ReplicaLag:
     if seen is not None and now - seen[0] < LAG_MAX_AGE:
         return seen[1]
     async with pool.acquire() as conn:
-        lag = await measure(conn)
+        lag = _bounded(id(pool), await measure(conn), now)
     if len(_seen) > 64:  # one entry per pool; tests open many
         _seen.clear()
+        _behind_since.clear()
     _seen[id(pool)] = (now, lag)
     return lag
+
+
+def _bounded(key: int, lag: ReplicaLag, now: float) -> ReplicaLag:
+    """The age of the last replayed transaction counts the quiet spell before the WAL now waiting
+    (a moment's replay after a quiet minute would read as a minute behind): a streaming replica is
+    never taken to be further behind than for as long as this process has seen it behind."""
+    if not lag.standby or not lag.receiving or lag.seconds == 0:
+        _behind_since.pop(key, None)
+        return lag
+    since = _behind_since.setdefault(key, now)
+    return dataclasses.replace(lag, seconds=min(lag.seconds, now - since))
 
 
 async def measure(conn: asyncpg.Connection) -> ReplicaLag:

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from .. import __version__
 from ..db.pool import Database
-from ..db.replica import ReplicaLag, measure
+from ..db.replica import ReplicaLag, replica_lag
 from ..embed.model import Embedder
 from ..indexer.watcher import STATES, BackgroundIndexer
 
@@ -192,7 +192,7 @@ class Metrics:
                 with anyio.fail_after(_QUERY_SECONDS):
                     async with self.db.pool.acquire() as conn:
                         rows = await conn.fetch(_VECTORS_PENDING, self.model_key)
-                        replica = await measure(conn) if self.db.read_only else None
+                    replica = await replica_lag(self.db.pool) if self.db.read_only else None
                 self._vectors = {r["name"]: int(r["pending"]) for r in rows}
                 self._replica = replica
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
