@@ -1,6 +1,7 @@
 """Run every benchmark in bench/, one at a time, and write bench/results/summary.json.
 
-Runs retrieval.py (all five corpora), graph_precision.py, embed_cost.py, speed.py, edit_latency.py, root_notes.py,
+Runs retrieval.py (all five corpora), graph_precision.py, embed_cost.py, speed.py, edit_latency.py,
+replica_latency.py, root_notes.py,
 load.py, hostile_repos.py, answer_sizes.py and scale.py, each in its own process with its default arguments (heavy jobs never
 overlap: the machine is shared). A script whose command line requires a folder (an argparse "required" error) is
 re-run with a scratch copy of the Requests corpus, or with what --args gives it. Child processes
@@ -38,7 +39,17 @@ TAKES_DATA_DIR = [
     "answer_sizes",
     "embed_cost",
 ]  # the rest read PGCODE_DATA_DIR from the environment
-SCRIPTS = [*TAKES_DATA_DIR, "speed", "edit_latency", "root_notes", "load", "hostile_repos", "answer_sizes", "scale"]
+SCRIPTS = [
+    *TAKES_DATA_DIR,
+    "speed",
+    "edit_latency",
+    "replica_latency",
+    "root_notes",
+    "load",
+    "hostile_repos",
+    "answer_sizes",
+    "scale",
+]
 SCRATCH = corpora.CACHE / "scratch"
 
 

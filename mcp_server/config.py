@@ -72,6 +72,9 @@ class Settings:
     pgbouncer: bool = False
     # Serve search and graph only: no migrations, no watcher, index tools refused.
     read_only: bool = False
+    # A read-only server on a streaming replica states the replica's lag in every answer once it
+    # exceeds this many seconds (0: whenever it is behind at all).
+    replica_lag_note_seconds: int = 10
     # Serving
     host: str = "127.0.0.1"
     port: int = 8765
@@ -178,6 +181,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),
     "metrics_port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),
     "statement_timeout_ms": (lambda v: v >= 0, "0 (no timeout) or more"),
+    "replica_lag_note_seconds": (lambda v: 0 <= v <= 86400, "between 0 and 86400"),
     "grep_timeout_ms": (lambda v: 100 <= v <= 3_600_000, "between 100 and 3600000"),
     "rate_limit_per_minute": (lambda v: 0 <= v <= 1_000_000, "0 (no limit) to 1000000"),
     "max_request_bytes": (lambda v: 1024 <= v <= 1 << 30, "between 1024 and 1073741824"),

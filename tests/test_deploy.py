@@ -171,7 +171,15 @@ def test_pgbouncer_pools_transactions_and_tolerates_asyncpg() -> None:
     ini.read(DEPLOY / "pgbouncer" / "pgbouncer.ini")
     bouncer = ini["pgbouncer"]
     assert bouncer["pool_mode"] == "transaction"
-    assert int(bouncer["max_prepared_statements"]) > 0  # asyncpg prepares every statement
+    # PgBouncer < 1.21 (Debian 12 ships 1.18) refuses to start on max_prepared_statements; the servers
+    # run with PGCODE_PGBOUNCER=true instead (no named prepared statements). tests/test_replica.py runs
+    # this very file on the installed PgBouncer.
+    assert "max_prepared_statements" not in bouncer
+    server = _compose()["services"]["pgcode"]["environment"]
+    assert server["PGCODE_PGBOUNCER"] == "true"
+    k8s = _k8s_objects()[("Deployment", "pgcode")]
+    env = {e["name"]: e.get("value") for e in k8s["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["PGCODE_PGBOUNCER"] == "true"
     ignored = set(bouncer["ignore_startup_parameters"].split(","))
     assert {"statement_timeout", "synchronous_commit"} <= ignored  # what asyncpg's pool sends
     assert "pgcode" in ini["databases"] and bouncer["listen_port"] == "6432"

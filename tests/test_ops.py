@@ -30,6 +30,7 @@ from mcp_server.embed.model import Embedder
 from mcp_server.errors import ConfigError
 from mcp_server.indexer.pipeline import IndexReport, index_repository
 from mcp_server.server.errors import tool_errors
+from mcp_server.server.metrics import Metrics
 from tests._consistency import per_file as _per_file
 from tests._consistency import postgres_processes as _postgres_for
 from tests._consistency import scratch_database
@@ -375,6 +376,37 @@ async def test_metrics_count_and_time_tool_calls_and_require_the_token(ops_serve
     assert "" in _samples(after, "pgcode_embed_chunks_total")
     assert _samples(after, "process_resident_memory_bytes")[""] > 10_000_000
     assert "# TYPE pgcode_tool_latency_seconds histogram" in after
+
+
+async def test_the_pool_gauges_count_connections_in_use_and_requests_waiting_for_one(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    settings = _settings(pg_dsn, tmp_path, pool_max_size=1)
+    async with open_database(settings) as db:
+        metrics = Metrics(role="server")
+        metrics.bind(db, None, "model")
+
+        def gauge(name: str) -> float:
+            return _samples(metrics.exposition().decode(), name)[""]
+
+        assert (gauge("pgcode_db_pool_in_use"), gauge("pgcode_db_pool_waiting")) == (0, 0)
+        async with db.pool.acquire():
+            assert gauge("pgcode_db_pool_in_use") == 1
+            async with anyio.create_task_group() as tg:
+
+                async def wait_for_one() -> None:
+                    async with db.pool.acquire() as conn:
+                        await conn.fetchval("SELECT 1")
+
+                tg.start_soon(wait_for_one)
+                tg.start_soon(wait_for_one)
+                deadline = time.monotonic() + 5
+                while gauge("pgcode_db_pool_waiting") < 2:
+                    assert time.monotonic() < deadline, "the waiting acquires were not counted"
+                    await anyio.sleep(0.01)
+                assert gauge("pgcode_db_pool_max_size") == 1
+                tg.cancel_scope.cancel()
+        assert gauge("pgcode_db_pool_waiting") == 0
 
 
 def test_oversized_bodies_get_413_before_they_are_read(ops_server: HttpServer) -> None:

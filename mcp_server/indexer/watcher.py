@@ -108,6 +108,10 @@ class BackgroundIndexer(Ownership, FileEvents, WorkQueue, Vectors):
             return WatchStatus(repository_id, "stopped", None, 0, None, None, None, None, None)
         return w.status()
 
+    def watch_states(self) -> dict[int, tuple[str, str]]:
+        """Every repository this process follows: id -> (name, watcher state)."""
+        return {w.repo.id: (w.repo.name, w.state) for w in list(self._repos.values())}
+
     def files_pending(self) -> dict[str, int]:
         """Files queued or being indexed, per repository this process owns (by name)."""
         return {w.repo.name: len(w.pending) + w.in_flight for w in list(self._repos.values()) if w.owned}

@@ -5,13 +5,12 @@
 -- Cost: a lookup by id alone probes each partition's primary key. Worth it from ~10M chunks
 -- spread over many repositories; below that, leave the tables alone.
 --
--- Apply (stop every writer first: `pgcode worker` and writable servers; read-only servers may stay,
--- they wait on the table locks for the few seconds to minutes the move takes):
---   pgcode db partition --partitions 8
--- or with psql, all in one transaction (the function lives in pg_temp, gone with the session):
---   psql "$URL" -X -v ON_ERROR_STOP=1 -1 -f partition_by_repository.sql \
---        -c 'SELECT pg_temp.pgcode_partition_by_repository(8)' -c 'ANALYZE symbols, edges, chunks'
--- Run it as the tables' owner (pgcode_writer) or a superuser; owner and privileges are kept.
+-- Apply it one way only, with pgcode (stop every writer first: `pgcode worker` and writable servers;
+-- read-only servers may stay, they wait on the table locks for the few seconds to minutes the move takes):
+--   pgcode --database-url postgresql://pgcode_writer:...@db/pgcode db partition --partitions 8
+-- which runs this file and pg_temp.pgcode_partition_by_repository(N) in one transaction, refuses
+-- tables already partitioned, then ANALYZEs them. As the tables' owner (pgcode_writer) or a
+-- superuser; owner and privileges are kept. When and how many: deploy/README.md, "Partitioning".
 --
 -- What changes, and why:
 -- * A partitioned table's primary key, like any unique index on it, must contain the partition

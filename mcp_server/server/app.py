@@ -11,6 +11,7 @@ from mcp.types import CallToolResult, TextContent, Tool
 
 from .. import __version__
 from . import render, tool_surface, tools_context, tools_graph, tools_index, tools_search
+from .errors import ERROR_KINDS_NOTED, READ_ONLY_DATABASE
 from .http import request_role
 from .state import ServerState
 
@@ -67,14 +68,21 @@ class PgcodeServer(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         started = time.perf_counter()
         status = "error"
+        READ_ONLY_DATABASE.set(self._state.read_only)
+        kinds: list[str] = []
+        ERROR_KINDS_NOTED.set(kinds)
         try:
             if name in WRITE_TOOLS:
                 if self._state.read_only:
+                    kinds.append("read_only")
                     raise ToolError(READ_ONLY_REFUSAL)
                 request = getattr(getattr(context, "request_context", None), "request", None)
                 if request_role(request) == "read":
+                    kinds.append("denied")
                     raise ToolError(READ_TOKEN_REFUSAL.format(tool=name))
-            result = await super().call_tool(name, arguments, context)
+            call = super().call_tool(name, arguments, context)
+            guard = self._state.reachability
+            result = await (guard.guard(call) if guard is not None else call)
             status = "error" if getattr(result, "is_error", False) else "ok"
             if isinstance(result, CallToolResult) and render.is_json_copy(result):
                 # The model reads the text: compact lines instead of the indented JSON of the
@@ -85,7 +93,7 @@ class PgcodeServer(MCPServer):
                 result = result.model_copy(update={"content": [TextContent(type="text", text=text)]})
             return result
         finally:
-            self._state.metrics.observe_tool(name, status, time.perf_counter() - started)
+            self._state.metrics.observe_tool(name, status, time.perf_counter() - started, kinds[0] if kinds else None)
 
 
 def create_server(state: ServerState) -> MCPServer:

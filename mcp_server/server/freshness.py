@@ -1,4 +1,4 @@
-"""How current the index is for an answer: vectors and files still pending, last completed pass, vanished roots."""
+"""How current the index is for an answer: vectors and files still pending, last completed pass, vanished roots, a replica's lag."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 import asyncpg
 from pydantic import BaseModel
 
+from ..db.replica import replica_lag
 from ..db.vector_marks import recent_pending
 from ..embed.model import key_for
 from ..graph.models import Answer
@@ -67,6 +68,7 @@ async def freshness(
     notes += [
         m.note for m in await missing_roots(state.db.pool) if m.repository_id == repository_id or m.repository in names
     ]
+    notes += await replica_notes(state)
     return Freshness(
         vectors_complete=vectors_pending == 0,
         vectors_pending=vectors_pending,
@@ -83,7 +85,17 @@ async def noted(state: ServerState, answer: A, scope: object = None) -> A:
     if missing:
         names = _repositories_in(answer)
         answer.notes.extend(m.note for m in missing if m.repository in names or scope in (m.repository, m.root))
+    answer.notes.extend(await replica_notes(state))
     return answer
+
+
+async def replica_notes(state: ServerState) -> list[str]:
+    """The replica's lag as a note, on a read-only server whose database is a standby that is further
+    behind than replica_lag_note_seconds (a writable server always works on the primary)."""
+    if not state.read_only:
+        return []
+    note = (await replica_lag(state.db.pool)).note(state.settings.replica_lag_note_seconds)
+    return [note] if note else []
 
 
 def with_root_notes(state: ServerState) -> Callable[[Callable[P, Awaitable[A]]], Callable[P, Awaitable[A]]]:

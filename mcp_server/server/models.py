@@ -77,6 +77,12 @@ class RepositoryInfo(BaseModel):
 
 class RepositoryList(BaseModel):
     repositories: list[RepositoryInfo]
+    replica_lag_seconds: float | None = Field(
+        default=None,
+        description="on a read-only server whose database is a streaming replica: how far it is behind "
+        "its primary (0 when caught up); null on a primary",
+    )
+    notes: list[str] = []
 
 
 class IndexResult(BaseModel):

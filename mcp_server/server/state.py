@@ -13,10 +13,11 @@ import structlog
 
 from ..config import Settings
 from ..db.migrate import pending
-from ..db.pool import Database, open_database
+from ..db.pool import Database, connect_kwargs, open_database
 from ..embed.model import Embedder, ModelUnavailable, embedder_for, key_for
 from ..indexer.watcher import BackgroundIndexer
 from .metrics import CountingEmbedder, Metrics
+from .reachability import Reachability
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,8 @@ class ServerState:
     # How MCP clients reach this process: "stdio" (the local user's own client) or "http" (remote:
     # the read boundary is stricter).
     transport: str = "stdio"
+    # Read-only servers only: tool calls fail fast while the database (a replica, PgBouncer) does not answer.
+    reachability: Reachability | None = None
     _embedder: Embedder | None = None
     _model_error: str | None = None
     _model_ready: anyio.Event = field(default_factory=anyio.Event)
@@ -86,7 +89,7 @@ class ServerState:
                 # A shutdown during start-up must not wait for the model to finish loading.
                 abandon_on_cancel=True,
             )
-            self._embedder = CountingEmbedder(loaded, self.metrics.embed_chunks)
+            self._embedder = CountingEmbedder(loaded, self.metrics.embed_chunks, self.metrics.embed_seconds)
             if self.indexer is not None:
                 self.indexer.embedder = self._embedder
         except ModelUnavailable as exc:
@@ -108,6 +111,9 @@ async def serve_state(
         indexer = BackgroundIndexer(db, settings, None, events=metrics.watcher_lag) if watch and not read_only else None
         metrics.bind(db, indexer, key_for(settings))
         state = ServerState(db=db, settings=settings, indexer=indexer, metrics=metrics)
+        if read_only:
+            state.reachability = Reachability(db.dsn, connect_kwargs(settings, read_only=True))
+            tg.start_soon(state.reachability.run)
         tg.start_soon(state._load_model)
         if indexer is not None:
             await tg.start(indexer.run)

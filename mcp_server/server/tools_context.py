@@ -13,6 +13,7 @@ from ..context.assemble import DEFAULT_BUDGET, MAX_BUDGET, MIN_BUDGET
 from ..context.models import ContextResult
 from ..search.hybrid import MAX_QUERY_CHARS
 from .errors import tool_errors
+from .freshness import replica_notes
 from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -42,6 +43,10 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             budget_tokens=budget_tokens,
             ef_search=state.settings.hnsw_ef_search,
         )
+        lagging = await replica_notes(state)
+        if lagging:  # outside the budget: a sentence about the answer, not part of it
+            result.notes.extend(lagging)
+            text = "\n".join([text, *(f"note: {n}" for n in lagging)])
         # The text is the answer and the budget covers it; the structured part says the same.
         return CallToolResult(
             content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from ..db.replica import replica_lag
 from ..embed.model import key_for
 from ..errors import InvalidArgument
 from ..indexer import repositories
@@ -17,6 +18,7 @@ from ..indexer.pipeline import index_repository as run_index
 from ..indexer.pipeline import remove_repository as run_remove
 from .boundary import check_index_root
 from .errors import tool_errors
+from .freshness import replica_notes
 from .models import IndexResult, Removed, RepositoryInfo, RepositoryList
 from .state import ServerState
 
@@ -48,6 +50,17 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             watcher=watch.state if watch else None,
             files_pending=watch.files_pending if watch else 0,
             paused=watch.paused if watch else None,
+        )
+
+    async def _listing(infos: list[RepositoryInfo]) -> RepositoryList:
+        """The repositories, with the replica's lag on a read-only server (its note past the threshold)."""
+        if not state.read_only:
+            return RepositoryList(repositories=infos)
+        lag = await replica_lag(state.db.pool)
+        return RepositoryList(
+            repositories=infos,
+            replica_lag_seconds=round(lag.seconds, 1) if lag.standby else None,
+            notes=await replica_notes(state),
         )
 
     @mcp.tool(
@@ -141,7 +154,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             repos = (
                 [await repositories.find(conn, repository)] if repository else await repositories.all_repositories(conn)
             )
-        return RepositoryList(repositories=[await _info(r) for r in repos])
+        return await _listing([await _info(r) for r in repos])
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
@@ -150,7 +163,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         `repository` argument takes), roots and sizes."""
         async with state.db.pool.acquire() as conn:
             repos = await repositories.all_repositories(conn)
-        return RepositoryList(repositories=[await _info(r) for r in repos])
+        return await _listing([await _info(r) for r in repos])
 
     @mcp.tool(
         annotations=ToolAnnotations(
