@@ -4,8 +4,8 @@ The corpus is an npm package that ships an iOS (Swift) and an Android (Kotlin) i
 pinned (`npm pack`): its .swift and .kt files are laid out under bench/corpora/lsp/roots/<corpus>/.
 pgcode indexes it (its own embedded PostgreSQL), then with a fixed seed, per language:
 
-  (a) resolved: call edges pgcode resolved into the repository, stratified by confidence
-      (40 in all: half at 1.0/0.9, half at 0.5 and below);
+  (a) resolved: call edges pgcode resolved into the repository, 40 at random, then topped up so
+      that each confidence stratum (1.0/0.9, and 0.5) has at least 20;
   (b) sites: call sites `name(` / `name {` of a name that some function or method in the
       repository is called, picked from the source text whether or not pgcode resolved them.
 
@@ -21,7 +21,11 @@ re-runs, and pgcode's current answer for each item is refreshed beside them (`wa
 answer the verdict was given for when it changed, so the verdict must be redone).
 
     python bench/tags_audit.py --data-dir /tmp/audit-db            sample, or score filled verdicts
-    python bench/tags_audit.py --data-dir /tmp/audit-db --resample  draw a new sample (verdicts lost)
+    python bench/tags_audit.py --data-dir /tmp/audit-db --resample  draw anew (keeps the verdicts of
+                                                                    items drawn again, same answer)
+
+The review files were drawn at commit 0a1fdd7's resolver (before Kotlin/Swift `private`
+declarations stopped being name guesses from other files); a draw from a later index differs.
 
 Scores: precision = right / judged resolved items per stratum ((a), plus (b)'s resolved items
 as their own row); recall = (b)'s right / (b)'s items whose callee is in the repository.
@@ -54,7 +58,7 @@ CORPUS = lsp_corpora.LspCorpus("expo-modules-core", "swift", "npm", "expo-module
 LANGUAGES = {"kotlin": (".kt",), "swift": (".swift",)}
 ANNOTATIONS = Path(__file__).resolve().parent / "annotations"
 VERDICTS = ("right", "wrong", "missed", "not-in-repo", "not-a-call", "unsure")
-EXCLUDED = ("not-a-call", "unsure", "unjudged")
+EXCLUDED = ("not-a-call", "unsure", "unjudged", "no-longer-resolved")
 # A definition's own line, not a call: `fun name(`, `func name(`, `override fun name(`.
 _DEFINITION = re.compile(r"\b(?:fun|func|init|class|struct|enum|protocol|interface|object)\b")
 _CALL = re.compile(r"(?<![\w$@#])([A-Za-z_]\w*)\s*(?:\(|\{)")
@@ -82,7 +86,8 @@ def corpus_root() -> Path:
 
 
 def stratum(confidence: float) -> str:
-    return "1.0/0.9" if confidence >= 0.9 else "0.5"
+    # rounded: confidences are stored as `real`, and 0.9 reads back as 0.8999999761581421
+    return "1.0/0.9" if round(confidence, 2) >= 0.9 else "0.5"
 
 
 async def _load(conn: Any, repo: str, language: str) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
@@ -126,20 +131,44 @@ def _line(root: Path, path: str, line: int) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
+def _resolved_item(e: dict[str, Any], syms: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "set": "resolved",
+        "stratum": stratum(e["confidence"]),
+        "site": f"{e['path']}:{e['line']}",
+        "name": e["target_name"],
+        **_answer(e, syms),
+    }
+
+
+def _in_repo(edges: list[dict[str, Any]], syms: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in edges if e["target_id"] is not None and e["target_id"] in syms]
+
+
 def _sample_resolved(
     rng: random.Random, edges: list[dict[str, Any]], syms: dict[int, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    by: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in edges:
-        if e["target_id"] is not None and e["target_id"] in syms:
-            by[stratum(e["confidence"])].append(e)
-    half = PER_LANGUAGE // 2
-    high = rng.sample(by["1.0/0.9"], min(half, len(by["1.0/0.9"])))
-    low = rng.sample(by["0.5"], min(PER_LANGUAGE - len(high), len(by["0.5"])))
-    return [
-        {"set": "resolved", "site": f"{e['path']}:{e['line']}", "name": e["target_name"], **_answer(e, syms)}
-        for e in high + low
-    ]
+    """PER_LANGUAGE resolved edges at random (topped up per stratum by _top_up)."""
+    resolved = _in_repo(edges, syms)
+    return [_resolved_item(e, syms) for e in rng.sample(resolved, min(PER_LANGUAGE, len(resolved)))]
+
+
+def _top_up(
+    rng: random.Random, chosen: list[dict[str, Any]], edges: list[dict[str, Any]], syms: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """More resolved edges of each stratum the random draw left with fewer than half of PER_LANGUAGE."""
+    taken = {(it["site"], it["name"]) for it in chosen if it["set"] == "resolved"}
+    out: list[dict[str, Any]] = []
+    for name in ("1.0/0.9", "0.5"):
+        have = sum(1 for it in chosen if it["set"] == "resolved" and it["stratum"] == name)
+        pool = [
+            e
+            for e in _in_repo(edges, syms)
+            if stratum(e["confidence"]) == name and (f"{e['path']}:{e['line']}", e["target_name"]) not in taken
+        ]
+        want = max(0, PER_LANGUAGE // 2 - have)
+        out += [_resolved_item(e, syms) for e in rng.sample(pool, min(want, len(pool)))]
+    return out
 
 
 def _sample_sites(
@@ -173,12 +202,27 @@ def _sample_sites(
 
 
 def _refresh(item: dict[str, Any], fresh: dict[str, Any]) -> None:
-    """Put pgcode's current answer on a judged item; keep what the verdict was given for if it changed."""
+    """Put pgcode's current answer on a judged item. When it changed, `was` keeps the answer the
+    verdict was given for; a site's verdict follows when it can (unresolved now: a callee in the
+    repository is missed, a library's stays not-in-repo), else it is cleared, to be given again."""
     now = {k: fresh[k] for k in ("target", "target_at", "confidence")}
+    was = item.get("was")
+    if was is not None and {k: was[k] for k in now} == now:  # back to the answer judged
+        item.update(now, verdict=was["verdict"])
+        del item["was"]
+        return
     old = {k: item.get(k) for k in now}
-    if item.get("verdict") and old != now and "was" not in item:
-        item["was"] = old
+    if old == now:
+        return
+    if item.get("verdict") and was is None:
+        item["was"] = {**old, "verdict": item["verdict"], "reason": item.get("reason", "")}
+    judged = item.get("was", {}).get("verdict", "")
     item.update(now)
+    if now["target"] != "unresolved":
+        item["verdict"] = ""
+    elif item["set"] == "sites":
+        item["verdict"] = "not-in-repo" if judged == "not-in-repo" else "missed" if judged else ""
+    # a sampled resolved edge that is no longer resolved keeps its verdict and leaves the precision
 
 
 async def _current(conn: Any, repo: str, language: str, items: list[dict[str, Any]]) -> None:
@@ -196,6 +240,42 @@ async def _current(conn: Any, repo: str, language: str, items: list[dict[str, An
         _refresh(item, _answer(edge, syms))
 
 
+def _keep_verdicts(items: list[dict[str, Any]], review: Path) -> None:
+    """A new sample keeps the verdicts of the items the old review file judged with the same answer."""
+    if not review.exists():
+        return
+    old = {_key(it): it for it in json.loads(review.read_text())["items"] if it.get("verdict") and "was" not in it}
+    for it in items:
+        if (judged := old.get(_key(it))) is not None:
+            it["verdict"], it["reason"] = judged["verdict"], judged.get("reason", "")
+
+
+def _key(item: dict[str, Any]) -> tuple[str, ...]:
+    return (item["set"], item["site"], item["name"], item["target"])
+
+
+def weighted(rows: dict[str, Any], population: dict[str, int]) -> dict[str, Any]:
+    """All resolved edges' precision: each stratum's, weighted by its share of the edges (the
+    strata are sampled alike, not in proportion)."""
+    strata = [s for s in ("1.0/0.9", "0.5") if rows.get(f"resolved {s}", {}).get("precision") is not None]
+    total = sum(population.get(s, 0) for s in strata)
+    if not total:
+        return {}
+    p = sum(rows[f"resolved {s}"]["precision"] * population.get(s, 0) for s in strata) / total
+    return {
+        "resolved, weighted": {"precision": round(p, 3), "judged": sum(rows[f"resolved {s}"]["judged"] for s in strata)}
+    }
+
+
+async def _population(conn: Any, repo: str, language: str) -> dict[str, int]:
+    """How many call edges pgcode resolved into the repository per stratum, and left unresolved."""
+    syms, edges = await _load(conn, repo, language)
+    out: dict[str, int] = defaultdict(int)
+    for e in edges:
+        out[stratum(e["confidence"]) if e["target_id"] in syms else "unresolved"] += 1
+    return dict(sorted(out.items()))
+
+
 def score(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Precision per stratum over resolved items, recall over (b)'s in-repo sites."""
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -204,10 +284,12 @@ def score(items: list[dict[str, Any]]) -> dict[str, Any]:
         if v not in (*VERDICTS, "unjudged"):
             raise SystemExit(f"{it['site']}: verdict {v!r} is not one of {', '.join(VERDICTS)}")
         if it["set"] == "resolved":
-            rows[f"resolved {stratum(it['confidence'])}"][v] += 1
+            v = v if it["target"] != "unresolved" else "no-longer-resolved"
+            rows[f"resolved {it['stratum']}"][v] += 1
         elif it["target"] != "unresolved":
             rows["sites, resolved"][v] += 1
-        rows["sites" if it["set"] == "sites" else "resolved, all"][v] += 1
+        if it["set"] == "sites":
+            rows["sites"][v] += 1
     out: dict[str, Any] = {}
     for key, counts in sorted(rows.items()):
         judged = sum(n for v, n in counts.items() if v not in EXCLUDED)
@@ -236,11 +318,16 @@ async def _run(args: argparse.Namespace) -> None:
                 review = ANNOTATIONS / f"tags_audit-{language}.json"
                 if review.exists() and not args.resample:
                     data = json.loads(review.read_text())
+                    for it in data["items"]:
+                        if it["set"] == "resolved":
+                            it.setdefault("stratum", stratum((it.get("was") or it)["confidence"]))
                     await _current(conn, repo, language, data["items"])
                 else:
                     rng = random.Random(f"{args.seed}-{language}")
                     syms, edges = await _load(conn, repo, language)
                     items = _sample_resolved(rng, edges, syms) + _sample_sites(rng, root, language, edges, syms)
+                    items += _top_up(rng, items, edges, syms)
+                    _keep_verdicts(items, review)
                     data = {
                         "corpus": CORPUS.pinned,
                         "language": language,
@@ -254,16 +341,19 @@ async def _run(args: argparse.Namespace) -> None:
                     it.setdefault("verdict", "")
                     it.setdefault("reason", "")
                 review.write_text(json.dumps(data, indent=1) + "\n")
-                results[language] = score(data["items"])
+                population = await _population(conn, repo, language)
+                results[language] = {**score(data["items"]), **weighted(score(data["items"]), population)}
+                results[language]["population"] = population
     for language, rows in results.items():
         print(
             table(
                 ("stratum", "judged", "precision", "recall", "counts"),
                 [
-                    (k, r["judged"], r.get("precision"), r.get("recall"), json.dumps(r["counts"]))
+                    (k, r["judged"], r.get("precision"), r.get("recall"), json.dumps(r.get("counts", "")))
                     for k, r in rows.items()
+                    if k != "population"
                 ],
-                title=f"\n{language} ({CORPUS.pinned})",
+                title=f"\n{language} ({CORPUS.pinned}; call edges: {json.dumps(rows['population'])})",
             )
         )
     payload = {
@@ -282,7 +372,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_database_arguments(parser)
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
-    parser.add_argument("--resample", action="store_true", help="draw a new sample, discarding the review files")
+    parser.add_argument(
+        "--resample", action="store_true", help="draw a new sample (verdicts of items drawn again are kept)"
+    )
     parser.add_argument("--reuse-index", action="store_true", help="keep the corpus's index from an earlier run")
     args = parser.parse_args()
     configure_logging("warning")
