@@ -6,30 +6,33 @@ pgcode indexes it (its own embedded PostgreSQL), then with a fixed seed, per lan
 
   (a) resolved: call edges pgcode resolved into the repository, 40 at random, then topped up so
       that each confidence stratum (1.0/0.9, and 0.5) has at least 20;
-  (b) sites: call sites `name(` / `name {` of a name that some function or method in the
-      repository is called, picked from the source text whether or not pgcode resolved them.
+  (b) sites: call-shaped uses (`name(`, `name {`) of a name some function or method of the
+      repository has, picked from the source text whether or not pgcode resolved them.
 
 Each item (site path:line, the line, pgcode's target qualified name and its definition line, or
 "unresolved") goes to bench/annotations/tags_audit-<lang>.json with an empty `verdict`, filled by
-reading the code: `right` (pgcode's target is the callee), `wrong` (it is another function; give
-a `reason`), `missed` ((b) only: unresolved, though the callee is in the repository),
-`not-in-repo` (the callee is a platform or library API; in (a) that makes the edge wrong),
-`not-a-call` ((b) only: the text sampler's false hit, such as a
-call-shaped word in a comment or string, or `extension View {`; excluded, counted), `unsure`
-(excluded, counted). A review file that exists is never resampled: verdicts survive
-re-runs, and pgcode's current answer for each item is refreshed beside them (`was` keeps the
-answer the verdict was given for when it changed, so the verdict must be redone).
+reading the code: `right` (pgcode's target is the callee), `wrong` (it is another function of the
+repository; give a `reason`), `missed` ((b) only: unresolved, though the callee is in the
+repository), `not-in-repo` (the callee is a platform or library API; in (a) that makes the edge
+wrong), `not-a-call` ((b) only: the text sampler's false hit, a call-shaped word in a comment or
+string or `extension View {`; excluded, counted), `unsure` (excluded, counted).
 
-    python bench/tags_audit.py --data-dir /tmp/audit-db            sample, or score filled verdicts
+A review file that exists is not resampled: pgcode's current answer is refreshed on each item,
+and `was` keeps the answer a verdict was given for when it changed. A site now unresolved turns
+`missed` (or stays `not-in-repo`); a sampled edge no longer made leaves the precision
+(`no-longer-resolved`); any other new answer clears the verdict, to be given again.
+
+    python bench/tags_audit.py --data-dir /tmp/audit-db            sample, or score the verdicts
     python bench/tags_audit.py --data-dir /tmp/audit-db --resample  draw anew (keeps the verdicts of
                                                                     items drawn again, same answer)
 
-The review files were drawn at commit 0a1fdd7's resolver (before Kotlin/Swift `private`
-declarations stopped being name guesses from other files); a draw from a later index differs.
+The review files were drawn from the index of main's resolver at 45b02cb (before Kotlin/Swift
+name guesses left out other files' `private` declarations, nested classes, `super.m()` in m's
+override and members of a type of another name); a draw from a later index differs.
 
-Scores: precision = right / judged resolved items per stratum ((a), plus (b)'s resolved items
-as their own row); recall = (b)'s right / (b)'s items whose callee is in the repository.
-Written to bench/results/tags_audit-latest.json.
+Scores: precision = right / judged resolved items, per stratum and weighted by the strata's shares
+of all resolved edges ((b)'s resolved items are a row of their own); recall = (b)'s right / (b)'s
+items whose callee is in the repository. Written to bench/results/tags_audit-latest.json.
 """
 
 from __future__ import annotations
