@@ -13,6 +13,7 @@ from mcp_server.embed.model import Embedder
 from mcp_server.graph.walk import find_callers, get_dependencies
 from mcp_server.index.parse import parse_source
 from mcp_server.indexer import repositories
+from mcp_server.indexer.file_private import is_file_private
 from mcp_server.indexer.pipeline import index_repository
 from mcp_server.search.filters import Filters
 from mcp_server.search.hybrid import search_code
@@ -383,6 +384,41 @@ def test_a_swift_package_target_names_its_definitions() -> None:
         ("class", "Pricing.Discount", "A price cut that a season brings."),
         ("method", "Pricing.Discount.seasonal", "The discount of the current season."),
     ]
+
+
+@pytest.mark.parametrize(
+    ("callee", "caller"),
+    [
+        ("com.stamps.Stamps.inkLine", "com.stamps.Stamps.stamp"),  # Kotlin `private fun`
+        ("Logbook.Logbook.summarize", "Logbook.Logbook.entry"),  # Swift `private func`
+        ("com.stamps.Stamps.Smudge", "com.stamps.Stamps.blot"),  # a nested class, bare in its own file
+    ],
+)
+async def test_private_and_nested_declarations_are_guessed_in_their_own_file_only(
+    db: Database, tags_repo: Path, callee: str, caller: str
+) -> None:
+    # Envelope.kt's `inkLine(text)` and `Smudge("there")`, and LogbookSpec.swift's
+    # `summarize("entries") { }` name no other definition in the repository, yet are not these.
+    found = await find_callers(db.pool, callee, REPO)
+    assert {(e.source, e.confidence) for e in found.edges} == {(caller, 0.9)}
+
+
+async def test_a_member_of_a_named_type_is_guessed_on_that_type_only(db: Database, tags_repo: Path) -> None:
+    found = await find_callers(db.pool, "com.stamps.Stamps.parseStamp", REPO)
+    assert {(e.source, e.confidence) for e in found.edges} == {("com.post.readStamp", 0.5)}  # not decodeStamp
+
+
+async def test_super_in_an_override_is_not_the_override(db: Database, tags_repo: Path) -> None:
+    assert (await find_callers(db.pool, "com.frames.Frame.requestLayout", REPO)).edges == []
+
+
+def test_file_private_reads_the_modifiers_before_the_keyword() -> None:
+    assert is_file_private("swift", "@discardableResult private func describe(value: Any) -> String")
+    assert is_file_private("swift", "fileprivate static func a()")
+    assert is_file_private("kotlin", '@Suppress("A", "B") private inline fun renderLine(x: String)')
+    assert not is_file_private("kotlin", "internal class Boom(m: String)")
+    assert not is_file_private("swift", "func f(private: Int)")  # a parameter's label
+    assert not is_file_private("java", "private void run()")  # the rule is Kotlin and Swift's
 
 
 @pytest.mark.parametrize(

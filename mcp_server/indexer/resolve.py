@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -23,6 +24,8 @@ from ..index.records import (
     TYPE_PARAM,
 )
 from .c_includes import Includes, load_includes
+from .file_private import LANGUAGES as FILE_PRIVATE_LANGUAGES
+from .file_private import is_file_private
 from .go_implements import derive_implements
 
 _MAX_HOPS = 6
@@ -77,6 +80,7 @@ class _Sym:
     path: str
     family: str
     span: int = 0  # bytes: of a C/C++ declaration and its definition, the definition is the larger
+    file_private: bool = False  # Kotlin/Swift `private`: no other file can call it (file_private.py)
 
 
 @dataclass(slots=True)
@@ -388,6 +392,7 @@ def _sym(r: asyncpg.Record) -> _Sym:
         r["path"],
         _FAMILY.get(r["language"], r["language"]),
         r["span"],
+        is_file_private(r["language"], r["signature"]),
     )
 
 
@@ -872,6 +877,17 @@ def _c_program(t: _Tables, sym: _Sym, file_id: int) -> _Sym | None:
     return max(own, key=lambda s: s.span) if own and file_id in units else None
 
 
+_TYPE_MEMBER = re.compile(r"([A-Z]\w*)\.\w+")  # `Type.member` (fullmatch)
+
+
+def _nested_class(t: _Tables, sym: _Sym) -> bool:
+    """Whether the symbol is a class declared inside another class, object or enum."""
+    if sym.kind != "class" or "." not in sym.qname:
+        return False
+    outer = t.symbol(sym.qname.rsplit(".", 1)[0])
+    return outer is not None and outer.kind in ("class", "interface", "enum", "struct")
+
+
 def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     kinds = _FALLBACK_KINDS.get(row["kind"])
     name = row["target_simple"]
@@ -905,6 +921,17 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
     if family == "c" and row["kind"] == "calls":
         kinds = kinds | {"macro"}  # `api_check(L, e)`: a function-like macro
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
+    if family in FILE_PRIVATE_LANGUAGES:
+        # Swift specs' `describe("x") { }` (Quick's) is not the one class's `private func describe`
+        # in another file: a private declaration is never a guess from outside its file.
+        options = [s for s in options if not (s.file_private and s.file_id != row["file_id"])]
+        if "." not in row["target_name"]:
+            # `IllegalStateException(...)` is not another file's `Exceptions.IllegalStateException`:
+            # a nested class is named through its outer type, or from inside it.
+            options = [s for s in options if s.file_id == row["file_id"] or not _nested_class(t, s)]
+        elif (owner := _TYPE_MEMBER.fullmatch(row["target_name"])) is not None:
+            # `UUID.fromString(s)`: a member of a type of that name, not any `fromString` (Version's).
+            options = [s for s in options if s.qname.rsplit(".", 2)[-2:-1] == [owner.group(1)]]
     if family == "c":
         options = _c_options(t, options, row["file_id"])
     # Only a name defined once in the repository is worth an edge: measured against jedi, picking

@@ -311,7 +311,11 @@ def _calls(ctx: Ctx, refs: list[tuple[Node, Node]], imports: Imports, package: s
             owner = _enclosing_class(syms, source)
             cands = ((f"{owner}.{name}", CONF_SCOPED),) if owner else ()
         elif rest and head in _BASE:  # `parent::reset()`: a base's, which the tags query cannot see
-            pass
+            owner = _enclosing_class(syms, source)
+            if owner and f"{owner}.{name}" in local:
+                # `super.requestLayout()` in the override: the one definition of the name a guess
+                # could find is the override itself, never the base's (a library's, here).
+                fallback = ((NO_GUESS, CONF_UNIQUE),)
         elif rest and (head.startswith("$") or head[:1].islower()):
             # A variable's member (`$record->format()`, `cart.total()`): its type is unknown here,
             # and a name guess is wrong more often than right.
