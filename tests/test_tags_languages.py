@@ -408,6 +408,12 @@ async def test_a_member_of_a_named_type_is_guessed_on_that_type_only(db: Databas
     assert {(e.source, e.confidence) for e in found.edges} == {("com.post.readStamp", 0.5)}  # not decodeStamp
 
 
+async def test_a_standard_method_on_an_implicit_receiver_is_no_guess(db: Database, tags_repo: Path) -> None:
+    # `JSONObject().apply { put(...) }` is JSONObject's put; `Stamps.put(...)` names the type.
+    found = await find_callers(db.pool, "com.stamps.Stamps.put", REPO)
+    assert {(e.source, e.confidence) for e in found.edges} == {("com.post.inked", 0.5)}
+
+
 async def test_super_in_an_override_is_not_the_override(db: Database, tags_repo: Path) -> None:
     assert (await find_callers(db.pool, "com.frames.Frame.requestLayout", REPO)).edges == []
 

@@ -59,6 +59,25 @@ _RUST_STD_METHODS = frozenset(
     shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
     position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
 )
+# Kotlin's scope functions and the methods of its and Swift's standard collections, maps, strings
+# and optionals: a call of one of these on an implicit or untyped receiver (`put` inside
+# `JSONObject().apply { }`, `Parcel.obtain().run { }`) is the standard library's, and a same-named
+# repository method is a guess (hand-checked on expo-modules-core: such guesses were wrong 8 times in 12).
+_JVM_SWIFT_STD_METHODS = frozenset(
+    """run let apply also with takeIf takeUnless use lazy repeat require check error println print
+    put putAll get getOrPut getOrDefault getOrElse getOrNull set add addAll remove removeAll removeAt
+    clear contains containsKey containsValue first firstOrNull last lastOrNull single singleOrNull
+    map mapNotNull mapValues mapKeys mapIndexed filter filterNot filterIsInstance filterNotNull
+    forEach forEachIndexed flatMap flatten fold reduce any all none count sum sumOf maxOf minOf
+    joinToString toList toMutableList toSet toMutableSet toMap toMutableMap toTypedArray toArray
+    sorted sortedBy sortedWith sortBy reversed distinct associate associateBy associateWith groupBy
+    zip plus minus isEmpty isNotEmpty isNullOrEmpty orEmpty iterator next hasNext equals hashCode
+    toString compareTo invoke copy size keys values entries indexOf split trim substring startsWith
+    endsWith replace format toInt toLong toDouble toFloat toBoolean lowercase uppercase
+    append insert compactMap joined description hash isEqual removeFirst
+    removeLast popLast dropFirst dropLast prefix suffix enumerated index firstIndex lastIndex
+    hasPrefix hasSuffix components""".split()
+)
 _C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not headers
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "vue": "javascript", "svelte": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
@@ -922,6 +941,8 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         kinds = kinds | {"macro"}  # `api_check(L, e)`: a function-like macro
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
     if family in FILE_PRIVATE_LANGUAGES:
+        if name in _JVM_SWIFT_STD_METHODS and _TYPE_MEMBER.fullmatch(row["target_name"]) is None:
+            return None  # `ModulePriorities.get(...)` names its type: that one is still a guess worth making
         # Swift specs' `describe("x") { }` (Quick's) is not the one class's `private func describe`
         # in another file: a private declaration is never a guess from outside its file.
         options = [s for s in options if not (s.file_private and s.file_id != row["file_id"])]
