@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from mcp_server.config import Settings, resolve
 from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, embedder_for, key_for, load_embedder
 from mcp_server.embed.weights import find_weights
 from mcp_server.embed.words import words
+from mcp_server.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _ENV_VARS = ("PGCODE_MODEL_DIR", "PGCODE_WEIGHTS_DIR", "PGCODE_CACHE_DIR", "PGCODE_EMBED_THREADS")
@@ -401,14 +403,13 @@ def test_missing_weights_files_reported(tmp_path: Path) -> None:
 def test_model_dir_used_as_is(fp32: Embedder, tmp_path: Path) -> None:
     assert fp32.model_dir is not None
     # Our own build keeps its key, so an index made through the cache stays valid (the settings
-    # read the default 112 tokens of each text's words: the key says so).
+    # read the default 128 tokens of each text: the key says so).
     same = embedder_for(
         Settings.load({"cache_dir": str(tmp_path / "unused")}, env={"PGCODE_MODEL_DIR": str(fp32.model_dir)})
     )
-    assert same.model_key == fp32.model_key + ":112t:words"
+    assert same.model_key == fp32.model_key + ":128t"
     assert not (tmp_path / "unused" / "models").exists()  # nothing built
-    as_words = [words(s) for s in CODE_SNIPPETS[:2]]
-    assert np.array_equal(same.embed_documents(CODE_SNIPPETS[:2]), fp32.embed_documents(as_words))
+    assert np.array_equal(same.embed_documents(CODE_SNIPPETS[:2]), fp32.embed_documents(CODE_SNIPPETS[:2]))
 
     # A foreign directory (no manifest) gets a key derived from its ONNX bytes.
     foreign = tmp_path / "foreign"
@@ -471,19 +472,29 @@ def test_import_is_cheap() -> None:
 
 
 def test_the_settings_key_says_how_much_of_each_text_was_read() -> None:
-    assert key_for(Settings()) == DEFAULT_MODEL + ":int8:112t:words"
-    assert key_for(Settings(embedding_quantize=False)) == DEFAULT_MODEL + ":112t:words"
-    assert key_for(Settings(embed_tokens=64)) == DEFAULT_MODEL + ":int8:64t:words"
-    assert key_for(Settings(embed_text="code")) == DEFAULT_MODEL + ":int8:128t"
-    # The model's whole window of the text as written reads what the earlier vectors read: the same key.
-    assert key_for(Settings(embed_tokens=256, embed_text="code")) == DEFAULT_MODEL + ":int8"
-    assert key_for(Settings(embed_tokens=4096, embed_text="code")) == DEFAULT_MODEL + ":int8"
-    assert key_for(Settings(embed_tokens=256)) == DEFAULT_MODEL + ":int8:words"
-    # Other models read the text as written unless told otherwise.
+    assert key_for(Settings()) == DEFAULT_MODEL + ":int8:128t"
+    assert key_for(Settings(embedding_quantize=False)) == DEFAULT_MODEL + ":128t"
+    assert key_for(Settings(embed_tokens=64)) == DEFAULT_MODEL + ":int8:64t"
+    # The model's whole window reads what the earlier vectors read: the same key.
+    assert key_for(Settings(embed_tokens=256)) == key_for(Settings(embed_tokens=4096)) == DEFAULT_MODEL + ":int8"
+    # Read as words, 112 tokens of them unless told otherwise: other vectors, another key.
+    assert key_for(Settings(embed_text="words")) == DEFAULT_MODEL + ":int8:112t:words"
+    assert key_for(Settings(embed_text="words", embed_tokens=128)) == DEFAULT_MODEL + ":int8:128t:words"
+    assert key_for(Settings(embed_text="words", embed_tokens=256)) == DEFAULT_MODEL + ":int8:words"
     other = "jinaai/jina-embeddings-v2-base-code"
     assert key_for(Settings(embedding_model=other)) == other
     assert key_for(Settings(embedding_model=other, embed_tokens=512)) == other + ":512t"
     assert key_for(Settings(embedding_model=other, embed_text="words")) == other + ":words"
+
+
+def test_embed_text_words_reads_words_and_code_the_text_as_written(tmp_path: Path) -> None:
+    settings = Settings.load({"cache_dir": str(tmp_path / "cache")}, env={"PGCODE_EMBED_TEXT": "words"})
+    embedder = embedder_for(settings)
+    assert embedder.passage_words and embedder.passage_tokens == 112
+    assert embedder.model_key == DEFAULT_MODEL + ":int8:112t:words"
+    assert not embedder_for(dataclasses.replace(settings, embed_text="code")).passage_words
+    with pytest.raises(ConfigError, match="code or words"):
+        Settings.load({}, env={"PGCODE_EMBED_TEXT": "prose"})
 
 
 def test_the_words_of_a_code_text() -> None:

@@ -97,12 +97,12 @@ def _default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("pgcode"))
 
 
-# What the default model reads of each chunk unless told otherwise (see Settings.embed_tokens): 112
-# tokens of its words, which hold more of a chunk than 128 of its text as written (a quarter of
-# Django's chunks run past 112 as words, two fifths past 128 as written) and scored as 128 words do
-# (strict MRR@10 within ±.007 on 300 queries per corpus, bench/retrieval.py --seed 1234 and 77).
-DEFAULT_PASSAGE_TOKENS = 112
-DEFAULT_CODE_TOKENS = 128  # of the text as written (embed_text "code"): 96 lost, 256 gained nothing
+# What the default model reads of each chunk unless told otherwise (see Settings.embed_tokens):
+# 128 tokens of the text as written (96 lost, 256 gained nothing), or 112 of its words, which hold
+# more of a chunk (a quarter of Django's chunks run past 112 as words, two fifths past 128 as
+# written) and scored as 128 words did (strict MRR@10 within ±.007 on 300 queries per corpus).
+DEFAULT_CODE_TOKENS = 128
+DEFAULT_WORD_TOKENS = 112
 
 
 def _is_default(model: str) -> bool:
@@ -115,15 +115,12 @@ def passage_tokens(settings: Settings) -> int | None:
         return settings.embed_tokens
     if not _is_default(settings.embedding_model):
         return None
-    return DEFAULT_PASSAGE_TOKENS if passage_words(settings) else DEFAULT_CODE_TOKENS
+    return DEFAULT_WORD_TOKENS if passage_words(settings) else DEFAULT_CODE_TOKENS
 
 
 def passage_words(settings: Settings) -> bool:
-    """Whether the model reads each text (and query) as its words: the default model does unless
-    embed_text says "code"; other models read the text as written unless it says "words"."""
-    if settings.embed_text != "auto":
-        return settings.embed_text == "words"
-    return _is_default(settings.embedding_model)
+    """Whether the model reads each text (and query) as its words (embed_text "words")."""
+    return settings.embed_text == "words"
 
 
 def _passage_suffix(settings: Settings) -> str:
