@@ -1,4 +1,4 @@
-"""The words of a code text, as the default model reads it: punctuation and underscores dropped, names split."""
+"""The words of a code text, as the model reads it with embed_text "words": punctuation and underscores dropped, names split."""
 
 from __future__ import annotations
 
