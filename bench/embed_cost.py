@@ -2,6 +2,7 @@
 
     python bench/embed_cost.py                          # Django 5.1.4's package, the configured settings
     python bench/embed_cost.py --tokens 256 --label window   # each chunk read in the model's whole window
+    python bench/embed_cost.py --text code --label code      # each chunk read as written, not as its words
     python bench/embed_cost.py --corpus requests --batch 8
 
 The repository is indexed (lexically) once and kept; each run deletes the vectors of its chunk texts
@@ -97,6 +98,7 @@ async def measure(settings: Any, root: Path, name: str, fresh: bool) -> dict[str
     return {
         "model_key": embedder.model_key,
         "passage_tokens": embedder.passage_tokens,
+        "passage_words": embedder.passage_words,
         "batch_size": settings.embed_batch_size,
         "chunks": chunks,
         "distinct_texts": distinct,
@@ -116,6 +118,12 @@ def main() -> None:
     parser.add_argument("--corpus", default="django")
     parser.add_argument("--tokens", type=int, default=None, help="embed_tokens for this run (default: the settings')")
     parser.add_argument("--batch", type=int, default=None, help="embed_batch_size for this run")
+    parser.add_argument(
+        "--text",
+        choices=("auto", "code", "words"),
+        default=None,
+        help="embed_text for this run (default: the settings')",
+    )
     parser.add_argument("--fresh", action="store_true", help="index the repository afresh (after a chunking change)")
     parser.add_argument("--label", default="", help="names the result file: embed_cost-<corpus>[-label]-<stamp>")
     add_database_arguments(parser)
@@ -123,7 +131,7 @@ def main() -> None:
     corpus = corpora.get(args.corpus)
     root = corpora.corpus_root(corpus.name)
     settings = settings_for(args.data_dir, args.database_url)
-    changes = {"embed_tokens": args.tokens, "embed_batch_size": args.batch}
+    changes = {"embed_tokens": args.tokens, "embed_batch_size": args.batch, "embed_text": args.text}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
     before = load()
     figures = anyio.run(measure, settings, root, f"embed-cost-{corpus.name}", args.fresh)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import random
 import re
 import statistics
@@ -391,11 +392,73 @@ async def fusion_study(db: Any, embedder: Any, rid: int, chosen: list[Function])
     return {"variants": {v: metrics(ranks[v]) for v in VARIANTS}}
 
 
+# --- fp32 against int8: the same searches with the unquantised model ------------------------
+
+PRECISION_MODES = ("semantic", "hybrid")
+COST_SAMPLE = 400  # chunk texts each model embeds for its CPU-seconds per 1,000 chunks
+
+
+async def strict_ranks(db: Any, embedder: Any, rid: int, chosen: list[Function], mode: str) -> list[int | None]:
+    """Each query's rank of its function under the strict rule, through search_code."""
+    ranks: list[int | None] = []
+    for fn in chosen:
+        try:
+            result = await search_code(db.pool, embedder, fn.query, filters=Filters(repository_id=rid), mode=mode)
+        except asyncpg.QueryCanceledError:
+            ranks.append(None)
+            continue
+        ranks.append(rank_of(result.results, fn, "function"))
+    return ranks
+
+
+def embed_cpu_per_1000(embedders: dict[str, Any], texts: list[str], batch_size: int) -> dict[str, float]:
+    """Process CPU-seconds each embedder spends on `texts` (the indexer's call, its batch size),
+    per 1,000 texts: the best of two alternating rounds, as other work on the machine only adds."""
+    best: dict[str, float] = {}
+    for _ in range(2):
+        for name, embedder in embedders.items():
+            started = time.process_time()
+            embedder.embed_documents(texts, batch_size=batch_size)
+            spent = (time.process_time() - started) / max(len(texts), 1) * 1000
+            best[name] = round(min(best.get(name, spent), spent), 3)
+    return best
+
+
+async def precision_study(
+    db: Any, settings: Any, int8: Any, fp32: Any, rid: int, chosen: list[Function], seed: int
+) -> dict[str, Any]:
+    """Strict MRR@10 / R@10 of the semantic and hybrid modes with the fp32 model beside the
+    int8 one (the default), each with vectors of its own, and what each costs the model."""
+    from mcp_server.indexer.embed import embed_pending
+
+    await embed_pending(db.pool, fp32, settings, rid)
+    figures: dict[str, Any] = {}
+    for name, embedder in (("int8", int8), ("fp32", fp32)):
+        figures[name] = {
+            "model_key": embedder.model_key,
+            **{mode: metrics(await strict_ranks(db, embedder, rid, chosen, mode)) for mode in PRECISION_MODES},
+        }
+    async with db.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT DISTINCT ON (content_hash) header, content FROM chunks WHERE repository_id = $1 AND embed",
+            rid,
+        )
+    texts = sorted(f"{r['header']}\n{r['content']}" if r["header"] else r["content"] for r in rows)
+    texts = random.Random(seed).sample(texts, min(COST_SAMPLE, len(texts)))
+    cost = await anyio.to_thread.run_sync(
+        lambda: embed_cpu_per_1000({"int8": int8, "fp32": fp32}, texts, settings.embed_batch_size)
+    )
+    for name, cpu in cost.items():
+        figures[name]["cpu_s_per_1000_chunks"] = cpu
+    figures["cost_sample"] = len(texts)
+    return figures
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
 async def run_corpus(
-    db: Any, settings: Any, embedder: Any, corpus: AnyCorpus, args: argparse.Namespace
+    db: Any, settings: Any, embedder: Any, corpus: AnyCorpus, args: argparse.Namespace, fp32: Any = None
 ) -> dict[str, Any]:
     load_before = load()
     language = getattr(corpus, "language", "python")
@@ -489,12 +552,16 @@ async def run_corpus(
     study = None
     if args.fusion_study and not corpus.held_out:
         study = await fusion_study(db, embedder, rid, chosen)
+    precision = None
+    if fp32 is not None:
+        precision = await precision_study(db, settings, embedder, fp32, rid, chosen, args.seed)
     out = {
         "corpus": corpus.name,
         "language": language,
         "requirement": corpus.requirement,
         "held_out": corpus.held_out,
         "fusion_study": study,
+        "precision_study": precision,
         "files": blanked.files,
         "files_unparsable": blanked.files_unparsable,
         "docstrings_blanked": blanked.docstrings_blanked,
@@ -590,6 +657,29 @@ def print_tables(results: list[dict[str, Any]]) -> None:
                 title="Fusion study (strict function rule; never run on the held-out corpus)",
             )
         )
+    precise = [r for r in results if r.get("precision_study")]
+    if precise:
+        rows = [
+            [
+                r["corpus"] + (" (held out)" if r["held_out"] else ""),
+                name,
+                *(
+                    f"{r['precision_study'][name][m]['MRR@10']:.3f} / {r['precision_study'][name][m]['R@10']:.3f}"
+                    for m in PRECISION_MODES
+                ),
+                r["precision_study"][name]["cpu_s_per_1000_chunks"],
+            ]
+            for r in precise
+            for name in ("int8", "fp32")
+        ]
+        print()
+        print(
+            table(
+                ["corpus", "model", "semantic MRR@10 / R@10", "hybrid MRR@10 / R@10", "model CPU-s per 1,000 chunks"],
+                rows,
+                title="fp32 against int8 (strict function rule)",
+            )
+        )
     for r in results:
         for mode, queries in r.get("statement_timeouts", {}).items():
             if queries:
@@ -604,11 +694,15 @@ async def _run(args: argparse.Namespace) -> None:
     settings = settings_for(args.data_dir, args.database_url)
     selected = select_corpora(args.corpus, args.language)
     embedder = await anyio.to_thread.run_sync(lambda: embedder_for(settings))
+    fp32 = None
+    if args.precision_study:
+        unquantised = dataclasses.replace(settings, embedding_quantize=False)
+        fp32 = await anyio.to_thread.run_sync(lambda: embedder_for(unquantised))
     results: list[dict[str, Any]] = []
     started = time.perf_counter()
     async with open_database(settings) as db:
         for corpus in selected:
-            results.append(await run_corpus(db, settings, embedder, corpus, args))
+            results.append(await run_corpus(db, settings, embedder, corpus, args, fp32))
     print_tables(results)
     payload = {
         "benchmark": "retrieval",
@@ -656,6 +750,12 @@ def main() -> None:
         "--fusion-study",
         action="store_true",
         help="also score other fusions of the three ranked lists (skipped on the held-out corpus)",
+    )
+    parser.add_argument(
+        "--precision-study",
+        action="store_true",
+        help="also run the semantic and hybrid searches with the fp32 model (vectors of its own) and "
+        "measure both models' CPU-seconds per 1,000 chunks",
     )
     parser.add_argument(
         "--reuse-index",

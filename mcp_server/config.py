@@ -42,10 +42,14 @@ class Settings:
         1  # texts per model call: padding to the batch's longest text costs more than batching saves
     )
     embed_threads: int = 0  # 0 = the embedder's own default
-    # Tokens of each chunk text the model reads. 0 = 128 for the default model (measured on
-    # docstring-to-code retrieval: the same quality as its 256-token window for a quarter fewer
-    # model-seconds) and the whole window for other models.
+    # Tokens of each chunk text the model reads. 0 = for the default model 128 of the text as written
+    # (measured on docstring-to-code retrieval: the same quality as its 256-token window for a
+    # quarter fewer model-seconds) or 112 of its words, and the whole window for other models.
     embed_tokens: int = 0
+    # How the model reads each chunk text and query: "code" (as written) or "words" (punctuation
+    # and underscores dropped, camelCase split, 112 tokens for the default model: a quarter fewer
+    # tokens; better on Python, worse on Go and Rust: see README, The embedding model).
+    embed_text: str = "code"
     # Vectors no chunk uses are deleted after this long unused: an edit reverted sooner is not re-embedded.
     vector_gc_grace_seconds: int = 3600
     cache_dir: Path = field(default_factory=_default_cache_dir)  # the default model's ONNX build
@@ -171,6 +175,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "embed_batch_size": (lambda v: 1 <= v <= 1024, "between 1 and 1024"),
     "embed_threads": (lambda v: 0 <= v <= 256, "between 0 and 256"),
     "embed_tokens": (lambda v: v == 0 or 16 <= v <= 100_000, "0 (automatic) or between 16 and 100000"),
+    "embed_text": (lambda v: v in ("code", "words"), "code or words"),
     "vector_gc_grace_seconds": (lambda v: 0 <= v <= 2_592_000, "between 0 and 2592000 (30 days)"),
     "max_file_bytes": (lambda v: v >= 1, "at least 1"),
     "secret_files": (lambda v: _patterns_valid(v), "gitignore-style patterns, comma-separated"),

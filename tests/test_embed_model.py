@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -20,6 +21,8 @@ import pytest
 from mcp_server.config import Settings, resolve
 from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, embedder_for, key_for, load_embedder
 from mcp_server.embed.weights import find_weights
+from mcp_server.embed.words import words
+from mcp_server.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _ENV_VARS = ("PGCODE_MODEL_DIR", "PGCODE_WEIGHTS_DIR", "PGCODE_CACHE_DIR", "PGCODE_EMBED_THREADS")
@@ -474,9 +477,52 @@ def test_the_settings_key_says_how_much_of_each_text_was_read() -> None:
     assert key_for(Settings(embed_tokens=64)) == DEFAULT_MODEL + ":int8:64t"
     # The model's whole window reads what the earlier vectors read: the same key.
     assert key_for(Settings(embed_tokens=256)) == key_for(Settings(embed_tokens=4096)) == DEFAULT_MODEL + ":int8"
+    # Read as words, 112 tokens of them unless told otherwise: other vectors, another key.
+    assert key_for(Settings(embed_text="words")) == DEFAULT_MODEL + ":int8:112t:words"
+    assert key_for(Settings(embed_text="words", embed_tokens=128)) == DEFAULT_MODEL + ":int8:128t:words"
+    assert key_for(Settings(embed_text="words", embed_tokens=256)) == DEFAULT_MODEL + ":int8:words"
     other = "jinaai/jina-embeddings-v2-base-code"
     assert key_for(Settings(embedding_model=other)) == other
     assert key_for(Settings(embedding_model=other, embed_tokens=512)) == other + ":512t"
+    assert key_for(Settings(embedding_model=other, embed_text="words")) == other + ":words"
+
+
+def test_embed_text_words_reads_words_and_code_the_text_as_written(tmp_path: Path) -> None:
+    settings = Settings.load({"cache_dir": str(tmp_path / "cache")}, env={"PGCODE_EMBED_TEXT": "words"})
+    embedder = embedder_for(settings)
+    assert embedder.passage_words and embedder.passage_tokens == 112
+    assert embedder.model_key == DEFAULT_MODEL + ":int8:112t:words"
+    assert not embedder_for(dataclasses.replace(settings, embed_text="code")).passage_words
+    with pytest.raises(ConfigError, match="code or words"):
+        Settings.load({}, env={"PGCODE_EMBED_TEXT": "prose"})
+
+
+def test_the_words_of_a_code_text() -> None:
+    assert (
+        words("def get_user(self, req):\n    return self._cache[req.id]")
+        == "def get user self req return self cache req id"
+    )
+    assert words("resp = HTTPAdapter().getUserName(x2Y)") == "resp HTTP Adapter get User Name x2 Y"
+    assert words("naïve = 'café' # 日本語 42") == "naïve café 日本語 42"
+    assert words("  ->  ::  ") == ""
+
+
+def test_an_embedder_reading_words_embeds_texts_and_queries_as_their_words(clean_env: None, cache_root: Path) -> None:
+    emb = load_embedder(quantize=True, cache_dir=cache_root)
+    code = "def resolve_redirects(self, resp, req):\n    return self.getNextHop(resp.headers['Location'])"
+    plain = "def resolve redirects self resp req return self get Next Hop resp headers Location"
+    as_written = emb.embed_documents([code, plain], batch_size=1)
+    query_as_written = emb.embed_query("resolve_redirects()")
+    emb.read_passages(128, emb.model_key + ":128t:words", words_only=True)
+    try:
+        read = emb.embed_documents([code], batch_size=1)[0]
+        assert np.abs(read - as_written[1]).max() < 1e-6  # what the model read is the words
+        assert float(read @ as_written[0]) < 0.99  # not the text as written
+        # A query is read the same way, so `resolve_redirects()` meets the words of its definition.
+        assert np.abs(emb.embed_query("resolve_redirects()") - emb.embed_query("resolve redirects")).max() < 1e-6
+        assert float(emb.embed_query("resolve_redirects()") @ query_as_written) < 0.99
+    finally:
+        emb.read_passages(None, DEFAULT_MODEL + ":int8")
 
 
 def test_an_embedder_reading_128_tokens_embeds_a_long_text_as_its_first_128_tokens(

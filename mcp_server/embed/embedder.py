@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import ModelUnavailable
 from .weights import DEFAULT_MODEL
+from .words import words
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -42,6 +43,7 @@ class Embedder:
         self.dim = dim
         self.max_tokens = max_tokens
         self.passage_tokens = max_tokens  # of each indexed text, the tokens the model reads
+        self.passage_words = False  # whether the model reads texts and queries as their words (words.py)
         # Where the ONNX files were loaded from (None for models living in fastembed's cache).
         self.model_dir = model_dir
 
@@ -55,6 +57,8 @@ class Embedder:
         docs = list(texts)
         if not docs:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.passage_words:
+            docs = [words(d) for d in docs]
         if self.passage_tokens < self.max_tokens:
             docs = self._cut(docs)
         # Batches are padded to their longest text: texts of like length batched together waste
@@ -65,10 +69,12 @@ class Embedder:
         vectors[order] = np.asarray(rows, dtype=np.float32).reshape(len(docs), self.dim)
         return _normalise(vectors)
 
-    def read_passages(self, tokens: int | None, model_key: str) -> None:
-        """Read only the first `tokens` tokens of each indexed text (None: the whole window);
-        the vectors are then stored under `model_key`, which must say so."""
+    def read_passages(self, tokens: int | None, model_key: str, *, words_only: bool = False) -> None:
+        """Read only the first `tokens` tokens of each indexed text (None: the whole window), and
+        with `words_only` each text and query as its words (words.py) before the cut; the vectors
+        are then stored under `model_key`, which must say so."""
         self.passage_tokens = min(tokens or self.max_tokens, self.max_tokens)
+        self.passage_words = words_only
         self.model_key = model_key
 
     def _cut(self, docs: list[str]) -> list[str]:
@@ -85,6 +91,9 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one search query; returns (dim,) float32 of unit length."""
+        if self.passage_words:
+            # Read as the texts are: `resolve_redirects()` then meets the words of its definition.
+            text = words(text)
         rows = list(self._engine.query_embed(text))
         vector: np.ndarray = _normalise(np.asarray(rows, dtype=np.float32).reshape(1, self.dim))[0]
         return vector

@@ -97,8 +97,12 @@ def _default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("pgcode"))
 
 
-# What the default model reads of each chunk unless told otherwise (see Settings.embed_tokens).
-DEFAULT_PASSAGE_TOKENS = 128
+# What the default model reads of each chunk unless told otherwise (see Settings.embed_tokens):
+# 128 tokens of the text as written (96 lost, 256 gained nothing), or 112 of its words, which hold
+# more of a chunk (a quarter of Django's chunks run past 112 as words, two fifths past 128 as
+# written) and scored as 128 words did (strict MRR@10 within ±.007 on 300 queries per corpus).
+DEFAULT_CODE_TOKENS = 128
+DEFAULT_WORD_TOKENS = 112
 
 
 def _is_default(model: str) -> bool:
@@ -109,15 +113,23 @@ def passage_tokens(settings: Settings) -> int | None:
     """Tokens of each chunk the model reads; None for the model's whole window."""
     if settings.embed_tokens:
         return settings.embed_tokens
-    return DEFAULT_PASSAGE_TOKENS if _is_default(settings.embedding_model) else None
+    if not _is_default(settings.embedding_model):
+        return None
+    return DEFAULT_WORD_TOKENS if passage_words(settings) else DEFAULT_CODE_TOKENS
+
+
+def passage_words(settings: Settings) -> bool:
+    """Whether the model reads each text (and query) as its words (embed_text "words")."""
+    return settings.embed_text == "words"
 
 
 def _passage_suffix(settings: Settings) -> str:
-    """Vectors of texts cut shorter than the model's window are other vectors: their key says so,
-    and they are never mixed with the window's."""
+    """Vectors of texts cut shorter than the model's window, or read as their words, are other
+    vectors: their key says so, and they are never mixed with the text's as written."""
     tokens = passage_tokens(settings)
     whole_window = _is_default(settings.embedding_model) and tokens is not None and tokens >= DEFAULT_MAX_TOKENS
-    return "" if tokens is None or whole_window else f":{tokens}t"
+    suffix = "" if tokens is None or whole_window else f":{tokens}t"
+    return suffix + (":words" if passage_words(settings) else "")
 
 
 def key_for(settings: Settings) -> str:
@@ -136,7 +148,9 @@ def embedder_for(settings: Settings) -> Embedder:
         weights_dir=Path(settings.weights_dir) if settings.weights_dir else None,
         offline=settings.offline,
     )
-    embedder.read_passages(passage_tokens(settings), embedder.model_key + _passage_suffix(settings))
+    embedder.read_passages(
+        passage_tokens(settings), embedder.model_key + _passage_suffix(settings), words_only=passage_words(settings)
+    )
     return embedder
 
 
