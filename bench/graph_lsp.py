@@ -868,7 +868,9 @@ async def _score(
             continue
         async with db.pool.acquire() as conn:
             try:
-                result = await goto_definition(conn, site.path, site.line, name=site.name, repository=index.repo)
+                result = await goto_definition(
+                    conn, site.path, site.line, column=site.column + 1, name=site.name, repository=index.repo
+                )
                 defs = result.definitions
             except InvalidArgument:
                 defs = []

@@ -661,3 +661,37 @@ async def test_a_default_import_references_the_function_exported_as_default(
     assert [(r.path, r.line) for r in (await find_references(db.pool, "lib.plain", repo)).references] == [
         ("lib/utils.js", 2)
     ]
+
+
+async def test_a_column_tells_apart_two_calls_of_one_name_on_a_line(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _index(
+        db,
+        settings,
+        tmp_path / "js-one-name-twice",
+        {
+            "lib/list.js": "export class List {\n  forEach (fn) { fn(this) }\n}\n",
+            "lib/utils.js": "export function forEach (obj, fn) {\n  fn(obj)\n}\n",
+            "lib/use.js": (
+                "import { forEach } from './utils.js'\n"
+                "import { List } from './list.js'\n"
+                "export function use (f) {\n"
+                "  const list = new List()\n"
+                "  list.forEach(v => forEach(v, f))\n"  # 5
+                "}\n"
+            ),
+        },
+    )
+
+    async def goto(column: int, name: str | None = None) -> list[tuple[str, int]]:
+        found = await goto_definition(db.pool, "lib/use.js", 5, column=column, name=name, repository=repo)
+        return [(d.path, d.start_line) for d in found.definitions]
+
+    line = "  list.forEach(v => forEach(v, f))"
+    method, function = line.index("forEach") + 1, line.rindex("forEach") + 1
+    assert await goto(method) == [("lib/list.js", 2)]
+    assert await goto(function) == [("lib/utils.js", 1)]
+    assert await goto(function, "forEach") == [("lib/utils.js", 1)]  # the column decides, the name agrees
+    by_name = await goto_definition(db.pool, "lib/use.js", 5, name="forEach", repository=repo)
+    assert {(d.path, d.start_line) for d in by_name.definitions} == {("lib/list.js", 2), ("lib/utils.js", 1)}

@@ -47,6 +47,9 @@ _C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not heade
 _SEPARATORS = re.compile(r"::|[.#/]")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _QUALIFIER = re.compile(r"[A-Za-z_$][\w$]*(?![\w$]|\s*[(<])")
+# The receiver chain written just before an identifier: `utils.` of `utils.forEach`, `a?.b.` , `ns::`.
+_RECEIVER = re.compile(r"(?:[A-Za-z_$][\w$]*\s*(?:\?\.|\.|::|->)\s*)+$")
+_SEPARATORS = re.compile(r"\s*(?:\?\.|::|->|\.)\s*")
 _MATCH: dict[int, MatchKind] = {0: "exact", 1: "exact", 2: "suffix", 3: "suffix", 4: "prefix", 5: "fuzzy"}
 
 _RESOLVE_COLUMNS = f"{SYMBOL_COLUMNS}, s.repository_id, s.parent_id, s.end_byte - s.start_byte AS span"
@@ -361,11 +364,35 @@ async def file_outline(conn: Conn, path: str, repository: str | None = None) -> 
 
 def identifier_at(text: str, column: int) -> str | None:
     """The identifier under a 1-based column, or ending just before it (an editor's cursor)."""
+    found = _identifier_match(text, column)
+    return found.group() if found else None
+
+
+def _identifier_match(text: str, column: int) -> re.Match[str] | None:
     found = list(_IDENTIFIER.finditer(text))
     for match in found:
         if match.start() < column <= match.end():
-            return match.group()
-    return next((m.group() for m in found if m.end() == column - 1), None)
+            return match
+    return next((m for m in found if m.end() == column - 1), None)
+
+
+def written_at(text: str, column: int) -> str | None:
+    """The name at a column with the receiver written before it, dot-separated (`utils.forEach`)."""
+    found = _identifier_match(text, column)
+    if found is None:
+        return None
+    receiver = _RECEIVER.search(text[: found.start()])
+    chain = _SEPARATORS.sub(".", receiver.group()) if receiver else ""
+    return chain + found.group()
+
+
+def _at_column(edges: list[asyncpg.Record], written: str) -> list[asyncpg.Record]:
+    """Of a line's edges for one name, those written as at the column (`utils.forEach`, not the
+    `list.forEach` beside it): a line may call two things of one name."""
+    mine = [e for e in edges if written == _SEPARATORS.sub(".", e["target_name"]).lstrip(".").removeprefix("new.")]
+    if not mine:
+        mine = [e for e in edges if _SEPARATORS.sub(".", e["target_name"]).endswith("." + written)]
+    return mine or edges
 
 
 async def goto_definition(
@@ -380,16 +407,21 @@ async def goto_definition(
     file = await resolve_file(conn, path, repository)
     line = check_int("line", line, 1, max(file.line_count, 1))
     note: str | None = None
+    written: str | None = None
     if name is not None:
         name = check_text("name", name)
-    elif column is not None:
+    if column is not None:
         column = check_int("column", column, 1, _MAX_COLUMN)
         text = (await file_lines(conn, file.id, line, line))[0]
         if column > len(text) + 1:
             raise InvalidArgument(f"column {column} is past the end of line {line} ({len(text)} characters)")
-        name = identifier_at(text, column)
+        at = identifier_at(text, column)
         if name is None:
-            note = f"no identifier at column {column}; showing everything line {line} refers to"
+            name = at
+            if name is None:
+                note = f"no identifier at column {column}; showing everything line {line} refers to"
+        if at is not None and at == name:
+            written = written_at(text, column)
     edges = await conn.fetch(_SITE_EDGES, file.id, line)
     defs = await conn.fetch(_LINE_DEFINITIONS, file.id, line)
     if name is not None:
@@ -400,9 +432,9 @@ async def goto_definition(
             # is. Not a call within it (`string` of z.string().datetime): that call is another edge's.
             picked = [e for e in edges if name in _QUALIFIER.findall(e["target_name"])]
         if not picked and not defs and edges:
-            written = ", ".join(dict.fromkeys(e["target_name"] for e in edges))
-            note = f"nothing named {name!r} is referred to on line {line}; the line refers to: {written}"
-        edges = picked
+            listed = ", ".join(dict.fromkeys(e["target_name"] for e in edges))
+            note = f"nothing named {name!r} is referred to on line {line}; the line refers to: {listed}"
+        edges = _at_column(picked, written) if written is not None and picked else picked
     targets = await symbols_by_id(conn, [e["target_id"] for e in edges if e["target_id"] is not None])
     definitions: list[Definition] = []
     seen: set[int] = set()
