@@ -921,6 +921,29 @@ def test_a_generic_class_made_with_type_arguments_is_a_call_of_the_class() -> No
     assert _edge(parsed, "calls", "handlers[]").candidates == ()
 
 
+def test_a_lowercase_generic_class_subscripted_with_types_is_a_call_of_the_class() -> None:
+    parsed = _parse("""\
+        from .datastructures import header_property, Box
+
+        class Response:
+            content_type = header_property[str]("Content-Type")
+            length = header_property[int | None]("Content-Length")
+
+        def run(handlers, key, make):
+            handlers[key]()
+            make[0]()
+            box = Box[str]()
+            box.open()
+        """)
+    assert [e.candidates for e in _edges(parsed, "calls", "header_property")] == [
+        (("pkg.datastructures.header_property", CONF_EXACT),),
+        (("pkg.datastructures.header_property", CONF_EXACT),),
+    ]
+    assert _edge(parsed, "calls", "handlers[]").candidates == ()
+    assert _edge(parsed, "calls", "make[]").candidates == ()
+    assert _edge(parsed, "calls", "box.open").candidates == (("pkg.datastructures.Box.open", CONF_SCOPED),)
+
+
 def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
     parsed = _parse("""\
         from .urls import URL

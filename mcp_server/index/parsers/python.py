@@ -138,6 +138,10 @@ _SPECIAL_FORMS: Final[frozenset[str]] = frozenset(
         "Reversible", "Container",
     }
 )  # fmt: skip
+# Builtin classes that may be a type argument in an expression (`header_property[str](...)`).
+_BUILTIN_TYPES: Final[frozenset[str]] = frozenset(
+    {"str", "bytes", "int", "float", "bool", "complex", "object", "type", "list", "dict", "set", "frozenset", "tuple"}
+)
 # Annotations that promise no particular class (a method of `Any` is nobody's method).
 _UNTYPED: Final[frozenset[str]] = frozenset({"Any", "Self", "object", "NoReturn", "Never"})
 _DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -348,6 +352,32 @@ def _items_chain(head: str, args: list[Node]) -> Chain | None:
         return None
     chain = _annotation_chain(item)
     return None if chain is None or chain[-1] in (ITEMS, VALUES) else (*chain, marker)
+
+
+def _type_arguments(subscript: Node) -> bool:
+    """Whether every index of `x[...]` spells a type (`header_property[str]`, `box[Foo | None]`): then
+    calling it makes an instance of the generic x, where `handlers[0]()` calls an item."""
+    args = subscript.children_by_field_name("subscript")
+    return bool(args) and all(_is_type_expression(a, 0) for a in args)
+
+
+def _is_type_expression(node: Node, depth: int) -> bool:
+    kind = node.type
+    if depth > _MAX_RENDER_DEPTH:
+        return False
+    if kind == "none":
+        return True
+    if kind in ("identifier", "attribute"):
+        chain = _chain(node)
+        return chain is not None and (is_class_like(chain[-1]) or (len(chain) == 1 and chain[0] in _BUILTIN_TYPES))
+    if kind in ("generic_type", "subscript"):
+        head = node.child_by_field_name("value") if kind == "subscript" else node.named_children[0]
+        return head is not None and _is_type_expression(head, depth + 1)
+    if kind == "binary_operator":
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        return left is not None and right is not None and all(_is_type_expression(n, depth + 1) for n in (left, right))
+    return False
 
 
 def _is_none(node: Node) -> bool:
@@ -940,7 +970,7 @@ class _FileParser:
             # `ConfigAttribute[bool]("TESTING")`: a generic class made with type arguments
             value = root.child_by_field_name("value")
             generic = _chain(value) if value is not None else None
-            if generic is not None and is_class_like(generic[-1]):
+            if generic is not None and (is_class_like(generic[-1]) or _type_arguments(root)):
                 stack.extend([(c, scope.index, source) for c in reversed(root.children_by_field_name("subscript"))])
                 self.sites.append((_CALL, source, line, ".".join(generic)[:_MAX_TARGET_CHARS], scope.index, generic))
                 return
@@ -1009,6 +1039,8 @@ class _FileParser:
         kind = value.type
         if kind == "call":
             function = value.child_by_field_name("function")
+            if function is not None and function.type == "subscript" and _type_arguments(function):
+                function = function.child_by_field_name("value")  # `Foo[int]()` makes a Foo
             chain = _call_chain(function) if function is not None else None
             return (CTOR, chain, scope) if chain is not None else None
         if kind == "identifier":
