@@ -944,6 +944,42 @@ def test_a_lowercase_generic_class_subscripted_with_types_is_a_call_of_the_class
     assert _edge(parsed, "calls", "box.open").candidates == (("pkg.datastructures.Box.open", CONF_SCOPED),)
 
 
+def test_container_and_holder_methods_give_back_what_they_hold() -> None:
+    parsed = _parse("""\
+        import weakref
+        from contextvars import ContextVar
+        from queue import Queue
+        from .ctx import AppContext, Blueprint, Job
+
+        class App:
+            def __init__(self) -> None:
+                self.blueprints: dict[str, Blueprint] = {}
+                self.stack: list[AppContext] = []
+                self.owner: weakref.ref[Job] = weakref.ref(Job())
+
+            def run(self, name: str, jobs: Queue[Job], var: ContextVar[AppContext]) -> None:
+                self.blueprints.get(name).register()
+                self.stack.pop().push()
+                jobs.get().start()
+                ctx = var.get()
+                ctx.pop()
+                self.owner().cancel()
+                self.blueprints.copy().clear()
+                names: list[str] = []
+                names.pop().strip()
+        """)
+    assert _edge(parsed, "calls", "self.blueprints.get().register").candidates == (
+        ("pkg.ctx.Blueprint.register", CONF_SCOPED),
+    )
+    assert _edge(parsed, "calls", "self.stack.pop().push").candidates == (("pkg.ctx.AppContext.push", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "jobs.get().start").candidates == (("pkg.ctx.Job.start", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "ctx.pop").candidates == (("pkg.ctx.AppContext.pop", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "self.owner().cancel").candidates == (("pkg.ctx.Job.cancel", CONF_SCOPED),)
+    # `copy()` gives a container, and a builtin's item has no method here.
+    assert _edge(parsed, "calls", "self.blueprints.copy().clear").candidates == ()
+    assert _edge(parsed, "calls", "names.pop().strip").candidates == ()
+
+
 def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
     parsed = _parse("""\
         from .urls import URL

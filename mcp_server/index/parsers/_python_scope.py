@@ -44,7 +44,15 @@ ELEMENT: Final = 7  # `for x in xs`: an item of what the chain (CALLED last for 
 # "pkg.Tag.{}" for the values of `dict[str, Tag]`. It types loop variables, never a receiver.
 ITEMS: Final = "[]"
 VALUES: Final = "{}"
-_CONTAINERS: Final = ("." + ITEMS, "." + VALUES)
+# "pkg.Tag.<>": what a holder gives back, `ContextVar[Tag]`, `Queue[Tag]`, `weakref.ref[Tag]` (never iterated).
+HELD: Final = "<>"
+_CONTAINERS: Final = ("." + ITEMS, "." + VALUES, "." + HELD)
+# Methods of a container that return one of what it holds (`d.get(k)` a value of `dict[str, Tag]`).
+_GIVING: Final[dict[str, frozenset[str]]] = {
+    ITEMS: frozenset({"pop", "popleft"}),
+    VALUES: frozenset({"get", "pop", "setdefault"}),
+    HELD: frozenset({"get", "get_nowait", "result", "()"}),  # "()": calling it (a weakref)
+}
 # An ELEMENT chain's head for `enumerate(xs)` (no name can be spelled so): pairs whose second is an item of xs.
 ENUMERATED: Final = "*enumerate"
 
@@ -372,24 +380,33 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         cls = res.receiver
         if not rest and chain[0] == "cls":
             return cls.qname
-        if len(rest) == 1:  # `self.make()`: what the method returns
+        if len(rest) == 1:  # `self.make()`: what the method returns; `self.ref()`: what a holder gives
+            held = attribute_type(cls, rest[0], depth + 1, items=True) if _assigns(cls, rest[0]) else None
+            if held is not None and is_container(held):
+                return _member_result(scope, held, CALLED, depth)
             return _member_result(scope, cls.qname, rest[0], depth)
         if len(rest) == 2:  # `self.app.make()`
-            attr_class = attribute_type(cls, rest[0], depth + 1)
+            attr_class = attribute_type(cls, rest[0], depth + 1, items=True)
             if attr_class is not None:
                 return _member_result(scope, attr_class, rest[1], depth)
             if not _assigns(cls, rest[0]):
                 return f"{cls.qname}.{rest[0]}.{rest[1]}{CALLED}"  # an inherited attribute's method
         return None
     if len(rest) == 1:  # `client.get()` on a variable of known type
-        var_class = variable_type(res, depth + 1)
+        var_class = variable_type(res, depth + 1, items=True)
         return _member_result(scope, var_class, rest[0], depth) if var_class is not None else None
+    if not rest:  # `ref()` of a `weakref.ref[Foo]`
+        held = variable_type(res, depth + 1, items=True)
+        return _member_result(scope, held, CALLED, depth) if held is not None and is_container(held) else None
     return None
 
 
 def _member_result(scope: Scope, type_: str, method: str, depth: int) -> str | None:
-    """What `method` of a value of type `type_` returns."""
-    return None if is_container(type_) else _returned(scope, f"{type_}.{method}", depth)
+    """What `method` of a value of type `type_` returns (of a container, see _GIVING)."""
+    if is_container(type_):
+        base, _, marker = type_.rpartition(".")
+        return base if method in _GIVING[marker] else None
+    return _returned(scope, f"{type_}.{method}", depth)
 
 
 def is_container(type_: str) -> bool:

@@ -29,6 +29,7 @@ from ._python_scope import (
     ENUMERATED,
     FIXTURE,
     FUNCTION,
+    HELD,
     IMPORT,
     ITEMS,
     LAMBDA,
@@ -128,6 +129,10 @@ _ITEM_CONTAINERS: Final[frozenset[str]] = frozenset(
 )  # fmt: skip
 _MAPPINGS: Final[frozenset[str]] = frozenset(
     {"dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict", "OrderedDict"}
+)
+# Generic classes whose `get()` (`result()`, a call) gives back their type argument.
+_HOLDERS: Final[frozenset[str]] = frozenset(
+    {"ContextVar", "Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "ref", "ReferenceType", "Future"}
 )
 # Subscripted typing forms that are no generic class of whose instance the value is (`Type[Foo]`
 # is the class itself, `Callable[..., Foo]` a function).
@@ -348,10 +353,12 @@ def _items_chain(head: str, args: list[Node]) -> Chain | None:
         item, marker = args[0], ITEMS
     elif head in _MAPPINGS and len(args) == 2:
         item, marker = args[1], VALUES
+    elif head in _HOLDERS and len(args) == 1:
+        item, marker = args[0], HELD
     else:
         return None
     chain = _annotation_chain(item)
-    return None if chain is None or chain[-1] in (ITEMS, VALUES) else (*chain, marker)
+    return None if chain is None or chain[-1] in (ITEMS, VALUES, HELD) else (*chain, marker)
 
 
 def _type_arguments(subscript: Node) -> bool:
