@@ -980,6 +980,44 @@ def test_container_and_holder_methods_give_back_what_they_hold() -> None:
     assert _edge(parsed, "calls", "names.pop().strip").candidates == ()
 
 
+def test_names_unpacked_from_a_typed_tuple_are_its_parts() -> None:
+    parsed = _parse("""\
+        from typing import Tuple
+        from .ctx import Request, Response, Rule
+
+        def split() -> tuple[Request, Response]:
+            ...
+
+        def pairs() -> list[Tuple[Rule, str]]:
+            ...
+
+        def run(found: dict[str, tuple[Rule, Request]]) -> None:
+            request, response = split()
+            request.close()
+            response.send()
+            for rule, name in pairs():
+                rule.match()
+                name.strip()
+            for key, (rule2, req) in found.items():
+                req.close()
+            first, *rest = split()
+            first.close()
+            pair = split()
+            a, b = pair
+            b.send()
+        """)
+    assert _edge(parsed, "calls", "request.close").candidates == (("pkg.ctx.Request.close", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "response.send").candidates == (("pkg.ctx.Response.send", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "rule.match").candidates == (("pkg.ctx.Rule.match", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "name.strip").candidates == ()
+    assert _edge(parsed, "calls", "req.close").candidates == (("pkg.ctx.Request.close", CONF_SCOPED),)
+    # A starred target breaks positions: nothing is said.
+    assert _edge(parsed, "calls", "first.close").candidates == ()
+    assert _edge(parsed, "calls", "b.send").candidates == (("pkg.ctx.Response.send", CONF_SCOPED),)
+    # A tuple has no return type edge (no class to name).
+    assert [e.target_name for e in parsed.edges if e.alias == TYPE_OF] == []
+
+
 def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
     parsed = _parse("""\
         from .urls import URL

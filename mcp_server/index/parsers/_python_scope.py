@@ -39,6 +39,8 @@ FIXTURE: Final = 4  # a test's parameter `client`: what the pytest fixture `clie
 ENTER: Final = 5  # `with Foo(...) as x`: the chain is Foo's, then "__enter__" (or "__aenter__")
 SELF_VALUE: Final = 6  # `return self`, `return cls(...)`, `-> Self`: the receiver the method is called on
 ELEMENT: Final = 7  # `for x in xs`: an item of what the chain (CALLED last for a call) holds
+# `a, b = f()`: the chain is (position, kind of the whole's hint, *the whole's chain); a part of a tuple type
+PART: Final = 8
 
 # A container's type is its items' type with a marker: "pkg.Tag.[]" for `list[Tag]`, `Iterable[Tag]`,
 # "pkg.Tag.{}" for the values of `dict[str, Tag]`. It types loop variables, never a receiver.
@@ -46,12 +48,16 @@ ITEMS: Final = "[]"
 VALUES: Final = "{}"
 # "pkg.Tag.<>": what a holder gives back, `ContextVar[Tag]`, `Queue[Tag]`, `weakref.ref[Tag]` (never iterated).
 HELD: Final = "<>"
-_CONTAINERS: Final = ("." + ITEMS, "." + VALUES, "." + HELD)
+# "pkg.A,pkg.B.(,)": a `tuple[A, B]` ("" for a part of no known class); an annotation chain
+# (TUPLED, "A", "mod.B") spells one, each part dotted.
+TUPLED: Final = "(,)"
+_CONTAINERS: Final = ("." + ITEMS, "." + VALUES, "." + HELD, "." + TUPLED)
 # Methods of a container that return one of what it holds (`d.get(k)` a value of `dict[str, Tag]`).
 _GIVING: Final[dict[str, frozenset[str]]] = {
     ITEMS: frozenset({"pop", "popleft"}),
     VALUES: frozenset({"get", "pop", "setdefault"}),
     HELD: frozenset({"get", "get_nowait", "result", "()"}),  # "()": calling it (a weakref)
+    TUPLED: frozenset(),
 }
 # An ELEMENT chain's head for `enumerate(xs)` (no name can be spelled so): pairs whose second is an item of xs.
 ENUMERATED: Final = "*enumerate"
@@ -332,6 +338,10 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         return None
     if kind == ELEMENT:
         return _element(scope, chain, depth)
+    if kind == PART:
+        return _part(scope, chain, depth)
+    if kind == ANNOTATION and chain[0] == TUPLED:
+        return _tuple_type(scope, chain, depth)
     if kind == ENTER or (kind == CTOR and CALLED in chain):
         # `make().copy()`: a method of what the inner call made; `with make() as x`: its __enter__
         cut = len(chain) - 1 if kind == ENTER else len(chain) - 1 - chain[::-1].index(CALLED)
@@ -352,7 +362,7 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
             return None  # `x = Foo` makes x the class itself, not an instance
         if res.receiver is not None:
             return res.receiver.qname
-        return variable_type(res, depth + 1)
+        return variable_type(res, depth + 1, items=True)  # (a container's callers take its items)
     if res.qnames:
         types: set[str] = set()
         for qname, is_class in res.qnames:
@@ -399,6 +409,28 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         held = variable_type(res, depth + 1, items=True)
         return _member_result(scope, held, CALLED, depth) if held is not None and is_container(held) else None
     return None
+
+
+def _tuple_type(scope: Scope, chain: Chain, depth: int) -> str | None:
+    """The type an annotation chain (TUPLED, ...) spells, a container's marker kept last."""
+    marker = chain[-1] if chain[-1] in (ITEMS, VALUES, HELD) else None
+    parts: list[str] = []
+    for part in chain[1:-1] if marker is not None else chain[1:]:
+        found = hint_type((ANNOTATION, tuple(part.split(".")), scope), depth + 1) if part else None
+        parts.append(found if found is not None and "," not in found and not found.endswith(TUPLED) else "")
+    if not any(parts):
+        return None
+    return ",".join(parts) + "." + TUPLED + ("." + marker if marker is not None else "")
+
+
+def _part(scope: Scope, chain: Chain, depth: int) -> str | None:
+    """A name unpacked from a tuple value: its position's class when the whole is a known tuple."""
+    whole = hint_type((int(chain[1]), chain[2:], scope), depth + 1)
+    if whole is None or not whole.endswith("." + TUPLED):
+        return None
+    parts = whole[: -len(TUPLED) - 1].split(",")
+    position = int(chain[0])
+    return (parts[position] or None) if position < len(parts) else None
 
 
 def _member_result(scope: Scope, type_: str, method: str, depth: int) -> str | None:

@@ -38,9 +38,11 @@ from ._python_scope import (
     NONE_HINT,
     NONE_VALUE,
     PARAM,
+    PART,
     PASSING,
     REBOUND,
     SELF_VALUE,
+    TUPLED,
     VALUES,
     VAR,
     Chain,
@@ -114,6 +116,9 @@ _UNPACKING: Final[frozenset[str]] = frozenset(
         "expression_list",
     }
 )
+# Targets that unpack a tuple by position, and the parts that break positions.
+_TUPLE_TARGETS: Final[frozenset[str]] = frozenset({"pattern_list", "tuple_pattern", "tuple", "expression_list"})
+_SPLATS: Final[frozenset[str]] = frozenset({"list_splat_pattern", "list_splat"})
 # Rebound parameters followed per function body (each adds a scope every later lookup climbs).
 _MAX_REBINDINGS: Final = 64
 _CLAUSES: Final[frozenset[str]] = frozenset({"elif_clause", "else_clause"})
@@ -320,7 +325,7 @@ def _annotation_chain(node: Node | None) -> Chain | None:
                 if kind == "subscript"
                 else [c for p in node.named_children[1:] for c in p.named_children]
             )
-            items = _items_chain(head_chain[-1], args)
+            items = _items_chain(head_chain[-1], args) or _tuple_chain(head_chain[-1], args)
             if items is not None:
                 return items
             wrapped = head_chain[-1] in _TYPE_WRAPPERS and args
@@ -385,6 +390,17 @@ def _is_type_expression(node: Node, depth: int) -> bool:
         right = node.child_by_field_name("right")
         return left is not None and right is not None and all(_is_type_expression(n, depth + 1) for n in (left, right))
     return False
+
+
+def _tuple_chain(head: str, args: list[Node]) -> Chain | None:
+    """`tuple[A, b.B]` -> (TUPLED, "A", "b.B"): each part's class, "" where it has none."""
+    if head not in ("tuple", "Tuple") or len(args) < 2 or any(_text(a) == "..." for a in args):
+        return None
+    parts = []
+    for arg in args:
+        chain = _annotation_chain(arg)
+        parts.append(".".join(chain) if chain is not None and chain[0] != TUPLED else "")
+    return (TUPLED, *parts) if any(parts) else None
 
 
 def _is_none(node: Node) -> bool:
@@ -1076,7 +1092,13 @@ class _FileParser:
                         self.typed_attrs.setdefault((scope.index, name), (_line(node), node_hint[1], statement))
                 scope.bind(name, (VAR, node_hint, symbol))
             elif kind in _UNPACKING:
-                work.extend((c, None) for c in node.named_children)
+                parts = [c for c in node.named_children if c.type != "comment"]
+                if _typing(node_hint) and kind in _TUPLE_TARGETS and all(c.type not in _SPLATS for c in parts):
+                    # `a, b = f()`: each name is the part of the tuple at its position
+                    whole = (str(node_hint[0]), *node_hint[1])
+                    work.extend((c, (PART, (str(i), *whole), node_hint[2])) for i, c in enumerate(parts))
+                else:
+                    work.extend((c, None) for c in parts)
             elif kind == "as_pattern_target":
                 work.extend((c, node_hint) for c in node.named_children)
             elif kind == "attribute":
