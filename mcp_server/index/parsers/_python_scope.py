@@ -445,6 +445,15 @@ def is_container(type_: str) -> bool:
     return type_.endswith(_CONTAINERS)
 
 
+def giving_methods(type_: str) -> tuple[str, frozenset[str]] | None:
+    """A container type's element class and the methods that give one back (see _GIVING)."""
+    base, _, marker = type_.rpartition(".")
+    methods = _GIVING.get(marker) if is_container(type_) else None
+    if not methods or not base or is_container(base) or is_path(base) or "," in base:
+        return None
+    return base, methods - {CALLED}
+
+
 def _element(scope: Scope, chain: Chain, depth: int) -> str | None:
     """The type of the items `for` takes from the value `chain` spells: a `list[X]`'s, or the
     values of a mapping through `.values()` (`.items()` pairs: the parser gives their second)."""

@@ -12,7 +12,17 @@ import structlog
 from tree_sitter import Node, Parser, Tree
 
 from ..languages import new_parser
-from ..records import CONF_EXACT, FIXTURE_CANDIDATE, RETURNS_SELF, TYPE_OF, EdgeBudget, ParsedFile, RawEdge, Symbol
+from ..records import (
+    CONF_EXACT,
+    FIXTURE_CANDIDATE,
+    RETURNS_SELF,
+    SLOT_TYPE,
+    TYPE_OF,
+    EdgeBudget,
+    ParsedFile,
+    RawEdge,
+    Symbol,
+)
 from ._python_imports import ImportName, from_import_names, future_names, import_names
 from ._python_nodes import line as _line
 from ._python_nodes import text as _text
@@ -51,6 +61,7 @@ from ._python_scope import (
     attribute_type,
     candidate,
     function_result,
+    giving_methods,
     is_class_like,
     is_container,
     lookup,
@@ -546,8 +557,10 @@ class _FileParser:
         module = scopes[0]
         for qname, (name, line, var_type) in self.typed_vars.items():
             res = lookup(module, name)
-            cls = variable_type(res) if res is not None and res.symbol == qname else None
-            if cls is not None and not cls.startswith(FIXTURE_CANDIDATE):
+            cls = variable_type(res, items=True) if res is not None and res.symbol == qname else None
+            if cls is not None and is_container(cls):
+                _held_types(edges, self.variable_index[qname], var_type, line, cls)
+            elif cls is not None and not cls.startswith(FIXTURE_CANDIDATE):
                 cls = candidate(cls, "")[:-1]
                 edges.append(
                     RawEdge(
@@ -561,13 +574,15 @@ class _FileParser:
                 )
         for (scope_index, attr), (attr_line, attr_type, statement) in self.typed_attrs.items():
             owner = scopes[scope_index]
-            cls = attribute_type(owner, attr)
+            cls = attribute_type(owner, attr, items=True)
             if cls is None or cls.startswith(FIXTURE_CANDIDATE):
                 continue
-            cls = candidate(cls, "")[:-1]
             attr_symbol = self._variable_symbol(attr, owner, statement)
             index = self.variable_index.get(attr_symbol) if attr_symbol is not None else None
-            if index is not None:
+            if index is not None and is_container(cls):
+                _held_types(edges, index, attr_type, attr_line, cls)
+            elif index is not None:
+                cls = candidate(cls, "")[:-1]
                 edges.append(
                     RawEdge(
                         index,
@@ -1333,6 +1348,18 @@ class _FileParser:
     def _import_future(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         for found in future_names(node):
             self._import_edge(source, found)
+
+
+def _held_types(edges: list[RawEdge], source: int, written: Chain, line: int, type_: str) -> None:
+    """A container variable's or attribute's element class, as the type (records.SLOT_TYPE) of each
+    method giving one back: `_cv_app.get().app`, in another file, is `app` of what `_cv_app` holds."""
+    found = giving_methods(type_)
+    if found is None:
+        return
+    element, methods = found
+    target = ".".join(n for n in written if n not in (ITEMS, VALUES, HELD)) or element.rpartition(".")[2]
+    for method in sorted(methods):
+        edges.append(RawEdge(source, "references", target, line, ((element, CONF_EXACT),), SLOT_TYPE + method))
 
 
 def _decorator_name(decorator: Node) -> str:
