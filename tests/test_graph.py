@@ -941,6 +941,61 @@ _MANAGER_FILES = {
 }
 
 
+_HELD_FILES = {
+    "held/use.py": (
+        "from .state import App, _cv_app\n"
+        "\n"
+        "\n"
+        "class Flask(App):\n"
+        "    def run(self, name):\n"
+        "        _cv_app.get(None).push()\n"
+        "        self.blueprints.get(name).register()\n"
+    ),
+    "held/ctx.py": (
+        "class AppContext:\n"
+        "    def push(self):\n"
+        "        pass\n"
+        "\n"
+        "\n"
+        "class Blueprint:\n"
+        "    def register(self):\n"
+        "        pass\n"
+        "\n"
+        "\n"
+        "class Other:\n"  # (so that no name alone tells which `push` or `register`)
+        "    def push(self):\n"
+        "        pass\n"
+        "\n"
+        "    def register(self):\n"
+        "        pass\n"
+    ),
+    "held/state.py": (
+        "from contextvars import ContextVar\n"
+        "\n"
+        "from .ctx import AppContext, Blueprint\n"
+        "\n"
+        "_cv_app: ContextVar[AppContext] = ContextVar('app')\n"
+        "\n"
+        "\n"
+        "class App:\n"
+        "    def __init__(self):\n"
+        "        self.blueprints: dict[str, Blueprint] = {}\n"
+    ),
+    "held/__init__.py": "",
+}
+
+
+async def test_python_what_a_container_holds_is_given_back_across_files(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    await _index_tree(db, settings, tmp_path / "held-app", _HELD_FILES)
+    # `_cv_app` holds AppContexts and the inherited `blueprints` Blueprints (records.SLOT_TYPE on
+    # the methods giving one back): the calls on what `get()` gives are theirs.
+    for method, line in (("AppContext.push", 6), ("Blueprint.register", 7)):
+        refs = await find_references(db.pool, f"held.ctx.{method}", "held-app")
+        assert [(r.path, r.line, r.source) for r in refs.references] == [("held/use.py", line, "held.use.Flask.run")]
+
+
 async def test_python_with_a_contextmanager_gives_what_it_yields(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:

@@ -921,6 +921,103 @@ def test_a_generic_class_made_with_type_arguments_is_a_call_of_the_class() -> No
     assert _edge(parsed, "calls", "handlers[]").candidates == ()
 
 
+def test_a_lowercase_generic_class_subscripted_with_types_is_a_call_of_the_class() -> None:
+    parsed = _parse("""\
+        from .datastructures import header_property, Box
+
+        class Response:
+            content_type = header_property[str]("Content-Type")
+            length = header_property[int | None]("Content-Length")
+
+        def run(handlers, key, make):
+            handlers[key]()
+            make[0]()
+            box = Box[str]()
+            box.open()
+        """)
+    assert [e.candidates for e in _edges(parsed, "calls", "header_property")] == [
+        (("pkg.datastructures.header_property", CONF_EXACT),),
+        (("pkg.datastructures.header_property", CONF_EXACT),),
+    ]
+    assert _edge(parsed, "calls", "handlers[]").candidates == ()
+    assert _edge(parsed, "calls", "make[]").candidates == ()
+    assert _edge(parsed, "calls", "box.open").candidates == (("pkg.datastructures.Box.open", CONF_SCOPED),)
+
+
+def test_container_and_holder_methods_give_back_what_they_hold() -> None:
+    parsed = _parse("""\
+        import weakref
+        from contextvars import ContextVar
+        from queue import Queue
+        from .ctx import AppContext, Blueprint, Job
+
+        class App:
+            def __init__(self) -> None:
+                self.blueprints: dict[str, Blueprint] = {}
+                self.stack: list[AppContext] = []
+                self.owner: weakref.ref[Job] = weakref.ref(Job())
+
+            def run(self, name: str, jobs: Queue[Job], var: ContextVar[AppContext]) -> None:
+                self.blueprints.get(name).register()
+                self.stack.pop().push()
+                jobs.get().start()
+                ctx = var.get()
+                ctx.pop()
+                self.owner().cancel()
+                self.blueprints.copy().clear()
+                names: list[str] = []
+                names.pop().strip()
+        """)
+    assert _edge(parsed, "calls", "self.blueprints.get().register").candidates == (
+        ("pkg.ctx.Blueprint.register", CONF_SCOPED),
+    )
+    assert _edge(parsed, "calls", "self.stack.pop().push").candidates == (("pkg.ctx.AppContext.push", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "jobs.get().start").candidates == (("pkg.ctx.Job.start", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "ctx.pop").candidates == (("pkg.ctx.AppContext.pop", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "self.owner().cancel").candidates == (("pkg.ctx.Job.cancel", CONF_SCOPED),)
+    # `copy()` gives a container, and a builtin's item has no method here.
+    assert _edge(parsed, "calls", "self.blueprints.copy().clear").candidates == ()
+    assert _edge(parsed, "calls", "names.pop().strip").candidates == ()
+
+
+def test_names_unpacked_from_a_typed_tuple_are_its_parts() -> None:
+    parsed = _parse("""\
+        from typing import Tuple
+        from .ctx import Request, Response, Rule
+
+        def split() -> tuple[Request, Response]:
+            ...
+
+        def pairs() -> list[Tuple[Rule, str]]:
+            ...
+
+        def run(found: dict[str, tuple[Rule, Request]]) -> None:
+            request, response = split()
+            request.close()
+            response.send()
+            for rule, name in pairs():
+                rule.match()
+                name.strip()
+            for key, (rule2, req) in found.items():
+                req.close()
+            first, *rest = split()
+            first.close()
+            pair = split()
+            a, b = pair
+            b.send()
+        """)
+    assert _edge(parsed, "calls", "request.close").candidates == (("pkg.ctx.Request.close", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "response.send").candidates == (("pkg.ctx.Response.send", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "rule.match").candidates == (("pkg.ctx.Rule.match", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "name.strip").candidates == ()
+    assert _edge(parsed, "calls", "req.close").candidates == (("pkg.ctx.Request.close", CONF_SCOPED),)
+    # A starred target breaks positions: nothing is said.
+    assert _edge(parsed, "calls", "first.close").candidates == ()
+    assert _edge(parsed, "calls", "b.send").candidates == (("pkg.ctx.Response.send", CONF_SCOPED),)
+    # A tuple has no return type edge (no class to name).
+    assert [e.target_name for e in parsed.edges if e.alias == TYPE_OF] == []
+
+
 def test_a_property_types_what_it_returns_and_its_read_is_a_use_of_it() -> None:
     parsed = _parse("""\
         from .urls import URL

@@ -39,12 +39,26 @@ FIXTURE: Final = 4  # a test's parameter `client`: what the pytest fixture `clie
 ENTER: Final = 5  # `with Foo(...) as x`: the chain is Foo's, then "__enter__" (or "__aenter__")
 SELF_VALUE: Final = 6  # `return self`, `return cls(...)`, `-> Self`: the receiver the method is called on
 ELEMENT: Final = 7  # `for x in xs`: an item of what the chain (CALLED last for a call) holds
+# `a, b = f()`: the chain is (position, kind of the whole's hint, *the whole's chain); a part of a tuple type
+PART: Final = 8
 
 # A container's type is its items' type with a marker: "pkg.Tag.[]" for `list[Tag]`, `Iterable[Tag]`,
 # "pkg.Tag.{}" for the values of `dict[str, Tag]`. It types loop variables, never a receiver.
 ITEMS: Final = "[]"
 VALUES: Final = "{}"
-_CONTAINERS: Final = ("." + ITEMS, "." + VALUES)
+# "pkg.Tag.<>": what a holder gives back, `ContextVar[Tag]`, `Queue[Tag]`, `weakref.ref[Tag]` (never iterated).
+HELD: Final = "<>"
+# "pkg.A,pkg.B.(,)": a `tuple[A, B]` ("" for a part of no known class); an annotation chain
+# (TUPLED, "A", "mod.B") spells one, each part dotted.
+TUPLED: Final = "(,)"
+_CONTAINERS: Final = ("." + ITEMS, "." + VALUES, "." + HELD, "." + TUPLED)
+# Methods of a container that return one of what it holds (`d.get(k)` a value of `dict[str, Tag]`).
+_GIVING: Final[dict[str, frozenset[str]]] = {
+    ITEMS: frozenset({"pop", "popleft"}),
+    VALUES: frozenset({"get", "pop", "setdefault"}),
+    HELD: frozenset({"get", "get_nowait", "result", "()"}),  # "()": calling it (a weakref)
+    TUPLED: frozenset(),
+}
 # An ELEMENT chain's head for `enumerate(xs)` (no name can be spelled so): pairs whose second is an item of xs.
 ENUMERATED: Final = "*enumerate"
 
@@ -324,6 +338,10 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         return None
     if kind == ELEMENT:
         return _element(scope, chain, depth)
+    if kind == PART:
+        return _part(scope, chain, depth)
+    if kind == ANNOTATION and chain[0] == TUPLED:
+        return _tuple_type(scope, chain, depth)
     if kind == ENTER or (kind == CTOR and CALLED in chain):
         # `make().copy()`: a method of what the inner call made; `with make() as x`: its __enter__
         cut = len(chain) - 1 if kind == ENTER else len(chain) - 1 - chain[::-1].index(CALLED)
@@ -344,7 +362,7 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
             return None  # `x = Foo` makes x the class itself, not an instance
         if res.receiver is not None:
             return res.receiver.qname
-        return variable_type(res, depth + 1)
+        return variable_type(res, depth + 1, items=True)  # (a container's callers take its items)
     if res.qnames:
         types: set[str] = set()
         for qname, is_class in res.qnames:
@@ -372,28 +390,68 @@ def hint_type(hint: Hint, depth: int = 0) -> str | None:
         cls = res.receiver
         if not rest and chain[0] == "cls":
             return cls.qname
-        if len(rest) == 1:  # `self.make()`: what the method returns
+        if len(rest) == 1:  # `self.make()`: what the method returns; `self.ref()`: what a holder gives
+            held = attribute_type(cls, rest[0], depth + 1, items=True) if _assigns(cls, rest[0]) else None
+            if held is not None and is_container(held):
+                return _member_result(scope, held, CALLED, depth)
             return _member_result(scope, cls.qname, rest[0], depth)
         if len(rest) == 2:  # `self.app.make()`
-            attr_class = attribute_type(cls, rest[0], depth + 1)
+            attr_class = attribute_type(cls, rest[0], depth + 1, items=True)
             if attr_class is not None:
                 return _member_result(scope, attr_class, rest[1], depth)
             if not _assigns(cls, rest[0]):
                 return f"{cls.qname}.{rest[0]}.{rest[1]}{CALLED}"  # an inherited attribute's method
         return None
     if len(rest) == 1:  # `client.get()` on a variable of known type
-        var_class = variable_type(res, depth + 1)
+        var_class = variable_type(res, depth + 1, items=True)
         return _member_result(scope, var_class, rest[0], depth) if var_class is not None else None
+    if not rest:  # `ref()` of a `weakref.ref[Foo]`
+        held = variable_type(res, depth + 1, items=True)
+        return _member_result(scope, held, CALLED, depth) if held is not None and is_container(held) else None
     return None
 
 
+def _tuple_type(scope: Scope, chain: Chain, depth: int) -> str | None:
+    """The type an annotation chain (TUPLED, ...) spells, a container's marker kept last."""
+    marker = chain[-1] if chain[-1] in (ITEMS, VALUES, HELD) else None
+    parts: list[str] = []
+    for part in chain[1:-1] if marker is not None else chain[1:]:
+        found = hint_type((ANNOTATION, tuple(part.split(".")), scope), depth + 1) if part else None
+        parts.append(found if found is not None and "," not in found and not found.endswith(TUPLED) else "")
+    if not any(parts):
+        return None
+    return ",".join(parts) + "." + TUPLED + ("." + marker if marker is not None else "")
+
+
+def _part(scope: Scope, chain: Chain, depth: int) -> str | None:
+    """A name unpacked from a tuple value: its position's class when the whole is a known tuple."""
+    whole = hint_type((int(chain[1]), chain[2:], scope), depth + 1)
+    if whole is None or not whole.endswith("." + TUPLED):
+        return None
+    parts = whole[: -len(TUPLED) - 1].split(",")
+    position = int(chain[0])
+    return (parts[position] or None) if position < len(parts) else None
+
+
 def _member_result(scope: Scope, type_: str, method: str, depth: int) -> str | None:
-    """What `method` of a value of type `type_` returns."""
-    return None if is_container(type_) else _returned(scope, f"{type_}.{method}", depth)
+    """What `method` of a value of type `type_` returns (of a container, see _GIVING)."""
+    if is_container(type_):
+        base, _, marker = type_.rpartition(".")
+        return base if method in _GIVING[marker] else None
+    return _returned(scope, f"{type_}.{method}", depth)
 
 
 def is_container(type_: str) -> bool:
     return type_.endswith(_CONTAINERS)
+
+
+def giving_methods(type_: str) -> tuple[str, frozenset[str]] | None:
+    """A container type's element class and the methods that give one back (see _GIVING)."""
+    base, _, marker = type_.rpartition(".")
+    methods = _GIVING.get(marker) if is_container(type_) else None
+    if not methods or not base or is_container(base) or is_path(base) or "," in base:
+        return None
+    return base, methods - {CALLED}
 
 
 def _element(scope: Scope, chain: Chain, depth: int) -> str | None:

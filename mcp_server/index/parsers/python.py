@@ -12,7 +12,17 @@ import structlog
 from tree_sitter import Node, Parser, Tree
 
 from ..languages import new_parser
-from ..records import CONF_EXACT, FIXTURE_CANDIDATE, RETURNS_SELF, TYPE_OF, EdgeBudget, ParsedFile, RawEdge, Symbol
+from ..records import (
+    CONF_EXACT,
+    FIXTURE_CANDIDATE,
+    RETURNS_SELF,
+    SLOT_TYPE,
+    TYPE_OF,
+    EdgeBudget,
+    ParsedFile,
+    RawEdge,
+    Symbol,
+)
 from ._python_imports import ImportName, from_import_names, future_names, import_names
 from ._python_nodes import line as _line
 from ._python_nodes import text as _text
@@ -29,6 +39,7 @@ from ._python_scope import (
     ENUMERATED,
     FIXTURE,
     FUNCTION,
+    HELD,
     IMPORT,
     ITEMS,
     LAMBDA,
@@ -37,9 +48,11 @@ from ._python_scope import (
     NONE_HINT,
     NONE_VALUE,
     PARAM,
+    PART,
     PASSING,
     REBOUND,
     SELF_VALUE,
+    TUPLED,
     VALUES,
     VAR,
     Chain,
@@ -48,6 +61,7 @@ from ._python_scope import (
     attribute_type,
     candidate,
     function_result,
+    giving_methods,
     is_class_like,
     is_container,
     lookup,
@@ -113,6 +127,9 @@ _UNPACKING: Final[frozenset[str]] = frozenset(
         "expression_list",
     }
 )
+# Targets that unpack a tuple by position, and the parts that break positions.
+_TUPLE_TARGETS: Final[frozenset[str]] = frozenset({"pattern_list", "tuple_pattern", "tuple", "expression_list"})
+_SPLATS: Final[frozenset[str]] = frozenset({"list_splat_pattern", "list_splat"})
 # Rebound parameters followed per function body (each adds a scope every later lookup climbs).
 _MAX_REBINDINGS: Final = 64
 _CLAUSES: Final[frozenset[str]] = frozenset({"elif_clause", "else_clause"})
@@ -129,6 +146,10 @@ _ITEM_CONTAINERS: Final[frozenset[str]] = frozenset(
 _MAPPINGS: Final[frozenset[str]] = frozenset(
     {"dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict", "OrderedDict"}
 )
+# Generic classes whose `get()` (`result()`, a call) gives back their type argument.
+_HOLDERS: Final[frozenset[str]] = frozenset(
+    {"ContextVar", "Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "ref", "ReferenceType", "Future"}
+)
 # Subscripted typing forms that are no generic class of whose instance the value is (`Type[Foo]`
 # is the class itself, `Callable[..., Foo]` a function).
 _SPECIAL_FORMS: Final[frozenset[str]] = frozenset(
@@ -138,6 +159,10 @@ _SPECIAL_FORMS: Final[frozenset[str]] = frozenset(
         "Reversible", "Container",
     }
 )  # fmt: skip
+# Builtin classes that may be a type argument in an expression (`header_property[str](...)`).
+_BUILTIN_TYPES: Final[frozenset[str]] = frozenset(
+    {"str", "bytes", "int", "float", "bool", "complex", "object", "type", "list", "dict", "set", "frozenset", "tuple"}
+)
 # Annotations that promise no particular class (a method of `Any` is nobody's method).
 _UNTYPED: Final[frozenset[str]] = frozenset({"Any", "Self", "object", "NoReturn", "Never"})
 _DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -311,7 +336,7 @@ def _annotation_chain(node: Node | None) -> Chain | None:
                 if kind == "subscript"
                 else [c for p in node.named_children[1:] for c in p.named_children]
             )
-            items = _items_chain(head_chain[-1], args)
+            items = _items_chain(head_chain[-1], args) or _tuple_chain(head_chain[-1], args)
             if items is not None:
                 return items
             wrapped = head_chain[-1] in _TYPE_WRAPPERS and args
@@ -344,10 +369,49 @@ def _items_chain(head: str, args: list[Node]) -> Chain | None:
         item, marker = args[0], ITEMS
     elif head in _MAPPINGS and len(args) == 2:
         item, marker = args[1], VALUES
+    elif head in _HOLDERS and len(args) == 1:
+        item, marker = args[0], HELD
     else:
         return None
     chain = _annotation_chain(item)
-    return None if chain is None or chain[-1] in (ITEMS, VALUES) else (*chain, marker)
+    return None if chain is None or chain[-1] in (ITEMS, VALUES, HELD) else (*chain, marker)
+
+
+def _type_arguments(subscript: Node) -> bool:
+    """Whether every index of `x[...]` spells a type (`header_property[str]`, `box[Foo | None]`): then
+    calling it makes an instance of the generic x, where `handlers[0]()` calls an item."""
+    args = subscript.children_by_field_name("subscript")
+    return bool(args) and all(_is_type_expression(a, 0) for a in args)
+
+
+def _is_type_expression(node: Node, depth: int) -> bool:
+    kind = node.type
+    if depth > _MAX_RENDER_DEPTH:
+        return False
+    if kind == "none":
+        return True
+    if kind in ("identifier", "attribute"):
+        chain = _chain(node)
+        return chain is not None and (is_class_like(chain[-1]) or (len(chain) == 1 and chain[0] in _BUILTIN_TYPES))
+    if kind in ("generic_type", "subscript"):
+        head = node.child_by_field_name("value") if kind == "subscript" else node.named_children[0]
+        return head is not None and _is_type_expression(head, depth + 1)
+    if kind == "binary_operator":
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        return left is not None and right is not None and all(_is_type_expression(n, depth + 1) for n in (left, right))
+    return False
+
+
+def _tuple_chain(head: str, args: list[Node]) -> Chain | None:
+    """`tuple[A, b.B]` -> (TUPLED, "A", "b.B"): each part's class, "" where it has none."""
+    if head not in ("tuple", "Tuple") or len(args) < 2 or any(_text(a) == "..." for a in args):
+        return None
+    parts = []
+    for arg in args:
+        chain = _annotation_chain(arg)
+        parts.append(".".join(chain) if chain is not None and chain[0] != TUPLED else "")
+    return (TUPLED, *parts) if any(parts) else None
 
 
 def _is_none(node: Node) -> bool:
@@ -493,8 +557,10 @@ class _FileParser:
         module = scopes[0]
         for qname, (name, line, var_type) in self.typed_vars.items():
             res = lookup(module, name)
-            cls = variable_type(res) if res is not None and res.symbol == qname else None
-            if cls is not None and not cls.startswith(FIXTURE_CANDIDATE):
+            cls = variable_type(res, items=True) if res is not None and res.symbol == qname else None
+            if cls is not None and is_container(cls):
+                _held_types(edges, self.variable_index[qname], var_type, line, cls)
+            elif cls is not None and not cls.startswith(FIXTURE_CANDIDATE):
                 cls = candidate(cls, "")[:-1]
                 edges.append(
                     RawEdge(
@@ -508,13 +574,15 @@ class _FileParser:
                 )
         for (scope_index, attr), (attr_line, attr_type, statement) in self.typed_attrs.items():
             owner = scopes[scope_index]
-            cls = attribute_type(owner, attr)
+            cls = attribute_type(owner, attr, items=True)
             if cls is None or cls.startswith(FIXTURE_CANDIDATE):
                 continue
-            cls = candidate(cls, "")[:-1]
             attr_symbol = self._variable_symbol(attr, owner, statement)
             index = self.variable_index.get(attr_symbol) if attr_symbol is not None else None
-            if index is not None:
+            if index is not None and is_container(cls):
+                _held_types(edges, index, attr_type, attr_line, cls)
+            elif index is not None:
+                cls = candidate(cls, "")[:-1]
                 edges.append(
                     RawEdge(
                         index,
@@ -940,7 +1008,7 @@ class _FileParser:
             # `ConfigAttribute[bool]("TESTING")`: a generic class made with type arguments
             value = root.child_by_field_name("value")
             generic = _chain(value) if value is not None else None
-            if generic is not None and is_class_like(generic[-1]):
+            if generic is not None and (is_class_like(generic[-1]) or _type_arguments(root)):
                 stack.extend([(c, scope.index, source) for c in reversed(root.children_by_field_name("subscript"))])
                 self.sites.append((_CALL, source, line, ".".join(generic)[:_MAX_TARGET_CHARS], scope.index, generic))
                 return
@@ -1009,6 +1077,8 @@ class _FileParser:
         kind = value.type
         if kind == "call":
             function = value.child_by_field_name("function")
+            if function is not None and function.type == "subscript" and _type_arguments(function):
+                function = function.child_by_field_name("value")  # `Foo[int]()` makes a Foo
             chain = _call_chain(function) if function is not None else None
             return (CTOR, chain, scope) if chain is not None else None
         if kind == "identifier":
@@ -1037,7 +1107,13 @@ class _FileParser:
                         self.typed_attrs.setdefault((scope.index, name), (_line(node), node_hint[1], statement))
                 scope.bind(name, (VAR, node_hint, symbol))
             elif kind in _UNPACKING:
-                work.extend((c, None) for c in node.named_children)
+                parts = [c for c in node.named_children if c.type != "comment"]
+                if _typing(node_hint) and kind in _TUPLE_TARGETS and all(c.type not in _SPLATS for c in parts):
+                    # `a, b = f()`: each name is the part of the tuple at its position
+                    whole = (str(node_hint[0]), *node_hint[1])
+                    work.extend((c, (PART, (str(i), *whole), node_hint[2])) for i, c in enumerate(parts))
+                else:
+                    work.extend((c, None) for c in parts)
             elif kind == "as_pattern_target":
                 work.extend((c, node_hint) for c in node.named_children)
             elif kind == "attribute":
@@ -1272,6 +1348,18 @@ class _FileParser:
     def _import_future(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         for found in future_names(node):
             self._import_edge(source, found)
+
+
+def _held_types(edges: list[RawEdge], source: int, written: Chain, line: int, type_: str) -> None:
+    """A container variable's or attribute's element class, as the type (records.SLOT_TYPE) of each
+    method giving one back: `_cv_app.get().app`, in another file, is `app` of what `_cv_app` holds."""
+    found = giving_methods(type_)
+    if found is None:
+        return
+    element, methods = found
+    target = ".".join(n for n in written if n not in (ITEMS, VALUES, HELD)) or element.rpartition(".")[2]
+    for method in sorted(methods):
+        edges.append(RawEdge(source, "references", target, line, ((element, CONF_EXACT),), SLOT_TYPE + method))
 
 
 def _decorator_name(decorator: Node) -> str:
