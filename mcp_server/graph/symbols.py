@@ -49,7 +49,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _QUALIFIER = re.compile(r"[A-Za-z_$][\w$]*(?![\w$]|\s*[(<])")
 # The receiver chain written just before an identifier: `utils.` of `utils.forEach`, `a?.b.` , `ns::`.
 _RECEIVER = re.compile(r"(?:[A-Za-z_$][\w$]*\s*(?:\?\.|\.|::|->)\s*)+$")
-_SEPARATORS = re.compile(r"\s*(?:\?\.|::|->|\.)\s*")
+_MEMBER_OPS = re.compile(r"\s*(?:\?\.|::|->|\.)\s*")
 _MATCH: dict[int, MatchKind] = {0: "exact", 1: "exact", 2: "suffix", 3: "suffix", 4: "prefix", 5: "fuzzy"}
 
 _RESOLVE_COLUMNS = f"{SYMBOL_COLUMNS}, s.repository_id, s.parent_id, s.end_byte - s.start_byte AS span"
@@ -382,16 +382,16 @@ def written_at(text: str, column: int) -> str | None:
     if found is None:
         return None
     receiver = _RECEIVER.search(text[: found.start()])
-    chain = _SEPARATORS.sub(".", receiver.group()) if receiver else ""
+    chain = _MEMBER_OPS.sub(".", receiver.group()) if receiver else ""
     return chain + found.group()
 
 
 def _at_column(edges: list[asyncpg.Record], written: str) -> list[asyncpg.Record]:
     """Of a line's edges for one name, those written as at the column (`utils.forEach`, not the
     `list.forEach` beside it): a line may call two things of one name."""
-    mine = [e for e in edges if written == _SEPARATORS.sub(".", e["target_name"]).lstrip(".").removeprefix("new.")]
+    mine = [e for e in edges if written == _MEMBER_OPS.sub(".", e["target_name"]).lstrip(".").removeprefix("new.")]
     if not mine:
-        mine = [e for e in edges if _SEPARATORS.sub(".", e["target_name"]).endswith("." + written)]
+        mine = [e for e in edges if _MEMBER_OPS.sub(".", e["target_name"]).endswith("." + written)]
     return mine or edges
 
 
