@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -43,6 +43,10 @@ MinConfidence = Annotated[
         le=1.0,
         description="skip edges below this confidence: 1 resolved, 0.9 via a type or base, 0.5 a name guess",
     ),
+]
+Provenance = Annotated[
+    Literal["any", "compiler", "tree-sitter"],
+    Field(description="only edges a compiler's index confirmed or added, or only tree-sitter's"),
 ]
 Depth = Annotated[int, Field(ge=1, le=10, description="how many hops to follow")]
 Limit = Annotated[int, Field(ge=1, le=1000)]
@@ -129,11 +133,12 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         repository: Repository = None,
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
+        provenance: Provenance = "any",
     ) -> EdgeList:
         """Every use of a definition (calls, mentions, imports, subclasses) with file, line and text:
         check before renaming or changing a signature."""
         async with pool.acquire() as conn:
-            return await walk.find_references(conn, symbol, repository, min_confidence, limit)
+            return await walk.find_references(conn, symbol, repository, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
@@ -144,10 +149,11 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         depth: Depth = 1,
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
+        provenance: Provenance = "any",
     ) -> GraphResult:
         """Who calls a function, and who calls those, up to `depth` hops: what depends on it."""
         async with pool.acquire() as conn:
-            return await walk.find_callers(conn, symbol, repository, depth, min_confidence, limit)
+            return await walk.find_callers(conn, symbol, repository, depth, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
@@ -158,11 +164,12 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         depth: Depth = 1,
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
+        provenance: Provenance = "any",
     ) -> GraphResult:
         """What a function calls, transitively up to `depth`; calls into libraries are listed apart
         as unresolved. Use to understand what a function does without reading every body."""
         async with pool.acquire() as conn:
-            return await walk.find_callees(conn, symbol, repository, depth, min_confidence, limit)
+            return await walk.find_callees(conn, symbol, repository, depth, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
@@ -173,11 +180,12 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         repository: Repository = None,
         max_depth: Annotated[int, Field(ge=1, le=10)] = 6,
         min_confidence: MinConfidence = 0.0,
+        provenance: Provenance = "any",
     ) -> PathResult:
         """The shortest call chains (up to three) from one function to another: how does A end up
         calling B?"""
         async with pool.acquire() as conn:
-            return await walk.call_path(conn, source, target, repository, max_depth, min_confidence)
+            return await walk.call_path(conn, source, target, repository, max_depth, min_confidence, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
@@ -191,11 +199,12 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         depth: Depth = 3,
         min_confidence: MinConfidence = 0.5,
         limit: Limit = 500,
+        provenance: Provenance = "any",
     ) -> ImpactResult:
         """What could break if a definition or a file changes: transitive dependents (callers,
         references, subclasses, importers) with distance, and which of them are tests."""
         async with pool.acquire() as conn:
-            return await walk.impact_analysis(conn, symbol, path, repository, depth, min_confidence, limit)
+            return await walk.impact_analysis(conn, symbol, path, repository, depth, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
