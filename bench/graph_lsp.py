@@ -51,6 +51,7 @@ Writes bench/results/graph_lsp[-label]-<stamp>.json and graph_lsp-latest.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import re
@@ -73,8 +74,10 @@ from mcp_server.db.pool import open_database
 from mcp_server.errors import InvalidArgument
 from mcp_server.graph.symbols import goto_definition
 from mcp_server.graph.walk import find_callers, find_references
+from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_repository
 from mcp_server.logs import configure_logging
+from mcp_server.precise.compiler import compiler_pass
 
 SEED = 1234
 SAMPLED_KINDS = ("function", "method", "constructor")
@@ -445,6 +448,36 @@ def twins(index: Index, sym: Sym) -> set[int]:
     return {s.id for s in index.syms.values() if s.qualified_name == sym.qualified_name}
 
 
+async def _compiler_pass(db: Any, settings: Any, repo: str) -> dict[str, Any]:
+    """The compiler pass over the indexed corpus, with the indexers .ci/run installs (else PATH)."""
+    tools = Path(__file__).resolve().parent.parent / ".ci" / "npm" / "node_modules" / ".bin"
+    found = {
+        key: str(tools / name)
+        for key, name in (("scip_typescript", "scip-typescript"), ("scip_python", "scip-python"))
+        if (tools / name).is_file()
+    }
+    async with db.pool.acquire() as conn:
+        repository = await repositories.find(conn, repo)
+    statuses = await compiler_pass(db, dataclasses.replace(settings, **found), repository)
+    for s in statuses:
+        print(f"[{repo}] compiler pass {s.indexer}: {s.sentence()}", flush=True)
+    return {
+        s.indexer: {
+            "state": s.state,
+            "error": s.error,
+            "seconds": round(s.seconds, 1) if s.seconds is not None else None,
+            "peak_rss_mb": round(s.peak_rss_mb) if s.peak_rss_mb is not None else None,
+            "edges": {
+                "confirmed": s.edges_confirmed,
+                "corrected": s.edges_corrected,
+                "added": s.edges_added,
+                "dropped": s.edges_dropped,
+            },
+        }
+        for s in statuses
+    }
+
+
 async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args: argparse.Namespace) -> dict[str, Any]:
     load_before = load()
     started = time.perf_counter()
@@ -453,6 +486,7 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
     await claim_repository(db, repo, root, fresh=not args.reuse_index)
     report = await index_repository(db, settings, root, name=repo)
     index_seconds = time.perf_counter() - started
+    compiler = await _compiler_pass(db, settings, repo) if args.compiler_pass else None
     async with db.pool.acquire() as conn:
         index = await load_index(conn, repo)
     print(
@@ -491,6 +525,7 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
             "lines": sum((root / p).read_bytes().count(b"\n") for p in index.files if (root / p).is_file()),
             "index_seconds": round(index_seconds, 1),
             "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
+            "compiler_pass": compiler,
             "server": {
                 "argv": [Path(argv[0]).name, *argv[1:]],
                 "load_seconds": [round(s, 1) for s in load_seconds],
@@ -1149,6 +1184,8 @@ async def _run(args: argparse.Namespace) -> None:
         "corpora": results,
     }
     label = "-".join(c.name for c in chosen) if (args.corpus or args.language) else ""
+    if args.compiler_pass:  # beside the tree-sitter figures, never over them
+        label = f"{label}-compiler" if label else "compiler"
     path = write_result("graph_lsp", payload, label)
     print(f"\nwrote {path}")
 
@@ -1172,6 +1209,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--reuse-index", action="store_true", help="keep the corpus's index from an earlier run (default: index afresh)"
+    )
+    parser.add_argument(
+        "--compiler-pass",
+        action="store_true",
+        help="run the compiler pass (scip-typescript / scip-python from .ci/npm, else PATH) after indexing",
     )
     add_database_arguments(parser)
     args = parser.parse_args()

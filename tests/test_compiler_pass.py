@@ -7,6 +7,11 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.types import TextContent
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
@@ -15,6 +20,8 @@ from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_paths, index_repository
 from mcp_server.precise.compiler import compiler_pass
 from mcp_server.precise.status import PassStatus
+from mcp_server.server.app import create_server
+from mcp_server.server.state import serve_state
 
 from .conftest import FIXTURES
 from .scip_tools import indexer
@@ -175,3 +182,62 @@ async def test_a_missing_indexer_a_failing_one_and_a_repository_that_opts_out_ar
     status = _one(await compiler_pass(db, _settings(settings), repo), "scip-typescript")
     assert status.state == "off"
     assert "compiler_pass = false" in status.sentence()
+
+
+async def _call(client: Client, tool: str, **arguments: object) -> tuple[dict[str, Any], str]:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    text = result.content[0].text if result.content and isinstance(result.content[0], TextContent) else ""
+    return result.structured_content or {}, text
+
+
+async def _pass_state(client: Client, name: str, want: str, seconds: float = 120) -> dict[str, Any]:
+    with anyio.fail_after(seconds):
+        while True:
+            status, _ = await _call(client, "index_status", repository=name)
+            compiler = status["repositories"][0]["compiler"]
+            if compiler and compiler[0]["state"] == want:
+                return dict(compiler[0])
+            await anyio.sleep(0.2)
+
+
+async def test_over_mcp_the_watcher_runs_the_pass_after_a_quiet_period_and_graph_answers_say_where_it_stands(
+    settings: Settings, tmp_path: Path
+) -> None:
+    s = _settings(settings, compiler_pass_quiet_seconds=2)
+    root = tmp_path / "scip-mcp"
+    shutil.copytree(FIXTURES / "scip_ts", root)
+    async with serve_state(s) as state, Client(create_server(state)) as client:
+        indexed, _ = await _call(client, "index_repository", path=str(root), name="scip-mcp")
+        assert indexed["repository"] == "scip-mcp"
+        # The tree-sitter graph answers at once; the pass follows in the background.
+        early, _ = await _call(client, "find_callers", symbol="StringSchema.min", repository="scip-mcp")
+        assert early["edges"] == []
+        current = await _pass_state(client, "scip-mcp", "current")
+        assert current["version"] == "0.4.0" and current["edges_added"] > 0 and current["peak_rss_mb"] > 10
+        assert current["note"].startswith("repository 'scip-mcp': compiler pass (scip-typescript 0.4.0) current as of")
+
+        callers, text = await _call(client, "find_callers", symbol="StringSchema.min", repository="scip-mcp")
+        assert [(e["source"], e["provenance"], e["confidence"]) for e in callers["edges"]] == [
+            ("src.form.nameField", "compiler", 1.0)
+        ]
+        assert "calls at 4 (1 compiler)" in text
+        assert any("compiler pass (scip-typescript 0.4.0) current" in n for n in callers["notes"])
+        heuristic, _ = await _call(
+            client, "find_callers", symbol="StringSchema.min", repository="scip-mcp", provenance="tree-sitter"
+        )
+        assert heuristic["edges"] == []
+        bad = await client.call_tool("find_callers", {"symbol": "StringSchema.min", "provenance": "lsp"})
+        assert bad.is_error
+
+        # An edit: the file's edges are tree-sitter's within the watcher's usual delay, the pass stale...
+        form = root / "src" / "form.ts"
+        form.write_text(form.read_text().replace("min(2)", "min(3)"))
+        stale = await _pass_state(client, "scip-mcp", "stale", 30)
+        assert stale["stale_files"] == 1 and "src/form.ts" in stale["note"]
+        refs, _ = await _call(client, "find_references", symbol="StringSchema.min", repository="scip-mcp")
+        assert any("stale: 1 file(s) edited since" in n for n in refs["notes"])
+        # ... and compiler-grade again after the next pass.
+        await _pass_state(client, "scip-mcp", "current")
+        again, _ = await _call(client, "find_callers", symbol="StringSchema.min", repository="scip-mcp")
+        assert [(e["source"], e["provenance"]) for e in again["edges"]] == [("src.form.nameField", "compiler")]

@@ -62,7 +62,8 @@ class _Site:
 
     targets: set[int] = field(default_factory=set)  # stored symbols it may stand for
     primary: dict[int, bool] = field(default_factory=dict)  # target an added edge names -> a call?
-    foreign: bool = False  # some occurrence names a local, a library or unindexed code
+    foreign: bool = False  # some occurrence names a local or a library's symbol
+    unmapped: bool = False  # some occurrence names the repository's code that no stored symbol stands for
     unknown: bool = False  # some occurrence names a symbol of a file left out (edited meanwhile)
     symbols: set[str] = field(default_factory=set)
 
@@ -82,7 +83,7 @@ def plan_import(
     left_out = {o.symbol for d in index.documents if d.path in skipped_paths for o in d.occurrences if o.definition}
     to_stored, from_stored = _definitions(docs, documents, texts, by_file)
     ids = {s.id: s for s in symbols}
-    sites = _sites(docs, documents, texts, left_out, to_stored, ids)
+    sites = _sites(docs, documents, texts, index.defined, left_out, to_stored, ids)
     plan = Plan()
     used: dict[tuple[int, int, str], set[int]] = defaultdict(set)
     imports_at = {(e.file_id, e.line) for e in edges if e.kind == "imports"}
@@ -104,9 +105,10 @@ def plan_import(
             continue
         if e.target_id is None or site.unknown or site.targets or (e.alias is not None and e.kind != "imports"):
             continue
-        # The site names only what the graph does not hold. The edge is contradicted when its target
-        # is a symbol the compiler knows by another name (else the mapping, not the edge, may be at fault).
-        if site.foreign and from_stored.get(e.target_id, set()).isdisjoint(site.symbols):
+        # The site names only a local or a library's symbol: the edge's target, the repository's code,
+        # is not what it means. Where it names the repository's code pgcode holds no symbol for (an
+        # alias exported under another name), the mapping may be what fails, not the edge: it stays.
+        if site.foreign and not site.unmapped and from_stored.get(e.target_id, set()).isdisjoint(site.symbols):
             plan.drop.append(e.id)
     for (file_id, line, name), site in sites.items():
         if site.unknown:
@@ -154,6 +156,7 @@ def _sites(
     docs: list[Document],
     documents: dict[str, int],
     texts: dict[int, list[str]],
+    defined: set[str],
     left_out: set[str],
     to_stored: dict[str, int],
     ids: dict[int, StoredSymbol],
@@ -181,7 +184,12 @@ def _sites(
             if occ.symbol.endswith(_CONSTRUCTOR):
                 cls = to_stored.get(occ.symbol[: -len(_CONSTRUCTOR)] + "#")
             if target is None and cls is None:
-                site.foreign = True  # a library's symbol, or one pgcode stores no symbol for
+                # The repository's own code the graph has no symbol for (an export alias, a field of
+                # an object literal), or a library's symbol.
+                if occ.symbol in defined:
+                    site.unmapped = True
+                else:
+                    site.foreign = True
                 continue
             chosen = cls if cls is not None else target
             assert chosen is not None

@@ -37,6 +37,7 @@ class ScipIndex:
     tool: str
     version: str
     documents: list[Document]
+    defined: set[str]  # every non-local symbol some document defines: the repository's own code
     implements: list[tuple[str, str]]  # (symbol, a symbol it implements: a base type, an interface)
 
 
@@ -48,6 +49,7 @@ def read_index(data: bytes) -> ScipIndex:
     except DecodeError as exc:
         raise IndexerFailed(f"the indexer's output is not a SCIP index: {exc}") from None
     documents: list[Document] = []
+    defined: set[str] = set()
     implements: list[tuple[str, str]] = []
     for doc in index.documents:
         path = doc.relative_path
@@ -60,8 +62,10 @@ def read_index(data: bytes) -> ScipIndex:
                 continue  # no symbol, or a range over several lines (no identifier spans lines)
             definition = bool(occ.symbol_roles & _DEFINITION)
             out.occurrences.append(Occurrence(r[0] + 1, r[1], r[-1], occ.symbol, definition))
+            if definition and not occ.symbol.startswith(_LOCAL):
+                defined.add(occ.symbol)
         for info in doc.symbols:
             implements += [(info.symbol, rel.symbol) for rel in info.relationships if rel.is_implementation]
         documents.append(out)
     tool = index.metadata.tool_info
-    return ScipIndex(tool.name, tool.version, documents, implements)
+    return ScipIndex(tool.name, tool.version, documents, defined, implements)

@@ -70,7 +70,9 @@ def _work_parent(root: Path, settings: Settings) -> str | None:
 def _arguments(indexer: Indexer, root: Path, work: Path, output: Path) -> list[str]:
     if indexer is SCIP_TYPESCRIPT:
         args = ["index", "--cwd", str(root), "--output", str(output), "--no-progress-bar"]
-        if not (root / "tsconfig.json").is_file():
+        if (root / "jsconfig.json").is_file() and not (root / "tsconfig.json").is_file():
+            args.append(str(root / "jsconfig.json"))  # a JavaScript project's own settings (allowJs implied)
+        elif not (root / "tsconfig.json").is_file():
             # --infer-tsconfig would write a tsconfig.json into the repository: ours goes in the
             # work folder instead, and takes in every JavaScript and TypeScript file under the root.
             config = work / "tsconfig.json"
