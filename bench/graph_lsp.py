@@ -51,7 +51,6 @@ Writes bench/results/graph_lsp[-label]-<stamp>.json and graph_lsp-latest.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import random
 import re
@@ -66,7 +65,17 @@ import anyio
 import lsp_corpora
 import lsp_javac
 import lsp_php
-from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
+from _common import (
+    add_compiler_pass_argument,
+    add_database_arguments,
+    claim_repository,
+    compiler_pass_summary,
+    load,
+    machine,
+    settings_for,
+    table,
+    write_result,
+)
 from lsp_client import LanguageServer, LspCrashed, LspError, LspTimeout, uri_path
 from lsp_sites import CallSite, call_sites, definition_column, go_import_names, utf16
 
@@ -74,10 +83,8 @@ from mcp_server.db.pool import open_database
 from mcp_server.errors import InvalidArgument
 from mcp_server.graph.symbols import goto_definition
 from mcp_server.graph.walk import find_callers, find_references
-from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_repository
 from mcp_server.logs import configure_logging
-from mcp_server.precise.compiler import compiler_pass
 
 SEED = 1234
 SAMPLED_KINDS = ("function", "method", "constructor")
@@ -448,36 +455,6 @@ def twins(index: Index, sym: Sym) -> set[int]:
     return {s.id for s in index.syms.values() if s.qualified_name == sym.qualified_name}
 
 
-async def _compiler_pass(db: Any, settings: Any, repo: str) -> dict[str, Any]:
-    """The compiler pass over the indexed corpus, with the indexers .ci/run installs (else PATH)."""
-    tools = Path(__file__).resolve().parent.parent / ".ci" / "npm" / "node_modules" / ".bin"
-    found = {
-        key: str(tools / name)
-        for key, name in (("scip_typescript", "scip-typescript"), ("scip_python", "scip-python"))
-        if (tools / name).is_file()
-    }
-    async with db.pool.acquire() as conn:
-        repository = await repositories.find(conn, repo)
-    statuses = await compiler_pass(db, dataclasses.replace(settings, **found), repository)
-    for s in statuses:
-        print(f"[{repo}] compiler pass {s.indexer}: {s.sentence()}", flush=True)
-    return {
-        s.indexer: {
-            "state": s.state,
-            "error": s.error,
-            "seconds": round(s.seconds, 1) if s.seconds is not None else None,
-            "peak_rss_mb": round(s.peak_rss_mb) if s.peak_rss_mb is not None else None,
-            "edges": {
-                "confirmed": s.edges_confirmed,
-                "corrected": s.edges_corrected,
-                "added": s.edges_added,
-                "dropped": s.edges_dropped,
-            },
-        }
-        for s in statuses
-    }
-
-
 async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args: argparse.Namespace) -> dict[str, Any]:
     load_before = load()
     started = time.perf_counter()
@@ -486,7 +463,7 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
     await claim_repository(db, repo, root, fresh=not args.reuse_index)
     report = await index_repository(db, settings, root, name=repo)
     index_seconds = time.perf_counter() - started
-    compiler = await _compiler_pass(db, settings, repo) if args.compiler_pass else None
+    compiler = await compiler_pass_summary(db, settings, repo) if args.compiler_pass else None
     async with db.pool.acquire() as conn:
         index = await load_index(conn, repo)
     print(
@@ -1210,11 +1187,7 @@ def main() -> None:
     parser.add_argument(
         "--reuse-index", action="store_true", help="keep the corpus's index from an earlier run (default: index afresh)"
     )
-    parser.add_argument(
-        "--compiler-pass",
-        action="store_true",
-        help="run the compiler pass (scip-typescript / scip-python from .ci/npm, else PATH) after indexing",
-    )
+    add_compiler_pass_argument(parser)
     add_database_arguments(parser)
     args = parser.parse_args()
     configure_logging("warning")

@@ -132,14 +132,15 @@ def _definitions(
     by_file: dict[int, list[StoredSymbol]],
 ) -> tuple[dict[str, int], dict[int, set[str]]]:
     """SCIP symbol -> the stored symbol it defines (the innermost one of that name whose span holds
-    the definition), and back."""
+    the definition), and back. Locals too: a function declared in a callback is a local to the
+    indexer and a symbol to pgcode."""
     to_stored: dict[str, int] = {}
     from_stored: dict[int, set[str]] = defaultdict(set)
     for doc in docs:
         file_id = documents[doc.path]
         lines = texts.get(file_id, [])
         for occ in doc.occurrences:
-            if not occ.definition or occ.local or occ.symbol in to_stored:
+            if not occ.definition or occ.symbol in to_stored:
                 continue
             name = _text(lines, occ.line, occ.start, occ.end)
             if not name:
@@ -165,6 +166,9 @@ def _sites(
     for doc in docs:
         file_id = documents[doc.path]
         lines = texts.get(file_id, [])
+        # A local the document never defines is a name the indexer could not place (scip-typescript
+        # 0.4.0 writes one for a member of `export * as z`): nothing is known of it.
+        locals_defined = {o.symbol for o in doc.occurrences if o.definition and o.local}
         for occ in doc.occurrences:
             if occ.definition:
                 continue
@@ -173,8 +177,11 @@ def _sites(
                 continue  # a module's path in quotes, an operator: no edge is written so
             site = sites[(file_id, occ.line, name)]
             site.symbols.add(occ.symbol)
-            if occ.local:
-                site.foreign = True
+            if occ.local and occ.symbol not in to_stored:
+                if occ.symbol in locals_defined:
+                    site.foreign = True  # a variable or parameter: no symbol of the graph
+                else:
+                    site.unmapped = True
                 continue
             if occ.symbol in left_out:
                 site.unknown = True

@@ -61,7 +61,9 @@ def read_index(data: bytes) -> ScipIndex:
             if not occ.symbol or len(r) not in (3, 4) or (len(r) == 4 and r[2] != r[0]):
                 continue  # no symbol, or a range over several lines (no identifier spans lines)
             definition = bool(occ.symbol_roles & _DEFINITION)
-            out.occurrences.append(Occurrence(r[0] + 1, r[1], r[-1], occ.symbol, definition))
+            # A local's id means something in its own document only: it is made unique across them.
+            symbol = f"{occ.symbol} {path}" if occ.symbol.startswith(_LOCAL) else occ.symbol
+            out.occurrences.append(Occurrence(r[0] + 1, r[1], r[-1], symbol, definition))
             if definition and not occ.symbol.startswith(_LOCAL):
                 defined.add(occ.symbol)
         for info in doc.symbols:
