@@ -11,6 +11,7 @@ from .reader import Document, ScipIndex
 # class's calls in the stored graph, as tree-sitter writes them.
 _CONSTRUCTOR = "#`<constructor>`()."
 _CALLABLE = frozenset({"function", "method", "constructor", "class", "struct"})
+_HEAD_LINES = 12  # decorators and a signature's lines above a definition's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +81,11 @@ def plan_import(
     for s in symbols:
         by_file[s.file_id].append(s)
     docs = [d for d in index.documents if d.path in documents]
+    # Symbols of files left out, and those defined as several things: nothing is known of their uses.
     left_out = {o.symbol for d in index.documents if d.path in skipped_paths for o in d.occurrences if o.definition}
-    to_stored, from_stored = _definitions(docs, documents, texts, by_file)
+    to_stored, from_stored, ambiguous = _definitions(docs, documents, texts, by_file)
     ids = {s.id: s for s in symbols}
-    sites = _sites(docs, documents, texts, index.defined, left_out, to_stored, ids)
+    sites = _sites(docs, documents, texts, index.defined, left_out | ambiguous, to_stored, ids)
     plan = Plan()
     used: dict[tuple[int, int, str], set[int]] = defaultdict(set)
     imports_at = {(e.file_id, e.line) for e in edges if e.kind == "imports"}
@@ -130,27 +132,38 @@ def _definitions(
     documents: dict[str, int],
     texts: dict[int, list[str]],
     by_file: dict[int, list[StoredSymbol]],
-) -> tuple[dict[str, int], dict[int, set[str]]]:
+) -> tuple[dict[str, int], dict[int, set[str]], set[str]]:
     """SCIP symbol -> the stored symbol it defines (the innermost one of that name whose span holds
     the definition), and back. Locals too: a function declared in a callback is a local to the
     indexer and a symbol to pgcode."""
-    to_stored: dict[str, int] = {}
-    from_stored: dict[int, set[str]] = defaultdict(set)
+    found: dict[str, list[StoredSymbol]] = defaultdict(list)
     for doc in docs:
         file_id = documents[doc.path]
         lines = texts.get(file_id, [])
         for occ in doc.occurrences:
-            if not occ.definition or occ.symbol in to_stored:
+            if not occ.definition:
                 continue
             name = _text(lines, occ.line, occ.start, occ.end)
             if not name:
                 continue
-            held = [s for s in by_file[file_id] if s.name == name and s.start_line <= occ.line <= s.end_line]
+            # The name of a declaration is on its first lines (after decorators, in a signature):
+            # a local of the same name deep in a function's body is not the function.
+            held = [
+                s
+                for s in by_file[file_id]
+                if s.name == name and s.start_line <= occ.line <= min(s.end_line, s.start_line + _HEAD_LINES)
+            ]
             if held:
-                best = min(held, key=lambda s: (s.end_line - s.start_line, -s.start_line))
-                to_stored[occ.symbol] = best.id
-                from_stored[best.id].add(occ.symbol)
-    return to_stored, from_stored
+                found[occ.symbol].append(min(held, key=lambda s: (s.end_line - s.start_line, -s.start_line)))
+    to_stored: dict[str, int] = {}
+    from_stored: dict[int, set[str]] = defaultdict(set)
+    for symbol, stored in found.items():
+        # One symbol defined as several things (scip-python names two nested functions of one name
+        # alike): nothing is known of which one a use means. Overloads share one qualified name.
+        if len({s.qualified_name for s in stored}) == 1:
+            to_stored[symbol] = stored[0].id
+            from_stored[stored[0].id].add(symbol)
+    return to_stored, from_stored, set(found) - set(to_stored)
 
 
 def _sites(
@@ -177,14 +190,14 @@ def _sites(
                 continue  # a module's path in quotes, an operator: no edge is written so
             site = sites[(file_id, occ.line, name)]
             site.symbols.add(occ.symbol)
+            if occ.symbol in left_out:
+                site.unknown = True
+                continue
             if occ.local and occ.symbol not in to_stored:
                 if occ.symbol in locals_defined:
                     site.foreign = True  # a variable or parameter: no symbol of the graph
                 else:
                     site.unmapped = True
-                continue
-            if occ.symbol in left_out:
-                site.unknown = True
                 continue
             target = to_stored.get(occ.symbol)
             cls = None
