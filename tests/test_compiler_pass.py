@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,30 @@ async def test_over_mcp_the_watcher_runs_the_pass_after_a_quiet_period_and_graph
         await _pass_state(client, "scip-mcp", "current")
         again, _ = await _call(client, "find_callers", symbol="StringSchema.min", repository="scip-mcp")
         assert [(e["source"], e["provenance"]) for e in again["edges"]] == [("src.form.nameField", "compiler")]
+
+
+async def test_an_indexer_runs_at_the_lowest_priority_and_is_stopped_past_its_time_or_memory(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    repo = await _indexed(db, settings, "scip_ts", tmp_path)
+    seen = tmp_path / "niceness"
+    slow = tmp_path / "slow-indexer"
+    # The limits apply from the moment the child runs: it waits a moment before it reports them.
+    slow.write_text(
+        f"#!{sys.executable}\nimport os, time\ntime.sleep(0.5)\n"
+        f"open({str(seen)!r}, 'w').write(str(os.nice(0)))\ntime.sleep(60)\n"
+    )
+    slow.chmod(0o755)
+    started = time.monotonic()
+    timed = dataclasses.replace(settings, scip_typescript=str(slow), compiler_pass_timeout_seconds=10)
+    status = _one(await compiler_pass(db, timed, repo), "scip-typescript")
+    assert status.state == "failed" and "ran longer than compiler_pass_timeout_seconds (10 s)" in (status.error or "")
+    assert 10 <= time.monotonic() - started < 30
+    assert seen.read_text() == "19"
+
+    greedy = tmp_path / "greedy-indexer"
+    greedy.write_text(f"#!{sys.executable}\nimport time\nheld = bytearray(300 * 2**20)\ntime.sleep(60)\n")
+    greedy.chmod(0o755)
+    capped = dataclasses.replace(settings, scip_typescript=str(greedy), compiler_pass_memory_mb=256)
+    status = _one(await compiler_pass(db, capped, repo), "scip-typescript")
+    assert status.state == "failed" and "used more than compiler_pass_memory_mb (256 MB)" in (status.error or "")
