@@ -100,7 +100,8 @@ async def compiler_noted(state: ServerState, answer: A, scope: object = None) ->
                 scope if isinstance(scope, str) else None,
             )
         ]
-        answer.notes.extend(p.sentence() for p in await compiler_status.passes(conn, ids))
+        # A pass not run yet is not news in every answer (index_status lists it): the edges say their provenance.
+        answer.notes.extend(p.sentence() for p in await compiler_status.passes(conn, ids) if p.state != "pending")
     return answer
 
 
