@@ -20,7 +20,7 @@ from mcp_server.graph.walk import find_callees, find_callers, find_references
 from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_paths, index_repository
 from mcp_server.precise.compiler import compiler_pass
-from mcp_server.precise.status import PassStatus
+from mcp_server.precise.status import PassStatus, passes
 from mcp_server.server.app import create_server
 from mcp_server.server.state import serve_state
 
@@ -147,8 +147,6 @@ async def test_an_edit_leaves_the_file_tree_sitter_and_the_pass_stale_until_it_r
     # Other files keep their compiler edges; an edge into the edited file's definitions too.
     assert edited[("src/schema.ts", 4, "checks")] == [("references", "src.schema.StringSchema.checks", 1.0, "compiler")]
     async with db.pool.acquire() as conn:
-        from mcp_server.precise.status import passes
-
         status = _one(await passes(conn, [repo.id]), "scip-typescript")
     assert status.state == "stale" and status.stale_files == 1 and status.stale_examples == ("src/form.ts",)
     assert "stale: 1 file(s) edited since" in status.sentence() and "src/form.ts" in status.sentence()
@@ -178,6 +176,16 @@ async def test_a_missing_indexer_a_failing_one_and_a_repository_that_opts_out_ar
     assert status.error == "scip-typescript exited with status 3: cannot read tsconfig"
     edges = await _edges(db, repo)
     assert all(p == "tree-sitter" for rows in edges.values() for *_, p in rows)
+
+    # A pass whose process died while it ran is reported failed once its deadline has passed.
+    async with db.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE compiler_passes SET state = 'running', deadline = now() - interval '1 second'"
+            " WHERE repository_id = $1",
+            repo.id,
+        )
+        status = _one(await passes(conn, [repo.id]), "scip-typescript")
+    assert status.state == "failed" and (status.error or "").startswith("interrupted")
 
     (Path(repo.root_path) / ".pgcode.toml").write_text("compiler_pass = false\n")
     status = _one(await compiler_pass(db, _settings(settings), repo), "scip-typescript")

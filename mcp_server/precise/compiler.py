@@ -71,7 +71,8 @@ async def _run_one(
     leases: LeaseManager,
 ) -> None:
     async with db.pool.acquire() as conn:
-        started_at = await status.begin(conn, repo.id, indexer.name)
+        # Its deadline: the indexer's time limit, and as long again for reading and importing its index.
+        started_at = await status.begin(conn, repo.id, indexer.name, 2 * settings.compiler_pass_timeout_seconds)
     try:
         run = await run_indexer(indexer, executable, root, settings)
         index = await anyio.to_thread.run_sync(read_index, run.index)

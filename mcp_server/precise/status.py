@@ -56,14 +56,18 @@ class PassStatus:
         return f"{who} not run yet; the edges are tree-sitter's"
 
 
-async def begin(conn: asyncpg.Connection, repository_id: int, indexer: str) -> datetime:
-    """Mark the pass running; returns its start (the database's clock): files stored later are stale."""
+async def begin(conn: asyncpg.Connection, repository_id: int, indexer: str, seconds: float) -> datetime:
+    """Mark the pass running for at most `seconds`; returns its start (the database's clock): files
+    stored later are stale."""
     started: datetime = await conn.fetchval(
-        """INSERT INTO compiler_passes (repository_id, indexer, state, started_at) VALUES ($1, $2, 'running', now())
-           ON CONFLICT (repository_id, indexer) DO UPDATE SET state = 'running', started_at = now(), error = NULL
+        """INSERT INTO compiler_passes (repository_id, indexer, state, started_at, deadline)
+           VALUES ($1, $2, 'running', now(), now() + make_interval(secs => $3))
+           ON CONFLICT (repository_id, indexer) DO UPDATE
+           SET state = 'running', started_at = now(), deadline = EXCLUDED.deadline, error = NULL
            RETURNING started_at""",
         repository_id,
         indexer,
+        seconds,
     )
     return started
 
@@ -113,8 +117,12 @@ async def record(conn: asyncpg.Connection, repository_id: int, indexer: str, sta
 
 
 _PASSES = """
-SELECT r.id AS repository_id, r.name AS repository, p.indexer, p.state, p.version, p.started_at, p.finished_at,
-       p.error, p.edges_confirmed, p.edges_corrected, p.edges_added, p.edges_dropped, p.seconds, p.peak_rss_mb, p.skipped_files
+SELECT r.id AS repository_id, r.name AS repository, p.indexer,
+       CASE WHEN p.state = 'running' AND p.deadline < now() THEN 'failed' ELSE p.state END AS state,
+       CASE WHEN p.state = 'running' AND p.deadline < now()
+            THEN 'interrupted: the process running it stopped before it finished' ELSE p.error END AS error,
+       p.version, p.started_at, p.finished_at,
+       p.edges_confirmed, p.edges_corrected, p.edges_added, p.edges_dropped, p.seconds, p.peak_rss_mb, p.skipped_files
 FROM compiler_passes p JOIN repositories r ON r.id = p.repository_id
 WHERE r.id = ANY($1::int[]) ORDER BY r.name, p.indexer"""
 _LANGUAGES = "SELECT DISTINCT repository_id, language FROM files WHERE repository_id = ANY($1::int[]) AND language = ANY($2::text[])"

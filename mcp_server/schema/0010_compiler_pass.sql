@@ -9,6 +9,7 @@ CREATE TABLE compiler_passes (
     state            text NOT NULL CHECK (state IN ('running', 'current', 'failed', 'unavailable', 'off')),
     version          text,                           -- the indexer's own, from its index
     started_at       timestamptz,                    -- files stored after this are stale
+    deadline         timestamptz,                    -- running past this: its process died
     finished_at      timestamptz,
     error            text,                           -- failed: what went wrong; unavailable: what to install
     edges_confirmed  integer NOT NULL DEFAULT 0,
