@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -16,6 +17,8 @@ from typing import Any
 from corpora import DEFAULT_DATA_DIR, RESULTS
 
 from mcp_server.config import Settings
+from mcp_server.indexer import repositories
+from mcp_server.precise.compiler import compiler_pass
 
 
 def add_database_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,3 +166,41 @@ async def claim_repository(db: Any, name: str, root: Path, fresh: bool) -> None:
             await conn.execute(
                 "DELETE FROM repositories WHERE name = $1 AND root_path <> $2", name, str(root.resolve())
             )
+
+
+def add_compiler_pass_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--compiler-pass",
+        action="store_true",
+        help="run the compiler pass (scip-typescript / scip-python from .ci/npm, else PATH) after indexing",
+    )
+
+
+async def compiler_pass_summary(db: Any, settings: Any, repo: str) -> dict[str, Any]:
+    """The compiler pass over the indexed corpus, with the indexers .ci/run installs (else PATH)."""
+    tools = Path(__file__).resolve().parent.parent / ".ci" / "npm" / "node_modules" / ".bin"
+    found = {
+        key: str(tools / name)
+        for key, name in (("scip_typescript", "scip-typescript"), ("scip_python", "scip-python"))
+        if (tools / name).is_file()
+    }
+    async with db.pool.acquire() as conn:
+        repository = await repositories.find(conn, repo)
+    statuses = await compiler_pass(db, dataclasses.replace(settings, **found), repository)
+    for s in statuses:
+        print(f"[{repo}] compiler pass {s.indexer}: {s.sentence()}", flush=True)
+    return {
+        s.indexer: {
+            "state": s.state,
+            "error": s.error,
+            "seconds": round(s.seconds, 1) if s.seconds is not None else None,
+            "peak_rss_mb": round(s.peak_rss_mb) if s.peak_rss_mb is not None else None,
+            "edges": {
+                "confirmed": s.edges_confirmed,
+                "corrected": s.edges_corrected,
+                "added": s.edges_added,
+                "dropped": s.edges_dropped,
+            },
+        }
+        for s in statuses
+    }

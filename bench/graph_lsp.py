@@ -70,7 +70,17 @@ import anyio
 import lsp_corpora
 import lsp_javac
 import lsp_php
-from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
+from _common import (
+    add_compiler_pass_argument,
+    add_database_arguments,
+    claim_repository,
+    compiler_pass_summary,
+    load,
+    machine,
+    settings_for,
+    table,
+    write_result,
+)
 from lsp_client import LanguageServer, LspCrashed, LspError, LspTimeout, uri_path
 from lsp_sites import CallSite, call_sites, definition_column, go_import_names, utf16
 
@@ -485,6 +495,7 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
     await claim_repository(db, repo, root, fresh=not args.reuse_index)
     report = await index_repository(db, settings, root, name=repo)
     index_seconds = time.perf_counter() - started
+    compiler = await compiler_pass_summary(db, settings, repo) if args.compiler_pass else None
     async with db.pool.acquire() as conn:
         index = await load_index(conn, repo)
     print(
@@ -523,6 +534,7 @@ async def run_corpus(db: Any, settings: Any, corpus: lsp_corpora.LspCorpus, args
             "lines": sum((root / p).read_bytes().count(b"\n") for p in index.files if (root / p).is_file()),
             "index_seconds": round(index_seconds, 1),
             "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
+            "compiler_pass": compiler,
             "server": {
                 "argv": [Path(argv[0]).name, *argv[1:]],
                 "load_seconds": [round(s, 1) for s in load_seconds],
@@ -1194,6 +1206,8 @@ async def _run(args: argparse.Namespace) -> None:
         "corpora": results,
     }
     label = "-".join(c.name for c in chosen) if (args.corpus or args.language) else ""
+    if args.compiler_pass:  # beside the tree-sitter figures, never over them
+        label = f"{label}-compiler" if label else "compiler"
     path = write_result("graph_lsp", payload, label)
     print(f"\nwrote {path}")
 
@@ -1218,6 +1232,7 @@ def main() -> None:
     parser.add_argument(
         "--reuse-index", action="store_true", help="keep the corpus's index from an earlier run (default: index afresh)"
     )
+    add_compiler_pass_argument(parser)
     add_database_arguments(parser)
     args = parser.parse_args()
     configure_logging("warning")

@@ -48,7 +48,17 @@ from typing import Any
 
 import anyio
 import corpora
-from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
+from _common import (
+    add_compiler_pass_argument,
+    add_database_arguments,
+    claim_repository,
+    compiler_pass_summary,
+    load,
+    machine,
+    settings_for,
+    table,
+    write_result,
+)
 
 from mcp_server.db.pool import open_database
 from mcp_server.graph.symbols import goto_definition
@@ -563,6 +573,7 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
     await claim_repository(db, repo_name, root, fresh=not args.reuse_index)
     report = await index_repository(db, settings, root, name=repo_name)
     index_seconds = time.perf_counter() - started
+    compiler = await compiler_pass_summary(db, settings, repo_name) if args.compiler_pass else None
     print(f"[{corpus.name}] indexed in {index_seconds:.1f}s; loading the graph ...", flush=True)
 
     async with db.pool.acquire() as conn:
@@ -852,6 +863,7 @@ async def run_corpus(db: Any, settings: Any, corpus: corpora.Corpus, args: argpa
         "requirement": corpus.requirement,
         "held_out": corpus.held_out,
         "index_seconds": round(index_seconds, 1),
+        "compiler_pass": compiler,
         "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},
         "symbols_python": len(syms),
         "overall_edges": overall,
@@ -1152,6 +1164,8 @@ async def _run(args: argparse.Namespace) -> None:
         "corpora": results,
     }
     label = "-".join(c.name for c in selected) if args.corpus else ""
+    if args.compiler_pass:  # beside the tree-sitter figures, never over them
+        label = f"{label}-compiler" if label else "compiler"
     path = write_result("graph_precision", payload, label)
     print(f"\nwrote {path}")
 
@@ -1183,6 +1197,7 @@ def main() -> None:
         help="keep the corpus's index from an earlier run (default: index afresh, so the figures "
         "measure the current code; vectors are reused either way)",
     )
+    add_compiler_pass_argument(parser)
     add_database_arguments(parser)
     args = parser.parse_args()
     configure_logging("warning")

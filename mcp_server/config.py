@@ -100,6 +100,15 @@ class Settings:
     # Which tools a server lists: "all", the profile "core" (search, symbols, references, callers,
     # definition, outline) or tool names, comma-separated and mixable ("core,grep").
     tools: str = "all"
+    # The compiler pass (mcp_server/precise): a language's SCIP indexer, where installed, confirms,
+    # adds and drops tree-sitter's edges in the background, this long after the last stored edit,
+    # at the lowest priority and within these limits. The executables: these paths, else PATH.
+    compiler_pass: bool = True
+    compiler_pass_quiet_seconds: int = 30
+    compiler_pass_timeout_seconds: int = 1800
+    compiler_pass_memory_mb: int = 4096
+    scip_typescript: str = ""
+    scip_python: str = ""
     # Logging (always to stderr)
     log_level: str = "warning"
     log_format: str = "console"
@@ -194,6 +203,9 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "shutdown_grace_seconds": (lambda v: 0 <= v <= 3600, "between 0 and 3600"),
     "shared_idle_seconds": (lambda v: 1 <= v <= 86400, "between 1 and 86400"),
     "tools": (lambda v: bool(v.strip(", ")), '"all", a profile such as "core", or tool names, comma-separated'),
+    "compiler_pass_quiet_seconds": (lambda v: 0 <= v <= 86400, "between 0 and 86400"),
+    "compiler_pass_timeout_seconds": (lambda v: 10 <= v <= 86400, "between 10 and 86400"),
+    "compiler_pass_memory_mb": (lambda v: 256 <= v <= 1_048_576, "between 256 and 1048576"),
     "log_level": (lambda v: v in ("debug", "info", "warning", "error"), "one of debug, info, warning, error"),
     "log_format": (lambda v: v in ("console", "json"), "console or json"),
 }

@@ -133,6 +133,7 @@ class Reference(BaseModel):
         description="the symbol the site names, when it is a use of this one through it: an overridden method, a class constructed",
     )
     snippet: str
+    provenance: str = Field("tree-sitter", description="the pass that made the edge: tree-sitter or compiler")
 
 
 class EdgeList(Answer):
@@ -155,6 +156,7 @@ class GraphEdge(BaseModel):
     path: str = Field(description="file of the site")
     line: int
     confidence: float
+    provenance: str = Field("tree-sitter", description="the pass that made the edge: tree-sitter or compiler")
 
 
 class UnresolvedCall(BaseModel):

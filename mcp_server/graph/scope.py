@@ -56,6 +56,18 @@ def check_confidence(value: Any, name: str = "min_confidence") -> float:
     return float(value)
 
 
+PROVENANCES = ("tree-sitter", "compiler")
+
+
+def check_provenance(value: Any) -> str | None:
+    """None for every edge, else the one pass whose edges are wanted."""
+    if value is None or value == "any":
+        return None
+    if value not in PROVENANCES:
+        raise InvalidArgument(f"provenance must be 'any', 'compiler' or 'tree-sitter', not {value!r}")
+    return str(value)
+
+
 def check_text(name: str, value: Any, max_len: int = MAX_NAME) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgument(f"{name} is empty; give a name such as 'Cart.total'")

@@ -39,6 +39,7 @@ from .scope import (
     FileRef,
     check_confidence,
     check_int,
+    check_provenance,
     check_text,
     resolve_file,
     round_conf,
@@ -72,7 +73,7 @@ _DEPENDENCY_KINDS = ["calls", "references", "inherits", "imports"]
 _VALUE_CALL_LANGUAGES = "go"
 _ACCESSOR = r"^((public|protected|private|static|override)\s+)*[gs]et\s"
 _STEP_IN = f"""
-SELECT e.source_id, w.stands_for AS target_id, e.line, least(e.confidence, w.cap) AS confidence,
+SELECT e.source_id, w.stands_for AS target_id, e.line, least(e.confidence, w.cap) AS confidence, e.provenance,
        CASE WHEN e.kind = ANY($2::text[]) OR t.signature !~ '{_ACCESSOR}' THEN e.kind ELSE 'calls' END AS kind
 FROM unnest($1::bigint[], $4::bigint[], $5::text[], $6::real[]) AS w(id, stands_for, edge_kind, cap)
 JOIN edges e ON e.target_id = w.id JOIN symbols t ON t.id = e.target_id
@@ -86,12 +87,12 @@ WHERE (e.kind = ANY($2::text[])
            AND EXISTS (SELECT 1 FROM files f WHERE f.id = e.file_id AND f.language = ANY('{{{_VALUE_CALL_LANGUAGES}}}'::text[]))))
   AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind
        OR (w.edge_kind = 'calls' AND e.alias = '{MEMBER_READ}'))
-  AND least(e.confidence, w.cap) >= $3::real
+  AND least(e.confidence, w.cap) >= $3::real AND ($7::text IS NULL OR e.provenance = $7::text)
 ORDER BY least(e.confidence, w.cap) DESC, e.id"""
 _STEP_OUT = """
-SELECT e.source_id, e.target_id, e.line, e.confidence, e.kind FROM edges e
+SELECT e.source_id, e.target_id, e.line, e.confidence, e.kind, e.provenance FROM edges e
 WHERE e.source_id = ANY($1::bigint[]) AND e.target_id IS NOT NULL
-  AND e.kind = ANY($2::text[]) AND e.confidence >= $3::real
+  AND e.kind = ANY($2::text[]) AND e.confidence >= $3::real AND ($4::text IS NULL OR e.provenance = $4::text)
 ORDER BY e.confidence DESC, e.id"""
 _UNRESOLVED_CALLS = """
 SELECT s.qualified_name AS source, e.target_name, f.path, e.line
@@ -105,7 +106,7 @@ _NOT_IN_MACRO = "s.kind <> 'macro'"
 _REFERENCES = f"""
 SELECT e.kind, least(e.confidence, w.cap) AS confidence, r.name AS repository, f.path, e.line,
        s.qualified_name AS source, s.id AS source_id, s.kind AS source_kind, e.target_name,
-       CASE WHEN w.edge_kind IS NOT NULL THEN t.qualified_name END AS via,
+       CASE WHEN w.edge_kind IS NOT NULL THEN t.qualified_name END AS via, e.provenance,
        coalesce((SELECT split_part(c.content, E'\\n', e.line - c.start_line + 1) FROM chunks c
                  WHERE c.file_id = e.file_id AND c.start_line <= e.line AND c.end_line >= e.line
                  LIMIT 1), '') AS snippet
@@ -114,7 +115,7 @@ JOIN edges e ON e.target_id = w.id JOIN symbols s ON s.id = e.source_id JOIN fil
 JOIN repositories r ON r.id = e.repository_id JOIN symbols t ON t.id = e.target_id
 WHERE e.kind <> 'contains' AND {_MENTIONED} AND {_NOT_IN_MACRO}
   AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
-  AND least(e.confidence, w.cap) >= $2::real
+  AND least(e.confidence, w.cap) >= $2::real AND ($6::text IS NULL OR e.provenance = $6::text)
 ORDER BY f.path, e.line, e.id LIMIT $3"""
 _REFERENCE_COUNTS = f"""
 SELECT e.kind, count(*) AS n
@@ -122,7 +123,7 @@ FROM unnest($1::bigint[], $3::text[], $4::real[]) AS w(id, edge_kind, cap)
 JOIN edges e ON e.target_id = w.id JOIN symbols t ON t.id = e.target_id JOIN symbols s ON s.id = e.source_id
 WHERE e.kind <> 'contains' AND {_MENTIONED} AND {_NOT_IN_MACRO}
   AND (w.edge_kind IS NULL OR w.edge_kind = '' OR e.kind = w.edge_kind)
-  AND least(e.confidence, w.cap) >= $2::real
+  AND least(e.confidence, w.cap) >= $2::real AND ($5::text IS NULL OR e.provenance = $5::text)
 GROUP BY e.kind ORDER BY e.kind"""
 # Symbols whose uses are uses of another, as tsserver counts them for JavaScript and TypeScript:
 # the methods a method overrides (a call through the base may run the override: at most
@@ -191,8 +192,8 @@ WHERE t.file_id = $1 AND e.file_id <> $1 ORDER BY f.path, e.line, e.id LIMIT $2"
 @dataclass(slots=True)
 class _Walk:
     depth: dict[int, int]
-    # (source, target) -> (line, confidence, kind): the surest edge between the two
-    edges: dict[tuple[int, int], tuple[int, float, str]] = field(default_factory=dict)
+    # (source, target) -> (line, confidence, kind, provenance): the surest edge between the two
+    edges: dict[tuple[int, int], tuple[int, float, str, str]] = field(default_factory=dict)
     # node -> (neighbour it was reached from, line, confidence, kind)
     reached_by: dict[int, tuple[int, int, float, str]] = field(default_factory=dict)
     truncated: bool = False
@@ -262,15 +263,24 @@ async def _targets(conn: Conn, ids: list[int]) -> _Targets:
     )
 
 
-async def _step(conn: Conn, frontier: list[int], incoming: bool, kinds: list[str], min_conf: float) -> list[Any]:
+async def _step(
+    conn: Conn, frontier: list[int], incoming: bool, kinds: list[str], min_conf: float, provenance: str | None
+) -> list[Any]:
     if not incoming:
-        return list(await conn.fetch(_STEP_OUT, frontier, kinds, min_conf))
+        return list(await conn.fetch(_STEP_OUT, frontier, kinds, min_conf, provenance))
     t = await _targets(conn, frontier)
-    return list(await conn.fetch(_STEP_IN, t.ids, kinds, min_conf, t.stands_for, t.only, t.cap))
+    return list(await conn.fetch(_STEP_IN, t.ids, kinds, min_conf, t.stands_for, t.only, t.cap, provenance))
 
 
 async def _walk(
-    conn: Conn, start: list[int], incoming: bool, kinds: list[str], depth: int, min_conf: float, limit: int
+    conn: Conn,
+    start: list[int],
+    incoming: bool,
+    kinds: list[str],
+    depth: int,
+    min_conf: float,
+    limit: int,
+    provenance: str | None = None,
 ) -> _Walk:
     """Breadth-first over edges of `kinds`, against (incoming) or along their direction."""
     walk = _Walk(depth={node: 0 for node in start})
@@ -279,7 +289,7 @@ async def _walk(
         if not frontier:
             break
         found: list[int] = []
-        for r in await _step(conn, frontier, incoming, kinds, min_conf):
+        for r in await _step(conn, frontier, incoming, kinds, min_conf, provenance):
             here, there = (r["target_id"], r["source_id"]) if incoming else (r["source_id"], r["target_id"])
             if there not in walk.depth:
                 if len(walk.depth) - len(start) >= limit:
@@ -290,12 +300,12 @@ async def _walk(
                 found.append(there)
             key = (r["source_id"], r["target_id"])
             if key not in walk.edges:  # rows come surest first
-                walk.edges[key] = (r["line"], r["confidence"], r["kind"])
+                walk.edges[key] = (r["line"], r["confidence"], r["kind"], r["provenance"])
         frontier = found
     return walk
 
 
-def _edge(source: SymbolRef, target: SymbolRef, line: int, confidence: float, kind: str) -> GraphEdge:
+def _edge(source: SymbolRef, target: SymbolRef, line: int, confidence: float, kind: str, provenance: str) -> GraphEdge:
     return GraphEdge(
         source_id=source.id,
         source=source.qualified_name,
@@ -305,21 +315,28 @@ def _edge(source: SymbolRef, target: SymbolRef, line: int, confidence: float, ki
         path=source.path,
         line=line,
         confidence=round_conf(confidence),
+        provenance=provenance,
     )
 
 
 async def find_references(
-    conn: Conn, symbol: str, repository: str | None = None, min_confidence: float = 0.0, limit: int = 200
+    conn: Conn,
+    symbol: str,
+    repository: str | None = None,
+    min_confidence: float = 0.0,
+    limit: int = 200,
+    provenance: str | None = None,
 ) -> EdgeList:
     """Every site that calls, mentions, imports or subclasses the symbol, with its source line."""
     min_conf = check_confidence(min_confidence)
+    only = check_provenance(provenance)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     target = await resolve(conn, symbol, repository)
     ids = target.ids + await _overridden(conn, target.ref, target.repository_id)
     ids += await _through_macros(conn, ids)
     t = await _targets(conn, ids)
-    rows = await conn.fetch(_REFERENCES, t.ids, min_conf, limit + 1, t.only, t.cap)
-    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, t.ids, min_conf, t.only, t.cap)}
+    rows = await conn.fetch(_REFERENCES, t.ids, min_conf, limit + 1, t.only, t.cap, only)
+    counts = {r["kind"]: r["n"] for r in await conn.fetch(_REFERENCE_COUNTS, t.ids, min_conf, t.only, t.cap, only)}
     refs = [
         Reference(
             **{**dict(r), "confidence": round_conf(r["confidence"]), "snippet": r["snippet"].strip()[:_SNIPPET_CHARS]}
@@ -369,9 +386,10 @@ async def find_callers(
     depth: int = 1,
     min_confidence: float = 0.0,
     limit: int = 200,
+    provenance: str | None = None,
 ) -> GraphResult:
     """Who calls the symbol, and who calls those, up to `depth` calls away."""
-    return await _calls(conn, symbol, repository, depth, min_confidence, limit, incoming=True)
+    return await _calls(conn, symbol, repository, depth, min_confidence, limit, incoming=True, provenance=provenance)
 
 
 async def find_callees(
@@ -381,20 +399,29 @@ async def find_callees(
     depth: int = 1,
     min_confidence: float = 0.0,
     limit: int = 200,
+    provenance: str | None = None,
 ) -> GraphResult:
     """What the symbol calls, transitively up to `depth`; its unresolved calls (libraries) listed apart."""
-    return await _calls(conn, symbol, repository, depth, min_confidence, limit, incoming=False)
+    return await _calls(conn, symbol, repository, depth, min_confidence, limit, incoming=False, provenance=provenance)
 
 
 async def _calls(
-    conn: Conn, symbol: str, repository: str | None, depth: int, min_confidence: float, limit: int, incoming: bool
+    conn: Conn,
+    symbol: str,
+    repository: str | None,
+    depth: int,
+    min_confidence: float,
+    limit: int,
+    incoming: bool,
+    provenance: str | None = None,
 ) -> GraphResult:
     depth = check_int("depth", depth, 1, MAX_DEPTH)
     min_conf = check_confidence(min_confidence)
+    only = check_provenance(provenance)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     root = await resolve(conn, symbol, repository)
     macros = await _through_macros(conn, root.ids) if incoming else []
-    walk = await _walk(conn, root.ids + macros, incoming, _CALLS, depth, min_conf, limit)
+    walk = await _walk(conn, root.ids + macros, incoming, _CALLS, depth, min_conf, limit, only)
     for m in macros:  # their users are the callers; the macros themselves are no call sites
         walk.depth.pop(m, None)
     refs = await symbols_by_id(conn, walk.depth)
@@ -403,8 +430,8 @@ async def _calls(
         key=lambda g: (g.depth, g.path, g.start_line, g.id),
     )
     edges = [
-        _edge(refs[s], refs[t], line, conf, kind)
-        for (s, t), (line, conf, kind) in walk.edges.items()
+        _edge(refs[s], refs[t], line, conf, kind, made_by)
+        for (s, t), (line, conf, kind, made_by) in walk.edges.items()
         if s in refs and t in refs
     ]
     edges.sort(key=lambda e: (walk.depth[e.target_id if incoming else e.source_id], e.path, e.line))
@@ -432,10 +459,12 @@ async def call_path(
     repository: str | None = None,
     max_depth: int = 6,
     min_confidence: float = 0.0,
+    provenance: str | None = None,
 ) -> PathResult:
     """Up to three shortest call chains from `source` to `target` (bidirectional breadth-first search)."""
     max_depth = check_int("max_depth", max_depth, 1, MAX_DEPTH)
     min_conf = check_confidence(min_confidence)
+    only = check_provenance(provenance)
     src = await resolve(conn, source, repository)
     dst = await resolve(conn, target, repository)
     if src.repository_id != dst.repository_id:
@@ -447,7 +476,7 @@ async def call_path(
         )
     if set(src.ids) & set(dst.ids):
         return PathResult(source=src.ref, target=dst.ref, paths=[], note="source and target are the same symbol")
-    chains, hops = await _shortest(conn, src.ids, dst.ids, max_depth, min_conf)
+    chains, hops = await _shortest(conn, src.ids, dst.ids, max_depth, min_conf, only)
     refs = await symbols_by_id(conn, {n for chain in chains for n in chain})
     paths: list[CallPath] = []
     for chain in chains:
@@ -475,23 +504,23 @@ async def call_path(
 
 
 async def _shortest(
-    conn: Conn, sources: list[int], targets: list[int], max_depth: int, min_conf: float
-) -> tuple[list[list[int]], dict[tuple[int, int], tuple[int, float, str]]]:
+    conn: Conn, sources: list[int], targets: list[int], max_depth: int, min_conf: float, provenance: str | None
+) -> tuple[list[list[int]], dict[tuple[int, int], tuple[int, float, str, str]]]:
     """Shortest chains as node lists, growing the smaller frontier each round (one query per round)."""
     dist = ({n: 0 for n in sources}, {n: 0 for n in targets})  # forward, backward
     links: tuple[dict[int, list[int]], dict[int, list[int]]] = (defaultdict(list), defaultdict(list))
     frontier = (list(sources), list(targets))
     levels = [0, 0]
-    hops: dict[tuple[int, int], tuple[int, float, str]] = {}
+    hops: dict[tuple[int, int], tuple[int, float, str, str]] = {}
     meets: list[int] = []
     while frontier[0] and frontier[1] and levels[0] + levels[1] < max_depth and not meets:
         side = 0 if len(frontier[0]) <= len(frontier[1]) else 1
         levels[side] += 1
         found: list[int] = []
-        rows = await _step(conn, frontier[side], side == 1, _CALLS, min_conf)
+        rows = await _step(conn, frontier[side], side == 1, _CALLS, min_conf, provenance)
         for r in rows:
             here, there = (r["source_id"], r["target_id"]) if side == 0 else (r["target_id"], r["source_id"])
-            hops.setdefault((r["source_id"], r["target_id"]), (r["line"], r["confidence"], r["kind"]))
+            hops.setdefault((r["source_id"], r["target_id"]), (r["line"], r["confidence"], r["kind"], r["provenance"]))
             if there not in dist[side]:
                 dist[side][there] = levels[side]
                 found.append(there)
@@ -529,12 +558,14 @@ async def impact_analysis(
     depth: int = 3,
     min_confidence: float = 0.5,
     limit: int = 500,
+    provenance: str | None = None,
 ) -> ImpactResult:
     """What depends on a symbol (or on anything in a file), transitively, with tests flagged."""
     if (symbol is None) == (path is None):
         raise InvalidArgument("pass either symbol or path (a file), not both and not neither")
     depth = check_int("depth", depth, 1, MAX_DEPTH)
     min_conf = check_confidence(min_confidence)
+    only = check_provenance(provenance)
     limit = check_int("limit", limit, 1, MAX_LIMIT)
     if symbol is not None:
         resolved = await resolve(conn, symbol, repository)
@@ -545,7 +576,7 @@ async def impact_analysis(
         start = [r["id"] for r in await conn.fetch(_FILE_SYMBOLS, file.id)]
         module = await conn.fetchrow(_FILE_MODULE, file.id)
         targets, repo = ([symbol_ref(module)] if module else []), file.repository
-    walk = await _walk(conn, start, True, _DEPENDENCY_KINDS, depth, min_conf, limit)
+    walk = await _walk(conn, start, True, _DEPENDENCY_KINDS, depth, min_conf, limit, only)
     refs = await symbols_by_id(conn, walk.depth)
     dependents: list[Dependent] = []
     for node, (used, line, _conf, kind) in walk.reached_by.items():

@@ -16,6 +16,7 @@ KEYS = {
     "ignore": "gitignore-style patterns, relative to the repository root (a list of strings)",
     "languages": "the languages to index, e.g. ['python', 'markdown'] (a list of strings); others are skipped",
     "max_file_bytes": "larger files are skipped (a positive integer)",
+    "compiler_pass": "false: no SCIP indexer runs over this repository, its edges stay tree-sitter's (true or false)",
 }
 
 
@@ -24,6 +25,7 @@ class RepoSettings:
     ignore: tuple[str, ...] = ()
     languages: frozenset[str] | None = None  # None: every language
     max_file_bytes: int | None = None  # None: the server's setting
+    compiler_pass: bool | None = None  # None: the server's setting
     source: str | None = None  # the file they came from, repo-relative ("pyproject.toml [tool.pgcode]")
 
     def describe(self) -> list[dict[str, Any]]:
@@ -40,6 +42,11 @@ class RepoSettings:
                 "key": "max_file_bytes",
                 "value": self.max_file_bytes if self.max_file_bytes is not None else "the server's",
                 "source": where if self.max_file_bytes is not None else "default",
+            },
+            {
+                "key": "compiler_pass",
+                "value": self.compiler_pass if self.compiler_pass is not None else "the server's",
+                "source": where if self.compiler_pass is not None else "default",
             },
         ]
 
@@ -110,4 +117,7 @@ def _parse(table: dict[str, Any], where: str) -> RepoSettings:
     limit = table.get("max_file_bytes")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise InvalidArgument(f"{where}: max_file_bytes must be {KEYS['max_file_bytes']}")
-    return RepoSettings(tuple(ignore), frozenset(languages) if languages is not None else None, limit, where)
+    compiler = table.get("compiler_pass")
+    if compiler is not None and not isinstance(compiler, bool):
+        raise InvalidArgument(f"{where}: compiler_pass must be {KEYS['compiler_pass']}")
+    return RepoSettings(tuple(ignore), frozenset(languages) if languages is not None else None, limit, compiler, where)

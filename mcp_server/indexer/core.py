@@ -51,6 +51,8 @@ class IndexerCore(ABC):
         self._watch_failed = False
         self._embed_due: set[int] = set()
         self._embed_wake = anyio.Event()
+        self._compiler_due: dict[int, float] = {}  # repository id -> when its compiler pass may start
+        self._compiler_wake = anyio.Event()
         self._trouble: Trouble | None = None  # the supervisor's last database failure, logged once
         self._reclaiming = anyio.Lock()  # the supervisor and a worker may both notice a lost lease
 
@@ -75,3 +77,6 @@ class IndexerCore(ABC):
 
     @abstractmethod
     def _want_embed(self, repository_id: int) -> None: ...
+
+    @abstractmethod
+    def _want_compiler(self, repository_id: int) -> None: ...

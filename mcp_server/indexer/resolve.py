@@ -241,9 +241,13 @@ async def resolve_edges(
     confs = [hit[1] if hit else 0.0 for hit in hits]
     if ids:
         await conn.execute(
-            "UPDATE edges e SET target_id = v.t, confidence = v.c"
+            # An edge the compiler pass made or confirmed is its answer until its file is stored
+            # again (which replaces it by a tree-sitter edge) or its target goes (a target_id set
+            # NULL by the symbol's deletion): then it is this resolver's again.
+            "UPDATE edges e SET target_id = v.t, confidence = v.c, provenance = 'tree-sitter'"
             " FROM unnest($1::bigint[], $2::bigint[], $3::real[]) AS v(id, t, c)"
-            " WHERE e.id = v.id AND (e.target_id IS DISTINCT FROM v.t OR e.confidence <> v.c)",
+            " WHERE e.id = v.id AND CASE WHEN e.provenance = 'compiler' THEN e.target_id IS NULL"
+            " ELSE e.target_id IS DISTINCT FROM v.t OR e.confidence <> v.c END",
             ids,
             targets,
             confs,

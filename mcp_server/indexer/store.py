@@ -30,7 +30,7 @@ _SYMBOL_COLUMNS = (
     "start_byte",
     "end_byte",
 )
-_EDGE_COLUMNS = (
+EDGE_COLUMNS = (
     "repository_id",
     "file_id",
     "source_id",
@@ -197,7 +197,7 @@ async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: S
         if symbols:
             await conn.copy_records_to_table("symbols", records=symbols, columns=_SYMBOL_COLUMNS)
         if edges:
-            await conn.copy_records_to_table("edges", records=edges, columns=_EDGE_COLUMNS)
+            await conn.copy_records_to_table("edges", records=edges, columns=EDGE_COLUMNS)
         if chunks:
             await conn.executemany(_INSERT_CHUNK, chunks)
     forget_pending()
@@ -248,7 +248,7 @@ async def _insert_edges(
 ) -> None:
     records = _edge_records(repository_id, file_id, parsed, ids)
     if records:
-        await conn.copy_records_to_table("edges", records=records, columns=_EDGE_COLUMNS)
+        await conn.copy_records_to_table("edges", records=records, columns=EDGE_COLUMNS)
 
 
 def _edge_records(repository_id: int, file_id: int, parsed: ParsedFile, ids: list[int]) -> list[tuple[object, ...]]:

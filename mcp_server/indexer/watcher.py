@@ -12,6 +12,7 @@ from ..db.vector_marks import count_pending
 from ..embed.model import Embedder
 from ..errors import RepositoryNotFound
 from . import repositories
+from .compiler_loop import CompilerPasses
 from .fs_events import FileEvents
 from .ownership import Ownership
 from .vectors_loop import Vectors
@@ -23,13 +24,14 @@ __all__ = ["STATES", "BackgroundIndexer", "WatchStatus"]
 log = structlog.get_logger(__name__)
 
 
-class BackgroundIndexer(Ownership, FileEvents, WorkQueue, Vectors):
+class BackgroundIndexer(Ownership, FileEvents, WorkQueue, Vectors, CompilerPasses):
     """Indexes, for as long as `run` runs, every repository of the database whose lease this process
     can take, and keeps trying the others so that it takes over when their owner stops or dies.
 
     A saved edit reaches the index through a file watch and `index_paths` (no walk of the
     repository); a burst of changes or a change to the ignore rules runs a whole incremental pass.
-    Vectors follow in a separate task, so lexical and graph freshness never wait for the model.
+    Vectors follow in a separate task, so lexical and graph freshness never wait for the model; so does
+    the compiler pass (a SCIP indexer, where installed), a quiet period after the last stored edit.
 
     When the database cannot be reached or refuses writes (read-only, disk full), indexing and embedding
     pause, the edits stay queued and are retried with backoff, and the status says why; reads are not
@@ -63,6 +65,7 @@ class BackgroundIndexer(Ownership, FileEvents, WorkQueue, Vectors):
                 tg.start_soon(self._watch_loop)
                 tg.start_soon(self._embed_loop)
                 tg.start_soon(self._vector_gc_loop)
+                tg.start_soon(self._compiler_loop)
                 task_status.started()
         finally:
             self._tg = None

@@ -115,6 +115,7 @@ class WorkQueue(IndexerCore):
             w.skipped.update(report.skipped)
             if report.files_indexed or report.files_deleted or full:
                 self._want_embed(w.repo.id)
+                self._want_compiler(w.repo.id)
             log.debug(
                 "indexed",
                 repository=w.repo.name,

@@ -16,6 +16,7 @@ from ..db.replica import replica_lag
 from ..db.vector_marks import recent_pending
 from ..embed.model import key_for
 from ..graph.models import Answer
+from ..precise import status as compiler_status
 from .models import Freshness
 from .state import ServerState
 
@@ -98,13 +99,35 @@ async def replica_notes(state: ServerState) -> list[str]:
     return [note] if note else []
 
 
-def with_root_notes(state: ServerState) -> Callable[[Callable[P, Awaitable[A]]], Callable[P, Awaitable[A]]]:
-    """A tool decorator: the tool's answer, `noted` once the tool has given its connection back."""
+async def compiler_noted(state: ServerState, answer: A, scope: object = None) -> A:
+    """`answer` with a sentence per repository it speaks of (or is scoped to) saying where its compiler
+    pass stands: which edges are the compiler's, and which are tree-sitter's and why."""
+    names = _repositories_in(answer)
+    async with state.db.pool.acquire() as conn:
+        ids = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM repositories WHERE name = ANY($1::text[]) OR name = $2 OR root_path = $2",
+                sorted(names),
+                scope if isinstance(scope, str) else None,
+            )
+        ]
+        # A pass not run yet is not news in every answer (index_status lists it): the edges say their provenance.
+        answer.notes.extend(p.sentence() for p in await compiler_status.passes(conn, ids) if p.state != "pending")
+    return answer
+
+
+def with_root_notes(
+    state: ServerState, *, graph: bool = False
+) -> Callable[[Callable[P, Awaitable[A]]], Callable[P, Awaitable[A]]]:
+    """A tool decorator: the tool's answer, `noted` once the tool has given its connection back; a graph
+    tool's answer `compiler_noted` too."""
 
     def decorate(fn: Callable[P, Awaitable[A]]) -> Callable[P, Awaitable[A]]:
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> A:
-            return await noted(state, await fn(*args, **kwargs), kwargs.get("repository"))
+            answer = await noted(state, await fn(*args, **kwargs), kwargs.get("repository"))
+            return await compiler_noted(state, answer, kwargs.get("repository")) if graph else answer
 
         return wrapper
 

@@ -46,6 +46,23 @@ class GrepResponse(BaseModel):
     freshness: Freshness
 
 
+class CompilerPassInfo(BaseModel):
+    """One SCIP indexer's pass over the repository (see the README's compiler pass)."""
+
+    indexer: str
+    state: str = Field(description="current | running | stale | unavailable | failed | off | pending")
+    note: str = Field(description="the state in a sentence: what to install, the error, the files edited since")
+    version: str | None = None
+    finished_at: str | None = None
+    stale_files: int = 0
+    edges_confirmed: int = 0
+    edges_corrected: int = 0
+    edges_added: int = 0
+    edges_dropped: int = 0
+    seconds: float | None = None
+    peak_rss_mb: float | None = None
+
+
 class RepositoryInfo(BaseModel):
     repository: str
     root: str
@@ -73,6 +90,7 @@ class RepositoryInfo(BaseModel):
         description="why indexing or embedding waits (the database is unreachable "
         "or refuses writes) and how often it is retried; searches keep working meanwhile",
     )
+    compiler: list[CompilerPassInfo] = Field(default_factory=list)
 
 
 class RepositoryList(BaseModel):

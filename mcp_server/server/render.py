@@ -141,7 +141,7 @@ def _walk(data: dict[str, Any]) -> str:
     sites: dict[int, list[str]] = {}
     for edge in edges:
         node_id = edge["source_id"] if callers else edge["target_id"]
-        sites.setdefault(node_id, []).append(f"{edge['line']} ({edge['confidence']:g})")
+        sites.setdefault(node_id, []).append(f"{edge['line']} ({_sureness(edge)})")
     for node in nodes:
         if int(node.get("depth", 1)) == 0:
             continue  # the root, said in the first line
@@ -162,6 +162,12 @@ def _walk(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _sureness(edge: dict[str, Any]) -> str:
+    """An edge's confidence, and `compiler` when a compiler's index made or confirmed it."""
+    made_by = " compiler" if edge.get("provenance") == "compiler" else ""
+    return f"{edge['confidence']:g}{made_by}"
+
+
 def _references(data: dict[str, Any]) -> str:
     symbol: dict[str, Any] = data["symbol"]
     refs: list[dict[str, Any]] = data["references"]
@@ -178,7 +184,7 @@ def _references(data: dict[str, Any]) -> str:
         source = _short(ref["source"], ref["path"])
         text = f"  {_cut(ref['snippet'].strip())}" if ref.get("snippet") else ""
         via = f" via {ref['via']}" if ref.get("via") else ""
-        out.append(f"{ref['path']}:{ref['line']} {ref['kind']}{via} in {source} ({ref['confidence']:g}){repo}{text}")
+        out.append(f"{ref['path']}:{ref['line']} {ref['kind']}{via} in {source} ({_sureness(ref)}){repo}{text}")
     if data.get("truncated"):
         out.append("note: truncated at the limit; raise limit to see more")
     _notes(data, out)

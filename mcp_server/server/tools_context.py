@@ -25,9 +25,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
     async def get_context(
         query: Annotated[str | None, Field(description="a question or task", max_length=MAX_QUERY_CHARS)] = None,
         symbol: Annotated[str | None, Field(description="or a symbol (name or id)", max_length=1000)] = None,
-        repository: Annotated[
-            str | None, Field(description="repository name or root path; default all", max_length=4096)
-        ] = None,
+        repository: Annotated[str | None, Field(description="name or root path; default all", max_length=4096)] = None,
         budget_tokens: Annotated[int, Field(ge=MIN_BUDGET, le=MAX_BUDGET)] = DEFAULT_BUDGET,
     ) -> Annotated[CallToolResult, ContextResult]:
         """What you need to act on a question or symbol, within a token budget: the best definitions

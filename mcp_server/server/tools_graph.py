@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -28,11 +28,11 @@ from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-Repository = Annotated[str | None, Field(description="repository name or root path; default all", max_length=4096)]
+Repository = Annotated[str | None, Field(description="name or root path; default all", max_length=4096)]
 SymbolArg = Annotated[
     str,
     Field(
-        description="qualified name, a unique suffix or bare name ('Cart.total'), or an id",
+        description="qualified name, a unique suffix or bare name ('Cart.total'), or id",
         max_length=1000,
     ),
 ]
@@ -41,10 +41,12 @@ MinConfidence = Annotated[
     Field(
         ge=0.0,
         le=1.0,
-        description="skip edges below this confidence: 1 resolved, 0.9 via a type or base, 0.5 a name guess",
+        description="skip edges below it: 1 resolved, 0.9 via a type or base, 0.5 a name guess",
     ),
 ]
-Depth = Annotated[int, Field(ge=1, le=10, description="how many hops to follow")]
+# Described by its name and values alone: the core profile's list has no room for more (tests/test_tool_surface.py).
+Provenance = Literal["compiler", "tree-sitter"] | None
+Depth = Annotated[int, Field(ge=1, le=10, description="hops to follow")]
 Limit = Annotated[int, Field(ge=1, le=1000)]
 PathArg = Annotated[
     str,
@@ -55,6 +57,7 @@ PathArg = Annotated[
 def register(mcp: MCPServer, state: ServerState) -> None:
     pool = state.db.pool
     root_notes = with_root_notes(state)
+    graph_notes = with_root_notes(state, graph=True)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
@@ -108,7 +111,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def goto_definition(
         path: PathArg,
         line: Annotated[int, Field(ge=1, description="1-based line of the use")],
@@ -123,65 +126,69 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def find_references(
         symbol: SymbolArg,
         repository: Repository = None,
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
+        provenance: Provenance = None,
     ) -> EdgeList:
         """Every use of a definition (calls, mentions, imports, subclasses) with file, line and text:
         check before renaming or changing a signature."""
         async with pool.acquire() as conn:
-            return await walk.find_references(conn, symbol, repository, min_confidence, limit)
+            return await walk.find_references(conn, symbol, repository, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def find_callers(
         symbol: SymbolArg,
         repository: Repository = None,
         depth: Depth = 1,
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
+        provenance: Provenance = None,
     ) -> GraphResult:
         """Who calls a function, and who calls those, up to `depth` hops: what depends on it."""
         async with pool.acquire() as conn:
-            return await walk.find_callers(conn, symbol, repository, depth, min_confidence, limit)
+            return await walk.find_callers(conn, symbol, repository, depth, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def find_callees(
         symbol: SymbolArg,
         repository: Repository = None,
         depth: Depth = 1,
         min_confidence: MinConfidence = 0.0,
         limit: Limit = 200,
+        provenance: Provenance = None,
     ) -> GraphResult:
         """What a function calls, transitively up to `depth`; calls into libraries are listed apart
         as unresolved. Use to understand what a function does without reading every body."""
         async with pool.acquire() as conn:
-            return await walk.find_callees(conn, symbol, repository, depth, min_confidence, limit)
+            return await walk.find_callees(conn, symbol, repository, depth, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def call_path(
         source: SymbolArg,
         target: SymbolArg,
         repository: Repository = None,
         max_depth: Annotated[int, Field(ge=1, le=10)] = 6,
         min_confidence: MinConfidence = 0.0,
+        provenance: Provenance = None,
     ) -> PathResult:
         """The shortest call chains (up to three) from one function to another: how does A end up
         calling B?"""
         async with pool.acquire() as conn:
-            return await walk.call_path(conn, source, target, repository, max_depth, min_confidence)
+            return await walk.call_path(conn, source, target, repository, max_depth, min_confidence, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def impact_analysis(
         symbol: Annotated[
             str | None, Field(description="a definition (qualified name, suffix or id)", max_length=1000)
@@ -191,15 +198,16 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         depth: Depth = 3,
         min_confidence: MinConfidence = 0.5,
         limit: Limit = 500,
+        provenance: Provenance = None,
     ) -> ImpactResult:
         """What could break if a definition or a file changes: transitive dependents (callers,
         references, subclasses, importers) with distance, and which of them are tests."""
         async with pool.acquire() as conn:
-            return await walk.impact_analysis(conn, symbol, path, repository, depth, min_confidence, limit)
+            return await walk.impact_analysis(conn, symbol, path, repository, depth, min_confidence, limit, provenance)
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def get_dependencies(
         path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
         module: Annotated[
@@ -215,7 +223,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
 
     @mcp.tool(annotations=READ_ONLY)
     @tool_errors
-    @root_notes
+    @graph_notes
     async def get_dependents(
         path: Annotated[str | None, Field(description="a file ('src/app.py')", max_length=4096)] = None,
         module: Annotated[str | None, Field(description="or a module's qualified name", max_length=1000)] = None,

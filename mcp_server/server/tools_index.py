@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -16,10 +17,11 @@ from ..errors import InvalidArgument
 from ..indexer import repositories
 from ..indexer.pipeline import index_repository as run_index
 from ..indexer.pipeline import remove_repository as run_remove
+from ..precise import status as compiler_status
 from .boundary import check_index_root
 from .errors import tool_errors
 from .freshness import replica_notes
-from .models import IndexResult, Removed, RepositoryInfo, RepositoryList
+from .models import CompilerPassInfo, IndexResult, Removed, RepositoryInfo, RepositoryList
 from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -31,6 +33,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         key = key_for(state.settings)
         async with state.db.pool.acquire() as conn:
             s = await repositories.stats(conn, repo, key)
+            passes = await compiler_status.passes(conn, [repo.id])
         watch = state.indexer.status(repo.id) if state.indexer is not None else None
         return RepositoryInfo(
             repository=repo.name,
@@ -50,6 +53,7 @@ def register(mcp: MCPServer, state: ServerState) -> None:
             watcher=watch.state if watch else None,
             files_pending=watch.files_pending if watch else 0,
             paused=watch.paused if watch else None,
+            compiler=[_pass_info(p) for p in passes],
         )
 
     async def _listing(infos: list[RepositoryInfo]) -> RepositoryList:
@@ -148,8 +152,8 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         repository: Annotated[str | None, Field(description="name or root path; omit for all", max_length=4096)] = None,
     ) -> RepositoryList:
         """How fresh the index is: per repository, files and vectors still pending, when it was
-        last indexed, and what the background watcher is doing. Check it when search results
-        look stale or semantic coverage is reported incomplete."""
+        last indexed, what the background watcher is doing, where each compiler pass stands. Check
+        it when search results look stale or semantic coverage is reported incomplete."""
         async with state.db.pool.acquire() as conn:
             repos = (
                 [await repositories.find(conn, repository)] if repository else await repositories.all_repositories(conn)
@@ -183,3 +187,14 @@ def register(mcp: MCPServer, state: ServerState) -> None:
         if state.indexer is not None:
             await state.indexer.remove_repository(repo.id)
         return Removed(repository=repo.name, removed=True)
+
+
+def _pass_info(p: compiler_status.PassStatus) -> CompilerPassInfo:
+    """A compiler pass as index_status shows it: its counts, times rounded, and its state in a sentence."""
+    fields = dataclasses.asdict(p) | {
+        "note": p.sentence(),
+        "finished_at": p.finished_at.isoformat() if p.finished_at else None,
+        "seconds": round(p.seconds, 1) if p.seconds is not None else None,
+        "peak_rss_mb": round(p.peak_rss_mb) if p.peak_rss_mb is not None else None,
+    }
+    return CompilerPassInfo.model_validate({k: v for k, v in fields.items() if k in CompilerPassInfo.model_fields})

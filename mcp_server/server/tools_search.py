@@ -23,7 +23,7 @@ from .state import ServerState
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-Repository = Annotated[str | None, Field(description="repository name or root path; default all", max_length=4096)]
+Repository = Annotated[str | None, Field(description="name or root path; default all", max_length=4096)]
 PathGlob = Annotated[
     str | None,
     Field(
