@@ -18,7 +18,7 @@ from corpora import DEFAULT_DATA_DIR, RESULTS
 
 from mcp_server.config import Settings
 from mcp_server.indexer import repositories
-from mcp_server.precise.compiler import compiler_pass
+from mcp_server.indexer.precise.compiler import compiler_pass
 
 
 def add_database_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ pgcode indexes it (its own embedded PostgreSQL), then with a fixed seed, per lan
       repository has, picked from the source text whether or not pgcode resolved them.
 
 Each item (site path:line, the line, pgcode's target qualified name and its definition line, or
-"unresolved") goes to bench/annotations/tags_audit-<lang>.json with an empty `verdict`, filled by
+"unresolved") goes to bench/annotations/tags_audit/<lang>.json with an empty `verdict`, filled by
 reading the code: `right` (pgcode's target is the callee), `wrong` (it is another function of the
 repository; give a `reason`), `missed` ((b) only: unresolved, though the callee is in the
 repository), `not-in-repo` (the callee is a platform or library API; in (a) that makes the edge
@@ -59,7 +59,7 @@ SEED = 1234
 PER_LANGUAGE = 40
 CORPUS = lsp_corpora.LspCorpus("expo-modules-core", "swift", "npm", "expo-modules-core", "2.5.0")
 LANGUAGES = {"kotlin": (".kt",), "swift": (".swift",)}
-ANNOTATIONS = Path(__file__).resolve().parent / "annotations"
+ANNOTATIONS = Path(__file__).resolve().parent / "annotations" / "tags_audit"  # apart from file_search's sets
 VERDICTS = ("right", "wrong", "missed", "not-in-repo", "not-a-call", "unsure")
 EXCLUDED = ("not-a-call", "unsure", "unjudged", "no-longer-resolved")
 # A definition's own line, not a call: `fun name(`, `func name(`, `override fun name(`.
@@ -311,14 +311,14 @@ async def _run(args: argparse.Namespace) -> None:
     root = corpus_root().resolve()
     repo = f"bench-audit-{CORPUS.name}"
     settings = settings_for(args.data_dir, args.database_url)
-    ANNOTATIONS.mkdir(exist_ok=True)
+    ANNOTATIONS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     async with open_database(settings) as db:
         await claim_repository(db, repo, root, fresh=not args.reuse_index)
         await index_repository(db, settings, root, name=repo)
         async with db.pool.acquire() as conn:
             for language in LANGUAGES:
-                review = ANNOTATIONS / f"tags_audit-{language}.json"
+                review = ANNOTATIONS / f"{language}.json"
                 if review.exists() and not args.resample:
                     data = json.loads(review.read_text())
                     for it in data["items"]:
@@ -364,7 +364,7 @@ async def _run(args: argparse.Namespace) -> None:
         "command": " ".join(sys.argv),
         "corpus": CORPUS.pinned,
         "seed": args.seed,
-        "truth": "hand-checked sample, bench/annotations/tags_audit-*.json",
+        "truth": "hand-checked sample, bench/annotations/tags_audit/*.json",
         "machine": machine(),
         "per_language": results,
     }

@@ -100,7 +100,7 @@ class Settings:
     # Which tools a server lists: "all", the profile "core" (search, symbols, references, callers,
     # definition, outline) or tool names, comma-separated and mixable ("core,grep").
     tools: str = "all"
-    # The compiler pass (mcp_server/precise): a language's SCIP indexer, where installed, confirms,
+    # The compiler pass (mcp_server/indexer/precise): a language's SCIP indexer, where installed, confirms,
     # adds and drops tree-sitter's edges in the background, this long after the last stored edit,
     # at the lowest priority and within these limits. The executables: these paths, else PATH.
     compiler_pass: bool = True

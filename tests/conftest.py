@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from mcp_server.config import Settings
@@ -85,3 +88,17 @@ async def indexed_sample(
     """The sample repository indexed once, with vectors, shared by read-only tests."""
     root = write_sample_repo(tmp_path_factory.mktemp("shared") / "shop-shared")
     return await index_repository(db, settings, root, name="shop-shared", embedder=embedder)
+
+
+async def database_of_its_own(settings: Settings, name: str) -> Settings:
+    """`settings` pointed at a new, empty database of the test server (for a watcher, which claims
+    every repository it finds: other modules' must not be there)."""
+    assert settings.database_url
+    admin = await asyncpg.connect(settings.database_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    parts = urlsplit(settings.database_url)
+    return dataclasses.replace(settings, database_url=urlunsplit(parts._replace(path=f"/{name}")))

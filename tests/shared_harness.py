@@ -88,7 +88,8 @@ class RawSession:
         fd = self.process.stdout.fileno()
         deadline = time.monotonic() + timeout
         while True:
-            for message in json_rpc(bytes(self.seen)):
+            # Only whole lines: a long answer arrives over several reads.
+            for message in json_rpc(bytes(self.seen[: self.seen.rfind(b"\n") + 1])):
                 if message.get("id") == request_id:
                     return message
             assert time.monotonic() < deadline, f"no answer to request {request_id}"

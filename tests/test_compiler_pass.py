@@ -7,10 +7,12 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from mcp import Client
 from mcp.types import TextContent
 
@@ -19,12 +21,12 @@ from mcp_server.db.pool import Database
 from mcp_server.graph.walk import find_callees, find_callers, find_references
 from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_paths, index_repository
-from mcp_server.precise.compiler import compiler_pass
-from mcp_server.precise.status import PassStatus, passes
+from mcp_server.indexer.precise.compiler import compiler_pass
+from mcp_server.indexer.precise.status import PassStatus, passes
 from mcp_server.server.app import create_server
 from mcp_server.server.state import serve_state
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, database_of_its_own
 from .scip_tools import indexer
 
 _EDGES = """
@@ -210,10 +212,17 @@ async def _pass_state(client: Client, name: str, want: str, seconds: float = 120
             await anyio.sleep(0.2)
 
 
+@pytest.fixture
+async def own_settings(settings: Settings) -> AsyncIterator[Settings]:
+    """A database of its own: the server's watcher claims every repository it finds, and a pass over
+    another module's repository (one at a time) would hold this one's back."""
+    yield await database_of_its_own(settings, f"pgcode_compiler_{os.getpid()}")
+
+
 async def test_over_mcp_the_watcher_runs_the_pass_after_a_quiet_period_and_graph_answers_say_where_it_stands(
-    settings: Settings, tmp_path: Path
+    own_settings: Settings, tmp_path: Path
 ) -> None:
-    s = _settings(settings, compiler_pass_quiet_seconds=2)
+    s = _settings(own_settings, compiler_pass_quiet_seconds=2)
     root = tmp_path / "scip-mcp"
     shutil.copytree(FIXTURES / "scip_ts", root)
     async with serve_state(s) as state, Client(create_server(state)) as client:

@@ -7,9 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.abc
@@ -28,6 +26,8 @@ from mcp_server.indexer.watcher import BackgroundIndexer, WatchStatus
 from mcp_server.search.filters import Filters
 from mcp_server.search.hybrid import search_code
 
+from .conftest import database_of_its_own
+
 RETRY = 0.2  # seconds between lease attempts in these tests
 DEADLINE = 5.0
 
@@ -35,16 +35,7 @@ DEADLINE = 5.0
 @pytest.fixture(scope="module")
 async def wsettings(settings: Settings) -> AsyncIterator[Settings]:
     """A database of its own: a watcher claims every repository it finds, so other modules' must not be there."""
-    assert settings.database_url
-    name = f"pgcode_watcher_{os.getpid()}"
-    admin = await asyncpg.connect(settings.database_url)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    parts = urlsplit(settings.database_url)
-    yield replace(settings, database_url=urlunsplit(parts._replace(path=f"/{name}")))
+    yield await database_of_its_own(settings, f"pgcode_watcher_{os.getpid()}")
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +257,11 @@ async def test_a_file_it_cannot_read_is_counted_and_watching_goes_on(
             return "still_watching_after_binary" in await _symbol_names(wdb, rid)
 
         await eventually(later, "the next edit is still indexed")
-        assert indexer.status(rid).state == "watching"
+
+        async def watching() -> bool:  # the pass stores its rows a moment before it says it is done
+            return indexer.status(rid).state == "watching"
+
+        await eventually(watching, "watching again after the pass")
 
 
 async def test_changes_made_while_nobody_watched_are_caught_up_on_start(

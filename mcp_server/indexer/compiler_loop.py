@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 import structlog
 
-from ..precise import status
-from ..precise.compiler import compiler_pass
 from .core import IndexerCore
+from .precise import status
+from .precise.compiler import compiler_pass
 from .watched import held_off_by
 
 log = structlog.get_logger(__name__)

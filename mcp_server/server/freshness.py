@@ -16,7 +16,7 @@ from ..db.replica import replica_lag
 from ..db.vector_marks import recent_pending
 from ..embed.model import key_for
 from ..graph.models import Answer
-from ..precise import status as compiler_status
+from ..indexer.precise import status as compiler_status
 from .models import Freshness
 from .state import ServerState
 

@@ -17,7 +17,7 @@ from ..errors import InvalidArgument
 from ..indexer import repositories
 from ..indexer.pipeline import index_repository as run_index
 from ..indexer.pipeline import remove_repository as run_remove
-from ..precise import status as compiler_status
+from ..indexer.precise import status as compiler_status
 from .boundary import check_index_root
 from .errors import tool_errors
 from .freshness import replica_notes

@@ -10,13 +10,13 @@ import anyio
 import asyncpg
 import structlog
 
-from ..config import Settings
-from ..db.pool import Database
-from ..index.records import CONF_EXACT
-from ..index.repo_settings import read_repo_settings
-from ..indexer import repositories
-from ..indexer.lease import LeaseManager, manager_for
-from ..indexer.store import EDGE_COLUMNS
+from ...config import Settings
+from ...db.pool import Database
+from ...index.records import CONF_EXACT
+from ...index.repo_settings import read_repo_settings
+from .. import repositories
+from ..lease import LeaseManager, manager_for
+from ..store import EDGE_COLUMNS
 from . import status
 from .indexers import Indexer, for_languages, locate
 from .matching import Plan, StoredEdge, StoredSymbol, plan_import

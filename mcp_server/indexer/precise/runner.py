@@ -15,7 +15,7 @@ from typing import BinaryIO
 import anyio
 import psutil
 
-from ..config import Settings
+from ...config import Settings
 from .indexers import SCIP_PYTHON, SCIP_TYPESCRIPT, Indexer
 
 _POLL_SECONDS = 0.25

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Settings
+from ...config import Settings
 
 
 @dataclass(frozen=True, slots=True)
