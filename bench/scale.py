@@ -13,6 +13,7 @@ return k results.
     python bench/scale.py                        # 1,000,000 chunks (build ~30-45 min on 2 cores)
     python bench/scale.py --quick                # 50,000 chunks, to try the script
     python bench/scale.py --chunks 200000 --ef-search 40 --ef-search 200
+    python bench/scale.py --chunks 200000 --vector-type halfvec   # half-precision storage and index
 
 The embedded PostgreSQL lives in bench/.data-scale (git-ignored; several GB at 1M: delete it
 when done). A later run with the same parameters reuses the loaded table and index
@@ -45,7 +46,7 @@ from _common import load, machine, settings_for, table, write_result  # noqa: E4
 
 from mcp_server.config import Settings  # noqa: E402
 from mcp_server.db.pool import open_database  # noqa: E402
-from mcp_server.db.vectors import ensure_vector_index, index_name  # noqa: E402
+from mcp_server.db.vectors import VectorStorage, ensure_vector_index, index_name  # noqa: E402
 from mcp_server.embed.model import Embedder, embedder_for  # noqa: E402
 from mcp_server.index.chunk import chunk_file, embed_text  # noqa: E402
 from mcp_server.index.modules import module_names  # noqa: E402
@@ -205,7 +206,14 @@ def layout(n_chunks: int, n_repos: int, paths: list[str], seed: int) -> tuple[li
 
 
 async def load_table(
-    dsn: str, model: str, seeds: Seeds, synth: Synthesiser, n_chunks: int, n_repos: int, marker: dict[str, Any]
+    dsn: str,
+    model: str,
+    seeds: Seeds,
+    synth: Synthesiser,
+    n_chunks: int,
+    n_repos: int,
+    marker: dict[str, Any],
+    column: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """COPY the synthetic corpus into pgcode's tables; returns (vectors, chunk repo, chunk path-match) + timings."""
     conn = await _connect(dsn)
@@ -291,7 +299,7 @@ async def load_table(
                     ],
                 )
                 await conn.copy_records_to_table(
-                    "embeddings", records=embed_rows, columns=["model", "content_hash", "embedding"]
+                    "embeddings", records=embed_rows, columns=["model", "content_hash", column]
                 )
             copied += n
             print(
@@ -493,9 +501,10 @@ async def measure(
                     }
                 )
                 print(f"  ef_search {ef} filter {kind}: {results['runs'][-1]}", file=sys.stderr, flush=True)
-        results["exact_scan_sql"] = await _exact_sql(conn, embedder, vectors, seeds, truth["none"])
+        storage = VectorStorage(vectors.shape[1], settings.vector_type)
+        results["exact_scan_sql"] = await _exact_sql(conn, embedder, storage, vectors, seeds, truth["none"])
         results["plans"] = await plans(
-            conn, embedder, vectors.shape[1], seeds.query_vectors[0], repo_ids[f"{REPO_PREFIX}000"], max(ef_values)
+            conn, embedder, storage, seeds.query_vectors[0], repo_ids[f"{REPO_PREFIX}000"], max(ef_values)
         )
     try:
         results["search_code"] = await _end_to_end(db.pool, embedder, seeds, settings.hnsw_ef_search, end_to_end)
@@ -507,6 +516,7 @@ async def measure(
 async def _exact_sql(
     conn: asyncpg.Connection,
     embedder: Embedder,
+    storage: VectorStorage,
     vectors: np.ndarray,
     seeds: Seeds,
     truth: list[tuple[np.ndarray, float]],
@@ -514,11 +524,10 @@ async def _exact_sql(
 ) -> dict[str, Any]:
     """The exact ranking pgcode falls back to (ORDER BY distance + 0, index scans off), on a few
     queries: checks that the numpy ground truth is PostgreSQL's and shows what no index costs."""
-    dim = vectors.shape[1]
     literal = await conn.fetchval("SELECT quote_literal($1::text)", embedder.model_key)
     sql = (
         f"SELECT c.id {hybrid._FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}"
-        f" ORDER BY (v.embedding::vector({dim}) <=> $1) + 0 LIMIT $2"
+        f" ORDER BY {storage.distance('$1')} + 0 LIMIT $2"
     )
     times, recalls = [], []
     for i, q in enumerate(seeds.query_vectors[:n]):
@@ -571,7 +580,7 @@ async def _end_to_end(pool: asyncpg.Pool, embedder: Embedder, seeds: Seeds, ef: 
 
 
 async def plans(
-    conn: asyncpg.Connection, embedder: Embedder, dim: int, q: np.ndarray, repository_id: int, ef: int
+    conn: asyncpg.Connection, embedder: Embedder, storage: VectorStorage, q: np.ndarray, repository_id: int, ef: int
 ) -> dict[str, str]:
     """Which access path the semantic leg's SQL gets per filter (the same SQL as hybrid._semantic)."""
     literal = await conn.fetchval("SELECT quote_literal($1::text)", embedder.model_key)
@@ -584,7 +593,7 @@ async def plans(
         where, params = f.sql(3)
         sql = (
             f"SELECT c.id {hybrid._FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}"
-            f" WHERE true {where} ORDER BY (v.embedding::vector({dim}) <=> $1) LIMIT $2"
+            f" WHERE true {where} ORDER BY {storage.distance('$1')} LIMIT $2"
         )
         async with conn.transaction():
             await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef)}")
@@ -644,6 +653,12 @@ def main() -> None:
         default=128,
         help="HNSW ef_construction (default 128, what a million chunks needs; pgcode's own default is 64)",
     )
+    parser.add_argument(
+        "--vector-type",
+        choices=("vector", "halfvec"),
+        default="vector",
+        help="how vectors are stored and indexed (pgcode's vector_type); recall is against float32 truth",
+    )
     parser.add_argument("--maintenance-work-mem", default="3GB")
     parser.add_argument("--parallel-workers", type=int, default=1, help="max_parallel_maintenance_workers")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -683,7 +698,9 @@ def main() -> None:
     if not 4 <= args.ef_construction <= 1000:
         parser.error("--ef-construction must be between 4 and 1000")
     settings = dataclasses.replace(
-        settings_for(args.data_dir, args.database_url), hnsw_ef_construction=args.ef_construction
+        settings_for(args.data_dir, args.database_url),
+        hnsw_ef_construction=args.ef_construction,
+        vector_type=args.vector_type,
     )
     before = load()
     anyio.run(run, args, settings, n_chunks, ef_values, before)
@@ -713,6 +730,7 @@ async def run(
             "model": embedder.model_key,
             "m": settings.hnsw_m,
             "ef_construction": settings.hnsw_ef_construction,
+            "vector_type": settings.vector_type,
         }
     }
     async with open_database(settings) as db:  # migrates; the bench then uses its own connections
@@ -739,7 +757,14 @@ async def run(
         else:
             print(f"loading {n_chunks:,} chunks into {args.repositories} repositories ...", file=sys.stderr, flush=True)
             vectors, chunk_repo, in_glob, loaded = await load_table(
-                dsn, embedder.model_key, seeds, synth, n_chunks, args.repositories, marker
+                dsn,
+                embedder.model_key,
+                seeds,
+                synth,
+                n_chunks,
+                args.repositories,
+                marker,
+                VectorStorage(embedder.dim, settings.vector_type).column,
             )
             print(
                 f"building the HNSW index (m={settings.hnsw_m}, ef_construction={settings.hnsw_ef_construction}, "
@@ -799,6 +824,7 @@ def report(
             ["figure", "value"],
             [
                 ["chunks", n_chunks],
+                ["vector type", args.vector_type],
                 ["repositories", args.repositories],
                 ["real seed vectors", len(seeds.vectors)],
                 ["sigma (x seed covariance)", args.sigma],
@@ -887,6 +913,7 @@ def report(
         "targets": TARGETS,
         "parameters": {
             "chunks": n_chunks,
+            "vector_type": args.vector_type,
             "repositories": args.repositories,
             "seeds": len(seeds.vectors),
             "seed_corpora": SEED_CORPORA,
@@ -915,8 +942,13 @@ def report(
         "exact_numpy_s": measured["exact_numpy_s"],
         "warm_up_s": measured["warm_up_s"],
     }
-    label = "quick" if n_chunks == 50_000 else f"{n_chunks // 1000}k"
-    print("wrote", write_result("scale", payload, label))
+    label = ("quick" if n_chunks == 50_000 else f"{n_chunks // 1000}k") + (
+        "" if args.vector_type == "vector" else f"-{args.vector_type}"
+    )
+    # Only the default study (1M chunks, vector) is scale-latest.json: other sizes and types keep
+    # their own summaries instead of overwriting it.
+    default = label == "1000k"
+    print("wrote", write_result("scale" if default else f"scale-{label}", payload, label if default else ""))
 
 
 if __name__ == "__main__":

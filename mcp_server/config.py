@@ -66,6 +66,9 @@ class Settings:
     hnsw_m: int = 16
     hnsw_ef_construction: int = 64
     hnsw_ef_search: int = 100
+    # How a model's vectors are stored and indexed, fixed when the model is first embedded:
+    # "vector" (4 bytes a dimension) or "halfvec" (2 bytes: half the table and HNSW index).
+    vector_type: str = "vector"
     # Connections
     pool_max_size: int = 8
     statement_timeout_ms: int = 30_000
@@ -191,6 +194,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hnsw_m": (lambda v: 2 <= v <= 100, "between 2 and 100"),
     "hnsw_ef_construction": (lambda v: 4 <= v <= 1000, "between 4 and 1000"),
     "hnsw_ef_search": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
+    "vector_type": (lambda v: v in ("vector", "halfvec"), "vector or halfvec"),
     "pool_max_size": (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
     "port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),
     "metrics_port": (lambda v: 0 <= v <= 65535, "a port number, 0 to 65535"),

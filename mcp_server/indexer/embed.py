@@ -52,7 +52,7 @@ async def embed_pending(
     When it gets through, it moves each repository's embedding mark up to the highest chunk id
     that existed when it started (see pending.py)."""
     async with pool.acquire() as conn:
-        await ensure_vector_index(conn, embedder.model_key, embedder.dim, settings)
+        storage = await ensure_vector_index(conn, embedder.model_key, embedder.dim, settings)
         marks = await highest_chunks(conn, repository_id)
         total = await count_pending(conn, embedder.model_key, repository_id)
         last_id = await lowest_mark(conn, embedder.model_key, repository_id)
@@ -74,7 +74,9 @@ async def embed_pending(
         )
         async with pool.acquire() as conn:
             await conn.executemany(
-                "INSERT INTO embeddings (model, content_hash, embedding) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                # The column is one of two fixed names (db/vectors.py), never user input.
+                f"INSERT INTO embeddings (model, content_hash, {storage.column}) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
                 [(embedder.model_key, r["content_hash"], v) for r, v in zip(rows, vectors)],
             )
         forget_pending()

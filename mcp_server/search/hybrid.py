@@ -11,7 +11,7 @@ import asyncpg
 import numpy as np
 
 from ..db.vector_marks import recent_pending
-from ..db.vectors import model_dim
+from ..db.vectors import model_storage
 from ..embed.model import Embedder
 from ..errors import InvalidArgument
 from ..index.chunk import INLINE_KINDS
@@ -329,13 +329,13 @@ async def _candidates(
         return [_candidate(r) for r in rows]
     parts, identifiers = code_terms(query)
     words = " ".join(p for p in parts if not p.isdigit()) or " ".join(parts)
-    dim = await model_dim(conn, scoring.model_key)
+    storage = await model_storage(conn, scoring.model_key)
     # The same SQL literal as the semantic leg's (see _semantic); no vectors yet: no cosine.
     literal = "'" + scoring.model_key.replace("'", "''") + "'"
     cosine = (
-        f"""(SELECT 1 - (v.embedding::vector({int(dim)}) <=> $7) FROM embeddings v
+        f"""(SELECT 1 - {storage.distance("$7")} FROM embeddings v
              WHERE v.content_hash = c.content_hash AND v.model = {literal})"""
-        if dim is not None
+        if storage is not None
         else "NULL::float8"
     )
     rows = await conn.fetch(
@@ -346,7 +346,7 @@ async def _candidates(
         sorted(set(identifiers)),
         scoring.repository_id,
         _RARE_COUNT,
-        *([scoring.vector] if dim is not None else []),
+        *([scoring.vector] if storage is not None else []),
     )
     return [
         replace(
@@ -472,15 +472,15 @@ def _one_per_definition(candidates: list[_Candidate], scores: dict[int, float]) 
 async def _semantic(
     conn: asyncpg.Connection, embedder: Embedder, vector: np.ndarray, filters: Filters, depth: int, ef_search: int
 ) -> list[int]:
-    dim = await model_dim(conn, embedder.model_key)
-    if dim is None:
+    storage = await model_storage(conn, embedder.model_key)
+    if storage is None:
         return []  # nothing embedded with this model yet
     # The model is a SQL literal, not a parameter: the HNSW index is partial on it, and a generic
     # plan with a parameter could not prove the index applies. (standard_conforming_strings is on
     # in every supported PostgreSQL: doubling quotes is the whole of quoting.)
     literal = "'" + embedder.model_key.replace("'", "''") + "'"
     where, params = filters.sql(3)
-    distance = f"(v.embedding::vector({int(dim)}) <=> $1)"
+    distance = storage.distance("$1")  # the query cast to the stored type: the index applies
     sql = f"""
         SELECT c.id {_FROM} JOIN embeddings v ON v.content_hash = c.content_hash AND v.model = {literal}
         WHERE c.embed {where}
