@@ -362,13 +362,8 @@ async def file_outline(conn: Conn, path: str, repository: str | None = None) -> 
     )
 
 
-def identifier_at(text: str, column: int) -> str | None:
+def _identifier_at(text: str, column: int) -> re.Match[str] | None:
     """The identifier under a 1-based column, or ending just before it (an editor's cursor)."""
-    found = _identifier_match(text, column)
-    return found.group() if found else None
-
-
-def _identifier_match(text: str, column: int) -> re.Match[str] | None:
     found = list(_IDENTIFIER.finditer(text))
     for match in found:
         if match.start() < column <= match.end():
@@ -376,22 +371,19 @@ def _identifier_match(text: str, column: int) -> re.Match[str] | None:
     return next((m for m in found if m.end() == column - 1), None)
 
 
-def written_at(text: str, column: int) -> str | None:
-    """The name at a column with the receiver written before it, dot-separated (`utils.forEach`)."""
-    found = _identifier_match(text, column)
-    if found is None:
-        return None
+def _written(text: str, found: re.Match[str]) -> str:
+    """An identifier with the receiver written before it, dot-separated (`utils.forEach`)."""
     receiver = _RECEIVER.search(text[: found.start()])
-    chain = _MEMBER_OPS.sub(".", receiver.group()) if receiver else ""
-    return chain + found.group()
+    return (_MEMBER_OPS.sub(".", receiver.group()) if receiver else "") + found.group()
 
 
 def _at_column(edges: list[asyncpg.Record], written: str) -> list[asyncpg.Record]:
     """Of a line's edges for one name, those written as at the column (`utils.forEach`, not the
     `list.forEach` beside it): a line may call two things of one name."""
-    mine = [e for e in edges if written == _MEMBER_OPS.sub(".", e["target_name"]).lstrip(".").removeprefix("new.")]
+    chains = [_MEMBER_OPS.sub(".", e["target_name"]) for e in edges]
+    mine = [e for e, c in zip(edges, chains) if written == c.lstrip(".").removeprefix("new.")]
     if not mine:
-        mine = [e for e in edges if _MEMBER_OPS.sub(".", e["target_name"]).endswith("." + written)]
+        mine = [e for e, c in zip(edges, chains) if c.endswith("." + written)]
     return mine or edges
 
 
@@ -415,13 +407,13 @@ async def goto_definition(
         text = (await file_lines(conn, file.id, line, line))[0]
         if column > len(text) + 1:
             raise InvalidArgument(f"column {column} is past the end of line {line} ({len(text)} characters)")
-        at = identifier_at(text, column)
+        found = _identifier_at(text, column)
         if name is None:
-            name = at
+            name = found.group() if found else None
             if name is None:
                 note = f"no identifier at column {column}; showing everything line {line} refers to"
-        if at is not None and at == name:
-            written = written_at(text, column)
+        if found is not None and found.group() == name:
+            written = _written(text, found)
     edges = await conn.fetch(_SITE_EDGES, file.id, line)
     defs = await conn.fetch(_LINE_DEFINITIONS, file.id, line)
     if name is not None:

@@ -63,7 +63,7 @@ _RUST_STD_METHODS = frozenset(
 # and optionals: a call of one of these on an implicit or untyped receiver (`put` inside
 # `JSONObject().apply { }`, `Parcel.obtain().run { }`) is the standard library's, and a same-named
 # repository method is a guess (hand-checked on expo-modules-core: such guesses were wrong 8 times in 12).
-_JVM_SWIFT_STD_METHODS = frozenset(
+_KOTLIN_SWIFT_STD_METHODS = frozenset(
     """run let apply also with takeIf takeUnless use lazy repeat require check error println print
     put putAll get getOrPut getOrDefault getOrElse getOrNull set add addAll remove removeAll removeAt
     clear contains containsKey containsValue first firstOrNull last lastOrNull single singleOrNull
@@ -943,10 +943,14 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         kinds = kinds & _PY_RECEIVER_KINDS  # `x.m()` calls a method, never a module-level function
     if family == "c" and row["kind"] == "calls":
         kinds = kinds | {"macro"}  # `api_check(L, e)`: a function-like macro
+    if (
+        family in ("kotlin", "swift")
+        and name in _KOTLIN_SWIFT_STD_METHODS
+        and _TYPE_MEMBER.fullmatch(row["target_name"]) is None
+    ):
+        return None  # `ModulePriorities.get(...)` names its type: that one is still a guess worth making
     options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
     if family in FILE_PRIVATE_LANGUAGES:
-        if name in _JVM_SWIFT_STD_METHODS and _TYPE_MEMBER.fullmatch(row["target_name"]) is None:
-            return None  # `ModulePriorities.get(...)` names its type: that one is still a guess worth making
         # Swift specs' `describe("x") { }` (Quick's) is not the one class's `private func describe`
         # in another file: a private declaration is never a guess from outside its file.
         options = [s for s in options if not (s.file_private and s.file_id != row["file_id"])]
