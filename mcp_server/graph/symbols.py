@@ -146,6 +146,15 @@ _LINE_DEFINITIONS = f"""
 SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
 WHERE s.file_id = $1 AND s.start_line = $2 AND s.kind <> 'module' ORDER BY s.start_byte"""
 
+# What a JavaScript object's member holds when it is a name (`{ isFunction }`, `isCallable: isFunction`):
+# the reference written on the member's own line.
+_HELD_VALUE = """
+SELECT e.target_id FROM edges e JOIN symbols s ON s.id = $1
+WHERE e.file_id = s.file_id AND e.line = s.start_line AND e.kind = 'references' AND e.target_name = $2
+  AND e.target_id IS NOT NULL AND e.target_id <> s.id
+ORDER BY e.confidence DESC, e.id LIMIT 1"""
+_JS_FILES = (".js", ".mjs", ".cjs", ".jsx")
+
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
@@ -442,6 +451,9 @@ async def goto_definition(
                     target_name=e["target_name"],
                 )
             )
+            held = await _held_value(conn, definitions[-1], seen)
+            if held is not None:
+                definitions.append(held)
     for d in defs:
         if d["id"] not in seen:
             definitions.append(
@@ -466,6 +478,23 @@ async def goto_definition(
         unresolved=unresolved,
         note=note,
     )
+
+
+async def _held_value(conn: Conn, member: Definition, seen: set[int]) -> Definition | None:
+    """After a JavaScript object's member that holds a name (`export default { isFunction }`, which
+    tsserver answers first for `utils.isFunction()`), what that name is: `const isFunction =
+    typeOfTest('function')` says more than the member does. Not TypeScript: `x: Foo` is a type there."""
+    if member.kind != "attribute" or not member.path.endswith(_JS_FILES):
+        return None
+    value = member.signature.rpartition(":")[2].strip()
+    if _IDENTIFIER.fullmatch(value) is None:
+        return None
+    target_id = await conn.fetchval(_HELD_VALUE, member.id, value)
+    target = (await symbols_by_id(conn, [target_id])).get(target_id) if target_id is not None else None
+    if target is None or target.id in seen:
+        return None
+    seen.add(target.id)
+    return Definition(**target.model_dump(), confidence=member.confidence, via="holds", target_name=value)
 
 
 def _last(target_name: str) -> str:
