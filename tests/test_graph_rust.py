@@ -7,6 +7,7 @@ from pathlib import Path
 from mcp_server.config import Settings
 from mcp_server.db import catalog
 from mcp_server.db.pool import Database
+from mcp_server.graph.symbols import goto_definition
 from mcp_server.indexer.pipeline import index_paths, index_repository
 
 _FILES = {
@@ -185,6 +186,7 @@ _GUESSES = {
         "        match *self { Either::Left(ref inner) => inner.size_hint(), Either::Right(ref inner) => inner.size_hint() }\n"
         "    }\n"
         "}\n"
+        "pub fn len(v: &Vec<u8>) -> usize { v.len() }\n"  # 17: goto at the second `len` is no answer
     ),
     "tests/t.rs": (
         "use my_slab::*;\n"
@@ -199,9 +201,15 @@ _GUESSES = {
 async def test_no_name_guess_onto_a_standard_types_or_traits_method_and_a_glob_import_types_a_local(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    calls = await _indexed_calls(db, settings, tmp_path / "guessrepo", _GUESSES)
+    root = tmp_path / "guessrepo"
+    calls = await _indexed_calls(db, settings, root, _GUESSES)
     assert {k: calls.get(k, "absent") for k in ("self.entries.get_unchecked", "inner.size_hint", "slab.insert")} == {
         "self.entries.get_unchecked": None,  # a Vec field: the slice's method, not Slab::get_unchecked
         "inner.size_hint": None,  # the Iterator of `L` or `R`, not Either's own impl of it
         "slab.insert": "crate::Slab::insert",
     }
+    line = _GUESSES["src/lib.rs"].splitlines()[16]
+    use, named = line.rindex("len"), line.index("len")
+    at_use = await goto_definition(db.pool, "src/lib.rs", 17, column=use + 1, name="len", repository=root.name)
+    at_name = await goto_definition(db.pool, "src/lib.rs", 17, column=named + 1, name="len", repository=root.name)
+    assert (at_use.definitions, [d.qualified_name for d in at_name.definitions]) == ([], ["crate::len"])

@@ -409,6 +409,7 @@ async def goto_definition(
     line = check_int("line", line, 1, max(file.line_count, 1))
     note: str | None = None
     written: str | None = None
+    beside_definition = False
     if name is not None:
         name = check_text("name", name)
     if column is not None:
@@ -423,10 +424,14 @@ async def goto_definition(
                 note = f"no identifier at column {column}; showing everything line {line} refers to"
         if found is not None and found.group() == name:
             written = _written(text, found)
+            # A definition names itself first on its line: a later `len` is a use (`fn len(&self)
+            # -> usize { self.data.len() }`, `const trim = (s) => s.trim()`), not the definition.
+            first = next(m for m in _IDENTIFIER.finditer(text) if m.group() == name)
+            beside_definition = first.start() != found.start()
     edges = await conn.fetch(_SITE_EDGES, file.id, line)
     defs = await conn.fetch(_LINE_DEFINITIONS, file.id, line)
     if name is not None:
-        defs = [d for d in defs if d["name"] == name]
+        defs = [d for d in defs if d["name"] == name and not beside_definition]
         picked = [e for e in edges if name in (e["target_simple"], e["alias"], _last(e["target_name"]))]
         if not picked:
             # A qualifier rather than the called name ("cart" in cart.add): weaker, but the best there

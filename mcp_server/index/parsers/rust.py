@@ -665,8 +665,10 @@ def _members_or_name(held: HeldFn, name: str, fallback: bool) -> HeldFn:
 
 
 def _standard(path: str) -> bool:
-    """Whether a type's path is the standard library's (`alloc::vec::Vec`, `Vec`, a slice)."""
-    return path == SLICE or path in _STD_TYPES or path.split("::", 1)[0] in ("std", "core", "alloc")
+    """Whether a type's path is the standard library's (`alloc::vec::Vec`, `Vec`, a slice), or what
+    a standard type's method returns (`Vec::as_mut_slice`: a slice, never the crate's type)."""
+    head = path.split("::", 1)[0]
+    return path == SLICE or head in _STD_TYPES or head in ("std", "core", "alloc", SLICE)
 
 
 def _member_later(held: HeldFn, name: str) -> HeldFn:
