@@ -11,8 +11,9 @@ Corpora: crates from Debian's `librust-*-dev` packages (sources under /usr/share
 pinned, laid out as a crate root with its dependencies stripped from Cargo.toml (those used are
 all optional), benches and examples removed, and integration tests kept where they build without
 dev-dependencies (those that do not are removed too: no truth, no scoring there), and no build.rs. Truth limits,
-said in the JSON: code compiled out by `cfg` has no truth (pgcode's edges there count against
-it); calls written inside macro arguments are in the truth (their tokens keep their spans).
+said in the JSON: code compiled out by `cfg` has no truth (a file no target compiles and a
+function rustc defines nowhere are scored on neither side; pgcode's edges in other compiled-out code
+count against it); calls written inside macro arguments are in the truth (their tokens keep their spans).
 
     python bench/graph_rustc.py                          # every Rust corpus
     python bench/graph_rustc.py --corpus semver --samples 60 --sites 120
