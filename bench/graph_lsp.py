@@ -145,6 +145,10 @@ class Index:
     files: set[str]
     edges_at: dict[tuple[str, int], list[EdgeRow]]
     scopes: dict[str, list[Sym]] = field(default_factory=dict)
+    # Files and functions the truth never saw (bench/graph_rustc.py: a module or a method only a
+    # feature left off compiles): pgcode's answers there are scored on neither side.
+    no_truth: set[str] = field(default_factory=set)
+    no_truth_syms: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for s in self.syms.values():
@@ -154,6 +158,15 @@ class Index:
     def innermost(self, path: str, line: int) -> Sym | None:
         around = [s for s in self.scopes.get(path, []) if s.start_line <= line <= s.end_line]
         return min(around, key=lambda s: (s.end_line - s.start_line, s.kind == "module", s.id)) if around else None
+
+    def unscored(self, path: str, line: int) -> bool:
+        """Whether a site lies where the truth has nothing to say (see no_truth)."""
+        if path in self.no_truth:
+            return True
+        if not self.no_truth_syms:
+            return False
+        around = [s for s in self.scopes.get(path, []) if s.start_line <= line <= s.end_line]
+        return any(s.id in self.no_truth_syms for s in around)
 
     def innermost_any(self, path: str, line: int) -> Sym | None:
         around = [s for s in self.syms.values() if s.path == path and s.start_line <= line <= s.end_line]
@@ -342,7 +355,9 @@ def site_shape(text: str, column: int, name: str, language: str, imports: set[st
 
 
 _SPECIFIER = re.compile(r"^\s*(type\s+)?[\w$]+(\s+as\s+[\w$]+)?\s*,?\s*(//.*)?$")
-_BLOCK_OPEN = re.compile(r"^\s*(import|export)\b[^}]*\{\s*$")
+# `import {`, `import X, {`, `export {`, `export type {`: not `export default {` nor `export const
+# x = {`, whose lines are an object's members (definitions tsserver answers with), not specifiers.
+_BLOCK_OPEN = re.compile(r"^\s*(import\b[^}=]*|export(\s+type)?\s*)\{\s*$")
 
 
 def in_import_block(lines: list[str], line: int) -> bool:
@@ -688,7 +703,7 @@ async def _score(
                 names_at[key].add(r.target_name.rpartition(".")[2])
                 if r.confidence >= conf.get(key, -1.0):
                     conf[key], kinds_at[key] = r.confidence, r.kind
-            g_set = set(conf) - declared
+            g_set = {loc for loc in conf if not index.unscored(*loc)} - declared
             if lang == "javascript":
                 targets |= set(inside)
                 confirmed = {loc for loc in g_set - t_set if server_defines(loc[0], loc[1], names_at[loc], targets)}
@@ -785,7 +800,12 @@ async def _score(
             graph = await find_callers(conn, str(sym.id), index.repo, 1, 0.0, 1000)
         # depth 1: every edge enters the symbol (a recursive function is its own caller)
         g_fns = {n.id for n in graph.nodes if n.depth == 1} | {e.source_id for e in graph.edges}
-        g_sites = {(e.path, e.line) for e in graph.edges if e.target_id in wanted}
+        g_fns = {
+            f for f in g_fns if f not in index.syms or not index.unscored(index.syms[f].path, index.syms[f].start_line)
+        }
+        g_sites = {
+            (e.path, e.line) for e in graph.edges if e.target_id in wanted and not index.unscored(e.path, e.line)
+        }
         # clangd 14's call hierarchy names no caller inside a function a macro defines (gtest's
         # `TEST_F(Fixture, Name) { ... }`) though its references list those sites: such callers
         # (pgcode names them by the macro call, "TEST_F(DBTest,Empty)") are left out of both sides.

@@ -11,8 +11,9 @@ Corpora: crates from Debian's `librust-*-dev` packages (sources under /usr/share
 pinned, laid out as a crate root with its dependencies stripped from Cargo.toml (those used are
 all optional), benches and examples removed, and integration tests kept where they build without
 dev-dependencies (those that do not are removed too: no truth, no scoring there), and no build.rs. Truth limits,
-said in the JSON: code compiled out by `cfg` has no truth (pgcode's edges there count against
-it); calls written inside macro arguments are in the truth (their tokens keep their spans).
+said in the JSON: code compiled out by `cfg` has no truth (a file no target compiles and a
+function rustc defines nowhere are scored on neither side; pgcode's edges in other compiled-out code
+count against it); calls written inside macro arguments are in the truth (their tokens keep their spans).
 
     python bench/graph_rustc.py                          # every Rust corpus
     python bench/graph_rustc.py --corpus semver --samples 60 --sites 120
@@ -71,6 +72,9 @@ CORPORA: dict[str, RustCorpus] = {
     for c in (
         RustCorpus("semver", "librust-semver-dev", "1.0.14-1", "semver-1.0.14"),
         RustCorpus("bytes", "librust-bytes-dev", "1.2.1-1", "bytes-1.2.1"),
+        RustCorpus("slab", "librust-slab-dev", "0.4.4-1+b1", "slab-0.4.4"),
+        RustCorpus("either", "librust-either-dev", "1.6.1-1", "either-1.6.1"),
+        RustCorpus("tinyvec", "librust-tinyvec-dev", "1.6.0-2", "tinyvec-1.6.0"),
         RustCorpus("smallvec", "librust-smallvec-dev", "1.9.0-1", "smallvec-1.9.0", held_out=True),
     )
 }
@@ -125,7 +129,7 @@ _SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
 
 
 def _strip_dependencies(toml: str) -> str:
-    """Cargo.toml without dependency sections and [[bench]] / [[example]] targets; features keep
+    """Cargo.toml without dependency sections and [[bench]] / [[example]] / [[test]] targets; features keep
     their names (the default ones stay on) but lose what named a dependency."""
     out: list[str] = []
     deps: set[str] = set()
@@ -136,7 +140,9 @@ def _strip_dependencies(toml: str) -> str:
         if m:
             section = m.group(1)
             head, _, dep = section.partition(".")
-            drop = head in ("dependencies", "dev-dependencies", "build-dependencies", "bench", "example") or (
+            # a `[[test]]` target names a file that may be left out below (tinyvec's needs `alloc`):
+            # the tests/ files are found without it
+            drop = head in ("dependencies", "dev-dependencies", "build-dependencies", "bench", "example", "test") or (
                 head == "target"
             )
             if head in ("dependencies", "dev-dependencies", "build-dependencies") and dep:
@@ -271,6 +277,24 @@ class CompilerTruth:
         ]
 
 
+def compiled_out(index: graph_lsp.Index, truth: CrateTruth) -> tuple[set[str], set[int]]:
+    """The files no target compiles, and the functions and methods of compiled files that rustc
+    defines nowhere (`#[cfg(feature = "serde")] fn serialize`): where the truth is silent."""
+    seen = {d.file for d in truth.definitions.values()} | {u.file for u in truth.uses}
+    files = {p for p in index.files if p.endswith(".rs") and p not in seen}
+    defined: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for d in truth.definitions.values():
+        defined[(d.file, d.name.split("#", 1)[0])].append(d.line)  # `insert_get_many#1`: a test crate's
+    syms = {
+        s.id
+        for s in index.syms.values()
+        if s.kind in ("function", "method")
+        and s.path in seen
+        and not any(s.start_line - 12 <= ln <= s.end_line for ln in defined.get((s.path, s.name), ()))
+    }
+    return files, syms
+
+
 async def run_corpus(db: Any, settings: Any, corpus: RustCorpus, args: argparse.Namespace) -> dict[str, Any]:
     load_before = load()
     started = time.perf_counter()
@@ -287,6 +311,7 @@ async def run_corpus(db: Any, settings: Any, corpus: RustCorpus, args: argparse.
     index_seconds = time.perf_counter() - index_started
     async with db.pool.acquire() as conn:
         index = await graph_lsp.load_index(conn, repo)
+    index.no_truth, index.no_truth_syms = compiled_out(index, truth)
     print(f"[{corpus.name}] indexed {len(index.files)} files in {index_seconds:.1f}s", flush=True)
     server = CompilerTruth(root, truth)
     scorer = graph_lsp.Truth(server, root)  # type: ignore[arg-type]
@@ -298,6 +323,12 @@ async def run_corpus(db: Any, settings: Any, corpus: RustCorpus, args: argparse.
             "package": corpus.pinned,
             "held_out": corpus.held_out,
             "files": len(index.files),
+            "compiled_out_unscored": {
+                "why": "no target compiles them (a feature left off: `#[cfg(feature = ..)]`), so rustc "
+                "gives no truth there: pgcode's references and callers there are scored on neither side",
+                "files": sorted(index.no_truth),
+                "functions": len(index.no_truth_syms),
+            },
             "lines": sum((root / p).read_bytes().count(b"\n") for p in index.files if (root / p).is_file()),
             "index_seconds": round(index_seconds, 1),
             "index_stages": {k: round(v, 2) for k, v in report.seconds.items()},

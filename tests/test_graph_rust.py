@@ -7,6 +7,7 @@ from pathlib import Path
 from mcp_server.config import Settings
 from mcp_server.db import catalog
 from mcp_server.db.pool import Database
+from mcp_server.graph.symbols import goto_definition
 from mcp_server.indexer.pipeline import index_paths, index_repository
 
 _FILES = {
@@ -87,6 +88,20 @@ async def test_a_crates_tests_reach_its_items_through_re_exports_and_abstain_bet
     assert {k: v for k, v in (await _calls(db, root.name)).items() if k in expected} == expected
 
 
+async def _indexed_calls(db: Database, settings: Settings, root: Path, files: dict[str, str]) -> dict[str, str | None]:
+    """`files` written under `root` and indexed: each call as written -> what it resolved to."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    await index_repository(db, settings, root, name=root.name)
+    rows = await db.pool.fetch(
+        "SELECT e.target_name, t.qualified_name FROM edges e JOIN repositories r ON r.id = e.repository_id"
+        " LEFT JOIN symbols t ON t.id = e.target_id WHERE r.name = $1 AND e.kind = 'calls'",
+        root.name,
+    )
+    return {r["target_name"]: r["qualified_name"] for r in rows}
+
+
 _TYPED = {
     "Cargo.toml": '[package]\nname = "my-bytes"\nversion = "0.1.0"\n',
     "src/lib.rs": (
@@ -137,17 +152,7 @@ _TYPED = {
 async def test_fields_return_types_and_a_standard_types_impls_type_method_calls(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    root = tmp_path / "typedrepo"
-    for rel, text in _TYPED.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    await index_repository(db, settings, root, name=root.name)
-    rows = await db.pool.fetch(
-        "SELECT e.target_name, t.qualified_name FROM edges e JOIN repositories r ON r.id = e.repository_id"
-        " LEFT JOIN symbols t ON t.id = e.target_id WHERE r.name = $1 AND e.kind = 'calls'",
-        root.name,
-    )
-    calls = {r["target_name"]: r["qualified_name"] for r in rows}
+    calls = await _indexed_calls(db, settings, tmp_path / "typedrepo", _TYPED)
     assert {k: calls.get(k) for k in ("v.pre.is_empty", "self.chunk_mut().as_mut_ptr", "v.put_u8")} == {
         "v.pre.is_empty": "crate::Prerelease::is_empty",  # the field's type (lib.rs), its impl in version.rs
         "self.chunk_mut().as_mut_ptr": "crate::buf::UninitSlice::as_mut_ptr",  # chunk_mut's return type
@@ -160,3 +165,51 @@ async def test_fields_return_types_and_a_standard_types_impls_type_method_calls(
         "d.chunk_mut": "crate::buf::VecDeque::chunk_mut",  # a type imported from std: the crate's impl for it
         "u.as_mut_ptr": "crate::buf::UninitSlice::as_mut_ptr",  # what `unsafe { make() }` returns
     }
+
+
+_GUESSES = {
+    "Cargo.toml": '[package]\nname = "my-slab"\nversion = "0.1.0"\n',
+    "src/lib.rs": (
+        "pub struct Slab<T> { entries: Vec<T> }\n"
+        "impl<T> Slab<T> {\n"
+        "    pub fn new() -> Slab<T> { Slab { entries: Vec::new() } }\n"
+        "    pub fn insert(&mut self, v: T) -> usize { 0 }\n"
+        "    pub unsafe fn get_unchecked(&self, key: usize) -> &T {\n"
+        "        self.entries.get_unchecked(key)\n"  # 6: the slice's, through the Vec
+        "    }\n"
+        "}\n"
+        "pub enum Either<L, R> { Left(L), Right(R) }\n"
+        "impl<L: Iterator, R: Iterator<Item = L::Item>> Iterator for Either<L, R> {\n"
+        "    type Item = L::Item;\n"
+        "    fn next(&mut self) -> Option<L::Item> { None }\n"
+        "    fn size_hint(&self) -> (usize, Option<usize>) {\n"
+        "        match *self { Either::Left(ref inner) => inner.size_hint(), Either::Right(ref inner) => inner.size_hint() }\n"
+        "    }\n"
+        "}\n"
+        "pub fn len(v: &Vec<u8>) -> usize { v.len() }\n"  # 17: goto at the second `len` is no answer
+    ),
+    "tests/t.rs": (
+        "use my_slab::*;\n"
+        "fn check() {\n"
+        "    let mut slab = Slab::new();\n"
+        "    slab.insert(1);\n"  # 4: `Slab` through the glob of the crate's own name
+        "}\n"
+    ),
+}
+
+
+async def test_no_name_guess_onto_a_standard_types_or_traits_method_and_a_glob_import_types_a_local(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "guessrepo"
+    calls = await _indexed_calls(db, settings, root, _GUESSES)
+    assert {k: calls.get(k, "absent") for k in ("self.entries.get_unchecked", "inner.size_hint", "slab.insert")} == {
+        "self.entries.get_unchecked": None,  # a Vec field: the slice's method, not Slab::get_unchecked
+        "inner.size_hint": None,  # the Iterator of `L` or `R`, not Either's own impl of it
+        "slab.insert": "crate::Slab::insert",
+    }
+    line = _GUESSES["src/lib.rs"].splitlines()[16]
+    use, named = line.rindex("len"), line.index("len")
+    at_use = await goto_definition(db.pool, "src/lib.rs", 17, column=use + 1, name="len", repository=root.name)
+    at_name = await goto_definition(db.pool, "src/lib.rs", 17, column=named + 1, name="len", repository=root.name)
+    assert (at_use.definitions, [d.qualified_name for d in at_name.definitions]) == ([], ["crate::len"])

@@ -101,7 +101,10 @@ class FileOutline(Answer):
 
 class Definition(SymbolRef):
     confidence: float
-    via: str = Field(description="edge kind that leads here (calls, imports, ...), or 'definition'")
+    via: str = Field(
+        description="edge kind that leads here (calls, imports, ...), 'definition', or 'holds' for what the"
+        " JavaScript object member before it holds"
+    )
     target_name: str = Field(description="the name as written at the site")
 
 

@@ -146,6 +146,15 @@ _LINE_DEFINITIONS = f"""
 SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
 WHERE s.file_id = $1 AND s.start_line = $2 AND s.kind <> 'module' ORDER BY s.start_byte"""
 
+# What a JavaScript object's member holds when it is a name (`{ isFunction }`, `isCallable: isFunction`):
+# the reference written on the member's own line.
+_HELD_VALUE = """
+SELECT e.target_id FROM edges e JOIN symbols s ON s.id = $1
+WHERE e.file_id = s.file_id AND e.line = s.start_line AND e.kind = 'references' AND e.target_name = $2
+  AND e.target_id IS NOT NULL AND e.target_id <> s.id
+ORDER BY e.confidence DESC, e.id LIMIT 1"""
+_JS_FILES = (".js", ".mjs", ".cjs", ".jsx")
+
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
@@ -400,6 +409,7 @@ async def goto_definition(
     line = check_int("line", line, 1, max(file.line_count, 1))
     note: str | None = None
     written: str | None = None
+    beside_definition = False
     if name is not None:
         name = check_text("name", name)
     if column is not None:
@@ -414,10 +424,14 @@ async def goto_definition(
                 note = f"no identifier at column {column}; showing everything line {line} refers to"
         if found is not None and found.group() == name:
             written = _written(text, found)
+            # A definition names itself first on its line: a later `len` is a use (`fn len(&self)
+            # -> usize { self.data.len() }`, `const trim = (s) => s.trim()`), not the definition.
+            first = next(m for m in _IDENTIFIER.finditer(text) if m.group() == name)
+            beside_definition = first.start() != found.start()
     edges = await conn.fetch(_SITE_EDGES, file.id, line)
     defs = await conn.fetch(_LINE_DEFINITIONS, file.id, line)
     if name is not None:
-        defs = [d for d in defs if d["name"] == name]
+        defs = [d for d in defs if d["name"] == name and not beside_definition]
         picked = [e for e in edges if name in (e["target_simple"], e["alias"], _last(e["target_name"]))]
         if not picked:
             # A qualifier rather than the called name ("cart" in cart.add): weaker, but the best there
@@ -442,6 +456,9 @@ async def goto_definition(
                     target_name=e["target_name"],
                 )
             )
+            held = await _held_value(conn, definitions[-1], seen)
+            if held is not None:
+                definitions.append(held)
     for d in defs:
         if d["id"] not in seen:
             definitions.append(
@@ -466,6 +483,23 @@ async def goto_definition(
         unresolved=unresolved,
         note=note,
     )
+
+
+async def _held_value(conn: Conn, member: Definition, seen: set[int]) -> Definition | None:
+    """After a JavaScript object's member that holds a name (`export default { isFunction }`, which
+    tsserver answers first for `utils.isFunction()`), what that name is: `const isFunction =
+    typeOfTest('function')` says more than the member does. Not TypeScript: `x: Foo` is a type there."""
+    if member.kind != "attribute" or not member.path.endswith(_JS_FILES):
+        return None
+    value = member.signature.rpartition(":")[2].strip()
+    if _IDENTIFIER.fullmatch(value) is None:
+        return None
+    target_id = await conn.fetchval(_HELD_VALUE, member.id, value)
+    target = (await symbols_by_id(conn, [target_id])).get(target_id) if target_id is not None else None
+    if target is None or target.id in seen:
+        return None
+    seen.add(target.id)
+    return Definition(**target.model_dump(), confidence=member.confidence, via="holds", target_name=value)
 
 
 def _last(target_name: str) -> str:

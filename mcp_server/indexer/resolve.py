@@ -43,7 +43,9 @@ _PY_CONTAINER_METHODS = frozenset(
 _PY_RECEIVER_KINDS = frozenset({"method", "constructor"})
 # Methods of Rust's standard types and traits (Vec, slices, str, Option, Result, iterators, Clone,
 # Into, fmt, io): on a receiver whose type the parser could not tell, these are the std methods,
-# and a same-named repository method (a SmallVec's `push`, a Bytes' `len`) is a guess.
+# and a same-named repository method (a SmallVec's `push`, a Bytes' `len`) is a guess. The crate's
+# one impl of a standard trait is no better a guess: `inner.size_hint()` on either's `ref inner` is
+# the Iterator of `L` or `R`, not `Either::size_hint`.
 _RUST_STD_METHODS = frozenset(
     """clone clone_from iter iter_mut into_iter push pop len is_empty unwrap expect into to_string to_owned
     as_ref as_mut get get_mut insert remove contains map and_then ok err ok_or unwrap_or unwrap_or_else
@@ -57,7 +59,14 @@ _RUST_STD_METHODS = frozenset(
     try_from entry or_insert keys values resize fill copy_from_slice clone_from_slice extend_from_slice
     as_deref as_deref_mut replace set map_err unwrap_err expect_err offset add_assign sub_assign
     shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
-    position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
+    position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from
+    size_hint nth next_back nth_back rfold rfind try_fold try_rfold try_for_each for_each reduce min_by
+    max_by min_by_key max_by_key peekable fuse inspect flat_map flatten scan take_while skip_while
+    map_while partition unzip product rposition find_map filter_map from_iter
+    read_to_end read_to_string read_vectored write_vectored fill_buf consume read_line read_until
+    seek stream_position rewind description cause source finish poll index index_mut from_str
+    get_unchecked get_unchecked_mut chunks chunks_exact windows binary_search binary_search_by
+    split_first split_last reverse rotate_left rotate_right sort_unstable_by""".split()
 )
 # Kotlin's scope functions and the methods of its and Swift's standard collections, maps, strings
 # and optionals: a call of one of these on an implicit or untyped receiver (`put` inside

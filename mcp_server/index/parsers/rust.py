@@ -159,6 +159,9 @@ def _resolve_path(ctx: Ctx, path: str, scope: _Scope, kinds: frozenset[str] | No
     if globs and kinds is None:
         # `use crate::util::*` may bring the name in; else whatever the name alone finds
         return (*((f"{g}::{path}", CONF_SCOPED) for g in dict.fromkeys(globs)), *_FALLBACK)
+    if globs and head not in _STD_TYPES:
+        # a type: `let slab = Slab::new()` under a test's `use slab::*` (its crate's own name)
+        return tuple((f"{g}::{path}", CONF_SCOPED) for g in dict.fromkeys(globs))
     return ()
 
 
@@ -600,7 +603,7 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             ctx.edge("calls", target, field, ctx.member_later(owner, name))
         elif held is not None:
             fallback = value is not None and value.type in ("call_expression", "field_expression")
-            ctx.edge("calls", target, field, lambda: _members(held(), name) + _FALLBACK * fallback)
+            ctx.edge("calls", target, field, _members_or_name(held, name, fallback))
         else:
             ctx.edge("calls", target, field)
     return None
@@ -646,6 +649,26 @@ def _with_ufcs(found: Candidates, ufcs: HeldFn | None) -> Candidates:
     if ufcs is None:
         return found
     return (*(c for c in found if c[0] != NAME_FALLBACK), *ufcs())
+
+
+def _members_or_name(held: HeldFn, name: str, fallback: bool) -> HeldFn:
+    """The receiver's `name`, then (for a chain or a field the type edges may not follow) the name
+    alone; not when the receiver is a standard type (`self.entries: Vec<_>`): its `get_unchecked`
+    is the slice's, and only the crate's own impl for that type may stand for it (the resolver's)."""
+
+    def later() -> Candidates:
+        owners = held()
+        standard = any(_standard(q) for q, _ in owners)
+        return _members(owners, name) + _FALLBACK * (fallback and not standard)
+
+    return later
+
+
+def _standard(path: str) -> bool:
+    """Whether a type's path is the standard library's (`alloc::vec::Vec`, `Vec`, a slice), or what
+    a standard type's method returns (`Vec::as_mut_slice`: a slice, never the crate's type)."""
+    head = path.split("::", 1)[0]
+    return path == SLICE or head in _STD_TYPES or head in ("std", "core", "alloc", SLICE)
 
 
 def _member_later(held: HeldFn, name: str) -> HeldFn:
