@@ -1,4 +1,4 @@
-"""Which Kotlin and Swift declarations no other file can call: `private` and `fileprivate` ones."""
+"""Which declarations only their own file (Kotlin, Swift) or class (C#) can call: `private` and `fileprivate` ones."""
 
 from __future__ import annotations
 
@@ -20,3 +20,15 @@ def is_file_private(language: str | None, signature: str | None) -> bool:
     head = _ANNOTATION.sub(" ", signature)
     keyword = _KEYWORD.search(head)
     return keyword is not None and _PRIVATE.search(head, 0, keyword.start()) is not None
+
+
+_CSHARP_HEAD = re.compile(r"^(?:\[[^\]]*\]\s*)*([^(=]*)")  # attributes, then modifiers, type and name
+
+
+def is_class_private(language: str | None, signature: str | None) -> bool:
+    """Whether a C# member is declared `private`: only its class (and the classes nested in it) can
+    call it. Members without a modifier are private too, but interface members are not: those stay."""
+    if language != "csharp" or not signature:
+        return False
+    head = _CSHARP_HEAD.match(signature)
+    return head is not None and re.search(r"\bprivate\b", head.group(1)) is not None

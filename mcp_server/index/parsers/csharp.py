@@ -100,9 +100,20 @@ _TYPE_WRAPPERS = frozenset(
     }
 )
 _XML_TAG = re.compile(r"</?[A-Za-z][^<>]*?/?>")
+# Conditional-compilation lines: inside a base list or a member's head (`class JToken : IJsonLineInfo
+# #if !PORTABLE , ICloneable #endif {`) tree-sitter-c-sharp loses the whole class; blanked (same
+# byte offsets), every branch is read, as the grammar does with directives between declarations.
+_DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*(?:if|elif|else|endif|region|endregion)\b[^\n]*", re.M)
+# Keywords tree-sitter's error recovery can take for a local function's name (`if (x) {`).
+_KEYWORDS = frozenset({"if", "while", "for", "foreach", "switch", "using", "lock", "catch", "fixed", "return"})
+# A member of a framework type (`Math.Max`, `string.Join`, `System.Enum.IsDefined`) is no
+# repository method, whatever it is named: this candidate names one no repository defines, which
+# keeps the resolver from guessing by the bare name.
+_FRAMEWORK_NS = ("System", "Microsoft")
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+    source = _DIRECTIVE.sub(lambda m: b" " * len(m.group(0)), source)
     return run(
         source,
         path,
@@ -237,6 +248,8 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
         return None
     name = ctx.text(name_node)
     if node.type == "local_function_statement":
+        if name in _KEYWORDS:
+            return None
         kind = "function"
     elif frame.kind != "class":
         return None
@@ -318,6 +331,8 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
                 return ()
 
             ctx.edge("calls", target, name_node, base)
+        elif receiver is not None and _framework_receiver(ctx, receiver):
+            ctx.edge("calls", target, name_node, ((f"{ctx.flat(receiver)}.{name}", CONF_SCOPED),))
         elif (
             receiver is not None
             and receiver.type in ("identifier", "qualified_name")
@@ -333,6 +348,18 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
         else:
             ctx.edge("calls", target, name_node)
     return None
+
+
+def _framework_receiver(ctx: Ctx, receiver: Node) -> bool:
+    """`string.Join`, `Math.Max`, `System.Enum.IsDefined`: a framework type's member (unless this
+    file declares or aliases a type of that name)."""
+    if receiver.type == "predefined_type":
+        return True
+    text = ctx.flat(receiver).replace(" ", "")
+    head = text.partition(".")[0]
+    if head in ctx.imports or ctx.lookup(head, ctx.scope_chain(), CLASS_KINDS) is not None:
+        return False
+    return head in _FRAMEWORK_NS or (head in _FRAMEWORK and "." not in text)
 
 
 def _new(ctx: Ctx, node: Node) -> bool | None:
