@@ -24,6 +24,17 @@ namespace App.Util
         public static int Evens(System.Collections.Generic.IEnumerable<int> source) { source.Where(x => x % 2 == 0); return 0; }
     }
 
+    public class Bag
+    {
+        public void Clear() {}
+        void Empty(System.Collections.Generic.List<int> items) { items.Clear(); }
+    }
+
+    public class Num : System.IConvertible
+    {
+        object System.IConvertible.ToType(System.Type t, System.IFormatProvider p) { return null; }
+    }
+
     public class Reflect
     {
         public System.Type GetType(string member) { return null; }
@@ -52,8 +63,9 @@ namespace App
 {
     class Use
     {
-        void Run(object objA, System.Collections.Generic.List<int> items, char c)
+        void Run(object objA, System.Collections.Generic.List<int> items, char c, System.IConvertible conv)
         {
+            conv.ToType(null, null);
             objA.GetType();
             items.Where(x => x > 1);
             System.Console.Beep();
@@ -89,6 +101,12 @@ end
 """,
     "lib/shop/cart.rb": """
 module Shop
+  class Request
+    def host
+      "h"
+    end
+  end
+
   class Base
     def format_price(v)
       v
@@ -127,9 +145,11 @@ module Shop
       b
     end
 
-    def names(items)
+    def names(items, uri, request)
       items.map { |i| i }
       Util.slug("x")
+      uri.host
+      request.host
     end
   end
 end
@@ -159,8 +179,14 @@ async def test_csharp_standard_and_framework_methods_are_no_guess(db: Database, 
     assert calls[("App.Use.Run", "System.Console.Beep")] is None
     assert calls[("App.Use.Run", "Console.Beep")] is None
     assert calls[("App.Use.Run", "char.IsDigit")] is None
-    # the file that defines its own LINQ calls it
+    # the file that defines its own LINQ calls it, but a standard name is not its other methods
     assert calls[("App.Util.Seq.Evens", "source.Where")] == "App.Util.Seq.Where"
+    assert calls[("App.Util.Bag.Empty", "items.Clear")] is None
+
+
+async def test_an_explicit_interface_implementation_is_no_guess(db: Database, repo: Path) -> None:
+    calls = await _calls(db)
+    assert calls[("App.Use.Run", "conv.ToType")] is None  # any IConvertible's, called through it
 
 
 async def test_a_private_csharp_method_is_guessed_from_its_own_class_only(db: Database, repo: Path) -> None:
@@ -178,9 +204,20 @@ async def test_ruby_methods_of_bases_mixins_attributes_and_module_functions(db: 
     assert calls[("Shop::List#names", "items.map")] is None  # Array#map, not List#map
 
 
+async def test_an_untyped_ruby_receiver_is_guessed_when_its_name_spells_the_type(db: Database, repo: Path) -> None:
+    calls = await _calls(db)
+    assert calls[("Shop::List#names", "request.host")] == "Shop::Request#host"
+    assert calls[("Shop::List#names", "uri.host")] is None  # a URI's
+
+
 def test_class_private_reads_the_modifiers_before_the_name() -> None:
     assert is_class_private("csharp", "private static void Check()")
     assert is_class_private("csharp", "[DebuggerStepThrough] private T Get<T>(object value)")
     assert not is_class_private("csharp", "public void Run(bool private_)")
     assert not is_class_private("csharp", "internal void Run()")
     assert not is_class_private("java", "private void run()")
+    assert is_class_private("csharp", "object IConvertible.ToType(Type conversionType, IFormatProvider provider)")
+    assert is_class_private(
+        "csharp", "void ICollection<KeyValuePair<string, JToken>>.Add(KeyValuePair<string, JToken> item)"
+    )
+    assert not is_class_private("csharp", "public IDictionary<string, object> Get<T>(T x)")

@@ -25,10 +25,17 @@ def is_file_private(language: str | None, signature: str | None) -> bool:
 _CSHARP_HEAD = re.compile(r"^(?:\[[^\]]*\]\s*)*([^(=]*)")  # attributes, then modifiers, type and name
 
 
+_EXPLICIT = re.compile(r"[\w>]\.\w+(?:<[^()]*>)?\s*$")  # `object IConvertible.ToType`
+
+
 def is_class_private(language: str | None, signature: str | None) -> bool:
-    """Whether a C# member is declared `private`: only its class (and the classes nested in it) can
-    call it. Members without a modifier are private too, but interface members are not: those stay."""
+    """Whether a C# member is declared `private`, or implements an interface's member explicitly
+    (`object IConvertible.ToType(...)`, called only through the interface): only its class (and the
+    classes nested in it) can call it by name. Members without a modifier are private too, but
+    interface members are not: those stay."""
     if language != "csharp" or not signature:
         return False
     head = _CSHARP_HEAD.match(signature)
-    return head is not None and re.search(r"\bprivate\b", head.group(1)) is not None
+    if head is None:
+        return False
+    return re.search(r"\bprivate\b", head.group(1)) is not None or _EXPLICIT.search(head.group(1)) is not None

@@ -27,6 +27,7 @@ from .c_includes import Includes, load_includes
 from .file_private import LANGUAGES as FILE_PRIVATE_LANGUAGES
 from .file_private import is_class_private, is_file_private
 from .go_implements import derive_implements
+from .ruby_receivers import spells_owner
 from .std_methods import STD_METHODS
 
 _MAX_HOPS = 6
@@ -60,6 +61,7 @@ _RUST_STD_METHODS = frozenset(
     shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
     position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
 )
+_EXTENSION = re.compile(r"\(\s*this\s")  # a C# extension method's first parameter: `Where<T>( this IEnumerable<T> s`
 _C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not headers
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "vue": "javascript", "svelte": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
@@ -83,6 +85,7 @@ class _Sym:
     span: int = 0  # bytes: of a C/C++ declaration and its definition, the definition is the larger
     file_private: bool = False  # Kotlin/Swift `private`: no other file can call it (file_private.py)
     class_private: bool = False  # C# `private`: no other class can call it
+    extension: bool = False  # a C# extension method: `static T M(this X x, ...)`
 
 
 @dataclass(slots=True)
@@ -400,6 +403,7 @@ def _sym(r: asyncpg.Record) -> _Sym:
         r["span"],
         is_file_private(r["language"], r["signature"]),
         is_class_private(r["language"], r["signature"]),
+        r["language"] == "csharp" and _EXTENSION.search(r["signature"] or "") is not None,
     )
 
 
@@ -942,14 +946,17 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         kinds = kinds & _PY_RECEIVER_KINDS  # `x.m()` calls a method, never a module-level function
     if family == "c" and row["kind"] == "calls":
         kinds = kinds | {"macro"}  # `api_check(L, e)`: a function-like macro
-    # `ModulePriorities.get(...)` names its type: that one is still a guess worth making. In C#, a
-    # file's own definition is (LinqBridge.cs, the repository's own LINQ, calls its own `Where`).
+    # `ModulePriorities.get(...)` names its type: that one is still a guess worth making. In C#, an
+    # extension method the file itself defines is too (LinqBridge.cs, the repository's own LINQ,
+    # calls its own `Where`), not its other methods (`_list.RemoveAt` in CollectionWrapper.cs).
     std = name in STD_METHODS.get(family, ()) and _TYPE_MEMBER.fullmatch(row["target_name"]) is None
     options = [
         s
         for s in t.named(name)
-        if s.kind in kinds and s.family == family and not (std and (family != "csharp" or s.file_id != row["file_id"]))
+        if s.kind in kinds and s.family == family and not (std and not (s.extension and s.file_id == row["file_id"]))
     ]
+    if family == "ruby" and "." in row["target_name"] and not spells_owner(row["target_name"], options):
+        return None
     if family in FILE_PRIVATE_LANGUAGES:
         # Swift specs' `describe("x") { }` (Quick's) is not the one class's `private func describe`
         # in another file: a private declaration is never a guess from outside its file.
