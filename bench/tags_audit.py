@@ -27,6 +27,8 @@ and `was` keeps the answer a verdict was given for when it changed. A site now u
     python bench/tags_audit.py --data-dir /tmp/audit-db --resample  draw anew (keeps the verdicts of
                                                                     items drawn again, same answer)
     python bench/tags_audit.py --data-dir /tmp/audit-db --language ruby --language csharp
+    python bench/tags_audit.py --data-dir /tmp/audit-db --language ruby --language csharp \
+        --seed 4321 --reviews bench/annotations/tags_audit/seed4321   a second draw, judged apart
 
 The review files were drawn from the index of main's resolver at 45b02cb (before Kotlin/Swift
 name guesses left out other files' `private` declarations, nested classes, `super.m()` in m's
@@ -342,7 +344,7 @@ async def _audit(args: argparse.Namespace, audit: AuditCorpus, languages: list[s
         await index_repository(db, settings, root, name=repo)
         async with db.pool.acquire() as conn:
             for language in languages:
-                review = ANNOTATIONS / f"{language}.json"
+                review = args.reviews / f"{language}.json"
                 if review.exists() and not args.resample:
                     data = json.loads(review.read_text())
                     for it in data["items"]:
@@ -376,7 +378,7 @@ async def _audit(args: argparse.Namespace, audit: AuditCorpus, languages: list[s
 
 
 async def _run(args: argparse.Namespace) -> None:
-    ANNOTATIONS.mkdir(parents=True, exist_ok=True)
+    args.reviews.mkdir(parents=True, exist_ok=True)
     wanted = args.language or list(LANGUAGES)
     results: dict[str, Any] = {}
     for audit in CORPORA:
@@ -416,6 +418,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--language", action="append", choices=sorted(LANGUAGES), help="audit only this language (repeatable)"
+    )
+    parser.add_argument(
+        "--reviews",
+        type=Path,
+        default=ANNOTATIONS,
+        help=f"folder of the review files (default {ANNOTATIONS}; a second draw, e.g. --seed 4321, goes apart)",
     )
     parser.add_argument("--reuse-index", action="store_true", help="keep the corpus's index from an earlier run")
     args = parser.parse_args()
