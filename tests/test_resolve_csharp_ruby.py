@@ -22,6 +22,12 @@ namespace App.Util
     {
         public static System.Collections.Generic.IEnumerable<T> Where<T>(this System.Collections.Generic.IEnumerable<T> s, System.Func<T, bool> f) { return s; }
         public static int Evens(System.Collections.Generic.IEnumerable<int> source) { source.Where(x => x % 2 == 0); return 0; }
+        public static string Shout(this string s) { return s; }
+    }
+
+    public class Horn
+    {
+        public void Beep() {}  // a second Beep: a guess by the name alone finds none
     }
 
     public class Bag
@@ -72,6 +78,28 @@ namespace App
             Console.Beep();
             char.IsDigit(c);
         }
+    }
+}
+""",
+    "src/Typed.cs": """
+using App.Util;
+
+namespace App
+{
+    class Typed
+    {
+        void Run(Reflect r, string text, char c)
+        {
+            r.Beep();
+            var made = new Reflect();
+            made.IsDigit(c);
+            _held.Beep();
+            this._held.Beep();
+            text.Shout();
+            foreach (Reflect each in All()) { each.Beep(); }
+        }
+
+        private Reflect _held;
     }
 }
 """,
@@ -187,6 +215,14 @@ async def test_csharp_standard_and_framework_methods_are_no_guess(db: Database, 
 async def test_an_explicit_interface_implementation_is_no_guess(db: Database, repo: Path) -> None:
     calls = await _calls(db)
     assert calls[("App.Use.Run", "conv.ToType")] is None  # any IConvertible's, called through it
+
+
+async def test_a_declared_type_names_the_member_called(db: Database, repo: Path) -> None:
+    calls = await _calls(db)
+    for written in ("r.Beep", "_held.Beep", "this._held.Beep", "each.Beep"):  # parameter, field, foreach
+        assert calls[("App.Typed.Run", written)] == "App.Util.Reflect.Beep", written
+    assert calls[("App.Typed.Run", "made.IsDigit")] == "App.Util.Reflect.IsDigit"  # var x = new T()
+    assert calls[("App.Typed.Run", "text.Shout")] == "App.Util.Seq.Shout"  # a string's extension method
 
 
 async def test_a_private_csharp_method_is_guessed_from_its_own_class_only(db: Database, repo: Path) -> None:

@@ -61,6 +61,7 @@ _RUST_STD_METHODS = frozenset(
     shrink_to_fit into_boxed_slice into_vec with_capacity new_in write_u8 read_exact by_ref step_by
     position to_le_bytes to_be_bytes from_le_bytes from_be_bytes leak cast is_null offset_from""".split()
 )
+_RUBY_INSTANCE = re.compile(r"\w#[^.#]+$")  # `Rack::Request#params`, not a JavaScript `Foo.#field`
 _EXTENSION = re.compile(r"\(\s*this\s")  # a C# extension method's first parameter: `Where<T>( this IEnumerable<T> s`
 _C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not headers
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "vue": "javascript", "svelte": "javascript", "cpp": "c"}
@@ -787,7 +788,7 @@ def _find(
     if qname in seen:
         t.cuts += 1
         return None
-    if sep is None and "#" in qname:
+    if sep is None and _RUBY_INSTANCE.search(qname):
         return _ruby_inherited(t, qname, hops, seen, max_hops)
     # Rust paths keep their `::` (crate::buf::Chain::new): re-exports and trait impls are followed the same way.
     given = sep
@@ -973,6 +974,10 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         # a private member is a guess only from inside its class (or one nested in it).
         source = row["source_qname"] or ""
         options = [s for s in options if not s.class_private or source.startswith(s.qname.rpartition(".")[0] + ".")]
+        if row["candidates"]:
+            # the receiver's declared type, which has no such member in the repository: only an
+            # extension method of the repository may be what it calls (`format.FormatWith()`)
+            options = [s for s in options if s.extension]
     if family == "c":
         options = _c_options(t, options, row["file_id"])
     # Only a name defined once in the repository is worth an edge: measured against jedi, picking

@@ -9,7 +9,8 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, ParsedFile
+from ._csharp_types import declare, declared
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 
 _COMMENTS = frozenset({"comment"})
@@ -345,9 +346,37 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
                 name_node,
                 lambda: tuple(c for q, _ in _type_cands(ctx, text, scope) for c in ctx.member(q, name)),
             )
+        elif receiver is not None and receiver.type == "identifier":
+            ctx.edge("calls", target, name_node, _declared_member(ctx, receiver, name, scope))
+        elif (
+            receiver is not None
+            and receiver.type == "member_access_expression"
+            and receiver.child(0) is not None
+            and receiver.child(0).type == "this"
+        ):
+            field = receiver.child_by_field_name("name")  # `this._writer.Write()`
+            ctx.edge("calls", target, name_node, _declared_member(ctx, field, name, scope))
         else:
             ctx.edge("calls", target, name_node)
     return None
+
+
+def _declared_member(ctx: Ctx, var: Node | None, name: str, scope: _Scope) -> CandidateFn:
+    """`reader.Read()` where `JsonReader reader` is a parameter, local or field: JsonReader's Read
+    (or a base's). A type outside the repository has none; then only an extension method of the
+    repository may be guessed by name (`format.FormatWith(...)` on a string)."""
+    if var is None or var.type != "identifier":
+        return lambda: ()
+    text, at = ctx.text(var), var.start_byte
+
+    def cands() -> Candidates:
+        d = declared(ctx, text, at)  # once the whole file is read: fields may come below
+        if d is None:
+            return ()
+        typed = tuple(c for q, _ in _type_cands(ctx, d.type, scope) for c in ctx.member(q, name)) if d.type else ()
+        return (*typed, (NAME_FALLBACK, CONF_UNIQUE))
+
+    return cands
 
 
 def _framework_receiver(ctx: Ctx, receiver: Node) -> bool:
@@ -382,6 +411,13 @@ def _typed(ctx: Ctx, node: Node) -> bool | None:
         return None
     if node.type == "method_declaration":
         _method(ctx, node)  # the method itself is still a definition
+    elif node.type == "parameter":
+        declare(ctx, node.child_by_field_name("name"), tnode)
+    elif node.type == "variable_declaration":
+        for var in node.named_children:
+            if var.type == "variable_declarator":
+                value = var.named_children[-1] if var.named_child_count > 1 else None
+                declare(ctx, var.child_by_field_name("name"), tnode, value)
     scope = _scope(ctx, None if ctx._pending is None else ctx._pending.qname)
     tparams = set().union(*(f.data.get("tparams", ()) for f in ctx.frames))
     if ctx._pending is not None:
@@ -410,6 +446,13 @@ def _types_or_drop(ctx: Ctx, target: str, scope: _Scope) -> CandidateFn:
     return lambda: _type_cands(ctx, target, scope) or None
 
 
+def _declares(ctx: Ctx, node: Node) -> bool | None:
+    """`foreach (JToken t in xs)` and `catch (JsonException e)`: the variable holds the type."""
+    name = node.child_by_field_name("left" if node.type == "foreach_statement" else "name")
+    declare(ctx, name, node.child_by_field_name("type"))
+    return None
+
+
 _HANDLERS: dict[str, Handler] = {
     "namespace_declaration": _namespace,
     "file_scoped_namespace_declaration": _namespace,
@@ -425,4 +468,6 @@ _HANDLERS: dict[str, Handler] = {
     "invocation_expression": _invocation,
     "object_creation_expression": _new,
     "attribute_list": lambda ctx, node: SKIP,
+    "foreach_statement": _declares,
+    "catch_declaration": _declares,
 }
