@@ -225,8 +225,14 @@ def _sample_sites(
     return out
 
 
+_TYPE_ARGS = re.compile(r"<[^<>()]*>")
+
+
 def _last_name(written: str) -> list[str]:
-    """The last name of a written callee, with Ruby's `?` or `!` (`auth.correct_uri?`)."""
+    """The last name of a written callee, with Ruby's `?` or `!` (`auth.correct_uri?`), without C#'s
+    type arguments (`ReflectionUtils.GetAttribute<JsonExtensionDataAttribute>`)."""
+    while (bare := _TYPE_ARGS.sub("", written)) != written:
+        written = bare
     return re.findall(r"\w+[?!]?", written)[-1:]
 
 
