@@ -1,12 +1,13 @@
-"""A hand-checked audit of pgcode's call graph in Kotlin and Swift, where no language server installs here.
+"""A hand-checked audit of pgcode's call graph in Kotlin, Swift, C# and Ruby, where no language server installs here.
 
-The corpus is an npm package that ships an iOS (Swift) and an Android (Kotlin) implementation,
-pinned (`npm pack`): its .swift and .kt files are laid out under bench/corpora/lsp/roots/<corpus>/.
-pgcode indexes it (its own embedded PostgreSQL), then with a fixed seed, per language:
+The corpora (bench/tags_corpora.py) are pinned packages: an npm package that ships an iOS (Swift)
+and an Android (Kotlin) implementation, a Debian gem (Ruby) and a Debian source package (C#); their
+sources are laid out under bench/corpora/lsp/roots/<corpus>/. pgcode indexes each (its own
+embedded PostgreSQL), then with a fixed seed, per language:
 
   (a) resolved: call edges pgcode resolved into the repository, 40 at random, then topped up so
       that each confidence stratum (1.0/0.9, and 0.5) has at least 20;
-  (b) sites: call-shaped uses (`name(`, `name {`) of a name some function or method of the
+  (b) sites: call-shaped uses (`name(`, `name {`; Ruby also `.name` and `name arg`) of a name some function or method of the
       repository has, picked from the source text whether or not pgcode resolved them.
 
 Each item (site path:line, the line, pgcode's target qualified name and its definition line, or
@@ -25,10 +26,14 @@ and `was` keeps the answer a verdict was given for when it changed. A site now u
     python bench/tags_audit.py --data-dir /tmp/audit-db            sample, or score the verdicts
     python bench/tags_audit.py --data-dir /tmp/audit-db --resample  draw anew (keeps the verdicts of
                                                                     items drawn again, same answer)
+    python bench/tags_audit.py --data-dir /tmp/audit-db --language ruby --language csharp
+    python bench/tags_audit.py --data-dir /tmp/audit-db --language ruby --language csharp \
+        --seed 4321 --reviews bench/annotations/tags_audit/seed4321   a second draw, judged apart
 
 The review files were drawn from the index of main's resolver at 45b02cb (before Kotlin/Swift
 name guesses left out other files' `private` declarations, nested classes, `super.m()` in m's
-override and members of a type of another name); a draw from a later index differs.
+override and members of a type of another name); the C# and Ruby ones from main's at a8e3bb9
+(before the fixes their round made); a draw from a later index differs.
 
 Scores: precision = right / judged resolved items, per stratum and weighted by the strata's shares
 of all resolved edges ((b)'s resolved items are a row of their own); recall = (b)'s right / (b)'s
@@ -41,15 +46,15 @@ import argparse
 import json
 import random
 import re
-import shutil
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
-import lsp_corpora
 from _common import add_database_arguments, claim_repository, machine, settings_for, table, write_result
+from tags_corpora import CORPORA, LANGUAGES, AuditCorpus, corpus_root
 
 from mcp_server.db.pool import open_database
 from mcp_server.indexer.pipeline import index_repository
@@ -57,35 +62,50 @@ from mcp_server.logs import configure_logging
 
 SEED = 1234
 PER_LANGUAGE = 40
-CORPUS = lsp_corpora.LspCorpus("expo-modules-core", "swift", "npm", "expo-modules-core", "2.5.0")
-LANGUAGES = {"kotlin": (".kt",), "swift": (".swift",)}
 ANNOTATIONS = Path(__file__).resolve().parent / "annotations" / "tags_audit"  # apart from file_search's sets
 VERDICTS = ("right", "wrong", "missed", "not-in-repo", "not-a-call", "unsure")
 EXCLUDED = ("not-a-call", "unsure", "unjudged", "no-longer-resolved")
-# A definition's own line, not a call: `fun name(`, `func name(`, `override fun name(`.
-_DEFINITION = re.compile(r"\b(?:fun|func|init|class|struct|enum|protocol|interface|object)\b")
-_CALL = re.compile(r"(?<![\w$@#])([A-Za-z_]\w*)\s*(?:\(|\{)")
-_COMMENT = re.compile(r"^\s*(?://|\*|/\*)")
-# A Kotlin property accessor or a Swift accessor block (`get() {`, `set(value) {`, `get {`): not a call.
-_ACCESSOR = re.compile(r"^\s*(?:(?:private|public|internal|protected)\s+)?(?:get|set|willSet|didSet)\b")
 
 
-def corpus_root() -> Path:
-    """The package's Swift and Kotlin sources (fetched and laid out once)."""
-    root = lsp_corpora.LSP_CACHE / "roots" / CORPUS.name
-    if (root / ".complete").exists():
-        return root
-    package = lsp_corpora._unpacked(CORPUS) / "package"
-    if root.exists():
-        shutil.rmtree(root)
-    wanted = tuple(ext for exts in LANGUAGES.values() for ext in exts)
-    for src in sorted(package.rglob("*")):
-        if src.is_file() and src.name.endswith(wanted):
-            target = root / src.relative_to(package)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-    (root / ".complete").write_text("ok\n")
-    return root
+@dataclass(frozen=True, slots=True)
+class _Shapes:
+    """How a language's source text shows a call, a definition's own line and a comment."""
+
+    call: re.Pattern[str]
+    definition: re.Pattern[str]
+    comment: re.Pattern[str]
+    # a Kotlin property accessor or a Swift accessor block (`get() {`, `set(value) {`, `get {`): not a call
+    accessor: re.Pattern[str] | None = None
+
+
+_BRACES = _Shapes(
+    call=re.compile(r"(?<![\w$@#])([A-Za-z_]\w*)\s*(?:\(|\{)"),
+    definition=re.compile(r"\b(?:fun|func|init|class|struct|enum|protocol|interface|object)\b"),
+    comment=re.compile(r"^\s*(?://|\*|/\*)"),
+    accessor=re.compile(r"^\s*(?:(?:private|public|internal|protected)\s+)?(?:get|set|willSet|didSet)\b"),
+)
+SHAPES = {
+    "kotlin": _BRACES,
+    "swift": _BRACES,
+    # `name(`, `name<T>(`; a declaration's line starts with modifiers or names a type kind
+    "csharp": _Shapes(
+        call=re.compile(r"(?<![\w@])([A-Za-z_]\w*)\s*(?:<[\w\s,.<>\[\]?]*>)?\s*\("),
+        definition=re.compile(
+            r"^\s*(?:(?:\[.*\]\s*)?(?:public|private|protected|internal|static|virtual|override|abstract"
+            r"|sealed|async|extern|unsafe|partial)\s)|\b(?:class|struct|interface|enum|delegate)\s"
+        ),
+        comment=re.compile(r"^\s*(?://|\*|/\*|#)"),
+    ),
+    # `name(`, `.name` (not an assignment `.name =`), and a bare `name arg` or `name do`
+    "ruby": _Shapes(
+        call=re.compile(
+            r"(?:(?<=\.)([a-z_]\w*[?!]?)(?!\s*=[^=~>]|\w)"
+            r"|(?<![\w.:@$])([a-z_]\w*[?!]?)(?=\(|\s+(?:do\b|[\w:'\"@\[]))(?!\s+(?:if|unless|and|or|then|rescue)\b))"
+        ),
+        definition=re.compile(r"^\s*(?:def|class|module|alias|alias_method|attr_\w+)\b"),
+        comment=re.compile(r"^\s*#"),
+    ),
+}
 
 
 def stratum(confidence: float) -> str:
@@ -182,26 +202,38 @@ def _sample_sites(
     syms: dict[int, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Call-shaped uses of a name some repository function or method has, from the source text."""
-    paths = sorted({s["path"] for s in syms.values() if s["path"].endswith(LANGUAGES[language])})
+    paths = sorted({s["path"] for s in syms.values() if s["path"].endswith(LANGUAGES[language].languages[language])})
     defined = {s["name"] for s in syms.values() if s["kind"] in ("function", "method") and s["path"] in paths}
     at: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for e in edges:
         at[(e["path"], e["line"])].append(e)
+    shapes = SHAPES[language]
     found: list[tuple[str, int, str]] = []
     for path in paths:
         for n, text in enumerate((root / path).read_text(errors="replace").splitlines(), 1):
-            if _COMMENT.match(text) or _DEFINITION.search(text):
+            if shapes.comment.match(text) or shapes.definition.search(text):
                 continue
-            found += [
-                (path, n, m.group(1))
-                for m in _CALL.finditer(text)
-                if m.group(1) in defined and not (m.start() == len(text) - len(text.lstrip()) and _ACCESSOR.match(text))
-            ]
+            for m in shapes.call.finditer(text):
+                name = next(g for g in m.groups() if g is not None)
+                at_start = m.start() == len(text) - len(text.lstrip())
+                if name in defined and not (at_start and shapes.accessor and shapes.accessor.match(text)):
+                    found.append((path, n, name))
     out = []
     for path, line, name in rng.sample(found, min(PER_LANGUAGE, len(found))):
-        edge = next((e for e in at[(path, line)] if re.findall(r"\w+", e["target_name"])[-1:] == [name]), None)
+        edge = next((e for e in at[(path, line)] if _last_name(e["target_name"]) == [name]), None)
         out.append({"set": "sites", "site": f"{path}:{line}", "name": name, **_answer(edge, syms)})
     return out
+
+
+_TYPE_ARGS = re.compile(r"<[^<>()]*>")
+
+
+def _last_name(written: str) -> list[str]:
+    """The last name of a written callee, with Ruby's `?` or `!` (`auth.correct_uri?`), without C#'s
+    type arguments (`ReflectionUtils.GetAttribute<JsonExtensionDataAttribute>`)."""
+    while (bare := _TYPE_ARGS.sub("", written)) != written:
+        written = bare
+    return re.findall(r"\w+[?!]?", written)[-1:]
 
 
 def _refresh(item: dict[str, Any], fresh: dict[str, Any]) -> None:
@@ -237,7 +269,7 @@ async def _current(conn: Any, repo: str, language: str, items: list[dict[str, An
         path, line = item["site"].rsplit(":", 1)
         here = at[(path, int(line))]
         edge = next((e for e in here if e["target_name"] == item["name"]), None) or next(
-            (e for e in here if re.findall(r"\w+", e["target_name"])[-1:] == re.findall(r"\w+", item["name"])[-1:]),
+            (e for e in here if _last_name(e["target_name"]) == _last_name(item["name"])),
             None,
         )
         _refresh(item, _answer(edge, syms))
@@ -307,18 +339,18 @@ def score(items: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-async def _run(args: argparse.Namespace) -> None:
-    root = corpus_root().resolve()
-    repo = f"bench-audit-{CORPUS.name}"
+async def _audit(args: argparse.Namespace, audit: AuditCorpus, languages: list[str]) -> dict[str, Any]:
+    """Index one corpus, sample or refresh its languages' review files, and score them."""
+    root = corpus_root(audit).resolve()
+    repo = f"bench-audit-{audit.name}"
     settings = settings_for(args.data_dir, args.database_url)
-    ANNOTATIONS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     async with open_database(settings) as db:
         await claim_repository(db, repo, root, fresh=not args.reuse_index)
         await index_repository(db, settings, root, name=repo)
         async with db.pool.acquire() as conn:
-            for language in LANGUAGES:
-                review = ANNOTATIONS / f"{language}.json"
+            for language in languages:
+                review = args.reviews / f"{language}.json"
                 if review.exists() and not args.resample:
                     data = json.loads(review.read_text())
                     for it in data["items"]:
@@ -332,7 +364,7 @@ async def _run(args: argparse.Namespace) -> None:
                     items += _top_up(rng, items, edges, syms)
                     _keep_verdicts(items, review)
                     data = {
-                        "corpus": CORPUS.pinned,
+                        "corpus": audit.pinned,
                         "language": language,
                         "seed": args.seed,
                         "verdicts": " | ".join(VERDICTS),
@@ -347,6 +379,18 @@ async def _run(args: argparse.Namespace) -> None:
                 population = await _population(conn, repo, language)
                 results[language] = {**score(data["items"]), **weighted(score(data["items"]), population)}
                 results[language]["population"] = population
+                results[language]["corpus"] = audit.pinned
+    return results
+
+
+async def _run(args: argparse.Namespace) -> None:
+    args.reviews.mkdir(parents=True, exist_ok=True)
+    wanted = args.language or list(LANGUAGES)
+    results: dict[str, Any] = {}
+    for audit in CORPORA:
+        languages = [lang for lang in audit.languages if lang in wanted]
+        if languages:
+            results.update(await _audit(args, audit, languages))
     for language, rows in results.items():
         print(
             table(
@@ -354,15 +398,15 @@ async def _run(args: argparse.Namespace) -> None:
                 [
                     (k, r["judged"], r.get("precision"), r.get("recall"), json.dumps(r.get("counts", "")))
                     for k, r in rows.items()
-                    if k != "population"
+                    if k not in ("population", "corpus")
                 ],
-                title=f"\n{language} ({CORPUS.pinned}; call edges: {json.dumps(rows['population'])})",
+                title=f"\n{language} ({rows['corpus']}; call edges: {json.dumps(rows['population'])})",
             )
         )
     payload = {
         "benchmark": "tags_audit",
         "command": " ".join(sys.argv),
-        "corpus": CORPUS.pinned,
+        "corpora": [audit.pinned for audit in CORPORA if set(audit.languages) & set(wanted)],
         "seed": args.seed,
         "truth": "hand-checked sample, bench/annotations/tags_audit/*.json",
         "machine": machine(),
@@ -377,6 +421,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default {SEED})")
     parser.add_argument(
         "--resample", action="store_true", help="draw a new sample (verdicts of items drawn again are kept)"
+    )
+    parser.add_argument(
+        "--language", action="append", choices=sorted(LANGUAGES), help="audit only this language (repeatable)"
+    )
+    parser.add_argument(
+        "--reviews",
+        type=Path,
+        default=ANNOTATIONS,
+        help=f"folder of the review files (default {ANNOTATIONS}; a second draw, e.g. --seed 4321, goes apart)",
     )
     parser.add_argument("--reuse-index", action="store_true", help="keep the corpus's index from an earlier run")
     args = parser.parse_args()

@@ -668,7 +668,7 @@ CASES = [
                 "Acme.Billing.InvoiceService.Open",
                 "Acme.Billing.InvoiceService.Filter",
             ),
-            ("calls", "this.repo.Save", "Acme.Billing.InvoiceService.Open", None),
+            ("calls", "this.repo.Save", "Acme.Billing.InvoiceService.Open", "Acme.Billing.IRepository.Save"),  # a field
             ("references", "Invoice", "Acme.Billing.InvoiceService.Open", "Acme.Billing.Invoice"),
             ("references", "IRepository", "Acme.Billing.InvoiceService", "Acme.Billing.IRepository"),
         ],

@@ -12,6 +12,8 @@ from mcp_server.graph.walk import find_callers, find_references
 from mcp_server.index.records import IMPLEMENTS
 from mcp_server.indexer.pipeline import index_repository
 
+from .resolve_repo import targets
+
 REPO = "go-resolve"
 
 _FILES = {
@@ -195,15 +197,7 @@ async def go_repo(db: Database, settings: Settings, tmp_path_factory: pytest.Tem
 
 
 async def _edges(db: Database, kind: str) -> dict[tuple[str, str], str | None]:
-    rows = await db.pool.fetch(
-        """SELECT src.qualified_name AS source, e.target_name, tgt.qualified_name AS target
-           FROM edges e JOIN repositories r ON r.id = e.repository_id JOIN symbols src ON src.id = e.source_id
-           LEFT JOIN symbols tgt ON tgt.id = e.target_id
-           WHERE r.name = $1 AND e.kind = $2""",
-        REPO,
-        kind,
-    )
-    return {(r["source"], r["target_name"]): r["target"] for r in rows}
+    return await targets(db, REPO, kind)
 
 
 async def test_a_local_holds_its_constructors_declared_return_type(db: Database, go_repo: Path) -> None:

@@ -43,7 +43,7 @@ class Skipped:
 # What a file yields (symbols, edges, chunks) for the same bytes: bumped when parsing or chunking
 # changes, so that an index made by an older version parses its files again on the next pass
 # (their vectors are kept wherever a chunk's text is unchanged).
-INDEX_FORMAT = b"16"
+INDEX_FORMAT = b"17"
 
 
 def file_digest(data: bytes, context: str = "") -> bytes:

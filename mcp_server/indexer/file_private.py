@@ -1,4 +1,4 @@
-"""Which Kotlin and Swift declarations no other file can call: `private` and `fileprivate` ones."""
+"""Which declarations only their own file (Kotlin, Swift) or class (C#) can call: `private` and `fileprivate` ones."""
 
 from __future__ import annotations
 
@@ -20,3 +20,22 @@ def is_file_private(language: str | None, signature: str | None) -> bool:
     head = _ANNOTATION.sub(" ", signature)
     keyword = _KEYWORD.search(head)
     return keyword is not None and _PRIVATE.search(head, 0, keyword.start()) is not None
+
+
+_CSHARP_HEAD = re.compile(r"^(?:\[[^\]]*\]\s*)*([^(=]*)")  # attributes, then modifiers, type and name
+
+
+_EXPLICIT = re.compile(r"[\w>]\.\w+(?:<[^()]*>)?\s*$")  # `object IConvertible.ToType`
+
+
+def is_class_private(language: str | None, signature: str | None) -> bool:
+    """Whether a C# member is declared `private`, or implements an interface's member explicitly
+    (`object IConvertible.ToType(...)`, called only through the interface): only its class (and the
+    classes nested in it) can call it by name. Members without a modifier are private too, but
+    interface members are not: those stay."""
+    if language != "csharp" or not signature:
+        return False
+    head = _CSHARP_HEAD.match(signature)
+    if head is None:
+        return False
+    return re.search(r"\bprivate\b", head.group(1)) is not None or _EXPLICIT.search(head.group(1)) is not None

@@ -25,8 +25,10 @@ from ..index.records import (
 )
 from .c_includes import Includes, load_includes
 from .file_private import LANGUAGES as FILE_PRIVATE_LANGUAGES
-from .file_private import is_file_private
+from .file_private import is_class_private, is_file_private
 from .go_implements import derive_implements
+from .ruby_receivers import spells_owner
+from .std_methods import STD_METHODS
 
 _MAX_HOPS = 6
 _SELF_ENTRY = f"<{RETURNS_SELF[len(TYPE_PARAM) :]}>"  # how a RETURNS_SELF edge is kept among the bases
@@ -68,25 +70,8 @@ _RUST_STD_METHODS = frozenset(
     get_unchecked get_unchecked_mut chunks chunks_exact windows binary_search binary_search_by
     split_first split_last reverse rotate_left rotate_right sort_unstable_by""".split()
 )
-# Kotlin's scope functions and the methods of its and Swift's standard collections, maps, strings
-# and optionals: a call of one of these on an implicit or untyped receiver (`put` inside
-# `JSONObject().apply { }`, `Parcel.obtain().run { }`) is the standard library's, and a same-named
-# repository method is a guess (hand-checked on expo-modules-core: such guesses were wrong 8 times in 12).
-_KOTLIN_SWIFT_STD_METHODS = frozenset(
-    """run let apply also with takeIf takeUnless use lazy repeat require check error println print
-    put putAll get getOrPut getOrDefault getOrElse getOrNull set add addAll remove removeAll removeAt
-    clear contains containsKey containsValue first firstOrNull last lastOrNull single singleOrNull
-    map mapNotNull mapValues mapKeys mapIndexed filter filterNot filterIsInstance filterNotNull
-    forEach forEachIndexed flatMap flatten fold reduce any all none count sum sumOf maxOf minOf
-    joinToString toList toMutableList toSet toMutableSet toMap toMutableMap toTypedArray toArray
-    sorted sortedBy sortedWith sortBy reversed distinct associate associateBy associateWith groupBy
-    zip plus minus isEmpty isNotEmpty isNullOrEmpty orEmpty iterator next hasNext equals hashCode
-    toString compareTo invoke copy size keys values entries indexOf split trim substring startsWith
-    endsWith replace format toInt toLong toDouble toFloat toBoolean lowercase uppercase
-    append insert compactMap joined description hash isEqual removeFirst
-    removeLast popLast dropFirst dropLast prefix suffix enumerated index firstIndex lastIndex
-    hasPrefix hasSuffix components""".split()
-)
+_RUBY_INSTANCE = re.compile(r"\w#[^.#]+$")  # `Rack::Request#params`, not a JavaScript `Foo.#field`
+_EXTENSION = re.compile(r"\(\s*this\s")  # a C# extension method's first parameter: `Where<T>( this IEnumerable<T> s`
 _C_UNITS = (".c", ".cc", ".cpp", ".cxx", ".c++")  # translation units, not headers
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "vue": "javascript", "svelte": "javascript", "cpp": "c"}
 # Which symbol kinds a bare-name fallback may land on, per edge kind. Imports never guess.
@@ -109,6 +94,8 @@ class _Sym:
     family: str
     span: int = 0  # bytes: of a C/C++ declaration and its definition, the definition is the larger
     file_private: bool = False  # Kotlin/Swift `private`: no other file can call it (file_private.py)
+    class_private: bool = False  # C# `private`: no other class can call it
+    extension: bool = False  # a C# extension method: `static T M(this X x, ...)`
 
 
 @dataclass(slots=True)
@@ -425,6 +412,8 @@ def _sym(r: asyncpg.Record) -> _Sym:
         _FAMILY.get(r["language"], r["language"]),
         r["span"],
         is_file_private(r["language"], r["signature"]),
+        is_class_private(r["language"], r["signature"]),
+        r["language"] == "csharp" and _EXTENSION.search(r["signature"] or "") is not None,
     )
 
 
@@ -808,6 +797,8 @@ def _find(
     if qname in seen:
         t.cuts += 1
         return None
+    if sep is None and _RUBY_INSTANCE.search(qname):
+        return _ruby_inherited(t, qname, hops, seen, max_hops)
     # Rust paths keep their `::` (crate::buf::Chain::new): re-exports and trait impls are followed the same way.
     given = sep
     sep = given or ("::" if qname.startswith("crate::") else ".")
@@ -860,6 +851,19 @@ def _find(
             # A real symbol: shorter prefixes cannot re-export what it lacks. Not loaded yet: this
             # pass cannot tell, and must not wander up through every package's star imports.
             break
+    return None
+
+
+def _ruby_inherited(t: _Tables, qname: str, hops: int, seen: frozenset[str], max_hops: int) -> tuple[_Sym, bool] | None:
+    """Ruby's `C#m` (an instance method) that C does not define: its superclass's, or a module's it
+    includes (`include Helpers`: both are C's bases)."""
+    owner, _, name = qname.rpartition("#")
+    if hops >= max_hops:
+        return None
+    for base in t.bases_of(owner):
+        found = _lookup(t, f"{base}#{name}", hops + 1, seen | {qname}, max_hops)
+        if found:
+            return found[0], True
     return None
 
 
@@ -952,13 +956,17 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         kinds = kinds & _PY_RECEIVER_KINDS  # `x.m()` calls a method, never a module-level function
     if family == "c" and row["kind"] == "calls":
         kinds = kinds | {"macro"}  # `api_check(L, e)`: a function-like macro
-    if (
-        family in ("kotlin", "swift")
-        and name in _KOTLIN_SWIFT_STD_METHODS
-        and _TYPE_MEMBER.fullmatch(row["target_name"]) is None
-    ):
-        return None  # `ModulePriorities.get(...)` names its type: that one is still a guess worth making
-    options = [s for s in t.named(name) if s.kind in kinds and s.family == family]
+    # `ModulePriorities.get(...)` names its type: that one is still a guess worth making. In C#, an
+    # extension method the file itself defines is too (LinqBridge.cs, the repository's own LINQ,
+    # calls its own `Where`), not its other methods (`_list.RemoveAt` in CollectionWrapper.cs).
+    std = name in STD_METHODS.get(family, ()) and _TYPE_MEMBER.fullmatch(row["target_name"]) is None
+    options = [
+        s
+        for s in t.named(name)
+        if s.kind in kinds and s.family == family and not (std and not (s.extension and s.file_id == row["file_id"]))
+    ]
+    if family == "ruby" and "." in row["target_name"] and not spells_owner(row["target_name"], options):
+        return None
     if family in FILE_PRIVATE_LANGUAGES:
         # Swift specs' `describe("x") { }` (Quick's) is not the one class's `private func describe`
         # in another file: a private declaration is never a guess from outside its file.
@@ -970,6 +978,15 @@ def _fallback(t: _Tables, row: asyncpg.Record) -> tuple[_Sym, float] | None:
         elif (owner := _TYPE_MEMBER.fullmatch(row["target_name"])) is not None:
             # `UUID.fromString(s)`: a member of a type of that name, not any `fromString` (Version's).
             options = [s for s in options if s.qname.rsplit(".", 2)[-2:-1] == [owner.group(1)]]
+    if family == "csharp":
+        # `_document.CreateDocumentType(...)` is XmlDocument's, not XmlNodeConverter's private method:
+        # a private member is a guess only from inside its class (or one nested in it).
+        source = row["source_qname"] or ""
+        options = [s for s in options if not s.class_private or source.startswith(s.qname.rpartition(".")[0] + ".")]
+        if row["candidates"]:
+            # the receiver's declared type, which has no such member in the repository: only an
+            # extension method of the repository may be what it calls (`format.FormatWith()`)
+            options = [s for s in options if s.extension]
     if family == "c":
         options = _c_options(t, options, row["file_id"])
     # Only a name defined once in the repository is worth an edge: measured against jedi, picking

@@ -9,7 +9,8 @@ from typing import NamedTuple
 
 from tree_sitter import Node
 
-from ..records import CONF_EXACT, CONF_SCOPED, ParsedFile
+from ..records import CONF_EXACT, CONF_SCOPED, CONF_UNIQUE, NAME_FALLBACK, ParsedFile
+from ._csharp_types import declare, declared
 from ._generic import CLASS_KINDS, SKIP, CandidateFn, Candidates, Ctx, Frame, Handler, run
 
 _COMMENTS = frozenset({"comment"})
@@ -100,9 +101,20 @@ _TYPE_WRAPPERS = frozenset(
     }
 )
 _XML_TAG = re.compile(r"</?[A-Za-z][^<>]*?/?>")
+# Conditional-compilation lines: inside a base list or a member's head (`class JToken : IJsonLineInfo
+# #if !PORTABLE , ICloneable #endif {`) tree-sitter-c-sharp loses the whole class; blanked (same
+# byte offsets), every branch is read, as the grammar does with directives between declarations.
+_DIRECTIVE = re.compile(rb"^[ \t]*#[ \t]*(?:if|elif|else|endif|region|endregion)\b[^\n]*", re.M)
+# Keywords tree-sitter's error recovery can take for a local function's name (`if (x) {`).
+_KEYWORDS = frozenset({"if", "while", "for", "foreach", "switch", "using", "lock", "catch", "fixed", "return"})
+# A member of a framework type (`Math.Max`, `string.Join`, `System.Enum.IsDefined`) is no
+# repository method, whatever it is named: this candidate names one no repository defines, which
+# keeps the resolver from guessing by the bare name.
+_FRAMEWORK_NS = ("System", "Microsoft")
 
 
 def parse(source: bytes, path: str, module_name: str, language: str) -> ParsedFile:
+    source = _DIRECTIVE.sub(lambda m: b" " * len(m.group(0)), source)
     return run(
         source,
         path,
@@ -237,6 +249,8 @@ def _method(ctx: Ctx, node: Node) -> bool | None:
         return None
     name = ctx.text(name_node)
     if node.type == "local_function_statement":
+        if name in _KEYWORDS:
+            return None
         kind = "function"
     elif frame.kind != "class":
         return None
@@ -318,6 +332,8 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
                 return ()
 
             ctx.edge("calls", target, name_node, base)
+        elif receiver is not None and _framework_receiver(ctx, receiver):
+            ctx.edge("calls", target, name_node, ((f"{ctx.flat(receiver)}.{name}", CONF_SCOPED),))
         elif (
             receiver is not None
             and receiver.type in ("identifier", "qualified_name")
@@ -330,9 +346,49 @@ def _invocation(ctx: Ctx, node: Node) -> bool | None:
                 name_node,
                 lambda: tuple(c for q, _ in _type_cands(ctx, text, scope) for c in ctx.member(q, name)),
             )
+        elif receiver is not None and receiver.type == "identifier":
+            ctx.edge("calls", target, name_node, _declared_member(ctx, receiver, name, scope))
+        elif (
+            receiver is not None
+            and receiver.type == "member_access_expression"
+            and receiver.child(0) is not None
+            and receiver.child(0).type == "this"
+        ):
+            field = receiver.child_by_field_name("name")  # `this._writer.Write()`
+            ctx.edge("calls", target, name_node, _declared_member(ctx, field, name, scope))
         else:
             ctx.edge("calls", target, name_node)
     return None
+
+
+def _declared_member(ctx: Ctx, var: Node | None, name: str, scope: _Scope) -> CandidateFn:
+    """`reader.Read()` where `JsonReader reader` is a parameter, local or field: JsonReader's Read
+    (or a base's). A type outside the repository has none; then only an extension method of the
+    repository may be guessed by name (`format.FormatWith(...)` on a string)."""
+    if var is None or var.type != "identifier":
+        return lambda: ()
+    text, at = ctx.text(var), var.start_byte
+
+    def cands() -> Candidates:
+        d = declared(ctx, text, at)  # once the whole file is read: fields may come below
+        if d is None:
+            return ()
+        typed = tuple(c for q, _ in _type_cands(ctx, d.type, scope) for c in ctx.member(q, name)) if d.type else ()
+        return (*typed, (NAME_FALLBACK, CONF_UNIQUE))
+
+    return cands
+
+
+def _framework_receiver(ctx: Ctx, receiver: Node) -> bool:
+    """`string.Join`, `Math.Max`, `System.Enum.IsDefined`: a framework type's member (unless this
+    file declares or aliases a type of that name)."""
+    if receiver.type == "predefined_type":
+        return True
+    text = ctx.flat(receiver).replace(" ", "")
+    head = text.partition(".")[0]
+    if head in ctx.imports or ctx.lookup(head, ctx.scope_chain(), CLASS_KINDS) is not None:
+        return False
+    return head in _FRAMEWORK_NS or (head in _FRAMEWORK and "." not in text)
 
 
 def _new(ctx: Ctx, node: Node) -> bool | None:
@@ -355,6 +411,13 @@ def _typed(ctx: Ctx, node: Node) -> bool | None:
         return None
     if node.type == "method_declaration":
         _method(ctx, node)  # the method itself is still a definition
+    elif node.type == "parameter":
+        declare(ctx, node.child_by_field_name("name"), tnode)
+    elif node.type == "variable_declaration":
+        for var in node.named_children:
+            if var.type == "variable_declarator":
+                value = var.named_children[-1] if var.named_child_count > 1 else None
+                declare(ctx, var.child_by_field_name("name"), tnode, value)
     scope = _scope(ctx, None if ctx._pending is None else ctx._pending.qname)
     tparams = set().union(*(f.data.get("tparams", ()) for f in ctx.frames))
     if ctx._pending is not None:
@@ -383,6 +446,13 @@ def _types_or_drop(ctx: Ctx, target: str, scope: _Scope) -> CandidateFn:
     return lambda: _type_cands(ctx, target, scope) or None
 
 
+def _declares(ctx: Ctx, node: Node) -> bool | None:
+    """`foreach (JToken t in xs)` and `catch (JsonException e)`: the variable holds the type."""
+    name = node.child_by_field_name("left" if node.type == "foreach_statement" else "name")
+    declare(ctx, name, node.child_by_field_name("type"))
+    return None
+
+
 _HANDLERS: dict[str, Handler] = {
     "namespace_declaration": _namespace,
     "file_scoped_namespace_declaration": _namespace,
@@ -398,4 +468,6 @@ _HANDLERS: dict[str, Handler] = {
     "invocation_expression": _invocation,
     "object_creation_expression": _new,
     "attribute_list": lambda ctx, node: SKIP,
+    "foreach_statement": _declares,
+    "catch_declaration": _declares,
 }

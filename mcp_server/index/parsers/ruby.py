@@ -16,6 +16,7 @@ _HEADERS = frozenset({"call"})
 _NAMESPACES = frozenset({"class", "module"})
 _MIXINS = frozenset({"include", "extend", "prepend"})
 _REQUIRES = frozenset({"require", "require_relative", "load"})
+_ATTRIBUTES = {"attr_reader": ("",), "attr_writer": ("=",), "attr_accessor": ("", "="), "attr": ("",)}
 # Kernel and class-body DSL calls: never methods of this repository worth an edge
 _IGNORED = frozenset(
     {
@@ -262,6 +263,9 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
         if name in _MIXINS and _method_frame(ctx) is None:
             _mixins(ctx, node)
             return SKIP
+        if name in _ATTRIBUTES and _method_frame(ctx) is None and _ns(ctx):
+            _attributes(ctx, node, _ATTRIBUTES[name])
+            return SKIP
         if name in _IGNORED:
             return None
         ctx.edge("calls", name, method, _self_call(ctx, name))
@@ -282,7 +286,9 @@ def _call(ctx: Ctx, node: Node) -> bool | None:
             for q, _ in classes:
                 member = f"{q}.{name}"
                 out.append((member, CONF_EXACT if member in ctx.defined else CONF_SCOPED))
-            return tuple(out)
+            # `Utils.parse_query` where Utils says `module_function` (or `extend self`): its instance
+            # method, callable on the module too
+            return (*out, *((f"{q}#{name}", CONF_SCOPED) for q, _ in classes))
 
         ctx.edge("calls", target, method, cands)
     else:
@@ -307,13 +313,36 @@ def _require(ctx: Ctx, node: Node, how: str) -> None:
     ctx.edge("imports", spec, node, cands)
 
 
+def _attributes(ctx: Ctx, node: Node, suffixes: tuple[str, ...]) -> None:
+    """`attr_reader :path` defines the method `path` (`attr_writer`: `path=`; `attr_accessor`: both)."""
+    args = node.child_by_field_name("arguments")
+    owner = _ns(ctx)
+    singleton = ctx.frame.kind == "singleton"
+    for arg in args.named_children if args is not None else ():
+        if arg.type != "simple_symbol":
+            continue
+        for suffix in suffixes:
+            name = ctx.text(arg)[1:] + suffix
+            ctx.add_symbol(
+                "method",
+                name,
+                f"{owner}{'.' if singleton else '#'}{name}",
+                arg,
+                signature=ctx.signature(node.start_byte, node.end_byte),
+                doc=_doc(ctx, node),
+            )
+
+
 def _mixins(ctx: Ctx, node: Node) -> None:
     args = node.child_by_field_name("arguments")
     nesting = _ns(ctx)
     for arg in args.named_children if args is not None else ():
         if arg.type in ("constant", "scope_resolution"):
             target = ctx.flat(arg).replace(" ", "")
-            ctx.edge("inherits", target, arg, _const_later(ctx, target, nesting))
+            fn = _const_later(ctx, target, nesting)
+            ctx.edge("inherits", target, arg, fn)
+            if nesting:
+                ctx.bases.setdefault(nesting, []).append(fn)
 
 
 def _identifier(ctx: Ctx, node: Node) -> bool | None:
@@ -332,7 +361,10 @@ def _identifier(ctx: Ctx, node: Node) -> bool | None:
         if name in locals_:  # assigned after this use, e.g. in a loop
             return None
         q = f"{owner}{'.' if singleton else '#'}{name}" if owner else name
-        return ((q, CONF_EXACT),) if q in ctx.defined else None
+        if q in ctx.defined:
+            return ((q, CONF_EXACT),)
+        # a method its superclass or an included module defines (the resolver follows the bases)
+        return ((q, CONF_SCOPED),) if owner in ctx.bases else None
 
     ctx.edge("calls", name, node, cands)
     return None
