@@ -12,7 +12,7 @@ import structlog
 
 from ...config import Settings
 from ...db.pool import Database
-from ...index.records import CONF_EXACT
+from ...index.records import CONF_EXACT, CONF_THROUGH
 from ...index.repo_settings import read_repo_settings
 from .. import repositories
 from ..lease import LeaseManager, manager_for
@@ -159,12 +159,22 @@ async def _plan(
     ]
     edges = [
         StoredEdge(
-            r["id"], r["file_id"], r["source_id"], r["target_id"], r["kind"], r["target_simple"], r["line"], r["alias"]
+            r["id"],
+            r["file_id"],
+            r["source_id"],
+            r["target_id"],
+            r["kind"],
+            r["target_simple"],
+            r["line"],
+            r["alias"],
+            r["through"],
         )
         for r in await conn.fetch(
-            "SELECT id, file_id, source_id, target_id, kind, target_simple, line, alias FROM edges"
+            "SELECT id, file_id, source_id, target_id, kind, target_simple, line, alias,"
+            " provenance = 'compiler' AND confidence = $2::real AS through FROM edges"
             " WHERE file_id = ANY($1::bigint[]) AND kind <> 'contains'",
             file_ids,
+            CONF_THROUGH,
         )
     ]
     plan = await anyio.to_thread.run_sync(plan_import, index, documents, texts, symbols, edges, set(skipped))
@@ -231,10 +241,10 @@ async def _apply(conn: asyncpg.Connection, repository_id: int, plan: Plan) -> No
                     a.name,
                     a.name,
                     [a.target_qualified_name],
-                    [CONF_EXACT],
+                    [a.confidence],
                     None,
                     a.line,
-                    CONF_EXACT,
+                    a.confidence,
                     "compiler",
                 )
                 for a in plan.add
