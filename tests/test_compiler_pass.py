@@ -135,6 +135,30 @@ async def test_uses_through_an_implemented_interface_count_for_the_implementatio
     assert await _edges(db, repo) == after
 
 
+async def test_goto_answers_a_parameter_the_pass_binds_until_its_file_is_stored_again(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    s = _settings(settings)
+    repo = await _indexed(db, s, "scip_ts", tmp_path)
+    async with db.pool.acquire() as conn:
+        before = await goto_definition(conn, "src/shapes.ts", 35, name="f", repository=repo.name)
+        assert before.definitions == [] and before.unresolved == ["f"]
+    assert _one(await compiler_pass(db, s, repo), "scip-typescript").state == "current"
+    async with db.pool.acquire() as conn:
+        after = await goto_definition(conn, "src/shapes.ts", 35, name="f", repository=repo.name)
+        # `f` is twice's parameter: its line, in the scope of twice.
+        assert [(d.kind, d.name, d.qualified_name, d.start_line, d.via) for d in after.definitions] == [
+            ("local", "f", "src.shapes.twice", 34, "local")
+        ]
+        assert after.unresolved == []
+        # The file stored again: the binding describes another version, and is not answered.
+        await conn.execute(
+            "UPDATE files SET indexed_at = now() WHERE repository_id = $1 AND path = 'src/shapes.ts'", repo.id
+        )
+        stale = await goto_definition(conn, "src/shapes.ts", 35, name="f", repository=repo.name)
+        assert stale.definitions == []
+
+
 async def test_python_guesses_are_confirmed_or_dropped_and_missed_calls_added(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ import asyncpg
 
 from ..errors import InvalidArgument
 from ..index.records import CONF_THROUGH, TYPE_OF
+from .bindings import bound_at
 from .models import (
     AmbiguousSymbol,
     Definition,
@@ -449,7 +450,10 @@ async def goto_definition(
             definitions.append(
                 Definition(**symbol_ref(d).model_dump(), confidence=1.0, via="definition", target_name=d["name"])
             )
-    unresolved = list(dict.fromkeys(e["target_name"] for e in edges if e["target_id"] is None))
+    if not definitions and name is not None:
+        # A parameter or a local the graph holds no symbol for, as the compiler pass placed it.
+        definitions = await bound_at(conn, file.id, line, name)
+    unresolved = list(dict.fromkeys(e["target_name"] for e in edges if e["target_id"] is None and not definitions))
     if not definitions and note is None:
         if unresolved:
             note = (

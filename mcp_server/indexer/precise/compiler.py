@@ -79,9 +79,10 @@ async def _run_one(
         began = time.perf_counter()
         # The writer's lease and lock for the import only: the indexer ran without them, beside the watcher.
         async with leases.hold(repo.id, repo.name), db.pool.acquire() as conn:
-            plan, skipped = await _plan(conn, repo.id, root, indexer, index, started_at)
+            plan, skipped, documents = await _plan(conn, repo.id, root, indexer, index, started_at)
             async with conn.transaction():
                 await _apply(conn, repo.id, plan)
+                await _bind(conn, plan, list(documents.values()), started_at)
             await status.finish(
                 conn,
                 repo.id,
@@ -124,9 +125,10 @@ async def _failed(db: Database, repository_id: int, indexer: str, error: str) ->
 
 async def _plan(
     conn: asyncpg.Connection, repository_id: int, root: Path, indexer: Indexer, index: ScipIndex, started_at: datetime
-) -> tuple[Plan, list[str]]:
-    """What the index changes, against the rows as they are now; and the documents left out because
-    their files were stored again after the indexer started (the index may describe another version)."""
+) -> tuple[Plan, list[str], dict[str, int]]:
+    """What the index changes, against the rows as they are now; the documents left out because
+    their files were stored again after the indexer started (the index may describe another version);
+    and those imported (path -> file id)."""
     rows = await conn.fetch(
         "SELECT id, path, mtime_ns, indexed_at FROM files WHERE repository_id = $1 AND language = ANY($2::text[])",
         repository_id,
@@ -178,7 +180,7 @@ async def _plan(
         )
     ]
     plan = await anyio.to_thread.run_sync(plan_import, index, documents, texts, symbols, edges, set(skipped))
-    return plan, sorted(skipped)
+    return plan, sorted(skipped), documents
 
 
 def _read_texts(
@@ -205,6 +207,17 @@ def _read_texts(
         except OSError:
             changed.append(path)
     return texts, changed
+
+
+async def _bind(conn: asyncpg.Connection, plan: Plan, file_ids: list[int], started_at: datetime) -> None:
+    """The imported files' bindings, as of the indexer's start: the last pass's give way."""
+    await conn.execute("DELETE FROM compiler_bindings WHERE file_id = ANY($1::bigint[])", file_ids)
+    if plan.bind:
+        await conn.copy_records_to_table(
+            "compiler_bindings",
+            records=[(*row, started_at) for row in plan.bind],
+            columns=("file_id", "line", "name", "def_file_id", "def_line", "written_at"),
+        )
 
 
 async def _apply(conn: asyncpg.Connection, repository_id: int, plan: Plan) -> None:

@@ -61,6 +61,9 @@ class Plan:
     resolve: list[tuple[int, int]] = field(default_factory=list)  # (unresolved edge id, the target it names)
     drop: list[int] = field(default_factory=list)  # edge ids: the site names something outside the graph
     add: list[NewEdge] = field(default_factory=list)
+    # (file id, line, name, binding's file id, its line): an unresolved edge's name bound to
+    # something pgcode holds no symbol for (a parameter, a local, an object literal's member).
+    bind: list[tuple[int, int, str, int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -75,6 +78,7 @@ class _Site:
     unmapped: bool = False  # some occurrence names the repository's code that no stored symbol stands for
     unknown: bool = False  # some occurrence names a symbol of a file left out (edited meanwhile)
     symbols: set[str] = field(default_factory=set)
+    bound: set[tuple[int, int]] = field(default_factory=set)  # (file id, line) of its unmapped symbols' definitions
 
 
 def plan_import(
@@ -95,6 +99,7 @@ def plan_import(
     ids = {s.id: s for s in symbols}
     related = _related(index, to_stored) if index.tool in _THROUGH_BASES else {}
     sites = _sites(docs, documents, texts, index.defined, left_out | ambiguous, to_stored, ids, related)
+    _bound(docs, documents, sites, to_stored)
     plan = Plan()
     used: dict[tuple[int, int, str], set[int]] = defaultdict(set)
     imports_at = {(e.file_id, e.line) for e in edges if e.kind == "imports"}
@@ -144,7 +149,41 @@ def plan_import(
                 q = ids[target].qualified_name
                 plan.add.append(NewEdge(file_id, source.id, target, kind, name, q, line, CONF_THROUGH))
     _implementations(index, to_stored, ids, edges, plan)
+    _bindings(edges, sites, plan)
     return plan
+
+
+def _bound(
+    docs: list[Document], documents: dict[str, int], sites: dict[tuple[int, int, str], _Site], to_stored: dict[str, int]
+) -> None:
+    """Each site's symbols that no stored symbol stands for, by where the index defines them."""
+    defined_at: dict[str, tuple[int, int]] = {}
+    for doc in docs:
+        for occ in doc.occurrences:
+            if occ.definition and occ.symbol not in to_stored:
+                defined_at.setdefault(occ.symbol, (documents[doc.path], occ.line))
+    for site in sites.values():
+        site.bound.update(defined_at[s] for s in site.symbols if s in defined_at)
+
+
+def _bindings(edges: list[StoredEdge], sites: dict[tuple[int, int, str], _Site], plan: Plan) -> None:
+    """The unresolved uses the compiler binds to one place pgcode has no symbol for."""
+    resolved = {edge for edge, _ in plan.resolve}
+    # A name an import binds is the imported module's: where it resolves, so does the use; where it
+    # does not (a library's), the binding is not its definition.
+    imports_at = {(e.file_id, e.line) for e in edges if e.kind == "imports"}
+    seen: set[tuple[int, int, str, int, int]] = set()
+    for e in edges:
+        if e.target_id is not None or e.id in resolved or e.kind not in ("calls", "references"):
+            continue
+        site = sites.get((e.file_id, e.line, e.target_simple))
+        if site is None or site.targets or site.unknown or len(site.bound) != 1:
+            continue
+        where = next(iter(site.bound))
+        row = (e.file_id, e.line, e.target_simple, *where)
+        if row not in seen and where != (e.file_id, e.line) and where not in imports_at:
+            seen.add(row)
+            plan.bind.append(row)
 
 
 def _definitions(
