@@ -450,10 +450,12 @@ async def goto_definition(
             definitions.append(
                 Definition(**symbol_ref(d).model_dump(), confidence=1.0, via="definition", target_name=d["name"])
             )
+    unresolved = list(dict.fromkeys(e["target_name"] for e in edges if e["target_id"] is None))
     if not definitions and name is not None:
         # A parameter or a local the graph holds no symbol for, as the compiler pass placed it.
         definitions = await bound_at(conn, file.id, line, name)
-    unresolved = list(dict.fromkeys(e["target_name"] for e in edges if e["target_id"] is None and not definitions))
+        if definitions:
+            unresolved = []
     if not definitions and note is None:
         if unresolved:
             note = (
