@@ -159,6 +159,20 @@ async def test_goto_answers_a_parameter_the_pass_binds_until_its_file_is_stored_
         assert stale.definitions == []
 
 
+async def test_a_name_an_export_alias_gives_is_the_aliased_symbol_to_the_pass(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    s = _settings(settings)
+    repo = await _indexed(db, s, "scip_ts", tmp_path)
+    before = await _edges(db, repo)
+    assert all(p == "tree-sitter" for *_, p in before[("src/alias.ts", 4, "passThrough")])
+    assert _one(await compiler_pass(db, s, repo), "scip-typescript").state == "current"
+    after = await _edges(db, repo)
+    # `export { identity as passThrough }`: scip-typescript names the alias, pgcode holds identity.
+    assert after[("src/alias.ts", 4, "passThrough")] == [("calls", "src.schema.identity", 1.0, "compiler")]
+    assert after[("src/alias.ts", 1, "passThrough")] == [("imports", "src.schema.identity", 1.0, "compiler")]
+
+
 async def test_python_guesses_are_confirmed_or_dropped_and_missed_calls_added(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
