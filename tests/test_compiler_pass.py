@@ -18,6 +18,7 @@ from mcp.types import TextContent
 
 from mcp_server.config import Settings
 from mcp_server.db.pool import Database
+from mcp_server.graph.symbols import goto_definition
 from mcp_server.graph.walk import find_callees, find_callers, find_references
 from mcp_server.indexer import repositories
 from mcp_server.indexer.pipeline import index_paths, index_repository
@@ -107,6 +108,69 @@ async def test_typescript_builder_chains_and_imports_become_compiler_edges(
         ("src/form.ts", 5, "compiler"),
         ("src/form.ts", 9, "compiler"),
     }
+
+
+async def test_uses_through_an_implemented_interface_count_for_the_implementation_but_goto_names_the_interface(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    s = _settings(settings)
+    repo = await _indexed(db, s, "scip_ts", tmp_path)
+    assert _one(await compiler_pass(db, s, repo), "scip-typescript").state == "current"
+    after = await _edges(db, repo)
+    # `it.next()` names the library's Iterator.next, which Counter.next implements (an is_reference
+    # relationship): a call of Counter.next too, at CONF_THROUGH, as tsserver counts it.
+    assert ("calls", "src.shapes.Counter.next", 0.9, "compiler") in after[("src/shapes.ts", 31, "next")]
+    # `shape.area()` names Shape.area: Square.area, implementing it, is called there too.
+    assert ("calls", "src.shapes.Square.area", 0.9, "compiler") in after[("src/shapes.ts", 20, "area")]
+    callers = await find_callers(db.pool, "Counter.next", repo.name)  # type: ignore[arg-type]
+    assert [(e.source, e.confidence) for e in callers.edges] == [("src.shapes.step", 0.9)]
+    async with db.pool.acquire() as conn:
+        # The site names the interface's method: goto_definition does not answer the implementation.
+        there = await goto_definition(conn, "src/shapes.ts", 31, name="next", repository=repo.name)
+        assert [d.qualified_name for d in there.definitions] == []
+        area = await goto_definition(conn, "src/shapes.ts", 20, name="area", repository=repo.name)
+        assert [d.qualified_name for d in area.definitions] == ["src.shapes.Shape.area"]
+    # A second pass over unchanged files keeps those edges as they are: none added twice.
+    assert _one(await compiler_pass(db, s, repo), "scip-typescript").state == "current"
+    assert await _edges(db, repo) == after
+
+
+async def test_goto_answers_a_parameter_the_pass_binds_until_its_file_is_stored_again(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    s = _settings(settings)
+    repo = await _indexed(db, s, "scip_ts", tmp_path)
+    async with db.pool.acquire() as conn:
+        before = await goto_definition(conn, "src/shapes.ts", 35, name="f", repository=repo.name)
+        assert before.definitions == [] and before.unresolved == ["f"]
+    assert _one(await compiler_pass(db, s, repo), "scip-typescript").state == "current"
+    async with db.pool.acquire() as conn:
+        after = await goto_definition(conn, "src/shapes.ts", 35, name="f", repository=repo.name)
+        # `f` is twice's parameter: its line, in the scope of twice.
+        assert [(d.kind, d.name, d.qualified_name, d.start_line, d.via) for d in after.definitions] == [
+            ("local", "f", "src.shapes.twice", 34, "local")
+        ]
+        assert after.unresolved == []
+        # The file stored again: the binding describes another version, and is not answered.
+        await conn.execute(
+            "UPDATE files SET indexed_at = now() WHERE repository_id = $1 AND path = 'src/shapes.ts'", repo.id
+        )
+        stale = await goto_definition(conn, "src/shapes.ts", 35, name="f", repository=repo.name)
+        assert stale.definitions == []
+
+
+async def test_a_name_an_export_alias_gives_is_the_aliased_symbol_to_the_pass(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    s = _settings(settings)
+    repo = await _indexed(db, s, "scip_ts", tmp_path)
+    before = await _edges(db, repo)
+    assert all(p == "tree-sitter" for *_, p in before[("src/alias.ts", 4, "passThrough")])
+    assert _one(await compiler_pass(db, s, repo), "scip-typescript").state == "current"
+    after = await _edges(db, repo)
+    # `export { identity as passThrough }`: scip-typescript names the alias, pgcode holds identity.
+    assert after[("src/alias.ts", 4, "passThrough")] == [("calls", "src.schema.identity", 1.0, "compiler")]
+    assert after[("src/alias.ts", 1, "passThrough")] == [("imports", "src.schema.identity", 1.0, "compiler")]
 
 
 async def test_python_guesses_are_confirmed_or_dropped_and_missed_calls_added(

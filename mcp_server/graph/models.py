@@ -102,8 +102,10 @@ class FileOutline(Answer):
 class Definition(SymbolRef):
     confidence: float
     via: str = Field(
-        description="edge kind that leads here (calls, imports, ...), 'definition', or 'holds' for what the"
-        " JavaScript object member before it holds"
+        description="edge kind that leads here (calls, imports, ...), 'definition', 'holds' for what the"
+        " JavaScript object member before it holds, or 'local': a parameter or variable the compiler pass"
+        " found the name bound to (kind 'local', its line; id and qualified_name are the symbol whose"
+        " scope holds it)"
     )
     target_name: str = Field(description="the name as written at the site")
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from ..errors import InvalidArgument
-from ..index.records import TYPE_OF
+from ..index.records import CONF_THROUGH, TYPE_OF
+from .bindings import bound_at
 from .models import (
     AmbiguousSymbol,
     Definition,
@@ -139,9 +140,11 @@ WHERE file_id = $1 AND start_line <= $3 AND end_line >= $2 ORDER BY start_line""
 _OUTLINE = """
 SELECT id, parent_id, kind, name, qualified_name, signature, start_line, end_line FROM symbols
 WHERE file_id = $1 ORDER BY start_line, start_byte, end_byte DESC"""
-_SITE_EDGES = """
+_SITE_EDGES = f"""
 SELECT e.kind, e.target_name, e.target_simple, e.alias, e.confidence, e.target_id FROM edges e
-WHERE e.file_id = $1 AND e.line = $2 AND e.kind <> 'contains' ORDER BY e.confidence DESC, e.id"""
+WHERE e.file_id = $1 AND e.line = $2 AND e.kind <> 'contains'
+  AND NOT (e.provenance = 'compiler' AND e.confidence = {CONF_THROUGH}::real)
+ORDER BY e.confidence DESC, e.id"""
 _LINE_DEFINITIONS = f"""
 SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
 WHERE s.file_id = $1 AND s.start_line = $2 AND s.kind <> 'module' ORDER BY s.start_byte"""
@@ -465,6 +468,11 @@ async def goto_definition(
                 Definition(**symbol_ref(d).model_dump(), confidence=1.0, via="definition", target_name=d["name"])
             )
     unresolved = list(dict.fromkeys(e["target_name"] for e in edges if e["target_id"] is None))
+    if not definitions and name is not None:
+        # A parameter or a local the graph holds no symbol for, as the compiler pass placed it.
+        definitions = await bound_at(conn, file.id, line, name)
+        if definitions:
+            unresolved = []
     if not definitions and note is None:
         if unresolved:
             note = (

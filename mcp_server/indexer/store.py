@@ -14,6 +14,7 @@ from ..index.discover import FoundFile
 from ..index.prepare import Prepared
 from ..index.records import Chunk, ParsedFile
 from ..index.tokens import code_terms
+from .precise import status as compiler_status
 
 _SYMBOL_COLUMNS = (
     "id",
@@ -100,6 +101,7 @@ async def delete_files(conn: asyncpg.Connection, repository_id: int, paths: list
             "DELETE FROM files WHERE repository_id = $1 AND path = ANY($2::text[])", repository_id, paths
         )
     forget_pending()
+    compiler_status.changed()
     return {r["name"] for r in names}
 
 
@@ -145,6 +147,7 @@ async def store_file(
             names.update(s.name for s in parsed.symbols)
         await _insert_chunks(conn, repository_id, file_id, found.path, chunks, ids)
     forget_pending()
+    compiler_status.changed()
     return names
 
 
@@ -201,6 +204,7 @@ async def store_new_files(conn: asyncpg.Connection, repository_id: int, files: S
         if chunks:
             await conn.executemany(_INSERT_CHUNK, chunks)
     forget_pending()
+    compiler_status.changed()
 
 
 async def _next_symbol_ids(conn: asyncpg.Connection, count: int) -> list[int]:

@@ -36,6 +36,11 @@ class MissingRoot:
 # the repositories table is read at most this often per pool.
 ROOTS_MAX_AGE = 1.0
 _roots_seen: dict[int, tuple[float, list[MissingRoot]]] = {}
+# Every graph answer says where its repositories' compiler passes stand: read at most this often per
+# pool and scope, and again at once when this process records a pass's state or stores files (another
+# process's writes show within this long).
+PASSES_MAX_AGE = 1.0
+_passes_seen: dict[tuple[int, tuple[str, ...], str | None], tuple[float, int, list[str]]] = {}
 
 
 async def freshness(
@@ -102,18 +107,22 @@ async def replica_notes(state: ServerState) -> list[str]:
 async def compiler_noted(state: ServerState, answer: A, scope: object = None) -> A:
     """`answer` with a sentence per repository it speaks of (or is scoped to) saying where its compiler
     pass stands: which edges are the compiler's, and which are tree-sitter's and why."""
-    names = _repositories_in(answer)
-    async with state.db.pool.acquire() as conn:
-        ids = [
-            r["id"]
-            for r in await conn.fetch(
-                "SELECT id FROM repositories WHERE name = ANY($1::text[]) OR name = $2 OR root_path = $2",
-                sorted(names),
-                scope if isinstance(scope, str) else None,
-            )
-        ]
-        # A pass not run yet is not news in every answer (index_status lists it): the edges say their provenance.
-        answer.notes.extend(p.sentence() for p in await compiler_status.passes(conn, ids) if p.state != "pending")
+    names = tuple(sorted(_repositories_in(answer)))
+    where = scope if isinstance(scope, str) else None
+    if not names and where is None:
+        return answer
+    key = (id(state.db.pool), names, where)
+    now = time.monotonic()
+    seen = _passes_seen.get(key)
+    if seen is None or now - seen[0] >= PASSES_MAX_AGE or seen[1] != compiler_status.generation:
+        generation = compiler_status.generation
+        async with state.db.pool.acquire() as conn:
+            # A pass not run yet is not news in every answer (index_status lists it): the edges say their provenance.
+            seen = (now, generation, [p.sentence() for p in await compiler_status.ran(conn, list(names), where)])
+        if len(_passes_seen) > 256:  # one entry per pool and scope; tests open many
+            _passes_seen.clear()
+        _passes_seen[key] = seen
+    answer.notes.extend(seen[2])
     return answer
 
 

@@ -12,7 +12,7 @@ import structlog
 
 from ...config import Settings
 from ...db.pool import Database
-from ...index.records import CONF_EXACT
+from ...index.records import CONF_EXACT, CONF_THROUGH
 from ...index.repo_settings import read_repo_settings
 from .. import repositories
 from ..lease import LeaseManager, manager_for
@@ -79,9 +79,10 @@ async def _run_one(
         began = time.perf_counter()
         # The writer's lease and lock for the import only: the indexer ran without them, beside the watcher.
         async with leases.hold(repo.id, repo.name), db.pool.acquire() as conn:
-            plan, skipped = await _plan(conn, repo.id, root, indexer, index, started_at)
+            plan, skipped, documents = await _plan(conn, repo.id, root, indexer, index, started_at)
             async with conn.transaction():
                 await _apply(conn, repo.id, plan)
+                await _bind(conn, plan, list(documents.values()), started_at)
             await status.finish(
                 conn,
                 repo.id,
@@ -124,9 +125,10 @@ async def _failed(db: Database, repository_id: int, indexer: str, error: str) ->
 
 async def _plan(
     conn: asyncpg.Connection, repository_id: int, root: Path, indexer: Indexer, index: ScipIndex, started_at: datetime
-) -> tuple[Plan, list[str]]:
-    """What the index changes, against the rows as they are now; and the documents left out because
-    their files were stored again after the indexer started (the index may describe another version)."""
+) -> tuple[Plan, list[str], dict[str, int]]:
+    """What the index changes, against the rows as they are now; the documents left out because
+    their files were stored again after the indexer started (the index may describe another version);
+    and those imported (path -> file id)."""
     rows = await conn.fetch(
         "SELECT id, path, mtime_ns, indexed_at FROM files WHERE repository_id = $1 AND language = ANY($2::text[])",
         repository_id,
@@ -159,16 +161,26 @@ async def _plan(
     ]
     edges = [
         StoredEdge(
-            r["id"], r["file_id"], r["source_id"], r["target_id"], r["kind"], r["target_simple"], r["line"], r["alias"]
+            r["id"],
+            r["file_id"],
+            r["source_id"],
+            r["target_id"],
+            r["kind"],
+            r["target_simple"],
+            r["line"],
+            r["alias"],
+            r["through"],
         )
         for r in await conn.fetch(
-            "SELECT id, file_id, source_id, target_id, kind, target_simple, line, alias FROM edges"
+            "SELECT id, file_id, source_id, target_id, kind, target_simple, line, alias,"
+            " provenance = 'compiler' AND confidence = $2::real AS through FROM edges"
             " WHERE file_id = ANY($1::bigint[]) AND kind <> 'contains'",
             file_ids,
+            CONF_THROUGH,
         )
     ]
     plan = await anyio.to_thread.run_sync(plan_import, index, documents, texts, symbols, edges, set(skipped))
-    return plan, sorted(skipped)
+    return plan, sorted(skipped), documents
 
 
 def _read_texts(
@@ -195,6 +207,17 @@ def _read_texts(
         except OSError:
             changed.append(path)
     return texts, changed
+
+
+async def _bind(conn: asyncpg.Connection, plan: Plan, file_ids: list[int], started_at: datetime) -> None:
+    """The imported files' bindings, as of the indexer's start: the last pass's give way."""
+    await conn.execute("DELETE FROM compiler_bindings WHERE file_id = ANY($1::bigint[])", file_ids)
+    if plan.bind:
+        await conn.copy_records_to_table(
+            "compiler_bindings",
+            records=[(*row, started_at) for row in plan.bind],
+            columns=("file_id", "line", "name", "def_file_id", "def_line", "written_at"),
+        )
 
 
 async def _apply(conn: asyncpg.Connection, repository_id: int, plan: Plan) -> None:
@@ -231,10 +254,10 @@ async def _apply(conn: asyncpg.Connection, repository_id: int, plan: Plan) -> No
                     a.name,
                     a.name,
                     [a.target_qualified_name],
-                    [CONF_EXACT],
+                    [a.confidence],
                     None,
                     a.line,
-                    CONF_EXACT,
+                    a.confidence,
                     "compiler",
                 )
                 for a in plan.add

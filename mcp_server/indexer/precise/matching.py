@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ...index.records import CONF_EXACT, CONF_THROUGH
 from .reader import Document, ScipIndex
 
 # SCIP names a TypeScript constructor `Class#<constructor>().`; its calls (`new Class()`) are the
@@ -12,6 +13,9 @@ from .reader import Document, ScipIndex
 _CONSTRUCTOR = "#`<constructor>`()."
 _CALLABLE = frozenset({"function", "method", "constructor", "class", "struct"})
 _HEAD_LINES = 12  # decorators and a signature's lines above a definition's name
+# The indexers whose language's server counts a use of a member as a use of the members it
+# implements or overrides, and of those implementing it (tsserver; jedi counts neither).
+_THROUGH_BASES = frozenset({"scip-typescript"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class StoredEdge:
     target_simple: str
     line: int
     alias: str | None
+    through: bool = False  # an earlier pass's edge to a member reached through a base (CONF_THROUGH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,7 @@ class NewEdge:
     name: str
     target_qualified_name: str
     line: int
+    confidence: float = CONF_EXACT
 
 
 @dataclass(slots=True)
@@ -55,6 +61,9 @@ class Plan:
     resolve: list[tuple[int, int]] = field(default_factory=list)  # (unresolved edge id, the target it names)
     drop: list[int] = field(default_factory=list)  # edge ids: the site names something outside the graph
     add: list[NewEdge] = field(default_factory=list)
+    # (file id, line, name, binding's file id, its line): an unresolved edge's name bound to
+    # something pgcode holds no symbol for (a parameter, a local, an object literal's member).
+    bind: list[tuple[int, int, str, int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -63,10 +72,13 @@ class _Site:
 
     targets: set[int] = field(default_factory=set)  # stored symbols it may stand for
     primary: dict[int, bool] = field(default_factory=dict)  # target an added edge names -> a call?
+    # Members the named one implements or overrides, or that implement it -> a call? (CONF_THROUGH edges)
+    through: dict[int, bool] = field(default_factory=dict)
     foreign: bool = False  # some occurrence names a local or a library's symbol
     unmapped: bool = False  # some occurrence names the repository's code that no stored symbol stands for
     unknown: bool = False  # some occurrence names a symbol of a file left out (edited meanwhile)
     symbols: set[str] = field(default_factory=set)
+    bound: set[tuple[int, int]] = field(default_factory=set)  # (file id, line) of its unmapped symbols' definitions
 
 
 def plan_import(
@@ -85,7 +97,9 @@ def plan_import(
     left_out = {o.symbol for d in index.documents if d.path in skipped_paths for o in d.occurrences if o.definition}
     to_stored, from_stored, ambiguous = _definitions(docs, documents, texts, by_file)
     ids = {s.id: s for s in symbols}
-    sites = _sites(docs, documents, texts, index.defined, left_out | ambiguous, to_stored, ids)
+    related = _related(index, to_stored) if index.tool in _THROUGH_BASES else {}
+    sites = _sites(docs, documents, texts, index.defined, left_out | ambiguous, to_stored, ids, related)
+    _bound(docs, documents, sites, to_stored)
     plan = Plan()
     used: dict[tuple[int, int, str], set[int]] = defaultdict(set)
     imports_at = {(e.file_id, e.line) for e in edges if e.kind == "imports"}
@@ -99,6 +113,9 @@ def plan_import(
         if e.target_id is not None and e.target_id in site.targets:
             plan.confirm.append(e.id)
             used[key].add(e.target_id)
+            continue
+        if e.through and e.target_id in site.through:
+            used[key].add(e.target_id)  # an earlier pass's: it stays as it is
             continue
         free = sorted(t for t in site.primary if t not in used[key])
         if free and not site.unknown:
@@ -123,8 +140,50 @@ def plan_import(
                 continue
             kind = "imports" if (file_id, line) in imports_at else "calls" if call else "references"
             plan.add.append(NewEdge(file_id, source.id, target, kind, name, ids[target].qualified_name, line))
+        for target, call in sorted(site.through.items()):
+            if target in used[(file_id, line, name)] or target in site.primary or (file_id, line) in imports_at:
+                continue
+            source = _innermost(by_file[file_id], line)
+            if source is not None:
+                kind = "calls" if call else "references"
+                q = ids[target].qualified_name
+                plan.add.append(NewEdge(file_id, source.id, target, kind, name, q, line, CONF_THROUGH))
     _implementations(index, to_stored, ids, edges, plan)
+    _bindings(edges, sites, plan)
     return plan
+
+
+def _bound(
+    docs: list[Document], documents: dict[str, int], sites: dict[tuple[int, int, str], _Site], to_stored: dict[str, int]
+) -> None:
+    """Each site's symbols that no stored symbol stands for, by where the index defines them."""
+    defined_at: dict[str, tuple[int, int]] = {}
+    for doc in docs:
+        for occ in doc.occurrences:
+            if occ.definition and occ.symbol not in to_stored:
+                defined_at.setdefault(occ.symbol, (documents[doc.path], occ.line))
+    for site in sites.values():
+        site.bound.update(defined_at[s] for s in site.symbols if s in defined_at)
+
+
+def _bindings(edges: list[StoredEdge], sites: dict[tuple[int, int, str], _Site], plan: Plan) -> None:
+    """The unresolved uses the compiler binds to one place pgcode has no symbol for."""
+    resolved = {edge for edge, _ in plan.resolve}
+    # A name an import binds is the imported module's: where it resolves, so does the use; where it
+    # does not (a library's), the binding is not its definition.
+    imports_at = {(e.file_id, e.line) for e in edges if e.kind == "imports"}
+    seen: set[tuple[int, int, str, int, int]] = set()
+    for e in edges:
+        if e.target_id is not None or e.id in resolved or e.kind not in ("calls", "references"):
+            continue
+        site = sites.get((e.file_id, e.line, e.target_simple))
+        if site is None or site.targets or site.unknown or len(site.bound) != 1:
+            continue
+        where = next(iter(site.bound))
+        row = (e.file_id, e.line, e.target_simple, *where)
+        if row not in seen and where != (e.file_id, e.line) and where not in imports_at:
+            seen.add(row)
+            plan.bind.append(row)
 
 
 def _definitions(
@@ -174,6 +233,7 @@ def _sites(
     left_out: set[str],
     to_stored: dict[str, int],
     ids: dict[int, StoredSymbol],
+    related: dict[str, set[int]],
 ) -> dict[tuple[int, int, str], _Site]:
     sites: dict[tuple[int, int, str], _Site] = defaultdict(_Site)
     for doc in docs:
@@ -193,6 +253,9 @@ def _sites(
             if occ.symbol in left_out:
                 site.unknown = True
                 continue
+            line_text = lines[occ.line - 1] if occ.line <= len(lines) else ""
+            for other in related.get(occ.symbol, ()):
+                site.through.setdefault(other, _called(ids[other], line_text, occ.end))
             if occ.local and occ.symbol not in to_stored:
                 if occ.symbol in locals_defined:
                     site.foreign = True  # a variable or parameter: no symbol of the graph
@@ -214,9 +277,28 @@ def _sites(
             chosen = cls if cls is not None else target
             assert chosen is not None
             site.targets.update(t for t in (target, cls) if t is not None)
-            after = lines[occ.line - 1][_py_index(lines[occ.line - 1], occ.end) :] if occ.line <= len(lines) else ""
-            site.primary[chosen] = ids[chosen].kind in _CALLABLE and after.lstrip().startswith(("(", "<"))
+            site.primary[chosen] = _called(ids[chosen], line_text, occ.end)
+    for site in sites.values():
+        for t in site.targets:
+            site.through.pop(t, None)
     return sites
+
+
+def _called(target: StoredSymbol, line_text: str, end: int) -> bool:
+    """Whether a use ending at UTF-16 offset `end` calls `target`: a callable, then `(` or `<`."""
+    return target.kind in _CALLABLE and line_text[_py_index(line_text, end) :].lstrip().startswith(("(", "<"))
+
+
+def _related(index: ScipIndex, to_stored: dict[str, int]) -> dict[str, set[int]]:
+    """SCIP symbol -> the stored members a use of it counts for besides its own: those it implements
+    or overrides, and those implementing or overriding it (one step each way)."""
+    out: dict[str, set[int]] = defaultdict(set)
+    for member, base in index.stands_for:
+        if member in to_stored:
+            out[base].add(to_stored[member])
+        if base in to_stored:
+            out[member].add(to_stored[base])
+    return out
 
 
 def _implementations(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
@@ -11,6 +12,9 @@ from .runner import IndexerFailed
 
 _DEFINITION = scip_pb2.Definition
 _LOCAL = "local "
+_MEMBER = re.compile(r"^(`[^`]+`|[\w$]+)(\(\))?\.$")  # a method's or property's descriptor: `has().`, `size.`
+_CONSTRUCTOR = "`<constructor>`()."
+_ACCESSOR = re.compile(r"^`<([gs]et)>([\w$]+)`\(\)\.$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,9 @@ class ScipIndex:
     documents: list[Document]
     defined: set[str]  # every non-local symbol some document defines: the repository's own code
     implements: list[tuple[str, str]]  # (symbol, a symbol it implements: a base type, an interface)
+    # (member, a member it implements or overrides, whose uses the language's server counts as its
+    # own): ObservableMap#has() for Map#has().
+    stands_for: list[tuple[str, str]] = field(default_factory=list)
 
 
 def read_index(data: bytes) -> ScipIndex:
@@ -51,6 +58,7 @@ def read_index(data: bytes) -> ScipIndex:
     documents: list[Document] = []
     defined: set[str] = set()
     implements: list[tuple[str, str]] = []
+    stands_for: list[tuple[str, str]] = []
     for doc in index.documents:
         path = doc.relative_path
         if not path or path.startswith("/") or ".." in path.split("/"):
@@ -68,6 +76,34 @@ def read_index(data: bytes) -> ScipIndex:
                 defined.add(occ.symbol)
         for info in doc.symbols:
             implements += [(info.symbol, rel.symbol) for rel in info.relationships if rel.is_implementation]
+            # A type's relationships are inherits edges; a member's, uses through the base it implements.
+            if not info.symbol.endswith(("#", _CONSTRUCTOR)):
+                stands_for += [
+                    (info.symbol, rel.symbol)
+                    for rel in info.relationships
+                    if (rel.is_reference or rel.is_implementation) and not rel.symbol.endswith("#")
+                ]
         documents.append(out)
     tool = index.metadata.tool_info
-    return ScipIndex(tool.name, tool.version, documents, defined, implements)
+    stands_for += _members_of_bases(implements, defined)
+    return ScipIndex(tool.name, tool.version, documents, defined, implements, sorted(set(stands_for)))
+
+
+def _members_of_bases(implements: list[tuple[str, str]], defined: set[str]) -> list[tuple[str, str]]:
+    """A member of a type for the same-named member of each type it implements or extends: what
+    the index names no relationship for (scip-typescript 0.4.0 names none for an accessor,
+    ObservableSet#size. for Set#size.)."""
+    bases: dict[str, list[str]] = {}
+    for sub, base in implements:
+        if sub.endswith("#") and base.endswith("#"):
+            bases.setdefault(sub, []).append(base)
+    out: list[tuple[str, str]] = []
+    for symbol in defined:
+        owner, hash_, member = symbol.rpartition("#")
+        if not hash_ or not _MEMBER.match(member) or member == _CONSTRUCTOR:
+            continue  # a constructor overrides none
+        # An accessor (`<get>size`().) stands for a property of the base (size.) or its accessor.
+        accessor = _ACCESSOR.match(member)
+        members = [member, f"{accessor.group(2)}."] if accessor else [member]
+        out += [(symbol, base + m) for base in bases.get(owner + "#", ()) for m in members]
+    return out

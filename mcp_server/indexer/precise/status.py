@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from .indexers import BY_NAME, for_languages
+from .indexers import BY_NAME, INDEXERS, for_languages
 
 # Graph answers name at most this many of the files edited since the pass.
 _NAMED_FILES = 3
+# Bumped whenever this process records a pass's state or stores files: what a reader cached of the
+# passes is old.
+generation = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ async def begin(conn: asyncpg.Connection, repository_id: int, indexer: str, seco
         indexer,
         seconds,
     )
+    changed()
     return started
 
 
@@ -102,6 +106,7 @@ async def finish(
         seconds,
         peak_rss_mb,
     )
+    changed()
 
 
 async def record(conn: asyncpg.Connection, repository_id: int, indexer: str, state: str, error: str | None) -> None:
@@ -114,15 +119,24 @@ async def record(conn: asyncpg.Connection, repository_id: int, indexer: str, sta
         state,
         error,
     )
+    changed()
 
 
-_PASSES = """
-SELECT r.id AS repository_id, r.name AS repository, p.indexer,
-       CASE WHEN p.state = 'running' AND p.deadline < now() THEN 'failed' ELSE p.state END AS state,
-       CASE WHEN p.state = 'running' AND p.deadline < now()
-            THEN 'interrupted: the process running it stopped before it finished' ELSE p.error END AS error,
-       p.version, p.started_at, p.finished_at,
-       p.edges_confirmed, p.edges_corrected, p.edges_added, p.edges_dropped, p.seconds, p.peak_rss_mb, p.skipped_files
+def changed() -> None:
+    """A pass's state was recorded, or files were stored or deleted (a pass may be stale now)."""
+    global generation
+    generation += 1
+
+
+_COLUMNS = """
+r.id AS repository_id, r.name AS repository, p.indexer,
+CASE WHEN p.state = 'running' AND p.deadline < now() THEN 'failed' ELSE p.state END AS state,
+CASE WHEN p.state = 'running' AND p.deadline < now()
+     THEN 'interrupted: the process running it stopped before it finished' ELSE p.error END AS error,
+p.version, p.started_at, p.finished_at,
+p.edges_confirmed, p.edges_corrected, p.edges_added, p.edges_dropped, p.seconds, p.peak_rss_mb"""
+_PASSES = f"""
+SELECT {_COLUMNS}, p.skipped_files
 FROM compiler_passes p JOIN repositories r ON r.id = p.repository_id
 WHERE r.id = ANY($1::int[]) ORDER BY r.name, p.indexer"""
 _LANGUAGES = "SELECT DISTINCT repository_id, language FROM files WHERE repository_id = ANY($1::int[]) AND language = ANY($2::text[])"
@@ -131,6 +145,24 @@ _LANGUAGES = "SELECT DISTINCT repository_id, language FROM files WHERE repositor
 _STALE = """
 SELECT count(*) AS n, (array_agg(path ORDER BY path))[1:$5] AS named FROM files
 WHERE repository_id = $1 AND language = ANY($2::text[]) AND (indexed_at > $3 OR path = ANY($4::text[]))"""
+# The passes that have run for the repositories named (or the one a name or root path scopes to),
+# with their stale files, in one statement: every graph answer asks. An indexer counts while the
+# repository has a file of its languages, as in `passes`.
+_NOTED = f"""
+SELECT {_COLUMNS}, coalesce(s.n, 0) AS stale_files, s.named AS stale_named
+FROM repositories r
+JOIN compiler_passes p ON p.repository_id = r.id
+JOIN unnest($3::text[], $4::text[]) AS m(indexer, languages) ON m.indexer = p.indexer
+LEFT JOIN LATERAL (
+    SELECT count(*) AS n, (array_agg(f.path ORDER BY f.path))[1:$5] AS named FROM files f
+    WHERE f.repository_id = r.id AND f.language = ANY(string_to_array(m.languages, ','))
+      AND (f.indexed_at > p.started_at OR f.path = ANY(p.skipped_files))
+) s ON p.state = 'current'
+WHERE (r.name = ANY($1::text[]) OR r.name = $2 OR r.root_path = $2)
+  AND EXISTS (SELECT FROM files f WHERE f.repository_id = r.id AND f.language = ANY(string_to_array(m.languages, ',')))
+ORDER BY r.name, array_position($3::text[], p.indexer)"""
+_INDEXER_NAMES = [i.name for i in INDEXERS]
+_INDEXER_LANGUAGES = [",".join(sorted(i.languages)) for i in INDEXERS]
 
 
 async def passes(conn: asyncpg.Connection, repository_ids: list[int]) -> list[PassStatus]:
@@ -150,12 +182,11 @@ async def passes(conn: asyncpg.Connection, repository_ids: list[int]) -> list[Pa
     for repository_id in sorted(wanted, key=lambda i: names.get(i, "")):
         for indexer in for_languages(wanted[repository_id]):
             row = stored.get((repository_id, indexer.name))
-            name = names[repository_id]
             if row is None:
-                out.append(PassStatus(repository_id, name, indexer.name, "pending"))
+                out.append(PassStatus(repository_id, names[repository_id], indexer.name, "pending"))
                 continue
-            state, stale, examples = row["state"], 0, ()
-            if state == "current":
+            stale, examples = 0, ()
+            if row["state"] == "current":
                 s = await conn.fetchrow(
                     _STALE,
                     repository_id,
@@ -165,26 +196,41 @@ async def passes(conn: asyncpg.Connection, repository_ids: list[int]) -> list[Pa
                     _NAMED_FILES,
                 )
                 stale, examples = s["n"], tuple(s["named"] or ())
-                if stale:
-                    state = "stale"
-            out.append(
-                PassStatus(
-                    repository_id,
-                    name,
-                    indexer.name,
-                    state,
-                    row["version"],
-                    row["finished_at"],
-                    row["started_at"],
-                    row["error"],
-                    row["edges_confirmed"],
-                    row["edges_corrected"],
-                    row["edges_added"],
-                    row["edges_dropped"],
-                    stale,
-                    examples,
-                    row["seconds"],
-                    row["peak_rss_mb"],
-                )
-            )
+            out.append(_status(row, stale, examples))
     return out
+
+
+async def ran(conn: asyncpg.Connection, names: list[str], scope: str | None) -> list[PassStatus]:
+    """The passes that have run (not the pending ones) for the repositories named, or scoped to by a
+    name or root path: what a graph answer's notes say, in one statement."""
+    rows = await conn.fetch(
+        _NOTED,
+        names,
+        scope,
+        _INDEXER_NAMES,
+        _INDEXER_LANGUAGES,
+        _NAMED_FILES,
+    )
+    return [_status(r, r["stale_files"], tuple(r["stale_named"] or ())) for r in rows]
+
+
+def _status(row: asyncpg.Record, stale: int, examples: tuple[str, ...]) -> PassStatus:
+    state = "stale" if row["state"] == "current" and stale else row["state"]
+    return PassStatus(
+        row["repository_id"],
+        row["repository"],
+        row["indexer"],
+        state,
+        row["version"],
+        row["finished_at"],
+        row["started_at"],
+        row["error"],
+        row["edges_confirmed"],
+        row["edges_corrected"],
+        row["edges_added"],
+        row["edges_dropped"],
+        stale,
+        examples,
+        row["seconds"],
+        row["peak_rss_mb"],
+    )
