@@ -15,6 +15,7 @@ at limit 20 (more hits, so more distinct files reach the ten).
     python bench/file_search.py --data-dir /tmp/files-db                   # every built-in corpus
     python bench/file_search.py --corpus zerolog --corpus requests
     python bench/file_search.py --annotations DIR --root chi=/src/chi      # your own annotations
+    python bench/file_search.py --stale-copies     # with an older copy planted (bench/stale_copies.py)
 
 With --annotations, every DIR/<name>.json is a corpus; --root NAME=PATH says which checkout it
 describes (a built-in corpus's name needs no --root). Corpora in HELD_OUT are reported, never
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import statistics
 import sys
@@ -38,6 +38,7 @@ from typing import Any
 
 import anyio
 import corpora
+import stale_copies
 from _common import add_database_arguments, claim_repository, load, machine, settings_for, table, write_result
 
 from mcp_server.db.pool import open_database
@@ -195,17 +196,7 @@ def linked_copy(name: str, source: Source) -> Path:
         return dst
     if dst.exists():
         shutil.rmtree(dst)
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = [d for d in dirnames if d not in source.skip and d != "node_modules"]
-        for f in filenames:
-            if f.endswith(".map"):
-                continue
-            rel = Path(dirpath, f).relative_to(src)
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(Path(dirpath, f), dst / rel)
-            except OSError:
-                shutil.copy2(Path(dirpath, f), dst / rel)
+    stale_copies.link_tree(src, dst, skip=(*source.skip, "node_modules"), suffixes=(".map",))
     (dst / ".complete").write_text("ok\n")
     return dst
 
@@ -225,13 +216,18 @@ def selected_corpora(args: argparse.Namespace) -> list[Corpus]:
         elif name in SOURCES:
             root = linked_copy(name, SOURCES[name])
             language = SOURCES[name].language
+            if args.stale_copies:
+                if name not in stale_copies.PLANTS:
+                    continue  # no older copy to plant: the plain run measures it
+                root = stale_copies.planted_root(name, root)
         else:
             raise SystemExit(f"{name}: say which checkout it describes with --root {name}=PATH")
         queries = load_annotations(path)
         missing = missing_paths(root, queries)
         if missing:
             print(f"warning: {name}: {len(missing)} annotated files are not under {root}: {missing[:5]}")
-        out.append(Corpus(name, root, language, name in HELD_OUT, queries))
+        label = f"{name}+stale" if args.stale_copies else name
+        out.append(Corpus(label, root, language, name in HELD_OUT, queries))
     return out
 
 
@@ -407,7 +403,7 @@ async def _run(args: argparse.Namespace) -> None:
         "corpora": [{k: v for k, v in r.items() if k != "per_query"} for r in results],
     }
     label = "-".join(c.name for c in chosen) if args.corpus else ""
-    path = write_result("file_search", payload, label)
+    path = write_result("file_search_stale" if args.stale_copies else "file_search", payload, label)
     print(f"\nwrote {path}")
 
 
@@ -419,6 +415,11 @@ def main() -> None:
         "--root", action="append", metavar="NAME=PATH", help="the checkout annotations NAME.json describe, repeatable"
     )
     parser.add_argument("--worst", type=int, default=5, help="how many of the worst queries to print (default 5)")
+    parser.add_argument(
+        "--stale-copies",
+        action="store_true",
+        help="plant an older copy of the library in each corpus that has one (bench/stale_copies.py)",
+    )
     parser.add_argument(
         "--reuse-index",
         action="store_true",
