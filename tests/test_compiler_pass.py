@@ -33,7 +33,8 @@ from .scip_tools import indexer
 _EDGES = """
 SELECT f.path, e.line, e.kind, e.target_simple, t.qualified_name AS target, e.confidence, e.provenance
 FROM edges e JOIN files f ON f.id = e.file_id LEFT JOIN symbols t ON t.id = e.target_id
-WHERE e.repository_id = $1 AND e.kind <> 'contains'"""
+WHERE e.repository_id = $1 AND e.kind <> 'contains'
+ORDER BY f.path, e.line, e.kind, t.qualified_name NULLS FIRST, e.provenance, e.confidence"""
 
 
 def _settings(settings: Settings, **changes: object) -> Settings:
