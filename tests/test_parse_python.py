@@ -1279,3 +1279,29 @@ def test_narrowing_after_an_if_reaches_nested_blocks_and_a_passed_test_keeps_the
     assert _edge(parsed, "calls", "auth.to_header").candidates == (("pkg.auth.Authorization.to_header", CONF_SCOPED),)
     assert _edge(parsed, "calls", "item.first").candidates == (("pkg.auth.WWWAuthenticate.first", CONF_SCOPED),)
     assert _edge(parsed, "calls", "value.single").candidates == (("pkg.auth.WWWAuthenticate.single", CONF_SCOPED),)
+
+
+def test_an_assert_or_a_guard_on_a_local_tells_its_class_to_the_statements_after() -> None:
+    parsed = _parse("""\
+        from .wrappers import Request, Response
+
+        def test_app(client):
+            rv = client.get("/")
+            assert isinstance(rv, Response) and rv.status_code == 200
+            rv.get_data()
+
+        def handle(environ):
+            request = make(environ)
+            if not isinstance(request, Request):
+                return None
+            request.close()
+            for item in environ:
+                assert isinstance(item, Response)
+                item.freeze()
+            item.after()
+        """)
+    assert _edge(parsed, "calls", "rv.get_data").candidates == (("pkg.wrappers.Response.get_data", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "request.close").candidates == (("pkg.wrappers.Request.close", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "item.freeze").candidates == (("pkg.wrappers.Response.freeze", CONF_SCOPED),)
+    # The loop's block ends where the assert told: after the loop, item is what the loop took.
+    assert _edge(parsed, "calls", "item.after").candidates == ()

@@ -134,6 +134,8 @@ _SPLATS: Final[frozenset[str]] = frozenset({"list_splat_pattern", "list_splat"})
 # Rebound parameters followed per function body (each adds a scope every later lookup climbs).
 _MAX_REBINDINGS: Final = 64
 _CLAUSES: Final[frozenset[str]] = frozenset({"elif_clause", "else_clause"})
+# Statements after which a name may be known to be of one class (see _FileParser._guard).
+_GUARDS: Final[frozenset[str]] = frozenset({"if_statement", "assert_statement"})
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
 # Containers whose (first) type argument is what iterating them gives, and mappings whose second is.
@@ -819,7 +821,7 @@ class _FileParser:
         for position, statement in enumerate(statements):
             current, guarded = _unguarded(statement, current, guarded)
             frames.append((statement, current.index, index))
-            if statement.type == "if_statement":
+            if statement.type in _GUARDS:
                 narrowed = self._guard(statement, current, statements[:position]) if scopes < _MAX_REBINDINGS else None
                 if narrowed is not None:
                     current, guarded = narrowed
@@ -1297,7 +1299,7 @@ class _FileParser:
         for position, statement in enumerate(statements):
             current, guarded = _unguarded(statement, current, guarded)
             frames.append((statement, current.index, source))
-            if narrowing and statement.type == "if_statement" and scopes < _MAX_REBINDINGS:
+            if narrowing and statement.type in _GUARDS and scopes < _MAX_REBINDINGS:
                 narrowed = self._guard(statement, current, statements[:position])
                 if narrowed is not None:
                     current, guarded = narrowed
@@ -1305,8 +1307,16 @@ class _FileParser:
         stack.extend(reversed(frames))
 
     def _guard(self, statement: Node, scope: Scope, earlier: list[Node]) -> tuple[Scope, str] | None:
-        """The scope of the statements after an `if` that leaves a parameter one class, and its name."""
-        known = self._after_if(statement, scope, earlier)
+        """The scope of the statements after an `if` that leaves a parameter one class, or an
+        `assert isinstance(x, Foo)` (among `and`s too), and the name they narrow."""
+        known: tuple[str, Hint] | None = None
+        if statement.type == "if_statement":
+            known = self._after_if(statement, scope, earlier)
+        elif statement.named_child_count:
+            for name, chain in _isinstance_tests(statement.named_children[0]):
+                if self._is_local_here(scope, name, earlier):
+                    known = name, (ANNOTATION, self._member_passing(scope, name, chain), scope)
+                    break
         if known is None:
             return None
         narrowed = self._scope(NARROWED, scope, scope.qname, scope.symbol)
@@ -1324,6 +1334,12 @@ class _FileParser:
         names = {t[0] for t in tests if t is not None}
         if not names:
             return None
+        guard = tests[0] if len(clauses) == 1 else None
+        if guard is not None and guard[3] and guard[2] is not None and exits(node.child_by_field_name("consequence")):
+            # `if not isinstance(x, Foo): raise`: whatever x was before, it is a Foo after.
+            cls = _chain(guard[2])
+            if cls is not None and self._is_local_here(scope, guard[0], earlier):
+                return guard[0], (ANNOTATION, self._member_passing(scope, guard[0], cls), scope)
         per_clause, after = self._failed_tests(clauses, scope)
         for name in names:
             if _plain_parameter_scope(scope, name) is None or assigns(earlier, name):
@@ -1346,6 +1362,11 @@ class _FileParser:
             if only is not None:
                 return name, (ANNOTATION, only, scope)
         return None
+
+    def _is_local_here(self, scope: Scope, name: str, earlier: list[Node]) -> bool:
+        """Whether `name` is the function's own (a parameter, or bound by an earlier statement of
+        the block, walked or not yet), not its self/cls."""
+        return scope.kind in (FUNCTION, *PASSING) and (_is_local(scope, name) or assigns(earlier, name))
 
     def _rebound_in(self, block: Node | None, name: str, scope: Scope) -> tuple[bool, Chain | None]:
         """Whether a block may bind `name`, and the class it surely leaves it then (its last
