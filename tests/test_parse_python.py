@@ -1241,6 +1241,15 @@ def test_a_guard_or_branches_that_all_rebind_tell_a_parameter_its_class_after_th
                 value = value.strip()
             value.partial()
 
+        def coerced(url, other):
+            other = fetch(other)
+            if not isinstance(url, MultiDict):
+                url = MultiDict(url)
+            if not isinstance(other, Headers):
+                other = Headers(other)
+            url.merged()
+            other.copy()
+
         def returned(value: str | Headers):
             if isinstance(value, str):
                 return value
@@ -1252,6 +1261,8 @@ def test_a_guard_or_branches_that_all_rebind_tell_a_parameter_its_class_after_th
     assert _edge(parsed, "calls", "value.keys").candidates == (("pkg.ds.Headers.keys", CONF_SCOPED),)
     assert _edge(parsed, "calls", "value.lists").candidates == (("pkg.ds.MultiDict.lists", CONF_SCOPED),)
     assert _edge(parsed, "calls", "value.items").candidates == (("pkg.ds.Headers.items", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "url.merged").candidates == (("pkg.ds.MultiDict.merged", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "other.copy").candidates == (("pkg.ds.Headers.copy", CONF_SCOPED),)
     # A branch leaves it a str (rebound to what no class says), and an assignment undoes what the test told.
     for unknown in ("value.partial", "value.later"):
         assert _edge(parsed, "calls", unknown).candidates == ()

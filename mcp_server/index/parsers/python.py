@@ -1324,10 +1324,10 @@ class _FileParser:
         return narrowed, known[0]
 
     def _after_if(self, node: Node, scope: Scope, earlier: list[Node]) -> tuple[str, Hint] | None:
-        """What a parameter is after an `if` at the top of its function's body, when every clause
-        that falls through leaves it one class: narrowed by its test or by the tests that failed,
-        or rebound to a new instance (`if not isinstance(x, Foo): raise`; `if isinstance(x, str):
-        x = Foo(x)` for `x: str | Foo`)."""
+        """What a local is after an `if`, when every clause that falls through leaves it one
+        class: narrowed by its test or (a parameter's declared union) by the tests that failed,
+        or rebound to a new instance (`if not isinstance(x, Foo): raise`; `if not isinstance(x,
+        Foo): x = Foo(x)`; `if isinstance(x, str): x = Foo(x)` for `x: str | Foo`)."""
         clauses = [node, *(c for c in node.children_by_field_name("alternative"))]
         conditions = [c.child_by_field_name("condition") for c in clauses]
         tests = [isinstance_test(c) if c is not None else None for c in conditions]
@@ -1342,8 +1342,11 @@ class _FileParser:
                 return guard[0], (ANNOTATION, self._member_passing(scope, guard[0], cls), scope)
         per_clause, after = self._failed_tests(clauses, scope)
         for name in names:
-            if _plain_parameter_scope(scope, name) is None or assigns(earlier, name):
+            if not self._is_local_here(scope, name, earlier):
                 continue
+            # What failed tests leave of a declared union holds while nothing rebound the parameter.
+            declared = _plain_parameter_scope(scope, name) is not None and not assigns(earlier, name)
+            failed = per_clause if declared else [{} for _ in clauses]
             outcomes: set[Chain | None] = set()
             for position, clause in enumerate(clauses):
                 condition = conditions[position]
@@ -1353,11 +1356,13 @@ class _FileParser:
                 assigned, chain = self._rebound_in(block, name, scope)
                 if not assigned:
                     positive = dict(_isinstance_tests(condition)) if condition is not None else {}
-                    chain = positive.get(name) or per_clause[position].get(name)
+                    chain = positive.get(name) or failed[position].get(name)
                 outcomes.add(chain)
             if clauses[-1].type != "else_clause":
                 negated = [t for t in tests if t is not None and t[0] == name and t[3] and t[2] is not None]
-                outcomes.add(_chain(negated[0][2]) if negated and negated[0][2] else after.get(name))
+                outcomes.add(
+                    _chain(negated[0][2]) if negated and negated[0][2] else after.get(name) if declared else None
+                )
             only = outcomes.pop() if len(outcomes) == 1 else None
             if only is not None:
                 return name, (ANNOTATION, only, scope)
