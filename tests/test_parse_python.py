@@ -1310,9 +1310,14 @@ def test_an_assert_or_a_guard_on_a_local_tells_its_class_to_the_statements_after
                 assert isinstance(item, Response)
                 item.freeze()
             item.after()
+            for each in environ:
+                if not isinstance(each, Request):
+                    continue
+                each.close()
         """)
     assert _edge(parsed, "calls", "rv.get_data").candidates == (("pkg.wrappers.Response.get_data", CONF_SCOPED),)
     assert _edge(parsed, "calls", "request.close").candidates == (("pkg.wrappers.Request.close", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "each.close").candidates == (("pkg.wrappers.Request.close", CONF_SCOPED),)
     assert _edge(parsed, "calls", "item.freeze").candidates == (("pkg.wrappers.Response.freeze", CONF_SCOPED),)
     # The loop's block ends where the assert told: after the loop, item is what the loop took.
     assert _edge(parsed, "calls", "item.after").candidates == ()

@@ -21,8 +21,11 @@ _SPELLINGS: Final[dict[str, frozenset[str]]] = {
 _UNIONS: Final[frozenset[str]] = frozenset({"Union", "Optional"})
 # Unions wider than this are rare and never narrow to one member.
 _MAX_MEMBERS: Final = 8
-# Statements after which control never reaches the next one.
-_EXITS: Final[frozenset[str]] = frozenset({"return_statement", "raise_statement"})
+# Statements after which control never reaches the next one of their block (a `continue` or
+# `break` sits in a loop that holds the block too).
+_EXITS: Final[frozenset[str]] = frozenset(
+    {"return_statement", "raise_statement", "continue_statement", "break_statement"}
+)
 # Scopes of their own: what they assign binds nothing in the function.
 _OWN_SCOPES: Final[frozenset[str]] = frozenset({"function_definition", "class_definition", "lambda"})
 # A function's statements scanned for assignments to a name before it is narrowed; beyond, give up.
@@ -134,7 +137,7 @@ def matching(members: list[Node], cls: str) -> Node | None:
 
 
 def exits(block: Node | None) -> bool:
-    """Whether a block's last statement leaves the function (`return`, `raise`)."""
+    """Whether a block's last statement leaves the statements after it (`return`, `raise`, `continue`)."""
     statements = [c for c in block.named_children if c.type != "comment"] if block is not None else []
     return bool(statements) and statements[-1].type in _EXITS
 
