@@ -1207,16 +1207,27 @@ def test_a_failed_isinstance_test_leaves_a_union_parameter_its_other_member() ->
             elif other is not None:
                 other.lists()
 
-        def loose(arg: Headers | MultiDict | str):
+        def loose(arg: Headers | MultiDict | str, flag=False):
             if isinstance(arg, str):
                 pass
             else:
                 arg.unknown()
+            if isinstance(arg, (str, MultiDict)):
+                pass
+            elif flag:
+                arg.copy()
+            if isinstance(arg, str) and flag:
+                pass
+            else:
+                arg.either()
         """)
     assert _edge(parsed, "calls", "arg.keys").candidates == (("pkg.ds.Headers.keys", CONF_SCOPED),)
     assert _edge(parsed, "calls", "other.lists").candidates == (("pkg.ds.MultiDict.lists", CONF_SCOPED),)
-    # Two members are left: nothing is said.
+    # Two members are left: nothing is said; a tuple of classes rules each out.
     assert _edge(parsed, "calls", "arg.unknown").candidates == ()
+    assert _edge(parsed, "calls", "arg.copy").candidates == (("pkg.ds.Headers.copy", CONF_SCOPED),)
+    # A test among `and`s that failed rules nothing out.
+    assert _edge(parsed, "calls", "arg.either").candidates == ()
 
 
 def test_a_guard_or_branches_that_all_rebind_tell_a_parameter_its_class_after_the_if() -> None:
