@@ -1332,3 +1332,29 @@ def test_an_assert_or_a_guard_on_a_local_tells_its_class_to_the_statements_after
     assert _edge(parsed, "calls", "item.freeze").candidates == (("pkg.wrappers.Response.freeze", CONF_SCOPED),)
     # The loop's block ends where the assert told: after the loop, item is what the loop took.
     assert _edge(parsed, "calls", "item.after").candidates == ()
+
+
+def test_awaiting_a_coroutine_gives_what_the_async_function_returns() -> None:
+    parsed = _parse("""\
+        from .models import Response
+
+        class Client:
+            async def get(self, url) -> Response:
+                return Response(url)
+
+            async def fetch(self, url):
+                return await self.get(url)
+
+        async def main(client: Client):
+            response = await client.get("/")
+            response.read()
+            again = await client.fetch("/")
+            again.close()
+            waited = await response
+            waited.unknown()
+        """)
+    assert _edge(parsed, "calls", "response.read").candidates == (("pkg.models.Response.read", CONF_SCOPED),)
+    # What an async method returns is what it awaited.
+    assert _edge(parsed, "calls", "again.close").candidates == (("pkg.models.Response.close", CONF_SCOPED),)
+    # Awaiting a value that is no call says nothing.
+    assert _edge(parsed, "calls", "waited.unknown").candidates == ()

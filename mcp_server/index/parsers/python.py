@@ -1094,6 +1094,10 @@ class _FileParser:
         if value is None:
             return None
         kind = value.type
+        if kind == "await" and value.named_child_count == 1 and value.named_children[0].type == "call":
+            # `await f()`: an `async def`'s annotation (and its `return`s) say what awaiting it gives.
+            value = value.named_children[0]
+            kind = "call"
         if kind == "call":
             function = value.child_by_field_name("function")
             if function is not None and function.type == "subscript" and _type_arguments(function):
