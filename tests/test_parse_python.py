@@ -1190,3 +1190,171 @@ def test_an_attribute_read_on_what_a_call_makes_is_a_use_of_that_class_s_member(
     assert _edge(parsed, "references", "A().f").candidates == (("pkg.mod.A.f", CONF_SCOPED),)
     assert _edge(parsed, "references", "make().f").candidates == (("pkg.mod.A.f", CONF_SCOPED),)
     assert _edges(parsed, "references", "dict().items") == []
+
+
+def test_a_failed_isinstance_test_leaves_a_union_parameter_its_other_member() -> None:
+    parsed = _parse("""\
+        import typing as t
+        from .ds import Headers, MultiDict
+
+        def update(arg: Headers | list[tuple[str, str]], other: t.Union[str, MultiDict, None] = None):
+            if isinstance(arg, list):
+                arg.append(1)
+            else:
+                arg.keys()
+            if isinstance(other, str):
+                pass
+            elif other is not None:
+                other.lists()
+
+        def loose(arg: Headers | MultiDict | str, flag=False):
+            if isinstance(arg, str):
+                pass
+            else:
+                arg.unknown()
+            if isinstance(arg, (str, MultiDict)):
+                pass
+            elif flag:
+                arg.copy()
+            if isinstance(arg, str) and flag:
+                pass
+            else:
+                arg.either()
+        """)
+    assert _edge(parsed, "calls", "arg.keys").candidates == (("pkg.ds.Headers.keys", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "other.lists").candidates == (("pkg.ds.MultiDict.lists", CONF_SCOPED),)
+    # Two members are left: nothing is said; a tuple of classes rules each out.
+    assert _edge(parsed, "calls", "arg.unknown").candidates == ()
+    assert _edge(parsed, "calls", "arg.copy").candidates == (("pkg.ds.Headers.copy", CONF_SCOPED),)
+    # A test among `and`s that failed rules nothing out.
+    assert _edge(parsed, "calls", "arg.either").candidates == ()
+
+
+def test_a_guard_or_branches_that_all_rebind_tell_a_parameter_its_class_after_the_if() -> None:
+    parsed = _parse("""\
+        from .ds import Headers, MultiDict
+
+        def guarded(value):
+            value.before()
+            if not isinstance(value, Headers):
+                raise TypeError(value)
+            value.keys()
+
+        def converted(value: str | bytes | MultiDict):
+            if isinstance(value, str):
+                value = MultiDict(value)
+            elif isinstance(value, bytes):
+                value = MultiDict(value.decode())
+            value.lists()
+
+        def partly(value: str | MultiDict):
+            if isinstance(value, str):
+                value = value.strip()
+            value.partial()
+
+        def coerced(url, other):
+            other = fetch(other)
+            if not isinstance(url, MultiDict):
+                url = MultiDict(url)
+            if not isinstance(other, Headers):
+                other = Headers(other)
+            url.merged()
+            other.copy()
+
+        def returned(value: str | Headers):
+            if isinstance(value, str):
+                return value
+            value.items()
+            value = make()
+            value.later()
+        """)
+    assert _edge(parsed, "calls", "value.before").candidates == ()
+    assert _edge(parsed, "calls", "value.keys").candidates == (("pkg.ds.Headers.keys", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "value.lists").candidates == (("pkg.ds.MultiDict.lists", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "value.items").candidates == (("pkg.ds.Headers.items", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "url.merged").candidates == (("pkg.ds.MultiDict.merged", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "other.copy").candidates == (("pkg.ds.Headers.copy", CONF_SCOPED),)
+    # A branch leaves it a str (rebound to what no class says), and an assignment undoes what the test told.
+    for unknown in ("value.partial", "value.later"):
+        assert _edge(parsed, "calls", unknown).candidates == ()
+
+
+def test_narrowing_after_an_if_reaches_nested_blocks_and_a_passed_test_keeps_the_member_s_arguments() -> None:
+    parsed = _parse("""\
+        from .auth import Authorization, WWWAuthenticate
+
+        def send(self, auth: Authorization | tuple[str, str] | None = None):
+            if auth is not None:
+                if isinstance(auth, tuple):
+                    auth = Authorization("basic", auth)
+                auth.to_header()
+
+        def many(value: WWWAuthenticate | list[WWWAuthenticate] | None):
+            if not value:
+                pass
+            elif isinstance(value, list):
+                for item in value:
+                    item.first()
+            else:
+                value.single()
+        """)
+    assert _edge(parsed, "calls", "auth.to_header").candidates == (("pkg.auth.Authorization.to_header", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "item.first").candidates == (("pkg.auth.WWWAuthenticate.first", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "value.single").candidates == (("pkg.auth.WWWAuthenticate.single", CONF_SCOPED),)
+
+
+def test_an_assert_or_a_guard_on_a_local_tells_its_class_to_the_statements_after() -> None:
+    parsed = _parse("""\
+        from .wrappers import Request, Response
+
+        def test_app(client):
+            rv = client.get("/")
+            assert isinstance(rv, Response) and rv.status_code == 200
+            rv.get_data()
+
+        def handle(environ):
+            request = make(environ)
+            if not isinstance(request, Request):
+                return None
+            request.close()
+            for item in environ:
+                assert isinstance(item, Response)
+                item.freeze()
+            item.after()
+            for each in environ:
+                if not isinstance(each, Request):
+                    continue
+                each.close()
+        """)
+    assert _edge(parsed, "calls", "rv.get_data").candidates == (("pkg.wrappers.Response.get_data", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "request.close").candidates == (("pkg.wrappers.Request.close", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "each.close").candidates == (("pkg.wrappers.Request.close", CONF_SCOPED),)
+    assert _edge(parsed, "calls", "item.freeze").candidates == (("pkg.wrappers.Response.freeze", CONF_SCOPED),)
+    # The loop's block ends where the assert told: after the loop, item is what the loop took.
+    assert _edge(parsed, "calls", "item.after").candidates == ()
+
+
+def test_awaiting_a_coroutine_gives_what_the_async_function_returns() -> None:
+    parsed = _parse("""\
+        from .models import Response
+
+        class Client:
+            async def get(self, url) -> Response:
+                return Response(url)
+
+            async def fetch(self, url):
+                return await self.get(url)
+
+        async def main(client: Client):
+            response = await client.get("/")
+            response.read()
+            again = await client.fetch("/")
+            again.close()
+            waited = await response
+            waited.unknown()
+        """)
+    assert _edge(parsed, "calls", "response.read").candidates == (("pkg.models.Response.read", CONF_SCOPED),)
+    # What an async method returns is what it awaited.
+    assert _edge(parsed, "calls", "again.close").candidates == (("pkg.models.Response.close", CONF_SCOPED),)
+    # Awaiting a value that is no call says nothing.
+    assert _edge(parsed, "calls", "waited.unknown").candidates == ()

@@ -24,6 +24,7 @@ from ..records import (
     Symbol,
 )
 from ._python_imports import ImportName, from_import_names, future_names, import_names
+from ._python_narrowing import assigns, exits, isinstance_test, matching, remaining, union_members
 from ._python_nodes import line as _line
 from ._python_nodes import text as _text
 from ._python_scope import (
@@ -133,6 +134,8 @@ _SPLATS: Final[frozenset[str]] = frozenset({"list_splat_pattern", "list_splat"})
 # Rebound parameters followed per function body (each adds a scope every later lookup climbs).
 _MAX_REBINDINGS: Final = 64
 _CLAUSES: Final[frozenset[str]] = frozenset({"elif_clause", "else_clause"})
+# Statements after which a name may be known to be of one class (see _FileParser._guard).
+_GUARDS: Final[frozenset[str]] = frozenset({"if_statement", "assert_statement"})
 # Wrappers whose first argument is the type an annotated variable really has.
 _TYPE_WRAPPERS: Final[frozenset[str]] = frozenset({"Optional", "Annotated", "ClassVar", "Final"})
 # Containers whose (first) type argument is what iterating them gives, and mappings whose second is.
@@ -443,6 +446,8 @@ class _FileParser:
         # (if the class body lacks one) and a type edge, so that subclasses elsewhere reach
         # `Foo.m` through `self.x.m()`.
         self.typed_attrs: dict[tuple[int, str], tuple[int, Chain, Node]] = {}
+        # A parameter annotated with a union of classes: (function scope index, name) -> its members.
+        self.unions: dict[tuple[int, str], list[Node]] = {}
         self.handlers: dict[str, Handler] = {
             "function_definition": self._function,
             "class_definition": self._class,
@@ -456,6 +461,7 @@ class _FileParser:
             "augmented_assignment": self._augmented_assignment,
             "for_statement": self._for,
             "if_statement": self._if,
+            "block": self._block,
             "for_in_clause": self._for,
             "except_clause": self._except_clause,
             "as_pattern": self._as_pattern,
@@ -810,8 +816,17 @@ class _FileParser:
         frames: list[Frame] = []
         current = inner
         scopes = 0
-        for statement in body.named_children:
+        statements = body.named_children
+        guarded: str | None = None  # the name the innermost scope narrowed after an `if`
+        for position, statement in enumerate(statements):
+            current, guarded = _unguarded(statement, current, guarded)
             frames.append((statement, current.index, index))
+            if statement.type in _GUARDS:
+                narrowed = self._guard(statement, current, statements[:position]) if scopes < _MAX_REBINDINGS else None
+                if narrowed is not None:
+                    current, guarded = narrowed
+                    scopes += 1
+                continue
             rebound = _rebinding(statement) if scopes < _MAX_REBINDINGS else None
             if rebound is None:
                 continue
@@ -822,6 +837,7 @@ class _FileParser:
                 continue
             current = self._scope(REBOUND, current, inner.qname, inner.symbol)
             current.narrow(name, hint)
+            guarded = None
             scopes += 1
         stack.extend(reversed(frames))
 
@@ -884,6 +900,9 @@ class _FileParser:
             chain = _annotation_chain(annotation) if annotation is not None else None
             name = _text(name_node)
             hint: Hint | None = (ANNOTATION, chain, outer) if chain is not None else None
+            members = union_members(annotation) if annotation is not None and chain is None else None
+            if members is not None:
+                self.unions[(inner.index, _text(name_node))] = members
             if hint is None and takes_fixtures and not is_receiver and positional:
                 hint = (FIXTURE, (name,), outer)
             inner.bind(name, (PARAM, hint, receiver if is_receiver else None))
@@ -1075,6 +1094,10 @@ class _FileParser:
         if value is None:
             return None
         kind = value.type
+        if kind == "await" and value.named_child_count == 1 and value.named_children[0].type == "call":
+            # `await f()`: an `async def`'s annotation (and its `return`s) say what awaiting it gives.
+            value = value.named_children[0]
+            kind = "call"
         if kind == "call":
             function = value.child_by_field_name("function")
             if function is not None and function.type == "subscript" and _type_arguments(function):
@@ -1210,10 +1233,14 @@ class _FileParser:
         """`if` / `elif` blocks whose condition is `isinstance(x, Foo)` (alone or among `and`s)
         see x as a Foo; the condition itself and the `else` block see what x was."""
         clauses = [node, *(c for c in node.children_by_field_name("alternative"))]
-        for clause in reversed(clauses):
+        failed = self._failed_tests(clauses, scope)[0] if scope.kind in (FUNCTION, *PASSING) else None
+        for position in range(len(clauses) - 1, -1, -1):
+            clause = clauses[position]
             condition = clause.child_by_field_name("condition")
-            body = clause.child_by_field_name("consequence")
-            if condition is None or body is None:  # `else:`, or a clause broken by a syntax error
+            body = clause.child_by_field_name("consequence" if condition is not None else "body")
+            narrowed = failed[position] if failed else {}
+            if body is None or (condition is None and (clause.type != "else_clause" or not narrowed)):
+                # `else:` that narrows nothing, or a clause broken by a syntax error
                 if clause is not node:
                     stack.append((clause, scope.index, source))
                 else:
@@ -1221,14 +1248,166 @@ class _FileParser:
                     stack.extend([(c, scope.index, source) for c in reversed(parts)])
                 continue
             block = scope
-            for name, chain in _isinstance_tests(condition):
+            tests = _isinstance_tests(condition) if condition is not None else []
+            own = {name for name, _ in tests}
+            for name, chain in [*tests, *((n, c) for n, c in narrowed.items() if n not in own)]:
+                chain = self._member_passing(scope, name, chain) if name in own else chain
                 if block is scope:
                     if scope.kind not in (FUNCTION, *PASSING) or not _is_local(scope, name):
                         continue
                     block = self._scope(NARROWED, scope, scope.qname, scope.symbol)
                 block.narrow(name, (ANNOTATION, chain, scope))
             stack.append((body, block.index, source))
-            stack.append((condition, scope.index, source))
+            if condition is not None:
+                stack.append((condition, scope.index, source))
+
+    def _failed_tests(self, clauses: list[Node], scope: Scope) -> tuple[list[dict[str, Chain]], dict[str, Chain]]:
+        """What a parameter typed by a union is in each clause of an `if` because the bare
+        `isinstance` tests before it failed (`x: Foo | list[Foo]`; `if isinstance(x, list): ...
+        else:` x is a Foo), and after the last clause when there is no `else`."""
+        per_clause: list[dict[str, Chain]] = [{} for _ in clauses]
+        after: dict[str, Chain] = {}
+        tests = [isinstance_test(c) if (c := clause.child_by_field_name("condition")) else None for clause in clauses]
+        for name in {t[0] for t in tests if t is not None}:
+            members = self._union_of(scope, name)
+            if members is None:
+                continue
+            excluded: frozenset[str] = frozenset()
+            for position, test in enumerate(tests):
+                own = test is not None and test[0] == name
+                if test is not None and own and not test[3]:
+                    excluded |= test[1]
+                    continue
+                left = remaining(members, excluded | test[1] if test is not None and own else excluded)
+                chain = _annotation_chain(left[0]) if len(left) == 1 else None
+                if chain is not None:
+                    per_clause[position][name] = chain
+                if own:
+                    break  # `not isinstance(x, T)`: the clauses after see a T
+            else:
+                left = remaining(members, excluded)
+                chain = _annotation_chain(left[0]) if len(left) == 1 and excluded else None
+                if chain is not None and clauses[-1].type != "else_clause":
+                    after[name] = chain
+        return per_clause, after
+
+    def _block(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
+        """A block nested in a function: its statements after an `if` that leaves a parameter one
+        class see it so (see _after_if), as a function's own statements do."""
+        statements = node.named_children
+        frames: list[Frame] = []
+        current = scope
+        guarded: str | None = None
+        scopes = 0
+        narrowing = scope.kind in (FUNCTION, *PASSING)
+        for position, statement in enumerate(statements):
+            current, guarded = _unguarded(statement, current, guarded)
+            frames.append((statement, current.index, source))
+            if narrowing and statement.type in _GUARDS and scopes < _MAX_REBINDINGS:
+                narrowed = self._guard(statement, current, statements[:position])
+                if narrowed is not None:
+                    current, guarded = narrowed
+                    scopes += 1
+        stack.extend(reversed(frames))
+
+    def _guard(self, statement: Node, scope: Scope, earlier: list[Node]) -> tuple[Scope, str] | None:
+        """The scope of the statements after an `if` that leaves a parameter one class, or an
+        `assert isinstance(x, Foo)` (among `and`s too), and the name they narrow."""
+        known: tuple[str, Hint] | None = None
+        if statement.type == "if_statement":
+            known = self._after_if(statement, scope, earlier)
+        elif statement.named_child_count:
+            for name, chain in _isinstance_tests(statement.named_children[0]):
+                if self._is_local_here(scope, name, earlier):
+                    known = name, (ANNOTATION, self._member_passing(scope, name, chain), scope)
+                    break
+        if known is None:
+            return None
+        narrowed = self._scope(NARROWED, scope, scope.qname, scope.symbol)
+        narrowed.narrow(*known)
+        return narrowed, known[0]
+
+    def _after_if(self, node: Node, scope: Scope, earlier: list[Node]) -> tuple[str, Hint] | None:
+        """What a local is after an `if`, when every clause that falls through leaves it one
+        class: narrowed by its test or (a parameter's declared union) by the tests that failed,
+        or rebound to a new instance (`if not isinstance(x, Foo): raise`; `if not isinstance(x,
+        Foo): x = Foo(x)`; `if isinstance(x, str): x = Foo(x)` for `x: str | Foo`)."""
+        clauses = [node, *(c for c in node.children_by_field_name("alternative"))]
+        conditions = [c.child_by_field_name("condition") for c in clauses]
+        tests = [isinstance_test(c) if c is not None else None for c in conditions]
+        names = {t[0] for t in tests if t is not None}
+        if not names:
+            return None
+        guard = tests[0] if len(clauses) == 1 else None
+        if guard is not None and guard[3] and guard[2] is not None and exits(node.child_by_field_name("consequence")):
+            # `if not isinstance(x, Foo): raise`: whatever x was before, it is a Foo after.
+            cls = _chain(guard[2])
+            if cls is not None and self._is_local_here(scope, guard[0], earlier):
+                return guard[0], (ANNOTATION, self._member_passing(scope, guard[0], cls), scope)
+        per_clause, after = self._failed_tests(clauses, scope)
+        for name in names:
+            if not self._is_local_here(scope, name, earlier):
+                continue
+            # What failed tests leave of a declared union holds while nothing rebound the parameter.
+            declared = _plain_parameter_scope(scope, name) is not None and not assigns(earlier, name)
+            failed = per_clause if declared else [{} for _ in clauses]
+            outcomes: set[Chain | None] = set()
+            for position, clause in enumerate(clauses):
+                condition = conditions[position]
+                block = clause.child_by_field_name("consequence" if condition is not None else "body")
+                if exits(block):
+                    continue
+                assigned, chain = self._rebound_in(block, name, scope)
+                if not assigned:
+                    positive = dict(_isinstance_tests(condition)) if condition is not None else {}
+                    chain = positive.get(name) or failed[position].get(name)
+                outcomes.add(chain)
+            if clauses[-1].type != "else_clause":
+                negated = [t for t in tests if t is not None and t[0] == name and t[3] and t[2] is not None]
+                outcomes.add(
+                    _chain(negated[0][2]) if negated and negated[0][2] else after.get(name) if declared else None
+                )
+            only = outcomes.pop() if len(outcomes) == 1 else None
+            if only is not None:
+                return name, (ANNOTATION, only, scope)
+        return None
+
+    def _is_local_here(self, scope: Scope, name: str, earlier: list[Node]) -> bool:
+        """Whether `name` is the function's own (a parameter, or bound by an earlier statement of
+        the block, walked or not yet), not its self/cls."""
+        return scope.kind in (FUNCTION, *PASSING) and (_is_local(scope, name) or assigns(earlier, name))
+
+    def _rebound_in(self, block: Node | None, name: str, scope: Scope) -> tuple[bool, Chain | None]:
+        """Whether a block may bind `name`, and the class it surely leaves it then (its last
+        statement that binds it is `name = Foo(...)`)."""
+        statements = [c for c in block.named_children if c.type != "comment"] if block is not None else []
+        if not assigns(statements, name):
+            return False, None
+        for position in range(len(statements) - 1, -1, -1):
+            rebound = _rebinding(statements[position])
+            if rebound is None or rebound[0] != name:
+                continue
+            if assigns(statements[position + 1 :], name):
+                break
+            hint = self._value_hint(rebound[1], scope)
+            chain = hint[1] if hint is not None and hint[0] == CTOR else None
+            if chain and CALLED not in chain and is_class_like(chain[-1]):
+                return True, chain
+            break
+        return True, None
+
+    def _member_passing(self, scope: Scope, name: str, cls: Chain) -> Chain:
+        """What a union-typed parameter is where `isinstance(name, cls)` holds: the member that
+        spells the class with its arguments (`list[Foo]` for `list`), else the class."""
+        members = self._union_of(scope, name)
+        member = matching(members, cls[-1]) if members is not None else None
+        spelled = _annotation_chain(member) if member is not None else None
+        return spelled if spelled is not None else cls
+
+    def _union_of(self, scope: Scope, name: str) -> list[Node] | None:
+        """The union a parameter's annotation declares, while nothing has rebound or narrowed it."""
+        function = _plain_parameter_scope(scope, name)
+        return self.unions.get((function.index, name)) if function is not None else None
 
     def _except_clause(self, node: Node, scope: Scope, source: int, stack: list[Frame]) -> None:
         for child in reversed(node.named_children):
@@ -1424,6 +1603,27 @@ def _isinstance_tests(condition: Node) -> list[tuple[str, Chain]]:
             if args[0].type == "identifier" and cls is not None:
                 found.append((_text(args[0]), cls))
     return found
+
+
+def _unguarded(statement: Node, current: Scope, guarded: str | None) -> tuple[Scope, str | None]:
+    """Where a statement goes when it may rebind the name an `if` before narrowed (`guarded`):
+    out of the narrowed scope, so the statements before it still see the name narrowed."""
+    if guarded is not None and current.parent is not None and assigns([statement], guarded):
+        return current.parent, None
+    return current, guarded
+
+
+def _plain_parameter_scope(scope: Scope, name: str) -> Scope | None:
+    """The function whose parameter `name` is, bound nowhere else so far (nor narrowed), or None."""
+    while scope.kind in PASSING and scope.parent is not None:
+        if name in scope.bindings:
+            return None
+        scope = scope.parent
+    bindings = scope.bindings.get(name)
+    if scope.kind != FUNCTION or not bindings or len(bindings) != 1:
+        return None
+    kind, _, receiver = bindings[0]
+    return scope if kind == PARAM and receiver is None else None
 
 
 def _is_local(scope: Scope, name: str) -> bool:
