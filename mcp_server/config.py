@@ -187,7 +187,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "embed_batch_size": (lambda v: 1 <= v <= 1024, "between 1 and 1024"),
     "embed_threads": (lambda v: 0 <= v <= 256, "between 0 and 256"),
     "embed_tokens": (lambda v: v == 0 or 16 <= v <= 100_000, "0 (automatic) or between 16 and 100000"),
-    "embed_text": (lambda v: v in ("code", "words"), "code or words"),
+    "embed_text": (lambda v: v in ("code", "words", "lean"), "code, words or lean"),
     "vector_gc_grace_seconds": (lambda v: 0 <= v <= 2_592_000, "between 0 and 2592000 (30 days)"),
     "max_file_bytes": (lambda v: v >= 1, "at least 1"),
     "secret_files": (lambda v: _patterns_valid(v), "gitignore-style patterns, comma-separated"),

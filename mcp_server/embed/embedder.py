@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ModelUnavailable
+from .lean import lean
 from .weights import DEFAULT_MODEL
 from .words import words
 
@@ -19,6 +20,9 @@ DEFAULT_DIM = 384
 # sentence-transformers truncates this model at 256 (max_seq_length) although the tokenizer
 # config says 512; fastembed only reads the tokenizer config, so the copy is rewritten.
 DEFAULT_MAX_TOKENS = 256
+# How the model may read each indexed text and each query (Settings.embed_text): as written, as
+# its words (words.py) or without its punctuation (lean.py).
+TEXT_FORMS: dict[str, Callable[[str], str] | None] = {"code": None, "words": words, "lean": lean}
 
 
 class Embedder:
@@ -43,7 +47,8 @@ class Embedder:
         self.dim = dim
         self.max_tokens = max_tokens
         self.passage_tokens = max_tokens  # of each indexed text, the tokens the model reads
-        self.passage_words = False  # whether the model reads texts and queries as their words (words.py)
+        self.passage_text = "code"  # how the model reads texts and queries: a key of TEXT_FORMS
+        self._form: Callable[[str], str] | None = None
         # Where the ONNX files were loaded from (None for models living in fastembed's cache).
         self.model_dir = model_dir
 
@@ -57,8 +62,9 @@ class Embedder:
         docs = list(texts)
         if not docs:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.passage_words:
-            docs = [words(d) for d in docs]
+        if self._form is not None:
+            form = self._form
+            docs = [form(d) for d in docs]
         if self.passage_tokens < self.max_tokens:
             docs = self._cut(docs)
         # Batches are padded to their longest text: texts of like length batched together waste
@@ -69,12 +75,13 @@ class Embedder:
         vectors[order] = np.asarray(rows, dtype=np.float32).reshape(len(docs), self.dim)
         return _normalise(vectors)
 
-    def read_passages(self, tokens: int | None, model_key: str, *, words_only: bool = False) -> None:
-        """Read only the first `tokens` tokens of each indexed text (None: the whole window), and
-        with `words_only` each text and query as its words (words.py) before the cut; the vectors
-        are then stored under `model_key`, which must say so."""
+    def read_passages(self, tokens: int | None, model_key: str, *, text: str = "code") -> None:
+        """Read only the first `tokens` tokens of each indexed text (None: the whole window), each
+        text and query in the form `text` names (TEXT_FORMS) before the cut; the vectors are then
+        stored under `model_key`, which must say so."""
         self.passage_tokens = min(tokens or self.max_tokens, self.max_tokens)
-        self.passage_words = words_only
+        self.passage_text = text
+        self._form = TEXT_FORMS[text]
         self.model_key = model_key
 
     def _cut(self, docs: list[str]) -> list[str]:
@@ -91,9 +98,9 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one search query; returns (dim,) float32 of unit length."""
-        if self.passage_words:
+        if self._form is not None:
             # Read as the texts are: `resolve_redirects()` then meets the words of its definition.
-            text = words(text)
+            text = self._form(text)
         rows = list(self._engine.query_embed(text))
         vector: np.ndarray = _normalise(np.asarray(rows, dtype=np.float32).reshape(1, self.dim))[0]
         return vector
