@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="embed_batch_size for this run")
     parser.add_argument(
         "--text",
-        choices=("code", "words", "lean"),
+        choices=("code", "words", "lean", "lean-python"),
         default=None,
         help="embed_text for this run (default: the settings')",
     )

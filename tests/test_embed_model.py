@@ -490,6 +490,7 @@ def test_the_settings_key_says_how_much_of_each_text_was_read() -> None:
     assert key_for(Settings(embed_text="lean")) == DEFAULT_MODEL + ":int8:96t:lean"
     assert key_for(Settings(embed_text="lean", embed_tokens=128)) == DEFAULT_MODEL + ":int8:128t:lean"
     assert key_for(Settings(embedding_model=other, embed_text="lean")) == other + ":lean"
+    assert key_for(Settings(embed_text="lean-python")) == DEFAULT_MODEL + ":int8:128t:lean-python"
 
 
 def test_embed_text_words_reads_words_and_code_the_text_as_written(tmp_path: Path) -> None:
@@ -500,7 +501,7 @@ def test_embed_text_words_reads_words_and_code_the_text_as_written(tmp_path: Pat
     assert embedder_for(dataclasses.replace(settings, embed_text="code")).passage_text == "code"
     lean_reader = embedder_for(dataclasses.replace(settings, embed_text="lean"))
     assert lean_reader.passage_text == "lean" and lean_reader.passage_tokens == 96
-    with pytest.raises(ConfigError, match="code, words or lean"):
+    with pytest.raises(ConfigError, match="code, words, lean or lean-python"):
         Settings.load({}, env={"PGCODE_EMBED_TEXT": "prose"})
 
 
@@ -581,5 +582,24 @@ def test_an_embedder_reading_lean_texts_embeds_texts_and_queries_without_punctua
         assert float(read @ as_written[0]) < 0.99
         assert np.abs(emb.embed_query(query) - emb.embed_query("LocalFlags returns the local FlagSet")).max() < 1e-6
         assert float(emb.embed_query(query) @ query_as_written) < 0.999
+    finally:
+        emb.read_passages(None, DEFAULT_MODEL + ":int8")
+
+
+def test_lean_python_reads_python_texts_lean_and_other_languages_as_written(clean_env: None, cache_root: Path) -> None:
+    emb = load_embedder(quantize=True, cache_dir=cache_root)
+    python = "def get_user(self, req):\n    return self._cache[req.id]"
+    go = "func (c *Command) LocalFlags() *flag.FlagSet {\n\treturn c.lflags\n}"
+    expected = emb.embed_documents([lean(python), go], batch_size=1)
+    query = emb.embed_query("get_user() returns the user.")
+    emb.read_passages(128, emb.model_key + ":128t:lean-python", text="lean-python")
+    try:
+        read = emb.embed_documents([python, go], batch_size=1, languages=["python", "go"])
+        assert np.abs(read - expected).max() < 1e-6
+        assert (
+            np.abs(emb.embed_query("get_user() returns the user.") - emb.embed_query("get_user returns the user")).max()
+            < 1e-6
+        )
+        assert float(emb.embed_query("get_user() returns the user.") @ query) < 0.999
     finally:
         emb.read_passages(None, DEFAULT_MODEL + ":int8")

@@ -106,7 +106,12 @@ def _default_cache_dir() -> Path:
 DEFAULT_CODE_TOKENS = 128
 DEFAULT_WORD_TOKENS = 112
 DEFAULT_LEAN_TOKENS = 96
-_DEFAULT_TOKENS = {"code": DEFAULT_CODE_TOKENS, "words": DEFAULT_WORD_TOKENS, "lean": DEFAULT_LEAN_TOKENS}
+_DEFAULT_TOKENS = {
+    "code": DEFAULT_CODE_TOKENS,
+    "words": DEFAULT_WORD_TOKENS,
+    "lean": DEFAULT_LEAN_TOKENS,
+    "lean-python": DEFAULT_CODE_TOKENS,  # of other languages' texts; a Python text's are 3/4 of it
+}
 
 
 def _is_default(model: str) -> bool:
