@@ -98,7 +98,7 @@ async def measure(settings: Any, root: Path, name: str, fresh: bool) -> dict[str
     return {
         "model_key": embedder.model_key,
         "passage_tokens": embedder.passage_tokens,
-        "passage_words": embedder.passage_words,
+        "passage_text": embedder.passage_text,
         "batch_size": settings.embed_batch_size,
         "chunks": chunks,
         "distinct_texts": distinct,
@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="embed_batch_size for this run")
     parser.add_argument(
         "--text",
-        choices=("auto", "code", "words"),
+        choices=("code", "words", "lean", "lean-python"),
         default=None,
         help="embed_text for this run (default: the settings')",
     )

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from mcp_server.config import Settings, resolve
+from mcp_server.embed.lean import lean
 from mcp_server.embed.model import DEFAULT_MODEL, Embedder, ModelUnavailable, embedder_for, key_for, load_embedder
 from mcp_server.embed.weights import find_weights
 from mcp_server.embed.words import words
@@ -485,15 +486,22 @@ def test_the_settings_key_says_how_much_of_each_text_was_read() -> None:
     assert key_for(Settings(embedding_model=other)) == other
     assert key_for(Settings(embedding_model=other, embed_tokens=512)) == other + ":512t"
     assert key_for(Settings(embedding_model=other, embed_text="words")) == other + ":words"
+    # Read without punctuation, 96 tokens unless told otherwise.
+    assert key_for(Settings(embed_text="lean")) == DEFAULT_MODEL + ":int8:96t:lean"
+    assert key_for(Settings(embed_text="lean", embed_tokens=128)) == DEFAULT_MODEL + ":int8:128t:lean"
+    assert key_for(Settings(embedding_model=other, embed_text="lean")) == other + ":lean"
+    assert key_for(Settings(embed_text="lean-python")) == DEFAULT_MODEL + ":int8:128t:lean-python"
 
 
 def test_embed_text_words_reads_words_and_code_the_text_as_written(tmp_path: Path) -> None:
     settings = Settings.load({"cache_dir": str(tmp_path / "cache")}, env={"PGCODE_EMBED_TEXT": "words"})
     embedder = embedder_for(settings)
-    assert embedder.passage_words and embedder.passage_tokens == 112
+    assert embedder.passage_text == "words" and embedder.passage_tokens == 112
     assert embedder.model_key == DEFAULT_MODEL + ":int8:112t:words"
-    assert not embedder_for(dataclasses.replace(settings, embed_text="code")).passage_words
-    with pytest.raises(ConfigError, match="code or words"):
+    assert embedder_for(dataclasses.replace(settings, embed_text="code")).passage_text == "code"
+    lean_reader = embedder_for(dataclasses.replace(settings, embed_text="lean"))
+    assert lean_reader.passage_text == "lean" and lean_reader.passage_tokens == 96
+    with pytest.raises(ConfigError, match="code, words, lean or lean-python"):
         Settings.load({}, env={"PGCODE_EMBED_TEXT": "prose"})
 
 
@@ -507,13 +515,26 @@ def test_the_words_of_a_code_text() -> None:
     assert words("  ->  ::  ") == ""
 
 
+def test_a_code_text_without_its_punctuation_keeps_its_names_as_written() -> None:
+    # Whitespace is no token to the model: the words left are what counts.
+    assert lean("@property\ndef get_user(self, req) -> User:\n    return self._cache[req.id]  # ======").split() == [
+        *("property", "def", "get_user", "self", "req", "User", "return", "self._cache", "req.id"),
+    ]
+    # camelCase, paths and dotted names stay whole; a dot ending a sentence or a call goes.
+    assert lean("io::Read::read(buf).unwrap(); LocalFlags returns it.").split() == [
+        *("io::Read::read", "buf", "unwrap", "LocalFlags", "returns", "it"),
+    ]
+    assert lean("naïve = 'café' # doesn't 1.5 日本語").split() == ["naïve", "café", "doesn't", "1.5", "日本語"]
+    assert lean("  ->  ::  ") == ""
+
+
 def test_an_embedder_reading_words_embeds_texts_and_queries_as_their_words(clean_env: None, cache_root: Path) -> None:
     emb = load_embedder(quantize=True, cache_dir=cache_root)
     code = "def resolve_redirects(self, resp, req):\n    return self.getNextHop(resp.headers['Location'])"
     plain = "def resolve redirects self resp req return self get Next Hop resp headers Location"
     as_written = emb.embed_documents([code, plain], batch_size=1)
     query_as_written = emb.embed_query("resolve_redirects()")
-    emb.read_passages(128, emb.model_key + ":128t:words", words_only=True)
+    emb.read_passages(128, emb.model_key + ":128t:words", text="words")
     try:
         read = emb.embed_documents([code], batch_size=1)[0]
         assert np.abs(read - as_written[1]).max() < 1e-6  # what the model read is the words
@@ -544,3 +565,41 @@ def test_an_embedder_reading_128_tokens_embeds_a_long_text_as_its_first_128_toke
     emb.read_passages(None, DEFAULT_MODEL + ":int8")
     assert float(emb.embed_documents([prefix], batch_size=1)[0] @ read[0]) > 0.99
     assert np.abs(emb.embed_query(long) - query_read).max() < 1e-6
+
+
+def test_an_embedder_reading_lean_texts_embeds_texts_and_queries_without_punctuation(
+    clean_env: None, cache_root: Path
+) -> None:
+    emb = load_embedder(quantize=True, cache_dir=cache_root)
+    code = 'func (c *Command) LocalFlags() *flag.FlagSet {\n\treturn c.lflags // "local"\n}'
+    as_written = emb.embed_documents([code, lean(code)], batch_size=1)
+    query = "LocalFlags() returns the local FlagSet."
+    query_as_written = emb.embed_query(query)
+    emb.read_passages(96, emb.model_key + ":96t:lean", text="lean")
+    try:
+        read = emb.embed_documents([code], batch_size=1)[0]
+        assert np.abs(read - as_written[1]).max() < 1e-6  # what the model read is the text without punctuation
+        assert float(read @ as_written[0]) < 0.99
+        assert np.abs(emb.embed_query(query) - emb.embed_query("LocalFlags returns the local FlagSet")).max() < 1e-6
+        assert float(emb.embed_query(query) @ query_as_written) < 0.999
+    finally:
+        emb.read_passages(None, DEFAULT_MODEL + ":int8")
+
+
+def test_lean_python_reads_python_texts_lean_and_other_languages_as_written(clean_env: None, cache_root: Path) -> None:
+    emb = load_embedder(quantize=True, cache_dir=cache_root)
+    python = "def get_user(self, req):\n    return self._cache[req.id]"
+    go = "func (c *Command) LocalFlags() *flag.FlagSet {\n\treturn c.lflags\n}"
+    expected = emb.embed_documents([lean(python), go], batch_size=1)
+    query = emb.embed_query("get_user() returns the user.")
+    emb.read_passages(128, emb.model_key + ":128t:lean-python", text="lean-python")
+    try:
+        read = emb.embed_documents([python, go], batch_size=1, languages=["python", "go"])
+        assert np.abs(read - expected).max() < 1e-6
+        assert (
+            np.abs(emb.embed_query("get_user() returns the user.") - emb.embed_query("get_user returns the user")).max()
+            < 1e-6
+        )
+        assert float(emb.embed_query("get_user() returns the user.") @ query) < 0.999
+    finally:
+        emb.read_passages(None, DEFAULT_MODEL + ":int8")

@@ -27,8 +27,8 @@ log = structlog.get_logger(__name__)
 
 # Keyset pagination by chunk id keeps each page an index scan, however large the backlog.
 _PENDING_PAGE = """
-SELECT c.id, c.content_hash, c.header, c.content
-FROM chunks c
+SELECT c.id, c.content_hash, c.header, c.content, f.language
+FROM chunks c JOIN files f ON f.id = c.file_id
 WHERE c.id > $2 AND ($3::int IS NULL OR c.repository_id = $3) AND c.embed
   AND NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.model = $1 AND v.content_hash = c.content_hash)
 ORDER BY c.id
@@ -66,11 +66,18 @@ async def embed_pending(
         if not rows:
             break
         last_id = rows[-1]["id"]
-        unique = {bytes(r["content_hash"]): r for r in rows}  # identical code is embedded once
+        # Identical code is embedded once (in a file of any language that has it: a text read by
+        # its language, embed_text "lean-python", is then read as the first of them says).
+        unique = {bytes(r["content_hash"]): r for r in rows}
         rows = list(unique.values())
         texts = [embed_text(Chunk(None, 0, 0, r["content"], r["header"])) for r in rows]
         vectors: np.ndarray = await anyio.to_thread.run_sync(
-            functools.partial(embedder.embed_documents, texts, batch_size=settings.embed_batch_size)
+            functools.partial(
+                embedder.embed_documents,
+                texts,
+                batch_size=settings.embed_batch_size,
+                languages=[r["language"] for r in rows],
+            )
         )
         async with pool.acquire() as conn:
             await conn.executemany(

@@ -101,9 +101,11 @@ class CountingEmbedder(Embedder):
         self._chunk_counter = counter
         self._seconds_counter = seconds
 
-    def embed_documents(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+    def embed_documents(
+        self, texts: Sequence[str], batch_size: int = 16, languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         started = time.perf_counter()
-        vectors = super().embed_documents(texts, batch_size=batch_size)
+        vectors = super().embed_documents(texts, batch_size=batch_size, languages=languages)
         self._chunk_counter.inc(len(vectors))
         if self._seconds_counter is not None:  # throughput = rate(chunks) / rate(seconds)
             self._seconds_counter.inc(time.perf_counter() - started)
